@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Confinement of caller-supplied paths to the site's content roots (API.md §8). A path is
+ * accepted only if it is absolute, lexically below one of the roots, and resolves beneath that
+ * root without following a symlink out of it (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS),
+ * and the object found is of the kind wanted. Device nodes, FIFOs and sockets are never opened
+ * for I/O (O_PATH first, so a FIFO cannot block the daemon). */
+
+#include <stdbool.h>
+
+#include "smsprov/error.h"
+
+typedef enum PathKind {
+        PATH_KIND_ANY,       /* a regular file or a directory */
+        PATH_KIND_FILE,      /* a regular file, which must be readable */
+        PATH_KIND_DIRECTORY, /* a directory */
+} PathKind;
+
+typedef struct ContentRoots {
+        char **paths; /* canonical (realpath) absolute paths, NULL-terminated */
+} ContentRoots;
+
+/* Canonicalises and adds a root; the directory must exist. */
+int content_roots_add(ContentRoots *roots, const char *path, SmsError *e);
+void content_roots_done(ContentRoots *roots);
+
+/* Checks `path` as described above. On success returns 0 and, when ret_fd is not NULL, a file
+ * descriptor open on the object (O_RDONLY for files, O_PATH|O_DIRECTORY for directories), so
+ * that later use cannot be redirected by a symlink swapped in after the check.
+ * Errors: InvalidParameter (not absolute, control characters, over-long component, missing,
+ * wrong kind), PathNotAllowed (outside every root, escapes through `..` or a symlink). */
+int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind kind, int *ret_fd, SmsError *e);

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The class descriptor tables: every property of reference §3–§7 with its CIM type, access,
+ * qualifiers, default, value list or range, and column. Adding a property is one line here plus
+ * a schema migration adding its column. */
+
+#include <stdint.h>
+
+#include "model/classes.h"
+#include "smsprov/class.h"
+#include "smsprov/macro.h"
+
+#define RO SMS_PROP_READ
+#define LAZY SMS_PROP_LAZY
+#define LARGE SMS_PROP_LARGE
+#define KEY (SMS_PROP_KEY | SMS_PROP_READ)
+#define PATH SMS_PROP_PATH
+#define DIR (SMS_PROP_PATH | SMS_PROP_DIRECTORY)
+#define FILE_PATH (SMS_PROP_PATH | SMS_PROP_FILE)
+
+#define P(n, t, f, d, doc_) { .name = n, .type = t, .flags = f, .def = d, .doc = doc_ }
+#define P_ENUM(n, t, f, d, vals, doc_)                                                             \
+        { .name = n, .type = t, .flags = (f) | SMS_PROP_ENUM, .def = d, .values = vals, .doc = doc_ }
+#define P_RANGE(n, t, f, d, lo, hi, doc_)                                                          \
+        { .name = n, .type = t, .flags = f, .def = d, .min = lo, .max = hi, .doc = doc_ }
+
+/* PkgFlags bits that the real provider does not publish; smsprovd's assignment (API.md §4). */
+#define PKGFLAG_ALLOW_MULTICAST 0x100u
+#define PKGFLAG_ENCRYPT_MULTICAST 0x200u
+#define PKGFLAG_ONLY_MULTICAST 0x400u
+#define PKGFLAG_DEPLOY_FROM_PXE 0x800u
+
+static int check_pkg_flags(const SmsProperty *p, const CimValue *v, SmsError *e) {
+        if (v->null)
+                return 0;
+        if ((v->u & PKGFLAG_ONLY_MULTICAST) && !(v->u & PKGFLAG_ALLOW_MULTICAST))
+                return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
+                                     "PkgFlags 0x%llx: 0x400 (transfer only via multicast) requires 0x100 "
+                                     "(allow multicast)",
+                                     (unsigned long long) v->u);
+        return 0;
+}
+
+static const uint32_t action_in_progress_values[] = { 0, 1, 2, 3, UINT32_MAX };
+static const uint32_t pkg_source_flag_values[] = { 0, 1, 2, 3, 4, UINT32_MAX };
+static const uint32_t priority_values[] = { 1, 2, 3, UINT32_MAX };
+static const uint32_t share_type_values[] = { 1, 2, UINT32_MAX };
+static const uint32_t scratch_space_values[] = { 32, 64, 128, 256, 512, UINT32_MAX };
+static const uint32_t message_type_values[] = { 256, 512, 768, 1024, UINT32_MAX };
+static const uint32_t severity_values[] = { 0x40000000u, 0x80000000u, 0xC0000000u, UINT32_MAX };
+static const uint32_t per_client_values[] = { 0, 2, UINT32_MAX };
+
+/* --- SMS_PackageBaseclass (reference §3.1) --------------------------------------------------- */
+
+static const SmsProperty package_base_properties[] = {
+        P_ENUM("ActionInProgress", CIM_UINT32, RO, "0", action_in_progress_values,
+               "What the site is doing to the package: 0 NONE, 1 UPDATE, 2 ADD, 3 DELETE."),
+        P("AlternateContentProviders", CIM_STRING, LARGE | LAZY, NULL,
+          "XML with alternate content provider settings."),
+        P("Description", CIM_STRING, 0, NULL, "Long description of the package."),
+        { .name = "ExtendedData", .type = CIM_UINT8_ARRAY, .flags = LARGE | LAZY,
+          .max_length = SMS_MAX_BLOB_LENGTH, .doc = "XML blob for image deployment." },
+        P("ExtendedDataSize", CIM_UINT32, LAZY, "0", "Size of ExtendedData in bytes."),
+        P("ForcedDisconnectDelay", CIM_UINT32, 0, "5",
+          "Minutes to wait before disconnecting users from the distribution point share."),
+        P("ForcedDisconnectEnabled", CIM_BOOLEAN, 0, "false",
+          "Disconnect users on share violation while the source is updated."),
+        P("ForcedDisconnectNumRetries", CIM_UINT32, 0, "2", "Number of disconnection attempts."),
+        { .name = "Icon", .type = CIM_UINT8_ARRAY, .flags = LARGE, .max_length = SMS_MAX_BLOB_LENGTH,
+          .doc = "Icon file bytes for consoles." },
+        P("IconSize", CIM_UINT32, LAZY, "0", "Size of Icon in bytes."),
+        P("IgnoreAddressSchedule", CIM_BOOLEAN, 0, "false",
+          "Ignore the schedule of the sender chosen by PreferredAddressType."),
+        P("ISVData", CIM_UINT8_ARRAY, LARGE | LAZY, NULL, "Partner extensibility bytes."),
+        P("ISVDataSize", CIM_UINT32, LAZY, "0", "Size of ISVData in bytes."),
+        P("ISVString", CIM_STRING, 0, NULL, "Partner extensibility string."),
+        P("Language", CIM_STRING, 0, NULL, "Language of the package."),
+        P("LastRefreshTime", CIM_DATETIME, RO, NULL,
+          "When the source was last refreshed on the distribution points (µs since the epoch, UTC)."),
+        P("LocalizedCategoryInstanceNames", CIM_STRING_ARRAY, RO, NULL, "Localized category names."),
+        P("Manufacturer", CIM_STRING, 0, NULL, "Publisher of the package."),
+        P("MIFFilename", CIM_STRING, 0, NULL, "Status MIF file name."),
+        P("MIFName", CIM_STRING, 0, NULL, "Name used for MIF status matching."),
+        P("MIFPublisher", CIM_STRING, 0, NULL, "Publisher used for MIF status matching."),
+        P("MIFVersion", CIM_STRING, 0, NULL, "Version used for MIF status matching."),
+        P("Name", CIM_STRING, 0, "", "Name of the package."),
+        P("NumOfPrograms", CIM_UINT32, 0, "0", "Number of programs of the package."),
+        { .name = "PackageID", .type = CIM_STRING, .flags = KEY, .max_length = 8,
+          .doc = "Site code and five hexadecimal digits, allocated by the site (e.g. LAB00001)." },
+        P("PackageSize", CIM_UINT32, RO, "0", "Uncompressed size of the package content in KB."),
+        P("PackageType", CIM_UINT32, RO, NULL,
+          "257 OS image, 258 boot image, 259 OS install package; fixed by the class."),
+        { .name = "PkgFlags", .type = CIM_UINT32, .flags = SMS_PROP_BITS, .def = "0",
+          .check = check_pkg_flags,
+          .doc = "Package flag bits; 0x100 allow multicast, 0x200 encrypt multicast, 0x400 only via "
+                 "multicast, 0x800 deploy from PXE-enabled distribution points (smsprovd's assignment)." },
+        P_ENUM("PkgSourceFlag", CIM_UINT32, 0, "1", pkg_source_flag_values,
+               "Source storage: 0 needs specifying, 1 no source, 2 direct, 3 compressed (obsolete), 4 local."),
+        P("PkgSourcePath", CIM_STRING, PATH, NULL, "Path of the package's source files."),
+        P("PreferredAddressType", CIM_STRING, 0, NULL, "Preferred sender for site-to-site copies."),
+        P_ENUM("Priority", CIM_UINT32, 0, "2", priority_values,
+               "Sending priority: 1 high, 2 normal, 3 low."),
+        P("RefreshPkgSourceFlag", CIM_BOOLEAN, LAZY | SMS_PROP_WRITE_ONLY, "false",
+          "Always reads false; writing true refreshes the package source, like RefreshPkgSource()."),
+        { .name = "RefreshSchedule", .type = CIM_SCHEDULE_ARRAY, .flags = LAZY,
+          .max_length = SMS_SCHEDULE_MAX_TOKENS,
+          .doc = "When distribution points are refreshed from the source; only with PkgSourceFlag 2." },
+        P("SecuredScopeNames", CIM_STRING_ARRAY, RO, NULL, "Security scopes of the package."),
+        P("SedoObjectVersion", CIM_STRING, RO, NULL,
+          "Optimistic-concurrency version, regenerated on every write; pass it to Put to detect "
+          "concurrent changes."),
+        P("ShareName", CIM_STRING, 0, NULL, "Distribution point share to use with ShareType 2."),
+        P_ENUM("ShareType", CIM_UINT32, 0, "1", share_type_values, "1 common share, 2 specific share."),
+        P("SourceDate", CIM_DATETIME, RO, NULL,
+          "When the source files were last updated (µs since the epoch, UTC)."),
+        { .name = "SourceSite", .type = CIM_STRING, .flags = RO, .max_length = 3,
+          .doc = "Site code of the owning site; changed only by SetSourceSite and Unlock." },
+        P("SourceVersion", CIM_UINT32, RO, NULL,
+          "Version of the package source; moves on every update or refresh."),
+        P("StoredPkgPath", CIM_STRING, 0, NULL, "Location of the compressed copy (obsolete)."),
+        P("StoredPkgVersion", CIM_UINT32, 0, "0", "Version of the compressed copy (obsolete)."),
+        P("Version", CIM_STRING, 0, NULL, "Admin-maintained version string."),
+};
+
+/* Properties that more than one image class declares (one definition, used by each table). */
+#define PROP_ARCHITECTURE                                                                          \
+        P("Architecture", CIM_STRING, RO, "",                                                      \
+          "WIM architecture code of the image as a string: 0 x86, 5 ARM, 6 ia64, 9 x64, 12 ARM64.")
+#define PROP_IMAGE_DISK_LAYOUT                                                                     \
+        P("ImageDiskLayout", CIM_STRING, RO | LAZY, "", "XML of the disk layout of the source image.")
+#define PROP_IMAGE_PROPERTY                                                                        \
+        P("ImageProperty", CIM_STRING, LAZY, "",                                                   \
+          "XML metadata of the source WIM: <WIM><IMAGE Index=\"n\"><Property Name=\"…\">.")
+#define PROP_IMAGE_OS_VERSION(f)                                                                   \
+        P("ImageOSVersion", CIM_STRING, f, "", "OS version of the image (major.minor.build.spbuild).")
+
+/* --- SMS_BootImagePackage (reference §4.1, with InputLocale and ProductionClientVersion) ------ */
+
+static const SmsProperty boot_image_properties[] = {
+        PROP_ARCHITECTURE,
+        P("BackgroundBitmapPath", CIM_STRING, LAZY | FILE_PATH, NULL,
+          "Custom Windows PE background bitmap; empty for the default."),
+        P("ContextID", CIM_STRING, LAZY, "",
+          "Names the status queue of this image's builds for QueryOSDBinaryInjectionStatus."),
+        P("DefaultImage", CIM_BOOLEAN, 0, "false", "True for the site's default boot images."),
+        P("EnableLabShell", CIM_BOOLEAN, LAZY, "false",
+          "Enable command support (F8 opens a command prompt; testing only)."),
+        PROP_IMAGE_DISK_LAYOUT,
+        P_RANGE("ImageIndex", CIM_UINT32, LAZY, "1", 1, UINT32_MAX,
+                "1-based index of the image in the WIM at ImagePath."),
+        PROP_IMAGE_OS_VERSION(0),
+        P("ImagePath", CIM_STRING, FILE_PATH | SMS_PROP_NOT_NULL, NULL,
+          "The source WIM the boot image is built from; it is never modified."),
+        PROP_IMAGE_PROPERTY,
+        P("InputLocale", CIM_STRING, 0, NULL, "Default keyboard layout in Windows PE."),
+        { .name = "OptionalComponents", .type = CIM_UINT32_ARRAY, .flags = LAZY, .max_length = 256,
+          .doc = "IDs of the Windows PE optional components to add." },
+        P("PreExecCommandLine", CIM_STRING, LAZY, NULL,
+          "Prestart command run in Windows PE before the task sequence is chosen."),
+        P("PreExecSourceDirectory", CIM_STRING, DIR, NULL, "Folder whose files the prestart command uses."),
+        P("ProductionClientVersion", CIM_STRING, RO, "", "Client version built into the image."),
+        { .name = "ReferencedDrivers", .type = CIM_DRIVER_DETAILS_ARRAY, .flags = LAZY, .max_length = 1024,
+          .doc = "Drivers to add: (ID = SMS_Driver.CI_ID, SourcePath)." },
+        P_ENUM("ScratchSpace", CIM_UINT32, LAZY, "512", scratch_space_values,
+               "Windows PE scratch space in MB: 32, 64, 128, 256 or 512."),
+};
+
+/* --- SMS_ImagePackage (reference §5.1, with Architecture and ImageOSVersion) ------------------ */
+
+static const SmsProperty image_package_properties[] = {
+        PROP_ARCHITECTURE,
+        PROP_IMAGE_DISK_LAYOUT,
+        PROP_IMAGE_OS_VERSION(RO),
+        PROP_IMAGE_PROPERTY,
+};
+
+/* --- SMS_OperatingSystemInstallPackage (reference §6.1) --------------------------------------- */
+
+static const SmsProperty os_install_properties[] = {
+        PROP_ARCHITECTURE,
+        PROP_IMAGE_OS_VERSION(RO),
+        PROP_IMAGE_PROPERTY,
+};
+
+/* --- SMS_StatusMessage (reference §7.11) plus smsprovd's audit fields -------------------------- */
+
+static const SmsProperty status_message_properties[] = {
+        P("Component", CIM_STRING, RO, NULL, "Component that raised the message."),
+        P("Description", CIM_STRING, RO, NULL, "What happened, in words (smsprovd)."),
+        P("InsStrings", CIM_STRING_ARRAY, RO, NULL,
+          "Insertion strings: user, class, key, detail (smsprovd; ConfigMgr's SMS_StatMsgInsStrings)."),
+        P("MachineName", CIM_STRING, RO, NULL, "Host that raised the message."),
+        P_RANGE("MessageID", CIM_UINT32, RO, NULL, 0, 65535,
+                "Message ID: 30000 created, 30001 modified, 30002 deleted, 30003 change notification, "
+                "30004 source site changed."),
+        P_ENUM("MessageType", CIM_UINT32, RO, NULL, message_type_values,
+               "256 milestone, 512 detail, 768 audit, 1024 NT event."),
+        P("ModuleName", CIM_STRING, RO, NULL, "Module that raised the message."),
+        P_ENUM("PerClient", CIM_UINT32, RO, NULL, per_client_values, "0 false, 2 true."),
+        P("ProcessID", CIM_UINT32, RO, NULL, "Process that raised the message."),
+        P("RecordID", CIM_SINT64, KEY, NULL, "Unique, never reused record number."),
+        P("ReportFunction", CIM_UINT32, RO, NULL, "0 Report."),
+        P_ENUM("Severity", CIM_UINT32, RO, NULL, severity_values,
+               "0x40000000 informational, 0x80000000 warning, 0xC0000000 error."),
+        P("SiteCode", CIM_STRING, RO, NULL, "Site that raised the message."),
+        P("SuccessfulTransaction", CIM_UINT32, RO, NULL, "0 failed, 8 successful."),
+        P("ThreadID", CIM_UINT32, RO, NULL, "Thread that raised the message."),
+        P("Time", CIM_DATETIME, RO, NULL, "When (µs since the epoch, UTC)."),
+        P("TopLevelSiteCode", CIM_STRING, RO, NULL, "Deprecated; the site code."),
+        P("Transaction", CIM_UINT32, RO, NULL, "0 false, 4 true."),
+        P("UserUID", CIM_UINT32, RO, NULL, "Unix user ID of the caller that made the change (smsprovd)."),
+        P("Win32Error", CIM_UINT32, RO, NULL, "Win32/errno-style error code, 0 for none."),
+};
+
+/* --- Methods (reference §4.5, §5.3, §6.2; signatures of API.md §5) ---------------------------- */
+
+#define M(n, st, in, out, names, doc_)                                                             \
+        { .name = n, .is_static = st, .in_signature = in, .out_signature = out, .arg_names = names, .doc = doc_ }
+
+static const SmsMethod package_base_methods[] = {
+        M("AddChangeNotification", false, "", "", "",
+          "Records a change notification for the package and emits Site.ChangeNotification."),
+        M("SetSourceSite", false, "s", "", "SourceSite\0",
+          "Sets the site code of the package's owning site."),
+        M("Unlock", false, "", "", "", "Makes the local site the package's owning site."),
+};
+
+SmsClass sms_class_package_base = {
+        .name = "SMS_PackageBaseclass",
+        .abstract = true,
+        .doc = "Abstract base of the package classes; queries on it return every package.",
+        .properties = package_base_properties,
+        .n_properties = ELEMENTSOF(package_base_properties),
+        .methods = package_base_methods,
+        .n_methods = ELEMENTSOF(package_base_methods),
+        .table = "package",
+        .discriminator = "PackageType",
+        .key_kind = SMS_KEY_PACKAGE_ID,
+};
+
+SmsClass sms_class_boot_image_package = {
+        .name = "SMS_BootImagePackage",
+        .parent = &sms_class_package_base,
+        .doc = "A Windows PE boot image, built from ImagePath with the OSD files added.",
+        .properties = boot_image_properties,
+        .n_properties = ELEMENTSOF(boot_image_properties),
+        .discriminator_value = 258,
+        .key_kind = SMS_KEY_PACKAGE_ID,
+};
+
+SmsClass sms_class_image_package = {
+        .name = "SMS_ImagePackage",
+        .parent = &sms_class_package_base,
+        .doc = "An operating system image (WIM) applied to computers.",
+        .properties = image_package_properties,
+        .n_properties = ELEMENTSOF(image_package_properties),
+        .discriminator_value = 257,
+        .key_kind = SMS_KEY_PACKAGE_ID,
+};
+
+SmsClass sms_class_os_install_package = {
+        .name = "SMS_OperatingSystemInstallPackage",
+        .parent = &sms_class_package_base,
+        .doc = "Operating system setup source files (an OS upgrade package).",
+        .properties = os_install_properties,
+        .n_properties = ELEMENTSOF(os_install_properties),
+        .discriminator_value = 259,
+        .key_kind = SMS_KEY_PACKAGE_ID,
+};
+
+SmsClass sms_class_status_message = {
+        .name = "SMS_StatusMessage",
+        .read_only = true,
+        .doc = "Audit and status messages: every create, modify and delete, and job outcomes.",
+        .properties = status_message_properties,
+        .n_properties = ELEMENTSOF(status_message_properties),
+        .table = "status_message",
+        .key_kind = SMS_KEY_ROWID,
+};
+
+/* Parents before children. */
+SmsClass *const sms_model_class_table[] = {
+        &sms_class_package_base,
+        &sms_class_boot_image_package,
+        &sms_class_image_package,
+        &sms_class_os_install_package,
+        &sms_class_status_message,
+        NULL,
+};

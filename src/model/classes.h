@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "smsprov/class.h"
+
+/* The descriptor tables of classes.c. They are not const: sms_model_init() fills in the derived
+ * fields (flattened property lists, children) once at start. */
+extern SmsClass sms_class_package_base;
+extern SmsClass sms_class_boot_image_package;
+extern SmsClass sms_class_image_package;
+extern SmsClass sms_class_os_install_package;
+extern SmsClass sms_class_status_message;
+
+extern SmsClass *const sms_model_class_table[];
