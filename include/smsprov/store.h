@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The site database. One connection, owned by the main thread: WAL, foreign keys, a busy
+ * timeout, BEGIN IMMEDIATE for writes, one transaction per D-Bus write. Rows are read and written
+ * generically from the class descriptors: the column of each property is in its descriptor.
+ *
+ * This is the only place that knows SQLite. The interface deals in classes, keys and CimValues so
+ * that another database (a shared PostgreSQL for several hosts) can stand behind it later. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smsprov/class.h"
+#include "smsprov/error.h"
+#include "smsprov/wql.h"
+
+typedef struct Store Store;
+
+/* Opens (creating if needed) the database at `path`, applies every pending migration in order
+ * and checks the site code: a new database takes `site_code` (required then); an existing one
+ * must match it when it is not NULL. A database newer than this daemon knows is refused. */
+int store_open(const char *path, const char *site_code, Store **ret, SmsError *e);
+Store *store_close(Store *s);
+static inline void store_closep(Store **s) {
+        store_close(*s);
+}
+
+const char *store_site_code(const Store *s);
+const char *store_site_name(const Store *s);
+/* The schema version recorded in PRAGMA user_version, and the newest one this build knows. */
+unsigned store_schema_version(const Store *s);
+unsigned store_schema_version_known(void);
+/* Moves on with every committed write transaction; caches compare it to know they are stale. */
+uint64_t store_generation(const Store *s);
+
+/* Write transactions. store_begin() takes the write lock at once (BEGIN IMMEDIATE). */
+int store_begin(Store *s, SmsError *e);
+int store_commit(Store *s, SmsError *e);
+void store_rollback(Store *s);
+bool store_in_transaction(const Store *s);
+
+/* Loads the instance of concrete class `c` with the given key; -ENOENT (and NotFound) when there
+ * is none. Every property is read, lazy ones included. */
+int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
+/* The concrete class of the row with this key among `base` and its descendants, or NULL. */
+const SmsClass *store_object_class(Store *s, const SmsClass *base, const char *key);
+
+/* Inserts a new instance; allocates its key according to the class's key_kind and stores it in
+ * o->key and in the key property. Must run inside a transaction. */
+int store_object_insert(Store *s, SmsObject *o, SmsError *e);
+/* Writes the listed properties of an existing row. Must run inside a transaction. */
+int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
+int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);
+
+/* Every key of `c` (and of its descendants when abstract), with the concrete class of each. */
+int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
+                           size_t *ret_n, SmsError *e);
+size_t store_object_count(Store *s, const SmsClass *c);
+
+/* Runs a checked WQL query. Each row carries its concrete class, key and one value per
+ * q->columns entry. More than max_rows rows → LimitsExceeded. */
+typedef struct StoreRow {
+        const SmsClass *class;
+        char *key;
+        CimValue *values;
+} StoreRow;
+
+int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e);
+void store_rows_free(StoreRow *rows, size_t n, size_t n_columns);
+
+/* An audit or status message (SMS_StatusMessage). The store adds the site code, machine, process,
+ * thread and time. Must run inside a transaction so that it commits with the change it records. */
+typedef struct StoreStatusMessage {
+        uint32_t message_id;
+        uint32_t message_type; /* 768 audit, 256 milestone */
+        uint32_t severity;     /* 0x40000000 informational … */
+        uint32_t uid;
+        uint32_t win32_error;
+        const char *component;
+        const char *description;
+        const char *ins_strings[5]; /* NULL-terminated */
+} StoreStatusMessage;
+
+int store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret_record_id, SmsError *e);
+
+/* PRAGMA integrity_check: 0 when "ok", -EIO otherwise (with the first problem in e). */
+int store_integrity_check(Store *s, SmsError *e);

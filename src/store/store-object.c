@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Instances in the site database, read and written generically from the class descriptors. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smsprov/macro.h"
+#include "store/store-internal.h"
+
+static const char *key_column(const SmsClass *c) {
+        return sms_property_column(c->all[c->key_index]);
+}
+
+/* Binds a key given as text: integer keys (RecordID) bind as integers so that the primary key
+ * index is used. */
+static int bind_key(sqlite3_stmt *st, int index, const SmsClass *c, const char *key) {
+        if (cim_type_is_integer(c->all[c->key_index]->type)) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(key, &end, 10);
+                if (errno != 0 || end == key || *end)
+                        return sqlite3_bind_null(st, index); /* matches nothing */
+                return sqlite3_bind_int64(st, index, v);
+        }
+        return sqlite3_bind_text(st, index, key, -1, SQLITE_TRANSIENT);
+}
+
+/* WHERE clause restricting a table shared by a hierarchy to `c` and its descendants. */
+static void append_discriminator_filter(SqlBuf *b, const SmsClass *c, const char *conj) {
+        const char *disc = store_class_discriminator(c);
+
+        if (!disc)
+                return;
+        if (!c->abstract) {
+                sqlbuf_append(b, " %s ", conj);
+                sqlbuf_append_identifier(b, disc);
+                sqlbuf_append(b, " = %" PRId64, c->discriminator_value);
+                return;
+        }
+        /* Descendant values come from our own tables, never from a caller: safe to inline. */
+        sqlbuf_append(b, " %s ", conj);
+        sqlbuf_append_identifier(b, disc);
+        sqlbuf_append(b, " IN (");
+        bool first = true;
+        for (const SmsClass *const *k = sms_model_classes(); *k; k++)
+                if (!(*k)->abstract && *k != c && sms_class_is_a(*k, c)) {
+                        sqlbuf_append(b, "%s%" PRId64, first ? "" : ", ", (*k)->discriminator_value);
+                        first = false;
+                }
+        sqlbuf_append(b, "%s)", first ? "NULL" : "");
+}
+
+static char *column_key_text(const CimValue *v) {
+        char *s = NULL;
+        if (v->type == CIM_STRING)
+                return strdup(v->null ? "" : v->str);
+        if (asprintf(&s, "%" PRId64, cim_type_is_signed(v->type) ? v->i : (int64_t) v->u) < 0)
+                return NULL;
+        return s;
+}
+
+static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsError *e) {
+        size_t slot = store_class_slot(c);
+        SqlBuf b = {};
+        int rc;
+
+        if (slot < STORE_MAX_CLASSES && s->load_stmt[slot]) {
+                sqlite3_reset(s->load_stmt[slot]);
+                sqlite3_clear_bindings(s->load_stmt[slot]);
+                *ret = s->load_stmt[slot];
+                return 0;
+        }
+
+        sqlbuf_append(&b, "SELECT ");
+        for (size_t i = 0; i < c->n_all; i++) {
+                if (i > 0)
+                        sqlbuf_append(&b, ", ");
+                sqlbuf_append_identifier(&b, sms_property_column(c->all[i]));
+        }
+        sqlbuf_append(&b, " FROM ");
+        sqlbuf_append_identifier(&b, store_class_table(c));
+        sqlbuf_append(&b, " WHERE ");
+        sqlbuf_append_identifier(&b, key_column(c));
+        sqlbuf_append(&b, " = ?1");
+        append_discriminator_filter(&b, c, "AND");
+        if (b.oom) {
+                free(b.s);
+                return -ENOMEM;
+        }
+
+        rc = sqlite3_prepare_v3(s->db, b.s, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+        free(b.s);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "preparing a load");
+        if (slot < STORE_MAX_CLASSES)
+                s->load_stmt[slot] = *ret;
+        return 0;
+}
+
+int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare_load(s, c, &st, e);
+        if (r < 0)
+                return r;
+        bind_key(st, 1, c, key);
+
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                sqlite3_reset(st);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name,
+                                     c->all[c->key_index]->name, key);
+        }
+        if (rc != SQLITE_ROW) {
+                r = store_error(s, rc, e, "loading an instance");
+                sqlite3_reset(st);
+                return r;
+        }
+
+        o = sms_object_new(c);
+        if (!o) {
+                sqlite3_reset(st);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < c->n_all; i++) {
+                r = store_read_value(st, (int) i, c->all[i]->type, &o->values[i]);
+                if (r < 0) {
+                        sqlite3_reset(st);
+                        return r == -ENOMEM ? r
+                                            : sms_error_set(e, SMS_ERROR_FAILED,
+                                                            "site database: %s.%s of %s does not decode", c->name,
+                                                            c->all[i]->name, key);
+                }
+        }
+        sqlite3_reset(st);
+        /* The key as stored: a lookup is case-insensitive, the object path is not. */
+        o->key = column_key_text(&o->values[c->key_index]);
+        if (!o->key)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+const SmsClass *store_object_class(Store *s, const SmsClass *base, const char *key) {
+        const char *disc = store_class_discriminator(base);
+        const SmsClass *found = NULL;
+        sqlite3_stmt *st = NULL;
+        SqlBuf b = {};
+
+        sqlbuf_append(&b, "SELECT %s", disc ? "" : "0");
+        if (disc)
+                sqlbuf_append_identifier(&b, disc);
+        sqlbuf_append(&b, " FROM ");
+        sqlbuf_append_identifier(&b, store_class_table(base));
+        sqlbuf_append(&b, " WHERE ");
+        sqlbuf_append_identifier(&b, key_column(base));
+        sqlbuf_append(&b, " = ?1");
+        append_discriminator_filter(&b, base, "AND");
+
+        if (!b.oom && sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL) == SQLITE_OK) {
+                bind_key(st, 1, base, key);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        found = disc ? sms_class_find_by_discriminator(base, sqlite3_column_int64(st, 0)) : base;
+        }
+        sqlite3_finalize(st);
+        free(b.s);
+        return found && !found->abstract ? found : NULL;
+}
+
+static int allocate_package_id(Store *s, char **ret, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db,
+                                "UPDATE site SET next_package_number = next_package_number + 1 WHERE id = 1 "
+                                "RETURNING next_package_number - 1",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "allocating a PackageID");
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                int r = store_error(s, rc, e, "allocating a PackageID");
+                sqlite3_finalize(st);
+                return r;
+        }
+        int64_t n = sqlite3_column_int64(st, 0);
+        /* Step to the end so that the UPDATE completes before the statement goes away. */
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+
+        if (n > 0xFFFFF)
+                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
+                                     "site %s has used all 1,048,576 PackageIDs", s->site_code);
+        if (asprintf(ret, "%s%05" PRIX64, s->site_code, (uint64_t) n) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
+        const SmsClass *c = o->class;
+        _cleanup_free_ char *key = NULL;
+        sqlite3_stmt *st = NULL;
+        SqlBuf b = {};
+        int rc, r, n = 0;
+
+        if (!s->in_transaction)
+                return sms_error_set(e, SMS_ERROR_FAILED, "insert outside a transaction");
+
+        switch (c->key_kind) {
+        case SMS_KEY_PACKAGE_ID:
+                r = allocate_package_id(s, &key, e);
+                if (r < 0)
+                        return r;
+                cim_value_clear(&o->values[c->key_index]);
+                r = cim_value_set_string(&o->values[c->key_index], key);
+                if (r < 0)
+                        return r;
+                break;
+        case SMS_KEY_CALLER:
+                if (o->values[c->key_index].null)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs its key %s", c->name,
+                                             c->all[c->key_index]->name);
+                break;
+        case SMS_KEY_ROWID:
+                break;
+        }
+
+        sqlbuf_append(&b, "INSERT INTO ");
+        sqlbuf_append_identifier(&b, store_class_table(c));
+        sqlbuf_append(&b, " (");
+        for (size_t i = 0; i < c->n_all; i++) {
+                if (c->key_kind == SMS_KEY_ROWID && i == c->key_index)
+                        continue;
+                sqlbuf_append(&b, n++ ? ", " : "");
+                sqlbuf_append_identifier(&b, sms_property_column(c->all[i]));
+        }
+        sqlbuf_append(&b, ") VALUES (");
+        for (int i = 0; i < n; i++)
+                sqlbuf_append(&b, i ? ", ?" : "?");
+        sqlbuf_append(&b, ")");
+        if (b.oom) {
+                free(b.s);
+                return -ENOMEM;
+        }
+
+        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
+        free(b.s);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "preparing an insert");
+        n = 0;
+        for (size_t i = 0; i < c->n_all; i++) {
+                if (c->key_kind == SMS_KEY_ROWID && i == c->key_index)
+                        continue;
+                rc = store_bind_value(st, ++n, &o->values[i]);
+                if (rc != SQLITE_OK)
+                        break;
+        }
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return (rc & 0xff) == SQLITE_CONSTRAINT
+                               ? sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s %s already exists", c->name,
+                                               key ? key : "(key)")
+                               : store_error(s, rc, e, "inserting an instance");
+
+        if (c->key_kind == SMS_KEY_ROWID) {
+                int64_t id = sqlite3_last_insert_rowid(s->db);
+                o->values[c->key_index] = (CimValue) { .type = c->all[c->key_index]->type, .i = id };
+                if (asprintf(&key, "%" PRId64, id) < 0)
+                        return -ENOMEM;
+        } else if (!key) {
+                const CimValue *k = &o->values[c->key_index];
+                key = k->type == CIM_STRING ? strdup(k->str) : NULL;
+                if (!key && asprintf(&key, "%" PRIu64, k->u) < 0)
+                        return -ENOMEM;
+        }
+        free(o->key);
+        o->key = TAKE_PTR(key);
+        return 0;
+}
+
+int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e) {
+        const SmsClass *c = o->class;
+        sqlite3_stmt *st = NULL;
+        SqlBuf b = {};
+        int rc;
+
+        if (!s->in_transaction)
+                return sms_error_set(e, SMS_ERROR_FAILED, "update outside a transaction");
+        if (n == 0)
+                return 0;
+
+        sqlbuf_append(&b, "UPDATE ");
+        sqlbuf_append_identifier(&b, store_class_table(c));
+        sqlbuf_append(&b, " SET ");
+        for (size_t i = 0; i < n; i++) {
+                sqlbuf_append(&b, i ? ", " : "");
+                sqlbuf_append_identifier(&b, sms_property_column(c->all[indexes[i]]));
+                sqlbuf_append(&b, " = ?%zu", i + 2);
+        }
+        sqlbuf_append(&b, " WHERE ");
+        sqlbuf_append_identifier(&b, key_column(c));
+        sqlbuf_append(&b, " = ?1");
+        append_discriminator_filter(&b, c, "AND");
+        if (b.oom) {
+                free(b.s);
+                return -ENOMEM;
+        }
+
+        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
+        free(b.s);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "preparing an update");
+        rc = bind_key(st, 1, c, o->key);
+        for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
+                rc = store_bind_value(st, (int) i + 2, &o->values[indexes[i]]);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return store_error(s, rc, e, "updating an instance");
+        if (sqlite3_changes(s->db) != 1)
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name,
+                                     c->all[c->key_index]->name, o->key);
+        return 0;
+}
+
+int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        SqlBuf b = {};
+        int rc;
+
+        if (!s->in_transaction)
+                return sms_error_set(e, SMS_ERROR_FAILED, "delete outside a transaction");
+
+        sqlbuf_append(&b, "DELETE FROM ");
+        sqlbuf_append_identifier(&b, store_class_table(c));
+        sqlbuf_append(&b, " WHERE ");
+        sqlbuf_append_identifier(&b, key_column(c));
+        sqlbuf_append(&b, " = ?1");
+        append_discriminator_filter(&b, c, "AND");
+        if (b.oom) {
+                free(b.s);
+                return -ENOMEM;
+        }
+        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
+        free(b.s);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "preparing a delete");
+        bind_key(st, 1, c, key);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return store_error(s, rc, e, "deleting an instance");
+        if (sqlite3_changes(s->db) != 1)
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name,
+                                     c->all[c->key_index]->name, key);
+        return 0;
+}
+
+static char *column_text_key(sqlite3_stmt *st, int column) {
+        const char *t = (const char *) sqlite3_column_text(st, column);
+        return strdup(t ? t : "");
+}
+
+int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
+                           size_t *ret_n, SmsError *e) {
+        const char *disc = store_class_discriminator(c);
+        _cleanup_strv_free_ char **keys = NULL;
+        _cleanup_free_ const SmsClass **classes = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *st = NULL;
+        SqlBuf b = {};
+        int rc;
+
+        sqlbuf_append(&b, "SELECT ");
+        sqlbuf_append_identifier(&b, key_column(c));
+        sqlbuf_append(&b, ", %s", disc ? "" : "0");
+        if (disc)
+                sqlbuf_append_identifier(&b, disc);
+        sqlbuf_append(&b, " FROM ");
+        sqlbuf_append_identifier(&b, store_class_table(c));
+        sqlbuf_append(&b, " WHERE 1");
+        append_discriminator_filter(&b, c, "AND");
+        if (b.oom) {
+                free(b.s);
+                return -ENOMEM;
+        }
+        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
+        free(b.s);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "enumerating instances");
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n + 1 >= cap) {
+                        cap = cap ? cap * 2 : 64;
+                        char **k = realloc(keys, cap * sizeof(char *));
+                        if (k)
+                                keys = k;
+                        const SmsClass **cl = realloc(classes, cap * sizeof(SmsClass *));
+                        if (cl)
+                                classes = cl;
+                        if (!k || !cl) {
+                                sqlite3_finalize(st);
+                                return -ENOMEM;
+                        }
+                }
+                keys[n] = column_text_key(st, 0);
+                keys[n + 1] = NULL;
+                classes[n] = disc ? sms_class_find_by_discriminator(c, sqlite3_column_int64(st, 1)) : c;
+                if (!keys[n]) {
+                        sqlite3_finalize(st);
+                        return -ENOMEM;
+                }
+                if (!classes[n]) {
+                        free(keys[n]);
+                        keys[n] = NULL;
+                        continue; /* a row of a class this build does not know */
+                }
+                n++;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return store_error(s, rc, e, "enumerating instances");
+
+        if (!keys && !(keys = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret_keys = TAKE_PTR(keys);
+        if (ret_classes)
+                *ret_classes = TAKE_PTR(classes);
+        *ret_n = n;
+        return 0;
+}
+
+size_t store_object_count(Store *s, const SmsClass *c) {
+        sqlite3_stmt *st = NULL;
+        size_t n = 0;
+        SqlBuf b = {};
+
+        sqlbuf_append(&b, "SELECT count(*) FROM ");
+        sqlbuf_append_identifier(&b, store_class_table(c));
+        sqlbuf_append(&b, " WHERE 1");
+        append_discriminator_filter(&b, c, "AND");
+        if (!b.oom && sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                n = (size_t) sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        free(b.s);
+        return n;
+}
+
+void store_rows_free(StoreRow *rows, size_t n, size_t n_columns) {
+        for (size_t i = 0; i < n; i++) {
+                free(rows[i].key);
+                for (size_t j = 0; j < n_columns; j++)
+                        cim_value_clear(&rows[i].values[j]);
+                free(rows[i].values);
+        }
+        free(rows);
+}
+
+int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e) {
+        WqlSql sql = {};
+        StoreRow *rows = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        r = wql_compile_sql(q, &sql, e);
+        if (r < 0)
+                return r;
+
+        rc = sqlite3_prepare_v2(s->db, sql.sql, -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+                r = store_error(s, rc, e, "preparing a query");
+                goto finish;
+        }
+        for (size_t i = 0; i < sql.n_params; i++)
+                if ((rc = store_bind_value(st, (int) i + 1, &sql.params[i])) != SQLITE_OK) {
+                        r = store_error(s, rc, e, "binding a query parameter");
+                        goto finish;
+                }
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const SmsClass *c = q->class;
+
+                if (store_class_discriminator(c))
+                        c = sms_class_find_by_discriminator(q->class, sqlite3_column_int64(st, 1));
+                if (!c)
+                        continue;
+                if (n >= max_rows) {
+                        r = sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
+                                          "the query returns more than %zu rows; narrow it with WHERE", max_rows);
+                        goto finish;
+                }
+                if (n >= cap) {
+                        cap = cap ? cap * 2 : 16;
+                        StoreRow *p = realloc(rows, cap * sizeof(StoreRow));
+                        if (!p) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        rows = p;
+                }
+                rows[n] = (StoreRow) { .class = c, .key = column_text_key(st, 0),
+                                       .values = calloc(q->n_columns ? q->n_columns : 1, sizeof(CimValue)) };
+                n++;
+                if (!rows[n - 1].key || !rows[n - 1].values) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                for (size_t j = 0; j < q->n_columns; j++) {
+                        r = store_read_value(st, (int) j + 2, q->class->all[q->columns[j]]->type,
+                                             &rows[n - 1].values[j]);
+                        if (r < 0) {
+                                if (r != -ENOMEM)
+                                        r = sms_error_set(e, SMS_ERROR_FAILED, "site database: a value does not decode");
+                                goto finish;
+                        }
+                }
+        }
+        if (rc != SQLITE_DONE) {
+                r = store_error(s, rc, e, "running a query");
+                goto finish;
+        }
+
+        *ret = TAKE_PTR(rows);
+        *ret_n = n;
+        r = 0;
+finish:
+        sqlite3_finalize(st);
+        wql_sql_done(&sql);
+        if (rows)
+                store_rows_free(rows, n, q->n_columns);
+        return r;
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Opening the site database: pragmas, migrations, the site row. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smsprov/macro.h"
+#include "store/schema.h"
+#include "store/store-internal.h"
+#include "util/time-util.h"
+
+int store_error(Store *s, int rc, SmsError *e, const char *what) {
+        const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+        switch (rc & 0xff) {
+        case SQLITE_FULL:
+                return sms_error_set(e, SMS_ERROR_OUT_OF_DISK_SPACE, "%s: site database: %s", what, msg);
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return sms_error_set(e, SMS_ERROR_BUSY, "%s: site database is locked by another process: %s", what,
+                                     msg);
+        case SQLITE_READONLY:
+                return sms_error_set(e, SMS_ERROR_FAILED, "%s: site database is read-only: %s", what, msg);
+        case SQLITE_NOMEM:
+                return sms_error_set(e, SMS_ERROR_FAILED, "%s: out of memory", what);
+        case SQLITE_CONSTRAINT:
+                return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s: %s", what, msg);
+        default:
+                return sms_error_set(e, SMS_ERROR_FAILED, "%s: site database error: %s", what, msg);
+        }
+}
+
+void sqlbuf_append(SqlBuf *b, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        if (b->oom)
+                return;
+        for (;;) {
+                size_t room = b->cap - b->len;
+                va_start(ap, fmt);
+                n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        b->oom = true;
+                        return;
+                }
+                if (b->s && (size_t) n < room) {
+                        b->len += (size_t) n;
+                        return;
+                }
+                size_t cap = (b->cap + (size_t) n + 1) * 2;
+                char *p = realloc(b->s, cap);
+                if (!p) {
+                        b->oom = true;
+                        return;
+                }
+                b->s = p;
+                b->cap = cap;
+        }
+}
+
+void sqlbuf_append_identifier(SqlBuf *b, const char *name) {
+        sqlbuf_append(b, "\"");
+        for (const char *p = name; *p; p++)
+                sqlbuf_append(b, *p == '"' ? "\"\"" : "%c", *p);
+        sqlbuf_append(b, "\"");
+}
+
+size_t store_class_slot(const SmsClass *c) {
+        size_t i = 0;
+        for (const SmsClass *const *k = sms_model_classes(); *k; k++, i++)
+                if (*k == c)
+                        return i;
+        return SIZE_MAX;
+}
+
+const char *store_class_table(const SmsClass *c) {
+        return sms_class_root(c)->table;
+}
+
+const char *store_class_discriminator(const SmsClass *c) {
+        return sms_class_root(c)->discriminator;
+}
+
+/* wql_like(pattern, text): WQL's LIKE, with [ ] sets that SQLite's LIKE lacks. */
+static void sql_wql_like(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+        const unsigned char *pattern = sqlite3_value_text(argv[0]);
+        const unsigned char *text = sqlite3_value_text(argv[1]);
+
+        if (!pattern || !text || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+                sqlite3_result_null(ctx);
+                return;
+        }
+        sqlite3_result_int(ctx, wql_like_match((const char *) pattern, (const char *) text));
+}
+
+static int exec(Store *s, const char *sql, SmsError *e) {
+        char *err = NULL;
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+        if (rc != SQLITE_OK) {
+                int r = store_error(s, rc, e, err ? err : "statement");
+                sqlite3_free(err);
+                return r;
+        }
+        return 0;
+}
+
+static int store_migrate(Store *s, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        unsigned version;
+        int r;
+
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW) {
+                sqlite3_finalize(st);
+                return store_error(s, sqlite3_errcode(s->db), e, "reading the schema version");
+        }
+        version = (unsigned) sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+
+        if (version > schema_n_migrations)
+                return sms_error_set(e, SMS_ERROR_FAILED,
+                                     "the site database has schema version %u, but this smsprovd knows only "
+                                     "versions up to %zu; refusing to touch it (use a newer smsprovd)",
+                                     version, schema_n_migrations);
+
+        for (; version < schema_n_migrations; version++) {
+                char pragma[64];
+
+                r = exec(s, "BEGIN IMMEDIATE", e);
+                if (r < 0)
+                        return r;
+                r = exec(s, schema_migrations[version].sql, e);
+                if (r >= 0) {
+                        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %u", version + 1);
+                        r = exec(s, pragma, e);
+                }
+                if (r >= 0)
+                        r = exec(s, "COMMIT", e);
+                if (r < 0) {
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        return r;
+                }
+        }
+        s->schema_version = version;
+        return 0;
+}
+
+static bool site_code_valid(const char *code) {
+        if (!code || strlen(code) != 3)
+                return false;
+        for (const char *p = code; *p; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+                        return false;
+        return true;
+}
+
+static int store_load_site(Store *s, const char *site_code, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "SELECT site_code, site_name FROM site WHERE id = 1", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "reading the site");
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                const char *stored = (const char *) sqlite3_column_text(st, 0);
+                if (site_code && !streq(site_code, stored))
+                        r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                          "the site database belongs to site %s, not %s; a site code is fixed "
+                                          "when the database is created",
+                                          stored, site_code);
+                else {
+                        s->site_code = strdup(stored);
+                        s->site_name = strdup((const char *) sqlite3_column_text(st, 1));
+                        if (!s->site_code || !s->site_name)
+                                r = -ENOMEM;
+                }
+                sqlite3_finalize(st);
+                return r;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return store_error(s, rc, e, "reading the site");
+
+        /* A new database: the site code is fixed now. */
+        if (!site_code)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "a new site database needs a site code (--site-code=ABC)");
+        if (!site_code_valid(site_code))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "site code '%s' is not 3 characters of A-Z and 0-9", site_code);
+
+        rc = sqlite3_prepare_v2(s->db, "INSERT INTO site (id, site_code, site_name, created) VALUES (1, ?, ?, ?)",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                char name[64];
+                snprintf(name, sizeof name, "Site %s", site_code);
+                sqlite3_bind_text(st, 1, site_code, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 3, (sqlite3_int64) now_usec());
+                rc = sqlite3_step(st);
+                sqlite3_finalize(st);
+                if (rc == SQLITE_DONE) {
+                        s->site_code = strdup(site_code);
+                        s->site_name = strdup(name);
+                        return s->site_code && s->site_name ? 0 : -ENOMEM;
+                }
+        }
+        return store_error(s, rc, e, "creating the site");
+}
+
+int store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {
+        _cleanup_(store_closep) Store *s = NULL;
+        int rc, r;
+
+        r = sms_model_init();
+        if (r < 0)
+                return sms_error_set(e, SMS_ERROR_FAILED, "the class descriptor tables are inconsistent");
+        if (site_code && !site_code_valid(site_code))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "site code '%s' is not 3 characters of A-Z and 0-9", site_code);
+
+        s = calloc(1, sizeof(Store));
+        if (!s)
+                return -ENOMEM;
+        if (gethostname(s->machine_name, sizeof s->machine_name - 1) < 0)
+                strcpy(s->machine_name, "localhost");
+
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, path);
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 5000);
+
+        /* synchronous=FULL: a committed write survives a power cut too, not only a crash. */
+        r = exec(s,
+                 "PRAGMA journal_mode = WAL;"
+                 "PRAGMA synchronous = FULL;"
+                 "PRAGMA foreign_keys = ON;",
+                 e);
+        if (r < 0)
+                return r;
+
+        rc = sqlite3_create_function_v2(s->db, "wql_like", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                        sql_wql_like, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "registering wql_like");
+
+        r = store_migrate(s, e);
+        if (r < 0)
+                return r;
+        r = store_load_site(s, site_code, e);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Store *store_close(Store *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < STORE_MAX_CLASSES; i++)
+                sqlite3_finalize(s->load_stmt[i]);
+        if (s->in_transaction)
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+        free(s->site_code);
+        free(s->site_name);
+        free(s);
+        return NULL;
+}
+
+const char *store_site_code(const Store *s) {
+        return s->site_code;
+}
+
+const char *store_site_name(const Store *s) {
+        return s->site_name;
+}
+
+unsigned store_schema_version(const Store *s) {
+        return s->schema_version;
+}
+
+unsigned store_schema_version_known(void) {
+        return (unsigned) schema_n_migrations;
+}
+
+uint64_t store_generation(const Store *s) {
+        return s->generation;
+}
+
+int store_begin(Store *s, SmsError *e) {
+        int r;
+
+        if (s->in_transaction)
+                return sms_error_set(e, SMS_ERROR_FAILED, "nested transaction");
+        r = exec(s, "BEGIN IMMEDIATE", e);
+        if (r < 0)
+                return r;
+        s->in_transaction = true;
+        return 0;
+}
+
+int store_commit(Store *s, SmsError *e) {
+        int r;
+
+        if (!s->in_transaction)
+                return sms_error_set(e, SMS_ERROR_FAILED, "commit without a transaction");
+        r = exec(s, "COMMIT", e);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        s->in_transaction = false;
+        s->generation++;
+        return 0;
+}
+
+void store_rollback(Store *s) {
+        if (!s->in_transaction)
+                return;
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_transaction = false;
+        /* Readers may have cached rows read inside the transaction. */
+        s->generation++;
+}
+
+bool store_in_transaction(const Store *s) {
+        return s->in_transaction;
+}
+
+int store_integrity_check(Store *s, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "integrity check");
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                r = store_error(s, rc, e, "integrity check");
+        else if (!streq((const char *) sqlite3_column_text(st, 0), "ok"))
+                r = sms_error_set(e, SMS_ERROR_FAILED, "integrity check: %s", sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        return r;
+}
