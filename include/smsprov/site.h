@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The site: the engine between the bus layer and the store. It owns the site database and the
+ * content roots and carries out WMI-style operations on instances — create, put, delete,
+ * SetSourceSite, Unlock, change notifications, queries — with the validation, locking,
+ * optimistic concurrency and auditing of API.md §4. It knows nothing of D-Bus: the bus layer
+ * decodes arguments into SiteChange lists and turns SmsError into named D-Bus errors. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "smsprov/class.h"
+#include "smsprov/error.h"
+#include "smsprov/path.h"
+#include "smsprov/store.h"
+#include "smsprov/wql.h"
+
+typedef struct Site {
+        Store *store;
+        ContentRoots roots;
+        char *state_dir;
+        size_t max_query_rows;
+} Site;
+
+#define SITE_DEFAULT_MAX_QUERY_ROWS 100000u
+
+/* Opens <state_dir>/site.db (creating the directory and database as needed). */
+int site_open(Site *site, const char *state_dir, const char *site_code, SmsError *e);
+void site_close(Site *site);
+
+/* One property a caller wants to set: its index in the class's `all` list and the value, already
+ * decoded to the property's CIM type. The site takes ownership of the value. */
+typedef struct SiteChange {
+        size_t index;
+        CimValue value;
+} SiteChange;
+
+void site_changes_free(SiteChange *changes, size_t n);
+
+/* Who asks. The uid goes into the audit trail. */
+typedef struct SiteCaller {
+        uid_t uid;
+} SiteCaller;
+
+/* Creates an instance of the concrete, writable class `c` from the caller's properties; every
+ * other property takes its default. Returns the new key. Errors: NotSupported (abstract or
+ * read-only class), ReadOnly (a [read] or key property, PackageID included), ValueOutOfRange,
+ * InvalidParameter (a required property missing), PathNotAllowed. */
+int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, const SiteCaller *caller,
+                       char **ret_key, SmsError *e);
+
+/* Writes the given properties of an existing instance in one transaction. A SedoObjectVersion
+ * entry is compared with the stored one (VersionMismatch) and not written. Returns the indexes of
+ * the properties whose stored value changed (SedoObjectVersion always among them). */
+int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes, size_t n,
+                    const SiteCaller *caller, size_t **ret_changed, size_t *ret_n_changed, SmsError *e);
+
+int site_object_delete(Site *site, const SmsClass *c, const char *key, const SiteCaller *caller, SmsError *e);
+
+/* SetSourceSite(code) and Unlock(): the only ways to change SourceSite; both work on a locked
+ * package. Return the changed indexes like site_object_put(). */
+int site_package_set_source_site(Site *site, const SmsClass *c, const char *key, const char *source_site,
+                                 const SiteCaller *caller, size_t **ret_changed, size_t *ret_n_changed,
+                                 SmsError *e);
+
+/* Records a change notification (audit row). The bus layer emits the signal. */
+int site_package_add_change_notification(Site *site, const SmsClass *c, const char *key, const SiteCaller *caller,
+                                         SmsError *e);
+
+int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
+
+/* Parses, checks and runs a WQL query. On success *ret_query holds the checked query (for its
+ * class and columns) and *ret_rows the rows. */
+int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
+               SmsError *e);
+
+/* Resolves a WMI path (SMS_BootImagePackage.PackageID="LAB00001") to the concrete class and key
+ * of an existing instance. A base-class path finds the instance of whichever derived class. */
+int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,
+                          SmsError *e);
+
+/* A fresh SedoObjectVersion (a random GUID string). */
+int site_new_sedo_version(char **ret);

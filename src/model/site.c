@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: MIT */
+
+/* WMI-style operations on instances: validation, locks, SEDO versions, audit, transactions. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "smsprov/macro.h"
+#include "smsprov/site.h"
+#include "smsprov/wmi-path.h"
+#include "util/time-util.h"
+
+/* Audit message IDs (SMS_StatusMessage.MessageID), in the 30000 range ConfigMgr uses for
+ * provider audit messages. */
+enum {
+        AUDIT_CREATED = 30000,
+        AUDIT_MODIFIED = 30001,
+        AUDIT_DELETED = 30002,
+        AUDIT_CHANGE_NOTIFICATION = 30003,
+        AUDIT_SOURCE_SITE = 30004,
+};
+
+int site_open(Site *site, const char *state_dir, const char *site_code, SmsError *e) {
+        _cleanup_free_ char *db = NULL;
+        int r;
+
+        *site = (Site) { .max_query_rows = SITE_DEFAULT_MAX_QUERY_ROWS };
+        if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+                return sms_error_set_errno(e, errno, "creating the state directory %s", state_dir);
+        site->state_dir = strdup(state_dir);
+        if (!site->state_dir || asprintf(&db, "%s/site.db", state_dir) < 0)
+                return -ENOMEM;
+        r = store_open(db, site_code, &site->store, e);
+        if (r < 0) {
+                site_close(site);
+                return r;
+        }
+        return 0;
+}
+
+void site_close(Site *site) {
+        store_close(site->store);
+        content_roots_done(&site->roots);
+        free(site->state_dir);
+        *site = (Site) {};
+}
+
+void site_changes_free(SiteChange *changes, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                cim_value_clear(&changes[i].value);
+        free(changes);
+}
+
+int site_new_sedo_version(char **ret) {
+        uint8_t b[16];
+
+        if (getrandom(b, sizeof b, 0) != sizeof b)
+                return -errno;
+        b[6] = (b[6] & 0x0F) | 0x40; /* version 4 */
+        b[8] = (b[8] & 0x3F) | 0x80; /* RFC 4122 variant */
+        if (asprintf(ret,
+                     "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                     b[15]) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Properties that drive generic behaviour are found by name, so that any class declaring them
+ * gets the behaviour: SedoObjectVersion, SourceSite, SourceVersion, SourceDate, … */
+static int find(const SmsClass *c, const char *name) {
+        return sms_class_find_property(c, name);
+}
+
+static int object_set(SmsObject *o, const char *name, const CimValue *v) {
+        int i = find(o->class, name);
+        if (i < 0)
+                return 0;
+        cim_value_clear(&o->values[i]);
+        return cim_value_copy(&o->values[i], v);
+}
+
+static int object_set_string(SmsObject *o, const char *name, const char *s) {
+        CimValue v = { .type = CIM_STRING, .str = (char *) s };
+        return object_set(o, name, &v);
+}
+
+static int object_regenerate_sedo(SmsObject *o, size_t **changed, size_t *n_changed) {
+        _cleanup_free_ char *sedo = NULL;
+        int i = find(o->class, "SedoObjectVersion"), r;
+
+        if (i < 0)
+                return 0;
+        r = site_new_sedo_version(&sedo);
+        if (r < 0)
+                return r;
+        r = object_set_string(o, "SedoObjectVersion", sedo);
+        if (r < 0 || !changed)
+                return r;
+        size_t *p = realloc(*changed, (*n_changed + 1) * sizeof(size_t));
+        if (!p)
+                return -ENOMEM;
+        *changed = p;
+        (*changed)[(*n_changed)++] = (size_t) i;
+        return 0;
+}
+
+static const char *object_display_name(const SmsObject *o) {
+        int i = find(o->class, "Name");
+        return i >= 0 && !o->values[i].null ? o->values[i].str : "";
+}
+
+static int audit(Site *site, uint32_t id, const SiteCaller *caller, const SmsObject *o, const char *verb,
+                 const char *detail, SmsError *e) {
+        _cleanup_free_ char *description = NULL, *uid = NULL;
+        const char *name = object_display_name(o);
+
+        if (asprintf(&uid, "%u", (unsigned) caller->uid) < 0 ||
+            asprintf(&description, "User uid=%u %s %s %s%s%s%s%s%s.", (unsigned) caller->uid, verb, o->class->name,
+                     o->key, *name ? " \"" : "", name, *name ? "\"" : "", detail ? ": " : "",
+                     detail ? detail : "") < 0)
+                return -ENOMEM;
+
+        StoreStatusMessage m = {
+                .message_id = id,
+                .message_type = 768,
+                .severity = 0x40000000u,
+                .uid = (uint32_t) caller->uid,
+                .description = description,
+                .ins_strings = { uid, o->class->name, o->key, detail },
+        };
+        return store_status_message_add(site->store, &m, NULL, e);
+}
+
+/* A package owned by another site refuses every change but SetSourceSite and Unlock. */
+static int check_not_locked(Site *site, const SmsObject *o, SmsError *e) {
+        int i = find(o->class, "SourceSite");
+
+        if (i < 0 || o->values[i].null || strcasecmp(o->values[i].str, store_site_code(site->store)) == 0)
+                return 0;
+        return sms_error_set(e, SMS_ERROR_LOCKED,
+                             "%s %s belongs to site %s; this is site %s (call Unlock or SetSourceSite first)",
+                             o->class->name, o->key, o->values[i].str, store_site_code(site->store));
+}
+
+static int check_path(Site *site, const SmsProperty *p, const char *path, PathKind kind, SmsError *e) {
+        SmsError inner = SMS_ERROR_NULL;
+        int r;
+
+        r = content_roots_resolve(&site->roots, path, kind, NULL, &inner);
+        if (r < 0) {
+                r = sms_error_set(e, inner.code, "%s: %s", p->name, inner.message ? inner.message : "invalid path");
+                sms_error_clear(&inner);
+        }
+        return r;
+}
+
+/* Checks one caller-supplied value: access, descriptor rules, paths. */
+static int check_change(Site *site, const SmsClass *c, const SiteChange *ch, bool creating, SmsError *e) {
+        const SmsProperty *p = c->all[ch->index];
+        int r;
+
+        if (p->flags & SMS_PROP_KEY)
+                return sms_error_set(e, SMS_ERROR_READ_ONLY, "%s is the key of %s and is assigned by the site",
+                                     p->name, c->name);
+        if (p->flags & SMS_PROP_READ)
+                return sms_error_set(e, SMS_ERROR_READ_ONLY, "%s of %s is read-only", p->name, c->name);
+
+        r = sms_property_validate(p, &ch->value, e);
+        if (r < 0)
+                return r;
+
+        if ((p->flags & SMS_PROP_NOT_NULL) && (ch->value.null || (p->type == CIM_STRING && !*ch->value.str)))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s of %s must not be empty", p->name, c->name);
+
+        if ((p->flags & SMS_PROP_PATH) && p->type == CIM_STRING && !ch->value.null && *ch->value.str) {
+                PathKind kind = p->flags & SMS_PROP_DIRECTORY ? PATH_KIND_DIRECTORY
+                                : p->flags & SMS_PROP_FILE    ? PATH_KIND_FILE
+                                                              : PATH_KIND_ANY;
+                r = check_path(site, p, ch->value.str, kind, e);
+                if (r < 0)
+                        return r;
+        }
+        if (p->type == CIM_DRIVER_DETAILS_ARRAY && !ch->value.null)
+                for (size_t i = 0; i < ch->value.drivers.n; i++) {
+                        r = check_path(site, p, ch->value.drivers.data[i].source_path, PATH_KIND_ANY, e);
+                        if (r < 0)
+                                return r;
+                }
+
+        if ((p->flags & SMS_PROP_WRITE_ONLY) && p->type == CIM_BOOLEAN && !ch->value.null && ch->value.b)
+                /* RefreshPkgSourceFlag = true means RefreshPkgSource(); that refresh arrives with the
+                 * distribution work. Refuse rather than pretend. */
+                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED,
+                                     "%s = true (a source refresh) is not available in this build yet", p->name);
+        (void) creating;
+        return 0;
+}
+
+/* Rules that involve several properties, checked on the instance as it would be stored. */
+static int check_object(const SmsObject *o, SmsError *e) {
+        int flag = find(o->class, "PkgSourceFlag"), sched = find(o->class, "RefreshSchedule");
+        int share_type = find(o->class, "ShareType"), share_name = find(o->class, "ShareName");
+
+        if (sched >= 0 && flag >= 0 && cim_value_array_length(&o->values[sched]) > 0 &&
+            (o->values[flag].null || o->values[flag].u != 2))
+                return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
+                                     "RefreshSchedule is only valid with PkgSourceFlag 2 (STORAGE_DIRECT)");
+        if (share_type >= 0 && share_name >= 0 && !o->values[share_type].null && o->values[share_type].u == 2 &&
+            (o->values[share_name].null || !*o->values[share_name].str))
+                return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE, "ShareType 2 (SHARE_SPECIFIC) needs a ShareName");
+        return 0;
+}
+
+static int check_no_duplicates(const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (changes[i].index == changes[j].index)
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is given twice",
+                                                     c->all[changes[i].index]->name);
+        return 0;
+}
+
+int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, const SiteCaller *caller,
+                       char **ret_key, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        if (c->abstract)
+                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED, "%s is abstract; create one of its subclasses",
+                                     c->name);
+        if (c->read_only)
+                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED, "%s is read-only", c->name);
+
+        r = check_no_duplicates(c, changes, n, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = check_change(site, c, &changes[i], true, e);
+                if (r < 0)
+                        return r;
+        }
+
+        o = sms_object_new(c);
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_all; i++) {
+                r = sms_property_default(c->all[i], &o->values[i]);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                cim_value_clear(&o->values[changes[i].index]);
+                o->values[changes[i].index] = changes[i].value;
+                changes[i].value = cim_value_null(changes[i].value.type);
+        }
+        for (size_t i = 0; i < c->n_all; i++) {
+                const CimValue *v = &o->values[i];
+                if ((c->all[i]->flags & SMS_PROP_NOT_NULL) && (v->null || (v->type == CIM_STRING && !*v->str)))
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs %s", c->name, c->all[i]->name);
+                if (c->all[i]->flags & SMS_PROP_WRITE_ONLY)
+                        sms_property_default(c->all[i], &o->values[i]);
+        }
+        r = check_object(o, e);
+        if (r < 0)
+                return r;
+
+        /* What the site sets at creation (reference §3): owner, type, first source version. */
+        const char *disc = sms_class_root(c)->discriminator;
+        int disc_index = disc ? find(c, disc) : -1;
+        if (disc_index >= 0)
+                o->values[disc_index] = cim_value_uint(c->all[disc_index]->type, (uint64_t) c->discriminator_value);
+        uint64_t now = now_usec();
+        CimValue v_now = cim_value_uint(CIM_DATETIME, now), v_one = cim_value_uint(CIM_UINT32, 1),
+                 v_zero = cim_value_uint(CIM_UINT32, 0);
+        r = object_set_string(o, "SourceSite", store_site_code(site->store));
+        r = r < 0 ? r : object_set(o, "SourceVersion", &v_one);
+        r = r < 0 ? r : object_set(o, "SourceDate", &v_now);
+        r = r < 0 ? r : object_set(o, "ActionInProgress", &v_zero);
+        r = r < 0 ? r : object_regenerate_sedo(o, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        r = store_begin(site->store, e);
+        if (r < 0)
+                return r;
+        r = store_object_insert(site->store, o, e);
+        if (r >= 0)
+                r = audit(site, AUDIT_CREATED, caller, o, "created", NULL, e);
+        if (r >= 0)
+                r = store_commit(site->store, e);
+        if (r < 0) {
+                store_rollback(site->store);
+                return r;
+        }
+
+        if (ret_key) {
+                *ret_key = strdup(o->key);
+                if (!*ret_key)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int load_writable(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {
+        if (c->read_only)
+                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED, "%s is read-only", c->name);
+        return store_object_load(site->store, c, key, ret, e);
+}
+
+/* Joins the names of the listed properties for the audit text. */
+static char *join_names(const SmsClass *c, const size_t *idx, size_t n) {
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(c->all[idx[i]]->name) + 2;
+        char *s = malloc(len), *w = s;
+        if (!s)
+                return NULL;
+        *w = 0;
+        for (size_t i = 0; i < n; i++)
+                w += sprintf(w, "%s%s", i ? ", " : "", c->all[idx[i]]->name);
+        return s;
+}
+
+/* Writes the changed properties of `o` (plus a new SedoObjectVersion) and an audit row, in one
+ * transaction. */
+static int commit_changes(Site *site, SmsObject *o, size_t **changed, size_t *n_changed, uint32_t audit_id,
+                          const char *verb, const SiteCaller *caller, SmsError *e) {
+        _cleanup_free_ char *names = NULL;
+        int r;
+
+        names = join_names(o->class, *changed, *n_changed);
+        if (!names)
+                return -ENOMEM;
+        r = object_regenerate_sedo(o, changed, n_changed);
+        if (r < 0)
+                return r;
+
+        r = store_begin(site->store, e);
+        if (r < 0)
+                return r;
+        r = store_object_update(site->store, o, *changed, *n_changed, e);
+        if (r >= 0)
+                r = audit(site, audit_id, caller, o, verb, *names ? names : NULL, e);
+        if (r >= 0)
+                r = store_commit(site->store, e);
+        if (r < 0)
+                store_rollback(site->store);
+        return r;
+}
+
+int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes, size_t n,
+                    const SiteCaller *caller, size_t **ret_changed, size_t *ret_n_changed, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0;
+        int sedo = find(c, "SedoObjectVersion"), r;
+
+        r = load_writable(site, c, key, &o, e);
+        if (r < 0)
+                return r;
+        r = check_no_duplicates(c, changes, n, e);
+        if (r < 0)
+                return r;
+
+        /* The concurrency token first: a stale writer learns that before anything else. */
+        for (size_t i = 0; i < n; i++)
+                if (sedo >= 0 && changes[i].index == (size_t) sedo) {
+                        const CimValue *given = &changes[i].value, *stored = &o->values[sedo];
+                        if (given->type != CIM_STRING || stored->null || !streq(given->str, stored->str))
+                                return sms_error_set(e, SMS_ERROR_VERSION_MISMATCH,
+                                                     "%s %s was changed by someone else (SedoObjectVersion %s, "
+                                                     "now %s); read it again",
+                                                     c->name, key, given->type == CIM_STRING ? given->str : "?",
+                                                     stored->null ? "" : stored->str);
+                }
+
+        r = check_not_locked(site, o, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (sedo >= 0 && changes[i].index == (size_t) sedo)
+                        continue;
+                r = check_change(site, c, &changes[i], false, e);
+                if (r < 0)
+                        return r;
+        }
+
+        changed = calloc(n + 1, sizeof(size_t));
+        if (!changed)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                size_t idx = changes[i].index;
+                if ((sedo >= 0 && idx == (size_t) sedo) || (c->all[idx]->flags & SMS_PROP_WRITE_ONLY) ||
+                    cim_value_equal(&o->values[idx], &changes[i].value))
+                        continue;
+                cim_value_clear(&o->values[idx]);
+                o->values[idx] = changes[i].value;
+                changes[i].value = cim_value_null(changes[i].value.type);
+                changed[n_changed++] = idx;
+        }
+        r = check_object(o, e);
+        if (r < 0)
+                return r;
+
+        r = commit_changes(site, o, &changed, &n_changed, AUDIT_MODIFIED, "modified", caller, e);
+        if (r < 0)
+                return r;
+        if (ret_changed) {
+                *ret_changed = TAKE_PTR(changed);
+                *ret_n_changed = n_changed;
+        }
+        return 0;
+}
+
+int site_object_delete(Site *site, const SmsClass *c, const char *key, const SiteCaller *caller, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = load_writable(site, c, key, &o, e);
+        if (r < 0)
+                return r;
+        r = check_not_locked(site, o, e);
+        if (r < 0)
+                return r;
+
+        r = store_begin(site->store, e);
+        if (r < 0)
+                return r;
+        r = audit(site, AUDIT_DELETED, caller, o, "deleted", NULL, e);
+        if (r >= 0)
+                r = store_object_delete(site->store, c, key, e);
+        if (r >= 0)
+                r = store_commit(site->store, e);
+        if (r < 0)
+                store_rollback(site->store);
+        return r;
+}
+
+static bool site_code_valid(const char *code) {
+        if (!code || strlen(code) != 3)
+                return false;
+        for (const char *p = code; *p; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+                        return false;
+        return true;
+}
+
+int site_package_set_source_site(Site *site, const SmsClass *c, const char *key, const char *source_site,
+                                 const SiteCaller *caller, size_t **ret_changed, size_t *ret_n_changed,
+                                 SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0;
+        int i, r;
+
+        if (!site_code_valid(source_site))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "SourceSite '%s' is not a site code (3 characters of A-Z and 0-9)", source_site);
+        r = load_writable(site, c, key, &o, e);
+        if (r < 0)
+                return r;
+        i = find(c, "SourceSite");
+        if (i < 0)
+                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED, "%s has no SourceSite", c->name);
+
+        changed = calloc(1, sizeof(size_t));
+        if (!changed)
+                return -ENOMEM;
+        if (o->values[i].null || !streq(o->values[i].str, source_site)) {
+                r = object_set_string(o, "SourceSite", source_site);
+                if (r < 0)
+                        return r;
+                changed[n_changed++] = (size_t) i;
+        }
+
+        r = commit_changes(site, o, &changed, &n_changed, AUDIT_SOURCE_SITE, "set the source site of", caller, e);
+        if (r < 0)
+                return r;
+        if (ret_changed) {
+                *ret_changed = TAKE_PTR(changed);
+                *ret_n_changed = n_changed;
+        }
+        return 0;
+}
+
+int site_package_add_change_notification(Site *site, const SmsClass *c, const char *key, const SiteCaller *caller,
+                                         SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = store_object_load(site->store, c, key, &o, e);
+        if (r < 0)
+                return r;
+        r = store_begin(site->store, e);
+        if (r < 0)
+                return r;
+        r = audit(site, AUDIT_CHANGE_NOTIFICATION, caller, o, "added a change notification for", NULL, e);
+        if (r >= 0)
+                r = store_commit(site->store, e);
+        if (r < 0)
+                store_rollback(site->store);
+        return r;
+}
+
+int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {
+        return store_object_load(site->store, c, key, ret, e);
+}
+
+int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
+               SmsError *e) {
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        int r;
+
+        r = wql_parse(text, &q, e);
+        if (r < 0)
+                return r;
+        r = wql_check(q, e);
+        if (r < 0)
+                return r;
+        r = store_query(site->store, q, site->max_query_rows, ret_rows, ret_n, e);
+        if (r < 0)
+                return r;
+        *ret_query = TAKE_PTR(q);
+        return 0;
+}
+
+int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,
+                          SmsError *e) {
+        _cleanup_(wmi_path_done) WmiPath path = {};
+        const SmsClass *c, *concrete;
+        int r, k;
+
+        r = wmi_path_parse(wmi_path, &path, e);
+        if (r < 0)
+                return r;
+        c = sms_model_find_class(path.class_name);
+        if (!c)
+                return sms_error_set(e, SMS_ERROR_INVALID_CLASS, "no class %s", path.class_name);
+        if (path.n_keys != 1)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s has one key, %s; the path gives %zu",
+                                     c->name, c->all[c->key_index]->name, path.n_keys);
+        k = sms_class_find_property(c, path.keys[0].name);
+        if (k < 0 || (size_t) k != c->key_index)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not the key of %s (the key is %s)",
+                                     path.keys[0].name, c->name, c->all[c->key_index]->name);
+
+        concrete = store_object_class(site->store, c, path.keys[0].value);
+        if (!concrete)
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name, c->all[c->key_index]->name,
+                                     path.keys[0].value);
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        r = store_object_load(site->store, concrete, path.keys[0].value, &o, e);
+        if (r < 0)
+                return r;
+        *ret_key = TAKE_PTR(o->key);
+        *ret_class = concrete;
+        return 0;
+}
