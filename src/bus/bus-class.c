@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Class objects at /org/smsprov/Provider1/class/<Class>: the schema of each class, and Create. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus/bus-util.h"
+#include "bus/registration.h"
+#include "smsprov/macro.h"
+#include "util/log.h"
+
+char *class_path(const SmsClass *c) {
+        char *s = NULL;
+        if (asprintf(&s, SMSPROV_CLASS_ROOT "/%s", c->name) < 0)
+                return NULL;
+        return s;
+}
+
+static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        return sd_bus_message_append(reply, "s", reg->class->name);
+}
+
+static int property_get_super_class(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        return sd_bus_message_append(reply, "s", reg->class->parent ? reg->class->parent->name : "");
+}
+
+static int property_get_abstract(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        return sd_bus_message_append(reply, "b", (int) reg->class->abstract);
+}
+
+static int property_get_property_schema(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        const SmsClass *c = reg->class;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssas)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->n_all; i++) {
+                _cleanup_strv_free_ char **q = sms_property_qualifiers(c->all[i]);
+                if (!q)
+                        return -ENOMEM;
+                r = sd_bus_message_open_container(reply, 'r', "ssas");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "ss", c->all[i]->name, cim_type_to_string(c->all[i]->type));
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append_strv(reply, q);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* Every method of the class and its ancestors that this build serves, as (name, is_static,
+ * "in→out"). */
+static int property_get_method_schema(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sbs)");
+        if (r < 0)
+                return r;
+        for (const SmsClass *c = reg->class; c; c = c->parent)
+                for (size_t i = 0; i < c->n_methods; i++) {
+                        const SmsMethod *meth = &c->methods[i];
+                        _cleanup_free_ char *sig = NULL;
+
+                        if (!bus_instance_method_exposed(meth))
+                                continue;
+                        if (asprintf(&sig, "%s→%s", meth->in_signature, meth->out_signature) < 0)
+                                return -ENOMEM;
+                        r = sd_bus_message_append(reply, "(sbs)", meth->name, (int) meth->is_static, sig);
+                        if (r < 0)
+                                return r;
+                }
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = NULL, *path = NULL;
+        _cleanup_strv_free_ char **ifaces = NULL;
+        SiteChange *changes = NULL;
+        size_t n = 0;
+        SiteCaller caller;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        if (reg->class->abstract || reg->class->read_only) {
+                r = bus_set_error(error, SMS_ERROR_NOT_SUPPORTED, "%s is %s; instances cannot be created",
+                                  reg->class->name, reg->class->abstract ? "abstract" : "read-only");
+                return r;
+        }
+        r = bus_read_changes(msg, reg->class, &changes, &n, &e);
+        if (r < 0)
+                goto finish;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        if (r < 0)
+                goto finish;
+        r = site_object_create(&m->site, reg->class, changes, n, &caller, &key, &e);
+        if (r < 0)
+                goto finish;
+
+        path = instance_path(reg->class, key);
+        ifaces = bus_instance_interfaces(reg->class);
+        if (!path || !ifaces) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        r = sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit InterfacesAdded for %s: %m", path);
+        r = sd_bus_reply_method_return(msg, "oo", path, "/");
+finish:
+        site_changes_free(changes, n);
+        if (r < 0 && !sd_bus_error_is_set(error))
+                r = bus_reply_error(error, &e, r);
+        sms_error_clear(&e);
+        return r;
+}
+
+static const sd_bus_vtable class_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SuperClass", "s", property_get_super_class, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Abstract", "b", property_get_abstract, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("PropertySchema", "a(ssas)", property_get_property_schema, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MethodSchema", "a(sbs)", property_get_method_schema, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_NAMES("Create", "a{sv}", SD_BUS_PARAM(Properties), "oo",
+                                 SD_BUS_PARAM(Instance) SD_BUS_PARAM(Job), method_create,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_class_register(Manager *m) {
+        int r;
+
+        for (size_t i = 0; i < m->n_registrations; i++) {
+                ClassRegistration *reg = &m->registrations[i];
+                r = sd_bus_add_object_vtable(m->bus, NULL, reg->class_path, SMSPROV_INTERFACE_PREFIX "Class",
+                                             class_vtable, reg);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to register %s: %m", reg->class_path);
+        }
+        return 0;
+}

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Instances on the bus: one interface per level of the class hierarchy, served by fallback
+ * vtables with a find callback and a node enumerator (no per-object memory). The vtables are
+ * built at start from the class descriptors: one generic getter serves every property. */
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus/bus-util.h"
+#include "bus/registration.h"
+#include "smsprov/macro.h"
+#include "util/log.h"
+
+char *instance_path(const SmsClass *c, const char *key) {
+        _cleanup_free_ char *prefix = NULL;
+        char *path = NULL;
+
+        if (asprintf(&prefix, SMSPROV_OBJECT_ROOT "/%s", c->name) < 0)
+                return NULL;
+        if (sd_bus_path_encode(prefix, key, &path) < 0)
+                return NULL;
+        return path;
+}
+
+char *interface_name(const SmsClass *c) {
+        char *s = NULL;
+        if (asprintf(&s, SMSPROV_INTERFACE_PREFIX "%s", c->name) < 0)
+                return NULL;
+        return s;
+}
+
+char **bus_instance_interfaces(const SmsClass *c) {
+        char **l = calloc(c->level + 2, sizeof(char *));
+
+        if (!l)
+                return NULL;
+        for (const SmsClass *k = c; k; k = k->parent)
+                if (!(l[k->level] = interface_name(k))) {
+                        strv_free(l);
+                        return NULL;
+                }
+        return l;
+}
+
+void manager_cache_flush(Manager *m) {
+        for (size_t i = 0; i < INSTANCE_CACHE_SIZE; i++) {
+                free(m->cache[i].path);
+                sms_object_free(m->cache[i].object);
+                m->cache[i] = (InstanceCacheEntry) {};
+        }
+}
+
+/* --- finding instances ----------------------------------------------------------------------- */
+
+static SmsObject *cache_lookup(Manager *m, const char *path) {
+        uint64_t generation = store_generation(m->site.store);
+
+        for (size_t i = 0; i < INSTANCE_CACHE_SIZE; i++)
+                if (m->cache[i].object && m->cache[i].generation == generation && streq(m->cache[i].path, path))
+                        return m->cache[i].object;
+        return NULL;
+}
+
+static void cache_put(Manager *m, char *path, SmsObject *o) {
+        InstanceCacheEntry *entry = &m->cache[m->cache_next];
+
+        free(entry->path);
+        sms_object_free(entry->object);
+        *entry = (InstanceCacheEntry) { .path = path, .object = o, .generation = store_generation(m->site.store) };
+        m->cache_next = (m->cache_next + 1) % INSTANCE_CACHE_SIZE;
+}
+
+static int instance_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                         sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = NULL, *copy = NULL;
+        SmsObject *o;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        o = cache_lookup(m, path);
+        if (o) {
+                *found = o;
+                return 1;
+        }
+
+        r = sd_bus_path_decode(path, reg->prefix, &key);
+        if (r <= 0 || !*key)
+                return 0;
+        r = site_object_load(&m->site, reg->class, key, &o, &e);
+        sms_error_clear(&e);
+        if (r < 0)
+                return 0;
+        /* The database compares keys without case; an object has exactly one path. */
+        if (!streq(o->key, key)) {
+                sms_object_free(o);
+                return 0;
+        }
+        copy = strdup(path);
+        if (!copy) {
+                sms_object_free(o);
+                return -ENOMEM;
+        }
+        cache_put(m, TAKE_PTR(copy), o);
+        *found = o;
+        return 1;
+}
+
+static int instance_enumerate(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes,
+                              sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        _cleanup_strv_free_ char **keys = NULL;
+        char **nodes;
+        size_t n;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        r = store_object_enumerate(reg->manager->site.store, reg->class, &keys, NULL, &n, &e);
+        if (r < 0)
+                return bus_reply_error(error, &e, r);
+
+        nodes = calloc(n + 1, sizeof(char *));
+        if (!nodes)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (sd_bus_path_encode(reg->prefix, keys[i], &nodes[i]) < 0) {
+                        strv_free(nodes);
+                        return -ENOMEM;
+                }
+        *ret_nodes = nodes;
+        return 0;
+}
+
+/* --- properties -------------------------------------------------------------------------------- */
+
+/* userdata is the CimValue itself: the vtable offset of each property points into
+ * SmsObject.values, and sd-bus adds it to the object the find callback returned. */
+static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_value(reply, userdata);
+}
+
+static uint64_t property_vtable_flags(const SmsClass *c, const SmsProperty *p) {
+        if ((p->flags & SMS_PROP_KEY) || sms_class_root(c)->read_only)
+                return SD_BUS_VTABLE_PROPERTY_CONST;
+        if (sms_property_is_lazy(p))
+                return SD_BUS_VTABLE_PROPERTY_EXPLICIT | SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION;
+        return SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
+}
+
+int bus_instance_emit_changed(Manager *m, const SmsClass *c, const char *key, const size_t *idx, size_t n) {
+        _cleanup_free_ char *path = instance_path(c, key);
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        for (const SmsClass *level = c; level; level = level->parent) {
+                _cleanup_free_ char *iface = interface_name(level);
+                const char **names = calloc(n + 1, sizeof(char *));
+                size_t k = 0;
+
+                if (!iface || !names) {
+                        free(names);
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        const SmsProperty *p = c->all[idx[i]];
+                        if (sms_class_property_owner(c, idx[i]) == level &&
+                            !(property_vtable_flags(c, p) & SD_BUS_VTABLE_PROPERTY_CONST))
+                                names[k++] = p->name;
+                }
+                r = k > 0 ? sd_bus_emit_properties_changed_strv(m->bus, path, iface, (char **) names) : 0;
+                free(names);
+                if (r < 0)
+                        return log_warning_errno(r, "Failed to emit PropertiesChanged on %s: %m", path);
+        }
+        return 0;
+}
+
+/* --- methods ----------------------------------------------------------------------------------- */
+
+static ClassRegistration *current_registration(sd_bus_message *msg) {
+        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
+}
+
+static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
+        _cleanup_free_ size_t *changed = NULL;
+        SiteChange *changes = NULL;
+        size_t n = 0, n_changed = 0;
+        SiteCaller caller;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        if (!key)
+                return -ENOMEM;
+        r = bus_read_changes(msg, reg->class, &changes, &n, &e);
+        if (r < 0)
+                goto finish;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        if (r < 0)
+                goto finish;
+        r = site_object_put(&m->site, reg->class, key, changes, n, &caller, &changed, &n_changed, &e);
+        if (r < 0)
+                goto finish;
+        bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
+        r = sd_bus_reply_method_return(msg, NULL);
+finish:
+        site_changes_free(changes, n);
+        if (r < 0 && !sd_bus_error_is_set(error))
+                r = bus_reply_error(error, &e, r);
+        sms_error_clear(&e);
+        return r;
+}
+
+static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *path = NULL;
+        _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(reg->class);
+        SiteCaller caller;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        if (!key || !ifaces || !(path = instance_path(reg->class, key)))
+                return -ENOMEM;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        if (r < 0)
+                return r;
+        r = site_object_delete(&m->site, reg->class, key, &caller, &e);
+        if (r < 0) {
+                r = bus_reply_error(error, &e, r);
+                sms_error_clear(&e);
+                return r;
+        }
+        /* Nothing runs between the commit and this signal, so no caller sees the object gone
+         * before it is told. */
+        r = sd_bus_emit_interfaces_removed_strv(m->bus, path, ifaces);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit InterfacesRemoved for %s: %m", path);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_add_change_notification(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *path = NULL;
+        SiteCaller caller;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        if (!key || !(path = instance_path(reg->class, key)))
+                return -ENOMEM;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
+        if (r < 0)
+                return r;
+        r = site_package_add_change_notification(&m->site, reg->class, key, &caller, &e);
+        if (r < 0) {
+                r = bus_reply_error(error, &e, r);
+                sms_error_clear(&e);
+                return r;
+        }
+        r = sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site", "ChangeNotification", "so",
+                               key, path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit ChangeNotification for %s: %m", key);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int set_source_site(sd_bus_message *msg, void *userdata, const char *source_site, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0;
+        SiteCaller caller;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        if (!key)
+                return -ENOMEM;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        if (r < 0)
+                return r;
+        r = site_package_set_source_site(&m->site, reg->class, key, source_site ? source_site : store_site_code(m->site.store),
+                                         &caller, &changed, &n_changed, &e);
+        if (r < 0) {
+                r = bus_reply_error(error, &e, r);
+                sms_error_clear(&e);
+                return r;
+        }
+        bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_set_source_site(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *code;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &code);
+        if (r < 0)
+                return r;
+        return set_source_site(msg, userdata, code, error);
+}
+
+static int method_unlock(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return set_source_site(msg, userdata, NULL, error);
+}
+
+/* The instance methods this build implements; a model method without a handler is not exposed
+ * (and not listed in MethodSchema). */
+static const struct {
+        const char *name;
+        sd_bus_message_handler_t handler;
+} instance_handlers[] = {
+        { "AddChangeNotification", method_add_change_notification },
+        { "SetSourceSite", method_set_source_site },
+        { "Unlock", method_unlock },
+};
+
+static sd_bus_message_handler_t instance_handler(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(instance_handlers); i++)
+                if (streq(instance_handlers[i].name, name))
+                        return instance_handlers[i].handler;
+        return NULL;
+}
+
+bool bus_instance_method_exposed(const SmsMethod *method) {
+        return !method->is_static && instance_handler(method->name);
+}
+
+/* --- vtables and registration ------------------------------------------------------------------ */
+
+/* SD_BUS_METHOD_WITH_NAMES() wants literal names; the descriptor tables hold them at run time. */
+sd_bus_vtable method_entry(const char *member, const char *in, const char *out, const char *names,
+                           sd_bus_message_handler_t handler) {
+        sd_bus_vtable v = SD_BUS_METHOD(member, in, out, handler, SD_BUS_VTABLE_UNPRIVILEGED);
+        v.x.method.names = names;
+        return v;
+}
+
+static sd_bus_vtable *build_interface_vtable(const SmsClass *c) {
+        size_t first = c->n_all - c->n_properties, k = 0;
+        bool root_writable = !c->parent && !c->read_only;
+        sd_bus_vtable *v = calloc(c->n_properties + c->n_methods + 4, sizeof(sd_bus_vtable));
+
+        if (!v)
+                return NULL;
+        v[k++] = (sd_bus_vtable) SD_BUS_VTABLE_START(0);
+        for (size_t i = 0; i < c->n_properties; i++) {
+                const SmsProperty *p = &c->properties[i];
+                size_t offset = offsetof(SmsObject, values) + (first + i) * sizeof(CimValue);
+                v[k++] = (sd_bus_vtable) SD_BUS_PROPERTY(p->name, cim_type_to_signature(p->type), property_get, offset,
+                                                         property_vtable_flags(c, p));
+        }
+        if (root_writable) {
+                v[k++] = method_entry("Put", "a{sv}", "", "Properties\0", method_put);
+                v[k++] = method_entry("Delete", "", "", "", method_delete);
+        }
+        for (size_t i = 0; i < c->n_methods; i++) {
+                const SmsMethod *meth = &c->methods[i];
+                if (bus_instance_method_exposed(meth))
+                        v[k++] = method_entry(meth->name, meth->in_signature, meth->out_signature, meth->arg_names,
+                                              instance_handler(meth->name));
+        }
+        v[k++] = (sd_bus_vtable) SD_BUS_VTABLE_END;
+        return v;
+}
+
+int bus_instance_register(Manager *m) {
+        int r;
+
+        /* One interface vtable per class, shared by every concrete class below it: a property
+         * has the same index in every descendant's `all` list, so the offsets are the same. */
+        for (size_t i = 0; i < m->n_registrations; i++) {
+                ClassRegistration *reg = &m->registrations[i];
+                reg->instance_vtable = build_interface_vtable(reg->class);
+                if (!reg->instance_vtable)
+                        return log_oom();
+        }
+
+        for (size_t i = 0; i < m->n_registrations; i++) {
+                ClassRegistration *reg = &m->registrations[i];
+                if (reg->class->abstract)
+                        continue;
+                for (const SmsClass *level = reg->class; level; level = level->parent) {
+                        ClassRegistration *owner = manager_registration(m, level);
+                        r = sd_bus_add_fallback_vtable(m->bus, NULL, reg->prefix, owner->interface,
+                                                       owner->instance_vtable, instance_find, reg);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to register %s at %s: %m", owner->interface,
+                                                       reg->prefix);
+                }
+                r = sd_bus_add_node_enumerator(m->bus, NULL, reg->prefix, instance_enumerate, reg);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add the node enumerator for %s: %m", reg->prefix);
+        }
+        return 0;
+}

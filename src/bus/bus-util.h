@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "bus/manager.h"
+#include "smsprov/cim.h"
+#include "smsprov/error.h"
+#include "smsprov/site.h"
+
+/* Turns a core error into org.smsprov.Provider1.Error.<Name> "WBEM_E_…: detail" and returns a
+ * negative errno for the handler to return. A failure without an SmsError (r < 0 only, e.g.
+ * -ENOMEM) becomes Failed with strerror; never a bare System.Error. */
+int bus_reply_error(sd_bus_error *ret_error, const SmsError *e, int r);
+int bus_set_error(sd_bus_error *ret_error, SmsErrorCode code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Appends a value with its type's signature; NULL values as the type's zero (API.md §3). */
+int bus_append_value(sd_bus_message *m, const CimValue *v);
+/* Appends a value wrapped in a variant. */
+int bus_append_value_variant(sd_bus_message *m, const CimValue *v);
+
+/* Reads an a{sv} of class properties into SiteChange entries. Unknown name → InvalidProperty,
+ * a variant whose signature is not the property's → TypeMismatch, a schedule token with an
+ * unknown class or property → InvalidParameter/InvalidProperty. */
+int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SmsError *e);
+
+/* Authorization of writes (API.md §8). Returns 0 when the caller may go on, otherwise sets
+ * org.freedesktop.DBus.Error.AccessDenied and returns a negative errno. Fills ret_caller. */
+int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
+                      sd_bus_error *ret_error);
+
+/* Polkit action IDs (API.md §8). */
+#define AUTHZ_ACTION_MANAGE_PACKAGES "org.smsprov.provider1.manage-packages"
+#define AUTHZ_ACTION_DISTRIBUTE_CONTENT "org.smsprov.provider1.distribute-content"
+#define AUTHZ_ACTION_BUILD_IMAGES "org.smsprov.provider1.build-images"
+#define AUTHZ_ACTION_CANCEL_JOB "org.smsprov.provider1.cancel-job"
+
+/* Object registration, one function per interface family. */
+int bus_site_register(Manager *m);
+int bus_class_register(Manager *m);
+int bus_instance_register(Manager *m);
+
+/* Emits PropertiesChanged for the listed property indexes of an instance, one signal per
+ * interface, leaving out properties that do not announce changes. */
+int bus_instance_emit_changed(Manager *m, const SmsClass *c, const char *key, const size_t *idx, size_t n);
+/* Interfaces of an instance of c, topmost first, as a NULL-terminated list of new strings. */
+char **bus_instance_interfaces(const SmsClass *c);

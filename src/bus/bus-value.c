@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+
+/* CimValue ↔ D-Bus, by the CIM type (API.md §3). */
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bus/bus-util.h"
+#include "smsprov/macro.h"
+
+/* The properties of the SMS_ST_* embedded classes (reference §7.3), as (name, D-Bus type,
+ * field). `types` says which token classes carry the property (bit per SmsScheduleType). */
+#define ST(t) (1u << (t))
+#define ST_ALL (ST(SMS_ST_NON_RECURRING) | ST(SMS_ST_RECUR_INTERVAL) | ST(SMS_ST_RECUR_WEEKLY) |                   \
+                ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE))
+
+typedef struct ScheduleField {
+        const char *name;
+        char type; /* 'u', 'b' or 't' (StartTime) */
+        size_t offset;
+        unsigned types;
+} ScheduleField;
+
+static const ScheduleField schedule_fields[] = {
+        { "DayDuration", 'u', offsetof(SmsScheduleToken, day_duration), ST_ALL },
+        { "HourDuration", 'u', offsetof(SmsScheduleToken, hour_duration), ST_ALL },
+        { "MinuteDuration", 'u', offsetof(SmsScheduleToken, minute_duration), ST_ALL },
+        { "IsGMT", 'b', offsetof(SmsScheduleToken, is_gmt), ST_ALL },
+        { "StartTime", 't', 0, ST_ALL },
+        { "DaySpan", 'u', offsetof(SmsScheduleToken, day_span), ST(SMS_ST_RECUR_INTERVAL) },
+        { "HourSpan", 'u', offsetof(SmsScheduleToken, hour_span), ST(SMS_ST_RECUR_INTERVAL) },
+        { "MinuteSpan", 'u', offsetof(SmsScheduleToken, minute_span), ST(SMS_ST_RECUR_INTERVAL) },
+        { "Day", 'u', offsetof(SmsScheduleToken, weekday),
+          ST(SMS_ST_RECUR_WEEKLY) | ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
+        { "ForNumberOfWeeks", 'u', offsetof(SmsScheduleToken, for_number_of_weeks), ST(SMS_ST_RECUR_WEEKLY) },
+        { "ForNumberOfMonths", 'u', offsetof(SmsScheduleToken, for_number_of_months),
+          ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
+        { "WeekOrder", 'u', offsetof(SmsScheduleToken, week_order), ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
+        { "MonthDay", 'u', offsetof(SmsScheduleToken, month_day), ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
+};
+
+static int append_schedule_token(sd_bus_message *m, const SmsScheduleToken *t) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sa{sv}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", sms_schedule_type_to_class(t->type));
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(schedule_fields); i++) {
+                const ScheduleField *f = &schedule_fields[i];
+                const void *field = (const uint8_t *) t + f->offset;
+
+                if (!(f->types & ST(t->type)))
+                        continue;
+                if (f->type == 't')
+                        r = sd_bus_message_append(m, "{sv}", f->name, "t", sms_schedule_token_start_usec(t));
+                else if (f->type == 'b')
+                        r = sd_bus_message_append(m, "{sv}", f->name, "b", (int) *(const bool *) field);
+                else
+                        r = sd_bus_message_append(m, "{sv}", f->name, "u", (uint32_t) *(const unsigned *) field);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+int bus_append_value(sd_bus_message *m, const CimValue *v) {
+        int r;
+
+        switch (v->type) {
+        case CIM_STRING:
+                return sd_bus_message_append_basic(m, 's', v->null ? "" : v->str);
+        case CIM_BOOLEAN: {
+                int b = !v->null && v->b;
+                return sd_bus_message_append_basic(m, 'b', &b);
+        }
+        case CIM_UINT8: {
+                uint8_t u = v->null ? 0 : (uint8_t) v->u;
+                return sd_bus_message_append_basic(m, 'y', &u);
+        }
+        case CIM_UINT32: {
+                uint32_t u = v->null ? 0 : (uint32_t) v->u;
+                return sd_bus_message_append_basic(m, 'u', &u);
+        }
+        case CIM_SINT32: {
+                int32_t i = v->null ? 0 : (int32_t) v->i;
+                return sd_bus_message_append_basic(m, 'i', &i);
+        }
+        case CIM_UINT64:
+        case CIM_DATETIME: {
+                uint64_t u = v->null ? 0 : v->u;
+                return sd_bus_message_append_basic(m, 't', &u);
+        }
+        case CIM_SINT64: {
+                int64_t i = v->null ? 0 : v->i;
+                return sd_bus_message_append_basic(m, 'x', &i);
+        }
+        case CIM_UINT8_ARRAY:
+                return sd_bus_message_append_array(m, 'y', v->null ? NULL : v->bytes.data,
+                                                   v->null ? 0 : v->bytes.n);
+        case CIM_STRING_ARRAY:
+                return sd_bus_message_append_strv(m, v->null ? NULL : v->strv);
+        case CIM_UINT32_ARRAY:
+                return sd_bus_message_append_array(m, 'u', v->null ? NULL : v->u32s.data,
+                                                   v->null ? 0 : v->u32s.n * sizeof(uint32_t));
+        case CIM_DRIVER_DETAILS_ARRAY:
+                r = sd_bus_message_open_container(m, 'a', "(us)");
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; !v->null && i < v->drivers.n; i++) {
+                        r = sd_bus_message_append(m, "(us)", v->drivers.data[i].id, v->drivers.data[i].source_path);
+                        if (r < 0)
+                                return r;
+                }
+                return sd_bus_message_close_container(m);
+        case CIM_SCHEDULE_ARRAY:
+                r = sd_bus_message_open_container(m, 'a', "(sa{sv})");
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; !v->null && i < v->schedule.n; i++) {
+                        r = append_schedule_token(m, &v->schedule.data[i]);
+                        if (r < 0)
+                                return r;
+                }
+                return sd_bus_message_close_container(m);
+        default:
+                return -EINVAL;
+        }
+}
+
+int bus_append_value_variant(sd_bus_message *m, const CimValue *v) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'v', cim_type_to_signature(v->type));
+        if (r < 0)
+                return r;
+        r = bus_append_value(m, v);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int read_schedule_token(sd_bus_message *m, SmsScheduleToken *t, SmsError *e) {
+        const char *cls;
+        uint64_t start = 0;
+        bool have_start = false;
+        int r, type;
+
+        r = sd_bus_message_enter_container(m, 'r', "sa{sv}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(m, "s", &cls);
+        if (r < 0)
+                return r;
+        type = sms_schedule_type_from_class(cls);
+        if (type < 0)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "'%s' is not a schedule token class (SMS_ST_NonRecurring, SMS_ST_RecurInterval, "
+                                     "SMS_ST_RecurWeekly, SMS_ST_RecurMonthlyByWeekday, SMS_ST_RecurMonthlyByDate)",
+                                     cls);
+        sms_schedule_token_init(t, (SmsScheduleType) type);
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const ScheduleField *f = NULL;
+                const char *name, *contents;
+                char want[2];
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < ELEMENTSOF(schedule_fields); i++)
+                        if (strcasecmp(schedule_fields[i].name, name) == 0 && (schedule_fields[i].types & ST(type)))
+                                f = &schedule_fields[i];
+                if (!f)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property %s", cls, name);
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                want[0] = f->type;
+                want[1] = 0;
+                if (!streq(contents, want))
+                        return sms_error_set(e, SMS_ERROR_TYPE_MISMATCH, "%s.%s wants type '%s', got '%s'", cls,
+                                             f->name, want, contents);
+                void *field = (uint8_t *) t + f->offset;
+                if (f->type == 't') {
+                        r = sd_bus_message_read(m, "v", "t", &start);
+                        have_start = true;
+                } else if (f->type == 'b') {
+                        int b;
+                        r = sd_bus_message_read(m, "v", "b", &b);
+                        *(bool *) field = b;
+                } else {
+                        uint32_t u;
+                        r = sd_bus_message_read(m, "v", "u", &u);
+                        /* Clamp so that a huge value fails validation instead of wrapping. */
+                        *(unsigned *) field = u;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        /* StartTime is converted once IsGMT is known, whatever the order in the dict. */
+        if (have_start)
+                return sms_schedule_token_set_start_usec(t, start, e);
+        return 0;
+}
+
+/* Reads the current variant's contents, whose signature has been checked, into a value. */
+static int read_value(sd_bus_message *m, CimType type, CimValue *ret, SmsError *e) {
+        int r;
+
+        *ret = cim_value_null(type);
+        switch (type) {
+        case CIM_STRING: {
+                const char *s;
+                r = sd_bus_message_read_basic(m, 's', &s);
+                if (r < 0)
+                        return r;
+                return cim_value_set_string(ret, s);
+        }
+        case CIM_BOOLEAN: {
+                int b;
+                r = sd_bus_message_read_basic(m, 'b', &b);
+                if (r < 0)
+                        return r;
+                *ret = cim_value_bool(b);
+                return 0;
+        }
+        case CIM_UINT8: {
+                uint8_t u;
+                r = sd_bus_message_read_basic(m, 'y', &u);
+                *ret = cim_value_uint(type, u);
+                return r;
+        }
+        case CIM_UINT32: {
+                uint32_t u;
+                r = sd_bus_message_read_basic(m, 'u', &u);
+                *ret = cim_value_uint(type, u);
+                return r;
+        }
+        case CIM_SINT32: {
+                int32_t i;
+                r = sd_bus_message_read_basic(m, 'i', &i);
+                *ret = (CimValue) { .type = type, .i = i };
+                return r;
+        }
+        case CIM_UINT64:
+        case CIM_DATETIME: {
+                uint64_t u;
+                r = sd_bus_message_read_basic(m, 't', &u);
+                *ret = cim_value_uint(type, u);
+                return r;
+        }
+        case CIM_SINT64: {
+                int64_t i;
+                r = sd_bus_message_read_basic(m, 'x', &i);
+                *ret = (CimValue) { .type = type, .i = i };
+                return r;
+        }
+        case CIM_UINT8_ARRAY: {
+                const void *p;
+                size_t n;
+                r = sd_bus_message_read_array(m, 'y', &p, &n);
+                if (r < 0)
+                        return r;
+                ret->bytes.data = malloc(n ? n : 1);
+                if (!ret->bytes.data)
+                        return -ENOMEM;
+                if (n)
+                        memcpy(ret->bytes.data, p, n);
+                ret->bytes.n = n;
+                ret->null = false;
+                return 0;
+        }
+        case CIM_STRING_ARRAY: {
+                char **l = NULL;
+                r = sd_bus_message_read_strv(m, &l);
+                if (r < 0)
+                        return r;
+                if (!l && !(l = calloc(1, sizeof(char *))))
+                        return -ENOMEM;
+                ret->strv = l;
+                ret->null = false;
+                return 0;
+        }
+        case CIM_UINT32_ARRAY: {
+                const void *p;
+                size_t n;
+                r = sd_bus_message_read_array(m, 'u', &p, &n);
+                if (r < 0)
+                        return r;
+                ret->u32s.data = malloc(n ? n : 1);
+                if (!ret->u32s.data)
+                        return -ENOMEM;
+                if (n)
+                        memcpy(ret->u32s.data, p, n);
+                ret->u32s.n = n / sizeof(uint32_t);
+                ret->null = false;
+                return 0;
+        }
+        case CIM_DRIVER_DETAILS_ARRAY: {
+                uint32_t id;
+                const char *path;
+                ret->null = false;
+                r = sd_bus_message_enter_container(m, 'a', "(us)");
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_message_read(m, "(us)", &id, &path)) > 0) {
+                        if (ret->drivers.n >= SMS_MAX_ARRAY_ELEMENTS)
+                                return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE, "too many drivers");
+                        SmsDriverDetails *d = realloc(ret->drivers.data, (ret->drivers.n + 1) * sizeof(SmsDriverDetails));
+                        if (!d)
+                                return -ENOMEM;
+                        ret->drivers.data = d;
+                        d[ret->drivers.n] = (SmsDriverDetails) { .id = id, .source_path = strdup(path) };
+                        if (!d[ret->drivers.n++].source_path)
+                                return -ENOMEM;
+                }
+                if (r < 0)
+                        return r;
+                return sd_bus_message_exit_container(m);
+        }
+        case CIM_SCHEDULE_ARRAY:
+                ret->null = false;
+                r = sd_bus_message_enter_container(m, 'a', "(sa{sv})");
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                        if (ret->schedule.n >= SMS_SCHEDULE_MAX_TOKENS)
+                                return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
+                                                     "a schedule holds at most %d tokens", SMS_SCHEDULE_MAX_TOKENS);
+                        SmsScheduleToken *t = realloc(ret->schedule.data,
+                                                      (ret->schedule.n + 1) * sizeof(SmsScheduleToken));
+                        if (!t)
+                                return -ENOMEM;
+                        ret->schedule.data = t;
+                        r = read_schedule_token(m, &t[ret->schedule.n], e);
+                        if (r < 0)
+                                return r;
+                        ret->schedule.n++;
+                }
+                if (r < 0)
+                        return r;
+                return sd_bus_message_exit_container(m);
+        default:
+                return -EINVAL;
+        }
+}
+
+int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SmsError *e) {
+        SiteChange *changes = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                goto fail;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *name, *contents;
+                int idx;
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        goto fail;
+                idx = sms_class_find_property(c, name);
+                if (idx < 0) {
+                        r = sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property %s", c->name, name);
+                        goto fail;
+                }
+                if (n >= c->n_all) {
+                        r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "a property is given twice");
+                        goto fail;
+                }
+                const SmsProperty *p = c->all[idx];
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        goto fail;
+                if (!streq(contents, cim_type_to_signature(p->type))) {
+                        r = sms_error_set(e, SMS_ERROR_TYPE_MISMATCH, "%s is %s ('%s'), got a '%s'", p->name,
+                                          cim_type_to_string(p->type), cim_type_to_signature(p->type), contents);
+                        goto fail;
+                }
+                SiteChange *grown = realloc(changes, (n + 1) * sizeof(SiteChange));
+                if (!grown) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                changes = grown;
+                changes[n] = (SiteChange) { .index = (size_t) idx, .value = cim_value_null(p->type) };
+                n++;
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        goto fail;
+                r = read_value(m, p->type, &changes[n - 1].value, e);
+                if (r < 0)
+                        goto fail;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        goto fail;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        goto fail;
+        }
+        if (r < 0)
+                goto fail;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                goto fail;
+
+        *ret = changes;
+        *ret_n = n;
+        return 0;
+fail:
+        site_changes_free(changes, n);
+        if (!sms_error_is_set(e))
+                sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "malformed properties: %s", strerror(-r));
+        return r;
+}

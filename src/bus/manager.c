@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The manager: connects to the bus, opens the site, registers every object and runs the loop. */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus/bus-util.h"
+#include "bus/registration.h"
+#include "smsprov/macro.h"
+#include "util/log.h"
+
+ClassRegistration *manager_registration(Manager *m, const SmsClass *c) {
+        for (size_t i = 0; i < m->n_registrations; i++)
+                if (m->registrations[i].class == c)
+                        return &m->registrations[i];
+        return NULL;
+}
+
+static int manager_setup_registrations(Manager *m) {
+        size_t n = 0;
+
+        for (const SmsClass *const *c = sms_model_classes(); *c; c++)
+                n++;
+        m->registrations = calloc(n, sizeof(ClassRegistration));
+        if (!m->registrations)
+                return -ENOMEM;
+        for (const SmsClass *const *c = sms_model_classes(); *c; c++) {
+                ClassRegistration *reg = &m->registrations[m->n_registrations++];
+                reg->manager = m;
+                reg->class = *c;
+                reg->interface = interface_name(*c);
+                reg->class_path = class_path(*c);
+                if (asprintf(&reg->prefix, SMSPROV_OBJECT_ROOT "/%s", (*c)->name) < 0)
+                        reg->prefix = NULL;
+                if (!reg->interface || !reg->class_path || !reg->prefix)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int manager_connect(Manager *m) {
+        int r;
+
+        switch (m->bus_kind) {
+        case BUS_KIND_SYSTEM:
+                r = sd_bus_open_system_with_description(&m->bus, "smsprovd");
+                break;
+        case BUS_KIND_USER:
+                r = sd_bus_open_user_with_description(&m->bus, "smsprovd");
+                break;
+        case BUS_KIND_ADDRESS:
+        default:
+                r = sd_bus_new(&m->bus);
+                if (r < 0)
+                        break;
+                r = sd_bus_set_address(m->bus, m->bus_address);
+                if (r < 0)
+                        break;
+                r = sd_bus_set_bus_client(m->bus, true);
+                if (r < 0)
+                        break;
+                r = sd_bus_start(m->bus);
+                break;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the bus: %m");
+        return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+}
+
+int manager_new(const ManagerConfig *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return log_oom();
+        m->bus_kind = config->bus_kind;
+        m->own_uid = getuid();
+        if (config->bus_address && !(m->bus_address = strdup(config->bus_address)))
+                return log_oom();
+
+        r = site_open(&m->site, config->state_dir, config->site_code, &e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to open the site in %s: %s", config->state_dir,
+                                e.message ? e.message : strerror(-r));
+                sms_error_clear(&e);
+                return r;
+        }
+        for (char **root = config->content_roots; root && *root; root++) {
+                r = content_roots_add(&m->site.roots, *root, &e);
+                if (r < 0) {
+                        log_error_errno(r, "Bad content root: %s", e.message ? e.message : *root);
+                        sms_error_clear(&e);
+                        return r;
+                }
+        }
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        r = manager_connect(m);
+        if (r < 0)
+                return r;
+        r = manager_setup_registrations(m);
+        if (r < 0)
+                return log_oom();
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        manager_cache_flush(m);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        for (size_t i = 0; i < m->n_registrations; i++) {
+                free(m->registrations[i].interface);
+                free(m->registrations[i].prefix);
+                free(m->registrations[i].class_path);
+                free(m->registrations[i].instance_vtable);
+        }
+        free(m->registrations);
+        site_close(&m->site);
+        free(m->bus_address);
+        free(m);
+        return NULL;
+}
+
+int manager_run(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        r = bus_site_register(m);
+        if (r < 0)
+                return r;
+        r = bus_class_register(m);
+        if (r < 0)
+                return r;
+        r = bus_instance_register(m);
+        if (r < 0)
+                return r;
+
+        /* Last: callers find the name only once every object answers. */
+        r = sd_bus_request_name(m->bus, SMSPROV_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire the bus name %s: %m", SMSPROV_BUS_NAME);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+
+        log_info("smsprovd serving site %s as %s.", store_site_code(m->site.store), SMSPROV_BUS_NAME);
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("smsprovd stopping.");
+        return 0;
+}

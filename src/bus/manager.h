@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The daemon's state: the event loop, the bus connection, the site, and the small caches the
+ * generic property getters read from. Only the main thread touches any of it. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "smsprov/class.h"
+#include "smsprov/site.h"
+
+#define SMSPROV_BUS_NAME "org.smsprov.Provider1"
+#define SMSPROV_OBJECT_ROOT "/org/smsprov/Provider1"
+#define SMSPROV_CLASS_ROOT "/org/smsprov/Provider1/class"
+#define SMSPROV_INTERFACE_PREFIX "org.smsprov.Provider1."
+#define SMSPROV_ERROR_PREFIX "org.smsprov.Provider1.Error."
+
+typedef enum BusKind {
+        BUS_KIND_SYSTEM,
+        BUS_KIND_USER,
+        BUS_KIND_ADDRESS,
+} BusKind;
+
+/* Instances found by the fallback find callback are kept here for a short while: sd-bus calls
+ * the find callback once per interface and then each getter, and GetManagedObjects walks every
+ * object; one database read per object per generation is enough. The ring keeps the last few so
+ * that a pointer handed to sd-bus stays valid while it serialises one object. */
+#define INSTANCE_CACHE_SIZE 16
+
+typedef struct InstanceCacheEntry {
+        char *path;
+        uint64_t generation;
+        SmsObject *object;
+} InstanceCacheEntry;
+
+typedef struct ClassRegistration ClassRegistration;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        BusKind bus_kind;
+        char *bus_address;
+        uid_t own_uid;
+
+        Site site;
+
+        InstanceCacheEntry cache[INSTANCE_CACHE_SIZE];
+        size_t cache_next;
+
+        ClassRegistration *registrations;
+        size_t n_registrations;
+} Manager;
+
+typedef struct ManagerConfig {
+        BusKind bus_kind;
+        const char *bus_address;
+        const char *state_dir;
+        const char *site_code;
+        char **content_roots;
+} ManagerConfig;
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+/* Registers every object, then requests the bus name (last, so that no caller sees a half
+ * registered service), then runs until SIGTERM/SIGINT. */
+int manager_run(Manager *m);
+
+/* Path helpers. */
+char *instance_path(const SmsClass *c, const char *key);
+char *class_path(const SmsClass *c);
+char *interface_name(const SmsClass *c);
+
+/* Drops cached instances (after a write). */
+void manager_cache_flush(Manager *m);

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "bus/manager.h"
+
+/* Everything the bus layer keeps per class: the D-Bus names derived from it and the interface
+ * vtable built from its descriptor table. It is also the userdata of the class's slots, so that
+ * a handler finds its class and the manager through sd_bus_get_current_slot(). */
+struct ClassRegistration {
+        Manager *manager;
+        const SmsClass *class;
+        char *interface;      /* org.smsprov.Provider1.<Class> */
+        char *prefix;         /* /org/smsprov/Provider1/<Class>: instances below it */
+        char *class_path;     /* /org/smsprov/Provider1/class/<Class> */
+        sd_bus_vtable *instance_vtable;
+};
+
+ClassRegistration *manager_registration(Manager *m, const SmsClass *c);
+
+/* A method vtable entry with argument names taken from the descriptor tables. */
+sd_bus_vtable method_entry(const char *member, const char *in, const char *out, const char *names,
+                           sd_bus_message_handler_t handler);
+bool bus_instance_method_exposed(const SmsMethod *method);

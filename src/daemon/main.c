@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+
+/* smsprovd: the SMS Provider for operating system deployment, as a D-Bus service. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus/manager.h"
+#include "config.h"
+#include "smsprov/macro.h"
+#include "util/log.h"
+
+static void help(void) {
+        printf("smsprovd [OPTIONS...]\n\n"
+               "Configuration Manager-style SMS Provider for OS deployment images, on D-Bus.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show the version\n"
+               "     --system               Serve on the system bus (default)\n"
+               "     --user                 Serve on the user's session bus\n"
+               "     --bus-address=ADDRESS  Serve on the bus at ADDRESS\n"
+               "     --state-dir=DIR        Site database and built images (default /var/lib/smsprovd)\n"
+               "     --site-code=ABC        Site code: 3 characters A-Z 0-9; fixed when the database is created\n"
+               "     --content-root=DIR     A directory callers' paths may point into (repeatable)\n"
+               "     --log-level=LEVEL      error, warning, info or debug\n");
+}
+
+int main(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_SYSTEM,
+                ARG_USER,
+                ARG_BUS_ADDRESS,
+                ARG_STATE_DIR,
+                ARG_SITE_CODE,
+                ARG_CONTENT_ROOT,
+                ARG_LOG_LEVEL,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "user", no_argument, NULL, ARG_USER },
+                { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "site-code", required_argument, NULL, ARG_SITE_CODE },
+                { "content-root", required_argument, NULL, ARG_CONTENT_ROOT },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                {},
+        };
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_free_ char **roots = NULL;
+        size_t n_roots = 0;
+        ManagerConfig config = {
+                .bus_kind = BUS_KIND_SYSTEM,
+                .state_dir = "/var/lib/smsprovd",
+        };
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_VERSION:
+                        printf("smsprovd %s\n", PROVIDER_VERSION);
+                        return EXIT_SUCCESS;
+                case ARG_SYSTEM:
+                        config.bus_kind = BUS_KIND_SYSTEM;
+                        break;
+                case ARG_USER:
+                        config.bus_kind = BUS_KIND_USER;
+                        break;
+                case ARG_BUS_ADDRESS:
+                        config.bus_kind = BUS_KIND_ADDRESS;
+                        config.bus_address = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        config.state_dir = optarg;
+                        break;
+                case ARG_SITE_CODE:
+                        config.site_code = optarg;
+                        break;
+                case ARG_CONTENT_ROOT: {
+                        char **l = realloc(roots, (n_roots + 2) * sizeof(char *));
+                        if (!l)
+                                return EXIT_FAILURE;
+                        roots = l;
+                        roots[n_roots++] = optarg;
+                        roots[n_roots] = NULL;
+                        break;
+                }
+                case ARG_LOG_LEVEL:
+                        if (streq(optarg, "error"))
+                                log_set_max_level(LOG_LEVEL_ERROR);
+                        else if (streq(optarg, "warning"))
+                                log_set_max_level(LOG_LEVEL_WARNING);
+                        else if (streq(optarg, "info"))
+                                log_set_max_level(LOG_LEVEL_INFO);
+                        else if (streq(optarg, "debug"))
+                                log_set_max_level(LOG_LEVEL_DEBUG);
+                        else {
+                                log_error("Unknown log level '%s'.", optarg);
+                                return 2;
+                        }
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind < argc) {
+                log_error("This program takes no positional arguments.");
+                return 2;
+        }
+        config.content_roots = roots;
+
+        r = manager_new(&config, &m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = manager_run(m);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
