@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test-env.h"
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static pid_t spawn(char *const argv[]) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                execv(argv[0], argv);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+static char *join(const char *a, const char *b) {
+        char *s = NULL;
+        if (asprintf(&s, "%s/%s", a, b) < 0)
+                abort();
+        return s;
+}
+
+int test_env_start(TestEnv *env) {
+        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        char *bus_path, *listen;
+        struct stat st;
+
+        *env = (TestEnv) { .dbus_pid = -1, .daemon_pid = -1 };
+        if (asprintf(&env->dir, "%s/smsprov-test.XXXXXX", tmp) < 0 || !mkdtemp(env->dir))
+                return -errno;
+        /* Other users (the denied-caller tests run a client as nobody) must reach the socket. */
+        chmod(env->dir, 0755);
+        env->state_dir = join(env->dir, "state");
+        env->content_dir = join(env->dir, "content");
+        if (mkdir(env->content_dir, 0755) < 0)
+                return -errno;
+
+        bus_path = join(env->dir, "bus");
+        if (asprintf(&listen, "--address=unix:path=%s", bus_path) < 0 ||
+            asprintf(&env->address, "unix:path=%s", bus_path) < 0)
+                abort();
+        char *config = NULL;
+        if (asprintf(&config, "--config-file=%s/tests/bus/test-bus.conf",
+                     getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".") < 0)
+                abort();
+        char *dbus_argv[] = { "dbus-daemon", config, "--nofork", "--nopidfile", "--nosyslog", listen, NULL };
+        env->dbus_pid = spawn(dbus_argv);
+        free(listen);
+        free(config);
+        for (int i = 0; i < 500 && stat(bus_path, &st) < 0; i++)
+                sleep_ms(10);
+        free(bus_path);
+
+        return test_env_start_daemon(env, NULL);
+}
+
+int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
+        const char *daemon = getenv("SMSPROVD");
+        char *argv[32];
+        size_t n = 0;
+        int r;
+
+        if (!daemon) {
+                fprintf(stderr, "SMSPROVD is not set\n");
+                return -EINVAL;
+        }
+        argv[n++] = (char *) daemon;
+        if (asprintf(&argv[n++], "--bus-address=%s", env->address) < 0 ||
+            asprintf(&argv[n++], "--state-dir=%s", env->state_dir) < 0 ||
+            asprintf(&argv[n++], "--content-root=%s", env->content_dir) < 0)
+                abort();
+        argv[n++] = "--site-code=LAB";
+        argv[n++] = "--log-level=warning";
+        for (const char *const *a = extra_args; a && *a && n < 30; a++)
+                argv[n++] = (char *) *a;
+        argv[n] = NULL;
+        env->daemon_pid = spawn(argv);
+        for (size_t i = 1; i < 4; i++)
+                free(argv[i]);
+
+        if (!env->bus) {
+                r = sd_bus_new(&env->bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(env->bus, env->address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(env->bus, 1);
+                if (r >= 0)
+                        r = sd_bus_start(env->bus);
+                if (r < 0)
+                        return r;
+        }
+
+        /* Wait until the name is owned: the daemon requests it last. */
+        for (int i = 0; i < 1000; i++) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                int has = 0, status;
+
+                r = sd_bus_call_method(env->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s",
+                                       "org.smsprov.Provider1");
+                if (r >= 0)
+                        sd_bus_message_read(reply, "b", &has);
+                sd_bus_message_unref(reply);
+                sd_bus_error_free(&error);
+                if (has)
+                        return 0;
+                if (waitpid(env->daemon_pid, &status, WNOHANG) == env->daemon_pid) {
+                        env->daemon_pid = -1;
+                        return -ECHILD;
+                }
+                sleep_ms(10);
+        }
+        return -ETIMEDOUT;
+}
+
+void test_env_stop_daemon(TestEnv *env, int sig) {
+        if (env->daemon_pid <= 0)
+                return;
+        kill(env->daemon_pid, sig);
+        waitpid(env->daemon_pid, NULL, 0);
+        env->daemon_pid = -1;
+}
+
+static void rm_rf(const char *path) {
+        pid_t pid = fork();
+        if (pid == 0) {
+                execlp("rm", "rm", "-rf", "--", path, NULL);
+                _exit(127);
+        }
+        waitpid(pid, NULL, 0);
+}
+
+void test_env_stop(TestEnv *env) {
+        test_env_stop_daemon(env, SIGTERM);
+        sd_bus_flush_close_unref(env->bus);
+        if (env->dbus_pid > 0) {
+                kill(env->dbus_pid, SIGTERM);
+                waitpid(env->dbus_pid, NULL, 0);
+        }
+        if (env->dir && !getenv("SMSPROV_TEST_KEEP"))
+                rm_rf(env->dir);
+        free(env->dir);
+        free(env->address);
+        free(env->state_dir);
+        free(env->content_dir);
+        *env = (TestEnv) {};
+}
+
+char *test_env_content_path(const TestEnv *env, const char *name) {
+        return join(env->content_dir, name);
+}
+
+char *test_env_make_file(const TestEnv *env, const char *name, const char *text) {
+        char *path = test_env_content_path(env, name);
+        FILE *f = fopen(path, "we");
+        if (!f)
+                abort();
+        fputs(text, f);
+        fclose(f);
+        return path;
+}
+
+int test_call(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,
+              sd_bus_message **reply, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path, iface, method);
+        if (r < 0)
+                return r;
+        if (types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+                if (r < 0) {
+                        sd_bus_message_unref(m);
+                        return r;
+                }
+        }
+        r = sd_bus_call(env->bus, m, 0, error, reply);
+        sd_bus_message_unref(m);
+        return r;
+}
+
+const char *test_error_name(const sd_bus_error *error) {
+        return sd_bus_error_is_set(error) ? error->name : NULL;
+}
+
+const char *test_create(TestEnv *env, const char *class_name, char **ret_path, unsigned n, const char *props, ...) {
+        static char name[256];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        char *path = NULL;
+        va_list ap;
+        int r;
+
+        if (asprintf(&path, "/org/smsprov/Provider1/class/%s", class_name) < 0)
+                abort();
+        r = sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path,
+                                           "org.smsprov.Provider1.Class", "Create");
+        free(path);
+        if (r < 0)
+                abort();
+        sd_bus_message_open_container(m, 'a', "{sv}");
+        if (n > 0) {
+                va_start(ap, props);
+                r = sd_bus_message_appendv(m, props, ap);
+                va_end(ap);
+                if (r < 0)
+                        abort();
+        }
+        sd_bus_message_close_container(m);
+        r = sd_bus_call(env->bus, m, 0, &error, &reply);
+        sd_bus_message_unref(m);
+        if (r < 0) {
+                snprintf(name, sizeof name, "%s", error.name ? error.name : "(no error name)");
+                if (getenv("SMSPROV_TEST_VERBOSE"))
+                        fprintf(stderr, "Create %s: %s: %s\n", class_name, error.name, error.message);
+                sd_bus_error_free(&error);
+                return name;
+        }
+        const char *p, *job;
+        sd_bus_message_read(reply, "oo", &p, &job);
+        if (ret_path)
+                *ret_path = strdup(p);
+        sd_bus_message_unref(reply);
+        return NULL;
+}

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+
+/* store/ and the site engine, without a bus: migrations, the site code, PackageID allocation,
+ * instances written and read back, audit rows, optimistic concurrency, locks, path confinement. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "smsprov/macro.h"
+#include "smsprov/site.h"
+#include "smsprov/store.h"
+
+typedef struct Fixture {
+        char dir[64];
+        Site site;
+} Fixture;
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(Fixture));
+        SmsError e = SMS_ERROR_NULL;
+        char content[128];
+
+        strcpy(f->dir, "/tmp/smsprov-store.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        assert_int_equal(site_open(&f->site, f->dir, "LAB", &e), 0);
+        snprintf(content, sizeof content, "%s/content", f->dir);
+        assert_int_equal(mkdir(content, 0755), 0);
+        assert_int_equal(content_roots_add(&f->site.roots, content, &e), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        char cmd[128];
+        site_close(&f->site);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+        assert_int_equal(system(cmd), 0);
+        free(f);
+        return 0;
+}
+
+static char *content_file(Fixture *f, const char *name) {
+        char *path = NULL;
+        assert_true(asprintf(&path, "%s/content/%s", f->dir, name) > 0);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+        return path;
+}
+
+static SiteChange change_string(const SmsClass *c, const char *name, const char *value) {
+        SiteChange ch = { .index = (size_t) sms_class_find_property(c, name) };
+        assert_int_equal(cim_value_set_string(&ch.value, value), 0);
+        return ch;
+}
+
+static SiteChange change_uint(const SmsClass *c, const char *name, uint64_t value) {
+        size_t i = (size_t) sms_class_find_property(c, name);
+        return (SiteChange) { .index = i, .value = cim_value_uint(c->all[i]->type, value) };
+}
+
+static char *create_boot_image(Fixture *f, const char *name) {
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        _cleanup_free_ char *wim = content_file(f, "boot.wim");
+        SiteChange ch[2] = { change_string(boot, "Name", name), change_string(boot, "ImagePath", wim) };
+        SiteCaller caller = { .uid = 1000 };
+        SmsError e = SMS_ERROR_NULL;
+        char *key = NULL;
+
+        if (site_object_create(&f->site, boot, ch, 2, &caller, &key, &e) < 0)
+                fail_msg("create: %s", e.message);
+        for (size_t i = 0; i < 2; i++)
+                cim_value_clear(&ch[i].value);
+        return key;
+}
+
+static const CimValue *value(const SmsObject *o, const char *name) {
+        return &o->values[sms_class_find_property(o->class, name)];
+}
+
+static void test_create_and_load(void **state) {
+        Fixture *f = *state;
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        _cleanup_free_ char *a = create_boot_image(f, "first");
+        _cleanup_free_ char *b = create_boot_image(f, "second");
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        SmsError e = SMS_ERROR_NULL;
+
+        assert_string_equal(a, "LAB00001");
+        assert_string_equal(b, "LAB00002");
+        assert_int_equal(site_object_load(&f->site, boot, a, &o, &e), 0);
+        assert_string_equal(value(o, "Name")->str, "first");
+        assert_int_equal(value(o, "PackageType")->u, 258);
+        assert_string_equal(value(o, "SourceSite")->str, "LAB");
+        assert_int_equal(value(o, "SourceVersion")->u, 1);
+        assert_int_equal(value(o, "ScratchSpace")->u, 512);
+        assert_int_equal(value(o, "Priority")->u, 2);
+        assert_true(value(o, "SourceDate")->u > 0);
+        assert_int_equal(strlen(value(o, "SedoObjectVersion")->str), 36);
+        assert_true(value(o, "Description")->null);
+
+        /* Keys are found without regard to case, and reported as stored. */
+        _cleanup_(sms_object_freep) SmsObject *lower = NULL;
+        assert_int_equal(site_object_load(&f->site, boot, "lab00001", &lower, &e), 0);
+        assert_string_equal(lower->key, "LAB00001");
+
+        /* The wrong class does not find it. */
+        SmsObject *none = NULL;
+        assert_int_equal(site_object_load(&f->site, sms_model_find_class("SMS_ImagePackage"), a, &none, &e), -ENOENT);
+        assert_int_equal(e.code, SMS_ERROR_NOT_FOUND);
+        sms_error_clear(&e);
+        assert_ptr_equal(store_object_class(f->site.store, sms_model_find_class("SMS_PackageBaseclass"), b), boot);
+}
+
+static void test_put_semantics(void **state) {
+        Fixture *f = *state;
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        _cleanup_free_ char *key = create_boot_image(f, "put");
+        _cleanup_(sms_object_freep) SmsObject *before = NULL, *after = NULL;
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0;
+        SiteCaller caller = { .uid = 0 };
+        SmsError e = SMS_ERROR_NULL;
+
+        assert_int_equal(site_object_load(&f->site, boot, key, &before, &e), 0);
+        SiteChange ch[3] = {
+                change_string(boot, "SedoObjectVersion", value(before, "SedoObjectVersion")->str),
+                change_string(boot, "Description", "new"),
+                change_uint(boot, "ScratchSpace", 512), /* unchanged: not reported */
+        };
+        assert_int_equal(site_object_put(&f->site, boot, key, ch, 3, &caller, &changed, &n_changed, &e), 0);
+        assert_int_equal(n_changed, 2); /* Description and SedoObjectVersion */
+        assert_int_equal(site_object_load(&f->site, boot, key, &after, &e), 0);
+        assert_string_equal(value(after, "Description")->str, "new");
+        assert_string_not_equal(value(after, "SedoObjectVersion")->str, value(before, "SedoObjectVersion")->str);
+        site_changes_free(NULL, 0);
+        for (size_t i = 0; i < 3; i++)
+                cim_value_clear(&ch[i].value);
+
+        /* The old version is stale now. */
+        SiteChange stale[2] = { change_string(boot, "SedoObjectVersion", value(before, "SedoObjectVersion")->str),
+                                change_string(boot, "Description", "lost") };
+        assert_true(site_object_put(&f->site, boot, key, stale, 2, &caller, NULL, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_VERSION_MISMATCH);
+        sms_error_clear(&e);
+        for (size_t i = 0; i < 2; i++)
+                cim_value_clear(&stale[i].value);
+
+        /* Read-only and key properties. */
+        SiteChange ro = change_uint(boot, "SourceVersion", 7);
+        assert_true(site_object_put(&f->site, boot, key, &ro, 1, &caller, NULL, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_READ_ONLY);
+        sms_error_clear(&e);
+        SiteChange id = change_string(boot, "PackageID", "LAB00099");
+        assert_true(site_object_put(&f->site, boot, key, &id, 1, &caller, NULL, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_READ_ONLY);
+        sms_error_clear(&e);
+        cim_value_clear(&id.value);
+
+        /* A schedule needs PkgSourceFlag 2. */
+        SmsScheduleToken *token = calloc(1, sizeof(SmsScheduleToken));
+        sms_schedule_token_init(token, SMS_ST_RECUR_INTERVAL);
+        token->day_span = 1;
+        SiteChange sched = { .index = (size_t) sms_class_find_property(boot, "RefreshSchedule"),
+                             .value = { .type = CIM_SCHEDULE_ARRAY, .schedule = { token, 1 } } };
+        assert_true(site_object_put(&f->site, boot, key, &sched, 1, &caller, NULL, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_VALUE_OUT_OF_RANGE);
+        sms_error_clear(&e);
+        cim_value_clear(&sched.value);
+}
+
+static void test_lock_and_delete(void **state) {
+        Fixture *f = *state;
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        _cleanup_free_ char *key = create_boot_image(f, "lock");
+        SiteCaller caller = { .uid = 0 };
+        SmsError e = SMS_ERROR_NULL;
+
+        assert_int_equal(site_package_set_source_site(&f->site, boot, key, "CAS", &caller, NULL, NULL, &e), 0);
+        SiteChange d = change_string(boot, "Description", "x");
+        assert_true(site_object_put(&f->site, boot, key, &d, 1, &caller, NULL, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_LOCKED);
+        sms_error_clear(&e);
+        assert_true(site_object_delete(&f->site, boot, key, &caller, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_LOCKED);
+        sms_error_clear(&e);
+        assert_true(site_package_set_source_site(&f->site, boot, key, "cas", &caller, NULL, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        assert_int_equal(site_package_set_source_site(&f->site, boot, key, "LAB", &caller, NULL, NULL, &e), 0);
+        assert_int_equal(site_object_put(&f->site, boot, key, &d, 1, &caller, NULL, NULL, &e), 0);
+        cim_value_clear(&d.value);
+        assert_int_equal(site_object_delete(&f->site, boot, key, &caller, &e), 0);
+        assert_true(site_object_delete(&f->site, boot, key, &caller, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_NOT_FOUND);
+        sms_error_clear(&e);
+}
+
+static void test_audit_trail(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *key = create_boot_image(f, "audited");
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        StoreRow *rows = NULL;
+        size_t n = 0;
+        SmsError e = SMS_ERROR_NULL;
+        char text[256];
+
+        snprintf(text, sizeof text,
+                 "SELECT Description, UserUID, MessageID, Time FROM SMS_StatusMessage WHERE InsStrings = '%s'", key);
+        if (site_query(&f->site, text, &q, &rows, &n, &e) < 0)
+                fail_msg("query: %s", e.message);
+        assert_int_equal(n, 1);
+        assert_int_equal(q->n_columns, 4);
+        assert_non_null(strstr(rows[0].values[0].str, "created SMS_BootImagePackage"));
+        assert_int_equal(rows[0].values[1].u, 1000);
+        assert_int_equal(rows[0].values[2].u, 30000);
+        assert_true(rows[0].values[3].u > 0);
+        store_rows_free(rows, n, q->n_columns);
+}
+
+static void test_path_confinement(void **state) {
+        Fixture *f = *state;
+        SmsError e = SMS_ERROR_NULL;
+        char path[512];
+        _cleanup_free_ char *file = content_file(f, "ok.wim");
+
+        assert_int_equal(content_roots_resolve(&f->site.roots, file, PATH_KIND_FILE, NULL, &e), 0);
+
+        static const struct {
+                const char *rel; /* below the fixture dir; NULL = absolute as given */
+                const char *abs;
+                SmsErrorCode code;
+        } cases[] = {
+                { NULL, "relative/path", SMS_ERROR_INVALID_PARAMETER },
+                { NULL, "/etc/passwd", SMS_ERROR_PATH_NOT_ALLOWED },
+                { "content/../site.db", NULL, SMS_ERROR_PATH_NOT_ALLOWED },
+                { "content/abs-link", NULL, SMS_ERROR_PATH_NOT_ALLOWED },
+                { "content/rel-link", NULL, SMS_ERROR_PATH_NOT_ALLOWED },
+                { "content/inner-link", NULL, SMS_ERROR_NONE },
+                { "content/fifo", NULL, SMS_ERROR_INVALID_PARAMETER },
+                { "content/dir", NULL, SMS_ERROR_INVALID_PARAMETER },
+                { "content/missing.wim", NULL, SMS_ERROR_INVALID_PARAMETER },
+                { "content/bad\x01name", NULL, SMS_ERROR_INVALID_PARAMETER },
+                { NULL, "/proc/self/root/etc/passwd", SMS_ERROR_PATH_NOT_ALLOWED },
+        };
+        snprintf(path, sizeof path, "%s/content/abs-link", f->dir);
+        assert_int_equal(symlink("/etc/passwd", path), 0);
+        snprintf(path, sizeof path, "%s/content/rel-link", f->dir);
+        assert_int_equal(symlink("../site.db", path), 0);
+        snprintf(path, sizeof path, "%s/content/inner-link", f->dir);
+        assert_int_equal(symlink("ok.wim", path), 0);
+        snprintf(path, sizeof path, "%s/content/fifo", f->dir);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        snprintf(path, sizeof path, "%s/content/dir", f->dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                if (cases[i].rel)
+                        snprintf(path, sizeof path, "%s/%s", f->dir, cases[i].rel);
+                else
+                        snprintf(path, sizeof path, "%s", cases[i].abs);
+                int r = content_roots_resolve(&f->site.roots, path, PATH_KIND_FILE, NULL, &e);
+                if (cases[i].code == SMS_ERROR_NONE)
+                        assert_int_equal(r, 0);
+                else if (r >= 0 || e.code != cases[i].code)
+                        fail_msg("%s: want %s, got %s (%s)", path, sms_error_code_to_name(cases[i].code),
+                                 sms_error_code_to_name(e.code), e.message ? e.message : "");
+                sms_error_clear(&e);
+        }
+
+        /* A directory where a directory is meant, and a 4 KiB component. */
+        snprintf(path, sizeof path, "%s/content/dir", f->dir);
+        assert_int_equal(content_roots_resolve(&f->site.roots, path, PATH_KIND_DIRECTORY, NULL, &e), 0);
+        char *long_path = malloc(4200);
+        int len = snprintf(long_path, 4200, "%s/content/", f->dir);
+        memset(long_path + len, 'x', 4096);
+        long_path[len + 4096] = 0;
+        assert_true(content_roots_resolve(&f->site.roots, long_path, PATH_KIND_FILE, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        free(long_path);
+}
+
+static void test_reopen_and_site_code(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *key = create_boot_image(f, "reopen");
+        SmsError e = SMS_ERROR_NULL;
+        Site other;
+        char db[128];
+
+        site_close(&f->site);
+        /* Another site code: refused. No site code: the stored one. */
+        assert_true(site_open(&other, f->dir, "XYZ", &e) < 0);
+        assert_non_null(strstr(e.message, "belongs to site LAB"));
+        sms_error_clear(&e);
+        assert_int_equal(site_open(&f->site, f->dir, NULL, &e), 0);
+        assert_string_equal(store_site_code(f->site.store), "LAB");
+        assert_int_equal(store_schema_version(f->site.store), store_schema_version_known());
+        assert_int_equal(store_integrity_check(f->site.store, &e), 0);
+        assert_int_equal(store_object_count(f->site.store, sms_model_find_class("SMS_PackageBaseclass")), 1);
+        site_close(&f->site);
+
+        /* A database from the future is refused, untouched. */
+        snprintf(db, sizeof db, "%s/site.db", f->dir);
+        sqlite3 *raw;
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 42", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(raw);
+        assert_true(site_open(&other, f->dir, "LAB", &e) < 0);
+        assert_non_null(strstr(e.message, "schema version 42"));
+        sms_error_clear(&e);
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(raw);
+        assert_int_equal(site_open(&f->site, f->dir, "LAB", &e), 0);
+
+        /* A new database without a site code cannot be created. */
+        char fresh[128];
+        snprintf(fresh, sizeof fresh, "%s/fresh", f->dir);
+        assert_true(site_open(&other, fresh, NULL, &e) < 0);
+        sms_error_clear(&e);
+        assert_true(site_open(&other, fresh, "ab", &e) < 0);
+        sms_error_clear(&e);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_create_and_load, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_put_semantics, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lock_and_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audit_trail, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_path_confinement, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reopen_and_site_code, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what smsprovd needs to build, run and test on Debian 12, skipping what is there.
+# Sourced by tools/run.sh and tools/test.sh; safe to run on its own.
+set -euo pipefail
+
+SMSPROV_PACKAGES=(
+        build-essential pkg-config meson ninja-build python3
+        libsystemd-dev systemd dbus
+        libwim-dev wimtools libsqlite3-dev sqlite3 libxml2-dev libjson-c-dev libcmocka-dev
+        libhivex-dev libssl-dev
+        util-linux
+)
+
+smsprov_install_deps() {
+        local missing=() p
+        for p in "${SMSPROV_PACKAGES[@]}" "$@"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        echo "Installing: ${missing[*]}" >&2
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+        smsprov_install_deps "$@"
+fi

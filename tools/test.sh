@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds smsprovd and runs every test: once in a normal build and once with AddressSanitizer and
+# UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+. tools/deps.sh
+smsprov_install_deps
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+run_suite() {
+        local dir=$1; shift
+        if [ ! -f "$dir/build.ninja" ]; then
+                meson setup "$dir" "$@"
+        else
+                meson configure "$dir" "$@" >/dev/null
+        fi
+        ninja -C "$dir"
+        meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+status=0
+echo "=== normal build ==="
+run_suite build/test -Db_sanitize=none || status=1
+echo "=== address,undefined sanitizer build ==="
+run_suite build/test-sanitize -Db_sanitize=address,undefined -Db_lundef=false || status=1
+
+if [ $status -eq 0 ]; then
+        echo "tools/test.sh: all test suites passed"
+else
+        echo "tools/test.sh: FAILED" >&2
+fi
+exit $status
