@@ -89,4 +89,6 @@ fi
 B call $DEST $P $BASE Delete >/dev/null && ok "Delete" || not_ok "Delete"
 out=$(B get-property $DEST $P $BASE Name 2>&1) && not_ok "deleted object still answers" || ok "deleted object is gone"
 
+trap - EXIT
+world_stop
 finish

@@ -129,12 +129,20 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
         return -ETIMEDOUT;
 }
 
-void test_env_stop_daemon(TestEnv *env, int sig) {
+int test_env_stop_daemon(TestEnv *env, int sig) {
+        int status = 0;
+
         if (env->daemon_pid <= 0)
-                return;
+                return 0;
         kill(env->daemon_pid, sig);
-        waitpid(env->daemon_pid, NULL, 0);
+        waitpid(env->daemon_pid, &status, 0);
         env->daemon_pid = -1;
+        /* A clean stop must exit 0: under the sanitizers a leak or an error turns it non-zero. */
+        if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                fprintf(stderr, "smsprovd did not stop cleanly (status 0x%x)\n", (unsigned) status);
+                return -EPROTO;
+        }
+        return 0;
 }
 
 static void rm_rf(const char *path) {
@@ -146,8 +154,8 @@ static void rm_rf(const char *path) {
         waitpid(pid, NULL, 0);
 }
 
-void test_env_stop(TestEnv *env) {
-        test_env_stop_daemon(env, SIGTERM);
+int test_env_stop(TestEnv *env) {
+        int r = test_env_stop_daemon(env, SIGTERM);
         sd_bus_flush_close_unref(env->bus);
         if (env->dbus_pid > 0) {
                 kill(env->dbus_pid, SIGTERM);
@@ -160,6 +168,7 @@ void test_env_stop(TestEnv *env) {
         free(env->state_dir);
         free(env->content_dir);
         *env = (TestEnv) {};
+        return r;
 }
 
 char *test_env_content_path(const TestEnv *env, const char *name) {

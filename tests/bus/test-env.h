@@ -22,9 +22,10 @@ typedef struct TestEnv {
 int test_env_start(TestEnv *env);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
-/* Sends sig to the daemon and reaps it. */
-void test_env_stop_daemon(TestEnv *env, int sig);
-void test_env_stop(TestEnv *env);
+/* Sends sig to the daemon and reaps it. After SIGTERM the daemon must have exited 0 (clean
+ * shutdown, no sanitizer report); otherwise a negative errno is returned. */
+int test_env_stop_daemon(TestEnv *env, int sig);
+int test_env_stop(TestEnv *env);
 
 /* Path of a file inside the content root; the result is owned by the caller. */
 char *test_env_content_path(const TestEnv *env, const char *name);

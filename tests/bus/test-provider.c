@@ -693,7 +693,7 @@ static void test_restart_keeps_everything(void **state) {
 
         /* A clean stop and a kill: both keep every committed write. */
         for (int round = 0; round < 2; round++) {
-                test_env_stop_daemon(env, round == 0 ? SIGTERM : SIGKILL);
+                assert_int_equal(test_env_stop_daemon(env, round == 0 ? SIGTERM : SIGKILL), 0);
                 assert_int_equal(test_env_start_daemon(env, NULL), 0);
                 char *d = get_string(env, path, BASE_IFACE, "Description");
                 assert_string_equal(d, "kept");
@@ -725,7 +725,7 @@ static void test_site_code_fixed(void **state) {
         TestEnv *env = *state;
         static const char *const other_site[] = { "--site-code=XYZ", NULL };
 
-        test_env_stop_daemon(env, SIGTERM);
+        assert_int_equal(test_env_stop_daemon(env, SIGTERM), 0);
         assert_int_not_equal(test_env_start_daemon(env, other_site), 0);
         assert_int_equal(test_env_start_daemon(env, NULL), 0);
 }
@@ -735,7 +735,7 @@ static void test_newer_schema_refused(void **state) {
         char db_path[512];
         sqlite3 *db;
 
-        test_env_stop_daemon(env, SIGTERM);
+        assert_int_equal(test_env_stop_daemon(env, SIGTERM), 0);
         snprintf(db_path, sizeof db_path, "%s/site.db", env->state_dir);
         assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
@@ -776,8 +776,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        test_env_stop(*state);
-        return 0;
+        return test_env_stop(*state);
 }
 
 int main(void) {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# dbus/*.xml must be what smsprovd really introspects, with a doc comment on every member.
+# After changing an interface: run this with UPDATE=1 to rewrite the files.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+world_start || exit 1
+trap world_stop EXIT
+
+# One instance of every class, so that each interface can be introspected.
+echo x > "$WORLD/content/boot.wim"
+B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_BootImagePackage org.smsprov.Provider1.Class \
+        Create 'a{sv}' 1 ImagePath s "$WORLD/content/boot.wim" >/dev/null
+for class in SMS_ImagePackage SMS_OperatingSystemInstallPackage; do
+        B call org.smsprov.Provider1 /org/smsprov/Provider1/class/$class org.smsprov.Provider1.Class \
+                Create 'a{sv}' 0 >/dev/null
+done
+
+mode=--check
+[ -n "${UPDATE:-}" ] && mode=--update
+python3 "$SOURCE_ROOT/tools/interface-xml.py" --address "$SMSPROV_BUS" --docs "$INTERFACE_DOCS" \
+        $mode "$SOURCE_ROOT/dbus"
+status=$?
+trap - EXIT
+world_stop
+[ "$FAILED" -eq 0 ] && exit $status || exit 1

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+# The interface XML in dbus/ against what a running smsprovd introspects.
+#
+#   interface-xml.py --address ADDR --docs TOOL --update DIR   rewrite DIR/<interface>.xml
+#   interface-xml.py --address ADDR --docs TOOL --check DIR    fail if any file differs
+#
+# The daemon must hold at least one instance of every class (the caller creates them). The
+# structure (members, signatures, access, annotations, argument names) comes from introspection;
+# the doc comment before each member comes from the descriptor tables (TOOL prints them) and, for
+# the Site and Class interfaces, from the table below.
+import argparse
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+PREFIX = "org.smsprov.Provider1"
+ROOT = "/org/smsprov/Provider1"
+
+FIXED_DOCS = {
+    PREFIX + ".Site": {
+        "": "The site: its identity, WQL queries and WMI object paths. Lives at /org/smsprov/Provider1.",
+        "SiteCode": "The site code, 3 characters A-Z 0-9, fixed when the site database was created.",
+        "SiteName": "The site's display name.",
+        "ProviderVersion": "The version of smsprovd.",
+        "Classes": "Every class the provider serves.",
+        "ExecQuery": "Runs a WQL query (API.md section 5); returns each instance's path and its selected "
+                     "non-lazy properties. Errors: InvalidClass, InvalidQuery, LimitsExceeded.",
+        "GetObject": "Resolves a WMI path such as SMS_BootImagePackage.PackageID=\"LAB00001\" to the "
+                     "instance's object path. Errors: InvalidClass, InvalidParameter, NotFound.",
+        "ChangeNotification": "A package was announced as changed (AddChangeNotification, refreshes).",
+    },
+    PREFIX + ".Class": {
+        "": "A class object at /org/smsprov/Provider1/class/<Class>: the class's schema, and Create.",
+        "Name": "The class name.",
+        "SuperClass": "The parent class, empty at the top of the hierarchy.",
+        "Abstract": "True when the class has no instances of its own (SMS_PackageBaseclass).",
+        "PropertySchema": "Every property with its CIM type and qualifiers (key, read, lazy, large, bits, "
+                          "not_null, enumeration, values=a|b, range=lo-hi, size_limit=n, max=n, path).",
+        "MethodSchema": "Every method this build serves: name, is_static, D-Bus in→out signature.",
+        "Create": "Creates an instance from the given properties, like a WMI Put of a new instance; "
+                  "returns its path and the Job doing the work, or / when there is none. Errors: "
+                  "NotSupported, InvalidProperty, ReadOnly, TypeMismatch, ValueOutOfRange, "
+                  "InvalidParameter, PathNotAllowed.",
+    },
+}
+
+
+def busctl(address, *args):
+    return subprocess.run(["busctl", "--address=" + address, *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def instance_of(address, class_name):
+    out = busctl(address, "--json=short", "call", PREFIX, ROOT, PREFIX + ".Site", "ExecQuery", "s",
+                 "SELECT * FROM " + class_name)
+    import json
+    rows = json.loads(out)["data"][0]
+    if not rows:
+        sys.exit("interface-xml: no instance of %s to introspect; create one first" % class_name)
+    return rows[0][0]
+
+
+def object_for(address, interface):
+    name = interface[len(PREFIX) + 1:]
+    if name == "Site":
+        return ROOT
+    if name == "Class":
+        return ROOT + "/class/SMS_BootImagePackage"
+    if name == "SMS_PackageBaseclass":
+        return instance_of(address, "SMS_BootImagePackage")
+    return instance_of(address, name)
+
+
+def live_interface(address, interface):
+    xml = busctl(address, "introspect", "--xml-interface", PREFIX, object_for(address, interface))
+    for iface in ET.fromstring(xml).iter("interface"):
+        if iface.get("name") == interface:
+            return iface
+    sys.exit("interface-xml: %s not found on %s" % (interface, object_for(address, interface)))
+
+
+def load_docs(tool):
+    docs = {k: dict(v) for k, v in FIXED_DOCS.items()}
+    out = subprocess.run([tool], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        iface, _kind, member, text = line.split("\t", 3)
+        docs.setdefault(iface, {})[member] = text
+    return docs
+
+
+def escape_comment(text):
+    # "--" may not appear inside an XML comment.
+    return text.replace("--", "- -")
+
+
+def render(iface, docs):
+    name = iface.get("name")
+    d = docs.get(name, {})
+    lines = ['<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"',
+             ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
+             "<!-- SPDX-License-Identifier: MIT -->",
+             "<!-- Generated from the running daemon and the descriptor tables by tools/interface-xml.py;",
+             "     tests/bus/test-interface-xml.sh checks that it matches what smsprovd introspects. -->",
+             "<node>",
+             "  <!-- %s -->" % escape_comment(d.get("", name)),
+             '  <interface name="%s">' % name]
+    for member in iface:
+        mname = member.get("name")
+        if mname not in d:
+            sys.exit("interface-xml: no documentation for %s.%s" % (name, mname))
+        lines.append("    <!-- %s -->" % escape_comment(d[mname]))
+        attrs = " ".join('%s="%s"' % (k, v) for k, v in member.attrib.items())
+        children = list(member)
+        if not children:
+            lines.append("    <%s %s/>" % (member.tag, attrs))
+            continue
+        lines.append("    <%s %s>" % (member.tag, attrs))
+        for child in children:
+            cattrs = " ".join('%s="%s"' % (k, v) for k, v in child.attrib.items())
+            lines.append("      <%s %s/>" % (child.tag, cattrs))
+        lines.append("    </%s>" % member.tag)
+    lines += ["  </interface>", "</node>", ""]
+    return "\n".join(lines)
+
+
+def normalize(iface):
+    """The structure of an interface, without comments or order of attributes."""
+    members = []
+    for member in iface:
+        if not isinstance(member.tag, str):
+            continue
+        children = tuple((c.tag, tuple(sorted(c.attrib.items()))) for c in member if isinstance(c.tag, str))
+        members.append((member.tag, tuple(sorted(member.attrib.items())), children))
+    return sorted(members)
+
+
+def interfaces(address):
+    names = [PREFIX + ".Site", PREFIX + ".Class"]
+    out = busctl(address, "get-property", PREFIX, ROOT, PREFIX + ".Site", "Classes")
+    names += [PREFIX + "." + c.strip('"') for c in out.split()[2:]]
+    return names
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--address", required=True)
+    ap.add_argument("--docs", required=True)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--update", metavar="DIR")
+    mode.add_argument("--check", metavar="DIR")
+    args = ap.parse_args()
+
+    docs = load_docs(args.docs)
+    directory = args.update or args.check
+    failures = 0
+    for name in interfaces(args.address):
+        live = live_interface(args.address, name)
+        path = "%s/%s.xml" % (directory, name)
+        if args.update:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(render(live, docs))
+            print("wrote", path)
+            continue
+        try:
+            parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+            tree = ET.parse(path, parser)
+        except (OSError, ET.ParseError) as e:
+            print("not ok - %s: %s" % (path, e))
+            failures += 1
+            continue
+        files = [i for i in tree.getroot().iter("interface") if i.get("name") == name]
+        if len(files) != 1 or normalize(files[0]) != normalize(live):
+            print("not ok - %s differs from what smsprovd introspects (run tools/interface-xml.py --update)" % path)
+            failures += 1
+            continue
+        undocumented = []
+        previous = None
+        for member in files[0]:
+            if isinstance(member.tag, str) and (previous is None or previous.tag is not ET.Comment):
+                undocumented.append(member.get("name"))
+            previous = member
+        if undocumented:
+            print("not ok - %s: members without a doc comment: %s" % (path, ", ".join(undocumented)))
+            failures += 1
+            continue
+        print("ok - %s" % path)
+    if args.check:
+        import glob
+        import os
+        known = {"%s/%s.xml" % (directory, n) for n in interfaces(args.address)}
+        for stale in sorted(set(glob.glob(os.path.join(directory, PREFIX + ".*.xml"))) - known):
+            print("not ok - %s names no interface the daemon serves" % stale)
+            failures += 1
+        print("%d passed, %d failed" % (len(known) - failures, failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
