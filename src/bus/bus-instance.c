@@ -14,13 +14,43 @@
 #include "smsprov/macro.h"
 #include "util/log.h"
 
+static bool key_is_alphanumeric(const char *key) {
+        if (!*key)
+                return false;
+        for (const char *p = key; *p; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+                        return false;
+        return true;
+}
+
+/* API.md §1: a PackageID (any alphanumeric key) is the last path element as it is; other keys
+ * are sd_bus_path_encode()d. An encoded element always holds a '_', a plain one never does, so
+ * the two cannot be confused. */
+static int key_to_path(const char *prefix, const char *key, char **ret) {
+        if (key_is_alphanumeric(key))
+                return asprintf(ret, "%s/%s", prefix, key) < 0 ? -ENOMEM : 0;
+        return sd_bus_path_encode(prefix, key, ret);
+}
+
+static int path_to_key(const char *path, const char *prefix, char **ret) {
+        size_t n = strlen(prefix);
+
+        if (strncmp(path, prefix, n) != 0 || path[n] != '/' || strchr(path + n + 1, '/'))
+                return 0;
+        if (key_is_alphanumeric(path + n + 1)) {
+                *ret = strdup(path + n + 1);
+                return *ret ? 1 : -ENOMEM;
+        }
+        return sd_bus_path_decode(path, prefix, ret);
+}
+
 char *instance_path(const SmsClass *c, const char *key) {
         _cleanup_free_ char *prefix = NULL;
         char *path = NULL;
 
         if (asprintf(&prefix, SMSPROV_OBJECT_ROOT "/%s", c->name) < 0)
                 return NULL;
-        if (sd_bus_path_encode(prefix, key, &path) < 0)
+        if (key_to_path(prefix, key, &path) < 0)
                 return NULL;
         return path;
 }
@@ -88,9 +118,9 @@ static int instance_find(sd_bus *bus, const char *path, const char *interface, v
                 return 1;
         }
 
-        r = sd_bus_path_decode(path, reg->prefix, &key);
+        r = path_to_key(path, reg->prefix, &key);
         if (r <= 0 || !*key)
-                return 0;
+                return r;
         r = site_object_load(&m->site, reg->class, key, &o, &e);
         sms_error_clear(&e);
         if (r < 0)
@@ -127,7 +157,7 @@ static int instance_enumerate(sd_bus *bus, const char *prefix, void *userdata, c
         if (!nodes)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                if (sd_bus_path_encode(reg->prefix, keys[i], &nodes[i]) < 0) {
+                if (key_to_path(reg->prefix, keys[i], &nodes[i]) < 0) {
                         strv_free(nodes);
                         return -ENOMEM;
                 }

@@ -4,8 +4,10 @@
 world_start() {
         WORLD=$(mktemp -d "${TMPDIR:-/tmp}/smsprov-shell.XXXXXX")
         chmod 755 "$WORLD"
-        mkdir -p "$WORLD/content"
-        chmod 755 "$WORLD/content"
+        WORLD_CONTENT=${WORLD_CONTENT_REL:+$WORLD/$WORLD_CONTENT_REL}
+        WORLD_CONTENT=${WORLD_CONTENT:-$WORLD/content}
+        mkdir -p "$WORLD_CONTENT"
+        chmod 755 "$WORLD_CONTENT"
         SMSPROV_BUS=unix:path=$WORLD/bus
         export SMSPROV_BUS
         dbus-daemon --config-file="$SOURCE_ROOT/tests/bus/test-bus.conf" --nofork --nopidfile --nosyslog \
@@ -17,7 +19,7 @@ world_start() {
 
 daemon_start() {
         "$SMSPROVD" --bus-address="$SMSPROV_BUS" --state-dir="$WORLD/state" --site-code=LAB \
-                --content-root="$WORLD/content" --log-level=warning "$@" &
+                --content-root="$WORLD_CONTENT" --log-level=warning "$@" &
         WORLD_DAEMON=$!
         for _ in $(seq 500); do
                 busctl --address="$SMSPROV_BUS" status org.smsprov.Provider1 >/dev/null 2>&1 && return 0

@@ -618,6 +618,18 @@ static void test_query(void **state) {
         assert_string_equal(path, b);
         sd_bus_message_unref(reply);
         free(id);
+
+        /* A read-only class: its instances resolve by integer key, answer Get, and have no Put. */
+        assert_true(sd_bus_call_method(env->bus, "org.smsprov.Provider1", ROOT, IFACE "Site", "GetObject", &error, &reply,
+                                       "s", "SMS_StatusMessage.RecordID=1") >= 0);
+        sd_bus_message_read(reply, "o", &path);
+        assert_string_equal(path, ROOT "/SMS_StatusMessage/1");
+        char *component = get_string(env, ROOT "/SMS_StatusMessage/1", IFACE "SMS_StatusMessage", "Component");
+        assert_string_equal(component, "SMS Provider");
+        free(component);
+        sd_bus_message_unref(reply);
+        assert_string_equal(call_error(env, ROOT "/SMS_StatusMessage/1", IFACE "SMS_StatusMessage", "Put", "a{sv}", 0),
+                            "org.freedesktop.DBus.Error.UnknownMethod");
         free(a);
         free(b);
 }
