@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Long operations (ARCHITECTURE.md, jobs/). A job's work runs on a worker thread with its own
+ * WIMStruct; everything else about it — its state as callers see it, the database, the bus — is
+ * the main thread's. Workers report progress and completion through one eventfd that the main
+ * loop watches; job_queue_dispatch() then runs the owner's callbacks on the main thread.
+ * Cancel sets a flag the work polls (wimlib's progress callback returns abort). */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "smsprov/error.h"
+
+typedef enum JobState {
+        JOB_STATE_QUEUED = 0,
+        JOB_STATE_RUNNING = 1,
+        JOB_STATE_COMPLETED = 2,
+        JOB_STATE_FAILED = 3,
+        JOB_STATE_CANCELED = 4,
+        _JOB_STATE_MAX,
+} JobState;
+
+const char *job_state_to_result(JobState s); /* "done", "failed", "canceled" (JobRemoved) */
+
+typedef struct JobQueue JobQueue;
+typedef struct Job Job;
+
+/* Runs on a worker thread. Returns 0 or a negative errno with e filled. Must poll
+ * job_should_continue() and stop with Canceled when it says no. */
+typedef int (*JobWorkFn)(Job *job, void *userdata, SmsError *e);
+/* Runs on the main thread once the work has returned, before the job is reported finished: the
+ * place to commit the outcome to the database. It may turn success into failure by returning a
+ * negative errno and filling e. */
+typedef int (*JobFinishFn)(Job *job, void *userdata, int result, SmsError *e);
+
+typedef struct JobSpec {
+        uint64_t id;             /* allocated by the caller (the site's job table) */
+        const char *operation;   /* the method name, e.g. "UpdateImage" */
+        const char *target;      /* what the job works on, e.g. "SMS_BootImagePackage.LAB00001" */
+        const char *context_id;  /* "" when none */
+        uid_t uid;
+        bool cancelable;
+        JobWorkFn work;
+        JobFinishFn finish;
+        void *userdata;
+        void (*free_userdata)(void *userdata);
+} JobSpec;
+
+typedef struct JobProgress {
+        uint32_t progress, max_progress; /* steps */
+        uint64_t bytes, total_bytes;
+        uint64_t rate;                   /* bytes per second */
+        char text[160];
+} JobProgress;
+
+struct Job {
+        JobQueue *queue;
+        unsigned n_ref;
+        uint64_t id;
+        char *operation;
+        char *target;
+        char *context_id;
+        uid_t uid;
+        bool cancelable;
+
+        /* Main thread's view. */
+        JobState state;
+        uint64_t submit_usec, start_usec, end_usec;
+        SmsError error;
+        int32_t error_code; /* errno-style code of a failure, 0 on success */
+
+        /* Shared with the worker. */
+        atomic_bool cancel_requested;
+        atomic_bool started;
+        pthread_mutex_t lock;
+        JobProgress progress; /* under lock */
+        bool progress_dirty;  /* under lock */
+        uint64_t rate_mark_usec, rate_mark_bytes;
+
+        JobWorkFn work;
+        JobFinishFn finish;
+        void *userdata;
+        void (*free_userdata)(void *userdata);
+        int work_result;
+        SmsError work_error;
+
+        void *owner_data; /* for the owner (the bus layer's per-job state) */
+        Job *next;        /* queue links, under the queue lock */
+        Job *next_done;
+};
+
+typedef struct JobQueueCallbacks {
+        void (*changed)(Job *job, void *userdata);  /* state or progress moved (main thread) */
+        void (*finished)(Job *job, void *userdata); /* completed, failed or canceled (main thread) */
+        void *userdata;
+} JobQueueCallbacks;
+
+int job_queue_new(unsigned n_workers, const JobQueueCallbacks *callbacks, JobQueue **ret);
+/* Cancels every job, waits for the workers, and frees the queue. Jobs still referenced stay
+ * valid until unreferenced. */
+JobQueue *job_queue_free(JobQueue *q);
+/* The eventfd to watch for EPOLLIN; call job_queue_dispatch() when it is readable. */
+int job_queue_fd(const JobQueue *q);
+void job_queue_dispatch(JobQueue *q);
+/* How many jobs are queued or running. */
+unsigned job_queue_active(const JobQueue *q);
+
+int job_submit(JobQueue *q, const JobSpec *spec, Job **ret);
+Job *job_ref(Job *j);
+Job *job_unref(Job *j);
+
+/* Asks the job to stop. A queued job is canceled at once; a running one at its next check.
+ * Returns false when the job has already finished. Main thread. */
+bool job_cancel(Job *j);
+
+/* Worker side. */
+bool job_should_continue(Job *j);
+void job_set_progress(Job *j, uint32_t progress, uint32_t max_progress, uint64_t bytes, uint64_t total_bytes,
+                      const char *text);
+/* Main side: a copy of the current progress (clears the dirty flag). */
+JobProgress job_get_progress(Job *j, bool *ret_was_dirty);

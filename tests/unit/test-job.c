@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+
+/* jobs/: workers, progress through the eventfd, completion on the "main" thread, cancel. */
+
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "smsprov/job.h"
+#include "smsprov/macro.h"
+
+typedef struct Counters {
+        unsigned changed, finished;
+        JobState last_state;
+        unsigned finish_calls;
+} Counters;
+
+static void on_changed(Job *j, void *userdata) {
+        ((Counters *) userdata)->changed++;
+}
+
+static void on_finished(Job *j, void *userdata) {
+        Counters *c = userdata;
+        c->finished++;
+        c->last_state = j->state;
+}
+
+static int work_quick(Job *j, void *userdata, SmsError *e) {
+        job_set_progress(j, 1, 2, 50, 100, "half way");
+        job_set_progress(j, 2, 2, 100, 100, "done");
+        return 0;
+}
+
+static int work_fail(Job *j, void *userdata, SmsError *e) {
+        return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "wimlib: not a WIM file (error 1)");
+}
+
+static int work_until_canceled(Job *j, void *userdata, SmsError *e) {
+        atomic_int *running = userdata;
+        atomic_store(running, 1);
+        while (job_should_continue(j))
+                usleep(1000);
+        return sms_error_set(e, SMS_ERROR_CANCELED, "canceled");
+}
+
+static int finish_count(Job *j, void *userdata, int r, SmsError *e) {
+        return r;
+}
+
+static void pump(JobQueue *q, Counters *c, unsigned want_finished) {
+        for (int i = 0; i < 5000 && c->finished < want_finished; i++) {
+                struct pollfd p = { .fd = job_queue_fd(q), .events = POLLIN };
+                if (poll(&p, 1, 10) > 0)
+                        job_queue_dispatch(q);
+        }
+        assert_int_equal(c->finished, want_finished);
+}
+
+static void test_complete_and_fail(void **state) {
+        Counters c = {};
+        JobQueueCallbacks cb = { .changed = on_changed, .finished = on_finished, .userdata = &c };
+        JobQueue *q = NULL;
+        Job *j = NULL;
+
+        assert_int_equal(job_queue_new(2, &cb, &q), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .operation = "UpdateImage", .work = work_quick,
+                                                    .finish = finish_count },
+                                    &j),
+                         0);
+        job_ref(j);
+        pump(q, &c, 1);
+        assert_int_equal(j->state, JOB_STATE_COMPLETED);
+        assert_true(c.changed >= 1);
+        JobProgress p = job_get_progress(j, NULL);
+        assert_int_equal(p.progress, 2);
+        assert_string_equal(p.text, "done");
+        assert_true(j->end_usec >= j->start_usec);
+        assert_false(job_cancel(j)); /* finished: nothing to cancel */
+        job_unref(j);
+
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 2, .work = work_fail }, &j), 0);
+        job_ref(j);
+        pump(q, &c, 2);
+        assert_int_equal(j->state, JOB_STATE_FAILED);
+        assert_int_equal(j->error.code, SMS_ERROR_IMAGE_ERROR);
+        assert_int_equal(job_queue_active(q), 0);
+        job_unref(j);
+        job_queue_free(q);
+}
+
+static void test_cancel_running_and_queued(void **state) {
+        Counters c = {};
+        JobQueueCallbacks cb = { .changed = on_changed, .finished = on_finished, .userdata = &c };
+        atomic_int running = 0;
+        JobQueue *q = NULL;
+        Job *a = NULL, *b = NULL;
+
+        /* One worker: b waits behind a. */
+        assert_int_equal(job_queue_new(1, &cb, &q), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_until_canceled, .userdata = &running }, &a),
+                         0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 2, .work = work_quick }, &b), 0);
+        job_ref(a);
+        job_ref(b);
+        while (!atomic_load(&running))
+                usleep(1000);
+
+        assert_true(job_cancel(b)); /* queued: canceled without running */
+        pump(q, &c, 1);
+        assert_int_equal(b->state, JOB_STATE_CANCELED);
+        assert_int_equal(c.last_state, JOB_STATE_CANCELED);
+
+        assert_true(job_cancel(a)); /* running: stops at its next check */
+        pump(q, &c, 2);
+        assert_int_equal(a->state, JOB_STATE_CANCELED);
+        assert_int_equal(a->error.code, SMS_ERROR_CANCELED);
+        job_unref(a);
+        job_unref(b);
+        job_queue_free(q);
+}
+
+static void test_free_with_running_job(void **state) {
+        atomic_int running = 0;
+        JobQueue *q = NULL;
+
+        assert_int_equal(job_queue_new(2, NULL, &q), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_until_canceled, .userdata = &running }, NULL),
+                         0);
+        while (!atomic_load(&running))
+                usleep(1000);
+        job_queue_free(q); /* cancels and joins; must not hang or leak */
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_complete_and_fail),
+                cmocka_unit_test(test_cancel_running_and_queued),
+                cmocka_unit_test(test_free_with_running_job),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
