@@ -87,3 +87,50 @@ int store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret
 
 /* PRAGMA integrity_check: 0 when "ok", -EIO otherwise (with the first problem in e). */
 int store_integrity_check(Store *s, SmsError *e);
+
+/* --- jobs and status queues ------------------------------------------------------------------- */
+
+typedef struct StoreJob {
+        uint64_t id;
+        const char *operation;
+        const char *target;
+        const char *context_id;
+        uint32_t uid;
+        uint32_t state;
+        uint64_t submit_usec, start_usec, end_usec;
+        const char *error_name;
+        const char *error_message;
+        int32_t error_code;
+} StoreJob;
+
+/* Records a new job (state and times from j) and returns its Id. */
+int store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e);
+/* Writes state, times and error of an existing job. */
+int store_job_update(Store *s, const StoreJob *j, SmsError *e);
+/* Marks every job that was queued or running as failed (the daemon stopped under it) and returns
+ * their ids, operations, targets and context IDs so that the caller can clean up after them. */
+typedef struct StoreInterruptedJob {
+        uint64_t id;
+        char *operation;
+        char *target;
+        char *context_id;
+} StoreInterruptedJob;
+int store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n,
+                                SmsError *e);
+void store_interrupted_jobs_free(StoreInterruptedJob *j, size_t n);
+
+typedef struct StoreContextStatus {
+        uint32_t status; /* 0 complete, 1 in progress, 2 error, 3 no status */
+        uint32_t progress, max_progress;
+        char *progress_text;
+        int32_t error_code;
+        char *extended_error_info;
+} StoreContextStatus;
+
+int store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress,
+                             uint32_t max_progress, const char *text, int32_t error_code, const char *extended,
+                             SmsError *e);
+/* An unknown ContextID is status 3 (no status), not an error. */
+int store_context_status_get(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
+int store_context_status_delete(Store *s, const char *context_id, SmsError *e);
+void store_context_status_done(StoreContextStatus *st);

@@ -749,13 +749,22 @@ static void test_newer_schema_refused(void **state) {
 
         assert_int_equal(test_env_stop_daemon(env, SIGTERM), 0);
         snprintf(db_path, sizeof db_path, "%s/site.db", env->state_dir);
+        sqlite3_stmt *st;
+        int version;
         assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        version = sqlite3_column_int(st, 0);
+        assert_true(version >= 1);
+        sqlite3_finalize(st);
         assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         assert_int_not_equal(test_env_start_daemon(env, NULL), 0);
 
         assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+        char restore[64];
+        snprintf(restore, sizeof restore, "PRAGMA user_version = %d", version);
+        assert_int_equal(sqlite3_exec(db, restore, NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         assert_int_equal(test_env_start_daemon(env, NULL), 0);
 }

@@ -323,7 +323,9 @@ static void test_reopen_and_site_code(void **state) {
         assert_non_null(strstr(e.message, "schema version 42"));
         sms_error_clear(&e);
         assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+        char restore[64];
+        snprintf(restore, sizeof restore, "PRAGMA user_version = %u", store_schema_version_known());
+        assert_int_equal(sqlite3_exec(raw, restore, NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(raw);
         assert_int_equal(site_open(&f->site, f->dir, "LAB", &e), 0);
 
