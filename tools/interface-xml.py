@@ -28,6 +28,9 @@ FIXED_DOCS = {
         "GetObject": "Resolves a WMI path such as SMS_BootImagePackage.PackageID=\"LAB00001\" to the "
                      "instance's object path. Errors: InvalidClass, InvalidParameter, NotFound.",
         "ChangeNotification": "A package was announced as changed (AddChangeNotification, refreshes).",
+        "JobNew": "A job was queued; its object is at the given path.",
+        "JobRemoved": "A job ended: Result is done, failed or canceled. Its object stays on the bus for "
+                      "60 s (--job-linger), then goes away; the outcome stays in the site database.",
     },
     PREFIX + ".Class": {
         "": "A class object at /org/smsprov/Provider1/class/<Class>: the class's schema, and Create.",

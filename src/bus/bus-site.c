@@ -144,6 +144,8 @@ static const sd_bus_vtable site_vtable[] = {
         SD_BUS_METHOD_WITH_NAMES("GetObject", "s", SD_BUS_PARAM(WmiPath), "o", SD_BUS_PARAM(Object),
                                  method_get_object, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("ChangeNotification", "so", SD_BUS_PARAM(PackageID) SD_BUS_PARAM(Package), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("JobNew", "to", SD_BUS_PARAM(Id) SD_BUS_PARAM(Job), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("JobRemoved", "tos", SD_BUS_PARAM(Id) SD_BUS_PARAM(Job) SD_BUS_PARAM(Result), 0),
         SD_BUS_VTABLE_END,
 };
 

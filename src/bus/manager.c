@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus/bus-job.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
@@ -109,6 +110,11 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_setup_registrations(m);
         if (r < 0)
                 return log_oom();
+        m->max_jobs = MANAGER_MAX_JOBS;
+        m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
+        r = bus_job_setup(m);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -117,6 +123,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        bus_job_shutdown(m);
         manager_cache_flush(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -134,7 +141,6 @@ Manager *manager_free(Manager *m) {
 }
 
 int manager_run(Manager *m) {
-        sigset_t mask;
         int r;
 
         r = bus_site_register(m);
@@ -146,16 +152,16 @@ int manager_run(Manager *m) {
         r = bus_instance_register(m);
         if (r < 0)
                 return r;
+        r = bus_job_register(m);
+        if (r < 0)
+                return r;
 
         /* Last: callers find the name only once every object answers. */
         r = sd_bus_request_name(m->bus, SMSPROV_BUS_NAME, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to acquire the bus name %s: %m", SMSPROV_BUS_NAME);
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
+        /* main() blocked these before any thread started; sd-event takes them from here. */
         r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);

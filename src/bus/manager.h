@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "smsprov/class.h"
+#include "smsprov/job.h"
 #include "smsprov/site.h"
 
 #define SMSPROV_BUS_NAME "org.smsprov.Provider1"
@@ -37,6 +38,10 @@ typedef struct InstanceCacheEntry {
 } InstanceCacheEntry;
 
 typedef struct ClassRegistration ClassRegistration;
+typedef struct BusJob BusJob;
+
+#define MANAGER_MAX_JOBS 64
+#define MANAGER_JOB_LINGER_USEC (60ULL * 1000000ULL)
 
 typedef struct Manager {
         sd_event *event;
@@ -52,6 +57,12 @@ typedef struct Manager {
 
         ClassRegistration *registrations;
         size_t n_registrations;
+
+        JobQueue *jobs;
+        sd_event_source *jobs_source;
+        BusJob *bus_jobs;          /* running and lingering jobs on the bus */
+        unsigned max_jobs;         /* queued or running at once */
+        uint64_t job_linger_usec;  /* how long a finished job stays on the bus */
 } Manager;
 
 typedef struct ManagerConfig {
@@ -60,6 +71,7 @@ typedef struct ManagerConfig {
         const char *state_dir;
         const char *site_code;
         char **content_roots;
+        uint64_t job_linger_usec; /* 0 = the default 60 s */
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static void help(void) {
                "     --state-dir=DIR        Site database and built images (default /var/lib/smsprovd)\n"
                "     --site-code=ABC        Site code: 3 characters A-Z 0-9; fixed when the database is created\n"
                "     --content-root=DIR     A directory callers' paths may point into (repeatable)\n"
-               "     --log-level=LEVEL      error, warning, info or debug\n");
+               "     --log-level=LEVEL      error, warning, info or debug\n"
+               "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -37,6 +39,7 @@ int main(int argc, char *argv[]) {
                 ARG_SITE_CODE,
                 ARG_CONTENT_ROOT,
                 ARG_LOG_LEVEL,
+                ARG_JOB_LINGER,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -48,6 +51,7 @@ int main(int argc, char *argv[]) {
                 { "site-code", required_argument, NULL, ARG_SITE_CODE },
                 { "content-root", required_argument, NULL, ARG_CONTENT_ROOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "job-linger", required_argument, NULL, ARG_JOB_LINGER },
                 {},
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -106,6 +110,16 @@ int main(int argc, char *argv[]) {
                                 return 2;
                         }
                         break;
+                case ARG_JOB_LINGER: {
+                        char *end;
+                        unsigned long sec = strtoul(optarg, &end, 10);
+                        if (*end || sec == 0 || sec > 86400) {
+                                log_error("--job-linger wants 1-86400 seconds, got '%s'.", optarg);
+                                return 2;
+                        }
+                        config.job_linger_usec = sec * 1000000ULL;
+                        break;
+                }
                 default:
                         return 2;
                 }
@@ -114,6 +128,14 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         config.content_roots = roots;
+
+        /* Block the signals sd-event handles before any worker thread exists: threads inherit
+         * the mask, and a SIGTERM delivered to a worker would kill the daemon uncleanly. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
 
         r = manager_new(&config, &m);
         if (r < 0)
