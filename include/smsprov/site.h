@@ -48,8 +48,22 @@ typedef struct SiteCaller {
  * other property takes its default. Returns the new key. Errors: NotSupported (abstract or
  * read-only class), ReadOnly (a [read] or key property, PackageID included), ValueOutOfRange,
  * InvalidParameter (a required property missing), PathNotAllowed. */
-int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, const SiteCaller *caller,
-                       char **ret_key, SmsError *e);
+int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, SiteChange *derived,
+                       size_t n_derived, const SiteCaller *caller, char **ret_key, SmsError *e);
+/* The checks of site_object_create() alone, consuming nothing: for callers that must validate
+ * before slower work (reading a WIM) and create afterwards. `derived` of site_object_create()
+ * are values the site computed itself (image metadata, build state): they skip the access
+ * checks and override the creation defaults. */
+int site_object_check_create(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e);
+
+/* Writes values the site computed (image metadata after a reload or a build) in one transaction
+ * with a new SedoObjectVersion and an audit row saying `what` ("reloaded the image properties
+ * of"). No access checks: the caller decides what may change. */
+int site_object_set_derived(Site *site, const SmsClass *c, const char *key, SiteChange *values, size_t n,
+                            const SiteCaller *caller, const char *what, size_t **ret_changed, size_t *ret_n_changed,
+                            SmsError *e);
+/* NotFound, NotSupported (read-only class) or Locked, as a Put would get them. */
+int site_object_check_writable(Site *site, const SmsClass *c, const char *key, SmsError *e);
 
 /* Writes the given properties of an existing instance in one transaction. A SedoObjectVersion
  * entry is compared with the stored one (VersionMismatch) and not written. Returns the indexes of

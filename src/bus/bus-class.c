@@ -113,7 +113,7 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r < 0)
                 goto finish;
-        r = site_object_create(&m->site, reg->class, changes, n, &caller, &key, &e);
+        r = site_object_create(&m->site, reg->class, changes, n, NULL, 0, &caller, &key, &e);
         if (r < 0)
                 goto finish;
 

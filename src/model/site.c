@@ -227,9 +227,7 @@ static int check_no_duplicates(const SmsClass *c, const SiteChange *changes, siz
         return 0;
 }
 
-int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, const SiteCaller *caller,
-                       char **ret_key, SmsError *e) {
-        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+int site_object_check_create(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e) {
         int r;
 
         if (c->abstract)
@@ -246,6 +244,17 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, SiteChange *derived,
+                       size_t n_derived, const SiteCaller *caller, char **ret_key, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = site_object_check_create(site, c, changes, n, e);
+        if (r < 0)
+                return r;
 
         o = sms_object_new(c);
         if (!o)
@@ -286,6 +295,12 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         r = r < 0 ? r : object_regenerate_sedo(o, NULL, NULL);
         if (r < 0)
                 return r;
+        /* Values the site computed (image metadata, build state) come last and win. */
+        for (size_t i = 0; i < n_derived; i++) {
+                cim_value_clear(&o->values[derived[i].index]);
+                o->values[derived[i].index] = derived[i].value;
+                derived[i].value = cim_value_null(derived[i].value.type);
+        }
 
         r = store_begin(site->store, e);
         if (r < 0)
@@ -417,6 +432,49 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
                 *ret_n_changed = n_changed;
         }
         return 0;
+}
+
+int site_object_set_derived(Site *site, const SmsClass *c, const char *key, SiteChange *values, size_t n,
+                            const SiteCaller *caller, const char *what, size_t **ret_changed, size_t *ret_n_changed,
+                            SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0;
+        int r;
+
+        r = store_object_load(site->store, c, key, &o, e);
+        if (r < 0)
+                return r;
+        changed = calloc(n + 1, sizeof(size_t));
+        if (!changed)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                size_t idx = values[i].index;
+                if (cim_value_equal(&o->values[idx], &values[i].value))
+                        continue;
+                cim_value_clear(&o->values[idx]);
+                o->values[idx] = values[i].value;
+                values[i].value = cim_value_null(values[i].value.type);
+                changed[n_changed++] = idx;
+        }
+        r = commit_changes(site, o, &changed, &n_changed, AUDIT_MODIFIED, what, caller, e);
+        if (r < 0)
+                return r;
+        if (ret_changed) {
+                *ret_changed = TAKE_PTR(changed);
+                *ret_n_changed = n_changed;
+        }
+        return 0;
+}
+
+int site_object_check_writable(Site *site, const SmsClass *c, const char *key, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = load_writable(site, c, key, &o, e);
+        if (r < 0)
+                return r;
+        return check_not_locked(site, o, e);
 }
 
 int site_object_delete(Site *site, const SmsClass *c, const char *key, const SiteCaller *caller, SmsError *e) {

@@ -80,7 +80,7 @@ static char *create_boot_image(Fixture *f, const char *name) {
         SmsError e = SMS_ERROR_NULL;
         char *key = NULL;
 
-        if (site_object_create(&f->site, boot, ch, 2, &caller, &key, &e) < 0)
+        if (site_object_create(&f->site, boot, ch, 2, NULL, 0, &caller, &key, &e) < 0)
                 fail_msg("create: %s", e.message);
         for (size_t i = 0; i < 2; i++)
                 cim_value_clear(&ch[i].value);
