@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus/bus-defer.h"
 #include "bus/bus-job.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -115,6 +116,12 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = bus_job_setup(m);
         if (r < 0)
                 return r;
+        r = bus_defer_setup(m);
+        if (r < 0)
+                return r;
+        if ((config->adk_root && !(m->adk_root = strdup(config->adk_root))) ||
+            (config->osd_bin_root && !(m->osd_bin_root = strdup(config->osd_bin_root))))
+                return log_oom();
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -124,6 +131,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         bus_job_shutdown(m);
+        bus_defer_shutdown(m);
         manager_cache_flush(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -136,6 +144,8 @@ Manager *manager_free(Manager *m) {
         free(m->registrations);
         site_close(&m->site);
         free(m->bus_address);
+        free(m->adk_root);
+        free(m->osd_bin_root);
         free(m);
         return NULL;
 }

@@ -58,8 +58,12 @@ typedef struct Manager {
         ClassRegistration *registrations;
         size_t n_registrations;
 
-        JobQueue *jobs;
+        JobQueue *jobs;            /* long operations: Job objects */
         sd_event_source *jobs_source;
+        JobQueue *quick;           /* deferred replies of quick calls */
+        sd_event_source *quick_source;
+        char *adk_root;            /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
+        char *osd_bin_root;        /* --osd-bin-root: i386/ x64/ arm64/ */
         BusJob *bus_jobs;          /* running and lingering jobs on the bus */
         unsigned max_jobs;         /* queued or running at once */
         uint64_t job_linger_usec;  /* how long a finished job stays on the bus */
@@ -72,6 +76,8 @@ typedef struct ManagerConfig {
         const char *site_code;
         char **content_roots;
         uint64_t job_linger_usec; /* 0 = the default 60 s */
+        const char *adk_root;
+        const char *osd_bin_root;
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

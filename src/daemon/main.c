@@ -25,6 +25,8 @@ static void help(void) {
                "     --state-dir=DIR        Site database and built images (default /var/lib/smsprovd)\n"
                "     --site-code=ABC        Site code: 3 characters A-Z 0-9; fixed when the database is created\n"
                "     --content-root=DIR     A directory callers' paths may point into (repeatable)\n"
+               "     --adk-root=DIR         Deployment kit: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/\n"
+               "     --osd-bin-root=DIR     OSD binaries to inject: i386/, x64/, arm64/\n"
                "     --log-level=LEVEL      error, warning, info or debug\n"
                "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n");
 }
@@ -40,6 +42,8 @@ int main(int argc, char *argv[]) {
                 ARG_CONTENT_ROOT,
                 ARG_LOG_LEVEL,
                 ARG_JOB_LINGER,
+                ARG_ADK_ROOT,
+                ARG_OSD_BIN_ROOT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -52,6 +56,8 @@ int main(int argc, char *argv[]) {
                 { "content-root", required_argument, NULL, ARG_CONTENT_ROOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "job-linger", required_argument, NULL, ARG_JOB_LINGER },
+                { "adk-root", required_argument, NULL, ARG_ADK_ROOT },
+                { "osd-bin-root", required_argument, NULL, ARG_OSD_BIN_ROOT },
                 {},
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -109,6 +115,12 @@ int main(int argc, char *argv[]) {
                                 log_error("Unknown log level '%s'.", optarg);
                                 return 2;
                         }
+                        break;
+                case ARG_ADK_ROOT:
+                        config.adk_root = optarg;
+                        break;
+                case ARG_OSD_BIN_ROOT:
+                        config.osd_bin_root = optarg;
                         break;
                 case ARG_JOB_LINGER: {
                         char *end;

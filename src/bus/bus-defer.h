@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "bus/manager.h"
+
+/* Quick calls that still do file I/O (GetImageProperties, ReloadImageProperties, reading the WIM
+ * on Create) reply from a worker: the work runs on the quick queue's threads, so that it neither
+ * blocks the event loop nor waits behind long builds, and `reply` runs on the main thread with
+ * the work's result. When reply returns a negative errno (or the work failed and reply passes
+ * the error on), the call gets the named error. */
+typedef int (*DeferWorkFn)(void *userdata, SmsError *e);
+typedef int (*DeferReplyFn)(Manager *m, sd_bus_message *msg, void *userdata, int result, SmsError *e);
+
+int bus_defer(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
+              void (*free_userdata)(void *userdata));
+
+int bus_defer_setup(Manager *m);
+void bus_defer_shutdown(Manager *m);
