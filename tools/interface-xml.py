@@ -71,6 +71,8 @@ def object_for(address, interface):
         return ROOT + "/class/SMS_BootImagePackage"
     if name == "SMS_PackageBaseclass":
         return instance_of(address, "SMS_BootImagePackage")
+    if name.endswith(".Static"):
+        return ROOT + "/class/" + name[:-len(".Static")]
     return instance_of(address, name)
 
 

@@ -95,5 +95,9 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,
                           SmsError *e);
 
+/* Replaces every row of a class the site computes itself (the optional component catalog) in
+ * one transaction. The objects keep their keys. */
+int site_replace_rows(Site *site, const SmsClass *c, SmsObject *const *objects, size_t n, SmsError *e);
+
 /* A fresh SedoObjectVersion (a random GUID string). */
 int site_new_sedo_version(char **ret);

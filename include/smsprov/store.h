@@ -53,6 +53,8 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e);
 /* Writes the listed properties of an existing row. Must run inside a transaction. */
 int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
 int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);
+/* Deletes every row of c (and its descendants). Must run inside a transaction. */
+int store_object_delete_all(Store *s, const SmsClass *c, SmsError *e);
 
 /* Every key of `c` (and of its descendants when abstract), with the concrete class of each. */
 int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,

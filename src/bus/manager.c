@@ -13,6 +13,7 @@
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
+#include "smsprov/winpe-catalog.h"
 #include "util/log.h"
 
 ClassRegistration *manager_registration(Manager *m, const SmsClass *c) {
@@ -122,6 +123,21 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if ((config->adk_root && !(m->adk_root = strdup(config->adk_root))) ||
             (config->osd_bin_root && !(m->osd_bin_root = strdup(config->osd_bin_root))))
                 return log_oom();
+
+        /* The optional component catalog reflects the kit as it is now. */
+        SmsObject **catalog = NULL;
+        size_t n_catalog = 0;
+        r = winpe_catalog_scan(m->adk_root, &catalog, &n_catalog, &e);
+        if (r >= 0)
+                r = site_replace_rows(&m->site, sms_model_find_class("SMS_OSDeploymentKitWinPEOptionalComponent"),
+                                      catalog, n_catalog, &e);
+        winpe_catalog_free(catalog, n_catalog);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the deployment kit's optional components: %s",
+                                e.message ? e.message : strerror(-r));
+                sms_error_clear(&e);
+                return r;
+        }
 
         *ret = TAKE_PTR(m);
         return 0;

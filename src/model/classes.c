@@ -212,17 +212,70 @@ static const SmsProperty status_message_properties[] = {
         P("Win32Error", CIM_UINT32, RO, NULL, "Win32/errno-style error code, 0 for none."),
 };
 
+/* --- SMS_OSDeploymentKitWinPEOptionalComponent (reference §7.6) ------------------------------ */
+
+/* The reference keys this class by (UniqueID, LanguageID). smsprovd's catalog holds one language
+ * (1033) per component, so UniqueID alone is unique and is the key. */
+static const SmsProperty winpe_component_properties[] = {
+        P("Architecture", CIM_STRING, RO, NULL, "X86, X64 or ARM64."),
+        P("DependentComponentNames", CIM_STRING_ARRAY, RO, NULL, "Names of the components this one needs."),
+        P("DependentIds", CIM_UINT32_ARRAY, RO, NULL, "UniqueIDs of the components this one needs."),
+        P("DeploymentKitVersion", CIM_STRING, RO, NULL, "Version of the deployment kit the row belongs to."),
+        P("IsRequired", CIM_BOOLEAN, RO, NULL,
+          "Always added: WinPE-WMI, WinPE-Scripting, WinPE-WDS-Tools, WinPE-SecureStartup."),
+        P("LanguageID", CIM_UINT32, RO, NULL, "Language (LCID) of the component; 1033."),
+        P("Name", CIM_STRING, RO, NULL, "Component name, e.g. WinPE-PowerShell."),
+        P("RelativePath", CIM_STRING, RO, NULL, "Path of the component tree below --adk-root."),
+        P("Size", CIM_UINT64, RO, NULL, "Bytes of the component tree."),
+        P("UniqueID", CIM_UINT32, KEY, NULL,
+          "Component ID: reference §4.4 (x86 1-26, x64 27-52, 57/58 SecureBootCmdlets); ARM64 and "
+          "unlisted components get smsprovd's IDs (documented in model/winpe-catalog.c)."),
+};
+
 /* --- Methods (reference §4.5, §5.3, §6.2; signatures of API.md §5) ---------------------------- */
 
 #define M(n, st, in, out, names, doc_)                                                             \
         { .name = n, .is_static = st, .in_signature = in, .out_signature = out, .arg_names = names, .doc = doc_ }
 
+#define M_GET_IMAGE_PROPERTIES                                                                     \
+        M("GetImageProperties", true, "s", "s", "SourceImagePath\0ImageProperty\0",                  \
+          "Reads the metadata of every image in a WIM inside a content root as ImageProperty XML.")
+#define M_RELOAD_IMAGE_PROPERTIES                                                                  \
+        M("ReloadImageProperties", false, "", "", "",                                              \
+          "Re-reads the source WIM and updates ImageProperty, ImageOSVersion, Architecture and "     \
+          "PackageSize in one transaction.")
+
 static const SmsMethod package_base_methods[] = {
         M("AddChangeNotification", false, "", "", "",
           "Records a change notification for the package and emits Site.ChangeNotification."),
+        M("RefreshPkgSource", false, "", "o", "Job\0",
+          "Re-reads the package source and moves SourceVersion on; a boot image is rebuilt first."),
         M("SetSourceSite", false, "s", "", "SourceSite\0",
           "Sets the site code of the package's owning site."),
         M("Unlock", false, "", "", "", "Makes the local site the package's owning site."),
+};
+
+static const SmsMethod boot_image_methods[] = {
+        M_RELOAD_IMAGE_PROPERTIES,
+        M("UpdateDefaultImage", false, "", "o", "Job\0",
+          "Rebuilds the boot image from the WIM at ImagePath with the OSD files added."),
+        M("UpdateImage", false, "", "o", "Job\0",
+          "Rebuilds the boot image with the current OSD binaries and the package's settings."),
+        M("UpdateOptionalComponents", false, "as", "o", "ComponentIds\0Job\0",
+          "Sets OptionalComponents (IDs from SMS_OSDeploymentKitWinPEOptionalComponent) and rebuilds."),
+        M_GET_IMAGE_PROPERTIES,
+        M("ExportDefaultBootImage", true, "sus", "o", "Architecture\0ImageIndex\0ExportImagePath\0Job\0",
+          "Exports an image of the deployment kit's winpe.wim, with the always-added optional components, "
+          "to a path inside a content root. One at a time."),
+        M("QueryOSDBinaryInjectionStatus", true, "s", "uuusis",
+          "ContextID\0Status\0Progress\0MaxProgress\0ProgressText\0ErrorCode\0ExtendedErrorInfo\0",
+          "The status queue of a ContextID: Status 0 complete, 1 in progress, 2 error, 3 no status."),
+        M("DeleteContextID", true, "s", "", "ContextID\0", "Deletes the status queue of a ContextID."),
+};
+
+static const SmsMethod image_package_methods[] = {
+        M_RELOAD_IMAGE_PROPERTIES,
+        M_GET_IMAGE_PROPERTIES,
 };
 
 SmsClass sms_class_package_base = {
@@ -244,6 +297,8 @@ SmsClass sms_class_boot_image_package = {
         .doc = "A Windows PE boot image, built from ImagePath with the OSD files added.",
         .properties = boot_image_properties,
         .n_properties = ELEMENTSOF(boot_image_properties),
+        .methods = boot_image_methods,
+        .n_methods = ELEMENTSOF(boot_image_methods),
         .discriminator_value = 258,
         .key_kind = SMS_KEY_PACKAGE_ID,
 };
@@ -254,6 +309,8 @@ SmsClass sms_class_image_package = {
         .doc = "An operating system image (WIM) applied to computers.",
         .properties = image_package_properties,
         .n_properties = ELEMENTSOF(image_package_properties),
+        .methods = image_package_methods,
+        .n_methods = ELEMENTSOF(image_package_methods),
         .discriminator_value = 257,
         .key_kind = SMS_KEY_PACKAGE_ID,
 };
@@ -264,6 +321,8 @@ SmsClass sms_class_os_install_package = {
         .doc = "Operating system setup source files (an OS upgrade package).",
         .properties = os_install_properties,
         .n_properties = ELEMENTSOF(os_install_properties),
+        .methods = image_package_methods,
+        .n_methods = ELEMENTSOF(image_package_methods),
         .discriminator_value = 259,
         .key_kind = SMS_KEY_PACKAGE_ID,
 };
@@ -278,6 +337,16 @@ SmsClass sms_class_status_message = {
         .key_kind = SMS_KEY_ROWID,
 };
 
+SmsClass sms_class_winpe_optional_component = {
+        .name = "SMS_OSDeploymentKitWinPEOptionalComponent",
+        .read_only = true,
+        .doc = "The Windows PE optional components found in the deployment kit (--adk-root).",
+        .properties = winpe_component_properties,
+        .n_properties = ELEMENTSOF(winpe_component_properties),
+        .table = "winpe_optional_component",
+        .key_kind = SMS_KEY_CALLER,
+};
+
 /* Parents before children. */
 SmsClass *const sms_model_class_table[] = {
         &sms_class_package_base,
@@ -285,5 +354,6 @@ SmsClass *const sms_model_class_table[] = {
         &sms_class_image_package,
         &sms_class_os_install_package,
         &sms_class_status_message,
+        &sms_class_winpe_optional_component,
         NULL,
 };

@@ -589,6 +589,22 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
         return 0;
 }
 
+int site_replace_rows(Site *site, const SmsClass *c, SmsObject *const *objects, size_t n, SmsError *e) {
+        int r;
+
+        r = store_begin(site->store, e);
+        if (r < 0)
+                return r;
+        r = store_object_delete_all(site->store, c, e);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = store_object_insert(site->store, objects[i], e);
+        if (r >= 0)
+                r = store_commit(site->store, e);
+        if (r < 0)
+                store_rollback(site->store);
+        return r;
+}
+
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,
                           SmsError *e) {
         _cleanup_(wmi_path_done) WmiPath path = {};

@@ -365,6 +365,29 @@ int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *
         return 0;
 }
 
+int store_object_delete_all(Store *s, const SmsClass *c, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        SqlBuf b = {};
+        int rc;
+
+        if (!s->in_transaction)
+                return sms_error_set(e, SMS_ERROR_FAILED, "delete outside a transaction");
+        sqlbuf_append(&b, "DELETE FROM ");
+        sqlbuf_append_identifier(&b, store_class_table(c));
+        sqlbuf_append(&b, " WHERE 1");
+        append_discriminator_filter(&b, c, "AND");
+        if (b.oom) {
+                free(b.s);
+                return -ENOMEM;
+        }
+        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
+        free(b.s);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : store_error(s, rc, e, "deleting instances");
+}
+
 static char *column_text_key(sqlite3_stmt *st, int column) {
         const char *t = (const char *) sqlite3_column_text(st, column);
         return strdup(t ? t : "");

@@ -1,6 +1,25 @@
 # Shell helpers for bus tests: a private dbus-daemon and the real smsprovd in a temporary
 # directory, and assertions. Source it; SMSPROVD must name the daemon binary.
 
+# A stand-in deployment kit and OSD binaries: the optional component trees and the files a boot
+# image gets. (Boot image builds and exports also need winpe.wim, made by the C tests with wimlib.)
+make_kit() {
+        local root=$1 arch name
+        for arch in x86 amd64; do
+                for name in WinPE-WMI WinPE-Scripting WinPE-WDS-Tools WinPE-SecureStartup WinPE-NetFx WinPE-PowerShell; do
+                        mkdir -p "$root/adk/$arch/WinPE_OCs/$name/Windows/System32"
+                        echo "$name $arch" > "$root/adk/$arch/WinPE_OCs/$name/Windows/System32/$name.txt"
+                done
+        done
+        echo "10.1.22621.1" > "$root/adk/version"
+        for arch in i386 x64; do
+                mkdir -p "$root/osd-bin/$arch/00000409"
+                for f in TsBootShell.exe TsmBootstrap.exe TsProgressUI.exe 00000409/tsres.dll; do
+                        echo "$f for $arch" > "$root/osd-bin/$arch/$f"
+                done
+        done
+}
+
 world_start() {
         WORLD=$(mktemp -d "${TMPDIR:-/tmp}/smsprov-shell.XXXXXX")
         chmod 755 "$WORLD"
@@ -8,6 +27,7 @@ world_start() {
         WORLD_CONTENT=${WORLD_CONTENT:-$WORLD/content}
         mkdir -p "$WORLD_CONTENT"
         chmod 755 "$WORLD_CONTENT"
+        make_kit "$WORLD"
         SMSPROV_BUS=unix:path=$WORLD/bus
         export SMSPROV_BUS
         dbus-daemon --config-file="$SOURCE_ROOT/tests/bus/test-bus.conf" --nofork --nopidfile --nosyslog \
@@ -19,7 +39,8 @@ world_start() {
 
 daemon_start() {
         "$SMSPROVD" --bus-address="$SMSPROV_BUS" --state-dir="$WORLD/state" --site-code=LAB \
-                --content-root="$WORLD_CONTENT" --log-level=warning "$@" &
+                --content-root="$WORLD_CONTENT" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
+                --log-level=warning "$@" &
         WORLD_DAEMON=$!
         for _ in $(seq 500); do
                 busctl --address="$SMSPROV_BUS" status org.smsprov.Provider1 >/dev/null 2>&1 && return 0

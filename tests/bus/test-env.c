@@ -50,6 +50,19 @@ int test_env_start(TestEnv *env) {
         if (mkdir(env->content_dir, 0755) < 0)
                 return -errno;
 
+        /* The stand-in deployment kit and OSD binaries (tests/bus/lib.sh's make_kit). */
+        char *kit = NULL;
+        if (asprintf(&kit, ". '%s/tests/bus/lib.sh' && make_kit '%s'",
+                     getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".", env->dir) < 0)
+                abort();
+        pid_t kit_pid = fork();
+        if (kit_pid == 0) {
+                execlp("bash", "bash", "-c", kit, NULL);
+                _exit(127);
+        }
+        waitpid(kit_pid, NULL, 0);
+        free(kit);
+
         bus_path = join(env->dir, "bus");
         if (asprintf(&listen, "--address=unix:path=%s", bus_path) < 0 ||
             asprintf(&env->address, "unix:path=%s", bus_path) < 0)
@@ -84,13 +97,16 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
             asprintf(&argv[n++], "--state-dir=%s", env->state_dir) < 0 ||
             asprintf(&argv[n++], "--content-root=%s", env->content_dir) < 0)
                 abort();
+        if (asprintf(&argv[n++], "--adk-root=%s/adk", env->dir) < 0 ||
+            asprintf(&argv[n++], "--osd-bin-root=%s/osd-bin", env->dir) < 0)
+                abort();
         argv[n++] = "--site-code=LAB";
         argv[n++] = "--log-level=warning";
         for (const char *const *a = extra_args; a && *a && n < 30; a++)
                 argv[n++] = (char *) *a;
         argv[n] = NULL;
         env->daemon_pid = spawn(argv);
-        for (size_t i = 1; i < 4; i++)
+        for (size_t i = 1; i < 6; i++)
                 free(argv[i]);
 
         if (!env->bus) {

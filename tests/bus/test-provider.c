@@ -634,6 +634,31 @@ static void test_query(void **state) {
         free(b);
 }
 
+static void test_optional_component_catalog(void **state) {
+        TestEnv *env = *state;
+        const char *err;
+
+        /* The stand-in kit holds six components per architecture (tests/bus/lib.sh). */
+        assert_int_equal(query_count(env, "SELECT * FROM SMS_OSDeploymentKitWinPEOptionalComponent", &err), 12);
+        assert_int_equal(query_count(env,
+                                     "SELECT Name FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE IsRequired = TRUE "
+                                     "AND Architecture = 'X64'",
+                                     &err),
+                         4);
+        /* Reference §4.4: WinPE-WMI is 26 on x86 and 52 on x64; WinPE-Scripting 18 and 44. */
+        assert_int_equal(query_count(env,
+                                     "SELECT * FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE UniqueID IN (26, 52, "
+                                     "18, 44) AND LanguageID = 1033",
+                                     &err),
+                         4);
+        assert_int_equal(query_count(env,
+                                     "SELECT * FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE Name = "
+                                     "'WinPE-PowerShell' AND DependentComponentNames = 'WinPE-NetFx'",
+                                     &err),
+                         2);
+        assert_null(err);
+}
+
 static int signal_count;
 static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         signal_count++;
@@ -810,6 +835,7 @@ int main(void) {
                 cmocka_unit_test(test_symlink_out_of_root),
                 cmocka_unit_test(test_locked_package),
                 cmocka_unit_test(test_query),
+                cmocka_unit_test(test_optional_component_catalog),
                 cmocka_unit_test(test_signals_and_delete),
                 cmocka_unit_test(test_restart_keeps_everything),
                 cmocka_unit_test(test_site_code_fixed),
