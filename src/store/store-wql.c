@@ -591,7 +591,11 @@ static int emit_class_filter(Builder *b, const char *discriminator) {
         if (n == 0)
                 return append(b, "0"); /* an abstract class without concrete subclasses */
 
-        r = append_identifier(b, discriminator);
+        /* Unary plus: the class filter must not steer SQLite to the discriminator's index when
+         * the condition has a better one (a Name range on the base class scanned every package). */
+        r = append(b, "+");
+        if (r >= 0)
+                r = append_identifier(b, discriminator);
         if (r >= 0)
                 r = append(b, n == 1 ? " = " : " IN (");
         for (size_t i = 0; r >= 0 && i < n; i++) {

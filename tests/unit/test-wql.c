@@ -923,7 +923,7 @@ static void test_compile_text(void **state) {
         assert_sql("SELECT Component FROM SMS_StatusMessage",
                    "SELECT \"RecordID\", 0, \"Component\" FROM \"status_message\"");
         assert_sql("SELECT ImageProperty FROM SMS_BootImagePackage",
-                   "SELECT \"PackageID\", \"PackageType\" FROM \"package\" WHERE \"PackageType\" = ?");
+                   "SELECT \"PackageID\", \"PackageType\" FROM \"package\" WHERE +\"PackageType\" = ?");
         /* an SQL keyword as a column name is quoted like any other */
         assert_sql("SELECT Transaction FROM SMS_StatusMessage WHERE Transaction = 4 ORDER BY transaction",
                    "SELECT \"RecordID\", 0, \"Transaction\" FROM \"status_message\" WHERE \"Transaction\" = ? "
@@ -934,7 +934,7 @@ static void test_compile_text(void **state) {
                 "Description LIKE 'a%')",
                 &sql);
         assert_string_equal(sql.sql, "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE "
-                                     "\"PackageType\" = ? AND \"Name\" = ? AND \"PackageSize\" >= ? AND "
+                                     "+\"PackageType\" = ? AND \"Name\" = ? AND \"PackageSize\" >= ? AND "
                                      "NOT wql_like(?, \"Description\")");
         assert_int_equal(sql.n_params, 4);
         assert_int_equal(sql.params[0].type, CIM_SINT64);
@@ -948,7 +948,7 @@ static void test_compile_text(void **state) {
         compile("SELECT Name FROM SMS_PackageBaseclass WHERE Name = 'a' OR Name = 'b' ORDER BY Name DESC, PackageID",
                 &sql);
         assert_string_equal(sql.sql, "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE "
-                                     "\"PackageType\" IN (?, ?, ?) AND (\"Name\" = ? OR \"Name\" = ?) "
+                                     "+\"PackageType\" IN (?, ?, ?) AND (\"Name\" = ? OR \"Name\" = ?) "
                                      "ORDER BY \"Name\" DESC, \"PackageID\" ASC");
         assert_int_equal(sql.n_params, 5);
         int64_t sum = 0;
@@ -990,25 +990,25 @@ static void test_compile_text(void **state) {
 
         /* arrays */
         assert_sql("SELECT Name FROM SMS_BootImagePackage WHERE SecuredScopeNames = 'Lab'",
-                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE \"PackageType\" = ? AND "
+                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE +\"PackageType\" = ? AND "
                    "EXISTS (SELECT 1 FROM json_each(\"SecuredScopeNames\") WHERE value = ? COLLATE NOCASE)");
         assert_sql("SELECT Name FROM SMS_BootImagePackage WHERE OptionalComponents <> 5",
-                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE \"PackageType\" = ? AND "
+                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE +\"PackageType\" = ? AND "
                    "NOT EXISTS (SELECT 1 FROM json_each(\"OptionalComponents\") WHERE value = ?)");
         assert_sql("SELECT Name FROM SMS_BootImagePackage WHERE NOT OptionalComponents IN (1, 2)",
-                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE \"PackageType\" = ? AND "
+                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE +\"PackageType\" = ? AND "
                    "NOT EXISTS (SELECT 1 FROM json_each(\"OptionalComponents\") WHERE value IN (?, ?))");
         assert_sql("SELECT Name FROM SMS_BootImagePackage WHERE SecuredScopeNames IN ('a')",
-                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE \"PackageType\" = ? AND "
+                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE +\"PackageType\" = ? AND "
                    "EXISTS (SELECT 1 FROM json_each(\"SecuredScopeNames\") WHERE value COLLATE NOCASE IN (?))");
         assert_sql("SELECT Name FROM SMS_BootImagePackage WHERE ExtendedData IS NULL",
-                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE \"PackageType\" = ? AND "
+                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE +\"PackageType\" = ? AND "
                    "(\"ExtendedData\" IS NULL OR length(\"ExtendedData\") = 0)");
         assert_sql("SELECT Name FROM SMS_BootImagePackage WHERE SecuredScopeNames IS NOT NULL",
-                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE \"PackageType\" = ? AND "
+                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE +\"PackageType\" = ? AND "
                    "(\"SecuredScopeNames\" IS NOT NULL AND json_array_length(\"SecuredScopeNames\") > 0)");
         assert_sql("SELECT Name FROM SMS_BootImagePackage WHERE NOT RefreshSchedule IS NOT NULL",
-                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE \"PackageType\" = ? AND "
+                   "SELECT \"PackageID\", \"PackageType\", \"Name\" FROM \"package\" WHERE +\"PackageType\" = ? AND "
                    "(\"RefreshSchedule\" IS NULL OR length(\"RefreshSchedule\") = 0)");
 }
 
