@@ -59,6 +59,8 @@ struct SmsClass {
         const SmsClass *parent;  /* NULL at the top of our hierarchy */
         bool abstract;
         bool read_only;          /* no Create/Put/Delete for callers */
+        bool unlisted;           /* instances resolve by path and answer queries, but are not
+                                  * enumerated (ObjectManager, introspection): an unbounded log */
         const char *doc;
 
         const SmsProperty *properties; /* this class's own properties */

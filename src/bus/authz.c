@@ -11,17 +11,35 @@
 #include "bus/bus-util.h"
 #include "smsprov/macro.h"
 
-static int caller_uid(sd_bus_message *msg, uid_t *ret) {
+/* The caller's uid as the bus daemon vouches for it (GetConnectionCredentials), not augmented
+ * from /proc, which a recycled PID could fool. A bus unique name is never reused while the bus
+ * runs, so the answer is cached per sender: a write costs no extra round trip to the bus. */
+static int caller_uid(Manager *m, sd_bus_message *msg, uid_t *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(msg);
         int r;
 
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT, &creds);
+        for (size_t i = 0; sender && i < AUTHZ_UID_CACHE_SIZE; i++)
+                if (m->uid_cache[i].sender && streq(m->uid_cache[i].sender, sender)) {
+                        *ret = m->uid_cache[i].uid;
+                        return 0;
+                }
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID, &creds);
         if (r < 0)
                 return r;
         r = sd_bus_creds_get_euid(creds, ret);
         if (r < 0)
                 r = sd_bus_creds_get_uid(creds, ret);
-        return r;
+        if (r < 0 || !sender)
+                return r;
+
+        AuthzUidCacheEntry *entry = &m->uid_cache[m->uid_cache_next];
+        free(entry->sender);
+        entry->sender = strdup(sender);
+        entry->uid = *ret;
+        m->uid_cache_next = (m->uid_cache_next + 1) % AUTHZ_UID_CACHE_SIZE;
+        return 0;
 }
 
 int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
@@ -29,7 +47,7 @@ int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteC
         uid_t uid;
         int r;
 
-        r = caller_uid(msg, &uid);
+        r = caller_uid(m, msg, &uid);
         if (r < 0)
                 return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Cannot determine the caller's user ID: %s", strerror(-r));

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus-image.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
@@ -354,15 +355,17 @@ static const struct {
         { "Unlock", method_unlock },
 };
 
-static sd_bus_message_handler_t instance_handler(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(instance_handlers); i++)
-                if (streq(instance_handlers[i].name, name))
-                        return instance_handlers[i].handler;
-        return NULL;
-}
+sd_bus_message_handler_t bus_method_handler(const SmsMethod *method) {
+        const BusMethodHandler *table = method->is_static ? bus_image_static_handlers : bus_image_instance_handlers;
 
-bool bus_instance_method_exposed(const SmsMethod *method) {
-        return !method->is_static && instance_handler(method->name);
+        if (!method->is_static)
+                for (size_t i = 0; i < ELEMENTSOF(instance_handlers); i++)
+                        if (streq(instance_handlers[i].name, method->name))
+                                return instance_handlers[i].handler;
+        for (const BusMethodHandler *h = table; h->name; h++)
+                if (streq(h->name, method->name))
+                        return h->handler;
+        return NULL;
 }
 
 /* --- vtables and registration ------------------------------------------------------------------ */
@@ -395,9 +398,9 @@ static sd_bus_vtable *build_interface_vtable(const SmsClass *c) {
         }
         for (size_t i = 0; i < c->n_methods; i++) {
                 const SmsMethod *meth = &c->methods[i];
-                if (bus_instance_method_exposed(meth))
+                if (!meth->is_static && bus_method_handler(meth))
                         v[k++] = method_entry(meth->name, meth->in_signature, meth->out_signature, meth->arg_names,
-                                              instance_handler(meth->name));
+                                              bus_method_handler(meth));
         }
         v[k++] = (sd_bus_vtable) SD_BUS_VTABLE_END;
         return v;
@@ -427,6 +430,8 @@ int bus_instance_register(Manager *m) {
                                 return log_error_errno(r, "Failed to register %s at %s: %m", owner->interface,
                                                        reg->prefix);
                 }
+                if (reg->class->unlisted)
+                        continue;
                 r = sd_bus_add_node_enumerator(m->bus, NULL, reg->prefix, instance_enumerate, reg);
                 if (r < 0)
                         return log_error_errno(r, "Failed to add the node enumerator for %s: %m", reg->prefix);

@@ -71,6 +71,11 @@ static int manager_connect(Manager *m) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the bus: %m");
+        /* Losing the bus (dbus-daemon restarted, or it cut us off) ends the daemon, so that the
+         * service manager can start it again, instead of running on unreachable. */
+        r = sd_bus_set_exit_on_disconnect(m->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set exit-on-disconnect: %m");
         return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
 }
 
@@ -156,8 +161,12 @@ Manager *manager_free(Manager *m) {
                 free(m->registrations[i].prefix);
                 free(m->registrations[i].class_path);
                 free(m->registrations[i].instance_vtable);
+                free(m->registrations[i].static_interface);
+                free(m->registrations[i].static_vtable);
         }
         free(m->registrations);
+        for (size_t i = 0; i < AUTHZ_UID_CACHE_SIZE; i++)
+                free(m->uid_cache[i].sender);
         site_close(&m->site);
         free(m->bus_address);
         free(m->adk_root);

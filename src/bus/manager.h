@@ -38,6 +38,12 @@ typedef struct InstanceCacheEntry {
 } InstanceCacheEntry;
 
 typedef struct ClassRegistration ClassRegistration;
+
+#define AUTHZ_UID_CACHE_SIZE 64
+typedef struct AuthzUidCacheEntry {
+        char *sender; /* a bus unique name */
+        uid_t uid;
+} AuthzUidCacheEntry;
 typedef struct BusJob BusJob;
 
 #define MANAGER_MAX_JOBS 64
@@ -67,6 +73,10 @@ typedef struct Manager {
         BusJob *bus_jobs;          /* running and lingering jobs on the bus */
         unsigned max_jobs;         /* queued or running at once */
         uint64_t job_linger_usec;  /* how long a finished job stays on the bus */
+        bool export_running;       /* ExportDefaultBootImage runs one at a time */
+
+        AuthzUidCacheEntry uid_cache[AUTHZ_UID_CACHE_SIZE];
+        size_t uid_cache_next;
 } Manager;
 
 typedef struct ManagerConfig {

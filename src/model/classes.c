@@ -330,6 +330,9 @@ SmsClass sms_class_os_install_package = {
 SmsClass sms_class_status_message = {
         .name = "SMS_StatusMessage",
         .read_only = true,
+        /* One row per change, forever: listing them in GetManagedObjects would grow its reply
+         * past the bus's message size limit. Query them with ExecQuery instead. */
+        .unlisted = true,
         .doc = "Audit and status messages: every create, modify and delete, and job outcomes.",
         .properties = status_message_properties,
         .n_properties = ELEMENTSOF(status_message_properties),
