@@ -32,6 +32,31 @@ FIXED_DOCS = {
         "JobRemoved": "A job ended: Result is done, failed or canceled. Its object stays on the bus for "
                       "60 s (--job-linger), then goes away; the outcome stays in the site database.",
     },
+    PREFIX + ".Job": {
+        "": "A long operation at /org/smsprov/Provider1/job/_<Id>: a boot image build, an export, a "
+            "refresh. It stays on the bus for 60 s after it ends; its outcome stays in the site database.",
+        "Id": "The job's number, never reused.",
+        "Operation": "The method that started it, e.g. UpdateImage, or Create.",
+        "Target": "The package it works on, or / (ExportDefaultBootImage).",
+        "ContextID": "The ContextID whose status queue the job reports to (QueryOSDBinaryInjectionStatus).",
+        "StartedByUID": "The Unix user that started it.",
+        "State": "0 queued, 1 running, 2 completed, 3 failed, 4 canceled.",
+        "Progress": "Steps done (percent of bytes for builds and exports).",
+        "MaxProgress": "Steps in all.",
+        "ProgressText": "What it is doing now; after a build, what it could not do and went on without.",
+        "Bytes": "Bytes written so far.",
+        "Rate": "Bytes per second while running.",
+        "SubmitTime": "When it was queued (µs since the epoch, UTC).",
+        "StartTime": "When it started running.",
+        "EndTime": "When it ended.",
+        "Cancelable": "Whether Cancel() can still stop it.",
+        "ErrorName": "The named error of a failed or canceled job, e.g. org.smsprov.Provider1.Error.Canceled.",
+        "ErrorMessage": "The error's message.",
+        "ErrorCode": "An errno-style code of the failure, 0 on success.",
+        "Cancel": "Stops the job: a queued one at once, a running one at its next progress point, leaving the "
+                  "previous image and the database as they were. Errors: Failed (already ended), NotSupported.",
+        "Completed": "Sent when the job ends: success, the error name and message.",
+    },
     PREFIX + ".Class": {
         "": "A class object at /org/smsprov/Provider1/class/<Class>: the class's schema, and Create.",
         "Name": "The class name.",
@@ -73,6 +98,8 @@ def object_for(address, interface):
         return instance_of(address, "SMS_BootImagePackage")
     if name.endswith(".Static"):
         return ROOT + "/class/" + name[:-len(".Static")]
+    if name == "Job":
+        return ROOT + "/job/_1"
     return instance_of(address, name)
 
 
@@ -140,9 +167,13 @@ def normalize(iface):
 
 
 def interfaces(address):
-    names = [PREFIX + ".Site", PREFIX + ".Class"]
+    """Every interface the daemon serves: Site, Class, Job, one per class, and the .Static ones."""
+    names = [PREFIX + ".Site", PREFIX + ".Class", PREFIX + ".Job"]
     out = busctl(address, "get-property", PREFIX, ROOT, PREFIX + ".Site", "Classes")
-    names += [PREFIX + "." + c.strip('"') for c in out.split()[2:]]
+    for cls in [c.strip('"') for c in out.split()[2:]]:
+        names.append(PREFIX + "." + cls)
+        xml = busctl(address, "introspect", "--xml-interface", PREFIX, ROOT + "/class/" + cls)
+        names += [i.get("name") for i in ET.fromstring(xml).iter("interface") if i.get("name").endswith(".Static")]
     return names
 
 

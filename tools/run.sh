@@ -21,6 +21,9 @@ ninja -C build/run >/dev/null
 
 state=$top/.state
 mkdir -p "$state/content"
+# Boot image builds need a deployment kit and OSD binaries: a stand-in unless already there.
+. tools/stand-in-kit.sh
+[ -d "$state/adk" ] || make_stand_in_kit "$state/adk" "$state/osd-bin"
 # A unix socket path must stay short; fall back to /tmp for deep checkouts.
 sock=$state/bus
 [ ${#sock} -lt 100 ] || sock=$(mktemp -u /tmp/smsprov-bus.XXXXXX)
@@ -32,7 +35,7 @@ dbus_pid=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 
 build/run/src/smsprovd --bus-address="$address" --state-dir="$state" --site-code="$site_code" \
-        --content-root="$state/content" &
+        --content-root="$state/content" --adk-root="$state/adk" --osd-bin-root="$state/osd-bin" &
 daemon_pid=$!
 
 stop() {

@@ -31,3 +31,15 @@ void content_roots_done(ContentRoots *roots);
  * Errors: InvalidParameter (not absolute, control characters, over-long component, missing,
  * wrong kind), PathNotAllowed (outside every root, escapes through `..` or a symlink). */
 int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind kind, int *ret_fd, SmsError *e);
+
+/* Opens `relative` below the directory `dirfd` without leaving it (RESOLVE_BENEATH, no magic
+ * links); returns the descriptor or a negative errno (-EXDEV when it would leave). */
+int path_open_beneath(int dirfd, const char *relative, int flags);
+
+/* "/proc/self/fd/N": a path that names exactly the inode behind fd, for libraries that take paths. */
+char *path_of_fd(int fd);
+/* The absolute path the kernel has for fd (readlink of /proc/self/fd/N), or NULL. */
+char *path_resolved_of_fd(int fd);
+
+/* Removes a directory tree the daemon owns (not following symlinks). Missing is fine. */
+int path_remove_tree(const char *path);

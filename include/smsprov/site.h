@@ -95,6 +95,15 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,
                           SmsError *e);
 
+/* Records a status message (an error of a job, say) in its own transaction. Failures to record
+ * are logged by the caller's choice of ignoring the result. */
+int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCaller *caller, const char *class_name,
+                const char *key, const char *text);
+
+/* After a crash: removes the temporary files builds left under <state>/images/ and sets
+ * ActionInProgress back to 0 on the packages whose jobs were interrupted ("Class.Key" targets). */
+int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsError *e);
+
 /* Replaces every row of a class the site computes itself (the optional component catalog) in
  * one transaction. The objects keep their keys. */
 int site_replace_rows(Site *site, const SmsClass *c, SmsObject *const *objects, size_t n, SmsError *e);

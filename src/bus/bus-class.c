@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus-image.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
@@ -80,7 +81,7 @@ static int property_get_method_schema(sd_bus *bus, const char *path, const char 
                         const SmsMethod *meth = &c->methods[i];
                         _cleanup_free_ char *sig = NULL;
 
-                        if (!bus_instance_method_exposed(meth))
+                        if (!bus_method_handler(meth))
                                 continue;
                         if (asprintf(&sig, "%s→%s", meth->in_signature, meth->out_signature) < 0)
                                 return -ENOMEM;
@@ -113,6 +114,13 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r < 0)
                 goto finish;
+        /* The image classes read their WIM first, on a worker; the reply comes from there. */
+        if (sms_class_find_property(reg->class, "ImageProperty") >= 0) {
+                r = bus_image_create(m, msg, reg->class, changes, n, &caller, error);
+                changes = NULL;
+                n = 0;
+                goto finish;
+        }
         r = site_object_create(&m->site, reg->class, changes, n, NULL, 0, &caller, &key, &e);
         if (r < 0)
                 goto finish;
@@ -148,6 +156,30 @@ static const sd_bus_vtable class_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* org.smsprov.Provider1.<Class>.Static: the class's own static methods that this build serves. */
+static int build_static_vtable(ClassRegistration *reg) {
+        const SmsClass *c = reg->class;
+        size_t n = 0, k = 0;
+
+        for (size_t i = 0; i < c->n_methods; i++)
+                if (c->methods[i].is_static && bus_method_handler(&c->methods[i]))
+                        n++;
+        if (n == 0)
+                return 0;
+        reg->static_vtable = calloc(n + 2, sizeof(sd_bus_vtable));
+        if (!reg->static_vtable || asprintf(&reg->static_interface, SMSPROV_INTERFACE_PREFIX "%s.Static", c->name) < 0)
+                return -ENOMEM;
+        reg->static_vtable[k++] = (sd_bus_vtable) SD_BUS_VTABLE_START(0);
+        for (size_t i = 0; i < c->n_methods; i++) {
+                const SmsMethod *meth = &c->methods[i];
+                if (meth->is_static && bus_method_handler(meth))
+                        reg->static_vtable[k++] = method_entry(meth->name, meth->in_signature, meth->out_signature,
+                                                               meth->arg_names, bus_method_handler(meth));
+        }
+        reg->static_vtable[k] = (sd_bus_vtable) SD_BUS_VTABLE_END;
+        return 0;
+}
+
 int bus_class_register(Manager *m) {
         int r;
 
@@ -157,6 +189,15 @@ int bus_class_register(Manager *m) {
                                              class_vtable, reg);
                 if (r < 0)
                         return log_error_errno(r, "Failed to register %s: %m", reg->class_path);
+                r = build_static_vtable(reg);
+                if (r < 0)
+                        return log_oom();
+                if (!reg->static_vtable)
+                        continue;
+                r = sd_bus_add_object_vtable(m->bus, NULL, reg->class_path, reg->static_interface, reg->static_vtable,
+                                             reg);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to register %s: %m", reg->static_interface);
         }
         return 0;
 }

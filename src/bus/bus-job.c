@@ -71,6 +71,13 @@ static BusJob *bus_job_find(Manager *m, const char *path) {
         return NULL;
 }
 
+bool bus_job_target_active(Manager *m, const char *target) {
+        for (BusJob *bj = m->bus_jobs; bj; bj = bj->next)
+                if (bj->job->state <= JOB_STATE_RUNNING && streq(bj->job->target, target))
+                        return true;
+        return false;
+}
+
 /* --- persistence ------------------------------------------------------------------------------ */
 
 static void job_record(Manager *m, Job *j) {
@@ -425,6 +432,12 @@ int bus_job_setup(Manager *m) {
                                 store_rollback(m->site.store);
                 }
         }
+        /* Their packages show the last good build again; what the builds left behind goes. */
+        char **targets = calloc(n + 1, sizeof(char *));
+        for (size_t i = 0; targets && i < n; i++)
+                targets[i] = interrupted[i].target;
+        site_recover_interrupted(&m->site, targets, targets ? n : 0, NULL);
+        free(targets);
         store_interrupted_jobs_free(interrupted, n);
 
         r = job_queue_new(2, &callbacks, &m->jobs);

@@ -14,3 +14,6 @@ void bus_job_shutdown(Manager *m);
  * InterfacesAdded). spec->id is filled in. Returns the job's object path. LimitsExceeded when
  * too many jobs are queued. */
 int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret_path, SmsError *e);
+
+/* Is a job with this target ("SMS_BootImagePackage.LAB00001") queued or running? */
+bool bus_job_target_active(Manager *m, const char *target);

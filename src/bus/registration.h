@@ -15,6 +15,8 @@ struct ClassRegistration {
         char *prefix;         /* /org/smsprov/Provider1/<Class>: instances below it */
         char *class_path;     /* /org/smsprov/Provider1/class/<Class> */
         sd_bus_vtable *instance_vtable;
+        char *static_interface; /* org.smsprov.Provider1.<Class>.Static */
+        sd_bus_vtable *static_vtable; /* NULL when the class has no static methods served */
 };
 
 ClassRegistration *manager_registration(Manager *m, const SmsClass *c);
@@ -22,4 +24,6 @@ ClassRegistration *manager_registration(Manager *m, const SmsClass *c);
 /* A method vtable entry with argument names taken from the descriptor tables. */
 sd_bus_vtable method_entry(const char *member, const char *in, const char *out, const char *names,
                            sd_bus_message_handler_t handler);
-bool bus_instance_method_exposed(const SmsMethod *method);
+/* The handler serving a descriptor's method, or NULL when this build does not serve it (then it
+ * is neither on the bus nor in MethodSchema). */
+sd_bus_message_handler_t bus_method_handler(const SmsMethod *method);

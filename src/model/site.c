@@ -10,6 +10,9 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "smsprov/macro.h"
 #include "smsprov/site.h"
@@ -496,9 +499,15 @@ int site_object_delete(Site *site, const SmsClass *c, const char *key, const Sit
                 r = store_object_delete(site->store, c, key, e);
         if (r >= 0)
                 r = store_commit(site->store, e);
-        if (r < 0)
+        if (r < 0) {
                 store_rollback(site->store);
-        return r;
+                return r;
+        }
+        /* What the site built for the package (boot images, extracted images) goes with it. */
+        _cleanup_free_ char *images = NULL;
+        if (site->state_dir && asprintf(&images, "%s/images/%s", site->state_dir, o->key) >= 0)
+                (void) path_remove_tree(images);
+        return 0;
 }
 
 static bool site_code_valid(const char *code) {
@@ -586,6 +595,82 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
         if (r < 0)
                 return r;
         *ret_query = TAKE_PTR(q);
+        return 0;
+}
+
+int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCaller *caller, const char *class_name,
+                const char *key, const char *text) {
+        _cleanup_free_ char *uid = NULL;
+        int r;
+
+        if (asprintf(&uid, "%u", caller ? (unsigned) caller->uid : 0u) < 0)
+                return -ENOMEM;
+        StoreStatusMessage m = {
+                .message_id = message_id,
+                .message_type = 256,
+                .severity = severity,
+                .uid = caller ? (uint32_t) caller->uid : 0,
+                .description = text,
+                .ins_strings = { uid, class_name, key, text },
+        };
+        r = store_begin(site->store, NULL);
+        if (r < 0)
+                return r;
+        r = store_status_message_add(site->store, &m, NULL, NULL);
+        if (r >= 0)
+                r = store_commit(site->store, NULL);
+        if (r < 0)
+                store_rollback(site->store);
+        return r;
+}
+
+static void remove_build_leftovers(const char *state_dir) {
+        _cleanup_free_ char *images = NULL;
+        DIR *d;
+        struct dirent *de;
+
+        if (asprintf(&images, "%s/images", state_dir) < 0 || !(d = opendir(images)))
+                return;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                int pkg = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                DIR *p = pkg >= 0 ? fdopendir(pkg) : NULL;
+                struct dirent *f;
+                if (!p) {
+                        if (pkg >= 0)
+                                close(pkg);
+                        continue;
+                }
+                /* imaging/build.c writes ".<name>.tmp-XXXXXX" files and staging folders. */
+                while ((f = readdir(p)))
+                        if (f->d_name[0] == '.' && strstr(f->d_name, ".tmp-")) {
+                                _cleanup_free_ char *path = NULL;
+                                if (asprintf(&path, "%s/%s/%s", images, de->d_name, f->d_name) >= 0)
+                                        (void) path_remove_tree(path);
+                        }
+                closedir(p);
+        }
+        closedir(d);
+}
+
+int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsError *e) {
+        SiteCaller daemon = { .uid = 0 };
+
+        remove_build_leftovers(site->state_dir);
+        for (size_t i = 0; i < n; i++) {
+                const char *dot = strchr(targets[i], '.');
+                _cleanup_free_ char *class_name = dot ? strndup(targets[i], (size_t) (dot - targets[i])) : NULL;
+                const SmsClass *c = class_name ? sms_model_find_class(class_name) : NULL;
+                int action = c ? find(c, "ActionInProgress") : -1;
+                if (action < 0)
+                        continue;
+                SiteChange reset = { .index = (size_t) action, .value = cim_value_uint(CIM_UINT32, 0) };
+                /* The package may be gone; then there is nothing to reset. */
+                (void) site_object_set_derived(site, c, dot + 1, &reset, 1, &daemon,
+                                               "reset after an interrupted job", NULL, NULL, NULL);
+        }
+        (void) e;
         return 0;
 }
 

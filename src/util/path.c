@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
@@ -38,7 +39,7 @@ void content_roots_done(ContentRoots *roots) {
         roots->paths = NULL;
 }
 
-static int openat2_beneath(int dirfd, const char *path, int flags) {
+int path_open_beneath(int dirfd, const char *path, int flags) {
         struct open_how how = {
                 .flags = (uint64_t) flags | O_CLOEXEC,
                 .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
@@ -100,7 +101,7 @@ int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind 
         if (root_fd < 0)
                 return sms_error_set_errno(e, errno, "content root %s", root);
 
-        fd = openat2_beneath(root_fd, *rest ? rest : ".", O_PATH);
+        fd = path_open_beneath(root_fd, *rest ? rest : ".", O_PATH);
         if (fd == -EXDEV || fd == -ELOOP)
                 return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED,
                                      "%s leaves content root %s (through '..' or a symbolic link)", path, root);
@@ -143,4 +144,33 @@ int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind 
         if (ret_fd)
                 *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+char *path_of_fd(int fd) {
+        char *p = NULL;
+        if (asprintf(&p, "/proc/self/fd/%d", fd) < 0)
+                return NULL;
+        return p;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int path_remove_tree(const char *path) {
+        if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return 0;
+}
+
+char *path_resolved_of_fd(int fd) {
+        char proc[64], buf[PATH_MAX];
+        ssize_t n;
+
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        n = readlink(proc, buf, sizeof buf - 1);
+        if (n <= 0 || buf[0] != '/')
+                return NULL;
+        buf[n] = 0;
+        return strdup(buf);
 }

@@ -1,23 +1,18 @@
 # Shell helpers for bus tests: a private dbus-daemon and the real smsprovd in a temporary
 # directory, and assertions. Source it; SMSPROVD must name the daemon binary.
 
-# A stand-in deployment kit and OSD binaries: the optional component trees and the files a boot
-# image gets. (Boot image builds and exports also need winpe.wim, made by the C tests with wimlib.)
-make_kit() {
-        local root=$1 arch name
-        for arch in x86 amd64; do
-                for name in WinPE-WMI WinPE-Scripting WinPE-WDS-Tools WinPE-SecureStartup WinPE-NetFx WinPE-PowerShell; do
-                        mkdir -p "$root/adk/$arch/WinPE_OCs/$name/Windows/System32"
-                        echo "$name $arch" > "$root/adk/$arch/WinPE_OCs/$name/Windows/System32/$name.txt"
-                done
-        done
-        echo "10.1.22621.1" > "$root/adk/version"
-        for arch in i386 x64; do
-                mkdir -p "$root/osd-bin/$arch/00000409"
-                for f in TsBootShell.exe TsmBootstrap.exe TsProgressUI.exe 00000409/tsres.dll; do
-                        echo "$f for $arch" > "$root/osd-bin/$arch/$f"
-                done
-        done
+. "$(dirname "${BASH_SOURCE[0]}")/../../tools/stand-in-kit.sh"
+
+# A small WinPE-like WIM with its architecture set: make_wim PATH [ARCH-CODE]
+make_wim() {
+        local tree
+        tree=$(mktemp -d)
+        mkdir -p "$tree/Windows/System32/config"
+        echo "[LaunchApps]" > "$tree/Windows/System32/winpeshl.ini"
+        wimlib-imagex capture "$tree" "$1" "Microsoft Windows PE (x64)" >/dev/null
+        wimlib-imagex info "$1" 1 --image-property WINDOWS/ARCH="${2:-9}" \
+                --image-property WINDOWS/LANGUAGES/DEFAULT=en-US >/dev/null
+        rm -rf "$tree"
 }
 
 world_start() {
@@ -27,7 +22,7 @@ world_start() {
         WORLD_CONTENT=${WORLD_CONTENT:-$WORLD/content}
         mkdir -p "$WORLD_CONTENT"
         chmod 755 "$WORLD_CONTENT"
-        make_kit "$WORLD"
+        make_stand_in_kit "$WORLD/adk" "$WORLD/osd-bin"
         SMSPROV_BUS=unix:path=$WORLD/bus
         export SMSPROV_BUS
         dbus-daemon --config-file="$SOURCE_ROOT/tests/bus/test-bus.conf" --nofork --nopidfile --nosyslog \

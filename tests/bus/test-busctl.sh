@@ -12,10 +12,16 @@ DEST=org.smsprov.Provider1
 
 expect_eq "SiteCode" 's "LAB"' "$(B get-property $DEST $ROOT org.smsprov.Provider1.Site SiteCode)"
 
-echo fake > "$WORLD/content/boot.wim"
+make_wim "$WORLD/content/boot.wim" 9
 out=$(B call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.Class Create 'a{sv}' 2 \
         Name s "WinPE x64" ImagePath s "$WORLD/content/boot.wim")
-expect_eq "Create boot image" "oo \"$ROOT/SMS_BootImagePackage/LAB00001\" \"/\"" "$out"
+expect_eq "Create boot image" "oo \"$ROOT/SMS_BootImagePackage/LAB00001\" \"$ROOT/job/_1\"" "$out"
+# The build: the job ends completed (State 2) and the package points at the built WIM.
+for _ in $(seq 200); do
+        [ "$(B get-property $DEST $ROOT/job/_1 org.smsprov.Provider1.Job State 2>/dev/null)" = "u 2" ] && break
+        sleep 0.05
+done
+expect_eq "build job completed" "u 2" "$(B get-property $DEST $ROOT/job/_1 org.smsprov.Provider1.Job State)"
 P=$ROOT/SMS_BootImagePackage/LAB00001
 
 expect_eq "Name" 's "WinPE x64"' "$(B get-property $DEST $P $BASE Name)"

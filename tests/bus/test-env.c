@@ -50,10 +50,10 @@ int test_env_start(TestEnv *env) {
         if (mkdir(env->content_dir, 0755) < 0)
                 return -errno;
 
-        /* The stand-in deployment kit and OSD binaries (tests/bus/lib.sh's make_kit). */
+        /* The stand-in deployment kit and OSD binaries (tools/stand-in-kit.sh). */
         char *kit = NULL;
-        if (asprintf(&kit, ". '%s/tests/bus/lib.sh' && make_kit '%s'",
-                     getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".", env->dir) < 0)
+        if (asprintf(&kit, "'%s/tools/stand-in-kit.sh' '%s/adk' '%s/osd-bin'",
+                     getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".", env->dir, env->dir) < 0)
                 abort();
         pid_t kit_pid = fork();
         if (kit_pid == 0) {

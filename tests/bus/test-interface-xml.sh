@@ -8,7 +8,7 @@ world_start || exit 1
 trap world_stop EXIT
 
 # One instance of every class, so that each interface can be introspected.
-echo x > "$WORLD/content/boot.wim"
+make_wim "$WORLD/content/boot.wim" 9
 B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_BootImagePackage org.smsprov.Provider1.Class \
         Create 'a{sv}' 1 ImagePath s "$WORLD/content/boot.wim" >/dev/null
 for class in SMS_ImagePackage SMS_OperatingSystemInstallPackage; do

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The work of the image operations, as functions for worker threads (jobs/image-jobs.c): reading
+ * a WIM's metadata, building a boot image, exporting the kit's default boot image. Each takes a
+ * context the main thread filled in from the package and the site, and leaves its results there
+ * for the main thread to commit. Nothing here touches D-Bus or the database. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "smsprov/class.h"
+#include "smsprov/imaging.h"
+#include "smsprov/job.h"
+#include "smsprov/site.h"
+
+/* --- reading metadata ------------------------------------------------------------------------ */
+
+typedef struct ImageRead {
+        char *path;          /* confined: "/proc/self/fd/N" of `fd` */
+        int fd;              /* kept open until the context is freed */
+        unsigned want_index; /* 0 = any; otherwise the index must exist */
+        /* results */
+        WimInfo info;
+        char *xml;           /* ImageProperty of every image */
+} ImageRead;
+
+/* Resolves `path` inside the content roots (a file, or for `allow_install_dir` a folder holding
+ * sources/install.wim) and returns a context for image_read_work(). */
+int image_read_new(const Site *site, const char *path, bool allow_install_dir, unsigned want_index,
+                   ImageRead **ret, SmsError *e);
+/* The same for a file the daemon itself chose (the deployment kit's winpe.wim): no confinement. */
+int image_read_new_trusted(const char *path, unsigned want_index, ImageRead **ret, SmsError *e);
+ImageRead *image_read_free(ImageRead *r);
+void image_read_freep_void(void *r);
+int image_read_work(void *userdata, SmsError *e);
+
+/* The package properties a metadata read determines: ImageProperty, ImageOSVersion,
+ * Architecture, PackageSize (KB of the chosen image, or of every image when index 0), and
+ * Language and Name when `fill_defaults` and the object has none. Returns SiteChange values for
+ * site_object_create()/site_object_set_derived(). */
+int image_read_derived(const ImageRead *r, const SmsClass *c, const SmsObject *current, unsigned index,
+                       bool fill_defaults, SiteChange **ret, size_t *ret_n);
+
+/* --- building a boot image ---------------------------------------------------------------------- */
+
+typedef struct BootImageBuildJob {
+        char *source_path;   /* confined ImagePath, "/proc/self/fd/N" */
+        int source_fd;
+        unsigned image_index;
+        char *output_path;   /* <state>/images/<PackageID>/<base>.<PackageID>.wim */
+        char *architecture;  /* numeric code of the source image */
+        char *osd_bin_root;
+        bool enable_lab_shell;
+        char *pre_exec_command_line;
+        char *pre_exec_source_directory;
+        char *background_bitmap_path;
+        BootImageDriver *drivers;
+        size_t n_drivers;
+        char **component_dirs;
+        uint32_t scratch_space_mb;
+        int *anchor_fds;     /* the confined inputs' descriptors, open until the job ends */
+        size_t n_anchor_fds;
+        /* results */
+        ImagingBuildResult result;
+} BootImageBuildJob;
+
+/* Fills a build context from a boot image package as stored. Paths are confined again (a
+ * property may have been set when a root was configured that is gone now); the optional
+ * component IDs are mapped to their trees through the catalog. Errors are the call's, before
+ * any job exists: ImageError, PathNotAllowed, InvalidParameter. */
+int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_bin_root, const char *adk_root,
+                         BootImageBuildJob **ret, SmsError *e);
+BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b);
+void boot_image_build_free_void(void *b);
+int boot_image_build_work(Job *job, void *userdata, SmsError *e);
+/* The output file name: <state>/images/<PackageID>/<base>.<PackageID>.wim, base = the ImagePath
+ * file name without .wim. */
+int boot_image_output_path(const char *state_dir, const char *package_id, const char *image_path, char **ret);
+
+/* --- exporting the default boot image ------------------------------------------------------------ */
+
+typedef struct DefaultImageExportJob {
+        char *source_path;   /* <adk>/<arch>/winpe.wim */
+        unsigned image_index;
+        char *output_path;   /* "/proc/self/fd/<dirfd>/<name>" inside a content root */
+        int output_dir_fd;
+        char **component_dirs; /* the always-added components present in the kit */
+        ImagingBuildResult result;
+} DefaultImageExportJob;
+
+/* Checks the architecture, the kit's winpe.wim and the export path (its folder inside a content
+ * root, a plain file name) and fills the context. InvalidParameter, PathNotAllowed. */
+int default_image_export_new(const Site *site, const char *adk_root, const char *architecture, unsigned index,
+                             const char *export_path, DefaultImageExportJob **ret, SmsError *e);
+DefaultImageExportJob *default_image_export_free(DefaultImageExportJob *x);
+void default_image_export_free_void(void *x);
+int default_image_export_work(Job *job, void *userdata, SmsError *e);

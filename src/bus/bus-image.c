@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The image methods: GetImageProperties, ReloadImageProperties, the boot image builds
+ * (UpdateImage, UpdateDefaultImage, RefreshPkgSource, UpdateOptionalComponents, and the build
+ * that follows Create), ExportDefaultBootImage, and the ContextID status queues. Slow reads reply
+ * from a worker; builds and exports are Jobs. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus/bus-defer.h"
+#include "bus/bus-image.h"
+#include "bus/bus-job.h"
+#include "bus/bus-util.h"
+#include "bus/registration.h"
+#include "smsprov/image-jobs.h"
+#include "smsprov/macro.h"
+#include "util/log.h"
+#include "util/time-util.h"
+
+static ClassRegistration *current_registration(sd_bus_message *msg) {
+        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
+}
+
+static int reply_error(sd_bus_error *error, SmsError *e, int r) {
+        r = bus_reply_error(error, e, r);
+        sms_error_clear(e);
+        return r;
+}
+
+static const CimValue *value(const SmsObject *o, const char *name) {
+        int i = sms_class_find_property(o->class, name);
+        return i >= 0 ? &o->values[i] : NULL;
+}
+
+static const char *string_value(const SmsObject *o, const char *name) {
+        const CimValue *v = value(o, name);
+        return v && !v->null ? v->str : "";
+}
+
+static bool is_boot_image(const SmsClass *c) {
+        return sms_class_find_property(c, "ImagePath") >= 0;
+}
+
+static char *target_name(const SmsClass *c, const char *key) {
+        char *s = NULL;
+        if (asprintf(&s, "%s.%s", c->name, key) < 0)
+                return NULL;
+        return s;
+}
+
+/* Is a job of this package queued or running? Conflicting work is refused with Busy. */
+static bool package_busy(Manager *m, const SmsClass *c, const char *key) {
+        _cleanup_free_ char *target = target_name(c, key);
+        return target && bus_job_target_active(m, target);
+}
+
+/* --- GetImageProperties ------------------------------------------------------------------------ */
+
+static int reply_image_property(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
+        ImageRead *read = userdata;
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "s", read->xml);
+}
+
+static int method_get_image_properties(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        Manager *m = reg->manager;
+        ImageRead *read = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &path);
+        if (r < 0)
+                return r;
+        /* An OS install package's source may be its folder; the other classes read a WIM. */
+        r = image_read_new(&m->site, path, !is_boot_image(reg->class) && reg->class != sms_model_find_class("SMS_ImagePackage"),
+                           0, &read, &e);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        return bus_defer(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
+}
+
+/* --- ContextID status queues ------------------------------------------------------------------- */
+
+static int method_query_injection_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        StoreContextStatus st;
+        SmsError e = SMS_ERROR_NULL;
+        const char *context_id;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &context_id);
+        if (r < 0)
+                return r;
+        r = store_context_status_get(reg->manager->site.store, context_id, &st, &e);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        r = sd_bus_reply_method_return(msg, "uuusis", st.status, st.progress, st.max_progress, st.progress_text,
+                                       st.error_code, st.extended_error_info);
+        store_context_status_done(&st);
+        return r;
+}
+
+static int method_delete_context_id(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        SmsError e = SMS_ERROR_NULL;
+        SiteCaller caller;
+        const char *context_id;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &context_id);
+        if (r < 0)
+                return r;
+        r = authz_check_write(reg->manager, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
+        if (r < 0)
+                return r;
+        r = store_context_status_delete(reg->manager->site.store, context_id, &e);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* --- boot image builds ------------------------------------------------------------------------- */
+
+typedef struct BuildDone {
+        Manager *manager;
+        const SmsClass *class;
+        char *key;
+        SiteCaller caller;
+        BootImageBuildJob *build;
+} BuildDone;
+
+static void build_done_free(void *p) {
+        BuildDone *d = p;
+        boot_image_build_free(d->build);
+        free(d->key);
+        free(d);
+}
+
+static int build_work(Job *job, void *userdata, SmsError *e) {
+        BuildDone *d = userdata;
+        return boot_image_build_work(job, d->build, e);
+}
+
+static int push_uint(SiteChange *l, size_t *n, const SmsClass *c, const char *name, uint64_t v) {
+        int i = sms_class_find_property(c, name);
+        if (i >= 0)
+                l[(*n)++] = (SiteChange) { .index = (size_t) i, .value = cim_value_uint(c->all[i]->type, v) };
+        return 0;
+}
+
+/* Main thread, after the build: the package points at the new image, or is left as it was. */
+static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
+        BuildDone *d = userdata;
+        Manager *m = d->manager;
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0, n = 0;
+        SiteChange values[8];
+        SmsError inner = SMS_ERROR_NULL;
+        int r;
+
+        r = site_object_load(&m->site, d->class, d->key, &o, &inner);
+        if (r < 0) {
+                /* Deleted while it was being built: the built file goes with it. */
+                if (result >= 0)
+                        unlink(d->build->output_path);
+                sms_error_clear(&inner);
+                return result < 0 ? result : sms_error_set(e, SMS_ERROR_NOT_FOUND, "%s was deleted", d->key);
+        }
+
+        push_uint(values, &n, d->class, "ActionInProgress", 0);
+        if (result >= 0) {
+                const char *old = string_value(o, "PkgSourcePath");
+                if (*old && !streq(old, d->build->output_path) && strncmp(old, m->site.state_dir, strlen(m->site.state_dir)) == 0)
+                        unlink(old); /* a previous build under another base name */
+                int i = sms_class_find_property(d->class, "PkgSourcePath");
+                values[n] = (SiteChange) { .index = (size_t) i };
+                cim_value_set_string(&values[n++].value, d->build->output_path);
+                i = sms_class_find_property(d->class, "ImageOSVersion");
+                values[n] = (SiteChange) { .index = (size_t) i };
+                cim_value_set_string(&values[n++].value, d->build->result.info.os_version);
+                push_uint(values, &n, d->class, "PackageSize", (d->build->result.info.total_bytes + 1023) / 1024);
+                push_uint(values, &n, d->class, "SourceVersion", value(o, "SourceVersion")->u + 1);
+                push_uint(values, &n, d->class, "SourceDate", now_usec());
+        }
+        r = site_object_set_derived(&m->site, d->class, d->key, values, n, &d->caller,
+                                    result >= 0 ? "built the boot image" : "ended a failed build of", &changed,
+                                    &n_changed, &inner);
+        site_changes_free(NULL, 0);
+        for (size_t i = 0; i < n; i++)
+                cim_value_clear(&values[i].value);
+        if (r < 0) {
+                log_warning("Failed to record the build of %s: %s", d->key, inner.message ? inner.message : "");
+                if (result >= 0) {
+                        sms_error_set(e, inner.code, "%s", inner.message ? inner.message : "recording the build failed");
+                        result = r;
+                }
+                sms_error_clear(&inner);
+        } else
+                bus_instance_emit_changed(m, d->class, d->key, changed, n_changed);
+
+        if (result < 0) {
+                _cleanup_free_ char *text = NULL;
+                if (asprintf(&text, "The build of %s %s failed: %s", d->class->name, d->key,
+                             e->message ? e->message : "error") >= 0)
+                        site_report(&m->site, 39999, 0xC0000000u, &d->caller, d->class->name, d->key, text);
+        } else {
+                _cleanup_free_ char *path = instance_path(d->class, d->key);
+                if (path)
+                        sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site",
+                                           "ChangeNotification", "so", d->key, path);
+                if (d->build->result.notes && *d->build->result.notes)
+                        job_set_progress(job, 100, 100, d->build->result.file_size, d->build->result.file_size,
+                                         d->build->result.notes);
+        }
+        return result;
+}
+
+int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const char *operation, uint32_t action,
+                          const SiteCaller *caller, char **ret_job, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        _cleanup_free_ char *target = target_name(c, key), *path = instance_path(c, key);
+        BootImageBuildJob *build = NULL;
+        BuildDone *d;
+        int r;
+
+        if (!target || !path)
+                return -ENOMEM;
+        r = site_object_check_writable(&m->site, c, key, e);
+        if (r < 0)
+                return r;
+        if (package_busy(m, c, key))
+                return sms_error_set(e, SMS_ERROR_BUSY, "%s %s is being built already", c->name, key);
+        r = site_object_load(&m->site, c, key, &o, e);
+        if (r < 0)
+                return r;
+        r = boot_image_build_new(&m->site, o, m->osd_bin_root, m->adk_root, &build, e);
+        if (r < 0)
+                return r;
+
+        SiteChange action_change[1];
+        size_t n = 0;
+        push_uint(action_change, &n, c, "ActionInProgress", action);
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0;
+        r = site_object_set_derived(&m->site, c, key, action_change, n, caller, "started building", &changed,
+                                    &n_changed, e);
+        if (r < 0) {
+                boot_image_build_free(build);
+                return r;
+        }
+        bus_instance_emit_changed(m, c, key, changed, n_changed);
+
+        d = calloc(1, sizeof(BuildDone));
+        if (!d || !(d->key = strdup(key))) {
+                free(d);
+                boot_image_build_free(build);
+                return -ENOMEM;
+        }
+        *d = (BuildDone) { .manager = m, .class = c, .key = d->key, .caller = *caller, .build = build };
+
+        JobSpec spec = {
+                .operation = operation,
+                .target = target,
+                .context_id = string_value(o, "ContextID"),
+                .uid = caller->uid,
+                .cancelable = true,
+                .work = build_work,
+                .finish = build_finish,
+                .userdata = d,
+                .free_userdata = build_done_free,
+        };
+        r = bus_job_start(m, &spec, path, ret_job, e);
+        if (r < 0) {
+                build_done_free(d);
+                push_uint(action_change, &(size_t) { 0 }, c, "ActionInProgress", 0);
+                site_object_set_derived(&m->site, c, key, action_change, 1, caller, "could not start building", NULL,
+                                        NULL, NULL);
+        }
+        return r;
+}
+
+static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        SiteCaller caller;
+        int r;
+
+        if (!key)
+                return -ENOMEM;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
+        if (r < 0)
+                return r;
+        r = bus_image_start_build(m, reg->class, key, sd_bus_message_get_member(msg), 1, &caller, &job, &e);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        return sd_bus_reply_method_return(msg, "o", job);
+}
+
+static int method_update_optional_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
+        _cleanup_strv_free_ char **ids = NULL;
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0, n;
+        SmsError e = SMS_ERROR_NULL;
+        SiteCaller caller;
+        int r;
+
+        if (!key)
+                return -ENOMEM;
+        r = sd_bus_message_read_strv(msg, &ids);
+        if (r < 0)
+                return r;
+        n = strv_length(ids);
+        if (n > 256)
+                return bus_set_error(error, SMS_ERROR_VALUE_OUT_OF_RANGE, "at most 256 optional components");
+        r = authz_check_write(m, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
+        if (r < 0)
+                return r;
+        if (package_busy(m, reg->class, key))
+                return bus_set_error(error, SMS_ERROR_BUSY, "%s %s is being built already", reg->class->name, key);
+
+        uint32_t *list = calloc(n ? n : 1, sizeof(uint32_t));
+        if (!list)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(ids[i], &end, 10);
+                if (errno || end == ids[i] || *end || v > UINT32_MAX || ids[i][0] == '-') {
+                        free(list);
+                        return bus_set_error(error, SMS_ERROR_INVALID_PARAMETER,
+                                             "ComponentIds: '%s' is not a component ID", ids[i]);
+                }
+                list[i] = (uint32_t) v;
+        }
+        SiteChange change = { .index = (size_t) sms_class_find_property(reg->class, "OptionalComponents"),
+                              .value = { .type = CIM_UINT32_ARRAY, .u32s = { list, n } } };
+        /* The IDs are checked against the catalog and the image's architecture by the build
+         * set-up; check them before anything is written. */
+        {
+                _cleanup_(sms_object_freep) SmsObject *o = NULL;
+                BootImageBuildJob *probe = NULL;
+                r = site_object_load(&m->site, reg->class, key, &o, &e);
+                if (r >= 0) {
+                        CimValue *oc = &o->values[change.index];
+                        cim_value_clear(oc);
+                        r = cim_value_copy(oc, &change.value);
+                }
+                if (r >= 0)
+                        r = boot_image_build_new(&m->site, o, m->osd_bin_root, m->adk_root, &probe, &e);
+                boot_image_build_free(probe);
+                if (r < 0) {
+                        cim_value_clear(&change.value);
+                        return reply_error(error, &e, r);
+                }
+        }
+        r = site_object_put(&m->site, reg->class, key, &change, 1, &caller, &changed, &n_changed, &e);
+        cim_value_clear(&change.value);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
+        r = bus_image_start_build(m, reg->class, key, "UpdateOptionalComponents", 1, &caller, &job, &e);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        return sd_bus_reply_method_return(msg, "o", job);
+}
+
+/* --- ReloadImageProperties and RefreshPkgSource of OS images ------------------------------------- */
+
+typedef struct Reload {
+        Manager *manager;
+        const SmsClass *class;
+        char *key;
+        SiteCaller caller;
+        unsigned index;
+        bool refresh; /* RefreshPkgSource: the source version moves on too */
+        ImageRead *read;
+} Reload;
+
+static void reload_free(void *p) {
+        Reload *r = p;
+        image_read_free(r->read);
+        free(r->key);
+        free(r);
+}
+
+static int reload_work(void *userdata, SmsError *e) {
+        return image_read_work(((Reload *) userdata)->read, e);
+}
+
+/* Writes what the read found (and, for a refresh, the next SourceVersion). */
+static int reload_commit(Reload *rl, SmsError *e) {
+        Manager *m = rl->manager;
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        _cleanup_free_ size_t *changed = NULL;
+        SiteChange *values = NULL;
+        size_t n = 0, n_changed = 0;
+        int r;
+
+        r = site_object_load(&m->site, rl->class, rl->key, &o, e);
+        if (r < 0)
+                return r;
+        r = image_read_derived(rl->read, rl->class, o, rl->index, false, &values, &n);
+        if (r < 0)
+                return r;
+        if (rl->refresh) {
+                SiteChange *grown = realloc(values, (n + 3) * sizeof(SiteChange));
+                if (!grown) {
+                        site_changes_free(values, n);
+                        return -ENOMEM;
+                }
+                values = grown;
+                push_uint(values, &n, rl->class, "SourceVersion", value(o, "SourceVersion")->u + 1);
+                push_uint(values, &n, rl->class, "SourceDate", now_usec());
+                push_uint(values, &n, rl->class, "LastRefreshTime", now_usec());
+        }
+        r = site_object_set_derived(&m->site, rl->class, rl->key, values, n, &rl->caller,
+                                    rl->refresh ? "refreshed the source of" : "reloaded the image properties of",
+                                    &changed, &n_changed, e);
+        site_changes_free(values, n);
+        if (r < 0)
+                return r;
+        bus_instance_emit_changed(m, rl->class, rl->key, changed, n_changed);
+        if (rl->refresh) {
+                _cleanup_free_ char *path = instance_path(rl->class, rl->key);
+                if (path)
+                        sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site",
+                                           "ChangeNotification", "so", rl->key, path);
+        }
+        return 0;
+}
+
+static int reply_reload(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
+        if (r < 0)
+                return r;
+        r = reload_commit(userdata, e);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* Prepares a read of the package's source: ImagePath/ImageIndex for boot images, PkgSourcePath
+ * (a WIM, or for OS install packages a folder with sources/install.wim) for the others. */
+static int reload_new(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, bool refresh,
+                      Reload **ret, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        Reload *rl;
+        const char *source;
+        int r;
+
+        r = site_object_check_writable(&m->site, c, key, e);
+        if (r < 0)
+                return r;
+        r = site_object_load(&m->site, c, key, &o, e);
+        if (r < 0)
+                return r;
+        rl = calloc(1, sizeof(Reload));
+        if (!rl || !(rl->key = strdup(key))) {
+                free(rl);
+                return -ENOMEM;
+        }
+        rl->manager = m;
+        rl->class = c;
+        rl->caller = *caller;
+        rl->refresh = refresh;
+        if (is_boot_image(c)) {
+                const CimValue *index = value(o, "ImageIndex");
+                rl->index = index && !index->null && index->u ? (unsigned) index->u : 1;
+                source = string_value(o, "ImagePath");
+        } else
+                source = string_value(o, "PkgSourcePath");
+        if (!*source) {
+                reload_free(rl);
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s %s has no %s to read", c->name, key,
+                                     is_boot_image(c) ? "ImagePath" : "PkgSourcePath");
+        }
+        r = image_read_new(&m->site, source, c == sms_model_find_class("SMS_OperatingSystemInstallPackage"), rl->index,
+                           &rl->read, e);
+        if (r < 0) {
+                reload_free(rl);
+                return r;
+        }
+        *ret = rl;
+        return 0;
+}
+
+static int method_reload_image_properties(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
+        SmsError e = SMS_ERROR_NULL;
+        SiteCaller caller;
+        Reload *rl = NULL;
+        int r;
+
+        if (!key)
+                return -ENOMEM;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        if (r < 0)
+                return r;
+        r = reload_new(m, reg->class, key, &caller, false, &rl, &e);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        return bus_defer(m, msg, reload_work, reply_reload, rl, reload_free);
+}
+
+static int refresh_job_work(Job *job, void *userdata, SmsError *e) {
+        job_set_progress(job, 0, 1, 0, 0, "Reading the package source");
+        return reload_work(userdata, e);
+}
+
+static int refresh_job_finish(Job *job, void *userdata, int result, SmsError *e) {
+        if (result < 0)
+                return result;
+        return reload_commit(userdata, e);
+}
+
+static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = current_registration(msg);
+        Manager *m = reg->manager;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL, *target = NULL, *path = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        SiteCaller caller;
+        Reload *rl = NULL;
+        int r;
+
+        if (!key)
+                return -ENOMEM;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
+        if (r < 0)
+                return r;
+        /* A boot image's refresh is a rebuild from ImagePath (reference §4.5.7). */
+        if (is_boot_image(reg->class)) {
+                r = bus_image_start_build(m, reg->class, key, "RefreshPkgSource", 1, &caller, &job, &e);
+                if (r < 0)
+                        return reply_error(error, &e, r);
+                return sd_bus_reply_method_return(msg, "o", job);
+        }
+        if (package_busy(m, reg->class, key))
+                return bus_set_error(error, SMS_ERROR_BUSY, "%s %s has a job running", reg->class->name, key);
+        r = reload_new(m, reg->class, key, &caller, true, &rl, &e);
+        if (r < 0)
+                return reply_error(error, &e, r);
+        target = target_name(reg->class, key);
+        path = instance_path(reg->class, key);
+        if (!target || !path) {
+                reload_free(rl);
+                return -ENOMEM;
+        }
+        JobSpec spec = { .operation = "RefreshPkgSource", .target = target, .uid = caller.uid, .cancelable = true,
+                         .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
+                         .free_userdata = reload_free };
+        r = bus_job_start(m, &spec, path, &job, &e);
+        if (r < 0) {
+                reload_free(rl);
+                return reply_error(error, &e, r);
+        }
+        return sd_bus_reply_method_return(msg, "o", job);
+}
+
+/* --- ExportDefaultBootImage -------------------------------------------------------------------- */
+
+typedef struct Export {
+        Manager *manager;
+        SiteCaller caller;
+        DefaultImageExportJob *job;
+        ImageRead *check;
+} Export;
+
+static void export_free(void *p) {
+        Export *x = p;
+        default_image_export_free(x->job);
+        image_read_free(x->check);
+        free(x);
+}
+
+static int export_check_work(void *userdata, SmsError *e) {
+        return image_read_work(((Export *) userdata)->check, e);
+}
+
+static int export_work(Job *job, void *userdata, SmsError *e) {
+        return default_image_export_work(job, ((Export *) userdata)->job, e);
+}
+
+static int export_finish(Job *job, void *userdata, int result, SmsError *e) {
+        Export *x = userdata;
+        x->manager->export_running = false;
+        return result;
+}
+
+/* After the kit's WIM opened and the index was found: the export itself is a job. */
+static int reply_export(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
+        Export *x = userdata;
+        _cleanup_free_ char *job = NULL;
+
+        if (r < 0)
+                return r;
+        if (m->export_running)
+                return sms_error_set(e, SMS_ERROR_BUSY, "ExportDefaultBootImage is running already");
+        Export *owned = calloc(1, sizeof(Export));
+        if (!owned)
+                return -ENOMEM;
+        *owned = (Export) { .manager = m, .caller = x->caller, .job = TAKE_PTR(x->job) };
+        JobSpec spec = { .operation = "ExportDefaultBootImage", .target = "", .uid = x->caller.uid,
+                         .cancelable = true, .work = export_work, .finish = export_finish, .userdata = owned,
+                         .free_userdata = export_free };
+        r = bus_job_start(m, &spec, "/", &job, e);
+        if (r < 0) {
+                export_free(owned);
+                return r;
+        }
+        m->export_running = true;
+        return sd_bus_reply_method_return(msg, "o", job);
+}
+
+static int method_export_default_boot_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ClassRegistration *reg = userdata;
+        Manager *m = reg->manager;
+        const char *arch, *path;
+        uint32_t index;
+        SmsError e = SMS_ERROR_NULL;
+        SiteCaller caller;
+        Export *x;
+        int r;
+
+        r = sd_bus_message_read(msg, "sus", &arch, &index, &path);
+        if (r < 0)
+                return r;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
+        if (r < 0)
+                return r;
+        /* Not thread-safe in ConfigMgr (reference §4.5.4): one export at a time. */
+        if (m->export_running)
+                return bus_set_error(error, SMS_ERROR_BUSY, "ExportDefaultBootImage is running already");
+
+        x = calloc(1, sizeof(Export));
+        if (!x)
+                return -ENOMEM;
+        x->manager = m;
+        x->caller = caller;
+        r = default_image_export_new(&m->site, m->adk_root, arch, index, path, &x->job, &e);
+        if (r >= 0)
+                r = image_read_new_trusted(x->job->source_path, index, &x->check, &e);
+        if (r < 0) {
+                export_free(x);
+                return reply_error(error, &e, r);
+        }
+        return bus_defer(m, msg, export_check_work, reply_export, x, export_free);
+}
+
+/* --- tables ------------------------------------------------------------------------------------ */
+
+const BusMethodHandler bus_image_instance_handlers[] = {
+        { "ReloadImageProperties", method_reload_image_properties },
+        { "UpdateDefaultImage", method_build },
+        { "UpdateImage", method_build },
+        { "UpdateOptionalComponents", method_update_optional_components },
+        { "RefreshPkgSource", method_refresh_pkg_source },
+        {},
+};
+
+const BusMethodHandler bus_image_static_handlers[] = {
+        { "GetImageProperties", method_get_image_properties },
+        { "ExportDefaultBootImage", method_export_default_boot_image },
+        { "QueryOSDBinaryInjectionStatus", method_query_injection_status },
+        { "DeleteContextID", method_delete_context_id },
+        {},
+};
+
+/* --- Create of the image classes ----------------------------------------------------------------- */
+
+typedef struct ImageCreate {
+        Manager *manager;
+        const SmsClass *class;
+        SiteChange *changes;
+        size_t n_changes;
+        SiteCaller caller;
+        unsigned index;
+        bool has_name, has_language;
+        ImageRead *read;
+} ImageCreate;
+
+static void image_create_free(void *p) {
+        ImageCreate *ic = p;
+        site_changes_free(ic->changes, ic->n_changes);
+        image_read_free(ic->read);
+        free(ic);
+}
+
+static int image_create_work(void *userdata, SmsError *e) {
+        return image_read_work(((ImageCreate *) userdata)->read, e);
+}
+
+static const SiteChange *find_change(const SmsClass *c, const SiteChange *changes, size_t n, const char *name) {
+        int i = sms_class_find_property(c, name);
+        for (size_t k = 0; i >= 0 && k < n; k++)
+                if (changes[k].index == (size_t) i)
+                        return &changes[k];
+        return NULL;
+}
+
+static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
+        ImageCreate *ic = userdata;
+        const SmsClass *c = ic->class;
+        _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
+        _cleanup_strv_free_ char **ifaces = NULL;
+        SiteChange *derived = NULL;
+        size_t n_derived = 0;
+
+        if (r < 0)
+                return r;
+        r = image_read_derived(ic->read, c, NULL, is_boot_image(c) ? ic->index : 0, false, &derived, &n_derived);
+        if (r < 0)
+                return r;
+        /* The image's name and language when the caller gave none (Add Operating System Image). */
+        const ImageInfo *img = &ic->read->info.images[(ic->index ? ic->index : 1) - 1];
+        SiteChange *grown = realloc(derived, (n_derived + 4) * sizeof(SiteChange));
+        if (!grown) {
+                site_changes_free(derived, n_derived);
+                return -ENOMEM;
+        }
+        derived = grown;
+        if (!ic->has_name && *img->name) {
+                derived[n_derived] = (SiteChange) { .index = (size_t) sms_class_find_property(c, "Name") };
+                cim_value_set_string(&derived[n_derived++].value, img->name);
+        }
+        if (!ic->has_language && *img->language) {
+                derived[n_derived] = (SiteChange) { .index = (size_t) sms_class_find_property(c, "Language") };
+                cim_value_set_string(&derived[n_derived++].value, img->language);
+        }
+        /* A boot image is not there until its first build: version 0, "adding". */
+        if (is_boot_image(c)) {
+                push_uint(derived, &n_derived, c, "ActionInProgress", 2);
+                push_uint(derived, &n_derived, c, "SourceVersion", 0);
+        }
+
+        r = site_object_create(&m->site, c, ic->changes, ic->n_changes, derived, n_derived, &ic->caller, &key, e);
+        site_changes_free(derived, n_derived);
+        if (r < 0)
+                return r;
+        path = instance_path(c, key);
+        ifaces = bus_instance_interfaces(c);
+        if (!path || !ifaces)
+                return -ENOMEM;
+        sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
+
+        if (is_boot_image(c)) {
+                r = bus_image_start_build(m, c, key, "Create", 2, &ic->caller, &job, e);
+                if (r < 0) {
+                        /* Without its build the package would be a husk: take it back. */
+                        SmsError ignore = SMS_ERROR_NULL;
+                        if (site_object_delete(&m->site, c, key, &ic->caller, &ignore) >= 0)
+                                sd_bus_emit_interfaces_removed_strv(m->bus, path, ifaces);
+                        sms_error_clear(&ignore);
+                        return r;
+                }
+        }
+        return sd_bus_reply_method_return(msg, "oo", path, job ? job : "/");
+}
+
+int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteChange *changes, size_t n,
+                     const SiteCaller *caller, sd_bus_error *error) {
+        ImageCreate *ic;
+        const SiteChange *source, *index;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        r = site_object_check_create(&m->site, c, changes, n, &e);
+        if (r < 0) {
+                site_changes_free(changes, n);
+                return reply_error(error, &e, r);
+        }
+        source = find_change(c, changes, n, is_boot_image(c) ? "ImagePath" : "PkgSourcePath");
+        if (!source || source->value.null || !*source->value.str) {
+                if (is_boot_image(c)) {
+                        site_changes_free(changes, n);
+                        return bus_set_error(error, SMS_ERROR_INVALID_PARAMETER, "%s needs ImagePath", c->name);
+                }
+                /* An OS image without a source yet: nothing to read. */
+                _cleanup_free_ char *key = NULL, *path = NULL;
+                _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(c);
+                r = site_object_create(&m->site, c, changes, n, NULL, 0, caller, &key, &e);
+                site_changes_free(changes, n);
+                if (r < 0)
+                        return reply_error(error, &e, r);
+                path = instance_path(c, key);
+                if (!path || !ifaces)
+                        return -ENOMEM;
+                sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
+                return sd_bus_reply_method_return(msg, "oo", path, "/");
+        }
+
+        ic = calloc(1, sizeof(ImageCreate));
+        if (!ic) {
+                site_changes_free(changes, n);
+                return -ENOMEM;
+        }
+        *ic = (ImageCreate) { .manager = m, .class = c, .changes = changes, .n_changes = n, .caller = *caller,
+                              .has_name = find_change(c, changes, n, "Name") != NULL,
+                              .has_language = find_change(c, changes, n, "Language") != NULL };
+        index = find_change(c, changes, n, "ImageIndex");
+        ic->index = is_boot_image(c) ? (index && !index->value.null ? (unsigned) index->value.u : 1) : 0;
+        r = image_read_new(&m->site, source->value.str, c == sms_model_find_class("SMS_OperatingSystemInstallPackage"),
+                           ic->index, &ic->read, &e);
+        if (r < 0) {
+                image_create_free(ic);
+                return reply_error(error, &e, r);
+        }
+        return bus_defer(m, msg, image_create_work, reply_image_create, ic, image_create_free);
+}

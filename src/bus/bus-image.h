@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "bus/manager.h"
+
+typedef struct BusMethodHandler {
+        const char *name;
+        sd_bus_message_handler_t handler;
+} BusMethodHandler;
+
+/* The image methods this build serves, by name; terminated by an empty entry. Instance methods
+ * get the found SmsObject as userdata, static ones the class's registration. */
+extern const BusMethodHandler bus_image_instance_handlers[];
+extern const BusMethodHandler bus_image_static_handlers[];
+
+/* Starts a boot image build of an existing package (after Create, UpdateImage, …): checks it is
+ * not locked or busy, sets ActionInProgress, queues the Job and returns its path. */
+int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const char *operation, uint32_t action,
+                          const SiteCaller *caller, char **ret_job, SmsError *e);
+
+/* Create for the image classes: reads the source WIM on a worker, creates the package with its
+ * metadata, and for a boot image starts the first build. Replies (o Instance, o Job). */
+int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteChange *changes, size_t n,
+                     const SiteCaller *caller, sd_bus_error *error);

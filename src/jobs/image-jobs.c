@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Reading WIM metadata, building boot images and exporting the kit's default boot image, as work
+ * for worker threads. The contexts are filled on the main thread (which may read the database
+ * and confines every path); the work only touches files. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "smsprov/image-jobs.h"
+#include "smsprov/macro.h"
+#include "smsprov/winpe-catalog.h"
+
+/* --- reading metadata ------------------------------------------------------------------------ */
+
+ImageRead *image_read_free(ImageRead *r) {
+        if (!r)
+                return NULL;
+        if (r->fd >= 0)
+                close(r->fd);
+        free(r->path);
+        wim_info_done(&r->info);
+        free(r->xml);
+        free(r);
+        return NULL;
+}
+
+void image_read_freep_void(void *r) {
+        image_read_free(r);
+}
+
+int image_read_new(const Site *site, const char *path, bool allow_install_dir, unsigned want_index,
+                   ImageRead **ret, SmsError *e) {
+        ImageRead *r;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int k;
+
+        k = content_roots_resolve(&site->roots, path, allow_install_dir ? PATH_KIND_ANY : PATH_KIND_FILE, &fd, e);
+        if (k < 0)
+                return k;
+        if (fstat(fd, &st) < 0)
+                return sms_error_set_errno(e, errno, "%s", path);
+        if (S_ISDIR(st.st_mode)) {
+                /* An OS install package's source folder: the image is sources/install.wim. */
+                int wim = path_open_beneath(fd, "sources/install.wim", O_RDONLY | O_NOCTTY | O_NONBLOCK);
+                if (wim == -EXDEV || wim == -ELOOP)
+                        return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED, "%s/sources/install.wim leaves the folder",
+                                             path);
+                if (wim < 0)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s holds no sources/install.wim", path);
+                if (fstat(wim, &st) < 0 || !S_ISREG(st.st_mode)) {
+                        close(wim);
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "%s/sources/install.wim is not a regular file", path);
+                }
+                close(fd);
+                fd = wim;
+        }
+
+        r = calloc(1, sizeof(ImageRead));
+        if (!r)
+                return -ENOMEM;
+        r->fd = TAKE_FD(fd);
+        r->want_index = want_index;
+        r->path = path_of_fd(r->fd);
+        if (!r->path) {
+                image_read_free(r);
+                return -ENOMEM;
+        }
+        *ret = r;
+        return 0;
+}
+
+int image_read_new_trusted(const char *path, unsigned want_index, ImageRead **ret, SmsError *e) {
+        ImageRead *r = calloc(1, sizeof(ImageRead));
+
+        if (!r)
+                return -ENOMEM;
+        r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (r->fd < 0) {
+                int k = sms_error_set_errno(e, errno, "%s", path);
+                image_read_free(r);
+                return k;
+        }
+        r->want_index = want_index;
+        r->path = path_of_fd(r->fd);
+        if (!r->path) {
+                image_read_free(r);
+                return -ENOMEM;
+        }
+        *ret = r;
+        return 0;
+}
+
+int image_read_work(void *userdata, SmsError *e) {
+        ImageRead *r = userdata;
+        int k;
+
+        k = imaging_read_info(r->path, &r->info, e);
+        if (k < 0)
+                return k;
+        if (r->info.n_images == 0)
+                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "the WIM holds no image");
+        if (r->want_index > r->info.n_images)
+                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "image index %u does not exist; the WIM holds %zu image%s",
+                                     r->want_index, r->info.n_images, r->info.n_images == 1 ? "" : "s");
+        return imaging_image_property_xml(&r->info, 0, &r->xml, e);
+}
+
+static int push_string(SiteChange **l, size_t *n, const SmsClass *c, const char *name, const char *value) {
+        int i = sms_class_find_property(c, name);
+        if (i < 0)
+                return 0;
+        SiteChange *p = realloc(*l, (*n + 1) * sizeof(SiteChange));
+        if (!p)
+                return -ENOMEM;
+        *l = p;
+        p[*n] = (SiteChange) { .index = (size_t) i };
+        if (cim_value_set_string(&p[*n].value, value ? value : "") < 0)
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+static int push_uint(SiteChange **l, size_t *n, const SmsClass *c, const char *name, uint64_t value) {
+        int i = sms_class_find_property(c, name);
+        if (i < 0)
+                return 0;
+        SiteChange *p = realloc(*l, (*n + 1) * sizeof(SiteChange));
+        if (!p)
+                return -ENOMEM;
+        *l = p;
+        p[(*n)++] = (SiteChange) { .index = (size_t) i, .value = cim_value_uint(c->all[i]->type, value) };
+        return 0;
+}
+
+static bool object_string_empty(const SmsObject *o, const char *name) {
+        int i = o ? sms_class_find_property(o->class, name) : -1;
+        return i < 0 || o->values[i].null || !*o->values[i].str;
+}
+
+int image_read_derived(const ImageRead *r, const SmsClass *c, const SmsObject *current, unsigned index,
+                       bool fill_defaults, SiteChange **ret, size_t *ret_n) {
+        const ImageInfo *img = &r->info.images[(index ? index : 1) - 1];
+        SiteChange *l = NULL;
+        size_t n = 0;
+        uint64_t bytes = 0;
+        int k;
+
+        if (index)
+                bytes = img->total_bytes;
+        else
+                for (size_t i = 0; i < r->info.n_images; i++)
+                        bytes += r->info.images[i].total_bytes;
+        /* PackageSize is UInt32 KB: cap rather than wrap for images over 4 TB. */
+        uint64_t kb = (bytes + 1023) / 1024;
+
+        k = push_string(&l, &n, c, "ImageProperty", r->xml);
+        k = k < 0 ? k : push_string(&l, &n, c, "ImageOSVersion", img->os_version);
+        k = k < 0 ? k : push_string(&l, &n, c, "Architecture", img->architecture);
+        k = k < 0 ? k : push_uint(&l, &n, c, "PackageSize", kb > UINT32_MAX ? UINT32_MAX : kb);
+        if (k >= 0 && fill_defaults && object_string_empty(current, "Language") && *img->language)
+                k = push_string(&l, &n, c, "Language", img->language);
+        if (k >= 0 && fill_defaults && object_string_empty(current, "Name") && *img->name)
+                k = push_string(&l, &n, c, "Name", img->name);
+        if (k < 0) {
+                site_changes_free(l, n);
+                return k;
+        }
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+/* --- progress ---------------------------------------------------------------------------------- */
+
+/* wimlib's progress reaches the job as a percentage of bytes; a false return cancels. */
+static bool job_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
+        Job *job = userdata;
+        uint32_t pct = total ? (uint32_t) (done * 100 / total) : 0;
+
+        job_set_progress(job, pct > 100 ? 100 : pct, 100, done, total, text);
+        return job_should_continue(job);
+}
+
+/* --- building a boot image ---------------------------------------------------------------------- */
+
+BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
+        if (!b)
+                return NULL;
+        if (b->source_fd >= 0)
+                close(b->source_fd);
+        for (size_t i = 0; i < b->n_anchor_fds; i++)
+                close(b->anchor_fds[i]);
+        free(b->anchor_fds);
+        free(b->source_path);
+        free(b->output_path);
+        free(b->architecture);
+        free(b->osd_bin_root);
+        free(b->pre_exec_command_line);
+        free(b->pre_exec_source_directory);
+        free(b->background_bitmap_path);
+        for (size_t i = 0; i < b->n_drivers; i++)
+                free((char *) b->drivers[i].source);
+        free(b->drivers);
+        strv_free(b->component_dirs);
+        imaging_build_result_done(&b->result);
+        free(b);
+        return NULL;
+}
+
+void boot_image_build_free_void(void *b) {
+        boot_image_build_free(b);
+}
+
+int boot_image_output_path(const char *state_dir, const char *package_id, const char *image_path, char **ret) {
+        _cleanup_free_ char *copy = strdup(image_path), *base = NULL;
+        if (!copy)
+                return -ENOMEM;
+        base = strdup(basename(copy));
+        if (!base)
+                return -ENOMEM;
+        size_t len = strlen(base);
+        if (len > 4 && strcasecmp(base + len - 4, ".wim") == 0)
+                base[len - 4] = 0;
+        if (asprintf(ret, "%s/images/%s/%s.%s.wim", state_dir, package_id, base, package_id) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static const CimValue *value(const SmsObject *o, const char *name) {
+        int i = sms_class_find_property(o->class, name);
+        return i >= 0 ? &o->values[i] : NULL;
+}
+
+static const char *string_or_null(const SmsObject *o, const char *name) {
+        const CimValue *v = value(o, name);
+        return v && !v->null && *v->str ? v->str : NULL;
+}
+
+/* Confines a stored path again and returns the path the kernel resolved it to, keeping the
+ * descriptor in `fds` until the job ends. Trees and files are added to an image by wimlib, which
+ * lstat()s its sources, so a /proc/self/fd link would be added as a link: the resolved path is
+ * handed over instead. (A rename racing between this check and the build could still swap what
+ * is there; the openat2 walk for adds belongs to the confinement work of the hardening issue.) */
+static int confine(const Site *site, const char *what, const char *path, PathKind kind, int *fds, size_t *n_fds,
+                   char **ret, SmsError *e) {
+        SmsError inner = SMS_ERROR_NULL;
+        int fd, r;
+
+        r = content_roots_resolve(&site->roots, path, kind, &fd, &inner);
+        if (r < 0) {
+                r = sms_error_set(e, inner.code, "%s: %s", what, inner.message ? inner.message : path);
+                sms_error_clear(&inner);
+                return r;
+        }
+        fds[(*n_fds)++] = fd;
+        *ret = path_resolved_of_fd(fd);
+        return *ret ? 0 : sms_error_set(e, SMS_ERROR_FAILED, "%s: cannot resolve %s", what, path);
+}
+
+int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_bin_root, const char *adk_root,
+                         BootImageBuildJob **ret, SmsError *e) {
+        BootImageBuildJob *b;
+        const CimValue *v;
+        const char *image_path = string_or_null(package, "ImagePath");
+        int r;
+
+        if (!image_path)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s has no ImagePath", package->key);
+        if (!osd_bin_root)
+                return sms_error_set(e, SMS_ERROR_FAILED,
+                                     "smsprovd was started without --osd-bin-root: there are no OSD binaries to add");
+        b = calloc(1, sizeof(BootImageBuildJob));
+        if (!b)
+                return -ENOMEM;
+        b->source_fd = -1;
+
+        /* The descriptors of confined inputs live in `fds` until the job ends; they are the
+         * anchors of the /proc/self/fd paths the work opens. */
+        int fds[4 + 1024];
+        size_t n_fds = 0;
+
+        r = content_roots_resolve(&site->roots, image_path, PATH_KIND_FILE, &b->source_fd, e);
+        if (r < 0)
+                goto fail;
+        b->source_path = path_of_fd(b->source_fd);
+        v = value(package, "ImageIndex");
+        b->image_index = v && !v->null && v->u > 0 ? (unsigned) v->u : 1;
+        b->architecture = strdup(string_or_null(package, "Architecture") ? string_or_null(package, "Architecture") : "");
+        b->osd_bin_root = strdup(osd_bin_root);
+        if (!b->source_path || !b->architecture || !b->osd_bin_root) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (!*b->architecture || !imaging_osd_arch_dir(b->architecture)) {
+                r = sms_error_set(e, SMS_ERROR_IMAGE_ERROR,
+                                  "the image's architecture '%s' is not one smsprovd builds boot images for (x86, x64, "
+                                  "arm64); call ReloadImageProperties if the WIM changed",
+                                  b->architecture);
+                goto fail;
+        }
+        r = boot_image_output_path(site->state_dir, package->key, image_path, &b->output_path);
+        if (r < 0)
+                goto fail;
+
+        v = value(package, "EnableLabShell");
+        b->enable_lab_shell = v && !v->null && v->b;
+        if (string_or_null(package, "PreExecCommandLine") &&
+            !(b->pre_exec_command_line = strdup(string_or_null(package, "PreExecCommandLine")))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (string_or_null(package, "PreExecSourceDirectory")) {
+                r = confine(site, "PreExecSourceDirectory", string_or_null(package, "PreExecSourceDirectory"),
+                            PATH_KIND_DIRECTORY, fds, &n_fds, &b->pre_exec_source_directory, e);
+                if (r < 0)
+                        goto fail;
+        }
+        if (string_or_null(package, "BackgroundBitmapPath")) {
+                r = confine(site, "BackgroundBitmapPath", string_or_null(package, "BackgroundBitmapPath"),
+                            PATH_KIND_FILE, fds, &n_fds, &b->background_bitmap_path, e);
+                if (r < 0)
+                        goto fail;
+        }
+
+        v = value(package, "ReferencedDrivers");
+        if (v && !v->null && v->drivers.n > 0) {
+                b->drivers = calloc(v->drivers.n, sizeof(BootImageDriver));
+                if (!b->drivers) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                for (size_t i = 0; i < v->drivers.n && i < 1024; i++) {
+                        char *p = NULL;
+                        r = confine(site, "ReferencedDrivers", v->drivers.data[i].source_path, PATH_KIND_ANY, fds,
+                                    &n_fds, &p, e);
+                        if (r < 0)
+                                goto fail;
+                        b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id, .source = p };
+                }
+        }
+
+        /* The components: the four always added, then OptionalComponents, each a tree of the
+         * kit found through the catalog and matching the image's architecture. */
+        const char *adk_arch = imaging_adk_arch_dir(b->architecture);
+        const char *catalog_arch = streq(adk_arch, "x86") ? "X86" : streq(adk_arch, "amd64") ? "X64" : "ARM64";
+        v = value(package, "OptionalComponents");
+        size_t n_optional = v && !v->null ? v->u32s.n : 0;
+        b->component_dirs = calloc(ELEMENTSOF(winpe_always_added) + n_optional + 1, sizeof(char *));
+        if (!b->component_dirs) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        size_t n_dirs = 0;
+        for (size_t i = 0; adk_root && i < ELEMENTSOF(winpe_always_added); i++) {
+                char path[4096];
+                struct stat st;
+                snprintf(path, sizeof path, "%s/%s/WinPE_OCs/%s", adk_root, adk_arch, winpe_always_added[i]);
+                if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !(b->component_dirs[n_dirs++] = strdup(path))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        for (size_t i = 0; i < n_optional; i++) {
+                _cleanup_(sms_object_freep) SmsObject *oc = NULL;
+                char key[16], path[4096];
+                snprintf(key, sizeof key, "%" PRIu32, v->u32s.data[i]);
+                if (!adk_root ||
+                    site_object_load(site, sms_model_find_class("SMS_OSDeploymentKitWinPEOptionalComponent"), key, &oc,
+                                     NULL) < 0) {
+                        r = sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
+                                          "optional component %s is not in the deployment kit's catalog", key);
+                        goto fail;
+                }
+                if (strcasecmp(string_or_null(oc, "Architecture"), catalog_arch) != 0) {
+                        r = sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
+                                          "optional component %s (%s) is for %s, the image is %s", key,
+                                          string_or_null(oc, "Name"), string_or_null(oc, "Architecture"), catalog_arch);
+                        goto fail;
+                }
+                const CimValue *required = value(oc, "IsRequired");
+                if (required && !required->null && required->b)
+                        continue; /* one of the four, added above */
+                snprintf(path, sizeof path, "%s/%s", adk_root, string_or_null(oc, "RelativePath"));
+                if (!(b->component_dirs[n_dirs++] = strdup(path))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        v = value(package, "ScratchSpace");
+        b->scratch_space_mb = v && !v->null ? (uint32_t) v->u : 0;
+
+        b->anchor_fds = malloc((n_fds ? n_fds : 1) * sizeof(int));
+        if (!b->anchor_fds) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        memcpy(b->anchor_fds, fds, n_fds * sizeof(int));
+        b->n_anchor_fds = n_fds;
+        *ret = b;
+        return 0;
+fail:
+        for (size_t i = 0; i < n_fds; i++)
+                close(fds[i]);
+        boot_image_build_free(b);
+        return r;
+}
+
+int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
+        BootImageBuildJob *b = userdata;
+        BootImagePlan plan = {};
+        int r;
+
+        BootImageConfig config = {
+                .architecture = b->architecture,
+                .osd_bin_root = b->osd_bin_root,
+                .enable_lab_shell = b->enable_lab_shell,
+                .pre_exec_command_line = b->pre_exec_command_line,
+                .pre_exec_source_directory = b->pre_exec_source_directory,
+                .background_bitmap_path = b->background_bitmap_path,
+                .drivers = b->drivers,
+                .n_drivers = b->n_drivers,
+                .component_dirs = (const char *const *) b->component_dirs,
+                .n_components = strv_length(b->component_dirs),
+                .scratch_space_mb = b->scratch_space_mb,
+        };
+
+        job_set_progress(job, 0, 100, 0, 0, "Preparing the boot image");
+        r = boot_image_plan(&config, &plan, e);
+        if (r < 0)
+                return r;
+
+        /* The output folder is the package's own under the state directory. */
+        _cleanup_free_ char *dir = strdup(b->output_path);
+        if (!dir) {
+                boot_image_plan_done(&plan);
+                return -ENOMEM;
+        }
+        char *slash = strrchr(dir, '/');
+        *slash = 0;
+        char *images = strrchr(dir, '/');
+        *images = 0;
+        (void) mkdir(dir, 0700);
+        *images = '/';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                boot_image_plan_done(&plan);
+                return sms_error_set_errno(e, errno, "creating %s", dir);
+        }
+
+        ImagingBuild build = {
+                .source_path = b->source_path,
+                .image_index = b->image_index,
+                .output_path = b->output_path,
+                .adds = plan.adds,
+                .n_adds = plan.n_adds,
+                .files = plan.files,
+                .n_files = plan.n_files,
+                .scratch_space_mb = plan.scratch_space_mb,
+                .progress = job_progress,
+                .userdata = job,
+        };
+        r = imaging_build(&build, &b->result, e);
+        boot_image_plan_done(&plan);
+        if (r >= 0)
+                job_set_progress(job, 100, 100, b->result.file_size, b->result.file_size, "Boot image built");
+        return r;
+}
+
+/* --- exporting the default boot image ------------------------------------------------------------ */
+
+DefaultImageExportJob *default_image_export_free(DefaultImageExportJob *x) {
+        if (!x)
+                return NULL;
+        if (x->output_dir_fd >= 0)
+                close(x->output_dir_fd);
+        free(x->source_path);
+        free(x->output_path);
+        strv_free(x->component_dirs);
+        imaging_build_result_done(&x->result);
+        free(x);
+        return NULL;
+}
+
+void default_image_export_free_void(void *x) {
+        default_image_export_free(x);
+}
+
+int default_image_export_new(const Site *site, const char *adk_root, const char *architecture, unsigned index,
+                             const char *export_path, DefaultImageExportJob **ret, SmsError *e) {
+        const char *code = imaging_architecture_code(architecture);
+        const char *adk_arch = code ? imaging_adk_arch_dir(code) : NULL;
+        _cleanup_free_ char *dir = NULL;
+        const char *name;
+        DefaultImageExportJob *x;
+        struct stat st;
+        int r;
+
+        if (!adk_arch)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "unknown architecture '%s' (x86, x64, arm64 or their numeric codes)", architecture);
+        if (index == 0)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ImageIndex is 1-based");
+        if (!adk_root)
+                return sms_error_set(e, SMS_ERROR_FAILED, "smsprovd was started without --adk-root");
+        if (!export_path || export_path[0] != '/')
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ExportImagePath '%s' is not an absolute path",
+                                     export_path ? export_path : "");
+
+        dir = strdup(export_path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        name = export_path + (slash - dir) + 1;
+        *slash = 0;
+        if (!*name || streq(name, ".") || streq(name, "..") || strlen(name) > 255)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ExportImagePath '%s' does not name a file",
+                                     export_path);
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+                if (*p < 0x20 || *p == 0x7F)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "ExportImagePath contains a control character");
+
+        x = calloc(1, sizeof(DefaultImageExportJob));
+        if (!x)
+                return -ENOMEM;
+        x->output_dir_fd = -1;
+        x->image_index = index;
+        r = content_roots_resolve(&site->roots, *dir ? dir : "/", PATH_KIND_DIRECTORY, &x->output_dir_fd, e);
+        if (r < 0)
+                goto fail;
+        /* What is there already must be a file we may replace, not a directory or a device. */
+        if (fstatat(x->output_dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s exists and is not a regular file", export_path);
+                goto fail;
+        }
+        if (asprintf(&x->output_path, "/proc/self/fd/%d/%s", x->output_dir_fd, name) < 0 ||
+            asprintf(&x->source_path, "%s/%s/winpe.wim", adk_root, adk_arch) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (stat(x->source_path, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the deployment kit has no %s", x->source_path);
+                goto fail;
+        }
+
+        x->component_dirs = calloc(ELEMENTSOF(winpe_always_added) + 1, sizeof(char *));
+        if (!x->component_dirs) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t i = 0, n = 0; i < ELEMENTSOF(winpe_always_added); i++) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s/WinPE_OCs/%s", adk_root, adk_arch, winpe_always_added[i]);
+                if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !(x->component_dirs[n++] = strdup(path))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        *ret = x;
+        return 0;
+fail:
+        default_image_export_free(x);
+        return r;
+}
+
+int default_image_export_work(Job *job, void *userdata, SmsError *e) {
+        DefaultImageExportJob *x = userdata;
+        size_t n = strv_length(x->component_dirs);
+        _cleanup_free_ ImagingAdd *adds = calloc(n ? n : 1, sizeof(ImagingAdd));
+        int r;
+
+        if (!adds)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                adds[i] = (ImagingAdd) { .source = x->component_dirs[i], .target = "\\" };
+
+        ImagingBuild build = {
+                .source_path = x->source_path,
+                .image_index = x->image_index,
+                .output_path = x->output_path,
+                .adds = adds,
+                .n_adds = n,
+                .progress = job_progress,
+                .userdata = job,
+        };
+        job_set_progress(job, 0, 100, 0, 0, "Exporting the default boot image");
+        r = imaging_build(&build, &x->result, e);
+        if (r >= 0)
+                job_set_progress(job, 100, 100, x->result.file_size, x->result.file_size, "Exported");
+        return r;
+}

@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Image metadata, boot image builds, ExportDefaultBootImage and jobs, end to end: WIMs made at run
+ * time with wimlib, the real daemon on a private bus, the built images opened with wimlib and
+ * their SYSTEM hive read back with hivex. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hivex.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <wimlib.h>
+
+#include <cmocka.h>
+
+#include "../helpers/wim-gen.h"
+#include "test-env.h"
+
+#define ROOT "/org/smsprov/Provider1"
+#define IFACE "org.smsprov.Provider1."
+#define BASE IFACE "SMS_PackageBaseclass"
+#define BOOT IFACE "SMS_BootImagePackage"
+#define BOOT_STATIC IFACE "SMS_BootImagePackage.Static"
+
+static TestEnv env;
+
+/* --- helpers ----------------------------------------------------------------------------------- */
+
+static char *path_in(const char *dir, const char *name) {
+        char *p = NULL;
+        assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+        return p;
+}
+
+static const char *call(const char *path, const char *iface, const char *method, sd_bus_message **reply,
+                        const char *types, ...) {
+        static char name[256];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
+        if (types) {
+                va_start(ap, types);
+                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
+                va_end(ap);
+        }
+        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, reply);
+        sd_bus_message_unref(m);
+        if (r >= 0)
+                return NULL;
+        snprintf(name, sizeof name, "%s", error.name);
+        if (getenv("SMSPROV_TEST_VERBOSE"))
+                fprintf(stderr, "%s: %s: %s\n", method, error.name, error.message);
+        sd_bus_error_free(&error);
+        return name;
+}
+
+static char *get_string(const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *s = NULL;
+        if (sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, &s) < 0)
+                fail_msg("Get %s: %s", prop, error.message);
+        return s;
+}
+
+static uint32_t get_u32(const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t u = 0;
+        if (sd_bus_get_property_trivial(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u) < 0)
+                fail_msg("Get %s: %s", prop, error.message);
+        return u;
+}
+
+/* Waits for a job to end and returns its State (2 completed, 3 failed, 4 canceled). */
+static uint32_t wait_job(const char *job, char **ret_error_name) {
+        for (int i = 0; i < 3000; i++) {
+                uint32_t state = get_u32(job, IFACE "Job", "State");
+                if (state >= 2) {
+                        if (ret_error_name)
+                                *ret_error_name = get_string(job, IFACE "Job", "ErrorName");
+                        return state;
+                }
+                usleep(20000);
+        }
+        fail_msg("job %s did not finish", job);
+        return 0;
+}
+
+/* Create with a{sv}; returns the error name or NULL; fills the instance and job paths. */
+static const char *create(const char *class_name, char **ret_path, char **ret_job, unsigned n, const char *types, ...) {
+        static char name[256];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        char cls[256];
+        va_list ap;
+        int r;
+
+        snprintf(cls, sizeof cls, ROOT "/class/%s", class_name);
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", cls, IFACE "Class", "Create"),
+                         0);
+        sd_bus_message_open_container(m, 'a', "{sv}");
+        va_start(ap, types);
+        if (n)
+                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
+        va_end(ap);
+        sd_bus_message_close_container(m);
+        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, &reply);
+        sd_bus_message_unref(m);
+        if (r < 0) {
+                snprintf(name, sizeof name, "%s", error.name);
+                if (getenv("SMSPROV_TEST_VERBOSE"))
+                        fprintf(stderr, "Create: %s: %s\n", error.name, error.message);
+                sd_bus_error_free(&error);
+                return name;
+        }
+        const char *p, *j;
+        sd_bus_message_read(reply, "oo", &p, &j);
+        if (ret_path)
+                *ret_path = strdup(p);
+        if (ret_job)
+                *ret_job = strdup(j);
+        sd_bus_message_unref(reply);
+        return NULL;
+}
+
+static size_t count_packages(void) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        size_t n = 0;
+        assert_true(sd_bus_call_method(env.bus, "org.smsprov.Provider1", ROOT, IFACE "Site", "ExecQuery", &error, &reply, "s",
+                                       "SELECT PackageID FROM SMS_PackageBaseclass") >= 0);
+        sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
+        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
+                n++;
+        sd_bus_message_unref(reply);
+        return n;
+}
+
+/* Reads a file out of image 1 of a WIM. */
+static char *wim_file(const char *wim_path, const char *path_in_wim) {
+        WIMStruct *wim = NULL;
+        char *dir = path_in(env.dir, "extract.XXXXXX");
+        char *out = NULL, *data = NULL;
+        const char *paths[] = { path_in_wim };
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(wimlib_open_wim(wim_path, 0, &wim), 0);
+        int r = wimlib_extract_paths(wim, 1, dir, paths, 1, WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE);
+        wimlib_free(wim);
+        if (r == 0) {
+                const char *base = strrchr(path_in_wim, '\\');
+                out = path_in(dir, base ? base + 1 : path_in_wim);
+                FILE *f = fopen(out, "re");
+                if (f) {
+                        data = calloc(1, 1 << 16);
+                        size_t n = fread(data, 1, (1 << 16) - 1, f);
+                        data[n] = 0;
+                        fclose(f);
+                }
+        }
+        if (data && strstr(path_in_wim, "config\\SYSTEM")) {
+                /* The hive: return the WinPECacheThreshold value as text. */
+                hive_h *h = hivex_open(out, 0);
+                assert_non_null(h);
+                hive_node_h node = hivex_root(h);
+                node = hivex_node_get_child(h, node, "ControlSet001");
+                node = node ? hivex_node_get_child(h, node, "Services") : 0;
+                node = node ? hivex_node_get_child(h, node, "FBWF") : 0;
+                hive_value_h v = node ? hivex_node_get_value(h, node, "WinPECacheThreshold") : 0;
+                free(data);
+                data = NULL;
+                if (v) {
+                        int32_t dword = hivex_value_dword(h, v);
+                        assert_true(asprintf(&data, "%d", dword) > 0);
+                }
+                hivex_close(h);
+        }
+        test_rm_rf(dir);
+        free(dir);
+        free(out);
+        return data;
+}
+
+static char *file_hash(const char *path) {
+        char cmd[1024], *line = calloc(1, 128);
+        snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        assert_non_null(fgets(line, 128, p));
+        pclose(p);
+        line[64] = 0;
+        return line;
+}
+
+static size_t count_temp_files(const char *dir) {
+        char cmd[1024];
+        size_t n = 0;
+        snprintf(cmd, sizeof cmd, "find '%s' -name '.*tmp-*' 2>/dev/null | wc -l", dir);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        if (fscanf(p, "%zu", &n) != 1)
+                n = 999;
+        pclose(p);
+        return n;
+}
+
+/* --- tests ------------------------------------------------------------------------------------- */
+
+static void test_get_image_properties(void **state) {
+        char *multi = test_env_content_path(&env, "multi.wim"), *xml = NULL;
+        sd_bus_message *reply = NULL;
+
+        assert_null(call(ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static", "GetImageProperties", &reply, "s",
+                         multi));
+        sd_bus_message_read(reply, "s", &xml);
+        assert_non_null(strstr(xml, "<WIM>"));
+        assert_non_null(strstr(xml, "<IMAGE Index=\"3\">"));
+        assert_non_null(strstr(xml, "<Property Name=\"Image name\">Image 2</Property>"));
+        assert_non_null(strstr(xml, "<Property Name=\"Architecture\">0</Property>"));
+        sd_bus_message_unref(reply);
+
+        char *boot = test_env_content_path(&env, "boot.wim");
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", &reply, "s", boot));
+        sd_bus_message_read(reply, "s", &xml);
+        assert_non_null(strstr(xml, "<Property Name=\"OS version\">10.0.22621.1</Property>"));
+        assert_non_null(strstr(xml, "<Property Name=\"Language\">en-US</Property>"));
+        sd_bus_message_unref(reply);
+
+        /* Bad files: each its named error. */
+        char *text = test_env_content_path(&env, "notawim.wim"), *cut = test_env_content_path(&env, "truncated.wim");
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s", text),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s", cut),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s",
+                                 "/etc/hostname"),
+                            SMSPROV_ERR("PathNotAllowed"));
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s",
+                                 env.content_dir),
+                            SMSPROV_ERR("InvalidParameter"));
+        free(text);
+        free(cut);
+        free(boot);
+        free(multi);
+}
+
+static void test_image_package_metadata(void **state) {
+        char *boot = test_env_content_path(&env, "boot.wim"), *path = NULL, *job = NULL;
+
+        /* Name comes from the image when the caller gives none. */
+        assert_null(create("SMS_ImagePackage", &path, &job, 2, "{sv}{sv}", "PkgSourceFlag", "u", 2, "PkgSourcePath", "s",
+                           boot));
+        assert_string_equal(job, "/");
+        char *name = get_string(path, BASE, "Name");
+        assert_string_equal(name, "Microsoft Windows PE (x64)");
+        char *arch = get_string(path, IFACE "SMS_ImagePackage", "Architecture");
+        assert_string_equal(arch, "9");
+        char *version = get_string(path, IFACE "SMS_ImagePackage", "ImageOSVersion");
+        assert_string_equal(version, "10.0.22621.1");
+        char *language = get_string(path, BASE, "Language");
+        assert_string_equal(language, "en-US");
+        assert_true(get_u32(path, BASE, "PackageSize") > 0);
+        char *xml = get_string(path, IFACE "SMS_ImagePackage", "ImageProperty");
+        assert_non_null(strstr(xml, "Image name"));
+        free(name);
+        free(arch);
+        free(version);
+        free(language);
+        free(xml);
+        free(path);
+        free(job);
+
+        /* An OS install package reads sources/install.wim of its folder. */
+        char *setup = test_env_content_path(&env, "setup");
+        assert_null(create("SMS_OperatingSystemInstallPackage", &path, &job, 2, "{sv}{sv}", "Name", "s", "Upgrade",
+                           "PkgSourcePath", "s", setup));
+        arch = get_string(path, IFACE "SMS_OperatingSystemInstallPackage", "Architecture");
+        assert_string_equal(arch, "0");
+        name = get_string(path, BASE, "Name");
+        assert_string_equal(name, "Upgrade"); /* the caller's name wins */
+        free(name);
+        free(arch);
+        free(path);
+        free(job);
+        free(setup);
+        free(boot);
+}
+
+static void test_create_bad_wims_change_nothing(void **state) {
+        size_t before = count_packages();
+        char *text = test_env_content_path(&env, "notawim.wim"), *cut = test_env_content_path(&env, "truncated.wim"),
+             *boot = test_env_content_path(&env, "boot.wim");
+
+        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", text),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", cut),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 2, "{sv}{sv}", "ImagePath", "s", boot, "ImageIndex",
+                                   "u", 5),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 1, "{sv}", "PkgSourcePath", "s", text),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 2, "{sv}{sv}", "ImagePath", "s", boot,
+                                   "OptionalComponents", "au", 1, 9999),
+                            SMSPROV_ERR("ValueOutOfRange"));
+        assert_int_equal(count_packages(), before);
+        free(text);
+        free(cut);
+        free(boot);
+}
+
+static void test_boot_image_build(void **state) {
+        char *boot = test_env_content_path(&env, "boot.wim"), *bmp = test_env_content_path(&env, "background.bmp"),
+             *pre = test_env_content_path(&env, "prestart"), *drivers = test_env_content_path(&env, "drivers/nic");
+        char *path = NULL, *job = NULL, *err = NULL;
+        char *source_hash = file_hash(boot);
+
+        /* WinPE-PowerShell: 15 on x86, so 41 on x64 (reference §4.4). */
+        uint32_t powershell = 15 + 26;
+        assert_null(create("SMS_BootImagePackage", &path, &job, 8, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "Name", "s",
+                           "Lab boot image", "ImagePath", "s", boot, "ContextID", "s", "ctx-build", "EnableLabShell", "b", 1,
+                           "ScratchSpace", "u", 256, "BackgroundBitmapPath", "s", bmp, "PreExecSourceDirectory", "s", pre,
+                           "PreExecCommandLine", "s", "cmd /c prestart.cmd"));
+        assert_string_not_equal(job, "/");
+        assert_int_equal(wait_job(job, &err), 2);
+        assert_string_equal(err, "");
+        free(err);
+
+        char *id = get_string(path, BASE, "PackageID");
+        char *built = get_string(path, BASE, "PkgSourcePath");
+        char want[512];
+        snprintf(want, sizeof want, "%s/images/%s/boot.%s.wim", env.state_dir, id, id);
+        assert_string_equal(built, want);
+        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
+        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+
+        /* What went into the image. */
+        char *s = wim_file(built, "\\sms\\bin\\x64\\TsBootShell.exe");
+        assert_non_null(s);
+        assert_string_equal(s, "TsBootShell.exe for x64\n");
+        free(s);
+        s = wim_file(built, "\\Windows\\System32\\winpeshl.ini");
+        assert_non_null(strstr(s, "[LaunchApps]"));
+        assert_non_null(strstr(s, "%SYSTEMDRIVE%\\sms\\bin\\x64\\TsBootShell.exe"));
+        free(s);
+        s = wim_file(built, "\\sms\\bin\\x64\\TsBootShell.ini");
+        assert_non_null(strstr(s, "EnableDebugShell=true"));
+        free(s);
+        s = wim_file(built, "\\sms\\PKG\\SMS10000\\prestart.cmd");
+        assert_non_null(s);
+        free(s);
+        s = wim_file(built, "\\Windows\\System32\\winpe.bmp");
+        assert_string_equal(s, "BM fake bitmap\n");
+        free(s);
+        s = wim_file(built, "\\Windows\\System32\\WinPE-WMI.txt"); /* always added */
+        assert_string_equal(s, "WinPE-WMI amd64\n");
+        free(s);
+        s = wim_file(built, "\\Windows\\System32\\config\\SYSTEM");
+        assert_non_null(s);
+        assert_string_equal(s, "256");
+        free(s);
+        /* The source is untouched. */
+        char *after_hash = file_hash(boot);
+        assert_string_equal(after_hash, source_hash);
+        free(after_hash);
+
+        /* The ContextID's status queue says complete; unknown IDs have no status. */
+        sd_bus_message *reply = NULL;
+        uint32_t status, progress, max;
+        const char *text, *ext;
+        int32_t code;
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
+                         "ctx-build"));
+        sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
+        assert_int_equal(status, 0);
+        assert_int_equal(code, 0);
+        assert_int_equal(progress, max);
+        sd_bus_message_unref(reply);
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
+                         "no-such-context"));
+        sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
+        assert_int_equal(status, 3);
+        sd_bus_message_unref(reply);
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "DeleteContextID", NULL, "s", "ctx-build"));
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
+                         "ctx-build"));
+        sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
+        assert_int_equal(status, 3);
+        sd_bus_message_unref(reply);
+
+        /* Drivers and an optional component, then UpdateOptionalComponents: each rebuild moves the
+         * source version on. */
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
+        sd_bus_message_append(m, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777301, drivers);
+        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+        char pid[16];
+        snprintf(pid, sizeof pid, "%u", powershell);
+        assert_null(call(path, BOOT, "UpdateOptionalComponents", &reply, "as", 1, pid));
+        const char *job2;
+        sd_bus_message_read(reply, "o", &job2);
+        char *job2c = strdup(job2);
+        sd_bus_message_unref(reply);
+        assert_int_equal(wait_job(job2c, NULL), 2);
+        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 2);
+        s = wim_file(built, "\\Windows\\System32\\WinPE-PowerShell.txt");
+        assert_string_equal(s, "WinPE-PowerShell amd64\n");
+        free(s);
+        s = wim_file(built, "\\sms\\drivers\\16777301\\nic.inf");
+        assert_non_null(s);
+        free(s);
+        s = wim_file(built, "\\Windows\\System32\\winpeshl.ini");
+        assert_non_null(strstr(s, "LoadDrivers.cmd"));
+        free(s);
+
+        /* Wrong IDs: unknown, or x86's for an x64 image. Nothing changes. */
+        assert_string_equal(call(path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "9999"),
+                            SMSPROV_ERR("ValueOutOfRange"));
+        assert_string_equal(call(path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "15"),
+                            SMSPROV_ERR("ValueOutOfRange"));
+        assert_string_equal(call(path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "fifteen"),
+                            SMSPROV_ERR("InvalidParameter"));
+        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 2);
+
+        /* Cancel of a finished job. */
+        assert_string_equal(call(job2c, IFACE "Job", "Cancel", NULL, NULL), SMSPROV_ERR("Failed"));
+
+        /* Deleting the package deletes what was built for it. */
+        assert_null(call(path, BASE, "Delete", NULL, NULL));
+        struct stat st;
+        assert_true(stat(built, &st) < 0);
+
+        free(job2c);
+        free(id);
+        free(built);
+        free(source_hash);
+        free(boot);
+        free(bmp);
+        free(pre);
+        free(drivers);
+        free(path);
+        free(job);
+}
+
+static void test_build_busy_and_cancel(void **state) {
+        char *big = test_env_content_path(&env, "big.wim"), *path = NULL, *job = NULL;
+
+        assert_null(create("SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", big, "ContextID", "s",
+                           "ctx-cancel"));
+        assert_int_equal(wait_job(job, NULL), 2);
+        char *built = get_string(path, BASE, "PkgSourcePath");
+        char *before = file_hash(built);
+        char *images = path_in(env.state_dir, "images");
+
+        /* Two builds of one package: the second is refused. Then cancel the first: the previous
+         * image stays, nothing temporary is left, the source version does not move. */
+        sd_bus_message *reply = NULL;
+        assert_null(call(path, BOOT, "UpdateImage", &reply, NULL));
+        const char *j;
+        sd_bus_message_read(reply, "o", &j);
+        char *running = strdup(j);
+        sd_bus_message_unref(reply);
+        assert_string_equal(call(path, BOOT, "UpdateDefaultImage", NULL, NULL), SMSPROV_ERR("Busy"));
+        assert_null(call(running, IFACE "Job", "Cancel", NULL, NULL));
+        char *err = NULL;
+        assert_int_equal(wait_job(running, &err), 4);
+        assert_string_equal(err, SMSPROV_ERR("Canceled"));
+        free(err);
+        char *after = file_hash(built);
+        assert_string_equal(after, before);
+        assert_int_equal(count_temp_files(images), 0);
+        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
+        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+
+        /* The ContextID reports the cancellation as an error. */
+        uint32_t status, progress, max;
+        const char *text, *ext;
+        int32_t code;
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
+                         "ctx-cancel"));
+        sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
+        assert_int_equal(status, 2);
+        assert_int_not_equal(code, 0);
+        sd_bus_message_unref(reply);
+
+        free(running);
+        free(after);
+        free(before);
+        free(built);
+        free(images);
+        free(big);
+        free(path);
+        free(job);
+}
+
+static void test_reload_image_properties(void **state) {
+        char *wim = test_env_content_path(&env, "reload.wim"), *path = NULL, *job = NULL;
+
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
+        assert_null(create("SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", wim));
+        assert_int_equal(wait_job(job, NULL), 2);
+        char *sedo = get_string(path, BASE, "SedoObjectVersion");
+
+        /* The admin replaces the WIM with an x86 one; Reload picks it up. */
+        assert_int_equal(test_make_winpe_wim(wim, "0", true, 0, true), 0);
+        assert_null(call(path, BOOT, "ReloadImageProperties", NULL, NULL));
+        char *arch = get_string(path, BOOT, "Architecture");
+        assert_string_equal(arch, "0");
+        /* Get → Reload → Put of another property: the reloaded values stay. */
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
+        sd_bus_message_append(m, "a{sv}", 1, "Description", "s", "after reload");
+        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+        free(arch);
+        arch = get_string(path, BOOT, "Architecture");
+        assert_string_equal(arch, "0");
+        char *sedo2 = get_string(path, BASE, "SedoObjectVersion");
+        assert_string_not_equal(sedo, sedo2);
+
+        free(sedo2);
+        free(sedo);
+        free(arch);
+        free(wim);
+        free(path);
+        free(job);
+}
+
+static void test_export_default_boot_image(void **state) {
+        char *out = test_env_content_path(&env, "exported/boot.wim"), *dir = test_env_content_path(&env, "exported");
+        sd_bus_message *reply = NULL;
+        const char *j;
+
+        mkdir(dir, 0755);
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", &reply, "sus", "x64", 1,
+                         out));
+        sd_bus_message_read(reply, "o", &j);
+        char *job = strdup(j);
+        sd_bus_message_unref(reply);
+        /* One at a time. */
+        char *out2 = test_env_content_path(&env, "exported/second.wim");
+        const char *busy = call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus", "x64",
+                                1, out2);
+        assert_int_equal(wait_job(job, NULL), 2);
+        if (busy) /* the first may already have finished on a fast machine */
+                assert_string_equal(busy, SMSPROV_ERR("Busy"));
+        char *s = wim_file(out, "\\Windows\\System32\\WinPE-SecureStartup.txt");
+        assert_string_equal(s, "WinPE-SecureStartup amd64\n");
+        free(s);
+        s = wim_file(out, "\\Windows\\System32\\winpeshl.ini");
+        assert_non_null(s);
+        free(s);
+
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
+                                 "sparc", 1, out),
+                            SMSPROV_ERR("InvalidParameter"));
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
+                                 "x64", 7, out),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
+                                 "x64", 1, "/tmp/outside.wim"),
+                            SMSPROV_ERR("PathNotAllowed"));
+        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
+                                 "x64", 1, dir),
+                            SMSPROV_ERR("InvalidParameter"));
+        free(job);
+        free(out);
+        free(out2);
+        free(dir);
+}
+
+static void test_kill_mid_build(void **state) {
+        char *big = test_env_content_path(&env, "big.wim"), *path = NULL, *job = NULL;
+        char *images = path_in(env.state_dir, "images");
+
+        assert_null(create("SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", big, "ContextID", "s",
+                           "ctx-kill"));
+        assert_int_equal(wait_job(job, NULL), 2);
+        char *built = get_string(path, BASE, "PkgSourcePath");
+        char *before = file_hash(built);
+
+        /* Kill the daemon while a rebuild runs (as soon as the job reports running). */
+        sd_bus_message *reply = NULL;
+        const char *j;
+        assert_null(call(path, BOOT, "UpdateImage", &reply, NULL));
+        sd_bus_message_read(reply, "o", &j);
+        char *running = strdup(j);
+        sd_bus_message_unref(reply);
+        for (int i = 0; i < 500 && get_u32(running, IFACE "Job", "State") == 0; i++)
+                usleep(2000);
+        assert_int_equal(test_env_stop_daemon(&env, SIGKILL), 0);
+        assert_int_equal(test_env_start_daemon(&env, NULL), 0);
+
+        /* The database is whole, the image is the previous one, nothing temporary is left, the
+         * package is idle again, and the ContextID says the build failed. */
+        char db[512];
+        sqlite3 *raw;
+        sqlite3_stmt *st;
+        snprintf(db, sizeof db, "%s/site.db", env.state_dir);
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        sqlite3_close(raw);
+
+        char *after = file_hash(built);
+        assert_string_equal(after, before);
+        assert_int_equal(count_temp_files(images), 0);
+        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
+        uint32_t status, progress, max;
+        const char *text, *ext;
+        int32_t code;
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
+                         "ctx-kill"));
+        sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
+        /* The kill may have come just as the build finished: then it completed. Either way the
+         * status is final, never "in progress". */
+        assert_true(status == 2 || status == 0);
+        sd_bus_message_unref(reply);
+
+        free(after);
+        free(before);
+        free(built);
+        free(running);
+        free(images);
+        free(big);
+        free(path);
+        free(job);
+}
+
+/* --- set-up ------------------------------------------------------------------------------------ */
+
+static void write_text(const char *path, const char *text) {
+        assert_int_equal(test_write_file(path, text, strlen(text)), 0);
+}
+
+static int setup(void **state) {
+        char *p;
+
+        if (test_env_start(&env) < 0)
+                return -1;
+#define CONTENT(name) (p = test_env_content_path(&env, name))
+        assert_int_equal(test_make_winpe_wim(CONTENT("boot.wim"), "9", true, 0, true), 0);
+        free(p);
+        assert_int_equal(test_make_winpe_wim(CONTENT("big.wim"), "9", true, 48u << 20, false), 0);
+        free(p);
+        assert_int_equal(test_make_multi_image_wim(CONTENT("multi.wim"), 3), 0);
+        free(p);
+        mkdir(CONTENT("setup"), 0755);
+        free(p);
+        mkdir(CONTENT("setup/sources"), 0755);
+        free(p);
+        assert_int_equal(test_make_winpe_wim(CONTENT("setup/sources/install.wim"), "0", false, 0, true), 0);
+        free(p);
+        write_text(CONTENT("notawim.wim"), "this is not a WIM file\n");
+        free(p);
+        write_text(CONTENT("background.bmp"), "BM fake bitmap\n");
+        free(p);
+        write_text(CONTENT("prestart/prestart.cmd"), "@echo prestart\r\n");
+        free(p);
+        write_text(CONTENT("drivers/nic/nic.inf"), "[Version]\r\n");
+        free(p);
+        /* A truncated WIM: the first half of a real one. */
+        {
+                char *src = test_env_content_path(&env, "boot.wim"), *dst = test_env_content_path(&env, "truncated.wim");
+                struct stat st;
+                assert_int_equal(stat(src, &st), 0);
+                char *buf = malloc((size_t) st.st_size);
+                FILE *f = fopen(src, "re");
+                assert_int_equal(fread(buf, 1, (size_t) st.st_size, f), (size_t) st.st_size);
+                fclose(f);
+                assert_int_equal(test_write_file(dst, buf, (size_t) st.st_size / 2), 0);
+                free(buf);
+                free(src);
+                free(dst);
+        }
+        /* The kit's winpe.wim for ExportDefaultBootImage. */
+        p = path_in(env.dir, "adk/amd64/winpe.wim");
+        assert_int_equal(test_make_winpe_wim(p, "9", true, 0, true), 0);
+        free(p);
+        *state = &env;
+        return 0;
+}
+
+static int teardown(void **state) {
+        return test_env_stop(&env);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_get_image_properties),
+                cmocka_unit_test(test_image_package_metadata),
+                cmocka_unit_test(test_create_bad_wims_change_nothing),
+                cmocka_unit_test(test_boot_image_build),
+                cmocka_unit_test(test_build_busy_and_cancel),
+                cmocka_unit_test(test_reload_image_properties),
+                cmocka_unit_test(test_export_default_boot_image),
+                cmocka_unit_test(test_kill_mid_build),
+        };
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
