@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: MIT */
+
+/* bench-provider: figures for smsprovd against references measured in the same run.
+ *
+ * Starts a private dbus-daemon, the real smsprovd and the bare sd-bus echo-server in a temporary
+ * directory, fills the site with N packages and prints creates/s, puts/s, property and query
+ * round trips, GetManagedObjects and the daemon's memory. Nothing here asserts a time: figures
+ * that miss their goal are listed at the end, and the exit status says only whether the run
+ * itself worked. See bench/README.md. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROVIDER "org.smsprov.Provider1"
+#define ROOT "/org/smsprov/Provider1"
+#define BASE_IFACE PROVIDER ".SMS_PackageBaseclass"
+#define ECHO "org.smsprov.Bench"
+#define ECHO_PATH "/org/smsprov/Bench"
+#define PROPERTIES "org.freedesktop.DBus.Properties"
+#define CALL_TIMEOUT_USEC (300ULL * 1000000ULL)
+#define BLOCK 100
+
+typedef struct Bench {
+        unsigned n;             /* packages to create */
+        const char *smsprovd, *source_root, *echo_server;
+        char *dir, *address;
+        pid_t dbus_pid, daemon_pid, echo_pid;
+        sd_bus *bus;
+        char **paths;           /* the created packages */
+        double fsync_per_s;     /* the disk's commit floor, the reference for writes */
+        double echo_call_median; /* the reference for queries */
+} Bench;
+
+typedef struct Stats {
+        double median, p99;
+} Stats;
+
+enum { GOAL_NONE = -1, GOAL_MISSED = 0, GOAL_MET = 1 };
+
+typedef struct Row {
+        char metric[48], value[40], reference[40], ratio[48];
+        int goal;
+} Row;
+
+static Row rows[24];
+static size_t n_rows;
+static Bench *current; /* for die() */
+
+static void bench_stop(Bench *b);
+
+static _Noreturn __attribute__((format(printf, 1, 2))) void die(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("bench: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        if (current)
+                bench_stop(current);
+        exit(EXIT_FAILURE);
+}
+
+/* A formatted string that lives until eight more have been made: enough for one table row. */
+static __attribute__((format(printf, 1, 2))) const char *fmt(const char *f, ...) {
+        static char buf[8][64];
+        static unsigned next;
+        char *s = buf[next++ % 8];
+        va_list ap;
+
+        va_start(ap, f);
+        vsnprintf(s, sizeof buf[0], f, ap);
+        va_end(ap);
+        return s;
+}
+
+static void row(int goal, const char *metric, const char *value, const char *reference, const char *ratio) {
+        Row *r;
+
+        if (n_rows >= sizeof rows / sizeof rows[0])
+                die("too many rows");
+        r = &rows[n_rows++];
+        *r = (Row) { .goal = goal };
+        snprintf(r->metric, sizeof r->metric, "%s", metric);
+        snprintf(r->value, sizeof r->value, "%s", value);
+        snprintf(r->reference, sizeof r->reference, "%s", reference);
+        snprintf(r->ratio, sizeof r->ratio, "%s", ratio);
+}
+
+static const char *verdict(bool ok) {
+        return ok ? "ok" : "MISSED";
+}
+
+static double now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return (x > y) - (x < y);
+}
+
+/* Sorts v in place. */
+static Stats stats(double *v, size_t n) {
+        size_t p99 = (n * 99 + 99) / 100;
+
+        qsort(v, n, sizeof(double), cmp_double);
+        return (Stats) { .median = v[n / 2], .p99 = v[(p99 > 0 ? p99 : 1) - 1] };
+}
+
+/* --- processes --------------------------------------------------------------------------------- */
+
+static pid_t spawn(char *const argv[]) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+                die("fork: %m");
+        if (pid == 0) {
+                execv(argv[0], argv);
+                execvp(argv[0], argv);
+                fprintf(stderr, "bench: cannot run %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        return pid;
+}
+
+static void stop_child(pid_t *pid, const char *what) {
+        int status = 0;
+
+        if (*pid <= 0)
+                return;
+        kill(*pid, SIGTERM);
+        waitpid(*pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fprintf(stderr, "bench: %s did not stop cleanly (status 0x%x)\n", what, (unsigned) status);
+        *pid = -1;
+}
+
+/* A "Vm…:" field of /proc/PID/status, in KiB; -1 if missing. */
+static long proc_status_kib(pid_t pid, const char *field) {
+        char path[64], line[256];
+        size_t len = strlen(field);
+        long kib = -1;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof line, f))
+                if (strncmp(line, field, len) == 0 && line[len] == ':') {
+                        kib = strtol(line + len + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return kib;
+}
+
+/* Resets VmHWM to the current RSS (Linux ≥ 4.0); false if the kernel refuses. */
+static bool reset_peak_rss(pid_t pid) {
+        char path[64];
+        bool ok;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/clear_refs", (int) pid);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ok = write(fd, "5", 1) == 1;
+        close(fd);
+        return ok;
+}
+
+/* CPU time the process's main thread has used, in µs (/proc/PID/schedstat, ns resolution); -1
+ * if unknown. The main thread is where both servers answer reads. */
+static double proc_cpu_us(pid_t pid) {
+        char path[64];
+        unsigned long long ns;
+        FILE *f;
+        int n;
+
+        snprintf(path, sizeof path, "/proc/%d/schedstat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        n = fscanf(f, "%llu", &ns);
+        fclose(f);
+        return n == 1 ? (double) ns / 1e3 : -1;
+}
+
+/* CPU time of all the process's threads, in µs (/proc/PID/stat, clock-tick resolution). */
+static double proc_total_cpu_us(pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long utime, stime;
+        size_t n;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        /* after "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+         * cmajflt utime stime */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+                return -1;
+        return (double) (utime + stime) * 1e6 / (double) sysconf(_SC_CLK_TCK);
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        remove(path);
+        return 0;
+}
+
+/* --- the bus ----------------------------------------------------------------------------------- */
+
+/* Calls a method and measures the round trip in µs, building the message included. */
+static int call_timedv(Bench *b, double *ret_us, sd_bus_message **ret_reply, sd_bus_error *error, const char *dest,
+                       const char *path, const char *iface, const char *member, const char *types, va_list ap) {
+        sd_bus_message *m = NULL;
+        double t0 = now_us();
+        int r;
+
+        r = sd_bus_message_new_method_call(b->bus, &m, dest, path, iface, member);
+        if (r >= 0 && types)
+                r = sd_bus_message_appendv(m, types, ap);
+        if (r >= 0)
+                r = sd_bus_call(b->bus, m, CALL_TIMEOUT_USEC, error, ret_reply);
+        *ret_us = now_us() - t0;
+        sd_bus_message_unref(m);
+        if (r < 0 && !sd_bus_error_is_set(error))
+                sd_bus_error_set_errno(error, r);
+        return r;
+}
+
+/* The same, for calls that must work: dies on error; the reply is dropped if ret_reply is NULL. */
+static double call_timed(Bench *b, sd_bus_message **ret_reply, const char *dest, const char *path,
+                         const char *iface, const char *member, const char *types, ...) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        double t;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = call_timedv(b, &t, &reply, &error, dest, path, iface, member, types, ap);
+        va_end(ap);
+        if (r < 0)
+                die("%s %s.%s: %s", path, iface, member, error.message);
+        if (ret_reply)
+                *ret_reply = reply;
+        else
+                sd_bus_message_unref(reply);
+        return t;
+}
+
+/* The same, for calls whose failure is a result: returns the error instead of dying. */
+static int try_call_timed(Bench *b, double *ret_us, sd_bus_message **ret_reply, sd_bus_error *error,
+                          const char *dest, const char *path, const char *iface, const char *member, const char *types,
+                          ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = call_timedv(b, ret_us, ret_reply, error, dest, path, iface, member, types, ap);
+        va_end(ap);
+        return r;
+}
+
+/* Entries of the array that opens the reply: structs 'r' or dict entries 'e' whose contents
+ * begin with an object path; *ret_matching counts the paths that contain `match`. */
+static long count_entries(sd_bus_message *m, char element, const char *contents, const char *match,
+                          long *ret_matching) {
+        char array[64];
+        const char *path = "";
+        long n = 0, matching = 0;
+        int r;
+
+        snprintf(array, sizeof array, element == 'r' ? "(%s)" : "{%s}", contents);
+        r = sd_bus_message_enter_container(m, 'a', array);
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, element, contents)) > 0) {
+                r = sd_bus_message_read(m, "o", &path);
+                if (r >= 0)
+                        r = sd_bus_message_skip(m, contents + 1);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                matching += match && strstr(path, match);
+                n++;
+        }
+        if (r < 0)
+                die("cannot parse the reply: %s", strerror(-r));
+        if (ret_matching)
+                *ret_matching = matching;
+        return n;
+}
+
+static bool name_has_owner(Bench *b, const char *name) {
+        sd_bus_message *reply = NULL;
+        int has = 0;
+
+        call_timed(b, &reply, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                   "NameHasOwner", "s", name);
+        sd_bus_message_read(reply, "b", &has);
+        sd_bus_message_unref(reply);
+        return has;
+}
+
+static void wait_for_name(Bench *b, const char *name, pid_t *pid) {
+        int status;
+
+        for (int i = 0; i < 1000; i++) {
+                if (name_has_owner(b, name))
+                        return;
+                if (waitpid(*pid, &status, WNOHANG) == *pid) {
+                        *pid = -1;
+                        die("the owner of %s exited (status 0x%x)", name, (unsigned) status);
+                }
+                sleep_ms(10);
+        }
+        die("%s did not appear on the bus", name);
+}
+
+/* A UInt32 figure dbus-daemon keeps about a connection (org.freedesktop.DBus.Debug.Stats), or
+ * -1 when the bus was built without statistics. */
+static long bus_connection_stat(Bench *b, const char *name, const char *key) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *k;
+        uint32_t u;
+        long value = -1;
+        int r;
+
+        r = sd_bus_call_method(b->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", &error, &reply, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(reply, "s", &k);
+                if (r >= 0 && strcmp(k, key) == 0 && sd_bus_message_read(reply, "v", "u", &u) >= 0)
+                        value = u;
+                else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+        return value;
+}
+
+/* --- setting up and tearing down --------------------------------------------------------------- */
+
+static char *path_in(const Bench *b, const char *name) {
+        char *s = NULL;
+        if (asprintf(&s, "%s/%s", b->dir, name) < 0)
+                die("out of memory");
+        return s;
+}
+
+static void bench_start(Bench *b) {
+        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        char *bus_path, *content, *boot, *listen = NULL, *bus_arg = NULL, *config = NULL, *state = NULL,
+             *roots = NULL;
+        struct stat st;
+        int r;
+
+        if (asprintf(&b->dir, "%s/smsprov-bench.XXXXXX", tmp) < 0 || !mkdtemp(b->dir))
+                die("cannot create a temporary directory in %s: %m", tmp);
+        current = b;
+        bus_path = path_in(b, "bus");
+        content = path_in(b, "content");
+        boot = path_in(b, "content/boot.wim");
+        if (mkdir(content, 0755) < 0 || (r = open(boot, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+                die("cannot create %s: %m", boot);
+        close(r);
+        if (asprintf(&b->address, "unix:path=%s", bus_path) < 0 ||
+            asprintf(&listen, "--address=%s", b->address) < 0 ||
+            asprintf(&bus_arg, "--bus-address=%s", b->address) < 0 ||
+            asprintf(&config, "--config-file=%s/tests/bus/test-bus.conf", b->source_root) < 0 ||
+            asprintf(&state, "--state-dir=%s/state", b->dir) < 0 ||
+            asprintf(&roots, "--content-root=%s", content) < 0)
+                die("out of memory");
+
+        char *dbus_argv[] = { "dbus-daemon", config, listen, "--nofork", "--nopidfile", "--nosyslog", NULL };
+        b->dbus_pid = spawn(dbus_argv);
+        for (int i = 0; i < 500 && stat(bus_path, &st) < 0; i++)
+                sleep_ms(10);
+
+        r = sd_bus_new(&b->bus);
+        if (r >= 0)
+                r = sd_bus_set_address(b->bus, b->address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(b->bus, 1);
+        if (r >= 0)
+                r = sd_bus_start(b->bus);
+        if (r < 0)
+                die("cannot connect to %s: %s", b->address, strerror(-r));
+
+        char *daemon_argv[] = { (char *) b->smsprovd, bus_arg, state, "--site-code=LAB", roots,
+                                "--log-level=warning", NULL };
+        b->daemon_pid = spawn(daemon_argv);
+        wait_for_name(b, PROVIDER, &b->daemon_pid);
+        char *echo_argv[] = { (char *) b->echo_server, b->address, ECHO, NULL };
+        b->echo_pid = spawn(echo_argv);
+        wait_for_name(b, ECHO, &b->echo_pid);
+
+        free(bus_arg);
+        free(bus_path);
+        free(content);
+        free(boot);
+        free(listen);
+        free(config);
+        free(state);
+        free(roots);
+}
+
+static void bench_stop(Bench *b) {
+        current = NULL;
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        stop_child(&b->echo_pid, "echo-server");
+        stop_child(&b->daemon_pid, "smsprovd");
+        stop_child(&b->dbus_pid, "dbus-daemon");
+        if (b->dir && !getenv("BENCH_KEEP"))
+                nftw(b->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        for (unsigned i = 0; b->paths && i < b->n; i++)
+                free(b->paths[i]);
+        free(b->paths);
+        free(b->dir);
+        free(b->address);
+}
+
+/* --- the figures ------------------------------------------------------------------------------- */
+
+/* The reference for writes: 4 KiB pwrite + fdatasync in the state directory, what one SQLite
+ * commit in WAL mode with synchronous=FULL costs at least. The median, as a rate: a busy disk
+ * makes single syncs slow, and the mean would follow them. */
+static void measure_fsync_floor(Bench *b) {
+        char *probe = path_in(b, "state/fsync-probe"), block[4096] = {};
+        double lat[200];
+        int fd;
+
+        fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                die("cannot create %s: %m", probe);
+        for (size_t i = 0; i < sizeof lat / sizeof lat[0]; i++) {
+                double t0 = now_us();
+                if (pwrite(fd, block, sizeof block, (off_t) (i * sizeof block)) != sizeof block || fdatasync(fd) < 0)
+                        die("cannot write %s: %m", probe);
+                lat[i] = now_us() - t0;
+        }
+        b->fsync_per_s = 1e6 / stats(lat, sizeof lat / sizeof lat[0]).median;
+        close(fd);
+        unlink(probe);
+        free(probe);
+}
+
+static void write_rate_row(Bench *b, const char *metric, unsigned n, double total_us, double cpu_us, double *lat) {
+        double per_s = n / (total_us / 1e6);
+        Stats s = stats(lat, n);
+
+        row(GOAL_NONE, metric, fmt("%.0f/s (p50 %.0f, p99 %.0f us)", per_s, s.median, s.p99),
+            fmt("fdatasync %.0f/s", b->fsync_per_s),
+            fmt("%.2fx the fsync floor; cpu %.0f us/call", per_s / b->fsync_per_s, cpu_us / n));
+}
+
+static void bench_create(Bench *b) {
+        static const char *const classes[] = { "SMS_ImagePackage", "SMS_OperatingSystemInstallPackage" };
+        double *lat = calloc(b->n, sizeof(double)), t0 = now_us(), cpu0 = proc_total_cpu_us(b->daemon_pid);
+        b->paths = calloc(b->n, sizeof(char *));
+        if (!lat || !b->paths)
+                die("out of memory");
+        for (unsigned i = 0; i < b->n; i++) {
+                char class_path[128], name[32], version[16];
+                sd_bus_message *reply = NULL;
+                const char *path, *job;
+
+                snprintf(name, sizeof name, "bench-%05u", i);
+                snprintf(version, sizeof version, "%u", i % 10);
+                /* OS images and OS install packages without a source: Create is then a database
+                 * write. (A boot image's Create reads and builds a WIM: bench-imaging's business.) */
+                snprintf(class_path, sizeof class_path, ROOT "/class/%s", classes[i % 2]);
+                lat[i] = call_timed(b, &reply, PROVIDER, class_path, PROVIDER ".Class", "Create", "a{sv}", 2, "Name",
+                                    "s", name, "Version", "s", version);
+                if (sd_bus_message_read(reply, "oo", &path, &job) < 0 || !(b->paths[i] = strdup(path)))
+                        die("cannot read the reply of Create");
+                sd_bus_message_unref(reply);
+                if ((i + 1) % 1000 == 0)
+                        fprintf(stderr, "bench: created %u/%u\n", i + 1, b->n);
+        }
+        write_rate_row(b, "Create", b->n, now_us() - t0, proc_total_cpu_us(b->daemon_pid) - cpu0, lat);
+        free(lat);
+}
+
+static void bench_put(Bench *b) {
+        const unsigned n = 1000;
+        double *lat = calloc(n, sizeof(double)), t0 = now_us(), cpu0 = proc_total_cpu_us(b->daemon_pid);
+
+        if (!lat)
+                die("out of memory");
+        for (unsigned i = 0; i < n; i++) {
+                char description[32];
+
+                snprintf(description, sizeof description, "bench put %u", i);
+                lat[i] = call_timed(b, NULL, PROVIDER, b->paths[(size_t) i * b->n / n], BASE_IFACE, "Put", "a{sv}", 1,
+                                    "Description", "s", description);
+        }
+        write_rate_row(b, "Put (Description)", n, now_us() - t0, proc_total_cpu_us(b->daemon_pid) - cpu0, lat);
+        free(lat);
+}
+
+enum { READ_GET, READ_ECHO_GET, READ_ECHO, READ_GET_MANY, _READ_MAX };
+
+/* One read round trip of the given kind; i numbers the call. */
+static double read_call(Bench *b, unsigned kind, unsigned i) {
+        switch (kind) {
+        case READ_GET: /* one package: after the first call the daemon answers from its cache */
+                return call_timed(b, NULL, PROVIDER, b->paths[b->n / 2], PROPERTIES, "Get", "ss", BASE_IFACE, "Name");
+        case READ_ECHO_GET:
+                return call_timed(b, NULL, ECHO, ECHO_PATH, PROPERTIES, "Get", "ss", ECHO, "Name");
+        case READ_ECHO:
+                return call_timed(b, NULL, ECHO, ECHO_PATH, ECHO, "Echo", "s", "Boot image (x64)");
+        default: /* a different package each time: the find callback reads the database */
+                return call_timed(b, NULL, PROVIDER, b->paths[i % b->n], PROPERTIES, "Get", "ss", BASE_IFACE, "Name");
+        }
+}
+
+/* Every kind of read in blocks of BLOCK calls whose order rotates, so that a slow patch of the
+ * machine hits them all alike. */
+static void bench_get(Bench *b) {
+        const unsigned n = 5000;
+        double *lat[_READ_MAX], cpu[_READ_MAX] = {}; /* the server's CPU time per call */
+        Stats s[_READ_MAX];
+
+        for (unsigned k = 0; k < _READ_MAX; k++) {
+                if (!(lat[k] = calloc(n, sizeof(double))))
+                        die("out of memory");
+                for (unsigned c = 0; c < BLOCK; c++) /* warm-up */
+                        read_call(b, k, n + c);
+        }
+        for (unsigned i = 0; i < n; i += BLOCK)
+                for (unsigned j = 0; j < _READ_MAX; j++) {
+                        unsigned k = (i / BLOCK + j) % _READ_MAX;
+                        pid_t server = k == READ_ECHO_GET || k == READ_ECHO ? b->echo_pid : b->daemon_pid;
+                        double cpu0 = proc_cpu_us(server);
+
+                        for (unsigned c = i; c < i + BLOCK && c < n; c++)
+                                lat[k][c] = read_call(b, k, c);
+                        cpu[k] += proc_cpu_us(server) - cpu0;
+                }
+        for (unsigned k = 0; k < _READ_MAX; k++) {
+                s[k] = stats(lat[k], n);
+                cpu[k] /= n;
+                free(lat[k]);
+        }
+        b->echo_call_median = s[READ_ECHO].median;
+
+        double ratio = s[READ_GET].median / s[READ_ECHO_GET].median;
+        row(ratio <= 1.3 ? GOAL_MET : GOAL_MISSED, "Properties.Get Name (provider)",
+            fmt("p50 %.1f, p99 %.1f us", s[READ_GET].median, s[READ_GET].p99),
+            fmt("echo Get p50 %.1f us", s[READ_ECHO_GET].median),
+            fmt("%.2fx (goal <= 1.3x) %s", ratio, verdict(ratio <= 1.3)));
+        row(GOAL_NONE, "Properties.Get Name, other pkgs",
+            fmt("p50 %.1f, p99 %.1f us", s[READ_GET_MANY].median, s[READ_GET_MANY].p99),
+            fmt("echo Get p50 %.1f us", s[READ_ECHO_GET].median),
+            fmt("%.2fx (uncached)", s[READ_GET_MANY].median / s[READ_ECHO_GET].median));
+        row(GOAL_NONE, "Properties.Get Name (echo)",
+            fmt("p50 %.1f, p99 %.1f us", s[READ_ECHO_GET].median, s[READ_ECHO_GET].p99), "-", "reference");
+        row(GOAL_NONE, "Echo(s) method (echo)", fmt("p50 %.1f, p99 %.1f us", s[READ_ECHO].median, s[READ_ECHO].p99),
+            "-", fmt("reference; provider Get %.2fx", s[READ_GET].median / s[READ_ECHO].median));
+        /* Server CPU per call does not depend on where the scheduler puts the four processes. */
+        row(GOAL_NONE, "Server CPU per Get: provider",
+            fmt("%.1f us (other pkgs %.1f us)", cpu[READ_GET], cpu[READ_GET_MANY]),
+            fmt("echo Get %.1f us", cpu[READ_ECHO_GET]),
+            fmt("%.2fx (uncached %.2fx)", cpu[READ_GET] / cpu[READ_ECHO_GET], cpu[READ_GET_MANY] / cpu[READ_ECHO_GET]));
+}
+
+static void bench_query(Bench *b, const char *metric, const char *query, unsigned runs, long expect_rows,
+                        double goal_ms) {
+        double *lat = calloc(runs, sizeof(double)), cpu0 = proc_cpu_us(b->daemon_pid), cpu;
+        Stats s;
+
+        if (!lat)
+                die("out of memory");
+
+        for (unsigned i = 0; i < runs; i++) {
+                sd_bus_message *reply = NULL;
+                long got;
+
+                lat[i] = call_timed(b, &reply, PROVIDER, ROOT, PROVIDER ".Site", "ExecQuery", "s", query);
+                if (i == 0 && (got = count_entries(reply, 'r', "oa{sv}", NULL, NULL)) != expect_rows)
+                        die("%s returned %ld rows, expected %ld", query, got, expect_rows);
+                sd_bus_message_unref(reply);
+        }
+        cpu = (proc_cpu_us(b->daemon_pid) - cpu0) / runs;
+        s = stats(lat, runs);
+        free(lat);
+        bool ok = s.median / 1e3 < goal_ms;
+        row(ok ? GOAL_MET : GOAL_MISSED, metric,
+            fmt("p50 %.2f, p99 %.2f ms (cpu %.2f)", s.median / 1e3, s.p99 / 1e3, cpu / 1e3),
+            fmt("Echo p50 %.1f us", b->echo_call_median),
+            fmt("%.1fx Echo; goal < %g ms %s", s.median / b->echo_call_median, goal_ms, verdict(ok)));
+}
+
+static void bench_queries(Bench *b) {
+        unsigned id = b->n < 300 ? b->n : 300; /* LAB0012C with the default N */
+        long lo = b->n < 100 ? b->n : 100, hi = b->n < 200 ? b->n : 200;
+        char query[160];
+
+        snprintf(query, sizeof query, "SELECT * FROM SMS_PackageBaseclass WHERE PackageID = 'LAB%05X'", id);
+        bench_query(b, "ExecQuery 1 row (PackageID)", query, 500, 1, 2);
+        snprintf(query, sizeof query,
+                 "SELECT * FROM SMS_PackageBaseclass WHERE Name >= 'bench-%05ld' AND Name < 'bench-%05ld'", lo, hi);
+        bench_query(b, fmt("ExecQuery %ld rows (Name range)", hi - lo), query, 200, hi - lo, 10);
+}
+
+static void bench_idle_rss(Bench *b) {
+        sleep_ms(1000);
+        long rss = proc_status_kib(b->daemon_pid, "VmRSS");
+        bool ok = rss >= 0 && rss <= 30 * 1024;
+        row(ok ? GOAL_MET : GOAL_MISSED, "Daemon RSS idle", fmt("%.1f MiB", rss / 1024.0),
+            fmt("%u packages", b->n), fmt("goal <= 30 MiB %s", verdict(ok)));
+}
+
+/* After a failed call: is the daemon still running, and still on the bus? */
+static const char *daemon_state(Bench *b) {
+        int status;
+
+        if (waitpid(b->daemon_pid, &status, WNOHANG) == b->daemon_pid) {
+                b->daemon_pid = -1;
+                return fmt("smsprovd exited (status 0x%x)", (unsigned) status);
+        }
+        return name_has_owner(b, PROVIDER) ? "smsprovd still on the bus" : "smsprovd running, off the bus";
+}
+
+static void bench_managed_objects(Bench *b) {
+        const int runs = 5;
+        double lat[5];
+        long objects = 0, messages = 0;
+        bool reset = reset_peak_rss(b->daemon_pid);
+        long rss_before = proc_status_kib(b->daemon_pid, "VmRSS");
+
+        for (int i = 0; i < runs; i++) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+
+                if (try_call_timed(b, &lat[i], &reply, &error, PROVIDER, ROOT, "org.freedesktop.DBus.ObjectManager",
+                                   "GetManagedObjects", NULL) < 0) {
+                        fprintf(stderr, "bench: GetManagedObjects: %s: %s\n", error.name, error.message);
+                        row(GOAL_MISSED, "GetManagedObjects", "FAILED", error.name, daemon_state(b));
+                        sd_bus_error_free(&error);
+                        return;
+                }
+                if (i == 0)
+                        objects = count_entries(reply, 'e', "oa{sa{sv}}", "/SMS_StatusMessage/", &messages);
+                sd_bus_message_unref(reply);
+        }
+        long hwm = proc_status_kib(b->daemon_pid, "VmHWM"), rss_after = proc_status_kib(b->daemon_pid, "VmRSS");
+        long peak = bus_connection_stat(b, PROVIDER, "PeakIncomingBytes");
+        Stats s = stats(lat, runs);
+        double growth = (hwm - rss_before) / 1024.0;
+        bool ok_time = s.median < 1e6, ok_mem = reset && growth < 32;
+
+        row(ok_time ? GOAL_MET : GOAL_MISSED, "GetManagedObjects",
+            fmt("p50 %.0f ms (max %.0f)", s.median / 1e3, s.p99 / 1e3), fmt("%ld objects (%ld msgs)", objects, messages),
+            fmt("%.1f us/object; goal < 1 s %s", s.median / (double) objects, verdict(ok_time)));
+        row(ok_mem ? GOAL_MET : GOAL_MISSED, "GetManagedObjects peak RSS growth", fmt("%.1f MiB", growth),
+            fmt("RSS before %.1f MiB", rss_before / 1024.0),
+            reset ? fmt("goal < 32 MiB %s", verdict(ok_mem)) : "VmHWM could not be reset");
+        row(GOAL_NONE, "GetManagedObjects reply size", peak < 0 ? "-" : fmt("~%.1f MiB", peak / 1048576.0),
+            "dbus-daemon stats", fmt("peak bytes queued from smsprovd; %.0f B/object", peak / (double) objects));
+        row(GOAL_NONE, "Daemon RSS after GetManagedObjects", fmt("%.1f MiB", rss_after / 1024.0),
+            fmt("peak %.1f MiB", hwm / 1024.0), "-");
+}
+
+static void print_table(const Bench *b) {
+        int met = 0, missed = 0;
+        bool first = true;
+
+        printf("\n%-36s  %-36s  %-28s  %s\n", "metric", "value", "reference", "ratio/goal");
+        for (size_t i = 0; i < n_rows; i++) {
+                printf("%-36s  %-36s  %-28s  %s\n", rows[i].metric, rows[i].value, rows[i].reference,
+                       rows[i].ratio);
+                met += rows[i].goal == GOAL_MET;
+                missed += rows[i].goal == GOAL_MISSED;
+        }
+        printf("\nbench: %u packages; %d of %d goals met", b->n, met, met + missed);
+        for (size_t i = 0; i < n_rows; i++)
+                if (rows[i].goal == GOAL_MISSED) {
+                        printf("%s%s", first ? "; missed: " : ", ", rows[i].metric);
+                        first = false;
+                }
+        printf(".\n");
+}
+
+static char *default_echo_server(const char *argv0) {
+        char self[4096], *slash, *s = NULL;
+        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+
+        if (len <= 0)
+                snprintf(self, sizeof self, "%s", argv0);
+        else
+                self[len] = 0;
+        slash = strrchr(self, '/');
+        if (asprintf(&s, "%.*s/echo-server", slash ? (int) (slash - self) : 1, slash ? self : ".") < 0)
+                die("out of memory");
+        return s;
+}
+
+static void help(void) {
+        printf("bench-provider [OPTIONS...]\n\n"
+               "Benchmarks smsprovd against a bare sd-bus service on a private bus.\n\n"
+               "  -h --help               Show this help\n"
+               "     --packages=N         Packages to create (default 10000, or $BENCH_PACKAGES)\n"
+               "     --smsprovd=PATH      The daemon (default $SMSPROVD)\n"
+               "     --source-root=DIR    Source tree, for tests/bus/test-bus.conf (default $SOURCE_ROOT or .)\n"
+               "     --echo-server=PATH   The reference server (default: echo-server next to this program)\n");
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_PACKAGES = 0x100, ARG_SMSPROVD, ARG_SOURCE_ROOT, ARG_ECHO_SERVER };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "packages", required_argument, NULL, ARG_PACKAGES },
+                { "smsprovd", required_argument, NULL, ARG_SMSPROVD },
+                { "source-root", required_argument, NULL, ARG_SOURCE_ROOT },
+                { "echo-server", required_argument, NULL, ARG_ECHO_SERVER },
+                {},
+        };
+        const char *packages = getenv("BENCH_PACKAGES");
+        char *echo_default = NULL, *end;
+        Bench b = {
+                .dbus_pid = -1,
+                .daemon_pid = -1,
+                .echo_pid = -1,
+                .smsprovd = getenv("SMSPROVD"),
+                .source_root = getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".",
+                .echo_server = getenv("ECHO_SERVER"),
+        };
+        unsigned long n;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_PACKAGES:
+                        packages = optarg;
+                        break;
+                case ARG_SMSPROVD:
+                        b.smsprovd = optarg;
+                        break;
+                case ARG_SOURCE_ROOT:
+                        b.source_root = optarg;
+                        break;
+                case ARG_ECHO_SERVER:
+                        b.echo_server = optarg;
+                        break;
+                default:
+                        return 2;
+                }
+        if (optind < argc || !b.smsprovd) {
+                fprintf(stderr, "bench: give --smsprovd=PATH or set $SMSPROVD; see --help\n");
+                return 2;
+        }
+        errno = 0;
+        n = strtoul(packages ? packages : "10000", &end, 10);
+        if (errno || *end || n < 1 || n > 0xFFFFF) {
+                fprintf(stderr, "bench: --packages must be 1…1048575\n");
+                return 2;
+        }
+        b.n = (unsigned) n;
+        if (!b.echo_server)
+                b.echo_server = echo_default = default_echo_server(argv[0]);
+
+        printf("bench: %u packages\n", b.n);
+        fflush(stdout);
+        bench_start(&b);
+        measure_fsync_floor(&b);
+        bench_create(&b);
+        bench_put(&b);
+        fprintf(stderr, "bench: property round trips\n");
+        bench_get(&b);
+        fprintf(stderr, "bench: queries\n");
+        bench_queries(&b);
+        bench_idle_rss(&b);
+        fprintf(stderr, "bench: GetManagedObjects\n");
+        bench_managed_objects(&b);
+        bench_stop(&b);
+        print_table(&b);
+        free(echo_default);
+        return EXIT_SUCCESS;
+}
