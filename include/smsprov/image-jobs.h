@@ -18,6 +18,7 @@
 
 typedef struct ImageRead {
         char *path;          /* confined: "/proc/self/fd/N" of `fd` */
+        char *display_path;  /* what the caller named, for messages */
         int fd;              /* kept open until the context is freed */
         unsigned want_index; /* 0 = any; otherwise the index must exist */
         /* results */

@@ -79,7 +79,11 @@ static int file(PlanBuilder *p, const char *target, const char *text) {
         if (!target || !text)
                 return -ENOMEM;
         assert(p->plan.n_files < p->max_files);
-        p->plan.files[p->plan.n_files++] = (ImagingFile) { .target = target, .data = text, .size = strlen(text) };
+        p->plan.files[p->plan.n_files++] = (ImagingFile) {
+                .target = target,
+                .data = text,
+                .size = strlen(text),
+        };
         return 0;
 }
 
@@ -87,7 +91,8 @@ static int need_dir(const char *path, const char *what, SmsError *e) {
         struct stat st;
 
         if (stat(path, &st) < 0)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s %s: %s", what, path, strerror(errno));
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s %s: %s", what, path,
+                                     strerror(errno));
         if (!S_ISDIR(st.st_mode))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s %s is not a directory", what, path);
         return 0;
@@ -102,8 +107,8 @@ static int driver_folder(PlanBuilder *p, const BootImageDriver *d, const char **
         if (!is_set(d->source))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "driver %u has no source", d->id);
         if (stat(d->source, &st) < 0)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "driver %u source %s: %s", d->id, d->source,
-                                     strerror(errno));
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "driver %u source %s: %s",
+                                     d->id, d->source, strerror(errno));
         if (S_ISDIR(st.st_mode)) {
                 *ret = d->source;
                 return 0;
@@ -111,7 +116,8 @@ static int driver_folder(PlanBuilder *p, const BootImageDriver *d, const char **
         n = strlen(d->source);
         if (!S_ISREG(st.st_mode) || n < 4 || strcasecmp(d->source + n - 4, ".inf") != 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                     "driver %u source %s is neither a folder nor an .inf file", d->id, d->source);
+                                     "driver %u source %s is neither a folder nor an .inf file", d->id,
+                                     d->source);
         copy = (char *) keep(p, strdup(d->source));
         if (!copy)
                 return -ENOMEM;
@@ -126,10 +132,12 @@ static int plan_build(PlanBuilder *p, const BootImageConfig *c, SmsError *e) {
 
         arch = imaging_osd_arch_dir(c->architecture);
         if (!arch)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "no OSD binaries exist for architecture %s",
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "no OSD binaries exist for architecture %s",
                                      c->architecture ?: "(none)");
         if (!is_set(c->osd_bin_root))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the OSD binaries folder is not configured");
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "the OSD binaries folder is not configured");
         osd_dir = keepf(p, "%s/%s", c->osd_bin_root, arch);
         if (!osd_dir)
                 return -ENOMEM;
@@ -148,13 +156,15 @@ static int plan_build(PlanBuilder *p, const BootImageConfig *c, SmsError *e) {
                         return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "BackgroundBitmapPath %s: %s",
                                              c->background_bitmap_path, strerror(errno));
                 if (!S_ISREG(st.st_mode))
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "BackgroundBitmapPath %s is not a file",
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "BackgroundBitmapPath %s is not a file",
                                              c->background_bitmap_path);
         }
 
         for (size_t i = 0; i < c->n_components; i++) {
                 if (!is_set(c->component_dirs[i]))
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "optional component %zu has no folder", i);
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "optional component %zu has no folder", i);
                 r = add(p, c->component_dirs[i], "\\");
                 if (r < 0)
                         return r;
@@ -200,7 +210,8 @@ static int plan_build(PlanBuilder *p, const BootImageConfig *c, SmsError *e) {
         r = file(p, keepf(p, "\\sms\\bin\\%s\\TsBootShell.ini", arch),
                  keepf(p, "[Shell]\r\n"
                           "EnableDebugShell=%s\r\n"
-                          "Run=%%SYSTEMDRIVE%%\\sms\\bin\\%s\\TsmBootstrap.exe /env:WinPE /configpath:%%CONFIGPATH%%\r\n",
+                          "Run=%%SYSTEMDRIVE%%\\sms\\bin\\%s\\TsmBootstrap.exe"
+                          " /env:WinPE /configpath:%%CONFIGPATH%%\r\n",
                        c->enable_lab_shell ? "true" : "false", arch));
         if (r < 0)
                 return r;

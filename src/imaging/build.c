@@ -150,21 +150,32 @@ static int validate(const ImagingBuild *b, SmsError *e) {
         struct stat st;
 
         if (!b->source_path || !*b->source_path || !b->output_path || !*b->output_path)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "a build needs a source and an output path");
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "a build needs a source and an output path");
         if (b->image_index == 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "image indexes start at 1");
         for (size_t i = 0; i < b->n_adds; i++) {
                 const ImagingAdd *a = &b->adds[i];
                 if (!a->source || !*a->source || !a->target || !*a->target)
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "add %zu has no source or target", i);
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "add %zu has no source or target", i);
                 if (stat(a->source, &st) < 0)
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "cannot add %s at %s: %s", a->source,
-                                             a->target, strerror(errno));
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "cannot add %s at %s: %s",
+                                             a->source, a->target, strerror(errno));
         }
-        for (size_t i = 0; i < b->n_files; i++)
-                if (!b->files[i].target || !*b->files[i].target || (!b->files[i].data && b->files[i].size > 0))
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "generated file %zu has no target or data",
-                                             i);
+        /* Renaming the output into place would replace the source. */
+        if (stat(b->source_path, &st) == 0) {
+                struct stat out;
+                if (stat(b->output_path, &out) == 0 && out.st_dev == st.st_dev && out.st_ino == st.st_ino)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the output %s is the source",
+                                             b->output_path);
+        }
+        for (size_t i = 0; i < b->n_files; i++) {
+                const ImagingFile *f = &b->files[i];
+                if (!f->target || !*f->target || (!f->data && f->size > 0))
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "generated file %zu has no target or data", i);
+        }
         return 0;
 }
 
@@ -181,8 +192,8 @@ static int check_source(const ImagingBuild *b, SmsError *e) {
         if (r != 0)
                 return imaging_wimlib_error(e, r, "cannot open %s as a WIM", b->source_path);
         if (b->image_index > info.image_count)
-                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "%s has no image %u (it has %u)", b->source_path,
-                                     b->image_index, info.image_count);
+                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "%s has no image %u (it has %u)",
+                                     b->source_path, b->image_index, info.image_count);
         return (int) info.image_count;
 }
 
@@ -195,7 +206,8 @@ static int open_output_dir(Build *s, SmsError *e) {
         if (!s->base)
                 return sms_error_set(e, SMS_ERROR_FAILED, "out of memory");
         if (!*s->base || streq(s->base, ".") || streq(s->base, "..") || streq(s->base, "/"))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s does not name a file", s->b->output_path);
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s does not name a file",
+                                     s->b->output_path);
         s->dir_fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->dir_fd < 0)
                 return sms_error_set_errno(e, errno, "cannot open the directory of %s", s->b->output_path);
@@ -209,7 +221,8 @@ static int make_temp_file(Build *s, SmsError *e) {
                 return sms_error_set(e, SMS_ERROR_FAILED, "out of memory");
         s->tmp_fd = mkostemp(template, O_CLOEXEC);
         if (s->tmp_fd < 0)
-                return sms_error_set_errno(e, errno, "cannot create a temporary file beside %s", s->b->output_path);
+                return sms_error_set_errno(e, errno, "cannot create a temporary file beside %s",
+                                           s->b->output_path);
         s->tmp_path = TAKE_PTR(template);
         /* mkostemp() makes it 0600; the output is content other services may serve. */
         if (fchmod(s->tmp_fd, 0644) < 0)
@@ -295,10 +308,12 @@ static int copy_source(Build *s, SmsError *e) {
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return sms_error_set_errno(e, errno, "cannot copy %s to %s", s->b->source_path, s->tmp_path);
+                        return sms_error_set_errno(e, errno, "cannot copy %s to %s", s->b->source_path,
+                                                   s->tmp_path);
                 }
                 if (n == 0)
-                        return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "%s became shorter while it was copied",
+                        return sms_error_set(e, SMS_ERROR_IMAGE_ERROR,
+                                             "%s became shorter while it was copied",
                                              s->b->source_path);
                 done += (uint64_t) n;
         }
@@ -346,7 +361,8 @@ static int hive_set_scratch_space(Build *s, const char *path, uint32_t mb, SmsEr
         h = hivex_open(path, HIVEX_OPEN_WRITE);
         if (!h)
                 return sms_error_set(e, SMS_ERROR_IMAGE_ERROR,
-                                     "the image's " SYSTEM_HIVE_PATH " is not a registry hive hivex can open: %s",
+                                     "the image's " SYSTEM_HIVE_PATH
+                                     " is not a registry hive hivex can open: %s",
                                      strerror(errno));
         root = hivex_root(h);
         r = root == 0 ? -(errno ?: EINVAL) : 0;
@@ -363,14 +379,16 @@ static int hive_set_scratch_space(Build *s, const char *path, uint32_t mb, SmsEr
         }
         if (services == 0) {
                 hivex_close(h);
-                return add_note(s, NOTE_NO_SERVICES) < 0 ? sms_error_set(e, SMS_ERROR_FAILED, "out of memory") : 0;
+                r = add_note(s, NOTE_NO_SERVICES);
+                return r < 0 ? sms_error_set(e, SMS_ERROR_FAILED, "out of memory") : 0;
         }
         if (fbwf == 0)
                 fbwf = hivex_node_add_child(h, services, "FBWF");
         if (fbwf == 0 || hivex_node_set_value(h, fbwf, &value, 0) < 0) {
                 r = errno;
                 hivex_close(h);
-                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "cannot write WinPECacheThreshold into the SYSTEM hive: %s",
+                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR,
+                                     "cannot write WinPECacheThreshold into the SYSTEM hive: %s",
                                      strerror(r));
         }
         if (hivex_commit(h, NULL, 0) < 0) {
@@ -397,11 +415,14 @@ static int stage_hive(Build *s, WIMStruct *wim, char **ret_path, SmsError *e) {
                 return sms_error_set(e, SMS_ERROR_FAILED, "out of memory");
         if (mkdir(dir, 0700) < 0)
                 return sms_error_set_errno(e, errno, "cannot create %s", dir);
-        r = wimlib_extract_paths(wim, 1, dir, paths, ELEMENTSOF(paths), WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE);
+        r = wimlib_extract_paths(wim, 1, dir, paths, ELEMENTSOF(paths),
+                                 WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE);
         if (r == WIMLIB_ERR_PATH_DOES_NOT_EXIST)
-                return add_note(s, NOTE_NO_HIVE) < 0 ? sms_error_set(e, SMS_ERROR_FAILED, "out of memory") : 0;
+                return add_note(s, NOTE_NO_HIVE) < 0 ? sms_error_set(e, SMS_ERROR_FAILED, "out of memory")
+                                                     : 0;
         if (r != 0)
-                return imaging_wimlib_error(e, r, "cannot extract " SYSTEM_HIVE_PATH " from %s", s->b->source_path);
+                return imaging_wimlib_error(e, r, "cannot extract " SYSTEM_HIVE_PATH " from %s",
+                                            s->b->source_path);
         r = hive_set_scratch_space(s, file, s->b->scratch_space_mb, e);
         if (r <= 0)
                 return r;
@@ -501,9 +522,11 @@ static int write_image(Build *s, int n_images, SmsError *e) {
 
         if (!report(s, 0, 0, "Opening the image"))
                 return canceled(e);
-        r = wimlib_open_wim_with_progress(s->tmp_path, WIMLIB_OPEN_FLAG_WRITE_ACCESS, &wim, on_wimlib_progress, s);
+        r = wimlib_open_wim_with_progress(s->tmp_path, WIMLIB_OPEN_FLAG_WRITE_ACCESS, &wim,
+                                          on_wimlib_progress, s);
         if (r != 0)
-                return imaging_wimlib_error(e, r, "cannot open the copy of %s for writing", s->b->source_path);
+                return imaging_wimlib_error(e, r, "cannot open the copy of %s for writing",
+                                            s->b->source_path);
         for (int i = n_images; i >= 1; i--) {
                 if ((unsigned) i == s->b->image_index)
                         continue;

@@ -9,14 +9,19 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
 
 #include "imaging/imaging-internal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc);
+
+/* libxml2 wants its global state set up once before threads use it. */
+static pthread_once_t libxml_once = PTHREAD_ONCE_INIT;
 
 /* XML 1.0 forbids U+FFFE and U+FFFF, which UTF-8 sanitising lets through (it already replaces
  * control characters): replace them with U+FFFD so that the document always parses. */
@@ -90,6 +95,7 @@ int imaging_image_property_xml(const WimInfo *info, unsigned only_index, char **
         assert(info);
         assert(ret_xml);
 
+        (void) pthread_once(&libxml_once, xmlInitParser);
         doc = xmlNewDoc(BAD_CAST "1.0");
         root = doc ? xmlNewNode(NULL, BAD_CAST "WIM") : NULL;
         if (!root)
@@ -105,8 +111,8 @@ int imaging_image_property_xml(const WimInfo *info, unsigned only_index, char **
         if (r < 0)
                 return sms_error_set(e, SMS_ERROR_FAILED, "out of memory building ImageProperty");
         if (!found)
-                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "the WIM has no image %u (it has %zu)", only_index,
-                                     info->n_images);
+                return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "the WIM has no image %u (it has %zu)",
+                                     only_index, info->n_images);
 
         buf = xmlBufferCreate();
         save = buf ? xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_NO_DECL) : NULL;

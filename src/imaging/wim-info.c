@@ -62,8 +62,8 @@ int imaging_wimlib_error(SmsError *e, int code, const char *fmt, ...) {
         default:
                 break;
         }
-        return sms_error_set(e, c, "%s: wimlib: %s (error %d)", what ?: "wimlib", wimlib_get_error_string(code),
-                             code);
+        return sms_error_set(e, c, "%s: wimlib: %s (error %d)", what ?: "wimlib",
+                             wimlib_get_error_string(code), code);
 }
 
 /* A property as a sanitised copy; "" when the image does not have it. */

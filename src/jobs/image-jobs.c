@@ -27,6 +27,7 @@ ImageRead *image_read_free(ImageRead *r) {
         if (r->fd >= 0)
                 close(r->fd);
         free(r->path);
+        free(r->display_path);
         wim_info_done(&r->info);
         free(r->xml);
         free(r);
@@ -72,7 +73,8 @@ int image_read_new(const Site *site, const char *path, bool allow_install_dir, u
         r->fd = TAKE_FD(fd);
         r->want_index = want_index;
         r->path = path_of_fd(r->fd);
-        if (!r->path) {
+        r->display_path = strdup(path);
+        if (!r->path || !r->display_path) {
                 image_read_free(r);
                 return -ENOMEM;
         }
@@ -101,13 +103,28 @@ int image_read_new_trusted(const char *path, unsigned want_index, ImageRead **re
         return 0;
 }
 
+/* Messages name the file as the caller did, not as /proc/self/fd/N. */
+static int error_with_display_path(const ImageRead *r, SmsError *inner, int k, SmsError *e) {
+        const char *msg = inner->message ? inner->message : "";
+        const char *at = r->display_path ? strstr(msg, r->path) : NULL;
+
+        if (at)
+                k = sms_error_set(e, inner->code, "%.*s%s%s", (int) (at - msg), msg, r->display_path,
+                                  at + strlen(r->path));
+        else
+                k = sms_error_set(e, inner->code, "%s", msg);
+        sms_error_clear(inner);
+        return k;
+}
+
 int image_read_work(void *userdata, SmsError *e) {
         ImageRead *r = userdata;
+        SmsError inner = SMS_ERROR_NULL;
         int k;
 
-        k = imaging_read_info(r->path, &r->info, e);
+        k = imaging_read_info(r->path, &r->info, &inner);
         if (k < 0)
-                return k;
+                return error_with_display_path(r, &inner, k, e);
         if (r->info.n_images == 0)
                 return sms_error_set(e, SMS_ERROR_IMAGE_ERROR, "the WIM holds no image");
         if (r->want_index > r->info.n_images)
