@@ -645,6 +645,93 @@ static void test_kill_mid_build(void **state) {
         free(job);
 }
 
+typedef struct JobSignals {
+        unsigned changed, job_new, job_removed, completed, removed;
+        uint64_t first_changed_usec, last_changed_usec;
+        char removed_result[32];
+} JobSignals;
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+static int on_job_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        JobSignals *s = userdata;
+        const char *member = sd_bus_message_get_member(m);
+
+        if (strcmp(member, "PropertiesChanged") == 0) {
+                uint64_t now = mono_usec();
+                if (!s->changed++)
+                        s->first_changed_usec = now;
+                s->last_changed_usec = now;
+        } else if (strcmp(member, "JobNew") == 0)
+                s->job_new++;
+        else if (strcmp(member, "JobRemoved") == 0) {
+                uint64_t id;
+                const char *path, *result;
+                s->job_removed++;
+                if (sd_bus_message_read(m, "tos", &id, &path, &result) > 0)
+                        snprintf(s->removed_result, sizeof s->removed_result, "%s", result);
+        } else if (strcmp(member, "Completed") == 0)
+                s->completed++;
+        else if (strcmp(member, "InterfacesRemoved") == 0) {
+                const char *path;
+                if (sd_bus_message_read(m, "o", &path) > 0 && strstr(path, "/job/"))
+                        s->removed++;
+        }
+        return 0;
+}
+
+/* Job objects: JobNew, coalesced progress (at most one PropertiesChanged per 100 ms), Completed,
+ * JobRemoved with the result, and removal from the bus after the linger time. */
+static void test_job_signals_and_linger(void **state) {
+        static const char *const linger[] = { "--job-linger=1", NULL };
+        char *big = test_env_content_path(&env, "big.wim"), *path = NULL, *job = NULL;
+        JobSignals s = {};
+        sd_bus_slot *slot = NULL;
+
+        assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
+        assert_int_equal(test_env_start_daemon(&env, linger), 0);
+        assert_true(sd_bus_add_match(env.bus, &slot,
+                                     "type='signal',sender='org.smsprov.Provider1',path_namespace='/org/smsprov/Provider1'",
+                                     on_job_signal, &s) >= 0);
+
+        assert_null(create("SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", big));
+        for (int i = 0; i < 3000 && (s.completed == 0 || s.job_removed == 0); i++) {
+                if (sd_bus_process(env.bus, NULL) == 0)
+                        sd_bus_wait(env.bus, 10000);
+        }
+        assert_int_equal(s.job_new, 1);
+        assert_int_equal(s.completed, 1);
+        assert_int_equal(s.job_removed, 1);
+        assert_string_equal(s.removed_result, "done");
+        /* Coalescing: the progress signals of one job come at most every 100 ms (plus the final
+         * one at the end and a little slack for timer jitter). */
+        if (s.changed > 2) {
+                uint64_t span_ms = (s.last_changed_usec - s.first_changed_usec) / 1000;
+                assert_true(s.changed <= span_ms / 100 + 3);
+        }
+
+        /* The job goes away after the linger time, with InterfacesRemoved. */
+        uint64_t until = mono_usec() + 3000000;
+        while (s.removed == 0 && mono_usec() < until)
+                if (sd_bus_process(env.bus, NULL) == 0)
+                        sd_bus_wait(env.bus, 100000);
+        assert_int_equal(s.removed, 1);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t state_value;
+        assert_true(sd_bus_get_property_trivial(env.bus, "org.smsprov.Provider1", job, IFACE "Job", "State", &error, 'u',
+                                                &state_value) < 0);
+        sd_bus_error_free(&error);
+
+        sd_bus_slot_unref(slot);
+        free(big);
+        free(path);
+        free(job);
+}
+
 /* --- set-up ------------------------------------------------------------------------------------ */
 
 static void write_text(const char *path, const char *text) {
@@ -713,6 +800,7 @@ int main(void) {
                 cmocka_unit_test(test_reload_image_properties),
                 cmocka_unit_test(test_export_default_boot_image),
                 cmocka_unit_test(test_kill_mid_build),
+                cmocka_unit_test(test_job_signals_and_linger),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
