@@ -24,6 +24,7 @@ typedef enum SmsPropertyFlags {
         SMS_PROP_DIRECTORY = 1u << 8, /* with PATH: must be a directory */
         SMS_PROP_FILE = 1u << 10,     /* with PATH: must be a readable regular file */
         SMS_PROP_WRITE_ONLY = 1u << 9,/* accepted by Put but never stored (reads back the default) */
+        SMS_PROP_CREATE_ONLY = 1u << 11, /* a Create parameter, not a property of the instance */
 } SmsPropertyFlags;
 
 typedef struct SmsProperty SmsProperty;
@@ -67,6 +68,10 @@ struct SmsClass {
         size_t n_properties;
         const SmsMethod *methods;      /* this class's own methods */
         size_t n_methods;
+        /* Values Create accepts that are not properties of the instance (SMS_ImagePackage's
+         * ImageIndex: import just that image). Listed in PropertySchema with "create_only". */
+        const SmsProperty *create_parameters;
+        size_t n_create_parameters;
 
         /* Storage: rows of this class live in `table`; classes sharing a table (a hierarchy) are
          * told apart by `discriminator` = `discriminator_value`. */
@@ -104,6 +109,8 @@ bool sms_class_is_a(const SmsClass *c, const SmsClass *ancestor);
 /* The concrete class whose discriminator_value is `value`, among `base` and its descendants. */
 const SmsClass *sms_class_find_by_discriminator(const SmsClass *base, int64_t value);
 
+/* Case-insensitive lookup among c->create_parameters; returns the index or -ENOENT. */
+int sms_class_find_create_parameter(const SmsClass *c, const char *name);
 /* Case-insensitive lookup among c->all; returns the index or -ENOENT. */
 int sms_class_find_property(const SmsClass *c, const char *name);
 /* The class in c's ancestry that declares property index i. */

@@ -75,6 +75,8 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
 BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b);
 void boot_image_build_free_void(void *b);
 int boot_image_build_work(Job *job, void *userdata, SmsError *e);
+/* Creates the folders of <state>/images/<PackageID>/<file> (mode 0700) as needed. */
+int image_output_dir_prepare(const char *output_path, SmsError *e);
 /* The output file name: <state>/images/<PackageID>/<base>.<PackageID>.wim, base = the ImagePath
  * file name without .wim. */
 int boot_image_output_path(const char *state_dir, const char *package_id, const char *image_path, char **ret);

@@ -46,14 +46,16 @@ static int property_get_property_schema(sd_bus *bus, const char *path, const cha
         r = sd_bus_message_open_container(reply, 'a', "(ssas)");
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < c->n_all; i++) {
-                _cleanup_strv_free_ char **q = sms_property_qualifiers(c->all[i]);
+        /* The properties, then the Create-only parameters (qualifier create_only). */
+        for (size_t i = 0; i < c->n_all + c->n_create_parameters; i++) {
+                const SmsProperty *p = i < c->n_all ? c->all[i] : &c->create_parameters[i - c->n_all];
+                _cleanup_strv_free_ char **q = sms_property_qualifiers(p);
                 if (!q)
                         return -ENOMEM;
                 r = sd_bus_message_open_container(reply, 'r', "ssas");
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append(reply, "ss", c->all[i]->name, cim_type_to_string(c->all[i]->type));
+                r = sd_bus_message_append(reply, "ss", p->name, cim_type_to_string(p->type));
                 if (r < 0)
                         return r;
                 r = sd_bus_message_append_strv(reply, q);
@@ -97,8 +99,8 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         Manager *m = reg->manager;
         _cleanup_free_ char *key = NULL, *path = NULL;
         _cleanup_strv_free_ char **ifaces = NULL;
-        SiteChange *changes = NULL;
-        size_t n = 0;
+        SiteChange *changes = NULL, *params = NULL;
+        size_t n = 0, n_params = 0;
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
         int r;
@@ -108,7 +110,7 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                   reg->class->name, reg->class->abstract ? "abstract" : "read-only");
                 return r;
         }
-        r = bus_read_changes(msg, reg->class, &changes, &n, &e);
+        r = bus_read_create(msg, reg->class, &changes, &n, &params, &n_params, &e);
         if (r < 0)
                 goto finish;
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
@@ -116,9 +118,9 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 goto finish;
         /* The image classes read their WIM first, on a worker; the reply comes from there. */
         if (sms_class_find_property(reg->class, "ImageProperty") >= 0) {
-                r = bus_image_create(m, msg, reg->class, changes, n, &caller, error);
-                changes = NULL;
-                n = 0;
+                r = bus_image_create(m, msg, reg->class, changes, n, params, n_params, &caller, error);
+                changes = params = NULL;
+                n = n_params = 0;
                 goto finish;
         }
         r = site_object_create(&m->site, reg->class, changes, n, NULL, 0, &caller, &key, &e);
@@ -137,6 +139,7 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = sd_bus_reply_method_return(msg, "oo", path, "/");
 finish:
         site_changes_free(changes, n);
+        site_changes_free(params, n_params);
         if (r < 0 && !sd_bus_error_is_set(error))
                 r = bus_reply_error(error, &e, r);
         sms_error_clear(&e);

@@ -689,6 +689,7 @@ typedef struct ImageCreate {
         size_t n_changes;
         SiteCaller caller;
         unsigned index;
+        bool extract; /* SMS_ImagePackage with ImageIndex: import only that image */
         bool has_name, has_language;
         ImageRead *read;
 } ImageCreate;
@@ -698,6 +699,115 @@ static void image_create_free(void *p) {
         site_changes_free(ic->changes, ic->n_changes);
         image_read_free(ic->read);
         free(ic);
+}
+
+/* --- extracting one image of an OS image (reference §5.2) ------------------------------------------ */
+
+typedef struct Extract {
+        Manager *manager;
+        const SmsClass *class;
+        char *key;
+        SiteCaller caller;
+        ImageRead *source; /* keeps the confined source open */
+        char *output_path;
+        unsigned index;
+        ImagingBuildResult result;
+} Extract;
+
+static void extract_free(void *p) {
+        Extract *x = p;
+        image_read_free(x->source);
+        free(x->key);
+        free(x->output_path);
+        imaging_build_result_done(&x->result);
+        free(x);
+}
+
+static bool extract_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
+        Job *job = userdata;
+        uint32_t pct = total ? (uint32_t) (done * 100 / total) : 0;
+        job_set_progress(job, pct > 100 ? 100 : pct, 100, done, total, text);
+        return job_should_continue(job);
+}
+
+static int extract_work(Job *job, void *userdata, SmsError *e) {
+        Extract *x = userdata;
+        int r;
+
+        r = image_output_dir_prepare(x->output_path, e);
+        if (r < 0)
+                return r;
+        ImagingBuild build = { .source_path = x->source->path, .image_index = x->index, .output_path = x->output_path,
+                               .progress = extract_progress, .userdata = job };
+        job_set_progress(job, 0, 100, 0, 0, "Extracting the image");
+        return imaging_build(&build, &x->result, e);
+}
+
+static int extract_finish(Job *job, void *userdata, int result, SmsError *e) {
+        Extract *x = userdata;
+        Manager *m = x->manager;
+        _cleanup_free_ size_t *changed = NULL;
+        _cleanup_free_ char *xml = NULL;
+        size_t n = 0, n_changed = 0;
+        SiteChange values[6];
+        SmsError inner = SMS_ERROR_NULL;
+        int r;
+
+        push_uint(values, &n, x->class, "ActionInProgress", 0);
+        if (result >= 0) {
+                WimInfo one = { .images = &x->result.info, .n_images = 1 };
+                r = imaging_image_property_xml(&one, 0, &xml, e);
+                if (r < 0)
+                        result = r;
+        }
+        if (result >= 0) {
+                int i = sms_class_find_property(x->class, "PkgSourcePath");
+                values[n] = (SiteChange) { .index = (size_t) i };
+                cim_value_set_string(&values[n++].value, x->output_path);
+                i = sms_class_find_property(x->class, "ImageProperty");
+                values[n] = (SiteChange) { .index = (size_t) i };
+                cim_value_set_string(&values[n++].value, xml);
+                push_uint(values, &n, x->class, "PackageSize", (x->result.info.total_bytes + 1023) / 1024);
+                push_uint(values, &n, x->class, "SourceDate", now_usec());
+        }
+        r = site_object_set_derived(&m->site, x->class, x->key, values, n, &x->caller,
+                                    result >= 0 ? "extracted the image of" : "ended a failed extraction of", &changed,
+                                    &n_changed, &inner);
+        for (size_t i = 0; i < n; i++)
+                cim_value_clear(&values[i].value);
+        if (r >= 0)
+                bus_instance_emit_changed(m, x->class, x->key, changed, n_changed);
+        else if (result >= 0) {
+                unlink(x->output_path);
+                result = sms_error_set(e, inner.code, "%s", inner.message ? inner.message : "recording failed");
+        }
+        sms_error_clear(&inner);
+        return result;
+}
+
+static int start_extract(Manager *m, ImageCreate *ic, const char *key, char **ret_job, SmsError *e) {
+        _cleanup_free_ char *target = target_name(ic->class, key), *path = instance_path(ic->class, key);
+        Extract *x;
+        int r;
+
+        if (!target || !path)
+                return -ENOMEM;
+        x = calloc(1, sizeof(Extract));
+        if (!x)
+                return -ENOMEM;
+        *x = (Extract) { .manager = m, .class = ic->class, .key = strdup(key), .caller = ic->caller,
+                         .source = TAKE_PTR(ic->read), .index = ic->index };
+        r = x->key ? boot_image_output_path(m->site.state_dir, key, x->source->display_path, &x->output_path) : -ENOMEM;
+        if (r < 0) {
+                extract_free(x);
+                return r;
+        }
+        JobSpec spec = { .operation = "Create", .target = target, .uid = ic->caller.uid, .cancelable = true,
+                         .work = extract_work, .finish = extract_finish, .userdata = x, .free_userdata = extract_free };
+        r = bus_job_start(m, &spec, path, ret_job, e);
+        if (r < 0)
+                extract_free(x);
+        return r;
 }
 
 static int image_create_work(void *userdata, SmsError *e) {
@@ -722,7 +832,7 @@ static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, i
 
         if (r < 0)
                 return r;
-        r = image_read_derived(ic->read, c, NULL, is_boot_image(c) ? ic->index : 0, false, &derived, &n_derived);
+        r = image_read_derived(ic->read, c, NULL, ic->index, false, &derived, &n_derived);
         if (r < 0)
                 return r;
         /* The image's name and language when the caller gave none (Add Operating System Image). */
@@ -741,11 +851,12 @@ static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, i
                 derived[n_derived] = (SiteChange) { .index = (size_t) sms_class_find_property(c, "Language") };
                 cim_value_set_string(&derived[n_derived++].value, img->language);
         }
-        /* A boot image is not there until its first build: version 0, "adding". */
-        if (is_boot_image(c)) {
-                push_uint(derived, &n_derived, c, "ActionInProgress", 2);
+        /* A boot image is not there until its first build, an extracted image until the
+         * extraction: "adding". */
+        if (is_boot_image(c))
                 push_uint(derived, &n_derived, c, "SourceVersion", 0);
-        }
+        if (is_boot_image(c) || ic->extract)
+                push_uint(derived, &n_derived, c, "ActionInProgress", 2);
 
         r = site_object_create(&m->site, c, ic->changes, ic->n_changes, derived, n_derived, &ic->caller, &key, e);
         site_changes_free(derived, n_derived);
@@ -757,8 +868,9 @@ static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, i
                 return -ENOMEM;
         sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
 
-        if (is_boot_image(c)) {
-                r = bus_image_start_build(m, c, key, "Create", 2, &ic->caller, &job, e);
+        if (is_boot_image(c) || ic->extract) {
+                r = is_boot_image(c) ? bus_image_start_build(m, c, key, "Create", 2, &ic->caller, &job, e)
+                                     : start_extract(m, ic, key, &job, e);
                 if (r < 0) {
                         /* Without its build the package would be a husk: take it back. */
                         SmsError ignore = SMS_ERROR_NULL;
@@ -772,11 +884,18 @@ static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, i
 }
 
 int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteChange *changes, size_t n,
-                     const SiteCaller *caller, sd_bus_error *error) {
+                     SiteChange *params, size_t n_params, const SiteCaller *caller, sd_bus_error *error) {
         ImageCreate *ic;
         const SiteChange *source, *index;
+        unsigned extract_index = 0;
         SmsError e = SMS_ERROR_NULL;
         int r;
+
+        /* The only Create parameter so far: SMS_ImagePackage's ImageIndex. */
+        for (size_t i = 0; i < n_params; i++)
+                if (!params[i].value.null)
+                        extract_index = (unsigned) params[i].value.u;
+        site_changes_free(params, n_params);
 
         r = site_object_check_create(&m->site, c, changes, n, &e);
         if (r < 0) {
@@ -785,9 +904,10 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
         }
         source = find_change(c, changes, n, is_boot_image(c) ? "ImagePath" : "PkgSourcePath");
         if (!source || source->value.null || !*source->value.str) {
-                if (is_boot_image(c)) {
+                if (is_boot_image(c) || extract_index) {
                         site_changes_free(changes, n);
-                        return bus_set_error(error, SMS_ERROR_INVALID_PARAMETER, "%s needs ImagePath", c->name);
+                        return bus_set_error(error, SMS_ERROR_INVALID_PARAMETER, "%s needs %s", c->name,
+                                             is_boot_image(c) ? "ImagePath" : "PkgSourcePath to extract an image from");
                 }
                 /* An OS image without a source yet: nothing to read. */
                 _cleanup_free_ char *key = NULL, *path = NULL;
@@ -812,7 +932,8 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                               .has_name = find_change(c, changes, n, "Name") != NULL,
                               .has_language = find_change(c, changes, n, "Language") != NULL };
         index = find_change(c, changes, n, "ImageIndex");
-        ic->index = is_boot_image(c) ? (index && !index->value.null ? (unsigned) index->value.u : 1) : 0;
+        ic->index = is_boot_image(c) ? (index && !index->value.null ? (unsigned) index->value.u : 1) : extract_index;
+        ic->extract = extract_index > 0;
         r = image_read_new(&m->site, source->value.str, c == sms_model_find_class("SMS_OperatingSystemInstallPackage"),
                            ic->index, &ic->read, &e);
         if (r < 0) {

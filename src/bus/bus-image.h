@@ -21,6 +21,8 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
                           const SiteCaller *caller, char **ret_job, SmsError *e);
 
 /* Create for the image classes: reads the source WIM on a worker, creates the package with its
- * metadata, and for a boot image starts the first build. Replies (o Instance, o Job). */
+ * metadata, and for a boot image starts the first build; an SMS_ImagePackage with the ImageIndex
+ * parameter starts the extraction of that image into a new WIM. Replies (o Instance, o Job).
+ * Takes ownership of changes and params. */
 int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteChange *changes, size_t n,
-                     const SiteCaller *caller, sd_bus_error *error);
+                     SiteChange *params, size_t n_params, const SiteCaller *caller, sd_bus_error *error);

@@ -23,6 +23,10 @@ int bus_append_value_variant(sd_bus_message *m, const CimValue *v);
  * a variant whose signature is not the property's → TypeMismatch, a schedule token with an
  * unknown class or property → InvalidParameter/InvalidProperty. */
 int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SmsError *e);
+/* The same for Create: entries naming one of c->create_parameters go to ret_params (their index
+ * is into create_parameters). */
+int bus_read_create(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SiteChange **ret_params,
+                    size_t *ret_n_params, SmsError *e);
 
 /* Authorization of writes (API.md §8). Returns 0 when the caller may go on, otherwise sets
  * org.freedesktop.DBus.Error.AccessDenied and returns a negative errno. Fills ret_caller. */

@@ -372,9 +372,19 @@ static int read_value(sd_bus_message *m, CimType type, CimValue *ret, SmsError *
         }
 }
 
-int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SmsError *e) {
-        SiteChange *changes = NULL;
-        size_t n = 0;
+static int push_change(SiteChange **l, size_t *n, size_t index, CimType type) {
+        SiteChange *grown = realloc(*l, (*n + 1) * sizeof(SiteChange));
+        if (!grown)
+                return -ENOMEM;
+        *l = grown;
+        grown[(*n)++] = (SiteChange) { .index = index, .value = cim_value_null(type) };
+        return 0;
+}
+
+int bus_read_create(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SiteChange **ret_params,
+                    size_t *ret_n_params, SmsError *e) {
+        SiteChange *changes = NULL, *params = NULL;
+        size_t n = 0, n_params = 0;
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -387,16 +397,21 @@ int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, siz
                 r = sd_bus_message_read(m, "s", &name);
                 if (r < 0)
                         goto fail;
+                const SmsProperty *p;
+                SiteChange *target;
                 idx = sms_class_find_property(c, name);
-                if (idx < 0) {
+                if (idx >= 0)
+                        p = c->all[idx];
+                else if (ret_params && (idx = sms_class_find_create_parameter(c, name)) >= 0)
+                        p = &c->create_parameters[idx];
+                else {
                         r = sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property %s", c->name, name);
                         goto fail;
                 }
-                if (n >= c->n_all) {
+                if (n + n_params >= c->n_all + c->n_create_parameters) {
                         r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "a property is given twice");
                         goto fail;
                 }
-                const SmsProperty *p = c->all[idx];
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         goto fail;
@@ -405,18 +420,21 @@ int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, siz
                                           cim_type_to_string(p->type), cim_type_to_signature(p->type), contents);
                         goto fail;
                 }
-                SiteChange *grown = realloc(changes, (n + 1) * sizeof(SiteChange));
-                if (!grown) {
-                        r = -ENOMEM;
-                        goto fail;
+                if (p->flags & SMS_PROP_CREATE_ONLY) {
+                        r = push_change(&params, &n_params, (size_t) idx, p->type);
+                        target = params ? &params[n_params - 1] : NULL;
+                } else {
+                        r = push_change(&changes, &n, (size_t) idx, p->type);
+                        target = changes ? &changes[n - 1] : NULL;
                 }
-                changes = grown;
-                changes[n] = (SiteChange) { .index = (size_t) idx, .value = cim_value_null(p->type) };
-                n++;
+                if (r < 0)
+                        goto fail;
                 r = sd_bus_message_enter_container(m, 'v', contents);
                 if (r < 0)
                         goto fail;
-                r = read_value(m, p->type, &changes[n - 1].value, e);
+                r = read_value(m, p->type, &target->value, e);
+                if (r >= 0 && (p->flags & SMS_PROP_CREATE_ONLY))
+                        r = sms_property_validate(p, &target->value, e);
                 if (r < 0)
                         goto fail;
                 r = sd_bus_message_exit_container(m);
@@ -434,10 +452,19 @@ int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, siz
 
         *ret = changes;
         *ret_n = n;
+        if (ret_params) {
+                *ret_params = params;
+                *ret_n_params = n_params;
+        }
         return 0;
 fail:
         site_changes_free(changes, n);
+        site_changes_free(params, n_params);
         if (!sms_error_is_set(e))
                 sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "malformed properties: %s", strerror(-r));
         return r;
+}
+
+int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SmsError *e) {
+        return bus_read_create(m, c, ret, ret_n, NULL, NULL, e);
 }

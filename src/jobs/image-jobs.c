@@ -239,6 +239,28 @@ void boot_image_build_free_void(void *b) {
         boot_image_build_free(b);
 }
 
+int image_output_dir_prepare(const char *output_path, SmsError *e) {
+        _cleanup_free_ char *dir = strdup(output_path);
+        char *slash, *images;
+
+        if (!dir)
+                return -ENOMEM;
+        /* <state>/images/<PackageID>/<file>: both folder levels may be new. */
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return sms_error_set(e, SMS_ERROR_FAILED, "bad output path %s", output_path);
+        *slash = 0;
+        images = strrchr(dir, '/');
+        if (images && images != dir) {
+                *images = 0;
+                (void) mkdir(dir, 0700);
+                *images = '/';
+        }
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return sms_error_set_errno(e, errno, "creating %s", dir);
+        return 0;
+}
+
 int boot_image_output_path(const char *state_dir, const char *package_id, const char *image_path, char **ret) {
         _cleanup_free_ char *copy = strdup(image_path), *base = NULL;
         if (!copy)
@@ -457,21 +479,10 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         if (r < 0)
                 return r;
 
-        /* The output folder is the package's own under the state directory. */
-        _cleanup_free_ char *dir = strdup(b->output_path);
-        if (!dir) {
+        r = image_output_dir_prepare(b->output_path, e);
+        if (r < 0) {
                 boot_image_plan_done(&plan);
-                return -ENOMEM;
-        }
-        char *slash = strrchr(dir, '/');
-        *slash = 0;
-        char *images = strrchr(dir, '/');
-        *images = 0;
-        (void) mkdir(dir, 0700);
-        *images = '/';
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-                boot_image_plan_done(&plan);
-                return sms_error_set_errno(e, errno, "creating %s", dir);
+                return r;
         }
 
         ImagingBuild build = {

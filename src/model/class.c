@@ -148,6 +148,13 @@ int sms_class_find_property(const SmsClass *c, const char *name) {
         return -ENOENT;
 }
 
+int sms_class_find_create_parameter(const SmsClass *c, const char *name) {
+        for (size_t i = 0; name && i < c->n_create_parameters; i++)
+                if (strcasecmp(c->create_parameters[i].name, name) == 0)
+                        return (int) i;
+        return -ENOENT;
+}
+
 const SmsClass *sms_class_property_owner(const SmsClass *c, size_t i) {
         assert(i < c->n_all);
         for (; c; c = c->parent)
@@ -167,6 +174,7 @@ char **sms_property_qualifiers(const SmsProperty *p) {
                 { SMS_PROP_BITS, "bits" },         { SMS_PROP_NOT_NULL, "not_null" },
                 { SMS_PROP_ENUM, "enumeration" },  { SMS_PROP_PATH, "path" },
                 { SMS_PROP_WRITE_ONLY, "write_only" },
+                { SMS_PROP_CREATE_ONLY, "create_only" },
         };
         char **l = calloc(ELEMENTSOF(flag_names) + 4, sizeof(char *));
         size_t n = 0;

@@ -174,6 +174,13 @@ static const SmsProperty image_package_properties[] = {
         PROP_IMAGE_PROPERTY,
 };
 
+/* Reference §5.2, "Extract a specific image index": the package gets a new WIM holding only that
+ * image, written under the state directory; the source is not touched. */
+static const SmsProperty image_package_create_parameters[] = {
+        P_RANGE("ImageIndex", CIM_UINT32, SMS_PROP_CREATE_ONLY, NULL, 1, UINT32_MAX,
+                "Create only: import just this image of the WIM at PkgSourcePath, into a new WIM."),
+};
+
 /* --- SMS_OperatingSystemInstallPackage (reference §6.1) --------------------------------------- */
 
 static const SmsProperty os_install_properties[] = {
@@ -309,6 +316,8 @@ SmsClass sms_class_image_package = {
         .doc = "An operating system image (WIM) applied to computers.",
         .properties = image_package_properties,
         .n_properties = ELEMENTSOF(image_package_properties),
+        .create_parameters = image_package_create_parameters,
+        .n_create_parameters = ELEMENTSOF(image_package_create_parameters),
         .methods = image_package_methods,
         .n_methods = ELEMENTSOF(image_package_methods),
         .discriminator_value = 257,

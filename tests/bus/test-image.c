@@ -298,6 +298,58 @@ static void test_image_package_metadata(void **state) {
         free(boot);
 }
 
+/* Reference §5.2, "Extract a specific image index": a new one-image WIM under the state directory;
+ * the source stays as it is. */
+static void test_image_package_extracts_one_index(void **state) {
+        char *multi = test_env_content_path(&env, "multi.wim"), *path = NULL, *job = NULL;
+        char *before = file_hash(multi);
+
+        assert_null(create("SMS_ImagePackage", &path, &job, 2, "{sv}{sv}", "PkgSourcePath", "s", multi, "ImageIndex", "u",
+                           2));
+        assert_string_not_equal(job, "/");
+        assert_int_equal(wait_job(job, NULL), 2);
+        char *id = get_string(path, BASE, "PackageID"), *source = get_string(path, BASE, "PkgSourcePath");
+        char want[512];
+        snprintf(want, sizeof want, "%s/images/%s/multi.%s.wim", env.state_dir, id, id);
+        assert_string_equal(source, want);
+        WIMStruct *wim = NULL;
+        struct wimlib_wim_info info;
+        assert_int_equal(wimlib_open_wim(source, 0, &wim), 0);
+        assert_int_equal(wimlib_get_wim_info(wim, &info), 0);
+        assert_int_equal(info.image_count, 1);
+        assert_string_equal(wimlib_get_image_name(wim, 1), "Image 2");
+        wimlib_free(wim);
+        char *name = get_string(path, BASE, "Name");
+        assert_string_equal(name, "Image 2");
+        char *xml = get_string(path, IFACE "SMS_ImagePackage", "ImageProperty");
+        assert_non_null(strstr(xml, "Image 2"));
+        assert_null(strstr(xml, "Image 3"));
+        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+        char *after = file_hash(multi);
+        assert_string_equal(after, before);
+
+        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s", multi,
+                                   "ImageIndex", "u", 9),
+                            SMSPROV_ERR("ImageError"));
+        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s", multi,
+                                   "ImageIndex", "u", 0),
+                            SMSPROV_ERR("ValueOutOfRange"));
+        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 1, "{sv}", "ImageIndex", "u", 1),
+                            SMSPROV_ERR("InvalidParameter"));
+        assert_string_equal(create("SMS_OperatingSystemInstallPackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s",
+                                   multi, "ImageIndex", "u", 1),
+                            SMSPROV_ERR("InvalidProperty"));
+        free(after);
+        free(before);
+        free(xml);
+        free(name);
+        free(id);
+        free(source);
+        free(multi);
+        free(path);
+        free(job);
+}
+
 static void test_create_bad_wims_change_nothing(void **state) {
         size_t before = count_packages();
         char *text = test_env_content_path(&env, "notawim.wim"), *cut = test_env_content_path(&env, "truncated.wim"),
@@ -794,6 +846,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_get_image_properties),
                 cmocka_unit_test(test_image_package_metadata),
+                cmocka_unit_test(test_image_package_extracts_one_index),
                 cmocka_unit_test(test_create_bad_wims_change_nothing),
                 cmocka_unit_test(test_boot_image_build),
                 cmocka_unit_test(test_build_busy_and_cancel),

@@ -83,7 +83,7 @@ static uint64_t next_random(uint64_t *state) {
 }
 
 static int write_filler(const char *path, uint64_t size, bool random) {
-        static const char text[] = "WinPE filler text: the quick brown fox jumps over the lazy dog. 0123456789\n";
+        static const char text[] = "WinPE filler text: the quick brown fox jumps over the lazy dog.\n";
         _cleanup_close_ int fd = -1;
         uint64_t state = UINT64_C(0x9E3779B97F4A7C15);
         char buf[64 * 1024];
@@ -145,11 +145,13 @@ static const char *arch_name(const char *arch_code) {
         return "x64";
 }
 
-static int capture(const char *tree, const char *path, bool compress, const char *const *props, size_t n_props) {
+static int capture(const char *tree, const char *path, bool compress, const char *const *props,
+                   size_t n_props) {
         _cleanup_(wimlib_freep) WIMStruct *wim = NULL;
         int r;
 
-        r = wimlib_create_new_wim(compress ? WIMLIB_COMPRESSION_TYPE_LZX : WIMLIB_COMPRESSION_TYPE_NONE, &wim);
+        r = wimlib_create_new_wim(compress ? WIMLIB_COMPRESSION_TYPE_LZX : WIMLIB_COMPRESSION_TYPE_NONE,
+                                  &wim);
         if (r == 0)
                 r = wimlib_add_image(wim, tree, props[1], NULL, 0);
         /* Properties go into the WIMStruct's XML before the write that stores them. */

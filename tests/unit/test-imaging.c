@@ -36,7 +36,7 @@
 /* --- fixtures and helpers -------------------------------------------------------------------- */
 
 typedef struct Dirs {
-        char root[64];   /* this test's scratch directory */
+        char *root;      /* this test's scratch directory */
         char *src;       /* <root>/src.wim: WinPE-like, x64, with a SYSTEM hive, LZX */
         char *out_dir;   /* <root>/out: the build's output directory, empty at the start */
         char *out;       /* <out_dir>/boot.wim */
@@ -52,7 +52,8 @@ static int setup(void **state) {
         Dirs *d = calloc(1, sizeof *d);
 
         assert_non_null(d);
-        strcpy(d->root, "/var/tmp/test-imaging-XXXXXX");
+        /* Not /tmp: it may be a small tmpfs, and the timing test writes 100 MiB. */
+        d->root = path_join(getenv("TMPDIR") ?: "/var/tmp", "test-imaging-XXXXXX");
         assert_non_null(mkdtemp(d->root));
         d->src = path_join(d->root, "src.wim");
         d->out_dir = path_join(d->root, "out");
@@ -69,6 +70,7 @@ static int teardown(void **state) {
 
         (void) umount2(mnt, MNT_DETACH); /* left mounted by a failed disk-full test */
         assert_int_equal(test_rm_rf(d->root), 0);
+        free(d->root);
         free(d->src);
         free(d->out_dir);
         free(d->out);
@@ -129,7 +131,8 @@ static char *wim_file(const char *wim_path, const char *path_in_wim, const char 
         (void) test_rm_rf(scratch);
         assert_int_equal(mkdir(scratch, 0700), 0);
         assert_int_equal(wimlib_open_wim(wim_path, 0, &wim), 0);
-        if (wimlib_extract_paths(wim, 1, scratch, paths, 1, WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE) != 0)
+        if (wimlib_extract_paths(wim, 1, scratch, paths, 1,
+                                 WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE) != 0)
                 return NULL;
         base = strdup(slash ? slash + 1 : path_in_wim);
         local = path_join(scratch, base);
@@ -249,7 +252,8 @@ static void check_winpe_info(const ImageInfo *i, const char *arch, const char *n
         assert_string_equal(i->edition_id, "WindowsPE");
         assert_string_equal(i->created_by, "");
         /* CREATIONTIME is set by wimlib at capture: now, in UTC. */
-        assert_int_equal(sscanf(i->creation_date, "%4d-%2d-%2d %2d:%2d:%2d%c", &y, &mo, &da, &h, &mi, &s, &tail), 6);
+        assert_int_equal(sscanf(i->creation_date, "%4d-%2d-%2d %2d:%2d:%2d%c", &y, &mo, &da, &h, &mi, &s,
+                                &tail), 6);
         assert_int_equal(strlen(i->creation_date), 19);
         assert_true(y >= 2024);
         assert_true(i->total_bytes > 0);
@@ -437,7 +441,8 @@ static void test_image_property_shape(void **state) {
 
         snprintf(size, sizeof size, "%" PRIu64, info.images[0].total_bytes);
         const char *values[] = {
-                "Microsoft Windows PE (x64)", "Microsoft Windows PE (x64)", "9", "en-US", "10.0.22621.1", "WinNT",
+                "Microsoft Windows PE (x64)", "Microsoft Windows PE (x64)", "9", "en-US", "10.0.22621.1",
+                "WinNT",
                 "acpiapic", info.images[0].creation_date, size, "WINDOWS",
         };
         p = next_element(image->children);
@@ -460,11 +465,13 @@ static void test_image_property_escaping(void **state) {
         static const char nasty[] = "<WinPE & \"Tools\"> 'x' </Property> ]]> é 日本語 \xEF\xBF\xBE end";
         static const char expected[] = "<WinPE & \"Tools\"> 'x' </Property> ]]> é 日本語 \xEF\xBF\xBD end";
         ImageInfo images[2] = {
-                { .index = 1, .name = (char *) nasty, .description = (char *) "tab\there", .architecture = (char *) "9",
+                { .index = 1, .name = (char *) nasty, .description = (char *) "tab\there",
+                  .architecture = (char *) "9",
                   .language = (char *) "", .os_version = (char *) "", .product_type = (char *) "",
                   .hal = (char *) "", .system_root = (char *) "", .edition_id = (char *) "",
                   .created_by = (char *) "a&b", .creation_date = (char *) "", .total_bytes = 7 },
-                { .index = 2, .name = (char *) "second", .description = (char *) "", .architecture = (char *) "0",
+                { .index = 2, .name = (char *) "second", .description = (char *) "",
+                  .architecture = (char *) "0",
                   .language = (char *) "", .os_version = (char *) "", .product_type = (char *) "",
                   .hal = (char *) "", .system_root = (char *) "", .edition_id = (char *) "",
                   .created_by = (char *) "", .creation_date = (char *) "", .total_bytes = 0 },
@@ -511,7 +518,8 @@ static void test_image_property_escaping(void **state) {
         assert_int_equal(imaging_image_property_xml(&info, 2, &second, &e), 0);
         assert_non_null(strstr(second, "<IMAGE Index=\"2\">"));
         assert_null(strstr(second, "Index=\"1\""));
-        assert_int_equal(imaging_image_property_xml(&info, 3, &all, &e), sms_error_code_to_errno(SMS_ERROR_IMAGE_ERROR));
+        assert_int_equal(imaging_image_property_xml(&info, 3, &all, &e),
+                         sms_error_code_to_errno(SMS_ERROR_IMAGE_ERROR));
         assert_int_equal(e.code, SMS_ERROR_IMAGE_ERROR);
         sms_error_clear(&e);
 }
@@ -576,7 +584,8 @@ static void assert_plan_add(const BootImagePlan *p, size_t i, const char *source
         assert_string_equal(p->adds[i].target, target);
 }
 
-static void full_config(const OsdTree *t, BootImageConfig *c, BootImageDriver drivers[2], const char *comps[1]) {
+static void full_config(const OsdTree *t, BootImageConfig *c, BootImageDriver drivers[2],
+                        const char *comps[1]) {
         drivers[0] = (BootImageDriver) { .id = 16777300, .source = t->driver_dir };
         drivers[1] = (BootImageDriver) { .id = 16777301, .source = t->driver_inf };
         comps[0] = t->component;
@@ -629,7 +638,8 @@ static void test_plan_full(void **state) {
         assert_plan_text(&p, "\\sms\\bin\\x64\\TsBootShell.ini",
                          "[Shell]\r\n"
                          "EnableDebugShell=true\r\n"
-                         "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe /env:WinPE /configpath:%CONFIGPATH%\r\n");
+                         "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe"
+                         " /env:WinPE /configpath:%CONFIGPATH%\r\n");
         assert_plan_text(&p, "\\sms\\data\\TsmBootstrap.ini",
                          "[MediaInfo]\r\n"
                          "PrestartCommandLine=cmd /c %SYSTEMDRIVE%\\sms\\PKG\\SMS10000\\start.cmd\r\n"
@@ -654,8 +664,13 @@ static void test_plan_minimal(void **state) {
         make_osd_tree(d, &t);
         /* No drivers, no lab shell, a prestart command without files: no LoadDrivers, and no
          * PrestartDirectory naming a folder the image does not have. */
-        c = (BootImageConfig) { .architecture = "9", .osd_bin_root = t.osd_root, .pre_exec_command_line = "cmd /c x",
-                                .pre_exec_source_directory = "", .background_bitmap_path = "" };
+        c = (BootImageConfig) {
+                .architecture = "9",
+                .osd_bin_root = t.osd_root,
+                .pre_exec_command_line = "cmd /c x",
+                .pre_exec_source_directory = "",
+                .background_bitmap_path = "",
+        };
         assert_int_equal(boot_image_plan(&c, &p, &e), 0);
         assert_int_equal(p.n_adds, 1);
         assert_int_equal(p.n_files, 3);
@@ -665,8 +680,10 @@ static void test_plan_minimal(void **state) {
         assert_plan_text(&p, "\\sms\\bin\\x64\\TsBootShell.ini",
                          "[Shell]\r\n"
                          "EnableDebugShell=false\r\n"
-                         "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe /env:WinPE /configpath:%CONFIGPATH%\r\n");
-        assert_plan_text(&p, "\\sms\\data\\TsmBootstrap.ini", "[MediaInfo]\r\nPrestartCommandLine=cmd /c x\r\n");
+                         "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe"
+                         " /env:WinPE /configpath:%CONFIGPATH%\r\n");
+        assert_plan_text(&p, "\\sms\\data\\TsmBootstrap.ini",
+                         "[MediaInfo]\r\nPrestartCommandLine=cmd /c x\r\n");
         assert_int_equal(p.scratch_space_mb, 0);
         boot_image_plan_done(&p);
 
@@ -834,14 +851,16 @@ static void test_build_boot_image(void **state) {
         assert_wim_file(d, "\\sms\\bin\\x64\\TsBootShell.ini",
                         "[Shell]\r\n"
                         "EnableDebugShell=true\r\n"
-                        "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe /env:WinPE /configpath:%CONFIGPATH%\r\n");
+                        "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe"
+                        " /env:WinPE /configpath:%CONFIGPATH%\r\n");
         assert_wim_file(d, "\\sms\\data\\TsmBootstrap.ini",
                         "[MediaInfo]\r\n"
                         "PrestartCommandLine=cmd /c %SYSTEMDRIVE%\\sms\\PKG\\SMS10000\\start.cmd\r\n"
                         "PrestartDirectory=%SYSTEMDRIVE%\\sms\\PKG\\SMS10000\r\n");
         assert_wim_file(d, "\\sms\\PKG\\SMS10000\\Start-VNC.ps1", "Write-Host vnc\r\n");
         assert_wim_file(d, "\\Windows\\System32\\winpe.bmp", "BM fake bitmap");
-        assert_wim_file(d, "\\sms\\drivers\\16777300\\e1d.inf", "[Version]\r\nSignature=\"$WINDOWS NT$\"\r\n");
+        assert_wim_file(d, "\\sms\\drivers\\16777300\\e1d.inf",
+                        "[Version]\r\nSignature=\"$WINDOWS NT$\"\r\n");
         assert_wim_file(d, "\\sms\\drivers\\16777300\\e1d.sys", "MZ e1d");
         assert_wim_file(d, "\\sms\\drivers\\16777301\\stor.sys", "MZ stor");
         assert_wim_file(d, "\\Windows\\System32\\wscript.exe", "MZ wscript");
@@ -867,10 +886,12 @@ static void test_build_boot_image(void **state) {
  * uncompressed source data and no progress function. */
 static void test_build_rebuild(void **state) {
         Dirs *d = *state;
-        _cleanup_free_ char *plain = path_join(d->root, "plain.wim"), *first = path_join(d->root, "first.wim");
+        _cleanup_free_ char *plain = path_join(d->root, "plain.wim");
+        _cleanup_free_ char *first = path_join(d->root, "first.wim");
         ImagingFile files[] = { { .target = "\\new\\dir\\note.txt", .data = "note", .size = 4 },
                                 { .target = "/Windows/System32/empty.txt", .data = NULL, .size = 0 } };
-        ImagingBuild b = { .source_path = plain, .image_index = 1, .output_path = d->out, .scratch_space_mb = 32,
+        ImagingBuild b = { .source_path = plain, .image_index = 1, .output_path = d->out,
+                           .scratch_space_mb = 32,
                            .files = files, .n_files = 2 };
         ImagingBuildResult res = {};
         SmsError e = SMS_ERROR_NULL;
@@ -904,14 +925,15 @@ static void test_build_rebuild(void **state) {
 static void test_build_no_hive(void **state) {
         Dirs *d = *state;
         _cleanup_free_ char *nohive = path_join(d->root, "nohive.wim");
-        ImagingBuild b = { .source_path = nohive, .image_index = 1, .output_path = d->out, .scratch_space_mb = 128 };
+        ImagingBuild b = { .source_path = nohive, .image_index = 1, .output_path = d->out,
+                           .scratch_space_mb = 128 };
         ImagingBuildResult res = {};
         SmsError e = SMS_ERROR_NULL;
 
         assert_int_equal(test_make_winpe_wim(nohive, "9", false, 0, true), 0);
         assert_int_equal(imaging_build(&b, &res, &e), 0);
-        assert_string_equal(res.notes,
-                            "the image has no Windows\\System32\\config\\SYSTEM hive; ScratchSpace was not written");
+        assert_string_equal(res.notes, "the image has no Windows\\System32\\config\\SYSTEM hive; "
+                                       "ScratchSpace was not written");
         assert_int_equal(dir_entries(d->out_dir), 1);
         imaging_build_result_done(&res);
 
@@ -972,7 +994,8 @@ static void test_build_multi_image(void **state) {
         }
 }
 
-static void assert_failed_build(const Dirs *d, const ImagingBuild *b, SmsErrorCode code, const char *in_message) {
+static void assert_failed_build(const Dirs *d, const ImagingBuild *b, SmsErrorCode code,
+                                const char *in_message) {
         ImagingBuildResult res = {};
         SmsError e = SMS_ERROR_NULL;
         size_t before = dir_entries(d->out_dir);
@@ -980,8 +1003,8 @@ static void assert_failed_build(const Dirs *d, const ImagingBuild *b, SmsErrorCo
         /* The return value is a negative errno: the code's, or the system call's that failed. */
         assert_true(imaging_build(b, &res, &e) < 0);
         if (e.code != code)
-                fail_msg("expected %s, got %s: %s", sms_error_code_to_name(code), sms_error_code_to_name(e.code),
-                         e.message);
+                fail_msg("expected %s, got %s: %s", sms_error_code_to_name(code),
+                         sms_error_code_to_name(e.code), e.message);
         if (in_message && !strstr(e.message, in_message))
                 fail_msg("\"%s\" does not mention \"%s\"", e.message, in_message);
         assert_null(res.notes);
@@ -993,7 +1016,7 @@ static void assert_failed_build(const Dirs *d, const ImagingBuild *b, SmsErrorCo
 static void test_build_errors(void **state) {
         Dirs *d = *state;
         _cleanup_free_ char *text = path_join(d->root, "text.wim"), *missing = path_join(d->root, "missing");
-        _cleanup_free_ char *cut = path_join(d->root, "cut.wim"), *data = NULL, *bad_hive = NULL;
+        _cleanup_free_ char *cut = path_join(d->root, "cut.wim"), *data = NULL;
         ImagingAdd adds[] = { { .source = missing, .target = "\\x" } };
         ImagingBuild b = { .source_path = d->src, .image_index = 2, .output_path = d->out };
         struct stat st;
@@ -1005,7 +1028,7 @@ static void test_build_errors(void **state) {
 
         /* A source that is not a WIM, and a truncated one. */
         write_text(d->root, "text.wim", "not a wim, not a wim, not a wim, not a wim, not a wim, not a wim, "
-                                        "not a wim, not a wim, not a wim, not a wim, not a wim, not a wim, ...\n");
+                                        "not a wim, not a wim, not a wim, not a wim, not a wim, ...\n");
         b = (ImagingBuild) { .source_path = text, .image_index = 1, .output_path = d->out };
         assert_failed_build(d, &b, SMS_ERROR_IMAGE_ERROR, "wimlib: ");
         assert_int_equal(stat(d->src, &st), 0);
@@ -1015,16 +1038,23 @@ static void test_build_errors(void **state) {
         assert_failed_build(d, &b, SMS_ERROR_IMAGE_ERROR, "wimlib: ");
 
         /* An add whose source is missing. */
-        b = (ImagingBuild) { .source_path = d->src, .image_index = 1, .output_path = d->out, .adds = adds, .n_adds = 1 };
+        b = (ImagingBuild) { .source_path = d->src, .image_index = 1, .output_path = d->out, .adds = adds,
+                             .n_adds = 1 };
         assert_failed_build(d, &b, SMS_ERROR_INVALID_PARAMETER, missing);
 
+        /* The source as its own output. */
+        b = (ImagingBuild) { .source_path = d->src, .image_index = 1, .output_path = d->src };
+        assert_failed_build(d, &b, SMS_ERROR_INVALID_PARAMETER, "is the source");
+
         /* An output directory that does not exist. */
-        b = (ImagingBuild) { .source_path = d->src, .image_index = 1, .output_path = "/nonexistent-dir/boot.wim" };
+        b = (ImagingBuild) { .source_path = d->src, .image_index = 1,
+                             .output_path = "/nonexistent-dir/boot.wim" };
         assert_failed_build(d, &b, SMS_ERROR_FAILED, "/nonexistent-dir/boot.wim");
 
         /* A SYSTEM hive hivex cannot open is an image error. */
         {
-                _cleanup_free_ char *tree = path_join(d->root, "badtree"), *badsrc = path_join(d->root, "badhive.wim");
+                _cleanup_free_ char *tree = path_join(d->root, "badtree");
+                _cleanup_free_ char *badsrc = path_join(d->root, "badhive.wim");
                 _cleanup_(wimlib_freep) WIMStruct *wim = NULL;
                 write_text(tree, "Windows/System32/config/SYSTEM", "this is not a registry hive at all");
                 assert_int_equal(wimlib_create_new_wim(WIMLIB_COMPRESSION_TYPE_LZX, &wim), 0);
@@ -1034,7 +1064,6 @@ static void test_build_errors(void **state) {
                                      .scratch_space_mb = 64 };
                 assert_failed_build(d, &b, SMS_ERROR_IMAGE_ERROR, "hive");
         }
-        (void) bad_hive;
         assert_int_equal(dir_entries(d->out_dir), 0);
 }
 
@@ -1047,7 +1076,11 @@ static void test_build_cancel(void **state) {
         BootImageConfig c;
         BootImagePlan p = {};
         SmsError e = SMS_ERROR_NULL;
-        static const char *const phases[] = { "Reading the SYSTEM hive", "Adding files", "Writing the image" };
+        static const char *const phases[] = {
+                "Reading the SYSTEM hive",
+                "Adding files",
+                "Writing the image",
+        };
 
         make_osd_tree(d, &t);
         full_config(&t, &c, drivers, comps);
@@ -1106,7 +1139,8 @@ static void test_build_disk_full(void **state) {
         _cleanup_free_ char *small = path_join(d->root, "small.wim"), *bulk = path_join(d->root, "bulk");
         _cleanup_free_ char *bin = path_join(bulk, "random.bin"), *buf = NULL;
         ImagingAdd adds[] = { { .source = bulk, .target = "\\bulk" } };
-        ImagingBuild b = { .source_path = d->src, .image_index = 1, .output_path = out, .scratch_space_mb = 64 };
+        ImagingBuild b = { .source_path = d->src, .image_index = 1, .output_path = out,
+                           .scratch_space_mb = 64 };
         const Dirs tiny = { .out_dir = mnt };
         uint64_t x = 88172645463325252u;
         struct stat st;
@@ -1135,7 +1169,8 @@ static void test_build_disk_full(void **state) {
                 memcpy(buf + i, &x, 8);
         }
         assert_int_equal(test_write_file(bin, buf, 2 << 20), 0);
-        b = (ImagingBuild) { .source_path = small, .image_index = 1, .output_path = out, .adds = adds, .n_adds = 1,
+        b = (ImagingBuild) { .source_path = small, .image_index = 1, .output_path = out, .adds = adds,
+                             .n_adds = 1,
                              .scratch_space_mb = 64 };
         assert_failed_build(&tiny, &b, SMS_ERROR_OUT_OF_DISK_SPACE, "wimlib: ");
         assert_int_equal(dir_entries(mnt), 0);
@@ -1157,8 +1192,11 @@ static void test_build_timing(void **state) {
         Dirs *d = *state;
         _cleanup_free_ char *src = path_join(d->root, "timing.wim"), *copy = path_join(d->root, "copy.wim");
         _cleanup_free_ char *cmd = NULL;
-        ImagingFile files[] = { { .target = "\\Windows\\System32\\winpeshl.ini", .data = "[LaunchApps]\r\n", .size = 14 } };
-        ImagingBuild b = { .source_path = src, .image_index = 1, .output_path = d->out, .files = files, .n_files = 1,
+        ImagingFile files[] = {
+                { .target = "\\Windows\\System32\\winpeshl.ini", .data = "[LaunchApps]\r\n", .size = 14 },
+        };
+        ImagingBuild b = { .source_path = src, .image_index = 1, .output_path = d->out, .files = files,
+                           .n_files = 1,
                            .scratch_space_mb = 512 };
         ImagingBuildResult res = {};
         SmsError e = SMS_ERROR_NULL;
@@ -1185,7 +1223,12 @@ static void test_hive_gen(void **state) {
         Dirs *d = *state;
         _cleanup_free_ char *path = path_join(d->root, "SYSTEM");
         uint32_t v = htole32(77);
-        hive_set_value val = { .key = (char *) "WinPECacheThreshold", .t = hive_t_REG_DWORD, .len = 4, .value = (char *) &v };
+        hive_set_value val = {
+                .key = (char *) "WinPECacheThreshold",
+                .t = hive_t_REG_DWORD,
+                .len = 4,
+                .value = (char *) &v,
+        };
         hive_node_h root, cs, services, fbwf;
         hive_h *h;
 
@@ -1207,7 +1250,8 @@ static void test_hive_gen(void **state) {
 
         h = hivex_open(path, HIVEX_OPEN_WRITE);
         assert_non_null(h);
-        services = hivex_node_get_child(h, hivex_node_get_child(h, hivex_root(h), "ControlSet001"), "Services");
+        services = hivex_node_get_child(h, hivex_node_get_child(h, hivex_root(h), "ControlSet001"),
+                                        "Services");
         fbwf = hivex_node_add_child(h, services, "FBWF");
         assert_true(fbwf != 0);
         assert_int_equal(hivex_node_set_value(h, fbwf, &val, 0), 0);
