@@ -109,6 +109,8 @@ void job_queue_dispatch(JobQueue *q);
 /* How many jobs are queued or running. */
 unsigned job_queue_active(const JobQueue *q);
 
+/* Queues a job. *ret (optional) is borrowed: the queue holds the job until it has finished and
+ * been dispatched; job_ref() it to keep it longer. */
 int job_submit(JobQueue *q, const JobSpec *spec, Job **ret);
 Job *job_ref(Job *j);
 Job *job_unref(Job *j);

@@ -217,7 +217,8 @@ int job_submit(JobQueue *q, const JobSpec *spec, Job **ret) {
                 return -ENOMEM;
         }
 
-        q->active[q->n_active++] = job_ref(j);
+        /* The queue holds the first reference; callers that keep the job take their own. */
+        q->active[q->n_active++] = j;
         pthread_mutex_lock(&q->lock);
         if (q->pending_tail)
                 q->pending_tail->next = j;
