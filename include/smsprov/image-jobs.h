@@ -14,6 +14,10 @@
 #include "smsprov/job.h"
 #include "smsprov/site.h"
 
+/* An ImagingProgress for work running as a Job (userdata = the Job): progress in percent of
+ * bytes, and false once the job is asked to cancel. */
+bool image_job_progress(void *userdata, uint64_t done, uint64_t total, const char *text);
+
 /* --- reading metadata ------------------------------------------------------------------------ */
 
 typedef struct ImageRead {

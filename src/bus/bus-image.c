@@ -723,13 +723,6 @@ static void extract_free(void *p) {
         free(x);
 }
 
-static bool extract_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
-        Job *job = userdata;
-        uint32_t pct = total ? (uint32_t) (done * 100 / total) : 0;
-        job_set_progress(job, pct > 100 ? 100 : pct, 100, done, total, text);
-        return job_should_continue(job);
-}
-
 static int extract_work(Job *job, void *userdata, SmsError *e) {
         Extract *x = userdata;
         int r;
@@ -738,7 +731,7 @@ static int extract_work(Job *job, void *userdata, SmsError *e) {
         if (r < 0)
                 return r;
         ImagingBuild build = { .source_path = x->source->path, .image_index = x->index, .output_path = x->output_path,
-                               .progress = extract_progress, .userdata = job };
+                               .progress = image_job_progress, .userdata = job };
         job_set_progress(job, 0, 100, 0, 0, "Extracting the image");
         return imaging_build(&build, &x->result, e);
 }

@@ -201,7 +201,7 @@ int image_read_derived(const ImageRead *r, const SmsClass *c, const SmsObject *c
 /* --- progress ---------------------------------------------------------------------------------- */
 
 /* wimlib's progress reaches the job as a percentage of bytes; a false return cancels. */
-static bool job_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
+bool image_job_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
         Job *job = userdata;
         uint32_t pct = total ? (uint32_t) (done * 100 / total) : 0;
 
@@ -494,7 +494,7 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
                 .files = plan.files,
                 .n_files = plan.n_files,
                 .scratch_space_mb = plan.scratch_space_mb,
-                .progress = job_progress,
+                .progress = image_job_progress,
                 .userdata = job,
         };
         r = imaging_build(&build, &b->result, e);
@@ -618,7 +618,7 @@ int default_image_export_work(Job *job, void *userdata, SmsError *e) {
                 .output_path = x->output_path,
                 .adds = adds,
                 .n_adds = n,
-                .progress = job_progress,
+                .progress = image_job_progress,
                 .userdata = job,
         };
         job_set_progress(job, 0, 100, 0, 0, "Exporting the default boot image");
