@@ -54,6 +54,9 @@ typedef struct SmsMethod {
 } SmsMethod;
 
 typedef struct SmsClass SmsClass;
+typedef struct SmsObject SmsObject;
+
+#define SMS_MAX_KEYS 4
 
 struct SmsClass {
         const char *name;
@@ -91,7 +94,9 @@ struct SmsClass {
         const SmsProperty **all;
         size_t n_all;
         const SmsClass **children; /* concrete and abstract subclasses, NULL-terminated */
-        size_t key_index;
+        size_t key_index;          /* the first key property */
+        size_t key_indexes[SMS_MAX_KEYS]; /* every key property, in declaration order */
+        size_t n_keys;
         size_t level; /* 0 for the topmost class */
 };
 
@@ -122,6 +127,16 @@ static inline bool sms_property_is_lazy(const SmsProperty *p) {
         return p->flags & (SMS_PROP_LAZY | SMS_PROP_LARGE);
 }
 
+/* The text of an instance's key, as object paths and the store use it. A single key is its value
+ * as text ("LAB00001", "17"); a composite key is WMI's key list in declaration order,
+ * PackageID="LAB00001",Index=2 (strings quoted, " and \ escaped with \). */
+int sms_class_key_format(const SmsClass *c, const CimValue *const *key_values, char **ret);
+int sms_object_key_format(const SmsObject *o, char **ret);
+/* The reverse: fills ret_values[n_keys] (in key order; the caller clears them). A composite key
+ * may name its keys in any order and case; every key must be there. -EINVAL with e filled when
+ * the text is not a key of c. */
+int sms_class_key_parse(const SmsClass *c, const char *text, CimValue *ret_values, SmsError *e);
+
 /* "key,read,lazy,values=32|64|128": the qualifier strings of PropertySchema. Returns a new
  * NULL-terminated list. */
 char **sms_property_qualifiers(const SmsProperty *p);
@@ -135,11 +150,11 @@ int sms_property_validate(const SmsProperty *p, const CimValue *v, SmsError *e);
 int sms_property_default(const SmsProperty *p, CimValue *ret);
 
 /* An instance as read from the store: the concrete class and one value per class->all entry. */
-typedef struct SmsObject {
+struct SmsObject {
         const SmsClass *class;
-        char *key; /* the key as text, as in the object path */
+        char *key; /* the key as text (sms_class_key_format()), as in the object path */
         CimValue values[];
-} SmsObject;
+};
 
 SmsObject *sms_object_new(const SmsClass *c);
 SmsObject *sms_object_free(SmsObject *o);

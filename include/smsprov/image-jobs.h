@@ -47,6 +47,16 @@ int image_read_work(void *userdata, SmsError *e);
 int image_read_derived(const ImageRead *r, const SmsClass *c, const SmsObject *current, unsigned index,
                        bool fill_defaults, SiteChange **ret, size_t *ret_n);
 
+/* The SMS_ImageInformation rows of a package: one per image of `info` (read from `image_path`),
+ * with the package's PackageID, type, Version and EnableLabShell. Free with
+ * winpe_catalog_free()-style sms_object_free() of each and free() of the array. */
+int image_information_objects(const WimInfo *info, const char *image_path, const SmsObject *package,
+                              SmsObject ***ret, size_t *ret_n);
+void image_information_free(SmsObject **objects, size_t n);
+/* Replaces the package's SMS_ImageInformation rows with those of `info`. */
+int image_information_update(Site *site, const WimInfo *info, const char *image_path, const SmsObject *package,
+                             SmsError *e);
+
 /* --- building a boot image ---------------------------------------------------------------------- */
 
 typedef struct BootImageBuildJob {

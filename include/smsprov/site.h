@@ -104,9 +104,11 @@ int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCa
  * ActionInProgress back to 0 on the packages whose jobs were interrupted ("Class.Key" targets). */
 int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsError *e);
 
-/* Replaces every row of a class the site computes itself (the optional component catalog) in
- * one transaction. The objects keep their keys. */
-int site_replace_rows(Site *site, const SmsClass *c, SmsObject *const *objects, size_t n, SmsError *e);
+/* Replaces the rows of a class the site computes itself in one transaction: every row (the
+ * optional component catalog), or with `match_property` those whose property equals `match`
+ * (the SMS_ImageInformation rows of one package). The objects keep their keys. */
+int site_replace_rows(Site *site, const SmsClass *c, const char *match_property, const char *match,
+                      SmsObject *const *objects, size_t n, SmsError *e);
 
 /* A fresh SedoObjectVersion (a random GUID string). */
 int site_new_sedo_version(char **ret);

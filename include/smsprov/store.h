@@ -53,8 +53,9 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e);
 /* Writes the listed properties of an existing row. Must run inside a transaction. */
 int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
 int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);
-/* Deletes every row of c (and its descendants). Must run inside a transaction. */
-int store_object_delete_all(Store *s, const SmsClass *c, SmsError *e);
+/* Deletes every row of c (and its descendants), or with `match_index` set (≥ 0) the rows whose
+ * property match_index equals `match`. Must run inside a transaction. */
+int store_object_delete_all(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e);
 
 /* Every key of `c` (and of its descendants when abstract), with the concrete class of each. */
 int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,

@@ -28,4 +28,6 @@ typedef struct WmiPath {
 
 /* Errors are InvalidParameter with the offset of the problem. */
 int wmi_path_parse(const char *s, WmiPath *ret, SmsError *e);
+/* Only the key list: K="v",K2=3 (class_name stays NULL). */
+int wmi_keys_parse(const char *s, WmiPath *ret, SmsError *e);
 void wmi_path_done(WmiPath *p);

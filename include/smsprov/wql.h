@@ -115,9 +115,9 @@ static inline void wql_query_freep(WqlQuery **q) {
         wql_query_free(*q);
 }
 
-/* The compiled statement. Result columns: 0 = the key column of the class's table, 1 = the
- * discriminator column (or the constant 0 when the table has none), then one column per
- * q->columns entry, in order. Parameters are bound 1…n_params in order. */
+/* The compiled statement. Result columns: the class's key columns (class->n_keys of them, in
+ * key order), then the discriminator column (or the constant 0 when the table has none), then
+ * one column per q->columns entry, in order. Parameters are bound 1…n_params in order. */
 typedef struct WqlSql {
         char *sql;
         CimValue *params; /* scalars only: String, Boolean, integer types */

@@ -59,6 +59,18 @@ static bool package_busy(Manager *m, const SmsClass *c, const char *key) {
         return target && bus_job_target_active(m, target);
 }
 
+/* The package's SMS_ImageInformation rows follow what was read; a failure to write them is
+ * logged, not the caller's error: the package itself is consistent. */
+static void update_image_information(Manager *m, const SmsClass *c, const char *key, const WimInfo *info,
+                                     const char *image_path) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        SmsError e = SMS_ERROR_NULL;
+
+        if (site_object_load(&m->site, c, key, &o, &e) < 0 || image_information_update(&m->site, info, image_path, o, &e) < 0)
+                log_warning("Failed to record the images of %s: %s", key, e.message ? e.message : "");
+        sms_error_clear(&e);
+}
+
 /* --- GetImageProperties ------------------------------------------------------------------------ */
 
 static int reply_image_property(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
@@ -433,6 +445,7 @@ static int reload_commit(Reload *rl, SmsError *e) {
         site_changes_free(values, n);
         if (r < 0)
                 return r;
+        update_image_information(m, rl->class, rl->key, &rl->read->info, rl->read->display_path);
         bus_instance_emit_changed(m, rl->class, rl->key, changed, n_changed);
         if (rl->refresh) {
                 _cleanup_free_ char *path = instance_path(rl->class, rl->key);
@@ -768,9 +781,13 @@ static int extract_finish(Job *job, void *userdata, int result, SmsError *e) {
                                     &n_changed, &inner);
         for (size_t i = 0; i < n; i++)
                 cim_value_clear(&values[i].value);
-        if (r >= 0)
+        if (r >= 0) {
                 bus_instance_emit_changed(m, x->class, x->key, changed, n_changed);
-        else if (result >= 0) {
+                if (result >= 0) {
+                        WimInfo one = { .images = &x->result.info, .n_images = 1 };
+                        update_image_information(m, x->class, x->key, &one, x->output_path);
+                }
+        } else if (result >= 0) {
                 unlink(x->output_path);
                 result = sms_error_set(e, inner.code, "%s", inner.message ? inner.message : "recording failed");
         }
@@ -855,6 +872,8 @@ static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, i
         site_changes_free(derived, n_derived);
         if (r < 0)
                 return r;
+        if (!ic->extract)
+                update_image_information(m, c, key, &ic->read->info, ic->read->display_path);
         path = instance_path(c, key);
         ifaces = bus_instance_interfaces(c);
         if (!path || !ifaces)

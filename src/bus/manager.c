@@ -135,7 +135,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = winpe_catalog_scan(m->adk_root, &catalog, &n_catalog, &e);
         if (r >= 0)
                 r = site_replace_rows(&m->site, sms_model_find_class("SMS_OSDeploymentKitWinPEOptionalComponent"),
-                                      catalog, n_catalog, &e);
+                                      NULL, NULL, catalog, n_catalog, &e);
         winpe_catalog_free(catalog, n_catalog);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the deployment kit's optional components: %s",

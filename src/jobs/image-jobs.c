@@ -19,6 +19,9 @@
 #include "smsprov/macro.h"
 #include "smsprov/winpe-catalog.h"
 
+static const CimValue *value(const SmsObject *o, const char *name);
+static const char *string_or_null(const SmsObject *o, const char *name);
+
 /* --- reading metadata ------------------------------------------------------------------------ */
 
 ImageRead *image_read_free(ImageRead *r) {
@@ -196,6 +199,90 @@ int image_read_derived(const ImageRead *r, const SmsClass *c, const SmsObject *c
         *ret = l;
         *ret_n = n;
         return 0;
+}
+
+/* --- SMS_ImageInformation ------------------------------------------------------------------------ */
+
+void image_information_free(SmsObject **objects, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                sms_object_free(objects[i]);
+        free(objects);
+}
+
+static int row_set_string(SmsObject *o, const char *name, const char *value) {
+        int i = sms_class_find_property(o->class, name);
+        cim_value_clear(&o->values[i]);
+        return cim_value_set_string(&o->values[i], value ? value : "");
+}
+
+static void row_set(SmsObject *o, const char *name, CimValue v) {
+        int i = sms_class_find_property(o->class, name);
+        cim_value_clear(&o->values[i]);
+        o->values[i] = v;
+}
+
+int image_information_objects(const WimInfo *info, const char *image_path, const SmsObject *package,
+                              SmsObject ***ret, size_t *ret_n) {
+        const SmsClass *c = sms_model_find_class("SMS_ImageInformation");
+        const CimValue *type = value(package, "PackageType"), *lab = value(package, "EnableLabShell");
+        uint32_t package_type = type && !type->null ? (uint32_t) type->u : 0;
+        /* Secured object type IDs (reference §7.4). */
+        uint32_t object_type = package_type == 258 ? 19 : package_type == 257 ? 18 : 14;
+        SmsObject **objects = calloc(info->n_images ? info->n_images : 1, sizeof(SmsObject *));
+        int r = 0;
+
+        if (!objects)
+                return -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < info->n_images; i++) {
+                const ImageInfo *img = &info->images[i];
+                SmsObject *o = objects[i] = sms_object_new(c);
+                if (!o) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = row_set_string(o, "PackageID", package->key);
+                row_set(o, "Index", cim_value_uint(CIM_UINT32, img->index));
+                r = r < 0 ? r : row_set_string(o, "Architecture", img->architecture);
+                r = r < 0 ? r : row_set_string(o, "CreatedBy", img->created_by);
+                r = r < 0 ? r : row_set_string(o, "CreationDate", img->creation_date);
+                r = r < 0 ? r : row_set_string(o, "Description", img->description);
+                r = r < 0 ? r : row_set_string(o, "HALType", img->hal);
+                r = r < 0 ? r : row_set_string(o, "ImageOSVersion", img->os_version);
+                r = r < 0 ? r : row_set_string(o, "OSVersion", img->os_version);
+                r = r < 0 ? r : row_set_string(o, "ImagePath", image_path);
+                r = r < 0 ? r : row_set_string(o, "Language", img->language);
+                r = r < 0 ? r : row_set_string(o, "Name", img->name);
+                r = r < 0 ? r : row_set_string(o, "ProductType", img->product_type);
+                r = r < 0 ? r : row_set_string(o, "Version", string_or_null(package, "Version"));
+                row_set(o, "EnableLabShell", cim_value_bool(lab && !lab->null && lab->b));
+                row_set(o, "ObjectType", cim_value_uint(CIM_UINT32, object_type));
+                row_set(o, "PackageType", cim_value_uint(CIM_UINT32, package_type));
+                row_set(o, "Size", (CimValue) { .type = CIM_SINT64, .i = (int64_t) img->total_bytes });
+                if (r >= 0)
+                        r = sms_object_key_format(o, &o->key);
+        }
+        if (r < 0) {
+                image_information_free(objects, info->n_images);
+                return r;
+        }
+        *ret = objects;
+        *ret_n = info->n_images;
+        return 0;
+}
+
+int image_information_update(Site *site, const WimInfo *info, const char *image_path, const SmsObject *package,
+                             SmsError *e) {
+        SmsObject **rows = NULL;
+        size_t n = 0;
+        int r;
+
+        r = image_information_objects(info, image_path, package, &rows, &n);
+        if (r < 0)
+                return r;
+        r = site_replace_rows(site, sms_model_find_class("SMS_ImageInformation"), "PackageID", package->key, rows, n,
+                              e);
+        image_information_free(rows, n);
+        return r;
 }
 
 /* --- progress ---------------------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "model/classes.h"
+#include "smsprov/wmi-path.h"
 #include "smsprov/class.h"
 #include "smsprov/macro.h"
 
@@ -46,8 +47,11 @@ static int class_init(SmsClass *c) {
                 const SmsProperty *p = c->all[i];
 
                 if (p->flags & SMS_PROP_KEY) {
-                        c->key_index = i;
-                        n_keys++;
+                        if (n_keys == SMS_MAX_KEYS)
+                                return -EINVAL;
+                        if (n_keys == 0)
+                                c->key_index = i;
+                        c->key_indexes[n_keys++] = i;
                 }
                 /* Names are unique case-insensitively: WMI treats them so. */
                 for (size_t j = 0; j < i; j++)
@@ -60,10 +64,11 @@ static int class_init(SmsClass *c) {
                 if ((p->flags & SMS_PROP_KEY) && sms_property_is_lazy(p))
                         return -EINVAL;
         }
-        if (n_keys != 1) {
-                fprintf(stderr, "model: %s has %zu key properties, want 1\n", c->name, n_keys);
+        if (n_keys == 0) {
+                fprintf(stderr, "model: %s has no key property\n", c->name);
                 return -EINVAL;
         }
+        c->n_keys = n_keys;
         if (!sms_class_root(c)->table)
                 return -EINVAL;
         return 0;
@@ -348,4 +353,116 @@ SmsObject *sms_object_free(SmsObject *o) {
         free(o->key);
         free(o);
         return NULL;
+}
+
+static int key_value_text(const CimValue *v, bool quote, char **ret) {
+        if (v->type != CIM_STRING) {
+                char *s = NULL;
+                if (asprintf(&s, "%" PRId64, v->null ? 0 : cim_type_is_signed(v->type) ? v->i : (int64_t) v->u) < 0)
+                        return -ENOMEM;
+                *ret = s;
+                return 0;
+        }
+        const char *src = v->null ? "" : v->str;
+        if (!quote) {
+                *ret = strdup(src);
+                return *ret ? 0 : -ENOMEM;
+        }
+        char *s = malloc(strlen(src) * 2 + 3), *w = s;
+        if (!s)
+                return -ENOMEM;
+        *w++ = '"';
+        for (const char *p = src; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        *w++ = '\\';
+                *w++ = *p;
+        }
+        *w++ = '"';
+        *w = 0;
+        *ret = s;
+        return 0;
+}
+
+int sms_class_key_format(const SmsClass *c, const CimValue *const *key_values, char **ret) {
+        char *out = NULL;
+        size_t len = 0;
+        int r;
+
+        if (c->n_keys == 1)
+                return key_value_text(key_values[0], false, ret);
+
+        for (size_t k = 0; k < c->n_keys; k++) {
+                _cleanup_free_ char *value = NULL;
+                const char *name = c->all[c->key_indexes[k]]->name;
+                r = key_value_text(key_values[k], true, &value);
+                if (r < 0) {
+                        free(out);
+                        return r;
+                }
+                size_t add = strlen(name) + strlen(value) + 2;
+                char *grown = realloc(out, len + add + 1);
+                if (!grown) {
+                        free(out);
+                        return -ENOMEM;
+                }
+                out = grown;
+                len += (size_t) sprintf(out + len, "%s%s=%s", k ? "," : "", name, value);
+        }
+        *ret = out;
+        return 0;
+}
+
+int sms_object_key_format(const SmsObject *o, char **ret) {
+        const CimValue *values[SMS_MAX_KEYS];
+        for (size_t k = 0; k < o->class->n_keys; k++)
+                values[k] = &o->values[o->class->key_indexes[k]];
+        return sms_class_key_format(o->class, values, ret);
+}
+
+static int key_value_parse(const SmsProperty *p, const char *text, CimValue *ret, SmsError *e) {
+        if (p->type == CIM_STRING)
+                return cim_value_set_string(ret, text);
+        if (cim_type_is_integer(p->type)) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(text, &end, 10);
+                if (errno || end == text || *end)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is not an integer", p->name, text);
+                *ret = cim_type_is_signed(p->type) ? (CimValue) { .type = p->type, .i = v }
+                                                   : cim_value_uint(p->type, (uint64_t) v);
+                return 0;
+        }
+        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s cannot be a key", p->name);
+}
+
+int sms_class_key_parse(const SmsClass *c, const char *text, CimValue *ret_values, SmsError *e) {
+        _cleanup_(wmi_path_done) WmiPath keys = {};
+        bool seen[SMS_MAX_KEYS] = {};
+        int r;
+
+        for (size_t k = 0; k < c->n_keys; k++)
+                ret_values[k] = cim_value_null(c->all[c->key_indexes[k]]->type);
+        if (c->n_keys == 1)
+                return key_value_parse(c->all[c->key_index], text, &ret_values[0], e);
+
+        r = wmi_keys_parse(text, &keys, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < keys.n_keys; i++) {
+                size_t k = 0;
+                while (k < c->n_keys && strcasecmp(c->all[c->key_indexes[k]]->name, keys.keys[i].name) != 0)
+                        k++;
+                if (k == c->n_keys || seen[k])
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not a key of %s, or given twice",
+                                             keys.keys[i].name, c->name);
+                seen[k] = true;
+                r = key_value_parse(c->all[c->key_indexes[k]], keys.keys[i].value, &ret_values[k], e);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0; k < c->n_keys; k++)
+                if (!seen[k])
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the key of %s needs %s", c->name,
+                                             c->all[c->key_indexes[k]]->name);
+        return 0;
 }

@@ -219,6 +219,35 @@ static const SmsProperty status_message_properties[] = {
         P("Win32Error", CIM_UINT32, RO, NULL, "Win32/errno-style error code, 0 for none."),
 };
 
+/* --- SMS_ImageInformation (reference §7.4) ----------------------------------------------------- */
+
+static const uint32_t object_type_values[] = { 14, 18, 19, UINT32_MAX };
+static const uint32_t image_package_type_values[] = { 257, 258, 259, UINT32_MAX };
+
+/* The reference marks only PackageID as key; a WIM holds several images, so (PackageID, Index)
+ * is the key here, as the reference suggests. Index is therefore not lazy. */
+static const SmsProperty image_information_properties[] = {
+        P("Architecture", CIM_STRING, RO, NULL, "WIM architecture code of the image (0 x86, 9 x64, 12 ARM64)."),
+        P("CreatedBy", CIM_STRING, RO, NULL, "Who created the image, when the WIM says."),
+        P("CreationDate", CIM_STRING, RO, NULL, "When the image was created (UTC, yyyy-mm-dd hh:mm:ss)."),
+        P("Description", CIM_STRING, RO, NULL, "Image description."),
+        P("EnableLabShell", CIM_BOOLEAN, RO | LAZY, NULL, "The boot image package's EnableLabShell."),
+        P("HALType", CIM_STRING, RO, NULL, "HAL type of the image."),
+        P("ImageOSVersion", CIM_STRING, RO, NULL, "OS version of the image."),
+        P("ImagePath", CIM_STRING, RO, NULL, "The WIM the row describes."),
+        { .name = "Index", .type = CIM_UINT32, .flags = KEY, .doc = "1-based index of the image in the WIM." },
+        P("Language", CIM_STRING, RO, NULL, "Default language of the image."),
+        P("Name", CIM_STRING, RO, NULL, "Image name."),
+        P_ENUM("ObjectType", CIM_UINT32, RO, NULL, object_type_values,
+               "14 SMS_OperatingSystemInstallPackage, 18 SMS_ImagePackage, 19 SMS_BootImagePackage."),
+        P("OSVersion", CIM_STRING, RO, NULL, "OS version of the image."),
+        { .name = "PackageID", .type = CIM_STRING, .flags = KEY, .max_length = 8, .doc = "The package." },
+        P_ENUM("PackageType", CIM_UINT32, RO, NULL, image_package_type_values, "257, 258 or 259."),
+        P("ProductType", CIM_STRING, RO, NULL, "Product type of the image (WinNT, ServerNT)."),
+        P("Size", CIM_SINT64, RO, NULL, "Bytes of the image's files."),
+        P("Version", CIM_STRING, RO, NULL, "The package's Version."),
+};
+
 /* --- SMS_OSDeploymentKitWinPEOptionalComponent (reference §7.6) ------------------------------ */
 
 /* The reference keys this class by (UniqueID, LanguageID). smsprovd's catalog holds one language
@@ -349,6 +378,16 @@ SmsClass sms_class_status_message = {
         .key_kind = SMS_KEY_ROWID,
 };
 
+SmsClass sms_class_image_information = {
+        .name = "SMS_ImageInformation",
+        .read_only = true,
+        .doc = "One row per image of a package's WIM: what the image is.",
+        .properties = image_information_properties,
+        .n_properties = ELEMENTSOF(image_information_properties),
+        .table = "image_information",
+        .key_kind = SMS_KEY_CALLER,
+};
+
 SmsClass sms_class_winpe_optional_component = {
         .name = "SMS_OSDeploymentKitWinPEOptionalComponent",
         .read_only = true,
@@ -366,6 +405,7 @@ SmsClass *const sms_model_class_table[] = {
         &sms_class_image_package,
         &sms_class_os_install_package,
         &sms_class_status_message,
+        &sms_class_image_information,
         &sms_class_winpe_optional_component,
         NULL,
 };

@@ -10,6 +10,7 @@ extern SmsClass sms_class_boot_image_package;
 extern SmsClass sms_class_image_package;
 extern SmsClass sms_class_os_install_package;
 extern SmsClass sms_class_status_message;
+extern SmsClass sms_class_image_information;
 extern SmsClass sms_class_winpe_optional_component;
 
 extern SmsClass *const sms_model_class_table[];

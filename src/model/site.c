@@ -674,13 +674,18 @@ int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsErro
         return 0;
 }
 
-int site_replace_rows(Site *site, const SmsClass *c, SmsObject *const *objects, size_t n, SmsError *e) {
+int site_replace_rows(Site *site, const SmsClass *c, const char *match_property, const char *match,
+                      SmsObject *const *objects, size_t n, SmsError *e) {
+        int match_index = match_property ? find(c, match_property) : -1;
+        CimValue v = { .type = CIM_STRING, .str = (char *) match };
         int r;
 
+        if (match_property && match_index < 0)
+                return sms_error_set(e, SMS_ERROR_FAILED, "%s has no %s", c->name, match_property);
         r = store_begin(site->store, e);
         if (r < 0)
                 return r;
-        r = store_object_delete_all(site->store, c, e);
+        r = store_object_delete_all(site->store, c, match_index, &v, e);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = store_object_insert(site->store, objects[i], e);
         if (r >= 0)
@@ -693,8 +698,12 @@ int site_replace_rows(Site *site, const SmsClass *c, SmsObject *const *objects, 
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,
                           SmsError *e) {
         _cleanup_(wmi_path_done) WmiPath path = {};
+        _cleanup_free_ char *text = NULL, *canonical = NULL;
+        CimValue values[SMS_MAX_KEYS];
+        const CimValue *pointers[SMS_MAX_KEYS];
         const SmsClass *c, *concrete;
-        int r, k;
+        size_t len = 1;
+        int r;
 
         r = wmi_path_parse(wmi_path, &path, e);
         if (r < 0)
@@ -702,20 +711,49 @@ int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret
         c = sms_model_find_class(path.class_name);
         if (!c)
                 return sms_error_set(e, SMS_ERROR_INVALID_CLASS, "no class %s", path.class_name);
-        if (path.n_keys != 1)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s has one key, %s; the path gives %zu",
-                                     c->name, c->all[c->key_index]->name, path.n_keys);
-        k = sms_class_find_property(c, path.keys[0].name);
-        if (k < 0 || (size_t) k != c->key_index)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not the key of %s (the key is %s)",
-                                     path.keys[0].name, c->name, c->all[c->key_index]->name);
+        if (path.n_keys != c->n_keys)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the key of %s has %zu part%s; the path gives %zu",
+                                     c->name, c->n_keys, c->n_keys == 1 ? "" : "s", path.n_keys);
 
-        concrete = store_object_class(site->store, c, path.keys[0].value);
+        /* Back to key text, which the class parses and formats canonically. */
+        for (size_t i = 0; i < path.n_keys; i++)
+                len += strlen(path.keys[i].name) + 2 * strlen(path.keys[i].value) + 4;
+        text = malloc(len);
+        if (!text)
+                return -ENOMEM;
+        text[0] = 0;
+        if (c->n_keys == 1) {
+                int k = sms_class_find_property(c, path.keys[0].name);
+                if (k < 0 || (size_t) k != c->key_index)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not the key of %s (the key is %s)",
+                                             path.keys[0].name, c->name, c->all[c->key_index]->name);
+                strcpy(text, path.keys[0].value);
+        } else
+                for (size_t i = 0; i < path.n_keys; i++) {
+                        char *w = text + strlen(text);
+                        w += sprintf(w, "%s%s=\"", i ? "," : "", path.keys[i].name);
+                        for (const char *p = path.keys[i].value; *p; p++) {
+                                if (*p == '"' || *p == '\\')
+                                        *w++ = '\\';
+                                *w++ = *p;
+                        }
+                        strcpy(w, "\"");
+                }
+        r = sms_class_key_parse(c, text, values, e);
+        for (size_t k = 0; k < c->n_keys; k++)
+                pointers[k] = &values[k];
+        if (r >= 0)
+                r = sms_class_key_format(c, pointers, &canonical);
+        for (size_t k = 0; k < c->n_keys; k++)
+                cim_value_clear(&values[k]);
+        if (r < 0)
+                return r;
+
+        concrete = store_object_class(site->store, c, canonical);
         if (!concrete)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name, c->all[c->key_index]->name,
-                                     path.keys[0].value);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, canonical);
         _cleanup_(sms_object_freep) SmsObject *o = NULL;
-        r = store_object_load(site->store, concrete, path.keys[0].value, &o, e);
+        r = store_object_load(site->store, concrete, canonical, &o, e);
         if (r < 0)
                 return r;
         *ret_key = TAKE_PTR(o->key);

@@ -22,6 +22,8 @@ static char *parse_identifier(const char **p) {
         return strndup(start, (size_t) (*p - start));
 }
 
+static int parse_keys(const char *s, const char *p, WmiPath *path, SmsError *e);
+
 void wmi_path_done(WmiPath *path) {
         free(path->class_name);
         for (size_t i = 0; i < path->n_keys; i++) {
@@ -35,6 +37,7 @@ void wmi_path_done(WmiPath *path) {
 int wmi_path_parse(const char *s, WmiPath *ret, SmsError *e) {
         _cleanup_(wmi_path_done) WmiPath path = {};
         const char *p = s, *colon;
+        int r;
 
         if (!s || strlen(s) > WMI_PATH_MAX_LENGTH)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "WMI path missing or longer than %u bytes",
@@ -55,11 +58,38 @@ int wmi_path_parse(const char *s, WmiPath *ret, SmsError *e) {
                 return bad(e, s, p, "expected '.' and the key after the class name");
         p++;
 
+        r = parse_keys(s, p, &path, e);
+        if (r < 0)
+                return r;
+        *ret = path;
+        path = (WmiPath) {};
+        return 0;
+}
+
+int wmi_keys_parse(const char *s, WmiPath *ret, SmsError *e) {
+        _cleanup_(wmi_path_done) WmiPath path = {};
+        int r;
+
+        if (!s || strlen(s) > WMI_PATH_MAX_LENGTH)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "key list missing or longer than %u bytes",
+                                     WMI_PATH_MAX_LENGTH);
+        r = parse_keys(s, s, &path, e);
+        if (r < 0)
+                return r;
+        *ret = path;
+        path = (WmiPath) {};
+        return 0;
+}
+
+/* K=V[,K=V…] from p to the end of s. */
+static int parse_keys(const char *s, const char *p, WmiPath *path, SmsError *e) {
+        int r = 0;
+
         for (;;) {
                 WmiPathKey key = {};
                 char *value, *w;
 
-                if (path.n_keys >= WMI_PATH_MAX_KEYS)
+                if (path->n_keys >= WMI_PATH_MAX_KEYS)
                         return bad(e, s, p, "too many keys");
                 key.name = parse_identifier(&p);
                 if (!key.name)
@@ -102,23 +132,22 @@ int wmi_path_parse(const char *s, WmiPath *ret, SmsError *e) {
                 *w = 0;
                 key.value = value;
 
-                WmiPathKey *keys = realloc(path.keys, (path.n_keys + 1) * sizeof(WmiPathKey));
+                WmiPathKey *keys = realloc(path->keys, (path->n_keys + 1) * sizeof(WmiPathKey));
                 if (!keys) {
                         free(key.name);
                         free(key.value);
                         return -ENOMEM;
                 }
-                path.keys = keys;
-                path.keys[path.n_keys++] = key;
+                path->keys = keys;
+                path->keys[path->n_keys++] = key;
 
                 if (*p == 0)
                         break;
-                if (*p != ',')
-                        return bad(e, s, p, "expected ',' or the end of the path");
+                if (*p != ',') {
+                        r = bad(e, s, p, "expected ',' or the end of the path");
+                        break;
+                }
                 p++;
         }
-
-        *ret = path;
-        path = (WmiPath) {};
-        return 0;
+        return r;
 }

@@ -11,22 +11,62 @@
 #include "smsprov/macro.h"
 #include "store/store-internal.h"
 
-static const char *key_column(const SmsClass *c) {
-        return sms_property_column(c->all[c->key_index]);
+/* "k1" = ?N AND "k2" = ?N+1 …: the key of c, bound from parameter `first` on. */
+static void append_key_condition(SqlBuf *b, const SmsClass *c, unsigned first) {
+        for (size_t k = 0; k < c->n_keys; k++) {
+                sqlbuf_append(b, k ? " AND " : "");
+                sqlbuf_append_identifier(b, sms_property_column(c->all[c->key_indexes[k]]));
+                sqlbuf_append(b, " = ?%u", first + (unsigned) k);
+        }
 }
 
-/* Binds a key given as text: integer keys (RecordID) bind as integers so that the primary key
- * index is used. */
-static int bind_key(sqlite3_stmt *st, int index, const SmsClass *c, const char *key) {
-        if (cim_type_is_integer(c->all[c->key_index]->type)) {
-                char *end;
-                errno = 0;
-                long long v = strtoll(key, &end, 10);
-                if (errno != 0 || end == key || *end)
-                        return sqlite3_bind_null(st, index); /* matches nothing */
-                return sqlite3_bind_int64(st, index, v);
+/* "k1", "k2" …: the key columns, for SELECT lists. */
+static void append_key_columns(SqlBuf *b, const SmsClass *c) {
+        for (size_t k = 0; k < c->n_keys; k++) {
+                sqlbuf_append(b, k ? ", " : "");
+                sqlbuf_append_identifier(b, sms_property_column(c->all[c->key_indexes[k]]));
         }
-        return sqlite3_bind_text(st, index, key, -1, SQLITE_TRANSIENT);
+}
+
+/* Binds a key given as text (sms_class_key_format()); a text that is no key of c binds NULLs,
+ * which match nothing. Integer keys bind as integers so that the primary key index is used. */
+static int bind_key(sqlite3_stmt *st, int first, const SmsClass *c, const char *key) {
+        CimValue values[SMS_MAX_KEYS];
+        int rc = SQLITE_OK;
+
+        if (sms_class_key_parse(c, key, values, NULL) < 0) {
+                for (size_t k = 0; k < c->n_keys; k++) {
+                        cim_value_clear(&values[k]);
+                        sqlite3_bind_null(st, first + (int) k);
+                }
+                return SQLITE_OK;
+        }
+        for (size_t k = 0; k < c->n_keys; k++) {
+                if (rc == SQLITE_OK)
+                        rc = store_bind_value(st, first + (int) k, &values[k]);
+                cim_value_clear(&values[k]);
+        }
+        return rc;
+}
+
+/* The key text of the row at the statement's current position, from its key columns. */
+static char *row_key(sqlite3_stmt *st, int first, const SmsClass *c) {
+        CimValue values[SMS_MAX_KEYS];
+        const CimValue *pointers[SMS_MAX_KEYS];
+        char *key = NULL;
+        bool ok = true;
+
+        for (size_t k = 0; k < c->n_keys; k++) {
+                ok = ok && store_read_value(st, first + (int) k, c->all[c->key_indexes[k]]->type, &values[k]) >= 0;
+                if (!ok)
+                        values[k] = cim_value_null(c->all[c->key_indexes[k]]->type);
+                pointers[k] = &values[k];
+        }
+        if (ok && sms_class_key_format(c, pointers, &key) < 0)
+                key = NULL;
+        for (size_t k = 0; k < c->n_keys; k++)
+                cim_value_clear(&values[k]);
+        return key;
 }
 
 /* WHERE clause restricting a table shared by a hierarchy to `c` and its descendants. */
@@ -54,15 +94,6 @@ static void append_discriminator_filter(SqlBuf *b, const SmsClass *c, const char
         sqlbuf_append(b, "%s)", first ? "NULL" : "");
 }
 
-static char *column_key_text(const CimValue *v) {
-        char *s = NULL;
-        if (v->type == CIM_STRING)
-                return strdup(v->null ? "" : v->str);
-        if (asprintf(&s, "%" PRId64, cim_type_is_signed(v->type) ? v->i : (int64_t) v->u) < 0)
-                return NULL;
-        return s;
-}
-
 static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsError *e) {
         size_t slot = store_class_slot(c);
         SqlBuf b = {};
@@ -84,8 +115,7 @@ static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsErro
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE ");
-        sqlbuf_append_identifier(&b, key_column(c));
-        sqlbuf_append(&b, " = ?1");
+        append_key_condition(&b, c, 1);
         append_discriminator_filter(&b, c, "AND");
         if (b.oom) {
                 free(b.s);
@@ -114,8 +144,7 @@ int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) {
                 sqlite3_reset(st);
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name,
-                                     c->all[c->key_index]->name, key);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, key);
         }
         if (rc != SQLITE_ROW) {
                 r = store_error(s, rc, e, "loading an instance");
@@ -140,8 +169,7 @@ int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **
         }
         sqlite3_reset(st);
         /* The key as stored: a lookup is case-insensitive, the object path is not. */
-        o->key = column_key_text(&o->values[c->key_index]);
-        if (!o->key)
+        if (sms_object_key_format(o, &o->key) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -159,8 +187,7 @@ const SmsClass *store_object_class(Store *s, const SmsClass *base, const char *k
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(base));
         sqlbuf_append(&b, " WHERE ");
-        sqlbuf_append_identifier(&b, key_column(base));
-        sqlbuf_append(&b, " = ?1");
+        append_key_condition(&b, base, 1);
         append_discriminator_filter(&b, base, "AND");
 
         if (!b.oom && sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL) == SQLITE_OK) {
@@ -223,9 +250,10 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
                         return r;
                 break;
         case SMS_KEY_CALLER:
-                if (o->values[c->key_index].null)
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs its key %s", c->name,
-                                             c->all[c->key_index]->name);
+                for (size_t k = 0; k < c->n_keys; k++)
+                        if (o->values[c->key_indexes[k]].null)
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs its key %s", c->name,
+                                                     c->all[c->key_indexes[k]]->name);
                 break;
         case SMS_KEY_ROWID:
                 break;
@@ -273,17 +301,10 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         if (c->key_kind == SMS_KEY_ROWID) {
                 int64_t id = sqlite3_last_insert_rowid(s->db);
                 o->values[c->key_index] = (CimValue) { .type = c->all[c->key_index]->type, .i = id };
-                if (asprintf(&key, "%" PRId64, id) < 0)
-                        return -ENOMEM;
-        } else if (!key) {
-                const CimValue *k = &o->values[c->key_index];
-                key = k->type == CIM_STRING ? strdup(k->str) : NULL;
-                if (!key && asprintf(&key, "%" PRIu64, k->u) < 0)
-                        return -ENOMEM;
         }
         free(o->key);
-        o->key = TAKE_PTR(key);
-        return 0;
+        o->key = NULL;
+        return sms_object_key_format(o, &o->key);
 }
 
 int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e) {
@@ -303,11 +324,10 @@ int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, siz
         for (size_t i = 0; i < n; i++) {
                 sqlbuf_append(&b, i ? ", " : "");
                 sqlbuf_append_identifier(&b, sms_property_column(c->all[indexes[i]]));
-                sqlbuf_append(&b, " = ?%zu", i + 2);
+                sqlbuf_append(&b, " = ?%zu", i + 1);
         }
         sqlbuf_append(&b, " WHERE ");
-        sqlbuf_append_identifier(&b, key_column(c));
-        sqlbuf_append(&b, " = ?1");
+        append_key_condition(&b, c, (unsigned) n + 1);
         append_discriminator_filter(&b, c, "AND");
         if (b.oom) {
                 free(b.s);
@@ -318,17 +338,16 @@ int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, siz
         free(b.s);
         if (rc != SQLITE_OK)
                 return store_error(s, rc, e, "preparing an update");
-        rc = bind_key(st, 1, c, o->key);
+        rc = bind_key(st, (int) n + 1, c, o->key);
         for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
-                rc = store_bind_value(st, (int) i + 2, &o->values[indexes[i]]);
+                rc = store_bind_value(st, (int) i + 1, &o->values[indexes[i]]);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
                 return store_error(s, rc, e, "updating an instance");
         if (sqlite3_changes(s->db) != 1)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name,
-                                     c->all[c->key_index]->name, o->key);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, o->key);
         return 0;
 }
 
@@ -343,8 +362,7 @@ int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *
         sqlbuf_append(&b, "DELETE FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE ");
-        sqlbuf_append_identifier(&b, key_column(c));
-        sqlbuf_append(&b, " = ?1");
+        append_key_condition(&b, c, 1);
         append_discriminator_filter(&b, c, "AND");
         if (b.oom) {
                 free(b.s);
@@ -360,12 +378,11 @@ int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *
         if (rc != SQLITE_DONE)
                 return store_error(s, rc, e, "deleting an instance");
         if (sqlite3_changes(s->db) != 1)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with %s %s", c->name,
-                                     c->all[c->key_index]->name, key);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, key);
         return 0;
 }
 
-int store_object_delete_all(Store *s, const SmsClass *c, SmsError *e) {
+int store_object_delete_all(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e) {
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
         int rc;
@@ -375,6 +392,11 @@ int store_object_delete_all(Store *s, const SmsClass *c, SmsError *e) {
         sqlbuf_append(&b, "DELETE FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE 1");
+        if (match_index >= 0) {
+                sqlbuf_append(&b, " AND ");
+                sqlbuf_append_identifier(&b, sms_property_column(c->all[match_index]));
+                sqlbuf_append(&b, " = ?1");
+        }
         append_discriminator_filter(&b, c, "AND");
         if (b.oom) {
                 free(b.s);
@@ -382,15 +404,12 @@ int store_object_delete_all(Store *s, const SmsClass *c, SmsError *e) {
         }
         rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
         free(b.s);
+        if (rc == SQLITE_OK && match_index >= 0)
+                rc = store_bind_value(st, 1, match);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
         sqlite3_finalize(st);
         return rc == SQLITE_DONE ? 0 : store_error(s, rc, e, "deleting instances");
-}
-
-static char *column_text_key(sqlite3_stmt *st, int column) {
-        const char *t = (const char *) sqlite3_column_text(st, column);
-        return strdup(t ? t : "");
 }
 
 int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
@@ -404,7 +423,7 @@ int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const 
         int rc;
 
         sqlbuf_append(&b, "SELECT ");
-        sqlbuf_append_identifier(&b, key_column(c));
+        append_key_columns(&b, c);
         sqlbuf_append(&b, ", %s", disc ? "" : "0");
         if (disc)
                 sqlbuf_append_identifier(&b, disc);
@@ -435,9 +454,9 @@ int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const 
                                 return -ENOMEM;
                         }
                 }
-                keys[n] = column_text_key(st, 0);
+                keys[n] = row_key(st, 0, c);
                 keys[n + 1] = NULL;
-                classes[n] = disc ? sms_class_find_by_discriminator(c, sqlite3_column_int64(st, 1)) : c;
+                classes[n] = disc ? sms_class_find_by_discriminator(c, sqlite3_column_int64(st, (int) c->n_keys)) : c;
                 if (!keys[n]) {
                         sqlite3_finalize(st);
                         return -ENOMEM;
@@ -514,7 +533,7 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
                 const SmsClass *c = q->class;
 
                 if (store_class_discriminator(c))
-                        c = sms_class_find_by_discriminator(q->class, sqlite3_column_int64(st, 1));
+                        c = sms_class_find_by_discriminator(q->class, sqlite3_column_int64(st, (int) q->class->n_keys));
                 if (!c)
                         continue;
                 if (n >= max_rows) {
@@ -531,7 +550,7 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
                         }
                         rows = p;
                 }
-                rows[n] = (StoreRow) { .class = c, .key = column_text_key(st, 0),
+                rows[n] = (StoreRow) { .class = c, .key = row_key(st, 0, q->class),
                                        .values = calloc(q->n_columns ? q->n_columns : 1, sizeof(CimValue)) };
                 n++;
                 if (!rows[n - 1].key || !rows[n - 1].values) {
@@ -539,7 +558,7 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
                         goto finish;
                 }
                 for (size_t j = 0; j < q->n_columns; j++) {
-                        r = store_read_value(st, (int) j + 2, q->class->all[q->columns[j]]->type,
+                        r = store_read_value(st, (int) (j + q->class->n_keys + 1), q->class->all[q->columns[j]]->type,
                                              &rows[n - 1].values[j]);
                         if (r < 0) {
                                 if (r != -ENOMEM)

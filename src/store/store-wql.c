@@ -641,8 +641,12 @@ int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
         }
 
         r = append(&b, "SELECT ");
-        if (r >= 0)
-                r = append_column(&b, c->key_index);
+        for (size_t k = 0; r >= 0 && k < c->n_keys; k++) {
+                if (k > 0)
+                        r = append(&b, ", ");
+                if (r >= 0)
+                        r = append_column(&b, c->key_indexes[k]);
+        }
         if (r >= 0)
                 r = append(&b, ", ");
         if (r >= 0)

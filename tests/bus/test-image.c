@@ -350,6 +350,58 @@ static void test_image_package_extracts_one_index(void **state) {
         free(job);
 }
 
+static size_t query_rows(const char *wql) {
+        sd_bus_message *reply = NULL;
+        size_t n = 0;
+        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &reply, "s", wql));
+        sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
+        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
+                n++;
+        sd_bus_message_unref(reply);
+        return n;
+}
+
+/* SMS_ImageInformation: one row per image, keyed (PackageID, Index), gone with the package. */
+static void test_image_information(void **state) {
+        char *multi = test_env_content_path(&env, "multi.wim"), *path = NULL, *job = NULL, wql[256], wmi[128];
+        sd_bus_message *reply = NULL;
+        const char *object;
+
+        assert_null(create("SMS_ImagePackage", &path, &job, 1, "{sv}", "PkgSourcePath", "s", multi));
+        char *id = get_string(path, BASE, "PackageID");
+        snprintf(wql, sizeof wql, "SELECT * FROM SMS_ImageInformation WHERE PackageID = '%s'", id);
+        assert_int_equal(query_rows(wql), 3);
+        snprintf(wql, sizeof wql,
+                 "SELECT Name FROM SMS_ImageInformation WHERE PackageID = '%s' AND Architecture = '0' AND ObjectType = 18",
+                 id);
+        assert_int_equal(query_rows(wql), 1); /* images alternate x64, x86, x64 */
+
+        snprintf(wmi, sizeof wmi, "SMS_ImageInformation.Index=2,PackageID=\"%s\"", id);
+        assert_null(call(ROOT, IFACE "Site", "GetObject", &reply, "s", wmi));
+        sd_bus_message_read(reply, "o", &object);
+        char *row = strdup(object);
+        sd_bus_message_unref(reply);
+        char *name = get_string(row, IFACE "SMS_ImageInformation", "Name");
+        assert_string_equal(name, "Image 2");
+        assert_int_equal(get_u32(row, IFACE "SMS_ImageInformation", "Index"), 2);
+
+        snprintf(wmi, sizeof wmi, "SMS_ImageInformation.PackageID=\"%s\",Index=9", id);
+        assert_string_equal(call(ROOT, IFACE "Site", "GetObject", NULL, "s", wmi), SMSPROV_ERR("NotFound"));
+        snprintf(wmi, sizeof wmi, "SMS_ImageInformation.PackageID=\"%s\"", id);
+        assert_string_equal(call(ROOT, IFACE "Site", "GetObject", NULL, "s", wmi), SMSPROV_ERR("InvalidParameter"));
+
+        assert_null(call(path, BASE, "Delete", NULL, NULL));
+        snprintf(wql, sizeof wql, "SELECT * FROM SMS_ImageInformation WHERE PackageID = '%s'", id);
+        assert_int_equal(query_rows(wql), 0);
+
+        free(name);
+        free(row);
+        free(id);
+        free(multi);
+        free(path);
+        free(job);
+}
+
 static void test_create_bad_wims_change_nothing(void **state) {
         size_t before = count_packages();
         char *text = test_env_content_path(&env, "notawim.wim"), *cut = test_env_content_path(&env, "truncated.wim"),
@@ -847,6 +899,7 @@ int main(void) {
                 cmocka_unit_test(test_get_image_properties),
                 cmocka_unit_test(test_image_package_metadata),
                 cmocka_unit_test(test_image_package_extracts_one_index),
+                cmocka_unit_test(test_image_information),
                 cmocka_unit_test(test_create_bad_wims_change_nothing),
                 cmocka_unit_test(test_boot_image_build),
                 cmocka_unit_test(test_build_busy_and_cancel),

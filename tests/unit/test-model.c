@@ -317,6 +317,48 @@ static void test_wmi_path(void **state) {
         }
 }
 
+static void test_composite_keys(void **state) {
+        const SmsClass *info = sms_model_find_class("SMS_ImageInformation");
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        CimValue values[SMS_MAX_KEYS];
+        const CimValue *pointers[SMS_MAX_KEYS];
+        SmsError e = SMS_ERROR_NULL;
+        char *text = NULL;
+
+        assert_int_equal(info->n_keys, 2);
+        assert_int_equal(boot->n_keys, 1);
+
+        /* Any order and case in, declaration order out; quotes and backslashes escaped. */
+        assert_int_equal(sms_class_key_parse(info, "index=3,packageid=\"LAB\\\"X\"", values, &e), 0);
+        for (size_t k = 0; k < 2; k++)
+                pointers[k] = &values[k];
+        assert_int_equal(sms_class_key_format(info, pointers, &text), 0);
+        assert_string_equal(text, "Index=3,PackageID=\"LAB\\\"X\"");
+        assert_string_equal(values[1].str, "LAB\"X");
+        free(text);
+        for (size_t k = 0; k < 2; k++)
+                cim_value_clear(&values[k]);
+
+        static const char *const bad[] = { "Index=3", "Index=x,PackageID=\"a\"", "Index=1,Index=2,PackageID=\"a\"",
+                                           "Name=\"a\",Index=1", "" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int r = sms_class_key_parse(info, bad[i], values, &e);
+                for (size_t k = 0; k < 2; k++)
+                        cim_value_clear(&values[k]);
+                if (r >= 0)
+                        fail_msg("'%s' parsed as a key", bad[i]);
+                sms_error_clear(&e);
+        }
+
+        /* A single key is its value as it is. */
+        assert_int_equal(sms_class_key_parse(boot, "LAB00001", values, &e), 0);
+        pointers[0] = &values[0];
+        assert_int_equal(sms_class_key_format(boot, pointers, &text), 0);
+        assert_string_equal(text, "LAB00001");
+        free(text);
+        cim_value_clear(&values[0]);
+}
+
 static int setup(void **state) {
         return sms_model_init();
 }
@@ -332,6 +374,7 @@ int main(void) {
                 cmocka_unit_test(test_schedule_bad_strings),
                 cmocka_unit_test(test_schedule_round_trip_every_type),
                 cmocka_unit_test(test_wmi_path),
+                cmocka_unit_test(test_composite_keys),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
 }
