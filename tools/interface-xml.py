@@ -171,7 +171,9 @@ def interfaces(address):
     names = [PREFIX + ".Site", PREFIX + ".Class", PREFIX + ".Job"]
     out = busctl(address, "get-property", PREFIX, ROOT, PREFIX + ".Site", "Classes")
     for cls in [c.strip('"') for c in out.split()[2:]]:
-        names.append(PREFIX + "." + cls)
+        schema = busctl(address, "get-property", PREFIX, ROOT + "/class/" + cls, PREFIX + ".Class", "PropertySchema")
+        if not schema.startswith("a(ssas) 0"):  # a methods-only class has no instance interface
+            names.append(PREFIX + "." + cls)
         xml = busctl(address, "introspect", "--xml-interface", PREFIX, ROOT + "/class/" + cls)
         names += [i.get("name") for i in ET.fromstring(xml).iter("interface") if i.get("name").endswith(".Static")]
     return names

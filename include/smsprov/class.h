@@ -63,6 +63,8 @@ struct SmsClass {
         const SmsClass *parent;  /* NULL at the top of our hierarchy */
         bool abstract;
         bool read_only;          /* no Create/Put/Delete for callers */
+        bool methods_only;       /* no instances, no table: a home for static methods
+                                  * (SMS_ScheduleMethods) */
         bool unlisted;           /* instances resolve by path and answer queries, but are not
                                   * enumerated (ObjectManager, introspection): an unbounded log */
         const char *doc;

@@ -56,6 +56,10 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
  * checks and override the creation defaults. */
 int site_object_check_create(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e);
 
+/* Everything site_object_create() checks, the class rules and an existing key included, without
+ * writing: for callers creating several instances that must all be valid first. */
+int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e);
+
 /* Writes values the site computed (image metadata after a reload or a build) in one transaction
  * with a new SedoObjectVersion and an audit row saying `what` ("reloaded the image properties
  * of"). No access checks: the caller decides what may change. */

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
+#include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
@@ -97,7 +99,7 @@ static int property_get_method_schema(sd_bus *bus, const char *path, const char 
 static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ClassRegistration *reg = userdata;
         Manager *m = reg->manager;
-        _cleanup_free_ char *key = NULL, *path = NULL;
+        _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
         _cleanup_strv_free_ char **ifaces = NULL;
         SiteChange *changes = NULL, *params = NULL;
         size_t n = 0, n_params = 0;
@@ -136,7 +138,14 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit InterfacesAdded for %s: %m", path);
-        r = sd_bus_reply_method_return(msg, "oo", path, "/");
+        bus_schedule_update(m, reg->class, key);
+        /* An assignment to a DP distributes at once. */
+        if (streq(reg->class->name, "SMS_DistributionPoint")) {
+                r = bus_distribution_created(m, key, &caller, &job, &e);
+                if (r < 0)
+                        goto finish;
+        }
+        r = sd_bus_reply_method_return(msg, "oo", path, job ? job : "/");
 finish:
         site_changes_free(changes, n);
         site_changes_free(params, n_params);

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "bus/bus-defer.h"
+#include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
 #include "bus/bus-job.h"
+#include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/image-jobs.h"
@@ -232,6 +234,8 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
                 if (d->build->result.notes && *d->build->result.notes)
                         job_set_progress(job, 100, 100, d->build->result.file_size, d->build->result.file_size,
                                          d->build->result.notes);
+                /* The new version goes to every DP the boot image is on. */
+                (void) bus_distribution_package_updated(m, d->class, d->key, false, &d->caller, NULL);
         }
         return result;
 }
@@ -536,18 +540,50 @@ static int refresh_job_work(Job *job, void *userdata, SmsError *e) {
 }
 
 static int refresh_job_finish(Job *job, void *userdata, int result, SmsError *e) {
+        Reload *rl = userdata;
         if (result < 0)
                 return result;
-        return reload_commit(userdata, e);
+        result = reload_commit(rl, e);
+        if (result >= 0)
+                (void) bus_distribution_package_updated(rl->manager, rl->class, rl->key, false, &rl->caller, NULL);
+        return result;
+}
+
+int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, char **ret_job,
+                             SmsError *e) {
+        _cleanup_free_ char *target = NULL, *path = NULL;
+        Reload *rl = NULL;
+        int r;
+
+        /* A boot image's refresh is a rebuild from ImagePath (reference §4.5.7). */
+        if (is_boot_image(c))
+                return bus_image_start_build(m, c, key, "RefreshPkgSource", 1, caller, ret_job, e);
+        if (package_busy(m, c, key))
+                return sms_error_set(e, SMS_ERROR_BUSY, "%s %s has a job running", c->name, key);
+        r = reload_new(m, c, key, caller, true, &rl, e);
+        if (r < 0)
+                return r;
+        target = target_name(c, key);
+        path = instance_path(c, key);
+        if (!target || !path) {
+                reload_free(rl);
+                return -ENOMEM;
+        }
+        JobSpec spec = { .operation = "RefreshPkgSource", .target = target, .uid = caller->uid, .cancelable = true,
+                         .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
+                         .free_userdata = reload_free };
+        r = bus_job_start(m, &spec, path, ret_job, e);
+        if (r < 0)
+                reload_free(rl);
+        return r;
 }
 
 static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ClassRegistration *reg = current_registration(msg);
         Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL, *target = NULL, *path = NULL;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
         SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
-        Reload *rl = NULL;
         int r;
 
         if (!key)
@@ -555,32 +591,9 @@ static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
         if (r < 0)
                 return r;
-        /* A boot image's refresh is a rebuild from ImagePath (reference §4.5.7). */
-        if (is_boot_image(reg->class)) {
-                r = bus_image_start_build(m, reg->class, key, "RefreshPkgSource", 1, &caller, &job, &e);
-                if (r < 0)
-                        return reply_error(error, &e, r);
-                return sd_bus_reply_method_return(msg, "o", job);
-        }
-        if (package_busy(m, reg->class, key))
-                return bus_set_error(error, SMS_ERROR_BUSY, "%s %s has a job running", reg->class->name, key);
-        r = reload_new(m, reg->class, key, &caller, true, &rl, &e);
+        r = bus_image_refresh_source(m, reg->class, key, &caller, &job, &e);
         if (r < 0)
                 return reply_error(error, &e, r);
-        target = target_name(reg->class, key);
-        path = instance_path(reg->class, key);
-        if (!target || !path) {
-                reload_free(rl);
-                return -ENOMEM;
-        }
-        JobSpec spec = { .operation = "RefreshPkgSource", .target = target, .uid = caller.uid, .cancelable = true,
-                         .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
-                         .free_userdata = reload_free };
-        r = bus_job_start(m, &spec, path, &job, &e);
-        if (r < 0) {
-                reload_free(rl);
-                return reply_error(error, &e, r);
-        }
         return sd_bus_reply_method_return(msg, "o", job);
 }
 
@@ -874,6 +887,7 @@ static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, i
                 return r;
         if (!ic->extract)
                 update_image_information(m, c, key, &ic->read->info, ic->read->display_path);
+        bus_schedule_update(m, c, key);
         path = instance_path(c, key);
         ifaces = bus_instance_interfaces(c);
         if (!path || !ifaces)

@@ -26,3 +26,9 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
  * Takes ownership of changes and params. */
 int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteChange *changes, size_t n,
                      SiteChange *params, size_t n_params, const SiteCaller *caller, sd_bus_error *error);
+
+/* RefreshPkgSource: a boot image is rebuilt; another package's source is read again and its
+ * SourceVersion moves on. Either way, a Job; when it succeeds, the new version goes to the
+ * package's distribution points. */
+int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, char **ret_job,
+                             SmsError *e);

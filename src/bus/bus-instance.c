@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
+#include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
@@ -237,10 +239,29 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r < 0)
                 goto finish;
+        /* Write-only triggers: RefreshPkgSourceFlag = true refreshes the package, RefreshNow = true
+         * redistributes to that DP; both are carried out after the Put is written. */
+        bool refresh_source = false, refresh_dp = false;
+        for (size_t i = 0; i < n; i++) {
+                const SmsProperty *p = reg->class->all[changes[i].index];
+                if ((p->flags & SMS_PROP_WRITE_ONLY) && !changes[i].value.null && changes[i].value.b) {
+                        refresh_source |= streq(p->name, "RefreshPkgSourceFlag");
+                        refresh_dp |= streq(p->name, "RefreshNow");
+                }
+        }
         r = site_object_put(&m->site, reg->class, key, changes, n, &caller, &changed, &n_changed, &e);
         if (r < 0)
                 goto finish;
         bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
+        /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
+        bus_schedule_update(m, reg->class, key);
+        if (refresh_source) {
+                _cleanup_free_ char *job = NULL;
+                r = bus_image_refresh_source(m, reg->class, key, &caller, &job, &e);
+        } else if (refresh_dp)
+                r = bus_distribution_refresh_now(m, key, &caller, &e);
+        if (r < 0)
+                goto finish;
         r = sd_bus_reply_method_return(msg, NULL);
 finish:
         site_changes_free(changes, n);
@@ -264,12 +285,31 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r < 0)
                 return r;
+        /* An assignment goes when its content has left the DP: REMOVAL_PENDING until then. */
+        if (streq(reg->class->name, "SMS_DistributionPoint")) {
+                r = site_object_check_writable(&m->site, reg->class, key, &e);
+                if (r >= 0)
+                        r = bus_distribution_remove(m, key, &caller, &e);
+                if (r < 0) {
+                        r = bus_reply_error(error, &e, r);
+                        sms_error_clear(&e);
+                        return r;
+                }
+                return sd_bus_reply_method_return(msg, NULL);
+        }
+        if (sms_class_is_a(reg->class, sms_model_find_class("SMS_PackageBaseclass")) &&
+            bus_distribution_count(m, key) > 0)
+                return bus_set_error(error, SMS_ERROR_BUSY,
+                                     "%s is on %zu distribution point(s); remove it from them first (delete its "
+                                     "SMS_DistributionPoint instances)",
+                                     key, bus_distribution_count(m, key));
         r = site_object_delete(&m->site, reg->class, key, &caller, &e);
         if (r < 0) {
                 r = bus_reply_error(error, &e, r);
                 sms_error_clear(&e);
                 return r;
         }
+        bus_schedule_update(m, reg->class, key); /* drops the timer */
         /* Nothing runs between the commit and this signal, so no caller sees the object gone
          * before it is told. */
         r = sd_bus_emit_interfaces_removed_strv(m->bus, path, ifaces);
@@ -301,6 +341,8 @@ static int method_add_change_notification(sd_bus_message *msg, void *userdata, s
                                key, path);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit ChangeNotification for %s: %m", key);
+        /* The site re-evaluates the package's distribution: DPs without its current version get it. */
+        (void) bus_distribution_package_updated(m, reg->class, key, true, &caller, NULL);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -356,15 +398,22 @@ static const struct {
 };
 
 sd_bus_message_handler_t bus_method_handler(const SmsMethod *method) {
-        const BusMethodHandler *table = method->is_static ? bus_image_static_handlers : bus_image_instance_handlers;
+        static const BusMethodHandler *const instance_tables[] = { bus_image_instance_handlers,
+                                                                   bus_distribution_instance_handlers };
+        static const BusMethodHandler *const static_tables[] = { bus_image_static_handlers,
+                                                                 bus_distribution_static_handlers,
+                                                                 bus_schedule_static_handlers };
+        const BusMethodHandler *const *tables = method->is_static ? static_tables : instance_tables;
+        size_t n_tables = method->is_static ? ELEMENTSOF(static_tables) : ELEMENTSOF(instance_tables);
 
         if (!method->is_static)
                 for (size_t i = 0; i < ELEMENTSOF(instance_handlers); i++)
                         if (streq(instance_handlers[i].name, method->name))
                                 return instance_handlers[i].handler;
-        for (const BusMethodHandler *h = table; h->name; h++)
-                if (streq(h->name, method->name))
-                        return h->handler;
+        for (size_t t = 0; t < n_tables; t++)
+                for (const BusMethodHandler *h = tables[t]; h->name; h++)
+                        if (streq(h->name, method->name))
+                                return h->handler;
         return NULL;
 }
 

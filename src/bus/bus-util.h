@@ -19,6 +19,9 @@ int bus_append_value(sd_bus_message *m, const CimValue *v);
 /* Appends a value wrapped in a variant. */
 int bus_append_value_variant(sd_bus_message *m, const CimValue *v);
 
+/* Reads one value of a CIM type (its D-Bus signature, not in a variant) from a message. */
+int bus_read_value(sd_bus_message *m, CimType type, CimValue *ret, SmsError *e);
+
 /* Reads an a{sv} of class properties into SiteChange entries. Unknown name → InvalidProperty,
  * a variant whose signature is not the property's → TypeMismatch, a schedule token with an
  * unknown class or property → InvalidParameter/InvalidProperty. */

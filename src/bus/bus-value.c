@@ -372,6 +372,17 @@ static int read_value(sd_bus_message *m, CimType type, CimValue *ret, SmsError *
         }
 }
 
+int bus_read_value(sd_bus_message *m, CimType type, CimValue *ret, SmsError *e) {
+        int r = read_value(m, type, ret, e);
+        if (r < 0) {
+                cim_value_clear(ret);
+                if (!sms_error_is_set(e))
+                        sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "malformed %s: %s", cim_type_to_string(type),
+                                      strerror(-r));
+        }
+        return r;
+}
+
 static int push_change(SiteChange **l, size_t *n, size_t index, CimType type) {
         SiteChange *grown = realloc(*l, (*n + 1) * sizeof(SiteChange));
         if (!grown)

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "bus/bus-defer.h"
+#include "bus/bus-distribution.h"
 #include "bus/bus-job.h"
+#include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
@@ -118,6 +120,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 return log_oom();
         m->max_jobs = MANAGER_MAX_JOBS;
+        m->time_scale = config->time_scale ? config->time_scale : 1;
         m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
         r = bus_job_setup(m);
         if (r < 0)
@@ -151,6 +154,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        bus_schedule_shutdown(m);
         bus_job_shutdown(m);
         bus_defer_shutdown(m);
         manager_cache_flush(m);
@@ -190,6 +194,11 @@ int manager_run(Manager *m) {
         r = bus_job_register(m);
         if (r < 0)
                 return r;
+        /* Distributions a stop cut short start again (or fail after the retry limit). */
+        bus_distribution_resume(m);
+        r = bus_schedule_setup(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the refresh schedules: %m");
 
         /* Last: callers find the name only once every object answers. */
         r = sd_bus_request_name(m->bus, SMSPROV_BUS_NAME, 0);

@@ -45,6 +45,8 @@ typedef struct AuthzUidCacheEntry {
         uid_t uid;
 } AuthzUidCacheEntry;
 typedef struct BusJob BusJob;
+typedef struct Distribution Distribution;
+typedef struct ScheduleTimer ScheduleTimer;
 
 #define MANAGER_MAX_JOBS 64
 #define MANAGER_JOB_LINGER_USEC (60ULL * 1000000ULL)
@@ -74,6 +76,9 @@ typedef struct Manager {
         unsigned max_jobs;         /* queued or running at once */
         uint64_t job_linger_usec;  /* how long a finished job stays on the bus */
         bool export_running;       /* ExportDefaultBootImage runs one at a time */
+        Distribution *distributions; /* running distribution jobs (CancelDistribution finds them) */
+        ScheduleTimer *schedule_timers; /* one per package with a RefreshSchedule */
+        unsigned time_scale;       /* schedules run this many times faster (tests); 1 normally */
 
         AuthzUidCacheEntry uid_cache[AUTHZ_UID_CACHE_SIZE];
         size_t uid_cache_next;
@@ -88,6 +93,7 @@ typedef struct ManagerConfig {
         uint64_t job_linger_usec; /* 0 = the default 60 s */
         const char *adk_root;
         const char *osd_bin_root;
+        unsigned time_scale; /* 0 = 1 */
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

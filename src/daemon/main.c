@@ -28,7 +28,8 @@ static void help(void) {
                "     --adk-root=DIR         Deployment kit: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/\n"
                "     --osd-bin-root=DIR     OSD binaries to inject: i386/, x64/, arm64/\n"
                "     --log-level=LEVEL      error, warning, info or debug\n"
-               "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n");
+               "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n"
+               "     --time-scale=N         Run refresh schedules N times faster (for tests)\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -44,6 +45,7 @@ int main(int argc, char *argv[]) {
                 ARG_JOB_LINGER,
                 ARG_ADK_ROOT,
                 ARG_OSD_BIN_ROOT,
+                ARG_TIME_SCALE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -58,6 +60,7 @@ int main(int argc, char *argv[]) {
                 { "job-linger", required_argument, NULL, ARG_JOB_LINGER },
                 { "adk-root", required_argument, NULL, ARG_ADK_ROOT },
                 { "osd-bin-root", required_argument, NULL, ARG_OSD_BIN_ROOT },
+                { "time-scale", required_argument, NULL, ARG_TIME_SCALE },
                 {},
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -122,6 +125,16 @@ int main(int argc, char *argv[]) {
                 case ARG_OSD_BIN_ROOT:
                         config.osd_bin_root = optarg;
                         break;
+                case ARG_TIME_SCALE: {
+                        char *end;
+                        unsigned long scale = strtoul(optarg, &end, 10);
+                        if (*end || scale == 0 || scale > 3600) {
+                                log_error("--time-scale wants 1-3600, got '%s'.", optarg);
+                                return 2;
+                        }
+                        config.time_scale = (unsigned) scale;
+                        break;
+                }
                 case ARG_JOB_LINGER: {
                         char *end;
                         unsigned long sec = strtoul(optarg, &end, 10);

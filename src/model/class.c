@@ -64,6 +64,8 @@ static int class_init(SmsClass *c) {
                 if ((p->flags & SMS_PROP_KEY) && sms_property_is_lazy(p))
                         return -EINVAL;
         }
+        if (c->methods_only)
+                return n_keys == 0 && !c->table ? 0 : -EINVAL;
         if (n_keys == 0) {
                 fprintf(stderr, "model: %s has no key property\n", c->name);
                 return -EINVAL;

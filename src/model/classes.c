@@ -248,6 +248,77 @@ static const SmsProperty image_information_properties[] = {
         P("Version", CIM_STRING, RO, NULL, "The package's Version."),
 };
 
+/* --- SMS_DistributionPointInfo (API.md §2) -------------------------------------------------------- */
+
+static const uint32_t link_mode_values[] = { 0, 1, UINT32_MAX };
+static const uint32_t dp_status_values[] = { 0, 1, 2, 3, UINT32_MAX };
+static const uint32_t object_type_id_values[] = { 2, 14, 18, 19, 23, 24, 31, UINT32_MAX };
+static const uint32_t dp_state_values[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, UINT32_MAX };
+
+static const SmsProperty dp_info_properties[] = {
+        P("ContentRoot", CIM_STRING, SMS_PROP_NOT_NULL, NULL,
+          "The directory smsprovd owns on the distribution point (local disk or a mounted share)."),
+        P_ENUM("ContentLinkMode", CIM_UINT32, 0, "0", link_mode_values,
+               "0 share file data with the site by hard links where the file system allows, 1 always copy "
+               "(smsprovd)."),
+        P("Description", CIM_STRING, 0, NULL, "Description of the distribution point."),
+        P("IsMulticast", CIM_BOOLEAN, 0, "false", "The distribution point serves multicast sessions."),
+        P("IsPXE", CIM_BOOLEAN, 0, "false", "The distribution point answers PXE requests (boot images go to its "
+                                             "RemoteInstall\\SMSImages store)."),
+        { .name = "NALPath", .type = CIM_STRING, .flags = SMS_PROP_KEY, .max_length = 1024,
+          .doc = "NAL path of the distribution point, e.g. [\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\." },
+        P("ServerName", CIM_STRING, RO, NULL, "The server, from the NAL path."),
+        { .name = "SiteCode", .type = CIM_STRING, .flags = RO, .max_length = 3,
+          .doc = "The distribution point's site, from the NAL path's SMS_SITE." },
+};
+
+/* --- SMS_DistributionPoint (reference §7.9) and its state (§7.10) ----------------------------------- */
+
+#define DP_KEYS                                                                                     \
+        { .name = "PackageID", .type = CIM_STRING, .flags = SMS_PROP_KEY, .max_length = 8,           \
+          .doc = "The package." },                                                                  \
+        { .name = "ServerNALPath", .type = CIM_STRING, .flags = SMS_PROP_KEY, .max_length = 1024,    \
+          .doc = "NAL path of the distribution point." },                                          \
+        { .name = "SiteCode", .type = CIM_STRING, .flags = SMS_PROP_KEY, .max_length = 3,            \
+          .doc = "The distribution point's site; must match ServerNALPath." }
+
+static const SmsProperty distribution_point_properties[] = {
+        P("BitsEnabled", CIM_BOOLEAN, RO, "false", "The distribution point is BITS-enabled."),
+        P("IsPeerDP", CIM_BOOLEAN, RO, "false", "Branch distribution point."),
+        P("IsProtected", CIM_BOOLEAN, RO, "false", "The site system is protected."),
+        P("ISVData", CIM_UINT8_ARRAY, LARGE | LAZY, NULL, "Partner extensibility bytes."),
+        P("ISVDataSize", CIM_UINT32, LAZY, "0", "Size of ISVData in bytes."),
+        P("ISVString", CIM_STRING, 0, NULL, "Partner extensibility string."),
+        P("LastRefreshTime", CIM_DATETIME, RO, NULL, "Last update of the package on this distribution point."),
+        P_ENUM("ObjectTypeID", CIM_UINT32, RO, NULL, object_type_id_values,
+               "Secured object type of the package: 14 OS install, 18 OS image, 19 boot image."),
+        DP_KEYS,
+        P("PackageType", CIM_UINT32, RO, NULL, "The package's PackageType."),
+        P("RefreshNow", CIM_BOOLEAN, SMS_PROP_WRITE_ONLY, "false",
+          "Always reads false; writing true copies the current content to this distribution point again "
+          "(no new SourceVersion)."),
+        P("ResourceType", CIM_STRING, RO, "Windows NT Server", "Resource type of the distribution point."),
+        P("SecureObjectID", CIM_STRING, RO, NULL, "The PackageID."),
+        P("SiteName", CIM_STRING, 0, NULL, "Friendly name of the package's site."),
+        P("SourceSite", CIM_STRING, RO, NULL, "Site code where the package originates."),
+        P_ENUM("Status", CIM_UINT32, RO, "2", dp_status_values, "0 NONE, 1 UPDATED, 2 ADDED, 3 DELETED."),
+};
+
+static const SmsProperty distribution_status_properties[] = {
+        P("LastCopied", CIM_DATETIME, RO, NULL, "Last successful copy to the distribution point (UTC)."),
+        DP_KEYS,
+        P("PackageType", CIM_UINT32, RO, NULL, "The package's PackageType."),
+        P("RetryCount", CIM_UINT32, RO, "0", "Failed attempts of the current distribution (smsprovd)."),
+        P("SecuredTypeID", CIM_UINT32, RO, NULL, "Secured object type of the package."),
+        P("SecureObjectID", CIM_STRING, RO, NULL, "The PackageID."),
+        P("SourceNALPath", CIM_STRING, RO, NULL, "Where the package's source is."),
+        P("SourceVersion", CIM_UINT32, RO, "0", "The package version on this distribution point."),
+        P_ENUM("State", CIM_UINT32, RO, "1", dp_state_values,
+               "0 INSTALLED, 1 INSTALL_PENDING, 2 INSTALL_RETRYING, 3 INSTALL_FAILED, 4 REMOVAL_PENDING, "
+               "5 REMOVAL_RETRYING, 6 REMOVAL_FAILED, 7 CONTENT_UPDATING, 8 CONTENT_MONITORING."),
+        P("SummaryDate", CIM_DATETIME, RO, NULL, "Latest change of State (UTC)."),
+};
+
 /* --- SMS_OSDeploymentKitWinPEOptionalComponent (reference §7.6) ------------------------------ */
 
 /* The reference keys this class by (UniqueID, LanguageID). smsprovd's catalog holds one language
@@ -284,6 +355,8 @@ static const SmsProperty winpe_component_properties[] = {
 static const SmsMethod package_base_methods[] = {
         M("AddChangeNotification", false, "", "", "",
           "Records a change notification for the package and emits Site.ChangeNotification."),
+        M("AddDistributionPoints", false, "asas", "o", "SiteCode\0NALPath\0Job\0",
+          "Assigns the package to distribution points (parallel arrays) and distributes it there."),
         M("RefreshPkgSource", false, "", "o", "Job\0",
           "Re-reads the package source and moves SourceVersion on; a boot image is rebuilt first."),
         M("SetSourceSite", false, "s", "", "SourceSite\0",
@@ -378,6 +451,62 @@ SmsClass sms_class_status_message = {
         .key_kind = SMS_KEY_ROWID,
 };
 
+static const SmsMethod distribution_point_methods[] = {
+        M("VerifyPackage", true, "ss", "o", "PackageId\0NALPath\0Job\0",
+          "Recomputes the hash of every file of the package on that distribution point; the job reports "
+          "the files that differ."),
+        M("CancelDistribution", true, "ss", "", "PackageId\0NALPath\0",
+          "Stops a running distribution of the package to that distribution point (state INSTALL_FAILED)."),
+};
+
+static const SmsMethod schedule_methods[] = {
+        M("ReadFromString", true, "s", "a(sa{sv})", "StringData\0TokenData\0",
+          "Decodes an SMS interval string (16 hexadecimal digits per token) into schedule tokens."),
+        M("WriteToString", true, "a(sa{sv})", "s", "TokenData\0StringData\0",
+          "Encodes schedule tokens as an SMS interval string."),
+};
+
+SmsClass sms_class_schedule_methods = {
+        .name = "SMS_ScheduleMethods",
+        .abstract = true,
+        .read_only = true,
+        .methods_only = true,
+        .doc = "Conversions between schedule tokens and SMS interval strings (reference §7.3).",
+        .methods = schedule_methods,
+        .n_methods = ELEMENTSOF(schedule_methods),
+};
+
+SmsClass sms_class_dp_info = {
+        .name = "SMS_DistributionPointInfo",
+        .doc = "The site's distribution points.",
+        .properties = dp_info_properties,
+        .n_properties = ELEMENTSOF(dp_info_properties),
+        .table = "distribution_point_info",
+        .key_kind = SMS_KEY_CALLER,
+};
+
+SmsClass sms_class_distribution_point = {
+        .name = "SMS_DistributionPoint",
+        .doc = "A package assigned to a distribution point; creating one distributes the package there, "
+               "deleting one removes it.",
+        .properties = distribution_point_properties,
+        .n_properties = ELEMENTSOF(distribution_point_properties),
+        .methods = distribution_point_methods,
+        .n_methods = ELEMENTSOF(distribution_point_methods),
+        .table = "distribution",
+        .key_kind = SMS_KEY_CALLER,
+};
+
+SmsClass sms_class_distribution_status = {
+        .name = "SMS_PackageStatusDistPointsSummarizer",
+        .read_only = true,
+        .doc = "The state of each package on each distribution point.",
+        .properties = distribution_status_properties,
+        .n_properties = ELEMENTSOF(distribution_status_properties),
+        .table = "distribution",
+        .key_kind = SMS_KEY_CALLER,
+};
+
 SmsClass sms_class_image_information = {
         .name = "SMS_ImageInformation",
         .read_only = true,
@@ -407,5 +536,9 @@ SmsClass *const sms_model_class_table[] = {
         &sms_class_status_message,
         &sms_class_image_information,
         &sms_class_winpe_optional_component,
+        &sms_class_dp_info,
+        &sms_class_distribution_point,
+        &sms_class_distribution_status,
+        &sms_class_schedule_methods,
         NULL,
 };

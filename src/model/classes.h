@@ -12,5 +12,9 @@ extern SmsClass sms_class_os_install_package;
 extern SmsClass sms_class_status_message;
 extern SmsClass sms_class_image_information;
 extern SmsClass sms_class_winpe_optional_component;
+extern SmsClass sms_class_dp_info;
+extern SmsClass sms_class_distribution_point;
+extern SmsClass sms_class_distribution_status;
+extern SmsClass sms_class_schedule_methods;
 
 extern SmsClass *const sms_model_class_table[];

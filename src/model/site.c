@@ -16,6 +16,7 @@
 
 #include "smsprov/macro.h"
 #include "smsprov/site.h"
+#include "smsprov/nal-path.h"
 #include "smsprov/wmi-path.h"
 #include "util/time-util.h"
 
@@ -169,8 +170,11 @@ static int check_change(Site *site, const SmsClass *c, const SiteChange *ch, boo
         const SmsProperty *p = c->all[ch->index];
         int r;
 
-        if (p->flags & SMS_PROP_KEY)
-                return sms_error_set(e, SMS_ERROR_READ_ONLY, "%s is the key of %s and is assigned by the site",
+        if ((p->flags & SMS_PROP_KEY) && !(creating && c->key_kind == SMS_KEY_CALLER))
+                return sms_error_set(e, SMS_ERROR_READ_ONLY,
+                                     c->key_kind == SMS_KEY_CALLER ? "%s is the key of %s; delete and create again to "
+                                                                     "change it"
+                                                                   : "%s is the key of %s and is assigned by the site",
                                      p->name, c->name);
         if (p->flags & SMS_PROP_READ)
                 return sms_error_set(e, SMS_ERROR_READ_ONLY, "%s of %s is read-only", p->name, c->name);
@@ -197,12 +201,8 @@ static int check_change(Site *site, const SmsClass *c, const SiteChange *ch, boo
                                 return r;
                 }
 
-        if ((p->flags & SMS_PROP_WRITE_ONLY) && p->type == CIM_BOOLEAN && !ch->value.null && ch->value.b)
-                /* RefreshPkgSourceFlag = true means RefreshPkgSource(); that refresh arrives with the
-                 * distribution work. Refuse rather than pretend. */
-                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED,
-                                     "%s = true (a source refresh) is not available in this build yet", p->name);
-        (void) creating;
+        /* Write-only properties (RefreshPkgSourceFlag, RefreshNow) are never stored: writing true
+         * asks for an action, which the bus layer starts after the Put. */
         return 0;
 }
 
@@ -227,6 +227,105 @@ static int check_no_duplicates(const SmsClass *c, const SiteChange *changes, siz
                         if (changes[i].index == changes[j].index)
                                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is given twice",
                                                      c->all[changes[i].index]->name);
+        return 0;
+}
+
+/* --- rules of particular classes, beyond what their descriptors say --------------------------- */
+
+static const CimValue *value_of(const SmsObject *o, const char *name) {
+        int i = find(o->class, name);
+        return i >= 0 ? &o->values[i] : NULL;
+}
+
+static const char *string_of(const SmsObject *o, const char *name) {
+        const CimValue *v = value_of(o, name);
+        return v && !v->null ? v->str : "";
+}
+
+/* SMS_DistributionPointInfo: ServerName and SiteCode come from the NAL path; ContentRoot is an
+ * existing directory given by its absolute path. */
+static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
+        _cleanup_(nal_path_done) NalPath nal = {};
+        const char *root = string_of(o, "ContentRoot");
+        struct stat st;
+        int r;
+
+        r = nal_path_parse(string_of(o, "NALPath"), &nal, e);
+        if (r < 0)
+                return r;
+        r = object_set_string(o, "ServerName", nal.server_name);
+        r = r < 0 ? r : object_set_string(o, "SiteCode", nal.site_code);
+        if (r < 0)
+                return r;
+        if (root[0] != '/')
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ContentRoot '%s' is not an absolute path", root);
+        if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ContentRoot %s is not a directory", root);
+        return 0;
+}
+
+/* SMS_DistributionPoint: the package and the distribution point exist, the DP belongs to this
+ * site and to the SiteCode given, and a package that travels only by multicast goes only to
+ * multicast DPs. The rest is copied from the package. */
+static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *dp = NULL, *pkg = NULL;
+        const SmsClass *pkg_class;
+        const char *id = string_of(o, "PackageID");
+        int r;
+
+        if (!creating)
+                return 0;
+        pkg_class = store_object_class(site->store, sms_model_find_class("SMS_PackageBaseclass"), id);
+        if (!pkg_class)
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", id);
+        r = store_object_load(site->store, pkg_class, id, &pkg, e);
+        if (r < 0)
+                return r;
+        r = store_object_load(site->store, sms_model_find_class("SMS_DistributionPointInfo"),
+                              string_of(o, "ServerNALPath"), &dp, NULL);
+        if (r < 0)
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no distribution point %s", string_of(o, "ServerNALPath"));
+        if (strcasecmp(string_of(dp, "SiteCode"), string_of(o, "SiteCode")) != 0)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "distribution point %s belongs to site %s, not %s", string_of(dp, "NALPath"),
+                                     string_of(dp, "SiteCode"), string_of(o, "SiteCode"));
+        if (strcasecmp(string_of(dp, "SiteCode"), store_site_code(site->store)) != 0)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "distribution point %s is a DP of site %s; this site (%s) distributes only to its own",
+                                     string_of(dp, "NALPath"), string_of(dp, "SiteCode"), store_site_code(site->store));
+        const CimValue *flags = value_of(pkg, "PkgFlags"), *multicast = value_of(dp, "IsMulticast");
+        if (flags && !flags->null && (flags->u & 0x400u) && !(multicast && !multicast->null && multicast->b))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "%s transfers only via multicast (PkgFlags 0x400) and %s is not a multicast "
+                                     "distribution point",
+                                     id, string_of(dp, "NALPath"));
+
+        uint64_t type = value_of(pkg, "PackageType")->u;
+        CimValue v_type = cim_value_uint(CIM_UINT32, type),
+                 v_object = cim_value_uint(CIM_UINT32, type == 258 ? 19 : type == 257 ? 18 : 14);
+        /* Keys exactly as stored elsewhere: lookups ignore case, object paths do not. */
+        r = object_set_string(o, "PackageID", pkg->key);
+        r = r < 0 ? r : object_set_string(o, "ServerNALPath", dp->key);
+        r = r < 0 ? r : object_set_string(o, "SiteCode", string_of(dp, "SiteCode"));
+        r = r < 0 ? r : object_set(o, "PackageType", &v_type);
+        r = r < 0 ? r : object_set(o, "ObjectTypeID", &v_object);
+        r = r < 0 ? r : object_set_string(o, "SecureObjectID", pkg->key);
+        r = r < 0 ? r : object_set_string(o, "SourceSite", store_site_code(site->store));
+        return r;
+}
+
+static const struct {
+        const char *class_name;
+        int (*rule)(Site *site, SmsObject *o, bool creating, SmsError *e);
+} class_rules[] = {
+        { "SMS_DistributionPointInfo", rule_dp_info },
+        { "SMS_DistributionPoint", rule_distribution_point },
+};
+
+static int apply_class_rules(Site *site, SmsObject *o, bool creating, SmsError *e) {
+        for (size_t i = 0; i < ELEMENTSOF(class_rules); i++)
+                if (streq(class_rules[i].class_name, o->class->name))
+                        return class_rules[i].rule(site, o, creating, e);
         return 0;
 }
 
@@ -280,6 +379,9 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                         sms_property_default(c->all[i], &o->values[i]);
         }
         r = check_object(o, e);
+        if (r < 0)
+                return r;
+        r = apply_class_rules(site, o, true, e);
         if (r < 0)
                 return r;
 
@@ -344,6 +446,44 @@ static char *join_names(const SmsClass *c, const size_t *idx, size_t n) {
         for (size_t i = 0; i < n; i++)
                 w += sprintf(w, "%s%s", i ? ", " : "", c->all[idx[i]]->name);
         return s;
+}
+
+int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL, *existing = NULL;
+        int r;
+
+        r = site_object_check_create(site, c, changes, n, e);
+        if (r < 0)
+                return r;
+        o = sms_object_new(c);
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_all; i++) {
+                r = sms_property_default(c->all[i], &o->values[i]);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                cim_value_clear(&o->values[changes[i].index]);
+                r = cim_value_copy(&o->values[changes[i].index], &changes[i].value);
+                if (r < 0)
+                        return r;
+        }
+        r = check_object(o, e);
+        if (r < 0)
+                return r;
+        r = apply_class_rules(site, o, true, e);
+        if (r < 0)
+                return r;
+        if (c->key_kind == SMS_KEY_CALLER) {
+                _cleanup_free_ char *key = NULL;
+                r = sms_object_key_format(o, &key);
+                if (r < 0)
+                        return r;
+                if (store_object_load(site->store, c, key, &existing, NULL) >= 0)
+                        return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s %s exists already", c->name, key);
+        }
+        return 0;
 }
 
 /* Writes the changed properties of `o` (plus a new SedoObjectVersion) and an audit row, in one
@@ -424,6 +564,9 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
                 changed[n_changed++] = idx;
         }
         r = check_object(o, e);
+        if (r < 0)
+                return r;
+        r = apply_class_rules(site, o, false, e);
         if (r < 0)
                 return r;
 

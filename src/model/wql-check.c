@@ -396,6 +396,8 @@ int wql_check(WqlQuery *q, SmsError *e) {
         c = sms_model_find_class(q->class_name);
         if (!c)
                 return sms_error_set(e, SMS_ERROR_INVALID_CLASS, "no class %s", q->class_name);
+        if (c->methods_only)
+                return sms_error_set(e, SMS_ERROR_INVALID_QUERY, "%s has methods only, no instances to query", c->name);
 
         r = check_columns(c, q, e);
         if (r < 0)

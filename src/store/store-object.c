@@ -292,11 +292,15 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
         sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-                return (rc & 0xff) == SQLITE_CONSTRAINT
-                               ? sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s %s already exists", c->name,
-                                               key ? key : "(key)")
-                               : store_error(s, rc, e, "inserting an instance");
+        if (rc != SQLITE_DONE) {
+                _cleanup_free_ char *text = NULL;
+                if ((rc & 0xff) != SQLITE_CONSTRAINT)
+                        return store_error(s, rc, e, "inserting an instance");
+                if (!key && sms_object_key_format(o, &text) < 0)
+                        text = NULL;
+                return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s %s already exists", c->name,
+                                     key ? key : text ? text : "(this key)");
+        }
 
         if (c->key_kind == SMS_KEY_ROWID) {
                 int64_t id = sqlite3_last_insert_rowid(s->db);

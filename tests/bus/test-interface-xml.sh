@@ -15,6 +15,15 @@ for class in SMS_ImagePackage SMS_OperatingSystemInstallPackage; do
         B call org.smsprov.Provider1 /org/smsprov/Provider1/class/$class org.smsprov.Provider1.Class \
                 Create 'a{sv}' 0 >/dev/null
 done
+# A distribution point and an assignment to it (SMS_DistributionPoint and its state).
+mkdir -p "$WORLD/dp1"
+nal='["Display=\\dp1\"]MSWNET:["SMS_SITE=LAB"]\\dp1\'
+B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_DistributionPointInfo org.smsprov.Provider1.Class \
+        Create 'a{sv}' 2 NALPath s "$nal" ContentRoot s "$WORLD/dp1" >/dev/null
+B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_ImagePackage org.smsprov.Provider1.Class \
+        Create 'a{sv}' 2 PkgSourceFlag u 2 PkgSourcePath s "$WORLD/content/boot.wim" >/dev/null
+B call org.smsprov.Provider1 /org/smsprov/Provider1/SMS_ImagePackage/LAB00004 \
+        org.smsprov.Provider1.SMS_PackageBaseclass AddDistributionPoints asas 1 LAB 1 "$nal" >/dev/null
 
 mode=--check
 [ -n "${UPDATE:-}" ] && mode=--update

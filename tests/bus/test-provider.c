@@ -500,7 +500,6 @@ static void test_bad_inputs(void **state) {
                             SMSPROV_ERR("InvalidParameter"));
         assert_string_equal(put_v(env, path, 1, "{sv}", "ImagePath", "s", "/nonexistent/boot.wim"),
                             SMSPROV_ERR("PathNotAllowed"));
-        assert_string_equal(put_v(env, path, 1, "{sv}", "RefreshPkgSourceFlag", "b", 1), SMSPROV_ERR("NotSupported"));
 
         /* Schedules: only with PkgSourceFlag 2, at most 15 tokens, fields in range. */
         sd_bus_message *m = NULL;
@@ -556,6 +555,25 @@ static void test_bad_inputs(void **state) {
                             SMSPROV_ERR("InvalidParameter"));
 
         free(sedo);
+        free(path);
+}
+
+/* RefreshPkgSourceFlag = true does what RefreshPkgSource() does (a boot image: a rebuild and a new
+ * SourceVersion), and always reads back false. */
+static void test_refresh_flag(void **state) {
+        TestEnv *env = *state;
+        char *path = new_boot_image(env, "refresh flag");
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int flag = 1;
+
+        assert_int_equal(get_u32(env, path, BASE_IFACE, "SourceVersion"), 1);
+        assert_null(put_v(env, path, 1, "{sv}", "RefreshPkgSourceFlag", "b", 1));
+        wait_jobs_idle(env);
+        assert_int_equal(get_u32(env, path, BASE_IFACE, "SourceVersion"), 2);
+        assert_int_equal(sd_bus_get_property_trivial(env->bus, "org.smsprov.Provider1", path, BASE_IFACE,
+                                                     "RefreshPkgSourceFlag", &error, 'b', &flag),
+                         0);
+        assert_false(flag);
         free(path);
 }
 
@@ -885,6 +903,7 @@ int main(void) {
                 cmocka_unit_test(test_put_is_all_or_nothing),
                 cmocka_unit_test(test_bad_inputs),
                 cmocka_unit_test(test_symlink_out_of_root),
+                cmocka_unit_test(test_refresh_flag),
                 cmocka_unit_test(test_locked_package),
                 cmocka_unit_test(test_query),
                 cmocka_unit_test(test_optional_component_catalog),

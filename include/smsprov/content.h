@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The content library (ARCHITECTURE.md, content/): single-instance storage of package content by
+ * SHA-256, on the site and on each distribution point. No D-Bus, no SQLite; every function may
+ * run on a worker thread and reports progress through a callback that can cancel.
+ *
+ * Two levels, as in Configuration Manager:
+ *
+ *   site library   <state>/contentlib/
+ *       FileLib/<aa>/<sha256>                 file data, stored once (aa = first two hex digits)
+ *       PkgLib/<PackageID>/<version>.manifest the files of one package version
+ *       cache/<PackageID>.stat                (path, size, mtime, inode) → hash of the source,
+ *                                             so that unchanged files are not hashed again
+ *
+ *   distribution point   <ContentRoot>/
+ *       SCCMContentLib/FileLib/<aa>/<sha256>
+ *       SCCMContentLib/PkgLib/<PackageID>/<version>.manifest
+ *       SCCMContentLib/PkgLib/<PackageID>/current        the version the DP serves ("12\n")
+ *       SCCMContentLib/DataLib/<PackageID>/…             the published tree of that version
+ *       RemoteInstall/SMSImages/<PackageID>/<name>       boot images on PXE-enabled DPs
+ *
+ * A manifest is text: one line per file, "<sha256> <size> <relative path>\n", sorted by path;
+ * relative paths use '/' and never contain "..", control characters or a leading '/'.
+ * Files reach a DP's FileLib by hard link from the site library when both are on one file system
+ * (and the DP allows links), by copy otherwise; DataLib and the PXE store are hard links into the
+ * DP's own FileLib (copies in copy mode). Every write is crash-safe: temporary name in the same
+ * directory, fsync, rename, directory fsync. A manifest is written only after every file it names
+ * is in place, and `current` only after its manifest and DataLib tree; so a crash never leaves a
+ * manifest or `current` pointing at a missing file. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smsprov/error.h"
+
+#define CONTENT_HASH_HEX 64
+
+typedef struct ContentFile {
+        char *path;  /* relative, '/'-separated */
+        uint64_t size;
+        char hash[CONTENT_HASH_HEX + 1];
+} ContentFile;
+
+typedef struct ContentManifest {
+        ContentFile *files;
+        size_t n_files;
+        uint64_t total_bytes;
+} ContentManifest;
+
+void content_manifest_done(ContentManifest *m);
+
+/* Progress in bytes; return false to cancel (the call then fails with Canceled and leaves what
+ * was there before). Runs on the calling thread. */
+typedef bool (*ContentProgress)(void *userdata, uint64_t done, uint64_t total, const char *text);
+
+/* --- the site library ------------------------------------------------------------------------- */
+
+/* Takes a package version into the site library: walks `source` (a file, or a directory tree;
+ * symlinks are not followed and are refused, as are device nodes, FIFOs and sockets inside it),
+ * hashes what changed since the last ingest (the stat cache), stores new data in FileLib, and
+ * writes PkgLib/<package_id>/<version>.manifest. A file source is stored under its base name.
+ * Returns the manifest. Errors: InvalidParameter (source missing or holding something that is not
+ * a file or directory), OutOfDiskSpace, Canceled, Failed. */
+int content_site_ingest(const char *site_lib, const char *package_id, uint32_t version, const char *source,
+                        ContentProgress progress, void *userdata, ContentManifest *ret, SmsError *e);
+
+/* Reads PkgLib/<package_id>/<version>.manifest of a library root (site or DP's SCCMContentLib). */
+int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,
+                          SmsError *e);
+
+/* Removes manifests of versions other than `keep_version` (0 = all of the package), then every
+ * FileLib file no remaining manifest names. For the site library and for DPs alike. */
+int content_gc(const char *lib_root, const char *package_id, uint32_t keep_version, SmsError *e);
+
+/* --- distribution points ----------------------------------------------------------------------- */
+
+typedef enum ContentLinkMode {
+        CONTENT_LINK_AUTO, /* hard links where the file system allows, copies elsewhere */
+        CONTENT_LINK_COPY, /* always copy (a DP on a share that must not share inodes) */
+} ContentLinkMode;
+
+typedef struct ContentDistributeStats {
+        uint64_t files_linked, files_copied, files_present; /* FileLib entries */
+        uint64_t bytes_copied;
+} ContentDistributeStats;
+
+/* Puts version `version` of a package, as described by the site library's manifest, on the DP
+ * whose ContentRoot is `dp_root`: FileLib entries (present ones are kept), the manifest,
+ * DataLib/<package_id>/ (built beside and swapped in), then `current`. With `pxe_name` (a boot
+ * image on a PXE-enabled DP: the manifest's single .wim file, published under that name), also
+ * RemoteInstall/SMSImages/<package_id>/<pxe_name>. Superseded versions are removed from the DP
+ * afterwards (content_gc). Errors: InvalidParameter (dp_root missing or not a directory),
+ * OutOfDiskSpace, Canceled, Failed (read-only, I/O error). */
+int content_dp_distribute(const char *site_lib, const char *dp_root, const char *package_id, uint32_t version,
+                          ContentLinkMode mode, const char *pxe_name, ContentProgress progress, void *userdata,
+                          ContentDistributeStats *ret_stats, SmsError *e);
+
+/* The version a DP serves for a package (PkgLib/<id>/current), 0 when none. */
+int content_dp_current_version(const char *dp_root, const char *package_id, uint32_t *ret, SmsError *e);
+
+/* Removes a package from a DP: DataLib tree, PXE store folder, manifests and `current`, then
+ * unreferenced FileLib files. Missing pieces are fine. */
+int content_dp_remove(const char *dp_root, const char *package_id, ContentProgress progress, void *userdata,
+                      SmsError *e);
+
+/* Recomputes the hash of every file of the package's current version on the DP — both the
+ * FileLib entry and the published DataLib file — and reports the relative paths that are missing
+ * or differ (NULL-terminated list, empty when all is well). */
+int content_dp_verify(const char *dp_root, const char *package_id, ContentProgress progress, void *userdata,
+                      char ***ret_bad_paths, SmsError *e);

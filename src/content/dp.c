@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/* Distribution points: content_dp_distribute(), content_dp_current_version(), content_dp_remove().
+ *
+ * The order of a distribution is what keeps a DP consistent whatever happens to the process:
+ *   1. under the library lock (shared): FileLib entries (present ones kept, new ones linked from the
+ *      site library or copied), the temporary DataLib tree beside them, the directories fsynced,
+ *      then the manifest;
+ *   2. the tree's directories fsynced, the PXE image prepared under a temporary name;
+ *   3. the last point at which a cancel is honoured; then the tree is swapped in, `current`
+ *      written, the PXE image renamed into place, the old tree removed;
+ *   4. content_gc of the package, keeping this version.
+ * Cancel or failure before step 3 removes the temporaries and a manifest this call created:
+ * complete FileLib entries stay (the next attempt reuses them, content_gc removes them if not). */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "content/content-internal.h"
+
+typedef struct Distribution {
+        const char *site_lib, *dp_root, *package_id, *pxe_name;
+        uint32_t version;
+        ContentManifest manifest;
+        ContentLib site, dp;
+        int dp_fd, datalib_fd, pkg_fd, lock_fd;
+        int pxe_dir_fd;
+        char pxe_tmp[CONTENT_TMP_NAME_MAX];
+        const ContentFile *pxe_file;
+        ContentTree tree;
+        bool dirty[256], filelib_dirty; /* FileLib/<aa>/ with new entries, FileLib/ with new <aa>/ */
+        bool manifest_existed, manifest_written;
+        ContentPlacer filelib_placer, tree_placer;
+        void *buffer;
+        ContentProgress progress;
+        void *userdata;
+        uint64_t done, file_done;
+        bool canceled;
+        ContentDistributeStats stats;
+} Distribution;
+
+static void distribution_done(Distribution *d) {
+        content_tree_done(&d->tree);
+        if (d->pxe_tmp[0] && d->pxe_dir_fd >= 0)
+                (void) unlinkat(d->pxe_dir_fd, d->pxe_tmp, 0);
+        if (d->manifest_written && !d->manifest_existed && d->pkg_fd >= 0) {
+                /* The call failed after writing the manifest: leave what was there before. */
+                char name[32];
+                content_manifest_name(d->version, name);
+                (void) unlinkat(d->pkg_fd, name, 0);
+                (void) fsync(d->pkg_fd);
+        }
+        if (d->lock_fd >= 0)
+                close(d->lock_fd);
+        if (d->pxe_dir_fd >= 0)
+                close(d->pxe_dir_fd);
+        if (d->pkg_fd >= 0)
+                close(d->pkg_fd);
+        if (d->datalib_fd >= 0)
+                close(d->datalib_fd);
+        if (d->dp_fd >= 0)
+                close(d->dp_fd);
+        content_lib_close(&d->site);
+        content_lib_close(&d->dp);
+        content_manifest_done(&d->manifest);
+        free(d->buffer);
+}
+
+static bool report(Distribution *d, const char *text) {
+        if (!d->canceled && d->progress &&
+            !d->progress(d->userdata, d->done + d->file_done, d->manifest.total_bytes, text))
+                d->canceled = true;
+        return !d->canceled;
+}
+
+/* Copies into FileLib count as progress; copies into the tree (copy mode) do not, having been
+ * counted once already, but may still cancel. */
+static bool tick_filelib(void *userdata, uint64_t bytes) {
+        Distribution *d = userdata;
+        d->file_done += bytes;
+        return report(d, "Copying content");
+}
+
+static bool tick_tree(void *userdata, uint64_t bytes) {
+        return report(userdata, "Publishing content");
+}
+
+static int cancel_error(Distribution *d, SmsError *e) {
+        return sms_error_set(e, SMS_ERROR_CANCELED, "distribution of %s to %s canceled", d->package_id, d->dp_root);
+}
+
+int content_dp_open_root(const char *dp_root, int *ret_fd, SmsError *e) {
+        int fd;
+
+        if (!dp_root || dp_root[0] != '/')
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "distribution point root '%s' is not absolute",
+                                     dp_root ? dp_root : "");
+        fd = open(dp_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "distribution point root %s does not exist",
+                                     dp_root);
+        if (fd < 0 && errno == ENOTDIR)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "distribution point root %s is not a directory",
+                                     dp_root);
+        if (fd < 0)
+                return sms_error_set_errno(e, errno, "distribution point root %s", dp_root);
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Opens <dp_root>/SCCMContentLib; -ENOENT (without error) when absent and !create. */
+static int open_dp_lib(int dp_fd, const char *dp_root, bool create, ContentLib *ret, SmsError *e) {
+        int fd, r;
+
+        fd = content_open_dir_at(dp_fd, "SCCMContentLib", create);
+        if (fd == -ENOENT && !create)
+                return fd;
+        if (fd < 0)
+                return sms_error_set_errno(e, fd, "%s/SCCMContentLib", dp_root);
+        r = content_lib_open(fd, create, ret);
+        if (r == -ENOENT && !create)
+                return r;
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib", dp_root);
+        return 0;
+}
+
+static bool has_suffix_ci(const char *s, const char *suffix) {
+        size_t n = strlen(s), k = strlen(suffix);
+        return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+static int find_pxe_file(Distribution *d, SmsError *e) {
+        if (strchr(d->pxe_name, '/') || !content_relative_path_is_valid(d->pxe_name))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable PXE image name", d->pxe_name);
+        for (size_t i = 0; i < d->manifest.n_files; i++) {
+                if (!has_suffix_ci(d->manifest.files[i].path, ".wim"))
+                        continue;
+                if (d->pxe_file)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "package %s has more than one .wim file; a PXE image must be the only one",
+                                             d->package_id);
+                d->pxe_file = &d->manifest.files[i];
+        }
+        if (!d->pxe_file)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "package %s has no .wim file for the PXE store",
+                                     d->package_id);
+        return 0;
+}
+
+/* The DP's FileLib entry for f: kept when present, else linked or copied from the site library. */
+static int put_filelib_entry(Distribution *d, const ContentFile *f, SmsError *e) {
+        char name[CONTENT_HASH_HEX + 4], prefix[3] = { f->hash[0], f->hash[1], 0 };
+        _cleanup_close_ int dir_fd = -1;
+        struct stat st;
+        int r;
+
+        content_filelib_name(f->hash, name);
+        if (fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (S_ISREG(st.st_mode) && (uint64_t) st.st_size == f->size) {
+                        d->stats.files_present++;
+                        return 0;
+                }
+                /* damaged: replace it */
+                if (unlinkat(d->dp.filelib_fd, name, 0) < 0 && errno != ENOENT)
+                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+        } else if (errno != ENOENT)
+                return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+
+        dir_fd = content_mkdir_open_at(d->dp.filelib_fd, prefix, &d->filelib_dirty);
+        if (dir_fd < 0)
+                return sms_error_set_errno(e, dir_fd, "%s/SCCMContentLib/FileLib/%s", d->dp_root, prefix);
+        uint64_t copied = d->filelib_placer.bytes_copied;
+        r = content_place_file(&d->filelib_placer, d->site.filelib_fd, name, dir_fd, f->hash);
+        if (r == -ECANCELED)
+                return cancel_error(d, e);
+        if (r == -ENOENT)
+                return sms_error_set(e, SMS_ERROR_FAILED, "%s/FileLib/%s (%s of package %s) is missing from the site library",
+                                     d->site_lib, name, f->path, d->package_id);
+        if (r < 0 && r != -EEXIST)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+        if (r == 1)
+                d->stats.files_linked++;
+        else if (r == 0) {
+                d->stats.files_copied++;
+                d->stats.bytes_copied += d->filelib_placer.bytes_copied - copied;
+        } else
+                d->stats.files_present++; /* a concurrent distribution put it there first */
+        d->dirty[strtoul(prefix, NULL, 16)] = true;
+        return 0;
+}
+
+static int put_tree_entry(Distribution *d, const ContentFile *f, SmsError *e) {
+        char name[CONTENT_HASH_HEX + 4];
+        const char *base;
+        int dir_fd, r;
+
+        dir_fd = content_tree_parent(&d->tree, f->path, &base);
+        if (dir_fd < 0)
+                return sms_error_set_errno(e, dir_fd, "%s/SCCMContentLib/DataLib/%s/%s", d->dp_root, d->package_id,
+                                           f->path);
+        content_filelib_name(f->hash, name);
+        r = content_place_file(&d->tree_placer, d->dp.filelib_fd, name, dir_fd, base);
+        if (r == -ECANCELED)
+                return cancel_error(d, e);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib/%s/%s", d->dp_root, d->package_id, f->path);
+        return 0;
+}
+
+static int sync_filelib(Distribution *d, SmsError *e) {
+        if (d->filelib_dirty && fsync(d->dp.filelib_fd) < 0)
+                return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib", d->dp_root);
+        for (unsigned i = 0; i < 256; i++) {
+                char prefix[3];
+                if (!d->dirty[i])
+                        continue;
+                snprintf(prefix, sizeof prefix, "%02x", i);
+                int r = content_fsync_dir_at(d->dp.filelib_fd, prefix);
+                if (r < 0)
+                        return sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, prefix);
+        }
+        return 0;
+}
+
+/* Step 1: everything the manifest names, then the manifest, under the shared lock. */
+static int put_files_and_manifest(Distribution *d, SmsError *e) {
+        char name[32];
+        struct stat st;
+        int r;
+
+        d->lock_fd = content_lib_lock(&d->dp, false);
+        if (d->lock_fd < 0)
+                return sms_error_set_errno(e, d->lock_fd, "locking %s/SCCMContentLib", d->dp_root);
+
+        r = content_tree_new(d->datalib_fd, d->package_id, &d->tree);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", d->dp_root);
+
+        if (!report(d, "Distributing content"))
+                return cancel_error(d, e);
+        for (size_t i = 0; i < d->manifest.n_files; i++) {
+                const ContentFile *f = &d->manifest.files[i];
+
+                d->file_done = 0;
+                r = put_filelib_entry(d, f, e);
+                if (r < 0)
+                        return r;
+                r = put_tree_entry(d, f, e);
+                if (r < 0)
+                        return r;
+                d->done += f->size;
+                d->file_done = 0;
+                if (!report(d, "Distributing content"))
+                        return cancel_error(d, e);
+        }
+        r = sync_filelib(d, e);
+        if (r < 0)
+                return r;
+
+        content_manifest_name(d->version, name);
+        d->manifest_existed = fstatat(d->pkg_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        r = content_manifest_write_at(d->pkg_fd, d->version, &d->manifest);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/PkgLib/%s/%s", d->dp_root, d->package_id, name);
+        d->manifest_written = true;
+
+        d->lock_fd = (close(d->lock_fd), -1);
+        return 0;
+}
+
+static int open_pxe_dir(int dp_fd, const char *package_id, bool create, int *ret_fd) {
+        _cleanup_close_ int ri = -1, images = -1;
+        int fd;
+
+        ri = content_open_dir_at(dp_fd, "RemoteInstall", create);
+        if (ri < 0)
+                return ri;
+        images = content_open_dir_at(ri, "SMSImages", create);
+        if (images < 0)
+                return images;
+        fd = content_open_dir_at(images, package_id, create);
+        if (fd < 0)
+                return fd;
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Step 2 for PXE: the image under a temporary name beside where it will be published. */
+static int prepare_pxe(Distribution *d, SmsError *e) {
+        char name[CONTENT_HASH_HEX + 4], tmp[CONTENT_TMP_NAME_MAX];
+        int r;
+
+        r = open_pxe_dir(d->dp_fd, d->package_id, true, &d->pxe_dir_fd);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/RemoteInstall/SMSImages/%s", d->dp_root, d->package_id);
+        r = content_tmp_name_new("", tmp);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "PXE store");
+        content_filelib_name(d->pxe_file->hash, name);
+        r = content_place_file(&d->tree_placer, d->dp.filelib_fd, name, d->pxe_dir_fd, tmp);
+        if (r == -ECANCELED)
+                return cancel_error(d, e);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/RemoteInstall/SMSImages/%s", d->dp_root, d->package_id);
+        memcpy(d->pxe_tmp, tmp, sizeof tmp);
+        return 0;
+}
+
+/* Leaves only `keep` (NULL: nothing) in the package's PXE folder. */
+static void prune_pxe_dir(int pxe_dir_fd, const char *keep) {
+        int fd = fcntl(pxe_dir_fd, F_DUPFD_CLOEXEC, 3);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        for (struct dirent *de; (de = readdir(dir));)
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") && !streq_ptr(de->d_name, keep))
+                        (void) content_remove_tree_at(pxe_dir_fd, de->d_name);
+        closedir(dir);
+}
+
+static int publish_pxe(Distribution *d, SmsError *e) {
+        if (renameat(d->pxe_dir_fd, d->pxe_tmp, d->pxe_dir_fd, d->pxe_name) < 0)
+                return sms_error_set_errno(e, errno, "%s/RemoteInstall/SMSImages/%s/%s", d->dp_root, d->package_id,
+                                           d->pxe_name);
+        d->pxe_tmp[0] = 0;
+        prune_pxe_dir(d->pxe_dir_fd, d->pxe_name);
+        if (fsync(d->pxe_dir_fd) < 0)
+                return sms_error_set_errno(e, errno, "%s/RemoteInstall/SMSImages/%s", d->dp_root, d->package_id);
+        return 0;
+}
+
+static void remove_pxe_folder(int dp_fd, const char *package_id) {
+        _cleanup_close_ int images = openat(dp_fd, "RemoteInstall/SMSImages", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+        if (images >= 0 && content_remove_tree_at(images, package_id) >= 0)
+                (void) fsync(images);
+}
+
+static int write_current(int pkg_fd, uint32_t version) {
+        char data[16];
+        int n = snprintf(data, sizeof data, "%" PRIu32 "\n", version);
+        return content_write_file_atomic(pkg_fd, "current", data, (size_t) n);
+}
+
+/* Step 3: from here on the new version is what the DP serves. */
+static int commit(Distribution *d, SmsError *e) {
+        bool exchanged = false;
+        int r;
+
+        r = content_tree_publish(&d->tree, d->package_id, &exchanged);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib/%s", d->dp_root, d->package_id);
+        r = write_current(d->pkg_fd, d->version);
+        if (r < 0) {
+                (void) content_tree_unpublish(&d->tree, d->package_id, exchanged);
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/PkgLib/%s/current", d->dp_root, d->package_id);
+        }
+        d->manifest_written = false; /* it is current's now: keep it */
+        content_tree_done(&d->tree);  /* removes the old tree */
+
+        if (d->pxe_name)
+                return publish_pxe(d, e);
+        remove_pxe_folder(d->dp_fd, d->package_id); /* not (or no longer) a PXE image here */
+        return 0;
+}
+
+int content_dp_distribute(const char *site_lib, const char *dp_root, const char *package_id, uint32_t version,
+                          ContentLinkMode mode, const char *pxe_name, ContentProgress progress, void *userdata,
+                          ContentDistributeStats *ret_stats, SmsError *e) {
+        _cleanup_(distribution_done) Distribution d = {
+                .site_lib = site_lib, .dp_root = dp_root, .package_id = package_id, .pxe_name = pxe_name,
+                .version = version, .site = CONTENT_LIB_NULL, .dp = CONTENT_LIB_NULL, .dp_fd = -1,
+                .datalib_fd = -1, .pkg_fd = -1, .lock_fd = -1, .pxe_dir_fd = -1, .tree = CONTENT_TREE_NULL,
+                .progress = progress, .userdata = userdata,
+        };
+        SmsError gc_error = SMS_ERROR_NULL;
+        int r;
+
+        if (!site_lib)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "no site content library");
+        if (!content_package_id_is_valid(package_id))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
+                                     package_id ? package_id : "");
+        if (version == 0)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "version 0 is not a version");
+        if (mode != CONTENT_LINK_AUTO && mode != CONTENT_LINK_COPY)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "unknown link mode %d", (int) mode);
+
+        r = content_manifest_read(site_lib, package_id, version, &d.manifest, e);
+        if (r < 0)
+                return r;
+        if (pxe_name) {
+                r = find_pxe_file(&d, e);
+                if (r < 0)
+                        return r;
+        }
+        r = content_dp_open_root(dp_root, &d.dp_fd, e);
+        if (r < 0)
+                return r;
+
+        {
+                int fd = open(site_lib, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 || (r = content_lib_open(fd, false, &d.site)) < 0)
+                        return sms_error_set_errno(e, fd < 0 ? errno : r, "site content library %s", site_lib);
+        }
+        r = open_dp_lib(d.dp_fd, dp_root, true, &d.dp, e);
+        if (r < 0)
+                return r;
+        d.datalib_fd = content_open_dir_at(d.dp.root_fd, "DataLib", true);
+        if (d.datalib_fd < 0)
+                return sms_error_set_errno(e, d.datalib_fd, "%s/SCCMContentLib/DataLib", dp_root);
+        d.pkg_fd = content_open_dir_at(d.dp.pkglib_fd, package_id, true);
+        if (d.pkg_fd < 0)
+                return sms_error_set_errno(e, d.pkg_fd, "%s/SCCMContentLib/PkgLib/%s", dp_root, package_id);
+        content_tree_clean_stale(d.datalib_fd, package_id);
+
+        d.buffer = malloc(CONTENT_CHUNK);
+        if (!d.buffer)
+                return sms_error_set_errno(e, ENOMEM, "distribution");
+        d.filelib_placer = (ContentPlacer) { .mode = mode, .buffer = d.buffer, .tick = tick_filelib, .tick_userdata = &d };
+        d.tree_placer = (ContentPlacer) { .mode = mode, .buffer = d.buffer, .tick = tick_tree, .tick_userdata = &d };
+
+        r = put_files_and_manifest(&d, e);
+        if (r < 0)
+                return r;
+        r = content_tree_sync(&d.tree);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", dp_root);
+        if (pxe_name) {
+                r = prepare_pxe(&d, e);
+                if (r < 0)
+                        return r;
+        }
+        if (!report(&d, "Publishing content"))
+                return cancel_error(&d, e);
+
+        r = commit(&d, e);
+        if (r < 0)
+                return r;
+
+        /* The distribution is complete and served; what gc could not remove now, the next gc will. */
+        (void) content_gc_lib(&d.dp, package_id, version, &gc_error);
+        sms_error_clear(&gc_error);
+
+        if (ret_stats)
+                *ret_stats = d.stats;
+        return 0;
+}
+
+int content_dp_current_version(const char *dp_root, const char *package_id, uint32_t *ret, SmsError *e) {
+        _cleanup_close_ int dp_fd = -1, pkg_fd = -1;
+        _cleanup_free_ char *path = NULL;
+        uint32_t v;
+        int r;
+
+        if (!content_package_id_is_valid(package_id))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
+                                     package_id ? package_id : "");
+        r = content_dp_open_root(dp_root, &dp_fd, e);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "SCCMContentLib/PkgLib/%s", package_id) < 0)
+                return -ENOMEM;
+        pkg_fd = openat(dp_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (pkg_fd < 0 && errno == ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        if (pkg_fd < 0)
+                return sms_error_set_errno(e, errno, "%s/%s", dp_root, path);
+        r = content_current_read_at(pkg_fd, &v);
+        if (r == -EBADMSG)
+                return sms_error_set(e, SMS_ERROR_FAILED, "%s/%s/current is damaged", dp_root, path);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/%s/current", dp_root, path);
+        *ret = v;
+        return 0;
+}
+
+int content_dp_remove(const char *dp_root, const char *package_id, ContentProgress progress, void *userdata,
+                      SmsError *e) {
+        _cleanup_(content_lib_close) ContentLib lib = CONTENT_LIB_NULL;
+        _cleanup_close_ int dp_fd = -1, pkg_fd = -1, datalib_fd = -1;
+        int r;
+
+        if (!content_package_id_is_valid(package_id))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
+                                     package_id ? package_id : "");
+        r = content_dp_open_root(dp_root, &dp_fd, e);
+        if (r < 0)
+                return r;
+        if (progress && !progress(userdata, 0, 1, "Removing the package"))
+                return sms_error_set(e, SMS_ERROR_CANCELED, "removal of %s from %s canceled", package_id, dp_root);
+
+        /* `current` first: from then on the DP does not claim to serve the package. */
+        r = open_dp_lib(dp_fd, dp_root, false, &lib, e);
+        if (r == -ENOENT) {
+                remove_pxe_folder(dp_fd, package_id);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        pkg_fd = openat(lib.pkglib_fd, package_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (pkg_fd >= 0) {
+                if (unlinkat(pkg_fd, "current", 0) < 0 && errno != ENOENT)
+                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/PkgLib/%s/current", dp_root, package_id);
+                if (fsync(pkg_fd) < 0)
+                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/PkgLib/%s", dp_root, package_id);
+        }
+
+        datalib_fd = openat(lib.root_fd, "DataLib", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (datalib_fd >= 0) {
+                ContentTree t = CONTENT_TREE_NULL;
+                char infix[CONTENT_PACKAGE_ID_MAX + 2];
+                content_tree_clean_stale(datalib_fd, package_id);
+                /* Out of sight in one rename, then removed at leisure. */
+                t.parent_fd = datalib_fd;
+                snprintf(infix, sizeof infix, "%s-", package_id);
+                r = content_tmp_name_new(infix, t.name);
+                if (r < 0)
+                        return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", dp_root);
+                if (renameat(datalib_fd, package_id, datalib_fd, t.name) == 0)
+                        t.exists = true;
+                else if (errno != ENOENT)
+                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/DataLib/%s", dp_root, package_id);
+                content_tree_done(&t);
+                (void) fsync(datalib_fd);
+        }
+        remove_pxe_folder(dp_fd, package_id);
+
+        r = content_gc_lib(&lib, package_id, 0, e);
+        if (r < 0)
+                return r;
+        if (progress)
+                (void) progress(userdata, 1, 1, "Removed the package");
+        return 0;
+}

@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Distribution points end to end: DPs as directories, packages distributed, refreshed,
+ * redistributed, verified, removed; bad arguments refused with nothing changed; a DP that goes
+ * away fails alone; a stop in the middle is retried. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../helpers/wim-gen.h"
+#include "test-env.h"
+
+#define ROOT "/org/smsprov/Provider1"
+#define IFACE "org.smsprov.Provider1."
+#define BASE IFACE "SMS_PackageBaseclass"
+
+static TestEnv env;
+static char *dp_root[4];
+static char *dp_nal[4];
+
+/* --- helpers ----------------------------------------------------------------------------------- */
+
+static const char *call(const char *path, const char *iface, const char *method, sd_bus_message **reply,
+                        const char *types, ...) {
+        static char name[256];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
+        if (types) {
+                va_start(ap, types);
+                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
+                va_end(ap);
+        }
+        r = sd_bus_call(env.bus, m, 120 * 1000000ULL, &error, reply);
+        sd_bus_message_unref(m);
+        if (r >= 0)
+                return NULL;
+        snprintf(name, sizeof name, "%s", error.name);
+        if (getenv("SMSPROV_TEST_VERBOSE"))
+                fprintf(stderr, "%s: %s: %s\n", method, error.name, error.message);
+        sd_bus_error_free(&error);
+        return name;
+}
+
+static const char *create(const char *class_name, char **ret_path, char **ret_job, unsigned n, const char *types, ...) {
+        static char name[256];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        char cls[256];
+        va_list ap;
+        int r;
+
+        snprintf(cls, sizeof cls, ROOT "/class/%s", class_name);
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", cls, IFACE "Class", "Create"),
+                         0);
+        sd_bus_message_open_container(m, 'a', "{sv}");
+        va_start(ap, types);
+        if (n)
+                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
+        va_end(ap);
+        sd_bus_message_close_container(m);
+        r = sd_bus_call(env.bus, m, 120 * 1000000ULL, &error, &reply);
+        sd_bus_message_unref(m);
+        if (r < 0) {
+                snprintf(name, sizeof name, "%s", error.name);
+                if (getenv("SMSPROV_TEST_VERBOSE"))
+                        fprintf(stderr, "Create %s: %s: %s\n", class_name, error.name, error.message);
+                sd_bus_error_free(&error);
+                return name;
+        }
+        const char *p, *j;
+        sd_bus_message_read(reply, "oo", &p, &j);
+        if (ret_path)
+                *ret_path = strdup(p);
+        if (ret_job)
+                *ret_job = strdup(j);
+        sd_bus_message_unref(reply);
+        return NULL;
+}
+
+static char *get_string(const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *s = NULL;
+        if (sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, &s) < 0)
+                fail_msg("Get %s: %s", prop, error.message);
+        return s;
+}
+
+static uint32_t get_u32(const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t u = 0;
+        if (sd_bus_get_property_trivial(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u) < 0)
+                fail_msg("Get %s: %s", prop, error.message);
+        return u;
+}
+
+static uint32_t wait_job(const char *job) {
+        if (strcmp(job, "/") == 0)
+                return 2;
+        for (int i = 0; i < 6000; i++) {
+                uint32_t state = get_u32(job, IFACE "Job", "State");
+                if (state >= 2)
+                        return state;
+                usleep(20000);
+        }
+        fail_msg("job %s did not finish", job);
+        return 0;
+}
+
+/* The state row of a package on a DP: State and SourceVersion; -1 when there is no row. */
+static int dp_state(const char *package_id, int dp, uint32_t *ret_version) {
+        sd_bus_message *reply = NULL;
+        char wql[2600];
+        int state = -1;
+
+        /* WQL strings escape a backslash and a quote with a backslash. */
+        char esc[1200], *w = esc;
+        for (const char *p = dp_nal[dp]; *p; p++) {
+                if (*p == '\\' || *p == '\'')
+                        *w++ = '\\';
+                *w++ = *p;
+        }
+        *w = 0;
+        snprintf(wql, sizeof wql,
+                 "SELECT State, SourceVersion FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND "
+                 "ServerNALPath = '%s'",
+                 package_id, esc);
+        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &reply, "s", wql));
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
+        if (sd_bus_message_enter_container(reply, 'r', "oa{sv}") > 0) {
+                const char *path, *name;
+                sd_bus_message_read(reply, "o", &path);
+                sd_bus_message_enter_container(reply, 'a', "{sv}");
+                while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+                        uint32_t u;
+                        sd_bus_message_read(reply, "s", &name);
+                        sd_bus_message_read(reply, "v", "u", &u);
+                        if (strcmp(name, "State") == 0)
+                                state = (int) u;
+                        else if (ret_version)
+                                *ret_version = u;
+                        sd_bus_message_exit_container(reply);
+                }
+        }
+        sd_bus_message_unref(reply);
+        return state;
+}
+
+/* Waits until the package's state on a DP is `want` (with `version` when not 0). */
+static void wait_state(const char *package_id, int dp, int want, uint32_t version) {
+        uint32_t v = 0;
+        int s = -2;
+        for (int i = 0; i < 6000; i++) {
+                s = dp_state(package_id, dp, &v);
+                if (s == want && (version == 0 || v == version))
+                        return;
+                usleep(20000);
+        }
+        fail_msg("%s on DP %d: state %d version %u, want %d version %u", package_id, dp, s, v, want, version);
+}
+
+static bool file_exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool file_exists(const char *fmt, ...) {
+        char path[2048];
+        struct stat st;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(path, sizeof path, fmt, ap);
+        va_end(ap);
+        return stat(path, &st) == 0;
+}
+
+static ino_t inode_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static ino_t inode_of(const char *fmt, ...) {
+        char path[2048];
+        struct stat st;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(path, sizeof path, fmt, ap);
+        va_end(ap);
+        return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static size_t count_assignments(void) {
+        sd_bus_message *reply = NULL;
+        size_t n = 0;
+        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &reply, "s", "SELECT PackageID FROM SMS_DistributionPoint"));
+        sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
+        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
+                n++;
+        sd_bus_message_unref(reply);
+        return n;
+}
+
+static char *new_image_package(const char *name, const char *source, uint32_t flags) {
+        char *path = NULL, *job = NULL;
+        assert_null(create("SMS_ImagePackage", &path, &job, 4, "{sv}{sv}{sv}{sv}", "Name", "s", name, "PkgSourceFlag", "u", 2,
+                           "PkgSourcePath", "s", source, "PkgFlags", "u", flags));
+        free(job);
+        return path;
+}
+
+static char *add_dps(const char *package, char **ret_error, unsigned n, ...) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *sites[8], *nals[8];
+        va_list ap;
+        char *job = NULL;
+
+        va_start(ap, n);
+        for (unsigned i = 0; i < n; i++) {
+                sites[i] = va_arg(ap, const char *);
+                nals[i] = va_arg(ap, const char *);
+        }
+        va_end(ap);
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", package, BASE,
+                                                        "AddDistributionPoints"),
+                         0);
+        sd_bus_message_open_container(m, 'a', "s");
+        for (unsigned i = 0; i < n; i++)
+                sd_bus_message_append(m, "s", sites[i]);
+        sd_bus_message_close_container(m);
+        sd_bus_message_open_container(m, 'a', "s");
+        for (unsigned i = 0; i < n && strcmp(sites[0], "MISMATCH") != 0; i++)
+                sd_bus_message_append(m, "s", nals[i]);
+        sd_bus_message_close_container(m);
+        if (sd_bus_call(env.bus, m, 0, &error, &reply) < 0) {
+                if (getenv("SMSPROV_TEST_VERBOSE"))
+                        fprintf(stderr, "AddDistributionPoints: %s: %s\n", error.name, error.message);
+                *ret_error = strdup(error.name);
+                sd_bus_error_free(&error);
+        } else {
+                const char *j;
+                sd_bus_message_read(reply, "o", &j);
+                job = strdup(j);
+                *ret_error = NULL;
+        }
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        return job;
+}
+
+/* --- tests ------------------------------------------------------------------------------------- */
+
+static void test_distribution_points(void **state) {
+        /* Registration: NAL path parsed, ServerName and SiteCode derived. */
+        for (int i = 0; i < 3; i++) {
+                char *path = NULL;
+                assert_null(create("SMS_DistributionPointInfo", &path, NULL, 5, "{sv}{sv}{sv}{sv}{sv}", "NALPath", "s",
+                                   dp_nal[i], "ContentRoot", "s", dp_root[i], "IsPXE", "b", i == 2, "IsMulticast", "b",
+                                   i == 2, "ContentLinkMode", "u", i == 1 ? 1 : 0));
+                char *server = get_string(path, IFACE "SMS_DistributionPointInfo", "ServerName");
+                char want[8];
+                snprintf(want, sizeof want, "dp%d", i + 1);
+                assert_string_equal(server, want);
+                char *site = get_string(path, IFACE "SMS_DistributionPointInfo", "SiteCode");
+                assert_string_equal(site, "LAB");
+                free(server);
+                free(site);
+                free(path);
+        }
+        /* A DP of another site may be registered, but gets no content from this site. */
+        assert_null(create("SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", dp_nal[3], "ContentRoot",
+                           "s", dp_root[3]));
+
+        assert_string_equal(create("SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", "\\\\dp9\\",
+                                   "ContentRoot", "s", dp_root[0]),
+                            SMSPROV_ERR("InvalidParameter"));
+        assert_string_equal(create("SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
+                                   "[\"Display=\\\\dp9\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp9\\", "ContentRoot", "s",
+                                   "/nonexistent/dp9"),
+                            SMSPROV_ERR("InvalidParameter"));
+        assert_string_equal(create("SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", dp_nal[0],
+                                   "ContentRoot", "s", dp_root[0]),
+                            SMSPROV_ERR("AlreadyExists"));
+}
+
+static void test_distribute_refresh_verify_remove(void **state) {
+        char *wim = test_env_content_path(&env, "boot.wim"), *err = NULL;
+        char *pkg = new_image_package("Distributed image", wim, 0);
+        char *id = get_string(pkg, BASE, "PackageID");
+
+        /* Bad arguments: nothing changes. */
+        size_t before = count_assignments();
+        char *job = add_dps(pkg, &err, 1, "MISMATCH", dp_nal[0]);
+        assert_string_equal(err, SMSPROV_ERR("InvalidParameter"));
+        free(err);
+        job = add_dps(pkg, &err, 2, "LAB", dp_nal[0], "LAB", "[\"Display=\\\\nodp\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\nodp\\");
+        assert_string_equal(err, SMSPROV_ERR("NotFound"));
+        free(err);
+        job = add_dps(pkg, &err, 1, "XYZ", dp_nal[3]);
+        assert_string_equal(err, SMSPROV_ERR("InvalidParameter"));
+        free(err);
+        job = add_dps(pkg, &err, 1, "XYZ", dp_nal[0]);
+        assert_string_equal(err, SMSPROV_ERR("InvalidParameter"));
+        free(err);
+        assert_int_equal(count_assignments(), before);
+
+        /* Two DPs: one sharing data with the site library, one copying. */
+        job = add_dps(pkg, &err, 2, "LAB", dp_nal[0], "LAB", dp_nal[1]);
+        assert_null(err);
+        assert_int_equal(wait_job(job), 2);
+        free(job);
+        wait_state(id, 0, 0, 1);
+        wait_state(id, 1, 0, 1);
+        assert_true(file_exists("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[0], id));
+        assert_true(file_exists("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[1], id));
+        ino_t a = inode_of("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[0], id);
+        ino_t b = inode_of("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[1], id);
+        assert_int_not_equal(a, 0);
+        assert_int_not_equal(a, b); /* copy mode: its own inode */
+
+        /* Refresh: a new source version reaches both DPs. */
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 4096, true), 0);
+        sd_bus_message *reply = NULL;
+        assert_null(call(pkg, BASE, "RefreshPkgSource", &reply, NULL));
+        const char *j;
+        sd_bus_message_read(reply, "o", &j);
+        assert_int_equal(wait_job(j), 2);
+        sd_bus_message_unref(reply);
+        assert_int_equal(get_u32(pkg, BASE, "SourceVersion"), 2);
+        wait_state(id, 0, 0, 2);
+        wait_state(id, 1, 0, 2);
+
+        /* RefreshNow on one DP: its lost file comes back; no new source version. */
+        char lost[2048];
+        snprintf(lost, sizeof lost, "%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[1], id);
+        assert_int_equal(unlink(lost), 0);
+        char wmi[2600], *assignment = NULL;
+        {
+                /* The NAL path's own quotes and backslashes, escaped for the WMI path. */
+                char esc[1200], *w = esc;
+                for (const char *p = dp_nal[1]; *p; p++) {
+                        if (*p == '"' || *p == '\\')
+                                *w++ = '\\';
+                        *w++ = *p;
+                }
+                *w = 0;
+                snprintf(wmi, sizeof wmi, "SMS_DistributionPoint.PackageID=\"%s\",ServerNALPath=\"%s\",SiteCode=\"LAB\"", id,
+                         esc);
+        }
+        assert_null(call(ROOT, IFACE "Site", "GetObject", &reply, "s", wmi));
+        sd_bus_message_read(reply, "o", &j);
+        assignment = strdup(j);
+        sd_bus_message_unref(reply);
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", assignment,
+                                                        IFACE "SMS_DistributionPoint", "Put"),
+                         0);
+        sd_bus_message_append(m, "a{sv}", 1, "RefreshNow", "b", 1);
+        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+        for (int i = 0; i < 3000 && !file_exists("%s", lost); i++)
+                usleep(20000);
+        assert_true(file_exists("%s", lost));
+        assert_int_equal(get_u32(pkg, BASE, "SourceVersion"), 2);
+        wait_state(id, 1, 0, 2);
+
+        /* VerifyPackage after corrupting a file on a DP: the job fails, the state says so. */
+        FILE *f = fopen(lost, "r+e");
+        assert_non_null(f);
+        fputs("corrupted", f);
+        fclose(f);
+        assert_null(call(ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static", "VerifyPackage", &reply,
+                         "ss", id, dp_nal[1]));
+        sd_bus_message_read(reply, "o", &j);
+        assert_int_equal(wait_job(j), 3);
+        sd_bus_message_unref(reply);
+        assert_int_equal(dp_state(id, 1, NULL), 3);
+        /* The other DP verifies clean. */
+        assert_null(call(ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static", "VerifyPackage", &reply,
+                         "ss", id, dp_nal[0]));
+        sd_bus_message_read(reply, "o", &j);
+        assert_int_equal(wait_job(j), 2);
+        sd_bus_message_unref(reply);
+
+        /* Nothing to cancel; a package on DPs cannot be deleted. */
+        assert_string_equal(call(ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static",
+                                 "CancelDistribution", NULL, "ss", id, dp_nal[0]),
+                            SMSPROV_ERR("Failed"));
+        assert_string_equal(call(pkg, BASE, "Delete", NULL, NULL), SMSPROV_ERR("Busy"));
+
+        /* Removal: REMOVAL_PENDING, then the content and the row are gone. */
+        assert_null(call(assignment, IFACE "SMS_DistributionPoint", "Delete", NULL, NULL));
+        for (int i = 0; i < 3000 && dp_state(id, 1, NULL) != -1; i++)
+                usleep(20000);
+        assert_int_equal(dp_state(id, 1, NULL), -1);
+        assert_false(file_exists("%s/SCCMContentLib/DataLib/%s", dp_root[1], id));
+        assert_int_equal(dp_state(id, 0, NULL), 0);
+
+        free(assignment);
+        free(id);
+        free(pkg);
+        free(wim);
+}
+
+static void test_pxe_and_multicast(void **state) {
+        char *wim = test_env_content_path(&env, "boot.wim"), *path = NULL, *job = NULL, *err = NULL;
+
+        /* A boot image deployed from PXE DPs (PkgFlags 0x800) lands in dp3's PXE store. */
+        assert_null(create("SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", wim, "PkgFlags", "u",
+                           0x800));
+        assert_int_equal(wait_job(job), 2);
+        free(job);
+        char *id = get_string(path, BASE, "PackageID");
+        job = add_dps(path, &err, 1, "LAB", dp_nal[2]);
+        assert_null(err);
+        assert_int_equal(wait_job(job), 2);
+        free(job);
+        wait_state(id, 2, 0, 1);
+        assert_true(file_exists("%s/RemoteInstall/SMSImages/%s/boot.%s.wim", dp_root[2], id, id));
+
+        /* Only via multicast (0x400 with 0x100): refused for a DP without multicast. */
+        char *multicast = new_image_package("Multicast only", wim, 0x500);
+        size_t before = count_assignments();
+        job = add_dps(multicast, &err, 1, "LAB", dp_nal[0]);
+        assert_string_equal(err, SMSPROV_ERR("InvalidParameter"));
+        free(err);
+        assert_int_equal(count_assignments(), before);
+        job = add_dps(multicast, &err, 1, "LAB", dp_nal[2]);
+        assert_null(err);
+        assert_int_equal(wait_job(job), 2);
+        free(job);
+
+        free(multicast);
+        free(id);
+        free(path);
+        free(wim);
+}
+
+static void test_missing_dp_fails_alone(void **state) {
+        char *wim = test_env_content_path(&env, "boot.wim"), *err = NULL;
+        char *pkg = new_image_package("Half distributed", wim, 0);
+        char *id = get_string(pkg, BASE, "PackageID");
+        char moved[1024];
+
+        /* dp2 disappears (unmounted, say): the distribution fails there and succeeds on dp1. */
+        snprintf(moved, sizeof moved, "%s.away", dp_root[1]);
+        assert_int_equal(rename(dp_root[1], moved), 0);
+        char *job = add_dps(pkg, &err, 2, "LAB", dp_nal[0], "LAB", dp_nal[1]);
+        assert_null(err);
+        assert_int_equal(wait_job(job), 3);
+        free(job);
+        assert_int_equal(dp_state(id, 0, NULL), 0);
+        assert_int_equal(dp_state(id, 1, NULL), 3);
+        assert_int_equal(rename(moved, dp_root[1]), 0);
+
+        /* AddChangeNotification re-evaluates: the failed DP gets the content now. */
+        assert_null(call(pkg, BASE, "AddChangeNotification", NULL, NULL));
+        wait_state(id, 1, 0, 1);
+
+        free(id);
+        free(pkg);
+        free(wim);
+}
+
+static void test_restart_mid_distribution_retries(void **state) {
+        char *big = test_env_content_path(&env, "big.wim"), *err = NULL;
+        char *pkg = new_image_package("Big image", big, 0);
+        char *id = get_string(pkg, BASE, "PackageID");
+
+        char *job = add_dps(pkg, &err, 1, "LAB", dp_nal[1]);
+        assert_null(err);
+        for (int i = 0; i < 500 && get_u32(job, IFACE "Job", "State") == 0; i++)
+                usleep(2000);
+        assert_int_equal(test_env_stop_daemon(&env, SIGKILL), 0);
+        assert_int_equal(test_env_start_daemon(&env, NULL), 0);
+        /* The interrupted distribution is retried at start and ends installed. */
+        wait_state(id, 1, 0, 1);
+        free(job);
+        free(id);
+        free(pkg);
+        free(big);
+}
+
+/* --- set-up ------------------------------------------------------------------------------------ */
+
+static int setup(void **state) {
+        if (test_env_start(&env) < 0)
+                return -1;
+        char *p = test_env_content_path(&env, "boot.wim");
+        assert_int_equal(test_make_winpe_wim(p, "9", true, 0, true), 0);
+        free(p);
+        p = test_env_content_path(&env, "big.wim");
+        assert_int_equal(test_make_winpe_wim(p, "9", true, 64u << 20, false), 0);
+        free(p);
+        for (int i = 0; i < 4; i++) {
+                assert_true(asprintf(&dp_root[i], "%s/dps/dp%d", env.dir, i + 1) > 0);
+                char *parent = NULL;
+                assert_true(asprintf(&parent, "%s/dps", env.dir) > 0);
+                mkdir(parent, 0755);
+                free(parent);
+                assert_int_equal(mkdir(dp_root[i], 0755), 0);
+                assert_true(asprintf(&dp_nal[i], "[\"Display=\\\\dp%d\\\"]MSWNET:[\"SMS_SITE=%s\"]\\\\dp%d\\", i + 1,
+                                     i == 3 ? "XYZ" : "LAB", i + 1) > 0);
+        }
+        *state = &env;
+        return 0;
+}
+
+static int teardown(void **state) {
+        for (int i = 0; i < 4; i++) {
+                free(dp_root[i]);
+                free(dp_nal[i]);
+        }
+        return test_env_stop(&env);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_distribution_points),
+                cmocka_unit_test(test_distribute_refresh_verify_remove),
+                cmocka_unit_test(test_pxe_and_multicast),
+                cmocka_unit_test(test_missing_dp_fails_alone),
+                cmocka_unit_test(test_restart_mid_distribution_retries),
+        };
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
