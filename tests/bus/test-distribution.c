@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -488,6 +489,109 @@ static void test_restart_mid_distribution_retries(void **state) {
         free(big);
 }
 
+/* SMS_ScheduleMethods: the documented interval string (reference §7.3) both ways. */
+static void test_schedule_methods(void **state) {
+        static const char *const example = "791378800008000055147880001B200055177880001E2000";
+        sd_bus_message *reply = NULL;
+        const char *classes[3] = {}, *name, *s;
+        uint32_t day = 0;
+        size_t n = 0;
+
+        assert_null(call(ROOT "/class/SMS_ScheduleMethods", IFACE "SMS_ScheduleMethods.Static", "ReadFromString", &reply,
+                         "s", example));
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(sa{sv})") > 0);
+        while (sd_bus_message_enter_container(reply, 'r', "sa{sv}") > 0) {
+                assert_true(n < 3);
+                sd_bus_message_read(reply, "s", &classes[n]);
+                sd_bus_message_enter_container(reply, 'a', "{sv}");
+                while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+                        sd_bus_message_read(reply, "s", &name);
+                        if (n == 1 && strcmp(name, "Day") == 0)
+                                sd_bus_message_read(reply, "v", "u", &day);
+                        else
+                                sd_bus_message_skip(reply, "v");
+                        sd_bus_message_exit_container(reply);
+                }
+                sd_bus_message_exit_container(reply);
+                sd_bus_message_exit_container(reply);
+                n++;
+        }
+        assert_int_equal(n, 3);
+        assert_string_equal(classes[0], "SMS_ST_NonRecurring");
+        assert_string_equal(classes[1], "SMS_ST_RecurWeekly");
+        assert_int_equal(day, 3);
+        /* Back to the same string: send the tokens we got. */
+        sd_bus_message *m = NULL, *back = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        assert_true(sd_bus_message_rewind(reply, true) >= 0);
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", ROOT "/class/SMS_ScheduleMethods",
+                                                        IFACE "SMS_ScheduleMethods.Static", "WriteToString"),
+                         0);
+        assert_true(sd_bus_message_copy(m, reply, true) >= 0);
+        assert_true(sd_bus_call(env.bus, m, 0, &error, &back) >= 0);
+        sd_bus_message_read(back, "s", &s);
+        assert_string_equal(s, example);
+        sd_bus_message_unref(back);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+
+        assert_string_equal(call(ROOT "/class/SMS_ScheduleMethods", IFACE "SMS_ScheduleMethods.Static", "ReadFromString",
+                                 NULL, "s", "0001200000"),
+                            SMSPROV_ERR("InvalidParameter"));
+        assert_string_equal(call(ROOT, IFACE "Site", "ExecQuery", NULL, "s", "SELECT * FROM SMS_ScheduleMethods"),
+                            SMSPROV_ERR("InvalidQuery"));
+}
+
+/* A one-minute RecurInterval refreshes the package (the daemon's schedule clock runs 60× faster
+ * here), and the schedule still runs after a restart. */
+static void test_refresh_schedule_fires(void **state) {
+        static const char *const fast[] = { "--time-scale=60", NULL };
+        char *wim = test_env_content_path(&env, "boot.wim");
+        char *pkg = new_image_package("Scheduled", wim, 0);
+        struct timespec ts;
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
+        assert_int_equal(test_env_start_daemon(&env, fast), 0);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t start = ((uint64_t) ts.tv_sec - 50) * 1000000ULL;
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", pkg, BASE, "Put"), 0);
+        sd_bus_message_open_container(m, 'a', "{sv}");
+        sd_bus_message_open_container(m, 'e', "sv");
+        sd_bus_message_append(m, "s", "RefreshSchedule");
+        sd_bus_message_open_container(m, 'v', "a(sa{sv})");
+        sd_bus_message_append(m, "a(sa{sv})", 1, "SMS_ST_RecurInterval", 3, "MinuteSpan", "u", 1, "IsGMT", "b", 1,
+                              "StartTime", "t", start);
+        sd_bus_message_close_container(m);
+        sd_bus_message_close_container(m);
+        sd_bus_message_close_container(m);
+        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+
+        uint32_t v = 1;
+        for (int i = 0; i < 1500 && v < 2; i++) {
+                usleep(20000);
+                v = get_u32(pkg, BASE, "SourceVersion");
+        }
+        assert_true(v >= 2);
+
+        /* Stored, so it runs again after a restart. */
+        assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
+        assert_int_equal(test_env_start_daemon(&env, fast), 0);
+        uint32_t after = v;
+        for (int i = 0; i < 1500 && after <= v; i++) {
+                usleep(20000);
+                after = get_u32(pkg, BASE, "SourceVersion");
+        }
+        assert_true(after > v);
+
+        assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
+        assert_int_equal(test_env_start_daemon(&env, NULL), 0);
+        free(pkg);
+        free(wim);
+}
+
 /* --- set-up ------------------------------------------------------------------------------------ */
 
 static int setup(void **state) {
@@ -528,6 +632,8 @@ int main(void) {
                 cmocka_unit_test(test_pxe_and_multicast),
                 cmocka_unit_test(test_missing_dp_fails_alone),
                 cmocka_unit_test(test_restart_mid_distribution_retries),
+                cmocka_unit_test(test_schedule_methods),
+                cmocka_unit_test(test_refresh_schedule_fires),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
