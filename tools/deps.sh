@@ -8,7 +8,7 @@ SMSPROV_PACKAGES=(
         libsystemd-dev systemd dbus
         libwim-dev wimtools libsqlite3-dev sqlite3 libxml2-dev libjson-c-dev libcmocka-dev
         libhivex-dev libssl-dev
-        util-linux
+        util-linux python3-dbusmock
 )
 
 smsprov_install_deps() {

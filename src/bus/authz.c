@@ -1,15 +1,68 @@
 /* SPDX-License-Identifier: MIT */
 
 /* Who may write (API.md §8). Reading is open to whoever the bus policy admits; every write asks
- * here. On the user bus and on --bus-address buses the daemon's own uid passes and others are
- * denied. On the system bus root passes; everyone else needs polkit, which is not wired up yet:
- * without polkit the answer is "denied", as the contract says for a missing polkit. */
+ * here.
+ *   - On the user bus and on --bus-address buses (without --polkit) the daemon's own uid passes
+ *     and others are denied.
+ *   - On the system bus (or with --polkit) root passes and everyone else asks polkit:
+ *     CheckAuthorization over the bus with the action, the details class/package_id/path, and the
+ *     message's allow-interactive-authorization flag. The question never blocks the loop: the
+ *     handler returns at once, and when polkit answers the very message is queued again for
+ *     dispatch (sd_bus_enqueue_for_read()); the handler then finds the answer here. No polkit, or
+ *     a polkit error, means denied. */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bus/bus-util.h"
 #include "smsprov/macro.h"
+#include "util/log.h"
+
+#define POLKIT_NAME "org.freedesktop.PolicyKit1"
+#define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_INTERFACE "org.freedesktop.PolicyKit1.Authority"
+#define POLKIT_ALLOW_USER_INTERACTION 1u
+
+/* One question to polkit, for one message. */
+struct AuthzQuery {
+        Manager *manager;
+        sd_bus_message *msg;  /* the call waiting for the answer */
+        char *action;
+        sd_bus_slot *slot;    /* the pending CheckAuthorization, NULL once answered */
+        bool answered;
+        bool authorized;
+        bool challenge;       /* polkit could authorize after interaction */
+        char *error;          /* why polkit could not answer */
+        AuthzQuery *next;
+};
+
+static AuthzQuery *query_free(AuthzQuery *q) {
+        if (!q)
+                return NULL;
+        sd_bus_slot_unref(q->slot);
+        sd_bus_message_unref(q->msg);
+        free(q->action);
+        free(q->error);
+        free(q);
+        return NULL;
+}
+
+static void query_unlink(Manager *m, AuthzQuery *q) {
+        for (AuthzQuery **p = &m->authz_queries; *p; p = &(*p)->next)
+                if (*p == q) {
+                        *p = q->next;
+                        return;
+                }
+}
+
+void authz_shutdown(Manager *m) {
+        while (m->authz_queries) {
+                AuthzQuery *q = m->authz_queries;
+                m->authz_queries = q->next;
+                query_free(q);
+        }
+}
 
 /* The caller's uid as the bus daemon vouches for it (GetConnectionCredentials), not augmented
  * from /proc, which a recycled PID could fool. A bus unique name is never reused while the bus
@@ -42,6 +95,110 @@ static int caller_uid(Manager *m, sd_bus_message *msg, uid_t *ret) {
         return 0;
 }
 
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        AuthzQuery *q = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int authorized = 0, challenge = 0, r;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+        q->answered = true;
+        if (e) {
+                /* No polkit on the bus, or it failed: denied. */
+                q->error = strdup(e->message ? e->message : e->name);
+                log_warning("polkit could not answer for %s: %s", q->action, e->name);
+        } else {
+                r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+                if (r < 0)
+                        q->error = strdup("malformed answer from polkit");
+                q->authorized = r >= 0 && authorized;
+                q->challenge = r >= 0 && challenge;
+        }
+
+        /* Back to the handler: the same message, from its first argument. */
+        r = sd_bus_message_rewind(q->msg, true);
+        if (r >= 0)
+                r = sd_bus_enqueue_for_read(q->manager->bus, q->msg);
+        if (r < 0) {
+                log_error_errno(r, "Failed to dispatch a call again after polkit answered: %m");
+                sd_bus_reply_method_errorf(q->msg, SD_BUS_ERROR_ACCESS_DENIED, "authorization failed: %s",
+                                           strerror(-r));
+                query_unlink(q->manager, q);
+                query_free(q);
+        }
+        return 0;
+}
+
+/* details: class, package_id and path, from the object the call is addressed to
+ * (/org/smsprov/Provider1/<Class>/<Key> or …/class/<Class>). */
+static int append_details(sd_bus_message *m, const char *path) {
+        _cleanup_free_ char *class_name = NULL, *key = NULL;
+        const char *rest = path + strlen(SMSPROV_OBJECT_ROOT);
+        int r;
+
+        if (strncmp(path, SMSPROV_OBJECT_ROOT "/", strlen(SMSPROV_OBJECT_ROOT) + 1) == 0) {
+                rest++;
+                if (strncmp(rest, "class/", 6) == 0)
+                        class_name = strdup(rest + 6);
+                else {
+                        const char *slash = strchr(rest, '/');
+                        class_name = slash ? strndup(rest, (size_t) (slash - rest)) : strdup(rest);
+                        if (slash)
+                                key = strdup(slash + 1);
+                }
+        }
+        r = sd_bus_message_open_container(m, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "{ss}", "path", path);
+        if (r >= 0 && class_name)
+                r = sd_bus_message_append(m, "{ss}", "class", class_name);
+        if (r >= 0 && key)
+                r = sd_bus_message_append(m, "{ss}", "package_id", key);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int polkit_ask(Manager *m, sd_bus_message *msg, const char *action) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        AuthzQuery *q;
+        int r;
+
+        q = calloc(1, sizeof(AuthzQuery));
+        if (!q || !(q->action = strdup(action))) {
+                free(q);
+                return -ENOMEM;
+        }
+        q->manager = m;
+        q->msg = sd_bus_message_ref(msg);
+
+        r = sd_bus_message_new_method_call(m->bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
+                                           "CheckAuthorization");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s",
+                                          sd_bus_message_get_sender(msg), action);
+        if (r >= 0)
+                r = append_details(call, sd_bus_message_get_path(msg));
+        if (r >= 0)
+                r = sd_bus_message_append(call, "us",
+                                          sd_bus_message_get_allow_interactive_authorization(msg)
+                                                  ? POLKIT_ALLOW_USER_INTERACTION
+                                                  : 0u,
+                                          "");
+        /* Interactive authorization may wait for a person: no D-Bus timeout of ours cuts it. */
+        if (r >= 0)
+                r = sd_bus_call_async(m->bus, &q->slot, call, on_polkit_reply, q, UINT64_MAX);
+        if (r < 0) {
+                query_free(q);
+                return r;
+        }
+        q->next = m->authz_queries;
+        m->authz_queries = q;
+        return 0;
+}
+
 int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
                       sd_bus_error *ret_error) {
         uid_t uid;
@@ -53,20 +210,38 @@ int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteC
                                          "Cannot determine the caller's user ID: %s", strerror(-r));
         *ret_caller = (SiteCaller) { .uid = uid };
 
-        switch (m->bus_kind) {
-        case BUS_KIND_USER:
-        case BUS_KIND_ADDRESS:
+        if (!m->polkit) {
                 if (uid == m->own_uid)
                         return 0;
                 return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "%s: only uid %u may change this site on this bus (caller is uid %u)", action,
                                          (unsigned) m->own_uid, (unsigned) uid);
-        case BUS_KIND_SYSTEM:
-        default:
-                if (uid == 0)
-                        return 0;
-                return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "%s: not authorized (no polkit authority is consulted by this build)",
-                                         action);
         }
+        if (uid == 0)
+                return 0;
+
+        /* Has polkit answered for this very message? */
+        for (AuthzQuery *q = m->authz_queries; q; q = q->next) {
+                if (q->msg != msg)
+                        continue;
+                if (!q->answered)
+                        return 1; /* still asking */
+                bool authorized = q->authorized && streq(q->action, action), challenge = q->challenge;
+                _cleanup_free_ char *why = q->error ? strdup(q->error) : NULL;
+                query_unlink(m, q);
+                query_free(q);
+                if (authorized)
+                        return 0;
+                if (challenge && !sd_bus_message_get_allow_interactive_authorization(msg))
+                        return sd_bus_error_setf(ret_error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                                 "%s needs interactive authorization", action);
+                return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED, "%s: not authorized%s%s", action,
+                                         why ? ": " : "", why ? why : "");
+        }
+
+        r = polkit_ask(m, msg, action);
+        if (r < 0)
+                return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED, "%s: cannot ask polkit: %s", action,
+                                         strerror(-r));
+        return 1; /* the reply comes when the message is dispatched again */
 }

@@ -116,7 +116,7 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r < 0)
                 goto finish;
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 goto finish;
         /* The image classes read their WIM first, on a worker; the reply comes from there. */
         if (sms_class_find_property(reg->class, "ImageProperty") >= 0) {

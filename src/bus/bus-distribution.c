@@ -505,7 +505,7 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
         if (n == 0 || n > 256)
                 return bus_set_error(error, SMS_ERROR_INVALID_PARAMETER, "give 1 to 256 distribution points");
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = site_object_check_writable(&m->site, reg->class, key, &e);
         if (r < 0)
@@ -583,7 +583,7 @@ static int method_verify_package(sd_bus_message *msg, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         _cleanup_free_ char *akey = assignment_key(id, nal, store_site_code(m->site.store));
         _cleanup_(sms_object_freep) SmsObject *assignment = NULL;
@@ -613,7 +613,7 @@ static int method_cancel_distribution(sd_bus_message *msg, void *userdata, sd_bu
         if (r < 0)
                 return r;
         r = authz_check_write(m, msg, AUTHZ_ACTION_CANCEL_JOB, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         for (Distribution *d = m->distributions; d; d = d->next)
                 if (d->action == TARGET_DISTRIBUTE && strcasecmp(d->package_id, id) == 0)

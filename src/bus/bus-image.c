@@ -133,7 +133,7 @@ static int method_delete_context_id(sd_bus_message *msg, void *userdata, sd_bus_
         if (r < 0)
                 return r;
         r = authz_check_write(reg->manager, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = store_context_status_delete(reg->manager->site.store, context_id, &e);
         if (r < 0)
@@ -315,7 +315,7 @@ static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error
         if (!key)
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = bus_image_start_build(m, reg->class, key, sd_bus_message_get_member(msg), 1, &caller, &job, &e);
         if (r < 0)
@@ -343,7 +343,7 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
         if (n > 256)
                 return bus_set_error(error, SMS_ERROR_VALUE_OUT_OF_RANGE, "at most 256 optional components");
         r = authz_check_write(m, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         if (package_busy(m, reg->class, key))
                 return bus_set_error(error, SMS_ERROR_BUSY, "%s %s is being built already", reg->class->name, key);
@@ -526,7 +526,7 @@ static int method_reload_image_properties(sd_bus_message *msg, void *userdata, s
         if (!key)
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = reload_new(m, reg->class, key, &caller, false, &rl, &e);
         if (r < 0)
@@ -589,7 +589,7 @@ static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus
         if (!key)
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = bus_image_refresh_source(m, reg->class, key, &caller, &job, &e);
         if (r < 0)
@@ -666,7 +666,7 @@ static int method_export_default_boot_image(sd_bus_message *msg, void *userdata,
         if (r < 0)
                 return r;
         r = authz_check_write(m, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         /* Not thread-safe in ConfigMgr (reference §4.5.4): one export at a time. */
         if (m->export_running)

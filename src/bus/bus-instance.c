@@ -237,7 +237,7 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         if (r < 0)
                 goto finish;
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 goto finish;
         /* Write-only triggers: RefreshPkgSourceFlag = true refreshes the package, RefreshNow = true
          * redistributes to that DP; both are carried out after the Put is written. */
@@ -283,7 +283,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (!key || !ifaces || !(path = instance_path(reg->class, key)))
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         /* An assignment goes when its content has left the DP: REMOVAL_PENDING until then. */
         if (streq(reg->class->name, "SMS_DistributionPoint")) {
@@ -329,7 +329,7 @@ static int method_add_change_notification(sd_bus_message *msg, void *userdata, s
         if (!key || !(path = instance_path(reg->class, key)))
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = site_package_add_change_notification(&m->site, reg->class, key, &caller, &e);
         if (r < 0) {
@@ -359,7 +359,7 @@ static int set_source_site(sd_bus_message *msg, void *userdata, const char *sour
         if (!key)
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = site_package_set_source_site(&m->site, reg->class, key, source_site ? source_site : store_site_code(m->site.store),
                                          &caller, &changed, &n_changed, &e);

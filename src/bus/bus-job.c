@@ -352,7 +352,7 @@ static int method_cancel(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         int r;
 
         r = authz_check_write(m, msg, AUTHZ_ACTION_CANCEL_JOB, &caller, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         if (bj->job->state > JOB_STATE_RUNNING)
                 return bus_set_error(error, SMS_ERROR_FAILED, "job %" PRIu64 " has already finished (%s)", bj->job->id,

@@ -31,10 +31,14 @@ int bus_read_changes(sd_bus_message *m, const SmsClass *c, SiteChange **ret, siz
 int bus_read_create(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size_t *ret_n, SiteChange **ret_params,
                     size_t *ret_n_params, SmsError *e);
 
-/* Authorization of writes (API.md §8). Returns 0 when the caller may go on, otherwise sets
- * org.freedesktop.DBus.Error.AccessDenied and returns a negative errno. Fills ret_caller. */
+/* Authorization of writes (API.md §8). Returns 0 when the caller may go on; a negative errno
+ * with org.freedesktop.DBus.Error.AccessDenied (or InteractiveAuthorizationRequired) set when it
+ * may not; 1 when polkit was asked: the handler must return 1 at once (having changed nothing),
+ * and the same message will be dispatched to it again once polkit has answered. Fills
+ * ret_caller. */
 int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
                       sd_bus_error *ret_error);
+void authz_shutdown(Manager *m);
 
 /* Polkit action IDs (API.md §8). */
 #define AUTHZ_ACTION_MANAGE_PACKAGES "org.smsprov.provider1.manage-packages"

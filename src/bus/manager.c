@@ -90,6 +90,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m)
                 return log_oom();
         m->bus_kind = config->bus_kind;
+        m->polkit = config->bus_kind == BUS_KIND_SYSTEM || config->polkit;
         m->own_uid = getuid();
         if (config->bus_address && !(m->bus_address = strdup(config->bus_address)))
                 return log_oom();
@@ -155,6 +156,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         bus_schedule_shutdown(m);
+        authz_shutdown(m);
         bus_job_shutdown(m);
         bus_defer_shutdown(m);
         manager_cache_flush(m);

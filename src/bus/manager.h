@@ -47,6 +47,7 @@ typedef struct AuthzUidCacheEntry {
 typedef struct BusJob BusJob;
 typedef struct Distribution Distribution;
 typedef struct ScheduleTimer ScheduleTimer;
+typedef struct AuthzQuery AuthzQuery;
 
 #define MANAGER_MAX_JOBS 64
 #define MANAGER_JOB_LINGER_USEC (60ULL * 1000000ULL)
@@ -82,6 +83,8 @@ typedef struct Manager {
 
         AuthzUidCacheEntry uid_cache[AUTHZ_UID_CACHE_SIZE];
         size_t uid_cache_next;
+        bool polkit;               /* writes by others than root are decided by polkit */
+        AuthzQuery *authz_queries; /* questions to polkit and their answers, per message */
 } Manager;
 
 typedef struct ManagerConfig {
@@ -94,6 +97,7 @@ typedef struct ManagerConfig {
         const char *adk_root;
         const char *osd_bin_root;
         unsigned time_scale; /* 0 = 1 */
+        bool polkit;         /* ask polkit on any bus (the system bus always does) */
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

@@ -29,7 +29,8 @@ static void help(void) {
                "     --osd-bin-root=DIR     OSD binaries to inject: i386/, x64/, arm64/\n"
                "     --log-level=LEVEL      error, warning, info or debug\n"
                "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n"
-               "     --time-scale=N         Run refresh schedules N times faster (for tests)\n");
+               "     --time-scale=N         Run refresh schedules N times faster (for tests)\n"
+               "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n");
 }
 
 int main(int argc, char *argv[]) {
@@ -46,6 +47,7 @@ int main(int argc, char *argv[]) {
                 ARG_ADK_ROOT,
                 ARG_OSD_BIN_ROOT,
                 ARG_TIME_SCALE,
+                ARG_POLKIT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -61,6 +63,7 @@ int main(int argc, char *argv[]) {
                 { "adk-root", required_argument, NULL, ARG_ADK_ROOT },
                 { "osd-bin-root", required_argument, NULL, ARG_OSD_BIN_ROOT },
                 { "time-scale", required_argument, NULL, ARG_TIME_SCALE },
+                { "polkit", no_argument, NULL, ARG_POLKIT },
                 {},
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -124,6 +127,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_OSD_BIN_ROOT:
                         config.osd_bin_root = optarg;
+                        break;
+                case ARG_POLKIT:
+                        config.polkit = true;
                         break;
                 case ARG_TIME_SCALE: {
                         char *end;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Writes by users other than root are decided by polkit (API.md §8), played here by
+# python3-dbusmock's polkitd template on the test bus: allowed, denied, each action for its
+# methods, a polkit that hangs (others are still served meanwhile), and no polkit at all.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! /usr/bin/python3 -c 'import dbusmock' 2>/dev/null; then
+        echo "ok - # SKIP needs root, setpriv and python3-dbusmock"
+        echo "1 passed, 0 failed"
+        exit 0
+fi
+
+world_start --polkit || exit 1
+POLKIT_PID=
+stop_all() {
+        [ -n "$POLKIT_PID" ] && kill "$POLKIT_PID" 2>/dev/null
+        world_stop
+}
+trap stop_all EXIT
+
+start_polkit() {
+        DBUS_SYSTEM_BUS_ADDRESS=$SMSPROV_BUS /usr/bin/python3 -m dbusmock --system --template polkitd >/dev/null 2>&1 &
+        POLKIT_PID=$!
+        for _ in $(seq 200); do
+                B status org.freedesktop.PolicyKit1 >/dev/null 2>&1 && return 0
+                sleep 0.05
+        done
+        echo "the polkitd mock did not start" >&2
+        return 1
+}
+polkit() { B call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority org.freedesktop.DBus.Mock "$@"; }
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups busctl --address="$SMSPROV_BUS" --timeout=60 "$@"; }
+
+DEST=org.smsprov.Provider1
+ROOT=/org/smsprov/Provider1
+BASE=org.smsprov.Provider1.SMS_PackageBaseclass
+start_polkit || exit 1
+
+make_wim "$WORLD/content/boot.wim" 9
+chmod 644 "$WORLD/content/boot.wim"
+B call $DEST $ROOT/class/SMS_ImagePackage org.smsprov.Provider1.Class Create 'a{sv}' 1 Name s "by root" >/dev/null \
+        && ok "root needs no polkit" || not_ok "root was refused"
+P=$ROOT/SMS_ImagePackage/LAB00001
+
+# Nothing allowed yet: denied, nothing changed.
+out=$(nobody call $DEST $P $BASE Put 'a{sv}' 1 Description s "by nobody" 2>&1) && not_ok "denied write went through" || {
+        case "$out" in *"Access denied"*) ok "nobody is denied without authorization" ;; *) not_ok "denied write: $out" ;; esac
+}
+expect_eq "nothing changed" 's ""' "$(B get-property $DEST $P $BASE Description)"
+expect_eq "reads need no polkit" 's "by root"' "$(nobody get-property $DEST $P $BASE Name 2>&1)"
+
+# manage-packages allows Put and Create, and nothing else.
+polkit SetAllowed as 1 org.smsprov.provider1.manage-packages >/dev/null
+nobody call $DEST $P $BASE Put 'a{sv}' 1 Description s "by nobody" >/dev/null 2>&1 && ok "manage-packages allows Put" \
+        || not_ok "manage-packages did not allow Put"
+expect_eq "the write happened" 's "by nobody"' "$(B get-property $DEST $P $BASE Description)"
+nobody call $DEST $ROOT/class/SMS_ImagePackage org.smsprov.Provider1.Class Create 'a{sv}' 1 Name s "n" >/dev/null 2>&1 \
+        && ok "manage-packages allows Create" || not_ok "manage-packages did not allow Create"
+out=$(nobody call $DEST $P $BASE RefreshPkgSource 2>&1) && not_ok "RefreshPkgSource allowed by manage-packages" \
+        || ok "RefreshPkgSource needs distribute-content"
+out=$(nobody call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.SMS_BootImagePackage.Static \
+        DeleteContextID s x 2>&1) && not_ok "DeleteContextID allowed by manage-packages" \
+        || ok "DeleteContextID needs build-images"
+
+# build-images allows the image methods.
+polkit SetAllowed as 2 org.smsprov.provider1.manage-packages org.smsprov.provider1.build-images >/dev/null
+nobody call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.SMS_BootImagePackage.Static \
+        DeleteContextID s x >/dev/null 2>&1 && ok "build-images allows DeleteContextID" || not_ok "build-images refused"
+
+# A hanging polkit: the caller waits, everyone else is served.
+polkit SimulateHang b true >/dev/null
+nobody call $DEST $P $BASE Put 'a{sv}' 1 Version s hung >/dev/null 2>&1 &
+hung=$!
+sleep 0.5
+start=$(date +%s%N)
+B get-property $DEST $P $BASE Name >/dev/null && B call $DEST $ROOT org.smsprov.Provider1.Site ExecQuery s \
+        "SELECT * FROM SMS_ImagePackage" >/dev/null && B call $DEST $P $BASE Put 'a{sv}' 1 Manufacturer s root >/dev/null \
+        && ok "others are served while polkit hangs" || not_ok "the daemon blocked on polkit"
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "# served in ${elapsed} ms while a caller waited for polkit"
+kill -0 $hung 2>/dev/null && ok "the waiting caller is still waiting" || not_ok "the waiting caller did not wait"
+polkit ReleaseHangingCalls >/dev/null
+wait $hung && ok "the waiting caller is served when polkit answers" || not_ok "the waiting caller failed"
+expect_eq "its write happened" 's "hung"' "$(B get-property $DEST $P $BASE Version)"
+polkit SimulateHang b false >/dev/null
+
+# No polkit on the bus: denied.
+kill "$POLKIT_PID"; wait "$POLKIT_PID" 2>/dev/null; POLKIT_PID=
+out=$(nobody call $DEST $P $BASE Put 'a{sv}' 1 Description s "no polkit" 2>&1) && not_ok "write allowed without polkit" \
+        || ok "no polkit means denied"
+B call $DEST $P $BASE Put 'a{sv}' 1 Description s "root still" >/dev/null && ok "root still writes" || not_ok "root refused"
+
+trap - EXIT
+stop_all
+finish
