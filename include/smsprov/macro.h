@@ -4,6 +4,7 @@
 /* The few helpers every file uses: scope-bound cleanup and ownership transfer, in the style of
  * systemd. Destructors accept NULL; TAKE_PTR() hands ownership over and leaves NULL behind. */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,11 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
 
 static inline void closep(int *fd) {
         if (*fd >= 0)

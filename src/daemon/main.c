@@ -22,6 +22,7 @@ static void help(void) {
                "     --system               Serve on the system bus (default)\n"
                "     --user                 Serve on the user's session bus\n"
                "     --bus-address=ADDRESS  Serve on the bus at ADDRESS\n"
+               "     --config=FILE          Read options from FILE (\"name = value\" lines; the command line wins)\n"
                "     --state-dir=DIR        Site database and built images (default /var/lib/smsprovd)\n"
                "     --site-code=ABC        Site code: 3 characters A-Z 0-9; fixed when the database is created\n"
                "     --content-root=DIR     A directory callers' paths may point into (repeatable)\n"
@@ -31,6 +32,57 @@ static void help(void) {
                "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n"
                "     --time-scale=N         Run refresh schedules N times faster (for tests)\n"
                "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n");
+}
+
+/* --config=FILE: "name = value" lines, one option each (the long option's name without "--";
+ * "#" starts a comment; content-root may repeat), read before the command line, which wins.
+ * Returns a new argv: argv[0], the file's options, then the rest of argv. */
+static char **config_argv(const char *path, int argc, char **argv, int *ret_argc) {
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        char **out, line[4096];
+        int n = 1;
+
+        if (!f) {
+                log_error_errno(-errno, "Cannot read the configuration file %s: %m", path);
+                return NULL;
+        }
+        out = calloc((size_t) argc + 256, sizeof(char *));
+        if (!out)
+                return NULL;
+        out[0] = argv[0];
+        for (unsigned lineno = 1; fgets(line, sizeof line, f); lineno++) {
+                char *p = line, *eq, *end;
+                p[strcspn(p, "#\r\n")] = 0;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (!*p)
+                        continue;
+                eq = strchr(p, '=');
+                if (!eq || n >= 250) {
+                        log_error("%s:%u: expected \"name = value\".", path, lineno);
+                        free(out);
+                        return NULL;
+                }
+                end = eq;
+                while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+                        end--;
+                *end = 0;
+                char *value = eq + 1;
+                while (*value == ' ' || *value == '\t')
+                        value++;
+                for (char *t = value + strlen(value); t > value && (t[-1] == ' ' || t[-1] == '\t'); t--)
+                        t[-1] = 0;
+                if (streq(p, "config") || asprintf(&out[n], "--%s=%s", p, value) < 0) {
+                        log_error("%s:%u: '%s' cannot be set here.", path, lineno, p);
+                        free(out);
+                        return NULL;
+                }
+                n++;
+        }
+        for (int i = 1; i < argc; i++)
+                out[n++] = argv[i];
+        *ret_argc = n;
+        return out;
 }
 
 int main(int argc, char *argv[]) {
@@ -74,6 +126,18 @@ int main(int argc, char *argv[]) {
                 .state_dir = "/var/lib/smsprovd",
         };
         int c, r;
+
+        /* The configuration file's options go first, so that the command line overrides them. */
+        for (int i = 1; i < argc; i++)
+                if (strncmp(argv[i], "--config=", 9) == 0) {
+                        const char *file = argv[i] + 9;
+                        memmove(argv + i, argv + i + 1, (size_t) (argc - i) * sizeof(char *));
+                        argc--;
+                        argv = config_argv(file, argc, argv, &argc);
+                        if (!argv)
+                                return EXIT_FAILURE;
+                        break;
+                }
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {

@@ -95,6 +95,23 @@ fi
 B call $DEST $P $BASE Delete >/dev/null && ok "Delete" || not_ok "Delete"
 out=$(B get-property $DEST $P $BASE Name 2>&1) && not_ok "deleted object still answers" || ok "deleted object is gone"
 
+# --config: options from a file ("name = value"), the command line winning.
+daemon_stop TERM
+mkdir -p "$WORLD/content2"
+cat > "$WORLD/smsprovd.conf" <<CONF
+# an smsprovd configuration file
+site-code = CFG
+state-dir = $WORLD/state2
+content-root = $WORLD/content2
+log-level = warning
+CONF
+"$SMSPROVD" --config="$WORLD/smsprovd.conf" --bus-address="$SMSPROV_BUS" &
+WORLD_DAEMON=$!
+for _ in $(seq 200); do B status $DEST >/dev/null 2>&1 && break; sleep 0.05; done
+expect_eq "site code from --config" 's "CFG"' "$(B get-property $DEST $ROOT org.smsprov.Provider1.Site SiteCode)"
+"$SMSPROVD" --config="$WORLD/nonexistent.conf" --bus-address="$SMSPROV_BUS" 2>/dev/null && not_ok "a missing config file was accepted" \
+        || ok "a missing config file is an error"
+
 trap - EXIT
 world_stop
 finish
