@@ -489,6 +489,87 @@ static void test_restart_mid_distribution_retries(void **state) {
         free(big);
 }
 
+/* An OS install package's content is its setup folder: the tree arrives on the DP as it is. */
+static void test_os_install_package(void **state) {
+        char *setup = test_env_content_path(&env, "setup"), *path = NULL, *job = NULL, *err = NULL;
+        char *sources = test_env_content_path(&env, "setup/sources"), *wim = test_env_content_path(&env, "setup/sources/install.wim");
+        char *readme = test_env_content_path(&env, "setup/setup.exe");
+
+        mkdir(setup, 0755);
+        mkdir(sources, 0755);
+        assert_int_equal(test_make_winpe_wim(wim, "9", false, 0, true), 0);
+        assert_int_equal(test_write_file(readme, "MZ", 2), 0);
+        assert_null(create("SMS_OperatingSystemInstallPackage", &path, &job, 3, "{sv}{sv}{sv}", "Name", "s", "Upgrade",
+                           "PkgSourceFlag", "u", 2, "PkgSourcePath", "s", setup));
+        free(job);
+        char *id = get_string(path, BASE, "PackageID");
+        job = add_dps(path, &err, 1, "LAB", dp_nal[0]);
+        assert_null(err);
+        assert_int_equal(wait_job(job), 2);
+        wait_state(id, 0, 0, 1);
+        assert_true(file_exists("%s/SCCMContentLib/DataLib/%s/sources/install.wim", dp_root[0], id));
+        assert_true(file_exists("%s/SCCMContentLib/DataLib/%s/setup.exe", dp_root[0], id));
+        free(job);
+        free(id);
+        free(path);
+        free(readme);
+        free(wim);
+        free(sources);
+        free(setup);
+}
+
+/* CancelDistribution stops a distribution to one DP: INSTALL_FAILED there. */
+static void test_cancel_distribution(void **state) {
+        char *big = test_env_content_path(&env, "big.wim"), *err = NULL;
+        char *pkg = new_image_package("Canceled", big, 0);
+        char *id = get_string(pkg, BASE, "PackageID");
+        bool canceled = false;
+
+        /* The copy of 64 MiB to the copying DP takes long enough for the call to arrive; if the
+         * machine is so fast that it does not, redistribute and try again. */
+        char *job = add_dps(pkg, &err, 1, "LAB", dp_nal[1]);
+        assert_null(err);
+        for (int attempt = 0; attempt < 5 && !canceled; attempt++) {
+                const char *e = call(ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static",
+                                     "CancelDistribution", NULL, "ss", id, dp_nal[1]);
+                canceled = e == NULL;
+                uint32_t job_state = wait_job(job);
+                free(job);
+                job = NULL;
+                if (canceled) {
+                        assert_int_not_equal(job_state, 2);
+                        assert_int_equal(dp_state(id, 1, NULL), 3);
+                        break;
+                }
+                assert_string_equal(e, SMSPROV_ERR("Failed"));
+                /* Finished first: remove the content and distribute again. */
+                char dir[2048];
+                snprintf(dir, sizeof dir, "rm -rf '%s/SCCMContentLib'", dp_root[1]);
+                assert_int_equal(system(dir), 0);
+                sd_bus_message *reply = NULL;
+                assert_null(call(pkg, BASE, "AddChangeNotification", &reply, NULL));
+                sd_bus_message_unref(reply);
+                /* AddChangeNotification re-evaluates stale DPs only; make it stale by a refresh. */
+                assert_null(call(pkg, BASE, "RefreshPkgSource", &reply, NULL));
+                const char *j;
+                sd_bus_message_read(reply, "o", &j);
+                assert_int_equal(wait_job(j), 2);
+                sd_bus_message_unref(reply);
+                for (int i = 0; i < 500; i++) {
+                        /* the distribution the refresh started */
+                        if (dp_state(id, 1, NULL) == 7)
+                                break;
+                        usleep(2000);
+                }
+                job = strdup("/");
+        }
+        assert_true(canceled);
+        free(job);
+        free(id);
+        free(pkg);
+        free(big);
+}
+
 /* SMS_ScheduleMethods: the documented interval string (reference §7.3) both ways. */
 static void test_schedule_methods(void **state) {
         static const char *const example = "791378800008000055147880001B200055177880001E2000";
@@ -632,6 +713,8 @@ int main(void) {
                 cmocka_unit_test(test_pxe_and_multicast),
                 cmocka_unit_test(test_missing_dp_fails_alone),
                 cmocka_unit_test(test_restart_mid_distribution_retries),
+                cmocka_unit_test(test_os_install_package),
+                cmocka_unit_test(test_cancel_distribution),
                 cmocka_unit_test(test_schedule_methods),
                 cmocka_unit_test(test_refresh_schedule_fires),
         };
