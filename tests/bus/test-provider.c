@@ -724,6 +724,29 @@ static void test_object_manager_leaves_out_status_messages(void **state) {
         assert_int_equal(messages, 0);
 }
 
+/* Another process holds the site database's write lock: a write waits for the busy timeout and
+ * then fails with Busy, reads go on (WAL), and once the lock is gone writes work again. */
+static void test_database_locked_by_another_process(void **state) {
+        TestEnv *env = *state;
+        char *path = new_boot_image(env, "locked database");
+        char db_path[512];
+        sqlite3 *db;
+
+        snprintf(db_path, sizeof db_path, "%s/site.db", env->state_dir);
+        assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+
+        assert_string_equal(put_v(env, path, 1, "{sv}", "Description", "s", "while locked"), SMSPROV_ERR("Busy"));
+        char *name = get_string(env, path, BASE_IFACE, "Name");
+        assert_string_equal(name, "locked database");
+        free(name);
+
+        assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_null(put_v(env, path, 1, "{sv}", "Description", "s", "after the lock"));
+        free(path);
+}
+
 static int signal_count;
 static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         signal_count++;
@@ -908,6 +931,7 @@ int main(void) {
                 cmocka_unit_test(test_query),
                 cmocka_unit_test(test_optional_component_catalog),
                 cmocka_unit_test(test_object_manager_leaves_out_status_messages),
+                cmocka_unit_test(test_database_locked_by_another_process),
                 cmocka_unit_test(test_signals_and_delete),
                 cmocka_unit_test(test_restart_keeps_everything),
                 cmocka_unit_test(test_site_code_fixed),
