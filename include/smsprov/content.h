@@ -27,7 +27,12 @@
  * DP's own FileLib (copies in copy mode). Every write is crash-safe: temporary name in the same
  * directory, fsync, rename, directory fsync. A manifest is written only after every file it names
  * is in place, and `current` only after its manifest and DataLib tree; so a crash never leaves a
- * manifest or `current` pointing at a missing file. */
+ * manifest or `current` pointing at a missing file.
+ *
+ * Calls on different packages may run at the same time on one library (two distributions to one
+ * DP, two ingests): FileLib writes are idempotent, and content_gc holds the library's lock
+ * (<root>/.lock, flock(2)) exclusively while writers hold it shared from their first FileLib write
+ * to their manifest. Calls on the same package must not overlap. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,7 +57,8 @@ typedef struct ContentManifest {
 void content_manifest_done(ContentManifest *m);
 
 /* Progress in bytes; return false to cancel (the call then fails with Canceled and leaves what
- * was there before). Runs on the calling thread. */
+ * was there before). Runs on the calling thread. content_site_ingest counts only the files it must
+ * read, those the stat cache cannot vouch for: 0 of 0 for unchanged content. */
 typedef bool (*ContentProgress)(void *userdata, uint64_t done, uint64_t total, const char *text);
 
 /* --- the site library ------------------------------------------------------------------------- */
@@ -70,9 +76,15 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
 int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,
                           SmsError *e);
 
-/* Removes manifests of versions other than `keep_version` (0 = all of the package), then every
- * FileLib file no remaining manifest names. For the site library and for DPs alike. */
+/* Removes the package's manifests except that of `keep_version` (0 = none) and the one `current`
+ * names (a DP never loses what it serves), then every FileLib file no remaining manifest names.
+ * For the site library (where keep_version 0 also drops the stat cache) and for DPs alike. */
 int content_gc(const char *lib_root, const char *package_id, uint32_t keep_version, SmsError *e);
+
+/* After a crash, before any other call on the library: removes the temporaries killed writers
+ * left (in the root, FileLib/<aa>/, PkgLib/<id>/, DataLib/, cache/). `lib_root` is the site
+ * library or a DP's SCCMContentLib. */
+int content_recover(const char *lib_root);
 
 /* --- distribution points ----------------------------------------------------------------------- */
 
@@ -90,7 +102,9 @@ typedef struct ContentDistributeStats {
  * whose ContentRoot is `dp_root`: FileLib entries (present ones are kept), the manifest,
  * DataLib/<package_id>/ (built beside and swapped in), then `current`. With `pxe_name` (a boot
  * image on a PXE-enabled DP: the manifest's single .wim file, published under that name), also
- * RemoteInstall/SMSImages/<package_id>/<pxe_name>. Superseded versions are removed from the DP
+ * RemoteInstall/SMSImages/<package_id>/<pxe_name> (without, the package's PXE folder is removed).
+ * In AUTO mode a DataLib tree that already is exactly the manifest's, every file a link of its
+ * FileLib entry, is kept rather than rebuilt. Superseded versions are removed from the DP
  * afterwards (content_gc). Errors: InvalidParameter (dp_root missing or not a directory),
  * OutOfDiskSpace, Canceled, Failed (read-only, I/O error). */
 int content_dp_distribute(const char *site_lib, const char *dp_root, const char *package_id, uint32_t version,
@@ -107,6 +121,7 @@ int content_dp_remove(const char *dp_root, const char *package_id, ContentProgre
 
 /* Recomputes the hash of every file of the package's current version on the DP — both the
  * FileLib entry and the published DataLib file — and reports the relative paths that are missing
- * or differ (NULL-terminated list, empty when all is well). */
+ * or differ (NULL-terminated list, empty when all is well). NotFound when the DP does not serve
+ * the package. */
 int content_dp_verify(const char *dp_root, const char *package_id, ContentProgress progress, void *userdata,
                       char ***ret_bad_paths, SmsError *e);

@@ -673,11 +673,32 @@ int bus_distribution_refresh_now(Manager *m, const char *assignment_key_text, co
 
 /* After a restart: distributions that were running start again (INSTALL_RETRYING), up to
  * DISTRIBUTION_MAX_RETRIES times; then they are INSTALL_FAILED. */
+/* Temporaries of writers a stop killed, in the site library and on every DP. */
+static void recover_libraries(Manager *m) {
+        _cleanup_free_ char *lib = site_library(m);
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        StoreRow *rows = NULL;
+        size_t n = 0;
+
+        if (lib)
+                (void) content_recover(lib);
+        if (site_query(&m->site, "SELECT ContentRoot FROM SMS_DistributionPointInfo", &q, &rows, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *dp_lib = NULL;
+                if (asprintf(&dp_lib, "%s/SCCMContentLib", rows[i].values[0].str) >= 0)
+                        (void) content_recover(dp_lib);
+        }
+        store_rows_free(rows, n, q->n_columns);
+}
+
 void bus_distribution_resume(Manager *m) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         StoreRow *rows = NULL;
         size_t n = 0;
         SiteCaller daemon = { .uid = 0 };
+
+        recover_libraries(m);
 
         if (site_query(&m->site,
                        "SELECT PackageID, ServerNALPath, RetryCount, State FROM SMS_PackageStatusDistPointsSummarizer "

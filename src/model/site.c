@@ -785,9 +785,10 @@ static void remove_build_leftovers(const char *state_dir) {
                                 close(pkg);
                         continue;
                 }
-                /* imaging/build.c writes ".<name>.tmp-XXXXXX" files and staging folders. */
+                /* imaging/build.c writes ".<name>.tmp-XXXXXX" files and ".<name>.staging-XXXXXX"
+                 * folders. */
                 while ((f = readdir(p)))
-                        if (f->d_name[0] == '.' && strstr(f->d_name, ".tmp-")) {
+                        if (f->d_name[0] == '.' && (strstr(f->d_name, ".tmp-") || strstr(f->d_name, ".staging-"))) {
                                 _cleanup_free_ char *path = NULL;
                                 if (asprintf(&path, "%s/%s/%s", images, de->d_name, f->d_name) >= 0)
                                         (void) path_remove_tree(path);
