@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+
+/* A full file system, for the state directory and for a distribution point, made with small tmpfs
+ * mounts (the test skips where it may not mount): the named error OutOfDiskSpace, the previous
+ * state intact, and the daemon serving afterwards. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../helpers/wim-gen.h"
+#include "test-env.h"
+
+#define ROOT "/org/smsprov/Provider1"
+#define IFACE "org.smsprov.Provider1."
+#define BASE IFACE "SMS_PackageBaseclass"
+
+static TestEnv env;
+static bool mounted_state, mounted_dp;
+static char *dp_root;
+
+static const char *call(const char *path, const char *iface, const char *method, sd_bus_message **reply,
+                        const char *types, ...) {
+        static char name[256];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
+        if (types) {
+                va_start(ap, types);
+                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
+                va_end(ap);
+        }
+        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, reply);
+        sd_bus_message_unref(m);
+        if (r >= 0)
+                return NULL;
+        snprintf(name, sizeof name, "%s", error.name);
+        if (getenv("SMSPROV_TEST_VERBOSE"))
+                fprintf(stderr, "%s: %s: %s\n", method, error.name, error.message);
+        sd_bus_error_free(&error);
+        return name;
+}
+
+static uint32_t get_u32(const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t u = 0;
+        if (sd_bus_get_property_trivial(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u) < 0)
+                fail_msg("Get %s: %s", prop, error.message);
+        return u;
+}
+
+static char *get_string(const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *s = NULL;
+        if (sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, &s) < 0)
+                fail_msg("Get %s: %s", prop, error.message);
+        return s;
+}
+
+/* Waits for a job; returns its State and its ErrorName. */
+static uint32_t wait_job(const char *job, char **ret_error) {
+        for (int i = 0; i < 3000; i++) {
+                uint32_t s = get_u32(job, IFACE "Job", "State");
+                if (s >= 2) {
+                        if (ret_error)
+                                *ret_error = get_string(job, IFACE "Job", "ErrorName");
+                        return s;
+                }
+                usleep(20000);
+        }
+        fail_msg("job did not finish");
+        return 0;
+}
+
+static char *create_boot_image(const char *wim, char **ret_job) {
+        sd_bus_message *reply = NULL;
+        const char *p, *j;
+        assert_null(call(ROOT "/class/SMS_BootImagePackage", IFACE "Class", "Create", &reply, "a{sv}", 1, "ImagePath", "s",
+                         wim));
+        sd_bus_message_read(reply, "oo", &p, &j);
+        char *path = strdup(p);
+        *ret_job = strdup(j);
+        sd_bus_message_unref(reply);
+        return path;
+}
+
+static void test_state_directory_full(void **state) {
+        if (!mounted_state)
+                skip();
+        char *small = test_env_content_path(&env, "small.wim"), *big = test_env_content_path(&env, "big.wim");
+        char *job = NULL, *err = NULL;
+
+        /* A boot image that fits, then a rebuild from a source that does not. */
+        char *path = create_boot_image(small, &job);
+        assert_int_equal(wait_job(job, NULL), 2);
+        free(job);
+        char *built = get_string(path, BASE, "PkgSourcePath");
+        struct stat before, after;
+        assert_int_equal(stat(built, &before), 0);
+
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
+        sd_bus_message_append(m, "a{sv}", 1, "ImagePath", "s", big);
+        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+        sd_bus_message *reply = NULL;
+        const char *j;
+        assert_null(call(path, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+        sd_bus_message_read(reply, "o", &j);
+        assert_int_equal(wait_job(j, &err), 3);
+        sd_bus_message_unref(reply);
+        assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
+        free(err);
+
+        /* The previous image is intact and still the package's. */
+        assert_int_equal(stat(built, &after), 0);
+        assert_int_equal(after.st_size, before.st_size);
+        assert_int_equal(after.st_ino, before.st_ino);
+        char *now = get_string(path, BASE, "PkgSourcePath");
+        assert_string_equal(now, built);
+        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
+        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+
+        /* The database itself full: a write fails with OutOfDiskSpace and changes nothing; with
+         * room again, writes work. */
+        char filler[512];
+        snprintf(filler, sizeof filler, "%s/filler", env.state_dir);
+        int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        static char block[65536];
+        while (write(fd, block, sizeof block) > 0)
+                ;
+        close(fd);
+        char description[4096];
+        memset(description, 'x', sizeof description - 1);
+        description[sizeof description - 1] = 0;
+        const char *e = NULL;
+        /* Enough writes to need a new database page even if the WAL had room left. */
+        for (int i = 0; i < 64 && !e; i++) {
+                assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
+                description[0] = (char) ('a' + i % 26);
+                sd_bus_message_append(m, "a{sv}", 1, "Description", "s", description);
+                if (sd_bus_call(env.bus, m, 0, &error, NULL) < 0) {
+                        e = strdup(error.name);
+                        sd_bus_error_free(&error);
+                }
+                sd_bus_message_unref(m);
+        }
+        assert_non_null(e);
+        assert_string_equal(e, SMSPROV_ERR("OutOfDiskSpace"));
+        free((char *) e);
+        assert_int_equal(unlink(filler), 0);
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
+        sd_bus_message_append(m, "a{sv}", 1, "Description", "s", "room again");
+        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+
+        free(now);
+        free(built);
+        free(path);
+        free(small);
+        free(big);
+}
+
+static void test_distribution_point_full(void **state) {
+        if (!mounted_dp)
+                skip();
+        char *small = test_env_content_path(&env, "small.wim"), *big = test_env_content_path(&env, "big.wim");
+        char *nal = strdup("[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\");
+        sd_bus_message *reply = NULL, *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *p, *j;
+
+        assert_null(call(ROOT "/class/SMS_DistributionPointInfo", IFACE "Class", "Create", &reply, "a{sv}", 3, "NALPath", "s",
+                         nal, "ContentRoot", "s", dp_root, "ContentLinkMode", "u", 1));
+        sd_bus_message_unref(reply);
+        assert_null(call(ROOT "/class/SMS_ImagePackage", IFACE "Class", "Create", &reply, "a{sv}", 2, "PkgSourceFlag", "u", 2,
+                         "PkgSourcePath", "s", small));
+        sd_bus_message_read(reply, "oo", &p, &j);
+        char *pkg = strdup(p);
+        sd_bus_message_unref(reply);
+        char *id = get_string(pkg, BASE, "PackageID");
+
+        /* Version 1 fits on the DP. */
+        assert_null(call(pkg, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
+        sd_bus_message_read(reply, "o", &j);
+        assert_int_equal(wait_job(j, NULL), 2);
+        sd_bus_message_unref(reply);
+
+        /* Version 2 does not: the DP fails, and still serves version 1. */
+        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", pkg, BASE, "Put"), 0);
+        sd_bus_message_append(m, "a{sv}", 1, "PkgSourcePath", "s", big);
+        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+        assert_null(call(pkg, BASE, "RefreshPkgSource", &reply, NULL));
+        sd_bus_message_read(reply, "o", &j);
+        assert_int_equal(wait_job(j, NULL), 2); /* the refresh itself */
+        sd_bus_message_unref(reply);
+        char current[1024], buf[32] = "";
+        snprintf(current, sizeof current, "%s/SCCMContentLib/PkgLib/%s/current", dp_root, id);
+        for (int i = 0; i < 3000; i++) {
+                sd_bus_message *q = NULL;
+                char wql[512];
+                size_t n = 0;
+                snprintf(wql, sizeof wql,
+                         "SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND State = 3", id);
+                assert_null(call(ROOT, IFACE "Site", "ExecQuery", &q, "s", wql));
+                sd_bus_message_enter_container(q, 'a', "(oa{sv})");
+                while (sd_bus_message_skip(q, "(oa{sv})") > 0)
+                        n++;
+                sd_bus_message_unref(q);
+                if (n == 1)
+                        break;
+                if (i == 2999)
+                        fail_msg("the full DP did not fail");
+                usleep(20000);
+        }
+        FILE *f = fopen(current, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(buf, sizeof buf, f));
+        fclose(f);
+        assert_int_equal(atoi(buf), 1);
+        char served[1024];
+        snprintf(served, sizeof served, "%s/SCCMContentLib/DataLib/%s/small.wim", dp_root, id);
+        struct stat st;
+        assert_int_equal(stat(served, &st), 0);
+
+        /* Still serving. */
+        char *name = get_string(pkg, BASE, "PackageID");
+        assert_string_equal(name, id);
+        free(name);
+        free(id);
+        free(pkg);
+        free(nal);
+        free(small);
+        free(big);
+}
+
+static int setup(void **state) {
+        if (test_env_start(&env) < 0)
+                return -1;
+        char *p = test_env_content_path(&env, "small.wim");
+        assert_int_equal(test_make_winpe_wim(p, "9", true, 0, true), 0);
+        free(p);
+        p = test_env_content_path(&env, "big.wim");
+        assert_int_equal(test_make_winpe_wim(p, "9", true, 24u << 20, false), 0);
+        free(p);
+
+        /* The state directory on a 16 MiB tmpfs (the database and small builds fit, a 24 MiB
+         * build does not), and a DP on a 4 MiB one. Without permission to mount: skip. */
+        assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
+        mounted_state = mount("tmpfs", env.state_dir, "tmpfs", 0, "size=16m,mode=0700") == 0;
+        assert_true(asprintf(&dp_root, "%s/dp1", env.dir) > 0);
+        assert_int_equal(mkdir(dp_root, 0755), 0);
+        mounted_dp = mount("tmpfs", dp_root, "tmpfs", 0, "size=4m,mode=0755") == 0;
+        if (!mounted_state || !mounted_dp)
+                fprintf(stderr, "# cannot mount tmpfs (%s): the full-disk cases are skipped\n", strerror(errno));
+        assert_int_equal(test_env_start_daemon(&env, NULL), 0);
+        *state = &env;
+        return 0;
+}
+
+static int teardown(void **state) {
+        int r = test_env_stop_daemon(&env, SIGTERM);
+        if (mounted_state)
+                umount2(env.state_dir, MNT_DETACH);
+        if (mounted_dp)
+                umount2(dp_root, MNT_DETACH);
+        free(dp_root);
+        int k = test_env_stop(&env);
+        return r < 0 ? r : k;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_state_directory_full),
+                cmocka_unit_test(test_distribution_point_full),
+        };
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
