@@ -43,6 +43,8 @@ typedef struct JobSpec {
         const char *target;      /* what the job works on, e.g. "SMS_BootImagePackage.LAB00001" */
         const char *context_id;  /* "" when none */
         uid_t uid;
+        const char *owner;       /* the caller's connection, for the per-caller cap; NULL for the
+                                  * daemon's own jobs */
         bool cancelable;
         JobWorkFn work;
         JobFinishFn finish;

@@ -42,7 +42,14 @@ void site_changes_free(SiteChange *changes, size_t n);
 /* Who asks. The uid goes into the audit trail. */
 typedef struct SiteCaller {
         uid_t uid;
+        const char *peer; /* the caller's connection (a unique bus name), borrowed; NULL for the
+                           * daemon's own work */
 } SiteCaller;
+
+/* A copy of a caller to keep beyond the call that named it: without the borrowed peer. */
+static inline SiteCaller site_caller_keep(const SiteCaller *c) {
+        return (SiteCaller) { .uid = c->uid };
+}
 
 /* Creates an instance of the concrete, writable class `c` from the caller's properties; every
  * other property takes its default. Returns the new key. Errors: NotSupported (abstract or

@@ -208,7 +208,7 @@ int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteC
         if (r < 0)
                 return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Cannot determine the caller's user ID: %s", strerror(-r));
-        *ret_caller = (SiteCaller) { .uid = uid };
+        *ret_caller = (SiteCaller) { .uid = uid, .peer = sd_bus_message_get_sender(msg) };
 
         if (!m->polkit) {
                 if (uid == m->own_uid)

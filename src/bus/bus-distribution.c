@@ -350,7 +350,7 @@ int bus_distribution_start(Manager *m, const SmsClass *c, const char *package_id
         d = calloc(1, sizeof(Distribution));
         if (!d)
                 return -ENOMEM;
-        *d = (Distribution) { .manager = m, .class = c, .action = (TargetAction) action, .caller = *caller,
+        *d = (Distribution) { .manager = m, .class = c, .action = (TargetAction) action, .caller = site_caller_keep(caller),
                               .version = (uint32_t) value(package, "SourceVersion")->u };
         d->package_id = strdup(package->key);
         d->targets = calloc(n, sizeof(Target));
@@ -392,7 +392,8 @@ int bus_distribution_start(Manager *m, const SmsClass *c, const char *package_id
                 distribution_free(d);
                 return -ENOMEM;
         }
-        JobSpec spec = { .operation = operations[action], .target = target, .uid = caller->uid, .cancelable = true,
+        JobSpec spec = { .operation = operations[action], .target = target, .uid = caller->uid, .owner = caller->peer,
+                         .cancelable = true,
                          .work = distribution_work, .finish = distribution_finish, .userdata = d,
                          .free_userdata = distribution_free };
         d->next = m->distributions;

@@ -281,13 +281,14 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
                 boot_image_build_free(build);
                 return -ENOMEM;
         }
-        *d = (BuildDone) { .manager = m, .class = c, .key = d->key, .caller = *caller, .build = build };
+        *d = (BuildDone) { .manager = m, .class = c, .key = d->key, .caller = site_caller_keep(caller), .build = build };
 
         JobSpec spec = {
                 .operation = operation,
                 .target = target,
                 .context_id = string_value(o, "ContextID"),
                 .uid = caller->uid,
+                .owner = caller->peer,
                 .cancelable = true,
                 .work = build_work,
                 .finish = build_finish,
@@ -491,7 +492,7 @@ static int reload_new(Manager *m, const SmsClass *c, const char *key, const Site
         }
         rl->manager = m;
         rl->class = c;
-        rl->caller = *caller;
+        rl->caller = site_caller_keep(caller);
         rl->refresh = refresh;
         if (is_boot_image(c)) {
                 const CimValue *index = value(o, "ImageIndex");
@@ -569,7 +570,8 @@ int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, con
                 reload_free(rl);
                 return -ENOMEM;
         }
-        JobSpec spec = { .operation = "RefreshPkgSource", .target = target, .uid = caller->uid, .cancelable = true,
+        JobSpec spec = { .operation = "RefreshPkgSource", .target = target, .uid = caller->uid, .owner = caller->peer,
+                         .cancelable = true,
                          .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
                          .free_userdata = reload_free };
         r = bus_job_start(m, &spec, path, ret_job, e);
@@ -639,8 +641,9 @@ static int reply_export(Manager *m, sd_bus_message *msg, void *userdata, int r, 
         Export *owned = calloc(1, sizeof(Export));
         if (!owned)
                 return -ENOMEM;
-        *owned = (Export) { .manager = m, .caller = x->caller, .job = TAKE_PTR(x->job) };
+        *owned = (Export) { .manager = m, .caller = site_caller_keep(&x->caller), .job = TAKE_PTR(x->job) };
         JobSpec spec = { .operation = "ExportDefaultBootImage", .target = "", .uid = x->caller.uid,
+                         .owner = sd_bus_message_get_sender(msg),
                          .cancelable = true, .work = export_work, .finish = export_finish, .userdata = owned,
                          .free_userdata = export_free };
         r = bus_job_start(m, &spec, "/", &job, e);
@@ -818,14 +821,15 @@ static int start_extract(Manager *m, ImageCreate *ic, const char *key, char **re
         x = calloc(1, sizeof(Extract));
         if (!x)
                 return -ENOMEM;
-        *x = (Extract) { .manager = m, .class = ic->class, .key = strdup(key), .caller = ic->caller,
+        *x = (Extract) { .manager = m, .class = ic->class, .key = strdup(key), .caller = site_caller_keep(&ic->caller),
                          .source = TAKE_PTR(ic->read), .index = ic->index };
         r = x->key ? boot_image_output_path(m->site.state_dir, key, x->source->display_path, &x->output_path) : -ENOMEM;
         if (r < 0) {
                 extract_free(x);
                 return r;
         }
-        JobSpec spec = { .operation = "Create", .target = target, .uid = ic->caller.uid, .cancelable = true,
+        JobSpec spec = { .operation = "Create", .target = target, .uid = ic->caller.uid, .owner = ic->caller.peer,
+                         .cancelable = true,
                          .work = extract_work, .finish = extract_finish, .userdata = x, .free_userdata = extract_free };
         r = bus_job_start(m, &spec, path, ret_job, e);
         if (r < 0)

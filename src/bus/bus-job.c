@@ -29,6 +29,7 @@ struct BusJob {
         Job *job;
         char *path;
         char *target_path;
+        char *owner;               /* the caller's connection, NULL for the daemon's own jobs */
         sd_event_source *coalesce; /* pending PropertiesChanged */
         sd_event_source *linger;   /* removal after the job finished */
         uint64_t status_written_usec;
@@ -52,6 +53,7 @@ static BusJob *bus_job_free(BusJob *bj) {
         job_unref(bj->job);
         free(bj->path);
         free(bj->target_path);
+        free(bj->owner);
         free(bj);
         return NULL;
 }
@@ -69,6 +71,14 @@ static BusJob *bus_job_find(Manager *m, const char *path) {
                 if (streq(bj->path, path))
                         return bj;
         return NULL;
+}
+
+static unsigned bus_job_owned_active(Manager *m, const char *owner) {
+        unsigned n = 0;
+        for (BusJob *bj = m->bus_jobs; bj; bj = bj->next)
+                if (bj->job->state <= JOB_STATE_RUNNING && bj->owner && streq(bj->owner, owner))
+                        n++;
+        return n;
 }
 
 bool bus_job_target_active(Manager *m, const char *target) {
@@ -215,6 +225,9 @@ int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret
         if (job_queue_active(m->jobs) >= m->max_jobs)
                 return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%u jobs are already queued or running",
                                      job_queue_active(m->jobs));
+        if (spec->owner && bus_job_owned_active(m, spec->owner) >= m->max_jobs_per_caller)
+                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%s already has %u jobs queued or running",
+                                     spec->owner, m->max_jobs_per_caller);
 
         StoreJob sj = {
                 .operation = spec->operation,
@@ -240,8 +253,9 @@ int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret
                 free(bj);
                 return sms_error_set(e, SMS_ERROR_FAILED, "cannot queue the job: %s", strerror(-r));
         }
-        *bj = (BusJob) { .manager = m, .job = job_ref(j), .path = strdup(path), .target_path = TAKE_PTR(target) };
-        if (!bj->path) {
+        *bj = (BusJob) { .manager = m, .job = job_ref(j), .path = strdup(path), .target_path = TAKE_PTR(target),
+                       .owner = spec->owner ? strdup(spec->owner) : NULL };
+        if (!bj->path || (spec->owner && !bj->owner)) {
                 job_cancel(j);
                 bus_job_free(bj);
                 return -ENOMEM;

@@ -102,6 +102,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 sms_error_clear(&e);
                 return r;
         }
+        if (config->max_query_rows)
+                m->site.max_query_rows = config->max_query_rows;
         for (char **root = config->content_roots; root && *root; root++) {
                 r = content_roots_add(&m->site.roots, *root, &e);
                 if (r < 0) {
@@ -120,7 +122,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_setup_registrations(m);
         if (r < 0)
                 return log_oom();
-        m->max_jobs = MANAGER_MAX_JOBS;
+        m->max_jobs = config->max_jobs ? config->max_jobs : MANAGER_MAX_JOBS;
+        m->max_jobs_per_caller = config->max_jobs_per_caller ? config->max_jobs_per_caller
+                                                             : MANAGER_MAX_JOBS_PER_CALLER;
         m->time_scale = config->time_scale ? config->time_scale : 1;
         m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
         r = bus_job_setup(m);

@@ -50,6 +50,7 @@ typedef struct ScheduleTimer ScheduleTimer;
 typedef struct AuthzQuery AuthzQuery;
 
 #define MANAGER_MAX_JOBS 64
+#define MANAGER_MAX_JOBS_PER_CALLER 16 /* so that one flooding caller leaves room for others */
 #define MANAGER_JOB_LINGER_USEC (60ULL * 1000000ULL)
 
 typedef struct Manager {
@@ -75,6 +76,7 @@ typedef struct Manager {
         char *osd_bin_root;        /* --osd-bin-root: i386/ x64/ arm64/ */
         BusJob *bus_jobs;          /* running and lingering jobs on the bus */
         unsigned max_jobs;         /* queued or running at once */
+        unsigned max_jobs_per_caller;
         uint64_t job_linger_usec;  /* how long a finished job stays on the bus */
         bool export_running;       /* ExportDefaultBootImage runs one at a time */
         Distribution *distributions; /* running distribution jobs (CancelDistribution finds them) */
@@ -98,6 +100,8 @@ typedef struct ManagerConfig {
         const char *osd_bin_root;
         unsigned time_scale; /* 0 = 1 */
         bool polkit;         /* ask polkit on any bus (the system bus always does) */
+        unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
+        unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

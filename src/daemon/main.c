@@ -31,7 +31,29 @@ static void help(void) {
                "     --log-level=LEVEL      error, warning, info or debug\n"
                "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n"
                "     --time-scale=N         Run refresh schedules N times faster (for tests)\n"
-               "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n");
+               "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n"
+               "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
+               "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
+               "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n");
+}
+
+/* The numeric options: name, bounds, and where the value goes. */
+typedef struct NumericOption {
+        const char *name;
+        unsigned long min, max;
+        unsigned *value;
+} NumericOption;
+
+static int parse_numeric(const NumericOption *o, const char *text) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(text, &end, 10);
+        if (errno || end == text || *end || *text == '-' || v < o->min || v > o->max) {
+                log_error("--%s wants %lu-%lu, got '%s'.", o->name, o->min, o->max, text);
+                return -EINVAL;
+        }
+        *o->value = (unsigned) v;
+        return 0;
 }
 
 /* --config=FILE: "name = value" lines, one option each (the long option's name without "--";
@@ -95,11 +117,10 @@ int main(int argc, char *argv[]) {
                 ARG_SITE_CODE,
                 ARG_CONTENT_ROOT,
                 ARG_LOG_LEVEL,
-                ARG_JOB_LINGER,
                 ARG_ADK_ROOT,
                 ARG_OSD_BIN_ROOT,
-                ARG_TIME_SCALE,
                 ARG_POLKIT,
+                ARG_NUMERIC, /* ARG_NUMERIC + i: numeric[i] */
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -111,11 +132,14 @@ int main(int argc, char *argv[]) {
                 { "site-code", required_argument, NULL, ARG_SITE_CODE },
                 { "content-root", required_argument, NULL, ARG_CONTENT_ROOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "job-linger", required_argument, NULL, ARG_JOB_LINGER },
                 { "adk-root", required_argument, NULL, ARG_ADK_ROOT },
                 { "osd-bin-root", required_argument, NULL, ARG_OSD_BIN_ROOT },
-                { "time-scale", required_argument, NULL, ARG_TIME_SCALE },
                 { "polkit", no_argument, NULL, ARG_POLKIT },
+                { "time-scale", required_argument, NULL, ARG_NUMERIC + 0 },
+                { "job-linger", required_argument, NULL, ARG_NUMERIC + 1 },
+                { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
+                { "max-jobs-per-caller", required_argument, NULL, ARG_NUMERIC + 3 },
+                { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
                 {},
         };
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -124,6 +148,14 @@ int main(int argc, char *argv[]) {
         ManagerConfig config = {
                 .bus_kind = BUS_KIND_SYSTEM,
                 .state_dir = "/var/lib/smsprovd",
+        };
+        unsigned job_linger_sec = 0;
+        const NumericOption numeric[] = {
+                { "time-scale", 1, 3600, &config.time_scale },
+                { "job-linger", 1, 86400, &job_linger_sec },
+                { "max-jobs", 1, 4096, &config.max_jobs },
+                { "max-jobs-per-caller", 1, 4096, &config.max_jobs_per_caller },
+                { "max-query-rows", 1, 10000000, &config.max_query_rows },
         };
         int c, r;
 
@@ -195,27 +227,12 @@ int main(int argc, char *argv[]) {
                 case ARG_POLKIT:
                         config.polkit = true;
                         break;
-                case ARG_TIME_SCALE: {
-                        char *end;
-                        unsigned long scale = strtoul(optarg, &end, 10);
-                        if (*end || scale == 0 || scale > 3600) {
-                                log_error("--time-scale wants 1-3600, got '%s'.", optarg);
-                                return 2;
-                        }
-                        config.time_scale = (unsigned) scale;
-                        break;
-                }
-                case ARG_JOB_LINGER: {
-                        char *end;
-                        unsigned long sec = strtoul(optarg, &end, 10);
-                        if (*end || sec == 0 || sec > 86400) {
-                                log_error("--job-linger wants 1-86400 seconds, got '%s'.", optarg);
-                                return 2;
-                        }
-                        config.job_linger_usec = sec * 1000000ULL;
-                        break;
-                }
                 default:
+                        if (c >= ARG_NUMERIC && c < ARG_NUMERIC + (int) ELEMENTSOF(numeric)) {
+                                if (parse_numeric(&numeric[c - ARG_NUMERIC], optarg) < 0)
+                                        return 2;
+                                break;
+                        }
                         return 2;
                 }
         if (optind < argc) {
@@ -223,6 +240,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         config.content_roots = roots;
+        config.job_linger_usec = job_linger_sec * 1000000ULL;
 
         /* Block the signals sd-event handles before any worker thread exists: threads inherit
          * the mask, and a SIGTERM delivered to a worker would kill the daemon uncleanly. */

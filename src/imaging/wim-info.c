@@ -49,6 +49,11 @@ int imaging_wimlib_error(SmsError *e, int code, const char *fmt, ...) {
         case WIMLIB_ERR_NOMEM:
                 c = SMS_ERROR_FAILED;
                 break;
+        case WIMLIB_ERR_NO_FILENAME:
+                /* We open the checked inode as /proc/self/fd/N, and wimlib wants a name it can
+                 * realpath(): there is none once the file was deleted or replaced by rename. */
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "%s: the file was replaced or deleted while it was being read", what ?: "wimlib");
         case WIMLIB_ERR_WRITE:
         case WIMLIB_ERR_MKDIR:
         case WIMLIB_ERR_OPEN:

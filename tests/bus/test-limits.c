@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Resource limits (issue 6): queued jobs per caller and in total, and rows per query. A caller
+ * that floods is refused with LimitsExceeded; other callers are still served. The daemon runs
+ * with small limits (--max-jobs=6 --max-jobs-per-caller=3 --max-query-rows=5) so that the test
+ * needs few objects; the defaults are the same code with other numbers. */
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../helpers/wim-gen.h"
+#include "smsprov/macro.h"
+#include "test-env.h"
+
+#define ROOT "/org/smsprov/Provider1"
+#define IFACE "org.smsprov.Provider1."
+#define N_BOOT 9
+
+static TestEnv env;
+static char *boot[N_BOOT]; /* boot image packages with a large image, so that a build takes a while */
+
+static uint32_t job_state(sd_bus *bus, const char *job) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t s = 0;
+        if (sd_bus_get_property_trivial(bus, "org.smsprov.Provider1", job, IFACE "Job", "State", &error, 'u', &s) < 0)
+                fail_msg("State of %s: %s", job, error.message);
+        return s;
+}
+
+static void wait_job(sd_bus *bus, const char *job) {
+        for (int i = 0; i < 6000 && job_state(bus, job) < 2; i++)
+                usleep(10000);
+        assert_int_equal(job_state(bus, job), 2);
+}
+
+static sd_bus *connect_client(void) {
+        sd_bus *bus = NULL;
+        assert_int_equal(sd_bus_new(&bus), 0);
+        assert_true(sd_bus_set_address(bus, env.address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, true) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        return bus;
+}
+
+/* Sends UpdateImage for each package without waiting, then collects the replies in order: the
+ * daemon sees all the calls before any build can finish. Returns how many were refused with
+ * LimitsExceeded; every other reply must be a job, whose path is stored in jobs[]. */
+static unsigned flood(sd_bus *bus, char **pkgs, size_t n, char **jobs) {
+        uint64_t cookies[N_BOOT];
+        unsigned refused = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                sd_bus_message *m = NULL;
+                assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", pkgs[i],
+                                                                IFACE "SMS_BootImagePackage", "UpdateImage"), 0);
+                assert_true(sd_bus_send(bus, m, &cookies[i]) >= 0);
+                sd_bus_message_unref(m);
+        }
+        assert_true(sd_bus_flush(bus) >= 0);
+        for (size_t i = 0; i < n; i++) {
+                sd_bus_message *reply = NULL;
+                for (;;) {
+                        assert_true(sd_bus_process(bus, &reply) >= 0);
+                        if (reply) {
+                                uint64_t c = 0;
+                                if (sd_bus_message_get_reply_cookie(reply, &c) >= 0 && c == cookies[i])
+                                        break;
+                                sd_bus_message_unref(reply);
+                                reply = NULL;
+                                continue;
+                        }
+                        assert_true(sd_bus_wait(bus, 5000000) >= 0);
+                }
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                jobs[i] = NULL;
+                if (e) {
+                        if (!streq(e->name, SMSPROV_ERR("LimitsExceeded")))
+                                fail_msg("UpdateImage: %s: %s", e->name, e->message);
+                        refused++;
+                } else {
+                        const char *j;
+                        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+                        jobs[i] = strdup(j);
+                }
+                sd_bus_message_unref(reply);
+        }
+        return refused;
+}
+
+static void test_jobs_per_caller_and_total(void **state) {
+        sd_bus *a = connect_client(), *b = connect_client(), *c = connect_client();
+        char *jobs[N_BOOT] = {};
+
+        /* Caller A asks for five builds: three are queued, two refused. */
+        assert_int_equal(flood(a, boot, 5, jobs), 2);
+        for (size_t i = 0; i < 3; i++)
+                assert_non_null(jobs[i]);
+        /* Caller B is served while A is at its cap, up to its own cap (total 6). */
+        assert_int_equal(flood(b, boot + 5, 3, jobs + 5), 0);
+        /* Caller C finds the total taken. */
+        assert_int_equal(flood(c, boot + 8, 1, jobs + 8), 1);
+        /* Reads go on meanwhile. */
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *name = NULL;
+        assert_true(sd_bus_get_property_string(c, "org.smsprov.Provider1", boot[8], IFACE "SMS_PackageBaseclass",
+                                               "PackageID", &error, &name) >= 0);
+        free(name);
+
+        /* Once the builds are done, A and C are served again. */
+        for (size_t i = 0; i < N_BOOT; i++)
+                if (jobs[i]) {
+                        wait_job(a, jobs[i]);
+                        free(jobs[i]);
+                        jobs[i] = NULL;
+                }
+        assert_int_equal(flood(c, boot + 8, 1, jobs + 8), 0);
+        wait_job(c, jobs[8]);
+        free(jobs[8]);
+        assert_int_equal(flood(a, boot + 3, 2, jobs + 3), 0);
+        wait_job(a, jobs[3]);
+        wait_job(a, jobs[4]);
+        free(jobs[3]);
+        free(jobs[4]);
+
+        sd_bus_flush_close_unref(a);
+        sd_bus_flush_close_unref(b);
+        sd_bus_flush_close_unref(c);
+}
+
+static void test_query_rows(void **state) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        char wql[256];
+
+        /* Nine packages; the cap is five rows. */
+        assert_true(test_call(&env, ROOT, IFACE "Site", "ExecQuery", &error, &reply, "s",
+                              "SELECT PackageID FROM SMS_BootImagePackage") < 0);
+        assert_string_equal(error.name, SMSPROV_ERR("LimitsExceeded"));
+        sd_bus_error_free(&error);
+
+        /* Narrowed with WHERE, it answers. */
+        char *id = NULL;
+        assert_true(sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", boot[0], IFACE "SMS_PackageBaseclass",
+                                               "PackageID", &error, &id) >= 0);
+        snprintf(wql, sizeof wql, "SELECT PackageID FROM SMS_BootImagePackage WHERE PackageID = '%s'", id);
+        assert_true(test_call(&env, ROOT, IFACE "Site", "ExecQuery", &error, &reply, "s", wql) >= 0);
+        size_t n = 0;
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
+        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
+                n++;
+        assert_int_equal(n, 1);
+        sd_bus_message_unref(reply);
+        free(id);
+}
+
+static int setup(void **state) {
+        static const char *const limits[] = { "--max-jobs=6", "--max-jobs-per-caller=3", "--max-query-rows=5", NULL };
+        char *wim;
+
+        if (test_env_start(&env) < 0)
+                return -1;
+        assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
+        assert_int_equal(test_env_start_daemon(&env, limits), 0);
+
+        wim = test_env_content_path(&env, "big.wim");
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 48u << 20, false), 0);
+        for (size_t i = 0; i < N_BOOT; i++) {
+                sd_bus_message *reply = NULL;
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                const char *p, *j;
+                if (test_call(&env, ROOT "/class/SMS_BootImagePackage", IFACE "Class", "Create", &error, &reply,
+                              "a{sv}", 1, "ImagePath", "s", wim) < 0)
+                        fail_msg("Create: %s", error.message);
+                assert_true(sd_bus_message_read(reply, "oo", &p, &j) > 0);
+                boot[i] = strdup(p);
+                wait_job(env.bus, j); /* one at a time: the creation builds count against the cap too */
+                sd_bus_message_unref(reply);
+        }
+        free(wim);
+        return 0;
+}
+
+static int teardown(void **state) {
+        for (size_t i = 0; i < N_BOOT; i++)
+                free(boot[i]);
+        return test_env_stop(&env);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_jobs_per_caller_and_total),
+                cmocka_unit_test(test_query_rows),
+        };
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
