@@ -3,6 +3,7 @@
 /* Opening the site database: pragmas, migrations, the site row. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,28 @@ static int store_load_site(Store *s, const char *site_code, SmsError *e) {
         return store_error(s, rc, e, "creating the site");
 }
 
+/* SQLite says only "unable to open database file" when the database, or the directory where its
+ * journal goes, cannot be written: checked first, to name the cause. Returns 0 when writable. */
+static int store_not_writable(const char *path, SmsError *e) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        const char *file_or_dir = path;
+
+        if (slash)
+                *slash = 0;
+        if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0 || errno == ENOENT) {
+                file_or_dir = slash ? dir : ".";
+                if (faccessat(AT_FDCWD, file_or_dir, W_OK, AT_EACCESS) == 0)
+                        return 0;
+        }
+        if (errno == EROFS)
+                return sms_error_set(e, SMS_ERROR_FAILED, "the site database %s is on a read-only file system", path);
+        if (errno == EACCES || errno == EPERM)
+                return sms_error_set(e, SMS_ERROR_FAILED, "the site database %s is read-only: %s may not be written",
+                                     path, file_or_dir);
+        return 0;
+}
+
 int store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {
         _cleanup_(store_closep) Store *s = NULL;
         int rc, r;
@@ -233,6 +256,9 @@ int store_open(const char *path, const char *site_code, Store **ret, SmsError *e
         if (gethostname(s->machine_name, sizeof s->machine_name - 1) < 0)
                 strcpy(s->machine_name, "localhost");
 
+        r = store_not_writable(path, e);
+        if (r < 0)
+                return r;
         rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)
                 return store_error(s, rc, e, path);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -252,6 +253,47 @@ static void test_distribution_point_full(void **state) {
         free(big);
 }
 
+/* A read-only state directory (a read-only bind mount over it): the daemon refuses to start with
+ * a message naming the cause and exit status 1, not a crash; with the mount gone it serves the
+ * same site again. (A database already open for writing cannot be made read-only under the
+ * daemon: the kernel refuses to remount while files are open for writing.) */
+static void test_state_directory_read_only(void **state) {
+        if (!mounted_state)
+                skip();
+        assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
+        assert_int_equal(mount(env.state_dir, env.state_dir, NULL, MS_BIND, NULL), 0);
+        assert_int_equal(mount(NULL, env.state_dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
+
+        char *cmd = NULL, out[4096] = "";
+        assert_true(asprintf(&cmd, "'%s' --bus-address='%s' --state-dir='%s' --site-code=LAB 2>&1", getenv("SMSPROVD"),
+                             env.address, env.state_dir) > 0);
+        FILE *p = popen(cmd, "re");
+        assert_non_null(p);
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        int status = pclose(p);
+        fprintf(stderr, "# %s", out);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 1);
+        assert_non_null(strstr(out, "read-only file system"));
+        free(cmd);
+
+        assert_int_equal(umount2(env.state_dir, 0), 0);
+        assert_int_equal(test_env_start_daemon(&env, NULL), 0);
+        char *desc = get_string(ROOT "/class/SMS_BootImagePackage", IFACE "Class", "Name");
+        assert_string_equal(desc, "SMS_BootImagePackage");
+        free(desc);
+        /* The same site: the boot image of the first case is still there. */
+        sd_bus_message *q = NULL;
+        size_t rows = 0;
+        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &q, "s", "SELECT PackageID FROM SMS_BootImagePackage"));
+        sd_bus_message_enter_container(q, 'a', "(oa{sv})");
+        while (sd_bus_message_skip(q, "(oa{sv})") > 0)
+                rows++;
+        sd_bus_message_unref(q);
+        assert_int_equal(rows, 1);
+}
+
 static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
@@ -291,6 +333,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_state_directory_full),
                 cmocka_unit_test(test_distribution_point_full),
+                cmocka_unit_test(test_state_directory_read_only),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
