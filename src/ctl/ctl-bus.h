@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The connection to smsprovd and the few call shapes every command uses. Every function follows
+ * the error convention of ctl.h: it prints what went wrong and returns -exit status. */
+
+#include <systemd/sd-bus.h>
+
+#include "ctl/ctl.h"
+
+
+/* Connects as --system, --user or --bus-address say. */
+int ctl_connect(Ctl *c);
+
+/* A new method call to smsprovd. */
+int ctl_message_new(Ctl *c, sd_bus_message **ret, const char *path, const char *interface, const char *member);
+/* Sends a call and waits for the reply (the default sd-bus timeout, 25 s). */
+int ctl_send(Ctl *c, sd_bus_message *m, sd_bus_message **ret_reply);
+/* ctl_message_new + append types + ctl_send. */
+int ctl_call(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
+             const char *types, ...);
+/* Properties.Get; the reply is left positioned inside the variant. */
+int ctl_get_property(Ctl *c, const char *path, const char *interface, const char *property,
+                     sd_bus_message **ret_reply);
+/* Properties.GetAll; the reply is left positioned before the a{sv}. */
+int ctl_get_all(Ctl *c, const char *path, const char *interface, sd_bus_message **ret_reply);
+
+/* "org.smsprov.Provider1.<Class>" (and ".Static"), "/org/smsprov/Provider1/class/<Class>". */
+char *ctl_class_interface(const char *class_name);
+char *ctl_static_interface(const char *class_name);
+char *ctl_class_object(const char *class_name);
+/* The class and the key of an instance path /org/smsprov/Provider1/<Class>/<Key>, or NULL when it
+ * is not one. */
+char *ctl_path_class(const char *path);
+char *ctl_path_key(const char *path);
+
+/* Wraps a job id, job path or object path check. */
+bool ctl_is_job_path(const char *path);
