@@ -173,12 +173,27 @@ static int on_linger(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A failed job's ErrorMessage reads like a call's error message (API.md §7): the WBEM code name,
+ * then the detail. */
+static void job_prefix_error_message(Job *j) {
+        const char *wbem = sms_error_code_to_wbem(j->error.code);
+        char *m = NULL;
+
+        if (!sms_error_is_set(&j->error) || !j->error.message || strncmp(j->error.message, "WBEM_E_", 7) == 0)
+                return;
+        if (asprintf(&m, "%s: %s", wbem, j->error.message) < 0)
+                return;
+        free(j->error.message);
+        j->error.message = m;
+}
+
 static void job_finished(Job *j, void *userdata) {
         BusJob *bj = j->owner_data;
         Manager *m = userdata;
         const char *error_name = "";
         char name[128] = "";
 
+        job_prefix_error_message(j);
         job_record(m, j);
         job_record_context(m, j);
         if (!bj)

@@ -95,6 +95,58 @@ static int object_set_string(SmsObject *o, const char *name, const char *s) {
         return object_set(o, name, &v);
 }
 
+/* Byte arrays with a companion size property (reference §3: "writing 0 clears the icon"). Writing
+ * the array sets its size; writing the size 0 clears the array; any other size must be the
+ * array's. `changed`, when given, collects what this adds (room for two more entries). */
+static const struct {
+        const char *data, *size;
+} sized_blobs[] = {
+        { "Icon", "IconSize" },
+        { "ISVData", "ISVDataSize" },
+};
+
+static bool given(const SiteChange *changes, size_t n, int index) {
+        for (size_t i = 0; index >= 0 && i < n; i++)
+                if (changes[i].index == (size_t) index)
+                        return true;
+        return false;
+}
+
+static void mark_changed(size_t *changed, size_t *n_changed, size_t index) {
+        if (!changed)
+                return;
+        for (size_t i = 0; i < *n_changed; i++)
+                if (changed[i] == index)
+                        return;
+        changed[(*n_changed)++] = index;
+}
+
+static int sync_blob_sizes(SmsObject *o, const SiteChange *changes, size_t n, size_t *changed, size_t *n_changed,
+                           SmsError *e) {
+        for (size_t k = 0; k < ELEMENTSOF(sized_blobs); k++) {
+                int d = find(o->class, sized_blobs[k].data), s = find(o->class, sized_blobs[k].size);
+                if (d < 0 || s < 0)
+                        continue;
+                CimValue *data = &o->values[d], *size = &o->values[s];
+                uint64_t length = data->null ? 0 : data->bytes.n;
+                bool data_given = given(changes, n, d), size_given = given(changes, n, s);
+
+                if (size_given && !size->null && size->u == 0 && !data_given && length > 0) {
+                        cim_value_clear(data);
+                        mark_changed(changed, n_changed, (size_t) d);
+                        length = 0;
+                } else if (size_given && !size->null && size->u != length)
+                        return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
+                                             "%s is the size of %s (%" PRIu64 " bytes); write 0 to clear %s",
+                                             sized_blobs[k].size, sized_blobs[k].data, length, sized_blobs[k].data);
+                if (size->null || size->u != length) {
+                        *size = cim_value_uint(CIM_UINT32, length);
+                        mark_changed(changed, n_changed, (size_t) s);
+                }
+        }
+        return 0;
+}
+
 static int object_regenerate_sedo(SmsObject *o, size_t **changed, size_t *n_changed) {
         _cleanup_free_ char *sedo = NULL;
         int i = find(o->class, "SedoObjectVersion"), r;
@@ -379,6 +431,8 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                         sms_property_default(c->all[i], &o->values[i]);
         }
         r = check_object(o, e);
+        if (r >= 0)
+                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
         if (r < 0)
                 return r;
         r = apply_class_rules(site, o, true, e);
@@ -470,6 +524,8 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
                         return r;
         }
         r = check_object(o, e);
+        if (r >= 0)
+                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
         if (r < 0)
                 return r;
         r = apply_class_rules(site, o, true, e);
@@ -550,7 +606,7 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
                         return r;
         }
 
-        changed = calloc(n + 1, sizeof(size_t));
+        changed = calloc(n + 1 + ELEMENTSOF(sized_blobs) * 2, sizeof(size_t));
         if (!changed)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -564,6 +620,8 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
                 changed[n_changed++] = idx;
         }
         r = check_object(o, e);
+        if (r >= 0)
+                r = sync_blob_sizes(o, changes, n, changed, &n_changed, e);
         if (r < 0)
                 return r;
         r = apply_class_rules(site, o, false, e);

@@ -30,6 +30,12 @@ int store_error(Store *s, int rc, SmsError *e, const char *what) {
         case SQLITE_NOMEM:
                 return sms_error_set(e, SMS_ERROR_FAILED, "%s: out of memory", what);
         case SQLITE_CONSTRAINT:
+                /* A row others refer to (a distribution point packages are assigned to): in use. */
+                if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+                        return sms_error_set(e, SMS_ERROR_BUSY,
+                                             "%s: other objects still refer to it (for a distribution point: the "
+                                             "packages assigned to it; delete their SMS_DistributionPoint first)",
+                                             what);
                 return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s: %s", what, msg);
         default:
                 return sms_error_set(e, SMS_ERROR_FAILED, "%s: site database error: %s", what, msg);

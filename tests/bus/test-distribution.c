@@ -29,6 +29,7 @@
 static TestEnv env;
 static char *dp_root[4];
 static char *dp_nal[4];
+static char *dp_path[3]; /* the SMS_DistributionPointInfo objects of dp1-dp3 */
 
 /* --- helpers ----------------------------------------------------------------------------------- */
 
@@ -272,7 +273,7 @@ static void test_distribution_points(void **state) {
                 assert_string_equal(site, "LAB");
                 free(server);
                 free(site);
-                free(path);
+                dp_path[i] = path;
         }
         /* A DP of another site may be registered, but gets no content from this site. */
         assert_null(create("SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", dp_nal[3], "ContentRoot",
@@ -395,6 +396,8 @@ static void test_distribute_refresh_verify_remove(void **state) {
                                  "CancelDistribution", NULL, "ss", id, dp_nal[0]),
                             SMSPROV_ERR("Failed"));
         assert_string_equal(call(pkg, BASE, "Delete", NULL, NULL), SMSPROV_ERR("Busy"));
+        /* Nor can a DP that holds it. */
+        assert_string_equal(call(dp_path[1], IFACE "SMS_DistributionPointInfo", "Delete", NULL, NULL), SMSPROV_ERR("Busy"));
 
         /* Removal: REMOVAL_PENDING, then the content and the row are gone. */
         assert_null(call(assignment, IFACE "SMS_DistributionPoint", "Delete", NULL, NULL));
@@ -703,6 +706,8 @@ static int teardown(void **state) {
                 free(dp_root[i]);
                 free(dp_nal[i]);
         }
+        for (int i = 0; i < 3; i++)
+                free(dp_path[i]);
         return test_env_stop(&env);
 }
 

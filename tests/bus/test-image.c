@@ -584,6 +584,10 @@ static void test_build_busy_and_cancel(void **state) {
         assert_int_equal(wait_job(running, &err), 4);
         assert_string_equal(err, SMSPROV_ERR("Canceled"));
         free(err);
+        /* Its message reads like a call's error message: the WBEM code name first. */
+        char *message = get_string(running, IFACE "Job", "ErrorMessage");
+        assert_true(strncmp(message, "WBEM_E_", 7) == 0);
+        free(message);
         char *after = file_hash(built);
         assert_string_equal(after, before);
         assert_int_equal(count_temp_files(images), 0);

@@ -323,6 +323,10 @@ static void test_create_each_class_and_read(void **state) {
 }
 
 /* A valid value for a writable property, chosen from its schema entry, appended as {sv}. */
+static bool is_blob_size(const char *name) {
+        return strcmp(name, "IconSize") == 0 || strcmp(name, "ISVDataSize") == 0;
+}
+
 static void append_valid_value(TestEnv *env, sd_bus_message *m, const SchemaEntry *s, char *file, char *dir) {
         const char *t = s->type;
         assert_true(sd_bus_message_open_container(m, 'e', "sv") >= 0);
@@ -345,6 +349,8 @@ static void append_valid_value(TestEnv *env, sd_bus_message *m, const SchemaEntr
                         u = 128;
                 if (strcmp(s->name, "PkgFlags") == 0)
                         u = 0x300; /* allow + encrypt multicast */
+                if (is_blob_size(s->name))
+                        u = 0; /* a blob's size: 0 clears the blob, another must be its length */
                 sd_bus_message_append(m, "v", "u", u);
         } else if (strcmp(t, "UInt8[]") == 0) {
                 static const uint8_t bytes[] = { 1, 2, 3, 0, 255 };
@@ -417,7 +423,10 @@ static void test_put_each_writable_property(void **state) {
                         } else if (strcmp(s->type, "UInt32") == 0) {
                                 uint32_t v;
                                 sd_bus_message_read(reply, "v", "u", &v);
-                                assert_int_not_equal(v, 0);
+                                if (is_blob_size(s->name))
+                                        assert_int_equal(v, 0);
+                                else
+                                        assert_int_not_equal(v, 0);
                         } else if (strcmp(s->type, "SMS_ScheduleToken[]") == 0) {
                                 const char *cls;
                                 assert_true(sd_bus_message_enter_container(reply, 'v', "a(sa{sv})") > 0);
@@ -444,6 +453,47 @@ static void test_put_each_writable_property(void **state) {
         free(file);
         free(wim);
         free(dir);
+}
+
+/* Icon and IconSize, ISVData and ISVDataSize (reference §3): writing the bytes sets the size,
+ * writing the size 0 clears the bytes, another size is refused. */
+static void test_blob_sizes(void **state) {
+        TestEnv *env = *state;
+        char *path = NULL;
+        static const uint8_t icon[] = { 0, 0, 1, 0, 9, 8, 7 };
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        assert_null(test_create(env, "SMS_ImagePackage", &path, 0, ""));
+        assert_int_equal(sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path, BASE_IFACE, "Put"),
+                         0);
+        sd_bus_message_open_container(m, 'a', "{sv}");
+        sd_bus_message_open_container(m, 'e', "sv");
+        sd_bus_message_append(m, "s", "Icon");
+        sd_bus_message_open_container(m, 'v', "ay");
+        sd_bus_message_append_array(m, 'y', icon, sizeof icon);
+        sd_bus_message_close_container(m);
+        sd_bus_message_close_container(m);
+        sd_bus_message_close_container(m);
+        assert_true(sd_bus_call(env->bus, m, 0, &error, NULL) >= 0);
+        sd_bus_message_unref(m);
+        assert_int_equal(get_u32(env, path, BASE_IFACE, "IconSize"), sizeof icon);
+
+        assert_string_equal(put_v(env, path, 1, "{sv}", "IconSize", "u", 3), SMSPROV_ERR("ValueOutOfRange"));
+        assert_int_equal(get_u32(env, path, BASE_IFACE, "IconSize"), sizeof icon);
+        assert_null(put_v(env, path, 1, "{sv}", "IconSize", "u", (uint32_t) sizeof icon));
+        assert_null(put_v(env, path, 1, "{sv}", "IconSize", "u", 0));
+        assert_int_equal(get_u32(env, path, BASE_IFACE, "IconSize"), 0);
+        sd_bus_message *reply = NULL;
+        const void *p;
+        size_t len = 99;
+        assert_true(sd_bus_get_property(env->bus, "org.smsprov.Provider1", path, BASE_IFACE, "Icon", &error, &reply, "ay")
+                    >= 0);
+        assert_true(sd_bus_message_read_array(reply, 'y', &p, &len) >= 0);
+        assert_int_equal(len, 0);
+        sd_bus_message_unref(reply);
+        assert_null(call_error(env, path, BASE_IFACE, "Delete", NULL));
+        free(path);
 }
 
 static void test_put_is_all_or_nothing(void **state) {
@@ -926,6 +976,7 @@ int main(void) {
                 cmocka_unit_test(test_put_is_all_or_nothing),
                 cmocka_unit_test(test_bad_inputs),
                 cmocka_unit_test(test_symlink_out_of_root),
+                cmocka_unit_test(test_blob_sizes),
                 cmocka_unit_test(test_refresh_flag),
                 cmocka_unit_test(test_locked_package),
                 cmocka_unit_test(test_query),
