@@ -56,22 +56,35 @@ static int parse_numeric(const NumericOption *o, const char *text) {
         return 0;
 }
 
+/* What config_argv() allocates: the new argv and, apart (getopt reorders argv), the option
+ * strings it made. */
+typedef struct ConfigArgv {
+        char **argv;
+        char **owned; /* NULL-terminated */
+} ConfigArgv;
+
+static void config_argv_done(ConfigArgv *c) {
+        strv_free(c->owned);
+        free(c->argv);
+        *c = (ConfigArgv) {};
+}
+
 /* --config=FILE: "name = value" lines, one option each (the long option's name without "--";
  * "#" starts a comment; content-root may repeat), read before the command line, which wins.
  * Returns a new argv: argv[0], the file's options, then the rest of argv. */
-static char **config_argv(const char *path, int argc, char **argv, int *ret_argc) {
+static int config_argv(const char *path, int argc, char **argv, int *ret_argc, ConfigArgv *ret) {
         _cleanup_(fclosep) FILE *f = fopen(path, "re");
-        char **out, line[4096];
+        _cleanup_(config_argv_done) ConfigArgv c = {};
+        char line[4096];
         int n = 1;
 
-        if (!f) {
-                log_error_errno(-errno, "Cannot read the configuration file %s: %m", path);
-                return NULL;
-        }
-        out = calloc((size_t) argc + 256, sizeof(char *));
-        if (!out)
-                return NULL;
-        out[0] = argv[0];
+        if (!f)
+                return log_error_errno(-errno, "Cannot read the configuration file %s: %m", path);
+        c.argv = calloc((size_t) argc + 256, sizeof(char *));
+        c.owned = calloc(256, sizeof(char *));
+        if (!c.argv || !c.owned)
+                return log_oom();
+        c.argv[0] = argv[0];
         for (unsigned lineno = 1; fgets(line, sizeof line, f); lineno++) {
                 char *p = line, *eq, *end;
                 p[strcspn(p, "#\r\n")] = 0;
@@ -82,8 +95,7 @@ static char **config_argv(const char *path, int argc, char **argv, int *ret_argc
                 eq = strchr(p, '=');
                 if (!eq || n >= 250) {
                         log_error("%s:%u: expected \"name = value\".", path, lineno);
-                        free(out);
-                        return NULL;
+                        return -EINVAL;
                 }
                 end = eq;
                 while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
@@ -94,17 +106,20 @@ static char **config_argv(const char *path, int argc, char **argv, int *ret_argc
                         value++;
                 for (char *t = value + strlen(value); t > value && (t[-1] == ' ' || t[-1] == '\t'); t--)
                         t[-1] = 0;
-                if (streq(p, "config") || asprintf(&out[n], "--%s=%s", p, value) < 0) {
+                if (streq(p, "config") || asprintf(&c.owned[n - 1], "--%s=%s", p, value) < 0) {
+                        c.owned[n - 1] = NULL;
                         log_error("%s:%u: '%s' cannot be set here.", path, lineno, p);
-                        free(out);
-                        return NULL;
+                        return -EINVAL;
                 }
+                c.argv[n] = c.owned[n - 1];
                 n++;
         }
         for (int i = 1; i < argc; i++)
-                out[n++] = argv[i];
+                c.argv[n++] = argv[i];
         *ret_argc = n;
-        return out;
+        *ret = c;
+        c = (ConfigArgv) {};
+        return 0;
 }
 
 int main(int argc, char *argv[]) {
@@ -142,6 +157,7 @@ int main(int argc, char *argv[]) {
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
                 {},
         };
+        _cleanup_(config_argv_done) ConfigArgv config_args = {};
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char **roots = NULL;
         size_t n_roots = 0;
@@ -165,9 +181,9 @@ int main(int argc, char *argv[]) {
                         const char *file = argv[i] + 9;
                         memmove(argv + i, argv + i + 1, (size_t) (argc - i) * sizeof(char *));
                         argc--;
-                        argv = config_argv(file, argc, argv, &argc);
-                        if (!argv)
+                        if (config_argv(file, argc, argv, &argc, &config_args) < 0)
                                 return EXIT_FAILURE;
+                        argv = config_args.argv;
                         break;
                 }
 

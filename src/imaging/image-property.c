@@ -23,16 +23,21 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc);
 /* libxml2 wants its global state set up once before threads use it. */
 static pthread_once_t libxml_once = PTHREAD_ONCE_INIT;
 
-/* XML 1.0 forbids U+FFFE and U+FFFF, which UTF-8 sanitising lets through (it already replaces
- * control characters): replace them with U+FFFD so that the document always parses. */
+/* Text the document can hold whatever the caller passed: XML 1.0 forbids C0 controls (other
+ * than tab and newlines), U+FFFE and U+FFFF; they become '?' and U+FFFD, so that the document
+ * always parses. (Callers pass valid UTF-8: utf8_sanitize() runs on what wimlib returns.) */
 static char *xml_text(const char *s) {
         char *t = strdup(s);
 
         if (!t)
                 return NULL;
-        for (unsigned char *p = (unsigned char *) t; *p; p++)
-                if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
+        for (unsigned char *p = (unsigned char *) t; *p; p++) {
+                /* C0 controls other than tab and newlines are not XML characters at all. */
+                if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                        *p = '?';
+                else if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF))
                         p[2] = 0xBD;
+        }
         return t;
 }
 

@@ -425,13 +425,30 @@ static int key_value_parse(const SmsProperty *p, const char *text, CimValue *ret
         if (p->type == CIM_STRING)
                 return cim_value_set_string(ret, text);
         if (cim_type_is_integer(p->type)) {
+                /* Plain decimal only, within the type: strtoll alone would take " 7", "+7", and
+                 * wrap "-1" for an unsigned key. */
+                bool negative = text[0] == '-';
+                const char *digits = text + negative;
                 char *end;
+                if (!(digits[0] >= '0' && digits[0] <= '9') || (negative && !cim_type_is_signed(p->type)))
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is not a %s integer", p->name,
+                                             text, cim_type_is_signed(p->type) ? "decimal" : "non-negative decimal");
                 errno = 0;
-                long long v = strtoll(text, &end, 10);
-                if (errno || end == text || *end)
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is not an integer", p->name, text);
-                *ret = cim_type_is_signed(p->type) ? (CimValue) { .type = p->type, .i = v }
-                                                   : cim_value_uint(p->type, (uint64_t) v);
+                if (cim_type_is_signed(p->type)) {
+                        long long v = strtoll(text, &end, 10);
+                        int64_t lo = p->type == CIM_SINT32 ? INT32_MIN : INT64_MIN,
+                                hi = p->type == CIM_SINT32 ? INT32_MAX : INT64_MAX;
+                        if (errno || *end || v < lo || v > hi)
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is out of range",
+                                                     p->name, text);
+                        *ret = (CimValue) { .type = p->type, .i = v };
+                } else {
+                        unsigned long long v = strtoull(text, &end, 10);
+                        if (errno || *end || v > cim_type_max(p->type))
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is out of range",
+                                                     p->name, text);
+                        *ret = cim_value_uint(p->type, (uint64_t) v);
+                }
                 return 0;
         }
         return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s cannot be a key", p->name);

@@ -294,7 +294,10 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
                 _cleanup_free_ char *text = NULL;
-                if ((rc & 0xff) != SQLITE_CONSTRAINT)
+                if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "%s refers to an object that does not exist", c->name);
+                if (rc != SQLITE_CONSTRAINT_PRIMARYKEY && rc != SQLITE_CONSTRAINT_UNIQUE)
                         return store_error(s, rc, e, "inserting an instance");
                 if (!key && sms_object_key_format(o, &text) < 0)
                         text = NULL;

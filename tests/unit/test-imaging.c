@@ -408,6 +408,26 @@ static xmlNodePtr next_element(xmlNodePtr n) {
         return n;
 }
 
+/* Whatever text an ImageInfo holds, the document parses: control characters and the
+ * non-characters U+FFFE/U+FFFF are replaced. */
+static void test_image_property_control_characters(void **state) {
+        char name[] = "a\x01" "b\x1f\tc", description[] = "x\xef\xbf\xbey", empty[] = "";
+        ImageInfo image = { .index = 1, .name = name, .description = description, .architecture = empty,
+                            .language = empty, .os_version = empty, .product_type = empty, .hal = empty,
+                            .system_root = empty, .edition_id = empty, .created_by = empty, .creation_date = empty };
+        WimInfo info = { .images = &image, .n_images = 1 };
+        SmsError e = SMS_ERROR_NULL;
+        _cleanup_free_ char *xml = NULL;
+
+        assert_int_equal(imaging_image_property_xml(&info, 0, &xml, &e), 0);
+        xmlDocPtr doc = parse_xml(xml);
+        assert_non_null(doc);
+        assert_non_null(strstr(xml, "a?b?")); /* the tab stays, possibly as a character reference */
+        assert_non_null(strstr(xml, "x\xef\xbf\xbdy"));
+        xmlFreeDoc(doc);
+        (void) state;
+}
+
 static void test_image_property_shape(void **state) {
         static const char *const names[] = {
                 "Image name", "Image description", "Architecture", "Language", "OS version", "Product type",
@@ -1269,6 +1289,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_info_not_a_wim, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_info_truncated, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_image_property_shape, setup, teardown),
+                cmocka_unit_test(test_image_property_control_characters),
                 cmocka_unit_test(test_image_property_escaping),
                 cmocka_unit_test_setup_teardown(test_plan_full, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_minimal, setup, teardown),

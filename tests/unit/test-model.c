@@ -340,7 +340,11 @@ static void test_composite_keys(void **state) {
                 cim_value_clear(&values[k]);
 
         static const char *const bad[] = { "Index=3", "Index=x,PackageID=\"a\"", "Index=1,Index=2,PackageID=\"a\"",
-                                           "Name=\"a\",Index=1", "" };
+                                           "Name=\"a\",Index=1", "",
+                                           /* integers: plain decimal within the type */
+                                           "Index=-1,PackageID=\"a\"", "Index=4294967296,PackageID=\"a\"",
+                                           "Index=99999999999,PackageID=\"a\"", "Index=+7,PackageID=\"a\"",
+                                           "Index= 7,PackageID=\"a\"", "Index=7x,PackageID=\"a\"" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 int r = sms_class_key_parse(info, bad[i], values, &e);
                 for (size_t k = 0; k < 2; k++)
@@ -349,6 +353,10 @@ static void test_composite_keys(void **state) {
                         fail_msg("'%s' parsed as a key", bad[i]);
                 sms_error_clear(&e);
         }
+        assert_int_equal(sms_class_key_parse(info, "Index=4294967295,PackageID=\"a\"", values, &e), 0);
+        assert_int_equal(values[0].u, 4294967295u);
+        for (size_t k = 0; k < 2; k++)
+                cim_value_clear(&values[k]);
 
         /* A single key is its value as it is. */
         assert_int_equal(sms_class_key_parse(boot, "LAB00001", values, &e), 0);
