@@ -5,7 +5,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -231,4 +233,41 @@ int content_remove_tree_at(int dirfd, const char *name) {
         if (r < 0)
                 return r;
         return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int content_open_below(int dirfd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        _cleanup_free_ char *copy = NULL;
+        int fd;
+
+        fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+        if (fd >= 0 || errno != ENOSYS)
+                return fd >= 0 ? fd : -errno;
+
+        /* No openat2 (before Linux 5.6, or under valgrind): one component at a time, none followed.
+         * Without ".." in a valid relative path, that is the same. */
+        if (!content_relative_path_is_valid(path))
+                return -EINVAL;
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        for (char *p = copy, *slash; (slash = strchr(p, '/')); p = slash + 1) {
+                *slash = 0;
+                int next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r = -errno;
+                close(fd);
+                if (next < 0)
+                        return r;
+                fd = next;
+        }
+        int r = openat(fd, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, flags | O_NOFOLLOW | O_CLOEXEC);
+        int k = -errno;
+        close(fd);
+        return r >= 0 ? r : k;
 }

@@ -128,6 +128,8 @@ int content_tree_parent(ContentTree *t, const char *path, const char **ret_name)
 }
 
 int content_tree_sync(ContentTree *t) {
+        if (t->n_dirs > CONTENT_SYNCFS_MIN)
+                return syncfs(t->fd) < 0 ? -errno : 0;
         for (size_t i = 0; i < t->n_dirs; i++) {
                 int r = content_fsync_dir_at(t->fd, t->dirs[i]);
                 if (r < 0)
@@ -195,4 +197,109 @@ void content_tree_done(ContentTree *t) {
         free(t->dirs);
         free(t->cur_path);
         *t = CONTENT_TREE_NULL;
+}
+
+/* Counts what is below fd: directories, and everything else. */
+static int count_tree(int fd, uint64_t *dirs, uint64_t *others, unsigned depth) {
+        DIR *d = fdopendir(fd);
+        int r = 0;
+
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        (*others)++;
+                        continue;
+                }
+                (*dirs)++;
+                if (depth >= CONTENT_DEPTH_MAX) {
+                        r = -ELOOP;
+                        break;
+                }
+                int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                r = sub < 0 ? -errno : count_tree(sub, dirs, others, depth + 1);
+        }
+        closedir(d);
+        return r;
+}
+
+static int compare_string(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The directories a manifest's files need, counted once each. */
+static int manifest_dirs(const ContentManifest *m, uint64_t *ret) {
+        size_t n = 0, allocated = 0;
+        char **l = NULL;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < m->n_files; i++)
+                for (const char *s = strchr(m->files[i].path, '/'); s; s = strchr(s + 1, '/')) {
+                        if (n == allocated) {
+                                size_t k = allocated ? allocated * 2 : 64;
+                                char **nl = realloc(l, k * sizeof *nl);
+                                if (!nl) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                l = nl;
+                                allocated = k;
+                        }
+                        if (!(l[n] = strndup(m->files[i].path, (size_t) (s - m->files[i].path)))) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        n++;
+                }
+        if (r >= 0) {
+                qsort(l, n, sizeof *l, compare_string);
+                *ret = 0;
+                for (size_t i = 0; i < n; i++)
+                        *ret += i == 0 || !streq(l[i], l[i - 1]);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(l[i]);
+        free(l);
+        return r;
+}
+
+bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const ContentManifest *m) {
+        uint64_t dirs = 0, others = 0, wanted_dirs;
+        _cleanup_close_ int tree_fd = -1;
+        int fd;
+
+        tree_fd = openat(datalib_fd, package_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (tree_fd < 0)
+                return false;
+        for (size_t i = 0; i < m->n_files; i++) {
+                const ContentFile *f = &m->files[i];
+                char name[CONTENT_HASH_HEX + 4];
+                struct stat published, stored;
+
+                content_filelib_name(f->hash, name);
+                if (fstatat(filelib_fd, name, &stored, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(stored.st_mode) ||
+                    (uint64_t) stored.st_size != f->size)
+                        return false;
+                fd = content_open_below(tree_fd, f->path, O_PATH);
+                if (fd < 0)
+                        return false;
+                int k = fstat(fd, &published);
+                close(fd);
+                if (k < 0 || published.st_dev != stored.st_dev || published.st_ino != stored.st_ino)
+                        return false;
+        }
+        /* and nothing else in it */
+        fd = fcntl(tree_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0 || count_tree(fd, &dirs, &others, 0) < 0 || manifest_dirs(m, &wanted_dirs) < 0)
+                return false;
+        return others == m->n_files && dirs == wanted_dirs;
 }

@@ -7,7 +7,9 @@
  *      then the manifest;
  *   2. the tree's directories fsynced, the PXE image prepared under a temporary name;
  *   3. the last point at which a cancel is honoured; then the tree is swapped in, `current`
- *      written, the PXE image renamed into place, the old tree removed;
+ *      written, the PXE image renamed into place, the old tree removed (a crash between the swap
+ *      and `current` leaves the new tree under the old `current`: two complete versions with their
+ *      manifests, which the retry puts together);
  *   4. content_gc of the package, keeping this version.
  * Cancel or failure before step 3 removes the temporaries and a manifest this call created:
  * complete FileLib entries stay (the next attempt reuses them, content_gc removes them if not). */
@@ -34,6 +36,7 @@ typedef struct Distribution {
         ContentTree tree;
         bool dirty[256], filelib_dirty; /* FileLib/<aa>/ with new entries, FileLib/ with new <aa>/ */
         bool manifest_existed, manifest_written;
+        bool reuse_tree; /* DataLib/<id> already is this manifest's tree */
         ContentPlacer filelib_placer, tree_placer;
         void *buffer;
         ContentProgress progress;
@@ -136,7 +139,8 @@ static bool has_suffix_ci(const char *s, const char *suffix) {
 
 static int find_pxe_file(Distribution *d, SmsError *e) {
         if (strchr(d->pxe_name, '/') || !content_relative_path_is_valid(d->pxe_name))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable PXE image name", d->pxe_name);
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable PXE image name",
+                                     d->pxe_name);
         for (size_t i = 0; i < d->manifest.n_files; i++) {
                 if (!has_suffix_ci(d->manifest.files[i].path, ".wim"))
                         continue;
@@ -157,6 +161,7 @@ static int put_filelib_entry(Distribution *d, const ContentFile *f, SmsError *e)
         char name[CONTENT_HASH_HEX + 4], prefix[3] = { f->hash[0], f->hash[1], 0 };
         _cleanup_close_ int dir_fd = -1;
         struct stat st;
+        bool damaged = false;
         int r;
 
         content_filelib_name(f->hash, name);
@@ -165,22 +170,39 @@ static int put_filelib_entry(Distribution *d, const ContentFile *f, SmsError *e)
                         d->stats.files_present++;
                         return 0;
                 }
-                /* damaged: replace it */
-                if (unlinkat(d->dp.filelib_fd, name, 0) < 0 && errno != ENOENT)
-                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+                damaged = true; /* replaced below, never removed first: other manifests may name it */
         } else if (errno != ENOENT)
                 return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+
+        /* What the site library holds is what goes out: a damaged entry must not spread. */
+        if (fstatat(d->site.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT
+                               ? sms_error_set(e, SMS_ERROR_FAILED,
+                                               "%s/FileLib/%s (%s of package %s) is missing from the site library",
+                                               d->site_lib, name, f->path, d->package_id)
+                               : sms_error_set_errno(e, errno, "%s/FileLib/%s", d->site_lib, name);
+        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != f->size)
+                return sms_error_set(e, SMS_ERROR_FAILED,
+                                     "%s/FileLib/%s (%s of package %s) is damaged in the site library", d->site_lib,
+                                     name, f->path, d->package_id);
 
         dir_fd = content_mkdir_open_at(d->dp.filelib_fd, prefix, &d->filelib_dirty);
         if (dir_fd < 0)
                 return sms_error_set_errno(e, dir_fd, "%s/SCCMContentLib/FileLib/%s", d->dp_root, prefix);
         uint64_t copied = d->filelib_placer.bytes_copied;
-        r = content_place_file(&d->filelib_placer, d->site.filelib_fd, name, dir_fd, f->hash);
+        if (damaged) {
+                char tmp[CONTENT_TMP_NAME_MAX];
+                r = content_tmp_name_new("", tmp);
+                if (r >= 0)
+                        r = content_place_file(&d->filelib_placer, d->site.filelib_fd, name, dir_fd, tmp);
+                if (r >= 0 && renameat(dir_fd, tmp, dir_fd, f->hash) < 0) {
+                        r = -errno;
+                        (void) unlinkat(dir_fd, tmp, 0);
+                }
+        } else
+                r = content_place_file(&d->filelib_placer, d->site.filelib_fd, name, dir_fd, f->hash);
         if (r == -ECANCELED)
                 return cancel_error(d, e);
-        if (r == -ENOENT)
-                return sms_error_set(e, SMS_ERROR_FAILED, "%s/FileLib/%s (%s of package %s) is missing from the site library",
-                                     d->site_lib, name, f->path, d->package_id);
         if (r < 0 && r != -EEXIST)
                 return sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
         if (r == 1)
@@ -213,18 +235,8 @@ static int put_tree_entry(Distribution *d, const ContentFile *f, SmsError *e) {
 }
 
 static int sync_filelib(Distribution *d, SmsError *e) {
-        if (d->filelib_dirty && fsync(d->dp.filelib_fd) < 0)
-                return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib", d->dp_root);
-        for (unsigned i = 0; i < 256; i++) {
-                char prefix[3];
-                if (!d->dirty[i])
-                        continue;
-                snprintf(prefix, sizeof prefix, "%02x", i);
-                int r = content_fsync_dir_at(d->dp.filelib_fd, prefix);
-                if (r < 0)
-                        return sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, prefix);
-        }
-        return 0;
+        int r = content_filelib_sync(d->dp.filelib_fd, d->dirty, d->filelib_dirty);
+        return r < 0 ? sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib", d->dp_root) : 0;
 }
 
 /* Step 1: everything the manifest names, then the manifest, under the shared lock. */
@@ -237,9 +249,14 @@ static int put_files_and_manifest(Distribution *d, SmsError *e) {
         if (d->lock_fd < 0)
                 return sms_error_set_errno(e, d->lock_fd, "locking %s/SCCMContentLib", d->dp_root);
 
-        r = content_tree_new(d->datalib_fd, d->package_id, &d->tree);
-        if (r < 0)
-                return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", d->dp_root);
+        /* A refresh of unchanged content in link mode finds its tree in place: keep it. */
+        d->reuse_tree = d->tree_placer.mode == CONTENT_LINK_AUTO &&
+                        content_tree_matches(d->datalib_fd, d->package_id, d->dp.filelib_fd, &d->manifest);
+        if (!d->reuse_tree) {
+                r = content_tree_new(d->datalib_fd, d->package_id, &d->tree);
+                if (r < 0)
+                        return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", d->dp_root);
+        }
 
         if (!report(d, "Distributing content"))
                 return cancel_error(d, e);
@@ -250,9 +267,11 @@ static int put_files_and_manifest(Distribution *d, SmsError *e) {
                 r = put_filelib_entry(d, f, e);
                 if (r < 0)
                         return r;
-                r = put_tree_entry(d, f, e);
-                if (r < 0)
-                        return r;
+                if (!d->reuse_tree) {
+                        r = put_tree_entry(d, f, e);
+                        if (r < 0)
+                                return r;
+                }
                 d->done += f->size;
                 d->file_done = 0;
                 if (!report(d, "Distributing content"))
@@ -339,7 +358,8 @@ static int publish_pxe(Distribution *d, SmsError *e) {
 }
 
 static void remove_pxe_folder(int dp_fd, const char *package_id) {
-        _cleanup_close_ int images = openat(dp_fd, "RemoteInstall/SMSImages", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int images =
+                openat(dp_fd, "RemoteInstall/SMSImages", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
         if (images >= 0 && content_remove_tree_at(images, package_id) >= 0)
                 (void) fsync(images);
@@ -356,16 +376,19 @@ static int commit(Distribution *d, SmsError *e) {
         bool exchanged = false;
         int r;
 
-        r = content_tree_publish(&d->tree, d->package_id, &exchanged);
-        if (r < 0)
-                return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib/%s", d->dp_root, d->package_id);
+        if (!d->reuse_tree) {
+                r = content_tree_publish(&d->tree, d->package_id, &exchanged);
+                if (r < 0)
+                        return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib/%s", d->dp_root, d->package_id);
+        }
         r = write_current(d->pkg_fd, d->version);
         if (r < 0) {
-                (void) content_tree_unpublish(&d->tree, d->package_id, exchanged);
+                if (!d->reuse_tree)
+                        (void) content_tree_unpublish(&d->tree, d->package_id, exchanged);
                 return sms_error_set_errno(e, r, "%s/SCCMContentLib/PkgLib/%s/current", d->dp_root, d->package_id);
         }
         d->manifest_written = false; /* it is current's now: keep it */
-        content_tree_done(&d->tree);  /* removes the old tree */
+        content_tree_done(&d->tree); /* removes the old tree */
 
         if (d->pxe_name)
                 return publish_pxe(d, e);
@@ -426,13 +449,15 @@ int content_dp_distribute(const char *site_lib, const char *dp_root, const char 
         d.buffer = malloc(CONTENT_CHUNK);
         if (!d.buffer)
                 return sms_error_set_errno(e, ENOMEM, "distribution");
-        d.filelib_placer = (ContentPlacer) { .mode = mode, .buffer = d.buffer, .tick = tick_filelib, .tick_userdata = &d };
+        d.filelib_placer = (ContentPlacer) {
+                .mode = mode, .buffer = d.buffer, .tick = tick_filelib, .tick_userdata = &d,
+        };
         d.tree_placer = (ContentPlacer) { .mode = mode, .buffer = d.buffer, .tick = tick_tree, .tick_userdata = &d };
 
         r = put_files_and_manifest(&d, e);
         if (r < 0)
                 return r;
-        r = content_tree_sync(&d.tree);
+        r = d.reuse_tree ? 0 : content_tree_sync(&d.tree);
         if (r < 0)
                 return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", dp_root);
         if (pxe_name) {
@@ -512,7 +537,8 @@ int content_dp_remove(const char *dp_root, const char *package_id, ContentProgre
         pkg_fd = openat(lib.pkglib_fd, package_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (pkg_fd >= 0) {
                 if (unlinkat(pkg_fd, "current", 0) < 0 && errno != ENOENT)
-                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/PkgLib/%s/current", dp_root, package_id);
+                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/PkgLib/%s/current", dp_root,
+                                                   package_id);
                 if (fsync(pkg_fd) < 0)
                         return sms_error_set_errno(e, errno, "%s/SCCMContentLib/PkgLib/%s", dp_root, package_id);
         }

@@ -138,3 +138,24 @@ int content_current_read_at(int pkg_dir_fd, uint32_t *ret) {
         *ret = (uint32_t) v;
         return 0;
 }
+
+int content_filelib_sync(int filelib_fd, const bool dirty[static 256], bool filelib_dirty) {
+        unsigned n = filelib_dirty;
+
+        for (unsigned i = 0; i < 256; i++)
+                n += dirty[i];
+        if (n > CONTENT_SYNCFS_MIN)
+                return syncfs(filelib_fd) < 0 ? -errno : 0;
+        if (filelib_dirty && fsync(filelib_fd) < 0)
+                return -errno;
+        for (unsigned i = 0; i < 256; i++) {
+                char prefix[3];
+                if (!dirty[i])
+                        continue;
+                snprintf(prefix, sizeof prefix, "%02x", i);
+                int r = content_fsync_dir_at(filelib_fd, prefix);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

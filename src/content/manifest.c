@@ -30,8 +30,8 @@ bool content_relative_path_is_valid(const char *path) {
                 if (*p == '/' || *p == 0) {
                         if (component == 0 || component > NAME_MAX)
                                 return false; /* empty component, or "//", or a trailing '/' */
-                        if ((component == 1 && start[0] == '.') || (component == 2 && start[0] == '.' && start[1] == '.'))
-                                return false;
+                        if (start[0] == '.' && (component == 1 || (component == 2 && start[1] == '.')))
+                                return false; /* "." or ".." */
                         if (*p == 0)
                                 break;
                         component = 0;
@@ -43,15 +43,6 @@ bool content_relative_path_is_valid(const char *path) {
                 component++;
         }
         return n < PATH_MAX;
-}
-
-static int compare_files(const void *a, const void *b) {
-        return strcmp(((const ContentFile *) a)->path, ((const ContentFile *) b)->path);
-}
-
-void content_manifest_sort(ContentManifest *m) {
-        if (m->n_files > 1)
-                qsort(m->files, m->n_files, sizeof *m->files, compare_files);
 }
 
 static bool parse_u64(const char *s, size_t n, uint64_t *ret) {

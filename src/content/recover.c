@@ -14,7 +14,7 @@
 #include "smsprov/macro.h"
 
 /* Removes the temporaries directly in `dirfd`, and one level down when `depth` is 1 (FileLib/<aa>/,
- * PkgLib/<id>/, DataLib/). */
+ * PkgLib/<id>/). */
 static void sweep(int dirfd, int depth) {
         DIR *d;
         struct dirent *de;
@@ -46,16 +46,20 @@ static void sweep(int dirfd, int depth) {
 }
 
 int content_recover(const char *lib_root) {
-        static const char *const levels[] = { "FileLib", "PkgLib", "DataLib", "cache" };
+        /* Not below DataLib/<id>/: a package may hold a file whose name starts like a temporary. */
+        static const struct {
+                const char *name;
+                int depth;
+        } levels[] = { { "FileLib", 1 }, { "PkgLib", 1 }, { "DataLib", 0 }, { "cache", 0 } };
         _cleanup_close_ int root = open(lib_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         if (root < 0)
                 return errno == ENOENT ? 0 : -errno;
         sweep(root, 0);
         for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
-                _cleanup_close_ int fd = openat(root, levels[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                _cleanup_close_ int fd = openat(root, levels[i].name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd >= 0)
-                        sweep(fd, 1);
+                        sweep(fd, levels[i].depth);
         }
         return 0;
 }

@@ -7,13 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/openat2.h>
 #include <stdio.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "content/content-internal.h"
+#include "smsprov/path.h"
 
 #define WALK_PROGRESS_EVERY 4096
 
@@ -34,7 +33,7 @@ typedef struct Ingest {
         SourceFile *files;
         size_t n_files, allocated;
         size_t *misses, n_misses;
-        bool dirty[256];         /* FileLib/<aa>/ that got new entries and must be fsynced */
+        bool dirty[256];         /* FileLib/<aa>/ that got new entries, to be made durable */
         bool filelib_dirty;      /* FileLib/ got new <aa>/ */
         ContentProgress progress;
         void *userdata;
@@ -131,8 +130,9 @@ static int walk_dir(Ingest *in, int fd, const char *prefix, unsigned depth, SmsE
                 else if (S_ISDIR(st.st_mode)) {
                         _cleanup_free_ char *sub = NULL;
                         if (depth >= CONTENT_DEPTH_MAX) {
-                                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s/%s is nested deeper than %d levels",
-                                                  in->source, path, CONTENT_DEPTH_MAX);
+                                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                                  "%s/%s is nested deeper than %d levels", in->source, path,
+                                                  CONTENT_DEPTH_MAX);
                                 break;
                         }
                         int sub_fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -147,7 +147,8 @@ static int walk_dir(Ingest *in, int fd, const char *prefix, unsigned depth, SmsE
                         }
                         r = walk_dir(in, sub_fd, sub, depth + 1, e);
                 } else
-                        r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s/%s is %s; a package source holds only files and directories",
+                        r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                          "%s/%s is %s; a package source holds only files and directories",
                                           in->source, path, kind_of(st.st_mode));
         }
         closedir(d);
@@ -161,18 +162,13 @@ static int compare_source_files(const void *a, const void *b) {
 /* Opens a file of the walk again for reading: beneath the source, through no symlink (one swapped
  * in since the walk is refused), and without blocking should it have become a FIFO. */
 static int open_source_file(Ingest *in, const SourceFile *f) {
-        struct open_how how = {
-                .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        long fd;
+        int fd;
 
         if (in->single) {
                 fd = fcntl(in->source_fd, F_DUPFD_CLOEXEC, 3);
-                return fd < 0 ? -errno : (int) fd;
+                return fd < 0 ? -errno : fd;
         }
-        fd = syscall(SYS_openat2, in->source_fd, f->path, &how, sizeof how);
-        return fd < 0 ? -errno : (int) fd;
+        return content_open_below(in->source_fd, f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 }
 
 static bool same_file_state(const struct stat *a, const struct stat *b) {
@@ -211,21 +207,22 @@ static int store_tmp(Ingest *in, SourceFile *f) {
         dir_fd = content_mkdir_open_at(in->lib.filelib_fd, prefix, &in->filelib_dirty);
         if (dir_fd < 0)
                 return dir_fd;
-        if (replace ? renameat(in->lib.filelib_fd, f->tmp, dir_fd, f->hash)
-                    : renameat2(in->lib.filelib_fd, f->tmp, dir_fd, f->hash, RENAME_NOREPLACE)) {
-                if (errno == EINVAL && !replace) {
-                        /* No RENAME_NOREPLACE here (some network file systems): link does the same. */
-                        if (linkat(in->lib.filelib_fd, f->tmp, dir_fd, f->hash, 0) < 0 && errno != EEXIST)
-                                return -errno;
-                } else if (errno != EEXIST)
-                        return -errno;
-                /* EEXIST: another ingest stored the same data meanwhile, which is just as good */
-                goto done;
+        if ((replace ? renameat(in->lib.filelib_fd, f->tmp, dir_fd, f->hash)
+                     : renameat2(in->lib.filelib_fd, f->tmp, dir_fd, f->hash, RENAME_NOREPLACE)) == 0) {
+                in->dirty[strtoul(prefix, NULL, 16)] = true;
+                free(f->tmp);
+                f->tmp = NULL;
+                return 0;
         }
-        in->dirty[strtoul(prefix, NULL, 16)] = true;
-        free(f->tmp);
-        f->tmp = NULL;
-        return 0;
+        if (errno == EINVAL && !replace) {
+                /* No RENAME_NOREPLACE here (some network file systems): link does the same. */
+                if (linkat(in->lib.filelib_fd, f->tmp, dir_fd, f->hash, 0) == 0)
+                        in->dirty[strtoul(prefix, NULL, 16)] = true;
+                else if (errno != EEXIST)
+                        return -errno;
+        } else if (errno != EEXIST)
+                return -errno;
+        /* EEXIST: another ingest stored the same data meanwhile, which is just as good */
 done:
         (void) unlinkat(in->lib.filelib_fd, f->tmp, 0);
         free(f->tmp);
@@ -241,32 +238,29 @@ static int fsync_at(int dirfd, const char *name) {
 }
 
 /* After the workers: the new data durable, then in place, then the directories durable. The
- * workers started the writeback of each temporary as they finished it, and one journal commit
- * covers many files, so this costs far less than an fsync per file while hashing. */
+ * workers started the writeback of each temporary as they finished it; many are made durable by
+ * one syncfs (CONTENT_SYNCFS_MIN), a few by an fsync each. */
 static int store_new_data(Ingest *in, SmsError *e) {
+        size_t n = 0;
         int r;
 
+        for (size_t i = 0; i < in->n_files; i++)
+                n += in->files[i].tmp != NULL;
+        if (n > CONTENT_SYNCFS_MIN && syncfs(in->lib.filelib_fd) < 0)
+                return sms_error_set_errno(e, errno, "FileLib of the site library");
         for (size_t i = 0; i < in->n_files; i++) {
                 SourceFile *f = &in->files[i];
                 if (!f->tmp)
                         continue;
-                r = fsync_at(in->lib.filelib_fd, f->tmp);
+                r = n > CONTENT_SYNCFS_MIN ? 0 : fsync_at(in->lib.filelib_fd, f->tmp);
                 if (r >= 0)
                         r = store_tmp(in, f);
                 if (r < 0)
                         return sms_error_set_errno(e, r, "storing %s/%s in the site library", in->source, f->path);
         }
-        if (in->filelib_dirty && fsync(in->lib.filelib_fd) < 0)
-                return sms_error_set_errno(e, errno, "FileLib of the site library");
-        for (unsigned i = 0; i < 256; i++) {
-                char prefix[3];
-                if (!in->dirty[i])
-                        continue;
-                snprintf(prefix, sizeof prefix, "%02x", i);
-                r = content_fsync_dir_at(in->lib.filelib_fd, prefix);
-                if (r < 0)
-                        return sms_error_set_errno(e, r, "FileLib/%s of the site library", prefix);
-        }
+        r = content_filelib_sync(in->lib.filelib_fd, in->dirty, in->filelib_dirty);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "FileLib of the site library");
         return 0;
 }
 
@@ -282,7 +276,8 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
 
         fd = open_source_file(in, f);
         if (fd == -ELOOP || fd == -EXDEV)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s/%s became a symbolic link", in->source, f->path);
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s/%s became a symbolic link", in->source,
+                                     f->path);
         if (fd < 0)
                 return sms_error_set_errno(e, fd, "%s/%s", in->source, f->path);
         if (fstat(fd, &before) < 0)
@@ -422,27 +417,38 @@ static int build_manifest(Ingest *in, ContentManifest *ret) {
 }
 
 static int open_source(Ingest *in, SmsError *e) {
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int path_fd = -1;
         struct stat st;
+        int fd;
 
-        /* The source path itself is the caller's (already confined) choice: it may be reached
-         * through a link. What lies below it may not. */
-        fd = open(in->source, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+        /* The source path itself is the caller's (already confined) choice and may be reached
+         * through a link; what lies below it may not. O_PATH first: opening a device node or a
+         * FIFO for reading could block or act on a device. */
+        path_fd = open(in->source, O_PATH | O_CLOEXEC);
+        if (path_fd < 0 && (errno == ENOENT || errno == ENOTDIR))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "package source %s does not exist", in->source);
-        if (fd < 0 && errno == ENXIO) /* a socket */
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "package source %s is a socket", in->source);
-        if (fd < 0)
+        if (path_fd < 0)
                 return sms_error_set_errno(e, errno, "package source %s", in->source);
-        if (fstat(fd, &st) < 0)
+        if (fstat(path_fd, &st) < 0)
                 return sms_error_set_errno(e, errno, "package source %s", in->source);
-        if (S_ISDIR(st.st_mode)) {
-                in->source_fd = TAKE_FD(fd);
-                return 0;
-        }
-        if (!S_ISREG(st.st_mode))
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "package source %s is %s, not a file or directory",
                                      in->source, kind_of(st.st_mode));
+
+        /* the very inode checked, for reading */
+        if (S_ISDIR(st.st_mode))
+                fd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else {
+                _cleanup_free_ char *proc = path_of_fd(path_fd);
+                if (!proc)
+                        return -ENOMEM;
+                fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        }
+        if (fd < 0)
+                return sms_error_set_errno(e, errno, "package source %s", in->source);
+        in->source_fd = fd;
+        if (S_ISDIR(st.st_mode))
+                return 0;
 
         const char *base = strrchr(in->source, '/');
         base = base ? base + 1 : in->source;
@@ -453,7 +459,6 @@ static int open_source(Ingest *in, SmsError *e) {
         if (!path)
                 return -ENOMEM;
         in->single = true;
-        in->source_fd = TAKE_FD(fd);
         return add_file(in, path, &st, e);
 }
 
@@ -528,17 +533,13 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
                 .n_items = in.n_misses, .item = ingest_item, .userdata = &in, .progress = progress,
                 .progress_userdata = userdata, .total = total, .text = "Hashing and storing the package source",
         };
-        struct timespec T0, T1, T2; clock_gettime(CLOCK_MONOTONIC, &T0);
         r = content_workers_run(&workers, e);
-        clock_gettime(CLOCK_MONOTONIC, &T1);
         if (r < 0)
                 return r;
 
         r = store_new_data(&in, e);
         if (r < 0)
                 return r;
-        clock_gettime(CLOCK_MONOTONIC, &T2);
-        if (getenv("CONTENT_DEBUG")) fprintf(stderr, "workers %.3f store %.3f\n", (T1.tv_sec - T0.tv_sec) + (T1.tv_nsec - T0.tv_nsec) / 1e9, (T2.tv_sec - T1.tv_sec) + (T2.tv_nsec - T1.tv_nsec) / 1e9);
 
         r = build_manifest(&in, &m);
         if (r < 0)

@@ -5,9 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/openat2.h>
 #include <stdio.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "content/content-internal.h"
@@ -53,19 +51,18 @@ static int open_regular(int fd, struct stat *st) {
 static int verify_item(ContentWorkers *w, size_t index, void *buffer, SmsError *e) {
         Verify *v = w->userdata;
         const ContentFile *f = &v->manifest->files[index];
-        struct open_how how = {
-                .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
         char name[CONTENT_HASH_HEX + 4];
         _cleanup_close_ int fl = -1, dl = -1;
         struct stat fl_st, dl_st;
         int r;
 
         content_filelib_name(f->hash, name);
-        fl = open_regular(openat(v->filelib_fd, name, (int) how.flags), &fl_st);
+        fl = open_regular(openat(v->filelib_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC),
+                          &fl_st);
         dl = v->datalib_fd < 0 ? -ENOENT
-                               : open_regular((int) syscall(SYS_openat2, v->datalib_fd, f->path, &how, sizeof how), &dl_st);
+                               : content_open_below(v->datalib_fd, f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        if (dl >= 0)
+                dl = open_regular(dl, &dl_st);
         if (fl < 0 || dl < 0) {
                 v->bad[index] = true;
                 return content_workers_tick(w, f->size) ? 0 : -ECANCELED;

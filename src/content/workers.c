@@ -118,7 +118,7 @@ static int run_inline(ContentWorkers *w, SmsError *e) {
 }
 
 int content_workers_run(ContentWorkers *w, SmsError *e) {
-        unsigned n_threads = w->max_threads ? w->max_threads : getenv("CONTENT_THREADS") ? (unsigned) atoi(getenv("CONTENT_THREADS")) : cpu_count(), started = 0;
+        unsigned n_threads = cpu_count(), started = 0;
         pthread_t threads[CONTENT_WORKERS_MAX];
         pthread_condattr_t attr;
         Run run = { .w = w, .error_index = SIZE_MAX };

@@ -1,0 +1,1574 @@
+/* SPDX-License-Identifier: MIT */
+
+/* content/: the site library, distribution points, gc and verify, all in a temporary directory.
+ * DPs that are read-only or full are tmpfs mounts when the test may mount (skipped otherwise); a
+ * crash is simulated by cancelling at every progress call and by SIGKILL of a forked child. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "content/content-internal.h"
+#include "smsprov/content.h"
+#include "smsprov/macro.h"
+#include "smsprov/path.h"
+
+/* --- fixture and helpers --------------------------------------------------------------------- */
+
+typedef struct Dirs {
+        char *root; /* this test's scratch directory */
+        char *site; /* <root>/site/contentlib */
+        char *src;  /* <root>/src: the package source */
+        char *dp1, *dp2;
+        char *mnt; /* <root>/mnt: where a tmpfs DP is mounted, if any */
+} Dirs;
+
+static char *join(const char *a, const char *b) {
+        char *p;
+        assert_true(asprintf(&p, "%s/%s", a, b) >= 0);
+        return p;
+}
+
+static int setup(void **state) {
+        Dirs *d = calloc(1, sizeof *d);
+        _cleanup_free_ char *site_parent = NULL;
+
+        assert_non_null(d);
+        d->root = join(getenv("TMPDIR") ?: "/var/tmp", "test-content-XXXXXX");
+        assert_non_null(mkdtemp(d->root));
+        site_parent = join(d->root, "site");
+        assert_int_equal(mkdir(site_parent, 0755), 0);
+        d->site = join(site_parent, "contentlib");
+        d->src = join(d->root, "src");
+        d->dp1 = join(d->root, "dp1");
+        d->dp2 = join(d->root, "dp2");
+        d->mnt = join(d->root, "mnt");
+        assert_int_equal(mkdir(d->src, 0755), 0);
+        assert_int_equal(mkdir(d->dp1, 0755), 0);
+        assert_int_equal(mkdir(d->dp2, 0755), 0);
+        *state = d;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Dirs *d = *state;
+
+        (void) umount2(d->mnt, MNT_DETACH); /* left mounted by a failed test */
+        assert_int_equal(path_remove_tree(d->root), 0);
+        free(d->root);
+        free(d->site);
+        free(d->src);
+        free(d->dp1);
+        free(d->dp2);
+        free(d->mnt);
+        free(d);
+        return 0;
+}
+
+static void mkdir_parents(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
+                *s = '/';
+        }
+}
+
+static void write_file(const char *dir, const char *rel, const void *data, size_t size) {
+        _cleanup_free_ char *path = join(dir, rel);
+        _cleanup_close_ int fd = -1;
+
+        mkdir_parents(path);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, size), (ssize_t) size);
+}
+
+static void write_text(const char *dir, const char *rel, const char *text) {
+        write_file(dir, rel, text, strlen(text));
+}
+
+/* Deterministic, incompressible bytes. */
+static void write_random(const char *dir, const char *rel, size_t size, uint64_t seed) {
+        _cleanup_free_ uint8_t *buf = malloc(size + 8);
+        uint64_t x = seed * 0x9E3779B97F4A7C15u + 1;
+
+        assert_non_null(buf);
+        for (size_t i = 0; i < size; i += 8) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                memcpy(buf + i, &x, 8);
+        }
+        write_file(dir, rel, buf, size);
+}
+
+static char *read_all(const char *path, size_t *ret_size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        char *data;
+
+        if (fd < 0)
+                return NULL;
+        assert_int_equal(fstat(fd, &st), 0);
+        data = malloc((size_t) st.st_size + 1);
+        assert_non_null(data);
+        assert_int_equal(read(fd, data, (size_t) st.st_size), st.st_size);
+        data[st.st_size] = 0;
+        if (ret_size)
+                *ret_size = (size_t) st.st_size;
+        return data;
+}
+
+/* The stat cache trusts only files whose last change is older than the read that hashed them (a
+ * change within the same clock tick would be invisible); tests that rely on the cache let the
+ * clock move on after writing their sources. */
+static void settle(void) {
+        usleep(30 * 1000);
+}
+
+/* The source every test starts from: nested directories, an empty file, two identical files, a
+ * name with a space, and one file over the chunk and the 8 MiB progress step. */
+static void make_source(const char *src) {
+        write_text(src, "readme.txt", "package content\n");
+        write_text(src, "Setup/config.ini", "[Setup]\nMode=1\n");
+        write_text(src, "Setup/copy of config.ini", "[Setup]\nMode=1\n");
+        write_file(src, "Setup/empty", "", 0);
+        write_random(src, "Setup/deep/er/data.bin", 300 * 1024, 1);
+        write_random(src, "big.bin", (9 << 20) + 12345, 2);
+        settle();
+}
+
+static uint64_t filelib_count(const char *lib_root) {
+        _cleanup_free_ char *path = join(lib_root, "FileLib");
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        uint64_t n = 0;
+
+        if (fd < 0)
+                return 0;
+        assert_int_equal(content_filelib_count(fd, &n), 0);
+        return n;
+}
+
+static char *dp_lib(const char *dp) {
+        return join(dp, "SCCMContentLib");
+}
+
+#define assert_ok(call, e)                                                                         \
+        do {                                                                                       \
+                int _r = (call);                                                                   \
+                if (_r < 0)                                                                        \
+                        fail_msg("%s:%d: %d %s", __FILE__, __LINE__, _r,                           \
+                                 (e).message ? (e).message : "(no message)");                      \
+                sms_error_clear(&(e));                                                             \
+        } while (0)
+
+#define assert_error(call, e, expected)                                                            \
+        do {                                                                                       \
+                int _r = (call);                                                                   \
+                if (_r >= 0 || (e).code != (expected))                                             \
+                        fail_msg("%s:%d: expected %s, got r=%d %s: %s", __FILE__, __LINE__,       \
+                                 sms_error_code_to_name(expected), _r,                             \
+                                 sms_error_code_to_name((e).code),                                 \
+                                 (e).message ? (e).message : "(no message)");                      \
+                assert_true(_r < 0);                                                               \
+        } while (0)
+
+static void ingest(Dirs *d, const char *id, uint32_t version, const char *source, ContentManifest *ret) {
+        SmsError e = SMS_ERROR_NULL;
+        ContentManifest m = {};
+        int r = content_site_ingest(d->site, id, version, source, NULL, NULL, &m, &e);
+        assert_ok(r, e);
+        if (ret)
+                *ret = m;
+        else
+                content_manifest_done(&m);
+}
+
+static void distribute(Dirs *d, const char *dp, const char *id, uint32_t version, ContentLinkMode mode,
+                       const char *pxe, ContentDistributeStats *ret) {
+        SmsError e = SMS_ERROR_NULL;
+        ContentDistributeStats stats = {};
+        int r = content_dp_distribute(d->site, dp, id, version, mode, pxe, NULL, NULL, &stats, &e);
+        assert_ok(r, e);
+        if (ret)
+                *ret = stats;
+}
+
+static uint32_t current_version(const char *dp, const char *id) {
+        SmsError e = SMS_ERROR_NULL;
+        uint32_t v = 99;
+        int r = content_dp_current_version(dp, id, &v, &e);
+        assert_ok(r, e);
+        return v;
+}
+
+static bool exists(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = join(dir, rel);
+        struct stat st;
+        return lstat(p, &st) == 0;
+}
+
+static ino_t inode_of(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = join(dir, rel);
+        struct stat st;
+        assert_int_equal(lstat(p, &st), 0);
+        return st.st_ino;
+}
+
+static char *filelib_path(const char *lib_root, const char *hash) {
+        char name[CONTENT_HASH_HEX + 4], *p;
+        content_filelib_name(hash, name);
+        assert_true(asprintf(&p, "%s/FileLib/%s", lib_root, name) >= 0);
+        return p;
+}
+
+/* Every regular file below `a` is in `b` with the same bytes, and `b` has no other files. */
+static size_t tree_files(const char *dir, char ***ret);
+
+static void collect(const char *dir, const char *prefix, char ***l, size_t *n) {
+        _cleanup_free_ char *path = *prefix ? join(dir, prefix) : strdup(dir);
+        DIR *dd = opendir(path);
+
+        assert_non_null(dd);
+        for (struct dirent *de; (de = readdir(dd));) {
+                _cleanup_free_ char *rel = NULL, *full = NULL;
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                assert_true(asprintf(&rel, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) >= 0);
+                full = join(dir, rel);
+                assert_int_equal(lstat(full, &st), 0);
+                if (S_ISDIR(st.st_mode))
+                        collect(dir, rel, l, n);
+                else {
+                        *l = realloc(*l, (*n + 2) * sizeof **l);
+                        (*l)[(*n)++] = TAKE_PTR(rel);
+                        (*l)[*n] = NULL;
+                }
+        }
+        closedir(dd);
+}
+
+static size_t tree_files(const char *dir, char ***ret) {
+        char **l = calloc(1, sizeof *l);
+        size_t n = 0;
+        collect(dir, "", &l, &n);
+        *ret = l;
+        return n;
+}
+
+static void assert_trees_equal(const char *a, const char *b) {
+        _cleanup_strv_free_ char **la = NULL, **lb = NULL;
+        size_t na = tree_files(a, &la), nb = tree_files(b, &lb);
+
+        assert_int_equal(na, nb);
+        for (size_t i = 0; i < na; i++) {
+                _cleanup_free_ char *pa = join(a, la[i]), *pb = join(b, la[i]);
+                size_t sa, sb;
+                _cleanup_free_ char *da = read_all(pa, &sa), *db = read_all(pb, &sb);
+                if (!db)
+                        fail_msg("%s missing from %s", la[i], b);
+                assert_int_equal(sa, sb);
+                assert_memory_equal(da, db, sa);
+        }
+}
+
+static char *datalib_of(const char *dp, const char *id) {
+        char *p;
+        assert_true(asprintf(&p, "%s/SCCMContentLib/DataLib/%s", dp, id) >= 0);
+        return p;
+}
+
+/* No temporary names anywhere below `dir`. */
+static void assert_no_temporaries(const char *dir) {
+        _cleanup_strv_free_ char **l = NULL;
+        DIR *dd;
+
+        if (!exists(dir, "."))
+                return;
+        tree_files(dir, &l);
+        for (char **i = l; *i; i++) {
+                const char *base = strrchr(*i, '/');
+                base = base ? base + 1 : *i;
+                if (strncmp(base, CONTENT_TMP_PREFIX, strlen(CONTENT_TMP_PREFIX)) == 0)
+                        fail_msg("temporary left behind: %s/%s", dir, *i);
+        }
+        /* and no temporary directories (an empty one has no files to show) */
+        _cleanup_free_ char *datalib = join(dir, "SCCMContentLib/DataLib");
+        dd = opendir(datalib);
+        if (dd) {
+                for (struct dirent *de; (de = readdir(dd));)
+                        if (strncmp(de->d_name, CONTENT_TMP_PREFIX, strlen(CONTENT_TMP_PREFIX)) == 0)
+                                fail_msg("temporary tree left behind: %s/%s", datalib, de->d_name);
+                closedir(dd);
+        }
+}
+
+/* DataLib/<id> holds exactly version v's files, at their sizes. */
+static bool datalib_holds(const char *dp, const char *id, uint32_t v) {
+        _cleanup_free_ char *lib = dp_lib(dp), *datalib = datalib_of(dp, id);
+        _cleanup_strv_free_ char **files = NULL;
+        ContentManifest m = {};
+        SmsError e = SMS_ERROR_NULL;
+        bool ok;
+
+        assert_ok(content_manifest_read(lib, id, v, &m, &e), e);
+        ok = exists(datalib, ".") && tree_files(datalib, &files) == m.n_files;
+        for (size_t i = 0; ok && i < m.n_files; i++) {
+                _cleanup_free_ char *p = join(datalib, m.files[i].path);
+                struct stat st;
+                ok = stat(p, &st) == 0 && (uint64_t) st.st_size == m.files[i].size;
+        }
+        content_manifest_done(&m);
+        return ok;
+}
+
+/* The promise of content.h: every manifest's files are in FileLib and `current` names a manifest
+ * that exists. And DataLib holds a complete version: the current one, or (`crashed`: a process
+ * died between swapping the tree in and writing `current`) one whose manifest is there. */
+static void assert_dp_state(const char *dp, bool crashed) {
+        _cleanup_free_ char *lib = dp_lib(dp), *pkglib = join(lib, "PkgLib");
+        DIR *top = opendir(pkglib);
+
+        if (!top)
+                return;
+        for (struct dirent *de; (de = readdir(top));) {
+                _cleanup_free_ char *pkgdir = NULL;
+                uint32_t current, versions[16];
+                size_t n_versions = 0;
+                DIR *pd;
+
+                if (!content_package_id_is_valid(de->d_name))
+                        continue;
+                pkgdir = join(pkglib, de->d_name);
+                pd = opendir(pkgdir);
+                assert_non_null(pd);
+                for (struct dirent *me; (me = readdir(pd));) {
+                        uint32_t v = content_manifest_name_version(me->d_name);
+                        ContentManifest m = {};
+                        SmsError e = SMS_ERROR_NULL;
+                        if (v == 0)
+                                continue;
+                        assert_true(n_versions < ELEMENTSOF(versions));
+                        versions[n_versions++] = v;
+                        int r = content_manifest_read(lib, de->d_name, v, &m, &e);
+                        assert_ok(r, e);
+                        for (size_t i = 0; i < m.n_files; i++) {
+                                _cleanup_free_ char *p = filelib_path(lib, m.files[i].hash);
+                                struct stat st;
+                                if (stat(p, &st) < 0)
+                                        fail_msg("%s/%u.manifest names %s (%s), which is missing", de->d_name, v,
+                                                 m.files[i].path, p);
+                                assert_int_equal((uint64_t) st.st_size, m.files[i].size);
+                        }
+                        content_manifest_done(&m);
+                }
+                closedir(pd);
+
+                current = current_version(dp, de->d_name);
+                if (current == 0)
+                        continue;
+                bool found = false;
+                for (size_t i = 0; i < n_versions; i++)
+                        found = found || versions[i] == current;
+                if (!found)
+                        fail_msg("%s: current names version %u, which has no manifest", de->d_name, current);
+                if (datalib_holds(dp, de->d_name, current))
+                        continue;
+                bool other = false;
+                for (size_t i = 0; crashed && i < n_versions; i++)
+                        other = other || datalib_holds(dp, de->d_name, versions[i]);
+                if (!other)
+                        fail_msg("%s: DataLib is not version %u%s", de->d_name, current,
+                                 crashed ? " nor any other with a manifest" : "");
+        }
+        closedir(top);
+}
+
+static void assert_dp_consistent(const char *dp) {
+        assert_dp_state(dp, false);
+}
+
+typedef struct Progress {
+        unsigned calls, cancel_at; /* cancel at this call (1-based); 0: never */
+        uint64_t max_done, last_total;
+        bool saw_total_nonzero;
+} Progress;
+
+static bool on_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
+        Progress *p = userdata;
+
+        assert_non_null(text);
+        p->calls++;
+        if (done > p->max_done)
+                p->max_done = done;
+        p->last_total = total;
+        if (total)
+                p->saw_total_nonzero = true;
+        return p->cancel_at == 0 || p->calls < p->cancel_at;
+}
+
+/* The hash as coreutils computes it: an independent check of ours. */
+static void sha256sum(const char *path, char ret[static CONTENT_HASH_HEX + 1]) {
+        _cleanup_free_ char *cmd = NULL;
+        FILE *f;
+
+        assert_true(asprintf(&cmd, "sha256sum '%s'", path) > 0);
+        f = popen(cmd, "r");
+        assert_non_null(f);
+        assert_int_equal(fscanf(f, "%64s", ret), 1);
+        assert_int_equal(pclose(f), 0);
+}
+
+static uint64_t file_size_of(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = join(dir, rel);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        return (uint64_t) st.st_size;
+}
+
+/* --- manifests ------------------------------------------------------------------------------- */
+
+static void test_manifest_parse(void **state) {
+        static const char h[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        _cleanup_free_ char *good = NULL, *out = NULL, *why = NULL;
+        ContentManifest m = {};
+        size_t size;
+
+        assert_true(asprintf(&good, "%s 0 a b/c\n%s 12 a.txt\n%s 3 z\n", h, h, h) > 0);
+        assert_int_equal(content_manifest_parse(good, strlen(good), &m, NULL), 0);
+        assert_int_equal(m.n_files, 3);
+        assert_string_equal(m.files[0].path, "a b/c");
+        assert_int_equal(m.total_bytes, 15);
+        assert_int_equal(content_manifest_format(&m, &out, &size), 0);
+        assert_int_equal(size, strlen(good));
+        assert_string_equal(out, good);
+        content_manifest_done(&m);
+
+        /* empty: a package without files */
+        assert_int_equal(content_manifest_parse("", 0, &m, NULL), 0);
+        assert_int_equal(m.n_files, 0);
+
+        /* '@' stands for a valid hash */
+        const char *bad[] = {
+                "@ 1 a",           /* no newline */
+                "@ 1 b\n@ 1 a\n", /* unsorted */
+                "@ 1 a\n@ 1 a\n", /* twice */
+                "@ 01 a\n",        /* leading zero */
+                "@ -1 a\n",        /* sign */
+                "@ 99999999999999999999 a\n",
+                "@ 1 /abs\n",
+                "@ 1 a/../b\n",
+                "@ 1 ..\n",
+                "@ 1 a//b\n",
+                "@ 1 a/\n",
+                "@ 1 a\tb\n",
+                "@ 1 \n",
+                "@1 a\n",
+                "@ 1 a\rb\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[512] = "";
+                for (const char *c = bad[i]; *c; c++)
+                        if (*c == '@')
+                                strcat(text, h);
+                        else
+                                strncat(text, c, 1);
+                if (content_manifest_parse(text, strlen(text), &m, &why) != -EBADMSG)
+                        fail_msg("accepted bad manifest %zu: %s", i, text);
+                free(why);
+                why = NULL;
+        }
+        /* an upper-case or short hash */
+        assert_int_equal(content_manifest_parse("E3B0 1 a\n", 9, &m, NULL), -EBADMSG);
+        /* a NUL in a path */
+        {
+                char text[200];
+                int n = snprintf(text, sizeof text, "%s 1 a", h);
+                text[n] = 0, text[n + 1] = 'b', text[n + 2] = '\n';
+                assert_int_equal(content_manifest_parse(text, (size_t) n + 3, &m, NULL), -EBADMSG);
+        }
+
+        assert_true(content_relative_path_is_valid("a/b c/.d"));
+        assert_true(content_relative_path_is_valid("...")); /* a name, not a parent */
+        assert_false(content_relative_path_is_valid("."));
+        assert_false(content_relative_path_is_valid("a/./b"));
+        assert_false(content_relative_path_is_valid(""));
+        assert_false(content_relative_path_is_valid("a\x7f"));
+}
+
+/* --- the site library ------------------------------------------------------------------------ */
+
+static void test_ingest_tree(void **state) {
+        Dirs *d = *state;
+        ContentManifest m = {}, back = {};
+        SmsError e = SMS_ERROR_NULL;
+        _cleanup_free_ char *manifest_path = join(d->site, "PkgLib/LAB00001/1.manifest"), *text = NULL;
+        _cleanup_free_ char *fl = NULL;
+        size_t size;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+
+        assert_int_equal(m.n_files, 6);
+        const char *sorted[] = {
+                "Setup/config.ini", "Setup/copy of config.ini", "Setup/deep/er/data.bin", "Setup/empty", "big.bin",
+                "readme.txt",
+        };
+        for (size_t i = 0; i < m.n_files; i++) {
+                assert_string_equal(m.files[i].path, sorted[i]);
+                assert_int_equal(m.files[i].size, file_size_of(d->src, sorted[i]));
+        }
+        assert_int_equal(m.total_bytes, 16 + 15 + 15 + 0 + 300 * 1024 + (9 << 20) + 12345);
+        for (size_t i = 0; i < m.n_files; i++) {
+                _cleanup_free_ char *p = join(d->src, m.files[i].path);
+                _cleanup_free_ char *stored = filelib_path(d->site, m.files[i].hash);
+                char hex[CONTENT_HASH_HEX + 1];
+                sha256sum(p, hex);
+                assert_string_equal(m.files[i].hash, hex);
+                /* FileLib holds the same bytes under that hash */
+                sha256sum(stored, hex);
+                assert_string_equal(m.files[i].hash, hex);
+        }
+        assert_string_equal(m.files[3].hash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        /* the two copies of config.ini are one FileLib file */
+        assert_string_equal(m.files[0].hash, m.files[1].hash);
+        assert_int_equal(filelib_count(d->site), 5);
+
+        /* the manifest on disk: the documented text, and what content_manifest_read() returns */
+        text = read_all(manifest_path, &size);
+        assert_non_null(text);
+        assert_true(size > 0 && text[size - 1] == '\n');
+        {
+                char expected[CONTENT_HASH_HEX + 64];
+                snprintf(expected, sizeof expected, "%s 16 readme.txt\n", m.files[5].hash);
+                assert_non_null(strstr(text, expected));
+                snprintf(expected, sizeof expected, "%s 15 Setup/config.ini\n", m.files[0].hash);
+                assert_int_equal(strncmp(text, expected, strlen(expected)), 0);
+        }
+        assert_ok(content_manifest_read(d->site, "LAB00001", 1, &back, &e), e);
+        assert_int_equal(back.n_files, m.n_files);
+        for (size_t i = 0; i < m.n_files; i++) {
+                assert_string_equal(back.files[i].path, m.files[i].path);
+                assert_string_equal(back.files[i].hash, m.files[i].hash);
+                assert_int_equal(back.files[i].size, m.files[i].size);
+        }
+        assert_error(content_manifest_read(d->site, "LAB00001", 2, &back, &e), e, SMS_ERROR_NOT_FOUND);
+        sms_error_clear(&e);
+
+        /* FileLib files are not writable by accident */
+        fl = filelib_path(d->site, m.files[5].hash);
+        {
+                struct stat st;
+                assert_int_equal(stat(fl, &st), 0);
+                assert_int_equal(st.st_mode & 0777, 0444);
+        }
+        assert_no_temporaries(d->site);
+        content_manifest_done(&m);
+        content_manifest_done(&back);
+}
+
+static void test_ingest_single_file(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *wim = join(d->root, "boot.LAB00002.wim");
+        ContentManifest m = {};
+        char hex[CONTENT_HASH_HEX + 1];
+
+        write_random(d->root, "boot.LAB00002.wim", 2 << 20, 7);
+        ingest(d, "LAB00002", 3, wim, &m);
+        assert_int_equal(m.n_files, 1);
+        assert_string_equal(m.files[0].path, "boot.LAB00002.wim"); /* under its base name */
+        assert_int_equal(m.files[0].size, 2 << 20);
+        sha256sum(wim, hex);
+        assert_string_equal(m.files[0].hash, hex);
+        assert_int_equal(filelib_count(d->site), 1);
+        assert_true(exists(d->site, "PkgLib/LAB00002/3.manifest"));
+        content_manifest_done(&m);
+
+        /* an empty directory is a package without files */
+        _cleanup_free_ char *empty = join(d->root, "empty");
+        assert_int_equal(mkdir(empty, 0755), 0);
+        ingest(d, "LAB00003", 1, empty, &m);
+        assert_int_equal(m.n_files, 0);
+        assert_int_equal(m.total_bytes, 0);
+        content_manifest_done(&m);
+}
+
+static void test_single_instance(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *other = join(d->root, "other");
+        ContentManifest m = {};
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        assert_int_equal(filelib_count(d->site), 5);
+
+        /* Another package with the same big file and one new file: one more FileLib file. */
+        write_random(other, "x/big copy.bin", (9 << 20) + 12345, 2);
+        write_text(other, "new.txt", "new\n");
+        ingest(d, "LAB00004", 1, other, &m);
+        assert_int_equal(filelib_count(d->site), 6);
+        content_manifest_done(&m);
+
+        /* A second version with one file changed: one more. */
+        write_text(d->src, "readme.txt", "package content, v2\n");
+        ingest(d, "LAB00001", 2, d->src, &m);
+        assert_int_equal(filelib_count(d->site), 7);
+        content_manifest_done(&m);
+
+        /* Both versions' manifests are there until gc. */
+        assert_true(exists(d->site, "PkgLib/LAB00001/1.manifest"));
+        assert_true(exists(d->site, "PkgLib/LAB00001/2.manifest"));
+        SmsError e = SMS_ERROR_NULL;
+        assert_ok(content_gc(d->site, "LAB00001", 2, &e), e);
+        assert_false(exists(d->site, "PkgLib/LAB00001/1.manifest"));
+        assert_int_equal(filelib_count(d->site), 6); /* the old readme.txt */
+        /* keep_version 0: the package goes, and with it its stat cache */
+        assert_true(exists(d->site, "cache/LAB00001.stat"));
+        assert_ok(content_gc(d->site, "LAB00001", 0, &e), e);
+        assert_false(exists(d->site, "PkgLib/LAB00001"));
+        assert_false(exists(d->site, "cache/LAB00001.stat"));
+        assert_int_equal(filelib_count(d->site), 2); /* LAB00004's two files */
+        assert_ok(content_gc(d->site, "LAB00004", 0, &e), e);
+        assert_int_equal(filelib_count(d->site), 0);
+        /* gc of a library that does not exist yet is a no-op; of a non-directory, an error */
+        _cleanup_free_ char *nowhere = join(d->root, "nowhere");
+        assert_error(content_gc(nowhere, "LAB00004", 0, &e), e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+}
+
+static void test_stat_cache(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *cache = join(d->site, "cache/LAB00001.stat"), *text = NULL;
+        Progress p = {};
+        SmsError e = SMS_ERROR_NULL;
+        ContentManifest m1 = {}, m2 = {};
+
+        make_source(d->src);
+        assert_ok(content_site_ingest(d->site, "LAB00001", 1, d->src, on_progress, &p, &m1, &e), e);
+        assert_int_equal(p.last_total, m1.total_bytes);
+        assert_int_equal(p.max_done, m1.total_bytes);
+
+        text = read_all(cache, NULL);
+        assert_non_null(text);
+        assert_int_equal(strncmp(text, "smsprovd-stat-cache 1\n", 22), 0);
+        assert_non_null(strstr(text, " Setup/copy of config.ini\n"));
+
+        /* Unchanged: nothing is read, so nothing is hashed. */
+        p = (Progress) {};
+        assert_ok(content_site_ingest(d->site, "LAB00001", 2, d->src, on_progress, &p, &m2, &e), e);
+        assert_true(p.calls >= 1);
+        assert_int_equal(p.max_done, 0);
+        assert_false(p.saw_total_nonzero);
+        assert_int_equal(m2.n_files, m1.n_files);
+        for (size_t i = 0; i < m1.n_files; i++)
+                assert_string_equal(m2.files[i].hash, m1.files[i].hash);
+        content_manifest_done(&m2);
+
+        /* One file rewritten with the same size: only it is read again. */
+        write_text(d->src, "Setup/config.ini", "[Setup]\nMode=2\n");
+        settle();
+        p = (Progress) {};
+        assert_ok(content_site_ingest(d->site, "LAB00001", 3, d->src, on_progress, &p, &m2, &e), e);
+        assert_int_equal(p.last_total, 15);
+        assert_int_equal(p.max_done, 15);
+        assert_string_not_equal(m2.files[0].hash, m1.files[0].hash);
+        assert_string_equal(m2.files[1].hash, m1.files[1].hash);
+        content_manifest_done(&m2);
+
+        /* A FileLib file the cache names has gone: the file is read again, not trusted. */
+        {
+                _cleanup_free_ char *fl = filelib_path(d->site, m1.files[5].hash);
+                assert_int_equal(unlink(fl), 0);
+                p = (Progress) {};
+                assert_ok(content_site_ingest(d->site, "LAB00001", 4, d->src, on_progress, &p, &m2, &e), e);
+                assert_int_equal(p.max_done, 16);
+                assert_string_equal(m2.files[5].hash, m1.files[5].hash);
+                assert_int_equal(access(fl, F_OK), 0);
+                content_manifest_done(&m2);
+        }
+
+        /* A damaged cache is no cache. */
+        write_text(d->site, "cache/LAB00001.stat", "smsprovd-stat-cache 1\ngarbage\n");
+        p = (Progress) {};
+        assert_ok(content_site_ingest(d->site, "LAB00001", 5, d->src, on_progress, &p, &m2, &e), e);
+        assert_int_equal(p.max_done, m1.total_bytes);
+        content_manifest_done(&m2);
+        content_manifest_done(&m1);
+}
+
+static void test_ingest_refuses(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *fifo = join(d->src, "sub/pipe"), *link = join(d->src, "link");
+        _cleanup_free_ char *nowhere = join(d->root, "nowhere");
+        _cleanup_free_ char *lone_fifo = join(d->root, "fifo");
+        SmsError e = SMS_ERROR_NULL;
+        ContentManifest m = {};
+        int r;
+
+        make_source(d->src);
+
+        assert_int_equal(symlink("readme.txt", link), 0);
+        r = content_site_ingest(d->site, "LAB00001", 1, d->src, NULL, NULL, &m, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        assert_non_null(strstr(e.message, "/link is a symbolic link"));
+        sms_error_clear(&e);
+        assert_int_equal(unlink(link), 0);
+
+        mkdir_parents(fifo);
+        assert_int_equal(mkfifo(fifo, 0644), 0);
+        r = content_site_ingest(d->site, "LAB00001", 1, d->src, NULL, NULL, &m, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        assert_non_null(strstr(e.message, "sub/pipe is a FIFO"));
+        sms_error_clear(&e);
+        assert_int_equal(unlink(fifo), 0);
+
+        /* a symlinked directory inside is refused too */
+        assert_int_equal(symlink("Setup", link), 0);
+        r = content_site_ingest(d->site, "LAB00001", 1, d->src, NULL, NULL, &m, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        assert_int_equal(unlink(link), 0);
+
+        /* a socket */
+        {
+                _cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                _cleanup_free_ char *sock = join(d->src, "sock");
+                assert_true(strlen(sock) < sizeof sa.sun_path);
+                strcpy(sa.sun_path, sock);
+                assert_int_equal(bind(s, (struct sockaddr *) &sa, sizeof sa), 0);
+                r = content_site_ingest(d->site, "LAB00001", 1, d->src, NULL, NULL, &m, &e);
+                assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+                assert_non_null(strstr(e.message, "sock is a socket"));
+                sms_error_clear(&e);
+                assert_int_equal(unlink(sock), 0);
+        }
+
+        /* a name with a control character cannot go into a manifest */
+        write_text(d->src, "bad\nname", "x");
+        r = content_site_ingest(d->site, "LAB00001", 1, d->src, NULL, NULL, &m, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        {
+                _cleanup_free_ char *bad = join(d->src, "bad\nname");
+                assert_int_equal(unlink(bad), 0);
+        }
+
+        r = content_site_ingest(d->site, "LAB00001", 1, nowhere, NULL, NULL, &m, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        assert_int_equal(mkfifo(lone_fifo, 0644), 0);
+        r = content_site_ingest(d->site, "LAB00001", 1, lone_fifo, NULL, NULL, &m, &e); /* must not block */
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        r = content_site_ingest(d->site, "../x", 1, d->src, NULL, NULL, &m, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        r = content_site_ingest(d->site, "LAB00001", 0, d->src, NULL, NULL, &m, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+
+        /* nothing was stored by the refused attempts' manifests */
+        assert_false(exists(d->site, "PkgLib/LAB00001/1.manifest"));
+        /* and now it goes through */
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        assert_no_temporaries(d->site);
+}
+
+static void test_ingest_cancel(void **state) {
+        Dirs *d = *state;
+        SmsError e = SMS_ERROR_NULL;
+        Progress p = { .cancel_at = 1 };
+        int r;
+
+        make_source(d->src);
+        r = content_site_ingest(d->site, "LAB00001", 1, d->src, on_progress, &p, NULL, &e);
+        assert_error(r, e, SMS_ERROR_CANCELED);
+        sms_error_clear(&e);
+        assert_false(exists(d->site, "PkgLib/LAB00001/1.manifest"));
+        assert_int_equal(filelib_count(d->site), 0);
+        /* in the middle of the big file (the second progress call comes from within it or later) */
+        p = (Progress) { .cancel_at = 2 };
+        r = content_site_ingest(d->site, "LAB00001", 1, d->src, on_progress, &p, NULL, &e);
+        if (r >= 0)
+                skip(); /* too fast for a second call: nothing left to cancel */
+        assert_error(r, e, SMS_ERROR_CANCELED);
+        sms_error_clear(&e);
+        assert_false(exists(d->site, "PkgLib/LAB00001/1.manifest"));
+        assert_no_temporaries(d->site);
+}
+
+/* --- distribution points --------------------------------------------------------------------- */
+
+static const ContentFile *find_file(const ContentManifest *m, const char *path) {
+        for (size_t i = 0; i < m->n_files; i++)
+                if (streq(m->files[i].path, path))
+                        return &m->files[i];
+        fail_msg("%s not in the manifest", path);
+        return NULL;
+}
+
+static void test_distribute_link_and_copy(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib1 = dp_lib(d->dp1), *lib2 = dp_lib(d->dp2);
+        _cleanup_free_ char *data1 = datalib_of(d->dp1, "LAB00001"), *data2 = datalib_of(d->dp2, "LAB00001");
+        _cleanup_free_ char *site_manifest = NULL, *dp_manifest = NULL, *p1 = NULL, *p2 = NULL;
+        ContentDistributeStats s1 = {}, s2 = {};
+        ContentManifest m = {};
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 0);
+
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, &s1);
+        distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, &s2);
+
+        /* six files, five distinct contents (the two config.ini are one) */
+        assert_int_equal(s1.files_linked, 5);
+        assert_int_equal(s1.files_copied, 0);
+        assert_int_equal(s1.files_present, 1);
+        assert_int_equal(s1.bytes_copied, 0);
+        assert_int_equal(s2.files_linked, 0);
+        assert_int_equal(s2.files_copied, 5);
+        assert_int_equal(s2.files_present, 1);
+        assert_int_equal(s2.bytes_copied, m.total_bytes - 15);
+        assert_int_equal(filelib_count(lib1), 5);
+        assert_int_equal(filelib_count(lib2), 5);
+
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 1);
+        assert_int_equal(current_version(d->dp2, "LAB00001"), 1);
+        {
+                _cleanup_free_ char *cur = join(lib1, "PkgLib/LAB00001/current"), *text = read_all(cur, NULL);
+                assert_string_equal(text, "1\n");
+        }
+        assert_trees_equal(d->src, data1);
+        assert_trees_equal(d->src, data2);
+
+        for (size_t i = 0; i < m.n_files; i++) {
+                const ContentFile *f = &m.files[i];
+                char name[CONTENT_HASH_HEX + 4];
+                _cleanup_free_ char *fl = NULL;
+                content_filelib_name(f->hash, name);
+                assert_true(asprintf(&fl, "FileLib/%s", name) > 0);
+                /* AUTO on one file system: one inode from the site library to the published file */
+                assert_int_equal(inode_of(lib1, fl), inode_of(d->site, fl));
+                assert_int_equal(inode_of(data1, f->path), inode_of(lib1, fl));
+                /* COPY: inodes of its own, also between FileLib and DataLib */
+                assert_int_not_equal(inode_of(lib2, fl), inode_of(d->site, fl));
+                assert_int_not_equal(inode_of(data2, f->path), inode_of(lib2, fl));
+        }
+
+        /* the DP's manifest is the site's */
+        p1 = join(d->site, "PkgLib/LAB00001/1.manifest");
+        p2 = join(lib2, "PkgLib/LAB00001/1.manifest");
+        site_manifest = read_all(p1, NULL);
+        dp_manifest = read_all(p2, NULL);
+        assert_string_equal(site_manifest, dp_manifest);
+
+        /* again (RefreshNow), or a new version of the same content: everything is present and the
+         * published tree, all links of FileLib entries, is kept */
+        ino_t root = inode_of(data1, ".");
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, &s1);
+        assert_int_equal(s1.files_present, 6);
+        assert_int_equal(s1.files_linked + s1.files_copied, 0);
+        assert_trees_equal(d->src, data1);
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 1);
+        assert_int_equal(inode_of(data1, "."), root);
+        /* ... unless it is not exactly the manifest's: an extra file, an extra directory, a file
+         * that is not the FileLib entry's inode; each time it is rebuilt */
+        write_text(data1, "extra.txt", "not in the manifest\n");
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_int_not_equal(inode_of(data1, "."), root);
+        assert_trees_equal(d->src, data1);
+        root = inode_of(data1, ".");
+        {
+                _cleanup_free_ char *dir = join(data1, "Setup/extra");
+                assert_int_equal(mkdir(dir, 0755), 0);
+        }
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_int_not_equal(inode_of(data1, "."), root);
+        assert_false(exists(data1, "Setup/extra"));
+        root = inode_of(data1, ".");
+        {
+                _cleanup_free_ char *readme = join(data1, "readme.txt");
+                assert_int_equal(unlink(readme), 0); /* not through the link: that would write FileLib */
+                write_text(data1, "readme.txt", "package content\n"); /* same bytes, a new inode */
+        }
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_int_not_equal(inode_of(data1, "."), root);
+        /* copy mode always rebuilds: its files are no FileLib inodes */
+        root = inode_of(data2, ".");
+        distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
+        assert_int_not_equal(inode_of(data2, "."), root);
+        assert_trees_equal(d->src, data2);
+
+        assert_dp_consistent(d->dp1);
+        assert_dp_consistent(d->dp2);
+        assert_no_temporaries(d->dp1);
+        assert_no_temporaries(d->dp2);
+        content_manifest_done(&m);
+}
+
+static void test_distribute_progress(void **state) {
+        Dirs *d = *state;
+        Progress p = {};
+        SmsError e = SMS_ERROR_NULL;
+        ContentManifest m = {};
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        assert_ok(content_dp_distribute(d->site, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, on_progress, &p,
+                                        NULL, &e),
+                  e);
+        assert_int_equal(p.last_total, m.total_bytes);
+        assert_int_equal(p.max_done, m.total_bytes);
+        /* the first call, one per file, one within the 9 MiB copy, and the one before publishing */
+        assert_true(p.calls >= 1 + m.n_files + 1 + 1);
+        content_manifest_done(&m);
+}
+
+static void test_distribute_pxe(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib2 = dp_lib(d->dp2), *two = join(d->root, "two");
+        _cleanup_free_ char *none = join(d->root, "none");
+        const char *store = "RemoteInstall/SMSImages/LAB00005/boot.LAB00005.wim";
+        ContentManifest m = {};
+        SmsError e = SMS_ERROR_NULL;
+        char name[CONTENT_HASH_HEX + 4];
+        _cleanup_free_ char *fl = NULL, *img = NULL, *wim = NULL;
+        int r;
+
+        write_random(d->src, "sources/boot.wim", 1 << 20, 5);
+        write_text(d->src, "sources/readme.txt", "boot image\n");
+        settle();
+        ingest(d, "LAB00005", 1, d->src, &m);
+        distribute(d, d->dp1, "LAB00005", 1, CONTENT_LINK_AUTO, "boot.LAB00005.wim", NULL);
+        distribute(d, d->dp2, "LAB00005", 1, CONTENT_LINK_COPY, "boot.LAB00005.wim", NULL);
+
+        content_filelib_name(find_file(&m, "sources/boot.wim")->hash, name);
+        assert_true(asprintf(&fl, "SCCMContentLib/FileLib/%s", name) > 0);
+        assert_int_equal(inode_of(d->dp1, store), inode_of(d->dp1, fl));
+        assert_int_not_equal(inode_of(d->dp2, store), inode_of(d->dp2, fl));
+        img = join(d->dp2, store);
+        wim = join(d->src, "sources/boot.wim");
+        {
+                char a[CONTENT_HASH_HEX + 1], b[CONTENT_HASH_HEX + 1];
+                sha256sum(img, a);
+                sha256sum(wim, b);
+                assert_string_equal(a, b);
+        }
+        content_manifest_done(&m);
+
+        /* a new version under a new name replaces the old name */
+        write_random(d->src, "sources/boot.wim", 1 << 20, 6);
+        settle();
+        ingest(d, "LAB00005", 2, d->src, NULL);
+        distribute(d, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, "boot2.LAB00005.wim", NULL);
+        assert_false(exists(d->dp1, store));
+        assert_true(exists(d->dp1, "RemoteInstall/SMSImages/LAB00005/boot2.LAB00005.wim"));
+        {
+                _cleanup_strv_free_ char **l = NULL;
+                _cleanup_free_ char *folder = join(d->dp1, "RemoteInstall/SMSImages/LAB00005");
+                assert_int_equal(tree_files(folder, &l), 1);
+        }
+        /* distributed without a PXE name (no longer a PXE DP): the image leaves the store */
+        distribute(d, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_false(exists(d->dp1, "RemoteInstall/SMSImages/LAB00005"));
+        assert_dp_consistent(d->dp1);
+        assert_no_temporaries(d->dp1);
+        assert_no_temporaries(lib2);
+
+        /* PXE needs exactly one .wim, and a plain file name */
+        write_text(two, "a.wim", "a");
+        write_text(two, "b.WIM", "b");
+        write_text(none, "a.txt", "a");
+        settle();
+        ingest(d, "LAB00006", 1, two, NULL);
+        ingest(d, "LAB00007", 1, none, NULL);
+        r = content_dp_distribute(d->site, d->dp1, "LAB00006", 1, CONTENT_LINK_AUTO, "x.wim", NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        r = content_dp_distribute(d->site, d->dp1, "LAB00007", 1, CONTENT_LINK_AUTO, "x.wim", NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        r = content_dp_distribute(d->site, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, "../x.wim", NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        assert_false(exists(d->dp1, "SCCMContentLib/PkgLib/LAB00006"));
+}
+
+static void test_second_version(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib1 = dp_lib(d->dp1), *lib2 = dp_lib(d->dp2);
+        _cleanup_free_ char *data1 = datalib_of(d->dp1, "LAB00001"), *data2 = datalib_of(d->dp2, "LAB00001");
+        ContentManifest m1 = {}, m2 = {};
+        SmsError e = SMS_ERROR_NULL;
+        ino_t old_root;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m1);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
+        old_root = inode_of(data1, ".");
+
+        write_text(d->src, "readme.txt", "package content, version 2\n");
+        settle();
+        ingest(d, "LAB00001", 2, d->src, &m2);
+        distribute(d, d->dp1, "LAB00001", 2, CONTENT_LINK_AUTO, NULL, NULL);
+        distribute(d, d->dp2, "LAB00001", 2, CONTENT_LINK_COPY, NULL, NULL);
+
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 2);
+        assert_int_equal(current_version(d->dp2, "LAB00001"), 2);
+        assert_trees_equal(d->src, data1);
+        assert_trees_equal(d->src, data2);
+        assert_int_not_equal(inode_of(data1, "."), old_root); /* a new tree, swapped in */
+
+        /* the superseded manifest and the file only it named are gone from the DPs */
+        assert_false(exists(lib1, "PkgLib/LAB00001/1.manifest"));
+        assert_true(exists(lib1, "PkgLib/LAB00001/2.manifest"));
+        assert_int_equal(filelib_count(lib1), 5);
+        assert_int_equal(filelib_count(lib2), 5);
+        {
+                _cleanup_free_ char *old = filelib_path(lib1, find_file(&m1, "readme.txt")->hash);
+                assert_int_equal(access(old, F_OK), -1);
+        }
+        /* the site keeps both until its own gc */
+        assert_int_equal(filelib_count(d->site), 6);
+        assert_ok(content_gc(d->site, "LAB00001", 2, &e), e);
+        assert_int_equal(filelib_count(d->site), 5);
+        /* gc never removes what a DP serves, even when asked to keep another version */
+        assert_ok(content_gc(lib1, "LAB00001", 0, &e), e);
+        assert_true(exists(lib1, "PkgLib/LAB00001/2.manifest"));
+        assert_int_equal(filelib_count(lib1), 5);
+
+        assert_dp_consistent(d->dp1);
+        assert_dp_consistent(d->dp2);
+        assert_no_temporaries(d->dp1);
+        assert_no_temporaries(d->dp2);
+        content_manifest_done(&m1);
+        content_manifest_done(&m2);
+}
+
+static void test_dp_remove(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib1 = dp_lib(d->dp1), *other = join(d->root, "other");
+        _cleanup_free_ char *data = datalib_of(d->dp1, "LAB00004");
+        SmsError e = SMS_ERROR_NULL;
+        Progress p = { .cancel_at = 1 };
+        int r;
+
+        make_source(d->src);
+        write_random(d->src, "boot.wim", 64 * 1024, 9);
+        write_random(other, "big.bin", (9 << 20) + 12345, 2); /* the same as LAB00001's big.bin */
+        write_text(other, "own.txt", "own\n");
+        settle();
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        ingest(d, "LAB00004", 1, other, NULL);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, "boot.LAB00001.wim", NULL);
+        distribute(d, d->dp1, "LAB00004", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_int_equal(filelib_count(lib1), 7);
+
+        r = content_dp_remove(d->dp1, "LAB00001", on_progress, &p, &e);
+        assert_error(r, e, SMS_ERROR_CANCELED);
+        sms_error_clear(&e);
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 1);
+
+        assert_ok(content_dp_remove(d->dp1, "LAB00001", NULL, NULL, &e), e);
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 0);
+        assert_false(exists(lib1, "PkgLib/LAB00001"));
+        assert_false(exists(lib1, "DataLib/LAB00001"));
+        assert_false(exists(d->dp1, "RemoteInstall/SMSImages/LAB00001"));
+        /* the shared big.bin stays for LAB00004 */
+        assert_int_equal(filelib_count(lib1), 2);
+        assert_trees_equal(other, data);
+        assert_dp_consistent(d->dp1);
+
+        /* missing pieces are fine */
+        assert_ok(content_dp_remove(d->dp1, "LAB00001", NULL, NULL, &e), e);
+        assert_ok(content_dp_remove(d->dp2, "LAB00001", NULL, NULL, &e), e);
+        assert_ok(content_dp_remove(d->dp1, "LAB00004", NULL, NULL, &e), e);
+        assert_int_equal(filelib_count(lib1), 0);
+        assert_no_temporaries(d->dp1);
+        {
+                _cleanup_free_ char *nowhere = join(d->root, "nowhere");
+                r = content_dp_remove(nowhere, "LAB00001", NULL, NULL, &e);
+                assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+                sms_error_clear(&e);
+        }
+}
+
+static void assert_verify(const char *dp, const char *id, const char *const *expected) {
+        _cleanup_strv_free_ char **bad = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        Progress p = {};
+        size_t n = 0;
+
+        assert_ok(content_dp_verify(dp, id, on_progress, &p, &bad, &e), e);
+        assert_non_null(bad);
+        while (expected[n])
+                n++;
+        if (strv_length(bad) != n)
+                fail_msg("verify found %zu bad files (first: %s), expected %zu", strv_length(bad),
+                         bad[0] ? bad[0] : "-", n);
+        for (size_t i = 0; i < n; i++)
+                assert_string_equal(bad[i], expected[i]);
+        assert_int_equal(p.max_done, p.last_total);
+}
+
+static void corrupt(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = join(dir, rel);
+        _cleanup_close_ int fd = open(p, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, "X", 1, 1000), 1);
+}
+
+static void test_verify(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *data1 = datalib_of(d->dp1, "LAB00001"), *data2 = datalib_of(d->dp2, "LAB00001");
+        _cleanup_free_ char *lib2 = dp_lib(d->dp2), *empty = NULL;
+        _cleanup_strv_free_ char **bad = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        ContentManifest m = {};
+        int r;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+        assert_verify(d->dp2, "LAB00001", (const char *const[]) { NULL });
+
+        /* copy mode: a published file changed in place; then a FileLib entry deleted */
+        corrupt(data2, "Setup/deep/er/data.bin");
+        assert_verify(d->dp2, "LAB00001", (const char *const[]) { "Setup/deep/er/data.bin", NULL });
+        {
+                _cleanup_free_ char *fl = filelib_path(lib2, find_file(&m, "readme.txt")->hash);
+                assert_int_equal(unlink(fl), 0);
+        }
+        assert_verify(d->dp2, "LAB00001", (const char *const[]) { "Setup/deep/er/data.bin", "readme.txt", NULL });
+        /* a published file truncated, one deleted */
+        empty = join(data2, "big.bin");
+        assert_int_equal(truncate(empty, 100), 0);
+        assert_verify(d->dp2, "LAB00001",
+                      (const char *const[]) { "Setup/deep/er/data.bin", "big.bin", "readme.txt", NULL });
+
+        /* redistributing repairs what is missing and rebuilds the published tree */
+        distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
+        assert_verify(d->dp2, "LAB00001", (const char *const[]) { NULL });
+        assert_trees_equal(d->src, data2);
+
+        /* link mode: a published file deleted, and one replaced by a symlink */
+        {
+                _cleanup_free_ char *p = join(data1, "Setup/empty"), *q = join(data1, "Setup/config.ini");
+                assert_int_equal(unlink(p), 0);
+                assert_int_equal(unlink(q), 0);
+                assert_int_equal(symlink("../readme.txt", q), 0);
+        }
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { "Setup/config.ini", "Setup/empty", NULL });
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+        assert_trees_equal(d->src, data1);
+
+        /* a package the DP does not have */
+        r = content_dp_verify(d->dp1, "LAB00009", NULL, NULL, &bad, &e);
+        assert_error(r, e, SMS_ERROR_NOT_FOUND);
+        sms_error_clear(&e);
+        content_manifest_done(&m);
+}
+
+static void test_dp_root_errors(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *nowhere = join(d->root, "nowhere"), *file = join(d->root, "file");
+        SmsError e = SMS_ERROR_NULL;
+        uint32_t v;
+        int r;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        write_text(d->root, "file", "x");
+
+        r = content_dp_distribute(d->site, nowhere, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        assert_non_null(strstr(e.message, "does not exist"));
+        sms_error_clear(&e);
+        r = content_dp_distribute(d->site, file, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        assert_non_null(strstr(e.message, "not a directory"));
+        sms_error_clear(&e);
+        r = content_dp_distribute(d->site, "relative/dp", "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        r = content_dp_distribute(d->site, d->dp1, "LAB00001", 7, CONTENT_LINK_AUTO, NULL, NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_NOT_FOUND);
+        sms_error_clear(&e);
+        r = content_dp_distribute(d->site, d->dp1, "LAB/0001", 1, CONTENT_LINK_AUTO, NULL, NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        r = content_dp_distribute(d->site, d->dp1, "LAB00001", 1, (ContentLinkMode) 7, NULL, NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        r = content_dp_current_version(nowhere, "LAB00001", &v, &e);
+        assert_error(r, e, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 0);
+
+        /* a damaged `current` is reported, not guessed at */
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        {
+                _cleanup_free_ char *lib = dp_lib(d->dp1);
+                write_text(lib, "PkgLib/LAB00001/current", "one\n");
+        }
+        r = content_dp_current_version(d->dp1, "LAB00001", &v, &e);
+        assert_error(r, e, SMS_ERROR_FAILED);
+        sms_error_clear(&e);
+}
+
+/* --- interruptions --------------------------------------------------------------------------- */
+
+/* v1 on the DP, v2 (one file changed, one 9 MiB file added) in the site library. */
+static void prepare_two_versions(Dirs *d, const char *dp, ContentLinkMode mode) {
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        distribute(d, dp, "LAB00001", 1, mode, NULL, NULL);
+        write_text(d->src, "readme.txt", "package content, version 2\n");
+        write_random(d->src, "Setup/added.bin", (9 << 20) + 7, 3);
+        settle();
+        ingest(d, "LAB00001", 2, d->src, NULL);
+}
+
+/* The DP still serves v1, exactly. */
+static void assert_still_v1(Dirs *d, const char *dp) {
+        _cleanup_free_ char *lib = dp_lib(dp), *readme = NULL, *text = NULL;
+        _cleanup_free_ char *data = datalib_of(dp, "LAB00001");
+
+        assert_int_equal(current_version(dp, "LAB00001"), 1);
+        assert_false(exists(lib, "PkgLib/LAB00001/2.manifest"));
+        assert_false(exists(data, "Setup/added.bin"));
+        readme = join(data, "readme.txt");
+        text = read_all(readme, NULL);
+        assert_string_equal(text, "package content\n");
+        assert_dp_consistent(dp);
+        assert_no_temporaries(dp);
+}
+
+static void test_cancel_first_progress(void **state) {
+        Dirs *d = *state;
+        SmsError e = SMS_ERROR_NULL;
+        Progress p = { .cancel_at = 1 };
+        int r;
+
+        prepare_two_versions(d, d->dp1, CONTENT_LINK_AUTO);
+        r = content_dp_distribute(d->site, d->dp1, "LAB00001", 2, CONTENT_LINK_AUTO, NULL, on_progress, &p, NULL, &e);
+        assert_error(r, e, SMS_ERROR_CANCELED);
+        sms_error_clear(&e);
+        assert_int_equal(p.calls, 1);
+        assert_still_v1(d, d->dp1);
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+}
+
+/* Cancel at the first, second, … progress call until the distribution gets through; after each
+ * stop, the DP is exactly as before. */
+static void cancel_everywhere(Dirs *d, const char *dp, ContentLinkMode mode) {
+        unsigned n;
+
+        prepare_two_versions(d, dp, mode);
+        for (n = 1; n < 1000; n++) {
+                SmsError e = SMS_ERROR_NULL;
+                Progress p = { .cancel_at = n };
+                int r = content_dp_distribute(d->site, dp, "LAB00001", 2, mode, NULL, on_progress, &p, NULL, &e);
+                if (r >= 0)
+                        break;
+                assert_error(r, e, SMS_ERROR_CANCELED);
+                sms_error_clear(&e);
+                assert_still_v1(d, dp);
+        }
+        /* a first call, one per file (7), the one before publishing, and (copy mode) one in the
+         * 9 MiB copy */
+        assert_true(n >= (mode == CONTENT_LINK_COPY ? 11u : 10u));
+        assert_int_equal(current_version(dp, "LAB00001"), 2);
+        {
+                _cleanup_free_ char *data = datalib_of(dp, "LAB00001");
+                assert_trees_equal(d->src, data);
+        }
+        assert_dp_consistent(dp);
+        assert_no_temporaries(dp);
+}
+
+static void test_cancel_everywhere_link(void **state) {
+        Dirs *d = *state;
+        cancel_everywhere(d, d->dp1, CONTENT_LINK_AUTO);
+}
+
+static void test_cancel_everywhere_copy(void **state) {
+        Dirs *d = *state;
+        cancel_everywhere(d, d->dp2, CONTENT_LINK_COPY);
+}
+
+static bool slow_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
+        usleep(3000);
+        return true;
+}
+
+/* A process killed at some moment of a distribution leaves a consistent DP (temporaries aside),
+ * and the next distribution cleans up after it. */
+static void test_killed(void **state) {
+        Dirs *d = *state;
+        static const unsigned delays_ms[] = { 0, 1, 2, 4, 7, 10, 15, 20, 30, 45, 60, 90, 150, 250, 400, 700, 1500 };
+        unsigned served[3] = {};
+
+        prepare_two_versions(d, d->dp2, CONTENT_LINK_COPY);
+        for (size_t i = 0; i < ELEMENTSOF(delays_ms); i++) {
+                int status;
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        SmsError e = SMS_ERROR_NULL;
+                        int r = content_dp_distribute(d->site, d->dp2, "LAB00001", 2, CONTENT_LINK_COPY, NULL,
+                                                      slow_progress, NULL, NULL, &e);
+                        _exit(r < 0 ? 1 : 0);
+                }
+                usleep(delays_ms[i] * 1000);
+                assert_int_equal(kill(pid, SIGKILL), 0);
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+
+                assert_dp_state(d->dp2, true);
+                uint32_t v = current_version(d->dp2, "LAB00001");
+                assert_true(v == 1 || v == 2);
+                served[v]++;
+
+                /* back to v1 for the next round; this also collects what the dead one left */
+                distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
+                assert_dp_consistent(d->dp2);
+                assert_no_temporaries(d->dp2);
+        }
+        print_message("killed distributions: %u left v1, %u had finished v2\n", served[1], served[2]);
+        assert_true(served[1] > 0);
+}
+
+/* --- file systems that refuse ---------------------------------------------------------------- */
+
+static bool mount_tmpfs(Dirs *d, const char *size) {
+        _cleanup_free_ char *opts = NULL;
+
+        assert_true(mkdir(d->mnt, 0755) == 0 || errno == EEXIST);
+        assert_true(asprintf(&opts, "size=%s,mode=0755", size) > 0);
+        if (mount("tmpfs", d->mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+                print_message("cannot mount a tmpfs (%s): skipping\n", strerror(errno));
+                return false;
+        }
+        return true;
+}
+
+static void test_readonly_dp(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib = NULL, *data = NULL;
+        ContentDistributeStats s = {};
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        if (!mount_tmpfs(d, "64M"))
+                skip();
+        lib = dp_lib(d->mnt);
+        data = datalib_of(d->mnt, "LAB00001");
+        prepare_two_versions(d, d->dp1, CONTENT_LINK_AUTO);
+        /* another file system than the site library: AUTO falls back to copies for FileLib, and
+         * still links DataLib to the DP's own FileLib */
+        distribute(d, d->mnt, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, &s);
+        assert_int_equal(s.files_linked, 0);
+        assert_int_equal(s.files_copied, 5);
+        {
+                ContentManifest m = {};
+                assert_ok(content_manifest_read(d->site, "LAB00001", 1, &m, &e), e);
+                _cleanup_free_ char *fl = filelib_path(lib, find_file(&m, "readme.txt")->hash);
+                struct stat st;
+                assert_int_equal(stat(fl, &st), 0);
+                assert_int_equal(inode_of(data, "readme.txt"), st.st_ino);
+                content_manifest_done(&m);
+        }
+
+        if (mount(NULL, d->mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+                print_message("cannot remount read-only (%s): skipping\n", strerror(errno));
+                skip();
+        }
+        r = content_dp_distribute(d->site, d->mnt, "LAB00001", 2, CONTENT_LINK_AUTO, NULL, NULL, NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_FAILED);
+        assert_non_null(strstr(e.message, "Read-only file system"));
+        sms_error_clear(&e);
+        r = content_dp_remove(d->mnt, "LAB00001", NULL, NULL, &e);
+        assert_error(r, e, SMS_ERROR_FAILED);
+        sms_error_clear(&e);
+
+        /* still served, intact */
+        assert_int_equal(current_version(d->mnt, "LAB00001"), 1);
+        assert_verify(d->mnt, "LAB00001", (const char *const[]) { NULL });
+        assert_dp_consistent(d->mnt);
+        assert_int_equal(umount2(d->mnt, MNT_DETACH), 0);
+}
+
+static void test_full_dp(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *small = join(d->root, "small");
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        if (!mount_tmpfs(d, "2M"))
+                skip();
+        write_random(small, "a.bin", 100 * 1024, 11);
+        write_text(small, "dir/b.txt", "b\n");
+        settle();
+        ingest(d, "LAB00001", 1, small, NULL);
+        distribute(d, d->mnt, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+
+        write_random(small, "dir/huge.bin", 3 << 20, 12);
+        settle();
+        ingest(d, "LAB00001", 2, small, NULL);
+        for (int mode = CONTENT_LINK_AUTO; mode <= CONTENT_LINK_COPY; mode++) {
+                r = content_dp_distribute(d->site, d->mnt, "LAB00001", 2, (ContentLinkMode) mode, NULL, NULL, NULL,
+                                          NULL, &e);
+                assert_error(r, e, SMS_ERROR_OUT_OF_DISK_SPACE);
+                assert_non_null(strstr(e.message, "No space left on device"));
+                sms_error_clear(&e);
+                assert_int_equal(current_version(d->mnt, "LAB00001"), 1);
+                assert_verify(d->mnt, "LAB00001", (const char *const[]) { NULL });
+                assert_dp_consistent(d->mnt);
+                assert_no_temporaries(d->mnt);
+        }
+        /* a full site library is the same error */
+        assert_int_equal(umount2(d->mnt, MNT_DETACH), 0);
+        assert_true(mount_tmpfs(d, "1M"));
+        {
+                _cleanup_free_ char *site = join(d->mnt, "contentlib");
+                r = content_site_ingest(site, "LAB00001", 2, small, NULL, NULL, NULL, &e);
+                assert_error(r, e, SMS_ERROR_OUT_OF_DISK_SPACE);
+                sms_error_clear(&e);
+                assert_false(exists(site, "PkgLib/LAB00001/2.manifest"));
+                assert_no_temporaries(site);
+        }
+        assert_int_equal(umount2(d->mnt, MNT_DETACH), 0);
+}
+
+/* --- concurrency ----------------------------------------------------------------------------- */
+
+typedef struct Worker {
+        Dirs *d;
+        const char *id;
+        uint32_t versions;
+        int r;
+        char message[256];
+} Worker;
+
+static void *distribute_versions(void *arg) {
+        Worker *w = arg;
+
+        for (uint32_t v = 1; v <= w->versions && w->r >= 0; v++) {
+                SmsError e = SMS_ERROR_NULL;
+                w->r = content_dp_distribute(w->d->site, w->d->dp1, w->id, v, CONTENT_LINK_AUTO, NULL, NULL, NULL,
+                                             NULL, &e);
+                if (w->r < 0)
+                        snprintf(w->message, sizeof w->message, "%s v%u: %s", w->id, v, e.message ? e.message : "?");
+                sms_error_clear(&e);
+        }
+        return NULL;
+}
+
+/* Two packages that share content go to one DP at once, each version's gc racing the other's
+ * distribution. */
+static void test_concurrent_distributions(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *other = join(d->root, "other"), *lib = dp_lib(d->dp1);
+        const uint32_t versions = 6;
+        char text[64];
+
+        for (uint32_t v = 1; v <= versions; v++) {
+                write_random(d->src, "shared.bin", 2 << 20, 1);
+                write_random(other, "shared.bin", 2 << 20, 1);
+                for (unsigned k = 0; k < 20; k++) {
+                        char name[32];
+                        snprintf(name, sizeof name, "dir%u/f%u.txt", k % 4, k);
+                        snprintf(text, sizeof text, "file %u of version %u\n", k, v);
+                        write_text(d->src, name, text);
+                        snprintf(text, sizeof text, "file %u of version %u\n", k, v + 1); /* one behind */
+                        write_text(other, name, text);
+                }
+                settle();
+                ingest(d, "LAB0000A", v, d->src, NULL);
+                ingest(d, "LAB0000B", v, other, NULL);
+        }
+
+        for (unsigned round = 0; round < 2; round++) {
+                Worker a = { .d = d, .id = "LAB0000A", .versions = versions };
+                Worker b = { .d = d, .id = "LAB0000B", .versions = versions };
+                pthread_t ta, tb;
+                assert_int_equal(pthread_create(&ta, NULL, distribute_versions, &a), 0);
+                assert_int_equal(pthread_create(&tb, NULL, distribute_versions, &b), 0);
+                assert_int_equal(pthread_join(ta, NULL), 0);
+                assert_int_equal(pthread_join(tb, NULL), 0);
+                if (a.r < 0 || b.r < 0)
+                        fail_msg("%s %s", a.message, b.message);
+                assert_int_equal(current_version(d->dp1, "LAB0000A"), versions);
+                assert_int_equal(current_version(d->dp1, "LAB0000B"), versions);
+                assert_dp_consistent(d->dp1);
+                assert_verify(d->dp1, "LAB0000A", (const char *const[]) { NULL });
+                assert_verify(d->dp1, "LAB0000B", (const char *const[]) { NULL });
+                /* 20 + 20 texts sharing 19 (B's version v+1 texts are A's next ones... only for
+                 * the last version they are not), plus shared.bin */
+                uint64_t n = filelib_count(lib);
+                assert_true(n >= 21 && n <= 41);
+                /* start over from nothing */
+                SmsError e = SMS_ERROR_NULL;
+                assert_ok(content_dp_remove(d->dp1, "LAB0000A", NULL, NULL, &e), e);
+                assert_ok(content_dp_remove(d->dp1, "LAB0000B", NULL, NULL, &e), e);
+                assert_int_equal(filelib_count(lib), 0);
+        }
+        assert_no_temporaries(d->dp1);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_manifest_parse),
+                cmocka_unit_test_setup_teardown(test_ingest_tree, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ingest_single_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_single_instance, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stat_cache, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ingest_refuses, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ingest_cancel, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_distribute_link_and_copy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_distribute_progress, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_distribute_pxe, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_second_version, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dp_remove, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dp_root_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cancel_first_progress, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cancel_everywhere_link, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cancel_everywhere_copy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_readonly_dp, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_full_dp, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_concurrent_distributions, setup, teardown),
+        };
+        /* TEST_FILTER=test_verify (a glob) runs only the tests it names */
+        if (getenv("TEST_FILTER"))
+                cmocka_set_test_filter(getenv("TEST_FILTER"));
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
