@@ -9,6 +9,7 @@ SMSPROV_PACKAGES=(
         libwim-dev wimtools libsqlite3-dev sqlite3 libxml2-dev libjson-c-dev libcmocka-dev
         libhivex-dev libssl-dev
         util-linux python3-dbusmock
+        clang libclang-rt-dev strace
 )
 
 smsprov_install_deps() {

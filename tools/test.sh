@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds smsprovd and runs every test: once in a normal build and once with AddressSanitizer and
-# UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+# UndefinedBehaviorSanitizer; then runs each libFuzzer target for a short while (about a minute;
+# FUZZ_SECONDS changes it). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,8 @@ echo "=== normal build ==="
 run_suite build/test -Db_sanitize=none || status=1
 echo "=== address,undefined sanitizer build ==="
 run_suite build/test-sanitize -Db_sanitize=address,undefined -Db_lundef=false || status=1
+echo "=== fuzzers (clang, libFuzzer, ASan+UBSan; FUZZ_SECONDS=${FUZZ_SECONDS:-60} each) ==="
+tests/fuzz/run-fuzzers.sh || status=1
 
 if [ $status -eq 0 ]; then
         echo "tools/test.sh: all test suites passed"
