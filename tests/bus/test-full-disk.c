@@ -253,6 +253,61 @@ static void test_distribution_point_full(void **state) {
         free(big);
 }
 
+/* A distribution point whose content root is read-only (a read-only bind mount): its
+ * distribution fails (INSTALL_FAILED, a status message), the package and the daemon are fine. */
+static void test_read_only_distribution_point(void **state) {
+        if (!mounted_state)
+                skip();
+        char *ro = NULL, *small = test_env_content_path(&env, "small.wim");
+        char *nal = strdup("[\"Display=\\\\dp2\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp2\\");
+        sd_bus_message *reply = NULL;
+        const char *p, *j;
+
+        assert_true(asprintf(&ro, "%s/dp-ro", env.dir) > 0);
+        assert_int_equal(mkdir(ro, 0755), 0);
+        assert_null(call(ROOT "/class/SMS_DistributionPointInfo", IFACE "Class", "Create", &reply, "a{sv}", 2, "NALPath", "s",
+                         nal, "ContentRoot", "s", ro));
+        sd_bus_message_unref(reply);
+        assert_int_equal(mount(ro, ro, NULL, MS_BIND, NULL), 0);
+        assert_int_equal(mount(NULL, ro, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
+
+        assert_null(call(ROOT "/class/SMS_ImagePackage", IFACE "Class", "Create", &reply, "a{sv}", 1, "PkgSourcePath", "s",
+                         small));
+        sd_bus_message_read(reply, "oo", &p, &j);
+        char *pkg = strdup(p);
+        sd_bus_message_unref(reply);
+        char *id = get_string(pkg, BASE, "PackageID");
+        assert_null(call(pkg, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
+        sd_bus_message_read(reply, "o", &j);
+        char *err = NULL;
+        wait_job(j, &err);
+        free(err);
+        sd_bus_message_unref(reply);
+
+        char wql[512];
+        size_t n = 0;
+        sd_bus_message *q = NULL;
+        snprintf(wql, sizeof wql,
+                 "SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND State = 3", id);
+        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &q, "s", wql));
+        sd_bus_message_enter_container(q, 'a', "(oa{sv})");
+        while (sd_bus_message_skip(q, "(oa{sv})") > 0)
+                n++;
+        sd_bus_message_unref(q);
+        assert_int_equal(n, 1); /* INSTALL_FAILED */
+
+        /* Serving, and the package is whole. */
+        char *again = get_string(pkg, BASE, "PackageID");
+        assert_string_equal(again, id);
+        assert_int_equal(umount2(ro, 0), 0);
+        free(again);
+        free(id);
+        free(pkg);
+        free(nal);
+        free(ro);
+        free(small);
+}
+
 /* A read-only state directory (a read-only bind mount over it): the daemon refuses to start with
  * a message naming the cause and exit status 1, not a crash; with the mount gone it serves the
  * same site again. (A database already open for writing cannot be made read-only under the
@@ -333,6 +388,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_state_directory_full),
                 cmocka_unit_test(test_distribution_point_full),
+                cmocka_unit_test(test_read_only_distribution_point),
                 cmocka_unit_test(test_state_directory_read_only),
         };
         signal(SIGPIPE, SIG_IGN);
