@@ -261,7 +261,8 @@ static int manifest_dirs(const ContentManifest *m, uint64_t *ret) {
                         n++;
                 }
         if (r >= 0) {
-                qsort(l, n, sizeof *l, compare_string);
+                if (n > 0) /* qsort wants a valid pointer even for no elements */
+                        qsort(l, n, sizeof *l, compare_string);
                 *ret = 0;
                 for (size_t i = 0; i < n; i++)
                         *ret += i == 0 || !streq(l[i], l[i - 1]);

@@ -513,7 +513,8 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
                 r = walk_dir(&in, fd, "", 0, e);
                 if (r < 0)
                         return r;
-                qsort(in.files, in.n_files, sizeof *in.files, compare_source_files);
+                if (in.n_files > 0) /* qsort wants a valid pointer even for no elements */
+                        qsort(in.files, in.n_files, sizeof *in.files, compare_source_files);
         }
 
         r = open_site_lib(&in, site_lib, e);
