@@ -124,7 +124,9 @@ static char *creation_date(WIMStruct *wim, unsigned index) {
                 return strdup("");
         filetime = high << 32 | low;
         t = (time_t) ((int64_t) (filetime / 10000000) - filetime_unix_offset);
-        if (!gmtime_r(&t, &tm) || strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        /* A FILETIME reaches the year 60056: beyond 9999 it is no "YYYY-MM-DD" date, so none. */
+        if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 ||
+            strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm) == 0)
                 return strdup("");
         return strdup(buf);
 }

@@ -257,7 +257,9 @@ int image_information_objects(const WimInfo *info, const char *image_path, const
                 row_set(o, "EnableLabShell", cim_value_bool(lab && !lab->null && lab->b));
                 row_set(o, "ObjectType", cim_value_uint(CIM_UINT32, object_type));
                 row_set(o, "PackageType", cim_value_uint(CIM_UINT32, package_type));
-                row_set(o, "Size", (CimValue) { .type = CIM_SINT64, .i = (int64_t) img->total_bytes });
+                row_set(o, "Size", (CimValue) { .type = CIM_SINT64, /* TOTALBYTES is the WIM's word */
+                                                .i = img->total_bytes > INT64_MAX ? INT64_MAX
+                                                                                  : (int64_t) img->total_bytes });
                 if (r >= 0)
                         r = sms_object_key_format(o, &o->key);
         }
