@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL_TARGETS=(wql wmi-path nal-path schedule image-property)
+ALL_TARGETS=(wql wmi-path nal-path schedule image-property changes wim-xml)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 SECONDS_EACH=${FUZZ_SECONDS:-60}
