@@ -71,6 +71,11 @@ Try, in another terminal:
   busctl --address=\$SMSPROV_BUS call org.smsprov.Provider1 /org/smsprov/Provider1 \\
         org.smsprov.Provider1.Site ExecQuery s "SELECT PackageID, Name FROM SMS_PackageBaseclass"
 
+or with smsctl:
+
+  export PATH=$top/build/run/src/ctl:\$PATH
+  smsctl --bus-address=\$SMSPROV_BUS list SMS_PackageBaseclass
+
 Press Ctrl-C to stop.
 MSG
 wait "$daemon_pid"
