@@ -51,13 +51,8 @@ static sd_bus *connect_client(void) {
         return bus;
 }
 
-/* Sends UpdateImage for each package without waiting, then collects the replies in order: the
- * daemon sees all the calls before any build can finish. Returns how many were refused with
- * LimitsExceeded; every other reply must be a job, whose path is stored in jobs[]. */
-static unsigned flood(sd_bus *bus, char **pkgs, size_t n, char **jobs) {
-        uint64_t cookies[N_BOOT];
-        unsigned refused = 0;
-
+/* Sends UpdateImage for each package without waiting for the replies. */
+static void send_updates(sd_bus *bus, char **pkgs, size_t n, uint64_t *cookies) {
         for (size_t i = 0; i < n; i++) {
                 sd_bus_message *m = NULL;
                 assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", pkgs[i],
@@ -66,6 +61,13 @@ static unsigned flood(sd_bus *bus, char **pkgs, size_t n, char **jobs) {
                 sd_bus_message_unref(m);
         }
         assert_true(sd_bus_flush(bus) >= 0);
+}
+
+/* Collects the replies in order. Returns how many were refused with LimitsExceeded; every other
+ * reply must be a job, whose path is stored in jobs[]. */
+static unsigned collect_replies(sd_bus *bus, size_t n, const uint64_t *cookies, char **jobs) {
+        unsigned refused = 0;
+
         for (size_t i = 0; i < n; i++) {
                 sd_bus_message *reply = NULL;
                 for (;;) {
@@ -96,18 +98,36 @@ static unsigned flood(sd_bus *bus, char **pkgs, size_t n, char **jobs) {
         return refused;
 }
 
+static unsigned flood(sd_bus *bus, char **pkgs, size_t n, char **jobs) {
+        uint64_t cookies[N_BOOT];
+        send_updates(bus, pkgs, n, cookies);
+        return collect_replies(bus, n, cookies, jobs);
+}
+
 static void test_jobs_per_caller_and_total(void **state) {
         sd_bus *a = connect_client(), *b = connect_client(), *c = connect_client();
         char *jobs[N_BOOT] = {};
 
-        /* Caller A asks for five builds: three are queued, two refused. */
-        assert_int_equal(flood(a, boot, 5, jobs), 2);
+        /* All the calls are queued at the daemon before it handles any (it is stopped meanwhile),
+         * in this order: the nine arrive together, before a build can finish. */
+        uint64_t ca[5], cb[3], cc[1];
+        assert_int_equal(kill(env.daemon_pid, SIGSTOP), 0);
+        send_updates(a, boot, 5, ca);
+        usleep(20000);
+        send_updates(b, boot + 5, 3, cb);
+        usleep(20000);
+        send_updates(c, boot + 8, 1, cc);
+        usleep(100000); /* for the bus to pass them on */
+        assert_int_equal(kill(env.daemon_pid, SIGCONT), 0);
+
+        /* Caller A asked for five builds: three are queued, two refused. */
+        assert_int_equal(collect_replies(a, 5, ca, jobs), 2);
         for (size_t i = 0; i < 3; i++)
                 assert_non_null(jobs[i]);
         /* Caller B is served while A is at its cap, up to its own cap (total 6). */
-        assert_int_equal(flood(b, boot + 5, 3, jobs + 5), 0);
+        assert_int_equal(collect_replies(b, 3, cb, jobs + 5), 0);
         /* Caller C finds the total taken. */
-        assert_int_equal(flood(c, boot + 8, 1, jobs + 8), 1);
+        assert_int_equal(collect_replies(c, 1, cc, jobs + 8), 1);
         /* Reads go on meanwhile. */
         sd_bus_error error = SD_BUS_ERROR_NULL;
         char *name = NULL;
@@ -172,7 +192,7 @@ static int setup(void **state) {
         assert_int_equal(test_env_start_daemon(&env, limits), 0);
 
         wim = test_env_content_path(&env, "big.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 48u << 20, false), 0);
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 64u << 20, false), 0);
         for (size_t i = 0; i < N_BOOT; i++) {
                 sd_bus_message *reply = NULL;
                 sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -211,7 +211,13 @@ static void test_load(void **state) {
 
         assert_int_equal(atomic_load(&errors), 0);
         assert_true(total > 0);
-        assert_true(rss_end - rss_start < RSS_GROWTH_BOUND_KIB);
+#if defined(__SANITIZE_ADDRESS__)
+        /* AddressSanitizer holds freed memory in quarantine (256 MiB by default), so RSS measures
+         * the quarantine, not leaks; here LeakSanitizer checks the daemon at its clean stop. */
+        printf("# RSS bound checked in the build without sanitizers\n");
+#else
+        assert_true(rss_end > 0 && rss_end - rss_start < RSS_GROWTH_BOUND_KIB);
+#endif
 }
 
 static int setup(void **state) {
