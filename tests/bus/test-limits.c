@@ -2,9 +2,14 @@
 
 /* Resource limits (issue 6): queued jobs per caller and in total, and rows per query. A caller
  * that floods is refused with LimitsExceeded; other callers are still served. The daemon runs
- * with small limits (--max-jobs=6 --max-jobs-per-caller=3 --max-query-rows=5) so that the test
- * needs few objects; the defaults are the same code with other numbers. */
+ * with small limits (--max-jobs=8 --max-jobs-per-caller=3 --max-query-rows=5) so that the test
+ * needs few objects; the defaults are the same code with other numbers.
+ *
+ * So that no job can finish while the callers flood, both job workers are held first: the test
+ * takes the site content library's lock exclusively (as its garbage collector would), and two
+ * distributions wait on it; every later job stays queued until the test lets go. */
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,7 +33,9 @@
 #define N_BOOT 9
 
 static TestEnv env;
-static char *boot[N_BOOT]; /* boot image packages with a large image, so that a build takes a while */
+static char *boot[N_BOOT];  /* boot image packages */
+static char *blocker[2];    /* image packages whose distributions hold the two job workers */
+static const char dp_nal[] = "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\";
 
 static uint32_t job_state(sd_bus *bus, const char *job) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -104,30 +113,57 @@ static unsigned flood(sd_bus *bus, char **pkgs, size_t n, char **jobs) {
         return collect_replies(bus, n, cookies, jobs);
 }
 
+/* Distributes an image package to the test's DP; returns the job. */
+static char *distribute(sd_bus *bus, const char *pkg) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *j;
+        if (test_call(&env, pkg, IFACE "SMS_PackageBaseclass", "AddDistributionPoints", &error, &reply, "asas", 1, "LAB",
+                      1, dp_nal) < 0)
+                fail_msg("AddDistributionPoints: %s", error.message);
+        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+        char *job = strdup(j);
+        sd_bus_message_unref(reply);
+        (void) bus;
+        return job;
+}
+
 static void test_jobs_per_caller_and_total(void **state) {
         sd_bus *a = connect_client(), *b = connect_client(), *c = connect_client();
         char *jobs[N_BOOT] = {};
 
-        /* All the calls are queued at the daemon before it handles any (it is stopped meanwhile),
-         * in this order: the nine arrive together, before a build can finish. */
-        uint64_t ca[5], cb[3], cc[1];
-        assert_int_equal(kill(env.daemon_pid, SIGSTOP), 0);
-        send_updates(a, boot, 5, ca);
-        usleep(20000);
-        send_updates(b, boot + 5, 3, cb);
-        usleep(20000);
-        send_updates(c, boot + 8, 1, cc);
-        usleep(100000); /* for the bus to pass them on */
-        assert_int_equal(kill(env.daemon_pid, SIGCONT), 0);
+        /* The two workers held (see the top): two jobs running that cannot finish. */
+        char lock_path[1024];
+        snprintf(lock_path, sizeof lock_path, "%s/contentlib/.lock", env.state_dir);
+        int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(lock_fd >= 0);
+        assert_int_equal(flock(lock_fd, LOCK_EX), 0);
+        char *held[2];
+        for (size_t i = 0; i < 2; i++) {
+                held[i] = distribute(env.bus, blocker[i]);
+                for (int k = 0; k < 500 && job_state(env.bus, held[i]) != 1; k++)
+                        usleep(10000);
+                assert_int_equal(job_state(env.bus, held[i]), 1); /* running, waiting on the lock */
+        }
 
-        /* Caller A asked for five builds: three are queued, two refused. */
-        assert_int_equal(collect_replies(a, 5, ca, jobs), 2);
+        /* Caller A asks for five builds: three are queued, two refused. */
+        assert_int_equal(flood(a, boot, 5, jobs), 2);
         for (size_t i = 0; i < 3; i++)
                 assert_non_null(jobs[i]);
-        /* Caller B is served while A is at its cap, up to its own cap (total 6). */
-        assert_int_equal(collect_replies(b, 3, cb, jobs + 5), 0);
+        /* Caller B is served while A is at its cap, up to its own cap (total 8). */
+        assert_int_equal(flood(b, boot + 5, 3, jobs + 5), 0);
         /* Caller C finds the total taken. */
-        assert_int_equal(collect_replies(c, 1, cc, jobs + 8), 1);
+        assert_int_equal(flood(c, boot + 8, 1, jobs + 8), 1);
+        for (size_t i = 0; i < N_BOOT; i++)
+                if (jobs[i])
+                        assert_int_equal(job_state(a, jobs[i]), 0); /* queued behind the held workers */
+
+        /* Let go: everything finishes. */
+        close(lock_fd);
+        for (size_t i = 0; i < 2; i++) {
+                wait_job(env.bus, held[i]);
+                free(held[i]);
+        }
         /* Reads go on meanwhile. */
         sd_bus_error error = SD_BUS_ERROR_NULL;
         char *name = NULL;
@@ -183,7 +219,7 @@ static void test_query_rows(void **state) {
 }
 
 static int setup(void **state) {
-        static const char *const limits[] = { "--max-jobs=6", "--max-jobs-per-caller=3", "--max-query-rows=5", NULL };
+        static const char *const limits[] = { "--max-jobs=8", "--max-jobs-per-caller=3", "--max-query-rows=5", NULL };
         char *wim;
 
         if (test_env_start(&env) < 0)
@@ -192,7 +228,7 @@ static int setup(void **state) {
         assert_int_equal(test_env_start_daemon(&env, limits), 0);
 
         wim = test_env_content_path(&env, "big.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 64u << 20, false), 0);
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 8u << 20, false), 0);
         for (size_t i = 0; i < N_BOOT; i++) {
                 sd_bus_message *reply = NULL;
                 sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -206,12 +242,42 @@ static int setup(void **state) {
                 sd_bus_message_unref(reply);
         }
         free(wim);
+
+        /* A DP, a first distribution (which makes the site content library), and two more image
+         * packages to hold the workers with. */
+        char *dp_root = NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        assert_true(asprintf(&dp_root, "%s/dp1", env.dir) > 0);
+        assert_int_equal(mkdir(dp_root, 0755), 0);
+        if (test_call(&env, ROOT "/class/SMS_DistributionPointInfo", IFACE "Class", "Create", &error, &reply, "a{sv}", 2,
+                      "NALPath", "s", dp_nal, "ContentRoot", "s", dp_root) < 0)
+                fail_msg("DP: %s", error.message);
+        sd_bus_message_unref(reply);
+        free(dp_root);
+        char *small = test_env_content_path(&env, "small.wim"), *first = NULL;
+        assert_int_equal(test_make_winpe_wim(small, "9", false, 0, true), 0);
+        for (size_t i = 0; i < 3; i++) {
+                char *pkg = NULL;
+                assert_null(test_create(&env, "SMS_ImagePackage", &pkg, 1, "{sv}", "PkgSourcePath", "s", small));
+                if (i < 2)
+                        blocker[i] = pkg;
+                else
+                        first = pkg;
+        }
+        char *job = distribute(env.bus, first);
+        wait_job(env.bus, job);
+        free(job);
+        free(first);
+        free(small);
         return 0;
 }
 
 static int teardown(void **state) {
         for (size_t i = 0; i < N_BOOT; i++)
                 free(boot[i]);
+        free(blocker[0]);
+        free(blocker[1]);
         return test_env_stop(&env);
 }
 
