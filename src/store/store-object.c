@@ -94,10 +94,25 @@ static void append_discriminator_filter(SqlBuf *b, const SmsClass *c, const char
         sqlbuf_append(b, "%s)", first ? "NULL" : "");
 }
 
+/* Prepares the statement built in b, which it frees. -ENOMEM when building it ran out of memory;
+ * what names the statement in an error. */
+static int sqlbuf_prepare(Store *s, SqlBuf *b, unsigned flags, sqlite3_stmt **ret, const char *what, SmsError *e) {
+        int rc;
+
+        if (b->oom) {
+                free(b->s);
+                return -ENOMEM;
+        }
+        rc = sqlite3_prepare_v3(s->db, b->s, -1, flags, ret, NULL);
+        free(b->s);
+        *b = (SqlBuf) {};
+        return rc == SQLITE_OK ? 0 : store_error(s, rc, e, what);
+}
+
 static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsError *e) {
         size_t slot = store_class_slot(c);
         SqlBuf b = {};
-        int rc;
+        int r;
 
         if (slot < STORE_MAX_CLASSES && s->load_stmt[slot]) {
                 sqlite3_reset(s->load_stmt[slot]);
@@ -117,15 +132,9 @@ static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsErro
         sqlbuf_append(&b, " WHERE ");
         append_key_condition(&b, c, 1);
         append_discriminator_filter(&b, c, "AND");
-        if (b.oom) {
-                free(b.s);
-                return -ENOMEM;
-        }
-
-        rc = sqlite3_prepare_v3(s->db, b.s, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
-        free(b.s);
-        if (rc != SQLITE_OK)
-                return store_error(s, rc, e, "preparing a load");
+        r = sqlbuf_prepare(s, &b, SQLITE_PREPARE_PERSISTENT, ret, "preparing a load", e);
+        if (r < 0)
+                return r;
         if (slot < STORE_MAX_CLASSES)
                 s->load_stmt[slot] = *ret;
         return 0;
@@ -272,15 +281,9 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         for (int i = 0; i < n; i++)
                 sqlbuf_append(&b, i ? ", ?" : "?");
         sqlbuf_append(&b, ")");
-        if (b.oom) {
-                free(b.s);
-                return -ENOMEM;
-        }
-
-        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
-        free(b.s);
-        if (rc != SQLITE_OK)
-                return store_error(s, rc, e, "preparing an insert");
+        r = sqlbuf_prepare(s, &b, 0, &st, "preparing an insert", e);
+        if (r < 0)
+                return r;
         n = 0;
         for (size_t i = 0; i < c->n_all; i++) {
                 if (c->key_kind == SMS_KEY_ROWID && i == c->key_index)
@@ -318,7 +321,7 @@ int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, siz
         const SmsClass *c = o->class;
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
-        int rc;
+        int rc, r;
 
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "update outside a transaction");
@@ -336,15 +339,9 @@ int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, siz
         sqlbuf_append(&b, " WHERE ");
         append_key_condition(&b, c, (unsigned) n + 1);
         append_discriminator_filter(&b, c, "AND");
-        if (b.oom) {
-                free(b.s);
-                return -ENOMEM;
-        }
-
-        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
-        free(b.s);
-        if (rc != SQLITE_OK)
-                return store_error(s, rc, e, "preparing an update");
+        r = sqlbuf_prepare(s, &b, 0, &st, "preparing an update", e);
+        if (r < 0)
+                return r;
         rc = bind_key(st, (int) n + 1, c, o->key);
         for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
                 rc = store_bind_value(st, (int) i + 1, &o->values[indexes[i]]);
@@ -361,7 +358,7 @@ int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, siz
 int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e) {
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
-        int rc;
+        int rc, r;
 
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "delete outside a transaction");
@@ -371,14 +368,9 @@ int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *
         sqlbuf_append(&b, " WHERE ");
         append_key_condition(&b, c, 1);
         append_discriminator_filter(&b, c, "AND");
-        if (b.oom) {
-                free(b.s);
-                return -ENOMEM;
-        }
-        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
-        free(b.s);
-        if (rc != SQLITE_OK)
-                return store_error(s, rc, e, "preparing a delete");
+        r = sqlbuf_prepare(s, &b, 0, &st, "preparing a delete", e);
+        if (r < 0)
+                return r;
         bind_key(st, 1, c, key);
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
@@ -427,7 +419,7 @@ int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const 
         size_t n = 0, cap = 0;
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
-        int rc;
+        int rc, r;
 
         sqlbuf_append(&b, "SELECT ");
         append_key_columns(&b, c);
@@ -438,14 +430,9 @@ int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const 
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE 1");
         append_discriminator_filter(&b, c, "AND");
-        if (b.oom) {
-                free(b.s);
-                return -ENOMEM;
-        }
-        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
-        free(b.s);
-        if (rc != SQLITE_OK)
-                return store_error(s, rc, e, "enumerating instances");
+        r = sqlbuf_prepare(s, &b, 0, &st, "enumerating instances", e);
+        if (r < 0)
+                return r;
 
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 if (n + 1 >= cap) {
