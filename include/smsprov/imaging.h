@@ -102,6 +102,12 @@ typedef struct ImagingBuildResult {
         char *notes;          /* what the build could not do and went on without, e.g. "the image
                                * has no Windows\System32\config\SYSTEM hive; ScratchSpace not
                                * written"; "" when nothing */
+        char *leftover;       /* a folder beside the output holding the file the build replaced,
+                               * kept alive by a link so that the rename did not have to free its
+                               * blocks; the caller removes it once the outcome is reported
+                               * (job_defer_removal()). NULL when nothing was replaced. A crash
+                               * before that leaves a ".staging-" folder that the startup sweep
+                               * removes. */
 } ImagingBuildResult;
 
 /* Builds a one-image WIM from one image of the source plus the adds, files and hive edit, without

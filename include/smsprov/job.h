@@ -89,6 +89,7 @@ struct Job {
         void (*free_userdata)(void *userdata);
         int work_result;
         SmsError work_error;
+        char *leftover; /* job_defer_removal(): the worker's, then the main thread's */
 
         void *owner_data; /* for the owner (the bus layer's per-job state) */
         Job *next;        /* queue links, under the queue lock */
@@ -125,5 +126,12 @@ bool job_cancel(Job *j);
 bool job_should_continue(Job *j);
 void job_set_progress(Job *j, uint32_t progress, uint32_t max_progress, uint64_t bytes, uint64_t total_bytes,
                       const char *text);
+/* Worker side: has the tree at `path` (the string is taken) removed once the job's outcome is
+ * out — committed and signalled — by a worker with nothing else to do, so that tidying up what
+ * the work left behind (a replaced image, whose blocks take long to free) neither delays the
+ * outcome nor competes with its commit for the file system's journal. One path per job; a
+ * second call removes the first at once. A crash before the removal leaves the tree to the
+ * startup sweep. */
+void job_defer_removal(Job *j, char *path);
 /* Main side: a copy of the current progress (clears the dirty flag). */
 JobProgress job_get_progress(Job *j, bool *ret_was_dirty);

@@ -588,8 +588,10 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         };
         r = imaging_build(&build, &b->result, e);
         boot_image_plan_done(&plan);
-        if (r >= 0)
+        if (r >= 0) {
                 job_set_progress(job, 100, 100, b->result.file_size, b->result.file_size, "Boot image built");
+                job_defer_removal(job, TAKE_PTR(b->result.leftover));
+        }
         return r;
 }
 
@@ -714,5 +716,12 @@ int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         r = imaging_build(&build, &x->result, e);
         if (r >= 0)
                 job_set_progress(job, 100, 100, x->result.file_size, x->result.file_size, "Exported");
+        /* Not deferred: the path goes through output_dir_fd, which the main thread closes once the
+         * job is reported. */
+        if (x->result.leftover) {
+                (void) path_remove_tree(x->result.leftover);
+                free(x->result.leftover);
+                x->result.leftover = NULL;
+        }
         return r;
 }

@@ -12,6 +12,7 @@
 
 #include "smsprov/job.h"
 #include "smsprov/macro.h"
+#include "smsprov/path.h"
 #include "util/time-util.h"
 
 #define JOB_QUEUE_MAX_WORKERS 8
@@ -21,6 +22,9 @@ struct JobQueue {
         pthread_cond_t wake;
         Job *pending_head, *pending_tail; /* FIFO of queued jobs, under lock */
         Job *done;                        /* finished by a worker, awaiting dispatch, under lock */
+        char **removals;                  /* job_defer_removal() paths of dispatched jobs, under
+                                           * lock; idle workers remove them */
+        size_t n_removals;
         Job **active;                     /* main thread: queued or running jobs */
         size_t n_active;
         bool stopping;
@@ -56,8 +60,15 @@ static void *worker_main(void *arg) {
                 Job *j;
 
                 pthread_mutex_lock(&q->lock);
-                while (!q->stopping && !q->pending_head)
+                while (!q->stopping && !q->pending_head && q->n_removals == 0)
                         pthread_cond_wait(&q->wake, &q->lock);
+                if (!q->pending_head && q->n_removals > 0 && !q->stopping) {
+                        char *path = q->removals[--q->n_removals];
+                        pthread_mutex_unlock(&q->lock);
+                        (void) path_remove_tree(path);
+                        free(path);
+                        continue;
+                }
                 if (!q->pending_head) {
                         pthread_mutex_unlock(&q->lock);
                         return NULL;
@@ -136,6 +147,11 @@ JobQueue *job_queue_free(JobQueue *q) {
         pthread_mutex_unlock(&q->lock);
         for (unsigned i = 0; i < q->n_workers; i++)
                 pthread_join(q->workers[i], NULL);
+        for (size_t i = 0; i < q->n_removals; i++) {
+                (void) path_remove_tree(q->removals[i]);
+                free(q->removals[i]);
+        }
+        free(q->removals);
         for (size_t i = 0; i < q->n_active; i++) {
                 q->active[i]->queue = NULL;
                 job_unref(q->active[i]);
@@ -158,6 +174,9 @@ unsigned job_queue_active(const JobQueue *q) {
 }
 
 static void job_free(Job *j) {
+        if (j->leftover) /* never dispatched: the queue was freed under it */
+                (void) path_remove_tree(j->leftover);
+        free(j->leftover);
         if (j->free_userdata)
                 j->free_userdata(j->userdata);
         sms_error_clear(&j->error);
@@ -264,6 +283,31 @@ bool job_should_continue(Job *j) {
         return !atomic_load(&j->cancel_requested);
 }
 
+/* After the job's outcome is out (committed, signalled): an idle worker removes the path. */
+static void queue_defer_removal(JobQueue *q, char *path) {
+        pthread_mutex_lock(&q->lock);
+        char **removals = realloc(q->removals, (q->n_removals + 1) * sizeof(char *));
+        if (removals) {
+                q->removals = removals;
+                q->removals[q->n_removals++] = path;
+                path = NULL;
+                pthread_cond_signal(&q->wake);
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (path) { /* out of memory: remove it here and now */
+                (void) path_remove_tree(path);
+                free(path);
+        }
+}
+
+void job_defer_removal(Job *j, char *path) {
+        if (j->leftover) {
+                (void) path_remove_tree(j->leftover);
+                free(j->leftover);
+        }
+        j->leftover = path;
+}
+
 void job_set_progress(Job *j, uint32_t progress, uint32_t max_progress, uint64_t bytes, uint64_t total_bytes,
                       const char *text) {
         uint64_t now = now_monotonic_usec();
@@ -364,6 +408,8 @@ void job_queue_dispatch(JobQueue *q) {
                 queue_remove_active(q, j);
                 if (q->callbacks.finished)
                         q->callbacks.finished(j, q->callbacks.userdata);
+                if (j->leftover)
+                        queue_defer_removal(q, TAKE_PTR(j->leftover));
                 job_unref(j);
         }
 }

@@ -921,6 +921,7 @@ static void test_build_rebuild(void **state) {
         assert_int_equal(built_scratch_space(d), 32);
         assert_wim_file(d, "\\new\\dir\\note.txt", "note");
         assert_wim_file(d, "\\Windows\\System32\\empty.txt", "");
+        assert_null(res.leftover); /* nothing was replaced */
         imaging_build_result_done(&res);
         assert_int_equal(rename(d->out, first), 0);
 
@@ -932,7 +933,14 @@ static void test_build_rebuild(void **state) {
         assert_int_equal(imaging_build(&b, &res, &e), 0);
         assert_int_equal(built_scratch_space(d), 256);
         assert_wim_file(d, "\\new\\dir\\note.txt", "note");
-        assert_int_equal(dir_entries(d->out_dir), 1);
+        /* The replaced output lives on in the leftover folder until the result is done with. */
+        assert_non_null(res.leftover);
+        assert_int_equal(dir_entries(d->out_dir), 2);
+        {
+                _cleanup_free_ char *replaced = path_join(res.leftover, "replaced");
+                _cleanup_free_ char *text = read_file(replaced, NULL);
+                assert_string_equal(text, "the previous output");
+        }
         {
                 WimInfo info = {};
                 assert_int_equal(imaging_read_info(d->out, &info, &e), 0);
@@ -940,6 +948,7 @@ static void test_build_rebuild(void **state) {
                 wim_info_done(&info);
         }
         imaging_build_result_done(&res);
+        assert_int_equal(dir_entries(d->out_dir), 1);
 }
 
 static void test_build_no_hive(void **state) {
@@ -1008,8 +1017,9 @@ static void test_build_multi_image(void **state) {
                 free(text);
                 text = wim_file(d->out, "\\image.txt", scratch, NULL);
                 assert_string_equal(text, "image 3\n");
-                assert_int_equal(dir_entries(d->out_dir), 1);
+                assert_int_equal(dir_entries(d->out_dir), 2); /* and the replaced output's folder */
                 imaging_build_result_done(&res);
+                assert_int_equal(dir_entries(d->out_dir), 1);
                 assert_int_equal(unlink(variant), 0);
         }
 }

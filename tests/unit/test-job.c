@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +128,89 @@ static void test_cancel_running_and_queued(void **state) {
         job_queue_free(q);
 }
 
+/* --- job_defer_removal() ----------------------------------------------------------------------- */
+
+typedef struct Leftover {
+        char dir[64];
+        atomic_int go;           /* the work waits for it, so the test can queue others first */
+        bool existed_at_finish;  /* the tree was still there when the outcome was reported */
+        unsigned finished;
+} Leftover;
+
+static bool exists(const char *path) {
+        return access(path, F_OK) == 0;
+}
+
+/* Makes a tree (a folder holding a file) and leaves its removal to the queue. */
+static int work_leave_tree(Job *j, void *userdata, SmsError *e) {
+        Leftover *l = userdata;
+        char file[96];
+
+        while (!atomic_load(&l->go))
+                usleep(1000);
+        strcpy(l->dir, "/tmp/smsprov-test-job.XXXXXX");
+        if (!mkdtemp(l->dir))
+                return -errno;
+        snprintf(file, sizeof file, "%s/replaced", l->dir);
+        FILE *f = fopen(file, "w");
+        if (!f || fclose(f) != 0)
+                return -EIO;
+        job_defer_removal(j, strdup(l->dir));
+        return 0;
+}
+
+static void on_finished_leftover(Job *j, void *userdata) {
+        Leftover *l = userdata;
+        l->existed_at_finish = exists(l->dir);
+        l->finished++;
+}
+
+static void pump_leftover(JobQueue *q, Leftover *l) {
+        for (int i = 0; i < 5000 && l->finished == 0; i++) {
+                struct pollfd p = { .fd = job_queue_fd(q), .events = POLLIN };
+                if (poll(&p, 1, 10) > 0)
+                        job_queue_dispatch(q);
+        }
+        assert_int_equal(l->finished, 1);
+}
+
+/* The tree outlives the outcome's report, then an idle worker removes it. */
+static void test_deferred_removal(void **state) {
+        Leftover l = { .go = 1 };
+        JobQueueCallbacks cb = { .finished = on_finished_leftover, .userdata = &l };
+        JobQueue *q = NULL;
+
+        assert_int_equal(job_queue_new(1, &cb, &q), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_leave_tree, .userdata = &l }, NULL), 0);
+        pump_leftover(q, &l);
+        assert_true(l.existed_at_finish);
+        for (int i = 0; i < 5000 && exists(l.dir); i++)
+                usleep(1000);
+        assert_false(exists(l.dir));
+        job_queue_free(q);
+}
+
+/* A removal still queued when the queue is freed (its one worker busy with a job that runs until
+ * canceled) is done by job_queue_free(). */
+static void test_deferred_removal_at_free(void **state) {
+        Leftover l = {};
+        JobQueueCallbacks cb = { .finished = on_finished_leftover, .userdata = &l };
+        atomic_int running = 0;
+        JobQueue *q = NULL;
+
+        assert_int_equal(job_queue_new(1, &cb, &q), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_leave_tree, .userdata = &l }, NULL), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 2, .work = work_until_canceled, .userdata = &running }, NULL),
+                         0);
+        atomic_store(&l.go, 1); /* the worker takes job 2 next: it was queued before job 1 ended */
+        pump_leftover(q, &l);
+        while (!atomic_load(&running))
+                usleep(1000);
+        assert_true(exists(l.dir)); /* the only worker is busy */
+        job_queue_free(q);
+        assert_false(exists(l.dir));
+}
+
 static void test_free_with_running_job(void **state) {
         atomic_int running = 0;
         JobQueue *q = NULL;
@@ -144,6 +228,8 @@ int main(void) {
                 cmocka_unit_test(test_complete_and_fail),
                 cmocka_unit_test(test_cancel_running_and_queued),
                 cmocka_unit_test(test_free_with_running_job),
+                cmocka_unit_test(test_deferred_removal),
+                cmocka_unit_test(test_deferred_removal_at_free),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
