@@ -38,7 +38,7 @@
 #define BOOT_CLASS ROOT "/class/SMS_BootImagePackage"
 #define BOOT_STATIC PROVIDER ".SMS_BootImagePackage.Static"
 #define JOB_IFACE PROVIDER ".Job"
-#define RUNS 3
+#define RUNS 5
 #define PROPERTY_RUNS 50
 #define JOB_TIMEOUT_US (1800.0 * 1e6)
 

@@ -7,7 +7,8 @@
  * (copy_file_range(), which shares extents on file systems that can), open the copy for writing,
  * delete the other images, apply every change in one wimlib_update_image(), and let
  * wimlib_overwrite() append the new data, metadata, blob table and XML to the copy; never a
- * rebuild. Existing resources are not read, let alone recompressed. When other images were
+ * rebuild. Existing resources are not read, let alone recompressed. The copy's writeback starts as
+ * each chunk is copied (util/write-behind.h), so the fsync before the rename finds the disk done. When other images were
  * deleted, the overwrite compacts instead of appending (WIMLIB_WRITE_FLAG_UNSAFE_COMPACT, see
  * write_image()): resources move down as they are, and the data only the deleted images used does
  * not stay behind as dead space.
