@@ -93,6 +93,11 @@ typedef enum ContentLinkMode {
         CONTENT_LINK_COPY, /* always copy (a DP on a share that must not share inodes) */
 } ContentLinkMode;
 
+/* How many DPs one package's distribution works on at once (each content_dp_distribute() on a
+ * thread of its own; they share nothing but the site library, which they only read). Five is
+ * Configuration Manager's default "maximum threads per package" of its distribution manager. */
+#define CONTENT_DP_PARALLEL 5
+
 typedef struct ContentDistributeStats {
         uint64_t files_linked, files_copied, files_present; /* FileLib entries */
         uint64_t bytes_copied;

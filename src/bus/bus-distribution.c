@@ -22,6 +22,7 @@
 #include "smsprov/content.h"
 #include "smsprov/macro.h"
 #include "util/log.h"
+#include "util/parallel.h"
 #include "util/time-util.h"
 
 /* Distribution states (reference §7.10). */
@@ -58,6 +59,8 @@ typedef struct Target {
         ContentLinkMode mode;
         char *pxe_name;      /* boot image on a PXE DP: its name in the PXE store */
         atomic_bool cancel;  /* CancelDistribution of this DP */
+        atomic_uint pct;     /* progress of this DP's part, 0-100 */
+        atomic_uint_fast64_t done_bytes, total_bytes;
         int result;
         SmsError error;
         char **bad_paths;    /* VerifyPackage */
@@ -173,14 +176,68 @@ static void report(Manager *m, uint32_t id, bool error, const SiteCaller *caller
 
 typedef struct TargetProgress {
         Job *job;
+        Distribution *d; /* NULL while the source is read */
         Target *target;
 } TargetProgress;
 
+/* The DPs run at once: the job's progress is their mean, its bytes their sums. */
 static bool target_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
         TargetProgress *tp = userdata;
-        uint32_t pct = total ? (uint32_t) (done * 100 / total) : 0;
-        job_set_progress(tp->job, pct > 100 ? 100 : pct, 100, done, total, text);
+        uint32_t pct = total ? (uint32_t) (done >= total ? 100 : done * 100 / total) : 0;
+        uint64_t sum_pct = 0, sum_done = 0, sum_total = 0;
+
+        if (!tp->d) {
+                job_set_progress(tp->job, pct, 100, done, total, text);
+                return job_should_continue(tp->job);
+        }
+        atomic_store(&tp->target->pct, pct);
+        atomic_store(&tp->target->done_bytes, done);
+        atomic_store(&tp->target->total_bytes, total);
+        for (size_t i = 0; i < tp->d->n_targets; i++) {
+                Target *t = &tp->d->targets[i];
+                sum_pct += atomic_load(&t->pct);
+                sum_done += atomic_load(&t->done_bytes);
+                sum_total += atomic_load(&t->total_bytes);
+        }
+        job_set_progress(tp->job, (uint32_t) (sum_pct / tp->d->n_targets), 100, sum_done, sum_total, text);
         return job_should_continue(tp->job) && !atomic_load(&tp->target->cancel);
+}
+
+typedef struct TargetRun {
+        Job *job;
+        Distribution *d;
+        const char *lib;
+} TargetRun;
+
+/* One DP's part; on a thread of its own, beside the other DPs'. */
+static void run_target(size_t i, void *userdata) {
+        TargetRun *run = userdata;
+        Distribution *d = run->d;
+        Target *t = &d->targets[i];
+        TargetProgress tp = { .job = run->job, .d = d, .target = t };
+
+        if (!job_should_continue(run->job)) {
+                t->result = sms_error_set(&t->error, SMS_ERROR_CANCELED, "canceled");
+                return;
+        }
+        switch (d->action) {
+        case TARGET_DISTRIBUTE:
+                t->result = content_dp_distribute(run->lib, t->dp_root, d->package_id, d->version, t->mode,
+                                                  t->pxe_name, target_progress, &tp, NULL, &t->error);
+                break;
+        case TARGET_REMOVE:
+                t->result = content_dp_remove(t->dp_root, d->package_id, target_progress, &tp, &t->error);
+                break;
+        case TARGET_VERIFY:
+                t->result = content_dp_verify(t->dp_root, d->package_id, target_progress, &tp, &t->bad_paths,
+                                              &t->error);
+                if (t->result >= 0 && t->bad_paths && t->bad_paths[0])
+                        t->result = sms_error_set(&t->error, SMS_ERROR_FAILED, "%zu file%s differ%s, first %s",
+                                                  strv_length(t->bad_paths), strv_length(t->bad_paths) == 1 ? "" : "s",
+                                                  strv_length(t->bad_paths) == 1 ? "s" : "", t->bad_paths[0]);
+                break;
+        }
+        atomic_store(&t->pct, 100);
 }
 
 static int distribution_work(Job *job, void *userdata, SmsError *e) {
@@ -192,7 +249,7 @@ static int distribution_work(Job *job, void *userdata, SmsError *e) {
                 return -ENOMEM;
         if (d->action == TARGET_DISTRIBUTE) {
                 ContentManifest manifest = {};
-                TargetProgress tp = { .job = job, .target = &(Target) {} };
+                TargetProgress tp = { .job = job };
                 job_set_progress(job, 0, 100, 0, 0, "Reading the package source");
                 r = content_site_ingest(lib, d->package_id, d->version, d->source, target_progress, &tp, &manifest, e);
                 content_manifest_done(&manifest);
@@ -203,35 +260,9 @@ static int distribution_work(Job *job, void *userdata, SmsError *e) {
         }
 
         size_t failed = 0;
-        for (size_t i = 0; i < d->n_targets; i++) {
-                Target *t = &d->targets[i];
-                TargetProgress tp = { .job = job, .target = t };
-                if (!job_should_continue(job)) {
-                        t->result = sms_error_set(&t->error, SMS_ERROR_CANCELED, "canceled");
-                        failed++;
-                        continue;
-                }
-                switch (d->action) {
-                case TARGET_DISTRIBUTE:
-                        t->result = content_dp_distribute(lib, t->dp_root, d->package_id, d->version, t->mode, t->pxe_name,
-                                                          target_progress, &tp, NULL, &t->error);
-                        break;
-                case TARGET_REMOVE:
-                        t->result = content_dp_remove(t->dp_root, d->package_id, target_progress, &tp, &t->error);
-                        break;
-                case TARGET_VERIFY:
-                        t->result = content_dp_verify(t->dp_root, d->package_id, target_progress, &tp, &t->bad_paths,
-                                                      &t->error);
-                        if (t->result >= 0 && t->bad_paths && t->bad_paths[0])
-                                t->result = sms_error_set(&t->error, SMS_ERROR_FAILED, "%zu file%s differ%s, first %s",
-                                                          strv_length(t->bad_paths),
-                                                          strv_length(t->bad_paths) == 1 ? "" : "s",
-                                                          strv_length(t->bad_paths) == 1 ? "s" : "", t->bad_paths[0]);
-                        break;
-                }
-                if (t->result < 0)
-                        failed++;
-        }
+        parallel_for(d->n_targets, CONTENT_DP_PARALLEL, run_target, &(TargetRun) { .job = job, .d = d, .lib = lib });
+        for (size_t i = 0; i < d->n_targets; i++)
+                failed += d->targets[i].result < 0;
         if (failed == 0)
                 return 0;
         if (d->n_targets == 1)

@@ -343,6 +343,12 @@ static int ingest_item(ContentWorkers *w, size_t index, void *buffer, SmsError *
         }
 }
 
+static int compare_miss_size(const void *a, const void *b, void *userdata) {
+        const Ingest *in = userdata;
+        off_t x = in->files[*(const size_t *) a].st.st_size, y = in->files[*(const size_t *) b].st.st_size;
+        return x > y ? -1 : x < y ? 1 : 0;
+}
+
 /* What the stat cache already knows is kept; the rest must be read. */
 static int plan_reads(Ingest *in, uint64_t *ret_total) {
         ContentStatCache cache;
@@ -366,6 +372,9 @@ static int plan_reads(Ingest *in, uint64_t *ret_total) {
                 total += (uint64_t) f->st.st_size;
         }
         content_stat_cache_done(&cache);
+        /* Largest first: the workers take items in order, and a large file taken last would keep
+         * one of them busy while the others have nothing left to do. */
+        qsort_r(in->misses, in->n_misses, sizeof *in->misses, compare_miss_size, in);
         *ret_total = total;
         return 0;
 }
