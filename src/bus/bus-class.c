@@ -150,7 +150,7 @@ finish:
         site_changes_free(changes, n);
         site_changes_free(params, n_params);
         if (r < 0 && !sd_bus_error_is_set(error))
-                r = bus_reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         sms_error_clear(&e);
         return r;
 }

@@ -506,13 +506,9 @@ int bus_distribution_package_updated(Manager *m, const SmsClass *c, const char *
 
 /* --- methods ------------------------------------------------------------------------------------- */
 
-static ClassRegistration *current_registration(sd_bus_message *msg) {
-        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
-}
-
 /* AddDistributionPoints(as SiteCode, as NALPath): every pair checked before anything changes. */
 static int method_add_distribution_points(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         const SmsClass *dp_class = sms_model_find_class("SMS_DistributionPoint");
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
@@ -581,9 +577,7 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
                 goto fail;
         return sd_bus_reply_method_return(msg, "o", job);
 fail:
-        r = bus_reply_error(error, &e, r);
-        sms_error_clear(&e);
-        return r;
+        return bus_reply_error_take(error, &e, r);
 }
 
 static int parse_package_and_dp(Manager *m, sd_bus_message *msg, const SmsClass **ret_class, char **ret_id,
@@ -625,9 +619,7 @@ static int method_verify_package(sd_bus_message *msg, void *userdata, sd_bus_err
         if (r >= 0)
                 r = bus_distribution_start(m, c, id, (char *[]) { nal, NULL }, 1, TARGET_VERIFY, &caller, &job, &e);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
         return sd_bus_reply_method_return(msg, "o", job);
 }

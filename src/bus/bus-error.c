@@ -21,6 +21,12 @@ int bus_reply_error(sd_bus_error *ret_error, const SmsError *e, int r) {
         return r < 0 ? r : sms_error_code_to_errno(code);
 }
 
+int bus_reply_error_take(sd_bus_error *ret_error, SmsError *e, int r) {
+        r = bus_reply_error(ret_error, e, r);
+        sms_error_clear(e);
+        return r;
+}
+
 int bus_set_error(sd_bus_error *ret_error, SmsErrorCode code, const char *fmt, ...) {
         SmsError e = SMS_ERROR_NULL;
         va_list ap;
@@ -29,7 +35,5 @@ int bus_set_error(sd_bus_error *ret_error, SmsErrorCode code, const char *fmt, .
         va_start(ap, fmt);
         r = sms_error_setv(&e, code, fmt, ap);
         va_end(ap);
-        r = bus_reply_error(ret_error, &e, r);
-        sms_error_clear(&e);
-        return r;
+        return bus_reply_error_take(ret_error, &e, r);
 }

@@ -24,16 +24,6 @@
 #include "util/log.h"
 #include "util/time-util.h"
 
-static ClassRegistration *current_registration(sd_bus_message *msg) {
-        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
-}
-
-static int reply_error(sd_bus_error *error, SmsError *e, int r) {
-        r = bus_reply_error(error, e, r);
-        sms_error_clear(e);
-        return r;
-}
-
 static const CimValue *value(const SmsObject *o, const char *name) {
         int i = sms_class_find_property(o->class, name);
         return i >= 0 ? &o->values[i] : NULL;
@@ -97,7 +87,7 @@ static int method_get_image_properties(sd_bus_message *msg, void *userdata, sd_b
         r = image_read_new(&m->site, path, !is_boot_image(reg->class) && reg->class != sms_model_find_class("SMS_ImagePackage"),
                            0, &read, &e);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         return bus_defer(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
 }
 
@@ -115,7 +105,7 @@ static int method_query_injection_status(sd_bus_message *msg, void *userdata, sd
                 return r;
         r = store_context_status_get(reg->manager->site.store, context_id, &st, &e);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         r = sd_bus_reply_method_return(msg, "uuusis", st.status, st.progress, st.max_progress, st.progress_text,
                                        st.error_code, st.extended_error_info);
         store_context_status_done(&st);
@@ -137,7 +127,7 @@ static int method_delete_context_id(sd_bus_message *msg, void *userdata, sd_bus_
                 return r;
         r = store_context_status_delete(reg->manager->site.store, context_id, &e);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -306,7 +296,7 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
 }
 
 static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
         SmsError e = SMS_ERROR_NULL;
@@ -320,12 +310,12 @@ static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return r;
         r = bus_image_start_build(m, reg->class, key, sd_bus_message_get_member(msg), 1, &caller, &job, &e);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, "o", job);
 }
 
 static int method_update_optional_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
         _cleanup_strv_free_ char **ids = NULL;
@@ -381,17 +371,17 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
                 boot_image_build_free(probe);
                 if (r < 0) {
                         cim_value_clear(&change.value);
-                        return reply_error(error, &e, r);
+                        return bus_reply_error_take(error, &e, r);
                 }
         }
         r = site_object_put(&m->site, reg->class, key, &change, 1, &caller, &changed, &n_changed, &e);
         cim_value_clear(&change.value);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
         r = bus_image_start_build(m, reg->class, key, "UpdateOptionalComponents", 1, &caller, &job, &e);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, "o", job);
 }
 
@@ -516,7 +506,7 @@ static int reload_new(Manager *m, const SmsClass *c, const char *key, const Site
 }
 
 static int method_reload_image_properties(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         SmsError e = SMS_ERROR_NULL;
@@ -531,7 +521,7 @@ static int method_reload_image_properties(sd_bus_message *msg, void *userdata, s
                 return r;
         r = reload_new(m, reg->class, key, &caller, false, &rl, &e);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         return bus_defer(m, msg, reload_work, reply_reload, rl, reload_free);
 }
 
@@ -581,7 +571,7 @@ int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, con
 }
 
 static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
         SmsError e = SMS_ERROR_NULL;
@@ -595,7 +585,7 @@ static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus
                 return r;
         r = bus_image_refresh_source(m, reg->class, key, &caller, &job, &e);
         if (r < 0)
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, "o", job);
 }
 
@@ -685,7 +675,7 @@ static int method_export_default_boot_image(sd_bus_message *msg, void *userdata,
                 r = image_read_new_trusted(x->job->source_path, index, &x->check, &e);
         if (r < 0) {
                 export_free(x);
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         }
         return bus_defer(m, msg, export_check_work, reply_export, x, export_free);
 }
@@ -930,7 +920,7 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
         r = site_object_check_create(&m->site, c, changes, n, &e);
         if (r < 0) {
                 site_changes_free(changes, n);
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         }
         source = find_change(c, changes, n, is_boot_image(c) ? "ImagePath" : "PkgSourcePath");
         if (!source || source->value.null || !*source->value.str) {
@@ -945,7 +935,7 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                 r = site_object_create(&m->site, c, changes, n, NULL, 0, caller, &key, &e);
                 site_changes_free(changes, n);
                 if (r < 0)
-                        return reply_error(error, &e, r);
+                        return bus_reply_error_take(error, &e, r);
                 path = instance_path(c, key);
                 if (!path || !ifaces)
                         return -ENOMEM;
@@ -968,7 +958,7 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                            ic->index, &ic->read, &e);
         if (r < 0) {
                 image_create_free(ic);
-                return reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         }
         return bus_defer(m, msg, image_create_work, reply_image_create, ic, image_create_free);
 }

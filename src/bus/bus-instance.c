@@ -154,7 +154,7 @@ static int instance_enumerate(sd_bus *bus, const char *prefix, void *userdata, c
 
         r = store_object_enumerate(reg->manager->site.store, reg->class, &keys, NULL, &n, &e);
         if (r < 0)
-                return bus_reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
 
         nodes = calloc(n + 1, sizeof(char *));
         if (!nodes)
@@ -216,12 +216,8 @@ int bus_instance_emit_changed(Manager *m, const SmsClass *c, const char *key, co
 
 /* --- methods ----------------------------------------------------------------------------------- */
 
-static ClassRegistration *current_registration(sd_bus_message *msg) {
-        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
-}
-
 static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         _cleanup_free_ size_t *changed = NULL;
@@ -266,13 +262,13 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
 finish:
         site_changes_free(changes, n);
         if (r < 0 && !sd_bus_error_is_set(error))
-                r = bus_reply_error(error, &e, r);
+                return bus_reply_error_take(error, &e, r);
         sms_error_clear(&e);
         return r;
 }
 
 static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *path = NULL;
         _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(reg->class);
@@ -291,9 +287,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 if (r >= 0)
                         r = bus_distribution_remove(m, key, &caller, &e);
                 if (r < 0) {
-                        r = bus_reply_error(error, &e, r);
-                        sms_error_clear(&e);
-                        return r;
+                        return bus_reply_error_take(error, &e, r);
                 }
                 return sd_bus_reply_method_return(msg, NULL);
         }
@@ -305,9 +299,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                      key, bus_distribution_count(m, key));
         r = site_object_delete(&m->site, reg->class, key, &caller, &e);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
         bus_schedule_update(m, reg->class, key); /* drops the timer */
         /* Nothing runs between the commit and this signal, so no caller sees the object gone
@@ -319,7 +311,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 }
 
 static int method_add_change_notification(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *path = NULL;
         SiteCaller caller;
@@ -333,9 +325,7 @@ static int method_add_change_notification(sd_bus_message *msg, void *userdata, s
                 return r;
         r = site_package_add_change_notification(&m->site, reg->class, key, &caller, &e);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
         r = sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site", "ChangeNotification", "so",
                                key, path);
@@ -347,7 +337,7 @@ static int method_add_change_notification(sd_bus_message *msg, void *userdata, s
 }
 
 static int set_source_site(sd_bus_message *msg, void *userdata, const char *source_site, sd_bus_error *error) {
-        ClassRegistration *reg = current_registration(msg);
+        ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         _cleanup_free_ size_t *changed = NULL;
@@ -364,9 +354,7 @@ static int set_source_site(sd_bus_message *msg, void *userdata, const char *sour
         r = site_package_set_source_site(&m->site, reg->class, key, source_site ? source_site : store_site_code(m->site.store),
                                          &caller, &changed, &n_changed, &e);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
         bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
         return sd_bus_reply_method_return(msg, NULL);

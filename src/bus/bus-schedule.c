@@ -238,9 +238,7 @@ static int method_read_from_string(sd_bus_message *msg, void *userdata, sd_bus_e
                 return r;
         r = sms_schedule_decode(s, &v.schedule.data, &v.schedule.n, &e);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
@@ -262,9 +260,7 @@ static int method_write_to_string(sd_bus_message *msg, void *userdata, sd_bus_er
                 r = sms_schedule_encode(v.schedule.data, v.schedule.n, &s, &e);
         cim_value_clear(&v);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
         return sd_bus_reply_method_return(msg, "s", s);
 }

@@ -92,9 +92,7 @@ static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *
                 return r;
         r = site_query(&m->site, text, &q, &rows, &n, &e);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
 
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -123,9 +121,7 @@ static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *
                 return r;
         r = site_resolve_wmi_path(&m->site, wmi_path, &c, &key, &e);
         if (r < 0) {
-                r = bus_reply_error(error, &e, r);
-                sms_error_clear(&e);
-                return r;
+                return bus_reply_error_take(error, &e, r);
         }
         path = instance_path(c, key);
         if (!path)

@@ -12,6 +12,8 @@
  * negative errno for the handler to return. A failure without an SmsError (r < 0 only, e.g.
  * -ENOMEM) becomes Failed with strerror; never a bare System.Error. */
 int bus_reply_error(sd_bus_error *ret_error, const SmsError *e, int r);
+/* The same, then clears e: for a handler's own SmsError on its way out. */
+int bus_reply_error_take(sd_bus_error *ret_error, SmsError *e, int r);
 int bus_set_error(sd_bus_error *ret_error, SmsErrorCode code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Appends a value with its type's signature; NULL values as the type's zero (API.md §3). */

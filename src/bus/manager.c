@@ -25,6 +25,10 @@ ClassRegistration *manager_registration(Manager *m, const SmsClass *c) {
         return NULL;
 }
 
+ClassRegistration *bus_current_registration(sd_bus_message *msg) {
+        return sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
+}
+
 static int manager_setup_registrations(Manager *m) {
         size_t n = 0;
 

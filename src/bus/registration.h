@@ -20,6 +20,8 @@ struct ClassRegistration {
 };
 
 ClassRegistration *manager_registration(Manager *m, const SmsClass *c);
+/* The registration of the class whose vtable is dispatching msg (in a method or property handler). */
+ClassRegistration *bus_current_registration(sd_bus_message *msg);
 
 /* A method vtable entry with argument names taken from the descriptor tables. */
 sd_bus_vtable method_entry(const char *member, const char *in, const char *out, const char *names,
