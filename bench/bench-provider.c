@@ -10,153 +10,41 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
-#include <time.h>
 #include <unistd.h>
 
-#define PROVIDER "org.smsprov.Provider1"
-#define ROOT "/org/smsprov/Provider1"
+#include "bench-env.h"
+
 #define BASE_IFACE PROVIDER ".SMS_PackageBaseclass"
 #define ECHO "org.smsprov.Bench"
 #define ECHO_PATH "/org/smsprov/Bench"
 #define PROPERTIES "org.freedesktop.DBus.Properties"
-#define CALL_TIMEOUT_USEC (300ULL * 1000000ULL)
 #define BLOCK 100
 
 typedef struct Bench {
+        BenchEnv env;           /* smsprovd, with echo-server as the reference */
         unsigned n;             /* packages to create */
-        const char *smsprovd, *source_root, *echo_server;
-        char *dir, *address;
-        pid_t dbus_pid, daemon_pid, echo_pid;
-        sd_bus *bus;
+        const char *echo_server;
         char **paths;           /* the created packages */
         double fsync_per_s;     /* the disk's commit floor, the reference for writes */
         double echo_call_median; /* the reference for queries */
 } Bench;
 
-typedef struct Stats {
-        double median, p99;
-} Stats;
+const char bench_name[] = "bench";
 
-enum { GOAL_NONE = -1, GOAL_MISSED = 0, GOAL_MET = 1 };
-
-typedef struct Row {
-        char metric[48], value[40], reference[40], ratio[48];
-        int goal;
-} Row;
-
-static Row rows[24];
-static size_t n_rows;
-static Bench *current; /* for die() */
-
-static void bench_stop(Bench *b);
-
-static _Noreturn __attribute__((format(printf, 1, 2))) void die(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("bench: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        if (current)
-                bench_stop(current);
-        exit(EXIT_FAILURE);
-}
-
-/* A formatted string that lives until eight more have been made: enough for one table row. */
-static __attribute__((format(printf, 1, 2))) const char *fmt(const char *f, ...) {
-        static char buf[8][64];
-        static unsigned next;
-        char *s = buf[next++ % 8];
-        va_list ap;
-
-        va_start(ap, f);
-        vsnprintf(s, sizeof buf[0], f, ap);
-        va_end(ap);
-        return s;
-}
-
-static void row(int goal, const char *metric, const char *value, const char *reference, const char *ratio) {
-        Row *r;
-
-        if (n_rows >= sizeof rows / sizeof rows[0])
-                die("too many rows");
-        r = &rows[n_rows++];
-        *r = (Row) { .goal = goal };
-        snprintf(r->metric, sizeof r->metric, "%s", metric);
-        snprintf(r->value, sizeof r->value, "%s", value);
-        snprintf(r->reference, sizeof r->reference, "%s", reference);
-        snprintf(r->ratio, sizeof r->ratio, "%s", ratio);
-}
-
-static const char *verdict(bool ok) {
-        return ok ? "ok" : "MISSED";
-}
-
-static double now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return (x > y) - (x < y);
-}
-
-/* Sorts v in place. */
-static Stats stats(double *v, size_t n) {
-        size_t p99 = (n * 99 + 99) / 100;
-
-        qsort(v, n, sizeof(double), cmp_double);
-        return (Stats) { .median = v[n / 2], .p99 = v[(p99 > 0 ? p99 : 1) - 1] };
-}
+static const TableLayout table_layout = {
+        .width = { 36, 36, 28 },
+        .keep = { 47, 39, 39, 47 },
+};
 
 /* --- processes --------------------------------------------------------------------------------- */
-
-static pid_t spawn(char *const argv[]) {
-        pid_t pid = fork();
-
-        if (pid < 0)
-                die("fork: %m");
-        if (pid == 0) {
-                execv(argv[0], argv);
-                execvp(argv[0], argv);
-                fprintf(stderr, "bench: cannot run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-        return pid;
-}
-
-static void stop_child(pid_t *pid, const char *what) {
-        int status = 0;
-
-        if (*pid <= 0)
-                return;
-        kill(*pid, SIGTERM);
-        waitpid(*pid, &status, 0);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                fprintf(stderr, "bench: %s did not stop cleanly (status 0x%x)\n", what, (unsigned) status);
-        *pid = -1;
-}
 
 /* A "Vm…:" field of /proc/PID/status, in KiB; -1 if missing. */
 static long proc_status_kib(pid_t pid, const char *field) {
@@ -232,65 +120,7 @@ static double proc_total_cpu_us(pid_t pid) {
         return (double) (utime + stime) * 1e6 / (double) sysconf(_SC_CLK_TCK);
 }
 
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        remove(path);
-        return 0;
-}
-
 /* --- the bus ----------------------------------------------------------------------------------- */
-
-/* Calls a method and measures the round trip in µs, building the message included. */
-static int call_timedv(Bench *b, double *ret_us, sd_bus_message **ret_reply, sd_bus_error *error, const char *dest,
-                       const char *path, const char *iface, const char *member, const char *types, va_list ap) {
-        sd_bus_message *m = NULL;
-        double t0 = now_us();
-        int r;
-
-        r = sd_bus_message_new_method_call(b->bus, &m, dest, path, iface, member);
-        if (r >= 0 && types)
-                r = sd_bus_message_appendv(m, types, ap);
-        if (r >= 0)
-                r = sd_bus_call(b->bus, m, CALL_TIMEOUT_USEC, error, ret_reply);
-        *ret_us = now_us() - t0;
-        sd_bus_message_unref(m);
-        if (r < 0 && !sd_bus_error_is_set(error))
-                sd_bus_error_set_errno(error, r);
-        return r;
-}
-
-/* The same, for calls that must work: dies on error; the reply is dropped if ret_reply is NULL. */
-static double call_timed(Bench *b, sd_bus_message **ret_reply, const char *dest, const char *path,
-                         const char *iface, const char *member, const char *types, ...) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        double t;
-        va_list ap;
-        int r;
-
-        va_start(ap, types);
-        r = call_timedv(b, &t, &reply, &error, dest, path, iface, member, types, ap);
-        va_end(ap);
-        if (r < 0)
-                die("%s %s.%s: %s", path, iface, member, error.message);
-        if (ret_reply)
-                *ret_reply = reply;
-        else
-                sd_bus_message_unref(reply);
-        return t;
-}
-
-/* The same, for calls whose failure is a result: returns the error instead of dying. */
-static int try_call_timed(Bench *b, double *ret_us, sd_bus_message **ret_reply, sd_bus_error *error,
-                          const char *dest, const char *path, const char *iface, const char *member, const char *types,
-                          ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, types);
-        r = call_timedv(b, ret_us, ret_reply, error, dest, path, iface, member, types, ap);
-        va_end(ap);
-        return r;
-}
 
 /* Entries of the array that opens the reply: structs 'r' or dict entries 'e' whose contents
  * begin with an object path; *ret_matching counts the paths that contain `match`. */
@@ -319,32 +149,6 @@ static long count_entries(sd_bus_message *m, char element, const char *contents,
         return n;
 }
 
-static bool name_has_owner(Bench *b, const char *name) {
-        sd_bus_message *reply = NULL;
-        int has = 0;
-
-        call_timed(b, &reply, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                   "NameHasOwner", "s", name);
-        sd_bus_message_read(reply, "b", &has);
-        sd_bus_message_unref(reply);
-        return has;
-}
-
-static void wait_for_name(Bench *b, const char *name, pid_t *pid) {
-        int status;
-
-        for (int i = 0; i < 1000; i++) {
-                if (name_has_owner(b, name))
-                        return;
-                if (waitpid(*pid, &status, WNOHANG) == *pid) {
-                        *pid = -1;
-                        die("the owner of %s exited (status 0x%x)", name, (unsigned) status);
-                }
-                sleep_ms(10);
-        }
-        die("%s did not appear on the bus", name);
-}
-
 /* A UInt32 figure dbus-daemon keeps about a connection (org.freedesktop.DBus.Debug.Stats), or
  * -1 when the bus was built without statistics. */
 static long bus_connection_stat(Bench *b, const char *name, const char *key) {
@@ -355,7 +159,7 @@ static long bus_connection_stat(Bench *b, const char *name, const char *key) {
         long value = -1;
         int r;
 
-        r = sd_bus_call_method(b->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+        r = sd_bus_call_method(b->env.bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                "org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", &error, &reply, "s", name);
         if (r >= 0)
                 r = sd_bus_message_enter_container(reply, 'a', "{sv}");
@@ -375,83 +179,28 @@ static long bus_connection_stat(Bench *b, const char *name, const char *key) {
 
 /* --- setting up and tearing down --------------------------------------------------------------- */
 
-static char *path_in(const Bench *b, const char *name) {
-        char *s = NULL;
-        if (asprintf(&s, "%s/%s", b->dir, name) < 0)
-                die("out of memory");
-        return s;
-}
-
 static void bench_start(Bench *b) {
-        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        char *bus_path, *content, *boot, *listen = NULL, *bus_arg = NULL, *config = NULL, *state = NULL,
-             *roots = NULL;
-        struct stat st;
-        int r;
+        char *boot;
+        int fd;
 
-        if (asprintf(&b->dir, "%s/smsprov-bench.XXXXXX", tmp) < 0 || !mkdtemp(b->dir))
-                die("cannot create a temporary directory in %s: %m", tmp);
-        current = b;
-        bus_path = path_in(b, "bus");
-        content = path_in(b, "content");
-        boot = path_in(b, "content/boot.wim");
-        if (mkdir(content, 0755) < 0 || (r = open(boot, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        bench_env_make_dir(&b->env, "smsprov-bench");
+        boot = path_in(&b->env, "content/boot.wim");
+        if ((fd = open(boot, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
                 die("cannot create %s: %m", boot);
-        close(r);
-        if (asprintf(&b->address, "unix:path=%s", bus_path) < 0 ||
-            asprintf(&listen, "--address=%s", b->address) < 0 ||
-            asprintf(&bus_arg, "--bus-address=%s", b->address) < 0 ||
-            asprintf(&config, "--config-file=%s/tests/bus/test-bus.conf", b->source_root) < 0 ||
-            asprintf(&state, "--state-dir=%s/state", b->dir) < 0 ||
-            asprintf(&roots, "--content-root=%s", content) < 0)
-                die("out of memory");
-
-        char *dbus_argv[] = { "dbus-daemon", config, listen, "--nofork", "--nopidfile", "--nosyslog", NULL };
-        b->dbus_pid = spawn(dbus_argv);
-        for (int i = 0; i < 500 && stat(bus_path, &st) < 0; i++)
-                sleep_ms(10);
-
-        r = sd_bus_new(&b->bus);
-        if (r >= 0)
-                r = sd_bus_set_address(b->bus, b->address);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(b->bus, 1);
-        if (r >= 0)
-                r = sd_bus_start(b->bus);
-        if (r < 0)
-                die("cannot connect to %s: %s", b->address, strerror(-r));
-
-        char *daemon_argv[] = { (char *) b->smsprovd, bus_arg, state, "--site-code=LAB", roots,
-                                "--log-level=warning", NULL };
-        b->daemon_pid = spawn(daemon_argv);
-        wait_for_name(b, PROVIDER, &b->daemon_pid);
-        char *echo_argv[] = { (char *) b->echo_server, b->address, ECHO, NULL };
-        b->echo_pid = spawn(echo_argv);
-        wait_for_name(b, ECHO, &b->echo_pid);
-
-        free(bus_arg);
-        free(bus_path);
-        free(content);
+        close(fd);
         free(boot);
-        free(listen);
-        free(config);
-        free(state);
-        free(roots);
+
+        bench_env_start_bus(&b->env);
+        bench_env_start_daemon(&b->env, NULL);
+        char *echo_argv[] = { (char *) b->echo_server, b->env.address, ECHO, NULL };
+        bench_env_start_reference(&b->env, echo_argv, "echo-server", ECHO);
 }
 
 static void bench_stop(Bench *b) {
-        current = NULL;
-        b->bus = sd_bus_flush_close_unref(b->bus);
-        stop_child(&b->echo_pid, "echo-server");
-        stop_child(&b->daemon_pid, "smsprovd");
-        stop_child(&b->dbus_pid, "dbus-daemon");
-        if (b->dir && !getenv("BENCH_KEEP"))
-                nftw(b->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        bench_env_stop(&b->env);
         for (unsigned i = 0; b->paths && i < b->n; i++)
                 free(b->paths[i]);
         free(b->paths);
-        free(b->dir);
-        free(b->address);
 }
 
 /* --- the figures ------------------------------------------------------------------------------- */
@@ -460,7 +209,7 @@ static void bench_stop(Bench *b) {
  * commit in WAL mode with synchronous=FULL costs at least. The median, as a rate: a busy disk
  * makes single syncs slow, and the mean would follow them. */
 static void measure_fsync_floor(Bench *b) {
-        char *probe = path_in(b, "state/fsync-probe"), block[4096] = {};
+        char *probe = path_in(&b->env, "state/fsync-probe"), block[4096] = {};
         double lat[200];
         int fd;
 
@@ -490,7 +239,7 @@ static void write_rate_row(Bench *b, const char *metric, unsigned n, double tota
 
 static void bench_create(Bench *b) {
         static const char *const classes[] = { "SMS_ImagePackage", "SMS_OperatingSystemInstallPackage" };
-        double *lat = calloc(b->n, sizeof(double)), t0 = now_us(), cpu0 = proc_total_cpu_us(b->daemon_pid);
+        double *lat = calloc(b->n, sizeof(double)), t0 = now_us(), cpu0 = proc_total_cpu_us(b->env.daemon_pid);
         b->paths = calloc(b->n, sizeof(char *));
         if (!lat || !b->paths)
                 die("out of memory");
@@ -504,21 +253,21 @@ static void bench_create(Bench *b) {
                 /* OS images and OS install packages without a source: Create is then a database
                  * write. (A boot image's Create reads and builds a WIM: bench-imaging's business.) */
                 snprintf(class_path, sizeof class_path, ROOT "/class/%s", classes[i % 2]);
-                lat[i] = call_timed(b, &reply, PROVIDER, class_path, PROVIDER ".Class", "Create", "a{sv}", 2, "Name",
-                                    "s", name, "Version", "s", version);
+                lat[i] = call_timed(b->env.bus, &reply, PROVIDER, class_path, PROVIDER ".Class", "Create", "a{sv}", 2,
+                                    "Name", "s", name, "Version", "s", version);
                 if (sd_bus_message_read(reply, "oo", &path, &job) < 0 || !(b->paths[i] = strdup(path)))
                         die("cannot read the reply of Create");
                 sd_bus_message_unref(reply);
                 if ((i + 1) % 1000 == 0)
                         fprintf(stderr, "bench: created %u/%u\n", i + 1, b->n);
         }
-        write_rate_row(b, "Create", b->n, now_us() - t0, proc_total_cpu_us(b->daemon_pid) - cpu0, lat);
+        write_rate_row(b, "Create", b->n, now_us() - t0, proc_total_cpu_us(b->env.daemon_pid) - cpu0, lat);
         free(lat);
 }
 
 static void bench_put(Bench *b) {
         const unsigned n = 1000;
-        double *lat = calloc(n, sizeof(double)), t0 = now_us(), cpu0 = proc_total_cpu_us(b->daemon_pid);
+        double *lat = calloc(n, sizeof(double)), t0 = now_us(), cpu0 = proc_total_cpu_us(b->env.daemon_pid);
 
         if (!lat)
                 die("out of memory");
@@ -526,10 +275,10 @@ static void bench_put(Bench *b) {
                 char description[32];
 
                 snprintf(description, sizeof description, "bench put %u", i);
-                lat[i] = call_timed(b, NULL, PROVIDER, b->paths[(size_t) i * b->n / n], BASE_IFACE, "Put", "a{sv}", 1,
-                                    "Description", "s", description);
+                lat[i] = call_timed(b->env.bus, NULL, PROVIDER, b->paths[(size_t) i * b->n / n], BASE_IFACE, "Put",
+                                    "a{sv}", 1, "Description", "s", description);
         }
-        write_rate_row(b, "Put (Description)", n, now_us() - t0, proc_total_cpu_us(b->daemon_pid) - cpu0, lat);
+        write_rate_row(b, "Put (Description)", n, now_us() - t0, proc_total_cpu_us(b->env.daemon_pid) - cpu0, lat);
         free(lat);
 }
 
@@ -539,13 +288,15 @@ enum { READ_GET, READ_ECHO_GET, READ_ECHO, READ_GET_MANY, _READ_MAX };
 static double read_call(Bench *b, unsigned kind, unsigned i) {
         switch (kind) {
         case READ_GET: /* one package: after the first call the daemon answers from its cache */
-                return call_timed(b, NULL, PROVIDER, b->paths[b->n / 2], PROPERTIES, "Get", "ss", BASE_IFACE, "Name");
+                return call_timed(b->env.bus, NULL, PROVIDER, b->paths[b->n / 2], PROPERTIES, "Get", "ss", BASE_IFACE,
+                                  "Name");
         case READ_ECHO_GET:
-                return call_timed(b, NULL, ECHO, ECHO_PATH, PROPERTIES, "Get", "ss", ECHO, "Name");
+                return call_timed(b->env.bus, NULL, ECHO, ECHO_PATH, PROPERTIES, "Get", "ss", ECHO, "Name");
         case READ_ECHO:
-                return call_timed(b, NULL, ECHO, ECHO_PATH, ECHO, "Echo", "s", "Boot image (x64)");
+                return call_timed(b->env.bus, NULL, ECHO, ECHO_PATH, ECHO, "Echo", "s", "Boot image (x64)");
         default: /* a different package each time: the find callback reads the database */
-                return call_timed(b, NULL, PROVIDER, b->paths[i % b->n], PROPERTIES, "Get", "ss", BASE_IFACE, "Name");
+                return call_timed(b->env.bus, NULL, PROVIDER, b->paths[i % b->n], PROPERTIES, "Get", "ss", BASE_IFACE,
+                                  "Name");
         }
 }
 
@@ -565,7 +316,7 @@ static void bench_get(Bench *b) {
         for (unsigned i = 0; i < n; i += BLOCK)
                 for (unsigned j = 0; j < _READ_MAX; j++) {
                         unsigned k = (i / BLOCK + j) % _READ_MAX;
-                        pid_t server = k == READ_ECHO_GET || k == READ_ECHO ? b->echo_pid : b->daemon_pid;
+                        pid_t server = k == READ_ECHO_GET || k == READ_ECHO ? b->env.reference_pid : b->env.daemon_pid;
                         double cpu0 = proc_cpu_us(server);
 
                         for (unsigned c = i; c < i + BLOCK && c < n; c++)
@@ -601,7 +352,7 @@ static void bench_get(Bench *b) {
 
 static void bench_query(Bench *b, const char *metric, const char *query, unsigned runs, long expect_rows,
                         double goal_ms) {
-        double *lat = calloc(runs, sizeof(double)), cpu0 = proc_cpu_us(b->daemon_pid), cpu;
+        double *lat = calloc(runs, sizeof(double)), cpu0 = proc_cpu_us(b->env.daemon_pid), cpu;
         Stats s;
 
         if (!lat)
@@ -611,12 +362,12 @@ static void bench_query(Bench *b, const char *metric, const char *query, unsigne
                 sd_bus_message *reply = NULL;
                 long got;
 
-                lat[i] = call_timed(b, &reply, PROVIDER, ROOT, PROVIDER ".Site", "ExecQuery", "s", query);
+                lat[i] = call_timed(b->env.bus, &reply, PROVIDER, ROOT, PROVIDER ".Site", "ExecQuery", "s", query);
                 if (i == 0 && (got = count_entries(reply, 'r', "oa{sv}", NULL, NULL)) != expect_rows)
                         die("%s returned %ld rows, expected %ld", query, got, expect_rows);
                 sd_bus_message_unref(reply);
         }
-        cpu = (proc_cpu_us(b->daemon_pid) - cpu0) / runs;
+        cpu = (proc_cpu_us(b->env.daemon_pid) - cpu0) / runs;
         s = stats(lat, runs);
         free(lat);
         bool ok = s.median / 1e3 < goal_ms;
@@ -640,7 +391,7 @@ static void bench_queries(Bench *b) {
 
 static void bench_idle_rss(Bench *b) {
         sleep_ms(1000);
-        long rss = proc_status_kib(b->daemon_pid, "VmRSS");
+        long rss = proc_status_kib(b->env.daemon_pid, "VmRSS");
         bool ok = rss >= 0 && rss <= 30 * 1024;
         row(ok ? GOAL_MET : GOAL_MISSED, "Daemon RSS idle", fmt("%.1f MiB", rss / 1024.0),
             fmt("%u packages", b->n), fmt("goal <= 30 MiB %s", verdict(ok)));
@@ -650,26 +401,26 @@ static void bench_idle_rss(Bench *b) {
 static const char *daemon_state(Bench *b) {
         int status;
 
-        if (waitpid(b->daemon_pid, &status, WNOHANG) == b->daemon_pid) {
-                b->daemon_pid = -1;
+        if (waitpid(b->env.daemon_pid, &status, WNOHANG) == b->env.daemon_pid) {
+                b->env.daemon_pid = -1;
                 return fmt("smsprovd exited (status 0x%x)", (unsigned) status);
         }
-        return name_has_owner(b, PROVIDER) ? "smsprovd still on the bus" : "smsprovd running, off the bus";
+        return name_has_owner(b->env.bus, PROVIDER) ? "smsprovd still on the bus" : "smsprovd running, off the bus";
 }
 
 static void bench_managed_objects(Bench *b) {
         const int runs = 5;
         double lat[5];
         long objects = 0, messages = 0;
-        bool reset = reset_peak_rss(b->daemon_pid);
-        long rss_before = proc_status_kib(b->daemon_pid, "VmRSS");
+        bool reset = reset_peak_rss(b->env.daemon_pid);
+        long rss_before = proc_status_kib(b->env.daemon_pid, "VmRSS");
 
         for (int i = 0; i < runs; i++) {
                 sd_bus_error error = SD_BUS_ERROR_NULL;
                 sd_bus_message *reply = NULL;
 
-                if (try_call_timed(b, &lat[i], &reply, &error, PROVIDER, ROOT, "org.freedesktop.DBus.ObjectManager",
-                                   "GetManagedObjects", NULL) < 0) {
+                if (try_call_timed(b->env.bus, &lat[i], &reply, &error, PROVIDER, ROOT,
+                                   "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL) < 0) {
                         fprintf(stderr, "bench: GetManagedObjects: %s: %s\n", error.name, error.message);
                         row(GOAL_MISSED, "GetManagedObjects", "FAILED", error.name, daemon_state(b));
                         sd_bus_error_free(&error);
@@ -679,7 +430,8 @@ static void bench_managed_objects(Bench *b) {
                         objects = count_entries(reply, 'e', "oa{sa{sv}}", "/SMS_StatusMessage/", &messages);
                 sd_bus_message_unref(reply);
         }
-        long hwm = proc_status_kib(b->daemon_pid, "VmHWM"), rss_after = proc_status_kib(b->daemon_pid, "VmRSS");
+        long hwm = proc_status_kib(b->env.daemon_pid, "VmHWM"),
+             rss_after = proc_status_kib(b->env.daemon_pid, "VmRSS");
         long peak = bus_connection_stat(b, PROVIDER, "PeakIncomingBytes");
         Stats s = stats(lat, runs);
         double growth = (hwm - rss_before) / 1024.0;
@@ -695,26 +447,6 @@ static void bench_managed_objects(Bench *b) {
             "dbus-daemon stats", fmt("peak bytes queued from smsprovd; %.0f B/object", peak / (double) objects));
         row(GOAL_NONE, "Daemon RSS after GetManagedObjects", fmt("%.1f MiB", rss_after / 1024.0),
             fmt("peak %.1f MiB", hwm / 1024.0), "-");
-}
-
-static void print_table(const Bench *b) {
-        int met = 0, missed = 0;
-        bool first = true;
-
-        printf("\n%-36s  %-36s  %-28s  %s\n", "metric", "value", "reference", "ratio/goal");
-        for (size_t i = 0; i < n_rows; i++) {
-                printf("%-36s  %-36s  %-28s  %s\n", rows[i].metric, rows[i].value, rows[i].reference,
-                       rows[i].ratio);
-                met += rows[i].goal == GOAL_MET;
-                missed += rows[i].goal == GOAL_MISSED;
-        }
-        printf("\nbench: %u packages; %d of %d goals met", b->n, met, met + missed);
-        for (size_t i = 0; i < n_rows; i++)
-                if (rows[i].goal == GOAL_MISSED) {
-                        printf("%s%s", first ? "; missed: " : ", ", rows[i].metric);
-                        first = false;
-                }
-        printf(".\n");
 }
 
 static char *default_echo_server(const char *argv0) {
@@ -754,16 +486,12 @@ int main(int argc, char *argv[]) {
         const char *packages = getenv("BENCH_PACKAGES");
         char *echo_default = NULL, *end;
         Bench b = {
-                .dbus_pid = -1,
-                .daemon_pid = -1,
-                .echo_pid = -1,
-                .smsprovd = getenv("SMSPROVD"),
-                .source_root = getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".",
                 .echo_server = getenv("ECHO_SERVER"),
         };
         unsigned long n;
         int c;
 
+        bench_env_init(&b.env);
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -773,10 +501,10 @@ int main(int argc, char *argv[]) {
                         packages = optarg;
                         break;
                 case ARG_SMSPROVD:
-                        b.smsprovd = optarg;
+                        b.env.smsprovd = optarg;
                         break;
                 case ARG_SOURCE_ROOT:
-                        b.source_root = optarg;
+                        b.env.source_root = optarg;
                         break;
                 case ARG_ECHO_SERVER:
                         b.echo_server = optarg;
@@ -784,7 +512,7 @@ int main(int argc, char *argv[]) {
                 default:
                         return 2;
                 }
-        if (optind < argc || !b.smsprovd) {
+        if (optind < argc || !b.env.smsprovd) {
                 fprintf(stderr, "bench: give --smsprovd=PATH or set $SMSPROVD; see --help\n");
                 return 2;
         }
@@ -812,7 +540,7 @@ int main(int argc, char *argv[]) {
         fprintf(stderr, "bench: GetManagedObjects\n");
         bench_managed_objects(&b);
         bench_stop(&b);
-        print_table(&b);
+        print_table(&table_layout, "%u packages", b.n);
         free(echo_default);
         return EXIT_SUCCESS;
 }
