@@ -259,7 +259,7 @@ static int setup(void **state) {
         assert_int_equal(test_make_winpe_wim(small, "9", false, 0, true), 0);
         for (size_t i = 0; i < 3; i++) {
                 char *pkg = NULL;
-                assert_null(test_create(&env, "SMS_ImagePackage", &pkg, 1, "{sv}", "PkgSourcePath", "s", small));
+                assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "PkgSourcePath", "s", small));
                 if (i < 2)
                         blocker[i] = pkg;
                 else

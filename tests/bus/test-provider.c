@@ -228,8 +228,8 @@ static void wait_jobs_idle(TestEnv *env) {
 static char *new_boot_image(TestEnv *env, const char *name) {
         char *wim = test_env_content_path(env, "boot.wim");
         char *path = NULL;
-        const char *err = test_create(env, "SMS_BootImagePackage", &path, 2, "{sv}{sv}", "Name", "s", name, "ImagePath",
-                                      "s", wim);
+        const char *err = test_create(env, "SMS_BootImagePackage", &path, NULL, 2, "{sv}{sv}", "Name", "s", name,
+                                      "ImagePath", "s", wim);
         free(wim);
         assert_null(err);
         wait_jobs_idle(env);
@@ -274,10 +274,10 @@ static void test_create_each_class_and_read(void **state) {
                 const char *err;
 
                 if (c == 0)
-                        err = test_create(env, package_classes[c], &path, 2, "{sv}{sv}", "Name", "s", "Boot", "ImagePath",
-                                          "s", wim);
+                        err = test_create(env, package_classes[c], &path, NULL, 2, "{sv}{sv}", "Name", "s", "Boot",
+                                          "ImagePath", "s", wim);
                 else
-                        err = test_create(env, package_classes[c], &path, 3, "{sv}{sv}{sv}", "Name", "s", "Image",
+                        err = test_create(env, package_classes[c], &path, NULL, 3, "{sv}{sv}{sv}", "Name", "s", "Image",
                                           "PkgSourceFlag", "u", 2, "PkgSourcePath", "s", wim);
                 assert_null(err);
                 assert_non_null(strstr(path, package_classes[c]));
@@ -384,8 +384,9 @@ static void test_put_each_writable_property(void **state) {
                 SchemaEntry schema[128];
                 size_t n = read_schema(env, package_classes[c], schema, 128);
                 char *path = NULL;
-                const char *err = c == 0 ? test_create(env, package_classes[c], &path, 1, "{sv}", "ImagePath", "s", wim)
-                                         : test_create(env, package_classes[c], &path, 0, "");
+                const char *err =
+                        c == 0 ? test_create(env, package_classes[c], &path, NULL, 1, "{sv}", "ImagePath", "s", wim)
+                               : test_create(env, package_classes[c], &path, NULL, 0, "");
                 assert_null(err);
                 wait_jobs_idle(env);
 
@@ -464,7 +465,7 @@ static void test_blob_sizes(void **state) {
         sd_bus_message *m = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
 
-        assert_null(test_create(env, "SMS_ImagePackage", &path, 0, ""));
+        assert_null(test_create(env, "SMS_ImagePackage", &path, NULL, 0, ""));
         assert_int_equal(sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path, BASE_IFACE, "Put"),
                          0);
         sd_bus_message_open_container(m, 'a', "{sv}");
@@ -517,22 +518,22 @@ static void test_bad_inputs(void **state) {
         /* Unknown and abstract classes. */
         err = call_error(env, ROOT "/class/SMS_NoSuchClass", CLASS_IFACE, "Create", "a{sv}", 0);
         assert_string_equal(err, "org.freedesktop.DBus.Error.UnknownObject");
-        assert_string_equal(test_create(env, "SMS_PackageBaseclass", NULL, 0, ""), SMSPROV_ERR("NotSupported"));
-        assert_string_equal(test_create(env, "SMS_StatusMessage", NULL, 0, ""), SMSPROV_ERR("NotSupported"));
+        assert_string_equal(test_create(env, "SMS_PackageBaseclass", NULL, NULL, 0, ""), SMSPROV_ERR("NotSupported"));
+        assert_string_equal(test_create(env, "SMS_StatusMessage", NULL, NULL, 0, ""), SMSPROV_ERR("NotSupported"));
 
         /* Create: caller-supplied PackageID, read-only property, unknown property, wrong type,
          * missing ImagePath, a path outside the content roots. */
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "PackageID", "s", "LAB00099"),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "PackageID", "s", "LAB00099"),
                             SMSPROV_ERR("ReadOnly"));
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "SourceVersion", "u", 5),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "SourceVersion", "u", 5),
                             SMSPROV_ERR("ReadOnly"));
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "NoSuchProperty", "s", "x"),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "NoSuchProperty", "s", "x"),
                             SMSPROV_ERR("InvalidProperty"));
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "Name", "u", 5),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "Name", "u", 5),
                             SMSPROV_ERR("TypeMismatch"));
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "Name", "s", "no image"),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "Name", "s", "no image"),
                             SMSPROV_ERR("InvalidParameter"));
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", "/etc/passwd"),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", "/etc/passwd"),
                             SMSPROV_ERR("PathNotAllowed"));
 
         /* Put: each kind of bad value. */
@@ -937,14 +938,14 @@ static void test_symlink_out_of_root(void **state) {
         char *link = test_env_content_path(env, "escape.wim");
         char *dotdot = NULL;
         assert_int_equal(symlink("/etc/passwd", link), 0);
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", link),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", link),
                             SMSPROV_ERR("PathNotAllowed"));
         assert_true(asprintf(&dotdot, "%s/../../../etc/passwd", env->content_dir) > 0);
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", dotdot),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", dotdot),
                             SMSPROV_ERR("PathNotAllowed"));
         char *dir = test_env_content_path(env, "a-directory.wim");
         mkdir(dir, 0755);
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", dir),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", dir),
                             SMSPROV_ERR("InvalidParameter"));
         free(dir);
         free(dotdot);
