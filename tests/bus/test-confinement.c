@@ -39,17 +39,7 @@ static char *content(const char *name) {
 }
 
 static size_t count_packages(void) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        size_t n = 0;
-        if (test_call(&env, "/org/smsprov/Provider1", IFACE "Site", "ExecQuery", &error, &reply, "s",
-                      "SELECT PackageID FROM SMS_PackageBaseclass") < 0)
-                fail_msg("ExecQuery: %s", error.message);
-        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
-        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
-                n++;
-        sd_bus_message_unref(reply);
-        return n;
+        return test_count_rows(&env, "SELECT PackageID FROM SMS_PackageBaseclass");
 }
 
 /* The tree the cases point into, made once: files of each kind inside the content root, and a
@@ -243,16 +233,11 @@ static void test_swapped_symlink(void **state) {
                 char *pkg = NULL;
                 const char *e = test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "PkgSourcePath", "s", target);
                 if (!e) {
-                        sd_bus_error error = SD_BUS_ERROR_NULL;
-                        char *xml = NULL;
-                        if (sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", pkg, IFACE "SMS_ImagePackage",
-                                                       "ImageProperty", &error, &xml) < 0)
-                                fail_msg("ImageProperty: %s", error.message);
+                        char *xml = test_get_string(&env, pkg, IFACE "SMS_ImagePackage", "ImageProperty");
                         if (strstr(xml, "Image 1") || !strstr(xml, "Windows PE"))
                                 fail_msg("read the image outside the root: %s", xml);
                         free(xml);
-                        assert_null(test_call(&env, pkg, IFACE "SMS_PackageBaseclass", "Delete", &error, NULL, NULL) < 0
-                                            ? error.name : NULL);
+                        assert_null(test_invoke(&env, pkg, IFACE "SMS_PackageBaseclass", "Delete", NULL, NULL));
                         ok++;
                 } else if (streq(e, SMSPROV_ERR("PathNotAllowed")))
                         refused++;
