@@ -206,21 +206,20 @@ char *test_env_make_file(const TestEnv *env, const char *name, const char *text)
         return path;
 }
 
-/* A method call to the daemon with its arguments appended (none when types is NULL). */
-static int new_method_call(TestEnv *env, sd_bus_message **ret, const char *path, const char *iface, const char *method,
-                           const char *types, va_list ap) {
+/* Builds a method call to the daemon (its arguments appended unless types is NULL) and sends it.
+ * Returns what sd_bus_call() returns, or the error of building the message (error left unset). */
+static int callv(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,
+                 sd_bus_message **reply, const char *types, va_list ap) {
         sd_bus_message *m = NULL;
         int r;
 
         r = sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path, iface, method);
         if (r >= 0 && types)
                 r = sd_bus_message_appendv(m, types, ap);
-        if (r < 0) {
-                sd_bus_message_unref(m);
-                return r;
-        }
-        *ret = m;
-        return 0;
+        if (r >= 0)
+                r = sd_bus_call(env->bus, m, TEST_CALL_TIMEOUT_USEC, error, reply);
+        sd_bus_message_unref(m);
+        return r;
 }
 
 /* Copies the name of a failed call's error into buf (printing it with its message under
@@ -235,17 +234,12 @@ static const char *error_name_of(sd_bus_error *error, const char *what, char *bu
 
 int test_call(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,
               sd_bus_message **reply, const char *types, ...) {
-        sd_bus_message *m = NULL;
         va_list ap;
         int r;
 
         va_start(ap, types);
-        r = new_method_call(env, &m, path, iface, method, types, ap);
+        r = callv(env, path, iface, method, error, reply, types, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-        r = sd_bus_call(env->bus, m, TEST_CALL_TIMEOUT_USEC, error, reply);
-        sd_bus_message_unref(m);
         return r;
 }
 
@@ -253,19 +247,18 @@ const char *test_invoke(TestEnv *env, const char *path, const char *iface, const
                         const char *types, ...) {
         static char name[256];
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL;
         va_list ap;
         int r;
 
         va_start(ap, types);
-        r = new_method_call(env, &m, path, iface, method, types, ap);
+        r = callv(env, path, iface, method, &error, reply, types, ap);
         va_end(ap);
-        if (r < 0)
-                fail_msg("%s: cannot build the call: %s", method, strerror(-r));
-        r = sd_bus_call(env->bus, m, TEST_CALL_TIMEOUT_USEC, &error, reply);
-        sd_bus_message_unref(m);
         if (r >= 0)
                 return NULL;
+        /* sd_bus_call() names the error of every call it makes: an unnamed one is a call never made
+         * (a message that could not be built). */
+        if (!sd_bus_error_is_set(&error))
+                fail_msg("%s: cannot make the call: %s", method, strerror(-r));
         return error_name_of(&error, method, name, sizeof name);
 }
 

@@ -44,7 +44,8 @@ int test_call(TestEnv *env, const char *path, const char *iface, const char *met
               sd_bus_message **reply, const char *types, ...);
 /* The same for tests that check error names: returns NULL on success (the reply in *reply when reply
  * is not NULL) or the D-Bus error name (a static buffer, overwritten by the next failed call). A
- * message that cannot be built fails the test. With $SMSPROV_TEST_VERBOSE set, errors are printed. */
+ * call that cannot be made (a message that cannot be built) fails the test. With
+ * $SMSPROV_TEST_VERBOSE set, errors are printed. */
 const char *test_invoke(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_message **reply,
                         const char *types, ...);
 /* Creates an instance; props is an sd_bus_message_append() format for the a{sv} body, e.g.
