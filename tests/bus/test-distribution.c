@@ -262,14 +262,8 @@ static void test_distribute_refresh_verify_remove(void **state) {
         sd_bus_message_read(reply, "o", &j);
         assignment = strdup(j);
         sd_bus_message_unref(reply);
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", assignment,
-                                                        IFACE "SMS_DistributionPoint", "Put"),
-                         0);
-        sd_bus_message_append(m, "a{sv}", 1, "RefreshNow", "b", 1);
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, assignment, IFACE "SMS_DistributionPoint", "Put", NULL, "a{sv}", 1, "RefreshNow",
+                                "b", 1));
         for (int i = 0; i < 3000 && !file_exists("%s", lost); i++)
                 usleep(20000);
         assert_true(file_exists("%s", lost));

@@ -46,12 +46,7 @@ static void test_state_directory_full(void **state) {
         struct stat before, after;
         assert_int_equal(stat(built, &before), 0);
 
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "ImagePath", "s", big);
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "ImagePath", "s", big));
         sd_bus_message *reply = NULL;
         const char *j;
         assert_null(test_invoke(&env, path, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
@@ -86,23 +81,13 @@ static void test_state_directory_full(void **state) {
         const char *e = NULL;
         /* Enough writes to need a new database page even if the WAL had room left. */
         for (int i = 0; i < 64 && !e; i++) {
-                assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
                 description[0] = (char) ('a' + i % 26);
-                sd_bus_message_append(m, "a{sv}", 1, "Description", "s", description);
-                if (sd_bus_call(env.bus, m, 0, &error, NULL) < 0) {
-                        e = strdup(error.name);
-                        sd_bus_error_free(&error);
-                }
-                sd_bus_message_unref(m);
+                e = test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", description);
         }
         assert_non_null(e);
         assert_string_equal(e, SMSPROV_ERR("OutOfDiskSpace"));
-        free((char *) e);
         assert_int_equal(unlink(filler), 0);
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "Description", "s", "room again");
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", "room again"));
 
         free(now);
         free(built);
@@ -116,8 +101,7 @@ static void test_distribution_point_full(void **state) {
                 skip();
         char *small = test_env_content_path(&env, "small.wim"), *big = test_env_content_path(&env, "big.wim");
         char *nal = strdup("[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\");
-        sd_bus_message *reply = NULL, *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
         char *pkg = NULL;
         const char *j;
 
@@ -134,10 +118,7 @@ static void test_distribution_point_full(void **state) {
         sd_bus_message_unref(reply);
 
         /* Version 2 does not: the DP fails, and still serves version 1. */
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", pkg, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "PkgSourcePath", "s", big);
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, pkg, BASE, "Put", NULL, "a{sv}", 1, "PkgSourcePath", "s", big));
         assert_null(test_invoke(&env, pkg, BASE, "RefreshPkgSource", &reply, NULL));
         sd_bus_message_read(reply, "o", &j);
         assert_int_equal(test_wait_job(&env, j, NULL), 2); /* the refresh itself */

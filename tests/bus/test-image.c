@@ -399,12 +399,8 @@ static void test_boot_image_build(void **state) {
 
         /* Drivers and an optional component, then UpdateOptionalComponents: each rebuild moves the
          * source version on. */
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777301, drivers);
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777301,
+                                drivers));
         char pid[16];
         snprintf(pid, sizeof pid, "%u", powershell);
         assert_null(test_invoke(&env, path, BOOT, "UpdateOptionalComponents", &reply, "as", 1, pid));
@@ -522,12 +518,7 @@ static void test_reload_image_properties(void **state) {
         char *arch = test_get_string(&env, path, BOOT, "Architecture");
         assert_string_equal(arch, "0");
         /* Get → Reload → Put of another property: the reloaded values stay. */
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "Description", "s", "after reload");
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", "after reload"));
         free(arch);
         arch = test_get_string(&env, path, BOOT, "Architecture");
         assert_string_equal(arch, "0");
