@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -204,6 +205,20 @@ char *test_env_make_file(const TestEnv *env, const char *name, const char *text)
         fputs(text, f);
         fclose(f);
         return path;
+}
+
+void test_env_check_database(const TestEnv *env) {
+        char *path = join(env->state_dir, "site.db");
+        sqlite3 *db;
+        sqlite3_stmt *st;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        free(path);
 }
 
 /* Builds a method call to the daemon (its arguments appended unless types is NULL) and sends it.

@@ -33,6 +33,9 @@ int test_env_stop(TestEnv *env);
 char *test_env_content_path(const TestEnv *env, const char *name);
 /* Writes a small file with the given text into the content root and returns its path. */
 char *test_env_make_file(const TestEnv *env, const char *name, const char *text);
+/* Opens the site database in the state directory and fails the test unless PRAGMA
+ * integrity_check answers "ok". */
+void test_env_check_database(const TestEnv *env);
 
 /* Convenience wrappers around sd-bus, with the smsprovd names filled in. Every method call waits
  * this long for its reply: long enough for a loaded machine and a sanitizer build. */

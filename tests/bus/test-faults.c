@@ -87,25 +87,22 @@ static void check_database(bool restarted) {
         sqlite3 *db;
         sqlite3_stmt *st;
 
-        snprintf(db_path, sizeof db_path, "%s/site.db", env.state_dir);
-        assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
-        sqlite3_finalize(st);
+        test_env_check_database(&env);
+        if (!restarted)
+                return;
         /* After a restart no job of the killed daemon is left queued or running; its
          * interrupted ones are failed. */
-        if (restarted) {
-                assert_int_equal(sqlite3_prepare_v2(db,
-                                                    "SELECT count(*) FROM job WHERE State IN (0, 1) AND "
-                                                    "SubmitTime < (SELECT max(SubmitTime) FROM job WHERE State = 3 "
-                                                    "AND ErrorMessage LIKE '%stopped while%')",
-                                                    -1, &st, NULL),
-                                 SQLITE_OK);
-                assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-                assert_int_equal(sqlite3_column_int(st, 0), 0);
-                sqlite3_finalize(st);
-        }
+        snprintf(db_path, sizeof db_path, "%s/site.db", env.state_dir);
+        assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT count(*) FROM job WHERE State IN (0, 1) AND "
+                                            "SubmitTime < (SELECT max(SubmitTime) FROM job WHERE State = 3 "
+                                            "AND ErrorMessage LIKE '%stopped while%')",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 0);
+        sqlite3_finalize(st);
         sqlite3_close(db);
 }
 

@@ -9,7 +9,6 @@
 #include <hivex.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -600,16 +599,7 @@ static void test_kill_mid_build(void **state) {
 
         /* The database is whole, the image is the previous one, nothing temporary is left, the
          * package is idle again, and the ContextID says the build failed. */
-        char db[512];
-        sqlite3 *raw;
-        sqlite3_stmt *st;
-        snprintf(db, sizeof db, "%s/site.db", env.state_dir);
-        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
-        sqlite3_finalize(st);
-        sqlite3_close(raw);
+        test_env_check_database(&env);
 
         char *after = file_hash(built);
         assert_string_equal(after, before);
