@@ -221,6 +221,20 @@ void test_env_check_database(const TestEnv *env) {
         free(path);
 }
 
+size_t test_count_files(const char *dir, const char *find_expr) {
+        char *cmd = NULL;
+        size_t n = 0;
+
+        assert_true(asprintf(&cmd, "find '%s' %s 2>/dev/null | wc -l", dir, find_expr) > 0);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        if (fscanf(p, "%zu", &n) != 1)
+                n = 999;
+        pclose(p);
+        free(cmd);
+        return n;
+}
+
 /* Builds a method call to the daemon (its arguments appended unless types is NULL) and sends it.
  * Returns what sd_bus_call() returns, or the error of building the message (error left unset). */
 static int callv(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,

@@ -36,6 +36,9 @@ char *test_env_make_file(const TestEnv *env, const char *name, const char *text)
 /* Opens the site database in the state directory and fails the test unless PRAGMA
  * integrity_check answers "ok". */
 void test_env_check_database(const TestEnv *env);
+/* How many files below dir the find(1) expression matches (999 when find's output cannot be
+ * read), e.g. test_count_files(dir, "-name '.*tmp-*'"). */
+size_t test_count_files(const char *dir, const char *find_expr);
 
 /* Convenience wrappers around sd-bus, with the smsprovd names filled in. Every method call waits
  * this long for its reply: long enough for a loaded machine and a sanitizer build. */

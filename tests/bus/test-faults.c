@@ -56,16 +56,7 @@ static void wait_idle(void) {
 /* Every temporary name the daemon's writers use: ".<name>.tmp-XXXXXX" (imaging), and the
  * content library's. */
 static size_t count_leftovers(const char *dir) {
-        char cmd[1024];
-        size_t n = 0;
-        snprintf(cmd, sizeof cmd, "find '%s' -name '*.tmp-*' -o -name '.tmp*' -o -name '*.staging-*' 2>/dev/null | wc -l",
-                 dir);
-        FILE *p = popen(cmd, "r");
-        assert_non_null(p);
-        if (fscanf(p, "%zu", &n) != 1)
-                n = 999;
-        pclose(p);
-        return n;
+        return test_count_files(dir, "-name '*.tmp-*' -o -name '.tmp*' -o -name '*.staging-*'");
 }
 
 /* Every manifest on the DP names files that exist in its FileLib. */

@@ -102,15 +102,7 @@ static char *file_hash(const char *path) {
 }
 
 static size_t count_temp_files(const char *dir) {
-        char cmd[1024];
-        size_t n = 0;
-        snprintf(cmd, sizeof cmd, "find '%s' -name '.*tmp-*' 2>/dev/null | wc -l", dir);
-        FILE *p = popen(cmd, "r");
-        assert_non_null(p);
-        if (fscanf(p, "%zu", &n) != 1)
-                n = 999;
-        pclose(p);
-        return n;
+        return test_count_files(dir, "-name '.*tmp-*'");
 }
 
 /* --- tests ------------------------------------------------------------------------------------- */
