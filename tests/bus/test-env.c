@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "test-env.h"
 
@@ -201,70 +207,174 @@ char *test_env_make_file(const TestEnv *env, const char *name, const char *text)
         return path;
 }
 
-int test_call(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,
-              sd_bus_message **reply, const char *types, ...) {
+void test_env_check_database(const TestEnv *env) {
+        char *path = join(env->state_dir, "site.db");
+        sqlite3 *db;
+        sqlite3_stmt *st;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        free(path);
+}
+
+size_t test_count_files(const char *dir, const char *find_expr) {
+        char *cmd = NULL;
+        size_t n = 0;
+
+        assert_true(asprintf(&cmd, "find '%s' %s 2>/dev/null | wc -l", dir, find_expr) > 0);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        if (fscanf(p, "%zu", &n) != 1)
+                n = 999;
+        pclose(p);
+        free(cmd);
+        return n;
+}
+
+/* Builds a method call to the daemon (its arguments appended unless types is NULL) and sends it.
+ * Returns what sd_bus_call() returns, or the error of building the message (error left unset). */
+static int callv(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,
+                 sd_bus_message **reply, const char *types, va_list ap) {
         sd_bus_message *m = NULL;
-        va_list ap;
         int r;
 
         r = sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path, iface, method);
-        if (r < 0)
-                return r;
-        if (types) {
-                va_start(ap, types);
+        if (r >= 0 && types)
                 r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                if (r < 0) {
-                        sd_bus_message_unref(m);
-                        return r;
-                }
-        }
-        r = sd_bus_call(env->bus, m, 0, error, reply);
+        if (r >= 0)
+                r = sd_bus_call(env->bus, m, TEST_CALL_TIMEOUT_USEC, error, reply);
         sd_bus_message_unref(m);
         return r;
+}
+
+/* Copies the name of a failed call's error into buf (printing it with its message under
+ * $SMSPROV_TEST_VERBOSE) and frees the error. */
+static const char *error_name_of(sd_bus_error *error, const char *what, char *buf, size_t size) {
+        snprintf(buf, size, "%s", error->name ? error->name : "(no error name)");
+        if (getenv("SMSPROV_TEST_VERBOSE"))
+                fprintf(stderr, "%s: %s: %s\n", what, buf, error->message ? error->message : "");
+        sd_bus_error_free(error);
+        return buf;
+}
+
+int test_call(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,
+              sd_bus_message **reply, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = callv(env, path, iface, method, error, reply, types, ap);
+        va_end(ap);
+        return r;
+}
+
+const char *test_invoke(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_message **reply,
+                        const char *types, ...) {
+        static char name[256];
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = callv(env, path, iface, method, &error, reply, types, ap);
+        va_end(ap);
+        if (r >= 0)
+                return NULL;
+        /* sd_bus_call() names the error of every call it makes: an unnamed one is a call never made
+         * (a message that could not be built). */
+        if (!sd_bus_error_is_set(&error))
+                fail_msg("%s: cannot make the call: %s", method, strerror(-r));
+        return error_name_of(&error, method, name, sizeof name);
 }
 
 const char *test_error_name(const sd_bus_error *error) {
         return sd_bus_error_is_set(error) ? error->name : NULL;
 }
 
-const char *test_create(TestEnv *env, const char *class_name, char **ret_path, unsigned n, const char *props, ...) {
+const char *test_create(TestEnv *env, const char *class_name, char **ret_path, char **ret_job, unsigned n,
+                        const char *props, ...) {
         static char name[256];
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *m = NULL, *reply = NULL;
-        char *path = NULL;
+        char path[256], what[256];
+        const char *p, *job;
         va_list ap;
         int r;
 
-        if (asprintf(&path, "/org/smsprov/Provider1/class/%s", class_name) < 0)
-                abort();
-        r = sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path,
-                                           "org.smsprov.Provider1.Class", "Create");
-        free(path);
-        if (r < 0)
-                abort();
-        sd_bus_message_open_container(m, 'a', "{sv}");
+        snprintf(path, sizeof path, "/org/smsprov/Provider1/class/%s", class_name);
+        assert_int_equal(sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path,
+                                                        "org.smsprov.Provider1.Class", "Create"),
+                         0);
+        assert_true(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
         if (n > 0) {
                 va_start(ap, props);
                 r = sd_bus_message_appendv(m, props, ap);
                 va_end(ap);
-                if (r < 0)
-                        abort();
+                assert_true(r >= 0);
         }
-        sd_bus_message_close_container(m);
-        r = sd_bus_call(env->bus, m, 0, &error, &reply);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        r = sd_bus_call(env->bus, m, TEST_CALL_TIMEOUT_USEC, &error, &reply);
         sd_bus_message_unref(m);
         if (r < 0) {
-                snprintf(name, sizeof name, "%s", error.name ? error.name : "(no error name)");
-                if (getenv("SMSPROV_TEST_VERBOSE"))
-                        fprintf(stderr, "Create %s: %s: %s\n", class_name, error.name, error.message);
-                sd_bus_error_free(&error);
-                return name;
+                snprintf(what, sizeof what, "Create %s", class_name);
+                return error_name_of(&error, what, name, sizeof name);
         }
-        const char *p, *job;
-        sd_bus_message_read(reply, "oo", &p, &job);
+        assert_true(sd_bus_message_read(reply, "oo", &p, &job) > 0);
         if (ret_path)
                 *ret_path = strdup(p);
+        if (ret_job)
+                *ret_job = strdup(job);
         sd_bus_message_unref(reply);
         return NULL;
+}
+
+char *test_get_string(TestEnv *env, const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *s = NULL;
+
+        if (sd_bus_get_property_string(env->bus, "org.smsprov.Provider1", path, iface, prop, &error, &s) < 0)
+                fail_msg("Get %s.%s: %s", iface, prop, error.message);
+        return s;
+}
+
+uint32_t test_get_u32(TestEnv *env, const char *path, const char *iface, const char *prop) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t u = 0;
+
+        if (sd_bus_get_property_trivial(env->bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u) < 0)
+                fail_msg("Get %s.%s: %s", iface, prop, error.message);
+        return u;
+}
+
+uint32_t test_wait_job(TestEnv *env, const char *job, char **ret_error_name) {
+        for (int i = 0; i < 6000; i++) {
+                uint32_t state = test_get_u32(env, job, "org.smsprov.Provider1.Job", "State");
+                if (state >= 2) {
+                        if (ret_error_name)
+                                *ret_error_name = test_get_string(env, job, "org.smsprov.Provider1.Job", "ErrorName");
+                        return state;
+                }
+                sleep_ms(20);
+        }
+        fail_msg("job %s did not finish", job);
+        return 0;
+}
+
+size_t test_count_rows(TestEnv *env, const char *wql) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        size_t n = 0;
+
+        if (test_call(env, "/org/smsprov/Provider1", "org.smsprov.Provider1.Site", "ExecQuery", &error, &reply, "s",
+                      wql) < 0)
+                fail_msg("ExecQuery %s: %s: %s", wql, error.name, error.message);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
+        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
+                n++;
+        sd_bus_message_unref(reply);
+        return n;
 }

@@ -5,6 +5,8 @@
  * smsprovd on it with its state and a content root inside that directory. */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
@@ -31,15 +33,46 @@ int test_env_stop(TestEnv *env);
 char *test_env_content_path(const TestEnv *env, const char *name);
 /* Writes a small file with the given text into the content root and returns its path. */
 char *test_env_make_file(const TestEnv *env, const char *name, const char *text);
+/* Opens the site database in the state directory and fails the test unless PRAGMA
+ * integrity_check answers "ok". */
+void test_env_check_database(const TestEnv *env);
+/* How many files below dir the find(1) expression matches (999 when find's output cannot be
+ * read), e.g. test_count_files(dir, "-name '.*tmp-*'"). */
+size_t test_count_files(const char *dir, const char *find_expr);
 
-/* Convenience wrappers around sd-bus, with the smsprovd names filled in. */
+/* Convenience wrappers around sd-bus, with the smsprovd names filled in. Every method call waits
+ * this long for its reply: long enough for a loaded machine and a sanitizer build. */
+#define TEST_CALL_TIMEOUT_USEC (120 * 1000000ULL)
+
+/* Calls a method; types and the arguments after it are an sd_bus_message_append() format and its
+ * values (none when types is NULL). Returns what sd_bus_call() returns. */
 int test_call(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,
               sd_bus_message **reply, const char *types, ...);
+/* The same for tests that check error names: returns NULL on success (the reply in *reply when reply
+ * is not NULL) or the D-Bus error name (a static buffer, overwritten by the next failed call). A
+ * call that cannot be made (a message that cannot be built) fails the test. With
+ * $SMSPROV_TEST_VERBOSE set, errors are printed. */
+const char *test_invoke(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_message **reply,
+                        const char *types, ...);
 /* Creates an instance; props is an sd_bus_message_append() format for the a{sv} body, e.g.
  * "{sv}{sv}" "Name", "s", "x", "ImagePath", "s", path; n is the number of entries. Returns the
- * error name (static string, NULL on success) and fills ret_path. */
-const char *test_create(TestEnv *env, const char *class_name, char **ret_path, unsigned n, const char *props, ...);
+ * error name (static string, NULL on success) and fills ret_path and ret_job (the job's path, "/"
+ * when Create started none) where they are not NULL; both are owned by the caller. */
+const char *test_create(TestEnv *env, const char *class_name, char **ret_path, char **ret_job, unsigned n,
+                        const char *props, ...);
 /* Name of the D-Bus error of a failed call, or NULL when it succeeded. */
 const char *test_error_name(const sd_bus_error *error);
+
+/* Property reads that must succeed (a failure fails the test); the string is owned by the caller. */
+char *test_get_string(TestEnv *env, const char *path, const char *iface, const char *prop);
+uint32_t test_get_u32(TestEnv *env, const char *path, const char *iface, const char *prop);
+
+/* Waits up to 120 s for a job to end and returns its State (2 completed, 3 failed, 4 canceled);
+ * with ret_error_name, also its ErrorName ("" when none; owned by the caller). A job that does not
+ * end in time fails the test. */
+uint32_t test_wait_job(TestEnv *env, const char *job, char **ret_error_name);
+
+/* Runs a WQL query (Site.ExecQuery) that must succeed and returns how many rows it gave. */
+size_t test_count_rows(TestEnv *env, const char *wql);
 
 #define SMSPROV_ERR(name) "org.smsprov.Provider1.Error." name

@@ -33,90 +33,20 @@
 static TestEnv env;
 static char *dp_root, *dp_nal;
 
-static const char *call(const char *path, const char *iface, const char *method, sd_bus_message **reply,
-                        const char *types, ...) {
-        static char name[256];
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
-        if (types) {
-                va_start(ap, types);
-                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
-                va_end(ap);
-        }
-        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, reply);
-        sd_bus_message_unref(m);
-        if (r >= 0)
-                return NULL;
-        snprintf(name, sizeof name, "%s", error.name);
-        sd_bus_error_free(&error);
-        return name;
-}
-
-static char *get_string(const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        char *s = NULL;
-        if (sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, &s) < 0)
-                fail_msg("Get %s: %s", prop, error.message);
-        return s;
-}
-
-static uint32_t get_u32(const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        uint32_t u = 0;
-        if (sd_bus_get_property_trivial(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u) < 0)
-                fail_msg("Get %s: %s", prop, error.message);
-        return u;
-}
-
-static char *create(const char *class_name, unsigned n, const char *types, ...) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL, *reply = NULL;
-        char cls[256];
-        const char *p, *j;
-        va_list ap;
-
-        snprintf(cls, sizeof cls, ROOT "/class/%s", class_name);
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", cls, IFACE "Class", "Create"),
-                         0);
-        sd_bus_message_open_container(m, 'a', "{sv}");
-        va_start(ap, types);
-        assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
-        va_end(ap);
-        sd_bus_message_close_container(m);
-        if (sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, &reply) < 0)
-                fail_msg("Create %s: %s", class_name, error.message);
-        sd_bus_message_read(reply, "oo", &p, &j);
-        char *path = strdup(p);
-        /* Let the first build or distribution finish: the rounds start from a good state. */
-        if (strcmp(j, "/") != 0)
-                for (int i = 0; i < 3000 && get_u32(j, IFACE "Job", "State") < 2; i++)
+/* Lets the first build or distribution of a Create finish: the rounds start from a good state. */
+static void let_finish(char *job) {
+        if (strcmp(job, "/") != 0)
+                for (int i = 0; i < 3000 && test_get_u32(&env, job, IFACE "Job", "State") < 2; i++)
                         usleep(20000);
-        sd_bus_message_unref(m);
-        sd_bus_message_unref(reply);
-        return path;
-}
-
-static size_t count_rows(const char *wql) {
-        sd_bus_message *reply = NULL;
-        size_t n = 0;
-        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &reply, "s", wql));
-        sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
-        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
-                n++;
-        sd_bus_message_unref(reply);
-        return n;
+        free(job);
 }
 
 /* No build running (ActionInProgress) and no distribution pending, retrying or updating. */
 static void wait_idle(void) {
         for (int i = 0; i < 3000; i++) {
-                if (count_rows("SELECT PackageID FROM SMS_PackageBaseclass WHERE ActionInProgress <> 0") == 0 &&
-                    count_rows("SELECT PackageID FROM SMS_PackageStatusDistPointsSummarizer WHERE State IN (1, 2, 4, 7)") ==
-                            0)
+                if (test_count_rows(&env, "SELECT PackageID FROM SMS_PackageBaseclass WHERE ActionInProgress <> 0") == 0 &&
+                    test_count_rows(&env, "SELECT PackageID FROM SMS_PackageStatusDistPointsSummarizer "
+                                          "WHERE State IN (1, 2, 4, 7)") == 0)
                         return;
                 usleep(20000);
         }
@@ -126,16 +56,7 @@ static void wait_idle(void) {
 /* Every temporary name the daemon's writers use: ".<name>.tmp-XXXXXX" (imaging), and the
  * content library's. */
 static size_t count_leftovers(const char *dir) {
-        char cmd[1024];
-        size_t n = 0;
-        snprintf(cmd, sizeof cmd, "find '%s' -name '*.tmp-*' -o -name '.tmp*' -o -name '*.staging-*' 2>/dev/null | wc -l",
-                 dir);
-        FILE *p = popen(cmd, "r");
-        assert_non_null(p);
-        if (fscanf(p, "%zu", &n) != 1)
-                n = 999;
-        pclose(p);
-        return n;
+        return test_count_files(dir, "-name '*.tmp-*' -o -name '.tmp*' -o -name '*.staging-*'");
 }
 
 /* Every manifest on the DP names files that exist in its FileLib. */
@@ -157,46 +78,47 @@ static void check_database(bool restarted) {
         sqlite3 *db;
         sqlite3_stmt *st;
 
-        snprintf(db_path, sizeof db_path, "%s/site.db", env.state_dir);
-        assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
-        sqlite3_finalize(st);
+        test_env_check_database(&env);
+        if (!restarted)
+                return;
         /* After a restart no job of the killed daemon is left queued or running; its
          * interrupted ones are failed. */
-        if (restarted) {
-                assert_int_equal(sqlite3_prepare_v2(db,
-                                                    "SELECT count(*) FROM job WHERE State IN (0, 1) AND "
-                                                    "SubmitTime < (SELECT max(SubmitTime) FROM job WHERE State = 3 "
-                                                    "AND ErrorMessage LIKE '%stopped while%')",
-                                                    -1, &st, NULL),
-                                 SQLITE_OK);
-                assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-                assert_int_equal(sqlite3_column_int(st, 0), 0);
-                sqlite3_finalize(st);
-        }
+        snprintf(db_path, sizeof db_path, "%s/site.db", env.state_dir);
+        assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT count(*) FROM job WHERE State IN (0, 1) AND "
+                                            "SubmitTime < (SELECT max(SubmitTime) FROM job WHERE State = 3 "
+                                            "AND ErrorMessage LIKE '%stopped while%')",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 0);
+        sqlite3_finalize(st);
         sqlite3_close(db);
 }
 
 static void test_kill_at_random_points(void **state) {
         char *big = test_env_content_path(&env, "big.wim");
-        char *boot = create("SMS_BootImagePackage", 1, "{sv}", "ImagePath", "s", big);
-        char *image = create("SMS_ImagePackage", 2, "{sv}{sv}", "PkgSourceFlag", "u", 2, "PkgSourcePath", "s", big);
-        char *id = get_string(image, BASE, "PackageID");
+        char *boot = NULL, *image = NULL, *job = NULL;
+        assert_null(test_create(&env, "SMS_BootImagePackage", &boot, &job, 1, "{sv}", "ImagePath", "s", big));
+        let_finish(job);
+        assert_null(test_create(&env, "SMS_ImagePackage", &image, &job, 2, "{sv}{sv}", "PkgSourceFlag", "u", 2,
+                                "PkgSourcePath", "s", big));
+        let_finish(job);
+        char *id = test_get_string(&env, image, BASE, "PackageID");
         unsigned seed = (unsigned) time(NULL);
         sd_bus_message *reply = NULL;
 
         fprintf(stderr, "# seed %u\n", seed);
         srand(seed);
-        assert_null(call(image, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, dp_nal));
+        assert_null(test_invoke(&env, image, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, dp_nal));
         sd_bus_message_unref(reply);
 
         for (int round = 0; round < ROUNDS; round++) {
                 /* A rebuild and a refresh (which distributes), then the kill somewhere in them. */
-                assert_null(call(boot, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+                assert_null(test_invoke(&env, boot, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
                 sd_bus_message_unref(reply);
-                if (call(image, BASE, "RefreshPkgSource", &reply, NULL) == NULL)
+                if (test_invoke(&env, image, BASE, "RefreshPkgSource", &reply, NULL) == NULL)
                         sd_bus_message_unref(reply);
                 usleep((useconds_t) (rand() % 200000));
                 assert_int_equal(test_env_stop_daemon(&env, SIGKILL), 0);
@@ -208,17 +130,17 @@ static void test_kill_at_random_points(void **state) {
                 assert_int_equal(count_leftovers(env.state_dir), 0);
 
                 /* The boot image shows a version whose file exists. */
-                char *built = get_string(boot, BASE, "PkgSourcePath");
+                char *built = test_get_string(&env, boot, BASE, "PkgSourcePath");
                 struct stat st;
                 assert_int_equal(stat(built, &st), 0);
-                assert_true(get_u32(boot, BASE, "SourceVersion") >= 1);
+                assert_true(test_get_u32(&env, boot, BASE, "SourceVersion") >= 1);
                 free(built);
                 check_dp_manifests();
         }
 
         /* Still serving, and the DP ends up with the image's last version. */
-        uint32_t version = get_u32(image, BASE, "SourceVersion");
-        assert_null(call(image, BASE, "AddChangeNotification", NULL, NULL));
+        uint32_t version = test_get_u32(&env, image, BASE, "SourceVersion");
+        assert_null(test_invoke(&env, image, BASE, "AddChangeNotification", NULL, NULL));
         for (int i = 0; i < 3000; i++) {
                 char wql[2600], esc[1200], *w = esc;
                 for (const char *p = dp_nal; *p; p++) {
@@ -231,13 +153,7 @@ static void test_kill_at_random_points(void **state) {
                          "SELECT SourceVersion FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND "
                          "State = 0 AND SourceVersion = %u AND ServerNALPath = '%s'",
                          id, version, esc);
-                size_t n = 0;
-                assert_null(call(ROOT, IFACE "Site", "ExecQuery", &reply, "s", wql));
-                sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
-                while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
-                        n++;
-                sd_bus_message_unref(reply);
-                if (n == 1)
+                if (test_count_rows(&env, wql) == 1)
                         break;
                 if (i == 2999)
                         fail_msg("the DP did not reach version %u", version);
@@ -260,9 +176,10 @@ static int setup(void **state) {
         assert_true(asprintf(&dp_root, "%s/dp1", env.dir) > 0);
         assert_int_equal(mkdir(dp_root, 0755), 0);
         dp_nal = strdup("[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\");
-        char *path = create("SMS_DistributionPointInfo", 3, "{sv}{sv}{sv}", "NALPath", "s", dp_nal, "ContentRoot", "s",
-                            dp_root, "ContentLinkMode", "u", 1);
-        free(path);
+        char *job = NULL;
+        assert_null(test_create(&env, "SMS_DistributionPointInfo", NULL, &job, 3, "{sv}{sv}{sv}", "NALPath", "s", dp_nal,
+                                "ContentRoot", "s", dp_root, "ContentLinkMode", "u", 1));
+        let_finish(job);
         *state = &env;
         return 0;
 }

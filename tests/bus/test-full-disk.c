@@ -32,99 +32,26 @@ static TestEnv env;
 static bool mounted_state, mounted_dp;
 static char *dp_root;
 
-static const char *call(const char *path, const char *iface, const char *method, sd_bus_message **reply,
-                        const char *types, ...) {
-        static char name[256];
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
-        if (types) {
-                va_start(ap, types);
-                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
-                va_end(ap);
-        }
-        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, reply);
-        sd_bus_message_unref(m);
-        if (r >= 0)
-                return NULL;
-        snprintf(name, sizeof name, "%s", error.name);
-        if (getenv("SMSPROV_TEST_VERBOSE"))
-                fprintf(stderr, "%s: %s: %s\n", method, error.name, error.message);
-        sd_bus_error_free(&error);
-        return name;
-}
-
-static uint32_t get_u32(const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        uint32_t u = 0;
-        if (sd_bus_get_property_trivial(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u) < 0)
-                fail_msg("Get %s: %s", prop, error.message);
-        return u;
-}
-
-static char *get_string(const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        char *s = NULL;
-        if (sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, &s) < 0)
-                fail_msg("Get %s: %s", prop, error.message);
-        return s;
-}
-
-/* Waits for a job; returns its State and its ErrorName. */
-static uint32_t wait_job(const char *job, char **ret_error) {
-        for (int i = 0; i < 3000; i++) {
-                uint32_t s = get_u32(job, IFACE "Job", "State");
-                if (s >= 2) {
-                        if (ret_error)
-                                *ret_error = get_string(job, IFACE "Job", "ErrorName");
-                        return s;
-                }
-                usleep(20000);
-        }
-        fail_msg("job did not finish");
-        return 0;
-}
-
-static char *create_boot_image(const char *wim, char **ret_job) {
-        sd_bus_message *reply = NULL;
-        const char *p, *j;
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", IFACE "Class", "Create", &reply, "a{sv}", 1, "ImagePath", "s",
-                         wim));
-        sd_bus_message_read(reply, "oo", &p, &j);
-        char *path = strdup(p);
-        *ret_job = strdup(j);
-        sd_bus_message_unref(reply);
-        return path;
-}
-
 static void test_state_directory_full(void **state) {
         if (!mounted_state)
                 skip();
         char *small = test_env_content_path(&env, "small.wim"), *big = test_env_content_path(&env, "big.wim");
-        char *job = NULL, *err = NULL;
+        char *path = NULL, *job = NULL, *err = NULL;
 
         /* A boot image that fits, then a rebuild from a source that does not. */
-        char *path = create_boot_image(small, &job);
-        assert_int_equal(wait_job(job, NULL), 2);
+        assert_null(test_create(&env, "SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", small));
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
         free(job);
-        char *built = get_string(path, BASE, "PkgSourcePath");
+        char *built = test_get_string(&env, path, BASE, "PkgSourcePath");
         struct stat before, after;
         assert_int_equal(stat(built, &before), 0);
 
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "ImagePath", "s", big);
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "ImagePath", "s", big));
         sd_bus_message *reply = NULL;
         const char *j;
-        assert_null(call(path, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+        assert_null(test_invoke(&env, path, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
         sd_bus_message_read(reply, "o", &j);
-        assert_int_equal(wait_job(j, &err), 3);
+        assert_int_equal(test_wait_job(&env, j, &err), 3);
         sd_bus_message_unref(reply);
         assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
         free(err);
@@ -133,10 +60,10 @@ static void test_state_directory_full(void **state) {
         assert_int_equal(stat(built, &after), 0);
         assert_int_equal(after.st_size, before.st_size);
         assert_int_equal(after.st_ino, before.st_ino);
-        char *now = get_string(path, BASE, "PkgSourcePath");
+        char *now = test_get_string(&env, path, BASE, "PkgSourcePath");
         assert_string_equal(now, built);
-        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
-        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+        assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 1);
+        assert_int_equal(test_get_u32(&env, path, BASE, "ActionInProgress"), 0);
 
         /* The database itself full: a write fails with OutOfDiskSpace and changes nothing; with
          * room again, writes work. */
@@ -154,23 +81,13 @@ static void test_state_directory_full(void **state) {
         const char *e = NULL;
         /* Enough writes to need a new database page even if the WAL had room left. */
         for (int i = 0; i < 64 && !e; i++) {
-                assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
                 description[0] = (char) ('a' + i % 26);
-                sd_bus_message_append(m, "a{sv}", 1, "Description", "s", description);
-                if (sd_bus_call(env.bus, m, 0, &error, NULL) < 0) {
-                        e = strdup(error.name);
-                        sd_bus_error_free(&error);
-                }
-                sd_bus_message_unref(m);
+                e = test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", description);
         }
         assert_non_null(e);
         assert_string_equal(e, SMSPROV_ERR("OutOfDiskSpace"));
-        free((char *) e);
         assert_int_equal(unlink(filler), 0);
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "Description", "s", "room again");
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", "room again"));
 
         free(now);
         free(built);
@@ -184,49 +101,35 @@ static void test_distribution_point_full(void **state) {
                 skip();
         char *small = test_env_content_path(&env, "small.wim"), *big = test_env_content_path(&env, "big.wim");
         char *nal = strdup("[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\");
-        sd_bus_message *reply = NULL, *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *p, *j;
+        sd_bus_message *reply = NULL;
+        char *pkg = NULL;
+        const char *j;
 
-        assert_null(call(ROOT "/class/SMS_DistributionPointInfo", IFACE "Class", "Create", &reply, "a{sv}", 3, "NALPath", "s",
-                         nal, "ContentRoot", "s", dp_root, "ContentLinkMode", "u", 1));
-        sd_bus_message_unref(reply);
-        assert_null(call(ROOT "/class/SMS_ImagePackage", IFACE "Class", "Create", &reply, "a{sv}", 2, "PkgSourceFlag", "u", 2,
-                         "PkgSourcePath", "s", small));
-        sd_bus_message_read(reply, "oo", &p, &j);
-        char *pkg = strdup(p);
-        sd_bus_message_unref(reply);
-        char *id = get_string(pkg, BASE, "PackageID");
+        assert_null(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 3, "{sv}{sv}{sv}", "NALPath", "s", nal,
+                                "ContentRoot", "s", dp_root, "ContentLinkMode", "u", 1));
+        assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 2, "{sv}{sv}", "PkgSourceFlag", "u", 2,
+                                "PkgSourcePath", "s", small));
+        char *id = test_get_string(&env, pkg, BASE, "PackageID");
 
         /* Version 1 fits on the DP. */
-        assert_null(call(pkg, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
+        assert_null(test_invoke(&env, pkg, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
         sd_bus_message_read(reply, "o", &j);
-        assert_int_equal(wait_job(j, NULL), 2);
+        assert_int_equal(test_wait_job(&env, j, NULL), 2);
         sd_bus_message_unref(reply);
 
         /* Version 2 does not: the DP fails, and still serves version 1. */
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", pkg, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "PkgSourcePath", "s", big);
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
-        assert_null(call(pkg, BASE, "RefreshPkgSource", &reply, NULL));
+        assert_null(test_invoke(&env, pkg, BASE, "Put", NULL, "a{sv}", 1, "PkgSourcePath", "s", big));
+        assert_null(test_invoke(&env, pkg, BASE, "RefreshPkgSource", &reply, NULL));
         sd_bus_message_read(reply, "o", &j);
-        assert_int_equal(wait_job(j, NULL), 2); /* the refresh itself */
+        assert_int_equal(test_wait_job(&env, j, NULL), 2); /* the refresh itself */
         sd_bus_message_unref(reply);
         char current[1024], buf[32] = "";
         snprintf(current, sizeof current, "%s/SCCMContentLib/PkgLib/%s/current", dp_root, id);
         for (int i = 0; i < 3000; i++) {
-                sd_bus_message *q = NULL;
                 char wql[512];
-                size_t n = 0;
                 snprintf(wql, sizeof wql,
                          "SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND State = 3", id);
-                assert_null(call(ROOT, IFACE "Site", "ExecQuery", &q, "s", wql));
-                sd_bus_message_enter_container(q, 'a', "(oa{sv})");
-                while (sd_bus_message_skip(q, "(oa{sv})") > 0)
-                        n++;
-                sd_bus_message_unref(q);
-                if (n == 1)
+                if (test_count_rows(&env, wql) == 1)
                         break;
                 if (i == 2999)
                         fail_msg("the full DP did not fail");
@@ -243,7 +146,7 @@ static void test_distribution_point_full(void **state) {
         assert_int_equal(stat(served, &st), 0);
 
         /* Still serving. */
-        char *name = get_string(pkg, BASE, "PackageID");
+        char *name = test_get_string(&env, pkg, BASE, "PackageID");
         assert_string_equal(name, id);
         free(name);
         free(id);
@@ -261,43 +164,32 @@ static void test_read_only_distribution_point(void **state) {
         char *ro = NULL, *small = test_env_content_path(&env, "small.wim");
         char *nal = strdup("[\"Display=\\\\dp2\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp2\\");
         sd_bus_message *reply = NULL;
-        const char *p, *j;
+        const char *j;
 
         assert_true(asprintf(&ro, "%s/dp-ro", env.dir) > 0);
         assert_int_equal(mkdir(ro, 0755), 0);
-        assert_null(call(ROOT "/class/SMS_DistributionPointInfo", IFACE "Class", "Create", &reply, "a{sv}", 2, "NALPath", "s",
-                         nal, "ContentRoot", "s", ro));
-        sd_bus_message_unref(reply);
+        assert_null(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", nal,
+                                "ContentRoot", "s", ro));
         assert_int_equal(mount(ro, ro, NULL, MS_BIND, NULL), 0);
         assert_int_equal(mount(NULL, ro, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
 
-        assert_null(call(ROOT "/class/SMS_ImagePackage", IFACE "Class", "Create", &reply, "a{sv}", 1, "PkgSourcePath", "s",
-                         small));
-        sd_bus_message_read(reply, "oo", &p, &j);
-        char *pkg = strdup(p);
-        sd_bus_message_unref(reply);
-        char *id = get_string(pkg, BASE, "PackageID");
-        assert_null(call(pkg, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
+        char *pkg = NULL;
+        assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "PkgSourcePath", "s", small));
+        char *id = test_get_string(&env, pkg, BASE, "PackageID");
+        assert_null(test_invoke(&env, pkg, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
         sd_bus_message_read(reply, "o", &j);
         char *err = NULL;
-        wait_job(j, &err);
+        test_wait_job(&env, j, &err);
         free(err);
         sd_bus_message_unref(reply);
 
         char wql[512];
-        size_t n = 0;
-        sd_bus_message *q = NULL;
         snprintf(wql, sizeof wql,
                  "SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND State = 3", id);
-        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &q, "s", wql));
-        sd_bus_message_enter_container(q, 'a', "(oa{sv})");
-        while (sd_bus_message_skip(q, "(oa{sv})") > 0)
-                n++;
-        sd_bus_message_unref(q);
-        assert_int_equal(n, 1); /* INSTALL_FAILED */
+        assert_int_equal(test_count_rows(&env, wql), 1); /* INSTALL_FAILED */
 
         /* Serving, and the package is whole. */
-        char *again = get_string(pkg, BASE, "PackageID");
+        char *again = test_get_string(&env, pkg, BASE, "PackageID");
         assert_string_equal(again, id);
         assert_int_equal(umount2(ro, 0), 0);
         free(again);
@@ -335,18 +227,11 @@ static void test_state_directory_read_only(void **state) {
 
         assert_int_equal(umount2(env.state_dir, 0), 0);
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);
-        char *desc = get_string(ROOT "/class/SMS_BootImagePackage", IFACE "Class", "Name");
+        char *desc = test_get_string(&env, ROOT "/class/SMS_BootImagePackage", IFACE "Class", "Name");
         assert_string_equal(desc, "SMS_BootImagePackage");
         free(desc);
         /* The same site: the boot image of the first case is still there. */
-        sd_bus_message *q = NULL;
-        size_t rows = 0;
-        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &q, "s", "SELECT PackageID FROM SMS_BootImagePackage"));
-        sd_bus_message_enter_container(q, 'a', "(oa{sv})");
-        while (sd_bus_message_skip(q, "(oa{sv})") > 0)
-                rows++;
-        sd_bus_message_unref(q);
-        assert_int_equal(rows, 1);
+        assert_int_equal(test_count_rows(&env, "SELECT PackageID FROM SMS_BootImagePackage"), 1);
 }
 
 static int setup(void **state) {

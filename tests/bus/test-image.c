@@ -9,7 +9,6 @@
 #include <hivex.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,110 +41,8 @@ static char *path_in(const char *dir, const char *name) {
         return p;
 }
 
-static const char *call(const char *path, const char *iface, const char *method, sd_bus_message **reply,
-                        const char *types, ...) {
-        static char name[256];
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
-        if (types) {
-                va_start(ap, types);
-                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
-                va_end(ap);
-        }
-        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, reply);
-        sd_bus_message_unref(m);
-        if (r >= 0)
-                return NULL;
-        snprintf(name, sizeof name, "%s", error.name);
-        if (getenv("SMSPROV_TEST_VERBOSE"))
-                fprintf(stderr, "%s: %s: %s\n", method, error.name, error.message);
-        sd_bus_error_free(&error);
-        return name;
-}
-
-static char *get_string(const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        char *s = NULL;
-        if (sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, &s) < 0)
-                fail_msg("Get %s: %s", prop, error.message);
-        return s;
-}
-
-static uint32_t get_u32(const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        uint32_t u = 0;
-        if (sd_bus_get_property_trivial(env.bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u) < 0)
-                fail_msg("Get %s: %s", prop, error.message);
-        return u;
-}
-
-/* Waits for a job to end and returns its State (2 completed, 3 failed, 4 canceled). */
-static uint32_t wait_job(const char *job, char **ret_error_name) {
-        for (int i = 0; i < 3000; i++) {
-                uint32_t state = get_u32(job, IFACE "Job", "State");
-                if (state >= 2) {
-                        if (ret_error_name)
-                                *ret_error_name = get_string(job, IFACE "Job", "ErrorName");
-                        return state;
-                }
-                usleep(20000);
-        }
-        fail_msg("job %s did not finish", job);
-        return 0;
-}
-
-/* Create with a{sv}; returns the error name or NULL; fills the instance and job paths. */
-static const char *create(const char *class_name, char **ret_path, char **ret_job, unsigned n, const char *types, ...) {
-        static char name[256];
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL, *reply = NULL;
-        char cls[256];
-        va_list ap;
-        int r;
-
-        snprintf(cls, sizeof cls, ROOT "/class/%s", class_name);
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", cls, IFACE "Class", "Create"),
-                         0);
-        sd_bus_message_open_container(m, 'a', "{sv}");
-        va_start(ap, types);
-        if (n)
-                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
-        va_end(ap);
-        sd_bus_message_close_container(m);
-        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, &reply);
-        sd_bus_message_unref(m);
-        if (r < 0) {
-                snprintf(name, sizeof name, "%s", error.name);
-                if (getenv("SMSPROV_TEST_VERBOSE"))
-                        fprintf(stderr, "Create: %s: %s\n", error.name, error.message);
-                sd_bus_error_free(&error);
-                return name;
-        }
-        const char *p, *j;
-        sd_bus_message_read(reply, "oo", &p, &j);
-        if (ret_path)
-                *ret_path = strdup(p);
-        if (ret_job)
-                *ret_job = strdup(j);
-        sd_bus_message_unref(reply);
-        return NULL;
-}
-
 static size_t count_packages(void) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        size_t n = 0;
-        assert_true(sd_bus_call_method(env.bus, "org.smsprov.Provider1", ROOT, IFACE "Site", "ExecQuery", &error, &reply, "s",
-                                       "SELECT PackageID FROM SMS_PackageBaseclass") >= 0);
-        sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
-        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
-                n++;
-        sd_bus_message_unref(reply);
-        return n;
+        return test_count_rows(&env, "SELECT PackageID FROM SMS_PackageBaseclass");
 }
 
 /* Reads a file out of image 1 of a WIM. */
@@ -205,15 +102,7 @@ static char *file_hash(const char *path) {
 }
 
 static size_t count_temp_files(const char *dir) {
-        char cmd[1024];
-        size_t n = 0;
-        snprintf(cmd, sizeof cmd, "find '%s' -name '.*tmp-*' 2>/dev/null | wc -l", dir);
-        FILE *p = popen(cmd, "r");
-        assert_non_null(p);
-        if (fscanf(p, "%zu", &n) != 1)
-                n = 999;
-        pclose(p);
-        return n;
+        return test_count_files(dir, "-name '.*tmp-*'");
 }
 
 /* --- tests ------------------------------------------------------------------------------------- */
@@ -222,8 +111,8 @@ static void test_get_image_properties(void **state) {
         char *multi = test_env_content_path(&env, "multi.wim"), *xml = NULL;
         sd_bus_message *reply = NULL;
 
-        assert_null(call(ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static", "GetImageProperties", &reply, "s",
-                         multi));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static", "GetImageProperties",
+                                &reply, "s", multi));
         sd_bus_message_read(reply, "s", &xml);
         assert_non_null(strstr(xml, "<WIM>"));
         assert_non_null(strstr(xml, "<IMAGE Index=\"3\">"));
@@ -232,7 +121,8 @@ static void test_get_image_properties(void **state) {
         sd_bus_message_unref(reply);
 
         char *boot = test_env_content_path(&env, "boot.wim");
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", &reply, "s", boot));
+        assert_null(
+                test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", &reply, "s", boot));
         sd_bus_message_read(reply, "s", &xml);
         assert_non_null(strstr(xml, "<Property Name=\"OS version\">10.0.22621.1</Property>"));
         assert_non_null(strstr(xml, "<Property Name=\"Language\">en-US</Property>"));
@@ -240,15 +130,17 @@ static void test_get_image_properties(void **state) {
 
         /* Bad files: each its named error. */
         char *text = test_env_content_path(&env, "notawim.wim"), *cut = test_env_content_path(&env, "truncated.wim");
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s", text),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL,
+                                        "s", text),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s", cut),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL,
+                                        "s", cut),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s",
-                                 "/etc/hostname"),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL,
+                                        "s", "/etc/hostname"),
                             SMSPROV_ERR("PathNotAllowed"));
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL, "s",
-                                 env.content_dir),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "GetImageProperties", NULL,
+                                        "s", env.content_dir),
                             SMSPROV_ERR("InvalidParameter"));
         free(text);
         free(cut);
@@ -260,19 +152,19 @@ static void test_image_package_metadata(void **state) {
         char *boot = test_env_content_path(&env, "boot.wim"), *path = NULL, *job = NULL;
 
         /* Name comes from the image when the caller gives none. */
-        assert_null(create("SMS_ImagePackage", &path, &job, 2, "{sv}{sv}", "PkgSourceFlag", "u", 2, "PkgSourcePath", "s",
-                           boot));
+        assert_null(test_create(&env, "SMS_ImagePackage", &path, &job, 2, "{sv}{sv}", "PkgSourceFlag", "u", 2,
+                                "PkgSourcePath", "s", boot));
         assert_string_equal(job, "/");
-        char *name = get_string(path, BASE, "Name");
+        char *name = test_get_string(&env, path, BASE, "Name");
         assert_string_equal(name, "Microsoft Windows PE (x64)");
-        char *arch = get_string(path, IFACE "SMS_ImagePackage", "Architecture");
+        char *arch = test_get_string(&env, path, IFACE "SMS_ImagePackage", "Architecture");
         assert_string_equal(arch, "9");
-        char *version = get_string(path, IFACE "SMS_ImagePackage", "ImageOSVersion");
+        char *version = test_get_string(&env, path, IFACE "SMS_ImagePackage", "ImageOSVersion");
         assert_string_equal(version, "10.0.22621.1");
-        char *language = get_string(path, BASE, "Language");
+        char *language = test_get_string(&env, path, BASE, "Language");
         assert_string_equal(language, "en-US");
-        assert_true(get_u32(path, BASE, "PackageSize") > 0);
-        char *xml = get_string(path, IFACE "SMS_ImagePackage", "ImageProperty");
+        assert_true(test_get_u32(&env, path, BASE, "PackageSize") > 0);
+        char *xml = test_get_string(&env, path, IFACE "SMS_ImagePackage", "ImageProperty");
         assert_non_null(strstr(xml, "Image name"));
         free(name);
         free(arch);
@@ -284,11 +176,11 @@ static void test_image_package_metadata(void **state) {
 
         /* An OS install package reads sources/install.wim of its folder. */
         char *setup = test_env_content_path(&env, "setup");
-        assert_null(create("SMS_OperatingSystemInstallPackage", &path, &job, 2, "{sv}{sv}", "Name", "s", "Upgrade",
-                           "PkgSourcePath", "s", setup));
-        arch = get_string(path, IFACE "SMS_OperatingSystemInstallPackage", "Architecture");
+        assert_null(test_create(&env, "SMS_OperatingSystemInstallPackage", &path, &job, 2, "{sv}{sv}", "Name", "s",
+                                "Upgrade", "PkgSourcePath", "s", setup));
+        arch = test_get_string(&env, path, IFACE "SMS_OperatingSystemInstallPackage", "Architecture");
         assert_string_equal(arch, "0");
-        name = get_string(path, BASE, "Name");
+        name = test_get_string(&env, path, BASE, "Name");
         assert_string_equal(name, "Upgrade"); /* the caller's name wins */
         free(name);
         free(arch);
@@ -304,11 +196,12 @@ static void test_image_package_extracts_one_index(void **state) {
         char *multi = test_env_content_path(&env, "multi.wim"), *path = NULL, *job = NULL;
         char *before = file_hash(multi);
 
-        assert_null(create("SMS_ImagePackage", &path, &job, 2, "{sv}{sv}", "PkgSourcePath", "s", multi, "ImageIndex", "u",
-                           2));
+        assert_null(test_create(&env, "SMS_ImagePackage", &path, &job, 2, "{sv}{sv}", "PkgSourcePath", "s", multi,
+                                "ImageIndex", "u", 2));
         assert_string_not_equal(job, "/");
-        assert_int_equal(wait_job(job, NULL), 2);
-        char *id = get_string(path, BASE, "PackageID"), *source = get_string(path, BASE, "PkgSourcePath");
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        char *id = test_get_string(&env, path, BASE, "PackageID"),
+             *source = test_get_string(&env, path, BASE, "PkgSourcePath");
         char want[512];
         snprintf(want, sizeof want, "%s/images/%s/multi.%s.wim", env.state_dir, id, id);
         assert_string_equal(source, want);
@@ -319,25 +212,25 @@ static void test_image_package_extracts_one_index(void **state) {
         assert_int_equal(info.image_count, 1);
         assert_string_equal(wimlib_get_image_name(wim, 1), "Image 2");
         wimlib_free(wim);
-        char *name = get_string(path, BASE, "Name");
+        char *name = test_get_string(&env, path, BASE, "Name");
         assert_string_equal(name, "Image 2");
-        char *xml = get_string(path, IFACE "SMS_ImagePackage", "ImageProperty");
+        char *xml = test_get_string(&env, path, IFACE "SMS_ImagePackage", "ImageProperty");
         assert_non_null(strstr(xml, "Image 2"));
         assert_null(strstr(xml, "Image 3"));
-        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+        assert_int_equal(test_get_u32(&env, path, BASE, "ActionInProgress"), 0);
         char *after = file_hash(multi);
         assert_string_equal(after, before);
 
-        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s", multi,
-                                   "ImageIndex", "u", 9),
+        assert_string_equal(test_create(&env, "SMS_ImagePackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s", multi,
+                                        "ImageIndex", "u", 9),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s", multi,
-                                   "ImageIndex", "u", 0),
+        assert_string_equal(test_create(&env, "SMS_ImagePackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s", multi,
+                                        "ImageIndex", "u", 0),
                             SMSPROV_ERR("ValueOutOfRange"));
-        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 1, "{sv}", "ImageIndex", "u", 1),
+        assert_string_equal(test_create(&env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "ImageIndex", "u", 1),
                             SMSPROV_ERR("InvalidParameter"));
-        assert_string_equal(create("SMS_OperatingSystemInstallPackage", NULL, NULL, 2, "{sv}{sv}", "PkgSourcePath", "s",
-                                   multi, "ImageIndex", "u", 1),
+        assert_string_equal(test_create(&env, "SMS_OperatingSystemInstallPackage", NULL, NULL, 2, "{sv}{sv}",
+                                        "PkgSourcePath", "s", multi, "ImageIndex", "u", 1),
                             SMSPROV_ERR("InvalidProperty"));
         free(after);
         free(before);
@@ -350,49 +243,39 @@ static void test_image_package_extracts_one_index(void **state) {
         free(job);
 }
 
-static size_t query_rows(const char *wql) {
-        sd_bus_message *reply = NULL;
-        size_t n = 0;
-        assert_null(call(ROOT, IFACE "Site", "ExecQuery", &reply, "s", wql));
-        sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
-        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
-                n++;
-        sd_bus_message_unref(reply);
-        return n;
-}
-
 /* SMS_ImageInformation: one row per image, keyed (PackageID, Index), gone with the package. */
 static void test_image_information(void **state) {
         char *multi = test_env_content_path(&env, "multi.wim"), *path = NULL, *job = NULL, wql[256], wmi[128];
         sd_bus_message *reply = NULL;
         const char *object;
 
-        assert_null(create("SMS_ImagePackage", &path, &job, 1, "{sv}", "PkgSourcePath", "s", multi));
-        char *id = get_string(path, BASE, "PackageID");
+        assert_null(test_create(&env, "SMS_ImagePackage", &path, &job, 1, "{sv}", "PkgSourcePath", "s", multi));
+        char *id = test_get_string(&env, path, BASE, "PackageID");
         snprintf(wql, sizeof wql, "SELECT * FROM SMS_ImageInformation WHERE PackageID = '%s'", id);
-        assert_int_equal(query_rows(wql), 3);
+        assert_int_equal(test_count_rows(&env, wql), 3);
         snprintf(wql, sizeof wql,
                  "SELECT Name FROM SMS_ImageInformation WHERE PackageID = '%s' AND Architecture = '0' AND ObjectType = 18",
                  id);
-        assert_int_equal(query_rows(wql), 1); /* images alternate x64, x86, x64 */
+        assert_int_equal(test_count_rows(&env, wql), 1); /* images alternate x64, x86, x64 */
 
         snprintf(wmi, sizeof wmi, "SMS_ImageInformation.Index=2,PackageID=\"%s\"", id);
-        assert_null(call(ROOT, IFACE "Site", "GetObject", &reply, "s", wmi));
+        assert_null(test_invoke(&env, ROOT, IFACE "Site", "GetObject", &reply, "s", wmi));
         sd_bus_message_read(reply, "o", &object);
         char *row = strdup(object);
         sd_bus_message_unref(reply);
-        char *name = get_string(row, IFACE "SMS_ImageInformation", "Name");
+        char *name = test_get_string(&env, row, IFACE "SMS_ImageInformation", "Name");
         assert_string_equal(name, "Image 2");
-        assert_int_equal(get_u32(row, IFACE "SMS_ImageInformation", "Index"), 2);
+        assert_int_equal(test_get_u32(&env, row, IFACE "SMS_ImageInformation", "Index"), 2);
 
         snprintf(wmi, sizeof wmi, "SMS_ImageInformation.PackageID=\"%s\",Index=9", id);
-        assert_string_equal(call(ROOT, IFACE "Site", "GetObject", NULL, "s", wmi), SMSPROV_ERR("NotFound"));
+        assert_string_equal(test_invoke(&env, ROOT, IFACE "Site", "GetObject", NULL, "s", wmi), SMSPROV_ERR("NotFound"));
         snprintf(wmi, sizeof wmi, "SMS_ImageInformation.PackageID=\"%s\"", id);
-        assert_string_equal(call(ROOT, IFACE "Site", "GetObject", NULL, "s", wmi), SMSPROV_ERR("InvalidParameter"));
+        assert_string_equal(test_invoke(&env, ROOT, IFACE "Site", "GetObject", NULL, "s", wmi),
+                            SMSPROV_ERR("InvalidParameter"));
 
-        assert_null(call(path, BASE, "Delete", NULL, NULL));
+        assert_null(test_invoke(&env, path, BASE, "Delete", NULL, NULL));
         snprintf(wql, sizeof wql, "SELECT * FROM SMS_ImageInformation WHERE PackageID = '%s'", id);
-        assert_int_equal(query_rows(wql), 0);
+        assert_int_equal(test_count_rows(&env, wql), 0);
 
         free(name);
         free(row);
@@ -407,17 +290,17 @@ static void test_create_bad_wims_change_nothing(void **state) {
         char *text = test_env_content_path(&env, "notawim.wim"), *cut = test_env_content_path(&env, "truncated.wim"),
              *boot = test_env_content_path(&env, "boot.wim");
 
-        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", text),
+        assert_string_equal(test_create(&env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", text),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", cut),
+        assert_string_equal(test_create(&env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", cut),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 2, "{sv}{sv}", "ImagePath", "s", boot, "ImageIndex",
-                                   "u", 5),
+        assert_string_equal(test_create(&env, "SMS_BootImagePackage", NULL, NULL, 2, "{sv}{sv}", "ImagePath", "s", boot,
+                                        "ImageIndex", "u", 5),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(create("SMS_ImagePackage", NULL, NULL, 1, "{sv}", "PkgSourcePath", "s", text),
+        assert_string_equal(test_create(&env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "PkgSourcePath", "s", text),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(create("SMS_BootImagePackage", NULL, NULL, 2, "{sv}{sv}", "ImagePath", "s", boot,
-                                   "OptionalComponents", "au", 1, 9999),
+        assert_string_equal(test_create(&env, "SMS_BootImagePackage", NULL, NULL, 2, "{sv}{sv}", "ImagePath", "s", boot,
+                                        "OptionalComponents", "au", 1, 9999),
                             SMSPROV_ERR("ValueOutOfRange"));
         assert_int_equal(count_packages(), before);
         free(text);
@@ -433,22 +316,22 @@ static void test_boot_image_build(void **state) {
 
         /* WinPE-PowerShell: 15 on x86, so 41 on x64 (reference §4.4). */
         uint32_t powershell = 15 + 26;
-        assert_null(create("SMS_BootImagePackage", &path, &job, 8, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "Name", "s",
-                           "Lab boot image", "ImagePath", "s", boot, "ContextID", "s", "ctx-build", "EnableLabShell", "b", 1,
-                           "ScratchSpace", "u", 256, "BackgroundBitmapPath", "s", bmp, "PreExecSourceDirectory", "s", pre,
-                           "PreExecCommandLine", "s", "cmd /c prestart.cmd"));
+        assert_null(test_create(&env, "SMS_BootImagePackage", &path, &job, 8, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "Name",
+                                "s", "Lab boot image", "ImagePath", "s", boot, "ContextID", "s", "ctx-build",
+                                "EnableLabShell", "b", 1, "ScratchSpace", "u", 256, "BackgroundBitmapPath", "s", bmp,
+                                "PreExecSourceDirectory", "s", pre, "PreExecCommandLine", "s", "cmd /c prestart.cmd"));
         assert_string_not_equal(job, "/");
-        assert_int_equal(wait_job(job, &err), 2);
+        assert_int_equal(test_wait_job(&env, job, &err), 2);
         assert_string_equal(err, "");
         free(err);
 
-        char *id = get_string(path, BASE, "PackageID");
-        char *built = get_string(path, BASE, "PkgSourcePath");
+        char *id = test_get_string(&env, path, BASE, "PackageID");
+        char *built = test_get_string(&env, path, BASE, "PkgSourcePath");
         char want[512];
         snprintf(want, sizeof want, "%s/images/%s/boot.%s.wim", env.state_dir, id, id);
         assert_string_equal(built, want);
-        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
-        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+        assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 1);
+        assert_int_equal(test_get_u32(&env, path, BASE, "ActionInProgress"), 0);
 
         /* What went into the image. */
         char *s = wim_file(built, "\\sms\\bin\\x64\\TsBootShell.exe");
@@ -485,42 +368,39 @@ static void test_boot_image_build(void **state) {
         uint32_t status, progress, max;
         const char *text, *ext;
         int32_t code;
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
-                         "ctx-build"));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus",
+                                &reply, "s", "ctx-build"));
         sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
         assert_int_equal(status, 0);
         assert_int_equal(code, 0);
         assert_int_equal(progress, max);
         sd_bus_message_unref(reply);
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
-                         "no-such-context"));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus",
+                                &reply, "s", "no-such-context"));
         sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
         assert_int_equal(status, 3);
         sd_bus_message_unref(reply);
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "DeleteContextID", NULL, "s", "ctx-build"));
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
-                         "ctx-build"));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "DeleteContextID", NULL, "s",
+                                "ctx-build"));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus",
+                                &reply, "s", "ctx-build"));
         sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
         assert_int_equal(status, 3);
         sd_bus_message_unref(reply);
 
         /* Drivers and an optional component, then UpdateOptionalComponents: each rebuild moves the
          * source version on. */
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777301, drivers);
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777301,
+                                drivers));
         char pid[16];
         snprintf(pid, sizeof pid, "%u", powershell);
-        assert_null(call(path, BOOT, "UpdateOptionalComponents", &reply, "as", 1, pid));
+        assert_null(test_invoke(&env, path, BOOT, "UpdateOptionalComponents", &reply, "as", 1, pid));
         const char *job2;
         sd_bus_message_read(reply, "o", &job2);
         char *job2c = strdup(job2);
         sd_bus_message_unref(reply);
-        assert_int_equal(wait_job(job2c, NULL), 2);
-        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 2);
+        assert_int_equal(test_wait_job(&env, job2c, NULL), 2);
+        assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 2);
         s = wim_file(built, "\\Windows\\System32\\WinPE-PowerShell.txt");
         assert_string_equal(s, "WinPE-PowerShell amd64\n");
         free(s);
@@ -532,19 +412,19 @@ static void test_boot_image_build(void **state) {
         free(s);
 
         /* Wrong IDs: unknown, or x86's for an x64 image. Nothing changes. */
-        assert_string_equal(call(path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "9999"),
+        assert_string_equal(test_invoke(&env, path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "9999"),
                             SMSPROV_ERR("ValueOutOfRange"));
-        assert_string_equal(call(path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "15"),
+        assert_string_equal(test_invoke(&env, path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "15"),
                             SMSPROV_ERR("ValueOutOfRange"));
-        assert_string_equal(call(path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "fifteen"),
+        assert_string_equal(test_invoke(&env, path, BOOT, "UpdateOptionalComponents", NULL, "as", 1, "fifteen"),
                             SMSPROV_ERR("InvalidParameter"));
-        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 2);
+        assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 2);
 
         /* Cancel of a finished job. */
-        assert_string_equal(call(job2c, IFACE "Job", "Cancel", NULL, NULL), SMSPROV_ERR("Failed"));
+        assert_string_equal(test_invoke(&env, job2c, IFACE "Job", "Cancel", NULL, NULL), SMSPROV_ERR("Failed"));
 
         /* Deleting the package deletes what was built for it. */
-        assert_null(call(path, BASE, "Delete", NULL, NULL));
+        assert_null(test_invoke(&env, path, BASE, "Delete", NULL, NULL));
         struct stat st;
         assert_true(stat(built, &st) < 0);
 
@@ -563,43 +443,43 @@ static void test_boot_image_build(void **state) {
 static void test_build_busy_and_cancel(void **state) {
         char *big = test_env_content_path(&env, "big.wim"), *path = NULL, *job = NULL;
 
-        assert_null(create("SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", big, "ContextID", "s",
-                           "ctx-cancel"));
-        assert_int_equal(wait_job(job, NULL), 2);
-        char *built = get_string(path, BASE, "PkgSourcePath");
+        assert_null(test_create(&env, "SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", big, "ContextID",
+                                "s", "ctx-cancel"));
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        char *built = test_get_string(&env, path, BASE, "PkgSourcePath");
         char *before = file_hash(built);
         char *images = path_in(env.state_dir, "images");
 
         /* Two builds of one package: the second is refused. Then cancel the first: the previous
          * image stays, nothing temporary is left, the source version does not move. */
         sd_bus_message *reply = NULL;
-        assert_null(call(path, BOOT, "UpdateImage", &reply, NULL));
+        assert_null(test_invoke(&env, path, BOOT, "UpdateImage", &reply, NULL));
         const char *j;
         sd_bus_message_read(reply, "o", &j);
         char *running = strdup(j);
         sd_bus_message_unref(reply);
-        assert_string_equal(call(path, BOOT, "UpdateDefaultImage", NULL, NULL), SMSPROV_ERR("Busy"));
-        assert_null(call(running, IFACE "Job", "Cancel", NULL, NULL));
+        assert_string_equal(test_invoke(&env, path, BOOT, "UpdateDefaultImage", NULL, NULL), SMSPROV_ERR("Busy"));
+        assert_null(test_invoke(&env, running, IFACE "Job", "Cancel", NULL, NULL));
         char *err = NULL;
-        assert_int_equal(wait_job(running, &err), 4);
+        assert_int_equal(test_wait_job(&env, running, &err), 4);
         assert_string_equal(err, SMSPROV_ERR("Canceled"));
         free(err);
         /* Its message reads like a call's error message: the WBEM code name first. */
-        char *message = get_string(running, IFACE "Job", "ErrorMessage");
+        char *message = test_get_string(&env, running, IFACE "Job", "ErrorMessage");
         assert_true(strncmp(message, "WBEM_E_", 7) == 0);
         free(message);
         char *after = file_hash(built);
         assert_string_equal(after, before);
         assert_int_equal(count_temp_files(images), 0);
-        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
-        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
+        assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 1);
+        assert_int_equal(test_get_u32(&env, path, BASE, "ActionInProgress"), 0);
 
         /* The ContextID reports the cancellation as an error. */
         uint32_t status, progress, max;
         const char *text, *ext;
         int32_t code;
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
-                         "ctx-cancel"));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus",
+                                &reply, "s", "ctx-cancel"));
         sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
         assert_int_equal(status, 2);
         assert_int_not_equal(code, 0);
@@ -619,26 +499,21 @@ static void test_reload_image_properties(void **state) {
         char *wim = test_env_content_path(&env, "reload.wim"), *path = NULL, *job = NULL;
 
         assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
-        assert_null(create("SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", wim));
-        assert_int_equal(wait_job(job, NULL), 2);
-        char *sedo = get_string(path, BASE, "SedoObjectVersion");
+        assert_null(test_create(&env, "SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", wim));
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        char *sedo = test_get_string(&env, path, BASE, "SedoObjectVersion");
 
         /* The admin replaces the WIM with an x86 one; Reload picks it up. */
         assert_int_equal(test_make_winpe_wim(wim, "0", true, 0, true), 0);
-        assert_null(call(path, BOOT, "ReloadImageProperties", NULL, NULL));
-        char *arch = get_string(path, BOOT, "Architecture");
+        assert_null(test_invoke(&env, path, BOOT, "ReloadImageProperties", NULL, NULL));
+        char *arch = test_get_string(&env, path, BOOT, "Architecture");
         assert_string_equal(arch, "0");
         /* Get → Reload → Put of another property: the reloaded values stay. */
-        sd_bus_message *m = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE, "Put"), 0);
-        sd_bus_message_append(m, "a{sv}", 1, "Description", "s", "after reload");
-        assert_true(sd_bus_call(env.bus, m, 0, &error, NULL) >= 0);
-        sd_bus_message_unref(m);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", "after reload"));
         free(arch);
-        arch = get_string(path, BOOT, "Architecture");
+        arch = test_get_string(&env, path, BOOT, "Architecture");
         assert_string_equal(arch, "0");
-        char *sedo2 = get_string(path, BASE, "SedoObjectVersion");
+        char *sedo2 = test_get_string(&env, path, BASE, "SedoObjectVersion");
         assert_string_not_equal(sedo, sedo2);
 
         free(sedo2);
@@ -655,16 +530,16 @@ static void test_export_default_boot_image(void **state) {
         const char *j;
 
         mkdir(dir, 0755);
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", &reply, "sus", "x64", 1,
-                         out));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", &reply,
+                                "sus", "x64", 1, out));
         sd_bus_message_read(reply, "o", &j);
         char *job = strdup(j);
         sd_bus_message_unref(reply);
         /* One at a time. */
         char *out2 = test_env_content_path(&env, "exported/second.wim");
-        const char *busy = call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus", "x64",
-                                1, out2);
-        assert_int_equal(wait_job(job, NULL), 2);
+        const char *busy = test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL,
+                                       "sus", "x64", 1, out2);
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
         if (busy) /* the first may already have finished on a fast machine */
                 assert_string_equal(busy, SMSPROV_ERR("Busy"));
         char *s = wim_file(out, "\\Windows\\System32\\WinPE-SecureStartup.txt");
@@ -674,17 +549,17 @@ static void test_export_default_boot_image(void **state) {
         assert_non_null(s);
         free(s);
 
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
-                                 "sparc", 1, out),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage",
+                                        NULL, "sus", "sparc", 1, out),
                             SMSPROV_ERR("InvalidParameter"));
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
-                                 "x64", 7, out),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage",
+                                        NULL, "sus", "x64", 7, out),
                             SMSPROV_ERR("ImageError"));
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
-                                 "x64", 1, "/tmp/outside.wim"),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage",
+                                        NULL, "sus", "x64", 1, "/tmp/outside.wim"),
                             SMSPROV_ERR("PathNotAllowed"));
-        assert_string_equal(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", NULL, "sus",
-                                 "x64", 1, dir),
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage",
+                                        NULL, "sus", "x64", 1, dir),
                             SMSPROV_ERR("InvalidParameter"));
         free(job);
         free(out);
@@ -696,47 +571,38 @@ static void test_kill_mid_build(void **state) {
         char *big = test_env_content_path(&env, "big.wim"), *path = NULL, *job = NULL;
         char *images = path_in(env.state_dir, "images");
 
-        assert_null(create("SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", big, "ContextID", "s",
-                           "ctx-kill"));
-        assert_int_equal(wait_job(job, NULL), 2);
-        char *built = get_string(path, BASE, "PkgSourcePath");
+        assert_null(test_create(&env, "SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", big, "ContextID",
+                                "s", "ctx-kill"));
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        char *built = test_get_string(&env, path, BASE, "PkgSourcePath");
         char *before = file_hash(built);
 
         /* Kill the daemon while a rebuild runs (as soon as the job reports running). */
         sd_bus_message *reply = NULL;
         const char *j;
-        assert_null(call(path, BOOT, "UpdateImage", &reply, NULL));
+        assert_null(test_invoke(&env, path, BOOT, "UpdateImage", &reply, NULL));
         sd_bus_message_read(reply, "o", &j);
         char *running = strdup(j);
         sd_bus_message_unref(reply);
-        for (int i = 0; i < 500 && get_u32(running, IFACE "Job", "State") == 0; i++)
+        for (int i = 0; i < 500 && test_get_u32(&env, running, IFACE "Job", "State") == 0; i++)
                 usleep(2000);
         assert_int_equal(test_env_stop_daemon(&env, SIGKILL), 0);
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);
 
         /* The database is whole, the image is the previous one, nothing temporary is left, the
          * package is idle again, and the ContextID says the build failed. */
-        char db[512];
-        sqlite3 *raw;
-        sqlite3_stmt *st;
-        snprintf(db, sizeof db, "%s/site.db", env.state_dir);
-        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_string_equal((const char *) sqlite3_column_text(st, 0), "ok");
-        sqlite3_finalize(st);
-        sqlite3_close(raw);
+        test_env_check_database(&env);
 
         char *after = file_hash(built);
         assert_string_equal(after, before);
         assert_int_equal(count_temp_files(images), 0);
-        assert_int_equal(get_u32(path, BASE, "ActionInProgress"), 0);
-        assert_int_equal(get_u32(path, BASE, "SourceVersion"), 1);
+        assert_int_equal(test_get_u32(&env, path, BASE, "ActionInProgress"), 0);
+        assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 1);
         uint32_t status, progress, max;
         const char *text, *ext;
         int32_t code;
-        assert_null(call(ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus", &reply, "s",
-                         "ctx-kill"));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus",
+                                &reply, "s", "ctx-kill"));
         sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext);
         /* The kill may have come just as the build finished: then it completed. Either way the
          * status is final, never "in progress". */
@@ -806,7 +672,7 @@ static void test_job_signals_and_linger(void **state) {
                                      "type='signal',sender='org.smsprov.Provider1',path_namespace='/org/smsprov/Provider1'",
                                      on_job_signal, &s) >= 0);
 
-        assert_null(create("SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", big));
+        assert_null(test_create(&env, "SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", big));
         for (int i = 0; i < 3000 && (s.completed == 0 || s.job_removed == 0); i++) {
                 if (sd_bus_process(env.bus, NULL) == 0)
                         sd_bus_wait(env.bus, 10000);

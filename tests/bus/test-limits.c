@@ -204,17 +204,9 @@ static void test_query_rows(void **state) {
         sd_bus_error_free(&error);
 
         /* Narrowed with WHERE, it answers. */
-        char *id = NULL;
-        assert_true(sd_bus_get_property_string(env.bus, "org.smsprov.Provider1", boot[0], IFACE "SMS_PackageBaseclass",
-                                               "PackageID", &error, &id) >= 0);
+        char *id = test_get_string(&env, boot[0], IFACE "SMS_PackageBaseclass", "PackageID");
         snprintf(wql, sizeof wql, "SELECT PackageID FROM SMS_BootImagePackage WHERE PackageID = '%s'", id);
-        assert_true(test_call(&env, ROOT, IFACE "Site", "ExecQuery", &error, &reply, "s", wql) >= 0);
-        size_t n = 0;
-        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
-        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
-                n++;
-        assert_int_equal(n, 1);
-        sd_bus_message_unref(reply);
+        assert_int_equal(test_count_rows(&env, wql), 1);
         free(id);
 }
 
@@ -230,36 +222,26 @@ static int setup(void **state) {
         wim = test_env_content_path(&env, "big.wim");
         assert_int_equal(test_make_winpe_wim(wim, "9", true, 8u << 20, false), 0);
         for (size_t i = 0; i < N_BOOT; i++) {
-                sd_bus_message *reply = NULL;
-                sd_bus_error error = SD_BUS_ERROR_NULL;
-                const char *p, *j;
-                if (test_call(&env, ROOT "/class/SMS_BootImagePackage", IFACE "Class", "Create", &error, &reply,
-                              "a{sv}", 1, "ImagePath", "s", wim) < 0)
-                        fail_msg("Create: %s", error.message);
-                assert_true(sd_bus_message_read(reply, "oo", &p, &j) > 0);
-                boot[i] = strdup(p);
-                wait_job(env.bus, j); /* one at a time: the creation builds count against the cap too */
-                sd_bus_message_unref(reply);
+                char *job = NULL;
+                assert_null(test_create(&env, "SMS_BootImagePackage", &boot[i], &job, 1, "{sv}", "ImagePath", "s", wim));
+                wait_job(env.bus, job); /* one at a time: the creation builds count against the cap too */
+                free(job);
         }
         free(wim);
 
         /* A DP, a first distribution (which makes the site content library), and two more image
          * packages to hold the workers with. */
         char *dp_root = NULL;
-        sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
         assert_true(asprintf(&dp_root, "%s/dp1", env.dir) > 0);
         assert_int_equal(mkdir(dp_root, 0755), 0);
-        if (test_call(&env, ROOT "/class/SMS_DistributionPointInfo", IFACE "Class", "Create", &error, &reply, "a{sv}", 2,
-                      "NALPath", "s", dp_nal, "ContentRoot", "s", dp_root) < 0)
-                fail_msg("DP: %s", error.message);
-        sd_bus_message_unref(reply);
+        assert_null(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", dp_nal,
+                                "ContentRoot", "s", dp_root));
         free(dp_root);
         char *small = test_env_content_path(&env, "small.wim"), *first = NULL;
         assert_int_equal(test_make_winpe_wim(small, "9", false, 0, true), 0);
         for (size_t i = 0; i < 3; i++) {
                 char *pkg = NULL;
-                assert_null(test_create(&env, "SMS_ImagePackage", &pkg, 1, "{sv}", "PkgSourcePath", "s", small));
+                assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "PkgSourcePath", "s", small));
                 if (i < 2)
                         blocker[i] = pkg;
                 else

@@ -112,29 +112,6 @@ static int compare(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-static const char *call(const char *path, const char *iface, const char *method, sd_bus_message **reply,
-                        const char *types, ...) {
-        static char name[256];
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        assert_int_equal(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
-        if (types) {
-                va_start(ap, types);
-                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
-                va_end(ap);
-        }
-        r = sd_bus_call(env.bus, m, 60 * 1000000ULL, &error, reply);
-        sd_bus_message_unref(m);
-        if (r >= 0)
-                return NULL;
-        snprintf(name, sizeof name, "%s", error.name);
-        sd_bus_error_free(&error);
-        return name;
-}
-
 static uint32_t job_state(const char *job) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         uint32_t u = 2;
@@ -162,7 +139,7 @@ static void test_load(void **state) {
                 if (!build_job || job_state(build_job) >= 2) {
                         free(build_job);
                         build_job = NULL;
-                        if (call(boot_path, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL) == NULL) {
+                        if (!test_invoke(&env, boot_path, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL)) {
                                 sd_bus_message_read(reply, "o", &j);
                                 build_job = strdup(j);
                                 sd_bus_message_unref(reply);
@@ -172,7 +149,7 @@ static void test_load(void **state) {
                 if (!refresh_job || job_state(refresh_job) >= 2) {
                         free(refresh_job);
                         refresh_job = NULL;
-                        if (call(image_path, BASE, "RefreshPkgSource", &reply, NULL) == NULL) {
+                        if (!test_invoke(&env, image_path, BASE, "RefreshPkgSource", &reply, NULL)) {
                                 sd_bus_message_read(reply, "o", &j);
                                 refresh_job = strdup(j);
                                 sd_bus_message_unref(reply);
@@ -251,7 +228,7 @@ static int setup(void **state) {
         sd_bus_message_read(reply, "oo", &p, &j);
         image_path = strdup(p);
         sd_bus_message_unref(reply);
-        assert_null(call(image_path, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
+        assert_null(test_invoke(&env, image_path, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, nal));
         sd_bus_message_unref(reply);
         free(dp);
         free(nal);

@@ -120,23 +120,6 @@ static bool get_all_has(TestEnv *env, const char *path, const char *iface, const
         return found;
 }
 
-static char *get_string(TestEnv *env, const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        char *s = NULL;
-        int r = sd_bus_get_property_string(env->bus, "org.smsprov.Provider1", path, iface, prop, &error, &s);
-        if (r < 0)
-                fail_msg("Get %s.%s: %s", iface, prop, error.message);
-        return s;
-}
-
-static uint32_t get_u32(TestEnv *env, const char *path, const char *iface, const char *prop) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        uint32_t u = 0;
-        assert_int_equal(sd_bus_get_property_trivial(env->bus, "org.smsprov.Provider1", path, iface, prop, &error, 'u', &u),
-                         0);
-        return u;
-}
-
 /* Put with one property; returns the error name or NULL. */
 static const char *put_v(TestEnv *env, const char *path, unsigned n, const char *types, ...) {
         static char name[256];
@@ -161,31 +144,6 @@ static const char *put_v(TestEnv *env, const char *path, unsigned n, const char 
         snprintf(name, sizeof name, "%s", error.name);
         if (getenv("SMSPROV_TEST_VERBOSE"))
                 fprintf(stderr, "Put: %s: %s\n", error.name, error.message);
-        sd_bus_error_free(&error);
-        return name;
-}
-
-static const char *call_error(TestEnv *env, const char *path, const char *iface, const char *method, const char *types,
-                              ...) {
-        static char name[256];
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        assert_int_equal(sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
-        if (types) {
-                va_start(ap, types);
-                assert_true(sd_bus_message_appendv(m, types, ap) >= 0);
-                va_end(ap);
-        }
-        r = sd_bus_call(env->bus, m, 0, &error, NULL);
-        sd_bus_message_unref(m);
-        if (r >= 0)
-                return NULL;
-        snprintf(name, sizeof name, "%s", error.name);
-        if (getenv("SMSPROV_TEST_VERBOSE"))
-                fprintf(stderr, "%s: %s: %s\n", method, error.name, error.message);
         sd_bus_error_free(&error);
         return name;
 }
@@ -228,8 +186,8 @@ static void wait_jobs_idle(TestEnv *env) {
 static char *new_boot_image(TestEnv *env, const char *name) {
         char *wim = test_env_content_path(env, "boot.wim");
         char *path = NULL;
-        const char *err = test_create(env, "SMS_BootImagePackage", &path, 2, "{sv}{sv}", "Name", "s", name, "ImagePath",
-                                      "s", wim);
+        const char *err = test_create(env, "SMS_BootImagePackage", &path, NULL, 2, "{sv}{sv}", "Name", "s", name,
+                                      "ImagePath", "s", wim);
         free(wim);
         assert_null(err);
         wait_jobs_idle(env);
@@ -240,10 +198,10 @@ static char *new_boot_image(TestEnv *env, const char *name) {
 
 static void test_site_properties(void **state) {
         TestEnv *env = *state;
-        char *code = get_string(env, ROOT, IFACE "Site", "SiteCode");
+        char *code = test_get_string(env, ROOT, IFACE "Site", "SiteCode");
         assert_string_equal(code, "LAB");
         free(code);
-        char *version = get_string(env, ROOT, IFACE "Site", "ProviderVersion");
+        char *version = test_get_string(env, ROOT, IFACE "Site", "ProviderVersion");
         assert_true(strlen(version) > 0);
         free(version);
 
@@ -274,10 +232,10 @@ static void test_create_each_class_and_read(void **state) {
                 const char *err;
 
                 if (c == 0)
-                        err = test_create(env, package_classes[c], &path, 2, "{sv}{sv}", "Name", "s", "Boot", "ImagePath",
-                                          "s", wim);
+                        err = test_create(env, package_classes[c], &path, NULL, 2, "{sv}{sv}", "Name", "s", "Boot",
+                                          "ImagePath", "s", wim);
                 else
-                        err = test_create(env, package_classes[c], &path, 3, "{sv}{sv}{sv}", "Name", "s", "Image",
+                        err = test_create(env, package_classes[c], &path, NULL, 3, "{sv}{sv}{sv}", "Name", "s", "Image",
                                           "PkgSourceFlag", "u", 2, "PkgSourcePath", "s", wim);
                 assert_null(err);
                 assert_non_null(strstr(path, package_classes[c]));
@@ -302,17 +260,17 @@ static void test_create_each_class_and_read(void **state) {
                         sd_bus_message_unref(reply);
                 }
 
-                char *id = get_string(env, path, BASE_IFACE, "PackageID");
+                char *id = test_get_string(env, path, BASE_IFACE, "PackageID");
                 assert_int_equal(strlen(id), 8);
                 assert_memory_equal(id, "LAB", 3);
-                char *site = get_string(env, path, BASE_IFACE, "SourceSite");
+                char *site = test_get_string(env, path, BASE_IFACE, "SourceSite");
                 assert_string_equal(site, "LAB");
-                char *sedo = get_string(env, path, BASE_IFACE, "SedoObjectVersion");
+                char *sedo = test_get_string(env, path, BASE_IFACE, "SedoObjectVersion");
                 assert_int_equal(strlen(sedo), 36);
-                assert_int_equal(get_u32(env, path, BASE_IFACE, "PackageType"), c == 0 ? 258 : c == 1 ? 257 : 259);
-                assert_int_equal(get_u32(env, path, BASE_IFACE, "SourceVersion"), 1);
-                assert_int_equal(get_u32(env, path, BASE_IFACE, "PkgSourceFlag"), c == 0 ? 1 : 2);
-                assert_int_equal(get_u32(env, path, BASE_IFACE, "Priority"), 2);
+                assert_int_equal(test_get_u32(env, path, BASE_IFACE, "PackageType"), c == 0 ? 258 : c == 1 ? 257 : 259);
+                assert_int_equal(test_get_u32(env, path, BASE_IFACE, "SourceVersion"), 1);
+                assert_int_equal(test_get_u32(env, path, BASE_IFACE, "PkgSourceFlag"), c == 0 ? 1 : 2);
+                assert_int_equal(test_get_u32(env, path, BASE_IFACE, "Priority"), 2);
                 snprintf(iface, sizeof iface, IFACE "%s", package_classes[c]);
                 free(id);
                 free(site);
@@ -384,8 +342,9 @@ static void test_put_each_writable_property(void **state) {
                 SchemaEntry schema[128];
                 size_t n = read_schema(env, package_classes[c], schema, 128);
                 char *path = NULL;
-                const char *err = c == 0 ? test_create(env, package_classes[c], &path, 1, "{sv}", "ImagePath", "s", wim)
-                                         : test_create(env, package_classes[c], &path, 0, "");
+                const char *err =
+                        c == 0 ? test_create(env, package_classes[c], &path, NULL, 1, "{sv}", "ImagePath", "s", wim)
+                               : test_create(env, package_classes[c], &path, NULL, 0, "");
                 assert_null(err);
                 wait_jobs_idle(env);
 
@@ -394,7 +353,7 @@ static void test_put_each_writable_property(void **state) {
                         if (has_qualifier(s, "read") || has_qualifier(s, "key") || has_qualifier(s, "write_only") ||
                             has_qualifier(s, "create_only"))
                                 continue;
-                        char *before = get_string(env, path, BASE_IFACE, "SedoObjectVersion");
+                        char *before = test_get_string(env, path, BASE_IFACE, "SedoObjectVersion");
                         sd_bus_error error = SD_BUS_ERROR_NULL;
                         sd_bus_message *m = NULL, *reply = NULL;
                         assert_int_equal(sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path,
@@ -443,7 +402,7 @@ static void test_put_each_writable_property(void **state) {
                         }
                         sd_bus_message_unref(reply);
 
-                        char *after = get_string(env, path, BASE_IFACE, "SedoObjectVersion");
+                        char *after = test_get_string(env, path, BASE_IFACE, "SedoObjectVersion");
                         assert_string_not_equal(before, after);
                         free(before);
                         free(after);
@@ -464,7 +423,7 @@ static void test_blob_sizes(void **state) {
         sd_bus_message *m = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
 
-        assert_null(test_create(env, "SMS_ImagePackage", &path, 0, ""));
+        assert_null(test_create(env, "SMS_ImagePackage", &path, NULL, 0, ""));
         assert_int_equal(sd_bus_message_new_method_call(env->bus, &m, "org.smsprov.Provider1", path, BASE_IFACE, "Put"),
                          0);
         sd_bus_message_open_container(m, 'a', "{sv}");
@@ -477,13 +436,13 @@ static void test_blob_sizes(void **state) {
         sd_bus_message_close_container(m);
         assert_true(sd_bus_call(env->bus, m, 0, &error, NULL) >= 0);
         sd_bus_message_unref(m);
-        assert_int_equal(get_u32(env, path, BASE_IFACE, "IconSize"), sizeof icon);
+        assert_int_equal(test_get_u32(env, path, BASE_IFACE, "IconSize"), sizeof icon);
 
         assert_string_equal(put_v(env, path, 1, "{sv}", "IconSize", "u", 3), SMSPROV_ERR("ValueOutOfRange"));
-        assert_int_equal(get_u32(env, path, BASE_IFACE, "IconSize"), sizeof icon);
+        assert_int_equal(test_get_u32(env, path, BASE_IFACE, "IconSize"), sizeof icon);
         assert_null(put_v(env, path, 1, "{sv}", "IconSize", "u", (uint32_t) sizeof icon));
         assert_null(put_v(env, path, 1, "{sv}", "IconSize", "u", 0));
-        assert_int_equal(get_u32(env, path, BASE_IFACE, "IconSize"), 0);
+        assert_int_equal(test_get_u32(env, path, BASE_IFACE, "IconSize"), 0);
         sd_bus_message *reply = NULL;
         const void *p;
         size_t len = 99;
@@ -492,7 +451,7 @@ static void test_blob_sizes(void **state) {
         assert_true(sd_bus_message_read_array(reply, 'y', &p, &len) >= 0);
         assert_int_equal(len, 0);
         sd_bus_message_unref(reply);
-        assert_null(call_error(env, path, BASE_IFACE, "Delete", NULL));
+        assert_null(test_invoke(env, path, BASE_IFACE, "Delete", NULL, NULL));
         free(path);
 }
 
@@ -502,7 +461,7 @@ static void test_put_is_all_or_nothing(void **state) {
         /* Description is fine, ScratchSpace 100 is not: neither may be written. */
         assert_string_equal(put_v(env, path, 2, "{sv}{sv}", "Description", "s", "changed", "ScratchSpace", "u", 100),
                             SMSPROV_ERR("ValueOutOfRange"));
-        char *d = get_string(env, path, BASE_IFACE, "Description");
+        char *d = test_get_string(env, path, BASE_IFACE, "Description");
         assert_string_equal(d, "");
         free(d);
         free(path);
@@ -511,28 +470,28 @@ static void test_put_is_all_or_nothing(void **state) {
 static void test_bad_inputs(void **state) {
         TestEnv *env = *state;
         char *path = new_boot_image(env, "bad");
-        char *sedo = get_string(env, path, BASE_IFACE, "SedoObjectVersion");
+        char *sedo = test_get_string(env, path, BASE_IFACE, "SedoObjectVersion");
         const char *err;
 
         /* Unknown and abstract classes. */
-        err = call_error(env, ROOT "/class/SMS_NoSuchClass", CLASS_IFACE, "Create", "a{sv}", 0);
+        err = test_invoke(env, ROOT "/class/SMS_NoSuchClass", CLASS_IFACE, "Create", NULL, "a{sv}", 0);
         assert_string_equal(err, "org.freedesktop.DBus.Error.UnknownObject");
-        assert_string_equal(test_create(env, "SMS_PackageBaseclass", NULL, 0, ""), SMSPROV_ERR("NotSupported"));
-        assert_string_equal(test_create(env, "SMS_StatusMessage", NULL, 0, ""), SMSPROV_ERR("NotSupported"));
+        assert_string_equal(test_create(env, "SMS_PackageBaseclass", NULL, NULL, 0, ""), SMSPROV_ERR("NotSupported"));
+        assert_string_equal(test_create(env, "SMS_StatusMessage", NULL, NULL, 0, ""), SMSPROV_ERR("NotSupported"));
 
         /* Create: caller-supplied PackageID, read-only property, unknown property, wrong type,
          * missing ImagePath, a path outside the content roots. */
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "PackageID", "s", "LAB00099"),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "PackageID", "s", "LAB00099"),
                             SMSPROV_ERR("ReadOnly"));
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "SourceVersion", "u", 5),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "SourceVersion", "u", 5),
                             SMSPROV_ERR("ReadOnly"));
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "NoSuchProperty", "s", "x"),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "NoSuchProperty", "s", "x"),
                             SMSPROV_ERR("InvalidProperty"));
-        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, 1, "{sv}", "Name", "u", 5),
+        assert_string_equal(test_create(env, "SMS_ImagePackage", NULL, NULL, 1, "{sv}", "Name", "u", 5),
                             SMSPROV_ERR("TypeMismatch"));
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "Name", "s", "no image"),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "Name", "s", "no image"),
                             SMSPROV_ERR("InvalidParameter"));
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", "/etc/passwd"),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", "/etc/passwd"),
                             SMSPROV_ERR("PathNotAllowed"));
 
         /* Put: each kind of bad value. */
@@ -571,7 +530,7 @@ static void test_bad_inputs(void **state) {
         sd_bus_message_unref(m);
 
         /* Nothing of the above changed the instance. */
-        char *after = get_string(env, path, BASE_IFACE, "SedoObjectVersion");
+        char *after = test_get_string(env, path, BASE_IFACE, "SedoObjectVersion");
         assert_string_equal(sedo, after);
         free(after);
 
@@ -579,16 +538,18 @@ static void test_bad_inputs(void **state) {
         assert_null(put_v(env, path, 2, "{sv}{sv}", "SedoObjectVersion", "s", sedo, "Description", "s", "first"));
         assert_string_equal(put_v(env, path, 2, "{sv}{sv}", "SedoObjectVersion", "s", sedo, "Description", "s", "second"),
                             SMSPROV_ERR("VersionMismatch"));
-        char *d = get_string(env, path, BASE_IFACE, "Description");
+        char *d = test_get_string(env, path, BASE_IFACE, "Description");
         assert_string_equal(d, "first");
         free(d);
 
         /* WMI paths and WQL. */
-        assert_string_equal(call_error(env, ROOT, IFACE "Site", "GetObject", "s", "SMS_BootImagePackage.PackageID=\"LAB0FFFF\""),
+        assert_string_equal(test_invoke(env, ROOT, IFACE "Site", "GetObject", NULL, "s",
+                                        "SMS_BootImagePackage.PackageID=\"LAB0FFFF\""),
                             SMSPROV_ERR("NotFound"));
-        assert_string_equal(call_error(env, ROOT, IFACE "Site", "GetObject", "s", "SMS_Nothing.PackageID=\"LAB00001\""),
+        assert_string_equal(test_invoke(env, ROOT, IFACE "Site", "GetObject", NULL, "s",
+                                        "SMS_Nothing.PackageID=\"LAB00001\""),
                             SMSPROV_ERR("InvalidClass"));
-        assert_string_equal(call_error(env, ROOT, IFACE "Site", "GetObject", "s", "SMS_BootImagePackage"),
+        assert_string_equal(test_invoke(env, ROOT, IFACE "Site", "GetObject", NULL, "s", "SMS_BootImagePackage"),
                             SMSPROV_ERR("InvalidParameter"));
         const char *qerr;
         query_count(env, "SELECT * FROM SMS_Nothing", &qerr);
@@ -601,7 +562,7 @@ static void test_bad_inputs(void **state) {
         assert_string_equal(qerr, SMSPROV_ERR("InvalidQuery"));
 
         /* Bad SetSourceSite argument. */
-        assert_string_equal(call_error(env, path, BASE_IFACE, "SetSourceSite", "s", "toolong"),
+        assert_string_equal(test_invoke(env, path, BASE_IFACE, "SetSourceSite", NULL, "s", "toolong"),
                             SMSPROV_ERR("InvalidParameter"));
 
         free(sedo);
@@ -616,10 +577,10 @@ static void test_refresh_flag(void **state) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int flag = 1;
 
-        assert_int_equal(get_u32(env, path, BASE_IFACE, "SourceVersion"), 1);
+        assert_int_equal(test_get_u32(env, path, BASE_IFACE, "SourceVersion"), 1);
         assert_null(put_v(env, path, 1, "{sv}", "RefreshPkgSourceFlag", "b", 1));
         wait_jobs_idle(env);
-        assert_int_equal(get_u32(env, path, BASE_IFACE, "SourceVersion"), 2);
+        assert_int_equal(test_get_u32(env, path, BASE_IFACE, "SourceVersion"), 2);
         assert_int_equal(sd_bus_get_property_trivial(env->bus, "org.smsprov.Provider1", path, BASE_IFACE,
                                                      "RefreshPkgSourceFlag", &error, 'b', &flag),
                          0);
@@ -631,14 +592,14 @@ static void test_locked_package(void **state) {
         TestEnv *env = *state;
         char *path = new_boot_image(env, "locked");
 
-        assert_null(call_error(env, path, BASE_IFACE, "SetSourceSite", "s", "XYZ"));
-        char *site = get_string(env, path, BASE_IFACE, "SourceSite");
+        assert_null(test_invoke(env, path, BASE_IFACE, "SetSourceSite", NULL, "s", "XYZ"));
+        char *site = test_get_string(env, path, BASE_IFACE, "SourceSite");
         assert_string_equal(site, "XYZ");
         free(site);
         assert_string_equal(put_v(env, path, 1, "{sv}", "Description", "s", "x"), SMSPROV_ERR("Locked"));
-        assert_string_equal(call_error(env, path, BASE_IFACE, "Delete", NULL), SMSPROV_ERR("Locked"));
-        assert_null(call_error(env, path, BASE_IFACE, "Unlock", NULL));
-        site = get_string(env, path, BASE_IFACE, "SourceSite");
+        assert_string_equal(test_invoke(env, path, BASE_IFACE, "Delete", NULL, NULL), SMSPROV_ERR("Locked"));
+        assert_null(test_invoke(env, path, BASE_IFACE, "Unlock", NULL, NULL));
+        site = test_get_string(env, path, BASE_IFACE, "SourceSite");
         assert_string_equal(site, "LAB");
         free(site);
         assert_null(put_v(env, path, 1, "{sv}", "Description", "s", "x"));
@@ -691,14 +652,14 @@ static void test_query(void **state) {
 
         /* Audit rows: two creates recorded with this uid. */
         char q[256];
-        char *id = get_string(env, a, BASE_IFACE, "PackageID");
+        char *id = test_get_string(env, a, BASE_IFACE, "PackageID");
         snprintf(q, sizeof q, "SELECT * FROM SMS_StatusMessage WHERE InsStrings = '%s' AND MessageID = 30000 AND UserUID = %u",
                  id, (unsigned) getuid());
         assert_int_equal(query_count(env, q, &err), 1);
         free(id);
 
         /* GetObject finds the same path, by the concrete and by the base class. */
-        id = get_string(env, b, BASE_IFACE, "PackageID");
+        id = test_get_string(env, b, BASE_IFACE, "PackageID");
         char wmi[128];
         snprintf(wmi, sizeof wmi, "SMS_PackageBaseclass.PackageID='%s'", id);
         assert_true(sd_bus_call_method(env->bus, "org.smsprov.Provider1", ROOT, IFACE "Site", "GetObject", &error, &reply,
@@ -713,11 +674,12 @@ static void test_query(void **state) {
                                        "s", "SMS_StatusMessage.RecordID=1") >= 0);
         sd_bus_message_read(reply, "o", &path);
         assert_string_equal(path, ROOT "/SMS_StatusMessage/1");
-        char *component = get_string(env, ROOT "/SMS_StatusMessage/1", IFACE "SMS_StatusMessage", "Component");
+        char *component = test_get_string(env, ROOT "/SMS_StatusMessage/1", IFACE "SMS_StatusMessage", "Component");
         assert_string_equal(component, "SMS Provider");
         free(component);
         sd_bus_message_unref(reply);
-        assert_string_equal(call_error(env, ROOT "/SMS_StatusMessage/1", IFACE "SMS_StatusMessage", "Put", "a{sv}", 0),
+        assert_string_equal(test_invoke(env, ROOT "/SMS_StatusMessage/1", IFACE "SMS_StatusMessage", "Put", NULL,
+                                        "a{sv}", 0),
                             "org.freedesktop.DBus.Error.UnknownMethod");
         free(a);
         free(b);
@@ -787,7 +749,7 @@ static void test_database_locked_by_another_process(void **state) {
         assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
 
         assert_string_equal(put_v(env, path, 1, "{sv}", "Description", "s", "while locked"), SMSPROV_ERR("Busy"));
-        char *name = get_string(env, path, BASE_IFACE, "Name");
+        char *name = test_get_string(env, path, BASE_IFACE, "Name");
         assert_string_equal(name, "locked database");
         free(name);
 
@@ -832,19 +794,20 @@ static void test_signals_and_delete(void **state) {
         assert_true(sd_bus_match_signal(env->bus, &notified, "org.smsprov.Provider1", ROOT, IFACE "Site",
                                         "ChangeNotification", on_signal, NULL) >= 0);
         signal_count = 0;
-        assert_null(call_error(env, path, BASE_IFACE, "AddChangeNotification", NULL));
+        assert_null(test_invoke(env, path, BASE_IFACE, "AddChangeNotification", NULL, NULL));
         wait_signals(env, 1);
         assert_int_equal(signal_count, 1);
 
         assert_true(sd_bus_match_signal(env->bus, &removed, "org.smsprov.Provider1", ROOT,
                                         "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_signal, NULL) >= 0);
         signal_count = 0;
-        assert_null(call_error(env, path, BASE_IFACE, "Delete", NULL));
+        assert_null(test_invoke(env, path, BASE_IFACE, "Delete", NULL, NULL));
         wait_signals(env, 1);
         assert_int_equal(signal_count, 1);
 
         /* The deleted object answers nothing any more. */
-        assert_string_equal(call_error(env, path, BASE_IFACE, "Delete", NULL), "org.freedesktop.DBus.Error.UnknownObject");
+        assert_string_equal(test_invoke(env, path, BASE_IFACE, "Delete", NULL, NULL),
+                            "org.freedesktop.DBus.Error.UnknownObject");
         assert_string_equal(put_v(env, path, 1, "{sv}", "Description", "s", "ghost"),
                             "org.freedesktop.DBus.Error.UnknownObject");
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -862,18 +825,18 @@ static void test_signals_and_delete(void **state) {
 static void test_restart_keeps_everything(void **state) {
         TestEnv *env = *state;
         char *path = new_boot_image(env, "durable");
-        char *id = get_string(env, path, BASE_IFACE, "PackageID");
+        char *id = test_get_string(env, path, BASE_IFACE, "PackageID");
         assert_null(put_v(env, path, 2, "{sv}{sv}", "Description", "s", "kept", "ScratchSpace", "u", 256));
-        char *sedo = get_string(env, path, BASE_IFACE, "SedoObjectVersion");
+        char *sedo = test_get_string(env, path, BASE_IFACE, "SedoObjectVersion");
 
         /* A clean stop and a kill: both keep every committed write. */
         for (int round = 0; round < 2; round++) {
                 assert_int_equal(test_env_stop_daemon(env, round == 0 ? SIGTERM : SIGKILL), 0);
                 assert_int_equal(test_env_start_daemon(env, NULL), 0);
-                char *d = get_string(env, path, BASE_IFACE, "Description");
+                char *d = test_get_string(env, path, BASE_IFACE, "Description");
                 assert_string_equal(d, "kept");
                 free(d);
-                char *s = get_string(env, path, BASE_IFACE, "SedoObjectVersion");
+                char *s = test_get_string(env, path, BASE_IFACE, "SedoObjectVersion");
                 assert_string_equal(s, sedo);
                 free(s);
                 sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -885,9 +848,9 @@ static void test_restart_keeps_everything(void **state) {
         }
 
         /* PackageIDs are never reused: delete the newest, create again, get a new number. */
-        assert_null(call_error(env, path, BASE_IFACE, "Delete", NULL));
+        assert_null(test_invoke(env, path, BASE_IFACE, "Delete", NULL, NULL));
         char *again = new_boot_image(env, "after delete");
-        char *id2 = get_string(env, again, BASE_IFACE, "PackageID");
+        char *id2 = test_get_string(env, again, BASE_IFACE, "PackageID");
         assert_true(strcmp(id2, id) > 0);
         free(id);
         free(id2);
@@ -937,14 +900,14 @@ static void test_symlink_out_of_root(void **state) {
         char *link = test_env_content_path(env, "escape.wim");
         char *dotdot = NULL;
         assert_int_equal(symlink("/etc/passwd", link), 0);
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", link),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", link),
                             SMSPROV_ERR("PathNotAllowed"));
         assert_true(asprintf(&dotdot, "%s/../../../etc/passwd", env->content_dir) > 0);
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", dotdot),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", dotdot),
                             SMSPROV_ERR("PathNotAllowed"));
         char *dir = test_env_content_path(env, "a-directory.wim");
         mkdir(dir, 0755);
-        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, 1, "{sv}", "ImagePath", "s", dir),
+        assert_string_equal(test_create(env, "SMS_BootImagePackage", NULL, NULL, 1, "{sv}", "ImagePath", "s", dir),
                             SMSPROV_ERR("InvalidParameter"));
         free(dir);
         free(dotdot);
