@@ -101,8 +101,10 @@ static char *file_hash(const char *path) {
         return line;
 }
 
+/* The temporaries of imaging/build.c: ".<name>.tmp-XXXXXX" files and ".<name>.staging-XXXXXX"
+ * folders (the latter also hold a replaced image until it is released). */
 static size_t count_temp_files(const char *dir) {
-        return test_count_files(dir, "-name '.*tmp-*'");
+        return test_count_files(dir, "-name '.*tmp-*' -o -name '.*staging-*'");
 }
 
 /* --- tests ------------------------------------------------------------------------------------- */
@@ -495,6 +497,48 @@ static void test_build_busy_and_cancel(void **state) {
         free(job);
 }
 
+/* A rebuild replaces the image by rename; the replaced file is released after the job has
+ * completed (its blocks are not freed inside the rename), and nothing of it is left behind. */
+static void test_rebuild_releases_replaced_image(void **state) {
+        char *big = test_env_content_path(&env, "big.wim"), *path = NULL, *job = NULL;
+        char *images = path_in(env.state_dir, "images");
+        struct stat old_st, new_st;
+
+        assert_null(test_create(&env, "SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", big));
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        char *built = test_get_string(&env, path, BASE, "PkgSourcePath");
+        int old_fd = open(built, O_RDONLY | O_CLOEXEC);
+        assert_true(old_fd >= 0);
+
+        sd_bus_message *reply = NULL;
+        const char *j;
+        assert_null(test_invoke(&env, path, BOOT, "UpdateImage", &reply, NULL));
+        sd_bus_message_read(reply, "o", &j);
+        char *rebuild = strdup(j);
+        sd_bus_message_unref(reply);
+        assert_int_equal(test_wait_job(&env, rebuild, NULL), 2);
+        assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 2);
+
+        /* A new file under the same name; the old inode loses its last name soon after. */
+        assert_int_equal(stat(built, &new_st), 0);
+        assert_int_equal(fstat(old_fd, &old_st), 0);
+        assert_true(new_st.st_ino != old_st.st_ino);
+        for (int i = 0; i < 1000 && (old_st.st_nlink > 0 || count_temp_files(images) > 0); i++) {
+                usleep(10000);
+                assert_int_equal(fstat(old_fd, &old_st), 0);
+        }
+        assert_int_equal(old_st.st_nlink, 0);
+        assert_int_equal(count_temp_files(images), 0);
+        close(old_fd);
+
+        free(rebuild);
+        free(built);
+        free(images);
+        free(big);
+        free(path);
+        free(job);
+}
+
 static void test_reload_image_properties(void **state) {
         char *wim = test_env_content_path(&env, "reload.wim"), *path = NULL, *job = NULL;
 
@@ -773,6 +817,7 @@ int main(void) {
                 cmocka_unit_test(test_create_bad_wims_change_nothing),
                 cmocka_unit_test(test_boot_image_build),
                 cmocka_unit_test(test_build_busy_and_cancel),
+                cmocka_unit_test(test_rebuild_releases_replaced_image),
                 cmocka_unit_test(test_reload_image_properties),
                 cmocka_unit_test(test_export_default_boot_image),
                 cmocka_unit_test(test_kill_mid_build),
