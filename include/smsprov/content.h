@@ -94,8 +94,10 @@ typedef enum ContentLinkMode {
 } ContentLinkMode;
 
 /* How many DPs one package's distribution works on at once (each content_dp_distribute() on a
- * thread of its own; they share nothing but the site library, which they only read). Five is
- * Configuration Manager's default "maximum threads per package" of its distribution manager. */
+ * thread of its own; they share nothing but the site library, which they only read). Configuration
+ * Manager's distribution manager also copies one package to several DPs in parallel (its Software
+ * Distribution component's "Maximum threads per package"); five is smsprovd's choice: enough to
+ * overlap the fsync waits of local DPs and the latency of remote ones. */
 #define CONTENT_DP_PARALLEL 5
 
 typedef struct ContentDistributeStats {
