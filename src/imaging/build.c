@@ -632,7 +632,8 @@ int imaging_build(const ImagingBuild *b, ImagingBuildResult *ret, SmsError *e) {
          * quarter of the time it took to write them (measured: 25 ms for 100 MiB). A second link in
          * the staging folder keeps the old inode alive, and the caller removes the folder once the
          * outcome is reported. Where the link cannot be made, the rename frees as before. */
-        bool retired = make_staging_dir(&s, NULL) >= 0 && retire_output(&s);
+        bool retired = faccessat(s.dir_fd, s.base, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       make_staging_dir(&s, NULL) >= 0 && retire_output(&s);
         if (renameat(AT_FDCWD, s.tmp_path, s.dir_fd, s.base) < 0)
                 return sms_error_set_errno(e, errno, "cannot rename %s to %s", s.tmp_path, b->output_path);
         free(s.tmp_path);
