@@ -39,7 +39,10 @@ build/run/src/smsprovd --bus-address="$address" --state-dir="$state" --site-code
 daemon_pid=$!
 
 stop() {
-        trap - INT TERM EXIT
+        # A second Ctrl-C (or timeout(1) passing the signal on) must not cut the clean-up short and
+        # leave dbus-daemon behind.
+        trap '' INT TERM
+        trap - EXIT
         kill -TERM "$daemon_pid" 2>/dev/null || true
         wait "$daemon_pid" 2>/dev/null || true
         kill -TERM "$dbus_pid" 2>/dev/null || true
