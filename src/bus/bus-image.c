@@ -295,7 +295,12 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
         return r;
 }
 
-static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* Starts a job on the package a method was called on; the job's path is the reply. */
+typedef int (*PackageJobStart)(Manager *m, const SmsClass *c, const char *key, const char *method,
+                               const SiteCaller *caller, char **ret_job, SmsError *e);
+
+static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *action,
+                             PackageJobStart start) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
@@ -305,13 +310,23 @@ static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error
 
         if (!key)
                 return -ENOMEM;
-        r = authz_check_write(m, msg, AUTHZ_ACTION_BUILD_IMAGES, &caller, error);
+        r = authz_check_write(m, msg, action, &caller, error);
         if (r != 0)
                 return r;
-        r = bus_image_start_build(m, reg->class, key, sd_bus_message_get_member(msg), 1, &caller, &job, &e);
+        r = start(m, reg->class, key, sd_bus_message_get_member(msg), &caller, &job, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, "o", job);
+}
+
+static int start_update(Manager *m, const SmsClass *c, const char *key, const char *method, const SiteCaller *caller,
+                        char **ret_job, SmsError *e) {
+        return bus_image_start_build(m, c, key, method, 1, caller, ret_job, e);
+}
+
+/* UpdateImage and UpdateDefaultImage: a rebuild (ActionInProgress 1, UPDATE). */
+static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return reply_package_job(msg, userdata, error, AUTHZ_ACTION_BUILD_IMAGES, start_update);
 }
 
 static int method_update_optional_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -570,23 +585,13 @@ int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, con
         return r;
 }
 
-static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = bus_current_registration(msg);
-        Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
-        SmsError e = SMS_ERROR_NULL;
-        SiteCaller caller;
-        int r;
+static int start_refresh(Manager *m, const SmsClass *c, const char *key, const char *method, const SiteCaller *caller,
+                         char **ret_job, SmsError *e) {
+        return bus_image_refresh_source(m, c, key, caller, ret_job, e);
+}
 
-        if (!key)
-                return -ENOMEM;
-        r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
-        if (r != 0)
-                return r;
-        r = bus_image_refresh_source(m, reg->class, key, &caller, &job, &e);
-        if (r < 0)
-                return bus_reply_error_take(error, &e, r);
-        return sd_bus_reply_method_return(msg, "o", job);
+static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return reply_package_job(msg, userdata, error, AUTHZ_ACTION_DISTRIBUTE_CONTENT, start_refresh);
 }
 
 /* --- ExportDefaultBootImage -------------------------------------------------------------------- */
