@@ -651,9 +651,9 @@ static int method_cancel_distribution(sd_bus_message *msg, void *userdata, sd_bu
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-/* SMS_DistributionPoint's Create: the assignment, then its distribution. */
-int bus_distribution_created(Manager *m, const char *assignment_key_text, const SiteCaller *caller, char **ret_job,
-                             SmsError *e) {
+/* Starts `action` for the package and DP of one assignment (SMS_DistributionPoint). */
+static int start_for_assignment(Manager *m, const char *assignment_key_text, TargetAction action,
+                                const SiteCaller *caller, char **ret_job, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *a = NULL;
         const SmsClass *pkg_class;
         int r;
@@ -666,27 +666,20 @@ int bus_distribution_created(Manager *m, const char *assignment_key_text, const 
         if (!pkg_class)
                 return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", string_value(a, "PackageID"));
         char *nal = (char *) string_value(a, "ServerNALPath");
-        return bus_distribution_start(m, pkg_class, string_value(a, "PackageID"), (char *[]) { nal, NULL }, 1,
-                                      TARGET_DISTRIBUTE, caller, ret_job, e);
+        return bus_distribution_start(m, pkg_class, string_value(a, "PackageID"), (char *[]) { nal, NULL }, 1, action,
+                                      caller, ret_job, e);
+}
+
+/* SMS_DistributionPoint's Create: the assignment, then its distribution. */
+int bus_distribution_created(Manager *m, const char *assignment_key_text, const SiteCaller *caller, char **ret_job,
+                             SmsError *e) {
+        return start_for_assignment(m, assignment_key_text, TARGET_DISTRIBUTE, caller, ret_job, e);
 }
 
 /* SMS_DistributionPoint's Delete: REMOVAL_PENDING now, the row goes when the content is gone. */
 int bus_distribution_remove(Manager *m, const char *assignment_key_text, const SiteCaller *caller, SmsError *e) {
-        _cleanup_(sms_object_freep) SmsObject *a = NULL;
         _cleanup_free_ char *job = NULL;
-        const SmsClass *pkg_class;
-        int r;
-
-        r = site_object_load(&m->site, sms_model_find_class("SMS_DistributionPoint"), assignment_key_text, &a, e);
-        if (r < 0)
-                return r;
-        pkg_class = store_object_class(m->site.store, sms_model_find_class("SMS_PackageBaseclass"),
-                                       string_value(a, "PackageID"));
-        if (!pkg_class)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", string_value(a, "PackageID"));
-        char *nal = (char *) string_value(a, "ServerNALPath");
-        return bus_distribution_start(m, pkg_class, string_value(a, "PackageID"), (char *[]) { nal, NULL }, 1,
-                                      TARGET_REMOVE, caller, &job, e);
+        return start_for_assignment(m, assignment_key_text, TARGET_REMOVE, caller, &job, e);
 }
 
 /* RefreshNow on one assignment: the current version to that DP again, no new SourceVersion. */
