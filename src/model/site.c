@@ -381,6 +381,22 @@ static int apply_class_rules(Site *site, SmsObject *o, bool creating, SmsError *
         return 0;
 }
 
+/* A new object of c holding every property's default, as Create starts from. */
+static int object_new_with_defaults(const SmsClass *c, SmsObject **ret) {
+        _cleanup_(sms_object_freep) SmsObject *o = sms_object_new(c);
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_all; i++) {
+                r = sms_property_default(c->all[i], &o->values[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 int site_object_check_create(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e) {
         int r;
 
@@ -409,15 +425,9 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         r = site_object_check_create(site, c, changes, n, e);
         if (r < 0)
                 return r;
-
-        o = sms_object_new(c);
-        if (!o)
-                return -ENOMEM;
-        for (size_t i = 0; i < c->n_all; i++) {
-                r = sms_property_default(c->all[i], &o->values[i]);
-                if (r < 0)
-                        return r;
-        }
+        r = object_new_with_defaults(c, &o);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++) {
                 cim_value_clear(&o->values[changes[i].index]);
                 o->values[changes[i].index] = changes[i].value;
@@ -509,14 +519,9 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
         r = site_object_check_create(site, c, changes, n, e);
         if (r < 0)
                 return r;
-        o = sms_object_new(c);
-        if (!o)
-                return -ENOMEM;
-        for (size_t i = 0; i < c->n_all; i++) {
-                r = sms_property_default(c->all[i], &o->values[i]);
-                if (r < 0)
-                        return r;
-        }
+        r = object_new_with_defaults(c, &o);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++) {
                 cim_value_clear(&o->values[changes[i].index]);
                 r = cim_value_copy(&o->values[changes[i].index], &changes[i].value);
