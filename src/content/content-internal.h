@@ -107,6 +107,8 @@ int content_remove_tree_at(int dirfd, const char *name);
 /* --- layout.c -------------------------------------------------------------------------------- */
 
 bool content_package_id_is_valid(const char *id);
+/* 0, or InvalidParameter naming the ID when it is not usable: the first check of every entry point. */
+int content_check_package_id(const char *package_id, SmsError *e);
 /* "aa/<hash>": FileLib's name for a hash (buffer of CONTENT_HASH_HEX + 4). */
 void content_filelib_name(const char *hash, char ret[static CONTENT_HASH_HEX + 4]);
 /* "<version>.manifest" */

@@ -410,9 +410,9 @@ int content_dp_distribute(const char *site_lib, const char *dp_root, const char 
 
         if (!site_lib)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "no site content library");
-        if (!content_package_id_is_valid(package_id))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
-                                     package_id ? package_id : "");
+        r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
         if (version == 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "version 0 is not a version");
         if (mode != CONTENT_LINK_AUTO && mode != CONTENT_LINK_COPY)
@@ -487,9 +487,9 @@ int content_dp_current_version(const char *dp_root, const char *package_id, uint
         uint32_t v;
         int r;
 
-        if (!content_package_id_is_valid(package_id))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
-                                     package_id ? package_id : "");
+        r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
         r = content_dp_open_root(dp_root, &dp_fd, e);
         if (r < 0)
                 return r;
@@ -517,9 +517,9 @@ int content_dp_remove(const char *dp_root, const char *package_id, ContentProgre
         _cleanup_close_ int dp_fd = -1, pkg_fd = -1, datalib_fd = -1;
         int r;
 
-        if (!content_package_id_is_valid(package_id))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
-                                     package_id ? package_id : "");
+        r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
         r = content_dp_open_root(dp_root, &dp_fd, e);
         if (r < 0)
                 return r;

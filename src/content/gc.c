@@ -235,9 +235,9 @@ int content_gc(const char *lib_root, const char *package_id, uint32_t keep_versi
 
         if (!lib_root)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "no content library");
-        if (!content_package_id_is_valid(package_id))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
-                                     package_id ? package_id : "");
+        r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
         fd = open(lib_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "content library %s is not a directory", lib_root);

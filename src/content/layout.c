@@ -21,6 +21,13 @@ bool content_package_id_is_valid(const char *id) {
         return n > 0 && n <= CONTENT_PACKAGE_ID_MAX && id[n] == 0;
 }
 
+int content_check_package_id(const char *package_id, SmsError *e) {
+        if (content_package_id_is_valid(package_id))
+                return 0;
+        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
+                             package_id ? package_id : "");
+}
+
 void content_filelib_name(const char *hash, char ret[static CONTENT_HASH_HEX + 4]) {
         ret[0] = hash[0];
         ret[1] = hash[1];

@@ -506,9 +506,9 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
 
         if (!site_lib || !source)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "no site library or package source");
-        if (!content_package_id_is_valid(package_id))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
-                                     package_id ? package_id : "");
+        r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
         if (version == 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "version 0 is not a version");
 

@@ -89,9 +89,9 @@ int content_dp_verify(const char *dp_root, const char *package_id, ContentProgre
         uint32_t version = 0;
         int r;
 
-        if (!content_package_id_is_valid(package_id))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "'%s' is not a usable package ID",
-                                     package_id ? package_id : "");
+        r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
         r = content_dp_open_root(dp_root, &dp_fd, e);
         if (r < 0)
                 return r;
