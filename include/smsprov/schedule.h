@@ -40,6 +40,22 @@ typedef struct SmsScheduleToken {
 #define SMS_SCHEDULE_TOKEN_STRING_LEN 16
 #define SMS_SCHEDULE_MAX_TOKENS 15
 
+/* The properties of the SMS_ST_* embedded classes (reference §7.3), as the bus carries them in a
+ * token's a{sv}: name, D-Bus type ('u', 'b', or 't' for StartTime, which is no field but
+ * sms_schedule_token_start_usec()), the field's offset in SmsScheduleToken, and which token
+ * types carry it (SMS_SCHEDULE_TYPE_BIT()). One table for the daemon and smsctl. */
+#define SMS_SCHEDULE_TYPE_BIT(t) (1u << (t))
+
+typedef struct SmsScheduleField {
+        const char *name;
+        char type;
+        size_t offset;
+        unsigned types;
+} SmsScheduleField;
+
+extern const SmsScheduleField sms_schedule_fields[];
+extern const size_t sms_n_schedule_fields;
+
 /* "SMS_ST_RecurInterval" ↔ type. */
 const char *sms_schedule_type_to_class(SmsScheduleType t);
 int sms_schedule_type_from_class(const char *name); /* -EINVAL when unknown */

@@ -10,37 +10,9 @@
 
 #include "bus/bus-util.h"
 #include "smsprov/macro.h"
+#include "smsprov/schedule.h"
 
-/* The properties of the SMS_ST_* embedded classes (reference §7.3), as (name, D-Bus type,
- * field). `types` says which token classes carry the property (bit per SmsScheduleType). */
-#define ST(t) (1u << (t))
-#define ST_ALL (ST(SMS_ST_NON_RECURRING) | ST(SMS_ST_RECUR_INTERVAL) | ST(SMS_ST_RECUR_WEEKLY) |                   \
-                ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE))
-
-typedef struct ScheduleField {
-        const char *name;
-        char type; /* 'u', 'b' or 't' (StartTime) */
-        size_t offset;
-        unsigned types;
-} ScheduleField;
-
-static const ScheduleField schedule_fields[] = {
-        { "DayDuration", 'u', offsetof(SmsScheduleToken, day_duration), ST_ALL },
-        { "HourDuration", 'u', offsetof(SmsScheduleToken, hour_duration), ST_ALL },
-        { "MinuteDuration", 'u', offsetof(SmsScheduleToken, minute_duration), ST_ALL },
-        { "IsGMT", 'b', offsetof(SmsScheduleToken, is_gmt), ST_ALL },
-        { "StartTime", 't', 0, ST_ALL },
-        { "DaySpan", 'u', offsetof(SmsScheduleToken, day_span), ST(SMS_ST_RECUR_INTERVAL) },
-        { "HourSpan", 'u', offsetof(SmsScheduleToken, hour_span), ST(SMS_ST_RECUR_INTERVAL) },
-        { "MinuteSpan", 'u', offsetof(SmsScheduleToken, minute_span), ST(SMS_ST_RECUR_INTERVAL) },
-        { "Day", 'u', offsetof(SmsScheduleToken, weekday),
-          ST(SMS_ST_RECUR_WEEKLY) | ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
-        { "ForNumberOfWeeks", 'u', offsetof(SmsScheduleToken, for_number_of_weeks), ST(SMS_ST_RECUR_WEEKLY) },
-        { "ForNumberOfMonths", 'u', offsetof(SmsScheduleToken, for_number_of_months),
-          ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
-        { "WeekOrder", 'u', offsetof(SmsScheduleToken, week_order), ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
-        { "MonthDay", 'u', offsetof(SmsScheduleToken, month_day), ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
-};
+#define ST(t) SMS_SCHEDULE_TYPE_BIT(t)
 
 static int append_schedule_token(sd_bus_message *m, const SmsScheduleToken *t) {
         int r;
@@ -54,8 +26,8 @@ static int append_schedule_token(sd_bus_message *m, const SmsScheduleToken *t) {
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < ELEMENTSOF(schedule_fields); i++) {
-                const ScheduleField *f = &schedule_fields[i];
+        for (size_t i = 0; i < sms_n_schedule_fields; i++) {
+                const SmsScheduleField *f = &sms_schedule_fields[i];
                 const void *field = (const uint8_t *) t + f->offset;
 
                 if (!(f->types & ST(t->type)))
@@ -175,16 +147,16 @@ static int read_schedule_token(sd_bus_message *m, SmsScheduleToken *t, SmsError 
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const ScheduleField *f = NULL;
+                const SmsScheduleField *f = NULL;
                 const char *name, *contents;
                 char want[2];
 
                 r = sd_bus_message_read(m, "s", &name);
                 if (r < 0)
                         return r;
-                for (size_t i = 0; i < ELEMENTSOF(schedule_fields); i++)
-                        if (strcasecmp(schedule_fields[i].name, name) == 0 && (schedule_fields[i].types & ST(type)))
-                                f = &schedule_fields[i];
+                for (size_t i = 0; i < sms_n_schedule_fields; i++)
+                        if (strcasecmp(sms_schedule_fields[i].name, name) == 0 && (sms_schedule_fields[i].types & ST(type)))
+                                f = &sms_schedule_fields[i];
                 if (!f)
                         return sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property %s", cls, name);
                 r = sd_bus_message_peek_type(m, NULL, &contents);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 
-/* SMS_ScheduleToken[] from and to SMS interval strings. The bus has no SMS_ScheduleMethods yet,
- * so smsctl decodes the string with the core codec (src/model/schedule.c, pure code) and sends
- * the tokens as a(sa{sv}) with the SMS_ST_* property names of reference §7.3. */
+/* SMS_ScheduleToken[] from and to SMS interval strings: smsctl decodes the string with the core
+ * codec (src/model/schedule.c, pure code, no bus round trip) and sends the tokens as a(sa{sv})
+ * with the SMS_ST_* property names of reference §7.3 (sms_schedule_fields). */
 
 #include <errno.h>
 #include <stddef.h>
@@ -12,34 +12,7 @@
 #include "ctl/ctl-value.h"
 #include "smsprov/schedule.h"
 
-#define ST(t) (1u << (t))
-#define ST_ALL                                                                                     \
-        (ST(SMS_ST_NON_RECURRING) | ST(SMS_ST_RECUR_INTERVAL) | ST(SMS_ST_RECUR_WEEKLY) |          \
-         ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE))
-
-/* The properties of each SMS_ST_* class: 'u' unsigned, 'b' boolean, 't' StartTime (µs). */
-static const struct {
-        const char *name;
-        char type;
-        size_t offset;
-        unsigned types;
-} token_fields[] = {
-        { "StartTime", 't', 0, ST_ALL },
-        { "IsGMT", 'b', offsetof(SmsScheduleToken, is_gmt), ST_ALL },
-        { "DayDuration", 'u', offsetof(SmsScheduleToken, day_duration), ST_ALL },
-        { "HourDuration", 'u', offsetof(SmsScheduleToken, hour_duration), ST_ALL },
-        { "MinuteDuration", 'u', offsetof(SmsScheduleToken, minute_duration), ST_ALL },
-        { "DaySpan", 'u', offsetof(SmsScheduleToken, day_span), ST(SMS_ST_RECUR_INTERVAL) },
-        { "HourSpan", 'u', offsetof(SmsScheduleToken, hour_span), ST(SMS_ST_RECUR_INTERVAL) },
-        { "MinuteSpan", 'u', offsetof(SmsScheduleToken, minute_span), ST(SMS_ST_RECUR_INTERVAL) },
-        { "Day", 'u', offsetof(SmsScheduleToken, weekday),
-          ST(SMS_ST_RECUR_WEEKLY) | ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
-        { "ForNumberOfWeeks", 'u', offsetof(SmsScheduleToken, for_number_of_weeks), ST(SMS_ST_RECUR_WEEKLY) },
-        { "ForNumberOfMonths", 'u', offsetof(SmsScheduleToken, for_number_of_months),
-          ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
-        { "WeekOrder", 'u', offsetof(SmsScheduleToken, week_order), ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
-        { "MonthDay", 'u', offsetof(SmsScheduleToken, month_day), ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
-};
+#define ST(t) SMS_SCHEDULE_TYPE_BIT(t)
 
 static int append_token(sd_bus_message *m, const SmsScheduleToken *t) {
         int r;
@@ -49,21 +22,21 @@ static int append_token(sd_bus_message *m, const SmsScheduleToken *t) {
                 r = sd_bus_message_append(m, "s", sms_schedule_type_to_class(t->type));
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(token_fields); i++) {
-                const void *field = (const uint8_t *) t + token_fields[i].offset;
+        for (size_t i = 0; r >= 0 && i < sms_n_schedule_fields; i++) {
+                const void *field = (const uint8_t *) t + sms_schedule_fields[i].offset;
 
-                if (!(token_fields[i].types & ST(t->type)))
+                if (!(sms_schedule_fields[i].types & ST(t->type)))
                         continue;
-                switch (token_fields[i].type) {
+                switch (sms_schedule_fields[i].type) {
                 case 't':
-                        r = sd_bus_message_append(m, "{sv}", token_fields[i].name, "t",
+                        r = sd_bus_message_append(m, "{sv}", sms_schedule_fields[i].name, "t",
                                                   sms_schedule_token_start_usec(t));
                         break;
                 case 'b':
-                        r = sd_bus_message_append(m, "{sv}", token_fields[i].name, "b", (int) *(const bool *) field);
+                        r = sd_bus_message_append(m, "{sv}", sms_schedule_fields[i].name, "b", (int) *(const bool *) field);
                         break;
                 default:
-                        r = sd_bus_message_append(m, "{sv}", token_fields[i].name, "u",
+                        r = sd_bus_message_append(m, "{sv}", sms_schedule_fields[i].name, "u",
                                                   (uint32_t) *(const unsigned *) field);
                 }
         }
@@ -130,15 +103,15 @@ char *ctl_schedule_format(json_object *tokens) {
                 if (type < 0)
                         return NULL;
                 sms_schedule_token_init(&t[i], (SmsScheduleType) type);
-                for (size_t f = 0; f < ELEMENTSOF(token_fields); f++) {
-                        void *field = (uint8_t *) &t[i] + token_fields[f].offset;
+                for (size_t f = 0; f < sms_n_schedule_fields; f++) {
+                        void *field = (uint8_t *) &t[i] + sms_schedule_fields[f].offset;
 
-                        if (!(token_fields[f].types & ST(type)) || !json_object_object_get_ex(o, token_fields[f].name, &v))
+                        if (!(sms_schedule_fields[f].types & ST(type)) || !json_object_object_get_ex(o, sms_schedule_fields[f].name, &v))
                                 continue;
-                        if (token_fields[f].type == 't') {
+                        if (sms_schedule_fields[f].type == 't') {
                                 start = json_object_get_uint64(v);
                                 have_start = true;
-                        } else if (token_fields[f].type == 'b')
+                        } else if (sms_schedule_fields[f].type == 'b')
                                 *(bool *) field = json_object_get_boolean(v);
                         else
                                 *(unsigned *) field = (unsigned) json_object_get_int64(v);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,29 @@
 
 #include "smsprov/macro.h"
 #include "smsprov/schedule.h"
+
+#define ST(t) SMS_SCHEDULE_TYPE_BIT(t)
+#define ST_ALL (ST(SMS_ST_NON_RECURRING) | ST(SMS_ST_RECUR_INTERVAL) | ST(SMS_ST_RECUR_WEEKLY) |                   \
+                ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE))
+
+const SmsScheduleField sms_schedule_fields[] = {
+        { "DayDuration", 'u', offsetof(SmsScheduleToken, day_duration), ST_ALL },
+        { "HourDuration", 'u', offsetof(SmsScheduleToken, hour_duration), ST_ALL },
+        { "MinuteDuration", 'u', offsetof(SmsScheduleToken, minute_duration), ST_ALL },
+        { "IsGMT", 'b', offsetof(SmsScheduleToken, is_gmt), ST_ALL },
+        { "StartTime", 't', 0, ST_ALL },
+        { "DaySpan", 'u', offsetof(SmsScheduleToken, day_span), ST(SMS_ST_RECUR_INTERVAL) },
+        { "HourSpan", 'u', offsetof(SmsScheduleToken, hour_span), ST(SMS_ST_RECUR_INTERVAL) },
+        { "MinuteSpan", 'u', offsetof(SmsScheduleToken, minute_span), ST(SMS_ST_RECUR_INTERVAL) },
+        { "Day", 'u', offsetof(SmsScheduleToken, weekday),
+          ST(SMS_ST_RECUR_WEEKLY) | ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
+        { "ForNumberOfWeeks", 'u', offsetof(SmsScheduleToken, for_number_of_weeks), ST(SMS_ST_RECUR_WEEKLY) },
+        { "ForNumberOfMonths", 'u', offsetof(SmsScheduleToken, for_number_of_months),
+          ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) | ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
+        { "WeekOrder", 'u', offsetof(SmsScheduleToken, week_order), ST(SMS_ST_RECUR_MONTHLY_BY_WEEKDAY) },
+        { "MonthDay", 'u', offsetof(SmsScheduleToken, month_day), ST(SMS_ST_RECUR_MONTHLY_BY_DATE) },
+};
+const size_t sms_n_schedule_fields = ELEMENTSOF(sms_schedule_fields);
 
 static const char *const schedule_class_names[] = {
         [SMS_ST_NON_RECURRING] = "SMS_ST_NonRecurring",
