@@ -26,4 +26,5 @@ struct JobQueue {
         unsigned n_workers;
         JobQueueCallbacks callbacks;
         int test_dir_fd;                  /* --test-hold-dir (test-point.c); -1 without */
+        char *test_prefix;                /* of this queue's start points, e.g. "call." */
 };

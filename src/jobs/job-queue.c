@@ -70,8 +70,8 @@ static void *worker_main(void *arg) {
                 pthread_mutex_unlock(&j->lock);
                 queue_wake_main(q);
 
-                /* The test point every job passes: its operation's name, once it counts as running. */
-                if (!job_test_point(j, j->operation))
+                /* The test point every job passes once it counts as running. */
+                if (!job_test_start_point(j))
                         j->work_result = sms_error_set(&j->work_error, SMS_ERROR_CANCELED, "canceled before it started");
                 else
                         j->work_result = j->work(j, j->userdata, &j->work_error);
@@ -146,6 +146,7 @@ JobQueue *job_queue_free(JobQueue *q) {
                 close(q->event_fd);
         if (q->test_dir_fd >= 0)
                 close(q->test_dir_fd);
+        free(q->test_prefix);
         pthread_cond_destroy(&q->wake);
         pthread_mutex_destroy(&q->lock);
         free(q);

@@ -18,6 +18,8 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,12 +79,30 @@ bool job_test_point(Job *j, const char *point) {
         return job_should_continue(j);
 }
 
-int job_queue_set_test_dir(JobQueue *q, int dir_fd) {
+bool job_test_start_point(Job *j) {
+        JobQueue *q = j->queue;
+        char point[256];
+
+        if (!q || q->test_dir_fd < 0)
+                return job_should_continue(j);
+        if (snprintf(point, sizeof point, "%s%s", q->test_prefix, j->operation) >= (int) sizeof point)
+                return job_should_continue(j);
+        return job_test_point(j, point);
+}
+
+int job_queue_set_test_dir(JobQueue *q, int dir_fd, const char *prefix) {
+        char *p = strdup(prefix ? prefix : "");
+        if (!p)
+                return -ENOMEM;
         int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
+        if (fd < 0) {
+                free(p);
                 return -errno;
+        }
         if (q->test_dir_fd >= 0)
                 close(q->test_dir_fd);
+        free(q->test_prefix);
         q->test_dir_fd = fd;
+        q->test_prefix = p;
         return 0;
 }

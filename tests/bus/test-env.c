@@ -30,6 +30,11 @@ uint64_t test_deadline(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000 + TEST_WAIT_USEC;
 }
 
+void test_bus_step(sd_bus *bus) {
+        if (sd_bus_process(bus, NULL) == 0)
+                (void) sd_bus_wait(bus, 10000);
+}
+
 bool test_deadline_passed(uint64_t deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

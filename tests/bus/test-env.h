@@ -91,9 +91,15 @@ bool test_deadline_passed(uint64_t deadline);
                         }                                                                          \
         } while (0)
 
+/* The same for a state that signals change: handles what the client connection has received (or
+ * waits up to 10 ms for it) before each look. */
+void test_bus_step(sd_bus *bus);
+#define TEST_BUS_WAIT_UNTIL(bus, cond, ...) TEST_WAIT_UNTIL((test_bus_step(bus), (cond)), __VA_ARGS__)
+
 /* Test points (the daemon's --test-hold-dir, src/jobs/test-point.c): so that a test never races
  * a job. Every job passes the point named after its Operation ("UpdateImage",
- * "AddDistributionPoints", …) as it starts running, and some work has points of its own.
+ * "AddDistributionPoints", …) as it starts running, a deferred call "call.<Member>"
+ * ("call.GetImageProperties"), and some work has points of its own.
  * test_hold() makes jobs that reach the point wait there, as running, until test_release()
  * (or until they are canceled); test_wait_held() waits until the given job waits at the point
  * and the daemon reports it running. test_kill_at() makes the daemon SIGKILL itself at the point. */
