@@ -160,15 +160,23 @@ static int push_uint(SiteChange *l, size_t *n, const SmsClass *c, const char *na
         return 0;
 }
 
-/* Main thread: has the output entry holding `path` removed by a worker once the job's outcome is
- * out, if it is one of the package's outputs (image-outputs.h) and not the one holding `keep`.
- * Anything else a row may name (a Put PkgSourcePath into a content root) is never touched. */
-static void build_output_release(Job *job, Manager *m, const char *key, const char *path, const char *keep) {
+/* Main thread: removes the output entry holding `path`, if it is one of the package's outputs
+ * (image-outputs.h) and not the one holding `keep`. Anything else a row may name (a Put
+ * PkgSourcePath into a content root) is never touched. A replaced version goes on a worker once
+ * the job's outcome is out (no build writes its folder again: versions only move on); a version
+ * that was not committed goes now, because the next build of the package writes the same
+ * folder. */
+static void build_output_release(Job *job, Manager *m, const char *key, const char *path, const char *keep,
+                                 bool committed) {
         _cleanup_free_ char *entry = image_output_entry(m->site.state_dir, key, path),
                             *kept = keep ? image_output_entry(m->site.state_dir, key, keep) : NULL;
 
-        if (entry && !(kept && streq(entry, kept)))
+        if (!entry || (kept && streq(entry, kept)))
+                return;
+        if (committed)
                 job_defer_removal(job, TAKE_PTR(entry));
+        else
+                (void) path_remove_tree(entry);
 }
 
 /* Main thread, after the build: the package points at the new image, or is left as it was. */
@@ -185,7 +193,7 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
         r = site_object_load(&m->site, d->class, d->key, &o, &inner);
         if (r < 0) {
                 /* Deleted while it was being built: the built version goes with it. */
-                build_output_release(job, m, d->key, d->build->output_path, NULL);
+                build_output_release(job, m, d->key, d->build->output_path, NULL, false);
                 sms_error_clear(&inner);
                 return result < 0 ? result : sms_error_set(e, SMS_ERROR_NOT_FOUND, "%s was deleted", d->key);
         }
@@ -229,9 +237,9 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
         /* After the commit, the version that is not current goes: the replaced one when this
          * build is committed, this build's when it failed or was not recorded. */
         if (result >= 0)
-                build_output_release(job, m, d->key, previous, d->build->output_path);
+                build_output_release(job, m, d->key, previous, d->build->output_path, true);
         else
-                build_output_release(job, m, d->key, d->build->output_path, previous);
+                build_output_release(job, m, d->key, d->build->output_path, previous, false);
 
         if (result < 0) {
                 _cleanup_free_ char *text = NULL;
