@@ -71,6 +71,16 @@ static char *start_update(const char *pkg) {
         return job;
 }
 
+/* UpdateImage where the daemon is to die: it may die before it replies (the job's start point
+ * runs on a worker as the main thread answers), so the reply is not asked for. */
+static void update_may_die(const char *pkg) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        (void) test_call(&env, pkg, BOOT, "UpdateImage", &error, &reply, NULL);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+}
+
 static char *file_hash(const char *path) {
         _cleanup_free_ char *cmd = fmt("sha256sum '%s' 2>/dev/null", path);
         char buf[256] = "";
@@ -273,7 +283,7 @@ static void test_kill_between_steps(void **state) {
                 lab_shell_of_version[version + 1] = lab ? "true" : "false";
 
                 test_kill_at(&env, point, true);
-                _cleanup_free_ char *job = start_update(pkg);
+                update_may_die(pkg);
                 wait_daemon_killed(point);
                 test_kill_at(&env, point, false);
                 start_daemon();
@@ -301,6 +311,35 @@ static void test_kill_between_steps(void **state) {
                 free(entries);
                 check_consistent(pkg, id, lab_shell_of_version, where2);
         }
+}
+
+/* A build that fails after its rename (canceled there) takes its version folder with it before
+ * the job ends, so the next build, which writes the same folder, is not undone by a late removal. */
+static void test_failed_build_then_rebuild(void **state) {
+        _cleanup_free_ char *pkg = new_boot_image(), *id = test_get_string(&env, pkg, BASE, "PackageID");
+        _cleanup_free_ char *built = test_get_string(&env, pkg, BASE, "PkgSourcePath");
+
+        test_hold(&env, "UpdateImage.renamed");
+        _cleanup_free_ char *job = start_update(pkg);
+        test_wait_held(&env, "UpdateImage.renamed", job);
+        _cleanup_free_ char *renamed = fmt("%s/images/%s/2/boot.%s.wim", env.state_dir, id, id);
+        assert_int_equal(access(renamed, F_OK), 0);
+        assert_null(test_invoke(&env, job, IFACE "Job", "Cancel", NULL, NULL));
+        assert_int_equal(test_wait_job(&env, job, NULL), 4);
+        test_release(&env, "UpdateImage.renamed");
+        _cleanup_free_ char *entries = image_entries(id);
+        assert_string_equal(entries, "1 ");
+        assert_int_equal(test_get_u32(&env, pkg, BASE, "SourceVersion"), 1);
+
+        _cleanup_free_ char *next = start_update(pkg);
+        assert_int_equal(test_wait_job(&env, next, NULL), 2);
+        _cleanup_free_ char *row = test_get_string(&env, pkg, BASE, "PkgSourcePath");
+        assert_string_equal(row, renamed);
+        char *now = NULL;
+        TEST_WAIT_UNTIL((free(now), now = image_entries(id), strcmp(now, "2 ") == 0),
+                        "images/%s/ to hold only version 2 (it holds '%s')", id, now);
+        free(now);
+        assert_int_equal(access(renamed, F_OK), 0);
 }
 
 static int setup(void **state) {
@@ -332,6 +371,7 @@ int main(void) {
                 cmocka_unit_test(test_rebuild_keeps_what_it_did_not_make),
                 cmocka_unit_test(test_startup_sweep),
                 cmocka_unit_test(test_kill_between_steps),
+                cmocka_unit_test(test_failed_build_then_rebuild),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

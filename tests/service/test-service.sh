@@ -239,7 +239,7 @@ fi
 
 . "$SOURCE_ROOT/tools/stand-in-kit.sh"
 chmod 755 "$WORK"
-mkdir -p "$WORK/content" "$WORK/winpe/Windows/System32/config"
+mkdir -p "$WORK/content" "$WORK/dps" "$WORK/winpe/Windows/System32/config"
 make_stand_in_kit "$WORK/adk" "$WORK/osd-bin"
 echo "[LaunchApps]" > "$WORK/winpe/Windows/System32/winpeshl.ini"
 wimlib-imagex capture "$WORK/winpe" "$WORK/content/boot.wim" "Microsoft Windows PE (x64)" >/dev/null
