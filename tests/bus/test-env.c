@@ -89,6 +89,9 @@ int test_env_start(TestEnv *env) {
         waitpid(kit_pid, NULL, 0);
         free(kit);
 
+        fprintf(stderr, "# smsprovd and dbus-daemon log to this test's standard error (meson keeps it in "
+                        "meson-logs/testlog.txt); the test's files are in %s (kept with SMSPROV_TEST_KEEP=1)\n",
+                env->dir);
         /* Test points (--test-hold-dir): every daemon of a bus test can be held. */
         env->hold_dir = join(env->dir, "holds");
         if (mkdir(env->hold_dir, 0755) < 0)

@@ -84,7 +84,7 @@ bool test_deadline_passed(uint64_t deadline);
                 uint64_t _deadline_ = test_deadline();                                             \
                 while (!(cond))                                                                    \
                         if (test_deadline_passed(_deadline_)) {                                    \
-                                char _what_[512];                                                  \
+                                char _what_[4096];                                                 \
                                 snprintf(_what_, sizeof _what_, __VA_ARGS__);                      \
                                 fail_msg("%s:%d: timed out after %llu s waiting for %s (the "       \
                                          "daemon's log is this test's output above)",              \
