@@ -74,7 +74,7 @@ world_start() {
 
 daemon_start() {
         "$SMSPROVD" --bus-address="$SMSPROV_BUS" --state-dir="$WORLD/state" --site-code=LAB \
-                --content-root="$WORLD_CONTENT" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
+                --content-root="$WORLD_CONTENT" --dp-root="$WORLD" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
                 --test-hold-dir="$WORLD_HOLDS" --log-level=warning "$@" &
         WORLD_DAEMON=$!
         local end=$((SECONDS + WAIT_SECONDS))

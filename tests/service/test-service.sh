@@ -255,7 +255,7 @@ fi
 
 . "$SOURCE_ROOT/tools/stand-in-kit.sh"
 chmod 755 "$WORK"
-mkdir -p "$WORK/content" "$WORK/winpe/Windows/System32/config"
+mkdir -p "$WORK/content" "$WORK/dps" "$WORK/winpe/Windows/System32/config"
 make_stand_in_kit "$WORK/adk" "$WORK/osd-bin"
 echo "[LaunchApps]" > "$WORK/winpe/Windows/System32/winpeshl.ini"
 wimlib-imagex capture "$WORK/winpe" "$WORK/content/boot.wim" "Microsoft Windows PE (x64)" >/dev/null
@@ -355,7 +355,7 @@ if [ ! -S "$SOCKET" ]; then
         finish
         exit $?
 fi
-if ! daemon_start --state-dir="$WORK/state" --site-code=SVC --content-root="$WORK/content" \
+if ! daemon_start --state-dir="$WORK/state" --site-code=SVC --content-root="$WORK/content" --dp-root="$WORK/dps" \
                 --adk-root="$WORK/adk" --osd-bin-root="$WORK/osd-bin" --log-level=warning; then
         not_ok "smsprovd did not come up on the private system bus"
         finish
@@ -388,10 +388,10 @@ R call $DEST "$IMAGE" $BASE Put 'a{sv}' 1 Description s "by root" >/dev/null 2>&
 [ "$(R get-property $DEST "$IMAGE" $BASE Description)" = 's "by root"' ] \
         && ok "root's Put is stored" || not_ok "root's Put is stored"
 # A distribution point and a distribution to it: content library writes, hard links, a job.
-mkdir -p "$WORK/dp1"
+mkdir -p "$WORK/dps/dp1"
 NAL='["Display=\\dp1\"]MSWNET:["SMS_SITE=SVC"]\\dp1\'
 R call $DEST $ROOT/class/SMS_DistributionPointInfo org.smsprov.Provider1.Class Create 'a{sv}' 2 \
-        NALPath s "$NAL" ContentRoot s "$WORK/dp1" >/dev/null 2>&1 \
+        NALPath s "$NAL" ContentRoot s "$WORK/dps/dp1" >/dev/null 2>&1 \
         && ok "root creates a distribution point" || not_ok "root creates a distribution point"
 DJOB=$(R call $DEST "$IMAGE" $BASE AddDistributionPoints asas 1 SVC 1 "$NAL" 2>&1 | cut -d'"' -f2)
 state=
