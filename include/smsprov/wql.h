@@ -18,7 +18,8 @@
  *   wql_compile_sql()  checked tree → one parameterised SQL statement (store/store-wql.c). No
  *                      text from the query is ever pasted into SQL: names come from the class
  *                      descriptors, values are bound parameters.
- * All errors are SMS_ERROR_INVALID_QUERY except an unknown class (SMS_ERROR_INVALID_CLASS). */
+ * All errors are SMS_ERROR_INVALID_QUERY except an unknown class (SMS_ERROR_INVALID_CLASS) and a
+ * LIKE pattern longer than WQL_MAX_LIKE_PATTERN (SMS_ERROR_LIMITS_EXCEEDED). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +32,8 @@
 #define WQL_MAX_QUERY_LENGTH (64u * 1024u)
 #define WQL_MAX_DEPTH 64u       /* nesting of parentheses/NOT/AND/OR */
 #define WQL_MAX_IN_LIST 1024u
+/* Bytes of one LIKE pattern; a longer one is LimitsExceeded. */
+#define WQL_MAX_LIKE_PATTERN 4096u
 
 typedef enum WqlLiteralKind {
         WQL_LITERAL_STRING,
@@ -132,3 +135,15 @@ void wql_sql_done(WqlSql *s);
  * a literal %. Operates on UTF-8 code points. The store registers it as the SQL function
  * wql_like(pattern, text). */
 bool wql_like_match(const char *pattern, const char *text);
+
+/* The same, with the pattern compiled once (the store compiles it once per statement). Compiling
+ * is linear in the pattern's length; matching takes at most
+ * (code points of text + 1) × (bytes of pattern + 2) steps, a step being one element or set
+ * range compared, and reports how many it took in *ret_steps (may be NULL). */
+typedef struct WqlLike WqlLike;
+int wql_like_compile(const char *pattern, WqlLike **ret);
+bool wql_like_exec(const WqlLike *l, const char *text, uint64_t *ret_steps);
+WqlLike *wql_like_free(WqlLike *l);
+static inline void wql_like_freep(WqlLike **l) {
+        wql_like_free(*l);
+}
