@@ -71,6 +71,11 @@ typedef struct StoreRow {
 } StoreRow;
 
 int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e);
+
+/* Every query may take at most this many steps (SQLite VM instructions plus LIKE matcher
+ * steps); one that would take more ends with LimitsExceeded. 0 restores the default. */
+#define STORE_DEFAULT_QUERY_STEPS UINT64_C(100000000)
+void store_set_query_budget(Store *s, uint64_t max_steps);
 void store_rows_free(StoreRow *rows, size_t n, size_t n_columns);
 
 /* An audit or status message (SMS_StatusMessage). The store adds the site code, machine, process,

@@ -108,6 +108,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         }
         if (config->max_query_rows)
                 m->site.max_query_rows = config->max_query_rows;
+        store_set_query_budget(m->site.store, config->max_query_steps);
         for (char **root = config->content_roots; root && *root; root++) {
                 r = content_roots_add(&m->site.roots, *root, &e);
                 if (r < 0) {

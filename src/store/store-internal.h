@@ -17,7 +17,20 @@ struct Store {
         /* Prepared once per class: SELECT every column WHERE key = ?. */
         sqlite3_stmt *load_stmt[STORE_MAX_CLASSES];
         char machine_name[256];
+
+        /* The budget of the query that runs (store_query_begin() … _end()): SQLite's VM
+         * instructions, counted by the progress handler, and wql_like()'s matcher steps both
+         * draw on it. */
+        uint64_t query_max_steps;   /* 0 = STORE_DEFAULT_QUERY_STEPS */
+        uint64_t query_steps_left;
+        bool query_running;
+        bool query_over_budget;
 };
+
+/* Arms and disarms the budget around one query's statement; store_query_end() turns an
+ * interrupted step into LimitsExceeded (returning r otherwise). */
+void store_query_begin(Store *s);
+int store_query_end(Store *s, int r, SmsError *e);
 
 /* Fills e from the connection's last error (SQLITE_FULL → OutOfDiskSpace, SQLITE_BUSY → Busy). */
 int store_error(Store *s, int sqlite_rc, SmsError *e, const char *what);

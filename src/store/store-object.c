@@ -523,6 +523,7 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
                         goto finish;
                 }
 
+        store_query_begin(s);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const SmsClass *c = q->class;
 
@@ -570,6 +571,7 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
         *ret_n = n;
         r = 0;
 finish:
+        r = store_query_end(s, r, e);
         sqlite3_finalize(st);
         wql_sql_done(&sql);
         if (rows)
