@@ -101,6 +101,13 @@ int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject *
 int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
                SmsError *e);
 
+/* One page of a query (Site.ExecQueryPage): cursor "" starts; max_rows 0 means
+ * SITE_DEFAULT_PAGE_ROWS, more than max_query_rows is capped. *ret_next_cursor is "" after the
+ * last page. A cursor not made by this site for this query text → InvalidParameter. */
+#define SITE_DEFAULT_PAGE_ROWS 1000u
+int site_query_page(Site *site, const char *text, const char *cursor, uint32_t max_rows, WqlQuery **ret_query,
+                    StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e);
+
 /* Resolves a WMI path (SMS_BootImagePackage.PackageID="LAB00001") to the concrete class and key
  * of an existing instance. A base-class path finds the instance of whichever derived class. */
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,

@@ -130,6 +130,23 @@ typedef struct WqlSql {
 int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e);
 void wql_sql_done(WqlSql *s);
 
+/* One page of the query (keyset pagination, ExecQueryPage): rows in the query's ORDER BY, then
+ * the class key ascending, after the row whose sort values (the ORDER BY properties, then the
+ * key properties: wql_page_n_values() of them) a cursor carries. The statement has the result
+ * columns of wql_compile_sql() followed by the q->n_order ORDER BY columns; after the
+ * statement's n_params parameters, parameter n_params + 1 + k is sort value k (when n_after is
+ * not 0) and the last one, n_params + n_after + 1, the row limit. The caller binds those. */
+#define WQL_MAX_PAGE_ORDER 16u
+typedef struct WqlPage {
+        size_t n_after;         /* 0: the first page; otherwise wql_page_n_values(q) */
+        const bool *after_null; /* per sort value: whether it is NULL (shapes the condition) */
+} WqlPage;
+
+static inline size_t wql_page_n_values(const WqlQuery *q) {
+        return q->n_order + q->class->n_keys;
+}
+int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e);
+
 /* WQL LIKE, case-insensitive (ASCII and Latin letters compare without case; other code points
  * exactly): % any run, _ one character, [abc] [a-z] [^abc] one character of a set; [%] matches
  * a literal %. Operates on UTF-8 code points. The store registers it as the SQL function

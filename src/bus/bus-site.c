@@ -77,6 +77,18 @@ static int append_row(sd_bus_message *reply, const WqlQuery *q, const StoreRow *
         return sd_bus_message_close_container(reply);
 }
 
+/* a(oa{sv}): the rows of a query or of one page of it */
+static int append_rows(sd_bus_message *reply, const WqlQuery *q, const StoreRow *rows, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(oa{sv})");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = append_row(reply, q, &rows[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
@@ -102,6 +114,36 @@ static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *
                 r = append_row(reply, q, &rows[i]);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
+        store_rows_free(rows, n, q->n_columns);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_exec_query_page(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        _cleanup_free_ char *next = NULL;
+        Manager *m = userdata;
+        StoreRow *rows = NULL;
+        size_t n = 0;
+        const char *text, *cursor;
+        uint32_t max_rows;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_message_read(msg, "ssu", &text, &cursor, &max_rows);
+        if (r < 0)
+                return r;
+        r = site_query_page(&m->site, text, cursor, max_rows, &q, &rows, &n, &next, &e);
+        if (r < 0)
+                return bus_reply_error_take(error, &e, r);
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_rows(reply, q, rows, n);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", next);
         store_rows_free(rows, n, q->n_columns);
         if (r < 0)
                 return r;
@@ -137,6 +179,9 @@ static const sd_bus_vtable site_vtable[] = {
         SD_BUS_PROPERTY("Classes", "as", property_get_classes, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_NAMES("ExecQuery", "s", SD_BUS_PARAM(Query), "a(oa{sv})", SD_BUS_PARAM(Rows),
                                  method_exec_query, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ExecQueryPage", "ssu", SD_BUS_PARAM(Query) SD_BUS_PARAM(Cursor) SD_BUS_PARAM(MaxRows),
+                                 "a(oa{sv})s", SD_BUS_PARAM(Rows) SD_BUS_PARAM(NextCursor), method_exec_query_page,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("GetObject", "s", SD_BUS_PARAM(WmiPath), "o", SD_BUS_PARAM(Object),
                                  method_get_object, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("ChangeNotification", "so", SD_BUS_PARAM(PackageID) SD_BUS_PARAM(Package), 0),

@@ -6,6 +6,7 @@
 #include "smsprov/store.h"
 
 #define STORE_MAX_CLASSES 32
+#define STORE_CURSOR_KEY_SIZE 32
 
 struct Store {
         sqlite3 *db;
@@ -25,7 +26,15 @@ struct Store {
         uint64_t query_steps_left;
         bool query_running;
         bool query_over_budget;
+
+        unsigned char cursor_key[STORE_CURSOR_KEY_SIZE]; /* signs ExecQueryPage cursors */
 };
+
+/* Reads (or, the first time, makes and stores) the site's cursor key. */
+int store_load_cursor_key(Store *s, SmsError *e);
+
+/* One result row of a compiled query (keys from column 0, values after the discriminator). */
+int store_row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, StoreRow *ret);
 
 /* Arms and disarms the budget around one query's statement; store_query_end() turns an
  * interrupted step into LimitsExceeded (returning r otherwise). */

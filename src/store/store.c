@@ -368,6 +368,9 @@ int store_open(const char *path, const char *site_code, Store **ret, SmsError *e
         r = store_load_site(s, site_code, e);
         if (r < 0)
                 return r;
+        r = store_load_cursor_key(s, e);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(s);
         return 0;
