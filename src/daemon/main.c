@@ -35,8 +35,8 @@ static void help(void) {
                "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
                "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
                "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
-               "     --max-query-steps=N    Work one query may do, in SQLite VM instructions and LIKE\n"
-               "                            matcher steps (default 100000000); beyond it LimitsExceeded\n");
+               "     --max-query-steps=N    Work one query may do, in LIKE matcher steps, 16 for each SQLite\n"
+               "                            instruction (default 300000000); beyond it LimitsExceeded\n");
 }
 
 /* The numeric options: name, bounds, and where the value goes. */
