@@ -23,6 +23,13 @@ typedef struct Store Store;
  * must match it when it is not NULL. A database newer than this daemon knows is refused. */
 int store_open(const char *path, const char *site_code, Store **ret, SmsError *e);
 Store *store_close(Store *s);
+/* A read-only connection to the same database, for queries in a worker thread (WAL lets it read
+ * while the main thread writes): store_new_reader() on the main thread copies what it needs of
+ * the writer (path, query budget, cursor key) without any I/O; store_reader_open() in the worker
+ * opens it. It answers store_query(), store_query_page() and the cursor functions, used by one
+ * thread at a time. Close it with store_close(). */
+int store_new_reader(const Store *writer, Store **ret);
+int store_reader_open(Store *reader, SmsError *e);
 static inline void store_closep(Store **s) {
         store_close(*s);
 }

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "bus/bus-defer.h"
 #include "bus/bus-util.h"
 #include "config.h"
 #include "smsprov/macro.h"
@@ -89,65 +91,102 @@ static int append_rows(sd_bus_message *reply, const WqlQuery *q, const StoreRow 
         return r;
 }
 
-static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        Manager *m = userdata;
-        StoreRow *rows = NULL;
-        size_t n = 0;
-        const char *text;
-        SmsError e = SMS_ERROR_NULL;
+/* Queries run in a quick worker on a read-only connection of their own (WAL), and the reply
+ * goes out from the main thread when the rows are read: one caller's query never delays another
+ * caller's call. The connection is opened in the worker, not while the call waits in the queue. */
+typedef struct QueryCall {
+        Store *reader;
+        size_t max_query_rows;
+        bool paged;
+        char *text, *cursor;
+        uint32_t max_rows;
+        /* the worker's results */
+        WqlQuery *q;
+        StoreRow *rows;
+        size_t n;
+        char *next;
+} QueryCall;
+
+static void query_call_free(void *p) {
+        QueryCall *qc = p;
+
+        store_close(qc->reader);
+        if (qc->rows)
+                store_rows_free(qc->rows, qc->n, qc->q->n_columns);
+        wql_query_free(qc->q);
+        free(qc->text);
+        free(qc->cursor);
+        free(qc->next);
+        free(qc);
+}
+
+static int query_work(void *userdata, SmsError *e) {
+        QueryCall *qc = userdata;
         int r;
 
-        r = sd_bus_message_read(msg, "s", &text);
-        if (r < 0)
-                return r;
-        r = site_query(&m->site, text, &q, &rows, &n, &e);
-        if (r < 0) {
-                return bus_reply_error_take(error, &e, r);
-        }
+        r = store_reader_open(qc->reader, e);
+        if (r >= 0 && qc->paged)
+                r = site_query_page_in(qc->reader, qc->max_query_rows, qc->text, qc->cursor, qc->max_rows, &qc->q,
+                                       &qc->rows, &qc->n, &qc->next, e);
+        else if (r >= 0)
+                r = site_query_in(qc->reader, qc->max_query_rows, qc->text, &qc->q, &qc->rows, &qc->n, e);
+        qc->reader = store_close(qc->reader);
+        return r;
+}
 
+static int query_reply(Manager *m, sd_bus_message *msg, void *userdata, int result, SmsError *e) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        QueryCall *qc = userdata;
+        int r;
+
+        if (result < 0)
+                return result;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(oa{sv})");
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = append_row(reply, q, &rows[i]);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        store_rows_free(rows, n, q->n_columns);
+                r = append_rows(reply, qc->q, qc->rows, qc->n);
+        if (r >= 0 && qc->paged)
+                r = sd_bus_message_append(reply, "s", qc->next);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int query_defer(Manager *m, sd_bus_message *msg, const char *text, const char *cursor, uint32_t max_rows,
+                       bool paged) {
+        QueryCall *qc = calloc(1, sizeof(QueryCall));
+        int r;
+
+        if (!qc)
+                return -ENOMEM;
+        *qc = (QueryCall) { .max_query_rows = m->site.max_query_rows, .paged = paged, .max_rows = max_rows,
+                            .text = strdup(text), .cursor = strdup(cursor ? cursor : "") };
+        r = qc->text && qc->cursor ? store_new_reader(m->site.store, &qc->reader) : -ENOMEM;
+        if (r < 0) {
+                query_call_free(qc);
+                return r;
+        }
+        return bus_defer(m, msg, query_work, query_reply, qc, query_call_free);
+}
+
+static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *text;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &text);
+        if (r < 0)
+                return r;
+        return query_defer(userdata, msg, text, NULL, 0, false);
+}
+
 static int method_exec_query_page(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        _cleanup_free_ char *next = NULL;
-        Manager *m = userdata;
-        StoreRow *rows = NULL;
-        size_t n = 0;
         const char *text, *cursor;
         uint32_t max_rows;
-        SmsError e = SMS_ERROR_NULL;
         int r;
 
         r = sd_bus_message_read(msg, "ssu", &text, &cursor, &max_rows);
         if (r < 0)
                 return r;
-        r = site_query_page(&m->site, text, cursor, max_rows, &q, &rows, &n, &next, &e);
-        if (r < 0)
-                return bus_reply_error_take(error, &e, r);
-
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0)
-                r = append_rows(reply, q, rows, n);
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "s", next);
-        store_rows_free(rows, n, q->n_columns);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return query_defer(userdata, msg, text, cursor, max_rows, true);
 }
 
 static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

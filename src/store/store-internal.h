@@ -12,6 +12,7 @@ struct Store {
         sqlite3 *db;
         char *site_code;
         char *site_name;
+        char *path;
         unsigned schema_version;
         uint64_t generation;
         bool in_transaction;

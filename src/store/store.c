@@ -2,6 +2,7 @@
 
 /* Opening the site database: pragmas, migrations, the site row. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -340,6 +341,9 @@ int store_open(const char *path, const char *site_code, Store **ret, SmsError *e
         s = calloc(1, sizeof(Store));
         if (!s)
                 return -ENOMEM;
+        s->path = strdup(path);
+        if (!s->path)
+                return -ENOMEM;
         if (gethostname(s->machine_name, sizeof s->machine_name - 1) < 0)
                 strcpy(s->machine_name, "localhost");
 
@@ -380,6 +384,43 @@ int store_open(const char *path, const char *site_code, Store **ret, SmsError *e
         return 0;
 }
 
+int store_new_reader(const Store *writer, Store **ret) {
+        _cleanup_(store_closep) Store *s = NULL;
+
+        s = calloc(1, sizeof(Store));
+        if (!s)
+                return -ENOMEM;
+        s->site_code = strdup(writer->site_code);
+        s->site_name = strdup(writer->site_name);
+        s->path = strdup(writer->path);
+        if (!s->site_code || !s->site_name || !s->path)
+                return -ENOMEM;
+        s->schema_version = writer->schema_version;
+        s->query_max_steps = writer->query_max_steps;
+        memcpy(s->cursor_key, writer->cursor_key, sizeof s->cursor_key);
+        memcpy(s->machine_name, writer->machine_name, sizeof s->machine_name);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int store_reader_open(Store *s, SmsError *e) {
+        int rc;
+
+        assert(!s->db);
+
+        /* WAL: a reader sees the last commit and never waits for the writer */
+        rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, s->path);
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 5000);
+        rc = sqlite3_create_function_v2(s->db, "wql_like", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, s, sql_wql_like,
+                                        NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "registering wql_like");
+        return 0;
+}
+
 Store *store_close(Store *s) {
         if (!s)
                 return NULL;
@@ -390,6 +431,7 @@ Store *store_close(Store *s) {
         sqlite3_close_v2(s->db);
         free(s->site_code);
         free(s->site_name);
+        free(s->path);
         free(s);
         return NULL;
 }
