@@ -4,8 +4,10 @@
  *
  * The daemon runs with a small step budget (--max-query-steps=2000000) and a small row cap
  * (--max-query-rows=25) so that the test needs few objects; the defaults are the same code with
- * other numbers. Its log is the test's own stderr. */
+ * other numbers. Its log is the test's own stderr. Queries run in a worker: a query held at the
+ * test point "call.ExecQuery" shows that other callers are answered meanwhile (order, not time). */
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -88,8 +90,8 @@ static sd_bus_message *wait_reply(sd_bus *bus, uint64_t cookie, const char *what
 }
 
 /* The worst LIKE patterns answer (a result or LimitsExceeded), and meanwhile another client's Get
- * of SiteCode is answered too. Queries still run on the main loop, so the order asserted is only
- * that both calls end, each with its own answer, and the daemon keeps its name. */
+ * of SiteCode is answered too: both calls end, each with its own answer, and the daemon keeps its
+ * name. (That a query does not delay the others is test_query_does_not_hold_others.) */
 static void test_like_worst_case(void **state) {
         _cleanup_free_ char *over_cap = repeat("SELECT * FROM SMS_StatusMessage WHERE Description LIKE '[", 'a',
                                                19999, "'"),
@@ -138,12 +140,16 @@ static void test_like_worst_case(void **state) {
         sd_bus_flush_close_unref(b);
 }
 
-typedef struct Page {
+typedef struct Page Page;
+static void page_get(sd_bus *bus, const char *wql, const char *cursor, uint32_t max_rows, Page *ret);
+static void page_done(Page *p);
+
+struct Page {
         char **paths;
         char **names;
         size_t n;
         char *next;
-} Page;
+};
 
 static void page_done(Page *p) {
         for (size_t i = 0; i < p->n; i++) {
@@ -277,6 +283,60 @@ static void test_page_walk(void **state) {
              "PackageID DESC", false);
 }
 
+/* Whether a deferred call waits at test point `point` ("<point>.<id>.held" in the hold dir). */
+static size_t count_held(const char *point) {
+        size_t n = 0, lp = strlen(point);
+        DIR *d = opendir(env.hold_dir);
+        struct dirent *de;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, point, lp) == 0 && de->d_name[lp] == '.' && strstr(de->d_name + lp, ".held"))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* Queries run in a worker: while one caller's query is held in its worker, running, another
+ * client's Get of SiteCode and a paged query are answered, and the held query answers after. */
+static void test_query_does_not_hold_others(void **state) {
+        sd_bus *a = connect_client(), *b = connect_client();
+        sd_bus_message *reply;
+        const char *code = NULL;
+        uint64_t query, get;
+        Page p;
+
+        test_hold(&env, "call.ExecQuery");
+        query = send_call(a, ROOT, IFACE "Site", "ExecQuery", "s",
+                          "SELECT PackageID FROM SMS_ImagePackage WHERE Name = 'stable-01'");
+        TEST_WAIT_UNTIL(count_held("call.ExecQuery") == 1, "the ExecQuery to be held in its worker");
+
+        get = send_call(b, ROOT, "org.freedesktop.DBus.Properties", "Get", "ss", IFACE "Site", "SiteCode");
+        reply = wait_reply(b, get, "Get SiteCode while a query is held");
+        assert_null(sd_bus_message_get_error(reply));
+        assert_true(sd_bus_message_read(reply, "v", "s", &code) > 0);
+        assert_string_equal(code, "LAB");
+        sd_bus_message_unref(reply);
+        page_get(b, "SELECT PackageID FROM SMS_ImagePackage WHERE Name = 'stable-02'", "", 0, &p);
+        assert_int_equal(p.n, 2);
+        page_done(&p);
+        /* and the first query is still held: the others did not wait for it */
+        assert_int_equal(count_held("call.ExecQuery"), 1);
+
+        test_release(&env, "call.ExecQuery");
+        reply = wait_reply(a, query, "the released ExecQuery");
+        if (sd_bus_message_get_error(reply))
+                fail_msg("released ExecQuery: %s", sd_bus_message_get_error(reply)->message);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
+        size_t n = 0;
+        while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
+                n++;
+        assert_int_equal(n, 2);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(a);
+        sd_bus_flush_close_unref(b);
+}
+
 /* MaxRows 0 is 1,000 rows, and either is capped at --max-query-rows (25 here). */
 static void test_page_sizes(void **state) {
         Page p;
@@ -401,6 +461,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_like_worst_case),
+                cmocka_unit_test(test_query_does_not_hold_others),
                 cmocka_unit_test(test_page_walk),
                 cmocka_unit_test(test_page_sizes),
                 cmocka_unit_test(test_cursor_forged),
