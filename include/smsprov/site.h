@@ -109,6 +109,20 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
  * a directory, not absolute). */
 int site_dp_root_resolve(const Site *site, const char *root, char **ret, SmsError *e);
 
+/* One page of a query (Site.ExecQueryPage): cursor "" starts; max_rows 0 means
+ * SITE_DEFAULT_PAGE_ROWS, more than max_query_rows is capped. *ret_next_cursor is "" after the
+ * last page. A cursor not made by this site for this query text → InvalidParameter. */
+#define SITE_DEFAULT_PAGE_ROWS 1000u
+/* The same two on a given store (a reader, store_open_reader(), in a worker), for callers that
+ * run them away from the site's own connection. */
+int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, StoreRow **ret_rows,
+                  size_t *ret_n, SmsError *e);
+int site_query_page_in(Store *store, size_t max_query_rows, const char *text, const char *cursor, uint32_t max_rows,
+                       WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
+                       SmsError *e);
+int site_query_page(Site *site, const char *text, const char *cursor, uint32_t max_rows, WqlQuery **ret_query,
+                    StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e);
+
 /* Resolves a WMI path (SMS_BootImagePackage.PackageID="LAB00001") to the concrete class and key
  * of an existing instance. A base-class path finds the instance of whichever derived class. */
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,

@@ -109,6 +109,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         }
         if (config->max_query_rows)
                 m->site.max_query_rows = config->max_query_rows;
+        store_set_query_budget(m->site.store, config->max_query_steps);
         const struct {
                 char **paths;
                 ContentRoots *roots;

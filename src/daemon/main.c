@@ -36,6 +36,8 @@ static void help(void) {
                "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
                "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
                "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
+               "     --max-query-steps=N    Work one query may do, in LIKE matcher steps, 16 for each SQLite\n"
+               "                            instruction (default 300000000); beyond it LimitsExceeded\n"
                "     --test-hold-dir=DIR    Tests only, with --bus-address: hold jobs at test points (DIR/<point>)\n");
 }
 
@@ -172,6 +174,7 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
                 { "max-jobs-per-caller", required_argument, NULL, ARG_NUMERIC + 3 },
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
+                { "max-query-steps", required_argument, NULL, ARG_NUMERIC + 5 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -190,6 +193,7 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", 1, 4096, &config.max_jobs },
                 { "max-jobs-per-caller", 1, 4096, &config.max_jobs_per_caller },
                 { "max-query-rows", 1, 10000000, &config.max_query_rows },
+                { "max-query-steps", 1000, 4000000000, &config.max_query_steps },
         };
         int c, r;
 

@@ -786,6 +786,11 @@ int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject *
 
 int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
                SmsError *e) {
+        return site_query_in(site->store, site->max_query_rows, text, ret_query, ret_rows, ret_n, e);
+}
+
+int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, StoreRow **ret_rows,
+                  size_t *ret_n, SmsError *e) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         int r;
 
@@ -795,9 +800,62 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
         r = wql_check(q, e);
         if (r < 0)
                 return r;
-        r = store_query(site->store, q, site->max_query_rows, ret_rows, ret_n, e);
+        r = store_query(store, q, max_query_rows, ret_rows, ret_n, e);
         if (r < 0)
                 return r;
+        *ret_query = TAKE_PTR(q);
+        return 0;
+}
+
+int site_query_page(Site *site, const char *text, const char *cursor, uint32_t max_rows, WqlQuery **ret_query,
+                    StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e) {
+        return site_query_page_in(site->store, site->max_query_rows, text, cursor, max_rows, ret_query, ret_rows,
+                                  ret_n, ret_next_cursor, e);
+}
+
+int site_query_page_in(Store *store, size_t max_query_rows, const char *text, const char *cursor, uint32_t max_rows,
+                       WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
+                       SmsError *e) {
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        StoreSortValue *after = NULL, *next = NULL;
+        _cleanup_free_ char *next_cursor = NULL;
+        StoreRow *rows = NULL;
+        size_t n = 0, n_values, limit;
+        int r;
+
+        r = wql_parse(text, &q, e);
+        if (r < 0)
+                return r;
+        r = wql_check(q, e);
+        if (r < 0)
+                return r;
+        n_values = wql_page_n_values(q);
+
+        limit = max_rows == 0 ? SITE_DEFAULT_PAGE_ROWS : max_rows;
+        if (limit > max_query_rows)
+                limit = max_query_rows;
+
+        if (cursor && *cursor) {
+                r = store_cursor_decode(store, text, cursor, n_values, &after, e);
+                if (r < 0)
+                        return r;
+        }
+        r = store_query_page(store, q, after, limit, &rows, &n, &next, e);
+        store_sort_values_free(after, n_values);
+        if (r < 0)
+                return r;
+
+        r = next ? store_cursor_encode(store, text, next, n_values, &next_cursor)
+                 : ((next_cursor = strdup("")) ? 0 : -ENOMEM);
+        store_sort_values_free(next, n_values);
+        if (r < 0) {
+                store_rows_free(rows, n, q->n_columns);
+                return r;
+        }
+
+        *ret_rows = rows;
+        *ret_n = n;
+        *ret_next_cursor = TAKE_PTR(next_cursor);
         *ret_query = TAKE_PTR(q);
         return 0;
 }

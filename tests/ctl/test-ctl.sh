@@ -465,6 +465,25 @@ expect_eq "the job left the bus" "" "$(C jobs --no-legend)"
 run "wait for a ContextID without a job" 0 --json wait ctl-boot
 expect_eq "its status: complete" "0 ctl-boot" "$(echo "$OUT" | json 'str(d["Status"]) + " " + d["ContextID"]')"
 
+# --- results of many pages ----------------------------------------------------------------------
+# With --max-query-rows=2 every ExecQueryPage page holds two rows: list, query and the completion
+# below walk several pages, and each row still comes once.
+daemon_stop TERM
+daemon_start --job-linger=1 --max-query-rows=2
+run "list over pages, JSON" 0 --json list SMS_PackageBaseclass
+n_json=$(echo "$OUT" | json 'len(d)')
+expect_eq "list over pages, JSON: each package once" "$n_json" "$(echo "$OUT" | json 'len(set(r["PackageID"] for r in d))')"
+[ "$n_json" -gt 4 ] && ok "more packages than two pages ($n_json)" || not_ok "only $n_json packages: no second page"
+run "list over pages, pretty JSON" 0 --json=pretty list SMS_PackageBaseclass
+expect_eq "list over pages, pretty JSON: as many" "$n_json" "$(echo "$OUT" | json 'len(d)')"
+run "list over pages" 0 --no-legend list SMS_PackageBaseclass
+expect_eq "list over pages: a line per package" "$n_json" "$(echo "$OUT" | grep -c .)"
+expect_eq "list over pages: each package once" "$n_json" "$(echo "$OUT" | awk '{ print $1 }' | sort -u | grep -c .)"
+run "list over pages, legend" 0 list SMS_PackageBaseclass
+has "list over pages: the footer counts every row" "$n_json instances listed." "$OUT"
+run "query over pages" 0 --no-legend query "SELECT PackageID FROM SMS_PackageBaseclass ORDER BY PackageID DESC"
+expect_eq "query over pages: in order, each once" "$(echo "$OUT" | sort -r -u)" "$OUT"
+
 # --- completion and man page --------------------------------------------------------------------
 complete() { :; } # the completion file registers itself; nothing to register with here
 compopt() { :; }
@@ -480,7 +499,9 @@ expect_eq "completion: commands" "boot-image" "$(complete_line "smsctl boo")"
 expect_eq "completion: subcommands" "set-components" "$(complete_line "smsctl boot-image set-")"
 expect_eq "completion: options" "--no-legend" "$(complete_line "smsctl --no-leg")"
 expect_eq "completion: classes" "SMS_BootImagePackage" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_Boot")"
-has "completion: package IDs" "$BOOT" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image update ")"
+has "completion: package IDs (over pages)" "$BOOT" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image update ")"
+expect_eq "completion: every package ID, over pages" "$n_json" \
+        "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_PackageBaseclass " | wc -w)"
 expect_eq "completion: properties" "ScratchSpace=" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS set SMS_BootImagePackage $BOOT Scratch")"
 expect_eq "completion: methods" "UpdateImage" "$(complete_line "smsctl --bus-address $SMSPROV_BUS call SMS_BootImagePackage $BOOT UpdateI")"
 unset -f complete compopt
