@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "bus/bus-reply.h"
 #include "bus/bus-util.h"
 #include "config.h"
 #include "smsprov/macro.h"
@@ -105,7 +106,7 @@ static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *
         store_rows_free(rows, n, q->n_columns);
         if (r < 0)
                 return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return bus_reply_send(m, msg, reply, error);
 }
 
 static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

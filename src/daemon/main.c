@@ -34,7 +34,9 @@ static void help(void) {
                "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n"
                "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
                "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
-               "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n");
+               "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
+               "     --max-reply-bytes=N    No message sent is larger: a bigger reply is LimitsExceeded\n"
+               "                            (default 16777216, 1048576-134217728)\n");
 }
 
 /* The numeric options: name, bounds, and where the value goes. */
@@ -155,6 +157,7 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
                 { "max-jobs-per-caller", required_argument, NULL, ARG_NUMERIC + 3 },
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
+                { "max-reply-bytes", required_argument, NULL, ARG_NUMERIC + 5 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -165,13 +168,16 @@ int main(int argc, char *argv[]) {
                 .bus_kind = BUS_KIND_SYSTEM,
                 .state_dir = "/var/lib/smsprovd",
         };
-        unsigned job_linger_sec = 0;
+        unsigned job_linger_sec = 0, max_reply_bytes = 0;
         const NumericOption numeric[] = {
                 { "time-scale", 1, 3600, &config.time_scale },
                 { "job-linger", 1, 86400, &job_linger_sec },
                 { "max-jobs", 1, 4096, &config.max_jobs },
                 { "max-jobs-per-caller", 1, 4096, &config.max_jobs_per_caller },
                 { "max-query-rows", 1, 10000000, &config.max_query_rows },
+                /* From what every single object and property fits in (the Put size limits) to the
+                 * D-Bus specification's largest message. */
+                { "max-reply-bytes", 1024 * 1024, 128 * 1024 * 1024, &max_reply_bytes },
         };
         int c, r;
 
@@ -257,6 +263,7 @@ int main(int argc, char *argv[]) {
         }
         config.content_roots = roots;
         config.job_linger_usec = job_linger_sec * 1000000ULL;
+        config.max_reply_bytes = max_reply_bytes;
 
         /* Block the signals sd-event handles before any worker thread exists: threads inherit
          * the mask, and a SIGTERM delivered to a worker would kill the daemon uncleanly. */
