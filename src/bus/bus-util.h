@@ -56,5 +56,8 @@ int bus_instance_register(Manager *m);
 /* Emits PropertiesChanged for the listed property indexes of an instance, one signal per
  * interface, leaving out properties that do not announce changes. */
 int bus_instance_emit_changed(Manager *m, const SmsClass *c, const char *key, const size_t *idx, size_t n);
+/* InterfacesAdded (added) or InterfacesRemoved for an instance of a managed class; nothing for a
+ * row class. */
+int bus_instance_emit_interfaces(Manager *m, const SmsClass *c, const char *key, bool added);
 /* Interfaces of an instance of c, topmost first, as a NULL-terminated list of new strings. */
 char **bus_instance_interfaces(const SmsClass *c);

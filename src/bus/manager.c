@@ -11,6 +11,7 @@
 #include "bus/bus-defer.h"
 #include "bus/bus-distribution.h"
 #include "bus/bus-job.h"
+#include "bus/bus-managed.h"
 #include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -203,6 +204,9 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         r = bus_job_register(m);
+        if (r < 0)
+                return r;
+        r = bus_managed_register(m);
         if (r < 0)
                 return r;
         /* Distributions a stop cut short start again (or fail after the retry limit). */
