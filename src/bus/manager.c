@@ -231,6 +231,13 @@ int manager_run(Manager *m) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        /* The signals exit the loop with 0; sd-bus exits it with EXIT_FAILURE when the connection
+         * is gone (sd_bus_set_exit_on_disconnect), and then the service manager must see a
+         * failure so that Restart=on-failure brings us back. */
+        if (r != 0) {
+                log_error("Lost the connection to the bus; stopping.");
+                return -ECONNRESET;
+        }
         log_info("smsprovd stopping.");
         return 0;
 }

@@ -115,7 +115,8 @@ static inline void manager_freep(Manager **m) {
         manager_free(*m);
 }
 /* Registers every object, then requests the bus name (last, so that no caller sees a half
- * registered service), then runs until SIGTERM/SIGINT. */
+ * registered service), then runs until SIGTERM/SIGINT (returns 0) or until the bus connection is
+ * lost (returns -ECONNRESET, after which the caller still frees the manager, stopping the jobs). */
 int manager_run(Manager *m);
 
 /* Path helpers. */

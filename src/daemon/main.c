@@ -277,5 +277,7 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_run(m);
+        /* Freeing the manager stops the running jobs cleanly, also after the bus is lost. */
+        m = manager_free(m);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
