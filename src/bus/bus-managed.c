@@ -154,6 +154,8 @@ static int filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         if (!sd_bus_message_is_method_call(msg, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") ||
             !streq_ptr(sd_bus_message_get_path(msg), SMSPROV_OBJECT_ROOT))
                 return 0;
+        if (!sd_bus_message_get_expect_reply(msg))
+                return 1; /* nobody to answer: nothing to build */
         r = get_managed_objects(m, msg, error);
         if (r < 0 && !sd_bus_error_is_set(error))
                 return bus_reply_error(error, NULL, r);
