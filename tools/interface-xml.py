@@ -24,7 +24,8 @@ FIXED_DOCS = {
         "ProviderVersion": "The version of smsprovd.",
         "Classes": "Every class the provider serves.",
         "ExecQuery": "Runs a WQL query (API.md section 5); returns each instance's path and its selected "
-                     "non-lazy properties. Errors: InvalidClass, InvalidQuery, LimitsExceeded.",
+                     "non-lazy properties. Errors: InvalidClass, InvalidQuery, LimitsExceeded (more rows than "
+                     "--max-query-rows, or a reply larger than --max-reply-bytes: read it with ExecQueryPage).",
         "GetObject": "Resolves a WMI path such as SMS_BootImagePackage.PackageID=\"LAB00001\" to the "
                      "instance's object path. Errors: InvalidClass, InvalidParameter, NotFound.",
         "ChangeNotification": "A package was announced as changed (AddChangeNotification, refreshes).",
