@@ -25,7 +25,8 @@ FIXED_DOCS = {
         "Classes": "Every class the provider serves.",
         "ExecQuery": "Runs a WQL query (API.md section 5); returns each instance's path and its selected "
                      "non-lazy properties. Errors: InvalidClass, InvalidQuery, LimitsExceeded (more rows than "
-                     "--max-query-rows, or a reply larger than --max-reply-bytes: read it with ExecQueryPage).",
+                     "smsprovd's max-query-rows, or a reply larger than its max-reply-bytes: read it with "
+                     "ExecQueryPage).",
         "GetObject": "Resolves a WMI path such as SMS_BootImagePackage.PackageID=\"LAB00001\" to the "
                      "instance's object path. Errors: InvalidClass, InvalidParameter, NotFound.",
         "ChangeNotification": "A package was announced as changed (AddChangeNotification, refreshes).",
