@@ -78,6 +78,13 @@ static int manager_connect(Manager *m) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the bus: %m");
+        /* Finish authenticating (and Hello) now: dbus-daemon closes a connection that has not
+         * authenticated within its auth_timeout (5 s on the system bus), and the start-up work
+         * before the loop runs can take longer on a large site. */
+        const char *unique;
+        r = sd_bus_get_unique_name(m->bus, &unique);
+        if (r < 0)
+                return log_error_errno(r, "Failed to authenticate to the bus: %m");
         /* Losing the bus (dbus-daemon restarted, or it cut us off) ends the daemon, so that the
          * service manager can start it again, instead of running on unreachable. */
         r = sd_bus_set_exit_on_disconnect(m->bus, true);
