@@ -17,13 +17,13 @@ int bus_reply_check_size(Manager *m, uint64_t size, const char *what, sd_bus_err
         log_debug("%s: %" PRIu64 " bytes, over the reply limit %" PRIu64 ".", what, size, m->max_reply_bytes);
         if (size == UINT64_MAX)
                 return bus_set_error(error, SMS_ERROR_LIMITS_EXCEEDED,
-                                     "%s would be larger than a D-Bus message may be, and than the reply limit of %" PRIu64
-                                     " bytes (--max-reply-bytes); use " BUS_BOUNDED_CALL " to read it page by page",
+                                     "%s does not fit the reply limit of %" PRIu64 " bytes (--max-reply-bytes), nor "
+                                     "any D-Bus message; use " BUS_BOUNDED_CALL " to read it page by page",
                                      what, m->max_reply_bytes);
         return bus_set_error(error, SMS_ERROR_LIMITS_EXCEEDED,
-                             "%s would be %" PRIu64 " bytes, more than the reply limit of %" PRIu64
-                             " bytes (--max-reply-bytes); use " BUS_BOUNDED_CALL " to read it page by page",
-                             what, size, m->max_reply_bytes);
+                             "%s does not fit the reply limit of %" PRIu64 " bytes (--max-reply-bytes; it would "
+                             "take some %" PRIu64 "); use " BUS_BOUNDED_CALL " to read it page by page",
+                             what, m->max_reply_bytes, size);
 }
 
 static uint64_t align_to(uint64_t offset, unsigned alignment) {
@@ -176,6 +176,19 @@ int bus_message_size(sd_bus_message *sealed, uint64_t *ret) {
                 return r;
         *ret = bus_message_header_bound(sealed) + body;
         return 0;
+}
+
+uint64_t bus_query_rows_size_min(const WqlQuery *q, const StoreRow *rows, size_t n) {
+        uint64_t size = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                /* The path: at least /org/smsprov/Provider1/<Class>/<Key>. */
+                size += 4 + strlen(SMSPROV_OBJECT_ROOT) + 1 + strlen(rows[i].class->name) + 1 + strlen(rows[i].key) + 1;
+                for (size_t j = 0; j < q->n_columns; j++)
+                        size += 4 + strlen(q->class->all[q->columns[j]]->name) + 1 +
+                                bus_value_variant_size_min(&rows[i].values[j]);
+        }
+        return size;
 }
 
 static const char *strna(const char *s) {

@@ -8,6 +8,8 @@
 #include <systemd/sd-bus.h>
 
 #include "bus/manager.h"
+#include "smsprov/store.h"
+#include "smsprov/wql.h"
 
 /* The call that returns results of any size, named in every LimitsExceeded of the budget. */
 #define BUS_BOUNDED_CALL "org.smsprov.Provider1.Site.ExecQueryPage"
@@ -25,6 +27,10 @@ int bus_message_size(sd_bus_message *sealed, uint64_t *ret);
  * header of any message (sealed or not). */
 int bus_message_body_size(sd_bus_message *sealed, uint64_t *ret);
 uint64_t bus_message_header_bound(sd_bus_message *m);
+
+/* A lower bound of the bytes ExecQuery's reply of these rows takes: a reply it already puts over
+ * the budget is refused before it is built. */
+uint64_t bus_query_rows_size_min(const WqlQuery *q, const StoreRow *rows, size_t n);
 
 /* Sends reply (a method return to call, built but not sent) if it fits the budget; otherwise
  * returns LimitsExceeded for the handler to return. For handlers whose reply grows with the

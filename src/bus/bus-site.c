@@ -96,7 +96,9 @@ static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *
                 return bus_reply_error_take(error, &e, r);
         }
 
-        r = sd_bus_message_new_method_return(msg, &reply);
+        r = bus_reply_check_size(m, bus_query_rows_size_min(q, rows, n), "The reply of ExecQuery", error);
+        if (r >= 0)
+                r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(oa{sv})");
         for (size_t i = 0; r >= 0 && i < n; i++)

@@ -18,6 +18,8 @@ int bus_set_error(sd_bus_error *ret_error, SmsErrorCode code, const char *fmt, .
 
 /* Appends a value with its type's signature; NULL values as the type's zero (API.md §3). */
 int bus_append_value(sd_bus_message *m, const CimValue *v);
+/* A lower bound of the bytes bus_append_value_variant() adds (no alignment padding counted). */
+uint64_t bus_value_variant_size_min(const CimValue *v);
 /* Appends a value wrapped in a variant. */
 int bus_append_value_variant(sd_bus_message *m, const CimValue *v);
 
