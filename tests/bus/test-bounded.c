@@ -34,6 +34,9 @@
 #define NOBODY 65534
 
 static TestEnv env;
+static char *image_package; /* an SMS_ImagePackage with content, from the row class test */
+static const char dp1_nal[] = "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\";
+static const char dp2_nal[] = "[\"Display=\\\\dp2\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp2\\";
 
 static const char *log_hint(void) {
         return "(the daemon logs to this test's stderr; SMSPROV_TEST_KEEP=1 keeps its state directory)";
@@ -221,15 +224,35 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
         return 0;
 }
 
+/* AddDistributionPoints of one DP of site LAB; returns the job's path. */
+static char *add_distribution_point(const char *package, const char *nal) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        const char *j;
+
+        assert_true(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", package,
+                                                   IFACE "SMS_PackageBaseclass", "AddDistributionPoints") >= 0);
+        assert_true(sd_bus_message_append(m, "as", 1, "LAB") >= 0);
+        assert_true(sd_bus_message_append(m, "as", 1, nal) >= 0);
+        if (sd_bus_call(env.bus, m, TEST_CALL_TIMEOUT_USEC, &error, &reply) < 0)
+                fail_msg("AddDistributionPoints: expected a job, got %s: %s", error.name, error.message);
+        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+        char *job = strdup(j);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        return job;
+}
+
 /* Row classes (SMS_ImageInformation, SMS_DistributionPoint, …) resolve by path and by query, but
  * are neither in GetManagedObjects nor announced by InterfacesAdded; packages and DPs are. */
 static void test_row_classes_are_not_managed(void **state) {
         char *multi = test_env_content_path(&env, "multi.wim"), *pkg = NULL, *job = NULL, *dp_root = NULL;
-        sd_bus_message *reply = NULL, *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
         sd_bus_slot *slot = NULL;
         Signals signals = {};
         const char *row;
-        static const char nal[] = "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\";
+        const char *nal = dp1_nal;
 
         assert_int_equal(test_make_multi_image_wim(multi, 3), 0);
         assert_true(asprintf(&dp_root, "%s/dp1", env.dir) > 0);
@@ -246,18 +269,7 @@ static void test_row_classes_are_not_managed(void **state) {
                 assert_int_equal(test_wait_job(&env, job, NULL), 2);
         free(job);
         job = NULL;
-        assert_true(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", pkg, IFACE "SMS_PackageBaseclass",
-                                                   "AddDistributionPoints") >= 0);
-        assert_true(sd_bus_message_append(m, "as", 1, "LAB") >= 0);
-        assert_true(sd_bus_message_append(m, "as", 1, nal) >= 0);
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        if (sd_bus_call(env.bus, m, TEST_CALL_TIMEOUT_USEC, &error, &reply) < 0)
-                fail_msg("AddDistributionPoints: %s: %s", error.name, error.message);
-        const char *j;
-        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
-        job = strdup(j);
-        sd_bus_message_unref(reply);
-        sd_bus_message_unref(m);
+        job = add_distribution_point(pkg, nal);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
 
         /* Every signal sent before this reply has arrived by now (one sender's messages keep their
@@ -293,7 +305,7 @@ static void test_row_classes_are_not_managed(void **state) {
         free(id);
         free(want);
         free(job);
-        free(pkg);
+        image_package = pkg;
         free(dp_root);
         free(multi);
 }
@@ -390,8 +402,23 @@ static void test_fifty_thousand_objects(void **state) {
 static void test_bus_loss_exits_with_failure(void **state) {
         int status = 0;
 
+        char *dp_root = NULL, *job, *path = NULL;
+        sqlite3 *db;
+        sqlite3_stmt *st;
+
         if (env.daemon_pid <= 0) /* an earlier test failed with it stopped */
                 assert_int_equal(test_env_start_daemon(&env, NULL), 0);
+        assert_non_null(image_package);
+        /* A distribution runs (held at its start) when the bus goes. */
+        assert_true(asprintf(&dp_root, "%s/dp2", env.dir) > 0);
+        assert_int_equal(mkdir(dp_root, 0755), 0);
+        assert_null(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", dp2_nal,
+                                "ContentRoot", "s", dp_root));
+        test_hold(&env, "Distribute");
+        job = add_distribution_point(image_package, dp2_nal);
+        test_wait_held(&env, "Distribute", job);
+        const char *id = strrchr(job, '_');
+        assert_non_null(id);
 
         kill(env.dbus_pid, SIGTERM);
         assert_int_equal(waitpid(env.dbus_pid, NULL, 0), env.dbus_pid);
@@ -403,6 +430,23 @@ static void test_bus_loss_exits_with_failure(void **state) {
                          "wait status 0x%x %s",
                          (unsigned) status, log_hint());
         test_env_check_database(&env);
+
+        /* Stopped as at SIGTERM: the running job was canceled and recorded so. */
+        assert_true(asprintf(&path, "%s/site.db", env.state_dir) > 0);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT State, EndTime FROM job WHERE Id = ?", -1, &st, NULL), SQLITE_OK);
+        sqlite3_bind_int64(st, 1, strtoll(id + 1, NULL, 10));
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        if (sqlite3_column_int(st, 0) != 4 || sqlite3_column_int64(st, 1) == 0)
+                fail_msg("job %s after the bus went away: expected State 4 (canceled) with an EndTime, got State %d "
+                         "EndTime %lld",
+                         job, sqlite3_column_int(st, 0), (long long) sqlite3_column_int64(st, 1));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        test_release(&env, "Distribute");
+        free(path);
+        free(job);
+        free(dp_root);
 }
 
 static int setup(void **state) {
@@ -410,6 +454,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
+        free(image_package);
         test_env_stop(&env);
         return 0;
 }
