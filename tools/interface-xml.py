@@ -24,7 +24,9 @@ FIXED_DOCS = {
         "ProviderVersion": "The version of smsprovd.",
         "Classes": "Every class the provider serves.",
         "ExecQuery": "Runs a WQL query (API.md section 5); returns each instance's path and its selected "
-                     "non-lazy properties. Errors: InvalidClass, InvalidQuery, LimitsExceeded.",
+                     "non-lazy properties. Errors: InvalidClass, InvalidQuery, LimitsExceeded (more rows than "
+                     "smsprovd's max-query-rows, or a reply larger than its max-reply-bytes: read it with "
+                     "ExecQueryPage).",
         "ExecQueryPage": "Runs a WQL query one page at a time (API.md section 5, keyset pagination): Cursor \"\" "
                          "starts, NextCursor is \"\" after the last page; pages follow the query's ORDER BY, then "
                          "the class key. MaxRows 0 means 1,000; more than --max-query-rows is capped. Errors: "

@@ -67,6 +67,10 @@ struct SmsClass {
                                   * (SMS_ScheduleMethods) */
         bool unlisted;           /* instances resolve by path and answer queries, but are not
                                   * enumerated (ObjectManager, introspection): an unbounded log */
+        bool managed;            /* instances are managed objects (API.md §1: in GetManagedObjects,
+                                  * InterfacesAdded/Removed); set on the topmost class. Every other
+                                  * class is a row class: its instances grow with packages × DPs or
+                                  * with time, and resolve only by path and query. */
         const char *doc;
 
         const SmsProperty *properties; /* this class's own properties */
@@ -113,6 +117,8 @@ const SmsClass *sms_model_find_class(const char *name);
 /* The topmost ancestor (whose interface carries Put/Delete). */
 const SmsClass *sms_class_root(const SmsClass *c);
 bool sms_class_is_a(const SmsClass *c, const SmsClass *ancestor);
+/* Are instances of c managed objects (the managed flag of its topmost class)? */
+bool sms_class_is_managed(const SmsClass *c);
 /* The concrete class whose discriminator_value is `value`, among `base` and its descendants. */
 const SmsClass *sms_class_find_by_discriminator(const SmsClass *base, int64_t value);
 

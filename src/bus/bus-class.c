@@ -8,6 +8,7 @@
 
 #include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
+#include "bus/bus-managed.h"
 #include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -100,7 +101,6 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         ClassRegistration *reg = userdata;
         Manager *m = reg->manager;
         _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
-        _cleanup_strv_free_ char **ifaces = NULL;
         SiteChange *changes = NULL, *params = NULL;
         size_t n = 0, n_params = 0;
         SiteCaller caller;
@@ -130,14 +130,11 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 goto finish;
 
         path = instance_path(reg->class, key);
-        ifaces = bus_instance_interfaces(reg->class);
-        if (!path || !ifaces) {
+        if (!path) {
                 r = -ENOMEM;
                 goto finish;
         }
-        r = sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
-        if (r < 0)
-                log_warning_errno(r, "Failed to emit InterfacesAdded for %s: %m", path);
+        (void) bus_instance_emit_interfaces(m, reg->class, key, true);
         bus_schedule_update(m, reg->class, key);
         /* An assignment to a DP distributes at once. */
         if (streq(reg->class->name, "SMS_DistributionPoint")) {
@@ -189,6 +186,23 @@ static int build_static_vtable(ClassRegistration *reg) {
                                                                meth->arg_names, bus_method_handler(meth));
         }
         reg->static_vtable[k] = (sd_bus_vtable) SD_BUS_VTABLE_END;
+        return 0;
+}
+
+int bus_class_append_managed(BusManagedReply *w, sd_bus_error *error) {
+        Manager *m = bus_managed_manager(w);
+        int r;
+
+        for (size_t i = 0; i < m->n_registrations; i++) {
+                ClassRegistration *reg = &m->registrations[i];
+                const BusManagedInterface ifaces[] = {
+                        { SMSPROV_INTERFACE_PREFIX "Class", class_vtable, reg },
+                        { reg->static_interface, reg->static_vtable, reg },
+                };
+                r = bus_managed_append(w, reg->class_path, ifaces, reg->static_vtable ? 2 : 1, error);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

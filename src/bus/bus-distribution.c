@@ -315,10 +315,8 @@ static int distribution_finish(Job *job, void *userdata, int result, SmsError *e
                         if (ok && t->result >= 0) {
                                 const SmsClass *c = sms_model_find_class("SMS_DistributionPoint");
                                 _cleanup_free_ char *key = assignment_key(d->package_id, t->nal, store_site_code(m->site.store));
-                                _cleanup_free_ char *path = key ? instance_path(c, key) : NULL;
-                                _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(c);
-                                if (key && site_object_delete(&m->site, c, key, &d->caller, NULL) >= 0 && path && ifaces)
-                                        sd_bus_emit_interfaces_removed_strv(m->bus, path, ifaces);
+                                if (key && site_object_delete(&m->site, c, key, &d->caller, NULL) >= 0)
+                                        (void) bus_instance_emit_interfaces(m, c, key, false);
                                 report(m, MESSAGE_REMOVED, false, &d->caller, d->package_id, t->nal, "content removed");
                         } else {
                                 set_state(m, d->package_id, t->nal, STATE_REMOVAL_FAILED, -1, false, -1, &d->caller);
@@ -574,10 +572,7 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
                         if (r < 0)
                                 goto fail;
                         if (pass == 1) {
-                                _cleanup_free_ char *path = instance_path(dp_class, akey);
-                                _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(dp_class);
-                                if (path && ifaces)
-                                        sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
+                                (void) bus_instance_emit_interfaces(m, dp_class, akey, true);
                                 added[n_added++] = strdup(nals[i]);
                         }
                 }

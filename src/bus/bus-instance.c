@@ -4,6 +4,7 @@
  * vtables with a find callback and a node enumerator (no per-object memory). The vtables are
  * built at start from the class descriptors: one generic getter serves every property. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
+#include "bus/bus-managed.h"
 #include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -152,6 +154,12 @@ static int instance_enumerate(sd_bus *bus, const char *prefix, void *userdata, c
         SmsError e = SMS_ERROR_NULL;
         int r;
 
+        /* sd-bus asks with the path being introspected: an instance has no children, so there is
+         * no need to read every key of the class to find none. */
+        if (!streq(prefix, reg->prefix)) {
+                *ret_nodes = NULL;
+                return 0;
+        }
         r = store_object_enumerate(reg->manager->site.store, reg->class, &keys, NULL, &n, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
@@ -164,6 +172,11 @@ static int instance_enumerate(sd_bus *bus, const char *prefix, void *userdata, c
                         strv_free(nodes);
                         return -ENOMEM;
                 }
+        r = bus_introspect_check_children(reg->manager, bus, prefix, nodes, error);
+        if (r < 0) {
+                strv_free(nodes);
+                return r;
+        }
         *ret_nodes = nodes;
         return 0;
 }
@@ -211,6 +224,27 @@ int bus_instance_emit_changed(Manager *m, const SmsClass *c, const char *key, co
                 if (r < 0)
                         return log_warning_errno(r, "Failed to emit PropertiesChanged on %s: %m", path);
         }
+        return 0;
+}
+
+int bus_instance_emit_interfaces(Manager *m, const SmsClass *c, const char *key, bool added) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_strv_free_ char **ifaces = NULL;
+        int r;
+
+        /* Row classes are not managed objects: they come and go without InterfacesAdded/Removed
+         * (API.md §1), as GetManagedObjects leaves them out. */
+        if (!sms_class_is_managed(c))
+                return 0;
+        path = instance_path(c, key);
+        ifaces = bus_instance_interfaces(c);
+        if (!path || !ifaces)
+                return -ENOMEM;
+        r = added ? sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces)
+                  : sd_bus_emit_interfaces_removed_strv(m->bus, path, ifaces);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to emit %s for %s: %m",
+                                         added ? "InterfacesAdded" : "InterfacesRemoved", path);
         return 0;
 }
 
@@ -270,13 +304,12 @@ finish:
 static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *path = NULL;
-        _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(reg->class);
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
         int r;
 
-        if (!key || !ifaces || !(path = instance_path(reg->class, key)))
+        if (!key)
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r != 0)
@@ -304,9 +337,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         bus_schedule_update(m, reg->class, key); /* drops the timer */
         /* Nothing runs between the commit and this signal, so no caller sees the object gone
          * before it is told. */
-        r = sd_bus_emit_interfaces_removed_strv(m->bus, path, ifaces);
-        if (r < 0)
-                log_warning_errno(r, "Failed to emit InterfacesRemoved for %s: %m", path);
+        (void) bus_instance_emit_interfaces(m, reg->class, key, false);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -441,6 +472,53 @@ static sd_bus_vtable *build_interface_vtable(const SmsClass *c) {
         }
         v[k++] = (sd_bus_vtable) SD_BUS_VTABLE_END;
         return v;
+}
+
+int bus_instance_append_managed(BusManagedReply *w, sd_bus_error *error) {
+        Manager *m = bus_managed_manager(w);
+        int r;
+
+        for (size_t i = 0; i < m->n_registrations; i++) {
+                ClassRegistration *reg = &m->registrations[i];
+                _cleanup_strv_free_ char **keys = NULL;
+                SmsError e = SMS_ERROR_NULL;
+                size_t n = 0;
+
+                if (reg->class->abstract || !sms_class_is_managed(reg->class))
+                        continue;
+                r = store_object_enumerate(m->site.store, reg->class, &keys, NULL, &n, &e);
+                if (r < 0)
+                        return bus_reply_error_take(error, &e, r);
+                for (size_t k = 0; k < n; k++) {
+                        _cleanup_free_ char *path = instance_path(reg->class, keys[k]);
+                        BusManagedInterface ifaces[16];
+                        size_t n_ifaces = 0;
+                        SmsObject *o = NULL;
+
+                        if (!path)
+                                return -ENOMEM;
+                        r = site_object_load(&m->site, reg->class, keys[k], &o, &e);
+                        if (r < 0) {
+                                /* Gone since the enumeration (a worker's commit): not managed any more. */
+                                sms_error_clear(&e);
+                                continue;
+                        }
+                        /* Topmost class first, as sd-bus lists fallback interfaces. */
+                        for (const SmsClass *level = reg->class; level; level = level->parent)
+                                n_ifaces++;
+                        assert(n_ifaces <= ELEMENTSOF(ifaces));
+                        size_t j = n_ifaces;
+                        for (const SmsClass *level = reg->class; level; level = level->parent) {
+                                ClassRegistration *owner = manager_registration(m, level);
+                                ifaces[--j] = (BusManagedInterface) { owner->interface, owner->instance_vtable, o };
+                        }
+                        r = bus_managed_append(w, path, ifaces, n_ifaces, error);
+                        sms_object_free(o);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
 }
 
 int bus_instance_register(Manager *m) {

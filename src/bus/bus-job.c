@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bus/bus-job.h"
+#include "bus/bus-managed.h"
 #include "bus/bus-util.h"
 #include "smsprov/image-outputs.h"
 #include "smsprov/macro.h"
@@ -304,6 +305,7 @@ static int job_enumerate(sd_bus *bus, const char *prefix, void *userdata, char *
         Manager *m = userdata;
         size_t n = 0, i = 0;
         char **nodes;
+        int r;
 
         for (BusJob *bj = m->bus_jobs; bj; bj = bj->next)
                 n++;
@@ -315,6 +317,11 @@ static int job_enumerate(sd_bus *bus, const char *prefix, void *userdata, char *
                         strv_free(nodes);
                         return -ENOMEM;
                 }
+        r = bus_introspect_check_children(m, bus, prefix, nodes, error);
+        if (r < 0) {
+                strv_free(nodes);
+                return r;
+        }
         *ret_nodes = nodes;
         return 0;
 }
@@ -477,6 +484,18 @@ int bus_job_setup(Manager *m) {
         r = sd_event_add_io(m->event, &m->jobs_source, job_queue_fd(m->jobs), EPOLLIN, on_jobs_ready, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the job queue: %m");
+        return 0;
+}
+
+int bus_job_append_managed(BusManagedReply *w, sd_bus_error *error) {
+        int r;
+
+        for (BusJob *bj = bus_managed_manager(w)->bus_jobs; bj; bj = bj->next) {
+                const BusManagedInterface iface = { JOB_INTERFACE, job_vtable, bj };
+                r = bus_managed_append(w, bj->path, &iface, 1, error);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

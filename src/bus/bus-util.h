@@ -18,6 +18,8 @@ int bus_set_error(sd_bus_error *ret_error, SmsErrorCode code, const char *fmt, .
 
 /* Appends a value with its type's signature; NULL values as the type's zero (API.md §3). */
 int bus_append_value(sd_bus_message *m, const CimValue *v);
+/* A lower bound of the bytes bus_append_value_variant() adds (no alignment padding counted). */
+uint64_t bus_value_variant_size_min(const CimValue *v);
 /* Appends a value wrapped in a variant. */
 int bus_append_value_variant(sd_bus_message *m, const CimValue *v);
 
@@ -56,5 +58,8 @@ int bus_instance_register(Manager *m);
 /* Emits PropertiesChanged for the listed property indexes of an instance, one signal per
  * interface, leaving out properties that do not announce changes. */
 int bus_instance_emit_changed(Manager *m, const SmsClass *c, const char *key, const size_t *idx, size_t n);
+/* InterfacesAdded (added) or InterfacesRemoved for an instance of a managed class; nothing for a
+ * row class. */
+int bus_instance_emit_interfaces(Manager *m, const SmsClass *c, const char *key, bool added);
 /* Interfaces of an instance of c, topmost first, as a NULL-terminated list of new strings. */
 char **bus_instance_interfaces(const SmsClass *c);

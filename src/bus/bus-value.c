@@ -47,6 +47,40 @@ static int append_schedule_token(sd_bus_message *m, const SmsScheduleToken *t) {
         return sd_bus_message_close_container(m);
 }
 
+uint64_t bus_value_variant_size_min(const CimValue *v) {
+        /* The variant's signature, then the value without any padding: a lower bound. */
+        uint64_t n = 1 + strlen(cim_type_to_signature(v->type)) + 1;
+
+        switch (v->type) {
+        case CIM_STRING:
+                return n + 4 + (v->null ? 0 : strlen(v->str)) + 1;
+        case CIM_UINT8:
+                return n + 1;
+        case CIM_BOOLEAN:
+        case CIM_UINT32:
+        case CIM_SINT32:
+                return n + 4;
+        case CIM_UINT8_ARRAY:
+                return n + 4 + (v->null ? 0 : v->bytes.n);
+        case CIM_UINT32_ARRAY:
+                return n + 4 + (v->null ? 0 : 4 * v->u32s.n);
+        case CIM_STRING_ARRAY:
+                n += 4;
+                for (char **s = v->null ? NULL : v->strv; s && *s; s++)
+                        n += 4 + strlen(*s) + 1;
+                return n;
+        case CIM_DRIVER_DETAILS_ARRAY:
+                n += 4;
+                for (size_t i = 0; !v->null && i < v->drivers.n; i++)
+                        n += 4 + 4 + strlen(v->drivers.data[i].source_path) + 1;
+                return n;
+        case CIM_SCHEDULE_ARRAY:
+                return n + 4 + (v->null ? 0 : 8 * v->schedule.n);
+        default: /* the 64-bit integers and DateTime */
+                return n + 8;
+        }
+}
+
 int bus_append_value(sd_bus_message *m, const CimValue *v) {
         int r;
 

@@ -12,6 +12,7 @@
 #include "bus/bus-defer.h"
 #include "bus/bus-distribution.h"
 #include "bus/bus-job.h"
+#include "bus/bus-managed.h"
 #include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -78,6 +79,13 @@ static int manager_connect(Manager *m) {
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the bus: %m");
+        /* Finish authenticating (and Hello) now: dbus-daemon closes a connection that has not
+         * authenticated within its auth_timeout (5 s on the system bus), and the start-up work
+         * before the loop runs can take longer on a large site. */
+        const char *unique;
+        r = sd_bus_get_unique_name(m->bus, &unique);
+        if (r < 0)
+                return log_error_errno(r, "Failed to authenticate to the bus: %m");
         /* Losing the bus (dbus-daemon restarted, or it cut us off) ends the daemon, so that the
          * service manager can start it again, instead of running on unreachable. */
         r = sd_bus_set_exit_on_disconnect(m->bus, true);
@@ -140,6 +148,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->max_jobs = config->max_jobs ? config->max_jobs : MANAGER_MAX_JOBS;
         m->max_jobs_per_caller = config->max_jobs_per_caller ? config->max_jobs_per_caller
                                                              : MANAGER_MAX_JOBS_PER_CALLER;
+        m->max_reply_bytes = config->max_reply_bytes ? config->max_reply_bytes : MANAGER_MAX_REPLY_BYTES;
         m->time_scale = config->time_scale ? config->time_scale : 1;
         m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
         r = bus_job_setup(m);
@@ -227,6 +236,9 @@ int manager_run(Manager *m) {
         r = bus_job_register(m);
         if (r < 0)
                 return r;
+        r = bus_managed_register(m);
+        if (r < 0)
+                return r;
         /* Distributions a stop cut short start again (or fail after the retry limit). */
         bus_distribution_resume(m);
         r = bus_schedule_setup(m);
@@ -249,6 +261,13 @@ int manager_run(Manager *m) {
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        /* The signals exit the loop with 0; sd-bus exits it with EXIT_FAILURE when the connection
+         * is gone (sd_bus_set_exit_on_disconnect), and then the service manager must see a
+         * failure so that Restart=on-failure brings us back. */
+        if (r != 0) {
+                log_error("Lost the connection to the bus; stopping.");
+                return -ECONNRESET;
+        }
         log_info("smsprovd stopping.");
         return 0;
 }

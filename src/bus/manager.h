@@ -52,6 +52,9 @@ typedef struct AuthzQuery AuthzQuery;
 #define MANAGER_MAX_JOBS 64
 #define MANAGER_MAX_JOBS_PER_CALLER 16 /* so that one flooding caller leaves room for others */
 #define MANAGER_JOB_LINGER_USEC (60ULL * 1000000ULL)
+/* Half of dbus-daemon's default max_message_size (32 MiB), which disconnects a sender that passes
+ * it (API.md §6a). */
+#define MANAGER_MAX_REPLY_BYTES (16ULL * 1024 * 1024)
 
 typedef struct Manager {
         sd_event *event;
@@ -77,6 +80,7 @@ typedef struct Manager {
         BusJob *bus_jobs;          /* running and lingering jobs on the bus */
         unsigned max_jobs;         /* queued or running at once */
         unsigned max_jobs_per_caller;
+        uint64_t max_reply_bytes;  /* no message we send is larger (bus-reply.h) */
         uint64_t job_linger_usec;  /* how long a finished job stays on the bus */
         bool export_running;       /* ExportDefaultBootImage runs one at a time */
         Distribution *distributions; /* running distribution jobs (CancelDistribution finds them) */
@@ -104,6 +108,7 @@ typedef struct ManagerConfig {
         unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
         unsigned max_query_steps;               /* 0 = STORE_DEFAULT_QUERY_STEPS */
+        uint64_t max_reply_bytes;               /* 0 = MANAGER_MAX_REPLY_BYTES */
         const char *test_hold_dir;              /* --test-hold-dir (tests, private buses only) */
 } ManagerConfig;
 
@@ -113,7 +118,8 @@ static inline void manager_freep(Manager **m) {
         manager_free(*m);
 }
 /* Registers every object, then requests the bus name (last, so that no caller sees a half
- * registered service), then runs until SIGTERM/SIGINT. */
+ * registered service), then runs until SIGTERM/SIGINT (returns 0) or until the bus connection is
+ * lost (returns -ECONNRESET, after which the caller still frees the manager, stopping the jobs). */
 int manager_run(Manager *m);
 
 /* Path helpers. */

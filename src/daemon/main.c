@@ -38,6 +38,8 @@ static void help(void) {
                "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
                "     --max-query-steps=N    Work one query may do, in LIKE matcher steps, 16 for each SQLite\n"
                "                            instruction (default 300000000); beyond it LimitsExceeded\n"
+               "     --max-reply-bytes=N    No message sent is larger: a bigger reply is LimitsExceeded\n"
+               "                            (default 16777216, 1048576-134217728)\n"
                "     --test-hold-dir=DIR    Tests only, with --bus-address: hold jobs at test points (DIR/<point>)\n");
 }
 
@@ -175,6 +177,7 @@ int main(int argc, char *argv[]) {
                 { "max-jobs-per-caller", required_argument, NULL, ARG_NUMERIC + 3 },
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
                 { "max-query-steps", required_argument, NULL, ARG_NUMERIC + 5 },
+                { "max-reply-bytes", required_argument, NULL, ARG_NUMERIC + 6 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -186,7 +189,7 @@ int main(int argc, char *argv[]) {
                 .bus_kind = BUS_KIND_SYSTEM,
                 .state_dir = "/var/lib/smsprovd",
         };
-        unsigned job_linger_sec = 0;
+        unsigned job_linger_sec = 0, max_reply_bytes = 0;
         const NumericOption numeric[] = {
                 { "time-scale", 1, 3600, &config.time_scale },
                 { "job-linger", 1, 86400, &job_linger_sec },
@@ -194,6 +197,9 @@ int main(int argc, char *argv[]) {
                 { "max-jobs-per-caller", 1, 4096, &config.max_jobs_per_caller },
                 { "max-query-rows", 1, 10000000, &config.max_query_rows },
                 { "max-query-steps", 1000, 4000000000, &config.max_query_steps },
+                /* From what every single object and property fits in (the Put size limits) to the
+                 * D-Bus specification's largest message. */
+                { "max-reply-bytes", 1024 * 1024, 128 * 1024 * 1024, &max_reply_bytes },
         };
         int c, r;
 
@@ -287,6 +293,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         config.job_linger_usec = job_linger_sec * 1000000ULL;
+        config.max_reply_bytes = max_reply_bytes;
 
         /* Block the signals sd-event handles before any worker thread exists: threads inherit
          * the mask, and a SIGTERM delivered to a worker would kill the daemon uncleanly. */
@@ -300,5 +307,7 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_run(m);
+        /* Freeing the manager stops the running jobs cleanly, also after the bus is lost. */
+        m = manager_free(m);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

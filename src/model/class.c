@@ -135,6 +135,10 @@ bool sms_class_is_a(const SmsClass *c, const SmsClass *ancestor) {
         return false;
 }
 
+bool sms_class_is_managed(const SmsClass *c) {
+        return sms_class_root(c)->managed;
+}
+
 const SmsClass *sms_class_find_by_discriminator(const SmsClass *base, int64_t value) {
         if (!base->abstract && base->discriminator_value == value)
                 return base;

@@ -390,6 +390,7 @@ static const SmsMethod image_package_methods[] = {
 SmsClass sms_class_package_base = {
         .name = "SMS_PackageBaseclass",
         .abstract = true,
+        .managed = true,
         .doc = "Abstract base of the package classes; queries on it return every package.",
         .properties = package_base_properties,
         .n_properties = ELEMENTSOF(package_base_properties),
@@ -478,6 +479,7 @@ SmsClass sms_class_schedule_methods = {
 
 SmsClass sms_class_dp_info = {
         .name = "SMS_DistributionPointInfo",
+        .managed = true,
         .doc = "The site's distribution points.",
         .properties = dp_info_properties,
         .n_properties = ELEMENTSOF(dp_info_properties),

@@ -62,6 +62,10 @@ static char *join(const char *a, const char *b) {
 }
 
 int test_env_start(TestEnv *env) {
+        return test_env_start_with_bus_config(env, "test-bus.conf");
+}
+
+int test_env_start_with_bus_config(TestEnv *env, const char *bus_config) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         char *bus_path, *listen;
         struct stat st;
@@ -102,15 +106,36 @@ int test_env_start(TestEnv *env) {
             asprintf(&env->address, "unix:path=%s", bus_path) < 0)
                 abort();
         char *config = NULL;
-        if (asprintf(&config, "--config-file=%s/tests/bus/test-bus.conf",
-                     getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".") < 0)
+        if (asprintf(&config, "--config-file=%s/tests/bus/%s", getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".",
+                     bus_config) < 0)
                 abort();
-        char *dbus_argv[] = { "dbus-daemon", config, "--nofork", "--nopidfile", "--nosyslog", listen, NULL };
-        env->dbus_pid = spawn(dbus_argv);
+        /* dbus-daemon prints its address once it listens: the socket file alone shows up before
+         * that (bind, then listen). */
+        int ready[2];
+        char *print_address = NULL;
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid == 0) {
+                if (asprintf(&print_address, "--print-address=%d", ready[1]) < 0)
+                        _exit(127);
+                fcntl(ready[1], F_SETFD, 0);
+                execlp("dbus-daemon", "dbus-daemon", config, "--nofork", "--nopidfile", "--nosyslog", listen,
+                       print_address, NULL);
+                _exit(127);
+        }
+        env->dbus_pid = pid;
+        close(ready[1]);
+        char c;
+        while (read(ready[0], &c, 1) == 1 && c != '\n')
+                ;
+        close(ready[0]);
         free(listen);
         free(config);
-        for (uint64_t d = test_deadline(); stat(bus_path, &st) < 0 && !test_deadline_passed(d);)
-                ;
+        if (stat(bus_path, &st) < 0) {
+                free(bus_path);
+                return -ENOTCONN;
+        }
         free(bus_path);
 
         return test_env_start_daemon(env, NULL);

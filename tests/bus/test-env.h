@@ -24,6 +24,8 @@ typedef struct TestEnv {
 
 /* Starts dbus-daemon and smsprovd (path from $SMSPROVD) with site code LAB. */
 int test_env_start(TestEnv *env);
+/* The same with another dbus-daemon configuration file from tests/bus/. */
+int test_env_start_with_bus_config(TestEnv *env, const char *bus_config);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
 /* Sends sig to the daemon and reaps it. After SIGTERM the daemon must have exited 0 (clean
