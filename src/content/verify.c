@@ -37,6 +37,9 @@ static int check_fd(ContentWorkers *w, int fd, const ContentFile *f, void *buffe
         n = content_hash_fd(fd, buffer, h, hex, count ? tick_workers : tick_quiet, w);
         if (n == -ECANCELED || n == -ENOMEM)
                 return (int) n;
+        /* A short (truncated) file still counts as its manifest size in the progress. */
+        if (count && n >= 0 && (uint64_t) n < f->size && !content_workers_tick(w, f->size - (uint64_t) n))
+                return -ECANCELED;
         return n >= 0 && (uint64_t) n == f->size && streq(hex, f->hash);
 }
 
