@@ -22,9 +22,9 @@
  *
  * A manifest is text: one line per file, "<sha256> <size> <relative path>\n", sorted by path;
  * relative paths use '/' and never contain "..", control characters or a leading '/'.
- * Files reach a DP's FileLib by hard link from the site library when both are on one file system
- * (and the DP allows links), by copy otherwise; DataLib and the PXE store are hard links into the
- * DP's own FileLib (copies in copy mode). Every write is crash-safe: temporary name in the same
+ * Files reach a DP's FileLib as copies of their own (reflinks where the file system can), never as
+ * links to the site library; DataLib and the PXE store are hard links into the DP's own FileLib
+ * (copies in copy mode). Nothing is published that is not known to match its hash (checked.c). Every write is crash-safe: temporary name in the same
  * directory, fsync, rename, directory fsync. A manifest is written only after every file it names
  * is in place, and `current` only after its manifest and DataLib tree; so a crash never leaves a
  * manifest or `current` pointing at a missing file.
@@ -81,6 +81,14 @@ int content_manifest_read(const char *lib_root, const char *package_id, uint32_t
  * For the site library (where keep_version 0 also drops the stat cache) and for DPs alike. */
 int content_gc(const char *lib_root, const char *package_id, uint32_t keep_version, SmsError *e);
 
+/* Hashes every file of the site library's FileLib again (a scrub): an entry that does not match
+ * its name (damage that left its metadata alone, a bad sector) is removed, so that nothing
+ * publishes it and the next ingest of a package naming it takes it again from the package source.
+ * Returns the hashes removed and the packages whose manifests name them (NULL-terminated, empty
+ * when all is well). Errors: Canceled, Failed. */
+int content_site_scrub(const char *site_lib, ContentProgress progress, void *userdata, char ***ret_bad,
+                       char ***ret_packages, SmsError *e);
+
 /* After a crash, before any other call on the library: removes the temporaries killed writers
  * left (in the root, FileLib/<aa>/, PkgLib/<id>/, DataLib/, cache/). `lib_root` is the site
  * library or a DP's SCCMContentLib. */
@@ -88,9 +96,12 @@ int content_recover(const char *lib_root);
 
 /* --- distribution points ----------------------------------------------------------------------- */
 
+/* A DP never shares an inode with the site library or another DP: its FileLib entries are reflinks
+ * (FICLONE) where the file system can share extents, kernel copies (copy_file_range) elsewhere.
+ * The mode decides only what happens inside the DP. */
 typedef enum ContentLinkMode {
-        CONTENT_LINK_AUTO, /* hard links where the file system allows, copies elsewhere */
-        CONTENT_LINK_COPY, /* always copy (a DP on a share that must not share inodes) */
+        CONTENT_LINK_AUTO, /* DataLib and the PXE store hard-link the DP's own FileLib where allowed */
+        CONTENT_LINK_COPY, /* copies inside the DP too (a DP on a share that must not share inodes) */
 } ContentLinkMode;
 
 /* How many DPs one package's distribution works on at once (each content_dp_distribute() on a

@@ -1729,6 +1729,51 @@ static void test_verify_marks_for_repair(void **state) {
         content_manifest_done(&m);
 }
 
+/* A scrub hashes every site library file: what differs is named, removed, and taken again from
+ * the source by the next ingest; the DPs keep their own good copies. */
+static void test_scrub(void **state) {
+        Dirs *d = *state;
+        _cleanup_strv_free_ char **bad = NULL, **packages = NULL;
+        _cleanup_free_ char *entry = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        ContentManifest m = {};
+        const ContentFile *big;
+
+        /* an empty library: nothing to do */
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_null(bad[0]);
+        bad = (strv_free(bad), NULL);
+        packages = (strv_free(packages), NULL);
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_null(bad[0]);
+        assert_null(packages[0]);
+        bad = (strv_free(bad), NULL);
+        packages = (strv_free(packages), NULL);
+
+        big = find_file(&m, "big.bin");
+        entry = filelib_path(d->site, big->hash);
+        damage(entry, DAMAGE_IN_PLACE);
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_int_equal(strv_length(bad), 1);
+        assert_string_equal(bad[0], big->hash);
+        assert_int_equal(strv_length(packages), 1);
+        assert_string_equal(packages[0], "LAB00001");
+        assert_false(exists(d->site, entry + strlen(d->site) + 1));
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        assert_true(exists(d->site, entry + strlen(d->site) + 1));
+        bad = (strv_free(bad), NULL);
+        packages = (strv_free(packages), NULL);
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_null(bad[0]);
+        content_manifest_done(&m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_manifest_parse),
@@ -1754,6 +1799,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_concurrent_distributions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_damage_repaired, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_verify_marks_for_repair, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_scrub, setup, teardown),
         };
         /* TEST_FILTER=test_verify (a glob) runs only the tests it names */
         if (getenv("TEST_FILTER"))
