@@ -82,6 +82,8 @@ typedef struct Manager {
         Distribution *distributions; /* running distribution jobs (CancelDistribution finds them) */
         ScheduleTimer *schedule_timers; /* one per package with a RefreshSchedule */
         unsigned time_scale;       /* schedules run this many times faster (tests); 1 normally */
+        uint64_t scrub_interval_usec; /* --scrub-interval; 0 = none */
+        sd_event_source *scrub_source;
 
         AuthzUidCacheEntry uid_cache[AUTHZ_UID_CACHE_SIZE];
         size_t uid_cache_next;
@@ -102,6 +104,7 @@ typedef struct ManagerConfig {
         bool polkit;         /* ask polkit on any bus (the system bus always does) */
         unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
+        unsigned scrub_interval_sec;            /* 0 = no scheduled scrub */
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

@@ -34,7 +34,8 @@ static void help(void) {
                "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n"
                "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
                "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
-               "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n");
+               "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
+               "     --scrub-interval=SEC   Hash the whole content library again every SEC seconds (default 0: never)\n");
 }
 
 /* The numeric options: name, bounds, and where the value goes. */
@@ -155,6 +156,7 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
                 { "max-jobs-per-caller", required_argument, NULL, ARG_NUMERIC + 3 },
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
+                { "scrub-interval", required_argument, NULL, ARG_NUMERIC + 5 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -172,6 +174,7 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", 1, 4096, &config.max_jobs },
                 { "max-jobs-per-caller", 1, 4096, &config.max_jobs_per_caller },
                 { "max-query-rows", 1, 10000000, &config.max_query_rows },
+                { "scrub-interval", 0, 366u * 86400u, &config.scrub_interval_sec },
         };
         int c, r;
 
