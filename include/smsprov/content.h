@@ -117,14 +117,17 @@ typedef struct ContentDistributeStats {
 } ContentDistributeStats;
 
 /* Puts version `version` of a package, as described by the site library's manifest, on the DP
- * whose ContentRoot is `dp_root`: FileLib entries (present ones are kept), the manifest,
+ * whose ContentRoot is `dp_root`: FileLib entries (kept when known to match their hash: a stat
+ * when their identity is the one recorded when they were last known good, else hashed again;
+ * others copied from the site library, whose entry must match too), the manifest,
  * DataLib/<package_id>/ (built beside and swapped in), then `current`. With `pxe_name` (a boot
  * image on a PXE-enabled DP: the manifest's single .wim file, published under that name), also
  * RemoteInstall/SMSImages/<package_id>/<pxe_name> (without, the package's PXE folder is removed).
  * In AUTO mode a DataLib tree that already is exactly the manifest's, every file a link of its
  * FileLib entry, is kept rather than rebuilt. Superseded versions are removed from the DP
  * afterwards (content_gc). Errors: InvalidParameter (dp_root missing or not a directory),
- * OutOfDiskSpace, Canceled, Failed (read-only, I/O error). */
+ * OutOfDiskSpace, Canceled, Failed (read-only, I/O error, a site library file that is missing or
+ * does not match its hash: the DP keeps what it had). */
 int content_dp_distribute(const char *site_lib, const char *dp_root, const char *package_id, uint32_t version,
                           ContentLinkMode mode, const char *pxe_name, ContentProgress progress, void *userdata,
                           ContentDistributeStats *ret_stats, SmsError *e);

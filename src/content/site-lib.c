@@ -22,6 +22,7 @@ typedef struct SourceFile {
         char hash[CONTENT_HASH_HEX + 1];
         bool cacheable;
         bool suspect;    /* unchanged in the source, but its FileLib entry is not known good */
+        bool lib_bad;    /* its FileLib entry was hashed and does not match: replace it */
         char *tmp;       /* new data, hashed, waiting in FileLib/ under this name to be stored */
         struct stat lib_st; /* its FileLib entry, once known to match (st_ino 0: not to be recorded) */
 } SourceFile;
@@ -333,8 +334,9 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
 
         /* Data the library has already (checked by a stat, or hashed again when its identity changed
          * since it was known good): written for nothing, never synced. Anything else is replaced. */
-        r = content_filelib_check(in->lib.filelib_fd, &in->checked, f->hash, (uint64_t) n, buffer, tick_quiet, w,
-                                  &f->lib_st);
+        r = f->lib_bad ? 0
+                       : content_filelib_check(in->lib.filelib_fd, &in->checked, f->hash, (uint64_t) n, buffer,
+                                               tick_quiet, w, &f->lib_st);
         if (r < 0) {
                 (void) unlinkat(in->lib.filelib_fd, tmp, 0);
                 return r == -ECANCELED ? r : sms_error_set_errno(e, -r, "site library's copy of %s", f->path);
@@ -375,7 +377,7 @@ static int ingest_item(ContentWorkers *w, size_t index, void *buffer, SmsError *
                 if (r > 0)
                         return 0;
                 f->suspect = false;
-                f->cacheable = false;
+                f->lib_bad = true;
         }
 
         for (unsigned attempt = 0;; attempt++) {
