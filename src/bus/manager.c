@@ -3,6 +3,7 @@
 /* The manager: connects to the bus, opens the site, registers every object and runs the loop. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,14 +110,23 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         }
         if (config->max_query_rows)
                 m->site.max_query_rows = config->max_query_rows;
-        for (char **root = config->content_roots; root && *root; root++) {
-                r = content_roots_add(&m->site.roots, *root, &e);
-                if (r < 0) {
-                        log_error_errno(r, "Bad content root: %s", e.message ? e.message : *root);
-                        sms_error_clear(&e);
-                        return r;
+        const struct {
+                char **paths;
+                ContentRoots *roots;
+                const char *option;
+        } root_lists[] = {
+                { config->content_roots, &m->site.roots, "--content-root" },
+                { config->dp_roots, &m->site.dp_roots, "--dp-root" },
+        };
+        for (size_t l = 0; l < ELEMENTSOF(root_lists); l++)
+                for (char **root = root_lists[l].paths; root && *root; root++) {
+                        r = content_roots_add(root_lists[l].roots, *root, &e);
+                        if (r < 0) {
+                                log_error_errno(r, "Bad %s: %s", root_lists[l].option, e.message ? e.message : *root);
+                                sms_error_clear(&e);
+                                return r;
+                        }
                 }
-        }
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -139,6 +149,18 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = bus_defer_setup(m);
         if (r < 0)
                 return r;
+        if (config->test_hold_dir) {
+                _cleanup_close_ int fd = open(config->test_hold_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return log_error_errno(-errno, "Cannot open the test hold directory %s: %m",
+                                               config->test_hold_dir);
+                r = job_queue_set_test_dir(m->jobs, fd, "");
+                if (r >= 0)
+                        r = job_queue_set_test_dir(m->quick, fd, "call.");
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set the test hold directory: %m");
+                log_info("Test points are on: jobs hold where %s/<point> exists.", config->test_hold_dir);
+        }
         if ((config->adk_root && !(m->adk_root = strdup(config->adk_root))) ||
             (config->osd_bin_root && !(m->osd_bin_root = strdup(config->osd_bin_root))))
                 return log_oom();
