@@ -10,6 +10,7 @@ SMSPROV_PACKAGES=(
         libhivex-dev libssl-dev
         util-linux python3-dbusmock
         clang libclang-rt-dev strace
+        xfsprogs # bench-content's XFS reflink figures (mkfs.xfs on a loop device); no test needs it
 )
 
 smsprov_install_deps() {

@@ -34,6 +34,12 @@ FIXED_DOCS = {
                          "LimitsExceeded.",
         "GetObject": "Resolves a WMI path such as SMS_BootImagePackage.PackageID=\"LAB00001\" to the "
                      "instance's object path. Errors: InvalidClass, InvalidParameter, NotFound.",
+        "ScrubContentLibrary": "Starts a job (API 1.1) that hashes every file of the site's content library again "
+                               "and removes those that do not match their SHA-256 (damage a stat cannot see, such "
+                               "as a bad sector); a status message names them, and each package naming them is "
+                               "distributed again, taking them again from its source. Authorized as "
+                               "distribute-content; also run every --scrub-interval seconds. Errors: Busy (a "
+                               "scrub is queued or running), AccessDenied, LimitsExceeded.",
         "ChangeNotification": "A package was announced as changed (AddChangeNotification, refreshes).",
         "JobNew": "A job was queued; its object is at the given path.",
         "JobRemoved": "A job ended: Result is done, failed or canceled. Its object stays on the bus for "

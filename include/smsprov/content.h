@@ -22,9 +22,9 @@
  *
  * A manifest is text: one line per file, "<sha256> <size> <relative path>\n", sorted by path;
  * relative paths use '/' and never contain "..", control characters or a leading '/'.
- * Files reach a DP's FileLib by hard link from the site library when both are on one file system
- * (and the DP allows links), by copy otherwise; DataLib and the PXE store are hard links into the
- * DP's own FileLib (copies in copy mode). Every write is crash-safe: temporary name in the same
+ * Files reach a DP's FileLib as copies of their own (reflinks where the file system can), never as
+ * links to the site library; DataLib and the PXE store are hard links into the DP's own FileLib
+ * (copies in copy mode). Nothing is published that is not known to match its hash (checked.c). Every write is crash-safe: temporary name in the same
  * directory, fsync, rename, directory fsync. A manifest is written only after every file it names
  * is in place, and `current` only after its manifest and DataLib tree; so a crash never leaves a
  * manifest or `current` pointing at a missing file.
@@ -81,6 +81,14 @@ int content_manifest_read(const char *lib_root, const char *package_id, uint32_t
  * For the site library (where keep_version 0 also drops the stat cache) and for DPs alike. */
 int content_gc(const char *lib_root, const char *package_id, uint32_t keep_version, SmsError *e);
 
+/* Hashes every file of the site library's FileLib again (a scrub): an entry that does not match
+ * its name (damage that left its metadata alone, a bad sector) is removed, so that nothing
+ * publishes it and the next ingest of a package naming it takes it again from the package source.
+ * Returns the hashes removed and the packages whose manifests name them (NULL-terminated, empty
+ * when all is well). Errors: Canceled, Failed. */
+int content_site_scrub(const char *site_lib, ContentProgress progress, void *userdata, char ***ret_bad,
+                       char ***ret_packages, SmsError *e);
+
 /* After a crash, before any other call on the library: removes the temporaries killed writers
  * left (in the root, FileLib/<aa>/, PkgLib/<id>/, DataLib/, cache/). `lib_root` is the site
  * library or a DP's SCCMContentLib. */
@@ -88,9 +96,12 @@ int content_recover(const char *lib_root);
 
 /* --- distribution points ----------------------------------------------------------------------- */
 
+/* A DP never shares an inode with the site library or another DP: its FileLib entries are reflinks
+ * (FICLONE) where the file system can share extents, kernel copies (copy_file_range) elsewhere.
+ * The mode decides only what happens inside the DP. */
 typedef enum ContentLinkMode {
-        CONTENT_LINK_AUTO, /* hard links where the file system allows, copies elsewhere */
-        CONTENT_LINK_COPY, /* always copy (a DP on a share that must not share inodes) */
+        CONTENT_LINK_AUTO, /* DataLib and the PXE store hard-link the DP's own FileLib where allowed */
+        CONTENT_LINK_COPY, /* copies inside the DP too (a DP on a share that must not share inodes) */
 } ContentLinkMode;
 
 /* How many DPs one package's distribution works on at once (each content_dp_distribute() on a
@@ -106,14 +117,17 @@ typedef struct ContentDistributeStats {
 } ContentDistributeStats;
 
 /* Puts version `version` of a package, as described by the site library's manifest, on the DP
- * whose ContentRoot is `dp_root`: FileLib entries (present ones are kept), the manifest,
+ * whose ContentRoot is `dp_root`: FileLib entries (kept when known to match their hash: a stat
+ * when their identity is the one recorded when they were last known good, else hashed again;
+ * others copied from the site library, whose entry must match too), the manifest,
  * DataLib/<package_id>/ (built beside and swapped in), then `current`. With `pxe_name` (a boot
  * image on a PXE-enabled DP: the manifest's single .wim file, published under that name), also
  * RemoteInstall/SMSImages/<package_id>/<pxe_name> (without, the package's PXE folder is removed).
  * In AUTO mode a DataLib tree that already is exactly the manifest's, every file a link of its
  * FileLib entry, is kept rather than rebuilt. Superseded versions are removed from the DP
  * afterwards (content_gc). Errors: InvalidParameter (dp_root missing or not a directory),
- * OutOfDiskSpace, Canceled, Failed (read-only, I/O error). */
+ * OutOfDiskSpace, Canceled, Failed (read-only, I/O error, a site library file that is missing or
+ * does not match its hash: the DP keeps what it had). */
 int content_dp_distribute(const char *site_lib, const char *dp_root, const char *package_id, uint32_t version,
                           ContentLinkMode mode, const char *pxe_name, ContentProgress progress, void *userdata,
                           ContentDistributeStats *ret_stats, SmsError *e);

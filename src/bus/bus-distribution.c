@@ -210,6 +210,25 @@ typedef struct TargetRun {
         const char *lib;
 } TargetRun;
 
+#define VERIFY_NAMED_MAX 20 /* paths one status message names; the rest are counted */
+
+/* "a.wim, sub/b.txt and 3 more" */
+static char *list_paths(char **l) {
+        _cleanup_free_ char *text = NULL;
+        size_t n = strv_length(l), size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < n && i < VERIFY_NAMED_MAX; i++)
+                fprintf(f, "%s%s", i ? ", " : "", l[i]);
+        if (n > VERIFY_NAMED_MAX)
+                fprintf(f, " and %zu more", n - VERIFY_NAMED_MAX);
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(text);
+}
+
 /* One DP's part; on a thread of its own, beside the other DPs'. */
 static void run_target(size_t i, void *userdata) {
         TargetRun *run = userdata;
@@ -236,10 +255,16 @@ static void run_target(size_t i, void *userdata) {
         case TARGET_VERIFY:
                 t->result = content_dp_verify(t->dp_root, d->package_id, target_progress, &tp, &t->bad_paths,
                                               &t->error);
-                if (t->result >= 0 && t->bad_paths && t->bad_paths[0])
-                        t->result = sms_error_set(&t->error, SMS_ERROR_FAILED, "%zu file%s differ%s, first %s",
-                                                  strv_length(t->bad_paths), strv_length(t->bad_paths) == 1 ? "" : "s",
-                                                  strv_length(t->bad_paths) == 1 ? "s" : "", t->bad_paths[0]);
+                if (t->result >= 0 && t->bad_paths && t->bad_paths[0]) {
+                        _cleanup_free_ char *names = list_paths(t->bad_paths);
+                        size_t n = strv_length(t->bad_paths);
+                        t->result = names ? sms_error_set(&t->error, SMS_ERROR_FAILED,
+                                                          "%zu file%s differ%s from %s SHA-256 (FileLib entry or "
+                                                          "published file): %s",
+                                                          n, n == 1 ? "" : "s", n == 1 ? "s" : "",
+                                                          n == 1 ? "its" : "their", names)
+                                          : -ENOMEM;
+                }
                 break;
         }
         atomic_store(&t->pct, 100);

@@ -8,6 +8,7 @@
 
 #include "bus/bus-defer.h"
 #include "bus/bus-reply.h"
+#include "bus/bus-scrub.h"
 #include "bus/bus-util.h"
 #include "config.h"
 #include "smsprov/macro.h"
@@ -219,6 +220,22 @@ static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(msg, "o", path);
 }
 
+static int method_scrub_content_library(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *job = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        SiteCaller caller;
+        int r;
+
+        r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
+        if (r != 0)
+                return r;
+        r = bus_scrub_start(m, &caller, &job, &e);
+        if (r < 0)
+                return bus_reply_error_take(error, &e, r);
+        return sd_bus_reply_method_return(msg, "o", job);
+}
+
 static const sd_bus_vtable site_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("SiteCode", "s", property_get_site_code, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -232,6 +249,8 @@ static const sd_bus_vtable site_vtable[] = {
                                  SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("GetObject", "s", SD_BUS_PARAM(WmiPath), "o", SD_BUS_PARAM(Object),
                                  method_get_object, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ScrubContentLibrary", "", "", "o", SD_BUS_PARAM(Job),
+                                 method_scrub_content_library, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("ChangeNotification", "so", SD_BUS_PARAM(PackageID) SD_BUS_PARAM(Package), 0),
         SD_BUS_SIGNAL_WITH_NAMES("JobNew", "to", SD_BUS_PARAM(Id) SD_BUS_PARAM(Job), 0),
         SD_BUS_SIGNAL_WITH_NAMES("JobRemoved", "tos", SD_BUS_PARAM(Id) SD_BUS_PARAM(Job) SD_BUS_PARAM(Result), 0),

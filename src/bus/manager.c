@@ -14,6 +14,7 @@
 #include "bus/bus-job.h"
 #include "bus/bus-managed.h"
 #include "bus/bus-schedule.h"
+#include "bus/bus-scrub.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
@@ -150,6 +151,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                                                              : MANAGER_MAX_JOBS_PER_CALLER;
         m->max_reply_bytes = config->max_reply_bytes ? config->max_reply_bytes : MANAGER_MAX_REPLY_BYTES;
         m->time_scale = config->time_scale ? config->time_scale : 1;
+        m->scrub_interval_usec = (uint64_t) config->scrub_interval_sec * 1000000ULL;
         m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
         r = bus_job_setup(m);
         if (r < 0)
@@ -196,6 +198,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         bus_schedule_shutdown(m);
+        bus_scrub_shutdown(m);
         authz_shutdown(m);
         bus_job_shutdown(m);
         bus_defer_shutdown(m);
@@ -244,6 +247,9 @@ int manager_run(Manager *m) {
         r = bus_schedule_setup(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the refresh schedules: %m");
+        r = bus_scrub_setup(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the content library scrub: %m");
 
         /* Last: callers find the name only once every object answers. */
         r = sd_bus_request_name(m->bus, SMSPROV_BUS_NAME, 0);

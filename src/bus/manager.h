@@ -86,6 +86,8 @@ typedef struct Manager {
         Distribution *distributions; /* running distribution jobs (CancelDistribution finds them) */
         ScheduleTimer *schedule_timers; /* one per package with a RefreshSchedule */
         unsigned time_scale;       /* schedules run this many times faster (tests); 1 normally */
+        uint64_t scrub_interval_usec; /* --scrub-interval; 0 = none */
+        sd_event_source *scrub_source;
 
         AuthzUidCacheEntry uid_cache[AUTHZ_UID_CACHE_SIZE];
         size_t uid_cache_next;
@@ -109,6 +111,7 @@ typedef struct ManagerConfig {
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
         unsigned max_query_steps;               /* 0 = STORE_DEFAULT_QUERY_STEPS */
         uint64_t max_reply_bytes;               /* 0 = MANAGER_MAX_REPLY_BYTES */
+        unsigned scrub_interval_sec;            /* 0 = no scheduled scrub */
         const char *test_hold_dir;              /* --test-hold-dir (tests, private buses only) */
 } ManagerConfig;
 

@@ -171,11 +171,38 @@ typedef struct ContentStatCache {
 /* A missing or unreadable cache is an empty one: it only saves work. */
 void content_stat_cache_load(int cache_dir_fd, const char *package_id, ContentStatCache *ret);
 int content_stat_cache_save(int cache_dir_fd, const char *package_id, const ContentStatCache *c);
+/* The same for a cache file of another name (checked.c). */
+void content_stat_cache_load_name(int cache_dir_fd, const char *name, ContentStatCache *ret);
+int content_stat_cache_save_name(int cache_dir_fd, const char *name, const ContentStatCache *c);
 const ContentStatEntry *content_stat_cache_find(const ContentStatCache *c, const char *path);
 void content_stat_cache_done(ContentStatCache *c);
 /* True when `st` is the file the entry was made from. */
 bool content_stat_entry_matches(const ContentStatEntry *entry, const struct stat *st);
 int64_t content_timespec_ns(const struct timespec *ts);
+
+/* --- checked.c ------------------------------------------------------------------------------ */
+
+/* Which FileLib entries of a library are known to hold the bytes their name says: the identity
+ * (size, inode, mtime, ctime) each had when it was last hashed, or written from hashed data. One
+ * list per package and library, <root>/cache/<PackageID>.checked, in the stat cache's format with
+ * FileLib names ("aa/<sha256>") for paths. Like the stat cache it only saves work: a missing list
+ * means every entry is hashed again before it is published. */
+#define CONTENT_CHECKED_SUFFIX ".checked"
+
+void content_checked_load(int root_fd, const char *package_id, ContentStatCache *ret);
+/* Sorts `c` (entries added by content_checked_add(), in any order, duplicates allowed) and writes
+ * it, creating <root>/cache/ when needed. */
+int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c);
+/* Appends the identity `st` of FileLib entry `hash`. */
+int content_checked_add(ContentStatCache *c, const char *hash, const struct stat *st);
+
+/* Whether FileLib/<aa>/<hash> holds `size` bytes that hash to `hash`: a stat when its identity is
+ * what `checked` (may be NULL) recorded, else it is hashed again. Returns 1 when it matches, with
+ * its identity in *ret_st (st_ino 0 when it changed while it was read or in the same clock tick:
+ * good now, but not to be recorded); 0 when it is missing, not a regular file or differs; a
+ * negative errno on failure (-ECANCELED from `tick`). */
+int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const char *hash, uint64_t size,
+                          void *buffer, ContentCopyTick tick, void *userdata, struct stat *ret_st);
 
 /* --- workers.c ------------------------------------------------------------------------------- */
 

@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* Distribution points: content_dp_distribute(), content_dp_current_version(), content_dp_remove().
  *
+ * A DP shares no inode with the site library or another DP: its FileLib entries are reflinks
+ * where the file system can share extents, kernel copies (copy_file_range) elsewhere, so damage to
+ * one copy stays on that copy. Inside one DP, DataLib and the PXE store are hard links to the DP's
+ * own FileLib (single-instance storage), unless the DP is in copy mode.
+ *
+ * Nothing is published that is not known to match its hash: an entry of either library whose
+ * identity (checked.c) changed since it was known good is hashed again first. A damaged DP entry
+ * is replaced from the site library; a damaged site entry fails the DP's distribution (the ingest
+ * before it takes the file again from the package source).
+ *
  * The order of a distribution is what keeps a DP consistent whatever happens to the process:
- *   1. under the library lock (shared): FileLib entries (present ones kept, new ones linked from the
- *      site library or copied), the temporary DataLib tree beside them, the directories fsynced,
- *      then the manifest;
+ *   1. under the library lock (shared): FileLib entries (good ones kept, others copied from the
+ *      site library), the temporary DataLib tree beside them, the directories fsynced, then the
+ *      manifest;
  *   2. the tree's directories fsynced, the PXE image prepared under a temporary name;
  *   3. the last point at which a cancel is honoured; then the tree is swapped in, `current`
  *      written, the PXE image renamed into place, the old tree removed (a crash between the swap
@@ -38,6 +48,8 @@ typedef struct Distribution {
         bool manifest_existed, manifest_written;
         bool reuse_tree; /* DataLib/<id> already is this manifest's tree */
         ContentPlacer filelib_placer, tree_placer;
+        ContentStatCache site_checked, dp_checked; /* what each library knew good before this call */
+        struct stat *entry_st;   /* per manifest file: its DP entry's identity once known good */
         void *buffer;
         ContentProgress progress;
         void *userdata;
@@ -70,6 +82,9 @@ static void distribution_done(Distribution *d) {
         content_lib_close(&d->site);
         content_lib_close(&d->dp);
         content_manifest_done(&d->manifest);
+        content_stat_cache_done(&d->site_checked);
+        content_stat_cache_done(&d->dp_checked);
+        free(d->entry_st);
         free(d->buffer);
 }
 
@@ -156,35 +171,64 @@ static int find_pxe_file(Distribution *d, SmsError *e) {
         return 0;
 }
 
-/* The DP's FileLib entry for f: kept when present, else linked or copied from the site library. */
-static int put_filelib_entry(Distribution *d, const ContentFile *f, SmsError *e) {
+static bool same_data_identity(const struct stat *a, const struct stat *b) {
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+               content_timespec_ns(&a->st_mtim) == content_timespec_ns(&b->st_mtim);
+}
+
+/* The site library's entry for f, known to match before it is copied. */
+static int check_site_entry(Distribution *d, const ContentFile *f, const char *name, struct stat *ret_st,
+                            SmsError *e) {
+        struct stat st;
+        int r;
+
+        r = content_filelib_check(d->site.filelib_fd, &d->site_checked, f->hash, f->size, d->buffer, tick_tree, d,
+                                  ret_st);
+        if (r == -ECANCELED)
+                return cancel_error(d, e);
+        if (r < 0)
+                return sms_error_set_errno(e, -r, "%s/FileLib/%s", d->site_lib, name);
+        if (r > 0)
+                return 0;
+        if (fstatat(d->site.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+                return sms_error_set(e, SMS_ERROR_FAILED,
+                                     "%s of package %s is missing from the site library (%s/FileLib/%s); the "
+                                     "distribution point keeps what it had",
+                                     f->path, d->package_id, d->site_lib, name);
+        return sms_error_set(e, SMS_ERROR_FAILED,
+                             "the site library's copy of %s of package %s (%s/FileLib/%s) does not match its "
+                             "SHA-256; the distribution point keeps what it had",
+                             f->path, d->package_id, d->site_lib, name);
+}
+
+/* The DP's FileLib entry for file i: kept when it is known to match, else copied from the site
+ * library (replacing a damaged one, never removing it first: other manifests may name it). */
+static int put_filelib_entry(Distribution *d, size_t i, SmsError *e) {
+        const ContentFile *f = &d->manifest.files[i];
         char name[CONTENT_HASH_HEX + 4], prefix[3] = { f->hash[0], f->hash[1], 0 };
         _cleanup_close_ int dir_fd = -1;
-        struct stat st;
-        bool damaged = false;
+        struct stat st, site_st;
+        bool damaged;
         int r;
 
         content_filelib_name(f->hash, name);
-        if (fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                if (S_ISREG(st.st_mode) && (uint64_t) st.st_size == f->size) {
-                        d->stats.files_present++;
-                        return 0;
-                }
-                damaged = true; /* replaced below, never removed first: other manifests may name it */
-        } else if (errno != ENOENT)
-                return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+        r = content_filelib_check(d->dp.filelib_fd, &d->dp_checked, f->hash, f->size, d->buffer, tick_tree, d,
+                                  &d->entry_st[i]);
+        if (r == -ECANCELED)
+                return cancel_error(d, e);
+        if (r < 0)
+                return sms_error_set_errno(e, -r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+        if (r > 0) {
+                d->stats.files_present++;
+                return 0;
+        }
+        d->entry_st[i] = (struct stat) {};
+        damaged = fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 
         /* What the site library holds is what goes out: a damaged entry must not spread. */
-        if (fstatat(d->site.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT
-                               ? sms_error_set(e, SMS_ERROR_FAILED,
-                                               "%s/FileLib/%s (%s of package %s) is missing from the site library",
-                                               d->site_lib, name, f->path, d->package_id)
-                               : sms_error_set_errno(e, errno, "%s/FileLib/%s", d->site_lib, name);
-        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != f->size)
-                return sms_error_set(e, SMS_ERROR_FAILED,
-                                     "%s/FileLib/%s (%s of package %s) is damaged in the site library", d->site_lib,
-                                     name, f->path, d->package_id);
+        r = check_site_entry(d, f, name, &site_st, e);
+        if (r < 0)
+                return r;
 
         dir_fd = content_mkdir_open_at(d->dp.filelib_fd, prefix, &d->filelib_dirty);
         if (dir_fd < 0)
@@ -205,15 +249,43 @@ static int put_filelib_entry(Distribution *d, const ContentFile *f, SmsError *e)
                 return cancel_error(d, e);
         if (r < 0 && r != -EEXIST)
                 return sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
-        if (r == 1)
-                d->stats.files_linked++;
-        else if (r == 0) {
+        if (r == -EEXIST)
+                d->stats.files_present++; /* a concurrent distribution put it there first */
+        else {
                 d->stats.files_copied++;
                 d->stats.bytes_copied += d->filelib_placer.bytes_copied - copied;
-        } else
-                d->stats.files_present++; /* a concurrent distribution put it there first */
+                /* The copy is of what was checked only if the site's entry did not change meanwhile. */
+                if (fstatat(d->site.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !same_data_identity(&st, &site_st))
+                        return sms_error_set(e, SMS_ERROR_FAILED,
+                                             "the site library's copy of %s of package %s changed while it was copied",
+                                             f->path, d->package_id);
+                if (fstatat(dir_fd, f->hash, &d->entry_st[i], AT_SYMLINK_NOFOLLOW) < 0)
+                        d->entry_st[i] = (struct stat) {};
+        }
         d->dirty[strtoul(prefix, NULL, 16)] = true;
         return 0;
+}
+
+/* After the call: the identities of the DP's entries known good, for the next one. Links made and
+ * removed since the check (DataLib, PXE, the old tree) changed their ctime but not their data. */
+static void save_dp_checked(Distribution *d) {
+        _cleanup_(content_stat_cache_done) ContentStatCache c = {};
+
+        for (size_t i = 0; i < d->manifest.n_files; i++) {
+                const ContentFile *f = &d->manifest.files[i];
+                char name[CONTENT_HASH_HEX + 4];
+                struct stat st;
+
+                if (d->entry_st[i].st_ino == 0)
+                        continue;
+                content_filelib_name(f->hash, name);
+                if (fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+                    !same_data_identity(&st, &d->entry_st[i]))
+                        continue;
+                if (content_checked_add(&c, f->hash, &st) < 0)
+                        return;
+        }
+        (void) content_checked_save(d->dp.root_fd, d->package_id, &c);
 }
 
 static int put_tree_entry(Distribution *d, const ContentFile *f, SmsError *e) {
@@ -249,33 +321,34 @@ static int put_files_and_manifest(Distribution *d, SmsError *e) {
         if (d->lock_fd < 0)
                 return sms_error_set_errno(e, d->lock_fd, "locking %s/SCCMContentLib", d->dp_root);
 
-        /* A refresh of unchanged content in link mode finds its tree in place: keep it. */
+        if (!report(d, "Distributing content"))
+                return cancel_error(d, e);
+        for (size_t i = 0; i < d->manifest.n_files; i++) {
+                d->file_done = 0;
+                r = put_filelib_entry(d, i, e);
+                if (r < 0)
+                        return r;
+                d->done += d->manifest.files[i].size;
+                d->file_done = 0;
+                if (!report(d, "Distributing content"))
+                        return cancel_error(d, e);
+        }
+
+        /* A refresh of unchanged content in link mode finds its tree in place, every file a link of
+         * an entry now known good: keep it. */
         d->reuse_tree = d->tree_placer.mode == CONTENT_LINK_AUTO &&
                         content_tree_matches(d->datalib_fd, d->package_id, d->dp.filelib_fd, &d->manifest);
         if (!d->reuse_tree) {
                 r = content_tree_new(d->datalib_fd, d->package_id, &d->tree);
                 if (r < 0)
                         return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", d->dp_root);
-        }
-
-        if (!report(d, "Distributing content"))
-                return cancel_error(d, e);
-        for (size_t i = 0; i < d->manifest.n_files; i++) {
-                const ContentFile *f = &d->manifest.files[i];
-
-                d->file_done = 0;
-                r = put_filelib_entry(d, f, e);
-                if (r < 0)
-                        return r;
-                if (!d->reuse_tree) {
-                        r = put_tree_entry(d, f, e);
+                for (size_t i = 0; i < d->manifest.n_files; i++) {
+                        r = put_tree_entry(d, &d->manifest.files[i], e);
                         if (r < 0)
                                 return r;
+                        if (!report(d, "Publishing content"))
+                                return cancel_error(d, e);
                 }
-                d->done += f->size;
-                d->file_done = 0;
-                if (!report(d, "Distributing content"))
-                        return cancel_error(d, e);
         }
         r = sync_filelib(d, e);
         if (r < 0)
@@ -449,8 +522,14 @@ int content_dp_distribute(const char *site_lib, const char *dp_root, const char 
         d.buffer = malloc(CONTENT_CHUNK);
         if (!d.buffer)
                 return sms_error_set_errno(e, ENOMEM, "distribution");
+        d.entry_st = calloc(MAX(d.manifest.n_files, (size_t) 1), sizeof *d.entry_st);
+        if (!d.entry_st)
+                return sms_error_set_errno(e, ENOMEM, "distribution");
+        content_checked_load(d.site.root_fd, package_id, &d.site_checked);
+        content_checked_load(d.dp.root_fd, package_id, &d.dp_checked);
+        /* From the site: always a copy (a reflink where possible), never a link. */
         d.filelib_placer = (ContentPlacer) {
-                .mode = mode, .buffer = d.buffer, .tick = tick_filelib, .tick_userdata = &d,
+                .mode = CONTENT_LINK_COPY, .buffer = d.buffer, .tick = tick_filelib, .tick_userdata = &d,
         };
         d.tree_placer = (ContentPlacer) { .mode = mode, .buffer = d.buffer, .tick = tick_tree, .tick_userdata = &d };
 
@@ -475,6 +554,7 @@ int content_dp_distribute(const char *site_lib, const char *dp_root, const char 
         /* The distribution is complete and served; what gc could not remove now, the next gc will. */
         (void) content_gc_lib(&d.dp, package_id, version, &gc_error);
         sms_error_clear(&gc_error);
+        save_dp_checked(&d);
 
         if (ret_stats)
                 *ret_stats = d.stats;

@@ -105,23 +105,27 @@ static int prune_package(const ContentLib *lib, const char *package_id, uint32_t
         return 0;
 }
 
-/* The site's stat cache goes with the package. */
+/* The site's stat cache and the library's list of checked entries go with the package. */
 static void prune_cache(const ContentLib *lib, const char *package_id, uint32_t keep_version) {
         _cleanup_close_ int fd = openat(lib->root_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        char name[CONTENT_PACKAGE_ID_MAX + 8];
+        char stat_name[CONTENT_PACKAGE_ID_MAX + 16], checked_name[CONTENT_PACKAGE_ID_MAX + 16];
         DIR *d;
 
         if (fd < 0)
                 return;
-        snprintf(name, sizeof name, "%s.stat", package_id);
-        if (keep_version == 0)
-                (void) unlinkat(fd, name, 0);
-        strcat(name, "-");
+        snprintf(stat_name, sizeof stat_name, "%s.stat", package_id);
+        snprintf(checked_name, sizeof checked_name, "%s" CONTENT_CHECKED_SUFFIX, package_id);
+        if (keep_version == 0) {
+                (void) unlinkat(fd, stat_name, 0);
+                (void) unlinkat(fd, checked_name, 0);
+        }
+        strcat(stat_name, "-");
+        strcat(checked_name, "-");
         d = opendir_at(fd, ".");
         if (!d)
                 return;
         for (struct dirent *de; (de = readdir(d));)
-                if (content_tmp_name_matches(de->d_name, name))
+                if (content_tmp_name_matches(de->d_name, stat_name) || content_tmp_name_matches(de->d_name, checked_name))
                         (void) unlinkat(fd, de->d_name, 0);
         closedir(d);
 }

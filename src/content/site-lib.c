@@ -21,7 +21,10 @@ typedef struct SourceFile {
         struct stat st;  /* from the walk; after reading, what was read */
         char hash[CONTENT_HASH_HEX + 1];
         bool cacheable;
+        bool suspect;    /* unchanged in the source, but its FileLib entry is not known good */
+        bool lib_bad;    /* its FileLib entry was hashed and does not match: replace it */
         char *tmp;       /* new data, hashed, waiting in FileLib/ under this name to be stored */
+        struct stat lib_st; /* its FileLib entry, once known to match (st_ino 0: not to be recorded) */
 } SourceFile;
 
 typedef struct Ingest {
@@ -30,6 +33,7 @@ typedef struct Ingest {
         bool single;
         ContentLib lib;
         int lock_fd, cache_fd;
+        ContentStatCache checked; /* FileLib entries known good at the last ingest (checked.c) */
         SourceFile *files;
         size_t n_files, allocated;
         size_t *misses, n_misses;
@@ -48,6 +52,7 @@ static void ingest_done(Ingest *in) {
         }
         free(in->files);
         free(in->misses);
+        content_stat_cache_done(&in->checked);
         if (in->source_fd >= 0)
                 close(in->source_fd);
         if (in->cache_fd >= 0)
@@ -181,13 +186,24 @@ static bool tick_workers(void *userdata, uint64_t bytes) {
         return content_workers_tick(userdata, bytes);
 }
 
-static bool filelib_has(const Ingest *in, const char *hash, uint64_t size) {
+static bool tick_quiet(void *userdata, uint64_t bytes) {
+        return content_workers_tick(userdata, 0);
+}
+
+/* True when the FileLib entry is there with the identity it had when it was last known good: no
+ * read needed. */
+static bool filelib_known_good(const Ingest *in, const char *hash, uint64_t size, struct stat *ret_st) {
         char name[CONTENT_HASH_HEX + 4];
+        const ContentStatEntry *c;
         struct stat st;
 
         content_filelib_name(hash, name);
-        return fstatat(in->lib.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-               (uint64_t) st.st_size == size;
+        c = content_stat_cache_find(&in->checked, name);
+        if (!c || !streq(c->hash, hash) || fstatat(in->lib.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode) || (uint64_t) st.st_size != size || !content_stat_entry_matches(c, &st))
+                return false;
+        *ret_st = st;
+        return true;
 }
 
 /* Moves a hashed temporary into FileLib under its hash, unless the data is there already. The
@@ -200,9 +216,12 @@ static int store_tmp(Ingest *in, SourceFile *f) {
 
         content_filelib_name(f->hash, name);
         if (fstatat(in->lib.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                if (S_ISREG(st.st_mode) && st.st_size == f->st.st_size)
-                        goto done; /* stored meanwhile by another file of this source, or another ingest */
-                replace = true; /* damaged (wrong size): this copy is good */
+                if (f->lib_st.st_ino != 0 && S_ISREG(st.st_mode) && st.st_ino == f->lib_st.st_ino &&
+                    st.st_dev == f->lib_st.st_dev)
+                        goto done; /* checked good by ingest_one() after this file's data was read */
+                /* Stored meanwhile by another file of this source or another ingest, or damaged:
+                 * this copy is known good, and replacing is atomic. */
+                replace = true;
         }
         dir_fd = content_mkdir_open_at(in->lib.filelib_fd, prefix, &in->filelib_dirty);
         if (dir_fd < 0)
@@ -212,6 +231,9 @@ static int store_tmp(Ingest *in, SourceFile *f) {
                 in->dirty[strtoul(prefix, NULL, 16)] = true;
                 free(f->tmp);
                 f->tmp = NULL;
+                /* Written from hashed data: its identity from now on is a good one. */
+                if (fstatat(dir_fd, f->hash, &f->lib_st, AT_SYMLINK_NOFOLLOW) < 0)
+                        f->lib_st.st_ino = 0;
                 return 0;
         }
         if (errno == EINVAL && !replace) {
@@ -310,9 +332,19 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
                 return sms_error_set_errno(e, (int) n, "storing %s/%s", in->source, f->path);
         }
 
-        if (filelib_has(in, f->hash, (uint64_t) n))
-                (void) unlinkat(in->lib.filelib_fd, tmp, 0); /* known data: written for nothing, never synced */
+        /* Data the library has already (checked by a stat, or hashed again when its identity changed
+         * since it was known good): written for nothing, never synced. Anything else is replaced. */
+        r = f->lib_bad ? 0
+                       : content_filelib_check(in->lib.filelib_fd, &in->checked, f->hash, (uint64_t) n, buffer,
+                                               tick_quiet, w, &f->lib_st);
+        if (r < 0) {
+                (void) unlinkat(in->lib.filelib_fd, tmp, 0);
+                return r == -ECANCELED ? r : sms_error_set_errno(e, -r, "site library's copy of %s", f->path);
+        }
+        if (r > 0)
+                (void) unlinkat(in->lib.filelib_fd, tmp, 0);
         else {
+                f->lib_st = (struct stat) {};
                 /* Start writing it out now; store_new_data() waits for it. */
                 (void) sync_file_range(tmp_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
                 f->tmp = strdup(tmp);
@@ -332,6 +364,21 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
 static int ingest_item(ContentWorkers *w, size_t index, void *buffer, SmsError *e) {
         Ingest *in = w->userdata;
         SourceFile *f = &in->files[in->misses[index]];
+
+        if (f->suspect) {
+                /* The source is as it was: hash the library's copy, and read the source only when
+                 * that copy no longer matches (damaged, truncated, replaced, removed). */
+                int r = content_filelib_check(in->lib.filelib_fd, NULL, f->hash, (uint64_t) f->st.st_size, buffer,
+                                              tick_workers, w, &f->lib_st);
+                if (r == -ECANCELED)
+                        return r;
+                if (r < 0)
+                        return sms_error_set_errno(e, -r, "site library's copy of %s/%s", in->source, f->path);
+                if (r > 0)
+                        return 0;
+                f->suspect = false;
+                f->lib_bad = true;
+        }
 
         for (unsigned attempt = 0;; attempt++) {
                 int r = ingest_one(w, in, f, buffer, e);
@@ -355,6 +402,7 @@ static int plan_reads(Ingest *in, uint64_t *ret_total) {
         uint64_t total = 0;
 
         content_stat_cache_load(in->cache_fd, in->package_id, &cache);
+        content_checked_load(in->lib.root_fd, in->package_id, &in->checked);
         in->misses = malloc(MAX(in->n_files, (size_t) 1) * sizeof *in->misses);
         if (!in->misses) {
                 content_stat_cache_done(&cache);
@@ -363,10 +411,12 @@ static int plan_reads(Ingest *in, uint64_t *ret_total) {
         for (size_t i = 0; i < in->n_files; i++) {
                 SourceFile *f = &in->files[i];
                 const ContentStatEntry *c = content_stat_cache_find(&cache, f->path);
-                if (c && content_stat_entry_matches(c, &f->st) && filelib_has(in, c->hash, c->size)) {
+                if (c && content_stat_entry_matches(c, &f->st)) {
                         memcpy(f->hash, c->hash, sizeof f->hash);
                         f->cacheable = true;
-                        continue;
+                        if (filelib_known_good(in, c->hash, c->size, &f->lib_st))
+                                continue;
+                        f->suspect = true;
                 }
                 in->misses[in->n_misses++] = i;
                 total += (uint64_t) f->st.st_size;
@@ -401,6 +451,19 @@ static int save_cache(Ingest *in) {
                 memcpy(s->hash, f->hash, sizeof s->hash);
         }
         return content_stat_cache_save(in->cache_fd, in->package_id, &c);
+}
+
+/* What this ingest knows good in FileLib, for the distributions that follow and the next ingest. */
+static int save_checked(Ingest *in) {
+        _cleanup_(content_stat_cache_done) ContentStatCache c = {};
+        int r;
+
+        for (size_t i = 0; i < in->n_files; i++) {
+                r = content_checked_add(&c, in->files[i].hash, &in->files[i].lib_st);
+                if (r < 0)
+                        return r;
+        }
+        return content_checked_save(in->lib.root_fd, in->package_id, &c);
 }
 
 static int build_manifest(Ingest *in, ContentManifest *ret) {
@@ -562,8 +625,9 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
                 return sms_error_set_errno(e, r, "%s/PkgLib/%s/%" PRIu32 ".manifest", site_lib, package_id, version);
         in.lock_fd = (close(in.lock_fd), -1);
 
-        /* Only an optimisation: failing to save it costs the next ingest a full read. */
+        /* Only optimisations: failing to save them costs the next ingest a full read. */
         (void) save_cache(&in);
+        (void) save_checked(&in);
 
         if (ret) {
                 *ret = m;

@@ -53,13 +53,21 @@ static bool parse_line(char *line, ContentStatEntry *entry) {
 }
 
 void content_stat_cache_load(int cache_dir_fd, const char *package_id, ContentStatCache *ret) {
+        _cleanup_free_ char *name = cache_name(package_id);
+
+        *ret = (ContentStatCache) {};
+        if (name)
+                content_stat_cache_load_name(cache_dir_fd, name, ret);
+}
+
+void content_stat_cache_load_name(int cache_dir_fd, const char *name, ContentStatCache *ret) {
         _cleanup_(content_stat_cache_done) ContentStatCache c = {};
-        _cleanup_free_ char *name = cache_name(package_id), *data = NULL;
+        _cleanup_free_ char *data = NULL;
         size_t size, allocated = 0;
         char *p, *eol;
 
         *ret = (ContentStatCache) {};
-        if (!name || content_read_file_at(cache_dir_fd, name, CONTENT_MANIFEST_SIZE_MAX, &data, &size) < 0)
+        if (content_read_file_at(cache_dir_fd, name, CONTENT_MANIFEST_SIZE_MAX, &data, &size) < 0)
                 return;
         if (strlen(data) != size || strncmp(data, STAT_CACHE_HEADER, strlen(STAT_CACHE_HEADER)) != 0)
                 return;
@@ -93,13 +101,17 @@ void content_stat_cache_load(int cache_dir_fd, const char *package_id, ContentSt
 }
 
 int content_stat_cache_save(int cache_dir_fd, const char *package_id, const ContentStatCache *c) {
-        _cleanup_free_ char *name = cache_name(package_id), *data = NULL;
+        _cleanup_free_ char *name = cache_name(package_id);
+
+        return name ? content_stat_cache_save_name(cache_dir_fd, name, c) : -ENOMEM;
+}
+
+int content_stat_cache_save_name(int cache_dir_fd, const char *name, const ContentStatCache *c) {
+        _cleanup_free_ char *data = NULL;
         size_t size = 0;
         FILE *f;
         int r;
 
-        if (!name)
-                return -ENOMEM;
         f = open_memstream(&data, &size);
         if (!f)
                 return -ENOMEM;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* content_dp_verify(): every byte of the version a DP serves, hashed again: the FileLib entry and
- * the published DataLib file (once when they are one inode, as hard links are). */
+ * the published DataLib file (once when they are one inode, as hard links are). What differs is
+ * dropped from the DP's list of checked entries (checked.c), so that the next distribution (a
+ * RefreshNow) hashes it again and replaces it, even when the damage left its metadata alone. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +37,9 @@ static int check_fd(ContentWorkers *w, int fd, const ContentFile *f, void *buffe
         n = content_hash_fd(fd, buffer, h, hex, count ? tick_workers : tick_quiet, w);
         if (n == -ECANCELED || n == -ENOMEM)
                 return (int) n;
+        /* A short (truncated) file still counts as its manifest size in the progress. */
+        if (count && n >= 0 && (uint64_t) n < f->size && !content_workers_tick(w, f->size - (uint64_t) n))
+                return -ECANCELED;
         return n >= 0 && (uint64_t) n == f->size && streq(hex, f->hash);
 }
 
@@ -75,6 +80,32 @@ static int verify_item(ContentWorkers *w, size_t index, void *buffer, SmsError *
                 return r == -ECANCELED ? r : sms_error_set_errno(e, -r, "verifying %s", f->path);
         v->bad[index] = r == 0;
         return 0;
+}
+
+static void forget_bad(const ContentLib *lib, const char *package_id, const ContentManifest *m, const bool *bad) {
+        _cleanup_(content_stat_cache_done) ContentStatCache c = {};
+        size_t k = 0;
+
+        content_checked_load(lib->root_fd, package_id, &c);
+        for (size_t j = 0; j < m->n_files; j++) {
+                char name[CONTENT_HASH_HEX + 4];
+                ContentStatEntry *entry;
+
+                if (!bad[j])
+                        continue;
+                content_filelib_name(m->files[j].hash, name);
+                entry = (ContentStatEntry *) content_stat_cache_find(&c, name);
+                if (entry)
+                        entry->inode = 0; /* matches no file */
+        }
+        for (size_t i = 0; i < c.n_entries; i++) {
+                if (c.entries[i].inode == 0)
+                        free(c.entries[i].path);
+                else
+                        c.entries[k++] = c.entries[i];
+        }
+        c.n_entries = k;
+        (void) content_checked_save(lib->root_fd, package_id, &c);
 }
 
 int content_dp_verify(const char *dp_root, const char *package_id, ContentProgress progress, void *userdata,
@@ -136,6 +167,8 @@ int content_dp_verify(const char *dp_root, const char *package_id, ContentProgre
 
         for (size_t i = 0; i < m.n_files; i++)
                 n_bad += bad[i];
+        if (n_bad > 0)
+                forget_bad(&lib, package_id, &m, bad);
         paths = calloc(n_bad + 1, sizeof *paths);
         if (!paths)
                 return -ENOMEM;

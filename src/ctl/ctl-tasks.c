@@ -13,6 +13,7 @@
 
 #include "ctl/ctl-bus.h"
 #include "ctl/ctl-generic.h"
+#include "ctl/ctl-job.h"
 #include "ctl/ctl-output.h"
 #include "ctl/ctl-tasks.h"
 #include "ctl/ctl-value.h"
@@ -376,6 +377,28 @@ int verb_os_install_reload(Ctl *c, int argc, char **argv) {
 int verb_refresh(Ctl *c, int argc, char **argv) {
         char *none[] = { NULL };
         return ctl_invoke(c, PACKAGE_CLASS, argv[1], "RefreshPkgSource", none);
+}
+
+/* Site.ScrubContentLibrary, followed like every job. */
+int verb_scrub(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(job_watch_freep) JobWatch *w = NULL;
+        _cleanup_free_ char *job = NULL;
+        const char *path;
+        int r;
+
+        if (c->wait && (r = job_watch_new(c, &w)) < 0)
+                return r;
+        r = ctl_call(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "ScrubContentLibrary", &reply, "");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return ctl_bus_error(NULL, r);
+        job = strdup(path);
+        if (!job)
+                return ctl_oom();
+        return job_handle(c, w, job, NULL);
 }
 
 /* --- distribution points ---------------------------------------------------------------------- */

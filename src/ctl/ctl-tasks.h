@@ -27,4 +27,5 @@ int verb_dp_list(Ctl *c, int argc, char **argv);
 int verb_dp_remove(Ctl *c, int argc, char **argv);
 int verb_distribute(Ctl *c, int argc, char **argv);
 int verb_refresh(Ctl *c, int argc, char **argv);
+int verb_scrub(Ctl *c, int argc, char **argv);
 int verb_status(Ctl *c, int argc, char **argv);

@@ -122,6 +122,9 @@ static const Verb verbs[] = {
           NULL },
         { "refresh", "PKG", 1, 1, verb_refresh, NULL, "Refresh a package's source (RefreshPkgSource)",
           "A boot image is rebuilt first." },
+        { "scrub", "", 0, 0, verb_scrub, NULL, "Hash the whole site content library again (ScrubContentLibrary)",
+          "Files that no longer match their SHA-256 are removed from the library and named in a status\n"
+          "message; the packages naming them are distributed again from their sources." },
         { "status", "PKG", 1, 1, verb_status, NULL, "Show a package's state on each distribution point", NULL },
         { "jobs", "", 0, 0, verb_jobs, NULL, "List the jobs on the bus (finished ones stay 60 s)", NULL },
         { "wait", "JOB|CONTEXTID", 1, 1, verb_wait, NULL, "Follow a job to its end",

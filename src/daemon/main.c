@@ -40,6 +40,7 @@ static void help(void) {
                "                            instruction (default 300000000); beyond it LimitsExceeded\n"
                "     --max-reply-bytes=N    No message sent is larger: a bigger reply is LimitsExceeded\n"
                "                            (default 16777216, 1048576-134217728)\n"
+               "     --scrub-interval=SEC   Hash the whole content library again every SEC seconds (default 0: never)\n"
                "     --test-hold-dir=DIR    Tests only, with --bus-address: hold jobs at test points (DIR/<point>)\n");
 }
 
@@ -178,6 +179,7 @@ int main(int argc, char *argv[]) {
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
                 { "max-query-steps", required_argument, NULL, ARG_NUMERIC + 5 },
                 { "max-reply-bytes", required_argument, NULL, ARG_NUMERIC + 6 },
+                { "scrub-interval", required_argument, NULL, ARG_NUMERIC + 7 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -200,6 +202,7 @@ int main(int argc, char *argv[]) {
                 /* From what every single object and property fits in (the Put size limits) to the
                  * D-Bus specification's largest message. */
                 { "max-reply-bytes", 1024 * 1024, 128 * 1024 * 1024, &max_reply_bytes },
+                { "scrub-interval", 0, 366u * 86400u, &config.scrub_interval_sec },
         };
         int c, r;
 

@@ -259,8 +259,8 @@ static const SmsProperty dp_info_properties[] = {
         P("ContentRoot", CIM_STRING, SMS_PROP_NOT_NULL, NULL,
           "The directory smsprovd owns on the distribution point (local disk or a mounted share)."),
         P_ENUM("ContentLinkMode", CIM_UINT32, 0, "0", link_mode_values,
-               "0 share file data with the site by hard links where the file system allows, 1 always copy "
-               "(smsprovd)."),
+               "0 the published tree hard-links the DP's own FileLib, 1 it is a copy too; either way the DP's "
+               "files are copies (reflinks where possible) of the site's, never its inodes (smsprovd)."),
         P("Description", CIM_STRING, 0, NULL, "Description of the distribution point."),
         P("IsMulticast", CIM_BOOLEAN, 0, "false", "The distribution point serves multicast sessions."),
         P("IsPXE", CIM_BOOLEAN, 0, "false", "The distribution point answers PXE requests (boot images go to its "

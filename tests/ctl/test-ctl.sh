@@ -257,6 +257,8 @@ run "boot-image set-components" 0 boot-image set-components $BOOT $OCS
 expect_eq "set-components: OptionalComponents" "$(echo "$OCS" | tr ' ' ',')" "$(C get SMS_BootImagePackage $BOOT OptionalComponents)"
 run "refresh" 0 --json refresh $BOOT
 expect_eq "refresh: RefreshPkgSource job" "RefreshPkgSource 2" "$(echo "$OUT" | json 'd["Job"]["Operation"] + " " + str(d["Job"]["State"])')"
+run "scrub" 0 scrub
+has "scrub: the job ends" "(ScrubContentLibrary) completed" "$ERR"
 
 # --- query --------------------------------------------------------------------------------------
 run "query" 0 query "SELECT PackageID, Name FROM SMS_PackageBaseclass WHERE Name LIKE 'windows%' ORDER BY PackageID"

@@ -707,6 +707,12 @@ static void test_stat_cache(void **state) {
         assert_string_not_equal(m2.files[0].hash, m1.files[0].hash);
         assert_string_equal(m2.files[1].hash, m1.files[1].hash);
         content_manifest_done(&m2);
+        /* The library entry that ingest wrote may share the clock tick in which it was recorded,
+         * which leaves it to be hashed once more: let the clock move on and an ingest settle it, so
+         * that what follows counts only what it is about, however fast the machine. */
+        settle();
+        assert_ok(content_site_ingest(d->site, "LAB00001", 3, d->src, NULL, NULL, &m2, &e), e);
+        content_manifest_done(&m2);
 
         /* A FileLib file the cache names has gone: the file is read again, not trusted. */
         {
@@ -856,11 +862,12 @@ static void test_distribute_link_and_copy(void **state) {
         distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, &s1);
         distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, &s2);
 
-        /* six files, five distinct contents (the two config.ini are one) */
-        assert_int_equal(s1.files_linked, 5);
-        assert_int_equal(s1.files_copied, 0);
+        /* six files, five distinct contents (the two config.ini are one); from the site always a
+         * copy of its own (a reflink where the file system can), whatever the mode */
+        assert_int_equal(s1.files_linked, 0);
+        assert_int_equal(s1.files_copied, 5);
         assert_int_equal(s1.files_present, 1);
-        assert_int_equal(s1.bytes_copied, 0);
+        assert_int_equal(s1.bytes_copied, m.total_bytes - 15);
         assert_int_equal(s2.files_linked, 0);
         assert_int_equal(s2.files_copied, 5);
         assert_int_equal(s2.files_present, 1);
@@ -883,8 +890,8 @@ static void test_distribute_link_and_copy(void **state) {
                 _cleanup_free_ char *fl = NULL;
                 content_filelib_name(f->hash, name);
                 assert_true(asprintf(&fl, "FileLib/%s", name) > 0);
-                /* AUTO on one file system: one inode from the site library to the published file */
-                assert_int_equal(inode_of(lib1, fl), inode_of(d->site, fl));
+                /* AUTO on one file system: the DP's own inode, shared only inside the DP */
+                assert_int_not_equal(inode_of(lib1, fl), inode_of(d->site, fl));
                 assert_int_equal(inode_of(data1, f->path), inode_of(lib1, fl));
                 /* COPY: inodes of its own, also between FileLib and DataLib */
                 assert_int_not_equal(inode_of(lib2, fl), inode_of(d->site, fl));
@@ -1577,6 +1584,236 @@ static void test_concurrent_distributions(void **state) {
         assert_no_temporaries(d->dp1);
 }
 
+/* --- integrity: damage is found, repaired, never published, never spread ----------------------- */
+
+typedef enum Damage { DAMAGE_IN_PLACE, DAMAGE_TRUNCATE, DAMAGE_DELETE, DAMAGE_SYMLINK, _DAMAGE_MAX } Damage;
+typedef enum Where { WHERE_PUBLISHED, WHERE_DP_FILELIB, WHERE_SITE_FILELIB, _WHERE_MAX } Where;
+
+static const char *const damage_names[] = { "in place", "truncate", "delete", "symlink" };
+static const char *const where_names[] = { "dp1's published file", "dp1's FileLib entry", "the site's FileLib entry" };
+
+static void damage(const char *path, Damage how) {
+        _cleanup_close_ int fd = -1;
+        switch (how) {
+        case DAMAGE_IN_PLACE:
+                fd = open(path, O_WRONLY | O_CLOEXEC);
+                assert_true(fd >= 0);
+                assert_int_equal(pwrite(fd, "DAMAGED!", 8, 4096), 8);
+                break;
+        case DAMAGE_TRUNCATE:
+                assert_int_equal(truncate(path, 1000), 0);
+                break;
+        case DAMAGE_DELETE:
+                assert_int_equal(unlink(path), 0);
+                break;
+        case DAMAGE_SYMLINK:
+                assert_int_equal(unlink(path), 0);
+                assert_int_equal(symlink("/etc/hostname", path), 0);
+                break;
+        default:
+                fail();
+        }
+}
+
+/* st_dev and st_ino of a file, to tell whether two names are one inode. */
+static void dev_ino(const char *path, dev_t *dev, ino_t *ino) {
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        *dev = st.st_dev;
+        *ino = st.st_ino;
+}
+
+static void assert_own_inodes(Dirs *d, const char *hash) {
+        _cleanup_free_ char *l1 = dp_lib(d->dp1), *l2 = dp_lib(d->dp2);
+        _cleanup_free_ char *a = filelib_path(d->site, hash), *b = filelib_path(l1, hash), *c = filelib_path(l2, hash);
+        dev_t da, db, dc;
+        ino_t ia, ib, ic;
+
+        dev_ino(a, &da, &ia);
+        dev_ino(b, &db, &ib);
+        dev_ino(c, &dc, &ic);
+        if ((da == db && ia == ib) || (da == dc && ia == ic) || (db == dc && ib == ic))
+                fail_msg("FileLib/%s: site %lu, dp1 %lu, dp2 %lu share an inode", hash, (unsigned long) ia,
+                         (unsigned long) ib, (unsigned long) ic);
+}
+
+static void test_damage_repaired(void **state) {
+        Dirs *d = *state;
+        unsigned n = 0;
+
+        for (Where where = 0; where < _WHERE_MAX; where++)
+                for (Damage how = 0; how < _DAMAGE_MAX; how++, n++) {
+                        _cleanup_free_ char *src = NULL, *id = NULL, *data1 = NULL, *data2 = NULL, *lib1 = dp_lib(d->dp1);
+                        _cleanup_free_ char *target = NULL, *before2 = NULL, *after2 = NULL, *wim2 = NULL;
+                        _cleanup_strv_free_ char **bad = NULL;
+                        ContentManifest m = {};
+                        SmsError e = SMS_ERROR_NULL;
+                        const ContentFile *wim;
+                        size_t size2 = 0, size2b = 0;
+                        int r;
+
+                        print_message("damage (%s) of %s\n", damage_names[how], where_names[where]);
+                        /* content of its own per case: nothing in FileLib is shared between cases */
+                        assert_true(asprintf(&src, "%s/case%u", d->src, n) > 0);
+                        assert_true(asprintf(&id, "DMG%05u", n + 1) > 0);
+                        write_random(src, "os.wim", (1 << 20) + 77, 1000 + n);
+                        write_text(src, "sub/readme.txt", "unchanged\n");
+                        settle();
+                        ingest(d, id, 1, src, &m);
+                        distribute(d, d->dp1, id, 1, CONTENT_LINK_AUTO, NULL, NULL);
+                        distribute(d, d->dp2, id, 1, CONTENT_LINK_AUTO, NULL, NULL);
+                        wim = find_file(&m, "os.wim");
+                        assert_own_inodes(d, wim->hash);
+                        data1 = datalib_of(d->dp1, id);
+                        data2 = datalib_of(d->dp2, id);
+                        wim2 = join(data2, "os.wim");
+                        before2 = read_all(wim2, &size2);
+
+                        target = where == WHERE_PUBLISHED    ? join(data1, "os.wim")
+                                 : where == WHERE_DP_FILELIB ? filelib_path(lib1, wim->hash)
+                                                             : filelib_path(d->site, wim->hash);
+                        damage(target, how);
+
+                        if (where == WHERE_SITE_FILELIB) {
+                                /* the DPs have copies of their own: untouched */
+                                assert_verify(d->dp1, id, (const char *const[]) { NULL });
+                                /* dp1 has a good copy of its own: nothing to take from the site */
+                                distribute(d, d->dp1, id, 1, CONTENT_LINK_AUTO, NULL, NULL);
+                                assert_verify(d->dp1, id, (const char *const[]) { NULL });
+                                /* a DP that needs the file: its distribution fails, publishes nothing */
+                                _cleanup_free_ char *dp3 = NULL;
+                                assert_true(asprintf(&dp3, "%s/dp3-%u", d->root, n) > 0);
+                                assert_int_equal(mkdir(dp3, 0755), 0);
+                                r = content_dp_distribute(d->site, dp3, id, 1, CONTENT_LINK_AUTO, NULL, NULL, NULL,
+                                                          NULL, &e);
+                                assert_error(r, e, SMS_ERROR_FAILED);
+                                if (!strstr(e.message, "os.wim"))
+                                        fail_msg("expected a message naming os.wim, got: %s", e.message);
+                                sms_error_clear(&e);
+                                assert_int_equal(current_version(dp3, id), 0);
+                                /* the ingest of the unchanged source (RefreshPkgSource) repairs it */
+                                ContentManifest again = {};
+                                ingest(d, id, 1, src, &again);
+                                assert_string_equal(find_file(&again, "os.wim")->hash, wim->hash);
+                                content_manifest_done(&again);
+                                _cleanup_free_ char *site_wim = filelib_path(d->site, wim->hash);
+                                _cleanup_free_ char *src_wim = join(src, "os.wim");
+                                size_t a, b;
+                                _cleanup_free_ char *x = read_all(site_wim, &a), *y = read_all(src_wim, &b);
+                                assert_non_null(x);
+                                assert_int_equal(a, b);
+                                assert_memory_equal(x, y, a);
+                                distribute(d, dp3, id, 1, CONTENT_LINK_AUTO, NULL, NULL);
+                                assert_verify(dp3, id, (const char *const[]) { NULL });
+                        } else {
+                                /* found by verify, named */
+                                assert_verify(d->dp1, id, (const char *const[]) { "os.wim", NULL });
+                                /* repaired by distributing again (RefreshNow) */
+                                distribute(d, d->dp1, id, 1, CONTENT_LINK_AUTO, NULL, NULL);
+                        }
+                        assert_verify(d->dp1, id, (const char *const[]) { NULL });
+                        assert_trees_equal(src, data1);
+                        assert_own_inodes(d, wim->hash);
+                        /* dp2 never changed */
+                        after2 = read_all(wim2, &size2b);
+                        assert_int_equal(size2, size2b);
+                        assert_memory_equal(before2, after2, size2);
+                        assert_verify(d->dp2, id, (const char *const[]) { NULL });
+                        content_manifest_done(&m);
+                }
+}
+
+/* Damage that leaves the identity alone cannot be seen by a stat: once verify has found it, the
+ * next distribution hashes the entry again and replaces it. */
+static void test_verify_marks_for_repair(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib1 = dp_lib(d->dp1), *data1 = datalib_of(d->dp1, "LAB00001"), *entry = NULL;
+        _cleanup_free_ char *checked = join(lib1, "cache/LAB00001.checked"), *text = NULL;
+        ContentManifest m = {};
+        const ContentFile *big;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        big = find_file(&m, "big.bin");
+        entry = filelib_path(lib1, big->hash);
+        text = read_all(checked, NULL);
+        assert_non_null(text);
+        assert_non_null(strstr(text, big->hash));
+        /* a bad sector, as far as a stat can tell: the recorded identity is what the file has now */
+        damage(entry, DAMAGE_IN_PLACE);
+        {
+                _cleanup_free_ char *sfx = NULL;
+                struct stat st;
+                assert_int_equal(lstat(entry, &st), 0);
+                ContentStatCache c = {};
+                _cleanup_close_ int root = open(lib1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                content_checked_load(root, "LAB00001", &c);
+                for (size_t i = 0; i < c.n_entries; i++)
+                        if (streq(c.entries[i].hash, big->hash)) {
+                                c.entries[i].inode = st.st_ino;
+                                c.entries[i].size = (uint64_t) st.st_size;
+                                c.entries[i].mtime_ns = content_timespec_ns(&st.st_mtim);
+                                c.entries[i].ctime_ns = content_timespec_ns(&st.st_ctim);
+                        }
+                assert_int_equal(content_checked_save(root, "LAB00001", &c), 0);
+                content_stat_cache_done(&c);
+        }
+        /* a refresh trusts the stat ... */
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { "big.bin", NULL });
+        /* ... until verify has marked it */
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+        assert_trees_equal(d->src, data1);
+        content_manifest_done(&m);
+}
+
+/* A scrub hashes every site library file: what differs is named, removed, and taken again from
+ * the source by the next ingest; the DPs keep their own good copies. */
+static void test_scrub(void **state) {
+        Dirs *d = *state;
+        _cleanup_strv_free_ char **bad = NULL, **packages = NULL;
+        _cleanup_free_ char *entry = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        ContentManifest m = {};
+        const ContentFile *big;
+
+        /* an empty library: nothing to do */
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_null(bad[0]);
+        bad = (strv_free(bad), NULL);
+        packages = (strv_free(packages), NULL);
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_null(bad[0]);
+        assert_null(packages[0]);
+        bad = (strv_free(bad), NULL);
+        packages = (strv_free(packages), NULL);
+
+        big = find_file(&m, "big.bin");
+        entry = filelib_path(d->site, big->hash);
+        damage(entry, DAMAGE_IN_PLACE);
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_int_equal(strv_length(bad), 1);
+        assert_string_equal(bad[0], big->hash);
+        assert_int_equal(strv_length(packages), 1);
+        assert_string_equal(packages[0], "LAB00001");
+        assert_false(exists(d->site, entry + strlen(d->site) + 1));
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        assert_true(exists(d->site, entry + strlen(d->site) + 1));
+        bad = (strv_free(bad), NULL);
+        packages = (strv_free(packages), NULL);
+        assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
+        assert_null(bad[0]);
+        content_manifest_done(&m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_manifest_parse),
@@ -1600,6 +1837,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_readonly_dp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_full_dp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrent_distributions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_damage_repaired, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_verify_marks_for_repair, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_scrub, setup, teardown),
         };
         /* TEST_FILTER=test_verify (a glob) runs only the tests it names */
         if (getenv("TEST_FILTER"))
