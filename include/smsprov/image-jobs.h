@@ -68,14 +68,17 @@ typedef struct BootImageBuildJob {
         char *osd_bin_root;
         bool enable_lab_shell;
         char *pre_exec_command_line;
-        char *pre_exec_source_directory;
-        char *background_bitmap_path;
-        BootImageDriver *drivers;
+        /* The caller-given inputs, confined when the job was made: descriptors of what was found
+         * beneath the content root (-1 when not set). The work copies each into a private folder
+         * with *at() calls below its descriptor and gives wimlib that copy (util/tree-copy.h). */
+        int pre_exec_fd;     /* PreExecSourceDirectory, a folder */
+        int bitmap_fd;       /* BackgroundBitmapPath, a file */
+        int *driver_fds;     /* per driver: its folder (the one holding it for an .inf file) */
+        BootImageDriver *drivers; /* .source set by the work to the private copy */
         size_t n_drivers;
+        char *inputs_dir;    /* the private copies while the work runs: <output dir>/.<base>.staging-inputs-XXXXXX */
         char **component_dirs;
         uint32_t scratch_space_mb;
-        int *anchor_fds;     /* the confined inputs' descriptors, open until the job ends */
-        size_t n_anchor_fds;
         /* results */
         ImagingBuildResult result;
 } BootImageBuildJob;

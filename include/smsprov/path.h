@@ -24,6 +24,8 @@ typedef struct ContentRoots {
 /* Canonicalises and adds a root; the directory must exist. */
 int content_roots_add(ContentRoots *roots, const char *path, SmsError *e);
 void content_roots_done(ContentRoots *roots);
+/* A copy for a worker thread, which resolves with it where it uses a path (no shared state). */
+int content_roots_copy(const ContentRoots *from, ContentRoots *ret);
 
 /* Checks `path` as described above. On success returns 0 and, when ret_fd is not NULL, a file
  * descriptor open on the object (O_RDONLY for files, O_PATH|O_DIRECTORY for directories), so

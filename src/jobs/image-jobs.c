@@ -18,6 +18,7 @@
 #include "smsprov/image-jobs.h"
 #include "smsprov/macro.h"
 #include "smsprov/winpe-catalog.h"
+#include "util/tree-copy.h"
 
 static const CimValue *value(const SmsObject *o, const char *name);
 static const char *string_or_null(const SmsObject *o, const char *name);
@@ -305,19 +306,25 @@ BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
                 return NULL;
         if (b->source_fd >= 0)
                 close(b->source_fd);
-        for (size_t i = 0; i < b->n_anchor_fds; i++)
-                close(b->anchor_fds[i]);
-        free(b->anchor_fds);
+        if (b->pre_exec_fd >= 0)
+                close(b->pre_exec_fd);
+        if (b->bitmap_fd >= 0)
+                close(b->bitmap_fd);
+        for (size_t i = 0; i < b->n_drivers; i++) {
+                if (b->driver_fds[i] >= 0)
+                        close(b->driver_fds[i]);
+                free((char *) b->drivers[i].source);
+        }
+        free(b->driver_fds);
+        free(b->drivers);
+        if (b->inputs_dir)
+                (void) path_remove_tree(b->inputs_dir);
+        free(b->inputs_dir);
         free(b->source_path);
         free(b->output_path);
         free(b->architecture);
         free(b->osd_bin_root);
         free(b->pre_exec_command_line);
-        free(b->pre_exec_source_directory);
-        free(b->background_bitmap_path);
-        for (size_t i = 0; i < b->n_drivers; i++)
-                free((char *) b->drivers[i].source);
-        free(b->drivers);
         strv_free(b->component_dirs);
         imaging_build_result_done(&b->result);
         free(b);
@@ -375,25 +382,47 @@ static const char *string_or_null(const SmsObject *o, const char *name) {
         return v && !v->null && *v->str ? v->str : NULL;
 }
 
-/* Confines a stored path again and returns the path the kernel resolved it to, keeping the
- * descriptor in `fds` until the job ends. Trees and files are added to an image by wimlib, which
- * lstat()s its sources, so a /proc/self/fd link would be added as a link: the resolved path is
- * handed over instead. (A rename racing between this check and the build could still swap what
- * is there; the openat2 walk for adds belongs to the confinement work of the hardening issue.) */
-static int confine(const Site *site, const char *what, const char *path, PathKind kind, int *fds, size_t *n_fds,
-                   char **ret, SmsError *e) {
+/* Confines a stored path again and returns its descriptor (O_PATH for a folder, O_RDONLY for a
+ * file), named errors prefixed by the property. */
+static int confine(const Site *site, const char *what, const char *path, PathKind kind, int *ret_fd, SmsError *e) {
         SmsError inner = SMS_ERROR_NULL;
-        int fd, r;
+        int r;
 
-        r = content_roots_resolve(&site->roots, path, kind, &fd, &inner);
+        r = content_roots_resolve(&site->roots, path, kind, ret_fd, &inner);
         if (r < 0) {
                 r = sms_error_set(e, inner.code, "%s: %s", what, inner.message ? inner.message : path);
                 sms_error_clear(&inner);
-                return r;
         }
-        fds[(*n_fds)++] = fd;
-        *ret = path_resolved_of_fd(fd);
-        return *ret ? 0 : sms_error_set(e, SMS_ERROR_FAILED, "%s: cannot resolve %s", what, path);
+        return r;
+}
+
+/* A driver's source is its folder or an .inf file in it; either way the folder goes in, found
+ * beneath the root like the source itself. */
+static int confine_driver(const Site *site, const SmsDriverDetails *d, int *ret_fd, SmsError *e) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *dir = NULL;
+        struct stat st;
+        size_t n;
+        int r;
+
+        r = confine(site, "ReferencedDrivers", d->source_path, PATH_KIND_ANY, &fd, e);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return sms_error_set_errno(e, errno, "ReferencedDrivers: %s", d->source_path);
+        if (S_ISDIR(st.st_mode)) {
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        n = strlen(d->source_path);
+        if (n < 4 || strcasecmp(d->source_path + n - 4, ".inf") != 0)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "driver %u source %s is neither a folder nor an .inf file", d->id, d->source_path);
+        dir = strdup(d->source_path);
+        if (!dir)
+                return -ENOMEM;
+        *strrchr(dir, '/') = 0; /* absolute: confine() checked */
+        return confine(site, "ReferencedDrivers", *dir ? dir : "/", PATH_KIND_DIRECTORY, ret_fd, e);
 }
 
 int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_bin_root, const char *adk_root,
@@ -411,12 +440,7 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         b = calloc(1, sizeof(BootImageBuildJob));
         if (!b)
                 return -ENOMEM;
-        b->source_fd = -1;
-
-        /* The descriptors of confined inputs live in `fds` until the job ends; they are the
-         * anchors of the /proc/self/fd paths the work opens. */
-        int fds[4 + 1024];
-        size_t n_fds = 0;
+        b->source_fd = b->pre_exec_fd = b->bitmap_fd = -1;
 
         r = content_roots_resolve(&site->roots, image_path, PATH_KIND_FILE, &b->source_fd, e);
         if (r < 0)
@@ -450,13 +474,13 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         }
         if (string_or_null(package, "PreExecSourceDirectory")) {
                 r = confine(site, "PreExecSourceDirectory", string_or_null(package, "PreExecSourceDirectory"),
-                            PATH_KIND_DIRECTORY, fds, &n_fds, &b->pre_exec_source_directory, e);
+                            PATH_KIND_DIRECTORY, &b->pre_exec_fd, e);
                 if (r < 0)
                         goto fail;
         }
         if (string_or_null(package, "BackgroundBitmapPath")) {
                 r = confine(site, "BackgroundBitmapPath", string_or_null(package, "BackgroundBitmapPath"),
-                            PATH_KIND_FILE, fds, &n_fds, &b->background_bitmap_path, e);
+                            PATH_KIND_FILE, &b->bitmap_fd, e);
                 if (r < 0)
                         goto fail;
         }
@@ -464,17 +488,18 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         v = value(package, "ReferencedDrivers");
         if (v && !v->null && v->drivers.n > 0) {
                 b->drivers = calloc(v->drivers.n, sizeof(BootImageDriver));
-                if (!b->drivers) {
+                b->driver_fds = calloc(v->drivers.n, sizeof(int));
+                if (!b->drivers || !b->driver_fds) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                for (size_t i = 0; i < v->drivers.n && i < 1024; i++) {
-                        char *p = NULL;
-                        r = confine(site, "ReferencedDrivers", v->drivers.data[i].source_path, PATH_KIND_ANY, fds,
-                                    &n_fds, &p, e);
+                for (size_t i = 0; i < v->drivers.n; i++) {
+                        int fd = -1;
+                        r = confine_driver(site, &v->drivers.data[i], &fd, e);
                         if (r < 0)
                                 goto fail;
-                        b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id, .source = p };
+                        b->driver_fds[b->n_drivers] = fd;
+                        b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id };
                 }
         }
 
@@ -528,49 +553,130 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         v = value(package, "ScratchSpace");
         b->scratch_space_mb = v && !v->null ? (uint32_t) v->u : 0;
 
-        b->anchor_fds = malloc((n_fds ? n_fds : 1) * sizeof(int));
-        if (!b->anchor_fds) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        memcpy(b->anchor_fds, fds, n_fds * sizeof(int));
-        b->n_anchor_fds = n_fds;
         *ret = b;
         return 0;
 fail:
-        for (size_t i = 0; i < n_fds; i++)
-                close(fds[i]);
         boot_image_build_free(b);
         return r;
+}
+
+/* wimlib adds trees by path and reads their files by path again when it writes, so a rename
+ * inside a content root could swap a link in under any of its names at any time: it gets private
+ * copies instead, taken below the confined descriptors into a folder beside the output, which only
+ * the daemon writes. Returns the copy's path in *ret. */
+static int copy_input(BootImageBuildJob *b, int dir_fd, int src_fd, const char *what, const char *name, char **ret,
+                      SmsError *e) {
+        int r;
+
+        r = tree_copy_at(src_fd, dir_fd, name, what, e);
+        if (r < 0)
+                return r;
+        if (asprintf(ret, "%s/%s", b->inputs_dir, name) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bitmap, SmsError *e) {
+        _cleanup_free_ char *dir = strdup(b->output_path);
+        _cleanup_close_ int dir_fd = -1;
+        char *slash;
+        int r;
+
+        if (b->pre_exec_fd < 0 && b->bitmap_fd < 0 && b->n_drivers == 0)
+                return 0;
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        *slash = 0;
+        if (asprintf(&b->inputs_dir, "%s/.inputs.staging-XXXXXX", dir) < 0) {
+                b->inputs_dir = NULL;
+                return -ENOMEM;
+        }
+        if (!mkdtemp(b->inputs_dir)) {
+                r = sms_error_set_errno(e, errno, "cannot create a folder for the build's inputs beside %s",
+                                        b->output_path);
+                free(b->inputs_dir);
+                b->inputs_dir = NULL;
+                return r;
+        }
+        dir_fd = open(b->inputs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0)
+                return sms_error_set_errno(e, errno, "%s", b->inputs_dir);
+
+        if (b->pre_exec_fd >= 0) {
+                r = copy_input(b, dir_fd, b->pre_exec_fd, "PreExecSourceDirectory", "pre-exec", ret_pre_exec, e);
+                if (r < 0)
+                        return r;
+        }
+        if (b->bitmap_fd >= 0) {
+                r = copy_input(b, dir_fd, b->bitmap_fd, "BackgroundBitmapPath", "background.bmp", ret_bitmap, e);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < b->n_drivers; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "driver-%zu", i);
+                free((char *) b->drivers[i].source);
+                b->drivers[i].source = NULL;
+                r = copy_input(b, dir_fd, b->driver_fds[i], "ReferencedDrivers", name, (char **) &b->drivers[i].source, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void drop_inputs(BootImageBuildJob *b) {
+        if (b->inputs_dir) {
+                (void) path_remove_tree(b->inputs_dir);
+                free(b->inputs_dir);
+                b->inputs_dir = NULL;
+        }
+}
+
+/* A build refused before it started leaves no folder behind: the output's folder goes again when
+ * it is empty (it was made for this build, or held nothing anyway). */
+static void remove_output_dir_if_empty(const char *output_path) {
+        _cleanup_free_ char *dir = strdup(output_path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+
+        if (slash) {
+                *slash = 0;
+                (void) rmdir(dir);
+        }
 }
 
 int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         BootImageBuildJob *b = userdata;
         BootImagePlan plan = {};
+        _cleanup_free_ char *pre_exec = NULL, *bitmap = NULL;
         int r;
 
-        BootImageConfig config = {
-                .architecture = b->architecture,
-                .osd_bin_root = b->osd_bin_root,
-                .enable_lab_shell = b->enable_lab_shell,
-                .pre_exec_command_line = b->pre_exec_command_line,
-                .pre_exec_source_directory = b->pre_exec_source_directory,
-                .background_bitmap_path = b->background_bitmap_path,
-                .drivers = b->drivers,
-                .n_drivers = b->n_drivers,
-                .component_dirs = (const char *const *) b->component_dirs,
-                .n_components = strv_length(b->component_dirs),
-                .scratch_space_mb = b->scratch_space_mb,
-        };
-
         job_set_progress(job, 0, 100, 0, 0, "Preparing the boot image");
-        r = boot_image_plan(&config, &plan, e);
+        r = image_output_dir_prepare(b->output_path, e);
         if (r < 0)
                 return r;
-
-        r = image_output_dir_prepare(b->output_path, e);
+        r = copy_inputs(b, &pre_exec, &bitmap, e);
+        if (r >= 0) {
+                BootImageConfig config = {
+                        .architecture = b->architecture,
+                        .osd_bin_root = b->osd_bin_root,
+                        .enable_lab_shell = b->enable_lab_shell,
+                        .pre_exec_command_line = b->pre_exec_command_line,
+                        .pre_exec_source_directory = pre_exec,
+                        .background_bitmap_path = bitmap,
+                        .drivers = b->drivers,
+                        .n_drivers = b->n_drivers,
+                        .component_dirs = (const char *const *) b->component_dirs,
+                        .n_components = strv_length(b->component_dirs),
+                        .scratch_space_mb = b->scratch_space_mb,
+                };
+                r = boot_image_plan(&config, &plan, e);
+        }
         if (r < 0) {
-                boot_image_plan_done(&plan);
+                drop_inputs(b);
+                remove_output_dir_if_empty(b->output_path);
                 return r;
         }
 
@@ -588,6 +694,8 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         };
         r = imaging_build(&build, &b->result, e);
         boot_image_plan_done(&plan);
+        /* The copies are read; they go now rather than with the job. */
+        drop_inputs(b);
         if (r >= 0) {
                 job_set_progress(job, 100, 100, b->result.file_size, b->result.file_size, "Boot image built");
                 job_defer_removal(job, TAKE_PTR(b->result.leftover));
