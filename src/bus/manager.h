@@ -102,6 +102,7 @@ typedef struct ManagerConfig {
         bool polkit;         /* ask polkit on any bus (the system bus always does) */
         unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
+        const char *test_hold_dir;              /* --test-hold-dir (tests, private buses only) */
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);
