@@ -103,8 +103,10 @@ int boot_image_output_path(const char *state_dir, const char *package_id, const 
 typedef struct DefaultImageExportJob {
         char *source_path;   /* <adk>/<arch>/winpe.wim */
         unsigned image_index;
-        char *output_path;   /* "/proc/self/fd/<dirfd>/<name>" inside a content root */
-        int output_dir_fd;
+        char *output_path;   /* "/proc/self/fd/<dirfd>/<name>" inside a content root, for messages */
+        int output_dir_fd;   /* the export's folder, confined when the job was made */
+        char *output_name;   /* the file name in it */
+        char *private_dir;   /* <state>/images/export: where the image is built before it is published */
         char **component_dirs; /* the always-added components present in the kit */
         ImagingBuildResult result;
 } DefaultImageExportJob;

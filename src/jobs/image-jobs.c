@@ -712,6 +712,8 @@ DefaultImageExportJob *default_image_export_free(DefaultImageExportJob *x) {
                 close(x->output_dir_fd);
         free(x->source_path);
         free(x->output_path);
+        free(x->output_name);
+        free(x->private_dir);
         strv_free(x->component_dirs);
         imaging_build_result_done(&x->result);
         free(x);
@@ -771,6 +773,7 @@ int default_image_export_new(const Site *site, const char *adk_root, const char 
                 goto fail;
         }
         if (asprintf(&x->output_path, "/proc/self/fd/%d/%s", x->output_dir_fd, name) < 0 ||
+            !(x->output_name = strdup(name)) || asprintf(&x->private_dir, "%s/images/export", site->state_dir) < 0 ||
             asprintf(&x->source_path, "%s/%s/winpe.wim", adk_root, adk_arch) < 0) {
                 r = -ENOMEM;
                 goto fail;
@@ -800,10 +803,69 @@ fail:
         return r;
 }
 
+/* Publishes the privately built image as `name` in the caller's folder: renamed there when both
+ * are on one file system, else copied into a temporary created beside it (O_EXCL, no link
+ * followed) and renamed. Every step is relative to the confined folder descriptor. */
+static int publish_export(DefaultImageExportJob *x, const char *built, SmsError *e) {
+        _cleanup_close_ int in_fd = -1, out_fd = -1;
+        char tmp[64];
+        struct stat st;
+        int r = 0;
+
+        if (renameat(AT_FDCWD, built, x->output_dir_fd, x->output_name) == 0)
+                goto sync;
+        if (errno != EXDEV)
+                return sms_error_set_errno(e, errno, "cannot write %s", x->output_path);
+
+        in_fd = open(built, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (in_fd < 0 || fstat(in_fd, &st) < 0)
+                return sms_error_set_errno(e, errno, "cannot read %s", built);
+        for (unsigned i = 0; out_fd < 0 && i < 100; i++) {
+                snprintf(tmp, sizeof tmp, ".export.tmp-%08x", (unsigned) random());
+                out_fd = openat(x->output_dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (out_fd < 0 && errno != EEXIST)
+                        return sms_error_set_errno(e, errno, "cannot create a temporary file beside %s", x->output_path);
+        }
+        if (out_fd < 0)
+                return sms_error_set_errno(e, EEXIST, "cannot create a temporary file beside %s", x->output_path);
+        for (off_t done = 0; r >= 0 && done < st.st_size;) {
+                ssize_t n = copy_file_range(in_fd, NULL, out_fd, NULL, (size_t) (st.st_size - done), 0);
+                if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+                        char buf[1 << 16];
+                        n = read(in_fd, buf, sizeof buf);
+                        for (ssize_t w = 0, k; n > 0 && w < n; w += k)
+                                if ((k = write(out_fd, buf + w, (size_t) (n - w))) < 0) {
+                                        n = -1;
+                                        break;
+                                }
+                }
+                if (n <= 0)
+                        r = sms_error_set_errno(e, n < 0 ? errno : EIO, "cannot write %s", x->output_path);
+                else
+                        done += n;
+        }
+        if (r >= 0 && fsync(out_fd) < 0)
+                r = sms_error_set_errno(e, errno, "cannot write %s", x->output_path);
+        if (r >= 0 && renameat(x->output_dir_fd, tmp, x->output_dir_fd, x->output_name) < 0)
+                r = sms_error_set_errno(e, errno, "cannot write %s", x->output_path);
+        if (r < 0) {
+                (void) unlinkat(x->output_dir_fd, tmp, 0);
+                return r;
+        }
+        (void) unlink(built);
+sync:;
+        /* The folder's descriptor is O_PATH: fsync needs one opened for reading. */
+        _cleanup_close_ int dir_fd = openat(x->output_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0 || fsync(dir_fd) < 0)
+                return sms_error_set_errno(e, errno, "cannot sync the folder of %s", x->output_path);
+        return 0;
+}
+
 int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         DefaultImageExportJob *x = userdata;
         size_t n = strv_length(x->component_dirs);
         _cleanup_free_ ImagingAdd *adds = calloc(n ? n : 1, sizeof(ImagingAdd));
+        _cleanup_free_ char *staging = NULL, *built = NULL;
         int r;
 
         if (!adds)
@@ -811,10 +873,34 @@ int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         for (size_t i = 0; i < n; i++)
                 adds[i] = (ImagingAdd) { .source = x->component_dirs[i], .target = "\\" };
 
+        /* wimlib keeps the realpath() of the file it writes and opens it by that name again, so
+         * the image is not built in the caller's folder, where a rename could swap a link in
+         * under that name: it is built in a private copy under the state directory (swept at
+         * start-up as a ".staging-" folder) and published through the folder's descriptor. */
+        r = asprintf(&built, "%s/%s", x->private_dir, x->output_name);
+        if (r < 0)
+                return -ENOMEM;
+        r = image_output_dir_prepare(built, e);
+        if (r < 0)
+                return r;
+        if (asprintf(&staging, "%s/.export.staging-XXXXXX", x->private_dir) < 0)
+                return -ENOMEM;
+        if (!mkdtemp(staging)) {
+                r = sms_error_set_errno(e, errno, "cannot create %s", staging);
+                free(TAKE_PTR(staging));
+                return r;
+        }
+        free(built);
+        if (asprintf(&built, "%s/%s", staging, x->output_name) < 0) {
+                built = NULL;
+                (void) path_remove_tree(staging);
+                return -ENOMEM;
+        }
+
         ImagingBuild build = {
                 .source_path = x->source_path,
                 .image_index = x->image_index,
-                .output_path = x->output_path,
+                .output_path = built,
                 .adds = adds,
                 .n_adds = n,
                 .progress = image_job_progress,
@@ -823,13 +909,15 @@ int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         job_set_progress(job, 0, 100, 0, 0, "Exporting the default boot image");
         r = imaging_build(&build, &x->result, e);
         if (r >= 0)
+                r = publish_export(x, built, e);
+        if (r >= 0)
                 job_set_progress(job, 100, 100, x->result.file_size, x->result.file_size, "Exported");
-        /* Not deferred: the path goes through output_dir_fd, which the main thread closes once the
-         * job is reported. */
+        /* Nothing is replaced in the private folder: no leftover; the folder goes now. */
         if (x->result.leftover) {
                 (void) path_remove_tree(x->result.leftover);
                 free(x->result.leftover);
                 x->result.leftover = NULL;
         }
+        (void) path_remove_tree(staging);
         return r;
 }

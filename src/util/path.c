@@ -177,15 +177,3 @@ int path_remove_tree(const char *path) {
                 return errno == ENOENT ? 0 : -errno;
         return 0;
 }
-
-char *path_resolved_of_fd(int fd) {
-        char proc[64], buf[PATH_MAX];
-        ssize_t n;
-
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        n = readlink(proc, buf, sizeof buf - 1);
-        if (n <= 0 || buf[0] != '/')
-                return NULL;
-        buf[n] = 0;
-        return strdup(buf);
-}
