@@ -74,6 +74,8 @@ typedef struct BootImageBuildJob {
         int pre_exec_fd;     /* PreExecSourceDirectory, a folder */
         int bitmap_fd;       /* BackgroundBitmapPath, a file */
         int *driver_fds;     /* per driver: its folder (the one holding it for an .inf file) */
+        int *driver_inf_fds; /* per driver: the .inf file named, or -1 for a folder */
+        char **driver_inf_names; /* per driver: that file's name in its folder, or NULL */
         BootImageDriver *drivers; /* .source set by the work to the private copy */
         size_t n_drivers;
         char *inputs_dir;    /* the private copies while the work runs: <output dir>/.<base>.staging-inputs-XXXXXX */

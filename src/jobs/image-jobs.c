@@ -313,9 +313,14 @@ BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
         for (size_t i = 0; i < b->n_drivers; i++) {
                 if (b->driver_fds[i] >= 0)
                         close(b->driver_fds[i]);
+                if (b->driver_inf_fds[i] >= 0)
+                        close(b->driver_inf_fds[i]);
+                free(b->driver_inf_names[i]);
                 free((char *) b->drivers[i].source);
         }
         free(b->driver_fds);
+        free(b->driver_inf_fds);
+        free(b->driver_inf_names);
         free(b->drivers);
         if (b->inputs_dir)
                 (void) path_remove_tree(b->inputs_dir);
@@ -397,8 +402,9 @@ static int confine(const Site *site, const char *what, const char *path, PathKin
 }
 
 /* A driver's source is its folder or an .inf file in it; either way the folder goes in, found
- * beneath the root like the source itself. */
-static int confine_driver(const Site *site, const SmsDriverDetails *d, int *ret_fd, SmsError *e) {
+ * beneath the root like the source itself. For an .inf file, *ret_inf_fd is the file checked:
+ * the copy takes its bytes from it, whatever the folder holds under its name by then. */
+static int confine_driver(const Site *site, const SmsDriverDetails *d, int *ret_fd, int *ret_inf_fd, SmsError *e) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *dir = NULL;
         struct stat st;
@@ -422,7 +428,11 @@ static int confine_driver(const Site *site, const SmsDriverDetails *d, int *ret_
         if (!dir)
                 return -ENOMEM;
         *strrchr(dir, '/') = 0; /* absolute: confine() checked */
-        return confine(site, "ReferencedDrivers", *dir ? dir : "/", PATH_KIND_DIRECTORY, ret_fd, e);
+        r = confine(site, "ReferencedDrivers", *dir ? dir : "/", PATH_KIND_DIRECTORY, ret_fd, e);
+        if (r < 0)
+                return r;
+        *ret_inf_fd = TAKE_FD(fd);
+        return 0;
 }
 
 int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_bin_root, const char *adk_root,
@@ -489,16 +499,25 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         if (v && !v->null && v->drivers.n > 0) {
                 b->drivers = calloc(v->drivers.n, sizeof(BootImageDriver));
                 b->driver_fds = calloc(v->drivers.n, sizeof(int));
-                if (!b->drivers || !b->driver_fds) {
+                b->driver_inf_fds = calloc(v->drivers.n, sizeof(int));
+                b->driver_inf_names = calloc(v->drivers.n, sizeof(char *));
+                if (!b->drivers || !b->driver_fds || !b->driver_inf_fds || !b->driver_inf_names) {
                         r = -ENOMEM;
                         goto fail;
                 }
                 for (size_t i = 0; i < v->drivers.n; i++) {
-                        int fd = -1;
-                        r = confine_driver(site, &v->drivers.data[i], &fd, e);
+                        int fd = -1, inf_fd = -1;
+                        r = confine_driver(site, &v->drivers.data[i], &fd, &inf_fd, e);
                         if (r < 0)
                                 goto fail;
                         b->driver_fds[b->n_drivers] = fd;
+                        b->driver_inf_fds[b->n_drivers] = inf_fd;
+                        if (inf_fd >= 0 &&
+                            !(b->driver_inf_names[b->n_drivers] = strdup(strrchr(v->drivers.data[i].source_path, '/') + 1))) {
+                                b->n_drivers++;
+                                r = -ENOMEM;
+                                goto fail;
+                        }
                         b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id };
                 }
         }
@@ -578,6 +597,20 @@ static int copy_input(BootImageBuildJob *b, int dir_fd, int src_fd, const char *
         return 0;
 }
 
+/* The .inf file the driver names goes into its folder's copy from the descriptor checked, in
+ * place of what the folder held under that name when it was copied. */
+static int copy_inf(BootImageBuildJob *b, int dir_fd, const char *folder, size_t i, SmsError *e) {
+        _cleanup_close_ int copy_fd = -1;
+        const char *name = b->driver_inf_names[i];
+
+        copy_fd = openat(dir_fd, folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (copy_fd < 0)
+                return sms_error_set_errno(e, errno, "ReferencedDrivers: copying %s", name);
+        if (unlinkat(copy_fd, name, 0) < 0 && errno != ENOENT)
+                return sms_error_set_errno(e, errno, "ReferencedDrivers: copying %s", name);
+        return tree_copy_at(b->driver_inf_fds[i], copy_fd, name, "ReferencedDrivers", e);
+}
+
 static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bitmap, SmsError *e) {
         _cleanup_free_ char *dir = strdup(b->output_path);
         _cleanup_close_ int dir_fd = -1;
@@ -623,6 +656,11 @@ static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bit
                 r = copy_input(b, dir_fd, b->driver_fds[i], "ReferencedDrivers", name, (char **) &b->drivers[i].source, e);
                 if (r < 0)
                         return r;
+                if (b->driver_inf_fds[i] >= 0) {
+                        r = copy_inf(b, dir_fd, name, i, e);
+                        if (r < 0)
+                                return r;
+                }
         }
         return 0;
 }
