@@ -68,14 +68,13 @@ typedef struct BootImageBuildJob {
         char *osd_bin_root;
         bool enable_lab_shell;
         char *pre_exec_command_line;
-        /* The caller-given inputs, confined when the job was made: descriptors of what was found
-         * beneath the content root (-1 when not set). The work copies each into a private folder
-         * with *at() calls below its descriptor and gives wimlib that copy (util/tree-copy.h). */
-        int pre_exec_fd;     /* PreExecSourceDirectory, a folder */
-        int bitmap_fd;       /* BackgroundBitmapPath, a file */
-        int *driver_fds;     /* per driver: its folder (the one holding it for an .inf file) */
-        int *driver_inf_fds; /* per driver: the .inf file named, or -1 for a folder */
-        char **driver_inf_names; /* per driver: that file's name in its folder, or NULL */
+        /* The caller-given inputs as stored: checked when the job is made, and resolved again
+         * beneath `roots` by the work, which copies each into a private folder with *at() calls
+         * below the descriptor found and gives wimlib that copy (util/tree-copy.h). */
+        ContentRoots roots;
+        char *pre_exec_path;     /* PreExecSourceDirectory, a folder, or NULL */
+        char *bitmap_path;       /* BackgroundBitmapPath, a file, or NULL */
+        char **driver_paths;     /* per driver: its SourcePath, a folder or an .inf file in one */
         BootImageDriver *drivers; /* .source set by the work to the private copy */
         size_t n_drivers;
         char *inputs_dir;    /* the private copies while the work runs: <output dir>/.<base>.staging-inputs-XXXXXX */

@@ -306,21 +306,12 @@ BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
                 return NULL;
         if (b->source_fd >= 0)
                 close(b->source_fd);
-        if (b->pre_exec_fd >= 0)
-                close(b->pre_exec_fd);
-        if (b->bitmap_fd >= 0)
-                close(b->bitmap_fd);
-        for (size_t i = 0; i < b->n_drivers; i++) {
-                if (b->driver_fds[i] >= 0)
-                        close(b->driver_fds[i]);
-                if (b->driver_inf_fds[i] >= 0)
-                        close(b->driver_inf_fds[i]);
-                free(b->driver_inf_names[i]);
+        content_roots_done(&b->roots);
+        free(b->pre_exec_path);
+        free(b->bitmap_path);
+        for (size_t i = 0; i < b->n_drivers; i++)
                 free((char *) b->drivers[i].source);
-        }
-        free(b->driver_fds);
-        free(b->driver_inf_fds);
-        free(b->driver_inf_names);
+        strv_free(b->driver_paths);
         free(b->drivers);
         if (b->inputs_dir)
                 (void) path_remove_tree(b->inputs_dir);
@@ -389,11 +380,12 @@ static const char *string_or_null(const SmsObject *o, const char *name) {
 
 /* Confines a stored path again and returns its descriptor (O_PATH for a folder, O_RDONLY for a
  * file), named errors prefixed by the property. */
-static int confine(const Site *site, const char *what, const char *path, PathKind kind, int *ret_fd, SmsError *e) {
+static int confine(const ContentRoots *roots, const char *what, const char *path, PathKind kind, int *ret_fd,
+                   SmsError *e) {
         SmsError inner = SMS_ERROR_NULL;
         int r;
 
-        r = content_roots_resolve(&site->roots, path, kind, ret_fd, &inner);
+        r = content_roots_resolve(roots, path, kind, ret_fd, &inner);
         if (r < 0) {
                 r = sms_error_set(e, inner.code, "%s: %s", what, inner.message ? inner.message : path);
                 sms_error_clear(&inner);
@@ -404,35 +396,46 @@ static int confine(const Site *site, const char *what, const char *path, PathKin
 /* A driver's source is its folder or an .inf file in it; either way the folder goes in, found
  * beneath the root like the source itself. For an .inf file, *ret_inf_fd is the file checked:
  * the copy takes its bytes from it, whatever the folder holds under its name by then. */
-static int confine_driver(const Site *site, const SmsDriverDetails *d, int *ret_fd, int *ret_inf_fd, SmsError *e) {
+static int confine_driver(const ContentRoots *roots, uint32_t id, const char *path, int *ret_fd, int *ret_inf_fd,
+                          SmsError *e) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *dir = NULL;
         struct stat st;
         size_t n;
         int r;
 
-        r = confine(site, "ReferencedDrivers", d->source_path, PATH_KIND_ANY, &fd, e);
+        *ret_inf_fd = -1;
+        r = confine(roots, "ReferencedDrivers", path, PATH_KIND_ANY, &fd, e);
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)
-                return sms_error_set_errno(e, errno, "ReferencedDrivers: %s", d->source_path);
+                return sms_error_set_errno(e, errno, "ReferencedDrivers: %s", path);
         if (S_ISDIR(st.st_mode)) {
                 *ret_fd = TAKE_FD(fd);
                 return 0;
         }
-        n = strlen(d->source_path);
-        if (n < 4 || strcasecmp(d->source_path + n - 4, ".inf") != 0)
+        n = strlen(path);
+        if (n < 4 || strcasecmp(path + n - 4, ".inf") != 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                     "driver %u source %s is neither a folder nor an .inf file", d->id, d->source_path);
-        dir = strdup(d->source_path);
+                                     "driver %u source %s is neither a folder nor an .inf file", id, path);
+        dir = strdup(path);
         if (!dir)
                 return -ENOMEM;
         *strrchr(dir, '/') = 0; /* absolute: confine() checked */
-        r = confine(site, "ReferencedDrivers", *dir ? dir : "/", PATH_KIND_DIRECTORY, ret_fd, e);
+        r = confine(roots, "ReferencedDrivers", *dir ? dir : "/", PATH_KIND_DIRECTORY, ret_fd, e);
         if (r < 0)
                 return r;
         *ret_inf_fd = TAKE_FD(fd);
         return 0;
+}
+
+/* Checks an input when the job is made, so that the call fails with its named error; the work
+ * resolves it again. */
+static int check_input(const ContentRoots *roots, const char *what, const char *path, PathKind kind, SmsError *e) {
+        int fd = -1, r = confine(roots, what, path, kind, &fd, e);
+        if (fd >= 0)
+                close(fd);
+        return r;
 }
 
 int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_bin_root, const char *adk_root,
@@ -450,8 +453,13 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         b = calloc(1, sizeof(BootImageBuildJob));
         if (!b)
                 return -ENOMEM;
-        b->source_fd = b->pre_exec_fd = b->bitmap_fd = -1;
+        b->source_fd = -1;
+        r = content_roots_copy(&site->roots, &b->roots);
+        if (r < 0)
+                goto fail;
 
+        /* The source WIM stays open from here: wimlib reads it through /proc/self/fd/N, which opens
+         * this very inode, and keeps reading the descriptor it opened. */
         r = content_roots_resolve(&site->roots, image_path, PATH_KIND_FILE, &b->source_fd, e);
         if (r < 0)
                 goto fail;
@@ -483,14 +491,17 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                 goto fail;
         }
         if (string_or_null(package, "PreExecSourceDirectory")) {
-                r = confine(site, "PreExecSourceDirectory", string_or_null(package, "PreExecSourceDirectory"),
-                            PATH_KIND_DIRECTORY, &b->pre_exec_fd, e);
+                b->pre_exec_path = strdup(string_or_null(package, "PreExecSourceDirectory"));
+                r = b->pre_exec_path ? check_input(&b->roots, "PreExecSourceDirectory", b->pre_exec_path,
+                                                   PATH_KIND_DIRECTORY, e)
+                                     : -ENOMEM;
                 if (r < 0)
                         goto fail;
         }
         if (string_or_null(package, "BackgroundBitmapPath")) {
-                r = confine(site, "BackgroundBitmapPath", string_or_null(package, "BackgroundBitmapPath"),
-                            PATH_KIND_FILE, &b->bitmap_fd, e);
+                b->bitmap_path = strdup(string_or_null(package, "BackgroundBitmapPath"));
+                r = b->bitmap_path ? check_input(&b->roots, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, e)
+                                   : -ENOMEM;
                 if (r < 0)
                         goto fail;
         }
@@ -498,23 +509,22 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         v = value(package, "ReferencedDrivers");
         if (v && !v->null && v->drivers.n > 0) {
                 b->drivers = calloc(v->drivers.n, sizeof(BootImageDriver));
-                b->driver_fds = calloc(v->drivers.n, sizeof(int));
-                b->driver_inf_fds = calloc(v->drivers.n, sizeof(int));
-                b->driver_inf_names = calloc(v->drivers.n, sizeof(char *));
-                if (!b->drivers || !b->driver_fds || !b->driver_inf_fds || !b->driver_inf_names) {
+                b->driver_paths = calloc(v->drivers.n + 1, sizeof(char *));
+                if (!b->drivers || !b->driver_paths) {
                         r = -ENOMEM;
                         goto fail;
                 }
                 for (size_t i = 0; i < v->drivers.n; i++) {
                         int fd = -1, inf_fd = -1;
-                        r = confine_driver(site, &v->drivers.data[i], &fd, &inf_fd, e);
+                        r = confine_driver(&b->roots, v->drivers.data[i].id, v->drivers.data[i].source_path, &fd,
+                                           &inf_fd, e);
+                        if (fd >= 0)
+                                close(fd);
+                        if (inf_fd >= 0)
+                                close(inf_fd);
                         if (r < 0)
                                 goto fail;
-                        b->driver_fds[b->n_drivers] = fd;
-                        b->driver_inf_fds[b->n_drivers] = inf_fd;
-                        if (inf_fd >= 0 &&
-                            !(b->driver_inf_names[b->n_drivers] = strdup(strrchr(v->drivers.data[i].source_path, '/') + 1))) {
-                                b->n_drivers++;
+                        if (!(b->driver_paths[i] = strdup(v->drivers.data[i].source_path))) {
                                 r = -ENOMEM;
                                 goto fail;
                         }
@@ -581,13 +591,17 @@ fail:
 
 /* wimlib adds trees by path and reads their files by path again when it writes, so a rename
  * inside a content root could swap a link in under any of its names at any time: it gets private
- * copies instead, taken below the confined descriptors into a folder beside the output, which only
- * the daemon writes. Returns the copy's path in *ret. */
-static int copy_input(BootImageBuildJob *b, int dir_fd, int src_fd, const char *what, const char *name, char **ret,
-                      SmsError *e) {
+ * copies instead, taken below the descriptor found beneath the root into a folder beside the
+ * output, which only the daemon writes. Returns the copy's path in *ret. */
+static int copy_input(BootImageBuildJob *b, int dir_fd, const char *what, const char *path, PathKind kind,
+                      const char *name, char **ret, SmsError *e) {
+        _cleanup_close_ int fd = -1;
         int r;
 
-        r = tree_copy_at(src_fd, dir_fd, name, what, e);
+        r = confine(&b->roots, what, path, kind, &fd, e);
+        if (r < 0)
+                return r;
+        r = tree_copy_at(fd, dir_fd, name, what, e);
         if (r < 0)
                 return r;
         if (asprintf(ret, "%s/%s", b->inputs_dir, name) < 0) {
@@ -597,18 +611,36 @@ static int copy_input(BootImageBuildJob *b, int dir_fd, int src_fd, const char *
         return 0;
 }
 
-/* The .inf file the driver names goes into its folder's copy from the descriptor checked, in
- * place of what the folder held under that name when it was copied. */
-static int copy_inf(BootImageBuildJob *b, int dir_fd, const char *folder, size_t i, SmsError *e) {
-        _cleanup_close_ int copy_fd = -1;
-        const char *name = b->driver_inf_names[i];
+/* A driver's folder; for an .inf file, the file checked goes into the folder's copy in place of
+ * what the folder held under its name when it was copied. */
+static int copy_driver(BootImageBuildJob *b, int dir_fd, size_t i, SmsError *e) {
+        _cleanup_close_ int fd = -1, inf_fd = -1, copy_fd = -1;
+        const char *path = b->driver_paths[i];
+        char name[32];
+        int r;
 
-        copy_fd = openat(dir_fd, folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (copy_fd < 0)
-                return sms_error_set_errno(e, errno, "ReferencedDrivers: copying %s", name);
-        if (unlinkat(copy_fd, name, 0) < 0 && errno != ENOENT)
-                return sms_error_set_errno(e, errno, "ReferencedDrivers: copying %s", name);
-        return tree_copy_at(b->driver_inf_fds[i], copy_fd, name, "ReferencedDrivers", e);
+        snprintf(name, sizeof name, "driver-%zu", i);
+        r = confine_driver(&b->roots, b->drivers[i].id, path, &fd, &inf_fd, e);
+        if (r < 0)
+                return r;
+        r = tree_copy_at(fd, dir_fd, name, "ReferencedDrivers", e);
+        if (r < 0)
+                return r;
+        if (inf_fd >= 0) {
+                const char *base = strrchr(path, '/') + 1;
+                copy_fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (copy_fd < 0 || (unlinkat(copy_fd, base, 0) < 0 && errno != ENOENT))
+                        return sms_error_set_errno(e, errno, "ReferencedDrivers: copying %s", path);
+                r = tree_copy_at(inf_fd, copy_fd, base, "ReferencedDrivers", e);
+                if (r < 0)
+                        return r;
+        }
+        free((char *) b->drivers[i].source);
+        if (asprintf((char **) &b->drivers[i].source, "%s/%s", b->inputs_dir, name) < 0) {
+                b->drivers[i].source = NULL;
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bitmap, SmsError *e) {
@@ -617,7 +649,7 @@ static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bit
         char *slash;
         int r;
 
-        if (b->pre_exec_fd < 0 && b->bitmap_fd < 0 && b->n_drivers == 0)
+        if (!b->pre_exec_path && !b->bitmap_path && b->n_drivers == 0)
                 return 0;
         if (!dir)
                 return -ENOMEM;
@@ -638,29 +670,22 @@ static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bit
         if (dir_fd < 0)
                 return sms_error_set_errno(e, errno, "%s", b->inputs_dir);
 
-        if (b->pre_exec_fd >= 0) {
-                r = copy_input(b, dir_fd, b->pre_exec_fd, "PreExecSourceDirectory", "pre-exec", ret_pre_exec, e);
+        if (b->pre_exec_path) {
+                r = copy_input(b, dir_fd, "PreExecSourceDirectory", b->pre_exec_path, PATH_KIND_DIRECTORY, "pre-exec",
+                               ret_pre_exec, e);
                 if (r < 0)
                         return r;
         }
-        if (b->bitmap_fd >= 0) {
-                r = copy_input(b, dir_fd, b->bitmap_fd, "BackgroundBitmapPath", "background.bmp", ret_bitmap, e);
+        if (b->bitmap_path) {
+                r = copy_input(b, dir_fd, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, "background.bmp",
+                               ret_bitmap, e);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < b->n_drivers; i++) {
-                char name[32];
-                snprintf(name, sizeof name, "driver-%zu", i);
-                free((char *) b->drivers[i].source);
-                b->drivers[i].source = NULL;
-                r = copy_input(b, dir_fd, b->driver_fds[i], "ReferencedDrivers", name, (char **) &b->drivers[i].source, e);
+                r = copy_driver(b, dir_fd, i, e);
                 if (r < 0)
                         return r;
-                if (b->driver_inf_fds[i] >= 0) {
-                        r = copy_inf(b, dir_fd, name, i, e);
-                        if (r < 0)
-                                return r;
-                }
         }
         return 0;
 }
