@@ -40,12 +40,19 @@ int content_roots_copy(const ContentRoots *from, ContentRoots *ret);
  * wrong kind), PathNotAllowed (outside every root, escapes through `..` or a symlink). */
 int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind kind, int *ret_fd, SmsError *e);
 
+/* Lexically: the rest of canonical `path` below canonical `root` ("" when they are equal), or NULL
+ * when `path` is not `root` or below it. */
+const char *path_below(const char *root, const char *path);
+
 /* Opens `relative` below the directory `dirfd` without leaving it (RESOLVE_BENEATH, no magic
  * links); returns the descriptor or a negative errno (-EXDEV when it would leave). */
 int path_open_beneath(int dirfd, const char *relative, int flags);
 
 /* "/proc/self/fd/N": a path that names exactly the inode behind fd, for libraries that take paths. */
 char *path_of_fd(int fd);
+/* The absolute path the kernel has for fd (readlink of /proc/self/fd/N), or NULL: a name for
+ * comparisons and messages, never one to open again (a rename may have swapped what it names). */
+char *path_resolved_of_fd(int fd);
 
 /* Removes a directory tree the daemon owns (not following symlinks). Missing is fine. */
 int path_remove_tree(const char *path);

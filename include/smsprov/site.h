@@ -20,6 +20,7 @@
 typedef struct Site {
         Store *store;
         ContentRoots roots;
+        ContentRoots dp_roots; /* --dp-root: where distribution points' ContentRoots may be */
         char *state_dir;
         size_t max_query_rows;
 } Site;
@@ -100,6 +101,13 @@ int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject *
  * class and columns) and *ret_rows the rows. */
 int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
                SmsError *e);
+
+/* A distribution point's ContentRoot as it may be used: beneath a --dp-root (resolved beneath
+ * its directory, as content paths are), not holding the state directory nor inside the daemon's
+ * own files there (site.db, images/, contentlib/), not overlapping a content root. Returns the
+ * resolved path in *ret (when not NULL). Errors: PathNotAllowed, InvalidParameter (missing, not
+ * a directory, not absolute). */
+int site_dp_root_resolve(const Site *site, const char *root, char **ret, SmsError *e);
 
 /* Resolves a WMI path (SMS_BootImagePackage.PackageID="LAB00001") to the concrete class and key
  * of an existing instance. A base-class path finds the instance of whichever derived class. */

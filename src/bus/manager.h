@@ -95,6 +95,7 @@ typedef struct ManagerConfig {
         const char *state_dir;
         const char *site_code;
         char **content_roots;
+        char **dp_roots; /* where distribution points may be (--dp-root) */
         uint64_t job_linger_usec; /* 0 = the default 60 s */
         const char *adk_root;
         const char *osd_bin_root;

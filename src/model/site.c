@@ -51,6 +51,7 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
 void site_close(Site *site) {
         store_close(site->store);
         content_roots_done(&site->roots);
+        content_roots_done(&site->dp_roots);
         free(site->state_dir);
         *site = (Site) {};
 }
@@ -295,11 +296,10 @@ static const char *string_of(const SmsObject *o, const char *name) {
 }
 
 /* SMS_DistributionPointInfo: ServerName and SiteCode come from the NAL path; ContentRoot is an
- * existing directory given by its absolute path. */
+ * existing directory given by its absolute path, where --dp-root allows (site-dp-root.c). */
 static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
         _cleanup_(nal_path_done) NalPath nal = {};
         const char *root = string_of(o, "ContentRoot");
-        struct stat st;
         int r;
 
         r = nal_path_parse(string_of(o, "NALPath"), &nal, e);
@@ -311,9 +311,7 @@ static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
                 return r;
         if (root[0] != '/')
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ContentRoot '%s' is not an absolute path", root);
-        if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ContentRoot %s is not a directory", root);
-        return 0;
+        return site_dp_root_resolve(site, root, NULL, e);
 }
 
 /* SMS_DistributionPoint: the package and the distribution point exist, the DP belongs to this

@@ -84,7 +84,7 @@ static int path_check_syntax(const char *path, SmsError *e) {
         return 0;
 }
 
-static const char *path_below(const char *root, const char *path) {
+const char *path_below(const char *root, const char *path) {
         size_t n = strlen(root);
 
         if (streq(root, "/"))
@@ -176,4 +176,16 @@ int path_remove_tree(const char *path) {
         if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 return errno == ENOENT ? 0 : -errno;
         return 0;
+}
+
+char *path_resolved_of_fd(int fd) {
+        char proc[64], buf[PATH_MAX];
+        ssize_t n;
+
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        n = readlink(proc, buf, sizeof buf - 1);
+        if (n <= 0 || buf[0] != '/')
+                return NULL;
+        buf[n] = 0;
+        return strdup(buf);
 }

@@ -60,6 +60,8 @@ world_start() {
         mkdir -p "$WORLD_CONTENT" "$WORLD/holds"
         chmod 755 "$WORLD_CONTENT"
         WORLD_HOLDS=$WORLD/holds
+        echo "# smsprovd and dbus-daemon log to this test's standard error (meson keeps it in" \
+                "meson-logs/testlog.txt); the test's files are in $WORLD (kept with SMSPROV_TEST_KEEP=1)"
         make_stand_in_kit "$WORLD/adk" "$WORLD/osd-bin"
         SMSPROV_BUS=unix:path=$WORLD/bus
         export SMSPROV_BUS
@@ -72,7 +74,7 @@ world_start() {
 
 daemon_start() {
         "$SMSPROVD" --bus-address="$SMSPROV_BUS" --state-dir="$WORLD/state" --site-code=LAB \
-                --content-root="$WORLD_CONTENT" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
+                --content-root="$WORLD_CONTENT" --dp-root="$WORLD" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
                 --test-hold-dir="$WORLD_HOLDS" --log-level=warning "$@" &
         WORLD_DAEMON=$!
         local end=$((SECONDS + WAIT_SECONDS))

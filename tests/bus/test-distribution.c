@@ -180,10 +180,14 @@ static void test_distribution_points(void **state) {
         assert_string_equal(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         "\\\\dp9\\", "ContentRoot", "s", dp_root[0]),
                             SMSPROV_ERR("InvalidParameter"));
+        /* A missing directory where a DP may be (outside every --dp-root is test-dp-root's). */
+        char *missing = NULL;
+        assert_true(asprintf(&missing, "%s/dps/nonexistent", env.dir) > 0);
         assert_string_equal(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         "[\"Display=\\\\dp9\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp9\\", "ContentRoot", "s",
-                                        "/nonexistent/dp9"),
+                                        missing),
                             SMSPROV_ERR("InvalidParameter"));
+        free(missing);
         assert_string_equal(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         dp_nal[0], "ContentRoot", "s", dp_root[0]),
                             SMSPROV_ERR("AlreadyExists"));

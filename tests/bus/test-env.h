@@ -2,7 +2,8 @@
 #pragma once
 
 /* A private world for bus tests: a temporary directory, a private dbus-daemon, and the real
- * smsprovd on it with its state and a content root inside that directory. */
+ * smsprovd on it with its state and a content root inside that directory, which is also its
+ * --dp-root: distribution points go in folders of their own there. */
 
 #include <stdbool.h>
 #include <stddef.h>
