@@ -71,6 +71,13 @@ typedef bool (*ContentProgress)(void *userdata, uint64_t done, uint64_t total, c
  * a file or directory), OutOfDiskSpace, Canceled, Failed. */
 int content_site_ingest(const char *site_lib, const char *package_id, uint32_t version, const char *source,
                         ContentProgress progress, void *userdata, ContentManifest *ret, SmsError *e);
+/* The same for a source a caller named: `source_fd` is what content_roots_resolve() returned for
+ * it (O_PATH folder or O_RDONLY file), resolved where it is used; `source` only names it in errors
+ * and gives a file source its name. content_site_ingest() opens `source` itself, following links:
+ * only for paths the daemon chose. */
+int content_site_ingest_fd(const char *site_lib, const char *package_id, uint32_t version, int source_fd,
+                           const char *source, ContentProgress progress, void *userdata, ContentManifest *ret,
+                           SmsError *e);
 
 /* Reads PkgLib/<package_id>/<version>.manifest of a library root (site or DP's SCCMContentLib). */
 int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,

@@ -70,14 +70,18 @@ typedef struct BootImageBuildJob {
         char *osd_bin_root;
         bool enable_lab_shell;
         char *pre_exec_command_line;
-        char *pre_exec_source_directory;
-        char *background_bitmap_path;
-        BootImageDriver *drivers;
+        /* The caller-given inputs as stored: checked when the job is made, and resolved again
+         * beneath `roots` by the work, which copies each into a private folder with *at() calls
+         * below the descriptor found and gives wimlib that copy (util/tree-copy.h). */
+        ContentRoots roots;
+        char *pre_exec_path;     /* PreExecSourceDirectory, a folder, or NULL */
+        char *bitmap_path;       /* BackgroundBitmapPath, a file, or NULL */
+        char **driver_paths;     /* per driver: its SourcePath, a folder or an .inf file in one */
+        BootImageDriver *drivers; /* .source set by the work to the private copy */
         size_t n_drivers;
+        char *inputs_dir;    /* the private copies while the work runs: <output dir>/.<base>.staging-inputs-XXXXXX */
         char **component_dirs;
         uint32_t scratch_space_mb;
-        int *anchor_fds;     /* the confined inputs' descriptors, open until the job ends */
-        size_t n_anchor_fds;
         /* results */
         ImagingBuildResult result;
 } BootImageBuildJob;
@@ -97,8 +101,10 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e);
 typedef struct DefaultImageExportJob {
         char *source_path;   /* <adk>/<arch>/winpe.wim */
         unsigned image_index;
-        char *output_path;   /* "/proc/self/fd/<dirfd>/<name>" inside a content root */
-        int output_dir_fd;
+        char *output_path;   /* "/proc/self/fd/<dirfd>/<name>" inside a content root, for messages */
+        int output_dir_fd;   /* the export's folder, confined when the job was made */
+        char *output_name;   /* the file name in it */
+        char *private_dir;   /* <state>/images/export: where the image is built before it is published */
         char **component_dirs; /* the always-added components present in the kit */
         ImagingBuildResult result;
 } DefaultImageExportJob;

@@ -10,7 +10,10 @@
  *
  * Paths: callers pass paths they have already confined (content roots, state directory). A
  * confined file is best passed as "/proc/self/fd/N" of the descriptor the confinement returned,
- * so that wimlib opens exactly the checked inode. */
+ * so that wimlib opens exactly the checked inode. Trees and files to add must be private copies
+ * (util/tree-copy.h): wimlib walks them by joined names and reads their data by name again when
+ * it writes. An output is written in a folder only the daemon writes: wimlib reopens it by its
+ * realpath(). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -125,7 +128,7 @@ void imaging_build_result_done(ImagingBuildResult *r);
 /* --- boot images -------------------------------------------------------------------------- */
 
 /* What a boot image gets (ARCHITECTURE.md "Building a boot image", reference §8). All paths are
- * on disk and already confined by the caller; NULL or "" = not set. */
+ * on disk and are the caller's private copies of confined inputs; NULL or "" = not set. */
 typedef struct BootImageDriver {
         uint32_t id;        /* SMS_Driver.CI_ID */
         const char *source; /* the driver's folder (or .inf file) */

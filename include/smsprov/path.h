@@ -5,7 +5,13 @@
  * accepted only if it is absolute, lexically below one of the roots, and resolves beneath that
  * root without following a symlink out of it (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS),
  * and the object found is of the kind wanted. Device nodes, FIFOs and sockets are never opened
- * for I/O (O_PATH first, so a FIFO cannot block the daemon). */
+ * for I/O (O_PATH first, so a FIFO cannot block the daemon).
+ *
+ * A check is good only for the descriptor it returns: every use of a caller-given path resolves
+ * it again (or keeps the descriptor of the check) and works below that descriptor with *at()
+ * calls, never with the stored string or a path joined from it. A library that takes paths gets
+ * "/proc/self/fd/N" of a checked file (it opens exactly that inode), or a private copy of a tree
+ * (util/tree-copy.h) when it walks or reopens names below the path. */
 
 #include <stdbool.h>
 
@@ -24,6 +30,8 @@ typedef struct ContentRoots {
 /* Canonicalises and adds a root; the directory must exist. */
 int content_roots_add(ContentRoots *roots, const char *path, SmsError *e);
 void content_roots_done(ContentRoots *roots);
+/* A copy for a worker thread, which resolves with it where it uses a path (no shared state). */
+int content_roots_copy(const ContentRoots *from, ContentRoots *ret);
 
 /* Checks `path` as described above. On success returns 0 and, when ret_fd is not NULL, a file
  * descriptor open on the object (O_RDONLY for files, O_PATH|O_DIRECTORY for directories), so
@@ -42,7 +50,8 @@ int path_open_beneath(int dirfd, const char *relative, int flags);
 
 /* "/proc/self/fd/N": a path that names exactly the inode behind fd, for libraries that take paths. */
 char *path_of_fd(int fd);
-/* The absolute path the kernel has for fd (readlink of /proc/self/fd/N), or NULL. */
+/* The absolute path the kernel has for fd (readlink of /proc/self/fd/N), or NULL: a name for
+ * comparisons and messages, never one to open again (a rename may have swapped what it names). */
 char *path_resolved_of_fd(int fd);
 
 /* Removes a directory tree the daemon owns (not following symlinks). Missing is fine. */

@@ -73,6 +73,7 @@ struct Distribution {
         char *package_id;
         uint32_t version;
         char *source;        /* what the package's content is: a file or a folder */
+        ContentRoots roots;  /* the site's, for the work to resolve `source` beneath one */
         TargetAction action;
         bool source_failed;  /* the package's content could not be read: every DP fails */
         Target *targets;
@@ -94,6 +95,7 @@ static void distribution_free(void *p) {
         free(d->targets);
         free(d->package_id);
         free(d->source);
+        content_roots_done(&d->roots);
         free(d);
 }
 
@@ -112,6 +114,21 @@ static char *site_library(Manager *m) {
         if (asprintf(&p, "%s/contentlib", m->site.state_dir) < 0)
                 return NULL;
         return p;
+}
+
+/* Where the work may find the package's content: beneath a content root, or for a boot image
+ * (whose PkgSourcePath is the image the daemon built) beneath the state directory's images/. */
+static int distribution_roots(Manager *m, const SmsClass *c, ContentRoots *ret) {
+        _cleanup_free_ char *images = NULL;
+
+        if (sms_class_find_property(c, "ImagePath") < 0)
+                return content_roots_copy(&m->site.roots, ret);
+        if (asprintf(&images, "%s/images", m->site.state_dir) < 0)
+                return -ENOMEM;
+        *ret = (ContentRoots) {};
+        /* Missing (nothing built yet): no root, and the work refuses the source as outside. */
+        int r = content_roots_add(ret, images, NULL);
+        return r == -ENOMEM ? r : 0;
 }
 
 /* The key text of a package's assignment to a DP (SMS_DistributionPoint and its summarizer). */
@@ -280,8 +297,14 @@ static int distribution_work(Job *job, void *userdata, SmsError *e) {
         if (d->action == TARGET_DISTRIBUTE) {
                 ContentManifest manifest = {};
                 TargetProgress tp = { .job = job };
+                _cleanup_close_ int source_fd = -1;
                 job_set_progress(job, 0, 100, 0, 0, "Reading the package source");
-                r = content_site_ingest(lib, d->package_id, d->version, d->source, target_progress, &tp, &manifest, e);
+                /* Resolved again here, where it is read: what was checked when PkgSourcePath was
+                 * set may have been renamed and replaced by a link since. */
+                r = content_roots_resolve(&d->roots, d->source, PATH_KIND_ANY, &source_fd, e);
+                if (r >= 0)
+                        r = content_site_ingest_fd(lib, d->package_id, d->version, source_fd, d->source,
+                                                   target_progress, &tp, &manifest, e);
                 content_manifest_done(&manifest);
                 if (r < 0) {
                         d->source_failed = true;
@@ -432,7 +455,7 @@ int bus_distribution_start(Manager *m, const SmsClass *c, const char *package_id
                                              package->key);
                 }
                 d->source = strdup(source);
-                if (!d->source) {
+                if (!d->source || distribution_roots(m, c, &d->roots) < 0) {
                         distribution_free(d);
                         return -ENOMEM;
                 }

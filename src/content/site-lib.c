@@ -488,15 +488,17 @@ static int build_manifest(Ingest *in, ContentManifest *ret) {
         return 0;
 }
 
-static int open_source(Ingest *in, SmsError *e) {
+/* `given_fd` is the caller's source as content_roots_resolve() found it beneath a content root,
+ * or -1 for a path the daemon chose (opened here, following links). Either way the walk and every
+ * read below start from that one inode: no name is looked up again from the top. */
+static int open_source(Ingest *in, int given_fd, SmsError *e) {
         _cleanup_close_ int path_fd = -1;
         struct stat st;
         int fd;
 
-        /* The source path itself is the caller's (already confined) choice and may be reached
-         * through a link; what lies below it may not. O_PATH first: opening a device node or a
-         * FIFO for reading could block or act on a device. */
-        path_fd = open(in->source, O_PATH | O_CLOEXEC);
+        /* O_PATH first: opening a device node or a FIFO for reading could block or act on a
+         * device. */
+        path_fd = given_fd >= 0 ? fcntl(given_fd, F_DUPFD_CLOEXEC, 3) : open(in->source, O_PATH | O_CLOEXEC);
         if (path_fd < 0 && (errno == ENOENT || errno == ENOTDIR))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "package source %s does not exist", in->source);
         if (path_fd < 0)
@@ -555,8 +557,9 @@ static int open_site_lib(Ingest *in, const char *site_lib, SmsError *e) {
         return 0;
 }
 
-int content_site_ingest(const char *site_lib, const char *package_id, uint32_t version, const char *source,
-                        ContentProgress progress, void *userdata, ContentManifest *ret, SmsError *e) {
+int content_site_ingest_fd(const char *site_lib, const char *package_id, uint32_t version, int source_fd,
+                           const char *source, ContentProgress progress, void *userdata, ContentManifest *ret,
+                           SmsError *e) {
         _cleanup_(ingest_done) Ingest in = {
                 .source = source, .package_id = package_id, .source_fd = -1, .lib = CONTENT_LIB_NULL,
                 .lock_fd = -1, .cache_fd = -1, .progress = progress, .userdata = userdata,
@@ -575,7 +578,7 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
         if (version == 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "version 0 is not a version");
 
-        r = open_source(&in, e);
+        r = open_source(&in, source_fd, e);
         if (r < 0)
                 return r;
         if (!in.single) {
@@ -634,4 +637,9 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
                 m = (ContentManifest) {};
         }
         return 0;
+}
+
+int content_site_ingest(const char *site_lib, const char *package_id, uint32_t version, const char *source,
+                        ContentProgress progress, void *userdata, ContentManifest *ret, SmsError *e) {
+        return content_site_ingest_fd(site_lib, package_id, version, -1, source, progress, userdata, ret, e);
 }

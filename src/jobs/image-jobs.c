@@ -18,6 +18,7 @@
 #include "smsprov/image-jobs.h"
 #include "smsprov/macro.h"
 #include "smsprov/winpe-catalog.h"
+#include "util/tree-copy.h"
 
 static const CimValue *value(const SmsObject *o, const char *name);
 static const char *string_or_null(const SmsObject *o, const char *name);
@@ -315,19 +316,21 @@ BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
                 return NULL;
         if (b->source_fd >= 0)
                 close(b->source_fd);
-        for (size_t i = 0; i < b->n_anchor_fds; i++)
-                close(b->anchor_fds[i]);
-        free(b->anchor_fds);
+        content_roots_done(&b->roots);
+        free(b->pre_exec_path);
+        free(b->bitmap_path);
+        for (size_t i = 0; i < b->n_drivers; i++)
+                free((char *) b->drivers[i].source);
+        strv_free(b->driver_paths);
+        free(b->drivers);
+        if (b->inputs_dir)
+                (void) path_remove_tree(b->inputs_dir);
+        free(b->inputs_dir);
         free(b->source_path);
         free(b->output_path);
         free(b->architecture);
         free(b->osd_bin_root);
         free(b->pre_exec_command_line);
-        free(b->pre_exec_source_directory);
-        free(b->background_bitmap_path);
-        for (size_t i = 0; i < b->n_drivers; i++)
-                free((char *) b->drivers[i].source);
-        free(b->drivers);
         strv_free(b->component_dirs);
         imaging_build_result_done(&b->result);
         free(b);
@@ -348,25 +351,64 @@ static const char *string_or_null(const SmsObject *o, const char *name) {
         return v && !v->null && *v->str ? v->str : NULL;
 }
 
-/* Confines a stored path again and returns the path the kernel resolved it to, keeping the
- * descriptor in `fds` until the job ends. Trees and files are added to an image by wimlib, which
- * lstat()s its sources, so a /proc/self/fd link would be added as a link: the resolved path is
- * handed over instead. (A rename racing between this check and the build could still swap what
- * is there; the openat2 walk for adds belongs to the confinement work of the hardening issue.) */
-static int confine(const Site *site, const char *what, const char *path, PathKind kind, int *fds, size_t *n_fds,
-                   char **ret, SmsError *e) {
+/* Confines a stored path again and returns its descriptor (O_PATH for a folder, O_RDONLY for a
+ * file), named errors prefixed by the property. */
+static int confine(const ContentRoots *roots, const char *what, const char *path, PathKind kind, int *ret_fd,
+                   SmsError *e) {
         SmsError inner = SMS_ERROR_NULL;
-        int fd, r;
+        int r;
 
-        r = content_roots_resolve(&site->roots, path, kind, &fd, &inner);
+        r = content_roots_resolve(roots, path, kind, ret_fd, &inner);
         if (r < 0) {
                 r = sms_error_set(e, inner.code, "%s: %s", what, inner.message ? inner.message : path);
                 sms_error_clear(&inner);
-                return r;
         }
-        fds[(*n_fds)++] = fd;
-        *ret = path_resolved_of_fd(fd);
-        return *ret ? 0 : sms_error_set(e, SMS_ERROR_FAILED, "%s: cannot resolve %s", what, path);
+        return r;
+}
+
+/* A driver's source is its folder or an .inf file in it; either way the folder goes in, found
+ * beneath the root like the source itself. For an .inf file, *ret_inf_fd is the file checked:
+ * the copy takes its bytes from it, whatever the folder holds under its name by then. */
+static int confine_driver(const ContentRoots *roots, uint32_t id, const char *path, int *ret_fd, int *ret_inf_fd,
+                          SmsError *e) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *dir = NULL;
+        struct stat st;
+        size_t n;
+        int r;
+
+        *ret_inf_fd = -1;
+        r = confine(roots, "ReferencedDrivers", path, PATH_KIND_ANY, &fd, e);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return sms_error_set_errno(e, errno, "ReferencedDrivers: %s", path);
+        if (S_ISDIR(st.st_mode)) {
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        n = strlen(path);
+        if (n < 4 || strcasecmp(path + n - 4, ".inf") != 0)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "driver %u source %s is neither a folder nor an .inf file", id, path);
+        dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        *strrchr(dir, '/') = 0; /* absolute: confine() checked */
+        r = confine(roots, "ReferencedDrivers", *dir ? dir : "/", PATH_KIND_DIRECTORY, ret_fd, e);
+        if (r < 0)
+                return r;
+        *ret_inf_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Checks an input when the job is made, so that the call fails with its named error; the work
+ * resolves it again. */
+static int check_input(const ContentRoots *roots, const char *what, const char *path, PathKind kind, SmsError *e) {
+        int fd = -1, r = confine(roots, what, path, kind, &fd, e);
+        if (fd >= 0)
+                close(fd);
+        return r;
 }
 
 int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_bin_root, const char *adk_root,
@@ -385,12 +427,12 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         if (!b)
                 return -ENOMEM;
         b->source_fd = -1;
+        r = content_roots_copy(&site->roots, &b->roots);
+        if (r < 0)
+                goto fail;
 
-        /* The descriptors of confined inputs live in `fds` until the job ends; they are the
-         * anchors of the /proc/self/fd paths the work opens. */
-        int fds[4 + 1024];
-        size_t n_fds = 0;
-
+        /* The source WIM stays open from here: wimlib reads it through /proc/self/fd/N, which opens
+         * this very inode, and keeps reading the descriptor it opened. */
         r = content_roots_resolve(&site->roots, image_path, PATH_KIND_FILE, &b->source_fd, e);
         if (r < 0)
                 goto fail;
@@ -425,14 +467,17 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                 goto fail;
         }
         if (string_or_null(package, "PreExecSourceDirectory")) {
-                r = confine(site, "PreExecSourceDirectory", string_or_null(package, "PreExecSourceDirectory"),
-                            PATH_KIND_DIRECTORY, fds, &n_fds, &b->pre_exec_source_directory, e);
+                b->pre_exec_path = strdup(string_or_null(package, "PreExecSourceDirectory"));
+                r = b->pre_exec_path ? check_input(&b->roots, "PreExecSourceDirectory", b->pre_exec_path,
+                                                   PATH_KIND_DIRECTORY, e)
+                                     : -ENOMEM;
                 if (r < 0)
                         goto fail;
         }
         if (string_or_null(package, "BackgroundBitmapPath")) {
-                r = confine(site, "BackgroundBitmapPath", string_or_null(package, "BackgroundBitmapPath"),
-                            PATH_KIND_FILE, fds, &n_fds, &b->background_bitmap_path, e);
+                b->bitmap_path = strdup(string_or_null(package, "BackgroundBitmapPath"));
+                r = b->bitmap_path ? check_input(&b->roots, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, e)
+                                   : -ENOMEM;
                 if (r < 0)
                         goto fail;
         }
@@ -440,17 +485,26 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         v = value(package, "ReferencedDrivers");
         if (v && !v->null && v->drivers.n > 0) {
                 b->drivers = calloc(v->drivers.n, sizeof(BootImageDriver));
-                if (!b->drivers) {
+                b->driver_paths = calloc(v->drivers.n + 1, sizeof(char *));
+                if (!b->drivers || !b->driver_paths) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                for (size_t i = 0; i < v->drivers.n && i < 1024; i++) {
-                        char *p = NULL;
-                        r = confine(site, "ReferencedDrivers", v->drivers.data[i].source_path, PATH_KIND_ANY, fds,
-                                    &n_fds, &p, e);
+                for (size_t i = 0; i < v->drivers.n; i++) {
+                        int fd = -1, inf_fd = -1;
+                        r = confine_driver(&b->roots, v->drivers.data[i].id, v->drivers.data[i].source_path, &fd,
+                                           &inf_fd, e);
+                        if (fd >= 0)
+                                close(fd);
+                        if (inf_fd >= 0)
+                                close(inf_fd);
                         if (r < 0)
                                 goto fail;
-                        b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id, .source = p };
+                        if (!(b->driver_paths[i] = strdup(v->drivers.data[i].source_path))) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id };
                 }
         }
 
@@ -504,49 +558,164 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         v = value(package, "ScratchSpace");
         b->scratch_space_mb = v && !v->null ? (uint32_t) v->u : 0;
 
-        b->anchor_fds = malloc((n_fds ? n_fds : 1) * sizeof(int));
-        if (!b->anchor_fds) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        memcpy(b->anchor_fds, fds, n_fds * sizeof(int));
-        b->n_anchor_fds = n_fds;
         *ret = b;
         return 0;
 fail:
-        for (size_t i = 0; i < n_fds; i++)
-                close(fds[i]);
         boot_image_build_free(b);
         return r;
+}
+
+/* wimlib adds trees by path and reads their files by path again when it writes, so a rename
+ * inside a content root could swap a link in under any of its names at any time: it gets private
+ * copies instead, taken below the descriptor found beneath the root into a folder beside the
+ * output, which only the daemon writes. Returns the copy's path in *ret. */
+static int copy_input(BootImageBuildJob *b, int dir_fd, const char *what, const char *path, PathKind kind,
+                      const char *name, char **ret, SmsError *e) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        r = confine(&b->roots, what, path, kind, &fd, e);
+        if (r < 0)
+                return r;
+        r = tree_copy_at(fd, dir_fd, name, what, e);
+        if (r < 0)
+                return r;
+        if (asprintf(ret, "%s/%s", b->inputs_dir, name) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* A driver's folder; for an .inf file, the file checked goes into the folder's copy in place of
+ * what the folder held under its name when it was copied. */
+static int copy_driver(BootImageBuildJob *b, int dir_fd, size_t i, SmsError *e) {
+        _cleanup_close_ int fd = -1, inf_fd = -1, copy_fd = -1;
+        const char *path = b->driver_paths[i];
+        char name[32];
+        int r;
+
+        snprintf(name, sizeof name, "driver-%zu", i);
+        r = confine_driver(&b->roots, b->drivers[i].id, path, &fd, &inf_fd, e);
+        if (r < 0)
+                return r;
+        r = tree_copy_at(fd, dir_fd, name, "ReferencedDrivers", e);
+        if (r < 0)
+                return r;
+        if (inf_fd >= 0) {
+                const char *base = strrchr(path, '/') + 1;
+                copy_fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (copy_fd < 0 || (unlinkat(copy_fd, base, 0) < 0 && errno != ENOENT))
+                        return sms_error_set_errno(e, errno, "ReferencedDrivers: copying %s", path);
+                r = tree_copy_at(inf_fd, copy_fd, base, "ReferencedDrivers", e);
+                if (r < 0)
+                        return r;
+        }
+        free((char *) b->drivers[i].source);
+        if (asprintf((char **) &b->drivers[i].source, "%s/%s", b->inputs_dir, name) < 0) {
+                b->drivers[i].source = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bitmap, SmsError *e) {
+        _cleanup_free_ char *dir = strdup(b->output_path);
+        _cleanup_close_ int dir_fd = -1;
+        char *slash;
+        int r;
+
+        if (!b->pre_exec_path && !b->bitmap_path && b->n_drivers == 0)
+                return 0;
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        *slash = 0;
+        if (asprintf(&b->inputs_dir, "%s/.inputs.staging-XXXXXX", dir) < 0) {
+                b->inputs_dir = NULL;
+                return -ENOMEM;
+        }
+        if (!mkdtemp(b->inputs_dir)) {
+                r = sms_error_set_errno(e, errno, "cannot create a folder for the build's inputs beside %s",
+                                        b->output_path);
+                free(b->inputs_dir);
+                b->inputs_dir = NULL;
+                return r;
+        }
+        dir_fd = open(b->inputs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir_fd < 0)
+                return sms_error_set_errno(e, errno, "%s", b->inputs_dir);
+
+        if (b->pre_exec_path) {
+                r = copy_input(b, dir_fd, "PreExecSourceDirectory", b->pre_exec_path, PATH_KIND_DIRECTORY, "pre-exec",
+                               ret_pre_exec, e);
+                if (r < 0)
+                        return r;
+        }
+        if (b->bitmap_path) {
+                r = copy_input(b, dir_fd, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, "background.bmp",
+                               ret_bitmap, e);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < b->n_drivers; i++) {
+                r = copy_driver(b, dir_fd, i, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void drop_inputs(BootImageBuildJob *b) {
+        if (b->inputs_dir) {
+                (void) path_remove_tree(b->inputs_dir);
+                free(b->inputs_dir);
+                b->inputs_dir = NULL;
+        }
+}
+
+/* A build refused before it started leaves no folder behind: the output's folder goes again when
+ * it is empty (it was made for this build, or held nothing anyway). */
+static void remove_output_dir_if_empty(const char *output_path) {
+        _cleanup_free_ char *dir = strdup(output_path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+
+        if (slash) {
+                *slash = 0;
+                (void) rmdir(dir);
+        }
 }
 
 int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         BootImageBuildJob *b = userdata;
         BootImagePlan plan = {};
+        _cleanup_free_ char *pre_exec = NULL, *bitmap = NULL;
         int r;
 
-        BootImageConfig config = {
-                .architecture = b->architecture,
-                .osd_bin_root = b->osd_bin_root,
-                .enable_lab_shell = b->enable_lab_shell,
-                .pre_exec_command_line = b->pre_exec_command_line,
-                .pre_exec_source_directory = b->pre_exec_source_directory,
-                .background_bitmap_path = b->background_bitmap_path,
-                .drivers = b->drivers,
-                .n_drivers = b->n_drivers,
-                .component_dirs = (const char *const *) b->component_dirs,
-                .n_components = strv_length(b->component_dirs),
-                .scratch_space_mb = b->scratch_space_mb,
-        };
-
         job_set_progress(job, 0, 100, 0, 0, "Preparing the boot image");
-        r = boot_image_plan(&config, &plan, e);
+        r = image_output_dir_prepare(b->output_path, e);
         if (r < 0)
                 return r;
-
-        r = image_output_dir_prepare(b->output_path, e);
+        r = copy_inputs(b, &pre_exec, &bitmap, e);
+        if (r >= 0) {
+                BootImageConfig config = {
+                        .architecture = b->architecture,
+                        .osd_bin_root = b->osd_bin_root,
+                        .enable_lab_shell = b->enable_lab_shell,
+                        .pre_exec_command_line = b->pre_exec_command_line,
+                        .pre_exec_source_directory = pre_exec,
+                        .background_bitmap_path = bitmap,
+                        .drivers = b->drivers,
+                        .n_drivers = b->n_drivers,
+                        .component_dirs = (const char *const *) b->component_dirs,
+                        .n_components = strv_length(b->component_dirs),
+                        .scratch_space_mb = b->scratch_space_mb,
+                };
+                r = boot_image_plan(&config, &plan, e);
+        }
         if (r < 0) {
-                boot_image_plan_done(&plan);
+                drop_inputs(b);
+                remove_output_dir_if_empty(b->output_path);
                 return r;
         }
 
@@ -565,6 +734,8 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         };
         r = imaging_build(&build, &b->result, e);
         boot_image_plan_done(&plan);
+        /* The copies are read; they go now rather than with the job. */
+        drop_inputs(b);
         /* Renamed into its version folder, not yet committed. */
         if (r >= 0 && !image_job_step(job, "renamed"))
                 r = sms_error_set(e, SMS_ERROR_CANCELED, "the build was canceled");
@@ -584,6 +755,8 @@ DefaultImageExportJob *default_image_export_free(DefaultImageExportJob *x) {
                 close(x->output_dir_fd);
         free(x->source_path);
         free(x->output_path);
+        free(x->output_name);
+        free(x->private_dir);
         strv_free(x->component_dirs);
         imaging_build_result_done(&x->result);
         free(x);
@@ -643,6 +816,7 @@ int default_image_export_new(const Site *site, const char *adk_root, const char 
                 goto fail;
         }
         if (asprintf(&x->output_path, "/proc/self/fd/%d/%s", x->output_dir_fd, name) < 0 ||
+            !(x->output_name = strdup(name)) || asprintf(&x->private_dir, "%s/images/export", site->state_dir) < 0 ||
             asprintf(&x->source_path, "%s/%s/winpe.wim", adk_root, adk_arch) < 0) {
                 r = -ENOMEM;
                 goto fail;
@@ -672,10 +846,69 @@ fail:
         return r;
 }
 
+/* Publishes the privately built image as `name` in the caller's folder: renamed there when both
+ * are on one file system, else copied into a temporary created beside it (O_EXCL, no link
+ * followed) and renamed. Every step is relative to the confined folder descriptor. */
+static int publish_export(DefaultImageExportJob *x, const char *built, SmsError *e) {
+        _cleanup_close_ int in_fd = -1, out_fd = -1;
+        char tmp[64];
+        struct stat st;
+        int r = 0;
+
+        if (renameat(AT_FDCWD, built, x->output_dir_fd, x->output_name) == 0)
+                goto sync;
+        if (errno != EXDEV)
+                return sms_error_set_errno(e, errno, "cannot write %s", x->output_path);
+
+        in_fd = open(built, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (in_fd < 0 || fstat(in_fd, &st) < 0)
+                return sms_error_set_errno(e, errno, "cannot read %s", built);
+        for (unsigned i = 0; out_fd < 0 && i < 100; i++) {
+                snprintf(tmp, sizeof tmp, ".export.tmp-%08x", (unsigned) random());
+                out_fd = openat(x->output_dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (out_fd < 0 && errno != EEXIST)
+                        return sms_error_set_errno(e, errno, "cannot create a temporary file beside %s", x->output_path);
+        }
+        if (out_fd < 0)
+                return sms_error_set_errno(e, EEXIST, "cannot create a temporary file beside %s", x->output_path);
+        for (off_t done = 0; r >= 0 && done < st.st_size;) {
+                ssize_t n = copy_file_range(in_fd, NULL, out_fd, NULL, (size_t) (st.st_size - done), 0);
+                if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+                        char buf[1 << 16];
+                        n = read(in_fd, buf, sizeof buf);
+                        for (ssize_t w = 0, k; n > 0 && w < n; w += k)
+                                if ((k = write(out_fd, buf + w, (size_t) (n - w))) < 0) {
+                                        n = -1;
+                                        break;
+                                }
+                }
+                if (n <= 0)
+                        r = sms_error_set_errno(e, n < 0 ? errno : EIO, "cannot write %s", x->output_path);
+                else
+                        done += n;
+        }
+        if (r >= 0 && fsync(out_fd) < 0)
+                r = sms_error_set_errno(e, errno, "cannot write %s", x->output_path);
+        if (r >= 0 && renameat(x->output_dir_fd, tmp, x->output_dir_fd, x->output_name) < 0)
+                r = sms_error_set_errno(e, errno, "cannot write %s", x->output_path);
+        if (r < 0) {
+                (void) unlinkat(x->output_dir_fd, tmp, 0);
+                return r;
+        }
+        (void) unlink(built);
+sync:;
+        /* The folder's descriptor is O_PATH: fsync needs one opened for reading. */
+        _cleanup_close_ int dir_fd = openat(x->output_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0 || fsync(dir_fd) < 0)
+                return sms_error_set_errno(e, errno, "cannot sync the folder of %s", x->output_path);
+        return 0;
+}
+
 int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         DefaultImageExportJob *x = userdata;
         size_t n = strv_length(x->component_dirs);
         _cleanup_free_ ImagingAdd *adds = calloc(n ? n : 1, sizeof(ImagingAdd));
+        _cleanup_free_ char *staging = NULL, *built = NULL;
         int r;
 
         if (!adds)
@@ -683,10 +916,34 @@ int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         for (size_t i = 0; i < n; i++)
                 adds[i] = (ImagingAdd) { .source = x->component_dirs[i], .target = "\\" };
 
+        /* wimlib keeps the realpath() of the file it writes and opens it by that name again, so
+         * the image is not built in the caller's folder, where a rename could swap a link in
+         * under that name: it is built in a private copy under the state directory (swept at
+         * start-up as a ".staging-" folder) and published through the folder's descriptor. */
+        r = asprintf(&built, "%s/%s", x->private_dir, x->output_name);
+        if (r < 0)
+                return -ENOMEM;
+        r = image_output_dir_prepare(built, e);
+        if (r < 0)
+                return r;
+        if (asprintf(&staging, "%s/.export.staging-XXXXXX", x->private_dir) < 0)
+                return -ENOMEM;
+        if (!mkdtemp(staging)) {
+                r = sms_error_set_errno(e, errno, "cannot create %s", staging);
+                free(TAKE_PTR(staging));
+                return r;
+        }
+        free(built);
+        if (asprintf(&built, "%s/%s", staging, x->output_name) < 0) {
+                built = NULL;
+                (void) path_remove_tree(staging);
+                return -ENOMEM;
+        }
+
         ImagingBuild build = {
                 .source_path = x->source_path,
                 .image_index = x->image_index,
-                .output_path = x->output_path,
+                .output_path = built,
                 .adds = adds,
                 .n_adds = n,
                 .progress = image_job_progress,
@@ -695,13 +952,15 @@ int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         job_set_progress(job, 0, 100, 0, 0, "Exporting the default boot image");
         r = imaging_build(&build, &x->result, e);
         if (r >= 0)
+                r = publish_export(x, built, e);
+        if (r >= 0)
                 job_set_progress(job, 100, 100, x->result.file_size, x->result.file_size, "Exported");
-        /* Not deferred: the path goes through output_dir_fd, which the main thread closes once the
-         * job is reported. */
+        /* Nothing is replaced in the private folder: no leftover; the folder goes now. */
         if (x->result.leftover) {
                 (void) path_remove_tree(x->result.leftover);
                 free(x->result.leftover);
                 x->result.leftover = NULL;
         }
+        (void) path_remove_tree(staging);
         return r;
 }

@@ -34,6 +34,21 @@ int content_roots_add(ContentRoots *roots, const char *path, SmsError *e) {
         return 0;
 }
 
+int content_roots_copy(const ContentRoots *from, ContentRoots *ret) {
+        size_t n = strv_length(from->paths);
+        char **l = calloc(n + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(l[i] = strdup(from->paths[i]))) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        *ret = (ContentRoots) { .paths = l };
+        return 0;
+}
+
 void content_roots_done(ContentRoots *roots) {
         strv_free(roots->paths);
         roots->paths = NULL;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 
-/* util/: parallel_for() and WriteBehind. */
+/* util/: parallel_for(), WriteBehind and tree_copy_at(). */
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -10,14 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "smsprov/macro.h"
+#include "smsprov/path.h"
 #include "util/parallel.h"
+#include "util/tree-copy.h"
 #include "util/write-behind.h"
 
 /* --- parallel_for() ------------------------------------------------------------------------------ */
@@ -124,10 +130,98 @@ static void test_write_behind_file_intact(void **state) {
         free(back);
 }
 
+/* --- tree_copy_at() ------------------------------------------------------------------------------- */
+
+static void put(const char *dir, const char *name, const char *text) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        FILE *f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static char *get(const char *dir, const char *name) {
+        char p[PATH_MAX], *buf = calloc(1, 256);
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                free(buf);
+                return NULL;
+        }
+        assert_true(read(fd, buf, 255) >= 0);
+        close(fd);
+        return buf;
+}
+
+/* Files, folders and links (as links, never followed) are copied below the descriptor; a FIFO is
+ * refused with InvalidParameter. */
+static void test_tree_copy(void **state) {
+        char base[] = "/tmp/smsprov-tree-copy-XXXXXX", src[128], dst[128], p[256], link[256];
+        SmsError e = SMS_ERROR_NULL;
+        int src_fd, dst_fd;
+        char *s;
+
+        assert_non_null(mkdtemp(base));
+        snprintf(src, sizeof src, "%s/src", base);
+        snprintf(dst, sizeof dst, "%s/dst", base);
+        assert_int_equal(mkdir(src, 0755), 0);
+        assert_int_equal(mkdir(dst, 0700), 0);
+        snprintf(p, sizeof p, "%s/sub", src);
+        assert_int_equal(mkdir(p, 0755), 0);
+        put(src, "a.txt", "alpha");
+        put(src, "sub/b.txt", "beta");
+        put(base, "secret", "outside");
+        snprintf(p, sizeof p, "%s/sub/out", src);
+        assert_int_equal(symlink("../../secret", p), 0);
+
+        src_fd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        dst_fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(src_fd >= 0 && dst_fd >= 0);
+        assert_int_equal(tree_copy_at(src_fd, dst_fd, "copy", "Test", &e), 0);
+        s = get(dst, "copy/a.txt");
+        assert_string_equal(s, "alpha");
+        free(s);
+        s = get(dst, "copy/sub/b.txt");
+        assert_string_equal(s, "beta");
+        free(s);
+        /* The link is a link, with its text; nothing was read through it. */
+        snprintf(p, sizeof p, "%s/copy/sub/out", dst);
+        ssize_t n = readlink(p, link, sizeof link - 1);
+        assert_true(n > 0);
+        link[n] = 0;
+        assert_string_equal(link, "../../secret");
+        assert_null(get(dst, "copy/sub/out"));
+
+        /* One file from its descriptor. */
+        snprintf(p, sizeof p, "%s/a.txt", src);
+        int file_fd = open(p, O_RDONLY | O_CLOEXEC);
+        assert_int_equal(tree_copy_at(file_fd, dst_fd, "one", "Test", &e), 0);
+        s = get(dst, "one");
+        assert_string_equal(s, "alpha");
+        free(s);
+        close(file_fd);
+
+        /* A FIFO inside: refused by name, named error. */
+        snprintf(p, sizeof p, "%s/sub/fifo", src);
+        assert_int_equal(mkfifo(p, 0644), 0);
+        assert_int_equal(tree_copy_at(src_fd, dst_fd, "again", "Test", &e), -EINVAL);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        assert_non_null(strstr(e.message, "sub/fifo"));
+        sms_error_clear(&e);
+
+        close(src_fd);
+        close(dst_fd);
+        char cmd[192];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parallel_for_each_index_once),
                 cmocka_unit_test(test_write_behind_file_intact),
+                cmocka_unit_test(test_tree_copy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
