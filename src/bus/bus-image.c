@@ -88,7 +88,7 @@ static int method_get_image_properties(sd_bus_message *msg, void *userdata, sd_b
                            0, &read, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return bus_defer(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
+        return bus_defer_read(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
 }
 
 /* --- ContextID status queues ------------------------------------------------------------------- */

@@ -129,6 +129,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->max_jobs = config->max_jobs ? config->max_jobs : MANAGER_MAX_JOBS;
         m->max_jobs_per_caller = config->max_jobs_per_caller ? config->max_jobs_per_caller
                                                              : MANAGER_MAX_JOBS_PER_CALLER;
+        m->max_calls = config->max_calls ? config->max_calls : MANAGER_MAX_CALLS;
+        m->max_calls_per_caller = config->max_calls_per_caller ? config->max_calls_per_caller
+                                                               : MANAGER_MAX_CALLS_PER_CALLER;
         m->time_scale = config->time_scale ? config->time_scale : 1;
         m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
         r = bus_job_setup(m);

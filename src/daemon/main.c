@@ -34,7 +34,9 @@ static void help(void) {
                "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n"
                "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
                "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
-               "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n");
+               "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
+               "     --max-calls=N          Calls waiting for a worker or for polkit at once (default 256)\n"
+               "     --max-calls-per-caller=N  Of those, from one bus connection (default 32)\n");
 }
 
 /* The numeric options: name, bounds, and where the value goes. */
@@ -155,6 +157,8 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
                 { "max-jobs-per-caller", required_argument, NULL, ARG_NUMERIC + 3 },
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
+                { "max-calls", required_argument, NULL, ARG_NUMERIC + 5 },
+                { "max-calls-per-caller", required_argument, NULL, ARG_NUMERIC + 6 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -172,6 +176,8 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", 1, 4096, &config.max_jobs },
                 { "max-jobs-per-caller", 1, 4096, &config.max_jobs_per_caller },
                 { "max-query-rows", 1, 10000000, &config.max_query_rows },
+                { "max-calls", 1, 4096, &config.max_calls },
+                { "max-calls-per-caller", 1, 4096, &config.max_calls_per_caller },
         };
         int c, r;
 
