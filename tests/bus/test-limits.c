@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 
-/* Resource limits (issue 6): queued jobs per caller and in total, and rows per query. A caller
- * that floods is refused with LimitsExceeded; other callers are still served. The daemon runs
- * with small limits (--max-jobs=8 --max-jobs-per-caller=3 --max-query-rows=5) so that the test
- * needs few objects; the defaults are the same code with other numbers.
+/* Resource limits (issue 6, issue 11 §5): queued jobs per caller and in total, rows per query,
+ * and calls waiting for an answer (deferred replies) per caller and in total. A caller that
+ * floods is refused with LimitsExceeded; other callers are still served. The daemon runs with
+ * small limits (--max-jobs=8 --max-jobs-per-caller=3 --max-query-rows=5 --max-calls=11
+ * --max-calls-per-caller=3) so that the test needs few objects; the defaults are the same code
+ * with other numbers.
  *
  * So that no job can finish while the callers flood, both job workers are held first: the test
  * takes the site content library's lock exclusively (as its garbage collector would), and two
@@ -24,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "../helpers/fuse-hold.h"
 #include "../helpers/wim-gen.h"
 #include "smsprov/macro.h"
 #include "test-env.h"
@@ -35,6 +38,8 @@
 static TestEnv env;
 static char *boot[N_BOOT];  /* boot image packages */
 static char *blocker[2];    /* image packages whose distributions hold the two job workers */
+static char *small_wim;     /* a WIM in the content root */
+static FuseHold hold = { .server = -1, .control = -1 }; /* a file system the test holds */
 static const char dp_nal[] = "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\";
 
 static uint32_t job_state(sd_bus *bus, const char *job) {
@@ -210,8 +215,182 @@ static void test_query_rows(void **state) {
         free(id);
 }
 
+/* --- deferred calls ------------------------------------------------------------------------------ */
+
+/* A call whose reply is collected later. */
+typedef struct Pending {
+        const char *what;
+        sd_bus_message *reply;
+} Pending;
+
+static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ((Pending *) userdata)->reply = sd_bus_message_ref(reply);
+        return 0;
+}
+
+/* Sends a call without waiting; its reply lands in p. args: an sd_bus_message_append() format. */
+static void send_call(sd_bus *bus, Pending *p, const char *what, const char *path, const char *iface,
+                      const char *method, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
+
+        *p = (Pending) { .what = what };
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
+        va_start(ap, types);
+        int r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+        assert_true(r >= 0);
+        assert_true(sd_bus_call_async(bus, NULL, m, on_reply, p, TEST_CALL_TIMEOUT_USEC) >= 0);
+        sd_bus_message_unref(m);
+}
+
+static void send_create(sd_bus *bus, Pending *p, const char *source) {
+        sd_bus_message *m = NULL;
+
+        *p = (Pending) { .what = "Create SMS_ImagePackage" };
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", ROOT "/class/SMS_ImagePackage",
+                                                        IFACE "Class", "Create"),
+                         0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 1, "PkgSourcePath", "s", source) >= 0);
+        assert_true(sd_bus_call_async(bus, NULL, m, on_reply, p, TEST_CALL_TIMEOUT_USEC) >= 0);
+        sd_bus_message_unref(m);
+}
+
+/* Runs the connection until p has its reply. The client-side call timeout is the only deadline
+ * (it answers with a timeout error, which fails the test). */
+static sd_bus_message *await(sd_bus *bus, Pending *p) {
+        while (!p->reply) {
+                int r = sd_bus_process(bus, NULL);
+                assert_true(r >= 0);
+                if (r == 0)
+                        assert_true(sd_bus_wait(bus, UINT64_MAX) >= 0);
+        }
+        return p->reply;
+}
+
+static void expect_ok(sd_bus *bus, Pending *p) {
+        const sd_bus_error *e = sd_bus_message_get_error(await(bus, p));
+        if (e)
+                fail_msg("%s: expected an answer, got %s: %s (daemon log: %s/smsprovd.log)", p->what, e->name,
+                         e->message, env.dir);
+}
+
+/* The reply must be LimitsExceeded whose message contains `why`. */
+static void expect_refused(sd_bus *bus, Pending *p, const char *why) {
+        const sd_bus_error *e = sd_bus_message_get_error(await(bus, p));
+        if (!e || !streq(e->name, SMSPROV_ERR("LimitsExceeded")) || !strstr(e->message, why))
+                fail_msg("%s: expected LimitsExceeded (%s), got %s: %s (daemon log: %s/smsprovd.log)", p->what, why,
+                         e ? e->name : "an answer", e ? e->message : "", env.dir);
+}
+
+static void pending_done(Pending *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                p[i].reply = sd_bus_message_unref(p[i].reply);
+}
+
+#define FLOOD 5
+#define PER_CALLER 3 /* --max-calls-per-caller */
+
+/* Each kind of deferred call, flooded from one connection whose calls cannot finish (their file
+ * is on a file system the test holds, or they queue behind such calls): the caller's fourth and
+ * later calls are refused at once, while a second connection's read and a build go through;
+ * past the total the next caller is refused too; once the file system answers, every admitted
+ * call is answered. */
+static void test_deferred_calls(void **state) {
+        sd_bus *a = connect_client(), *b = connect_client(), *c = connect_client(), *d = connect_client(),
+               *e = connect_client();
+        Pending reads[FLOOD], reloads[FLOOD], creates[FLOOD], others[3], b_read;
+        char *mount_point = test_env_content_path(&env, "hold"), *held_wim = NULL, *held_pkg = NULL;
+
+        assert_int_equal(mkdir(mount_point, 0755), 0);
+        int r = fuse_hold_start(&hold, mount_point, "held.wim", small_wim);
+        if (r < 0) {
+                free(mount_point);
+                print_message("no FUSE mount here (%s): skipped\n", strerror(-r));
+                skip();
+        }
+        assert_true(asprintf(&held_wim, "%s/held.wim", mount_point) > 0);
+        /* While the file system answers: a package whose source is on it. */
+        assert_null(test_create(&env, "SMS_ImagePackage", &held_pkg, NULL, 1, "{sv}", "PkgSourcePath", "s", held_wim));
+        assert_int_equal(fuse_hold(&hold), 0);
+
+        /* A: reads (GetImageProperties) on the held file. The first waits on the file system, the
+         * next two wait for A's turn on the read workers; the last two are refused at once. */
+        for (size_t i = 0; i < FLOOD; i++)
+                send_call(a, &reads[i], "A's GetImageProperties", ROOT "/class/SMS_ImagePackage",
+                          IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
+        for (size_t i = PER_CALLER; i < FLOOD; i++)
+                expect_refused(a, &reads[i], "already has 3 calls");
+
+        /* C: ReloadImageProperties of the package on the held file: two hold both workers of
+         * authorized calls, one queues, two are refused. */
+        for (size_t i = 0; i < FLOOD; i++)
+                send_call(c, &reloads[i], "C's ReloadImageProperties", held_pkg, IFACE "SMS_ImagePackage",
+                          "ReloadImageProperties", "");
+        for (size_t i = PER_CALLER; i < FLOOD; i++)
+                expect_refused(c, &reloads[i], "already has 3 calls");
+
+        /* D: Creates whose reads queue behind C's. */
+        for (size_t i = 0; i < FLOOD; i++)
+                send_create(d, &creates[i], small_wim);
+        for (size_t i = PER_CALLER; i < FLOOD; i++)
+                expect_refused(d, &creates[i], "already has 3 calls");
+
+        /* B is served meanwhile: a read of another file (the second read worker; A has one at a
+         * time), a property, and a build. */
+        send_call(b, &b_read, "B's GetImageProperties", ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static",
+                  "GetImageProperties", "s", small_wim);
+        expect_ok(b, &b_read);
+        pending_done(&b_read, 1);
+        char *id = test_get_string(&env, boot[0], IFACE "SMS_PackageBaseclass", "PackageID");
+        free(id);
+        sd_bus_message *reply = NULL;
+        const char *job;
+        assert_null(test_invoke(&env, boot[0], IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+        assert_true(sd_bus_message_read(reply, "o", &job) > 0);
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        sd_bus_message_unref(reply);
+
+        /* E: nine calls wait; E's first two make eleven, the total; its third is refused. */
+        for (size_t i = 0; i < 3; i++)
+                send_call(e, &others[i], "E's GetImageProperties", ROOT "/class/SMS_ImagePackage",
+                          IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
+        expect_refused(e, &others[2], "11 calls are already waiting");
+
+        /* The file system answers: every admitted call is. */
+        assert_int_equal(fuse_release(&hold), 0);
+        for (size_t i = 0; i < PER_CALLER; i++) {
+                expect_ok(a, &reads[i]);
+                expect_ok(c, &reloads[i]);
+                expect_ok(d, &creates[i]);
+        }
+        expect_ok(e, &others[0]);
+        expect_ok(e, &others[1]);
+        pending_done(reads, FLOOD);
+        pending_done(reloads, FLOOD);
+        pending_done(creates, FLOOD);
+        pending_done(others, 3);
+
+        /* And A may call again. */
+        send_call(a, &reads[0], "A's GetImageProperties after the flood", ROOT "/class/SMS_ImagePackage",
+                  IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
+        expect_ok(a, &reads[0]);
+        pending_done(reads, 1);
+
+        fuse_hold_stop(&hold);
+        free(held_wim);
+        free(held_pkg);
+        free(mount_point);
+        sd_bus_flush_close_unref(a);
+        sd_bus_flush_close_unref(b);
+        sd_bus_flush_close_unref(c);
+        sd_bus_flush_close_unref(d);
+        sd_bus_flush_close_unref(e);
+}
+
 static int setup(void **state) {
-        static const char *const limits[] = { "--max-jobs=8", "--max-jobs-per-caller=3", "--max-query-rows=5", NULL };
+        static const char *const limits[] = { "--max-jobs=8", "--max-jobs-per-caller=3", "--max-query-rows=5",
+                                              "--max-calls=11", "--max-calls-per-caller=3", NULL };
         char *wim;
 
         if (test_env_start(&env) < 0)
@@ -238,6 +417,7 @@ static int setup(void **state) {
                                 "ContentRoot", "s", dp_root));
         free(dp_root);
         char *small = test_env_content_path(&env, "small.wim"), *first = NULL;
+        small_wim = strdup(small);
         assert_int_equal(test_make_winpe_wim(small, "9", false, 0, true), 0);
         for (size_t i = 0; i < 3; i++) {
                 char *pkg = NULL;
@@ -260,6 +440,8 @@ static int teardown(void **state) {
                 free(boot[i]);
         free(blocker[0]);
         free(blocker[1]);
+        free(small_wim);
+        fuse_hold_stop(&hold); /* when a failed test left it */
         return test_env_stop(&env);
 }
 
@@ -267,6 +449,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_jobs_per_caller_and_total),
                 cmocka_unit_test(test_query_rows),
+                cmocka_unit_test(test_deferred_calls),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
