@@ -85,6 +85,10 @@ static int manager_connect(Manager *m) {
         return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
 }
 
+static void remove_tree_later(char *path, void *userdata) {
+        job_queue_remove_later(userdata, path);
+}
+
 int manager_new(const ManagerConfig *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         SmsError e = SMS_ERROR_NULL;
@@ -140,6 +144,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = bus_defer_setup(m);
         if (r < 0)
                 return r;
+        m->site.remove_tree = remove_tree_later;
+        m->site.remove_tree_userdata = m->jobs;
         if ((config->adk_root && !(m->adk_root = strdup(config->adk_root))) ||
             (config->osd_bin_root && !(m->osd_bin_root = strdup(config->osd_bin_root))))
                 return log_oom();
@@ -168,6 +174,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         bus_schedule_shutdown(m);
         authz_shutdown(m);
+        m->site.remove_tree = NULL; /* the job queue goes next */
         bus_job_shutdown(m);
         bus_defer_shutdown(m);
         manager_cache_flush(m);
