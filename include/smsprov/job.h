@@ -138,3 +138,19 @@ void job_defer_removal(Job *j, char *path);
 void job_queue_remove_later(JobQueue *q, char *path);
 /* Main side: a copy of the current progress (clears the dirty flag). */
 JobProgress job_get_progress(Job *j, bool *ret_was_dirty);
+
+/* Test points (src/jobs/test-point.c; the daemon's --test-hold-dir, accepted on private buses
+ * only). With a test directory set, a job reaching point P waits while the file DIR/P exists
+ * (DIR/P.<id>.held exists meanwhile) and the daemon SIGKILLs itself where DIR/P.kill exists.
+ * Every job passes the point named after its operation when it starts running (below); work may
+ * add points of its own ("<operation>.<step>"). Without a test directory these cost one branch. */
+/* Takes a copy of dir_fd. The queue's jobs pass the point <prefix><operation> as they start
+ * ("call." for the deferred replies of quick calls, so that "call.Create" and a job never share
+ * a point). */
+int job_queue_set_test_dir(JobQueue *q, int dir_fd, const char *prefix);
+/* Worker side: the start point of j (job-queue.c passes it for every job). */
+bool job_test_start_point(Job *j);
+/* Worker side: waits at the point while it is held; returns job_should_continue(). */
+bool job_test_point(Job *j, const char *point);
+/* Main thread: only the .kill half (holding the main thread would stop the daemon answering). */
+void job_queue_test_crash_point(JobQueue *q, const char *point);

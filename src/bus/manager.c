@@ -3,6 +3,7 @@
 /* The manager: connects to the bus, opens the site, registers every object and runs the loop. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,20 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return r;
         m->site.remove_tree = remove_tree_later;
         m->site.remove_tree_userdata = m->jobs;
+        if (config->test_hold_dir) {
+                _cleanup_close_ int fd = open(config->test_hold_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return log_error_errno(-errno, "Cannot open the test hold directory %s: %m",
+                                               config->test_hold_dir);
+                r = job_queue_set_test_dir(m->jobs, fd, "");
+                if (r >= 0)
+                        r = job_queue_set_test_dir(m->quick, fd, "call.");
+                if (r >= 0)
+                        r = job_queue_set_test_dir(m->reads, fd, "call.");
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set the test hold directory: %m");
+                log_info("Test points are on: jobs hold where %s/<point> exists.", config->test_hold_dir);
+        }
         if ((config->adk_root && !(m->adk_root = strdup(config->adk_root))) ||
             (config->osd_bin_root && !(m->osd_bin_root = strdup(config->osd_bin_root))))
                 return log_oom();

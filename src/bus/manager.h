@@ -114,6 +114,7 @@ typedef struct ManagerConfig {
         unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
         unsigned max_calls, max_calls_per_caller; /* 0 = the defaults above */
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
+        const char *test_hold_dir;              /* --test-hold-dir (tests, private buses only) */
 } ManagerConfig;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

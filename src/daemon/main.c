@@ -36,7 +36,8 @@ static void help(void) {
                "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
                "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
                "     --max-calls=N          Calls waiting for a worker or for polkit at once (default 256)\n"
-               "     --max-calls-per-caller=N  Of those, from one bus connection (default 32)\n");
+               "     --max-calls-per-caller=N  Of those, from one bus connection (default 32)\n"
+               "     --test-hold-dir=DIR    Tests only, with --bus-address: hold jobs at test points (DIR/<point>)\n");
 }
 
 /* The numeric options: name, bounds, and where the value goes. */
@@ -137,6 +138,7 @@ int main(int argc, char *argv[]) {
                 ARG_ADK_ROOT,
                 ARG_OSD_BIN_ROOT,
                 ARG_POLKIT,
+                ARG_TEST_HOLD_DIR,
                 ARG_NUMERIC, /* ARG_NUMERIC + i: numeric[i] */
         };
         static const struct option options[] = {
@@ -152,6 +154,7 @@ int main(int argc, char *argv[]) {
                 { "adk-root", required_argument, NULL, ARG_ADK_ROOT },
                 { "osd-bin-root", required_argument, NULL, ARG_OSD_BIN_ROOT },
                 { "polkit", no_argument, NULL, ARG_POLKIT },
+                { "test-hold-dir", required_argument, NULL, ARG_TEST_HOLD_DIR },
                 { "time-scale", required_argument, NULL, ARG_NUMERIC + 0 },
                 { "job-linger", required_argument, NULL, ARG_NUMERIC + 1 },
                 { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
@@ -249,6 +252,9 @@ int main(int argc, char *argv[]) {
                 case ARG_POLKIT:
                         config.polkit = true;
                         break;
+                case ARG_TEST_HOLD_DIR:
+                        config.test_hold_dir = optarg;
+                        break;
                 default:
                         if (c >= ARG_NUMERIC && c < ARG_NUMERIC + (int) ELEMENTSOF(numeric)) {
                                 if (parse_numeric(&numeric[c - ARG_NUMERIC], optarg) < 0)
@@ -262,6 +268,11 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         config.content_roots = roots;
+        /* A test point lets whoever can write DIR stall or kill jobs: never on a shared bus. */
+        if (config.test_hold_dir && config.bus_kind != BUS_KIND_ADDRESS) {
+                log_error("--test-hold-dir is for tests on a private bus (--bus-address) only.");
+                return 2;
+        }
         config.job_linger_usec = job_linger_sec * 1000000ULL;
 
         /* Block the signals sd-event handles before any worker thread exists: threads inherit

@@ -10,29 +10,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "jobs/job-internal.h"
 #include "smsprov/job.h"
 #include "smsprov/macro.h"
 #include "smsprov/path.h"
 #include "util/time-util.h"
 
-#define JOB_QUEUE_MAX_WORKERS 8
-
-struct JobQueue {
-        pthread_mutex_t lock;
-        pthread_cond_t wake;
-        Job *pending_head, *pending_tail; /* FIFO of queued jobs, under lock */
-        Job *done;                        /* finished by a worker, awaiting dispatch, under lock */
-        char **removals;                  /* job_defer_removal() paths of dispatched jobs, under
-                                           * lock; idle workers remove them */
-        size_t n_removals;
-        Job **active;                     /* main thread: queued or running jobs */
-        size_t n_active;
-        bool stopping;
-        int event_fd;
-        pthread_t workers[JOB_QUEUE_MAX_WORKERS];
-        unsigned n_workers;
-        JobQueueCallbacks callbacks;
-};
 
 const char *job_state_to_result(JobState s) {
         switch (s) {
@@ -87,7 +70,8 @@ static void *worker_main(void *arg) {
                 pthread_mutex_unlock(&j->lock);
                 queue_wake_main(q);
 
-                if (atomic_load(&j->cancel_requested))
+                /* The test point every job passes once it counts as running. */
+                if (!job_test_start_point(j))
                         j->work_result = sms_error_set(&j->work_error, SMS_ERROR_CANCELED, "canceled before it started");
                 else
                         j->work_result = j->work(j, j->userdata, &j->work_error);
@@ -113,6 +97,7 @@ int job_queue_new(unsigned n_workers, const JobQueueCallbacks *callbacks, JobQue
         pthread_cond_init(&q->wake, NULL);
         if (callbacks)
                 q->callbacks = *callbacks;
+        q->test_dir_fd = -1;
         q->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (q->event_fd < 0) {
                 r = -errno;
@@ -159,6 +144,9 @@ JobQueue *job_queue_free(JobQueue *q) {
         free(q->active);
         if (q->event_fd >= 0)
                 close(q->event_fd);
+        if (q->test_dir_fd >= 0)
+                close(q->test_dir_fd);
+        free(q->test_prefix);
         pthread_cond_destroy(&q->wake);
         pthread_mutex_destroy(&q->lock);
         free(q);

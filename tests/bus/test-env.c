@@ -24,6 +24,26 @@ static void sleep_ms(unsigned ms) {
         nanosleep(&ts, NULL);
 }
 
+uint64_t test_deadline(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000 + TEST_WAIT_USEC;
+}
+
+void test_bus_step(sd_bus *bus) {
+        if (sd_bus_process(bus, NULL) == 0)
+                (void) sd_bus_wait(bus, 10000);
+}
+
+bool test_deadline_passed(uint64_t deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000 >= deadline)
+                return true;
+        sleep_ms(5); /* the pause between two looks at a state */
+        return false;
+}
+
 static pid_t spawn(char *const argv[]) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -69,6 +89,11 @@ int test_env_start(TestEnv *env) {
         waitpid(kit_pid, NULL, 0);
         free(kit);
 
+        /* Test points (--test-hold-dir): every daemon of a bus test can be held. */
+        env->hold_dir = join(env->dir, "holds");
+        if (mkdir(env->hold_dir, 0755) < 0)
+                return -errno;
+
         bus_path = join(env->dir, "bus");
         if (asprintf(&listen, "--address=unix:path=%s", bus_path) < 0 ||
             asprintf(&env->address, "unix:path=%s", bus_path) < 0)
@@ -81,8 +106,8 @@ int test_env_start(TestEnv *env) {
         env->dbus_pid = spawn(dbus_argv);
         free(listen);
         free(config);
-        for (int i = 0; i < 500 && stat(bus_path, &st) < 0; i++)
-                sleep_ms(10);
+        for (uint64_t d = test_deadline(); stat(bus_path, &st) < 0 && !test_deadline_passed(d);)
+                ;
         free(bus_path);
 
         return test_env_start_daemon(env, NULL);
@@ -104,7 +129,8 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
             asprintf(&argv[n++], "--content-root=%s", env->content_dir) < 0)
                 abort();
         if (asprintf(&argv[n++], "--adk-root=%s/adk", env->dir) < 0 ||
-            asprintf(&argv[n++], "--osd-bin-root=%s/osd-bin", env->dir) < 0)
+            asprintf(&argv[n++], "--osd-bin-root=%s/osd-bin", env->dir) < 0 ||
+            asprintf(&argv[n++], "--test-hold-dir=%s", env->hold_dir) < 0)
                 abort();
         argv[n++] = "--site-code=LAB";
         argv[n++] = "--log-level=warning";
@@ -112,7 +138,7 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                 argv[n++] = (char *) *a;
         argv[n] = NULL;
         env->daemon_pid = spawn(argv);
-        for (size_t i = 1; i < 6; i++)
+        for (size_t i = 1; i < 7; i++)
                 free(argv[i]);
 
         if (!env->bus) {
@@ -128,7 +154,7 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
         }
 
         /* Wait until the name is owned: the daemon requests it last. */
-        for (int i = 0; i < 1000; i++) {
+        for (uint64_t d = test_deadline(); !test_deadline_passed(d);) {
                 sd_bus_error error = SD_BUS_ERROR_NULL;
                 sd_bus_message *reply = NULL;
                 int has = 0, status;
@@ -146,7 +172,6 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                         env->daemon_pid = -1;
                         return -ECHILD;
                 }
-                sleep_ms(10);
         }
         return -ETIMEDOUT;
 }
@@ -189,6 +214,7 @@ int test_env_stop(TestEnv *env) {
         free(env->address);
         free(env->state_dir);
         free(env->content_dir);
+        free(env->hold_dir);
         *env = (TestEnv) {};
         return r;
 }
@@ -351,17 +377,68 @@ uint32_t test_get_u32(TestEnv *env, const char *path, const char *iface, const c
 }
 
 uint32_t test_wait_job(TestEnv *env, const char *job, char **ret_error_name) {
-        for (int i = 0; i < 6000; i++) {
-                uint32_t state = test_get_u32(env, job, "org.smsprov.Provider1.Job", "State");
-                if (state >= 2) {
-                        if (ret_error_name)
-                                *ret_error_name = test_get_string(env, job, "org.smsprov.Provider1.Job", "ErrorName");
-                        return state;
-                }
-                sleep_ms(20);
-        }
-        fail_msg("job %s did not finish", job);
-        return 0;
+        uint32_t state = 0;
+
+        TEST_WAIT_UNTIL((state = test_get_u32(env, job, "org.smsprov.Provider1.Job", "State")) >= 2,
+                        "job %s to end (State %u)", job, state);
+        if (ret_error_name)
+                *ret_error_name = test_get_string(env, job, "org.smsprov.Provider1.Job", "ErrorName");
+        return state;
+}
+
+/* Test points: DIR/<point> holds, DIR/<point>.<id>.held says a job waits there, DIR/<point>.kill
+ * kills the daemon there (src/jobs/test-point.c). */
+static char *point_file(const TestEnv *env, const char *point, const char *suffix) {
+        char *s = NULL;
+        if (asprintf(&s, "%s/%s%s", env->hold_dir, point, suffix) < 0)
+                abort();
+        return s;
+}
+
+static void touch(const char *path) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+                fail_msg("cannot create %s: %s", path, strerror(errno));
+        close(fd);
+}
+
+void test_hold(const TestEnv *env, const char *point) {
+        char *f = point_file(env, point, "");
+        touch(f);
+        free(f);
+}
+
+void test_release(const TestEnv *env, const char *point) {
+        char *f = point_file(env, point, "");
+        if (unlink(f) < 0 && errno != ENOENT)
+                fail_msg("cannot remove %s: %s", f, strerror(errno));
+        free(f);
+}
+
+void test_kill_at(const TestEnv *env, const char *point, bool on) {
+        char *f = point_file(env, point, ".kill");
+        if (on)
+                touch(f);
+        else if (unlink(f) < 0 && errno != ENOENT)
+                fail_msg("cannot remove %s: %s", f, strerror(errno));
+        free(f);
+}
+
+void test_wait_held(TestEnv *env, const char *point, const char *job) {
+        const char *id = strrchr(job, '_');
+        struct stat st;
+        uint32_t state = 0;
+        char *suffix = NULL, *f;
+
+        if (!id || asprintf(&suffix, ".%s.held", id + 1) < 0)
+                fail_msg("%s is not a job path", job);
+        f = point_file(env, point, suffix);
+        TEST_WAIT_UNTIL(stat(f, &st) == 0, "job %s to be held at test point %s (%s)", job, point, f);
+        /* The worker is held; wait until the main thread has published it as running too. */
+        TEST_WAIT_UNTIL((state = test_get_u32(env, job, "org.smsprov.Provider1.Job", "State")) == 1,
+                        "held job %s to be running (State %u)", job, state);
+        free(f);
+        free(suffix);
 }
 
 size_t test_count_rows(TestEnv *env, const char *wql) {

@@ -15,6 +15,7 @@ typedef struct TestEnv {
         char *address;      /* the private bus */
         char *state_dir;
         char *content_dir;
+        char *hold_dir;     /* the daemon's --test-hold-dir (test points, below) */
         pid_t dbus_pid;
         pid_t daemon_pid;
         sd_bus *bus;        /* a client connection */
@@ -67,7 +68,47 @@ const char *test_error_name(const sd_bus_error *error);
 char *test_get_string(TestEnv *env, const char *path, const char *iface, const char *prop);
 uint32_t test_get_u32(TestEnv *env, const char *path, const char *iface, const char *prop);
 
-/* Waits up to 120 s for a job to end and returns its State (2 completed, 3 failed, 4 canceled);
+/* Waiting for a state: every wait looks at the state again and again until it holds, and fails
+ * the test only when TEST_WAIT_USEC have passed, which no working daemon comes near even on a
+ * loaded machine or in the sanitizer build: the deadline turns a hang into a failure and decides
+ * nothing else. test_deadline() starts one; test_deadline_passed() pauses briefly and says
+ * whether it has passed. */
+#define TEST_WAIT_USEC (300 * 1000000ULL)
+uint64_t test_deadline(void);
+bool test_deadline_passed(uint64_t deadline);
+/* Waits until cond holds; on the deadline fails the test with "timed out waiting for <what>",
+ * what being a printf format and its arguments. Needs <cmocka.h>. */
+#define TEST_WAIT_UNTIL(cond, ...)                                                                 \
+        do {                                                                                       \
+                uint64_t _deadline_ = test_deadline();                                             \
+                while (!(cond))                                                                    \
+                        if (test_deadline_passed(_deadline_)) {                                    \
+                                char _what_[512];                                                  \
+                                snprintf(_what_, sizeof _what_, __VA_ARGS__);                      \
+                                fail_msg("%s:%d: timed out after %llu s waiting for %s (the "       \
+                                         "daemon's log is this test's output above)",              \
+                                         __FILE__, __LINE__, TEST_WAIT_USEC / 1000000ULL, _what_); \
+                        }                                                                          \
+        } while (0)
+
+/* The same for a state that signals change: handles what the client connection has received (or
+ * waits up to 10 ms for it) before each look. */
+void test_bus_step(sd_bus *bus);
+#define TEST_BUS_WAIT_UNTIL(bus, cond, ...) TEST_WAIT_UNTIL((test_bus_step(bus), (cond)), __VA_ARGS__)
+
+/* Test points (the daemon's --test-hold-dir, src/jobs/test-point.c): so that a test never races
+ * a job. Every job passes the point named after its Operation ("UpdateImage",
+ * "AddDistributionPoints", …) as it starts running, a deferred call "call.<Member>"
+ * ("call.GetImageProperties"), and some work has points of its own.
+ * test_hold() makes jobs that reach the point wait there, as running, until test_release()
+ * (or until they are canceled); test_wait_held() waits until the given job waits at the point
+ * and the daemon reports it running. test_kill_at() makes the daemon SIGKILL itself at the point. */
+void test_hold(const TestEnv *env, const char *point);
+void test_release(const TestEnv *env, const char *point);
+void test_wait_held(TestEnv *env, const char *point, const char *job);
+void test_kill_at(const TestEnv *env, const char *point, bool on);
+
+/* Waits for a job to end and returns its State (2 completed, 3 failed, 4 canceled);
  * with ret_error_name, also its ErrorName ("" when none; owned by the caller). A job that does not
  * end in time fails the test. */
 uint32_t test_wait_job(TestEnv *env, const char *job, char **ret_error_name);

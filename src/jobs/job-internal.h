@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The job queue's insides, shared by job-queue.c and test-point.c. */
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "smsprov/job.h"
+
+#define JOB_QUEUE_MAX_WORKERS 8
+
+struct JobQueue {
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        Job *pending_head, *pending_tail; /* FIFO of queued jobs, under lock */
+        Job *done;                        /* finished by a worker, awaiting dispatch, under lock */
+        char **removals;                  /* job_defer_removal() paths of dispatched jobs, under
+                                           * lock; idle workers remove them */
+        size_t n_removals;
+        Job **active;                     /* main thread: queued or running jobs */
+        size_t n_active;
+        bool stopping;
+        int event_fd;
+        pthread_t workers[JOB_QUEUE_MAX_WORKERS];
+        unsigned n_workers;
+        JobQueueCallbacks callbacks;
+        int test_dir_fd;                  /* --test-hold-dir (test-point.c); -1 without */
+        char *test_prefix;                /* of this queue's start points, e.g. "call." */
+};
