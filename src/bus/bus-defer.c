@@ -7,7 +7,9 @@
  * Every deferred call holds its message until it is answered, so each counts against the
  * caller's and the daemon's limits (--max-calls, --max-calls-per-caller), together with the
  * caller's questions to polkit (authz.c). Calls anyone may make run on a queue of their own, so
- * that a flood of them never occupies the workers an authorized caller's call needs. */
+ * that a flood of them never occupies the workers an authorized caller's call needs; and on that
+ * queue one connection has one call running at a time (the others wait here, holding no file),
+ * so that one caller whose reads hang (a stuck file system) leaves the other worker to others. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,8 +27,12 @@ struct DeferCall {
         DeferReplyFn reply;
         void *userdata;
         void (*free_userdata)(void *userdata);
-        DeferCall *next; /* in manager->defer_calls */
+        JobQueue *queue;
+        bool submitted;  /* handed to the queue; a read waits here while its sender has one running */
+        DeferCall *next; /* in manager->defer_calls, newest first */
 };
+
+#define DEFER_READS_RUNNING_PER_CALLER 1
 
 static void defer_call_free(void *p) {
         DeferCall *d = p;
@@ -68,9 +74,46 @@ static int defer_work(Job *job, void *userdata, SmsError *e) {
         return d->work(d->userdata, e);
 }
 
+static int defer_submit(DeferCall *d) {
+        d->submitted = true;
+        return job_submit(d->queue,
+                          &(JobSpec) { .operation = sd_bus_message_get_member(d->msg), .work = defer_work,
+                                       .userdata = d, .free_userdata = defer_call_free },
+                          NULL);
+}
+
+/* Reads of `sender` handed to the queue and not yet answered, other than `except`. */
+static unsigned reads_submitted(Manager *m, const char *sender, const DeferCall *except) {
+        unsigned n = 0;
+        for (DeferCall *d = m->defer_calls; d; d = d->next)
+                n += d != except && d->queue == m->reads && d->submitted && same_sender(d->msg, sender);
+        return n;
+}
+
+/* A read of the sender is done: its oldest waiting read goes to the queue. */
+static void reads_next(Manager *m, const DeferCall *done) {
+        const char *sender = sd_bus_message_get_sender(done->msg);
+        DeferCall *next = NULL;
+
+        if (reads_submitted(m, sender, done) >= DEFER_READS_RUNNING_PER_CALLER)
+                return;
+        for (DeferCall *d = m->defer_calls; d; d = d->next)
+                if (d->queue == m->reads && !d->submitted && same_sender(d->msg, sender))
+                        next = d; /* the list is newest first: the last match is the oldest */
+        if (next && defer_submit(next) < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                bus_reply_error(&error, NULL, -ENOMEM);
+                (void) sd_bus_reply_method_error(next->msg, &error);
+                defer_call_free(next);
+        }
+}
+
 static void defer_finished(Job *job, void *userdata) {
         DeferCall *d = job->userdata;
         int r = job->state == JOB_STATE_COMPLETED ? 0 : (job->error_code ? -job->error_code : -EIO);
+
+        if (d->queue == d->manager->reads)
+                reads_next(d->manager, d);
 
         r = d->reply(d->manager, d->msg, d->userdata, r, &job->error);
         if (r < 0) {
@@ -104,11 +147,12 @@ static int defer_on(Manager *m, JobQueue *q, sd_bus_message *msg, DeferWorkFn wo
                 return -ENOMEM;
         }
         *d = (DeferCall) { .manager = m, .msg = sd_bus_message_ref(msg), .work = work, .reply = reply,
-                           .userdata = userdata, .free_userdata = free_userdata, .next = m->defer_calls };
+                           .userdata = userdata, .free_userdata = free_userdata, .queue = q,
+                           .next = m->defer_calls };
         m->defer_calls = d;
-        r = job_submit(q, &(JobSpec) { .operation = sd_bus_message_get_member(msg), .work = defer_work,
-                                       .userdata = d, .free_userdata = defer_call_free },
-                       NULL);
+        if (q == m->reads && reads_submitted(m, sd_bus_message_get_sender(msg), d) >= DEFER_READS_RUNNING_PER_CALLER)
+                return 1; /* reads_next() submits it */
+        r = defer_submit(d);
         if (r < 0) {
                 defer_call_free(d);
                 return r;
@@ -155,4 +199,7 @@ void bus_defer_shutdown(Manager *m) {
         m->reads_source = sd_event_source_disable_unref(m->reads_source);
         m->quick = job_queue_free(m->quick);
         m->reads = job_queue_free(m->reads);
+        /* Reads that were still waiting for their turn. */
+        while (m->defer_calls)
+                defer_call_free(m->defer_calls);
 }

@@ -62,6 +62,11 @@ static sd_bus *connect_client(void) {
         assert_true(sd_bus_set_address(bus, env.address) >= 0);
         assert_true(sd_bus_set_bus_client(bus, true) >= 0);
         assert_true(sd_bus_start(bus) >= 0);
+        /* Authenticated now, not at its first use: the bus drops connections idle that long. */
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Peer", "Ping",
+                               &error, NULL, NULL) < 0)
+                fail_msg("Ping of the bus: %s", error.message);
         return bus;
 }
 
