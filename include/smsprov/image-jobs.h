@@ -23,7 +23,8 @@ bool image_job_progress(void *userdata, uint64_t done, uint64_t total, const cha
 typedef struct ImageRead {
         char *path;          /* confined: "/proc/self/fd/N" of `fd`, once opened */
         char *display_path;  /* what the caller named, for messages */
-        int fd;              /* opened by image_read_work(), kept open until the context is freed */
+        int fd;              /* opened by image_read_work(), and closed there unless keep_fd */
+        bool keep_fd;        /* open until the context is freed (a job reads the file again) */
         const ContentRoots *roots; /* where display_path must lie; NULL for a trusted path */
         bool allow_install_dir;
         unsigned want_index; /* 0 = any; otherwise the index must exist */

@@ -965,5 +965,6 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                 image_create_free(ic);
                 return bus_reply_error_take(error, &e, r);
         }
+        ic->read->keep_fd = ic->extract; /* the extraction reads the same file */
         return bus_defer(m, msg, image_create_work, reply_image_create, ic, image_create_free);
 }

@@ -122,8 +122,24 @@ static int error_with_display_path(const ImageRead *r, SmsError *inner, int k, S
         return k;
 }
 
+static int image_read_work_open(ImageRead *r, SmsError *e);
+
 int image_read_work(void *userdata, SmsError *e) {
         ImageRead *r = userdata;
+        int k = image_read_work_open(r, e);
+
+        /* Closed here, on the worker: closing a file on a file system that stopped answering
+         * (FUSE, NFS) waits too, and the context is freed on the main thread. */
+        if (!r->keep_fd && r->fd >= 0) {
+                close(r->fd);
+                r->fd = -1;
+                free(r->path);
+                r->path = NULL;
+        }
+        return k;
+}
+
+static int image_read_work_open(ImageRead *r, SmsError *e) {
         SmsError inner = SMS_ERROR_NULL;
         int k;
 
