@@ -393,6 +393,82 @@ static void test_deferred_calls(void **state) {
         sd_bus_flush_close_unref(e);
 }
 
+/* --- file work off the event loop ---------------------------------------------------------------- */
+
+static bool exists(const char *path) {
+        struct stat st;
+        return lstat(path, &st) == 0;
+}
+
+/* A Delete of a package with a 2 GiB built image answers, and so do another client's Get of
+ * SiteCode and an ExecQuery of one package, while the image is not yet freed: the removal waits
+ * for an idle job worker, and the test holds both (two builds at their start). Freeing 2 GiB of
+ * allocated blocks takes about a second on ext4: on the event loop that was a second of no
+ * answers to anyone. */
+static void test_delete_frees_images_later(void **state) {
+        char *id = test_get_string(&env, boot[8], IFACE "SMS_PackageBaseclass", "PackageID");
+        char *images = NULL, *big = NULL, *gone = NULL, *held[2];
+        sd_bus *other = connect_client();
+        sd_bus_message *reply = NULL;
+        char wql[256];
+
+        assert_true(asprintf(&images, "%s/images/%s", env.state_dir, id) > 0);
+        assert_true(asprintf(&gone, "%s/images/.%s.deleted", env.state_dir, id) > 0);
+        assert_true(asprintf(&big, "%s/big.bin", images) > 0);
+        assert_true(exists(images));
+        int fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        if (posix_fallocate(fd, 0, 2LL << 30) != 0) {
+                close(fd);
+                unlink(big);
+                print_message("no room for a 2 GiB image here: skipped\n");
+                skip();
+        }
+        close(fd);
+
+        /* Both job workers busy: nothing can remove the image yet. */
+        test_hold(&env, "UpdateImage");
+        for (size_t i = 0; i < 2; i++) {
+                const char *job;
+                assert_null(test_invoke(&env, boot[1 + i], IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+                assert_true(sd_bus_message_read(reply, "o", &job) > 0);
+                held[i] = strdup(job);
+                reply = sd_bus_message_unref(reply);
+                test_wait_held(&env, "UpdateImage", held[i]);
+        }
+
+        assert_null(test_invoke(&env, boot[8], IFACE "SMS_PackageBaseclass", "Delete", NULL, NULL));
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *code = NULL;
+        if (sd_bus_get_property_string(other, "org.smsprov.Provider1", ROOT, IFACE "Site", "SiteCode", &error, &code) < 0)
+                fail_msg("Get SiteCode: %s", error.message);
+        assert_string_equal(code, "LAB");
+        free(code);
+        char *id1 = test_get_string(&env, boot[1], IFACE "SMS_PackageBaseclass", "PackageID");
+        snprintf(wql, sizeof wql, "SELECT PackageID FROM SMS_BootImagePackage WHERE PackageID = '%s'", id1);
+        assert_int_equal(test_count_rows(&env, wql), 1);
+        free(id1);
+        /* Answered, and the image is out of the package's way but not yet freed. */
+        if (exists(images) || !exists(gone))
+                fail_msg("expected %s moved to %s and not yet removed; got %s %s (daemon log: %s)", images, gone,
+                         exists(images) ? "the images still there" : "the images moved",
+                         exists(gone) ? "and kept" : "and removed already", "this test's standard error");
+
+        /* The workers go on, and one of them frees the image. */
+        test_release(&env, "UpdateImage");
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(test_wait_job(&env, held[i], NULL), 2);
+                free(held[i]);
+        }
+        TEST_WAIT_UNTIL(!exists(gone), "%s to be removed", gone);
+
+        sd_bus_flush_close_unref(other);
+        free(images);
+        free(gone);
+        free(big);
+        free(id);
+}
+
 static int setup(void **state) {
         static const char *const limits[] = { "--max-jobs=8", "--max-jobs-per-caller=3", "--max-query-rows=5",
                                               "--max-calls=11", "--max-calls-per-caller=3", NULL };
@@ -455,6 +531,7 @@ int main(void) {
                 cmocka_unit_test(test_jobs_per_caller_and_total),
                 cmocka_unit_test(test_query_rows),
                 cmocka_unit_test(test_deferred_calls),
+                cmocka_unit_test(test_delete_frees_images_later),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
