@@ -175,7 +175,7 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
         if (r < 0) {
                 /* Deleted while it was being built: the built file goes with it. */
                 if (result >= 0)
-                        unlink(d->build->output_path);
+                        bus_remove_later(m, d->build->output_path);
                 sms_error_clear(&inner);
                 return result < 0 ? result : sms_error_set(e, SMS_ERROR_NOT_FOUND, "%s was deleted", d->key);
         }

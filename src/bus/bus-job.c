@@ -518,3 +518,11 @@ void bus_job_shutdown(Manager *m) {
                 bus_job_free(bj);
         }
 }
+
+void bus_remove_later(Manager *m, const char *path) {
+        char *copy = strdup(path);
+        if (copy)
+                job_queue_remove_later(m->jobs, copy);
+        else
+                (void) unlink(path);
+}
