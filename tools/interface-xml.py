@@ -25,6 +25,11 @@ FIXED_DOCS = {
         "Classes": "Every class the provider serves.",
         "ExecQuery": "Runs a WQL query (API.md section 5); returns each instance's path and its selected "
                      "non-lazy properties. Errors: InvalidClass, InvalidQuery, LimitsExceeded.",
+        "ExecQueryPage": "Runs a WQL query one page at a time (API.md section 5, keyset pagination): Cursor \"\" "
+                         "starts, NextCursor is \"\" after the last page; pages follow the query's ORDER BY, then "
+                         "the class key. MaxRows 0 means 1,000; more than --max-query-rows is capped. Errors: "
+                         "InvalidClass, InvalidQuery, InvalidParameter (a cursor not made for this query), "
+                         "LimitsExceeded.",
         "GetObject": "Resolves a WMI path such as SMS_BootImagePackage.PackageID=\"LAB00001\" to the "
                      "instance's object path. Errors: InvalidClass, InvalidParameter, NotFound.",
         "ChangeNotification": "A package was announced as changed (AddChangeNotification, refreshes).",

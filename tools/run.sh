@@ -20,7 +20,7 @@ smsprov_install_deps
 ninja -C build/run >/dev/null
 
 state=$top/.state
-mkdir -p "$state/content"
+mkdir -p "$state/content" "$state/dps"
 # Boot image builds need a deployment kit and OSD binaries: a stand-in unless already there.
 . tools/stand-in-kit.sh
 [ -d "$state/adk" ] || make_stand_in_kit "$state/adk" "$state/osd-bin"
@@ -35,7 +35,7 @@ dbus_pid=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 
 build/run/src/smsprovd --bus-address="$address" --state-dir="$state" --site-code="$site_code" \
-        --content-root="$state/content" --adk-root="$state/adk" --osd-bin-root="$state/osd-bin" &
+        --content-root="$state/content" --dp-root="$state/dps" --adk-root="$state/adk" --osd-bin-root="$state/osd-bin" &
 daemon_pid=$!
 
 stop() {
@@ -62,7 +62,7 @@ cat <<MSG
 
 smsprovd is running for site $(busctl --address="$address" get-property org.smsprov.Provider1 \
         /org/smsprov/Provider1 org.smsprov.Provider1.Site SiteCode | cut -d'"' -f2).
-State: $state (content root: $state/content)
+State: $state (content root: $state/content, distribution points in: $state/dps)
 Bus:   $address
 
 Try, in another terminal:

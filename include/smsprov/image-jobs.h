@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "smsprov/class.h"
+#include "smsprov/image-outputs.h"
 #include "smsprov/imaging.h"
 #include "smsprov/job.h"
 #include "smsprov/site.h"
@@ -67,7 +68,8 @@ typedef struct BootImageBuildJob {
         char *source_path;   /* confined ImagePath, "/proc/self/fd/N" */
         int source_fd;
         unsigned image_index;
-        char *output_path;   /* <state>/images/<PackageID>/<base>.<PackageID>.wim */
+        char *output_path;   /* <state>/images/<PackageID>/<version>/<base>.<PackageID>.wim */
+        uint32_t version;    /* the SourceVersion the build commits (image-outputs.h) */
         char *architecture;  /* numeric code of the source image */
         char *osd_bin_root;
         bool enable_lab_shell;
@@ -93,11 +95,6 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
 BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b);
 void boot_image_build_free_void(void *b);
 int boot_image_build_work(Job *job, void *userdata, SmsError *e);
-/* Creates the folders of <state>/images/<PackageID>/<file> (mode 0700) as needed. */
-int image_output_dir_prepare(const char *output_path, SmsError *e);
-/* The output file name: <state>/images/<PackageID>/<base>.<PackageID>.wim, base = the ImagePath
- * file name without .wim. */
-int boot_image_output_path(const char *state_dir, const char *package_id, const char *image_path, char **ret);
 
 /* --- exporting the default boot image ------------------------------------------------------------ */
 

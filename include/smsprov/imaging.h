@@ -93,6 +93,10 @@ typedef struct ImagingBuild {
         uint32_t scratch_space_mb; /* 0 = leave the SYSTEM hive alone; otherwise written as
                                     * ControlSet001\Services\FBWF\WinPECacheThreshold (REG_DWORD) */
         ImagingProgress progress;
+        /* Optional: called between the steps ("copied", "written", "verified": the temporary is
+         * complete and checked, the rename comes next); false cancels. Tests stop the daemon
+         * there (job_test_point()). */
+        bool (*step)(void *userdata, const char *step);
         void *userdata;
 } ImagingBuild;
 

@@ -32,6 +32,10 @@ void content_roots_done(ContentRoots *roots);
  * wrong kind), PathNotAllowed (outside every root, escapes through `..` or a symlink). */
 int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind kind, int *ret_fd, SmsError *e);
 
+/* Lexically: the rest of canonical `path` below canonical `root` ("" when they are equal), or NULL
+ * when `path` is not `root` or below it. */
+const char *path_below(const char *root, const char *path);
+
 /* Opens `relative` below the directory `dirfd` without leaving it (RESOLVE_BENEATH, no magic
  * links); returns the descriptor or a negative errno (-EXDEV when it would leave). */
 int path_open_beneath(int dirfd, const char *relative, int flags);

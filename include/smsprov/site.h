@@ -20,6 +20,7 @@
 typedef struct Site {
         Store *store;
         ContentRoots roots;
+        ContentRoots dp_roots; /* --dp-root: where distribution points' ContentRoots may be */
         char *state_dir;
         size_t max_query_rows;
         /* Set by the daemon: removes the tree at `path` (the string is taken) on a worker, so that
@@ -104,6 +105,27 @@ int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject *
  * class and columns) and *ret_rows the rows. */
 int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
                SmsError *e);
+
+/* A distribution point's ContentRoot as it may be used: beneath a --dp-root (resolved beneath
+ * its directory, as content paths are), not holding the state directory nor inside the daemon's
+ * own files there (site.db, images/, contentlib/), not overlapping a content root. Returns the
+ * resolved path in *ret (when not NULL). Errors: PathNotAllowed, InvalidParameter (missing, not
+ * a directory, not absolute). */
+int site_dp_root_resolve(const Site *site, const char *root, char **ret, SmsError *e);
+
+/* One page of a query (Site.ExecQueryPage): cursor "" starts; max_rows 0 means
+ * SITE_DEFAULT_PAGE_ROWS, more than max_query_rows is capped. *ret_next_cursor is "" after the
+ * last page. A cursor not made by this site for this query text → InvalidParameter. */
+#define SITE_DEFAULT_PAGE_ROWS 1000u
+/* The same two on a given store (a reader, store_open_reader(), in a worker), for callers that
+ * run them away from the site's own connection. */
+int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, StoreRow **ret_rows,
+                  size_t *ret_n, SmsError *e);
+int site_query_page_in(Store *store, size_t max_query_rows, const char *text, const char *cursor, uint32_t max_rows,
+                       WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
+                       SmsError *e);
+int site_query_page(Site *site, const char *text, const char *cursor, uint32_t max_rows, WqlQuery **ret_query,
+                    StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e);
 
 /* Resolves a WMI path (SMS_BootImagePackage.PackageID="LAB00001") to the concrete class and key
  * of an existing instance. A base-class path finds the instance of whichever derived class. */

@@ -23,6 +23,13 @@ typedef struct Store Store;
  * must match it when it is not NULL. A database newer than this daemon knows is refused. */
 int store_open(const char *path, const char *site_code, Store **ret, SmsError *e);
 Store *store_close(Store *s);
+/* A read-only connection to the same database, for queries in a worker thread (WAL lets it read
+ * while the main thread writes): store_new_reader() on the main thread copies what it needs of
+ * the writer (path, query budget, cursor key) without any I/O; store_reader_open() in the worker
+ * opens it. It answers store_query(), store_query_page() and the cursor functions, used by one
+ * thread at a time. Close it with store_close(). */
+int store_new_reader(const Store *writer, Store **ret);
+int store_reader_open(Store *reader, SmsError *e);
 static inline void store_closep(Store **s) {
         store_close(*s);
 }
@@ -71,6 +78,45 @@ typedef struct StoreRow {
 } StoreRow;
 
 int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e);
+
+/* A sort value of a paged query's row, as SQLite holds it (see store-page.c). */
+typedef enum StoreSortType {
+        STORE_SORT_NULL = 'N',
+        STORE_SORT_INTEGER = 'I',
+        STORE_SORT_REAL = 'R',
+        STORE_SORT_TEXT = 'T',
+        STORE_SORT_BLOB = 'B',
+} StoreSortType;
+
+typedef struct StoreSortValue {
+        StoreSortType type;
+        int64_t i;
+        double d;
+        void *data; /* TEXT and BLOB, with a NUL after the size bytes */
+        size_t size;
+} StoreSortValue;
+
+void store_sort_values_free(StoreSortValue *v, size_t n);
+
+/* One page of a checked query (wql_compile_sql_page()): at most max_rows rows after the row
+ * whose wql_page_n_values(q) sort values `after` holds (NULL: from the start). *ret_next gets the
+ * sort values of the page's last row when more rows follow, NULL after the last page. */
+int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, StoreRow **ret,
+                     size_t *ret_n, StoreSortValue **ret_next, SmsError *e);
+
+/* Cursors: the sort values, signed together with the query text under the site's own key.
+ * Decoding a cursor not made by this site for exactly this query text, or not carrying
+ * n_expected values, is InvalidParameter. */
+#define STORE_CURSOR_MAX_LENGTH (1024u * 1024u)
+int store_cursor_encode(const Store *s, const char *query, const StoreSortValue *v, size_t n, char **ret);
+int store_cursor_decode(const Store *s, const char *query, const char *cursor, size_t n_expected,
+                        StoreSortValue **ret, SmsError *e);
+
+/* Every query may take at most this many steps (LIKE matcher steps, and 16 for each SQLite VM
+ * instruction); one that would take more ends with LimitsExceeded. 0 restores the default, which
+ * is about a second of either kind of work on the build machine. */
+#define STORE_DEFAULT_QUERY_STEPS UINT64_C(300000000)
+void store_set_query_budget(Store *s, uint64_t max_steps);
 void store_rows_free(StoreRow *rows, size_t n, size_t n_columns);
 
 /* An audit or status message (SMS_StatusMessage). The store adds the site code, machine, process,

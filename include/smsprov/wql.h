@@ -18,7 +18,8 @@
  *   wql_compile_sql()  checked tree → one parameterised SQL statement (store/store-wql.c). No
  *                      text from the query is ever pasted into SQL: names come from the class
  *                      descriptors, values are bound parameters.
- * All errors are SMS_ERROR_INVALID_QUERY except an unknown class (SMS_ERROR_INVALID_CLASS). */
+ * All errors are SMS_ERROR_INVALID_QUERY except an unknown class (SMS_ERROR_INVALID_CLASS) and a
+ * LIKE pattern longer than WQL_MAX_LIKE_PATTERN (SMS_ERROR_LIMITS_EXCEEDED). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +32,8 @@
 #define WQL_MAX_QUERY_LENGTH (64u * 1024u)
 #define WQL_MAX_DEPTH 64u       /* nesting of parentheses/NOT/AND/OR */
 #define WQL_MAX_IN_LIST 1024u
+/* Bytes of one LIKE pattern; a longer one is LimitsExceeded. */
+#define WQL_MAX_LIKE_PATTERN 4096u
 
 typedef enum WqlLiteralKind {
         WQL_LITERAL_STRING,
@@ -127,8 +130,37 @@ typedef struct WqlSql {
 int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e);
 void wql_sql_done(WqlSql *s);
 
+/* One page of the query (keyset pagination, ExecQueryPage): rows in the query's ORDER BY, then
+ * the class key ascending, after the row whose sort values (the ORDER BY properties, then the
+ * key properties: wql_page_n_values() of them) a cursor carries. The statement has the result
+ * columns of wql_compile_sql() followed by the q->n_order ORDER BY columns; after the
+ * statement's n_params parameters, parameter n_params + 1 + k is sort value k (when n_after is
+ * not 0) and the last one, n_params + n_after + 1, the row limit. The caller binds those. */
+#define WQL_MAX_PAGE_ORDER 16u
+typedef struct WqlPage {
+        size_t n_after;         /* 0: the first page; otherwise wql_page_n_values(q) */
+        const bool *after_null; /* per sort value: whether it is NULL (shapes the condition) */
+} WqlPage;
+
+static inline size_t wql_page_n_values(const WqlQuery *q) {
+        return q->n_order + q->class->n_keys;
+}
+int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e);
+
 /* WQL LIKE, case-insensitive (ASCII and Latin letters compare without case; other code points
  * exactly): % any run, _ one character, [abc] [a-z] [^abc] one character of a set; [%] matches
  * a literal %. Operates on UTF-8 code points. The store registers it as the SQL function
  * wql_like(pattern, text). */
 bool wql_like_match(const char *pattern, const char *text);
+
+/* The same, with the pattern compiled once (the store compiles it once per statement). Compiling
+ * is linear in the pattern's length; matching takes at most
+ * (code points of text + 1) × (bytes of pattern + 2) steps, a step being one element or set
+ * range compared, and reports how many it took in *ret_steps (may be NULL). */
+typedef struct WqlLike WqlLike;
+int wql_like_compile(const char *pattern, WqlLike **ret);
+bool wql_like_exec(const WqlLike *l, const char *text, uint64_t *ret_steps);
+WqlLike *wql_like_free(WqlLike *l);
+static inline void wql_like_freep(WqlLike **l) {
+        wql_like_free(*l);
+}

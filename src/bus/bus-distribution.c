@@ -63,6 +63,7 @@ typedef struct Target {
         atomic_uint_fast64_t done_bytes, total_bytes;
         int result;
         SmsError error;
+        bool refused;        /* the ContentRoot is not one a DP may have now: result and error say why */
         char **bad_paths;    /* VerifyPackage */
 } Target;
 
@@ -216,6 +217,10 @@ static void run_target(size_t i, void *userdata) {
         Target *t = &d->targets[i];
         TargetProgress tp = { .job = run->job, .d = d, .target = t };
 
+        if (t->refused) {
+                atomic_store(&t->pct, 100);
+                return;
+        }
         if (!job_should_continue(run->job)) {
                 t->result = sms_error_set(&t->error, SMS_ERROR_CANCELED, "canceled");
                 return;
@@ -346,8 +351,13 @@ static int target_fill(Manager *m, const SmsObject *package, const char *nal, Ta
         r = site_object_load(&m->site, sms_model_find_class("SMS_DistributionPointInfo"), nal, &dp, e);
         if (r < 0)
                 return r;
+        /* Checked again at each use (--dp-root may have changed since the DP was registered, the
+         * directory may be gone): a DP that fails it fails alone, and the worker never touches it. */
+        t->result = site_dp_root_resolve(&m->site, string_value(dp, "ContentRoot"), &t->dp_root, &t->error);
+        t->refused = t->result < 0;
+        if (t->refused && !(t->dp_root = strdup(string_value(dp, "ContentRoot"))))
+                return -ENOMEM;
         t->nal = strdup(dp->key);
-        t->dp_root = strdup(string_value(dp, "ContentRoot"));
         t->mode = value(dp, "ContentLinkMode")->u == 1 ? CONTENT_LINK_COPY : CONTENT_LINK_AUTO;
         if (!t->nal || !t->dp_root)
                 return -ENOMEM;
@@ -702,8 +712,17 @@ static void recover_libraries(Manager *m) {
         if (site_query(&m->site, "SELECT ContentRoot FROM SMS_DistributionPointInfo", &q, &rows, &n, NULL) < 0)
                 return;
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *dp_lib = NULL;
-                if (asprintf(&dp_lib, "%s/SCCMContentLib", rows[i].values[0].str) >= 0)
+                _cleanup_free_ char *root = NULL, *dp_lib = NULL;
+                SmsError e = SMS_ERROR_NULL;
+                /* Only where a DP may be: a row from before --dp-root, or one whose dp-root was
+                 * dropped, names a directory the sweep must not touch. */
+                if (site_dp_root_resolve(&m->site, rows[i].values[0].str, &root, &e) < 0) {
+                        log_warning("Not recovering the distribution point in %s: %s", rows[i].values[0].str,
+                                    e.message ? e.message : "not allowed");
+                        sms_error_clear(&e);
+                        continue;
+                }
+                if (asprintf(&dp_lib, "%s/SCCMContentLib", root) >= 0)
                         (void) content_recover(dp_lib);
         }
         store_rows_free(rows, n, q->n_columns);

@@ -160,6 +160,25 @@ static int push_uint(SiteChange *l, size_t *n, const SmsClass *c, const char *na
         return 0;
 }
 
+/* Main thread: removes the output entry holding `path`, if it is one of the package's outputs
+ * (image-outputs.h) and not the one holding `keep`. Anything else a row may name (a Put
+ * PkgSourcePath into a content root) is never touched. A replaced version goes on a worker once
+ * the job's outcome is out (no build writes its folder again: versions only move on); a version
+ * that was not committed goes now, because the next build of the package writes the same
+ * folder. */
+static void build_output_release(Job *job, Manager *m, const char *key, const char *path, const char *keep,
+                                 bool committed) {
+        _cleanup_free_ char *entry = image_output_entry(m->site.state_dir, key, path),
+                            *kept = keep ? image_output_entry(m->site.state_dir, key, keep) : NULL;
+
+        if (!entry || (kept && streq(entry, kept)))
+                return;
+        if (committed)
+                job_defer_removal(job, TAKE_PTR(entry));
+        else
+                (void) path_remove_tree(entry);
+}
+
 /* Main thread, after the build: the package points at the new image, or is left as it was. */
 static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
         BuildDone *d = userdata;
@@ -173,18 +192,18 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
 
         r = site_object_load(&m->site, d->class, d->key, &o, &inner);
         if (r < 0) {
-                /* Deleted while it was being built: the built file goes with it. */
-                if (result >= 0)
-                        bus_remove_later(m, d->build->output_path);
+                /* Deleted while it was being built: the built version goes with it. */
+                build_output_release(job, m, d->key, d->build->output_path, NULL, false);
                 sms_error_clear(&inner);
                 return result < 0 ? result : sms_error_set(e, SMS_ERROR_NOT_FOUND, "%s was deleted", d->key);
         }
+        /* What the row names now: the version this build replaces, unless it is not ours. */
+        _cleanup_free_ char *previous = strdup(string_value(o, "PkgSourcePath"));
+        if (!previous)
+                return -ENOMEM;
 
         push_uint(values, &n, d->class, "ActionInProgress", 0);
         if (result >= 0) {
-                const char *old = string_value(o, "PkgSourcePath");
-                if (*old && !streq(old, d->build->output_path) && strncmp(old, m->site.state_dir, strlen(m->site.state_dir)) == 0)
-                        unlink(old); /* a previous build under another base name */
                 int i = sms_class_find_property(d->class, "PkgSourcePath");
                 values[n] = (SiteChange) { .index = (size_t) i };
                 cim_value_set_string(&values[n++].value, d->build->output_path);
@@ -192,7 +211,8 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
                 values[n] = (SiteChange) { .index = (size_t) i };
                 cim_value_set_string(&values[n++].value, d->build->result.info.os_version);
                 push_uint(values, &n, d->class, "PackageSize", (d->build->result.info.total_bytes + 1023) / 1024);
-                push_uint(values, &n, d->class, "SourceVersion", value(o, "SourceVersion")->u + 1);
+                /* The version in the file's name (image-outputs.h). */
+                push_uint(values, &n, d->class, "SourceVersion", d->build->version);
                 push_uint(values, &n, d->class, "SourceDate", now_usec());
         }
         r = site_object_set_derived(&m->site, d->class, d->key, values, n, &d->caller,
@@ -208,8 +228,18 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
                         result = r;
                 }
                 sms_error_clear(&inner);
-        } else
+        } else {
                 bus_instance_emit_changed(m, d->class, d->key, changed, n_changed);
+                char point[128];
+                if (snprintf(point, sizeof point, "%s.committed", job->operation) < (int) sizeof point)
+                        job_queue_test_crash_point(m->jobs, point);
+        }
+        /* After the commit, the version that is not current goes: the replaced one when this
+         * build is committed, this build's when it failed or was not recorded. */
+        if (result >= 0)
+                build_output_release(job, m, d->key, previous, d->build->output_path, true);
+        else
+                build_output_release(job, m, d->key, d->build->output_path, previous, false);
 
         if (result < 0) {
                 _cleanup_free_ char *text = NULL;
@@ -818,7 +848,7 @@ static int start_extract(Manager *m, ImageCreate *ic, const char *key, char **re
                 return -ENOMEM;
         *x = (Extract) { .manager = m, .class = ic->class, .key = strdup(key), .caller = site_caller_keep(&ic->caller),
                          .source = TAKE_PTR(ic->read), .index = ic->index };
-        r = x->key ? boot_image_output_path(m->site.state_dir, key, x->source->display_path, &x->output_path) : -ENOMEM;
+        r = x->key ? image_output_path(m->site.state_dir, key, x->source->display_path, 0, &x->output_path) : -ENOMEM;
         if (r < 0) {
                 extract_free(x);
                 return r;

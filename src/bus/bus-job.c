@@ -13,6 +13,7 @@
 
 #include "bus/bus-job.h"
 #include "bus/bus-util.h"
+#include "smsprov/image-outputs.h"
 #include "smsprov/macro.h"
 #include "util/log.h"
 #include "util/time-util.h"
@@ -466,6 +467,7 @@ int bus_job_setup(Manager *m) {
         for (size_t i = 0; targets && i < n; i++)
                 targets[i] = interrupted[i].target;
         site_recover_interrupted(&m->site, targets, targets ? n : 0, NULL);
+        image_outputs_sweep(&m->site);
         free(targets);
         store_interrupted_jobs_free(interrupted, n);
 
@@ -517,12 +519,4 @@ void bus_job_shutdown(Manager *m) {
                 }
                 bus_job_free(bj);
         }
-}
-
-void bus_remove_later(Manager *m, const char *path) {
-        char *copy = strdup(path);
-        if (copy)
-                job_queue_remove_later(m->jobs, copy);
-        else
-                (void) unlink(path);
 }

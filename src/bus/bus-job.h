@@ -17,6 +17,3 @@ int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret
 
 /* Is a job with this target ("SMS_BootImagePackage.LAB00001") queued or running? */
 bool bus_job_target_active(Manager *m, const char *target);
-/* Removes a file or tree the daemon made and nothing names any more (the output of a package
- * deleted during its build) on an idle job worker, not on the event loop. */
-void bus_remove_later(Manager *m, const char *path);

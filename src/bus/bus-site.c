@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "bus/bus-defer.h"
 #include "bus/bus-util.h"
 #include "config.h"
 #include "smsprov/macro.h"
@@ -77,35 +79,114 @@ static int append_row(sd_bus_message *reply, const WqlQuery *q, const StoreRow *
         return sd_bus_message_close_container(reply);
 }
 
-static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* a(oa{sv}): the rows of a query or of one page of it */
+static int append_rows(sd_bus_message *reply, const WqlQuery *q, const StoreRow *rows, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(oa{sv})");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = append_row(reply, q, &rows[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+/* Queries run in a quick worker on a read-only connection of their own (WAL), and the reply
+ * goes out from the main thread when the rows are read: one caller's query never delays another
+ * caller's call. The connection is opened in the worker, not while the call waits in the queue. */
+typedef struct QueryCall {
+        Store *reader;
+        size_t max_query_rows;
+        bool paged;
+        char *text, *cursor;
+        uint32_t max_rows;
+        /* the worker's results */
+        WqlQuery *q;
+        StoreRow *rows;
+        size_t n;
+        char *next;
+} QueryCall;
+
+static void query_call_free(void *p) {
+        QueryCall *qc = p;
+
+        store_close(qc->reader);
+        if (qc->rows)
+                store_rows_free(qc->rows, qc->n, qc->q->n_columns);
+        wql_query_free(qc->q);
+        free(qc->text);
+        free(qc->cursor);
+        free(qc->next);
+        free(qc);
+}
+
+static int query_work(void *userdata, SmsError *e) {
+        QueryCall *qc = userdata;
+        int r;
+
+        r = store_reader_open(qc->reader, e);
+        if (r >= 0 && qc->paged)
+                r = site_query_page_in(qc->reader, qc->max_query_rows, qc->text, qc->cursor, qc->max_rows, &qc->q,
+                                       &qc->rows, &qc->n, &qc->next, e);
+        else if (r >= 0)
+                r = site_query_in(qc->reader, qc->max_query_rows, qc->text, &qc->q, &qc->rows, &qc->n, e);
+        qc->reader = store_close(qc->reader);
+        return r;
+}
+
+static int query_reply(Manager *m, sd_bus_message *msg, void *userdata, int result, SmsError *e) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        Manager *m = userdata;
-        StoreRow *rows = NULL;
-        size_t n = 0;
+        QueryCall *qc = userdata;
+        int r;
+
+        if (result < 0)
+                return result;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = append_rows(reply, qc->q, qc->rows, qc->n);
+        if (r >= 0 && qc->paged)
+                r = sd_bus_message_append(reply, "s", qc->next);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int query_defer(Manager *m, sd_bus_message *msg, const char *text, const char *cursor, uint32_t max_rows,
+                       bool paged) {
+        QueryCall *qc = calloc(1, sizeof(QueryCall));
+        int r;
+
+        if (!qc)
+                return -ENOMEM;
+        *qc = (QueryCall) { .max_query_rows = m->site.max_query_rows, .paged = paged, .max_rows = max_rows,
+                            .text = strdup(text), .cursor = strdup(cursor ? cursor : "") };
+        r = qc->text && qc->cursor ? store_new_reader(m->site.store, &qc->reader) : -ENOMEM;
+        if (r < 0) {
+                query_call_free(qc);
+                return r;
+        }
+        return bus_defer(m, msg, query_work, query_reply, qc, query_call_free);
+}
+
+static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *text;
-        SmsError e = SMS_ERROR_NULL;
         int r;
 
         r = sd_bus_message_read(msg, "s", &text);
         if (r < 0)
                 return r;
-        r = site_query(&m->site, text, &q, &rows, &n, &e);
-        if (r < 0) {
-                return bus_reply_error_take(error, &e, r);
-        }
+        return query_defer(userdata, msg, text, NULL, 0, false);
+}
 
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(oa{sv})");
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = append_row(reply, q, &rows[i]);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        store_rows_free(rows, n, q->n_columns);
+static int method_exec_query_page(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *text, *cursor;
+        uint32_t max_rows;
+        int r;
+
+        r = sd_bus_message_read(msg, "ssu", &text, &cursor, &max_rows);
         if (r < 0)
                 return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return query_defer(userdata, msg, text, cursor, max_rows, true);
 }
 
 static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -137,6 +218,9 @@ static const sd_bus_vtable site_vtable[] = {
         SD_BUS_PROPERTY("Classes", "as", property_get_classes, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_NAMES("ExecQuery", "s", SD_BUS_PARAM(Query), "a(oa{sv})", SD_BUS_PARAM(Rows),
                                  method_exec_query, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ExecQueryPage", "ssu", SD_BUS_PARAM(Query) SD_BUS_PARAM(Cursor) SD_BUS_PARAM(MaxRows),
+                                 "a(oa{sv})s", SD_BUS_PARAM(Rows) SD_BUS_PARAM(NextCursor), method_exec_query_page,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("GetObject", "s", SD_BUS_PARAM(WmiPath), "o", SD_BUS_PARAM(Object),
                                  method_get_object, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("ChangeNotification", "so", SD_BUS_PARAM(PackageID) SD_BUS_PARAM(Package), 0),

@@ -113,14 +113,24 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         }
         if (config->max_query_rows)
                 m->site.max_query_rows = config->max_query_rows;
-        for (char **root = config->content_roots; root && *root; root++) {
-                r = content_roots_add(&m->site.roots, *root, &e);
-                if (r < 0) {
-                        log_error_errno(r, "Bad content root: %s", e.message ? e.message : *root);
-                        sms_error_clear(&e);
-                        return r;
+        store_set_query_budget(m->site.store, config->max_query_steps);
+        const struct {
+                char **paths;
+                ContentRoots *roots;
+                const char *option;
+        } root_lists[] = {
+                { config->content_roots, &m->site.roots, "--content-root" },
+                { config->dp_roots, &m->site.dp_roots, "--dp-root" },
+        };
+        for (size_t l = 0; l < ELEMENTSOF(root_lists); l++)
+                for (char **root = root_lists[l].paths; root && *root; root++) {
+                        r = content_roots_add(root_lists[l].roots, *root, &e);
+                        if (r < 0) {
+                                log_error_errno(r, "Bad %s: %s", root_lists[l].option, e.message ? e.message : *root);
+                                sms_error_clear(&e);
+                                return r;
+                        }
                 }
-        }
 
         r = sd_event_default(&m->event);
         if (r < 0)

@@ -106,6 +106,7 @@ typedef struct ManagerConfig {
         const char *state_dir;
         const char *site_code;
         char **content_roots;
+        char **dp_roots; /* where distribution points may be (--dp-root) */
         uint64_t job_linger_usec; /* 0 = the default 60 s */
         const char *adk_root;
         const char *osd_bin_root;
@@ -114,6 +115,7 @@ typedef struct ManagerConfig {
         unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
         unsigned max_calls, max_calls_per_caller; /* 0 = the defaults above */
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
+        unsigned max_query_steps;               /* 0 = STORE_DEFAULT_QUERY_STEPS */
         const char *test_hold_dir;              /* --test-hold-dir (tests, private buses only) */
 } ManagerConfig;
 

@@ -181,18 +181,11 @@ static int append_assignments(sd_bus_message *m, const CtlClass *k, char *const 
 
 /* --- queries ----------------------------------------------------------------------------------- */
 
-/* The rows of a WQL query as JSON objects: the selected properties, then __CLASS and __PATH. */
-int ctl_query_rows(Ctl *c, const char *wql, json_object **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(json_object_putp) json_object *rows = json_object_new_array();
+/* One page's rows from an ExecQueryPage reply, into the array rows. */
+static int read_rows(sd_bus_message *reply, json_object *rows) {
         const char *path;
         int r;
 
-        if (!rows)
-                return ctl_oom();
-        r = ctl_call(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "ExecQuery", &reply, "s", wql);
-        if (r < 0)
-                return r;
         r = sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
         if (r < 0)
                 return ctl_bus_error(NULL, r);
@@ -217,76 +210,205 @@ int ctl_query_rows(Ctl *c, const char *wql, json_object **ret) {
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
+        r = sd_bus_message_exit_container(reply);
+        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+}
+
+int ctl_query_pages(Ctl *c, const char *wql, CtlPageFunc f, void *userdata) {
+        _cleanup_free_ char *cursor = strdup("");
+        int r;
+
+        if (!cursor)
+                return ctl_oom();
+        do {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                json_object *rows = json_object_new_array();
+                const char *next;
+
+                if (!rows)
+                        return ctl_oom();
+                /* MaxRows 0: the daemon's page size */
+                r = ctl_call(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "ExecQueryPage", &reply, "ssu", wql, cursor, 0);
+                if (r >= 0)
+                        r = read_rows(reply, rows);
+                if (r >= 0 && (r = sd_bus_message_read(reply, "s", &next)) < 0)
+                        r = ctl_bus_error(NULL, r);
+                if (r < 0) {
+                        json_object_put(rows);
+                        return r;
+                }
+                free(cursor);
+                cursor = strdup(next);
+                if (!cursor) {
+                        json_object_put(rows);
+                        return ctl_oom();
+                }
+                r = f(rows, *cursor != 0, userdata);
+                if (r < 0)
+                        return r;
+        } while (*cursor);
+        return 0;
+}
+
+static int collect_page(json_object *rows, bool more, void *userdata) {
+        json_object *all = userdata;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < json_object_array_length(rows); i++)
+                if (json_object_array_add(all, json_object_get(json_object_array_get_idx(rows, i))) < 0)
+                        r = ctl_oom();
+        json_object_put(rows);
+        return r;
+}
+
+/* The rows of a WQL query as JSON objects: the selected properties, then __CLASS and __PATH. */
+int ctl_query_rows(Ctl *c, const char *wql, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *rows = json_object_new_array();
+        int r;
+
+        if (!rows)
+                return ctl_oom();
+        r = ctl_query_pages(c, wql, collect_page, rows);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(rows);
         return 0;
 }
 
-/* Prints rows as a table with the given columns (NULL: every property of the rows). */
-static int print_rows(Ctl *c, json_object *rows, char **columns, const char *noun) {
-        _cleanup_(ctl_class_cache_done) CtlClassCache cache = {};
-        _cleanup_strv_free_ char **names = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        size_t n_rows = json_object_array_length(rows), n = 0;
-        int r;
+/* Prints the rows of a query as its pages come, holding one page at a time: a table with the
+ * given columns (NULL: every property of the first page's rows), or JSON. A result of one page
+ * prints exactly as one document or table would; with more, the table keeps the first page's
+ * column widths and the JSON array is written a row at a time. */
+typedef struct RowPrinter {
+        Ctl *c;
+        char **columns;        /* borrowed, or names */
+        char **names;
+        const char *noun;
+        Table *table;
+        CtlClassCache cache;
+        size_t n_rows;         /* all pages, for the footer when there are no columns */
+        bool json_open;        /* "[" written */
+} RowPrinter;
 
-        if (!columns) {
-                /* The union of the rows' properties, in the order they first appear. */
-                size_t allocated = 16;
-                names = calloc(allocated, sizeof(char *));
-                if (!names)
-                        return ctl_oom();
-                for (size_t i = 0; i < n_rows; i++) {
-                        json_object_object_foreach(json_object_array_get_idx(rows, i), key, value) {
-                                bool seen = false;
-                                (void) value;
-                                if (strncmp(key, "__", 2) == 0)
-                                        continue;
-                                for (size_t j = 0; j < n && !seen; j++)
-                                        seen = streq(names[j], key);
-                                if (seen)
-                                        continue;
-                                if (n + 1 >= allocated) {
-                                        char **more = realloc(names, 2 * allocated * sizeof(char *));
-                                        if (!more)
-                                                return ctl_oom();
-                                        names = more;
-                                        allocated *= 2;
-                                }
-                                if (!(names[n++] = strdup(key)))
-                                        return ctl_oom();
-                                names[n] = NULL;
-                        }
-                }
-                columns = names;
-        }
-        n = strv_length(columns);
-        if (n == 0) {
-                if (c->legend)
-                        printf("%zu %s listed.\n", n_rows, noun);
-                return 0;
-        }
-        t = table_new(n, (const char *const *) columns);
-        if (!t)
+static void row_printer_done(RowPrinter *p) {
+        table_free(p->table);
+        strv_free(p->names);
+        ctl_class_cache_done(&p->cache);
+}
+
+/* The union of the rows' properties, in the order they first appear. */
+static int row_columns(json_object *rows, char ***ret) {
+        size_t n_rows = json_object_array_length(rows), n = 0, allocated = 16;
+        _cleanup_strv_free_ char **names = calloc(allocated, sizeof(char *));
+
+        if (!names)
                 return ctl_oom();
         for (size_t i = 0; i < n_rows; i++) {
-                json_object *row = json_object_array_get_idx(rows, i), *cls = NULL;
+                json_object_object_foreach(json_object_array_get_idx(rows, i), key, value) {
+                        bool seen = false;
+                        (void) value;
+                        if (strncmp(key, "__", 2) == 0)
+                                continue;
+                        for (size_t j = 0; j < n && !seen; j++)
+                                seen = streq(names[j], key);
+                        if (seen)
+                                continue;
+                        if (n + 1 >= allocated) {
+                                char **more = realloc(names, 2 * allocated * sizeof(char *));
+                                if (!more)
+                                        return ctl_oom();
+                                names = more;
+                                allocated *= 2;
+                        }
+                        if (!(names[n++] = strdup(key)))
+                                return ctl_oom();
+                        names[n] = NULL;
+                }
+        }
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+static int row_printer_json(RowPrinter *p, json_object *rows, bool more) {
+        int flags = JSON_C_TO_STRING_NOSLASHESCAPE | (p->c->json_pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                                        : JSON_C_TO_STRING_PLAIN);
+
+        if (!p->json_open && !more)
+                return ctl_json_print(p->c, rows); /* one page: one document, as before */
+
+        for (size_t i = 0; i < json_object_array_length(rows); i++) {
+                const char *s = json_object_to_json_string_ext(json_object_array_get_idx(rows, i), flags);
+                if (!s) {
+                        json_object_put(rows);
+                        return ctl_oom();
+                }
+                fputs(p->json_open ? "," : "[", stdout);
+                if (p->c->json_pretty)
+                        fputc('\n', stdout);
+                fputs(s, stdout);
+                p->json_open = true;
+        }
+        json_object_put(rows);
+        if (!more)
+                puts(p->json_open ? (p->c->json_pretty ? "\n]" : "]") : "[]");
+        return fflush(stdout) == 0 ? 0 : ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "cannot write: %m");
+}
+
+static int row_printer_page(json_object *rows, bool more, void *userdata) {
+        _cleanup_(json_object_putp) json_object *page = rows;
+        RowPrinter *p = userdata;
+        size_t n_rows = json_object_array_length(page), n;
+        int r;
+
+        if (p->c->json)
+                return row_printer_json(p, TAKE_PTR(page), more);
+
+        if (!p->table) {
+                if (!p->columns) {
+                        r = row_columns(page, &p->names);
+                        if (r < 0)
+                                return r;
+                        p->columns = p->names;
+                }
+                n = strv_length(p->columns);
+                p->table = table_new(n, (const char *const *) p->columns);
+                if (!p->table)
+                        return ctl_oom();
+        }
+        n = strv_length(p->columns);
+        p->n_rows += n_rows;
+        if (n == 0) {
+                if (!more && p->c->legend)
+                        printf("%zu %s listed.\n", p->n_rows, p->noun);
+                return 0;
+        }
+
+        for (size_t i = 0; i < n_rows; i++) {
+                json_object *row = json_object_array_get_idx(page, i), *cls = NULL;
                 const CtlClass *k;
 
                 json_object_object_get_ex(row, "__CLASS", &cls);
-                k = ctl_class_cache_get(c, &cache, cls ? json_object_get_string(cls) : NULL);
+                k = ctl_class_cache_get(p->c, &p->cache, cls ? json_object_get_string(cls) : NULL);
                 for (size_t col = 0; col < n; col++) {
-                        const CtlProperty *p = k ? ctl_class_property(k, columns[col]) : NULL;
+                        const CtlProperty *prop = k ? ctl_class_property(k, p->columns[col]) : NULL;
                         json_object *v = NULL;
 
-                        if (!json_object_object_get_ex(row, columns[col], &v))
-                                r = table_add(t, "");
+                        if (!json_object_object_get_ex(row, p->columns[col], &v))
+                                r = table_add(p->table, "");
                         else
-                                r = table_add_take(t, ctl_value_format(v, p ? p->type : _CIM_TYPE_INVALID, false));
+                                r = table_add_take(p->table,
+                                                   ctl_value_format(v, prop ? prop->type : _CIM_TYPE_INVALID, false));
                         if (r < 0)
                                 return r;
                 }
         }
-        return table_print(t, c, noun);
+        return more ? table_flush(p->table, p->c) : table_print(p->table, p->c, p->noun);
+}
+
+static int print_query(Ctl *c, const char *wql, char **columns, const char *noun) {
+        _cleanup_(row_printer_done) RowPrinter p = { .c = c, .columns = columns, .noun = noun };
+
+        return ctl_query_pages(c, wql, row_printer_page, &p);
 }
 
 static int split_columns(const char *text, char ***ret) {
@@ -332,7 +454,6 @@ static int default_columns(const Ctl *c, const CtlClass *k, char ***ret) {
 
 int ctl_list(Ctl *c, const char *class_name, const char *where) {
         _cleanup_(ctl_class_freep) CtlClass *k = NULL;
-        _cleanup_(json_object_putp) json_object *rows = NULL;
         _cleanup_strv_free_ char **columns = NULL;
         _cleanup_free_ char *wql = NULL;
         int r;
@@ -342,15 +463,12 @@ int ctl_list(Ctl *c, const char *class_name, const char *where) {
                 return r;
         if (asprintf(&wql, "SELECT * FROM %s%s%s", k->name, where ? " WHERE " : "", where ? where : "") < 0)
                 return ctl_oom();
-        r = ctl_query_rows(c, wql, &rows);
-        if (r < 0)
-                return r;
-        if (c->json)
-                return ctl_json_print(c, TAKE_PTR(rows));
-        r = c->columns ? split_columns(c->columns, &columns) : default_columns(c, k, &columns);
-        if (r < 0)
-                return r;
-        return print_rows(c, rows, columns, "instances");
+        if (!c->json) {
+                r = c->columns ? split_columns(c->columns, &columns) : default_columns(c, k, &columns);
+                if (r < 0)
+                        return r;
+        }
+        return print_query(c, wql, columns, "instances");
 }
 
 /* --- classes ----------------------------------------------------------------------------------- */
@@ -502,18 +620,12 @@ int verb_classes(Ctl *c, int argc, char **argv) {
 }
 
 int verb_query(Ctl *c, int argc, char **argv) {
-        _cleanup_(json_object_putp) json_object *rows = NULL;
         _cleanup_strv_free_ char **columns = NULL;
         int r;
 
-        r = ctl_query_rows(c, argv[1], &rows);
-        if (r < 0)
+        if (!c->json && c->columns && (r = split_columns(c->columns, &columns)) < 0)
                 return r;
-        if (c->json)
-                return ctl_json_print(c, TAKE_PTR(rows));
-        if (c->columns && (r = split_columns(c->columns, &columns)) < 0)
-                return r;
-        return print_rows(c, rows, columns, "instances");
+        return print_query(c, argv[1], columns, "instances");
 }
 
 int verb_list(Ctl *c, int argc, char **argv) {

@@ -19,6 +19,10 @@ int ctl_invoke(Ctl *c, const char *class_name, const char *key, const char *meth
 int ctl_list(Ctl *c, const char *class_name, const char *where);
 /* The rows of a WQL query as JSON objects: the selected properties, then __CLASS and __PATH. */
 int ctl_query_rows(Ctl *c, const char *wql, json_object **ret);
+/* The same, page by page (Site.ExecQueryPage): f gets each page's rows (a JSON array it owns) as
+ * the page arrives, and whether more pages follow. */
+typedef int (*CtlPageFunc)(json_object *rows, bool more, void *userdata);
+int ctl_query_pages(Ctl *c, const char *wql, CtlPageFunc f, void *userdata);
 /* One property of an instance as JSON; ret is a new reference. */
 int ctl_get_json(Ctl *c, const char *class_name, const char *key, const char *property, json_object **ret);
 /* The text form of one property of an instance (as `get` prints it); ret is owned by the caller. */

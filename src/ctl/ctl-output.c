@@ -17,6 +17,10 @@ struct Table {
         char **cells;
         size_t n_cells;
         size_t allocated;
+        /* once table_flush() printed a first batch: the column widths, fixed from then on, and
+         * the rows printed so far */
+        size_t *widths;
+        size_t printed;
 };
 
 Table *table_new(size_t n_columns, const char *const *headers) {
@@ -41,6 +45,7 @@ Table *table_free(Table *t) {
         for (size_t i = 0; i < t->n_cells; i++)
                 free(t->cells[i]);
         free(t->cells);
+        free(t->widths);
         free(t);
         return NULL;
 }
@@ -93,12 +98,11 @@ static void print_row(char *const *cells, const size_t *widths, size_t n) {
         fputc('\n', stdout);
 }
 
-int table_print(const Table *t, const Ctl *c, const char *noun) {
-        _cleanup_free_ size_t *widths = calloc(t->n_columns ? t->n_columns : 1, sizeof(size_t));
-        size_t rows = table_rows(t);
+static size_t *table_widths(const Table *t, const Ctl *c) {
+        size_t *widths = calloc(t->n_columns ? t->n_columns : 1, sizeof(size_t));
 
         if (!widths)
-                return ctl_oom();
+                return NULL;
         for (size_t i = 0; i < t->n_columns; i++)
                 widths[i] = c->legend ? text_width(t->headers[i]) : 0;
         for (size_t i = 0; i < t->n_cells; i++) {
@@ -106,13 +110,49 @@ int table_print(const Table *t, const Ctl *c, const char *noun) {
                 if (w > widths[i % t->n_columns])
                         widths[i % t->n_columns] = w;
         }
-        if (c->legend && rows > 0)
+        return widths;
+}
+
+static int flush_stdout(void) {
+        return fflush(stdout) == 0 ? 0 : ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "cannot write: %m");
+}
+
+/* Prints the rows held (with the header, the first time) and drops them. */
+static void print_held(Table *t, const Ctl *c, const size_t *widths) {
+        size_t rows = table_rows(t);
+
+        if (c->legend && rows > 0 && t->printed == 0)
                 print_row(t->headers, widths, t->n_columns);
         for (size_t r = 0; r < rows; r++)
                 print_row(t->cells + r * t->n_columns, widths, t->n_columns);
+        for (size_t i = 0; i < t->n_cells; i++)
+                free(t->cells[i]);
+        t->n_cells = 0;
+        t->printed += rows;
+}
+
+int table_flush(Table *t, const Ctl *c) {
+        if (!t->widths) {
+                t->widths = table_widths(t, c);
+                if (!t->widths)
+                        return ctl_oom();
+        }
+        print_held(t, c, t->widths);
+        return flush_stdout();
+}
+
+int table_print(Table *t, const Ctl *c, const char *noun) {
+        _cleanup_free_ size_t *widths = NULL;
+
+        if (!t->widths) {
+                widths = table_widths(t, c);
+                if (!widths)
+                        return ctl_oom();
+        }
+        print_held(t, c, t->widths ? t->widths : widths);
         if (c->legend && noun)
-                printf("%s%zu %s listed.\n", rows > 0 ? "\n" : "", rows, noun);
-        return fflush(stdout) == 0 ? 0 : ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "cannot write: %m");
+                printf("%s%zu %s listed.\n", t->printed > 0 ? "\n" : "", t->printed, noun);
+        return flush_stdout();
 }
 
 int ctl_json_print(const Ctl *c, json_object *v) {

@@ -20,7 +20,11 @@ int table_add(Table *t, const char *cell);
 int table_add_take(Table *t, char *cell);
 size_t table_rows(const Table *t);
 /* Prints the table; `noun` names the rows in the footer ("3 instances listed."). */
-int table_print(const Table *t, const Ctl *c, const char *noun);
+int table_print(Table *t, const Ctl *c, const char *noun);
+/* For rows that come in batches: prints the rows added so far and drops them, the column widths
+ * taken from the first batch and kept (a longer cell later only pushes its own row out). A
+ * table_print() at the end prints the rest and the footer, counting every row. */
+int table_flush(Table *t, const Ctl *c);
 
 /* Prints one JSON document on stdout and drops the reference. */
 int ctl_json_print(const Ctl *c, json_object *v);

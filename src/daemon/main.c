@@ -26,6 +26,7 @@ static void help(void) {
                "     --state-dir=DIR        Site database and built images (default /var/lib/smsprovd)\n"
                "     --site-code=ABC        Site code: 3 characters A-Z 0-9; fixed when the database is created\n"
                "     --content-root=DIR     A directory callers' paths may point into (repeatable)\n"
+               "     --dp-root=DIR          A directory distribution points' ContentRoots may be in (repeatable)\n"
                "     --adk-root=DIR         Deployment kit: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/\n"
                "     --osd-bin-root=DIR     OSD binaries to inject: i386/, x64/, arm64/\n"
                "     --log-level=LEVEL      error, warning, info or debug\n"
@@ -35,6 +36,8 @@ static void help(void) {
                "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
                "     --max-jobs-per-caller=N  Of those, from one bus connection (default 16)\n"
                "     --max-query-rows=N     Rows one ExecQuery may return (default 100000)\n"
+               "     --max-query-steps=N    Work one query may do, in LIKE matcher steps, 16 for each SQLite\n"
+               "                            instruction (default 300000000); beyond it LimitsExceeded\n"
                "     --max-calls=N          Calls waiting for a worker or for polkit at once (default 256)\n"
                "     --max-calls-per-caller=N  Of those, from one bus connection (default 32)\n"
                "     --test-hold-dir=DIR    Tests only, with --bus-address: hold jobs at test points (DIR/<point>)\n");
@@ -59,6 +62,17 @@ static int parse_numeric(const NumericOption *o, const char *text) {
         return 0;
 }
 
+/* Appends a borrowed string to a NULL-terminated list. */
+static int list_push(char ***list, size_t *n, char *s) {
+        char **l = realloc(*list, (*n + 2) * sizeof(char *));
+        if (!l)
+                return log_oom();
+        l[(*n)++] = s;
+        l[*n] = NULL;
+        *list = l;
+        return 0;
+}
+
 /* What config_argv() allocates: the new argv and, apart (getopt reorders argv), the option
  * strings it made. */
 typedef struct ConfigArgv {
@@ -73,7 +87,7 @@ static void config_argv_done(ConfigArgv *c) {
 }
 
 /* --config=FILE: "name = value" lines, one option each (the long option's name without "--";
- * "#" starts a comment; content-root may repeat), read before the command line, which wins.
+ * "#" starts a comment; content-root and dp-root may repeat), read before the command line, which wins.
  * Returns a new argv: argv[0], the file's options, then the rest of argv. */
 static int config_argv(const char *path, int argc, char **argv, int *ret_argc, ConfigArgv *ret) {
         _cleanup_(fclosep) FILE *f = fopen(path, "re");
@@ -134,6 +148,7 @@ int main(int argc, char *argv[]) {
                 ARG_STATE_DIR,
                 ARG_SITE_CODE,
                 ARG_CONTENT_ROOT,
+                ARG_DP_ROOT,
                 ARG_LOG_LEVEL,
                 ARG_ADK_ROOT,
                 ARG_OSD_BIN_ROOT,
@@ -150,6 +165,7 @@ int main(int argc, char *argv[]) {
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "site-code", required_argument, NULL, ARG_SITE_CODE },
                 { "content-root", required_argument, NULL, ARG_CONTENT_ROOT },
+                { "dp-root", required_argument, NULL, ARG_DP_ROOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "adk-root", required_argument, NULL, ARG_ADK_ROOT },
                 { "osd-bin-root", required_argument, NULL, ARG_OSD_BIN_ROOT },
@@ -160,14 +176,16 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
                 { "max-jobs-per-caller", required_argument, NULL, ARG_NUMERIC + 3 },
                 { "max-query-rows", required_argument, NULL, ARG_NUMERIC + 4 },
-                { "max-calls", required_argument, NULL, ARG_NUMERIC + 5 },
-                { "max-calls-per-caller", required_argument, NULL, ARG_NUMERIC + 6 },
+                { "max-query-steps", required_argument, NULL, ARG_NUMERIC + 5 },
+                { "max-calls", required_argument, NULL, ARG_NUMERIC + 6 },
+                { "max-calls-per-caller", required_argument, NULL, ARG_NUMERIC + 7 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
         _cleanup_(manager_freep) Manager *m = NULL;
-        _cleanup_free_ char **roots = NULL;
-        size_t n_roots = 0;
+        /* The repeatable options; the strings are argv's. */
+        _cleanup_free_ char **roots = NULL, **dp_roots = NULL;
+        size_t n_roots = 0, n_dp_roots = 0;
         ManagerConfig config = {
                 .bus_kind = BUS_KIND_SYSTEM,
                 .state_dir = "/var/lib/smsprovd",
@@ -179,6 +197,7 @@ int main(int argc, char *argv[]) {
                 { "max-jobs", 1, 4096, &config.max_jobs },
                 { "max-jobs-per-caller", 1, 4096, &config.max_jobs_per_caller },
                 { "max-query-rows", 1, 10000000, &config.max_query_rows },
+                { "max-query-steps", 1000, 4000000000, &config.max_query_steps },
                 { "max-calls", 1, 4096, &config.max_calls },
                 { "max-calls-per-caller", 1, 4096, &config.max_calls_per_caller },
         };
@@ -220,15 +239,14 @@ int main(int argc, char *argv[]) {
                 case ARG_SITE_CODE:
                         config.site_code = optarg;
                         break;
-                case ARG_CONTENT_ROOT: {
-                        char **l = realloc(roots, (n_roots + 2) * sizeof(char *));
-                        if (!l)
+                case ARG_CONTENT_ROOT:
+                        if (list_push(&roots, &n_roots, optarg) < 0)
                                 return EXIT_FAILURE;
-                        roots = l;
-                        roots[n_roots++] = optarg;
-                        roots[n_roots] = NULL;
                         break;
-                }
+                case ARG_DP_ROOT:
+                        if (list_push(&dp_roots, &n_dp_roots, optarg) < 0)
+                                return EXIT_FAILURE;
+                        break;
                 case ARG_LOG_LEVEL:
                         if (streq(optarg, "error"))
                                 log_set_max_level(LOG_LEVEL_ERROR);
@@ -268,6 +286,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         config.content_roots = roots;
+        config.dp_roots = dp_roots;
         /* A test point lets whoever can write DIR stall or kill jobs: never on a shared bus. */
         if (config.test_hold_dir && config.bus_kind != BUS_KIND_ADDRESS) {
                 log_error("--test-hold-dir is for tests on a private bus (--bus-address) only.");

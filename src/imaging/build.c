@@ -94,6 +94,13 @@ static bool report(Build *s, uint64_t done, uint64_t total, const char *text) {
         return !s->canceled;
 }
 
+/* The caller's step function, where there is one; false once it has asked to cancel. */
+static bool step(Build *s, const char *name) {
+        if (!s->canceled && s->b->step && !s->b->step(s->b->userdata, name))
+                s->canceled = true;
+        return !s->canceled;
+}
+
 static int canceled(SmsError *e) {
         return sms_error_set(e, SMS_ERROR_CANCELED, "the build was canceled");
 }
@@ -612,9 +619,13 @@ int imaging_build(const ImagingBuild *b, ImagingBuildResult *ret, SmsError *e) {
         r = copy_source(&s, e);
         if (r < 0)
                 return r;
+        if (!step(&s, "copied"))
+                return canceled(e);
         r = write_image(&s, n_images, e);
         if (r < 0)
                 return r;
+        if (!step(&s, "written"))
+                return canceled(e);
 
         if (!report(&s, 0, 0, "Verifying the image"))
                 return canceled(e);
@@ -626,6 +637,8 @@ int imaging_build(const ImagingBuild *b, ImagingBuildResult *ret, SmsError *e) {
         if (fstat(s.tmp_fd, &st) < 0)
                 return sms_error_set_errno(e, errno, "cannot stat %s", s.tmp_path);
         if (!report(&s, (uint64_t) st.st_size, (uint64_t) st.st_size, "Verifying the image"))
+                return canceled(e);
+        if (!step(&s, "verified"))
                 return canceled(e);
 
         /* Renaming over the previous output would free its blocks inside the rename: on ext4 a

@@ -321,6 +321,16 @@ bool image_job_progress(void *userdata, uint64_t done, uint64_t total, const cha
         return job_should_continue(job);
 }
 
+/* An ImagingBuild step as a test point of the job: "<Operation>.<step>" (smsprov/job.h). */
+static bool image_job_step(void *userdata, const char *step) {
+        Job *job = userdata;
+        char point[128];
+
+        if (snprintf(point, sizeof point, "%s.%s", job->operation, step) >= (int) sizeof point)
+                return job_should_continue(job);
+        return job_test_point(job, point);
+}
+
 /* --- building a boot image ---------------------------------------------------------------------- */
 
 BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
@@ -349,43 +359,6 @@ BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
 
 void boot_image_build_free_void(void *b) {
         boot_image_build_free(b);
-}
-
-int image_output_dir_prepare(const char *output_path, SmsError *e) {
-        _cleanup_free_ char *dir = strdup(output_path);
-        char *slash, *images;
-
-        if (!dir)
-                return -ENOMEM;
-        /* <state>/images/<PackageID>/<file>: both folder levels may be new. */
-        slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-                return sms_error_set(e, SMS_ERROR_FAILED, "bad output path %s", output_path);
-        *slash = 0;
-        images = strrchr(dir, '/');
-        if (images && images != dir) {
-                *images = 0;
-                (void) mkdir(dir, 0700);
-                *images = '/';
-        }
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return sms_error_set_errno(e, errno, "creating %s", dir);
-        return 0;
-}
-
-int boot_image_output_path(const char *state_dir, const char *package_id, const char *image_path, char **ret) {
-        _cleanup_free_ char *copy = strdup(image_path), *base = NULL;
-        if (!copy)
-                return -ENOMEM;
-        base = strdup(basename(copy));
-        if (!base)
-                return -ENOMEM;
-        size_t len = strlen(base);
-        if (len > 4 && strcasecmp(base + len - 4, ".wim") == 0)
-                base[len - 4] = 0;
-        if (asprintf(ret, "%s/images/%s/%s.%s.wim", state_dir, package_id, base, package_id) < 0)
-                return -ENOMEM;
-        return 0;
 }
 
 static const CimValue *value(const SmsObject *o, const char *name) {
@@ -460,7 +433,10 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                                   b->architecture);
                 goto fail;
         }
-        r = boot_image_output_path(site->state_dir, package->key, image_path, &b->output_path);
+        /* The version this build will be once committed: its file is new, never the current one. */
+        v = value(package, "SourceVersion");
+        b->version = (uint32_t) (v && !v->null ? v->u : 0) + 1;
+        r = image_output_path(site->state_dir, package->key, image_path, b->version, &b->output_path);
         if (r < 0)
                 goto fail;
 
@@ -607,10 +583,14 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
                 .n_files = plan.n_files,
                 .scratch_space_mb = plan.scratch_space_mb,
                 .progress = image_job_progress,
+                .step = image_job_step,
                 .userdata = job,
         };
         r = imaging_build(&build, &b->result, e);
         boot_image_plan_done(&plan);
+        /* Renamed into its version folder, not yet committed. */
+        if (r >= 0 && !image_job_step(job, "renamed"))
+                r = sms_error_set(e, SMS_ERROR_CANCELED, "the build was canceled");
         if (r >= 0) {
                 job_set_progress(job, 100, 100, b->result.file_size, b->result.file_size, "Boot image built");
                 job_defer_removal(job, TAKE_PTR(b->result.leftover));

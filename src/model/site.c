@@ -51,6 +51,7 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
 void site_close(Site *site) {
         store_close(site->store);
         content_roots_done(&site->roots);
+        content_roots_done(&site->dp_roots);
         free(site->state_dir);
         *site = (Site) {};
 }
@@ -295,11 +296,10 @@ static const char *string_of(const SmsObject *o, const char *name) {
 }
 
 /* SMS_DistributionPointInfo: ServerName and SiteCode come from the NAL path; ContentRoot is an
- * existing directory given by its absolute path. */
+ * existing directory given by its absolute path, where --dp-root allows (site-dp-root.c). */
 static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
         _cleanup_(nal_path_done) NalPath nal = {};
         const char *root = string_of(o, "ContentRoot");
-        struct stat st;
         int r;
 
         r = nal_path_parse(string_of(o, "NALPath"), &nal, e);
@@ -311,9 +311,7 @@ static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
                 return r;
         if (root[0] != '/')
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ContentRoot '%s' is not an absolute path", root);
-        if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ContentRoot %s is not a directory", root);
-        return 0;
+        return site_dp_root_resolve(site, root, NULL, e);
 }
 
 /* SMS_DistributionPoint: the package and the distribution point exist, the DP belongs to this
@@ -795,6 +793,11 @@ int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject *
 
 int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
                SmsError *e) {
+        return site_query_in(site->store, site->max_query_rows, text, ret_query, ret_rows, ret_n, e);
+}
+
+int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, StoreRow **ret_rows,
+                  size_t *ret_n, SmsError *e) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         int r;
 
@@ -804,9 +807,62 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
         r = wql_check(q, e);
         if (r < 0)
                 return r;
-        r = store_query(site->store, q, site->max_query_rows, ret_rows, ret_n, e);
+        r = store_query(store, q, max_query_rows, ret_rows, ret_n, e);
         if (r < 0)
                 return r;
+        *ret_query = TAKE_PTR(q);
+        return 0;
+}
+
+int site_query_page(Site *site, const char *text, const char *cursor, uint32_t max_rows, WqlQuery **ret_query,
+                    StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e) {
+        return site_query_page_in(site->store, site->max_query_rows, text, cursor, max_rows, ret_query, ret_rows,
+                                  ret_n, ret_next_cursor, e);
+}
+
+int site_query_page_in(Store *store, size_t max_query_rows, const char *text, const char *cursor, uint32_t max_rows,
+                       WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
+                       SmsError *e) {
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        StoreSortValue *after = NULL, *next = NULL;
+        _cleanup_free_ char *next_cursor = NULL;
+        StoreRow *rows = NULL;
+        size_t n = 0, n_values, limit;
+        int r;
+
+        r = wql_parse(text, &q, e);
+        if (r < 0)
+                return r;
+        r = wql_check(q, e);
+        if (r < 0)
+                return r;
+        n_values = wql_page_n_values(q);
+
+        limit = max_rows == 0 ? SITE_DEFAULT_PAGE_ROWS : max_rows;
+        if (limit > max_query_rows)
+                limit = max_query_rows;
+
+        if (cursor && *cursor) {
+                r = store_cursor_decode(store, text, cursor, n_values, &after, e);
+                if (r < 0)
+                        return r;
+        }
+        r = store_query_page(store, q, after, limit, &rows, &n, &next, e);
+        store_sort_values_free(after, n_values);
+        if (r < 0)
+                return r;
+
+        r = next ? store_cursor_encode(store, text, next, n_values, &next_cursor)
+                 : ((next_cursor = strdup("")) ? 0 : -ENOMEM);
+        store_sort_values_free(next, n_values);
+        if (r < 0) {
+                store_rows_free(rows, n, q->n_columns);
+                return r;
+        }
+
+        *ret_rows = rows;
+        *ret_n = n;
+        *ret_next_cursor = TAKE_PTR(next_cursor);
         *ret_query = TAKE_PTR(q);
         return 0;
 }

@@ -302,6 +302,11 @@ static int check_node(const SmsClass *c, WqlNode *n, SmsError *e) {
                                              cim_type_to_string(p->type));
                 if (n->rhs.is_property || n->rhs.literal_kind != WQL_LITERAL_STRING)
                         return sms_error_set(e, SMS_ERROR_INVALID_QUERY, "LIKE needs a string pattern");
+                if (strlen(n->rhs.string) > WQL_MAX_LIKE_PATTERN)
+                        return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
+                                             "a LIKE pattern may be at most %u bytes (WQL_MAX_LIKE_PATTERN), "
+                                             "the one for %s has %zu",
+                                             WQL_MAX_LIKE_PATTERN, p->name, strlen(n->rhs.string));
                 return convert_literal(p, CIM_STRING, &n->rhs, e);
 
         case WQL_NODE_IN:

@@ -2,8 +2,12 @@
 #include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "smsprov/macro.h"
 #include "smsprov/wql.h"
 
 /* Bytes that are not part of a valid UTF-8 sequence decode to a value above U+10FFFF, so they
@@ -79,25 +83,64 @@ static uint32_t fold(uint32_t c) {
         return c;
 }
 
-/* At *p (just after '['): parses a set up to its ']' and tells whether it holds c. Returns false
- * with *p untouched when there is no closing ']', so that the '[' is taken literally. A ']' right
- * after "[" or "[^" is a member; '-' (or '=', which WMI's documentation uses: [a=f]) between two
- * members makes a range. */
-static bool set_match(const char **p, uint32_t c, bool *ret_matched) {
-        const char *s = *p;
-        bool negated = false, matched = false, first = true;
-        uint32_t lc = fold(c);
+/* A pattern compiled once: a list of elements, each consuming one code point, with % runs
+ * collapsed into a STAR element. Sets keep their ranges in one shared array. */
+typedef enum LikeKind {
+        LIKE_LITERAL,
+        LIKE_ANY,
+        LIKE_SET,
+        LIKE_STAR,
+} LikeKind;
 
+typedef struct LikeRange {
+        uint32_t lo, hi, flo, fhi; /* as written and folded */
+} LikeRange;
+
+typedef struct LikeElement {
+        LikeKind kind;
+        bool negated;      /* SET */
+        uint32_t c, fc;    /* LITERAL: the code point and its folded form */
+        size_t first, n;   /* SET: its ranges in WqlLike.ranges */
+} LikeElement;
+
+struct WqlLike {
+        LikeElement *elements;
+        size_t n_elements;
+        LikeRange *ranges;
+        size_t n_ranges;
+};
+
+WqlLike *wql_like_free(WqlLike *l) {
+        if (!l)
+                return NULL;
+        free(l->elements);
+        free(l->ranges);
+        free(l);
+        return NULL;
+}
+
+/* At *p (just after '['): parses a set up to its ']', appending its ranges to l->ranges.
+ * Returns 0 with *p past the ']', 1 when there is no closing ']' (then the '[' is taken
+ * literally; nothing is appended), -ENOMEM. A ']' right after "[" or "[^" is a member; '-' (or
+ * '=', which WMI's documentation uses: [a=f]) between two members makes a range. */
+static int set_parse(WqlLike *l, const char **p, size_t cap_ranges, LikeElement *ret) {
+        const char *s = *p;
+        bool first = true;
+        size_t start = l->n_ranges;
+
+        *ret = (LikeElement) { .kind = LIKE_SET, .first = start };
         if (*s == '^') {
-                negated = true;
+                ret->negated = true;
                 s++;
         }
 
         for (;;) {
                 uint32_t lo, hi;
 
-                if (*s == 0)
-                        return false;
+                if (*s == 0) {
+                        l->n_ranges = start;
+                        return 1;
+                }
                 if (*s == ']' && !first)
                         break;
                 first = false;
@@ -107,81 +150,169 @@ static bool set_match(const char **p, uint32_t c, bool *ret_matched) {
                         s++;
                         hi = utf8_next(&s);
                 }
-
-                if ((c >= lo && c <= hi) || (lc >= fold(lo) && lc <= fold(hi)))
-                        matched = true;
+                /* every range takes at least one byte of the pattern, so cap_ranges (its
+                 * length) is never passed */
+                assert(l->n_ranges < cap_ranges);
+                l->ranges[l->n_ranges++] = (LikeRange) { lo, hi, fold(lo), fold(hi) };
         }
 
         *p = s + 1;
-        *ret_matched = matched != negated;
-        return true;
+        ret->n = l->n_ranges - start;
+        return 0;
 }
 
-/* Matches one non-% pattern element at *pattern against the code point c, advancing *pattern. */
-static bool element_match(const char **pattern, uint32_t c) {
-        const char *p = *pattern;
-        bool matched;
+int wql_like_compile(const char *pattern, WqlLike **ret) {
+        _cleanup_(wql_like_freep) WqlLike *l = NULL;
+        size_t length;
+        /* Once a '[' has no closing ']', no later one has either: every ']' the later set could
+         * close on is one the earlier scan saw at a position where it closes. Knowing this keeps
+         * compiling linear in the pattern's length. */
+        bool unclosed = false;
 
-        if (*p == '_') {
-                *pattern = p + 1;
-                return true;
-        }
-        if (*p == '[') {
-                const char *s = p + 1;
-                if (set_match(&s, c, &matched)) {
-                        *pattern = s;
-                        return matched;
-                }
-                /* an unmatched '[' is a literal */
-        }
+        assert(pattern);
+        assert(ret);
 
-        uint32_t pc = utf8_next(&p);
-        *pattern = p;
-        return pc == c || fold(pc) == fold(c);
-}
+        length = strlen(pattern);
+        l = calloc(1, sizeof(WqlLike));
+        if (!l)
+                return -ENOMEM;
+        /* at most one element and one range per byte */
+        l->elements = calloc(length + 1, sizeof(LikeElement));
+        l->ranges = calloc(length + 1, sizeof(LikeRange));
+        if (!l->elements || !l->ranges)
+                return -ENOMEM;
 
-/* The classic iterative wildcard algorithm: every element but % consumes exactly one code
- * point, so remembering only the last % (and where in the text it started) is enough, and the
- * cost is bounded by O(pattern × text) whatever the pattern. */
-bool wql_like_match(const char *pattern, const char *text) {
-        const char *p = pattern, *t = text;
-        const char *star_p = NULL, *star_t = NULL;
+        for (const char *p = pattern; *p;) {
+                LikeElement *el = &l->elements[l->n_elements];
 
-        if (!pattern || !text)
-                return false;
-
-        while (*t != 0) {
                 if (*p == '%') {
                         while (*p == '%')
                                 p++;
-                        if (*p == 0)
-                                return true;
+                        *el = (LikeElement) { .kind = LIKE_STAR };
+                } else if (*p == '_') {
+                        p++;
+                        *el = (LikeElement) { .kind = LIKE_ANY };
+                } else {
+                        int r = 1;
+
+                        if (*p == '[' && !unclosed) {
+                                const char *s = p + 1;
+
+                                r = set_parse(l, &s, length + 1, el);
+                                if (r == 0)
+                                        p = s;
+                                else
+                                        unclosed = true;
+                        }
+                        if (r != 0) { /* a literal, an unmatched '[' included */
+                                uint32_t c = utf8_next(&p);
+                                *el = (LikeElement) { .kind = LIKE_LITERAL, .c = c, .fc = fold(c) };
+                        }
+                }
+                l->n_elements++;
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Whether the element el (not a STAR) matches the code point c; adds the comparisons made to
+ * *steps. */
+static bool element_match(const WqlLike *l, const LikeElement *el, uint32_t c, uint32_t fc, uint64_t *steps) {
+        switch (el->kind) {
+        case LIKE_ANY:
+                (*steps)++;
+                return true;
+        case LIKE_LITERAL:
+                (*steps)++;
+                return el->c == c || el->fc == fc;
+        case LIKE_SET: {
+                bool matched = false;
+
+                for (size_t i = 0; i < el->n && !matched; i++) {
+                        const LikeRange *g = &l->ranges[el->first + i];
+
+                        (*steps)++;
+                        matched = (c >= g->lo && c <= g->hi) || (fc >= g->flo && fc <= g->fhi);
+                }
+                (*steps) += el->n == 0; /* an empty set: [] cannot be written, but count it */
+                return matched != el->negated;
+        }
+        case LIKE_STAR:
+                break;
+        }
+        assert(false);
+        return false;
+}
+
+/* The classic iterative wildcard algorithm: every element but % consumes exactly one code
+ * point, so remembering only the last % (and where in the text it started) is enough. Each
+ * restart from that % begins one code point further into the text and walks the pattern at
+ * most once, and an element costs one step per range it holds, so the steps are bounded by
+ * (code points of text + 1) × (bytes of pattern + 2), whatever the pattern. */
+bool wql_like_exec(const WqlLike *l, const char *text, uint64_t *ret_steps) {
+        const LikeElement *p, *end, *star_p = NULL;
+        const char *t = text, *star_t = NULL;
+        uint64_t steps = 0;
+        bool matched;
+
+        assert(l);
+        assert(text);
+
+        p = l->elements;
+        end = l->elements + l->n_elements;
+
+        while (*t != 0) {
+                if (p < end && p->kind == LIKE_STAR) {
+                        steps++;
+                        p++;
+                        if (p == end) {
+                                matched = true;
+                                goto finish;
+                        }
                         star_p = p;
                         star_t = t;
                         continue;
                 }
 
-                if (*p != 0) {
-                        const char *np = p, *nt = t;
+                if (p < end) {
+                        const char *nt = t;
                         uint32_t c = utf8_next(&nt);
 
-                        if (element_match(&np, c)) {
-                                p = np;
+                        if (element_match(l, p, c, fold(c), &steps)) {
+                                p++;
                                 t = nt;
                                 continue;
                         }
                 }
 
-                if (!star_p)
-                        return false;
+                if (!star_p) {
+                        matched = false;
+                        goto finish;
+                }
 
                 /* let the last % swallow one more code point and retry from there */
+                steps++;
                 utf8_next(&star_t);
                 p = star_p;
                 t = star_t;
         }
 
-        while (*p == '%')
+        while (p < end && p->kind == LIKE_STAR)
                 p++;
-        return *p == 0;
+        matched = p == end;
+finish:
+        if (ret_steps)
+                *ret_steps = steps;
+        return matched;
+}
+
+bool wql_like_match(const char *pattern, const char *text) {
+        _cleanup_(wql_like_freep) WqlLike *l = NULL;
+
+        if (!pattern || !text)
+                return false;
+        if (wql_like_compile(pattern, &l) < 0)
+                return false;
+        return wql_like_exec(l, text, NULL);
 }

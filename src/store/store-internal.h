@@ -6,18 +6,41 @@
 #include "smsprov/store.h"
 
 #define STORE_MAX_CLASSES 32
+#define STORE_CURSOR_KEY_SIZE 32
 
 struct Store {
         sqlite3 *db;
         char *site_code;
         char *site_name;
+        char *path;
         unsigned schema_version;
         uint64_t generation;
         bool in_transaction;
         /* Prepared once per class: SELECT every column WHERE key = ?. */
         sqlite3_stmt *load_stmt[STORE_MAX_CLASSES];
         char machine_name[256];
+
+        /* The budget of the query that runs (store_query_begin() … _end()): SQLite's VM
+         * instructions, counted by the progress handler, and wql_like()'s matcher steps both
+         * draw on it. */
+        uint64_t query_max_steps;   /* 0 = STORE_DEFAULT_QUERY_STEPS */
+        uint64_t query_steps_left;
+        bool query_running;
+        bool query_over_budget;
+
+        unsigned char cursor_key[STORE_CURSOR_KEY_SIZE]; /* signs ExecQueryPage cursors */
 };
+
+/* Reads (or, the first time, makes and stores) the site's cursor key. */
+int store_load_cursor_key(Store *s, SmsError *e);
+
+/* One result row of a compiled query (keys from column 0, values after the discriminator). */
+int store_row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, StoreRow *ret);
+
+/* Arms and disarms the budget around one query's statement; store_query_end() turns an
+ * interrupted step into LimitsExceeded (returning r otherwise). */
+void store_query_begin(Store *s);
+int store_query_end(Store *s, int r, SmsError *e);
 
 /* Fills e from the connection's last error (SQLITE_FULL → OutOfDiskSpace, SQLITE_BUSY → Busy). */
 int store_error(Store *s, int sqlite_rc, SmsError *e, const char *what);

@@ -501,6 +501,28 @@ void store_rows_free(StoreRow *rows, size_t n, size_t n_columns) {
         free(rows);
 }
 
+int store_row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, StoreRow *ret) {
+        StoreRow row = { .class = c, .key = row_key(st, 0, q->class),
+                         .values = calloc(q->n_columns ? q->n_columns : 1, sizeof(CimValue)) };
+        int r = 0;
+
+        if (!row.key || !row.values)
+                r = -ENOMEM;
+        for (size_t j = 0; r >= 0 && j < q->n_columns; j++)
+                r = store_read_value(st, (int) (j + q->class->n_keys + 1), q->class->all[q->columns[j]]->type,
+                                     &row.values[j]);
+        if (r < 0) {
+                free(row.key);
+                if (row.values)
+                        for (size_t j = 0; j < q->n_columns; j++)
+                                cim_value_clear(&row.values[j]);
+                free(row.values);
+                return r;
+        }
+        *ret = row;
+        return 0;
+}
+
 int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e) {
         WqlSql sql = {};
         StoreRow *rows = NULL;
@@ -523,6 +545,7 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
                         goto finish;
                 }
 
+        store_query_begin(s);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const SmsClass *c = q->class;
 
@@ -544,22 +567,13 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
                         }
                         rows = p;
                 }
-                rows[n] = (StoreRow) { .class = c, .key = row_key(st, 0, q->class),
-                                       .values = calloc(q->n_columns ? q->n_columns : 1, sizeof(CimValue)) };
-                n++;
-                if (!rows[n - 1].key || !rows[n - 1].values) {
-                        r = -ENOMEM;
+                r = store_row_read(st, q, c, &rows[n]);
+                if (r < 0) {
+                        if (r != -ENOMEM)
+                                r = sms_error_set(e, SMS_ERROR_FAILED, "site database: a value does not decode");
                         goto finish;
                 }
-                for (size_t j = 0; j < q->n_columns; j++) {
-                        r = store_read_value(st, (int) (j + q->class->n_keys + 1), q->class->all[q->columns[j]]->type,
-                                             &rows[n - 1].values[j]);
-                        if (r < 0) {
-                                if (r != -ENOMEM)
-                                        r = sms_error_set(e, SMS_ERROR_FAILED, "site database: a value does not decode");
-                                goto finish;
-                        }
-                }
+                n++;
         }
         if (rc != SQLITE_DONE) {
                 r = store_error(s, rc, e, "running a query");
@@ -570,6 +584,7 @@ int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, si
         *ret_n = n;
         r = 0;
 finish:
+        r = store_query_end(s, r, e);
         sqlite3_finalize(st);
         wql_sql_done(&sql);
         if (rows)

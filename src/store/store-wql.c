@@ -609,7 +609,91 @@ static int emit_class_filter(Builder *b, const char *discriminator) {
         return r;
 }
 
-int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
+/* ?N: a parameter by number, for the cursor's values, each used more than once */
+static int append_numbered_param(Builder *b, size_t n) {
+        char buf[32];
+
+        snprintf(buf, sizeof buf, "?%zu", n);
+        return append(b, buf);
+}
+
+/* Sort value k of a page (the ORDER BY columns, then the class key): its column and direction. */
+static size_t page_column(const WqlQuery *q, size_t k, bool *ret_descending) {
+        if (k < q->n_order) {
+                *ret_descending = q->order[k].descending;
+                return (size_t) q->order[k].index;
+        }
+        *ret_descending = false;
+        return q->class->key_indexes[k - q->n_order];
+}
+
+/* The rows after the cursor's row in the page order, as
+ *   (after_0) OR (eq_0 AND after_1) OR (eq_0 AND eq_1 AND after_2) …
+ * with SQLite's NULL order (first when ascending, last when descending) spelt out, since a
+ * comparison with NULL is never true. A flat list of short lists, which SQLite's parser takes
+ * easily (the number of sort values is capped by WQL_MAX_PAGE_ORDER). Comparisons have the
+ * column on the left, so that they use its collation, as ORDER BY does. */
+static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, size_t first_param) {
+        int r = append(b, "(");
+
+        for (size_t i = 0; r >= 0 && i < page->n_after; i++) {
+                bool descending;
+                size_t column;
+
+                if (i > 0)
+                        r = append(b, " OR ");
+                if (r >= 0)
+                        r = append(b, "(");
+                for (size_t j = 0; r >= 0 && j < i; j++) {
+                        column = page_column(q, j, &descending);
+                        r = append_column(b, column);
+                        if (r >= 0)
+                                r = append(b, " IS ");
+                        if (r >= 0)
+                                r = append_numbered_param(b, first_param + j);
+                        if (r >= 0)
+                                r = append(b, " AND ");
+                }
+                if (r < 0)
+                        break;
+
+                column = page_column(q, i, &descending);
+                if (page->after_null[i] && descending)
+                        r = append(b, "0"); /* nothing sorts after NULL */
+                else if (page->after_null[i]) {
+                        r = append_column(b, column);
+                        if (r >= 0)
+                                r = append(b, " IS NOT NULL");
+                } else if (descending) {
+                        r = append(b, "(");
+                        if (r >= 0)
+                                r = append_column(b, column);
+                        if (r >= 0)
+                                r = append(b, " < ");
+                        if (r >= 0)
+                                r = append_numbered_param(b, first_param + i);
+                        if (r >= 0)
+                                r = append(b, " OR ");
+                        if (r >= 0)
+                                r = append_column(b, column);
+                        if (r >= 0)
+                                r = append(b, " IS NULL)");
+                } else {
+                        r = append_column(b, column);
+                        if (r >= 0)
+                                r = append(b, " > ");
+                        if (r >= 0)
+                                r = append_numbered_param(b, first_param + i);
+                }
+                if (r >= 0)
+                        r = append(b, ")");
+        }
+        if (r >= 0)
+                r = append(b, ")");
+        return r;
+}
+
+static int compile(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
         _cleanup_(builder_done) Builder b = { .class = q->class, .error = e };
         _cleanup_(term_freep) Term *where = NULL;
         const SmsClass *c = q->class, *root;
@@ -656,6 +740,11 @@ int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
                 if (r >= 0)
                         r = append_column(&b, q->columns[i]);
         }
+        for (size_t i = 0; page && r >= 0 && i < q->n_order; i++) {
+                r = append(&b, ", ");
+                if (r >= 0)
+                        r = append_column(&b, (size_t) q->order[i].index);
+        }
         if (r >= 0)
                 r = append(&b, " FROM ");
         if (r >= 0)
@@ -686,12 +775,39 @@ int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
         if (r < 0)
                 return r;
 
+        if (page && page->n_after > 0) {
+                /* after the condition, which SQLite has reduced by then: this costs it little
+                 * parser stack */
+                r = append(&b, discriminator || where ? " AND " : " WHERE ");
+                if (r >= 0)
+                        r = emit_page_after(&b, q, page, b.n_params + 1);
+                if (r < 0)
+                        return r;
+        }
+
         for (size_t i = 0; i < q->n_order; i++) {
                 r = append(&b, i == 0 ? " ORDER BY " : ", ");
                 if (r >= 0)
                         r = append_column(&b, (size_t) q->order[i].index);
                 if (r >= 0)
                         r = append(&b, q->order[i].descending ? " DESC" : " ASC");
+                if (r < 0)
+                        return r;
+        }
+        if (page) {
+                /* the key breaks ties, so that the page order is total */
+                for (size_t k = 0; k < c->n_keys; k++) {
+                        r = append(&b, q->n_order == 0 && k == 0 ? " ORDER BY " : ", ");
+                        if (r >= 0)
+                                r = append_column(&b, c->key_indexes[k]);
+                        if (r >= 0)
+                                r = append(&b, " ASC");
+                        if (r < 0)
+                                return r;
+                }
+                r = append(&b, " LIMIT ");
+                if (r >= 0)
+                        r = append_numbered_param(&b, b.n_params + page->n_after + 1);
                 if (r < 0)
                         return r;
         }
@@ -703,6 +819,21 @@ int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
         };
         b.n_params = 0;
         return 0;
+}
+
+int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
+        return compile(q, NULL, ret, e);
+}
+
+int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
+        assert(page);
+        assert(page->n_after == 0 || page->n_after == wql_page_n_values(q));
+
+        if (q->n_order > WQL_MAX_PAGE_ORDER)
+                return sms_error_set(e, SMS_ERROR_INVALID_QUERY,
+                                     "a paged query may ORDER BY at most %u properties, this one has %zu",
+                                     WQL_MAX_PAGE_ORDER, q->n_order);
+        return compile(q, page, ret, e);
 }
 
 void wql_sql_done(WqlSql *s) {

@@ -69,7 +69,7 @@ static int path_check_syntax(const char *path, SmsError *e) {
         return 0;
 }
 
-static const char *path_below(const char *root, const char *path) {
+const char *path_below(const char *root, const char *path) {
         size_t n = strlen(root);
 
         if (streq(root, "/"))

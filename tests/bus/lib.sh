@@ -15,35 +15,74 @@ make_wim() {
         rm -rf "$tree"
 }
 
+# One deadline for every wait on a state, in seconds: it only turns a hang into a failure, and no
+# working daemon comes near it, however loaded the machine.
+WAIT_SECONDS=${WAIT_SECONDS:-300}
+
+# wait_until WHAT COMMAND…: runs COMMAND until it succeeds (pausing briefly between tries); after
+# WAIT_SECONDS, a failure that says what was awaited, and status 1.
+wait_until() {
+        local what=$1 end=$((SECONDS + WAIT_SECONDS))
+        shift
+        until "$@"; do
+                if [ $SECONDS -ge $end ]; then
+                        not_ok "timed out after ${WAIT_SECONDS}s waiting for $what (the daemon's log is this test's output above)"
+                        return 1
+                fi
+                sleep 0.02
+        done
+}
+
+# Test points (the daemon's --test-hold-dir; src/jobs/test-point.c), so that no test races a job:
+# every job waits as it starts, running, at the point named after its Operation while `hold
+# OPERATION` is in force; `release OPERATION` lets it go on (a canceled job leaves at once);
+# `wait_held OPERATION [JOB]` waits until JOB (or any job) waits there and, given JOB, the daemon
+# reports it running.
+hold() { : >"$WORLD_HOLDS/$1"; }
+release() { rm -f "$WORLD_HOLDS/$1"; }
+_held() { compgen -G "$WORLD_HOLDS/$1.$2.held" >/dev/null; }
+_running() { [ "$(B get-property org.smsprov.Provider1 "$1" org.smsprov.Provider1.Job State 2>/dev/null)" = "u 1" ]; }
+wait_held() {
+        local job=${2:-}
+        if [ -z "$job" ]; then
+                wait_until "a job held at $1" _held "$1" "*"
+                return
+        fi
+        wait_until "job $job held at $1" _held "$1" "${job##*_}" &&
+                wait_until "held job $job to be running" _running "$job"
+}
+
 world_start() {
         WORLD=$(mktemp -d "${TMPDIR:-/tmp}/smsprov-shell.XXXXXX")
         chmod 755 "$WORLD"
         WORLD_CONTENT=${WORLD_CONTENT_REL:+$WORLD/$WORLD_CONTENT_REL}
         WORLD_CONTENT=${WORLD_CONTENT:-$WORLD/content}
-        mkdir -p "$WORLD_CONTENT"
+        mkdir -p "$WORLD_CONTENT" "$WORLD/holds"
         chmod 755 "$WORLD_CONTENT"
+        WORLD_HOLDS=$WORLD/holds
+        echo "# smsprovd and dbus-daemon log to this test's standard error (meson keeps it in" \
+                "meson-logs/testlog.txt); the test's files are in $WORLD (kept with SMSPROV_TEST_KEEP=1)"
         make_stand_in_kit "$WORLD/adk" "$WORLD/osd-bin"
         SMSPROV_BUS=unix:path=$WORLD/bus
         export SMSPROV_BUS
         dbus-daemon --config-file="$SOURCE_ROOT/tests/bus/test-bus.conf" --nofork --nopidfile --nosyslog \
                 --address="$SMSPROV_BUS" &
         WORLD_DBUS=$!
-        for _ in $(seq 200); do [ -S "$WORLD/bus" ] && break; sleep 0.02; done
+        wait_until "dbus-daemon's socket" test -S "$WORLD/bus" || return 1
         daemon_start "$@"
 }
 
 daemon_start() {
         "$SMSPROVD" --bus-address="$SMSPROV_BUS" --state-dir="$WORLD/state" --site-code=LAB \
-                --content-root="$WORLD_CONTENT" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
-                --log-level=warning "$@" &
+                --content-root="$WORLD_CONTENT" --dp-root="$WORLD" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
+                --test-hold-dir="$WORLD_HOLDS" --log-level=warning "$@" &
         WORLD_DAEMON=$!
-        for _ in $(seq 500); do
-                busctl --address="$SMSPROV_BUS" status org.smsprov.Provider1 >/dev/null 2>&1 && return 0
-                kill -0 "$WORLD_DAEMON" 2>/dev/null || { echo "smsprovd exited" >&2; return 1; }
+        local end=$((SECONDS + WAIT_SECONDS))
+        until busctl --address="$SMSPROV_BUS" status org.smsprov.Provider1 >/dev/null 2>&1; do
+                kill -0 "$WORLD_DAEMON" 2>/dev/null || { echo "smsprovd exited before it owned its name" >&2; return 1; }
+                [ $SECONDS -lt $end ] || { echo "smsprovd did not own its name within ${WAIT_SECONDS}s" >&2; return 1; }
                 sleep 0.02
         done
-        echo "smsprovd did not come up" >&2
-        return 1
 }
 
 daemon_stop() {

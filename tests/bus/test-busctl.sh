@@ -17,10 +17,8 @@ out=$(B call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.Class 
         Name s "WinPE x64" ImagePath s "$WORLD/content/boot.wim")
 expect_eq "Create boot image" "oo \"$ROOT/SMS_BootImagePackage/LAB00001\" \"$ROOT/job/_1\"" "$out"
 # The build: the job ends completed (State 2) and the package points at the built WIM.
-for _ in $(seq 200); do
-        [ "$(B get-property $DEST $ROOT/job/_1 org.smsprov.Provider1.Job State 2>/dev/null)" = "u 2" ] && break
-        sleep 0.05
-done
+_built() { [ "$(B get-property $DEST $ROOT/job/_1 org.smsprov.Provider1.Job State 2>/dev/null)" = "u 2" ]; }
+wait_until "the build job to complete" _built
 expect_eq "build job completed" "u 2" "$(B get-property $DEST $ROOT/job/_1 org.smsprov.Provider1.Job State)"
 P=$ROOT/SMS_BootImagePackage/LAB00001
 
@@ -107,7 +105,8 @@ log-level = warning
 CONF
 "$SMSPROVD" --config="$WORLD/smsprovd.conf" --bus-address="$SMSPROV_BUS" &
 WORLD_DAEMON=$!
-for _ in $(seq 200); do B status $DEST >/dev/null 2>&1 && break; sleep 0.05; done
+_up() { B status $DEST >/dev/null 2>&1; }
+wait_until "the daemon of --config to own its name" _up
 expect_eq "site code from --config" 's "CFG"' "$(B get-property $DEST $ROOT org.smsprov.Provider1.Site SiteCode)"
 "$SMSPROVD" --config="$WORLD/nonexistent.conf" --bus-address="$SMSPROV_BUS" 2>/dev/null && not_ok "a missing config file was accepted" \
         || ok "a missing config file is an error"

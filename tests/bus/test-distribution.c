@@ -76,13 +76,8 @@ static int dp_state(const char *package_id, int dp, uint32_t *ret_version) {
 static void wait_state(const char *package_id, int dp, int want, uint32_t version) {
         uint32_t v = 0;
         int s = -2;
-        for (int i = 0; i < 6000; i++) {
-                s = dp_state(package_id, dp, &v);
-                if (s == want && (version == 0 || v == version))
-                        return;
-                usleep(20000);
-        }
-        fail_msg("%s on DP %d: state %d version %u, want %d version %u", package_id, dp, s, v, want, version);
+        TEST_WAIT_UNTIL((s = dp_state(package_id, dp, &v)) == want && (version == 0 || v == version),
+                        "%s on DP %d: state %d version %u, want %d version %u", package_id, dp, s, v, want, version);
 }
 
 static bool file_exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -185,10 +180,14 @@ static void test_distribution_points(void **state) {
         assert_string_equal(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         "\\\\dp9\\", "ContentRoot", "s", dp_root[0]),
                             SMSPROV_ERR("InvalidParameter"));
+        /* A missing directory where a DP may be (outside every --dp-root is test-dp-root's). */
+        char *missing = NULL;
+        assert_true(asprintf(&missing, "%s/dps/nonexistent", env.dir) > 0);
         assert_string_equal(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         "[\"Display=\\\\dp9\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp9\\", "ContentRoot", "s",
-                                        "/nonexistent/dp9"),
+                                        missing),
                             SMSPROV_ERR("InvalidParameter"));
+        free(missing);
         assert_string_equal(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         dp_nal[0], "ContentRoot", "s", dp_root[0]),
                             SMSPROV_ERR("AlreadyExists"));
@@ -264,9 +263,7 @@ static void test_distribute_refresh_verify_remove(void **state) {
         sd_bus_message_unref(reply);
         assert_null(test_invoke(&env, assignment, IFACE "SMS_DistributionPoint", "Put", NULL, "a{sv}", 1, "RefreshNow",
                                 "b", 1));
-        for (int i = 0; i < 3000 && !file_exists("%s", lost); i++)
-                usleep(20000);
-        assert_true(file_exists("%s", lost));
+        TEST_WAIT_UNTIL(file_exists("%s", lost), "RefreshNow to bring back %s", lost);
         assert_int_equal(test_get_u32(&env, pkg, BASE, "SourceVersion"), 2);
         wait_state(id, 1, 0, 2);
 
@@ -299,9 +296,7 @@ static void test_distribute_refresh_verify_remove(void **state) {
 
         /* Removal: REMOVAL_PENDING, then the content and the row are gone. */
         assert_null(test_invoke(&env, assignment, IFACE "SMS_DistributionPoint", "Delete", NULL, NULL));
-        for (int i = 0; i < 3000 && dp_state(id, 1, NULL) != -1; i++)
-                usleep(20000);
-        assert_int_equal(dp_state(id, 1, NULL), -1);
+        TEST_WAIT_UNTIL(dp_state(id, 1, NULL) == -1, "the assignment of %s to DP 1 to go", id);
         assert_false(file_exists("%s/SCCMContentLib/DataLib/%s", dp_root[1], id));
         assert_int_equal(dp_state(id, 0, NULL), 0);
 
@@ -376,11 +371,13 @@ static void test_restart_mid_distribution_retries(void **state) {
         char *pkg = new_image_package("Big image", big, 0);
         char *id = test_get_string(&env, pkg, BASE, "PackageID");
 
+        /* Killed while the distribution runs (held at its start). */
+        test_hold(&env, "Distribute");
         char *job = add_dps(pkg, &err, 1, "LAB", dp_nal[1]);
         assert_null(err);
-        for (int i = 0; i < 500 && test_get_u32(&env, job, IFACE "Job", "State") == 0; i++)
-                usleep(2000);
+        test_wait_held(&env, "Distribute", job);
         assert_int_equal(test_env_stop_daemon(&env, SIGKILL), 0);
+        test_release(&env, "Distribute");
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);
         /* The interrupted distribution is retried at start and ends installed. */
         wait_state(id, 1, 0, 1);
@@ -424,48 +421,18 @@ static void test_cancel_distribution(void **state) {
         char *big = test_env_content_path(&env, "big.wim"), *err = NULL;
         char *pkg = new_image_package("Canceled", big, 0);
         char *id = test_get_string(&env, pkg, BASE, "PackageID");
-        bool canceled = false;
 
-        /* The copy of 64 MiB to the copying DP takes long enough for the call to arrive; if the
-         * machine is so fast that it does not, redistribute and try again. */
+        /* The distribution is held at its start while CancelDistribution arrives, then goes on
+         * and stops at that DP. */
+        test_hold(&env, "Distribute");
         char *job = add_dps(pkg, &err, 1, "LAB", dp_nal[1]);
         assert_null(err);
-        for (int attempt = 0; attempt < 5 && !canceled; attempt++) {
-                const char *e = test_invoke(&env, ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static",
-                                            "CancelDistribution", NULL, "ss", id, dp_nal[1]);
-                canceled = e == NULL;
-                /* After a retry (below) there is no job to wait for: "/" counts as finished. */
-                uint32_t job_state = strcmp(job, "/") == 0 ? 2 : test_wait_job(&env, job, NULL);
-                free(job);
-                job = NULL;
-                if (canceled) {
-                        assert_int_not_equal(job_state, 2);
-                        assert_int_equal(dp_state(id, 1, NULL), 3);
-                        break;
-                }
-                assert_string_equal(e, SMSPROV_ERR("Failed"));
-                /* Finished first: remove the content and distribute again. */
-                char dir[2048];
-                snprintf(dir, sizeof dir, "rm -rf '%s/SCCMContentLib'", dp_root[1]);
-                assert_int_equal(system(dir), 0);
-                sd_bus_message *reply = NULL;
-                assert_null(test_invoke(&env, pkg, BASE, "AddChangeNotification", &reply, NULL));
-                sd_bus_message_unref(reply);
-                /* AddChangeNotification re-evaluates stale DPs only; make it stale by a refresh. */
-                assert_null(test_invoke(&env, pkg, BASE, "RefreshPkgSource", &reply, NULL));
-                const char *j;
-                sd_bus_message_read(reply, "o", &j);
-                assert_int_equal(test_wait_job(&env, j, NULL), 2);
-                sd_bus_message_unref(reply);
-                for (int i = 0; i < 500; i++) {
-                        /* the distribution the refresh started */
-                        if (dp_state(id, 1, NULL) == 7)
-                                break;
-                        usleep(2000);
-                }
-                job = strdup("/");
-        }
-        assert_true(canceled);
+        test_wait_held(&env, "Distribute", job);
+        assert_null(test_invoke(&env, ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static",
+                                "CancelDistribution", NULL, "ss", id, dp_nal[1]));
+        test_release(&env, "Distribute");
+        assert_int_not_equal(test_wait_job(&env, job, NULL), 2);
+        assert_int_equal(dp_state(id, 1, NULL), 3);
         free(job);
         free(id);
         free(pkg);
@@ -554,21 +521,15 @@ static void test_refresh_schedule_fires(void **state) {
         sd_bus_message_unref(m);
 
         uint32_t v = 1;
-        for (int i = 0; i < 1500 && v < 2; i++) {
-                usleep(20000);
-                v = test_get_u32(&env, pkg, BASE, "SourceVersion");
-        }
-        assert_true(v >= 2);
+        TEST_WAIT_UNTIL((v = test_get_u32(&env, pkg, BASE, "SourceVersion")) >= 2,
+                        "the schedule to refresh %s (SourceVersion %u)", pkg, v);
 
         /* Stored, so it runs again after a restart. */
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         assert_int_equal(test_env_start_daemon(&env, fast), 0);
         uint32_t after = v;
-        for (int i = 0; i < 1500 && after <= v; i++) {
-                usleep(20000);
-                after = test_get_u32(&env, pkg, BASE, "SourceVersion");
-        }
-        assert_true(after > v);
+        TEST_WAIT_UNTIL((after = test_get_u32(&env, pkg, BASE, "SourceVersion")) > v,
+                        "the stored schedule to refresh %s again after a restart (SourceVersion %u)", pkg, after);
 
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);

@@ -89,6 +89,9 @@ int test_env_start(TestEnv *env) {
         waitpid(kit_pid, NULL, 0);
         free(kit);
 
+        fprintf(stderr, "# smsprovd and dbus-daemon log to this test's standard error (meson keeps it in "
+                        "meson-logs/testlog.txt); the test's files are in %s (kept with SMSPROV_TEST_KEEP=1)\n",
+                env->dir);
         /* Test points (--test-hold-dir): every daemon of a bus test can be held. */
         env->hold_dir = join(env->dir, "holds");
         if (mkdir(env->hold_dir, 0755) < 0)
@@ -126,7 +129,10 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
         argv[n++] = (char *) daemon;
         if (asprintf(&argv[n++], "--bus-address=%s", env->address) < 0 ||
             asprintf(&argv[n++], "--state-dir=%s", env->state_dir) < 0 ||
-            asprintf(&argv[n++], "--content-root=%s", env->content_dir) < 0)
+            asprintf(&argv[n++], "--content-root=%s", env->content_dir) < 0 ||
+            /* Tests make their distribution points in the world's directory; what overlaps the
+             * state directory or the content root is refused there all the same. */
+            asprintf(&argv[n++], "--dp-root=%s", env->dir) < 0)
                 abort();
         if (asprintf(&argv[n++], "--adk-root=%s/adk", env->dir) < 0 ||
             asprintf(&argv[n++], "--osd-bin-root=%s/osd-bin", env->dir) < 0 ||
@@ -138,7 +144,7 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                 argv[n++] = (char *) *a;
         argv[n] = NULL;
         env->daemon_pid = spawn(argv);
-        for (size_t i = 1; i < 7; i++)
+        for (size_t i = 1; i < 8; i++)
                 free(argv[i]);
 
         if (!env->bus) {

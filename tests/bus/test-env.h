@@ -2,7 +2,8 @@
 #pragma once
 
 /* A private world for bus tests: a temporary directory, a private dbus-daemon, and the real
- * smsprovd on it with its state and a content root inside that directory. */
+ * smsprovd on it with its state and a content root inside that directory, which is also its
+ * --dp-root: distribution points go in folders of their own there. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,7 +84,7 @@ bool test_deadline_passed(uint64_t deadline);
                 uint64_t _deadline_ = test_deadline();                                             \
                 while (!(cond))                                                                    \
                         if (test_deadline_passed(_deadline_)) {                                    \
-                                char _what_[512];                                                  \
+                                char _what_[4096];                                                 \
                                 snprintf(_what_, sizeof _what_, __VA_ARGS__);                      \
                                 fail_msg("%s:%d: timed out after %llu s waiting for %s (the "       \
                                          "daemon's log is this test's output above)",              \

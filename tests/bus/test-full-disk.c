@@ -125,16 +125,10 @@ static void test_distribution_point_full(void **state) {
         sd_bus_message_unref(reply);
         char current[1024], buf[32] = "";
         snprintf(current, sizeof current, "%s/SCCMContentLib/PkgLib/%s/current", dp_root, id);
-        for (int i = 0; i < 3000; i++) {
-                char wql[512];
-                snprintf(wql, sizeof wql,
-                         "SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND State = 3", id);
-                if (test_count_rows(&env, wql) == 1)
-                        break;
-                if (i == 2999)
-                        fail_msg("the full DP did not fail");
-                usleep(20000);
-        }
+        char wql[512];
+        snprintf(wql, sizeof wql,
+                 "SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND State = 3", id);
+        TEST_WAIT_UNTIL(test_count_rows(&env, wql) == 1, "the distribution of %s to the full DP to fail", id);
         FILE *f = fopen(current, "re");
         assert_non_null(f);
         assert_non_null(fgets(buf, sizeof buf, f));

@@ -330,7 +330,8 @@ static void test_boot_image_build(void **state) {
         char *id = test_get_string(&env, path, BASE, "PackageID");
         char *built = test_get_string(&env, path, BASE, "PkgSourcePath");
         char want[512];
-        snprintf(want, sizeof want, "%s/images/%s/boot.%s.wim", env.state_dir, id, id);
+        /* Each version a file of its own (smsprov/image-outputs.h). */
+        snprintf(want, sizeof want, "%s/images/%s/1/boot.%s.wim", env.state_dir, id, id);
         assert_string_equal(built, want);
         assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 1);
         assert_int_equal(test_get_u32(&env, path, BASE, "ActionInProgress"), 0);
@@ -403,6 +404,10 @@ static void test_boot_image_build(void **state) {
         sd_bus_message_unref(reply);
         assert_int_equal(test_wait_job(&env, job2c, NULL), 2);
         assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 2);
+        free(built);
+        built = test_get_string(&env, path, BASE, "PkgSourcePath");
+        snprintf(want, sizeof want, "%s/images/%s/2/boot.%s.wim", env.state_dir, id, id);
+        assert_string_equal(built, want);
         s = wim_file(built, "\\Windows\\System32\\WinPE-PowerShell.txt");
         assert_string_equal(s, "WinPE-PowerShell amd64\n");
         free(s);
@@ -523,8 +528,11 @@ static void test_rebuild_releases_replaced_image(void **state) {
         assert_int_equal(test_wait_job(&env, rebuild, NULL), 2);
         assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 2);
 
-        /* A new file under the same name; the old inode loses its last name soon after. */
-        assert_int_equal(stat(built, &new_st), 0);
+        /* A new file in the new version's folder; the old version's folder goes soon after,
+         * and with it the old inode's last name. */
+        char *rebuilt = test_get_string(&env, path, BASE, "PkgSourcePath");
+        assert_string_not_equal(rebuilt, built);
+        assert_int_equal(stat(rebuilt, &new_st), 0);
         assert_int_equal(fstat(old_fd, &old_st), 0);
         assert_true(new_st.st_ino != old_st.st_ino);
         TEST_WAIT_UNTIL(fstat(old_fd, &old_st) == 0 && old_st.st_nlink == 0 && count_temp_files(images) == 0,
@@ -532,7 +540,12 @@ static void test_rebuild_releases_replaced_image(void **state) {
                         (uintmax_t) old_st.st_nlink, count_temp_files(images));
         assert_int_equal(old_st.st_nlink, 0);
         assert_int_equal(count_temp_files(images), 0);
+        char *old_dir = strdup(built);
+        *strrchr(old_dir, '/') = 0;
+        assert_true(access(old_dir, F_OK) < 0);
         close(old_fd);
+        free(old_dir);
+        free(rebuilt);
 
         free(rebuild);
         free(built);

@@ -7,9 +7,9 @@
  * --max-calls-per-caller=3) so that the test needs few objects; the defaults are the same code
  * with other numbers.
  *
- * So that no job can finish while the callers flood, both job workers are held first: the test
- * takes the site content library's lock exclusively (as its garbage collector would), and two
- * distributions wait on it; every later job stays queued until the test lets go. */
+ * So that no job can finish while the callers flood, both job workers are held first: two
+ * distributions wait at their start (the Distribute test point); every later job stays queued
+ * until the test lets go. */
 
 #include <fcntl.h>
 #include <setjmp.h>
@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,9 +50,9 @@ static uint32_t job_state(sd_bus *bus, const char *job) {
 }
 
 static void wait_job(sd_bus *bus, const char *job) {
-        for (int i = 0; i < 6000 && job_state(bus, job) < 2; i++)
-                usleep(10000);
-        assert_int_equal(job_state(bus, job), 2);
+        uint32_t s = 0;
+        TEST_WAIT_UNTIL((s = job_state(bus, job)) >= 2, "job %s to end (State %u)", job, s);
+        assert_int_equal(s, 2);
 }
 
 static sd_bus *connect_client(void) {
@@ -143,17 +142,11 @@ static void test_jobs_per_caller_and_total(void **state) {
         char *jobs[N_BOOT] = {};
 
         /* The two workers held (see the top): two jobs running that cannot finish. */
-        char lock_path[1024];
-        snprintf(lock_path, sizeof lock_path, "%s/contentlib/.lock", env.state_dir);
-        int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        assert_true(lock_fd >= 0);
-        assert_int_equal(flock(lock_fd, LOCK_EX), 0);
+        test_hold(&env, "Distribute");
         char *held[2];
         for (size_t i = 0; i < 2; i++) {
                 held[i] = distribute(env.bus, blocker[i]);
-                for (int k = 0; k < 500 && job_state(env.bus, held[i]) != 1; k++)
-                        usleep(10000);
-                assert_int_equal(job_state(env.bus, held[i]), 1); /* running, waiting on the lock */
+                test_wait_held(&env, "Distribute", held[i]);
         }
 
         /* Caller A asks for five builds: three are queued, two refused. */
@@ -169,7 +162,7 @@ static void test_jobs_per_caller_and_total(void **state) {
                         assert_int_equal(job_state(a, jobs[i]), 0); /* queued behind the held workers */
 
         /* Let go: everything finishes. */
-        close(lock_fd);
+        test_release(&env, "Distribute");
         for (size_t i = 0; i < 2; i++) {
                 wait_job(env.bus, held[i]);
                 free(held[i]);

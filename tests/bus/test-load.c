@@ -156,7 +156,7 @@ static void test_load(void **state) {
                                 distributions++;
                         }
                 }
-                usleep(100000);
+                usleep(100000); /* paces the restarts of the two jobs; nothing waits on them */
         }
         atomic_store(&stop, true);
 
@@ -219,8 +219,7 @@ static int setup(void **state) {
                                        wim) >= 0);
         sd_bus_message_read(reply, "oo", &p, &j);
         boot_path = strdup(p);
-        while (job_state(j) < 2)
-                usleep(20000);
+        assert_int_equal(test_wait_job(&env, j, NULL), 2);
         sd_bus_message_unref(reply);
         assert_true(sd_bus_call_method(env.bus, "org.smsprov.Provider1", ROOT "/class/SMS_ImagePackage", IFACE "Class",
                                        "Create", &error, &reply, "a{sv}", 3, "Name", "s", "load image", "PkgSourceFlag", "u",

@@ -23,12 +23,8 @@ trap stop_all EXIT
 start_polkit() {
         DBUS_SYSTEM_BUS_ADDRESS=$SMSPROV_BUS /usr/bin/python3 -m dbusmock --system --template polkitd >/dev/null 2>&1 &
         POLKIT_PID=$!
-        for _ in $(seq 200); do
-                B status org.freedesktop.PolicyKit1 >/dev/null 2>&1 && return 0
-                sleep 0.05
-        done
-        echo "the polkitd mock did not start" >&2
-        return 1
+        _polkit_up() { B status org.freedesktop.PolicyKit1 >/dev/null 2>&1; }
+        wait_until "the polkitd mock to own its name" _polkit_up
 }
 polkit() { B call org.freedesktop.PolicyKit1 /org/freedesktop/PolicyKit1/Authority org.freedesktop.DBus.Mock "$@"; }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups busctl --address="$SMSPROV_BUS" --timeout=60 "$@"; }
@@ -71,9 +67,12 @@ nobody call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.SMS_Boo
 
 # A hanging polkit: the caller waits, everyone else is served.
 polkit SimulateHang b true >/dev/null
+polkit ClearCalls >/dev/null
 nobody call $DEST $P $BASE Put 'a{sv}' 1 Version s hung >/dev/null 2>&1 &
 hung=$!
-sleep 0.5
+# The daemon has asked polkit (and waits for the answer) once the mock has the call.
+_asked() { polkit GetMethodCalls s CheckAuthorization | grep -qv '^a(tav) 0$'; }
+wait_until "the daemon to ask the hanging polkit" _asked
 start=$(date +%s%N)
 B get-property $DEST $P $BASE Name >/dev/null && B call $DEST $ROOT org.smsprov.Provider1.Site ExecQuery s \
         "SELECT * FROM SMS_ImagePackage" >/dev/null && B call $DEST $P $BASE Put 'a{sv}' 1 Manufacturer s root >/dev/null \

@@ -173,13 +173,9 @@ static size_t query_count(TestEnv *env, const char *wql, const char **ret_error)
 
 /* Waits until no job of the site is queued or running, so that tests see settled packages. */
 static void wait_jobs_idle(TestEnv *env) {
-        for (int i = 0; i < 1500; i++) {
-                const char *err;
-                if (query_count(env, "SELECT * FROM SMS_PackageBaseclass WHERE ActionInProgress <> 0", &err) == 0)
-                        return;
-                usleep(20000);
-        }
-        fail_msg("jobs did not finish");
+        const char *err;
+        TEST_WAIT_UNTIL(query_count(env, "SELECT * FROM SMS_PackageBaseclass WHERE ActionInProgress <> 0", &err) == 0,
+                        "every build of the site to end");
 }
 
 /* A boot image from the test WIM, its first build done. */

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 # Runs a command on a pseudo-terminal, presses Ctrl-C once its output shows WHEN, answers ANSWER to
 # the question that follows, and passes on the output and the exit status:
-#   pty-interrupt.py WHEN ANSWER COMMAND ARG…
+#   pty-interrupt.py [--release HOLD-FILE] WHEN ANSWER COMMAND ARG…
+# --release removes a test point's hold file once the question is answered, so that a held job
+# goes on after the answer.
 import os
 import pty
 import select
 import sys
 import time
 
-when, answer, argv = sys.argv[1].encode(), sys.argv[2].encode(), sys.argv[3:]
+args = sys.argv[1:]
+release = None
+if args[0] == "--release":  # a test point's hold file, removed once the question is answered
+    release, args = args[1], args[2:]
+when, answer, argv = args[0].encode(), args[1].encode(), args[2:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(argv[0], argv)
@@ -16,7 +22,7 @@ if pid == 0:
 out = b""
 
 
-def read_until(needle, timeout=60):
+def read_until(needle, timeout=300):
     global out
     end = time.time() + timeout
     while (needle is None or needle not in out) and time.time() < end:
@@ -37,6 +43,11 @@ if read_until(when):
     os.write(fd, b"\x03")
     if read_until(b"[y/N]"):
         os.write(fd, answer + b"\n")
+if release:
+    try:
+        os.remove(release)
+    except FileNotFoundError:
+        pass
 read_until(None)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))

@@ -2,8 +2,9 @@
 # smsctl against a private bus and the real smsprovd: every command by hand and with --json (the
 # JSON parsed and checked), the exit status of each error class, jobs followed, canceled (with
 # `cancel` and with an interrupt) and waited for, monitor, the bash completion, and the README's
-# examples run as written with smsctl on PATH. Waits poll with generous limits; nothing depends
-# on how fast the machine is.
+# examples run as written with smsctl on PATH. A job that must be running when the test acts is
+# held at a test point (tests/bus/lib.sh: hold, wait_held, release); every other wait is for a
+# state, with the one generous deadline of wait_until. Nothing depends on how fast the machine is.
 set -uo pipefail
 . "$(dirname "$0")/../bus/lib.sh"
 
@@ -47,30 +48,20 @@ has() {
         esac
 }
 
-# wait_for FILE TEXT: until FILE holds TEXT (60 s at most).
-wait_for() {
-        for _ in $(seq 600); do
-                grep -qF -- "$2" "$1" 2>/dev/null && return 0
-                sleep 0.1
-        done
-        return 1
-}
+# wait_for FILE TEXT: until FILE holds TEXT.
+_holds_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
+wait_for() { wait_until "'$2' in $1" _holds_text "$1" "$2"; }
 
 # stop PID SIG: sends SIG and reaps PID, whose exit status lands in STATUS; one that does not stop
-# within 60 s is a failure and is killed.
-stop() {
+# is a failure (after the deadline) and is killed.
+_gone() {
         local state
-        kill -"$2" "$1" 2>/dev/null
-        for _ in $(seq 600); do
-                state=$(ps -o stat= -p "$1" 2>/dev/null)
-                [ -z "$state" ] || [ "${state:0:1}" = Z ] && break
-                sleep 0.1
-        done
         state=$(ps -o stat= -p "$1" 2>/dev/null)
-        if [ -n "$state" ] && [ "${state:0:1}" != Z ]; then
-                not_ok "pid $1 did not stop on SIG$2"
-                kill -KILL "$1"
-        fi
+        [ -z "$state" ] || [ "${state:0:1}" = Z ]
+}
+stop() {
+        kill -"$2" "$1" 2>/dev/null
+        wait_until "pid $1 to stop on SIG$2" _gone "$1" || kill -KILL "$1"
         wait "$1"
         STATUS=$?
 }
@@ -304,79 +295,57 @@ else
         ok "progress bar: skipped (no script(1) for a terminal)"
 fi
 
-# A build of big.wim takes tens of milliseconds here, about what starting smsctl twice takes: a
-# cancel may arrive after the end. That alone is retried; any other failure counts.
-canceled=no
-for attempt in $(seq 10); do
-        J=$(C --no-wait boot-image update "$BIG")
-        try --json cancel "$J"
-        if [ "$STATUS" -eq 0 ]; then
-                ok "cancel (attempt $attempt)"
-                canceled=yes
-                expect_eq "cancel --json: canceled" "4 org.smsprov.Provider1.Error.Canceled" \
-                        "$(echo "$OUT" | json 'str(d["State"]) + " " + d["ErrorName"]')"
-                run "wait on a canceled job" 1 wait "$J"
-                has "the job's error" "smsctl: org.smsprov.Provider1.Error.Canceled: " "$ERR"
-                break
-        fi
-        # Only a build that ended before the cancel arrived may fail this way; try again.
-        has "cancel lost the race only" "completed before it could be canceled" "$ERR"
-done
-expect_eq "a job was canceled" "yes" "$canceled"
+# Each build below is held at its start (test point UpdateImage), running, until the test has
+# acted on it: a cancel or an interrupt always finds it running.
+hold UpdateImage
+J=$(C --no-wait boot-image update "$BIG")
+wait_held UpdateImage "$J"
+run "cancel" 0 --json cancel "$J"
+expect_eq "cancel --json: canceled" "4 org.smsprov.Provider1.Error.Canceled" \
+        "$(echo "$OUT" | json 'str(d["State"]) + " " + d["ErrorName"]')"
+run "wait on a canceled job" 1 wait "$J"
+has "the job's error" "smsctl: org.smsprov.Provider1.Error.Canceled: " "$ERR"
 
 # An interrupt of a command that started a job cancels it when there is no terminal to ask on:
 # SIGINT, and SIGTERM. (Scripts start background commands with SIGINT ignored; job control gives
 # this one the default disposition, as an interactive shell would.)
 for sig in INT TERM; do
-        interrupted=no
-        for attempt in $(seq 10); do
-                set -m
-                "$SMSCTL" --bus-address="$SMSPROV_BUS" boot-image update "$BIG" >"$WORLD/int.out" 2>"$WORLD/int.err" &
-                pid=$!
-                set +m
-                # Polled often: a build of the large image takes only tens of milliseconds here.
-                for _ in $(seq 3000); do
-                        grep -qF "UpdateImage" "$WORLD/int.err" 2>/dev/null && break
-                        sleep 0.005
-                done
-                stop $pid $sig
-                status=$STATUS
-                if [ $status -eq 1 ] && grep -q "Error.Canceled" "$WORLD/int.err"; then
-                        interrupted=yes
-                        has "SIG$sig without a terminal cancels the job" "Canceling job" "$(cat "$WORLD/int.err")"
-                        break
-                fi
-                # Only a build that ended before the signal may end otherwise; try again.
-                [ $status -eq 0 ] || not_ok "SIG$sig: exit $status: $(cat "$WORLD/int.err")"
-        done
-        expect_eq "SIG$sig canceled a job" "yes" "$interrupted"
+        set -m
+        "$SMSCTL" --bus-address="$SMSPROV_BUS" boot-image update "$BIG" >"$WORLD/int.out" 2>"$WORLD/int.err" &
+        pid=$!
+        set +m
+        # smsctl follows the job once it has printed the job's first line.
+        wait_held UpdateImage && wait_for "$WORLD/int.err" "UpdateImage"
+        stop $pid $sig
+        expect_eq "SIG$sig without a terminal: exit 1" "1" "$STATUS"
+        has "SIG$sig without a terminal cancels the job" "Canceling job" "$(cat "$WORLD/int.err")"
+        has "SIG$sig: the job was canceled" "Error.Canceled" "$(cat "$WORLD/int.err")"
 done
-# On a terminal, Ctrl-C asks; "n" goes on following the job, "y" cancels it. (A build that ends
-# before the question is asked is tried again.)
+# On a terminal, Ctrl-C asks; "n" goes on following the job (released after the answer, it runs
+# to its end), "y" cancels it.
+# (After "y" the job stays held until the cancel has ended it.)
 for answer in n y; do
-        asked=no
-        for attempt in 1 2 3 4 5; do
-                out=$(python3 "$SOURCE_ROOT/tests/ctl/pty-interrupt.py" "UpdateImage [" $answer \
-                        "$SMSCTL" --bus-address="$SMSPROV_BUS" boot-image update "$BIG")
-                status=$?
-                case "$out" in *"Cancel job _"*"[y/N]"*) ;; *) continue ;; esac
-                asked=yes
-                if [ $answer = n ]; then
-                        expect_eq "Ctrl-C, n: the job goes on to the end" "0" "$status"
-                        has "Ctrl-C, n: completed" "(UpdateImage) completed" "$out"
-                else
-                        # The answer may come after the build ended; then there is nothing to cancel.
-                        case "$out" in *"(UpdateImage) completed"*) asked=no; continue ;; esac
-                        expect_eq "Ctrl-C, y: exit 1" "1" "$status"
-                        has "Ctrl-C, y: canceled" "org.smsprov.Provider1.Error.Canceled" "$out"
-                fi
-                break
-        done
-        expect_eq "Ctrl-C on a terminal asked and '$answer' was followed" "yes" "$asked"
+        release_after=()
+        [ $answer = y ] || release_after=(--release "$WORLD_HOLDS/UpdateImage")
+        out=$(python3 "$SOURCE_ROOT/tests/ctl/pty-interrupt.py" "${release_after[@]}" \
+                "UpdateImage [" $answer "$SMSCTL" --bus-address="$SMSPROV_BUS" boot-image update "$BIG")
+        status=$?
+        hold UpdateImage
+        has "Ctrl-C on a terminal asks ('$answer')" "[y/N]" "$out"
+        has "Ctrl-C on a terminal names the job ('$answer')" "Cancel job _" "$out"
+        if [ $answer = n ]; then
+                expect_eq "Ctrl-C, n: the job goes on to the end" "0" "$status"
+                has "Ctrl-C, n: completed" "(UpdateImage) completed" "$out"
+        else
+                expect_eq "Ctrl-C, y: exit 1" "1" "$status"
+                has "Ctrl-C, y: canceled" "org.smsprov.Provider1.Error.Canceled" "$out"
+        fi
 done
 J=$(C --no-wait boot-image update "$BIG")
+wait_held UpdateImage "$J"
 run "cancel --no-wait --json" 0 --no-wait --json cancel "$J"
 expect_eq "cancel --no-wait --json: the job" "$J" "$(echo "$OUT" | json 'd["Job"]')"
+release UpdateImage
 C wait "$J" >/dev/null 2>&1
 run "reload --json" 0 --json boot-image reload "$BIG"
 expect_eq "a call without results: an empty object" "{}" "$(echo "$OUT" | json 'd')"
@@ -436,7 +405,8 @@ expect_eq "status --json: the package on dp1" "$IMAGE LAB" "$(echo "$OUT" | json
 run "distribute to an unknown DP" 3 distribute "$IMAGE" nodp
 ASSIGNMENT=$(C --json list SMS_DistributionPoint --where="PackageID = '$IMAGE'" | json 'd[0]["__PATH"]')
 run "delete by object path" 0 delete SMS_DistributionPoint "$ASSIGNMENT"
-for _ in $(seq 300); do [ "$(C --json status "$IMAGE" | json 'len(d)')" = 0 ] && break; sleep 0.1; done
+_no_status_rows() { [ "$(C --json status "$IMAGE" | json 'len(d)')" = 0 ]; }
+wait_until "the package to leave dp1" _no_status_rows
 expect_eq "the package left dp1" "0" "$(C --json status "$IMAGE" | json 'len(d)')"
 run "dp remove" 0 dp remove dp1
 run "dp remove again" 3 dp remove dp1
@@ -489,10 +459,30 @@ daemon_start --job-linger=1
 run "wait for a ContextID whose last build was canceled" 1 wait ctl-big
 has "the ContextID's error" "ContextID ctl-big" "$ERR"
 run "a build under a ContextID" 0 boot-image update $BOOT
-for _ in $(seq 300); do [ -z "$(C jobs --no-legend)" ] && break; sleep 0.1; done
+_no_jobs() { [ -z "$(C jobs --no-legend)" ]; }
+wait_until "the job to leave the bus" _no_jobs
 expect_eq "the job left the bus" "" "$(C jobs --no-legend)"
 run "wait for a ContextID without a job" 0 --json wait ctl-boot
 expect_eq "its status: complete" "0 ctl-boot" "$(echo "$OUT" | json 'str(d["Status"]) + " " + d["ContextID"]')"
+
+# --- results of many pages ----------------------------------------------------------------------
+# With --max-query-rows=2 every ExecQueryPage page holds two rows: list, query and the completion
+# below walk several pages, and each row still comes once.
+daemon_stop TERM
+daemon_start --job-linger=1 --max-query-rows=2
+run "list over pages, JSON" 0 --json list SMS_PackageBaseclass
+n_json=$(echo "$OUT" | json 'len(d)')
+expect_eq "list over pages, JSON: each package once" "$n_json" "$(echo "$OUT" | json 'len(set(r["PackageID"] for r in d))')"
+[ "$n_json" -gt 4 ] && ok "more packages than two pages ($n_json)" || not_ok "only $n_json packages: no second page"
+run "list over pages, pretty JSON" 0 --json=pretty list SMS_PackageBaseclass
+expect_eq "list over pages, pretty JSON: as many" "$n_json" "$(echo "$OUT" | json 'len(d)')"
+run "list over pages" 0 --no-legend list SMS_PackageBaseclass
+expect_eq "list over pages: a line per package" "$n_json" "$(echo "$OUT" | grep -c .)"
+expect_eq "list over pages: each package once" "$n_json" "$(echo "$OUT" | awk '{ print $1 }' | sort -u | grep -c .)"
+run "list over pages, legend" 0 list SMS_PackageBaseclass
+has "list over pages: the footer counts every row" "$n_json instances listed." "$OUT"
+run "query over pages" 0 --no-legend query "SELECT PackageID FROM SMS_PackageBaseclass ORDER BY PackageID DESC"
+expect_eq "query over pages: in order, each once" "$(echo "$OUT" | sort -r -u)" "$OUT"
 
 # --- completion and man page --------------------------------------------------------------------
 complete() { :; } # the completion file registers itself; nothing to register with here
@@ -509,7 +499,9 @@ expect_eq "completion: commands" "boot-image" "$(complete_line "smsctl boo")"
 expect_eq "completion: subcommands" "set-components" "$(complete_line "smsctl boot-image set-")"
 expect_eq "completion: options" "--no-legend" "$(complete_line "smsctl --no-leg")"
 expect_eq "completion: classes" "SMS_BootImagePackage" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_Boot")"
-has "completion: package IDs" "$BOOT" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image update ")"
+has "completion: package IDs (over pages)" "$BOOT" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image update ")"
+expect_eq "completion: every package ID, over pages" "$n_json" \
+        "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_PackageBaseclass " | wc -w)"
 expect_eq "completion: properties" "ScratchSpace=" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS set SMS_BootImagePackage $BOOT Scratch")"
 expect_eq "completion: methods" "UpdateImage" "$(complete_line "smsctl --bus-address $SMSPROV_BUS call SMS_BootImagePackage $BOOT UpdateI")"
 unset -f complete compopt

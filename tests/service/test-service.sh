@@ -41,6 +41,22 @@ PASSED=0
 FAILED=0
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+
+# One deadline for every wait on a state (seconds); it only turns a hang into a failure.
+WAIT_SECONDS=${WAIT_SECONDS:-300}
+# wait_until WHAT COMMAND…: runs COMMAND until it succeeds; after WAIT_SECONDS says what was
+# awaited and returns 1 (as tests/bus/lib.sh's, which this test does not source).
+wait_until() {
+        local what=$1 end=$((SECONDS + WAIT_SECONDS))
+        shift
+        until "$@"; do
+                if [ $SECONDS -ge $end ]; then
+                        echo "# timed out after ${WAIT_SECONDS}s waiting for $what" >&2
+                        return 1
+                fi
+                sleep 0.02
+        done
+}
 skip() { echo "ok - # SKIP $*"; }
 finish() {
         echo "$PASSED passed, $FAILED failed"
@@ -239,7 +255,7 @@ fi
 
 . "$SOURCE_ROOT/tools/stand-in-kit.sh"
 chmod 755 "$WORK"
-mkdir -p "$WORK/content" "$WORK/winpe/Windows/System32/config"
+mkdir -p "$WORK/content" "$WORK/dps" "$WORK/winpe/Windows/System32/config"
 make_stand_in_kit "$WORK/adk" "$WORK/osd-bin"
 echo "[LaunchApps]" > "$WORK/winpe/Windows/System32/winpeshl.ini"
 wimlib-imagex capture "$WORK/winpe" "$WORK/content/boot.wim" "Microsoft Windows PE (x64)" >/dev/null
@@ -281,7 +297,7 @@ EOF
 # bus from one by the daemon, which busctl shows alike ("Access denied").
 dbus-daemon --config-file="$WORK/system.conf" --nofork --nopidfile --nosyslog 2>"$WORK/dbus-daemon.log" &
 DBUS_PID=$!
-for _ in $(seq 250); do [ -S "$SOCKET" ] && break; sleep 0.02; done
+wait_until "the private system bus's socket" test -S "$SOCKET"
 chmod 666 "$SOCKET" 2>/dev/null
 
 # The daemon under strace where that tells something (part 5).
@@ -300,13 +316,20 @@ fi
 daemon_start() {
         "${STRACE[@]}" "$SMSPROVD" --bus-address="$BUS" "$@" &
         DAEMON_PID=$!
-        for _ in $(seq 1500); do
-                busctl --address="$BUS" status $DEST >/dev/null 2>&1 && return 0
+        local end=$((SECONDS + WAIT_SECONDS))
+        until busctl --address="$BUS" status $DEST >/dev/null 2>&1; do
                 kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+                [ $SECONDS -lt $end ] || return 1
                 sleep 0.02
         done
-        return 1
 }
+
+# job_end JOB: waits until JOB is neither queued nor running; its last State ("u 2") is in state.
+_job_ended() {
+        state=$(R get-property $DEST "$1" org.smsprov.Provider1.Job State 2>/dev/null)
+        [ "$state" != "u 0" ] && [ "$state" != "u 1" ]
+}
+job_end() { wait_until "job $1 to end" _job_ended "$1"; }
 
 daemon_stop() {
         # Under strace, DAEMON_PID is strace: stop the daemon, strace follows it out.
@@ -332,7 +355,7 @@ if [ ! -S "$SOCKET" ]; then
         finish
         exit $?
 fi
-if ! daemon_start --state-dir="$WORK/state" --site-code=SVC --content-root="$WORK/content" \
+if ! daemon_start --state-dir="$WORK/state" --site-code=SVC --content-root="$WORK/content" --dp-root="$WORK/dps" \
                 --adk-root="$WORK/adk" --osd-bin-root="$WORK/osd-bin" --log-level=warning; then
         not_ok "smsprovd did not come up on the private system bus"
         finish
@@ -352,11 +375,7 @@ case "$CREATED" in
 *) not_ok "root creates a boot image: $CREATED" ;;
 esac
 state=
-for _ in $(seq 600); do
-        state=$(R get-property $DEST "$JOB" org.smsprov.Provider1.Job State 2>/dev/null)
-        [ "$state" = "u 0" ] || [ "$state" = "u 1" ] || break
-        sleep 0.1
-done
+job_end "$JOB"
 [ "$state" = "u 2" ] && ok "the boot image build completes" || not_ok "the boot image build: State $state"
 IMAGE=$(R call $DEST $ROOT/class/SMS_ImagePackage org.smsprov.Provider1.Class Create 'a{sv}' 3 \
         Name s "Windows 11" PkgSourceFlag u 2 PkgSourcePath s "$WORK/content/boot.wim" 2>&1 | cut -d'"' -f2)
@@ -369,18 +388,14 @@ R call $DEST "$IMAGE" $BASE Put 'a{sv}' 1 Description s "by root" >/dev/null 2>&
 [ "$(R get-property $DEST "$IMAGE" $BASE Description)" = 's "by root"' ] \
         && ok "root's Put is stored" || not_ok "root's Put is stored"
 # A distribution point and a distribution to it: content library writes, hard links, a job.
-mkdir -p "$WORK/dp1"
+mkdir -p "$WORK/dps/dp1"
 NAL='["Display=\\dp1\"]MSWNET:["SMS_SITE=SVC"]\\dp1\'
 R call $DEST $ROOT/class/SMS_DistributionPointInfo org.smsprov.Provider1.Class Create 'a{sv}' 2 \
-        NALPath s "$NAL" ContentRoot s "$WORK/dp1" >/dev/null 2>&1 \
+        NALPath s "$NAL" ContentRoot s "$WORK/dps/dp1" >/dev/null 2>&1 \
         && ok "root creates a distribution point" || not_ok "root creates a distribution point"
 DJOB=$(R call $DEST "$IMAGE" $BASE AddDistributionPoints asas 1 SVC 1 "$NAL" 2>&1 | cut -d'"' -f2)
 state=
-for _ in $(seq 600); do
-        state=$(R get-property $DEST "$DJOB" org.smsprov.Provider1.Job State 2>/dev/null)
-        [ "$state" = "u 0" ] || [ "$state" = "u 1" ] || break
-        sleep 0.1
-done
+job_end "$DJOB"
 [ "$state" = "u 2" ] && ok "root distributes the image package" || not_ok "distribution job $DJOB: State $state"
 out=$(R call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus RequestName su $DEST 0 2>&1)
 # 2 = in the queue behind smsprovd: root may own the name.

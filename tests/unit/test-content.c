@@ -140,9 +140,22 @@ static char *read_all(const char *path, size_t *ret_size) {
 
 /* The stat cache trusts only files whose last change is older than the read that hashed them (a
  * change within the same clock tick would be invisible); tests that rely on the cache let the
- * clock move on after writing their sources. */
+ * clock move on after writing their sources: until a file touched now gets another time stamp
+ * than one touched before, which is the tick the file system's times advance by. */
 static void settle(void) {
-        usleep(30 * 1000);
+        char probe[] = "/tmp/smsprov-test-settle.XXXXXX";
+        struct stat first, now;
+        int fd = mkstemp(probe);
+
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &first), 0);
+        do {
+                usleep(1000);
+                assert_int_equal(futimens(fd, NULL), 0);
+                assert_int_equal(fstat(fd, &now), 0);
+        } while (now.st_mtim.tv_sec == first.st_mtim.tv_sec && now.st_mtim.tv_nsec == first.st_mtim.tv_nsec);
+        close(fd);
+        unlink(probe);
 }
 
 /* The source every test starts from: nested directories, an empty file, two identical files, a
@@ -1324,7 +1337,16 @@ static void test_cancel_everywhere_copy(void **state) {
         cancel_everywhere(d, d->dp2, CONTENT_LINK_COPY);
 }
 
+/* In the child of test_killed(): where the first progress report is announced and then waits for
+ * the kill (-1: no waiting). */
+static int killed_announce_fd = -1;
+
 static bool slow_progress(void *userdata, uint64_t done, uint64_t total, const char *text) {
+        if (killed_announce_fd >= 0) {
+                (void) !write(killed_announce_fd, "p", 1);
+                for (;;)
+                        pause();
+        }
         usleep(3000);
         return true;
 }
@@ -1337,17 +1359,29 @@ static void test_killed(void **state) {
         unsigned served[3] = {};
 
         prepare_two_versions(d, d->dp2, CONTENT_LINK_COPY);
+        /* Round 0 is killed at a known place, mid-copy (its first progress report), so that one kill
+         * surely lands before the switch; the other rounds' delays only spread the kills, and what
+         * is checked holds wherever they land. */
         for (size_t i = 0; i < ELEMENTSOF(delays_ms); i++) {
-                int status;
+                int status, announce[2];
+                assert_int_equal(pipe2(announce, O_CLOEXEC), 0);
                 pid_t pid = fork();
                 assert_true(pid >= 0);
                 if (pid == 0) {
                         SmsError e = SMS_ERROR_NULL;
+                        if (i == 0)
+                                killed_announce_fd = announce[1];
                         int r = content_dp_distribute(d->site, d->dp2, "LAB00001", 2, CONTENT_LINK_COPY, NULL,
                                                       slow_progress, NULL, NULL, &e);
                         _exit(r < 0 ? 1 : 0);
                 }
-                usleep(delays_ms[i] * 1000);
+                close(announce[1]);
+                if (i == 0) {
+                        char c;
+                        assert_int_equal(read(announce[0], &c, 1), 1);
+                } else
+                        usleep(delays_ms[i] * 1000);
+                close(announce[0]);
                 assert_int_equal(kill(pid, SIGKILL), 0);
                 assert_int_equal(waitpid(pid, &status, 0), pid);
 

@@ -3,14 +3,17 @@
 /* jobs/: workers, progress through the eventfd, completion on the "main" thread, cancel. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -223,6 +226,86 @@ static void test_free_with_running_job(void **state) {
         job_queue_free(q); /* cancels and joins; must not hang or leak */
 }
 
+/* --- test points (--test-hold-dir) --------------------------------------------------------------- */
+
+static atomic_int worked;
+
+static int work_count(Job *j, void *userdata, SmsError *e) {
+        atomic_fetch_add(&worked, 1);
+        return 0;
+}
+
+static bool at(int dir_fd, const char *name) {
+        struct stat st;
+        return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void touch_at(int dir_fd, const char *name) {
+        int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+}
+
+/* A job whose start point is held waits there, running, with its marker, until the hold goes or
+ * the job is canceled; the deferred replies' queue names its points with its prefix. */
+static void test_points_hold_release_and_cancel(void **state) {
+        char dir[] = "/tmp/smsprov-test-points.XXXXXX";
+        Counters c = {};
+        JobQueueCallbacks cb = { .changed = on_changed, .finished = on_finished, .userdata = &c };
+        JobQueue *q = NULL;
+        Job *a = NULL, *b = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dir_fd >= 0);
+        assert_int_equal(job_queue_new(2, &cb, &q), 0);
+        assert_int_equal(job_queue_set_test_dir(q, dir_fd, "call."), 0);
+        atomic_store(&worked, 0);
+
+        /* Held, then released: the work runs once the hold is gone, and the marker goes too. */
+        touch_at(dir_fd, "call.Create");
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 7, .operation = "Create", .work = work_count }, &a), 0);
+        job_ref(a);
+        while (!at(dir_fd, "call.Create.7.held"))
+                usleep(1000);
+        while (a->state != JOB_STATE_RUNNING) { /* the main side learns that it started */
+                struct pollfd p = { .fd = job_queue_fd(q), .events = POLLIN };
+                if (poll(&p, 1, 10) > 0)
+                        job_queue_dispatch(q);
+        }
+        assert_int_equal(atomic_load(&worked), 0); /* held: the work has not begun */
+        assert_int_equal(c.finished, 0);
+        assert_int_equal(unlinkat(dir_fd, "call.Create", 0), 0);
+        pump(q, &c, 1);
+        assert_int_equal(a->state, JOB_STATE_COMPLETED);
+        assert_int_equal(atomic_load(&worked), 1);
+        assert_false(at(dir_fd, "call.Create.7.held"));
+
+        /* Held, then canceled: it leaves the point canceled, its work never runs. */
+        touch_at(dir_fd, "call.Create");
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 8, .operation = "Create", .work = work_count }, &b), 0);
+        job_ref(b);
+        while (!at(dir_fd, "call.Create.8.held"))
+                usleep(1000);
+        assert_true(job_cancel(b));
+        pump(q, &c, 2);
+        assert_int_equal(b->state, JOB_STATE_CANCELED);
+        assert_int_equal(atomic_load(&worked), 1);
+        assert_false(at(dir_fd, "call.Create.8.held"));
+
+        /* A point of another name holds nothing. */
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 9, .operation = "UpdateImage", .work = work_count }, NULL), 0);
+        pump(q, &c, 3);
+        assert_int_equal(atomic_load(&worked), 2);
+
+        assert_int_equal(unlinkat(dir_fd, "call.Create", 0), 0);
+        job_unref(a);
+        job_unref(b);
+        job_queue_free(q);
+        close(dir_fd);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_complete_and_fail),
@@ -230,6 +313,7 @@ int main(void) {
                 cmocka_unit_test(test_free_with_running_job),
                 cmocka_unit_test(test_deferred_removal),
                 cmocka_unit_test(test_deferred_removal_at_free),
+                cmocka_unit_test(test_points_hold_release_and_cancel),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

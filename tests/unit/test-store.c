@@ -231,6 +231,58 @@ static void test_audit_trail(void **state) {
         store_rows_free(rows, n, q->n_columns);
 }
 
+static int query_count(Fixture *f, const char *text, size_t *ret_n, SmsError *e) {
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        StoreRow *rows = NULL;
+        int r;
+
+        r = site_query(&f->site, text, &q, &rows, ret_n, e);
+        if (r >= 0)
+                store_rows_free(rows, *ret_n, q->n_columns);
+        return r;
+}
+
+/* A query that would do more work than the budget ends with LimitsExceeded naming the option,
+ * changes nothing, and leaves the store answering queries and writes afterwards. */
+static void test_query_budget(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *a = create_boot_image(f, "first"), *b = create_boot_image(f, "second"), *heavy = NULL,
+                            *c = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        size_t n = 0;
+
+        /* a set of 4,093 members: that many steps for each code point of every Name */
+        _cleanup_free_ char *pattern = malloc(WQL_MAX_LIKE_PATTERN + 1);
+        assert_non_null(pattern);
+        memset(pattern, 'b', WQL_MAX_LIKE_PATTERN);
+        memcpy(pattern, "%[", 2);
+        pattern[WQL_MAX_LIKE_PATTERN - 1] = ']';
+        pattern[WQL_MAX_LIKE_PATTERN] = 0;
+        assert_true(asprintf(&heavy, "SELECT PackageID FROM SMS_BootImagePackage WHERE Name LIKE '%s'", pattern) > 0);
+
+        /* within the default budget it answers */
+        if (query_count(f, heavy, &n, &e) < 0)
+                fail_msg("heavy query within the default budget: %s", e.message);
+        assert_int_equal(n, 0);
+
+        store_set_query_budget(f->site.store, 10000);
+        assert_int_equal(query_count(f, heavy, &n, &e), sms_error_code_to_errno(SMS_ERROR_LIMITS_EXCEEDED));
+        assert_int_equal(e.code, SMS_ERROR_LIMITS_EXCEEDED);
+        if (!strstr(e.message, "--max-query-steps"))
+                fail_msg("expected the message to name --max-query-steps, got \"%s\"", e.message);
+        sms_error_clear(&e);
+
+        /* a light query still fits the small budget, and a write goes through after */
+        if (query_count(f, "SELECT PackageID FROM SMS_BootImagePackage WHERE Name LIKE 'f%'", &n, &e) < 0)
+                fail_msg("light query: %s", e.message);
+        assert_int_equal(n, 1);
+        c = create_boot_image(f, "third");
+        store_set_query_budget(f->site.store, 0);
+        if (query_count(f, heavy, &n, &e) < 0)
+                fail_msg("heavy query after the default budget is back: %s", e.message);
+        assert_int_equal(n, 0);
+}
+
 static void test_path_confinement(void **state) {
         Fixture *f = *state;
         SmsError e = SMS_ERROR_NULL;
@@ -344,6 +396,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_put_semantics, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lock_and_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_audit_trail, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_query_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_path_confinement, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_and_site_code, setup, teardown),
         };

@@ -6,10 +6,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,6 +25,8 @@
 typedef struct Calls {
         atomic_uint count[64];
         atomic_uint running, most_running;
+        bool await_overlap;             /* items wait until two have run at once */
+        atomic_bool overlapped, overlap_timed_out;
 } Calls;
 
 static void count_call(size_t i, void *userdata) {
@@ -33,7 +37,24 @@ static void count_call(size_t i, void *userdata) {
         while (now > most && !atomic_compare_exchange_weak(&c->most_running, &most, now))
                 ;
         atomic_fetch_add(&c->count[i], 1);
-        usleep(2000); /* long enough for the other threads to take items too */
+        /* Where threads may overlap, every item waits until two have run at once: the first waits
+         * until a second starts beside it, which no scheduling delay can prevent. Only a
+         * parallel_for() that runs its items one at a time leaves the first waiting, until the
+         * deadline fails the test. */
+        if (now >= 2)
+                atomic_store(&c->overlapped, true);
+        if (c->await_overlap) {
+                struct timespec start, t;
+                clock_gettime(CLOCK_MONOTONIC, &start);
+                while (!atomic_load(&c->overlapped)) {
+                        clock_gettime(CLOCK_MONOTONIC, &t);
+                        if (t.tv_sec - start.tv_sec > 300) {
+                                atomic_store(&c->overlap_timed_out, true);
+                                break;
+                        }
+                        usleep(100);
+                }
+        }
         atomic_fetch_sub(&c->running, 1);
 }
 
@@ -49,6 +70,7 @@ static void test_parallel_for_each_index_once(void **state) {
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
                 Calls *c = calloc(1, sizeof(Calls));
                 assert_non_null(c);
+                c->await_overlap = cases[k].n >= 2 && cases[k].most_expected > 1;
                 parallel_for(cases[k].n, cases[k].max_threads, count_call, c);
                 for (size_t i = 0; i < cases[k].n; i++)
                         assert_int_equal(atomic_load(&c->count[i]), 1);
@@ -59,8 +81,9 @@ static void test_parallel_for_each_index_once(void **state) {
                 assert_true(atomic_load(&c->most_running) <= cases[k].most_expected);
                 if (cases[k].n > 0)
                         assert_true(atomic_load(&c->most_running) >= 1);
-                /* 2 ms per item leaves the helpers time to start: work does overlap. */
-                if (cases[k].n >= 10 && cases[k].most_expected > 1)
+                /* Work does overlap (the items waited for it). */
+                assert_false(atomic_load(&c->overlap_timed_out));
+                if (c->await_overlap)
                         assert_true(atomic_load(&c->most_running) >= 2);
                 free(c);
         }

@@ -644,6 +644,71 @@ static void test_like_pathological(void **state) {
                 fail_msg("LIKE took %.1f s", now() - start);
 }
 
+/* The matcher's own count of steps, against its bound: (code points of text + 1) × (bytes of
+ * pattern + 2). An unclosed '[' used to make every character rescan the rest of the pattern. */
+static void test_like_steps_bounded(void **state) {
+        _cleanup_free_ char *text300 = repeat("", "a", 300, ""), *text20k = repeat("", "a", 20000, ""),
+                            *literal_text = repeat("[", "a", 19999, ""), *unclosed = repeat("[", "a", 19999, ""),
+                            *star_unclosed = repeat("%[", "a", 19998, ""), *brackets = repeat("", "[", 20000, ""),
+                            *star_brackets = repeat("%", "[a", 9999, "b"), *big_set = repeat("%[", "b", 19997, "]"),
+                            *negated_set = repeat("%[^", "a", 19996, "]"), *stars = repeat("", "%a", 10000, ""),
+                            *stars_b = repeat("", "%a", 9999, "%b");
+        const struct {
+                const char *pattern, *text;
+                size_t text_cps;
+                bool match;
+        } cases[] = {
+                { unclosed, text300, 300, false },
+                { unclosed, text20k, 20000, false },
+                { unclosed, literal_text, 20000, true },
+                { star_unclosed, text20k, 20000, false },
+                { star_unclosed, literal_text, 20000, false },
+                { brackets, text20k, 20000, false },
+                { star_brackets, text20k, 20000, false },
+                { big_set, text300, 300, false },
+                { negated_set, text300, 300, false },
+                { stars, text20k, 20000, true },
+                { stars_b, text20k, 20000, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(wql_like_freep) WqlLike *l = NULL;
+                uint64_t steps = 0, bound;
+                bool matched;
+
+                assert_int_equal(wql_like_compile(cases[i].pattern, &l), 0);
+                matched = wql_like_exec(l, cases[i].text, &steps);
+                bound = (uint64_t) (cases[i].text_cps + 1) * (strlen(cases[i].pattern) + 2);
+                if (matched != cases[i].match)
+                        fail_msg("case %zu: expected %s, got %s", i, cases[i].match ? "a match" : "no match",
+                                 matched ? "a match" : "no match");
+                if (steps == 0 || steps > bound)
+                        fail_msg("case %zu: %" PRIu64 " steps, expected 1 to %" PRIu64, i, steps, bound);
+                /* the compiled form answers like the one-shot matcher */
+                assert_int_equal(wql_like_match(cases[i].pattern, cases[i].text), matched);
+        }
+}
+
+/* One compiled pattern serves many texts, as it does for every row of a statement. */
+static void test_like_compiled_reused(void **state) {
+        _cleanup_(wql_like_freep) WqlLike *l = NULL;
+
+        assert_int_equal(wql_like_compile("lab[0-9]%[^x]", &l), 0);
+        assert_true(wql_like_exec(l, "LAB00001", NULL));
+        assert_false(wql_like_exec(l, "LAB0000x", NULL));
+        assert_false(wql_like_exec(l, "LABx0001", NULL));
+        assert_true(wql_like_exec(l, "lab9y", NULL));
+}
+
+static void test_check_like_pattern_cap(void **state) {
+        _cleanup_free_ char *at_cap = repeat("SELECT * FROM SMS_BootImagePackage WHERE Name LIKE '", "a", WQL_MAX_LIKE_PATTERN, "'"),
+                            *over = repeat("SELECT * FROM SMS_BootImagePackage WHERE Name LIKE '", "a", WQL_MAX_LIKE_PATTERN + 1, "'");
+        WqlQuery *q = check_ok(at_cap);
+
+        wql_query_free(q);
+        check_fail(over, SMS_ERROR_LIMITS_EXCEEDED, "WQL_MAX_LIKE_PATTERN");
+}
+
 /* --- wql_check --------------------------------------------------------------------------------- */
 
 static const SmsProperty *column(const WqlQuery *q, size_t i) {
@@ -1710,10 +1775,13 @@ int main(void) {
                 cmocka_unit_test(test_parse_limits),
                 cmocka_unit_test(test_like),
                 cmocka_unit_test(test_like_pathological),
+                cmocka_unit_test(test_like_steps_bounded),
+                cmocka_unit_test(test_like_compiled_reused),
         };
         const struct CMUnitTest model_tests[] = {
                 cmocka_unit_test(test_check_class_and_columns),
                 cmocka_unit_test(test_check_conversions),
+                cmocka_unit_test(test_check_like_pattern_cap),
                 cmocka_unit_test(test_compile_text),
                 cmocka_unit_test(test_compile_injection),
                 cmocka_unit_test(test_compile_errors),
