@@ -22,17 +22,21 @@ bool image_job_progress(void *userdata, uint64_t done, uint64_t total, const cha
 /* --- reading metadata ------------------------------------------------------------------------ */
 
 typedef struct ImageRead {
-        char *path;          /* confined: "/proc/self/fd/N" of `fd` */
+        char *path;          /* confined: "/proc/self/fd/N" of `fd`, once opened */
         char *display_path;  /* what the caller named, for messages */
-        int fd;              /* kept open until the context is freed */
+        int fd;              /* opened by image_read_work(), and closed there unless keep_fd */
+        bool keep_fd;        /* open until the context is freed (a job reads the file again) */
+        const ContentRoots *roots; /* where display_path must lie; NULL for a trusted path */
+        bool allow_install_dir;
         unsigned want_index; /* 0 = any; otherwise the index must exist */
         /* results */
         WimInfo info;
         char *xml;           /* ImageProperty of every image */
 } ImageRead;
 
-/* Resolves `path` inside the content roots (a file, or for `allow_install_dir` a folder holding
- * sources/install.wim) and returns a context for image_read_work(). */
+/* A context for image_read_work(), which resolves `path` inside the content roots (a file, or for
+ * `allow_install_dir` a folder holding sources/install.wim) on the worker, then reads it: no file
+ * is open while the read waits for a worker. The site's roots must outlive the context. */
 int image_read_new(const Site *site, const char *path, bool allow_install_dir, unsigned want_index,
                    ImageRead **ret, SmsError *e);
 /* The same for a file the daemon itself chose (the deployment kit's winpe.wim): no confinement. */

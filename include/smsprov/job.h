@@ -133,6 +133,9 @@ void job_set_progress(Job *j, uint32_t progress, uint32_t max_progress, uint64_t
  * second call removes the first at once. A crash before the removal leaves the tree to the
  * startup sweep. */
 void job_defer_removal(Job *j, char *path); /* also from the job's finish, on the main thread */
+/* Main side: the same for a tree no job left (a deleted package's images): an idle worker of the
+ * queue removes it. */
+void job_queue_remove_later(JobQueue *q, char *path);
 /* Main side: a copy of the current progress (clears the dirty flag). */
 JobProgress job_get_progress(Job *j, bool *ret_was_dirty);
 

@@ -23,6 +23,10 @@ typedef struct Site {
         ContentRoots dp_roots; /* --dp-root: where distribution points' ContentRoots may be */
         char *state_dir;
         size_t max_query_rows;
+        /* Set by the daemon: removes the tree at `path` (the string is taken) on a worker, so that
+         * freeing a deleted package's images never holds the event loop. NULL: at once. */
+        void (*remove_tree)(char *path, void *userdata);
+        void *remove_tree_userdata;
 } Site;
 
 #define SITE_DEFAULT_MAX_QUERY_ROWS 100000u

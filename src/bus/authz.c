@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/bus-defer.h"
 #include "bus/bus-util.h"
 #include "smsprov/macro.h"
 #include "util/log.h"
@@ -54,6 +55,15 @@ static void query_unlink(Manager *m, AuthzQuery *q) {
                         *p = q->next;
                         return;
                 }
+}
+
+unsigned authz_pending(Manager *m, const char *sender, unsigned *mine) {
+        unsigned n = 0;
+        for (AuthzQuery *q = m->authz_queries; q; q = q->next, n++) {
+                const char *s = sd_bus_message_get_sender(q->msg);
+                *mine += s && sender && streq(s, sender);
+        }
+        return n;
 }
 
 void authz_shutdown(Manager *m) {
@@ -239,6 +249,10 @@ int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteC
                                          why ? ": " : "", why ? why : "");
         }
 
+        SmsError e = SMS_ERROR_NULL;
+        r = bus_calls_admit(m, msg, &e);
+        if (r < 0)
+                return bus_reply_error_take(ret_error, &e, r);
         r = polkit_ask(m, msg, action);
         if (r < 0)
                 return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED, "%s: cannot ask polkit: %s", action,

@@ -2,31 +2,71 @@
 
 /* Deferred replies: a method handler hands slow work to a worker thread and returns; the reply
  * goes out from the main thread when the work is done. Built on the job queue, without Job
- * objects: these calls are short and their caller is waiting. */
+ * objects: these calls are short and their caller is waiting.
+ *
+ * Every deferred call holds its message until it is answered, so each counts against the
+ * caller's and the daemon's limits (--max-calls, --max-calls-per-caller), together with the
+ * caller's questions to polkit (authz.c). Calls anyone may make run on a queue of their own, so
+ * that a flood of them never occupies the workers an authorized caller's call needs; and on that
+ * queue one connection has one call running at a time (the others wait here, holding no file),
+ * so that one caller whose reads hang (a stuck file system) leaves the other worker to others. */
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bus/bus-defer.h"
 #include "bus/bus-util.h"
 #include "smsprov/macro.h"
 #include "util/log.h"
 
-typedef struct DeferCall {
+struct DeferCall {
         Manager *manager;
         sd_bus_message *msg;
         DeferWorkFn work;
         DeferReplyFn reply;
         void *userdata;
         void (*free_userdata)(void *userdata);
-} DeferCall;
+        JobQueue *queue;
+        bool submitted;  /* handed to the queue; a read waits here while its sender has one running */
+        DeferCall *next; /* in manager->defer_calls, newest first */
+};
+
+#define DEFER_READS_RUNNING_PER_CALLER 1
 
 static void defer_call_free(void *p) {
         DeferCall *d = p;
+        for (DeferCall **i = &d->manager->defer_calls; *i; i = &(*i)->next)
+                if (*i == d) {
+                        *i = d->next;
+                        break;
+                }
         if (d->free_userdata)
                 d->free_userdata(d->userdata);
         sd_bus_message_unref(d->msg);
         free(d);
+}
+
+static bool same_sender(sd_bus_message *a, const char *sender) {
+        const char *s = sd_bus_message_get_sender(a);
+        return s && sender && streq(s, sender);
+}
+
+int bus_calls_admit(Manager *m, sd_bus_message *msg, SmsError *e) {
+        const char *sender = sd_bus_message_get_sender(msg);
+        unsigned total = 0, mine = 0;
+
+        /* Both lists are bounded by max_calls, so counting by walking them stays cheap. */
+        for (DeferCall *d = m->defer_calls; d; d = d->next, total++)
+                mine += same_sender(d->msg, sender);
+        total += authz_pending(m, sender, &mine);
+        if (total >= m->max_calls)
+                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%u calls are already waiting for an answer",
+                                     m->max_calls);
+        if (sender && mine >= m->max_calls_per_caller)
+                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%s already has %u calls waiting for an answer",
+                                     sender, m->max_calls_per_caller);
+        return 0;
 }
 
 static int defer_work(Job *job, void *userdata, SmsError *e) {
@@ -34,9 +74,46 @@ static int defer_work(Job *job, void *userdata, SmsError *e) {
         return d->work(d->userdata, e);
 }
 
+static int defer_submit(DeferCall *d) {
+        d->submitted = true;
+        return job_submit(d->queue,
+                          &(JobSpec) { .operation = sd_bus_message_get_member(d->msg), .work = defer_work,
+                                       .userdata = d, .free_userdata = defer_call_free },
+                          NULL);
+}
+
+/* Reads of `sender` handed to the queue and not yet answered, other than `except`. */
+static unsigned reads_submitted(Manager *m, const char *sender, const DeferCall *except) {
+        unsigned n = 0;
+        for (DeferCall *d = m->defer_calls; d; d = d->next)
+                n += d != except && d->queue == m->reads && d->submitted && same_sender(d->msg, sender);
+        return n;
+}
+
+/* A read of the sender is done: its oldest waiting read goes to the queue. */
+static void reads_next(Manager *m, const DeferCall *done) {
+        const char *sender = sd_bus_message_get_sender(done->msg);
+        DeferCall *next = NULL;
+
+        if (reads_submitted(m, sender, done) >= DEFER_READS_RUNNING_PER_CALLER)
+                return;
+        for (DeferCall *d = m->defer_calls; d; d = d->next)
+                if (d->queue == m->reads && !d->submitted && same_sender(d->msg, sender))
+                        next = d; /* the list is newest first: the last match is the oldest */
+        if (next && defer_submit(next) < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                bus_reply_error(&error, NULL, -ENOMEM);
+                (void) sd_bus_reply_method_error(next->msg, &error);
+                defer_call_free(next);
+        }
+}
+
 static void defer_finished(Job *job, void *userdata) {
         DeferCall *d = job->userdata;
         int r = job->state == JOB_STATE_COMPLETED ? 0 : (job->error_code ? -job->error_code : -EIO);
+
+        if (d->queue == d->manager->reads)
+                reads_next(d->manager, d);
 
         r = d->reply(d->manager, d->msg, d->userdata, r, &job->error);
         if (r < 0) {
@@ -48,21 +125,34 @@ static void defer_finished(Job *job, void *userdata) {
         }
 }
 
-int bus_defer(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
-              void (*free_userdata)(void *userdata)) {
-        DeferCall *d = calloc(1, sizeof(DeferCall));
+static int defer_on(Manager *m, JobQueue *q, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply,
+                    void *userdata, void (*free_userdata)(void *userdata)) {
+        SmsError e = SMS_ERROR_NULL;
+        DeferCall *d;
         int r;
 
+        r = bus_calls_admit(m, msg, &e);
+        if (r < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                if (free_userdata)
+                        free_userdata(userdata);
+                bus_reply_error_take(&error, &e, r);
+                r = sd_bus_reply_method_error(msg, &error);
+                return r < 0 ? r : 1;
+        }
+        d = calloc(1, sizeof(DeferCall));
         if (!d) {
                 if (free_userdata)
                         free_userdata(userdata);
                 return -ENOMEM;
         }
         *d = (DeferCall) { .manager = m, .msg = sd_bus_message_ref(msg), .work = work, .reply = reply,
-                           .userdata = userdata, .free_userdata = free_userdata };
-        r = job_submit(m->quick, &(JobSpec) { .operation = sd_bus_message_get_member(msg), .work = defer_work,
-                                              .userdata = d, .free_userdata = defer_call_free },
-                       NULL);
+                           .userdata = userdata, .free_userdata = free_userdata, .queue = q,
+                           .next = m->defer_calls };
+        m->defer_calls = d;
+        if (q == m->reads && reads_submitted(m, sd_bus_message_get_sender(msg), d) >= DEFER_READS_RUNNING_PER_CALLER)
+                return 1; /* reads_next() submits it */
+        r = defer_submit(d);
         if (r < 0) {
                 defer_call_free(d);
                 return r;
@@ -71,26 +161,45 @@ int bus_defer(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn re
         return 1;
 }
 
-static int on_quick_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Manager *m = userdata;
-        job_queue_dispatch(m->quick);
+int bus_defer(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
+              void (*free_userdata)(void *userdata)) {
+        return defer_on(m, m->quick, msg, work, reply, userdata, free_userdata);
+}
+
+int bus_defer_read(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
+                   void (*free_userdata)(void *userdata)) {
+        return defer_on(m, m->reads, msg, work, reply, userdata, free_userdata);
+}
+
+static int on_queue_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        job_queue_dispatch(userdata);
+        return 0;
+}
+
+static int queue_setup(Manager *m, const char *what, JobQueue **q, sd_event_source **source) {
+        JobQueueCallbacks callbacks = { .finished = defer_finished, .userdata = m };
+        int r;
+
+        r = job_queue_new(2, &callbacks, q);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the %s workers: %m", what);
+        r = sd_event_add_io(m->event, source, job_queue_fd(*q), EPOLLIN, on_queue_ready, *q);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the %s queue: %m", what);
         return 0;
 }
 
 int bus_defer_setup(Manager *m) {
-        JobQueueCallbacks callbacks = { .finished = defer_finished, .userdata = m };
-        int r;
-
-        r = job_queue_new(2, &callbacks, &m->quick);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the quick workers: %m");
-        r = sd_event_add_io(m->event, &m->quick_source, job_queue_fd(m->quick), EPOLLIN, on_quick_ready, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the quick queue: %m");
-        return 0;
+        int r = queue_setup(m, "quick", &m->quick, &m->quick_source);
+        return r < 0 ? r : queue_setup(m, "read", &m->reads, &m->reads_source);
 }
 
 void bus_defer_shutdown(Manager *m) {
         m->quick_source = sd_event_source_disable_unref(m->quick_source);
+        m->reads_source = sd_event_source_disable_unref(m->reads_source);
         m->quick = job_queue_free(m->quick);
+        m->reads = job_queue_free(m->reads);
+        /* Reads that were still waiting for their turn. */
+        while (m->defer_calls)
+                defer_call_free(m->defer_calls);
 }

@@ -15,6 +15,16 @@ typedef int (*DeferReplyFn)(Manager *m, sd_bus_message *msg, void *userdata, int
 
 int bus_defer(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
               void (*free_userdata)(void *userdata));
+/* The same for a call that needs no authorization (GetImageProperties): it runs on workers of
+ * its own, so that reads anyone may send never hold up an authorized caller's call. */
+int bus_defer_read(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
+                   void (*free_userdata)(void *userdata));
+
+/* May the message's sender have one more call waiting (a deferred reply or a question to
+ * polkit)? LimitsExceeded beyond --max-calls-per-caller, or --max-calls in all. Both bus_defer()
+ * and authz_check_write() ask; a refused call frees what it was given and is answered with the
+ * error. */
+int bus_calls_admit(Manager *m, sd_bus_message *msg, SmsError *e);
 
 int bus_defer_setup(Manager *m);
 void bus_defer_shutdown(Manager *m);

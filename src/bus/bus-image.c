@@ -88,7 +88,7 @@ static int method_get_image_properties(sd_bus_message *msg, void *userdata, sd_b
                            0, &read, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return bus_defer(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
+        return bus_defer_read(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
 }
 
 /* --- ContextID status queues ------------------------------------------------------------------- */
@@ -995,5 +995,6 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                 image_create_free(ic);
                 return bus_reply_error_take(error, &e, r);
         }
+        ic->read->keep_fd = ic->extract; /* the extraction reads the same file */
         return bus_defer(m, msg, image_create_work, reply_image_create, ic, image_create_free);
 }

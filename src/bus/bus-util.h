@@ -39,10 +39,14 @@ int bus_read_create(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size
  * with org.freedesktop.DBus.Error.AccessDenied (or InteractiveAuthorizationRequired) set when it
  * may not; 1 when polkit was asked: the handler must return 1 at once (having changed nothing),
  * and the same message will be dispatched to it again once polkit has answered. Fills
- * ret_caller. */
+ * ret_caller. A question to polkit counts against the caller's limits (bus_calls_admit()):
+ * LimitsExceeded when the caller has too many calls waiting already. */
 int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
                       sd_bus_error *ret_error);
 void authz_shutdown(Manager *m);
+/* Questions to polkit waiting for their answer or for the handler: returns how many there are
+ * and adds to *mine those of `sender`. */
+unsigned authz_pending(Manager *m, const char *sender, unsigned *mine);
 
 /* Polkit action IDs (API.md §8). */
 #define AUTHZ_ACTION_MANAGE_PACKAGES "org.smsprov.provider1.manage-packages"

@@ -95,6 +95,10 @@ static int manager_connect(Manager *m) {
         return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
 }
 
+static void remove_tree_later(char *path, void *userdata) {
+        job_queue_remove_later(userdata, path);
+}
+
 int manager_new(const ManagerConfig *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         SmsError e = SMS_ERROR_NULL;
@@ -150,6 +154,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->max_jobs_per_caller = config->max_jobs_per_caller ? config->max_jobs_per_caller
                                                              : MANAGER_MAX_JOBS_PER_CALLER;
         m->max_reply_bytes = config->max_reply_bytes ? config->max_reply_bytes : MANAGER_MAX_REPLY_BYTES;
+        m->max_calls = config->max_calls ? config->max_calls : MANAGER_MAX_CALLS;
+        m->max_calls_per_caller = config->max_calls_per_caller ? config->max_calls_per_caller
+                                                               : MANAGER_MAX_CALLS_PER_CALLER;
         m->time_scale = config->time_scale ? config->time_scale : 1;
         m->scrub_interval_usec = (uint64_t) config->scrub_interval_sec * 1000000ULL;
         m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
@@ -159,6 +166,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = bus_defer_setup(m);
         if (r < 0)
                 return r;
+        m->site.remove_tree = remove_tree_later;
+        m->site.remove_tree_userdata = m->jobs;
         if (config->test_hold_dir) {
                 _cleanup_close_ int fd = open(config->test_hold_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0)
@@ -167,6 +176,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 r = job_queue_set_test_dir(m->jobs, fd, "");
                 if (r >= 0)
                         r = job_queue_set_test_dir(m->quick, fd, "call.");
+                if (r >= 0)
+                        r = job_queue_set_test_dir(m->reads, fd, "call.");
                 if (r < 0)
                         return log_error_errno(r, "Failed to set the test hold directory: %m");
                 log_info("Test points are on: jobs hold where %s/<point> exists.", config->test_hold_dir);
@@ -200,6 +211,7 @@ Manager *manager_free(Manager *m) {
         bus_schedule_shutdown(m);
         bus_scrub_shutdown(m);
         authz_shutdown(m);
+        m->site.remove_tree = NULL; /* the job queue goes next */
         bus_job_shutdown(m);
         bus_defer_shutdown(m);
         manager_cache_flush(m);

@@ -48,6 +48,7 @@ typedef struct BusJob BusJob;
 typedef struct Distribution Distribution;
 typedef struct ScheduleTimer ScheduleTimer;
 typedef struct AuthzQuery AuthzQuery;
+typedef struct DeferCall DeferCall;
 
 #define MANAGER_MAX_JOBS 64
 #define MANAGER_MAX_JOBS_PER_CALLER 16 /* so that one flooding caller leaves room for others */
@@ -55,6 +56,10 @@ typedef struct AuthzQuery AuthzQuery;
 /* Half of dbus-daemon's default max_message_size (32 MiB), which disconnects a sender that passes
  * it (API.md §6a). */
 #define MANAGER_MAX_REPLY_BYTES (16ULL * 1024 * 1024)
+/* Calls waiting for a worker (bus-defer.c) or for polkit (authz.c): each holds a message and, once
+ * running, a file; the unit's LimitNOFILE leaves room for all of them. */
+#define MANAGER_MAX_CALLS 256
+#define MANAGER_MAX_CALLS_PER_CALLER 32
 
 typedef struct Manager {
         sd_event *event;
@@ -73,8 +78,14 @@ typedef struct Manager {
 
         JobQueue *jobs;            /* long operations: Job objects */
         sd_event_source *jobs_source;
-        JobQueue *quick;           /* deferred replies of quick calls */
+        JobQueue *quick;           /* deferred replies of quick calls that passed authorization */
         sd_event_source *quick_source;
+        JobQueue *reads;           /* deferred replies of calls anyone may make: their own workers,
+                                    * so that they never hold up an authorized caller's */
+        sd_event_source *reads_source;
+        DeferCall *defer_calls;    /* deferred calls not yet answered */
+        unsigned max_calls;        /* deferred calls and polkit questions at once */
+        unsigned max_calls_per_caller;
         char *adk_root;            /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
         char *osd_bin_root;        /* --osd-bin-root: i386/ x64/ arm64/ */
         BusJob *bus_jobs;          /* running and lingering jobs on the bus */
@@ -108,6 +119,7 @@ typedef struct ManagerConfig {
         unsigned time_scale; /* 0 = 1 */
         bool polkit;         /* ask polkit on any bus (the system bus always does) */
         unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
+        unsigned max_calls, max_calls_per_caller; /* 0 = the defaults above */
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
         unsigned max_query_steps;               /* 0 = STORE_DEFAULT_QUERY_STEPS */
         uint64_t max_reply_bytes;               /* 0 = MANAGER_MAX_REPLY_BYTES */

@@ -41,6 +41,8 @@ static void help(void) {
                "     --max-reply-bytes=N    No message sent is larger: a bigger reply is LimitsExceeded\n"
                "                            (default 16777216, 1048576-134217728)\n"
                "     --scrub-interval=SEC   Hash the whole content library again every SEC seconds (default 0: never)\n"
+               "     --max-calls=N          Calls waiting for a worker or for polkit at once (default 256)\n"
+               "     --max-calls-per-caller=N  Of those, from one bus connection (default 32)\n"
                "     --test-hold-dir=DIR    Tests only, with --bus-address: hold jobs at test points (DIR/<point>)\n");
 }
 
@@ -180,6 +182,8 @@ int main(int argc, char *argv[]) {
                 { "max-query-steps", required_argument, NULL, ARG_NUMERIC + 5 },
                 { "max-reply-bytes", required_argument, NULL, ARG_NUMERIC + 6 },
                 { "scrub-interval", required_argument, NULL, ARG_NUMERIC + 7 },
+                { "max-calls", required_argument, NULL, ARG_NUMERIC + 8 },
+                { "max-calls-per-caller", required_argument, NULL, ARG_NUMERIC + 9 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -203,6 +207,8 @@ int main(int argc, char *argv[]) {
                  * D-Bus specification's largest message. */
                 { "max-reply-bytes", 1024 * 1024, 128 * 1024 * 1024, &max_reply_bytes },
                 { "scrub-interval", 0, 366u * 86400u, &config.scrub_interval_sec },
+                { "max-calls", 1, 4096, &config.max_calls },
+                { "max-calls-per-caller", 1, 4096, &config.max_calls_per_caller },
         };
         int c, r;
 

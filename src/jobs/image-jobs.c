@@ -42,43 +42,57 @@ void image_read_freep_void(void *r) {
         image_read_free(r);
 }
 
-int image_read_new(const Site *site, const char *path, bool allow_install_dir, unsigned want_index,
-                   ImageRead **ret, SmsError *e) {
-        ImageRead *r;
+/* Resolves the file to read: on the worker, when the read is about to run, so that a queued
+ * read holds no descriptor and a slow file system holds no main loop. */
+static int image_read_open(ImageRead *r, SmsError *e) {
         _cleanup_close_ int fd = -1;
         struct stat st;
         int k;
 
-        k = content_roots_resolve(&site->roots, path, allow_install_dir ? PATH_KIND_ANY : PATH_KIND_FILE, &fd, e);
-        if (k < 0)
-                return k;
-        if (fstat(fd, &st) < 0)
-                return sms_error_set_errno(e, errno, "%s", path);
-        if (S_ISDIR(st.st_mode)) {
-                /* An OS install package's source folder: the image is sources/install.wim. */
-                int wim = path_open_beneath(fd, "sources/install.wim", O_RDONLY | O_NOCTTY | O_NONBLOCK);
-                if (wim == -EXDEV || wim == -ELOOP)
-                        return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED, "%s/sources/install.wim leaves the folder",
-                                             path);
-                if (wim < 0)
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s holds no sources/install.wim", path);
-                if (fstat(wim, &st) < 0 || !S_ISREG(st.st_mode)) {
-                        close(wim);
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                             "%s/sources/install.wim is not a regular file", path);
+        if (!r->roots) { /* trusted */
+                fd = open(r->display_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        return sms_error_set_errno(e, errno, "%s", r->display_path);
+        } else {
+                const char *path = r->display_path;
+                k = content_roots_resolve(r->roots, path, r->allow_install_dir ? PATH_KIND_ANY : PATH_KIND_FILE, &fd, e);
+                if (k < 0)
+                        return k;
+                if (fstat(fd, &st) < 0)
+                        return sms_error_set_errno(e, errno, "%s", path);
+                if (S_ISDIR(st.st_mode)) {
+                        /* An OS install package's source folder: the image is sources/install.wim. */
+                        int wim = path_open_beneath(fd, "sources/install.wim", O_RDONLY | O_NOCTTY | O_NONBLOCK);
+                        if (wim == -EXDEV || wim == -ELOOP)
+                                return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED, "%s/sources/install.wim leaves the folder",
+                                                     path);
+                        if (wim < 0)
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s holds no sources/install.wim", path);
+                        if (fstat(wim, &st) < 0 || !S_ISREG(st.st_mode)) {
+                                close(wim);
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                                     "%s/sources/install.wim is not a regular file", path);
+                        }
+                        close(fd);
+                        fd = wim;
                 }
-                close(fd);
-                fd = wim;
         }
-
-        r = calloc(1, sizeof(ImageRead));
-        if (!r)
+        r->path = path_of_fd(fd);
+        if (!r->path)
                 return -ENOMEM;
         r->fd = TAKE_FD(fd);
-        r->want_index = want_index;
-        r->path = path_of_fd(r->fd);
-        r->display_path = strdup(path);
-        if (!r->path || !r->display_path) {
+        return 0;
+}
+
+static int image_read_alloc(const ContentRoots *roots, const char *path, bool allow_install_dir, unsigned want_index,
+                            ImageRead **ret) {
+        ImageRead *r = calloc(1, sizeof(ImageRead));
+
+        if (!r)
+                return -ENOMEM;
+        *r = (ImageRead) { .fd = -1, .roots = roots, .allow_install_dir = allow_install_dir, .want_index = want_index,
+                           .display_path = strdup(path) };
+        if (!r->display_path) {
                 image_read_free(r);
                 return -ENOMEM;
         }
@@ -86,25 +100,13 @@ int image_read_new(const Site *site, const char *path, bool allow_install_dir, u
         return 0;
 }
 
-int image_read_new_trusted(const char *path, unsigned want_index, ImageRead **ret, SmsError *e) {
-        ImageRead *r = calloc(1, sizeof(ImageRead));
+int image_read_new(const Site *site, const char *path, bool allow_install_dir, unsigned want_index,
+                   ImageRead **ret, SmsError *e) {
+        return image_read_alloc(&site->roots, path, allow_install_dir, want_index, ret);
+}
 
-        if (!r)
-                return -ENOMEM;
-        r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (r->fd < 0) {
-                int k = sms_error_set_errno(e, errno, "%s", path);
-                image_read_free(r);
-                return k;
-        }
-        r->want_index = want_index;
-        r->path = path_of_fd(r->fd);
-        if (!r->path) {
-                image_read_free(r);
-                return -ENOMEM;
-        }
-        *ret = r;
-        return 0;
+int image_read_new_trusted(const char *path, unsigned want_index, ImageRead **ret, SmsError *e) {
+        return image_read_alloc(NULL, path, false, want_index, ret);
 }
 
 /* Messages name the file as the caller did, not as /proc/self/fd/N. */
@@ -121,11 +123,32 @@ static int error_with_display_path(const ImageRead *r, SmsError *inner, int k, S
         return k;
 }
 
+static int image_read_work_open(ImageRead *r, SmsError *e);
+
 int image_read_work(void *userdata, SmsError *e) {
         ImageRead *r = userdata;
+        int k = image_read_work_open(r, e);
+
+        /* Closed here, on the worker: closing a file on a file system that stopped answering
+         * (FUSE, NFS) waits too, and the context is freed on the main thread. */
+        if (!r->keep_fd && r->fd >= 0) {
+                close(r->fd);
+                r->fd = -1;
+                free(r->path);
+                r->path = NULL;
+        }
+        return k;
+}
+
+static int image_read_work_open(ImageRead *r, SmsError *e) {
         SmsError inner = SMS_ERROR_NULL;
         int k;
 
+        if (r->fd < 0) {
+                k = image_read_open(r, e);
+                if (k < 0)
+                        return k;
+        }
         k = imaging_read_info(r->path, &r->info, &inner);
         if (k < 0)
                 return error_with_display_path(r, &inner, k, e);

@@ -288,6 +288,10 @@ static void queue_defer_removal(JobQueue *q, char *path) {
         }
 }
 
+void job_queue_remove_later(JobQueue *q, char *path) {
+        queue_defer_removal(q, path);
+}
+
 void job_defer_removal(Job *j, char *path) {
         if (j->leftover) {
                 (void) path_remove_tree(j->leftover);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 
-/* Resource limits (issue 6): queued jobs per caller and in total, and rows per query. A caller
- * that floods is refused with LimitsExceeded; other callers are still served. The daemon runs
- * with small limits (--max-jobs=8 --max-jobs-per-caller=3 --max-query-rows=5) so that the test
- * needs few objects; the defaults are the same code with other numbers.
+/* Resource limits (issue 6, issue 11 §5): queued jobs per caller and in total, rows per query,
+ * and calls waiting for an answer (deferred replies) per caller and in total. A caller that
+ * floods is refused with LimitsExceeded; other callers are still served. The daemon runs with
+ * small limits (--max-jobs=8 --max-jobs-per-caller=3 --max-query-rows=5 --max-calls=11
+ * --max-calls-per-caller=3) so that the test needs few objects; the defaults are the same code
+ * with other numbers.
  *
  * So that no job can finish while the callers flood, both job workers are held first: two
  * distributions wait at their start (the Distribute test point); every later job stays queued
@@ -23,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "../helpers/fuse-hold.h"
 #include "../helpers/wim-gen.h"
 #include "smsprov/macro.h"
 #include "test-env.h"
@@ -34,6 +37,8 @@
 static TestEnv env;
 static char *boot[N_BOOT];  /* boot image packages */
 static char *blocker[2];    /* image packages whose distributions hold the two job workers */
+static char *small_wim;     /* a WIM in the content root */
+static FuseHold hold = { .server = -1, .control = -1 }; /* a file system the test holds */
 static const char dp_nal[] = "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\";
 
 static uint32_t job_state(sd_bus *bus, const char *job) {
@@ -56,6 +61,11 @@ static sd_bus *connect_client(void) {
         assert_true(sd_bus_set_address(bus, env.address) >= 0);
         assert_true(sd_bus_set_bus_client(bus, true) >= 0);
         assert_true(sd_bus_start(bus) >= 0);
+        /* Authenticated now, not at its first use: the bus drops connections idle that long. */
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Peer", "Ping",
+                               &error, NULL, NULL) < 0)
+                fail_msg("Ping of the bus: %s", error.message);
         return bus;
 }
 
@@ -203,8 +213,258 @@ static void test_query_rows(void **state) {
         free(id);
 }
 
+/* --- deferred calls ------------------------------------------------------------------------------ */
+
+/* A call whose reply is collected later. */
+typedef struct Pending {
+        const char *what;
+        sd_bus_message *reply;
+} Pending;
+
+static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ((Pending *) userdata)->reply = sd_bus_message_ref(reply);
+        return 0;
+}
+
+/* Sends a call without waiting; its reply lands in p. args: an sd_bus_message_append() format. */
+static void send_call(sd_bus *bus, Pending *p, const char *what, const char *path, const char *iface,
+                      const char *method, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
+
+        *p = (Pending) { .what = what };
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
+        va_start(ap, types);
+        int r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+        assert_true(r >= 0);
+        assert_true(sd_bus_call_async(bus, NULL, m, on_reply, p, TEST_CALL_TIMEOUT_USEC) >= 0);
+        sd_bus_message_unref(m);
+}
+
+static void send_create(sd_bus *bus, Pending *p, const char *source) {
+        sd_bus_message *m = NULL;
+
+        *p = (Pending) { .what = "Create SMS_ImagePackage" };
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", ROOT "/class/SMS_ImagePackage",
+                                                        IFACE "Class", "Create"),
+                         0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 1, "PkgSourcePath", "s", source) >= 0);
+        assert_true(sd_bus_call_async(bus, NULL, m, on_reply, p, TEST_CALL_TIMEOUT_USEC) >= 0);
+        sd_bus_message_unref(m);
+}
+
+/* Runs the connection until p has its reply. The client-side call timeout is the only deadline
+ * (it answers with a timeout error, which fails the test). */
+static sd_bus_message *await(sd_bus *bus, Pending *p) {
+        while (!p->reply) {
+                int r = sd_bus_process(bus, NULL);
+                assert_true(r >= 0);
+                if (r == 0)
+                        assert_true(sd_bus_wait(bus, UINT64_MAX) >= 0);
+        }
+        return p->reply;
+}
+
+static void expect_ok(sd_bus *bus, Pending *p) {
+        const sd_bus_error *e = sd_bus_message_get_error(await(bus, p));
+        if (e)
+                fail_msg("%s: expected an answer, got %s: %s (daemon log: %s/smsprovd.log)", p->what, e->name,
+                         e->message, env.dir);
+}
+
+/* The reply must be LimitsExceeded whose message contains `why`. */
+static void expect_refused(sd_bus *bus, Pending *p, const char *why) {
+        const sd_bus_error *e = sd_bus_message_get_error(await(bus, p));
+        if (!e || !streq(e->name, SMSPROV_ERR("LimitsExceeded")) || !strstr(e->message, why))
+                fail_msg("%s: expected LimitsExceeded (%s), got %s: %s (daemon log: %s/smsprovd.log)", p->what, why,
+                         e ? e->name : "an answer", e ? e->message : "", env.dir);
+}
+
+static void pending_done(Pending *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                p[i].reply = sd_bus_message_unref(p[i].reply);
+}
+
+#define FLOOD 5
+#define PER_CALLER 3 /* --max-calls-per-caller */
+
+/* Each kind of deferred call, flooded from one connection whose calls cannot finish (their file
+ * is on a file system the test holds, or they queue behind such calls): the caller's fourth and
+ * later calls are refused at once, while a second connection's read and a build go through;
+ * past the total the next caller is refused too; once the file system answers, every admitted
+ * call is answered. */
+static void test_deferred_calls(void **state) {
+        sd_bus *a = connect_client(), *b = connect_client(), *c = connect_client(), *d = connect_client(),
+               *e = connect_client();
+        Pending reads[FLOOD], reloads[FLOOD], creates[FLOOD], others[3], b_read;
+        char *mount_point = test_env_content_path(&env, "hold"), *held_wim = NULL, *held_pkg = NULL;
+
+        assert_int_equal(mkdir(mount_point, 0755), 0);
+        int r = fuse_hold_start(&hold, mount_point, "held.wim", small_wim);
+        if (r < 0) {
+                free(mount_point);
+                print_message("no FUSE mount here (%s): skipped\n", strerror(-r));
+                skip();
+        }
+        assert_true(asprintf(&held_wim, "%s/held.wim", mount_point) > 0);
+        /* While the file system answers: a package whose source is on it. */
+        assert_null(test_create(&env, "SMS_ImagePackage", &held_pkg, NULL, 1, "{sv}", "PkgSourcePath", "s", held_wim));
+        assert_int_equal(fuse_hold(&hold), 0);
+
+        /* A: reads (GetImageProperties) on the held file. The first waits on the file system, the
+         * next two wait for A's turn on the read workers; the last two are refused at once. */
+        for (size_t i = 0; i < FLOOD; i++)
+                send_call(a, &reads[i], "A's GetImageProperties", ROOT "/class/SMS_ImagePackage",
+                          IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
+        for (size_t i = PER_CALLER; i < FLOOD; i++)
+                expect_refused(a, &reads[i], "already has 3 calls");
+
+        /* C: ReloadImageProperties of the package on the held file: two hold both workers of
+         * authorized calls, one queues, two are refused. */
+        for (size_t i = 0; i < FLOOD; i++)
+                send_call(c, &reloads[i], "C's ReloadImageProperties", held_pkg, IFACE "SMS_ImagePackage",
+                          "ReloadImageProperties", "");
+        for (size_t i = PER_CALLER; i < FLOOD; i++)
+                expect_refused(c, &reloads[i], "already has 3 calls");
+
+        /* D: Creates whose reads queue behind C's. */
+        for (size_t i = 0; i < FLOOD; i++)
+                send_create(d, &creates[i], small_wim);
+        for (size_t i = PER_CALLER; i < FLOOD; i++)
+                expect_refused(d, &creates[i], "already has 3 calls");
+
+        /* B is served meanwhile: a read of another file (the second read worker; A has one at a
+         * time), a property, and a build. */
+        send_call(b, &b_read, "B's GetImageProperties", ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static",
+                  "GetImageProperties", "s", small_wim);
+        expect_ok(b, &b_read);
+        pending_done(&b_read, 1);
+        char *id = test_get_string(&env, boot[0], IFACE "SMS_PackageBaseclass", "PackageID");
+        free(id);
+        sd_bus_message *reply = NULL;
+        const char *job;
+        assert_null(test_invoke(&env, boot[0], IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+        assert_true(sd_bus_message_read(reply, "o", &job) > 0);
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        sd_bus_message_unref(reply);
+
+        /* E: nine calls wait; E's first two make eleven, the total; its third is refused. */
+        for (size_t i = 0; i < 3; i++)
+                send_call(e, &others[i], "E's GetImageProperties", ROOT "/class/SMS_ImagePackage",
+                          IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
+        expect_refused(e, &others[2], "11 calls are already waiting");
+
+        /* The file system answers: every admitted call is. */
+        assert_int_equal(fuse_release(&hold), 0);
+        for (size_t i = 0; i < PER_CALLER; i++) {
+                expect_ok(a, &reads[i]);
+                expect_ok(c, &reloads[i]);
+                expect_ok(d, &creates[i]);
+        }
+        expect_ok(e, &others[0]);
+        expect_ok(e, &others[1]);
+        pending_done(reads, FLOOD);
+        pending_done(reloads, FLOOD);
+        pending_done(creates, FLOOD);
+        pending_done(others, 3);
+
+        /* And A may call again. */
+        send_call(a, &reads[0], "A's GetImageProperties after the flood", ROOT "/class/SMS_ImagePackage",
+                  IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
+        expect_ok(a, &reads[0]);
+        pending_done(reads, 1);
+
+        fuse_hold_stop(&hold);
+        free(held_wim);
+        free(held_pkg);
+        free(mount_point);
+        sd_bus_flush_close_unref(a);
+        sd_bus_flush_close_unref(b);
+        sd_bus_flush_close_unref(c);
+        sd_bus_flush_close_unref(d);
+        sd_bus_flush_close_unref(e);
+}
+
+/* --- file work off the event loop ---------------------------------------------------------------- */
+
+static bool exists(const char *path) {
+        struct stat st;
+        return lstat(path, &st) == 0;
+}
+
+/* A Delete of a package with a 2 GiB built image answers, and so do another client's Get of
+ * SiteCode and an ExecQuery of one package, while the image is not yet freed: the removal waits
+ * for an idle job worker, and the test holds both (two builds at their start). Freeing 2 GiB of
+ * allocated blocks takes about a second on ext4: on the event loop that was a second of no
+ * answers to anyone. */
+static void test_delete_frees_images_later(void **state) {
+        char *id = test_get_string(&env, boot[8], IFACE "SMS_PackageBaseclass", "PackageID");
+        char *images = NULL, *big = NULL, *gone = NULL, *held[2];
+        sd_bus *other = connect_client();
+        sd_bus_message *reply = NULL;
+        char wql[256];
+
+        assert_true(asprintf(&images, "%s/images/%s", env.state_dir, id) > 0);
+        assert_true(asprintf(&gone, "%s/images/.%s.deleted", env.state_dir, id) > 0);
+        assert_true(asprintf(&big, "%s/big.bin", images) > 0);
+        assert_true(exists(images));
+        int fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        if (posix_fallocate(fd, 0, 2LL << 30) != 0) {
+                close(fd);
+                unlink(big);
+                print_message("no room for a 2 GiB image here: skipped\n");
+                skip();
+        }
+        close(fd);
+
+        /* Both job workers busy: nothing can remove the image yet. */
+        test_hold(&env, "UpdateImage");
+        for (size_t i = 0; i < 2; i++) {
+                const char *job;
+                assert_null(test_invoke(&env, boot[1 + i], IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+                assert_true(sd_bus_message_read(reply, "o", &job) > 0);
+                held[i] = strdup(job);
+                reply = sd_bus_message_unref(reply);
+                test_wait_held(&env, "UpdateImage", held[i]);
+        }
+
+        assert_null(test_invoke(&env, boot[8], IFACE "SMS_PackageBaseclass", "Delete", NULL, NULL));
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *code = NULL;
+        if (sd_bus_get_property_string(other, "org.smsprov.Provider1", ROOT, IFACE "Site", "SiteCode", &error, &code) < 0)
+                fail_msg("Get SiteCode: %s", error.message);
+        assert_string_equal(code, "LAB");
+        free(code);
+        char *id1 = test_get_string(&env, boot[1], IFACE "SMS_PackageBaseclass", "PackageID");
+        snprintf(wql, sizeof wql, "SELECT PackageID FROM SMS_BootImagePackage WHERE PackageID = '%s'", id1);
+        assert_int_equal(test_count_rows(&env, wql), 1);
+        free(id1);
+        /* Answered, and the image is out of the package's way but not yet freed. */
+        if (exists(images) || !exists(gone))
+                fail_msg("expected %s moved to %s and not yet removed; got %s %s (daemon log: %s)", images, gone,
+                         exists(images) ? "the images still there" : "the images moved",
+                         exists(gone) ? "and kept" : "and removed already", "this test's standard error");
+
+        /* The workers go on, and one of them frees the image. */
+        test_release(&env, "UpdateImage");
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(test_wait_job(&env, held[i], NULL), 2);
+                free(held[i]);
+        }
+        TEST_WAIT_UNTIL(!exists(gone), "%s to be removed", gone);
+
+        sd_bus_flush_close_unref(other);
+        free(images);
+        free(gone);
+        free(big);
+        free(id);
+}
+
 static int setup(void **state) {
-        static const char *const limits[] = { "--max-jobs=8", "--max-jobs-per-caller=3", "--max-query-rows=5", NULL };
+        static const char *const limits[] = { "--max-jobs=8", "--max-jobs-per-caller=3", "--max-query-rows=5",
+                                              "--max-calls=11", "--max-calls-per-caller=3", NULL };
         char *wim;
 
         if (test_env_start(&env) < 0)
@@ -231,6 +491,7 @@ static int setup(void **state) {
                                 "ContentRoot", "s", dp_root));
         free(dp_root);
         char *small = test_env_content_path(&env, "small.wim"), *first = NULL;
+        small_wim = strdup(small);
         assert_int_equal(test_make_winpe_wim(small, "9", false, 0, true), 0);
         for (size_t i = 0; i < 3; i++) {
                 char *pkg = NULL;
@@ -253,6 +514,8 @@ static int teardown(void **state) {
                 free(boot[i]);
         free(blocker[0]);
         free(blocker[1]);
+        free(small_wim);
+        fuse_hold_stop(&hold); /* when a failed test left it */
         return test_env_stop(&env);
 }
 
@@ -260,6 +523,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_jobs_per_caller_and_total),
                 cmocka_unit_test(test_query_rows),
+                cmocka_unit_test(test_deferred_calls),
+                cmocka_unit_test(test_delete_frees_images_later),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);

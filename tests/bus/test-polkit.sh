@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes by users other than root are decided by polkit (API.md §8), played here by
 # python3-dbusmock's polkitd template on the test bus: allowed, denied, each action for its
-# methods, a polkit that hangs (others are still served meanwhile), and no polkit at all.
+# methods, a polkit that hangs (others are still served meanwhile, and a caller asking too many questions
+# at once is refused at its cap), and no polkit at all.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -11,7 +12,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! /usr/bin/python3
         exit 0
 fi
 
-world_start --polkit || exit 1
+world_start --polkit --max-calls-per-caller=3 || exit 1
 POLKIT_PID=
 stop_all() {
         [ -n "$POLKIT_PID" ] && kill "$POLKIT_PID" 2>/dev/null
@@ -82,6 +83,48 @@ kill -0 $hung 2>/dev/null && ok "the waiting caller is still waiting" || not_ok 
 polkit ReleaseHangingCalls >/dev/null
 wait $hung && ok "the waiting caller is served when polkit answers" || not_ok "the waiting caller failed"
 expect_eq "its write happened" 's "hung"' "$(B get-property $DEST $P $BASE Version)"
+# Questions to polkit count against the caller's limit (--max-calls-per-caller=3): one
+# connection sends five writes while polkit hangs; three wait, two are refused at once; others
+# are served meanwhile; the three are answered once polkit is.
+flood_out=$WORLD/flood.out
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$SMSPROV_BUS" "$P" >"$flood_out" 2>&1 <<'PY' &
+import sys, dbus, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(sys.argv[1])
+obj = bus.get_object("org.smsprov.Provider1", sys.argv[2])
+put = obj.get_dbus_method("Put", "org.smsprov.Provider1.SMS_PackageBaseclass")
+loop, refused, answered, other = GLib.MainLoop(), [], [], []
+def done():
+    if len(refused) + len(answered) + len(other) == 5:
+        loop.quit()
+def ok(*a):
+    answered.append(1); print("answered", flush=True); done()
+def err(e):
+    if e.get_dbus_name() == "org.smsprov.Provider1.Error.LimitsExceeded":
+        refused.append(1); print("refused", flush=True)
+    else:
+        other.append(e.get_dbus_name()); print("error", e.get_dbus_name(), e, flush=True)
+    done()
+for i in range(5):
+    put({"Version": dbus.String("flood%d" % i, variant_level=1)}, signature="a{sv}", reply_handler=ok,
+        error_handler=err, timeout=120)
+loop.run()
+PY
+flood=$!
+deadline=$(( $(date +%s) + 120 ))
+while [ "$(grep -c '^refused' "$flood_out")" -lt 2 ] && [ "$(date +%s)" -lt "$deadline" ] && kill -0 $flood 2>/dev/null; do
+        sleep 0.05
+done
+expect_eq "two of five writes waiting for polkit are refused at the cap" "2 0" \
+        "$(grep -c '^refused' "$flood_out") $(grep -c '^answered' "$flood_out")"
+B get-property $DEST $P $BASE Name >/dev/null && ok "others are served while a caller is at its cap" \
+        || not_ok "others were not served"
+polkit ReleaseHangingCalls >/dev/null
+wait $flood
+expect_eq "the three waiting writes are answered when polkit is" "3 2" \
+        "$(grep -c '^answered' "$flood_out") $(grep -c '^refused' "$flood_out")"
+grep '^error' "$flood_out" >&2
 polkit SimulateHang b false >/dev/null
 
 # No polkit on the bus: denied.
