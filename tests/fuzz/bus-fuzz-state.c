@@ -132,7 +132,7 @@ int fuzz_state_take(FuzzState *st, sd_bus *bus, const char *db_path, char **clas
         return r;
 }
 
-size_t fuzz_state_compare(const FuzzState *before, const FuzzState *after) {
+size_t fuzz_state_compare(const FuzzState *before, const FuzzState *after, bool print) {
         size_t changed = 0;
 
         for (size_t i = 0; i < before->n; i++) {
@@ -141,17 +141,20 @@ size_t fuzz_state_compare(const FuzzState *before, const FuzzState *after) {
                         if (strcmp(before->names[i], after->names[j]) == 0) {
                                 found = true;
                                 if (before->digests[i] != after->digests[j]) {
-                                        fprintf(stderr, "fuzz-bus: changed as nobody: %s\n", before->names[i]);
+                                        if (print)
+                                                fprintf(stderr, "fuzz-bus: changed as nobody: %s\n", before->names[i]);
                                         changed++;
                                 }
                         }
                 if (!found) {
-                        fprintf(stderr, "fuzz-bus: changed as nobody: %s is gone\n", before->names[i]);
+                        if (print)
+                                fprintf(stderr, "fuzz-bus: changed as nobody: %s is gone\n", before->names[i]);
                         changed++;
                 }
         }
         if (after->n > before->n) {
-                fprintf(stderr, "fuzz-bus: changed as nobody: %zu parts more than before\n", after->n - before->n);
+                if (print)
+                        fprintf(stderr, "fuzz-bus: changed as nobody: %zu parts more than before\n", after->n - before->n);
                 changed++;
         }
         return changed;

@@ -119,6 +119,6 @@ typedef struct FuzzState {
 /* A digest of each class's ExecQuery result (SMS_StatusMessage left out: the audit log) and of
  * each table of the site database except the audit log's. */
 int fuzz_state_take(FuzzState *st, sd_bus *bus, const char *db_path, char **classes);
-/* Prints each part that differs; returns how many do. */
-size_t fuzz_state_compare(const FuzzState *before, const FuzzState *after);
+/* Returns how many parts differ; prints each with print. */
+size_t fuzz_state_compare(const FuzzState *before, const FuzzState *after, bool print);
 void fuzz_state_free(FuzzState *st);

@@ -50,6 +50,7 @@ static char *daemon_log, *calls_log_path;
 static FILE *calls_log;
 static FuzzSurface surface;
 static char **classes;
+static char *image_package;   /* the SMS_ImagePackage's path */
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -521,8 +522,8 @@ static void build_site(void) {
         call_job(boot, FUZZ_BUS_NAME ".SMS_BootImagePackage", "UpdateImage", "");
         fuzz_dict_add(&surface.dict, nal);
         fuzz_dict_add(&surface.dict, boot_wim);
+        image_package = image;
         free(boot);
-        free(image);
         free(os);
         free(nal);
         free(dp_root);
@@ -615,6 +616,7 @@ static int teardown(void **state) {
         (void) state;
         fuzz_surface_free(&surface);
         strv_free(classes);
+        free(image_package);
         /* On a finding the directory stays for a look. */
         return test_env_stop(&env);
 }
@@ -629,6 +631,16 @@ static void fuzz_bus(void **state) {
         build_site();
         read_surface();
 
+        /* The comparison sees a change: one Put as the owner between two looks. */
+        assert_int_equal(fuzz_state_take(&before, env.bus, db, classes), 0);
+        assert_null(test_invoke(&env, image_package, FUZZ_BUS_NAME ".SMS_PackageBaseclass", "Put", NULL, "a{sv}", 1,
+                                "Description", "s", "changed by the owner before the phase as nobody"));
+        assert_int_equal(fuzz_state_take(&after, env.bus, db, classes), 0);
+        if (fuzz_state_compare(&before, &after, false) == 0)
+                fail_msg("fuzz-bus: the site's state looks the same after a Put");
+        fuzz_state_free(&before);
+        fuzz_state_free(&after);
+
         assert_int_equal(fuzz_state_take(&before, env.bus, db, classes), 0);
         if (run_as_nobody(half) < 0)
                 failed = true;
@@ -636,7 +648,7 @@ static void fuzz_bus(void **state) {
                 failed = true;
         if (!failed) {
                 assert_int_equal(fuzz_state_take(&after, env.bus, db, classes), 0);
-                if (fuzz_state_compare(&before, &after) > 0) {
+                if (fuzz_state_compare(&before, &after, true) > 0) {
                         fprintf(stderr, "fuzz-bus: FINDING: the site changed in the phase as nobody (FUZZ_SEED=%" PRIu64
                                         "); calls log: %s\n",
                                 seed, calls_log_path);
