@@ -445,7 +445,7 @@ static int append_basic(FuzzArgs *a, sd_bus_message *m, char type) {
                                         0x8000000000000000ULL, 0xffffffffffffffffULL };
         uint64_t v = fuzz_chance(a->rng, 75) ? PICK(a->rng, u64) : fuzz_rand(a->rng);
         if (fuzz_chance(a->rng, 10))
-                v = (uint64_t) -(int64_t) v;
+                v = 0 - v; /* the negative of the value, two's complement */
         char *s = NULL;
         int r;
 
