@@ -162,7 +162,8 @@ static const char *dict_word(FuzzArgs *a) {
 }
 
 static size_t huge_size(FuzzArgs *a) {
-        static const size_t sizes[] = { 255, 256, 1023, 1024, 4095, 4096, 65535, 65536, 1u << 20, 4u << 20 };
+        /* Around the daemon's limits (NAME_MAX, PATH_MAX, string sizes) and far beyond them. */
+        static const size_t sizes[] = { 255, 256, 1023, 1024, 4095, 4096, 4097, 65535, 65536, 256u << 10 };
         size_t n = PICK(a->rng, sizes);
         if (n > a->budget)
                 n = a->budget;
