@@ -3,6 +3,9 @@
 # each for a while, starting from its seed corpus (tests/fuzz/corpus/<target>/, regression cases
 # included). Exits non-zero when any target finds a crash, a leak, undefined behaviour or a
 # broken invariant; the input is saved under <build>/fuzz-artifacts/<target>/.
+# The target "bus" is the D-Bus surface fuzzer (fuzz-bus.c): it runs the sanitizer build's
+# smsprovd on a private bus, from FUZZ_BUS_BUILD_DIR (default build/test-sanitize, the one
+# tools/test.sh makes; set up here when missing); its logs go to that directory.
 #
 #   tests/fuzz/run-fuzzers.sh                      every target, FUZZ_SECONDS (60) each
 #   FUZZ_SECONDS=600 tests/fuzz/run-fuzzers.sh wql only the WQL target, ten minutes
@@ -12,6 +15,7 @@
 #   FUZZ_BUILD_DIR  the clang build directory, default build/fuzz
 #   FUZZ_JOBS       targets run at the same time, default 1
 #   FUZZ_ARGS       extra libFuzzer arguments
+#   FUZZ_SEED       the bus target's seed (it prints the one it used)
 # New inputs that widen coverage go to <build>/fuzz-corpus/<target>/ (kept between runs, never
 # into the source tree). To turn a finding into a regression case: minimise it with
 #   <build>/tests/fuzz/fuzz-<target> -minimize_crash=1 -runs=100000 <artifact>
@@ -19,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL_TARGETS=(wql wmi-path nal-path schedule image-property changes wim-xml)
+ALL_TARGETS=(wql wmi-path nal-path schedule image-property changes wim-xml bus)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 SECONDS_EACH=${FUZZ_SECONDS:-60}
@@ -40,14 +44,35 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 fi
 ninja_targets=()
 for t in "${TARGETS[@]}"; do
-        ninja_targets+=("tests/fuzz/fuzz-$t")
+        [ "$t" = bus ] || ninja_targets+=("tests/fuzz/fuzz-$t")
 done
-if ! ninja -C "$BUILD" "${ninja_targets[@]}"; then
+if [ ${#ninja_targets[@]} -gt 0 ] && ! ninja -C "$BUILD" "${ninja_targets[@]}"; then
         echo "run-fuzzers.sh: building the fuzzers failed (is libFuzzer there? clang's runtime package)" >&2
         exit 1
 fi
 
+BUS_BUILD=${FUZZ_BUS_BUILD_DIR:-build/test-sanitize}
+run_bus() {
+        local log="$BUS_BUILD/fuzz-bus.log"
+        if [ ! -f "$BUS_BUILD/build.ninja" ]; then
+                meson setup "$BUS_BUILD" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+        fi
+        if ! ninja -C "$BUS_BUILD" tests/fuzz/fuzz-bus src/smsprovd >/dev/null; then
+                echo "not ok - fuzz-bus: cannot build it in $BUS_BUILD" >&2
+                return 1
+        fi
+        if SMSPROVD="$BUS_BUILD/src/smsprovd" SOURCE_ROOT="$PWD" FUZZ_BUS_LOG_DIR="$PWD/$BUS_BUILD" \
+                        "$BUS_BUILD/tests/fuzz/fuzz-bus" "$SECONDS_EACH" >"$log" 2>&1; then
+                echo "ok - fuzz-bus: $(grep -E '^fuzz-bus: (seed|as )' "$log" | cut -d, -f1 | tr '\n' ';')"
+                return 0
+        fi
+        echo "not ok - fuzz-bus: finding, see $log" >&2
+        grep -E 'FINDING|the call|log:' "$log" | head -8 >&2 || true
+        return 1
+}
+
 run_one() {
+        [ "$1" = bus ] && { run_bus; return; }
         local t=$1 exe="$BUILD/tests/fuzz/fuzz-$1" work="$BUILD/fuzz-corpus/$1" art="$BUILD/fuzz-artifacts/$1/"
         local dict=tests/fuzz/$1.dict log="$BUILD/fuzz-$1.log" args=()
         mkdir -p "$work" "$art"
