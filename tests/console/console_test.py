@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: MIT
+"""Walks the console as an admin would, against the real daemon (see run.sh)."""
+
+import os
+import subprocess
+import sys
+import traceback
+
+from cdp import Browser, Failure
+
+BUS = os.environ["SMSPROV_BUS"]
+WORLD = os.environ["WORLD"]
+CONTENT = os.environ["WORLD_CONTENT"]
+HOLDS = os.environ["WORLD_HOLDS"]
+URL = os.environ["COCKPIT_URL"]
+LOG_DIR = os.environ["LOG_DIR"]
+NAME = "org.smsprov.Provider1"
+IFACE = "org.smsprov.Provider1."
+
+passed = 0
+failed = 0
+
+
+def busctl(*args):
+    r = subprocess.run(["busctl", "--address=" + BUS, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Failure("busctl %s: %s" % (" ".join(args), r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def prop(path, iface, name):
+    return busctl("get-property", NAME, path, IFACE + iface, name)
+
+
+def check(what, expected, got):
+    global passed, failed
+    if expected == got:
+        passed += 1
+        print("ok - %s" % what)
+    else:
+        failed += 1
+        print("not ok - %s: expected %r, got %r" % (what, expected, got))
+
+
+def step(name):
+    """Runs a step; a failure says where and what, with the screenshot of that moment."""
+    def wrap(fn):
+        def run(b, *a):
+            global passed, failed
+            try:
+                fn(b, *a)
+                passed += 1
+                print("ok - %s" % name)
+                return True
+            except Exception as e:
+                failed += 1
+                shot = b.screenshot("failed-" + fn.__name__)
+                print("not ok - %s: %s\n#   screenshot %s; daemon log %s/smsprovd.log" % (name, e, shot, LOG_DIR))
+                traceback.print_exc()
+                return False
+        return run
+    return wrap
+
+
+def open_view(b, key):
+    b.click("#nav-" + key + " , #nav-" + key + " button, #nav-" + key + " a")
+
+
+@step("the console opens in the Cockpit shell with the Boot Images list")
+def opens(b):
+    b.navigate(URL + "smsprovd")
+    b.wait("#list-SMS_BootImagePackage[data-loaded='1']", "the Boot Images list to load")
+    b.screenshot("01-boot-images-empty")
+
+
+@step("Add Boot Image refuses a path outside the content roots, at the path field")
+def add_refused(b):
+    b.click("#add-package")
+    b.type("#add-path", "/etc/passwd")
+    b.click("#add-read-images")
+    b.wait_text(".smsprov-field-error", "PathNotAllowed")
+    b.screenshot("02-add-boot-image-refused")
+
+
+@step("Add Boot Image shows the WIM's images, imports one and its build job runs to the end")
+def add_boot(b):
+    b.type("#add-path", CONTENT + "/boot.wim")
+    b.click("#add-read-images")
+    b.wait("#add-image-1", "the WIM's image 1 in the wizard")
+    b.wait_js("the image name taken from the WIM", "document.querySelector('#add-name').value === 'Microsoft Windows PE (x64)'")
+    b.type("#add-name", "Boot image (x64)")
+    b.type("#add-version", "1.0")
+    b.type("#add-comment", "made by the browser test")
+    b.screenshot("03-add-boot-image")
+    b.click("#add-create")
+    b.wait_js("the dialog to close", "!document.querySelector('#add-package-dialog')")
+    b.wait_text("#list-SMS_BootImagePackage td[data-prop='Name']", "Boot image (x64)")
+    b.wait(".smsprov-job[data-state='2']", "the build job to complete in the jobs panel")
+    b.wait_text("#list-SMS_BootImagePackage td[data-prop='Architecture']", "x64")
+    b.screenshot("04-boot-images")
+
+
+def open_sheet(b, name):
+    b.click_text("#list-SMS_BootImagePackage td[data-prop='Name']", name)
+    b.wait("#property-sheet .pf-v6-c-tabs", "the property sheet")
+
+
+def tab(b, title):
+    b.click_text("#property-sheet button[role='tab']", title)
+
+
+@step("the Customization tab saves with one Put, read back through busctl")
+def customization(b):
+    open_sheet(b, "Boot image (x64)")
+    tab(b, "Customization")
+    b.wait("#prop-ScratchSpace")
+    b.select("#prop-ScratchSpace", 256)
+    b.click("#prop-EnableLabShell")
+    b.type("#prop-PreExecCommandLine", "cmd /c echo hello")
+    b.screenshot("05-customization")
+    b.click("#save-customization")
+    path = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
+    b.wait_js("the save to finish", "document.querySelector('#save-customization').disabled")
+    end_ok = b.wait_js("the sheet to reload", "true")
+    assert end_ok
+    check("ScratchSpace read back", "u 256", prop(path, "SMS_BootImagePackage", "ScratchSpace"))
+    check("EnableLabShell read back", "b true", prop(path, "SMS_BootImagePackage", "EnableLabShell"))
+    check("PreExecCommandLine read back", 's "cmd /c echo hello"', prop(path, "SMS_BootImagePackage", "PreExecCommandLine"))
+
+
+@step("a change from busctl while the sheet is open is a conflict that offers to reload")
+def conflict(b):
+    path = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
+    sedo = prop(path, "SMS_PackageBaseclass", "SedoObjectVersion").split('"')[1]
+    b.wait_js("the sheet to hold the current version",
+              "document.querySelector('#property-sheet [data-sedo]').dataset.sedo === %r" % sedo)
+    busctl("call", NAME, path, IFACE + "SMS_PackageBaseclass", "Put", "a{sv}", "1", "Version", "s", "from-busctl")
+    tab(b, "General")
+    b.type("#prop-Name", "Renamed in the console")
+    b.click("#save-general")
+    b.wait(".smsprov-conflict", "the conflict alert")
+    b.screenshot("06-conflict")
+    check("the refused save changed nothing", 's "Boot image (x64)"', prop(path, "SMS_PackageBaseclass", "Name"))
+    b.click("#sheet-reload")
+    b.wait_js("the reloaded Version", "document.querySelector('#prop-Version').value === 'from-busctl'")
+    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
+    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+
+
+def main():
+    b = Browser(LOG_DIR)
+    try:
+        for s in [opens, add_refused, add_boot, customization, conflict]:
+            if not s(b):
+                break
+    finally:
+        if b.console:
+            with open(os.path.join(LOG_DIR, "browser-console.log"), "w") as f:
+                f.write("\n".join(b.console))
+        b.close()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

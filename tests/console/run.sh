@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The console in a real browser: smsprovd on a private bus, a cockpit-ws of its own with a local
+# session serving the built page, headless Chromium driven over the DevTools protocol
+# (console_test.py walks the views). Screenshots and logs go to the log folder:
+#   tests/console/run.sh [SMSPROVD [LOG_DIR]]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+SMSPROVD=${1:-${SMSPROVD:-$top/build/h/src/smsprovd}}
+LOG_DIR=${2:-${LOG_DIR:-$top/build/console-test}}
+SOURCE_ROOT=$top
+export SMSPROVD SOURCE_ROOT
+mkdir -p "$LOG_DIR"
+LOG_DIR=$(cd "$LOG_DIR" && pwd)
+rm -f "$LOG_DIR"/*.png
+
+. "$top/tests/bus/lib.sh"
+. "$top/tools/cockpit-ws.sh"
+
+[ -x "$SMSPROVD" ] || { echo "no smsprovd at $SMSPROVD (build first)" >&2; exit 2; }
+console_build >"$LOG_DIR/build.log" 2>&1 || { cat "$LOG_DIR/build.log" >&2; exit 1; }
+
+cleanup() {
+        cockpit_stop
+        [ -z "${WORLD_DAEMON:-}" ] || world_stop
+}
+trap cleanup EXIT
+
+# The daemon's log goes to its own file so that the test's output stays readable.
+world_start 2>>"$LOG_DIR/smsprovd.log"
+echo "# daemon log: $LOG_DIR/smsprovd.log; cockpit-ws log: $LOG_DIR/cockpit-ws.log; screenshots: $LOG_DIR"
+# What an admin brings: a boot WIM in the content root and two distribution points.
+make_wim "$WORLD_CONTENT/boot.wim"
+for dp in dp1 dp2; do
+        mkdir -p "$WORLD/$dp"
+        B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_DistributionPointInfo org.smsprov.Provider1.Class \
+                Create 'a{sv}' 3 NALPath s "[\"Display=\\\\$dp\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\$dp\\" \
+                ContentRoot s "$WORLD/$dp" Description s "Distribution point $dp" >/dev/null
+done
+cockpit_start "$WORLD/xdg" "$SMSPROV_BUS" 2>>"$LOG_DIR/cockpit-ws.log"
+
+status=0
+WORLD=$WORLD WORLD_CONTENT=$WORLD_CONTENT WORLD_HOLDS=$WORLD_HOLDS SMSPROV_BUS=$SMSPROV_BUS \
+        COCKPIT_URL=$COCKPIT_URL LOG_DIR=$LOG_DIR \
+        /usr/bin/python3 "$here/console_test.py" || status=$?
+cockpit_stop
+world_stop 2>>"$LOG_DIR/smsprovd.log"
+WORLD_DAEMON=
+[ "$FAILED" -eq 0 ] || status=1
+exit $status
