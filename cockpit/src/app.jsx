@@ -106,7 +106,7 @@ function DistributionPointsView({ readOnly, onRefused }) {
     const [selected, setSelected] = useState(null);
     return (
         <>
-            <QueryTable id="list-dps" cls="SMS_DistributionPointInfo" filterProp="ServerName" watch={[]}
+            <QueryTable id="list-dps" cls="SMS_DistributionPointInfo" filterProp="ServerName" watch={[]} select={["NALPath"]}
                         columns={[{ prop: "ServerName", title: "Name" }, { prop: "SiteCode", title: "Site" },
                             { prop: "Description", title: "Description" },
                             { prop: "IsPXE", title: "PXE", render: v => (v ? "Yes" : "No") },

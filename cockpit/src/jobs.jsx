@@ -8,6 +8,7 @@ import { bytes, duration, JOB_STATES } from "./format.js";
 
 const JOB = IFACE + "Job";
 const JOBS = ROOT + "/job";
+const RESULTS = { done: 2, failed: 3, canceled: 4 };
 
 async function listJobPaths() {
     const [xml] = await call(JOBS, "org.freedesktop.DBus.Introspectable", "Introspect", [], "");
@@ -31,8 +32,13 @@ export function useJobs() {
         const load = path => getAll(path, JOB).then(p => update(path, p)).catch(() => {});
         const subs = [
             subscribe({ path: ROOT, interface: SITE, member: "JobNew" }, (p, s, args) => load(args[1])),
+            // JobRemoved says a job finished; it stays on the bus a while, until InterfacesRemoved.
             subscribe({ path: ROOT, interface: SITE, member: "JobRemoved" }, (p, s, args) =>
-                setJobs(old => { const n = { ...old }; delete n[args[1]]; return n })),
+                update(args[1], { State: RESULTS[args[2]] })),
+            subscribe({ path: ROOT, interface: "org.freedesktop.DBus.ObjectManager", member: "InterfacesRemoved" }, (p, s, args) => {
+                if (args[1].includes(JOB))
+                    setJobs(old => { const n = { ...old }; delete n[args[0]]; return n });
+            }),
             subscribe({ path_namespace: JOBS, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged" },
                       (path, s, args) => {
                           if (args[0] !== JOB) return;

@@ -9,8 +9,8 @@ import { queryPage, wqlContains, errorText, subscribe, ROOT } from "./bus.js";
 export const PAGE_ROWS = 100;
 
 // columns: [{prop, title, render?}]; where: extra WQL condition; filterProp: what the search box
-// matches; watch: path namespaces whose signals refresh the list.
-export function QueryTable({ id, cls, columns, where, filterProp, watch, actions, onRowClick, toolbar, defaultSort }) {
+// matches; select: properties fetched beyond the columns; watch: path namespaces whose signals refresh the list.
+export function QueryTable({ id, cls, columns, select, where, filterProp, watch, actions, onRowClick, toolbar, defaultSort }) {
     const [sort, setSort] = useState(defaultSort || { index: 0, dir: "asc" });
     const [filter, setFilter] = useState("");
     const [cursors, setCursors] = useState([""]); // the cursor of each page walked so far
@@ -22,7 +22,7 @@ export function QueryTable({ id, cls, columns, where, filterProp, watch, actions
     const conds = [];
     if (where) conds.push(where);
     if (filter && filterProp) conds.push(filterProp + " LIKE " + wqlContains(filter));
-    const wql = "SELECT " + columns.map(c => c.prop).join(", ") + " FROM " + cls +
+    const wql = "SELECT " + [...columns.map(c => c.prop), ...(select || [])].join(", ") + " FROM " + cls +
         (conds.length ? " WHERE " + conds.map(c => "(" + c + ")").join(" AND ") : "") +
         " ORDER BY " + columns[sort.index].prop + " " + sort.dir.toUpperCase();
     const cursor = cursors[cursors.length - 1];

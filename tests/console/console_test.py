@@ -147,10 +147,123 @@ def conflict(b):
     b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
 
 
+def nav(b, title):
+    b.click_text("#smsprov-console > .pf-v6-c-page__main-container button[role='tab'], #smsprov-console button[role='tab']", title)
+
+
+BOOT = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
+
+
+@step("Distribute Content to two DPs; Content Status reaches success on both")
+def distribute(b):
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-distribute" % BOOT)
+    b.wait("#dist-dp1")
+    b.click("#dist-dp1")
+    b.click("#dist-dp2")
+    b.wait(".smsprov-summary", "the summary of the chosen DPs")
+    b.screenshot("07-distribute")
+    b.click("#distribute-go")
+    b.wait_js("the dialog to close", "!document.querySelector('#distribute-dialog')")
+    nav(b, "Content Status")
+    b.click_text("#list-status td[data-prop='PackageID']", "LAB00001")
+    b.wait_text("#content-status-detail [data-count='success']", "Success: 2", "both DPs to reach success")
+    b.screenshot("08-content-status")
+    # Distribute Content hides the DPs that already have it.
+    nav(b, "Boot Images")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-distribute" % BOOT)
+    b.wait(".smsprov-empty", "no DP left to offer")
+    b.js("document.querySelector('#distribute-dialog button[aria-label=\"Close\"]').click()")
+    b.wait_js("the dialog to close", "!document.querySelector('#distribute-dialog')")
+
+
+def dp_file(dp):
+    root = os.path.join(WORLD, dp, "SCCMContentLib", "DataLib", "LAB00001")
+    for d, _, files in os.walk(root):
+        for f in files:
+            return os.path.join(d, f)
+    raise Failure("no content of LAB00001 under %s" % root)
+
+
+@step("a damaged copy: Validate finds it (Install failed), Redistribute repairs it (Installed)")
+def validate_redistribute(b):
+    path = dp_file("dp1")
+    with open(path, "r+b") as f:
+        f.write(b"corrupted")
+    nav(b, "Content Status")
+    b.click_text("#list-status td[data-prop='PackageID']", "LAB00001")
+    row = "#content-status-detail tr[data-dp='dp1']"
+    b.wait(row + "[data-state='0']")
+    b.click(row + " .smsprov-validate")
+    b.wait(row + "[data-state='3']", "Validate to mark dp1's copy failed")
+    b.wait_text("#content-status-detail [data-count='error']", "Error: 1")
+    b.screenshot("09-validate-failed")
+    b.click(row + " .smsprov-redistribute")
+    b.wait(row + "[data-state='0']", "Redistribute to bring dp1 back to installed")
+    with open(dp_file("dp1"), "rb") as f:
+        check("dp1's copy repaired", False, f.read(9) == b"corrupted")
+
+
+@step("a running job shows in the jobs panel and Cancel cancels it")
+def cancel(b):
+    open(os.path.join(HOLDS, "RefreshPkgSource"), "w").close()
+    try:
+        nav(b, "Boot Images")
+        b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-update" % BOOT)
+        b.wait(".smsprov-job[data-state='1'] .smsprov-job-cancel", "the held job running with Cancel")
+        b.screenshot("10-job-running")
+        b.click(".smsprov-job[data-state='1'] .smsprov-job-cancel")
+        b.wait(".smsprov-job[data-state='4']", "the job canceled")
+        b.wait_text(".smsprov-job[data-state='4']", "Canceled")
+    finally:
+        os.unlink(os.path.join(HOLDS, "RefreshPkgSource"))
+
+
+@step("Add Operating System Image and Add Operating System Upgrade Package")
+def os_images(b):
+    for view, path, name in [("Operating System Images", CONTENT + "/boot.wim", "Windows 11 Enterprise"),
+                             ("Operating System Upgrade Packages", CONTENT + "/win11-setup", "Windows 11 upgrade")]:
+        nav(b, view)
+        b.click("#add-package")
+        b.type("#add-path", path)
+        b.click("#add-read-images")
+        b.wait("#add-image-1", "the images of %s" % path)
+        b.type("#add-name", name)
+        b.click("#add-create")
+        b.wait_js("the dialog to close", "!document.querySelector('#add-package-dialog')")
+        b.wait_text(".smsprov-list td[data-prop='Name']", name)
+    b.screenshot("11-os-upgrade-packages")
+    check("the upgrade package's type", "u 259",
+          prop("/org/smsprov/Provider1/SMS_OperatingSystemInstallPackage/LAB00003", "SMS_PackageBaseclass", "PackageType"))
+
+
+@step("Distribution Points lists the DPs and each DP's content")
+def dps(b):
+    nav(b, "Distribution Points")
+    b.wait("#list-dps[data-rows='2']", "two DPs")
+    b.click_text("#list-dps td[data-prop='ServerName']", "dp2")
+    b.wait("#dp-content tr[data-package='LAB00001'][data-state='0']", "LAB00001 installed on dp2")
+    b.screenshot("12-distribution-points")
+
+
+@step("Status Messages shows the audit trail, newest first, filtered by the daemon")
+def messages(b):
+    nav(b, "Status Messages")
+    b.wait("#list-messages[data-loaded='1'] td[data-prop='Description']", "status messages")
+    first = int(b.text("#list-messages tbody tr td[data-prop='RecordID']"))
+    last = int(b.js("Array.from(document.querySelectorAll('#list-messages tbody td[data-prop=\"RecordID\"]')).pop().textContent"))
+    check("newest first", True, first > last)
+    b.type("#list-messages .smsprov-filter input, #list-messages input.smsprov-filter", "no such message text")
+    b.wait("#list-messages[data-loaded='1'][data-rows='0']", "the filter to leave nothing")
+    b.type("#list-messages .smsprov-filter input, #list-messages input.smsprov-filter", "")
+    b.wait_js("the rows back", "Number(document.querySelector('#list-messages').dataset.rows) > 0")
+    b.screenshot("13-status-messages")
+
+
 def main():
     b = Browser(LOG_DIR)
     try:
-        for s in [opens, add_refused, add_boot, customization, conflict]:
+        for s in [opens, add_refused, add_boot, customization, conflict, distribute, validate_redistribute,
+                  cancel, os_images, dps, messages]:
             if not s(b):
                 break
     finally:

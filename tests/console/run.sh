@@ -29,13 +29,16 @@ trap cleanup EXIT
 # The daemon's log goes to its own file so that the test's output stays readable.
 world_start 2>>"$LOG_DIR/smsprovd.log"
 echo "# daemon log: $LOG_DIR/smsprovd.log; cockpit-ws log: $LOG_DIR/cockpit-ws.log; screenshots: $LOG_DIR"
-# What an admin brings: a boot WIM in the content root and two distribution points.
+# What an admin brings: a boot WIM in the content root and two distribution points that keep
+# copies of their own (so that damaging one leaves the site's library whole).
 make_wim "$WORLD_CONTENT/boot.wim"
+mkdir -p "$WORLD_CONTENT/win11-setup/sources"
+cp "$WORLD_CONTENT/boot.wim" "$WORLD_CONTENT/win11-setup/sources/install.wim"
 for dp in dp1 dp2; do
         mkdir -p "$WORLD/$dp"
         B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_DistributionPointInfo org.smsprov.Provider1.Class \
-                Create 'a{sv}' 3 NALPath s "[\"Display=\\\\$dp\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\$dp\\" \
-                ContentRoot s "$WORLD/$dp" Description s "Distribution point $dp" >/dev/null
+                Create 'a{sv}' 4 NALPath s "[\"Display=\\\\$dp\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\$dp\\" \
+                ContentRoot s "$WORLD/$dp" ContentLinkMode u 1 Description s "Distribution point $dp" >/dev/null
 done
 cockpit_start "$WORLD/xdg" "$SMSPROV_BUS" 2>>"$LOG_DIR/cockpit-ws.log"
 
