@@ -17,8 +17,8 @@ esbuild.build({
     target: ["es2020"],
     outdir: out,
     jsx: "automatic",
-    loader: { ".js": "jsx", ".woff": "file", ".woff2": "file", ".svg": "file", ".png": "file", ".jpg": "file" },
-    assetNames: "fonts/[name]",
+    // Fonts and pictures inline: the page is exactly the four files meson installs.
+    loader: { ".js": "jsx", ".woff": "dataurl", ".woff2": "dataurl", ".svg": "dataurl", ".png": "dataurl", ".jpg": "dataurl" },
     define: { "process.env.NODE_ENV": '"production"' },
     logLevel: "warning",
 }).then(() => {

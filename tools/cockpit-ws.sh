@@ -1,31 +1,32 @@
 # Shell helpers: the console page beside a private bus, served by a cockpit-ws of its own with a
 # local session (no systemd, no login). Sourced by tools/console.sh and tests/console/run.sh.
 
-# console_build: npm ci when the lock changed, then the page into cockpit/dist.
+# console_build: the page into cockpit/dist (npm ci first where needed).
 console_build() {
-        local dir
-        dir="$(dirname "${BASH_SOURCE[0]}")/../cockpit"
-        if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-                (cd "$dir" && npm ci --no-audit --no-fund >&2)
-        fi
-        (cd "$dir" && node build.js)
+        "$(dirname "${BASH_SOURCE[0]}")/../cockpit/build.sh"
 }
 
-# cockpit_start DATA_DIR BUS_ADDRESS: lays the built page out in DATA_DIR/cockpit/smsprovd with a
-# bus.json naming BUS_ADDRESS, starts cockpit-ws on a free loopback port with XDG_DATA_HOME=DATA_DIR
-# and sets COCKPIT_URL and COCKPIT_PID.
+# cockpit_start DATA_DIR BUS_ADDRESS [UID]: lays the built page out in DATA_DIR/cockpit/smsprovd
+# with a bus.json naming BUS_ADDRESS, starts cockpit-ws on a free loopback port with
+# XDG_DATA_HOME=DATA_DIR (as UID when given: its session is that user's) and sets COCKPIT_URL and
+# COCKPIT_PID.
 cockpit_start() {
-        local data=$1 address=$2 dist pkg port
+        local data=$1 address=$2 uid=${3:-} dist pkg port as=()
         dist="$(dirname "${BASH_SOURCE[0]}")/../cockpit/dist"
         pkg=$data/cockpit/smsprovd
         rm -rf "$pkg"
         mkdir -p "$pkg"
         cp -r "$dist"/. "$pkg"/
         printf '{"address": "%s"}\n' "$address" >"$pkg/bus.json"
+        if [ -n "$uid" ]; then
+                mkdir -p "$data/home"
+                chown "$uid:$uid" "$data/home"
+                as=(setpriv --reuid="$uid" --regid="$uid" --clear-groups env HOME="$data/home")
+        fi
         port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
         # Without these the bridge starts a session dbus-daemon and an ssh-agent that outlive it.
         XDG_DATA_HOME=$data DBUS_SESSION_BUS_ADDRESS=$address SSH_AUTH_SOCK=$data/no-ssh-agent \
-                /usr/lib/cockpit/cockpit-ws --no-tls --port="$port" --address=127.0.0.1 \
+                "${as[@]}" /usr/lib/cockpit/cockpit-ws --no-tls --port="$port" --address=127.0.0.1 \
                 --local-session=/usr/bin/cockpit-bridge &
         COCKPIT_PID=$!
         COCKPIT_URL=http://127.0.0.1:$port/

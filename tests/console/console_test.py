@@ -259,11 +259,23 @@ def messages(b):
     b.screenshot("13-status-messages")
 
 
+@step("a user the daemon refuses sees the lists, and a refused write turns the page read-only")
+def reader(b):
+    b.navigate(os.environ["COCKPIT_READER_URL"] + "smsprovd")
+    b.wait_text("#list-SMS_BootImagePackage td[data-prop='Name']", "Boot image (x64)", "the reader to see the boot image")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-delete" % BOOT)
+    b.wait_text("#action-error", "AccessDenied", "the refusal, named")
+    b.wait("#smsprov-console[data-read-only='1'] #read-only", "the read-only banner")
+    b.wait_js("no write controls left", "!document.querySelector('#add-package, .smsprov-delete, .smsprov-distribute')")
+    b.screenshot("14-read-only")
+    check("the refused delete changed nothing", 's "Boot image (x64)"', prop(BOOT, "SMS_PackageBaseclass", "Name"))
+
+
 def main():
     b = Browser(LOG_DIR)
     try:
         for s in [opens, add_refused, add_boot, customization, conflict, distribute, validate_redistribute,
-                  cancel, os_images, dps, messages]:
+                  cancel, os_images, dps, messages, reader]:
             if not s(b):
                 break
     finally:

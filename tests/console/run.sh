@@ -20,8 +20,10 @@ rm -f "$LOG_DIR"/*.png
 [ -x "$SMSPROVD" ] || { echo "no smsprovd at $SMSPROVD (build first)" >&2; exit 2; }
 console_build >"$LOG_DIR/build.log" 2>&1 || { cat "$LOG_DIR/build.log" >&2; exit 1; }
 
+reader_pid=
 cleanup() {
         cockpit_stop
+        [ -z "$reader_pid" ] || { COCKPIT_PID=$reader_pid; cockpit_stop; }
         [ -z "${WORLD_DAEMON:-}" ] || world_stop
 }
 trap cleanup EXIT
@@ -40,13 +42,20 @@ for dp in dp1 dp2; do
                 Create 'a{sv}' 4 NALPath s "[\"Display=\\\\$dp\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\$dp\\" \
                 ContentRoot s "$WORLD/$dp" ContentLinkMode u 1 Description s "Distribution point $dp" >/dev/null
 done
+# A second Cockpit whose session is an unprivileged user's (nobody): the daemon refuses its
+# writes, as polkit refuses a user who may only read.
+cockpit_start "$WORLD/xdg-reader" "$SMSPROV_BUS" 65534 2>>"$LOG_DIR/cockpit-ws.log"
+reader_pid=$COCKPIT_PID reader_url=$COCKPIT_URL
 cockpit_start "$WORLD/xdg" "$SMSPROV_BUS" 2>>"$LOG_DIR/cockpit-ws.log"
 
 status=0
 WORLD=$WORLD WORLD_CONTENT=$WORLD_CONTENT WORLD_HOLDS=$WORLD_HOLDS SMSPROV_BUS=$SMSPROV_BUS \
-        COCKPIT_URL=$COCKPIT_URL LOG_DIR=$LOG_DIR \
+        COCKPIT_URL=$COCKPIT_URL COCKPIT_READER_URL=$reader_url LOG_DIR=$LOG_DIR \
         /usr/bin/python3 "$here/console_test.py" || status=$?
 cockpit_stop
+COCKPIT_PID=$reader_pid
+cockpit_stop
+reader_pid=
 world_stop 2>>"$LOG_DIR/smsprovd.log"
 WORLD_DAEMON=
 [ "$FAILED" -eq 0 ] || status=1
