@@ -78,8 +78,15 @@ export async function queryPage(wql, cursor, maxRows) {
             pageMethod = false;
         }
     }
+    // Without ExecQueryPage the whole result comes back; the page still shows maxRows of it,
+    // the cursor being an offset of the page's own making.
     const [rows] = await call(ROOT, SITE, "ExecQuery", [wql], "s");
-    return { rows: rows.map(([path, props]) => ({ path, props: unvariant(props) })), next: "" };
+    const offset = Number((cursor || "").replace(/^offset:/, "")) || 0;
+    const end = offset + (maxRows || 1000);
+    return {
+        rows: rows.slice(offset, end).map(([path, props]) => ({ path, props: unvariant(props) })),
+        next: end < rows.length ? "offset:" + end : "",
+    };
 }
 
 export async function queryAll(wql) {

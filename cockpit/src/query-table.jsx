@@ -89,7 +89,7 @@ export function QueryTable({ id, cls, columns, select, where, filterProp, watch,
                             {columns.map(c => <Td key={c.prop} dataLabel={c.title} data-prop={c.prop}>
                                 {c.render ? c.render(row.props[c.prop], row.props) : String(row.props[c.prop] ?? "")}
                             </Td>)}
-                            {actions && <Td isActionCell onClick={e => e.stopPropagation()}>{actions(row)}</Td>}
+                            {actions && <Td isActionCell onClick={e => e.stopPropagation()}><span className="smsprov-actions">{actions(row)}</span></Td>}
                         </Tr>
                     ))}
                 </Tbody>

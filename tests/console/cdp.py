@@ -134,8 +134,12 @@ class Browser:
                 " set.call(e, %s); e.dispatchEvent(new Event('change', {bubbles: true})); return true; })()"
                 % (json.dumps(selector), json.dumps(str(value))))
 
-    def screenshot(self, name):
-        data = self.send("Page.captureScreenshot", format="png")["data"]
+    def screenshot(self, name, scale=None):
+        params = {"format": "png"}
+        if scale:
+            m = self.send("Page.getLayoutMetrics")["cssVisualViewport"]
+            params["clip"] = {"x": 0, "y": 0, "width": m["clientWidth"], "height": m["clientHeight"], "scale": scale}
+        data = self.send("Page.captureScreenshot", **params)["data"]
         path = os.path.join(self.log_dir, name + ".png")
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))

@@ -4,7 +4,10 @@
 import os
 import subprocess
 import sys
+import time
 import traceback
+
+import dbus
 
 from cdp import Browser, Failure
 
@@ -168,6 +171,7 @@ def distribute(b):
     b.click_text("#list-status td[data-prop='PackageID']", "LAB00001")
     b.wait_text("#content-status-detail [data-count='success']", "Success: 2", "both DPs to reach success")
     b.screenshot("08-content-status")
+    b.screenshot("readme-console", scale=0.6)  # the README's picture (cockpit/console.png)
     # Distribute Content hides the DPs that already have it.
     nav(b, "Boot Images")
     b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-distribute" % BOOT)
@@ -271,11 +275,70 @@ def reader(b):
     check("the refused delete changed nothing", 's "Boot image (x64)"', prop(BOOT, "SMS_PackageBaseclass", "Name"))
 
 
+SCALE_PACKAGES = int(os.environ.get("CONSOLE_SCALE_PACKAGES", "5000"))
+SCALE_DPS = 50
+
+
+def populate():
+    """SCALE_PACKAGES OS images and DPs up to SCALE_DPS, through the API (one Create each)."""
+    conn = dbus.bus.BusConnection(BUS)
+    def create(cls, props):
+        obj = conn.get_object(NAME, "/org/smsprov/Provider1/class/" + cls)
+        return obj.Create(dbus.Dictionary(props, signature="sv"), dbus_interface=IFACE + "Class", timeout=120)
+    for i in range(SCALE_PACKAGES):
+        create("SMS_ImagePackage", {"Name": "Scale image %04d" % i, "Version": str(i % 7)})
+    for i in range(3, SCALE_DPS + 1):
+        root = os.path.join(WORLD, "dp%d" % i)
+        os.makedirs(root, exist_ok=True)
+        nal = '["Display=\\\\dp%d\\"]MSWNET:["SMS_SITE=LAB"]\\\\dp%d\\' % (i, i)
+        create("SMS_DistributionPointInfo", {"NALPath": nal, "ContentRoot": root})
+    conn.close()
+
+
+def timed(b, what, fn):
+    start = time.monotonic()
+    fn()
+    print("# figure: %s: %.2f s" % (what, time.monotonic() - start))
+
+
+@step("with 5,000 packages and 50 DPs the lists page, sort and filter through the daemon")
+def scale(b):
+    start = time.monotonic()
+    populate()
+    print("# figure: %d packages and %d DPs created through the API in %.1f s"
+          % (SCALE_PACKAGES, SCALE_DPS, time.monotonic() - start))
+    b.navigate(URL + "smsprovd")
+    b.wait("#list-SMS_BootImagePackage[data-loaded='1']")
+    timed(b, "Operating System Images, first page", lambda: (
+        nav(b, "Operating System Images"),
+        b.wait("#list-SMS_ImagePackage[data-loaded='1'][data-rows='100']", "a full first page")))
+    first = b.text("#list-SMS_ImagePackage tbody td[data-prop='Name']")
+    timed(b, "next page", lambda: (
+        b.click("#list-SMS_ImagePackage .smsprov-next"),
+        b.wait_text("#list-SMS_ImagePackage .smsprov-pageno", "Page 2"),
+        b.wait_js("page 2's rows", "document.querySelector('#list-SMS_ImagePackage tbody td[data-prop=\"Name\"]').textContent !== %r" % first)))
+    timed(b, "sort by Name, descending", lambda: (
+        b.click_text("#list-SMS_ImagePackage th button", "Name"),  # it was ascending: now descending
+        b.wait_text("#list-SMS_ImagePackage tbody tr:first-child td[data-prop='Name']", "Windows 11 Enterprise")))
+    timed(b, "filter to one name", lambda: (
+        b.type("#list-SMS_ImagePackage .smsprov-filter input", "Scale image 4321" if SCALE_PACKAGES > 4321 else "Scale image 0001"),
+        b.wait("#list-SMS_ImagePackage[data-loaded='1'][data-rows='1']", "one row")))
+    b.screenshot("15-scale-os-images")
+    timed(b, "Distribution Points list", lambda: (
+        nav(b, "Distribution Points"),
+        b.wait("#list-dps[data-rows='%d']" % SCALE_DPS, "%d DPs" % SCALE_DPS)))
+    timed(b, "Distribute Content offers the 48 DPs without the content", lambda: (
+        nav(b, "Boot Images"),
+        b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-distribute" % BOOT),
+        b.wait_js("48 DPs offered", "document.querySelectorAll('#distribute-dialog input[type=checkbox]').length === %d" % (SCALE_DPS - 2))))
+    b.js("document.querySelector('#distribute-dialog button[aria-label=\"Close\"]').click()")
+
+
 def main():
     b = Browser(LOG_DIR)
     try:
         for s in [opens, add_refused, add_boot, customization, conflict, distribute, validate_redistribute,
-                  cancel, os_images, dps, messages, reader]:
+                  cancel, os_images, dps, messages, scale, reader]:
             if not s(b):
                 break
     finally:
