@@ -3,9 +3,10 @@
 # missing or older than package-lock.json, then build.js. Used by meson (-Dconsole=true),
 # tools/run.sh --console and the browser test.
 set -eu
+out=${1:-$(dirname "$0")/dist}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 cd "$(dirname "$0")"
-out=${1:-dist}
-case "$out" in /*) ;; *) out=$PWD/$out ;; esac
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
         npm ci --no-audit --no-fund --loglevel=error >&2
 fi
