@@ -96,12 +96,12 @@ export function ContentLocations({ packageId, nalPath, readOnly, onRefused, onJo
                                 <Td>{r.SourceVersion}</Td>
                                 <Td>{dateTime(r.SummaryDate)}</Td>
                                 <Td isActionCell>
-                                    {!readOnly && <>
+                                    {!readOnly && <span className="smsprov-actions">
                                         <Button size="sm" variant="secondary" className="smsprov-validate" onClick={() => validate(r)}>Validate</Button>{" "}
                                         <Button size="sm" variant="secondary" className="smsprov-redistribute" isDisabled={!r.dpPath} onClick={() => redistribute(r)}>Redistribute</Button>{" "}
                                         {group === "inProgress" && <><Button size="sm" variant="secondary" className="smsprov-cancel-dist" onClick={() => cancel(r)}>Cancel</Button>{" "}</>}
                                         <Button size="sm" variant="danger" className="smsprov-remove" isDisabled={!r.dpPath} onClick={() => remove(r)}>Remove</Button>
-                                    </>}
+                                    </span>}
                                 </Td>
                             </Tr>
                         );
