@@ -1,9 +1,11 @@
 # Shell helpers: the console page beside a private bus, served by a cockpit-ws of its own with a
 # local session (no systemd, no login). Sourced by tools/console.sh and tests/console/run.sh.
 
-# console_build: the page into cockpit/dist (npm ci first where needed).
+# console_build [DIR]: the page into DIR (default cockpit/dist; npm ci first where needed), which
+# cockpit_start then serves.
 console_build() {
-        "$(dirname "${BASH_SOURCE[0]}")/../cockpit/build.sh"
+        CONSOLE_DIST=${1:-$(dirname "${BASH_SOURCE[0]}")/../cockpit/dist}
+        "$(dirname "${BASH_SOURCE[0]}")/../cockpit/build.sh" "$CONSOLE_DIST"
 }
 
 # cockpit_start DATA_DIR BUS_ADDRESS [UID]: lays the built page out in DATA_DIR/cockpit/smsprovd
@@ -12,7 +14,7 @@ console_build() {
 # COCKPIT_PID.
 cockpit_start() {
         local data=$1 address=$2 uid=${3:-} dist pkg port as=()
-        dist="$(dirname "${BASH_SOURCE[0]}")/../cockpit/dist"
+        dist=${CONSOLE_DIST:-$(dirname "${BASH_SOURCE[0]}")/../cockpit/dist}
         pkg=$data/cockpit/smsprovd
         rm -rf "$pkg"
         mkdir -p "$pkg"

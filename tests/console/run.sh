@@ -18,7 +18,8 @@ rm -f "$LOG_DIR"/*.png
 . "$top/tools/cockpit-ws.sh"
 
 [ -x "$SMSPROVD" ] || { echo "no smsprovd at $SMSPROVD (build first)" >&2; exit 2; }
-console_build >"$LOG_DIR/build.log" 2>&1 || { cat "$LOG_DIR/build.log" >&2; exit 1; }
+# Built into the log folder: runs side by side never share a dist/.
+console_build "$LOG_DIR/dist" >"$LOG_DIR/build.log" 2>&1 || { cat "$LOG_DIR/build.log" >&2; exit 1; }
 
 reader_pid=
 cleanup() {
