@@ -5,7 +5,7 @@
 import React, { useEffect, useState } from "react";
 import { Alert, AlertActionLink, Button, Checkbox, Form, FormGroup, FormHelperText, FormSelect, FormSelectOption,
     HelperText, HelperTextItem, Modal, ModalBody, ModalHeader, Tab, Tabs, TextInput } from "@patternfly/react-core";
-import { BASE, IFACE, call, get, getAll, put, errorText, isAccessDenied, subscribe } from "./bus.js";
+import { BASE, IFACE, call, get, getAll, put, queryAll, wqlString, errorText, isAccessDenied, subscribe } from "./bus.js";
 import { architecture, parseImageProperty } from "./format.js";
 import { ContentLocations } from "./content.jsx";
 
@@ -46,7 +46,8 @@ const PKG_SOURCE = [
 // The tabs of each class; "images" and "content" are views, the others field sets.
 const SHEETS = {
     SMS_BootImagePackage: [["general", "General", GENERAL], ["images", "Images"], ["customization", "Customization", CUSTOMIZATION],
-        ["source", "Data Source", BOOT_SOURCE], ["distribution", "Distribution Settings", DISTRIBUTION], ["content", "Content Locations"]],
+        ["source", "Data Source", BOOT_SOURCE], ["components", "Optional Components"], ["distribution", "Distribution Settings", DISTRIBUTION],
+        ["content", "Content Locations"]],
     SMS_ImagePackage: [["general", "General", GENERAL], ["images", "Images"], ["source", "Data Source", PKG_SOURCE],
         ["distribution", "Distribution Settings", [...DISTRIBUTION, ...MULTICAST]], ["content", "Content Locations"]],
     SMS_OperatingSystemInstallPackage: [["general", "General", GENERAL], ["images", "Images"], ["source", "Data Source", PKG_SOURCE],
@@ -54,7 +55,7 @@ const SHEETS = {
 };
 
 // Lazy properties are not in GetAll: asked for one by one.
-const LAZY = ["ImageProperty", "ImageIndex", "ScratchSpace", "EnableLabShell", "PreExecCommandLine", "BackgroundBitmapPath", "ContextID"];
+const LAZY = ["ImageProperty", "ImageIndex", "OptionalComponents", "ScratchSpace", "EnableLabShell", "PreExecCommandLine", "BackgroundBitmapPath", "ContextID"];
 
 export function classOfPath(path) {
     return path.split("/").slice(-2)[0];
@@ -161,6 +162,38 @@ function ImagesTab({ path, cls, values, readOnly, onSaved, onRefused }) {
     );
 }
 
+// The kit's components for the image's architecture; the four always included are shown as such.
+// Saving is UpdateOptionalComponents, which rebuilds the image (a job).
+const KIT_ARCH = { 0: "X86", 9: "X64", 12: "ARM64" };
+
+function ComponentsTab({ path, values, readOnly, onSaved, onRefused }) {
+    const [catalog, setCatalog] = useState(null);
+    const [chosen, setChosen] = useState(new Set(values.OptionalComponents || []));
+    const [error, setError] = useState(null);
+    useEffect(() => setChosen(new Set(values.OptionalComponents || [])), [values]);
+    useEffect(() => {
+        queryAll("SELECT UniqueID, Name, IsRequired, Architecture FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE Architecture = " +
+                 wqlString(KIT_ARCH[values.Architecture] || "X64") + " ORDER BY Name")
+                .then(rows => setCatalog(rows.map(r => r.props))).catch(setError);
+    }, [values.Architecture]);
+    const save = () => call(path, IFACE + "SMS_BootImagePackage", "UpdateOptionalComponents", [[...chosen].map(String)], "as")
+            .then(() => { setError(null); onSaved() })
+            .catch(e => { setError(e); if (isAccessDenied(e)) onRefused(e) });
+    const changed = JSON.stringify([...chosen].sort()) !== JSON.stringify([...(values.OptionalComponents || [])].sort());
+    return (
+        <Form className="smsprov-tab-components" onSubmit={e => e.preventDefault()}>
+            {catalog && catalog.map(c => (
+                <Checkbox key={c.UniqueID} id={"component-" + c.UniqueID} label={c.Name + (c.IsRequired ? " (always included)" : "")}
+                          isChecked={c.IsRequired || chosen.has(c.UniqueID)} isDisabled={readOnly || c.IsRequired}
+                          onChange={(_e, v) => setChosen(old => { const n = new Set(old); v ? n.add(c.UniqueID) : n.delete(c.UniqueID); return n })} />
+            ))}
+            {catalog && catalog.length === 0 && <p className="smsprov-empty">The deployment kit has no components for this architecture.</p>}
+            {error && <Alert variant="danger" isInline className="smsprov-dialog-error" title={errorText(error)} />}
+            {!readOnly && <div><Button id="save-components" variant="primary" isDisabled={!changed} onClick={save}>Save and rebuild</Button></div>}
+        </Form>
+    );
+}
+
 export function PropertySheet({ path, readOnly, onClose, onRefused, onJob }) {
     const cls = classOfPath(path);
     const [values, setValues] = useState(null);
@@ -190,6 +223,8 @@ export function PropertySheet({ path, readOnly, onClose, onRefused, onJob }) {
                                                          onSaved={reload} onReload={reload} onRefused={onRefused} />}
                                     {key === "images" && <ImagesTab path={path} cls={cls} values={values} readOnly={readOnly}
                                                                     onSaved={reload} onRefused={onRefused} />}
+                                    {key === "components" && active === "components" &&
+                                        <ComponentsTab path={path} values={values} readOnly={readOnly} onSaved={reload} onRefused={onRefused} />}
                                     {key === "content" && active === "content" &&
                                         <ContentLocations packageId={values.PackageID} readOnly={readOnly} onRefused={onRefused} onJob={onJob} />}
                                 </div>

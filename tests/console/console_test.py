@@ -3,6 +3,7 @@
 
 import os
 import subprocess
+import concurrent.futures
 import sys
 import time
 import traceback
@@ -150,6 +151,24 @@ def conflict(b):
     b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
 
 
+@step("Optional Components: the always-included four are shown as such; adding one rebuilds the image")
+def components(b):
+    open_sheet(b, "Boot image (x64)")
+    tab(b, "Optional Components")
+    b.wait_text("#property-sheet .smsprov-tab-components label", "WinPE-WMI (always included)")
+    pid = b.wait_js("WinPE-PowerShell offered",
+                    "(Array.from(document.querySelectorAll('#property-sheet .smsprov-tab-components input[type=checkbox]'))"
+                    ".find(e => e.parentNode.textContent.includes('WinPE-PowerShell')) || {}).id")
+    b.click("#" + pid)
+    b.screenshot("06b-optional-components")
+    b.click("#save-components")
+    b.wait_text(".smsprov-job[data-state='2']", "UpdateOptionalComponents", "the rebuild to complete")
+    check("OptionalComponents read back", "au 1 " + pid.split("-")[1],
+          prop("/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001", "SMS_BootImagePackage", "OptionalComponents"))
+    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
+    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+
+
 def nav(b, title):
     b.click_text("#smsprov-console > .pf-v6-c-page__main-container button[role='tab'], #smsprov-console button[role='tab']", title)
 
@@ -277,21 +296,31 @@ def reader(b):
 
 SCALE_PACKAGES = int(os.environ.get("CONSOLE_SCALE_PACKAGES", "5000"))
 SCALE_DPS = 50
+SCALE_CLIENTS = 4
 
 
 def populate():
-    """SCALE_PACKAGES OS images and DPs up to SCALE_DPS, through the API (one Create each)."""
-    conn = dbus.bus.BusConnection(BUS)
-    def create(cls, props):
+    """SCALE_PACKAGES OS images and DPs up to SCALE_DPS, through the API (one Create each), from
+    a few connections at once so that the round trips overlap."""
+    def create(conn, cls, props):
         obj = conn.get_object(NAME, "/org/smsprov/Provider1/class/" + cls)
-        return obj.Create(dbus.Dictionary(props, signature="sv"), dbus_interface=IFACE + "Class", timeout=120)
-    for i in range(SCALE_PACKAGES):
-        create("SMS_ImagePackage", {"Name": "Scale image %04d" % i, "Version": str(i % 7)})
+        return obj.Create(dbus.Dictionary(props, signature="sv"), dbus_interface=IFACE + "Class", timeout=300)
+
+    def packages(first):
+        conn = dbus.bus.BusConnection(BUS)
+        for i in range(first, SCALE_PACKAGES, SCALE_CLIENTS):
+            create(conn, "SMS_ImagePackage", {"Name": "Scale image %04d" % i, "Version": str(i % 7)})
+        conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(SCALE_CLIENTS) as pool:
+        for f in [pool.submit(packages, n) for n in range(SCALE_CLIENTS)]:
+            f.result()
+    conn = dbus.bus.BusConnection(BUS)
     for i in range(3, SCALE_DPS + 1):
         root = os.path.join(WORLD, "dp%d" % i)
         os.makedirs(root, exist_ok=True)
         nal = '["Display=\\\\dp%d\\"]MSWNET:["SMS_SITE=LAB"]\\\\dp%d\\' % (i, i)
-        create("SMS_DistributionPointInfo", {"NALPath": nal, "ContentRoot": root})
+        create(conn, "SMS_DistributionPointInfo", {"NALPath": nal, "ContentRoot": root})
     conn.close()
 
 
@@ -337,7 +366,7 @@ def scale(b):
 def main():
     b = Browser(LOG_DIR)
     try:
-        for s in [opens, add_refused, add_boot, customization, conflict, distribute, validate_redistribute,
+        for s in [opens, add_refused, add_boot, customization, conflict, components, distribute, validate_redistribute,
                   cancel, os_images, dps, messages, scale, reader]:
             if not s(b):
                 break
