@@ -13,6 +13,15 @@ SMSPROV_PACKAGES=(
         xfsprogs # bench-content's XFS reflink figures (mkfs.xfs on a loop device); no test needs it
 )
 
+# The console (cockpit/): Cockpit to serve it, and what its browser test drives. Node and npm
+# build it (esbuild, React and PatternFly come from npm through package-lock.json); Debian's
+# only where the machine has no node and npm of its own (a Node from elsewhere bundles its npm,
+# and Debian's npm package would fight it).
+SMSPROV_CONSOLE_PACKAGES=(
+        cockpit-ws cockpit-bridge cockpit-system chromium python3-websocket
+)
+command -v npm >/dev/null 2>&1 || SMSPROV_CONSOLE_PACKAGES+=(nodejs npm)
+
 smsprov_install_deps() {
         local missing=() p
         for p in "${SMSPROV_PACKAGES[@]}" "$@"; do

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Builds smsprovd and runs it on a private bus with its state in ./.state, until Ctrl-C.
-#   tools/run.sh [--site-code=ABC]
+#   tools/run.sh [--site-code=ABC] [--console]
+# --console also serves the OS Deployment console (cockpit/) from a cockpit-ws of its own with a
+# local session on this bus, and prints the URL to open.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 site_code=LAB
+console=
 for arg in "$@"; do
         case "$arg" in
         --site-code=*) site_code=${arg#--site-code=} ;;
-        -h|--help) echo "usage: tools/run.sh [--site-code=ABC]"; exit 0 ;;
+        --console) console=1 ;;
+        -h|--help) echo "usage: tools/run.sh [--site-code=ABC] [--console]"; exit 0 ;;
         *) echo "tools/run.sh: unknown argument '$arg'" >&2; exit 2 ;;
         esac
 done
 
 . tools/deps.sh
-smsprov_install_deps
+smsprov_install_deps ${console:+"${SMSPROV_CONSOLE_PACKAGES[@]}"}
 
 [ -f build/run/build.ninja ] || meson setup build/run >/dev/null
 ninja -C build/run >/dev/null
@@ -43,6 +47,7 @@ stop() {
         # leave dbus-daemon behind.
         trap '' INT TERM
         trap - EXIT
+        [ -z "$console" ] || cockpit_stop
         kill -TERM "$daemon_pid" 2>/dev/null || true
         wait "$daemon_pid" 2>/dev/null || true
         kill -TERM "$dbus_pid" 2>/dev/null || true
@@ -57,6 +62,17 @@ for _ in $(seq 200); do
         kill -0 "$daemon_pid" 2>/dev/null || { echo "smsprovd failed to start" >&2; exit 1; }
         sleep 0.05
 done
+
+if [ -n "$console" ]; then
+        . tools/cockpit-ws.sh
+        console_build >/dev/null
+        cockpit_start "$state/xdg" "$address" 2>"$state/cockpit-ws.log"
+        cat <<MSG
+
+The OS Deployment console: open ${COCKPIT_URL}smsprovd
+(cockpit-ws logs you in as $(id -un) with no password; its log is $state/cockpit-ws.log)
+MSG
+fi
 
 cat <<MSG
 

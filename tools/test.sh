@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds smsprovd and runs every test: once in a normal build and once with AddressSanitizer and
-# UndefinedBehaviorSanitizer; then runs each libFuzzer target for a short while (about a minute;
-# FUZZ_SECONDS changes it). Exits non-zero on any failure.
+# UndefinedBehaviorSanitizer; then the console (cockpit/: npm ci, build, and its test in headless
+# Chromium against the normal build's daemon); then runs each libFuzzer target for a short while
+# (about a minute; FUZZ_SECONDS changes it). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . tools/deps.sh
-smsprov_install_deps
+smsprov_install_deps "${SMSPROV_CONSOLE_PACKAGES[@]}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -29,6 +30,8 @@ echo "=== normal build ==="
 run_suite build/test -Db_sanitize=none || status=1
 echo "=== address,undefined sanitizer build ==="
 run_suite build/test-sanitize -Db_sanitize=address,undefined -Db_lundef=false || status=1
+echo "=== console (Cockpit page in headless Chromium) ==="
+tests/console/run.sh build/test/src/smsprovd build/test/console || status=1
 echo "=== fuzzers (clang, libFuzzer, ASan+UBSan; FUZZ_SECONDS=${FUZZ_SECONDS:-60} each) ==="
 tests/fuzz/run-fuzzers.sh || status=1
 

@@ -1,0 +1,383 @@
+# SPDX-License-Identifier: MIT
+"""Walks the console as an admin would, against the real daemon (see run.sh)."""
+
+import os
+import subprocess
+import concurrent.futures
+import sys
+import time
+import traceback
+
+import dbus
+
+from cdp import Browser, Failure
+
+BUS = os.environ["SMSPROV_BUS"]
+WORLD = os.environ["WORLD"]
+CONTENT = os.environ["WORLD_CONTENT"]
+HOLDS = os.environ["WORLD_HOLDS"]
+URL = os.environ["COCKPIT_URL"]
+LOG_DIR = os.environ["LOG_DIR"]
+NAME = "org.smsprov.Provider1"
+IFACE = "org.smsprov.Provider1."
+
+passed = 0
+failed = 0
+
+
+def busctl(*args):
+    r = subprocess.run(["busctl", "--address=" + BUS, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Failure("busctl %s: %s" % (" ".join(args), r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def prop(path, iface, name):
+    return busctl("get-property", NAME, path, IFACE + iface, name)
+
+
+def check(what, expected, got):
+    global passed, failed
+    if expected == got:
+        passed += 1
+        print("ok - %s" % what)
+    else:
+        failed += 1
+        print("not ok - %s: expected %r, got %r" % (what, expected, got))
+
+
+def step(name):
+    """Runs a step; a failure says where and what, with the screenshot of that moment."""
+    def wrap(fn):
+        def run(b, *a):
+            global passed, failed
+            try:
+                fn(b, *a)
+                passed += 1
+                print("ok - %s" % name)
+                return True
+            except Exception as e:
+                failed += 1
+                shot = b.screenshot("failed-" + fn.__name__)
+                print("not ok - %s: %s\n#   screenshot %s; daemon log %s/smsprovd.log" % (name, e, shot, LOG_DIR))
+                traceback.print_exc()
+                return False
+        return run
+    return wrap
+
+
+def open_view(b, key):
+    b.click("#nav-" + key + " , #nav-" + key + " button, #nav-" + key + " a")
+
+
+@step("the console opens in the Cockpit shell with the Boot Images list")
+def opens(b):
+    b.navigate(URL + "smsprovd")
+    b.wait("#list-SMS_BootImagePackage[data-loaded='1']", "the Boot Images list to load")
+    b.screenshot("01-boot-images-empty")
+
+
+@step("Add Boot Image refuses a path outside the content roots, at the path field")
+def add_refused(b):
+    b.click("#add-package")
+    b.type("#add-path", "/etc/passwd")
+    b.click("#add-read-images")
+    b.wait_text(".smsprov-field-error", "PathNotAllowed")
+    b.screenshot("02-add-boot-image-refused")
+
+
+@step("Add Boot Image shows the WIM's images, imports one and its build job runs to the end")
+def add_boot(b):
+    b.type("#add-path", CONTENT + "/boot.wim")
+    b.click("#add-read-images")
+    b.wait("#add-image-1", "the WIM's image 1 in the wizard")
+    b.wait_js("the image name taken from the WIM", "document.querySelector('#add-name').value === 'Microsoft Windows PE (x64)'")
+    b.type("#add-name", "Boot image (x64)")
+    b.type("#add-version", "1.0")
+    b.type("#add-comment", "made by the browser test")
+    b.screenshot("03-add-boot-image")
+    b.click("#add-create")
+    b.wait_js("the dialog to close", "!document.querySelector('#add-package-dialog')")
+    b.wait_text("#list-SMS_BootImagePackage td[data-prop='Name']", "Boot image (x64)")
+    b.wait(".smsprov-job[data-state='2']", "the build job to complete in the jobs panel")
+    b.wait_text("#list-SMS_BootImagePackage td[data-prop='Architecture']", "x64")
+    b.screenshot("04-boot-images")
+
+
+def open_sheet(b, name):
+    b.click_text("#list-SMS_BootImagePackage td[data-prop='Name']", name)
+    b.wait("#property-sheet .pf-v6-c-tabs", "the property sheet")
+
+
+def tab(b, title):
+    b.click_text("#property-sheet button[role='tab']", title)
+
+
+@step("the Customization tab saves with one Put, read back through busctl")
+def customization(b):
+    open_sheet(b, "Boot image (x64)")
+    tab(b, "Customization")
+    b.wait("#prop-ScratchSpace")
+    b.select("#prop-ScratchSpace", 256)
+    b.click("#prop-EnableLabShell")
+    b.type("#prop-PreExecCommandLine", "cmd /c echo hello")
+    b.screenshot("05-customization")
+    b.click("#save-customization")
+    path = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
+    b.wait_js("the save to finish", "document.querySelector('#save-customization').disabled")
+    end_ok = b.wait_js("the sheet to reload", "true")
+    assert end_ok
+    check("ScratchSpace read back", "u 256", prop(path, "SMS_BootImagePackage", "ScratchSpace"))
+    check("EnableLabShell read back", "b true", prop(path, "SMS_BootImagePackage", "EnableLabShell"))
+    check("PreExecCommandLine read back", 's "cmd /c echo hello"', prop(path, "SMS_BootImagePackage", "PreExecCommandLine"))
+
+
+@step("a change from busctl while the sheet is open is a conflict that offers to reload")
+def conflict(b):
+    path = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
+    sedo = prop(path, "SMS_PackageBaseclass", "SedoObjectVersion").split('"')[1]
+    b.wait_js("the sheet to hold the current version",
+              "document.querySelector('#property-sheet [data-sedo]').dataset.sedo === %r" % sedo)
+    busctl("call", NAME, path, IFACE + "SMS_PackageBaseclass", "Put", "a{sv}", "1", "Version", "s", "from-busctl")
+    tab(b, "General")
+    b.type("#prop-Name", "Renamed in the console")
+    b.click("#save-general")
+    b.wait(".smsprov-conflict", "the conflict alert")
+    b.screenshot("06-conflict")
+    check("the refused save changed nothing", 's "Boot image (x64)"', prop(path, "SMS_PackageBaseclass", "Name"))
+    b.click("#sheet-reload")
+    b.wait_js("the reloaded Version", "document.querySelector('#prop-Version').value === 'from-busctl'")
+    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
+    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+
+
+@step("Optional Components: the always-included four are shown as such; adding one rebuilds the image")
+def components(b):
+    open_sheet(b, "Boot image (x64)")
+    tab(b, "Optional Components")
+    b.wait_text("#property-sheet .smsprov-tab-components label", "WinPE-WMI (always included)")
+    pid = b.wait_js("WinPE-PowerShell offered",
+                    "(Array.from(document.querySelectorAll('#property-sheet .smsprov-tab-components input[type=checkbox]'))"
+                    ".find(e => e.parentNode.textContent.includes('WinPE-PowerShell')) || {}).id")
+    b.click("#" + pid)
+    b.screenshot("06b-optional-components")
+    b.click("#save-components")
+    b.wait_text(".smsprov-job[data-state='2']", "UpdateOptionalComponents", "the rebuild to complete")
+    check("OptionalComponents read back", "au 1 " + pid.split("-")[1],
+          prop("/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001", "SMS_BootImagePackage", "OptionalComponents"))
+    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
+    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+
+
+def nav(b, title):
+    b.click_text("#smsprov-console > .pf-v6-c-page__main-container button[role='tab'], #smsprov-console button[role='tab']", title)
+
+
+BOOT = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
+
+
+@step("Distribute Content to two DPs; Content Status reaches success on both")
+def distribute(b):
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-distribute" % BOOT)
+    b.wait("#dist-dp1")
+    b.click("#dist-dp1")
+    b.click("#dist-dp2")
+    b.wait(".smsprov-summary", "the summary of the chosen DPs")
+    b.screenshot("07-distribute")
+    b.click("#distribute-go")
+    b.wait_js("the dialog to close", "!document.querySelector('#distribute-dialog')")
+    nav(b, "Content Status")
+    b.click_text("#list-status td[data-prop='PackageID']", "LAB00001")
+    b.wait_text("#content-status-detail [data-count='success']", "Success: 2", "both DPs to reach success")
+    b.screenshot("08-content-status")
+    b.screenshot("readme-console", scale=0.6)  # the README's picture (cockpit/console.png)
+    # Distribute Content hides the DPs that already have it.
+    nav(b, "Boot Images")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-distribute" % BOOT)
+    b.wait(".smsprov-empty", "no DP left to offer")
+    b.js("document.querySelector('#distribute-dialog button[aria-label=\"Close\"]').click()")
+    b.wait_js("the dialog to close", "!document.querySelector('#distribute-dialog')")
+
+
+def dp_file(dp):
+    root = os.path.join(WORLD, dp, "SCCMContentLib", "DataLib", "LAB00001")
+    for d, _, files in os.walk(root):
+        for f in files:
+            return os.path.join(d, f)
+    raise Failure("no content of LAB00001 under %s" % root)
+
+
+@step("a damaged copy: Validate finds it (Install failed), Redistribute repairs it (Installed)")
+def validate_redistribute(b):
+    path = dp_file("dp1")
+    with open(path, "r+b") as f:
+        f.write(b"corrupted")
+    nav(b, "Content Status")
+    b.click_text("#list-status td[data-prop='PackageID']", "LAB00001")
+    row = "#content-status-detail tr[data-dp='dp1']"
+    b.wait(row + "[data-state='0']")
+    b.click(row + " .smsprov-validate")
+    b.wait(row + "[data-state='3']", "Validate to mark dp1's copy failed")
+    b.wait_text("#content-status-detail [data-count='error']", "Error: 1")
+    b.screenshot("09-validate-failed")
+    b.click(row + " .smsprov-redistribute")
+    b.wait(row + "[data-state='0']", "Redistribute to bring dp1 back to installed")
+    with open(dp_file("dp1"), "rb") as f:
+        check("dp1's copy repaired", False, f.read(9) == b"corrupted")
+
+
+@step("a running job shows in the jobs panel and Cancel cancels it")
+def cancel(b):
+    open(os.path.join(HOLDS, "RefreshPkgSource"), "w").close()
+    try:
+        nav(b, "Boot Images")
+        b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-update" % BOOT)
+        b.wait(".smsprov-job[data-state='1'] .smsprov-job-cancel", "the held job running with Cancel")
+        b.screenshot("10-job-running")
+        b.click(".smsprov-job[data-state='1'] .smsprov-job-cancel")
+        b.wait(".smsprov-job[data-state='4']", "the job canceled")
+        b.wait_text(".smsprov-job[data-state='4']", "Canceled")
+    finally:
+        os.unlink(os.path.join(HOLDS, "RefreshPkgSource"))
+
+
+@step("Add Operating System Image and Add Operating System Upgrade Package")
+def os_images(b):
+    for view, path, name in [("Operating System Images", CONTENT + "/boot.wim", "Windows 11 Enterprise"),
+                             ("Operating System Upgrade Packages", CONTENT + "/win11-setup", "Windows 11 upgrade")]:
+        nav(b, view)
+        b.click("#add-package")
+        b.type("#add-path", path)
+        b.click("#add-read-images")
+        b.wait("#add-image-1", "the images of %s" % path)
+        b.type("#add-name", name)
+        b.click("#add-create")
+        b.wait_js("the dialog to close", "!document.querySelector('#add-package-dialog')")
+        b.wait_text(".smsprov-list td[data-prop='Name']", name)
+    b.screenshot("11-os-upgrade-packages")
+    check("the upgrade package's type", "u 259",
+          prop("/org/smsprov/Provider1/SMS_OperatingSystemInstallPackage/LAB00003", "SMS_PackageBaseclass", "PackageType"))
+
+
+@step("Distribution Points lists the DPs and each DP's content")
+def dps(b):
+    nav(b, "Distribution Points")
+    b.wait("#list-dps[data-rows='2']", "two DPs")
+    b.click_text("#list-dps td[data-prop='ServerName']", "dp2")
+    b.wait("#dp-content tr[data-package='LAB00001'][data-state='0']", "LAB00001 installed on dp2")
+    b.screenshot("12-distribution-points")
+
+
+@step("Status Messages shows the audit trail, newest first, filtered by the daemon")
+def messages(b):
+    nav(b, "Status Messages")
+    b.wait("#list-messages[data-loaded='1'] td[data-prop='Description']", "status messages")
+    first = int(b.text("#list-messages tbody tr td[data-prop='RecordID']"))
+    last = int(b.js("Array.from(document.querySelectorAll('#list-messages tbody td[data-prop=\"RecordID\"]')).pop().textContent"))
+    check("newest first", True, first > last)
+    b.type("#list-messages .smsprov-filter input, #list-messages input.smsprov-filter", "no such message text")
+    b.wait("#list-messages[data-loaded='1'][data-rows='0']", "the filter to leave nothing")
+    b.type("#list-messages .smsprov-filter input, #list-messages input.smsprov-filter", "")
+    b.wait_js("the rows back", "Number(document.querySelector('#list-messages').dataset.rows) > 0")
+    b.screenshot("13-status-messages")
+
+
+@step("a user the daemon refuses sees the lists, and a refused write turns the page read-only")
+def reader(b):
+    b.navigate(os.environ["COCKPIT_READER_URL"] + "smsprovd")
+    b.wait_text("#list-SMS_BootImagePackage td[data-prop='Name']", "Boot image (x64)", "the reader to see the boot image")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-delete" % BOOT)
+    b.wait_text("#action-error", "AccessDenied", "the refusal, named")
+    b.wait("#smsprov-console[data-read-only='1'] #read-only", "the read-only banner")
+    b.wait_js("no write controls left", "!document.querySelector('#add-package, .smsprov-delete, .smsprov-distribute')")
+    b.screenshot("14-read-only")
+    check("the refused delete changed nothing", 's "Boot image (x64)"', prop(BOOT, "SMS_PackageBaseclass", "Name"))
+
+
+SCALE_PACKAGES = int(os.environ.get("CONSOLE_SCALE_PACKAGES", "5000"))
+SCALE_DPS = 50
+SCALE_CLIENTS = 4
+
+
+def populate():
+    """SCALE_PACKAGES OS images and DPs up to SCALE_DPS, through the API (one Create each), from
+    a few connections at once so that the round trips overlap."""
+    def create(conn, cls, props):
+        obj = conn.get_object(NAME, "/org/smsprov/Provider1/class/" + cls)
+        return obj.Create(dbus.Dictionary(props, signature="sv"), dbus_interface=IFACE + "Class", timeout=300)
+
+    def packages(first):
+        conn = dbus.bus.BusConnection(BUS)
+        for i in range(first, SCALE_PACKAGES, SCALE_CLIENTS):
+            create(conn, "SMS_ImagePackage", {"Name": "Scale image %04d" % i, "Version": str(i % 7)})
+        conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(SCALE_CLIENTS) as pool:
+        for f in [pool.submit(packages, n) for n in range(SCALE_CLIENTS)]:
+            f.result()
+    conn = dbus.bus.BusConnection(BUS)
+    for i in range(3, SCALE_DPS + 1):
+        root = os.path.join(WORLD, "dp%d" % i)
+        os.makedirs(root, exist_ok=True)
+        nal = '["Display=\\\\dp%d\\"]MSWNET:["SMS_SITE=LAB"]\\\\dp%d\\' % (i, i)
+        create(conn, "SMS_DistributionPointInfo", {"NALPath": nal, "ContentRoot": root})
+    conn.close()
+
+
+def timed(b, what, fn):
+    start = time.monotonic()
+    fn()
+    print("# figure: %s: %.2f s" % (what, time.monotonic() - start))
+
+
+@step("with 5,000 packages and 50 DPs the lists page, sort and filter through the daemon")
+def scale(b):
+    start = time.monotonic()
+    populate()
+    print("# figure: %d packages and %d DPs created through the API in %.1f s"
+          % (SCALE_PACKAGES, SCALE_DPS, time.monotonic() - start))
+    b.navigate(URL + "smsprovd")
+    b.wait("#list-SMS_BootImagePackage[data-loaded='1']")
+    timed(b, "Operating System Images, first page", lambda: (
+        nav(b, "Operating System Images"),
+        b.wait("#list-SMS_ImagePackage[data-loaded='1'][data-rows='100']", "a full first page")))
+    first = b.text("#list-SMS_ImagePackage tbody td[data-prop='Name']")
+    timed(b, "next page", lambda: (
+        b.click("#list-SMS_ImagePackage .smsprov-next"),
+        b.wait_text("#list-SMS_ImagePackage .smsprov-pageno", "Page 2"),
+        b.wait_js("page 2's rows", "document.querySelector('#list-SMS_ImagePackage tbody td[data-prop=\"Name\"]').textContent !== %r" % first)))
+    timed(b, "sort by Name, descending", lambda: (
+        b.click_text("#list-SMS_ImagePackage th button", "Name"),  # it was ascending: now descending
+        b.wait_text("#list-SMS_ImagePackage tbody tr:first-child td[data-prop='Name']", "Windows 11 Enterprise")))
+    timed(b, "filter to one name", lambda: (
+        b.type("#list-SMS_ImagePackage .smsprov-filter input", "Scale image 4321" if SCALE_PACKAGES > 4321 else "Scale image 0001"),
+        b.wait("#list-SMS_ImagePackage[data-loaded='1'][data-rows='1']", "one row")))
+    b.screenshot("15-scale-os-images")
+    timed(b, "Distribution Points list", lambda: (
+        nav(b, "Distribution Points"),
+        b.wait("#list-dps[data-rows='%d']" % SCALE_DPS, "%d DPs" % SCALE_DPS)))
+    timed(b, "Distribute Content offers the 48 DPs without the content", lambda: (
+        nav(b, "Boot Images"),
+        b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-distribute" % BOOT),
+        b.wait_js("48 DPs offered", "document.querySelectorAll('#distribute-dialog input[type=checkbox]').length === %d" % (SCALE_DPS - 2))))
+    b.js("document.querySelector('#distribute-dialog button[aria-label=\"Close\"]').click()")
+
+
+def main():
+    b = Browser(LOG_DIR)
+    try:
+        for s in [opens, add_refused, add_boot, customization, conflict, components, distribute, validate_redistribute,
+                  cancel, os_images, dps, messages, scale, reader]:
+            if not s(b):
+                break
+    finally:
+        if b.console:
+            with open(os.path.join(LOG_DIR, "browser-console.log"), "w") as f:
+                f.write("\n".join(b.console))
+        b.close()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
