@@ -65,10 +65,12 @@ world_start() {
         make_stand_in_kit "$WORLD/adk" "$WORLD/osd-bin"
         SMSPROV_BUS=unix:path=$WORLD/bus
         export SMSPROV_BUS
+        # dbus-daemon prints its address once it listens; its socket file appears a moment before,
+        # when a connection is still refused.
         dbus-daemon --config-file="$SOURCE_ROOT/tests/bus/test-bus.conf" --nofork --nopidfile --nosyslog \
-                --address="$SMSPROV_BUS" &
+                --address="$SMSPROV_BUS" --print-address=3 3>"$WORLD/bus.address" &
         WORLD_DBUS=$!
-        wait_until "dbus-daemon's socket" test -S "$WORLD/bus" || return 1
+        wait_until "dbus-daemon to listen" test -s "$WORLD/bus.address" || return 1
         daemon_start "$@"
 }
 

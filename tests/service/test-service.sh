@@ -295,9 +295,11 @@ cat > "$WORK/system.conf" <<EOF
 EOF
 # Its log (rejections included) goes to a file: the tests below read it to tell a refusal by the
 # bus from one by the daemon, which busctl shows alike ("Access denied").
-dbus-daemon --config-file="$WORK/system.conf" --nofork --nopidfile --nosyslog 2>"$WORK/dbus-daemon.log" &
+# (It prints its address once it listens; the socket file appears a moment before.)
+dbus-daemon --config-file="$WORK/system.conf" --nofork --nopidfile --nosyslog --print-address=3 \
+        2>"$WORK/dbus-daemon.log" 3>"$WORK/bus.address" &
 DBUS_PID=$!
-wait_until "the private system bus's socket" test -S "$SOCKET"
+wait_until "the private system bus to listen" test -s "$WORK/bus.address"
 chmod 666 "$SOCKET" 2>/dev/null
 
 # The daemon under strace where that tells something (part 5).
