@@ -30,7 +30,6 @@
 #define IFACE "org.smsprov.Provider1."
 #define BASE IFACE "SMS_PackageBaseclass"
 #define N_DPS 3
-#define DEADLINE_SEC 120 /* turns a hang into a failure; never a measure of speed */
 
 #define MESSAGE_VERIFY_FAILED 2305
 #define MESSAGE_SCRUBBED 2306
@@ -91,10 +90,6 @@ static char *site_entry(void) {
         return strf("%s/contentlib/FileLib/%.2s/%s", env.state_dir, hash, hash);
 }
 
-static bool deadline_passed(time_t start) {
-        return time(NULL) - start > DEADLINE_SEC;
-}
-
 /* State and SourceVersion of the package on a DP (-1: no row). */
 static int dp_state(int dp, uint32_t *ret_version) {
         sd_bus_message *reply = NULL;
@@ -135,20 +130,13 @@ static int dp_state(int dp, uint32_t *ret_version) {
 /* Waits until the DP's distribution has ended (INSTALLED or INSTALL_FAILED) at `version`, and
  * returns the state. */
 static int wait_settled(int dp, uint32_t version) {
-        time_t start = time(NULL);
         uint32_t v = 0;
-        int s;
+        int s = -1;
 
-        for (;;) {
-                s = dp_state(dp, &v);
-                if ((s == 0 || s == 3) && v == version)
-                        return s;
-                if (deadline_passed(start))
-                        fail_msg("dp%d: state %d version %u after %d s, expected INSTALLED (0) or INSTALL_FAILED (3) "
-                                 "at version %u; daemon log in %s",
-                                 dp + 1, s, v, DEADLINE_SEC, version, env.dir);
-                usleep(20000);
-        }
+        TEST_WAIT_UNTIL(((s = dp_state(dp, &v)) == 0 || s == 3) && v == version,
+                        "dp%d to be INSTALLED (0) or INSTALL_FAILED (3) at version %u (state %d version %u)", dp + 1,
+                        version, s, v);
+        return s;
 }
 
 static char *job_of(sd_bus_message *reply) {
@@ -376,12 +364,7 @@ static void test_scrub(void **state) {
         if (count_messages(MESSAGE_SCRUB_FOUND, hash) != 1)
                 fail_msg("expected a scrub status message naming %s; daemon log in %s", hash, env.dir);
         /* taken again from the source by the distribution the scrub started; the DPs kept theirs */
-        time_t start = time(NULL);
-        while (!same_as_source(entry)) {
-                if (deadline_passed(start))
-                        fail_msg("%s not taken again from the source after the scrub", entry);
-                usleep(20000);
-        }
+        TEST_WAIT_UNTIL(same_as_source(entry), "%s to be taken again from the source after the scrub", entry);
         assert_all_good(v);
 
         /* on a schedule */
@@ -389,18 +372,9 @@ static void test_scrub(void **state) {
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         damage(entry, DAMAGE_TRUNCATE);
         assert_int_equal(test_env_start_daemon(&env, (const char *const[]) { "--scrub-interval=1", NULL }), 0);
-        start = time(NULL);
-        while (count_messages(MESSAGE_SCRUB_FOUND, hash) == scheduled) {
-                if (deadline_passed(start))
-                        fail_msg("no scheduled scrub found the damaged %s; daemon log in %s", entry, env.dir);
-                usleep(50000);
-        }
-        start = time(NULL);
-        while (!same_as_source(entry)) {
-                if (deadline_passed(start))
-                        fail_msg("%s not taken again from the source after the scheduled scrub", entry);
-                usleep(20000);
-        }
+        TEST_WAIT_UNTIL(count_messages(MESSAGE_SCRUB_FOUND, hash) > scheduled,
+                        "a scheduled scrub to find the damaged %s", entry);
+        TEST_WAIT_UNTIL(same_as_source(entry), "%s to be taken again from the source after the scheduled scrub", entry);
         assert_all_good(v);
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);
