@@ -22,18 +22,33 @@ SMSPROV_CONSOLE_PACKAGES=(
 )
 command -v npm >/dev/null 2>&1 || SMSPROV_CONSOLE_PACKAGES+=(nodejs npm)
 
-smsprov_install_deps() {
-        local missing=() p
+smsprov_missing_deps() {
+        local p
         for p in "${SMSPROV_PACKAGES[@]}" "$@"; do
-                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
         done
+}
+
+smsprov_install_deps() {
+        local missing=()
+        mapfile -t missing < <(smsprov_missing_deps "$@")
         [ ${#missing[@]} -eq 0 ] && return 0
 
         local sudo=()
         [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-        echo "Installing: ${missing[*]}" >&2
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+        # Two tools/test.sh started at once on a fresh machine must not fight over dpkg's lock: one
+        # installs while the other waits here, then finds what is still missing (usually nothing).
+        # apt's own lock timeout covers other users of apt (unattended-upgrades, say).
+        local lock=${TMPDIR:-/tmp}/smsprov-deps.lock
+        (
+                flock 9
+                mapfile -t missing < <(smsprov_missing_deps "$@")
+                [ ${#missing[@]} -eq 0 ] && exit 0
+                echo "Installing: ${missing[*]}" >&2
+                "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 update -qq
+                "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 \
+                        install -y -qq --no-install-recommends "${missing[@]}" >&2
+        ) 9>>"$lock"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

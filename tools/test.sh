@@ -25,19 +25,33 @@ run_suite() {
         meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier 4
 }
 
-status=0
-echo "=== normal build ==="
-run_suite build/test -Db_sanitize=none || status=1
-echo "=== address,undefined sanitizer build ==="
-run_suite build/test-sanitize -Db_sanitize=address,undefined -Db_lundef=false || status=1
-echo "=== console (Cockpit page in headless Chromium) ==="
-tests/console/run.sh build/test/src/smsprovd build/test/console || status=1
-echo "=== fuzzers (clang, libFuzzer, ASan+UBSan; FUZZ_SECONDS=${FUZZ_SECONDS:-60} each) ==="
-tests/fuzz/run-fuzzers.sh || status=1
+status=0 failed=()
+started=$SECONDS
+stage() { # stage NAME COMMAND...: runs one stage, remembers it when it fails
+        local name=$1 t0=$SECONDS; shift
+        echo "=== $name ==="
+        if ! "$@"; then
+                status=1 failed+=("$name")
+        fi
+        echo "=== $name: $((SECONDS - t0)) s ==="
+}
+stage "normal build" run_suite build/test -Db_sanitize=none
+stage "address,undefined sanitizer build" \
+        run_suite build/test-sanitize -Db_sanitize=address,undefined -Db_lundef=false
+stage "console (Cockpit page in headless Chromium)" \
+        tests/console/run.sh build/test/src/smsprovd build/test/console
+stage "fuzzers (clang, libFuzzer, ASan+UBSan; FUZZ_SECONDS=${FUZZ_SECONDS:-60} each)" \
+        tests/fuzz/run-fuzzers.sh
 
 if [ $status -eq 0 ]; then
-        echo "tools/test.sh: all test suites passed"
+        echo "tools/test.sh: all test suites passed in $((SECONDS - started)) s"
 else
-        echo "tools/test.sh: FAILED" >&2
+        # The end of the output is what a CI page shows: name what failed there.
+        for dir in build/test build/test-sanitize; do
+                [ ! -f "$dir/meson-logs/testlog.json" ] || tools/failed-tests.py "$dir" || true
+        done
+        printf 'tools/test.sh: FAILED after %d s in:' $((SECONDS - started)) >&2
+        printf ' [%s]' "${failed[@]}" >&2
+        echo >&2
 fi
 exit $status
