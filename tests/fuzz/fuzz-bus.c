@@ -283,7 +283,9 @@ static int call_once(Phase *ph) {
                 r = ping(ph);
         while (r >= 0 && !p.done) {
                 r = sd_bus_process(ph->bus, NULL);
-                if (r == 0)
+                /* sd_bus_process() may run on_reply() and still return 0; waiting then would wait
+                 * for nothing (the reply's slot, and with it its timeout, are gone): a hang. */
+                if (r == 0 && !p.done)
                         r = sd_bus_wait(ph->bus, UINT64_MAX);
                 if (r < 0)
                         r = finding(ph, "the bus connection broke: %s", strerror(-r));
