@@ -34,8 +34,20 @@ struct Store {
 /* Reads (or, the first time, makes and stores) the site's cursor key. */
 int store_load_cursor_key(Store *s, SmsError *e);
 
-/* One result row of a compiled query (keys from column 0, values after the discriminator). */
-int store_row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, StoreRow *ret);
+/* The rows a query collects, grown as they come; freed with store_rows_free(rows, n, q->n_columns). */
+typedef struct StoreRowList {
+        StoreRow *rows;
+        size_t n, cap;
+} StoreRowList;
+
+/* Prepares a compiled query and binds its parameters (further ones are the caller's). */
+int store_query_prepare(Store *s, const WqlSql *sql, sqlite3_stmt **ret, SmsError *e);
+/* The class of st's current row: q's class, or the subclass its discriminator names; NULL for a
+ * row of a class this build does not know (the caller skips it). */
+const SmsClass *store_row_class(sqlite3_stmt *st, const WqlQuery *q);
+/* Reads st's current row (keys from column 0, values after the discriminator) as class c onto
+ * the list. A value that does not decode is Failed. */
+int store_row_list_append(StoreRowList *l, sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, SmsError *e);
 
 /* Arms and disarms the budget around one query's statement; store_query_end() turns an
  * interrupted step into LimitsExceeded (returning r otherwise). */

@@ -501,7 +501,7 @@ void store_rows_free(StoreRow *rows, size_t n, size_t n_columns) {
         free(rows);
 }
 
-int store_row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, StoreRow *ret) {
+static int row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, StoreRow *ret) {
         StoreRow row = { .class = c, .key = row_key(st, 0, q->class),
                          .values = calloc(q->n_columns ? q->n_columns : 1, sizeof(CimValue)) };
         int r = 0;
@@ -523,71 +523,85 @@ int store_row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, Store
         return 0;
 }
 
+const SmsClass *store_row_class(sqlite3_stmt *st, const WqlQuery *q) {
+        if (!store_class_discriminator(q->class))
+                return q->class;
+        return sms_class_find_by_discriminator(q->class, sqlite3_column_int64(st, (int) q->class->n_keys));
+}
+
+int store_row_list_append(StoreRowList *l, sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, SmsError *e) {
+        if (l->n >= l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 16;
+                StoreRow *p = reallocarray(l->rows, cap, sizeof(StoreRow));
+                if (!p)
+                        return -ENOMEM;
+                l->rows = p;
+                l->cap = cap;
+        }
+        int r = row_read(st, q, c, &l->rows[l->n]);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sms_error_set(e, SMS_ERROR_FAILED, "site database: a value does not decode");
+        l->n++;
+        return 0;
+}
+
+int store_query_prepare(Store *s, const WqlSql *sql, sqlite3_stmt **ret, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db, sql->sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "preparing a query");
+        for (size_t i = 0; i < sql->n_params; i++)
+                if ((rc = store_bind_value(st, (int) i + 1, &sql->params[i])) != SQLITE_OK) {
+                        int r = store_error(s, rc, e, "binding a query parameter");
+                        sqlite3_finalize(st);
+                        return r;
+                }
+        *ret = st;
+        return 0;
+}
+
 int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e) {
         WqlSql sql = {};
-        StoreRow *rows = NULL;
-        size_t n = 0, cap = 0;
+        StoreRowList list = {};
         sqlite3_stmt *st = NULL;
         int rc, r;
 
         r = wql_compile_sql(q, &sql, e);
         if (r < 0)
                 return r;
-
-        rc = sqlite3_prepare_v2(s->db, sql.sql, -1, &st, NULL);
-        if (rc != SQLITE_OK) {
-                r = store_error(s, rc, e, "preparing a query");
+        r = store_query_prepare(s, &sql, &st, e);
+        if (r < 0)
                 goto finish;
-        }
-        for (size_t i = 0; i < sql.n_params; i++)
-                if ((rc = store_bind_value(st, (int) i + 1, &sql.params[i])) != SQLITE_OK) {
-                        r = store_error(s, rc, e, "binding a query parameter");
-                        goto finish;
-                }
 
         store_query_begin(s);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const SmsClass *c = q->class;
-
-                if (store_class_discriminator(c))
-                        c = sms_class_find_by_discriminator(q->class, sqlite3_column_int64(st, (int) q->class->n_keys));
+                const SmsClass *c = store_row_class(st, q);
                 if (!c)
                         continue;
-                if (n >= max_rows) {
+                if (list.n >= max_rows) {
                         r = sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
                                           "the query returns more than %zu rows; narrow it with WHERE", max_rows);
                         goto finish;
                 }
-                if (n >= cap) {
-                        cap = cap ? cap * 2 : 16;
-                        StoreRow *p = realloc(rows, cap * sizeof(StoreRow));
-                        if (!p) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                        rows = p;
-                }
-                r = store_row_read(st, q, c, &rows[n]);
-                if (r < 0) {
-                        if (r != -ENOMEM)
-                                r = sms_error_set(e, SMS_ERROR_FAILED, "site database: a value does not decode");
+                r = store_row_list_append(&list, st, q, c, e);
+                if (r < 0)
                         goto finish;
-                }
-                n++;
         }
         if (rc != SQLITE_DONE) {
                 r = store_error(s, rc, e, "running a query");
                 goto finish;
         }
 
-        *ret = TAKE_PTR(rows);
-        *ret_n = n;
+        *ret = TAKE_PTR(list.rows);
+        *ret_n = list.n;
         r = 0;
 finish:
         r = store_query_end(s, r, e);
         sqlite3_finalize(st);
         wql_sql_done(&sql);
-        if (rows)
-                store_rows_free(rows, n, q->n_columns);
+        if (list.rows)
+                store_rows_free(list.rows, list.n, q->n_columns);
         return r;
 }

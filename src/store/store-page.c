@@ -343,12 +343,12 @@ static int read_sort_values(sqlite3_stmt *st, const WqlQuery *q, StoreSortValue 
 
 int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, StoreRow **ret,
                      size_t *ret_n, StoreSortValue **ret_next, SmsError *e) {
-        size_t n_values = wql_page_n_values(q), n = 0, cap = 0, seen = 0;
+        size_t n_values = wql_page_n_values(q), seen = 0;
         bool more = false;
         _cleanup_free_ bool *after_null = NULL;
         StoreSortValue *next = NULL;
         WqlSql sql = {};
-        StoreRow *rows = NULL;
+        StoreRowList list = {};
         sqlite3_stmt *st = NULL;
         int rc, r;
 
@@ -365,14 +365,9 @@ int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, s
         if (r < 0)
                 return r;
 
-        rc = sqlite3_prepare_v2(s->db, sql.sql, -1, &st, NULL);
-        if (rc != SQLITE_OK) {
-                r = store_error(s, rc, e, "preparing a query");
+        r = store_query_prepare(s, &sql, &st, e);
+        if (r < 0)
                 goto finish;
-        }
-        for (size_t i = 0; i < sql.n_params; i++)
-                if ((rc = store_bind_value(st, (int) i + 1, &sql.params[i])) != SQLITE_OK)
-                        goto bind_failed;
         for (size_t k = 0; after && k < n_values; k++)
                 if ((rc = bind_sort_value(st, (int) (sql.n_params + 1 + k), &after[k])) != SQLITE_OK)
                         goto bind_failed;
@@ -383,8 +378,6 @@ int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, s
 
         store_query_begin(s);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const SmsClass *c = q->class;
-
                 if (seen == max_rows) {
                         /* there is more: the next page starts after the last row of this one */
                         more = true;
@@ -398,27 +391,12 @@ int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, s
                 if (r < 0)
                         goto finish;
 
-                if (store_class_discriminator(c))
-                        c = sms_class_find_by_discriminator(q->class, sqlite3_column_int64(st, (int) q->class->n_keys));
+                const SmsClass *c = store_row_class(st, q);
                 if (!c)
                         continue; /* a row of a class this daemon does not know: skipped, but passed */
-                if (n >= cap) {
-                        size_t k = cap ? cap * 2 : 16;
-                        StoreRow *p = reallocarray(rows, k, sizeof(StoreRow));
-                        if (!p) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                        rows = p;
-                        cap = k;
-                }
-                r = store_row_read(st, q, c, &rows[n]);
-                if (r < 0) {
-                        if (r != -ENOMEM)
-                                r = sms_error_set(e, SMS_ERROR_FAILED, "site database: a value does not decode");
+                r = store_row_list_append(&list, st, q, c, e);
+                if (r < 0)
                         goto finish;
-                }
-                n++;
         }
         if (rc != SQLITE_DONE) {
                 r = store_error(s, rc, e, "running a query");
@@ -430,8 +408,8 @@ int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, s
                 next = NULL;
         }
 
-        *ret = TAKE_PTR(rows);
-        *ret_n = n;
+        *ret = TAKE_PTR(list.rows);
+        *ret_n = list.n;
         *ret_next = TAKE_PTR(next);
         r = 0;
         goto finish;
@@ -442,8 +420,8 @@ finish:
         r = store_query_end(s, r, e);
         sqlite3_finalize(st);
         wql_sql_done(&sql);
-        if (rows)
-                store_rows_free(rows, n, q->n_columns);
+        if (list.rows)
+                store_rows_free(list.rows, list.n, q->n_columns);
         store_sort_values_free(next, n_values);
         return r;
 }
