@@ -18,6 +18,10 @@ make_wim() {
 # One deadline for every wait on a state, in seconds: it only turns a hang into a failure, and no
 # working daemon comes near it, however loaded the machine.
 WAIT_SECONDS=${WAIT_SECONDS:-300}
+# Every method call of busctl and smsctl (sd-bus reads this for its default call timeout, 25 s
+# otherwise) may wait this long for its reply: a sanitizer build on a loaded machine can be slow,
+# and a slow answer is not a failure; a daemon that never answers still is.
+export SYSTEMD_BUS_TIMEOUT=${SYSTEMD_BUS_TIMEOUT:-120}
 
 # wait_until WHAT COMMAND…: runs COMMAND until it succeeds (pausing briefly between tries); after
 # WAIT_SECONDS, a failure that says what was awaited, and status 1.

@@ -44,6 +44,8 @@ not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
 
 # One deadline for every wait on a state (seconds); it only turns a hang into a failure.
 WAIT_SECONDS=${WAIT_SECONDS:-300}
+# sd-bus's default call timeout for busctl and smsctl (25 s otherwise), as in tests/bus/lib.sh.
+export SYSTEMD_BUS_TIMEOUT=${SYSTEMD_BUS_TIMEOUT:-120}
 # wait_until WHAT COMMAND…: runs COMMAND until it succeeds; after WAIT_SECONDS says what was
 # awaited and returns 1 (as tests/bus/lib.sh's, which this test does not source).
 wait_until() {

@@ -187,9 +187,9 @@ static void test_deferred_removal(void **state) {
         assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_leave_tree, .userdata = &l }, NULL), 0);
         pump_leftover(q, &l);
         assert_true(l.existed_at_finish);
-        for (int i = 0; i < 5000 && exists(l.dir); i++)
+        /* No bound of its own but meson's timeout: how soon the worker gets to it is the machine's. */
+        while (exists(l.dir))
                 usleep(1000);
-        assert_false(exists(l.dir));
         job_queue_free(q);
 }
 
