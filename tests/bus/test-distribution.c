@@ -35,41 +35,7 @@ static char *dp_path[3]; /* the SMS_DistributionPointInfo objects of dp1-dp3 */
 
 /* The state row of a package on a DP: State and SourceVersion; -1 when there is no row. */
 static int dp_state(const char *package_id, int dp, uint32_t *ret_version) {
-        sd_bus_message *reply = NULL;
-        char wql[2600];
-        int state = -1;
-
-        /* WQL strings escape a backslash and a quote with a backslash. */
-        char esc[1200], *w = esc;
-        for (const char *p = dp_nal[dp]; *p; p++) {
-                if (*p == '\\' || *p == '\'')
-                        *w++ = '\\';
-                *w++ = *p;
-        }
-        *w = 0;
-        snprintf(wql, sizeof wql,
-                 "SELECT State, SourceVersion FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND "
-                 "ServerNALPath = '%s'",
-                 package_id, esc);
-        assert_null(test_invoke(&env, ROOT, IFACE "Site", "ExecQuery", &reply, "s", wql));
-        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
-        if (sd_bus_message_enter_container(reply, 'r', "oa{sv}") > 0) {
-                const char *path, *name;
-                sd_bus_message_read(reply, "o", &path);
-                sd_bus_message_enter_container(reply, 'a', "{sv}");
-                while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
-                        uint32_t u;
-                        sd_bus_message_read(reply, "s", &name);
-                        sd_bus_message_read(reply, "v", "u", &u);
-                        if (strcmp(name, "State") == 0)
-                                state = (int) u;
-                        else if (ret_version)
-                                *ret_version = u;
-                        sd_bus_message_exit_container(reply);
-                }
-        }
-        sd_bus_message_unref(reply);
-        return state;
+        return test_dp_state(&env, package_id, dp_nal[dp], ret_version);
 }
 
 /* Waits until the package's state on a DP is `want` (with `version` when not 0). */

@@ -486,3 +486,70 @@ size_t test_count_rows(TestEnv *env, const char *wql) {
         sd_bus_message_unref(reply);
         return n;
 }
+
+int test_dp_state(TestEnv *env, const char *package_id, const char *nal, uint32_t *ret_version) {
+        sd_bus_message *reply = NULL;
+        char *esc, *w, *wql;
+        int state = -1;
+
+        /* WQL strings escape a backslash and a quote with a backslash. */
+        esc = w = malloc(strlen(nal) * 2 + 1);
+        assert_non_null(esc);
+        for (const char *p = nal; *p; p++) {
+                if (*p == '\\' || *p == '\'')
+                        *w++ = '\\';
+                *w++ = *p;
+        }
+        *w = 0;
+        assert_true(asprintf(&wql,
+                             "SELECT State, SourceVersion FROM SMS_PackageStatusDistPointsSummarizer "
+                             "WHERE PackageID = '%s' AND ServerNALPath = '%s'",
+                             package_id, esc) > 0);
+        free(esc);
+        assert_null(test_invoke(env, "/org/smsprov/Provider1", "org.smsprov.Provider1.Site", "ExecQuery", &reply, "s",
+                                wql));
+        free(wql);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
+        if (sd_bus_message_enter_container(reply, 'r', "oa{sv}") > 0) {
+                const char *path, *name;
+                assert_true(sd_bus_message_read(reply, "o", &path) > 0);
+                assert_true(sd_bus_message_enter_container(reply, 'a', "{sv}") > 0);
+                while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+                        uint32_t u;
+                        assert_true(sd_bus_message_read(reply, "s", &name) > 0);
+                        assert_true(sd_bus_message_read(reply, "v", "u", &u) > 0);
+                        if (strcmp(name, "State") == 0)
+                                state = (int) u;
+                        else if (ret_version)
+                                *ret_version = u;
+                        assert_true(sd_bus_message_exit_container(reply) >= 0);
+                }
+        }
+        sd_bus_message_unref(reply);
+        return state;
+}
+
+char *test_read_file(const char *path, int flags, size_t *ret_size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+        char *buf = NULL;
+        size_t n = 0, allocated = 0;
+
+        if (fd < 0)
+                return NULL;
+        for (;;) {
+                if (n == allocated) {
+                        allocated = allocated ? allocated * 2 : 1 << 16;
+                        buf = realloc(buf, allocated + 1);
+                        assert_non_null(buf);
+                }
+                ssize_t k = read(fd, buf + n, allocated - n);
+                assert_true(k >= 0);
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        close(fd);
+        buf[n] = 0;
+        *ret_size = n;
+        return buf;
+}

@@ -118,5 +118,12 @@ uint32_t test_wait_job(TestEnv *env, const char *job, char **ret_error_name);
 
 /* Runs a WQL query (Site.ExecQuery) that must succeed and returns how many rows it gave. */
 size_t test_count_rows(TestEnv *env, const char *wql);
+/* State of a package on the DP whose ServerNALPath is nal (its SMS_PackageStatusDistPointsSummarizer
+ * row), with its SourceVersion in *ret_version when not NULL; -1 when there is no row. */
+int test_dp_state(TestEnv *env, const char *package_id, const char *nal, uint32_t *ret_version);
+
+/* The whole file (NUL-terminated, its size in *ret_size), opened with O_RDONLY | flags (O_NOFOLLOW
+ * to refuse a symlink, say); NULL when it cannot be opened. Owned by the caller. */
+char *test_read_file(const char *path, int flags, size_t *ret_size);
 
 #define SMSPROV_ERR(name) "org.smsprov.Provider1.Error." name

@@ -52,26 +52,10 @@ static char *strf(const char *fmt, ...) {
         return s;
 }
 
-static char *read_all(const char *path, size_t *ret_size) {
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
-        char *data;
-
-        if (fd < 0)
-                return NULL;
-        assert_int_equal(fstat(fd, &st), 0);
-        data = malloc((size_t) st.st_size + 1);
-        assert_non_null(data);
-        assert_int_equal(read(fd, data, (size_t) st.st_size), st.st_size);
-        close(fd);
-        *ret_size = (size_t) st.st_size;
-        return data;
-}
-
 /* The file has exactly the bytes of the package source. */
 static bool same_as_source(const char *path) {
         size_t a = 0, b = 0;
-        char *x = read_all(path, &a), *y = read_all(wim, &b);
+        char *x = test_read_file(path, O_NOFOLLOW, &a), *y = test_read_file(wim, O_NOFOLLOW, &b);
         bool same = x && y && a == b && memcmp(x, y, a) == 0;
         free(x);
         free(y);
@@ -92,39 +76,7 @@ static char *site_entry(void) {
 
 /* State and SourceVersion of the package on a DP (-1: no row). */
 static int dp_state(int dp, uint32_t *ret_version) {
-        sd_bus_message *reply = NULL;
-        char esc[1200], *w = esc, *wql;
-        int state = -1;
-
-        for (const char *p = dp_nal[dp]; *p; p++) {
-                if (*p == '\\' || *p == '\'')
-                        *w++ = '\\';
-                *w++ = *p;
-        }
-        *w = 0;
-        wql = strf("SELECT State, SourceVersion FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' AND "
-                   "ServerNALPath = '%s'",
-                   id, esc);
-        assert_null(test_invoke(&env, ROOT, IFACE "Site", "ExecQuery", &reply, "s", wql));
-        free(wql);
-        assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
-        if (sd_bus_message_enter_container(reply, 'r', "oa{sv}") > 0) {
-                const char *path, *name;
-                sd_bus_message_read(reply, "o", &path);
-                sd_bus_message_enter_container(reply, 'a', "{sv}");
-                while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
-                        uint32_t u;
-                        sd_bus_message_read(reply, "s", &name);
-                        sd_bus_message_read(reply, "v", "u", &u);
-                        if (strcmp(name, "State") == 0)
-                                state = (int) u;
-                        else if (ret_version)
-                                *ret_version = u;
-                        sd_bus_message_exit_container(reply);
-                }
-        }
-        sd_bus_message_unref(reply);
-        return state;
+        return test_dp_state(&env, id, dp_nal[dp], ret_version);
 }
 
 /* Waits until the DP's distribution has ended (INSTALLED or INSTALL_FAILED) at `version`, and
@@ -259,7 +211,7 @@ static void damage(const char *path, Damage how) {
 static void snapshot_others(int except, char *saved[N_DPS], size_t sizes[N_DPS]) {
         for (int i = 0; i < N_DPS; i++) {
                 char *p = published(i);
-                saved[i] = i == except ? NULL : read_all(p, &sizes[i]);
+                saved[i] = i == except ? NULL : test_read_file(p, O_NOFOLLOW, &sizes[i]);
                 assert_true(i == except || saved[i]);
                 free(p);
         }
@@ -271,7 +223,7 @@ static void assert_others_unchanged(int except, char *saved[N_DPS], size_t sizes
                         continue;
                 char *p = published(i);
                 size_t n = 0;
-                char *now = read_all(p, &n);
+                char *now = test_read_file(p, O_NOFOLLOW, &n);
                 if (!now || n != sizes[i] || memcmp(now, saved[i], n) != 0)
                         fail_msg("dp%d's %s changed while another copy was damaged and repaired", i + 1, p);
                 free(now);
@@ -444,7 +396,7 @@ static int setup(void **state) {
 
         /* the WIM's SHA-256, from the manifest: "<sha256> <size> source.wim\n" */
         manifest = strf("%s/SCCMContentLib/PkgLib/%s/%u.manifest", dp_root[0], id, source_version());
-        text = read_all(manifest, &n);
+        text = test_read_file(manifest, O_NOFOLLOW, &n);
         assert_non_null(text);
         assert_true(n > 64);
         memcpy(hash, text, 64);

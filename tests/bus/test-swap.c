@@ -67,30 +67,6 @@ static char *path_in(const char *dir, const char *fmt, ...) {
         return p;
 }
 
-static char *read_all(const char *path, size_t *ret_size) {
-        FILE *f = fopen(path, "re");
-        char *buf = NULL;
-        size_t n = 0, allocated = 0;
-
-        if (!f)
-                return NULL;
-        for (;;) {
-                if (n == allocated) {
-                        allocated = allocated ? allocated * 2 : 1 << 16;
-                        buf = realloc(buf, allocated + 1);
-                        assert_non_null(buf);
-                }
-                size_t k = fread(buf + n, 1, allocated - n, f);
-                if (k == 0)
-                        break;
-                n += k;
-        }
-        fclose(f);
-        buf[n] = 0;
-        *ret_size = n;
-        return buf;
-}
-
 static bool has_marker(const char *data, size_t size) {
         return memmem(data, size, marker, strlen(marker)) != NULL;
 }
@@ -98,7 +74,7 @@ static bool has_marker(const char *data, size_t size) {
 /* The file's bytes never hold the marker; false when there is no file. */
 static bool file_exists_clean(const char *path, const char *what) {
         size_t n;
-        char *data = read_all(path, &n);
+        char *data = test_read_file(path, 0, &n);
         if (!data)
                 return false;
         if (has_marker(data, n))
@@ -306,7 +282,7 @@ static char *add_dp(const char *package, const char **ret_error) {
 static void check_dp_file(const char *id, bool want_present, const char *what) {
         char *published = path_in(dp_root, "SCCMContentLib/DataLib/%s/swap.wim", id);
         size_t n;
-        char *data = read_all(published, &n);
+        char *data = test_read_file(published, 0, &n);
 
         if (!data) {
                 if (want_present)
@@ -456,7 +432,7 @@ static char *new_boot_image(unsigned n, const char *props, ...);
 static void check_built(const char *pkg, const char *what, const char *want_text) {
         char *built = test_get_string(&env, pkg, BASE, "PkgSourcePath");
         size_t n;
-        char *data = read_all(built, &n);
+        char *data = test_read_file(built, 0, &n);
         if (!data)
                 fail_msg("%s: the built image %s is missing", what, built);
         if (has_marker(data, n))
@@ -742,7 +718,7 @@ static int setup(void **state) {
                 free(p);
         }
         p = test_env_content_path(&env, "dist/swap.wim");
-        inside_wim = read_all(p, &inside_wim_size);
+        inside_wim = test_read_file(p, 0, &inside_wim_size);
         assert_non_null(inside_wim);
         free(p);
         p = test_env_content_path(&env, "refresh/swap.wim");
