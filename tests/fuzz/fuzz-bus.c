@@ -85,6 +85,13 @@ typedef struct Phase {
         char *error_names[64];
         uint64_t error_counts[64];
         size_t n_error_names;
+        /* Where the phase's time went: from sending a call to its answer, by member, and building
+         * the calls ("(building calls)"). */
+        struct {
+                char *member;
+                uint64_t usec, calls;
+        } slow[256];
+        size_t n_slow;
 } Phase;
 
 typedef struct Pending {
@@ -110,6 +117,41 @@ static void count_error(Phase *ph, const char *name) {
                 ph->error_names[ph->n_error_names] = strdup(name);
                 ph->error_counts[ph->n_error_names++] = 1;
         }
+}
+
+static void count_time(Phase *ph, const char *member, uint64_t usec) {
+        size_t i;
+
+        for (i = 0; i < ph->n_slow; i++)
+                if (strcmp(ph->slow[i].member, member) == 0)
+                        break;
+        if (i == ph->n_slow) {
+                if (i == ELEMENTSOF(ph->slow))
+                        return;
+                ph->slow[ph->n_slow++].member = strdup(member);
+        }
+        ph->slow[i].usec += usec;
+        ph->slow[i].calls++;
+}
+
+/* The members that took most of the phase's time, for the summary. */
+static void print_slowest(Phase *ph) {
+        printf("fuzz-bus: as %s, the most time in:", ph->who);
+        for (unsigned k = 0; k < 5; k++) {
+                size_t best = SIZE_MAX;
+                for (size_t i = 0; i < ph->n_slow; i++)
+                        if (ph->slow[i].member && (best == SIZE_MAX || ph->slow[i].usec > ph->slow[best].usec))
+                                best = i;
+                if (best == SIZE_MAX)
+                        break;
+                printf(" %s %" PRIu64 " ms (%" PRIu64 " calls)", ph->slow[best].member, ph->slow[best].usec / 1000,
+                       ph->slow[best].calls);
+                free(ph->slow[best].member);
+                ph->slow[best].member = NULL;
+        }
+        for (size_t i = 0; i < ph->n_slow; i++)
+                free(ph->slow[i].member);
+        printf("\n");
 }
 
 static int finding(Phase *ph, const char *fmt, ...) _printf_(2, 3);
@@ -261,10 +303,15 @@ static int call_once(Phase *ph) {
         Pending p = {};
         int r;
 
+        uint64_t t0 = now_usec();
         r = build_call(ph, &m);
+        count_time(ph, "(building calls)", now_usec() - t0);
         if (r < 0)
                 return 0; /* a message sd-bus would not build: nothing was sent */
         ph->calls++;
+        uint64_t start = now_usec();
+        char member[256];
+        snprintf(member, sizeof member, "%s", sd_bus_message_get_member(m));
         r = sd_bus_call_async(ph->bus, &slot, m, on_reply, &p, CALL_TIMEOUT_USEC);
         if (r >= 0)
                 describe(ph, m);
@@ -288,8 +335,10 @@ static int call_once(Phase *ph) {
                 if (r < 0)
                         r = finding(ph, "the bus connection broke: %s", strerror(-r));
         }
-        if (r >= 0)
+        if (r >= 0) {
+                count_time(ph, member, now_usec() - start);
                 r = check_reply(ph, p.reply);
+        }
         sd_bus_slot_unref(slot);
         sd_bus_message_unref(p.reply);
         return r;
@@ -344,6 +393,7 @@ static int run_phase(Phase *ph, uint64_t usec, bool may_wait_daemon) {
                 free(ph->error_names[i]);
         }
         printf("\n");
+        print_slowest(ph);
         fflush(stdout);
         sd_bus_message_unref(ph->last_message);
         sd_bus_flush_close_unref(ph->bus);
