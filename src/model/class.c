@@ -435,22 +435,25 @@ static int key_value_parse(const SmsProperty *p, const char *text, CimValue *ret
                 const char *digits = text + negative;
                 char *end;
                 if (!(digits[0] >= '0' && digits[0] <= '9') || (negative && !cim_type_is_signed(p->type)))
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is not a %s integer", p->name,
-                                             text, cim_type_is_signed(p->type) ? "decimal" : "non-negative decimal");
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "%s: '" SMS_QUOTE_FMT "' is not a %s integer", p->name, SMS_QUOTE(text),
+                                             cim_type_is_signed(p->type) ? "decimal" : "non-negative decimal");
                 errno = 0;
                 if (cim_type_is_signed(p->type)) {
                         long long v = strtoll(text, &end, 10);
                         int64_t lo = p->type == CIM_SINT32 ? INT32_MIN : INT64_MIN,
                                 hi = p->type == CIM_SINT32 ? INT32_MAX : INT64_MAX;
                         if (errno || *end || v < lo || v > hi)
-                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is out of range",
-                                                     p->name, text);
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                                     "%s: '" SMS_QUOTE_FMT "' is out of range", p->name,
+                                                     SMS_QUOTE(text));
                         *ret = (CimValue) { .type = p->type, .i = v };
                 } else {
                         unsigned long long v = strtoull(text, &end, 10);
                         if (errno || *end || v > cim_type_max(p->type))
-                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is out of range",
-                                                     p->name, text);
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                                     "%s: '" SMS_QUOTE_FMT "' is out of range", p->name,
+                                                     SMS_QUOTE(text));
                         *ret = cim_value_uint(p->type, (uint64_t) v);
                 }
                 return 0;
@@ -476,8 +479,9 @@ int sms_class_key_parse(const SmsClass *c, const char *text, CimValue *ret_value
                 while (k < c->n_keys && strcasecmp(c->all[c->key_indexes[k]]->name, keys.keys[i].name) != 0)
                         k++;
                 if (k == c->n_keys || seen[k])
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not a key of %s, or given twice",
-                                             keys.keys[i].name, c->name);
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             SMS_QUOTE_FMT " is not a key of %s, or given twice",
+                                             SMS_QUOTE(keys.keys[i].name), c->name);
                 seen[k] = true;
                 r = key_value_parse(c->all[c->key_indexes[k]], keys.keys[i].value, &ret_values[k], e);
                 if (r < 0)
