@@ -15,6 +15,7 @@
 #include "smsprov/wmi-path.h"
 #include "smsprov/class.h"
 #include "smsprov/macro.h"
+#include "smsprov/schedule.h"
 
 static bool model_initialized;
 
@@ -312,6 +313,76 @@ int sms_property_validate(const SmsProperty *p, const CimValue *v, SmsError *e) 
         if (p->check)
                 return p->check(p, v, e);
         return 0;
+}
+
+/* --- what one object takes on D-Bus ------------------------------------------------------------- */
+
+/* Upper bounds by the D-Bus marshalling rules: every aligned item may need up to 7 bytes of
+ * padding before it (8-byte alignment at most); strings are a 4-byte length, the bytes, a NUL. */
+#define PAD 7u
+static uint64_t string_size(const char *s) {
+        return PAD + 4 + (s ? strlen(s) : 0) + 1;
+}
+
+static uint64_t schedule_token_size(const SmsScheduleToken *t) {
+        /* (sa{sv}): the class name, then an a{sv} of the fields its type carries. */
+        uint64_t n = PAD + string_size(sms_schedule_type_to_class(t->type)) + PAD + 4;
+
+        for (size_t i = 0; i < sms_n_schedule_fields; i++)
+                if (sms_schedule_fields[i].types & SMS_SCHEDULE_TYPE_BIT(t->type))
+                        n += PAD + string_size(sms_schedule_fields[i].name) + 3 /* the variant's signature */ +
+                             PAD + 8;
+        return n;
+}
+
+static uint64_t value_size(const CimValue *v) {
+        uint64_t n = PAD + 4; /* arrays: their length */
+
+        switch (v->type) {
+        case CIM_STRING:
+                return string_size(v->null ? NULL : v->str);
+        case CIM_UINT8_ARRAY:
+                return n + (v->null ? 0 : v->bytes.n);
+        case CIM_UINT32_ARRAY:
+                return n + (v->null ? 0 : 4 * (uint64_t) v->u32s.n);
+        case CIM_STRING_ARRAY:
+                for (char **s = v->null ? NULL : v->strv; s && *s; s++)
+                        n += string_size(*s);
+                return n;
+        case CIM_DRIVER_DETAILS_ARRAY:
+                for (size_t i = 0; !v->null && i < v->drivers.n; i++)
+                        n += PAD + 4 + string_size(v->drivers.data[i].source_path);
+                return n;
+        case CIM_SCHEDULE_ARRAY:
+                for (size_t i = 0; !v->null && i < v->schedule.n; i++)
+                        n += schedule_token_size(&v->schedule.data[i]);
+                return n;
+        default: /* a number, a boolean, a DateTime: 8 bytes at most */
+                return PAD + 8;
+        }
+}
+
+uint64_t sms_object_wire_size(const SmsObject *o) {
+        uint64_t n = 0;
+
+        /* Each property as a dict entry {sv}: its name, its variant's signature, its value. */
+        for (size_t i = 0; i < o->class->n_all; i++) {
+                const char *sig = cim_type_to_signature(o->class->all[i]->type);
+                n += PAD + string_size(o->class->all[i]->name) + 1 + strlen(sig) + 1 + value_size(&o->values[i]);
+        }
+        return n;
+}
+
+int sms_object_check_size(const SmsObject *o, uint64_t max, SmsError *e) {
+        uint64_t size = sms_object_wire_size(o);
+
+        if (size <= max)
+                return 0;
+        return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
+                             "%s%s%s would take %" PRIu64 " bytes on D-Bus, more than the %" PRIu64 " bytes one "
+                             "object may take (a sixteenth of --max-reply-bytes); store large data in files instead",
+                             o->key ? o->class->name : "a new ", o->key ? " " : o->class->name, o->key ? o->key : "",
+                             size, max);
 }
 
 int sms_property_default(const SmsProperty *p, CimValue *ret) {

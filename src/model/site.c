@@ -34,7 +34,10 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
         _cleanup_free_ char *db = NULL;
         int r;
 
-        *site = (Site) { .max_query_rows = SITE_DEFAULT_MAX_QUERY_ROWS };
+        *site = (Site) {
+                .max_query_rows = SITE_DEFAULT_MAX_QUERY_ROWS,
+                .max_object_bytes = SITE_DEFAULT_MAX_OBJECT_BYTES,
+        };
         if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
                 return sms_error_set_errno(e, errno, "creating the state directory %s", state_dir);
         site->state_dir = strdup(state_dir);
@@ -468,6 +471,9 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 o->values[derived[i].index] = derived[i].value;
                 derived[i].value = cim_value_null(derived[i].value.type);
         }
+        r = sms_object_check_size(o, site->max_object_bytes, e);
+        if (r < 0)
+                return r;
 
         r = store_begin(site->store, e);
         if (r < 0)
@@ -532,6 +538,8 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
         if (r < 0)
                 return r;
         r = apply_class_rules(site, o, true, e);
+        if (r >= 0)
+                r = sms_object_check_size(o, site->max_object_bytes, e);
         if (r < 0)
                 return r;
         if (c->key_kind == SMS_KEY_CALLER) {
@@ -547,11 +555,15 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
 }
 
 /* Writes the changed properties of `o` (plus a new SedoObjectVersion) and an audit row, in one
- * transaction. */
+ * transaction; an object grown past what one object may take on D-Bus is refused. */
 static int commit_changes(Site *site, SmsObject *o, size_t **changed, size_t *n_changed, uint32_t audit_id,
                           const char *verb, const SiteCaller *caller, SmsError *e) {
         _cleanup_free_ char *names = NULL;
         int r;
+
+        r = sms_object_check_size(o, site->max_object_bytes, e);
+        if (r < 0)
+                return r;
 
         names = join_names(o->class, *changed, *n_changed);
         if (!names)

@@ -4,8 +4,9 @@
  * made as an unprivileged user, can make the daemon send a message that dbus-daemon refuses (it
  * would disconnect the daemon, which would lose its name and its running jobs): a reply either
  * fits --max-reply-bytes or is LimitsExceeded naming ExecQueryPage, and the same daemon still owns
- * its name afterwards. Row classes are not managed objects. Losing the bus ends the daemon with a
- * failure status, cleanly. */
+ * its name afterwards. Row classes are not managed objects. One object cannot grow past a
+ * sixteenth of the budget (Get, GetAll and PropertiesChanged of it are built by sd-bus, unbounded).
+ * Losing the bus ends the daemon with a failure status, cleanly. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,10 @@
 #define IFACE "org.smsprov.Provider1."
 #define N_OBJECTS 50000
 #define NOBODY 65534
+#define BASE_IFACE IFACE "SMS_PackageBaseclass"
+#define MAX_REPLY_BYTES (16u << 20) /* --max-reply-bytes's default */
+#define MAX_OBJECT_BYTES (MAX_REPLY_BYTES / 16)
+#define BLOB_MAX (1u << 20)         /* what one UInt8[] property may hold (class.h) */
 
 static TestEnv env;
 static char *image_package; /* an SMS_ImagePackage with content, from the row class test */
@@ -310,6 +315,138 @@ static void test_row_classes_are_not_managed(void **state) {
         free(multi);
 }
 
+/* --- one object's size ---------------------------------------------------------------------------- */
+
+/* Put of Icon with n bytes on path, or with class_name a Create of that class with that Icon.
+ * Returns what sd_bus_call() returns; a created instance's path in *ret_path. */
+static int write_icon(const char *path, const char *class_name, size_t n, sd_bus_error *error, char **ret_path) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        char *class_path = NULL;
+        uint8_t *bytes = calloc(1, n ? n : 1);
+        int r;
+
+        assert_non_null(bytes);
+        if (class_name) {
+                assert_true(asprintf(&class_path, ROOT "/class/%s", class_name) > 0);
+                assert_true(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", class_path,
+                                                           IFACE "Class", "Create") >= 0);
+        } else
+                assert_true(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE_IFACE,
+                                                           "Put") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'e', "sv") >= 0);
+        assert_true(sd_bus_message_append(m, "s", "Icon") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'v', "ay") >= 0);
+        assert_true(sd_bus_message_append_array(m, 'y', bytes, n) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        r = sd_bus_call(env.bus, m, TEST_CALL_TIMEOUT_USEC, error, &reply);
+        if (r >= 0 && ret_path) {
+                const char *p;
+                assert_true(sd_bus_message_read(reply, "o", &p) > 0);
+                *ret_path = strdup(p);
+        }
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        free(class_path);
+        free(bytes);
+        return r;
+}
+
+/* LimitsExceeded for one object too large: returns the size the daemon says it would take. */
+static uint64_t assert_object_too_large(int r, sd_bus_error *error, const char *what) {
+        unsigned long long size = 0, max = 0;
+        const char *at;
+
+        if (r >= 0)
+                fail_msg("%s: expected %s, the call succeeded", what, SMSPROV_ERR("LimitsExceeded"));
+        if (strcmp(error->name, SMSPROV_ERR("LimitsExceeded")) != 0)
+                fail_msg("%s: expected %s, got %s: %s", what, SMSPROV_ERR("LimitsExceeded"), error->name, error->message);
+        at = strstr(error->message, " would take ");
+        if (!at || sscanf(at, " would take %llu bytes on D-Bus, more than the %llu bytes", &size, &max) != 2)
+                fail_msg("%s: the message should say how large the object would be and the limit: %s", what,
+                         error->message);
+        assert_non_null(strstr(error->message, "--max-reply-bytes"));
+        assert_int_equal(max, MAX_OBJECT_BYTES);
+        assert_true(size > max);
+        sd_bus_error_free(error);
+        return size;
+}
+
+/* The Icon and its IconSize as stored: both must say n bytes. */
+static void assert_icon(const char *path, size_t n) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const void *p;
+        size_t len = SIZE_MAX;
+
+        assert_int_equal(test_get_u32(&env, path, BASE_IFACE, "IconSize"), n);
+        if (sd_bus_get_property(env.bus, "org.smsprov.Provider1", path, BASE_IFACE, "Icon", &error, &reply, "ay") < 0)
+                fail_msg("Get Icon of %s: %s: %s", path, error.name, error.message);
+        assert_true(sd_bus_message_read_array(reply, 'y', &p, &len) >= 0);
+        assert_int_equal(len, n);
+        sd_bus_message_unref(reply);
+}
+
+/* One object may take at most a sixteenth of --max-reply-bytes (1 MiB by default) on D-Bus, its
+ * lazy properties included: a Put or a Create that would pass it is LimitsExceeded and stores
+ * nothing; the largest Put within it is stored and its Get and GetAll are answered. The daemon
+ * says how large the object would have been, so the test finds the exact edge: each Icon byte is
+ * one byte of the object. */
+static void test_object_size_cap(void **state) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        char *pkg = NULL, *created = NULL;
+        uint64_t size;
+        size_t fit;
+        int r;
+
+        assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "Name", "s", "Object size"));
+        char *sedo = test_get_string(&env, pkg, BASE_IFACE, "SedoObjectVersion");
+        size_t packages = test_count_rows(&env, "SELECT PackageID FROM SMS_ImagePackage");
+
+        /* An Icon of 1 MiB is a valid value alone, but the object would pass its limit. */
+        r = write_icon(pkg, NULL, BLOB_MAX, &error, NULL);
+        size = assert_object_too_large(r, &error, "Put of a 1 MiB Icon");
+        assert_icon(pkg, 0);
+        char *after = test_get_string(&env, pkg, BASE_IFACE, "SedoObjectVersion");
+        assert_string_equal(after, sedo); /* nothing written */
+        free(after);
+
+        /* One byte over the limit, then exactly at it. */
+        fit = BLOB_MAX - (size_t) (size - MAX_OBJECT_BYTES);
+        r = write_icon(pkg, NULL, fit + 1, &error, NULL);
+        assert_int_equal(assert_object_too_large(r, &error, "Put of an Icon one byte over"), MAX_OBJECT_BYTES + 1);
+        assert_icon(pkg, 0);
+        r = write_icon(pkg, NULL, fit, &error, NULL);
+        if (r < 0)
+                fail_msg("Put of an Icon of %zu bytes (the object at its limit): %s: %s", fit, error.name,
+                         error.message);
+        assert_icon(pkg, fit);
+        if (sd_bus_call_method(env.bus, "org.smsprov.Provider1", pkg, "org.freedesktop.DBus.Properties", "GetAll",
+                               &error, &reply, "s", BASE_IFACE) < 0)
+                fail_msg("GetAll of the object at its limit: %s: %s", error.name, error.message);
+        assert_true(sd_bus_message_skip(reply, "a{sv}") >= 0);
+        sd_bus_message_unref(reply);
+        reply = NULL;
+        /* Growing it by a byte elsewhere is refused too, and leaves it as it was. */
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "Description", "s", "x");
+        assert_int_equal(assert_object_too_large(r, &error, "Put of a Description onto the full object"),
+                         MAX_OBJECT_BYTES + 1);
+        assert_icon(pkg, fit);
+
+        /* Create: refused, nothing created. */
+        r = write_icon(NULL, "SMS_ImagePackage", BLOB_MAX, &error, &created);
+        assert_object_too_large(r, &error, "Create with a 1 MiB Icon");
+        assert_null(created);
+        assert_int_equal(test_count_rows(&env, "SELECT PackageID FROM SMS_ImagePackage"), packages);
+
+        assert_null(test_invoke(&env, pkg, BASE_IFACE, "Delete", NULL, NULL));
+        free(sedo);
+        free(pkg);
+}
+
 /* --- 50,000 objects ---------------------------------------------------------------------------- */
 
 /* Creating 50,000 packages through Create takes minutes; they are written straight into the site
@@ -462,6 +599,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_row_classes_are_not_managed),
+                cmocka_unit_test(test_object_size_cap),
                 cmocka_unit_test(test_fifty_thousand_objects),
                 cmocka_unit_test(test_bus_loss_exits_with_failure),
         };
