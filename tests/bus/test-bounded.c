@@ -6,7 +6,8 @@
  * fits --max-reply-bytes or is LimitsExceeded naming ExecQueryPage, and the same daemon still owns
  * its name afterwards. Row classes are not managed objects. One object cannot grow past a
  * sixteenth of the budget (Get, GetAll and PropertiesChanged of it are built by sd-bus, unbounded).
- * Losing the bus ends the daemon with a failure status, cleanly. */
+ * An error quotes little of what the caller gave, however long. Losing the bus ends the daemon
+ * with a failure status, cleanly. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@
 #define MAX_REPLY_BYTES (16u << 20) /* --max-reply-bytes's default */
 #define MAX_OBJECT_BYTES (MAX_REPLY_BYTES / 16)
 #define BLOB_MAX (1u << 20)         /* what one UInt8[] property may hold (class.h) */
+#define QUOTE_MAX 256               /* bytes of a caller's value an error quotes (error.h) */
 
 static TestEnv env;
 static char *image_package; /* an SMS_ImagePackage with content, from the row class test */
@@ -447,6 +449,90 @@ static void test_object_size_cap(void **state) {
         free(pkg);
 }
 
+/* --- errors quote little ---------------------------------------------------------------------------- */
+
+static char *repeat(char c, size_t n) {
+        char *s = malloc(n + 1);
+        assert_non_null(s);
+        memset(s, c, n);
+        s[n] = 0;
+        return s;
+}
+
+/* A named error whose reply is small: the name and the message with room for the header in 4 KiB;
+ * with quoted, the message quotes at most QUOTE_MAX bytes of the value, with "…". */
+static void assert_short_error(int r, sd_bus_error *error, const char *what, bool quoted) {
+        if (r >= 0)
+                fail_msg("%s: expected an error, the call succeeded", what);
+        fprintf(stderr, "%s: %s, %zu bytes of message\n", what, error->name, strlen(error->message ?: ""));
+        if (strncmp(error->name, SMSPROV_ERR(""), strlen(SMSPROV_ERR(""))) != 0 ||
+            strncmp(error->message ?: "", "WBEM_E_", 7) != 0)
+                fail_msg("%s: expected a named error with its WBEM code, got %s: %.200s", what, error->name,
+                         error->message ?: "");
+        if (strlen(error->name) + strlen(error->message) + 1024 > 4096)
+                fail_msg("%s: the error reply would not fit 4 KiB: %s with %zu bytes of message", what, error->name,
+                         strlen(error->message));
+        if (quoted && (!strstr(error->message, "…") || strlen(error->message) > QUOTE_MAX + 256))
+                fail_msg("%s: expected at most %d bytes of the value and \"…\" in the message, got %zu bytes: %.400s",
+                         what, QUOTE_MAX, strlen(error->message), error->message);
+        sd_bus_error_free(error);
+}
+
+/* Arguments and property values of 1 MiB (or just within the limits that apply before the value
+ * is quoted) give errors of a few hundred bytes. */
+static void test_long_values_short_errors(void **state) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *pkg = NULL, *mib = repeat('a', 1u << 20), *path_mib = repeat('a', 1u << 20);
+        char *outside = repeat('/', 4000), *relative = repeat('/', 60000), *class_name = repeat('C', 60000);
+        char *query = NULL;
+        int r;
+
+        /* /o/o/o/…: within PATH_MAX and NAME_MAX, outside every root; d/d/d/…: not absolute. */
+        path_mib[0] = '/';
+        for (size_t i = 1; i < 4000; i += 2)
+                outside[i] = 'o';
+        for (size_t i = 0; i < 60000; i += 2)
+                relative[i] = 'd';
+        assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "Name", "s", "Short errors"));
+
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", path_mib);
+        assert_short_error(r, &error, "Put of a 1 MiB PkgSourcePath", false);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", mib);
+        assert_short_error(r, &error, "Put of a 1 MiB relative PkgSourcePath", false);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", relative);
+        assert_short_error(r, &error, "Put of a 60,000-byte relative PkgSourcePath", true);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", outside);
+        assert_short_error(r, &error, "Put of a 4000-byte PkgSourcePath outside the roots", true);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, mib, "s", "x");
+        assert_short_error(r, &error, "Put of a property with a 1 MiB name", true);
+        r = test_call(&env, pkg, BASE_IFACE, "SetSourceSite", &error, NULL, "s", mib);
+        assert_short_error(r, &error, "SetSourceSite of 1 MiB", true);
+        r = test_call(&env, ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static", "GetImageProperties",
+                      &error, NULL, "s", mib);
+        assert_short_error(r, &error, "GetImageProperties of a 1 MiB relative path", true);
+        r = test_call(&env, ROOT, IFACE "Site", "GetObject", &error, NULL, "s", mib);
+        assert_short_error(r, &error, "GetObject of a 1 MiB WMI path", false);
+        assert_true(asprintf(&query, "SELECT * FROM %s", class_name) > 0);
+        r = test_call(&env, ROOT, IFACE "Site", "ExecQuery", &error, NULL, "s", query);
+        assert_short_error(r, &error, "ExecQuery of a class with a 60,000-byte name", true);
+        r = test_call(&env, ROOT, IFACE "Site", "ExecQueryPage", &error, NULL, "ssu", "SELECT * FROM SMS_ImagePackage",
+                      mib, 10);
+        assert_short_error(r, &error, "ExecQueryPage with a 1 MiB cursor", false);
+
+        /* Nothing of it was stored. */
+        char *source = test_get_string(&env, pkg, BASE_IFACE, "PkgSourcePath");
+        assert_string_equal(source, "");
+        free(source);
+        assert_null(test_invoke(&env, pkg, BASE_IFACE, "Delete", NULL, NULL));
+        free(query);
+        free(class_name);
+        free(relative);
+        free(outside);
+        free(path_mib);
+        free(mib);
+        free(pkg);
+}
+
 /* --- 50,000 objects ---------------------------------------------------------------------------- */
 
 /* Creating 50,000 packages through Create takes minutes; they are written straight into the site
@@ -600,6 +686,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_row_classes_are_not_managed),
                 cmocka_unit_test(test_object_size_cap),
+                cmocka_unit_test(test_long_values_short_errors),
                 cmocka_unit_test(test_fifty_thousand_objects),
                 cmocka_unit_test(test_bus_loss_exits_with_failure),
         };
