@@ -154,6 +154,16 @@ char **sms_property_qualifiers(const SmsProperty *p);
  * site's content roots). */
 int sms_property_validate(const SmsProperty *p, const CimValue *v, SmsError *e);
 
+/* An upper bound of the bytes the object's properties take in any D-Bus message that carries them:
+ * all of them as one a{sv} (name, variant signature, value, with the most padding alignment may
+ * need). The body of a Get, GetAll or PropertiesChanged of the object is at most that, and its
+ * InterfacesAdded that and its interface names: sms_object_check_size() keeps it far below the
+ * reply budget (a sixteenth, which leaves room for headers and names), since sd-bus builds those
+ * messages from the vtable, unbounded (API.md §6a). */
+uint64_t sms_object_wire_size(const SmsObject *o);
+/* LimitsExceeded, naming the sizes, when the object would take more than max bytes. */
+int sms_object_check_size(const SmsObject *o, uint64_t max, SmsError *e);
+
 /* The default value of a property at creation (NULL value when it has none). */
 int sms_property_default(const SmsProperty *p, CimValue *ret);
 

@@ -23,6 +23,10 @@ typedef struct Site {
         ContentRoots dp_roots; /* --dp-root: where distribution points' ContentRoots may be */
         char *state_dir;
         size_t max_query_rows;
+        /* What one instance may take on D-Bus (sms_object_check_size()), checked at every write:
+         * sd-bus builds Get, GetAll and PropertiesChanged of one object unbounded. The daemon sets
+         * a sixteenth of --max-reply-bytes. */
+        uint64_t max_object_bytes;
         /* Set by the daemon: removes the tree at `path` (the string is taken) on a worker, so that
          * freeing a deleted package's images never holds the event loop. NULL: at once. */
         void (*remove_tree)(char *path, void *userdata);
@@ -30,6 +34,7 @@ typedef struct Site {
 } Site;
 
 #define SITE_DEFAULT_MAX_QUERY_ROWS 100000u
+#define SITE_DEFAULT_MAX_OBJECT_BYTES (1024u * 1024u)
 
 /* Opens <state_dir>/site.db (creating the directory and database as needed). */
 int site_open(Site *site, const char *state_dir, const char *site_code, SmsError *e);

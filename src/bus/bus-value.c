@@ -172,9 +172,10 @@ static int read_schedule_token(sd_bus_message *m, SmsScheduleToken *t, SmsError 
         type = sms_schedule_type_from_class(cls);
         if (type < 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                     "'%s' is not a schedule token class (SMS_ST_NonRecurring, SMS_ST_RecurInterval, "
-                                     "SMS_ST_RecurWeekly, SMS_ST_RecurMonthlyByWeekday, SMS_ST_RecurMonthlyByDate)",
-                                     cls);
+                                     "'" SMS_QUOTE_FMT "' is not a schedule token class (SMS_ST_NonRecurring, "
+                                     "SMS_ST_RecurInterval, SMS_ST_RecurWeekly, SMS_ST_RecurMonthlyByWeekday, "
+                                     "SMS_ST_RecurMonthlyByDate)",
+                                     SMS_QUOTE(cls));
         sms_schedule_token_init(t, (SmsScheduleType) type);
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -192,7 +193,8 @@ static int read_schedule_token(sd_bus_message *m, SmsScheduleToken *t, SmsError 
                         if (strcasecmp(sms_schedule_fields[i].name, name) == 0 && (sms_schedule_fields[i].types & ST(type)))
                                 f = &sms_schedule_fields[i];
                 if (!f)
-                        return sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property %s", cls, name);
+                        return sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property " SMS_QUOTE_FMT, cls,
+                                             SMS_QUOTE(name));
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
@@ -422,7 +424,8 @@ int bus_read_create(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size
                 else if (ret_params && (idx = sms_class_find_create_parameter(c, name)) >= 0)
                         p = &c->create_parameters[idx];
                 else {
-                        r = sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property %s", c->name, name);
+                        r = sms_error_set(e, SMS_ERROR_INVALID_PROPERTY, "%s has no property " SMS_QUOTE_FMT, c->name,
+                                          SMS_QUOTE(name));
                         goto fail;
                 }
                 if (n + n_params >= c->n_all + c->n_create_parameters) {

@@ -154,6 +154,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->max_jobs_per_caller = config->max_jobs_per_caller ? config->max_jobs_per_caller
                                                              : MANAGER_MAX_JOBS_PER_CALLER;
         m->max_reply_bytes = config->max_reply_bytes ? config->max_reply_bytes : MANAGER_MAX_REPLY_BYTES;
+        m->site.max_object_bytes = m->max_reply_bytes / 16;
         m->max_calls = config->max_calls ? config->max_calls : MANAGER_MAX_CALLS;
         m->max_calls_per_caller = config->max_calls_per_caller ? config->max_calls_per_caller
                                                                : MANAGER_MAX_CALLS_PER_CALLER;

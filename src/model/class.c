@@ -15,6 +15,7 @@
 #include "smsprov/wmi-path.h"
 #include "smsprov/class.h"
 #include "smsprov/macro.h"
+#include "smsprov/schedule.h"
 
 static bool model_initialized;
 
@@ -314,6 +315,76 @@ int sms_property_validate(const SmsProperty *p, const CimValue *v, SmsError *e) 
         return 0;
 }
 
+/* --- what one object takes on D-Bus ------------------------------------------------------------- */
+
+/* Upper bounds by the D-Bus marshalling rules: every aligned item may need up to 7 bytes of
+ * padding before it (8-byte alignment at most); strings are a 4-byte length, the bytes, a NUL. */
+#define PAD 7u
+static uint64_t string_size(const char *s) {
+        return PAD + 4 + (s ? strlen(s) : 0) + 1;
+}
+
+static uint64_t schedule_token_size(const SmsScheduleToken *t) {
+        /* (sa{sv}): the class name, then an a{sv} of the fields its type carries. */
+        uint64_t n = PAD + string_size(sms_schedule_type_to_class(t->type)) + PAD + 4;
+
+        for (size_t i = 0; i < sms_n_schedule_fields; i++)
+                if (sms_schedule_fields[i].types & SMS_SCHEDULE_TYPE_BIT(t->type))
+                        n += PAD + string_size(sms_schedule_fields[i].name) + 3 /* the variant's signature */ +
+                             PAD + 8;
+        return n;
+}
+
+static uint64_t value_size(const CimValue *v) {
+        uint64_t n = PAD + 4; /* arrays: their length */
+
+        switch (v->type) {
+        case CIM_STRING:
+                return string_size(v->null ? NULL : v->str);
+        case CIM_UINT8_ARRAY:
+                return n + (v->null ? 0 : v->bytes.n);
+        case CIM_UINT32_ARRAY:
+                return n + (v->null ? 0 : 4 * (uint64_t) v->u32s.n);
+        case CIM_STRING_ARRAY:
+                for (char **s = v->null ? NULL : v->strv; s && *s; s++)
+                        n += string_size(*s);
+                return n;
+        case CIM_DRIVER_DETAILS_ARRAY:
+                for (size_t i = 0; !v->null && i < v->drivers.n; i++)
+                        n += PAD + 4 + string_size(v->drivers.data[i].source_path);
+                return n;
+        case CIM_SCHEDULE_ARRAY:
+                for (size_t i = 0; !v->null && i < v->schedule.n; i++)
+                        n += schedule_token_size(&v->schedule.data[i]);
+                return n;
+        default: /* a number, a boolean, a DateTime: 8 bytes at most */
+                return PAD + 8;
+        }
+}
+
+uint64_t sms_object_wire_size(const SmsObject *o) {
+        uint64_t n = 0;
+
+        /* Each property as a dict entry {sv}: its name, its variant's signature, its value. */
+        for (size_t i = 0; i < o->class->n_all; i++) {
+                const char *sig = cim_type_to_signature(o->class->all[i]->type);
+                n += PAD + string_size(o->class->all[i]->name) + 1 + strlen(sig) + 1 + value_size(&o->values[i]);
+        }
+        return n;
+}
+
+int sms_object_check_size(const SmsObject *o, uint64_t max, SmsError *e) {
+        uint64_t size = sms_object_wire_size(o);
+
+        if (size <= max)
+                return 0;
+        return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
+                             "%s%s%s would take %" PRIu64 " bytes on D-Bus, more than the %" PRIu64 " bytes one "
+                             "object may take (a sixteenth of --max-reply-bytes); store large data in files instead",
+                             o->key ? o->class->name : "a new ", o->key ? " " : o->class->name, o->key ? o->key : "",
+                             size, max);
+}
+
 int sms_property_default(const SmsProperty *p, CimValue *ret) {
         *ret = cim_value_null(p->type);
         if (!p->def)
@@ -435,22 +506,25 @@ static int key_value_parse(const SmsProperty *p, const char *text, CimValue *ret
                 const char *digits = text + negative;
                 char *end;
                 if (!(digits[0] >= '0' && digits[0] <= '9') || (negative && !cim_type_is_signed(p->type)))
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is not a %s integer", p->name,
-                                             text, cim_type_is_signed(p->type) ? "decimal" : "non-negative decimal");
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             "%s: '" SMS_QUOTE_FMT "' is not a %s integer", p->name, SMS_QUOTE(text),
+                                             cim_type_is_signed(p->type) ? "decimal" : "non-negative decimal");
                 errno = 0;
                 if (cim_type_is_signed(p->type)) {
                         long long v = strtoll(text, &end, 10);
                         int64_t lo = p->type == CIM_SINT32 ? INT32_MIN : INT64_MIN,
                                 hi = p->type == CIM_SINT32 ? INT32_MAX : INT64_MAX;
                         if (errno || *end || v < lo || v > hi)
-                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is out of range",
-                                                     p->name, text);
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                                     "%s: '" SMS_QUOTE_FMT "' is out of range", p->name,
+                                                     SMS_QUOTE(text));
                         *ret = (CimValue) { .type = p->type, .i = v };
                 } else {
                         unsigned long long v = strtoull(text, &end, 10);
                         if (errno || *end || v > cim_type_max(p->type))
-                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: '%s' is out of range",
-                                                     p->name, text);
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                                     "%s: '" SMS_QUOTE_FMT "' is out of range", p->name,
+                                                     SMS_QUOTE(text));
                         *ret = cim_value_uint(p->type, (uint64_t) v);
                 }
                 return 0;
@@ -476,8 +550,9 @@ int sms_class_key_parse(const SmsClass *c, const char *text, CimValue *ret_value
                 while (k < c->n_keys && strcasecmp(c->all[c->key_indexes[k]]->name, keys.keys[i].name) != 0)
                         k++;
                 if (k == c->n_keys || seen[k])
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not a key of %s, or given twice",
-                                             keys.keys[i].name, c->name);
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             SMS_QUOTE_FMT " is not a key of %s, or given twice",
+                                             SMS_QUOTE(keys.keys[i].name), c->name);
                 seen[k] = true;
                 r = key_value_parse(c->all[c->key_indexes[k]], keys.keys[i].value, &ret_values[k], e);
                 if (r < 0)

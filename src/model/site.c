@@ -34,7 +34,10 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
         _cleanup_free_ char *db = NULL;
         int r;
 
-        *site = (Site) { .max_query_rows = SITE_DEFAULT_MAX_QUERY_ROWS };
+        *site = (Site) {
+                .max_query_rows = SITE_DEFAULT_MAX_QUERY_ROWS,
+                .max_object_bytes = SITE_DEFAULT_MAX_OBJECT_BYTES,
+        };
         if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
                 return sms_error_set_errno(e, errno, "creating the state directory %s", state_dir);
         site->state_dir = strdup(state_dir);
@@ -327,7 +330,7 @@ static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsE
                 return 0;
         pkg_class = store_object_class(site->store, sms_model_find_class("SMS_PackageBaseclass"), id);
         if (!pkg_class)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", id);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package " SMS_QUOTE_FMT, SMS_QUOTE(id));
         r = store_object_load(site->store, pkg_class, id, &pkg, e);
         if (r < 0)
                 return r;
@@ -468,6 +471,9 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 o->values[derived[i].index] = derived[i].value;
                 derived[i].value = cim_value_null(derived[i].value.type);
         }
+        r = sms_object_check_size(o, site->max_object_bytes, e);
+        if (r < 0)
+                return r;
 
         r = store_begin(site->store, e);
         if (r < 0)
@@ -532,6 +538,8 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
         if (r < 0)
                 return r;
         r = apply_class_rules(site, o, true, e);
+        if (r >= 0)
+                r = sms_object_check_size(o, site->max_object_bytes, e);
         if (r < 0)
                 return r;
         if (c->key_kind == SMS_KEY_CALLER) {
@@ -540,17 +548,22 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
                 if (r < 0)
                         return r;
                 if (store_object_load(site->store, c, key, &existing, NULL) >= 0)
-                        return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s %s exists already", c->name, key);
+                        return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s " SMS_QUOTE_FMT " exists already",
+                                             c->name, SMS_QUOTE(key));
         }
         return 0;
 }
 
 /* Writes the changed properties of `o` (plus a new SedoObjectVersion) and an audit row, in one
- * transaction. */
+ * transaction; an object grown past what one object may take on D-Bus is refused. */
 static int commit_changes(Site *site, SmsObject *o, size_t **changed, size_t *n_changed, uint32_t audit_id,
                           const char *verb, const SiteCaller *caller, SmsError *e) {
         _cleanup_free_ char *names = NULL;
         int r;
+
+        r = sms_object_check_size(o, site->max_object_bytes, e);
+        if (r < 0)
+                return r;
 
         names = join_names(o->class, *changed, *n_changed);
         if (!names)
@@ -592,9 +605,10 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
                         const CimValue *given = &changes[i].value, *stored = &o->values[sedo];
                         if (given->type != CIM_STRING || stored->null || !streq(given->str, stored->str))
                                 return sms_error_set(e, SMS_ERROR_VERSION_MISMATCH,
-                                                     "%s %s was changed by someone else (SedoObjectVersion %s, "
-                                                     "now %s); read it again",
-                                                     c->name, key, given->type == CIM_STRING ? given->str : "?",
+                                                     "%s %s was changed by someone else (SedoObjectVersion "
+                                                     SMS_QUOTE_FMT ", now %s); read it again",
+                                                     c->name, key,
+                                                     SMS_QUOTE(given->type == CIM_STRING ? given->str : "?"),
                                                      stored->null ? "" : stored->str);
                 }
 
@@ -740,7 +754,8 @@ int site_package_set_source_site(Site *site, const SmsClass *c, const char *key,
 
         if (!site_code_valid(source_site))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                     "SourceSite '%s' is not a site code (3 characters of A-Z and 0-9)", source_site);
+                                     "SourceSite '" SMS_QUOTE_FMT "' is not a site code (3 characters of A-Z and 0-9)",
+                                     SMS_QUOTE(source_site));
         r = load_writable(site, c, key, &o, e);
         if (r < 0)
                 return r;
@@ -987,7 +1002,7 @@ int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret
                 return r;
         c = sms_model_find_class(path.class_name);
         if (!c)
-                return sms_error_set(e, SMS_ERROR_INVALID_CLASS, "no class %s", path.class_name);
+                return sms_error_set(e, SMS_ERROR_INVALID_CLASS, "no class " SMS_QUOTE_FMT, SMS_QUOTE(path.class_name));
         if (path.n_keys != c->n_keys)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the key of %s has %zu part%s; the path gives %zu",
                                      c->name, c->n_keys, c->n_keys == 1 ? "" : "s", path.n_keys);
@@ -1002,8 +1017,9 @@ int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret
         if (c->n_keys == 1) {
                 int k = sms_class_find_property(c, path.keys[0].name);
                 if (k < 0 || (size_t) k != c->key_index)
-                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not the key of %s (the key is %s)",
-                                             path.keys[0].name, c->name, c->all[c->key_index]->name);
+                        return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                             SMS_QUOTE_FMT " is not the key of %s (the key is %s)",
+                                             SMS_QUOTE(path.keys[0].name), c->name, c->all[c->key_index]->name);
                 strcpy(text, path.keys[0].value);
         } else
                 for (size_t i = 0; i < path.n_keys; i++) {
@@ -1028,7 +1044,8 @@ int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret
 
         concrete = store_object_class(site->store, c, canonical);
         if (!concrete)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, canonical);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, c->name,
+                                     SMS_QUOTE(canonical));
         _cleanup_(sms_object_freep) SmsObject *o = NULL;
         r = store_object_load(site->store, concrete, canonical, &o, e);
         if (r < 0)

@@ -26,7 +26,8 @@ static int check_oom(SmsError *e) {
 static int resolve_property(const SmsClass *c, const char *name, SmsError *e) {
         int i = sms_class_find_property(c, name);
         if (i < 0)
-                return sms_error_set(e, SMS_ERROR_INVALID_QUERY, "no property %s in class %s", name, c->name);
+                return sms_error_set(e, SMS_ERROR_INVALID_QUERY, "no property " SMS_QUOTE_FMT " in class %s",
+                                     SMS_QUOTE(name), c->name);
         return i;
 }
 
@@ -400,7 +401,7 @@ int wql_check(WqlQuery *q, SmsError *e) {
 
         c = sms_model_find_class(q->class_name);
         if (!c)
-                return sms_error_set(e, SMS_ERROR_INVALID_CLASS, "no class %s", q->class_name);
+                return sms_error_set(e, SMS_ERROR_INVALID_CLASS, "no class " SMS_QUOTE_FMT, SMS_QUOTE(q->class_name));
         if (c->methods_only)
                 return sms_error_set(e, SMS_ERROR_INVALID_QUERY, "%s has methods only, no instances to query", c->name);
 

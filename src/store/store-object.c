@@ -153,7 +153,7 @@ int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) {
                 sqlite3_reset(st);
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, key);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, c->name, SMS_QUOTE(key));
         }
         if (rc != SQLITE_ROW) {
                 r = store_error(s, rc, e, "loading an instance");
@@ -304,8 +304,8 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
                         return store_error(s, rc, e, "inserting an instance");
                 if (!key && sms_object_key_format(o, &text) < 0)
                         text = NULL;
-                return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s %s already exists", c->name,
-                                     key ? key : text ? text : "(this key)");
+                return sms_error_set(e, SMS_ERROR_ALREADY_EXISTS, "%s " SMS_QUOTE_FMT " already exists", c->name,
+                                     SMS_QUOTE(key ? key : text ? text : "(this key)"));
         }
 
         if (c->key_kind == SMS_KEY_ROWID) {
@@ -351,7 +351,8 @@ int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, siz
         if (rc != SQLITE_DONE)
                 return store_error(s, rc, e, "updating an instance");
         if (sqlite3_changes(s->db) != 1)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, o->key);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, c->name,
+                                     SMS_QUOTE(o->key));
         return 0;
 }
 
@@ -377,7 +378,7 @@ int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *
         if (rc != SQLITE_DONE)
                 return store_error(s, rc, e, "deleting an instance");
         if (sqlite3_changes(s->db) != 1)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key %s", c->name, key);
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, c->name, SMS_QUOTE(key));
         return 0;
 }
 

@@ -52,11 +52,46 @@ int sms_error_code_to_errno(SmsErrorCode code) {
         return -error_table[code].errnum;
 }
 
+size_t sms_utf8_prefix_length(const char *s, size_t max) {
+        size_t n = strnlen(s, max + 1);
+
+        if (n <= max)
+                return n;
+        /* s[max] is the first byte left out: step back over the continuation bytes (10xxxxxx) of
+         * the character it belongs to, at most 3 of them in valid UTF-8. */
+        n = max;
+        for (unsigned back = 0; n > 0 && back < 3 && ((unsigned char) s[n] & 0xC0) == 0x80; back++)
+                n--;
+        if (((unsigned char) s[n] & 0xC0) == 0x80)
+                n = max; /* not UTF-8 at all: cut where the limit is */
+        return n;
+}
+
+int sms_quote_length(const char *s) {
+        return (int) sms_utf8_prefix_length(sms_quote_string(s), SMS_QUOTE_MAX);
+}
+
+const char *sms_quote_string(const char *s) {
+        return s ? s : "(null)";
+}
+
+const char *sms_quote_ellipsis(const char *s) {
+        return s && strnlen(s, SMS_QUOTE_MAX + 1) > SMS_QUOTE_MAX ? "…" : "";
+}
+
+/* Cuts m, longer than SMS_ERROR_MESSAGE_MAX bytes, to at most that many with the "…" (3 bytes):
+ * the cut message fits where m was. */
+static void message_cut(char *m) {
+        strcpy(m + sms_utf8_prefix_length(m, SMS_ERROR_MESSAGE_MAX - strlen("…")), "…");
+}
+
 int sms_error_setv(SmsError *e, SmsErrorCode code, const char *fmt, va_list ap) {
         if (e && e->code == SMS_ERROR_NONE) {
                 char *m = NULL;
                 if (vasprintf(&m, fmt, ap) < 0)
                         m = NULL;
+                else if (strlen(m) > SMS_ERROR_MESSAGE_MAX)
+                        message_cut(m);
                 e->code = code;
                 e->message = m;
         }

@@ -69,7 +69,8 @@ static int path_check_syntax(const char *path, SmsError *e) {
         size_t component = 0;
 
         if (!path || path[0] != '/')
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "path '%s' is not absolute", path ? path : "");
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "path '" SMS_QUOTE_FMT "' is not absolute",
+                                     SMS_QUOTE(path ? path : ""));
         if (strlen(path) >= PATH_MAX)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "path is longer than %d bytes", PATH_MAX - 1);
         for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
@@ -110,7 +111,8 @@ int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind 
                         break;
                 }
         if (!root)
-                return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED, "%s is outside the site's content roots", path);
+                return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED,
+                                     SMS_QUOTE_FMT " is outside the site's content roots", SMS_QUOTE(path));
 
         root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
@@ -119,16 +121,17 @@ int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind 
         fd = path_open_beneath(root_fd, *rest ? rest : ".", O_PATH);
         if (fd == -EXDEV || fd == -ELOOP)
                 return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED,
-                                     "%s leaves content root %s (through '..' or a symbolic link)", path, root);
+                                     SMS_QUOTE_FMT " leaves content root %s (through '..' or a symbolic link)",
+                                     SMS_QUOTE(path), root);
         if (fd == -ENOENT || fd == -ENOTDIR)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s does not exist", path);
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, SMS_QUOTE_FMT " does not exist", SMS_QUOTE(path));
         if (fd == -ENAMETOOLONG)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s: name too long", path);
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, SMS_QUOTE_FMT ": name too long", SMS_QUOTE(path));
         if (fd < 0)
-                return sms_error_set_errno(e, -fd, "%s", path);
+                return sms_error_set_errno(e, -fd, SMS_QUOTE_FMT, SMS_QUOTE(path));
 
         if (fstat(fd, &st) < 0)
-                return sms_error_set_errno(e, errno, "%s", path);
+                return sms_error_set_errno(e, errno, SMS_QUOTE_FMT, SMS_QUOTE(path));
 
         if (S_ISREG(st.st_mode) && kind != PATH_KIND_DIRECTORY) {
                 char proc[64];
@@ -138,14 +141,15 @@ int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind 
                 int rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 if (rfd < 0)
                         return errno == EACCES
-                                       ? sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is not readable", path)
-                                       : sms_error_set_errno(e, errno, "%s", path);
+                                       ? sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, SMS_QUOTE_FMT " is not readable",
+                                                       SMS_QUOTE(path))
+                                       : sms_error_set_errno(e, errno, SMS_QUOTE_FMT, SMS_QUOTE(path));
                 close(fd);
                 fd = rfd;
         } else if (S_ISDIR(st.st_mode) && kind != PATH_KIND_FILE) {
                 /* the O_PATH descriptor is what directory users want */
         } else
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s is %s, not %s", path,
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, SMS_QUOTE_FMT " is %s, not %s", SMS_QUOTE(path),
                                      S_ISDIR(st.st_mode)    ? "a directory"
                                      : S_ISREG(st.st_mode)  ? "a regular file"
                                      : S_ISFIFO(st.st_mode) ? "a FIFO"

@@ -4,8 +4,10 @@
  * made as an unprivileged user, can make the daemon send a message that dbus-daemon refuses (it
  * would disconnect the daemon, which would lose its name and its running jobs): a reply either
  * fits --max-reply-bytes or is LimitsExceeded naming ExecQueryPage, and the same daemon still owns
- * its name afterwards. Row classes are not managed objects. Losing the bus ends the daemon with a
- * failure status, cleanly. */
+ * its name afterwards. Row classes are not managed objects. One object cannot grow past a
+ * sixteenth of the budget (Get, GetAll and PropertiesChanged of it are built by sd-bus, unbounded).
+ * An error quotes little of what the caller gave, however long. Losing the bus ends the daemon
+ * with a failure status, cleanly. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,11 @@
 #define IFACE "org.smsprov.Provider1."
 #define N_OBJECTS 50000
 #define NOBODY 65534
+#define BASE_IFACE IFACE "SMS_PackageBaseclass"
+#define MAX_REPLY_BYTES (16u << 20) /* --max-reply-bytes's default */
+#define MAX_OBJECT_BYTES (MAX_REPLY_BYTES / 16)
+#define BLOB_MAX (1u << 20)         /* what one UInt8[] property may hold (class.h) */
+#define QUOTE_MAX 256               /* bytes of a caller's value an error quotes (error.h) */
 
 static TestEnv env;
 static char *image_package; /* an SMS_ImagePackage with content, from the row class test */
@@ -310,6 +317,222 @@ static void test_row_classes_are_not_managed(void **state) {
         free(multi);
 }
 
+/* --- one object's size ---------------------------------------------------------------------------- */
+
+/* Put of Icon with n bytes on path, or with class_name a Create of that class with that Icon.
+ * Returns what sd_bus_call() returns; a created instance's path in *ret_path. */
+static int write_icon(const char *path, const char *class_name, size_t n, sd_bus_error *error, char **ret_path) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        char *class_path = NULL;
+        uint8_t *bytes = calloc(1, n ? n : 1);
+        int r;
+
+        assert_non_null(bytes);
+        if (class_name) {
+                assert_true(asprintf(&class_path, ROOT "/class/%s", class_name) > 0);
+                assert_true(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", class_path,
+                                                           IFACE "Class", "Create") >= 0);
+        } else
+                assert_true(sd_bus_message_new_method_call(env.bus, &m, "org.smsprov.Provider1", path, BASE_IFACE,
+                                                           "Put") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'e', "sv") >= 0);
+        assert_true(sd_bus_message_append(m, "s", "Icon") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'v', "ay") >= 0);
+        assert_true(sd_bus_message_append_array(m, 'y', bytes, n) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        r = sd_bus_call(env.bus, m, TEST_CALL_TIMEOUT_USEC, error, &reply);
+        if (r >= 0 && ret_path) {
+                const char *p;
+                assert_true(sd_bus_message_read(reply, "o", &p) > 0);
+                *ret_path = strdup(p);
+        }
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        free(class_path);
+        free(bytes);
+        return r;
+}
+
+/* LimitsExceeded for one object too large: returns the size the daemon says it would take. */
+static uint64_t assert_object_too_large(int r, sd_bus_error *error, const char *what) {
+        unsigned long long size = 0, max = 0;
+        const char *at;
+
+        if (r >= 0)
+                fail_msg("%s: expected %s, the call succeeded", what, SMSPROV_ERR("LimitsExceeded"));
+        if (strcmp(error->name, SMSPROV_ERR("LimitsExceeded")) != 0)
+                fail_msg("%s: expected %s, got %s: %s", what, SMSPROV_ERR("LimitsExceeded"), error->name, error->message);
+        at = strstr(error->message, " would take ");
+        if (!at || sscanf(at, " would take %llu bytes on D-Bus, more than the %llu bytes", &size, &max) != 2)
+                fail_msg("%s: the message should say how large the object would be and the limit: %s", what,
+                         error->message);
+        assert_non_null(strstr(error->message, "--max-reply-bytes"));
+        assert_int_equal(max, MAX_OBJECT_BYTES);
+        assert_true(size > max);
+        sd_bus_error_free(error);
+        return size;
+}
+
+/* The Icon and its IconSize as stored: both must say n bytes. */
+static void assert_icon(const char *path, size_t n) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const void *p;
+        size_t len = SIZE_MAX;
+
+        assert_int_equal(test_get_u32(&env, path, BASE_IFACE, "IconSize"), n);
+        if (sd_bus_get_property(env.bus, "org.smsprov.Provider1", path, BASE_IFACE, "Icon", &error, &reply, "ay") < 0)
+                fail_msg("Get Icon of %s: %s: %s", path, error.name, error.message);
+        assert_true(sd_bus_message_read_array(reply, 'y', &p, &len) >= 0);
+        assert_int_equal(len, n);
+        sd_bus_message_unref(reply);
+}
+
+/* One object may take at most a sixteenth of --max-reply-bytes (1 MiB by default) on D-Bus, its
+ * lazy properties included: a Put or a Create that would pass it is LimitsExceeded and stores
+ * nothing; the largest Put within it is stored and its Get and GetAll are answered. The daemon
+ * says how large the object would have been, so the test finds the exact edge: each Icon byte is
+ * one byte of the object. */
+static void test_object_size_cap(void **state) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        char *pkg = NULL, *created = NULL;
+        uint64_t size;
+        size_t fit;
+        int r;
+
+        assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "Name", "s", "Object size"));
+        char *sedo = test_get_string(&env, pkg, BASE_IFACE, "SedoObjectVersion");
+        size_t packages = test_count_rows(&env, "SELECT PackageID FROM SMS_ImagePackage");
+
+        /* An Icon of 1 MiB is a valid value alone, but the object would pass its limit. */
+        r = write_icon(pkg, NULL, BLOB_MAX, &error, NULL);
+        size = assert_object_too_large(r, &error, "Put of a 1 MiB Icon");
+        assert_icon(pkg, 0);
+        char *after = test_get_string(&env, pkg, BASE_IFACE, "SedoObjectVersion");
+        assert_string_equal(after, sedo); /* nothing written */
+        free(after);
+
+        /* One byte over the limit, then exactly at it. */
+        fit = BLOB_MAX - (size_t) (size - MAX_OBJECT_BYTES);
+        r = write_icon(pkg, NULL, fit + 1, &error, NULL);
+        assert_int_equal(assert_object_too_large(r, &error, "Put of an Icon one byte over"), MAX_OBJECT_BYTES + 1);
+        assert_icon(pkg, 0);
+        r = write_icon(pkg, NULL, fit, &error, NULL);
+        if (r < 0)
+                fail_msg("Put of an Icon of %zu bytes (the object at its limit): %s: %s", fit, error.name,
+                         error.message);
+        assert_icon(pkg, fit);
+        if (sd_bus_call_method(env.bus, "org.smsprov.Provider1", pkg, "org.freedesktop.DBus.Properties", "GetAll",
+                               &error, &reply, "s", BASE_IFACE) < 0)
+                fail_msg("GetAll of the object at its limit: %s: %s", error.name, error.message);
+        assert_true(sd_bus_message_skip(reply, "a{sv}") >= 0);
+        sd_bus_message_unref(reply);
+        reply = NULL;
+        /* Growing it by a byte elsewhere is refused too, and leaves it as it was. */
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "Description", "s", "x");
+        assert_int_equal(assert_object_too_large(r, &error, "Put of a Description onto the full object"),
+                         MAX_OBJECT_BYTES + 1);
+        assert_icon(pkg, fit);
+
+        /* Create: refused, nothing created. */
+        r = write_icon(NULL, "SMS_ImagePackage", BLOB_MAX, &error, &created);
+        assert_object_too_large(r, &error, "Create with a 1 MiB Icon");
+        assert_null(created);
+        assert_int_equal(test_count_rows(&env, "SELECT PackageID FROM SMS_ImagePackage"), packages);
+
+        assert_null(test_invoke(&env, pkg, BASE_IFACE, "Delete", NULL, NULL));
+        free(sedo);
+        free(pkg);
+}
+
+/* --- errors quote little ---------------------------------------------------------------------------- */
+
+static char *repeat(char c, size_t n) {
+        char *s = malloc(n + 1);
+        assert_non_null(s);
+        memset(s, c, n);
+        s[n] = 0;
+        return s;
+}
+
+/* A named error whose reply is small: the name and the message with room for the header in 4 KiB;
+ * with quoted, the message quotes at most QUOTE_MAX bytes of the value, with "…". */
+static void assert_short_error(int r, sd_bus_error *error, const char *what, bool quoted) {
+        if (r >= 0)
+                fail_msg("%s: expected an error, the call succeeded", what);
+        fprintf(stderr, "%s: %s, %zu bytes of message\n", what, error->name, strlen(error->message ?: ""));
+        if (strncmp(error->name, SMSPROV_ERR(""), strlen(SMSPROV_ERR(""))) != 0 ||
+            strncmp(error->message ?: "", "WBEM_E_", 7) != 0)
+                fail_msg("%s: expected a named error with its WBEM code, got %s: %.200s", what, error->name,
+                         error->message ?: "");
+        if (strlen(error->name) + strlen(error->message) + 1024 > 4096)
+                fail_msg("%s: the error reply would not fit 4 KiB: %s with %zu bytes of message", what, error->name,
+                         strlen(error->message));
+        if (quoted && (!strstr(error->message, "…") || strlen(error->message) > QUOTE_MAX + 256))
+                fail_msg("%s: expected at most %d bytes of the value and \"…\" in the message, got %zu bytes: %.400s",
+                         what, QUOTE_MAX, strlen(error->message), error->message);
+        sd_bus_error_free(error);
+}
+
+/* Arguments and property values of 1 MiB (or just within the limits that apply before the value
+ * is quoted) give errors of a few hundred bytes. */
+static void test_long_values_short_errors(void **state) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *pkg = NULL, *mib = repeat('a', 1u << 20), *path_mib = repeat('a', 1u << 20);
+        char *outside = repeat('/', 4000), *relative = repeat('/', 60000), *class_name = repeat('C', 60000);
+        char *query = NULL;
+        int r;
+
+        /* /o/o/o/…: within PATH_MAX and NAME_MAX, outside every root; d/d/d/…: not absolute. */
+        path_mib[0] = '/';
+        for (size_t i = 1; i < 4000; i += 2)
+                outside[i] = 'o';
+        for (size_t i = 0; i < 60000; i += 2)
+                relative[i] = 'd';
+        assert_null(test_create(&env, "SMS_ImagePackage", &pkg, NULL, 1, "{sv}", "Name", "s", "Short errors"));
+
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", path_mib);
+        assert_short_error(r, &error, "Put of a 1 MiB PkgSourcePath", false);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", mib);
+        assert_short_error(r, &error, "Put of a 1 MiB relative PkgSourcePath", false);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", relative);
+        assert_short_error(r, &error, "Put of a 60,000-byte relative PkgSourcePath", true);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, "PkgSourcePath", "s", outside);
+        assert_short_error(r, &error, "Put of a 4000-byte PkgSourcePath outside the roots", true);
+        r = test_call(&env, pkg, BASE_IFACE, "Put", &error, NULL, "a{sv}", 1, mib, "s", "x");
+        assert_short_error(r, &error, "Put of a property with a 1 MiB name", true);
+        r = test_call(&env, pkg, BASE_IFACE, "SetSourceSite", &error, NULL, "s", mib);
+        assert_short_error(r, &error, "SetSourceSite of 1 MiB", true);
+        r = test_call(&env, ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static", "GetImageProperties",
+                      &error, NULL, "s", mib);
+        assert_short_error(r, &error, "GetImageProperties of a 1 MiB relative path", true);
+        r = test_call(&env, ROOT, IFACE "Site", "GetObject", &error, NULL, "s", mib);
+        assert_short_error(r, &error, "GetObject of a 1 MiB WMI path", false);
+        assert_true(asprintf(&query, "SELECT * FROM %s", class_name) > 0);
+        r = test_call(&env, ROOT, IFACE "Site", "ExecQuery", &error, NULL, "s", query);
+        assert_short_error(r, &error, "ExecQuery of a class with a 60,000-byte name", true);
+        r = test_call(&env, ROOT, IFACE "Site", "ExecQueryPage", &error, NULL, "ssu", "SELECT * FROM SMS_ImagePackage",
+                      mib, 10);
+        assert_short_error(r, &error, "ExecQueryPage with a 1 MiB cursor", false);
+
+        /* Nothing of it was stored. */
+        char *source = test_get_string(&env, pkg, BASE_IFACE, "PkgSourcePath");
+        assert_string_equal(source, "");
+        free(source);
+        assert_null(test_invoke(&env, pkg, BASE_IFACE, "Delete", NULL, NULL));
+        free(query);
+        free(class_name);
+        free(relative);
+        free(outside);
+        free(path_mib);
+        free(mib);
+        free(pkg);
+}
+
 /* --- 50,000 objects ---------------------------------------------------------------------------- */
 
 /* Creating 50,000 packages through Create takes minutes; they are written straight into the site
@@ -462,6 +685,8 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_row_classes_are_not_managed),
+                cmocka_unit_test(test_object_size_cap),
+                cmocka_unit_test(test_long_values_short_errors),
                 cmocka_unit_test(test_fifty_thousand_objects),
                 cmocka_unit_test(test_bus_loss_exits_with_failure),
         };

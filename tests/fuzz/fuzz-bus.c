@@ -3,10 +3,13 @@
  * ($SMSPROVD, the sanitizer build's when run from it), a site with a package of each class built
  * from real WIMs, a distribution point and jobs; then, from what each object introspects, calls of
  * every method and property of every interface with random and boundary arguments, first as
- * nobody, then as the daemon's owner. It fails on a crash of the daemon, a hang (Peer.Ping
- * unanswered for 5 s after a call), a sanitizer report or leak (the daemon's log, its exit status
- * at SIGTERM), a reply over the reply budget, an error that is not a named one (bus-fuzz-check.c),
- * or a change of the site made as nobody (bus-fuzz-state.c).
+ * nobody, then as the daemon's owner. As the owner, more calls go to the daemon's own methods (the
+ * writes nobody is refused), jobs they start are mostly canceled by the next call (and the first
+ * few called themselves), and Delete goes to instances the phase created, so that the site it was
+ * built with stays. It fails on a crash of the daemon, a hang (Peer.Ping unanswered for 5 s after
+ * a call), a sanitizer report or leak (the daemon's log, its exit status at SIGTERM), a reply over
+ * the reply budget, an error that is not a named one (bus-fuzz-check.c), or a change of the site
+ * made as nobody (bus-fuzz-state.c).
  *
  *   fuzz-bus [SECONDS]      SECONDS, else $FUZZ_SECONDS, else 60; half as nobody, half as owner
  *   FUZZ_SEED=N             replays a run (the seed is printed at the start)
@@ -45,6 +48,14 @@
  * message of a few MiB, or a 1 MiB string and the error that quoted it, to and fro, which looked
  * like a hang of the daemon). */
 #define MESSAGE_BUDGET (512u << 10)
+/* As the owner: how often a call goes to a method of the daemon's own interfaces (the writes and
+ * jobs that nobody is refused; every object's standard interfaces would have most calls
+ * otherwise), how often a job a call started is canceled by the next call, how many of those jobs
+ * join the surface to be called themselves, and how many instances Create made are kept for Delete. */
+#define OWN_METHOD_PERCENT 40
+#define CANCEL_PERCENT 80
+#define MAX_JOBS_ADDED 8
+#define MAX_CREATED 16
 
 static TestEnv env;
 static uint64_t seed;
@@ -85,6 +96,27 @@ typedef struct Phase {
         char *error_names[64];
         uint64_t error_counts[64];
         size_t n_error_names;
+        /* As the owner (above): the methods of the daemon's own interfaces, by their indexes in the
+         * surface; the job the next call cancels; counts for the summary. */
+        bool own_methods_first;
+        struct {
+                size_t object, interface, member;
+        } *own;
+        size_t n_own, n_own_objects;
+        char *cancel_job;
+        uint64_t jobs_started, jobs_canceled, jobs_added;
+        /* The site built at the start stays for the whole phase: Delete goes to the instances this
+         * phase created, each once. */
+        char *created[MAX_CREATED];
+        size_t n_created;
+        uint64_t created_total, deleted;
+        /* Where the phase's time went: from sending a call to its answer, by member, and building
+         * the calls ("(building calls)"). */
+        struct {
+                char *member;
+                uint64_t usec, calls;
+        } slow[256];
+        size_t n_slow;
 } Phase;
 
 typedef struct Pending {
@@ -110,6 +142,41 @@ static void count_error(Phase *ph, const char *name) {
                 ph->error_names[ph->n_error_names] = strdup(name);
                 ph->error_counts[ph->n_error_names++] = 1;
         }
+}
+
+static void count_time(Phase *ph, const char *member, uint64_t usec) {
+        size_t i;
+
+        for (i = 0; i < ph->n_slow; i++)
+                if (strcmp(ph->slow[i].member, member) == 0)
+                        break;
+        if (i == ph->n_slow) {
+                if (i == ELEMENTSOF(ph->slow))
+                        return;
+                ph->slow[ph->n_slow++].member = strdup(member);
+        }
+        ph->slow[i].usec += usec;
+        ph->slow[i].calls++;
+}
+
+/* The members that took most of the phase's time, for the summary. */
+static void print_slowest(Phase *ph) {
+        printf("fuzz-bus: as %s, the most time in:", ph->who);
+        for (unsigned k = 0; k < 5; k++) {
+                size_t best = SIZE_MAX;
+                for (size_t i = 0; i < ph->n_slow; i++)
+                        if (ph->slow[i].member && (best == SIZE_MAX || ph->slow[i].usec > ph->slow[best].usec))
+                                best = i;
+                if (best == SIZE_MAX)
+                        break;
+                printf(" %s %" PRIu64 " ms (%" PRIu64 " calls)", ph->slow[best].member, ph->slow[best].usec / 1000,
+                       ph->slow[best].calls);
+                free(ph->slow[best].member);
+                ph->slow[best].member = NULL;
+        }
+        for (size_t i = 0; i < ph->n_slow; i++)
+                free(ph->slow[i].member);
+        printf("\n");
 }
 
 static int finding(Phase *ph, const char *fmt, ...) _printf_(2, 3);
@@ -190,16 +257,78 @@ static const FuzzMember *pick_member(Phase *ph, const FuzzObject *o, const FuzzI
         return i->n_members ? &i->members[fuzz_below(&ph->rng, i->n_members)] : NULL;
 }
 
+/* Adds the methods of the daemon's own interfaces on the objects not listed yet to ph->own. */
+static void list_own_methods(Phase *ph) {
+        for (size_t i = ph->n_own_objects; i < surface.n_objects; i++)
+                for (size_t j = 0; j < surface.objects[i].n_interfaces; j++) {
+                        const FuzzInterface *iface = &surface.objects[i].interfaces[j];
+                        if (strncmp(iface->name, FUZZ_BUS_NAME ".", strlen(FUZZ_BUS_NAME ".")) != 0)
+                                continue;
+                        for (size_t k = 0; k < iface->n_members; k++) {
+                                if (iface->members[k].property)
+                                        continue;
+                                ph->own = realloc(ph->own, (ph->n_own + 1) * sizeof *ph->own);
+                                if (!ph->own)
+                                        abort();
+                                ph->own[ph->n_own].object = i;
+                                ph->own[ph->n_own].interface = j;
+                                ph->own[ph->n_own++].member = k;
+                        }
+                }
+        ph->n_own_objects = surface.n_objects;
+}
+
 /* Builds one random call. */
 static int build_call(Phase *ph, sd_bus_message **ret) {
         const FuzzObject *o = &surface.objects[fuzz_below(&ph->rng, surface.n_objects)];
         const FuzzInterface *iface = NULL;
-        const FuzzMember *mem = pick_member(ph, o, &iface);
+        const FuzzMember *mem;
         FuzzArgs a = { .rng = &ph->rng, .surface = &surface, .test_dir = env.dir, .content_dir = env.content_dir,
                        .confine_paths = ph->confine_paths, .budget = MESSAGE_BUDGET };
         sd_bus_message *m = NULL;
         char *sig = NULL;
         int r;
+
+        if (ph->cancel_job) {
+                /* The job the previous call started: jobs do not pile up in the workers, and Cancel
+                 * meets jobs queued, running and done. */
+                r = sd_bus_message_new_method_call(ph->bus, &m, FUZZ_BUS_NAME, ph->cancel_job, FUZZ_BUS_NAME ".Job",
+                                                   "Cancel");
+                free(ph->cancel_job);
+                ph->cancel_job = NULL;
+                if (r < 0)
+                        return r;
+                ph->jobs_canceled++;
+                *ret = m;
+                return 0;
+        }
+        if (ph->n_own > 0 && fuzz_chance(&ph->rng, OWN_METHOD_PERCENT)) {
+                size_t k = fuzz_below(&ph->rng, ph->n_own);
+                o = &surface.objects[ph->own[k].object];
+                iface = &o->interfaces[ph->own[k].interface];
+                mem = &iface->members[ph->own[k].member];
+        } else
+                mem = pick_member(ph, o, &iface);
+        _cleanup_free_ char *target = strdup(o->path);
+        if (!target)
+                abort();
+        if (ph->own_methods_first && mem && !mem->property && strcmp(mem->name, "Delete") == 0) {
+                /* Deleting an object the site was built with would send most later calls to an
+                 * object that is gone: Delete an instance of the same class this phase created, or
+                 * one that does not exist. */
+                const char *cls = o->path + strlen(FUZZ_ROOT_PATH "/");
+                size_t len = strcspn(cls, "/");
+                free(target);
+                target = NULL;
+                for (size_t i = 0; i < ph->n_created && !target; i++)
+                        if (strncmp(ph->created[i] + strlen(FUZZ_ROOT_PATH "/"), cls, len + 1) == 0) {
+                                target = ph->created[i];
+                                ph->created[i] = ph->created[--ph->n_created];
+                                ph->deleted++;
+                        }
+                if (!target)
+                        target = joinf(FUZZ_ROOT_PATH "/%.*s/LAB99999", (int) len, cls);
+        }
 
         if (mem && mem->property && fuzz_chance(&ph->rng, 90)) {
                 /* Get, Set or GetAll of the property, mostly with the right names. */
@@ -219,7 +348,7 @@ static int build_call(Phase *ph, sd_bus_message **ret) {
                 }
         } else if (mem && !mem->property && fuzz_chance(&ph->rng, 95)) {
                 /* The method, mostly with its own signature, otherwise a wrong one or none. */
-                r = sd_bus_message_new_method_call(ph->bus, &m, FUZZ_BUS_NAME, o->path, iface->name, mem->name);
+                r = sd_bus_message_new_method_call(ph->bus, &m, FUZZ_BUS_NAME, target, iface->name, mem->name);
                 if (fuzz_chance(&ph->rng, 80))
                         sig = strdup(mem->signature);
                 else
@@ -253,6 +382,51 @@ static int build_call(Phase *ph, sd_bus_message **ret) {
         return 0;
 }
 
+/* As the owner: the jobs a reply names (its object paths under /job/), the first few added to the
+ * surface, most of them canceled by the next call; and the first few instances Create made. */
+static void note_objects(Phase *ph, const char *member, sd_bus_message *reply) {
+        const char *contents;
+        char type;
+
+        if (!ph->own_methods_first || sd_bus_message_is_method_error(reply, NULL) ||
+            sd_bus_message_rewind(reply, true) < 0)
+                return;
+        while (sd_bus_message_peek_type(reply, &type, &contents) > 0) {
+                const char *path;
+                if (type != 'o') {
+                        char sig[256];
+                        if (type == 'a')
+                                snprintf(sig, sizeof sig, "a%s", contents);
+                        else if (type == 'r')
+                                snprintf(sig, sizeof sig, "(%s)", contents);
+                        else
+                                snprintf(sig, sizeof sig, "%c", type);
+                        if (sd_bus_message_skip(reply, sig) < 0)
+                                return;
+                        continue;
+                }
+                if (sd_bus_message_read_basic(reply, 'o', &path) < 0)
+                        return;
+                if (!strstr(path, "/job/_")) {
+                        if (strcmp(member, "Create") == 0 &&
+                            strncmp(path, FUZZ_ROOT_PATH "/", strlen(FUZZ_ROOT_PATH "/")) == 0) {
+                                ph->created_total++;
+                                if (ph->n_created < MAX_CREATED && !(ph->created[ph->n_created++] = strdup(path)))
+                                        abort();
+                        }
+                        continue;
+                }
+                ph->jobs_started++;
+                if (ph->jobs_added < MAX_JOBS_ADDED) {
+                        ph->jobs_added++;
+                        fuzz_surface_add_object(&surface, ph->bus, path, "a job the owner started");
+                        list_own_methods(ph);
+                }
+                if (!ph->cancel_job && fuzz_chance(&ph->rng, CANCEL_PERCENT) && !(ph->cancel_job = strdup(path)))
+                        abort();
+        }
+}
+
 /* One call, answered or not: sent without waiting, then a Ping that must be answered within 5 s
  * (a call that holds the daemon's event loop holds the Ping behind it), then the answer. */
 static int call_once(Phase *ph) {
@@ -261,10 +435,15 @@ static int call_once(Phase *ph) {
         Pending p = {};
         int r;
 
+        uint64_t t0 = now_usec();
         r = build_call(ph, &m);
+        count_time(ph, "(building calls)", now_usec() - t0);
         if (r < 0)
                 return 0; /* a message sd-bus would not build: nothing was sent */
         ph->calls++;
+        uint64_t start = now_usec();
+        char member[256];
+        snprintf(member, sizeof member, "%s", sd_bus_message_get_member(m));
         r = sd_bus_call_async(ph->bus, &slot, m, on_reply, &p, CALL_TIMEOUT_USEC);
         if (r >= 0)
                 describe(ph, m);
@@ -290,8 +469,12 @@ static int call_once(Phase *ph) {
                 if (r < 0)
                         r = finding(ph, "the bus connection broke: %s", strerror(-r));
         }
-        if (r >= 0)
+        if (r >= 0) {
+                count_time(ph, member, now_usec() - start);
                 r = check_reply(ph, p.reply);
+        }
+        if (r >= 0)
+                note_objects(ph, member, p.reply);
         sd_bus_slot_unref(slot);
         sd_bus_message_unref(p.reply);
         return r;
@@ -333,6 +516,8 @@ static int run_phase(Phase *ph, uint64_t usec, bool may_wait_daemon) {
         ph->bus = connect_bus();
         if (!ph->bus)
                 return -1;
+        if (ph->own_methods_first)
+                list_own_methods(ph);
         while (r >= 0 && now_usec() < end) {
                 r = call_once(ph);
                 if (r >= 0 && may_wait_daemon && !daemon_alive())
@@ -346,6 +531,16 @@ static int run_phase(Phase *ph, uint64_t usec, bool may_wait_daemon) {
                 free(ph->error_names[i]);
         }
         printf("\n");
+        if (ph->own_methods_first)
+                printf("fuzz-bus: as %s: %zu methods of the daemon's own interfaces; %" PRIu64 " jobs started, %" PRIu64
+                       " canceled, %" PRIu64 " called; %" PRIu64 " instances created, %" PRIu64 " deleted\n",
+                       ph->who, ph->n_own, ph->jobs_started, ph->jobs_canceled, ph->jobs_added, ph->created_total,
+                       ph->deleted);
+        print_slowest(ph);
+        free(ph->own);
+        free(ph->cancel_job);
+        for (size_t i = 0; i < ph->n_created; i++)
+                free(ph->created[i]);
         fflush(stdout);
         sd_bus_message_unref(ph->last_message);
         sd_bus_flush_close_unref(ph->bus);
@@ -669,7 +864,7 @@ static void fuzz_bus(void **state) {
         fuzz_state_free(&before);
 
         if (!failed) {
-                Phase owner = { .who = "owner", .rng = { seed }, .confine_paths = true };
+                Phase owner = { .who = "owner", .rng = { seed }, .confine_paths = true, .own_methods_first = true };
                 if (run_phase(&owner, half, true) < 0)
                         failed = true;
         }

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "smsprov/cim.h"
+#include "smsprov/error.h"
 #include "smsprov/macro.h"
 #include "smsprov/path.h"
 #include "util/parallel.h"
@@ -217,8 +219,147 @@ static void test_tree_copy(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* --- quoting caller strings in messages (error.h) ---------------------------------------------- */
+
+/* A string of n bytes: `unit` repeated, then 'z' to fill what is left. */
+static char *repeat(const char *unit, size_t n) {
+        size_t u = strlen(unit), i = 0;
+        char *s = malloc(n + 1);
+        assert_non_null(s);
+        for (; i + u <= n; i += u)
+                memcpy(s + i, unit, u);
+        memset(s + i, 'z', n - i);
+        s[n] = 0;
+        return s;
+}
+
+static char *quoted(const char *s) {
+        char *q = NULL;
+        assert_true(asprintf(&q, "<" SMS_QUOTE_FMT ">", SMS_QUOTE(s)) > 0);
+        return q;
+}
+
+static void test_utf8_prefix_length(void **state) {
+        /* Short strings whole; the limit itself is no cut. */
+        assert_int_equal(sms_utf8_prefix_length("", 4), 0);
+        assert_int_equal(sms_utf8_prefix_length("abcd", 4), 4);
+        assert_int_equal(sms_utf8_prefix_length("abcde", 4), 4);
+        /* é (2 bytes), € (3), 😀 (4): a cut inside one keeps the characters before it. */
+        assert_int_equal(sms_utf8_prefix_length("abc\xc3\xa9", 4), 3);
+        assert_int_equal(sms_utf8_prefix_length("abc\xc3\xa9", 5), 5);
+        assert_int_equal(sms_utf8_prefix_length("ab\xe2\x82\xac", 3), 2);
+        assert_int_equal(sms_utf8_prefix_length("ab\xe2\x82\xac", 4), 2);
+        assert_int_equal(sms_utf8_prefix_length("ab\xe2\x82\xac!", 5), 5);
+        assert_int_equal(sms_utf8_prefix_length("a\xf0\x9f\x98\x80", 2), 1);
+        assert_int_equal(sms_utf8_prefix_length("a\xf0\x9f\x98\x80", 4), 1);
+        assert_int_equal(sms_utf8_prefix_length("a\xf0\x9f\x98\x80", 5), 5);
+        /* Not UTF-8 (a run of continuation bytes): cut at the limit, never before the start. */
+        assert_int_equal(sms_utf8_prefix_length("\x80\x80\x80\x80\x80\x80", 5), 5);
+        assert_int_equal(sms_utf8_prefix_length("\x80\x80", 1), 1);
+}
+
+static void test_quote(void **state) {
+        char *s, *q;
+
+        /* Up to SMS_QUOTE_MAX bytes a value is quoted whole, without "…". */
+        s = repeat("a", SMS_QUOTE_MAX);
+        q = quoted(s);
+        assert_int_equal(strlen(q), SMS_QUOTE_MAX + 2);
+        assert_null(strstr(q, "…"));
+        free(q);
+        free(s);
+
+        /* 1 MiB: its first SMS_QUOTE_MAX bytes and "…". */
+        s = repeat("a", 1u << 20);
+        q = quoted(s);
+        assert_int_equal(strlen(q), 1 + SMS_QUOTE_MAX + strlen("…") + 1);
+        assert_int_equal(strncmp(q + 1, s, SMS_QUOTE_MAX), 0);
+        assert_string_equal(q + 1 + SMS_QUOTE_MAX, "…>");
+        free(q);
+        free(s);
+
+        /* "é" repeated puts a character across the limit when it is odd: cut before it. */
+        s = repeat("\xc3\xa9", 1001);
+        s[0] = 'x'; /* "x", then é from byte 2: the 128th é takes bytes 255 and 256 */
+        memmove(s + 1, s + 2, 1000);
+        q = quoted(s);
+        assert_true(utf8_is_valid(q));
+        assert_int_equal(strlen(q), 1 + SMS_QUOTE_MAX - 1 + strlen("…") + 1);
+        free(q);
+        free(s);
+
+        q = quoted(NULL);
+        assert_string_equal(q, "<(null)>");
+        free(q);
+}
+
+static void test_error_message_bounded(void **state) {
+        SmsError e = SMS_ERROR_NULL;
+        char *huge = repeat("\xe2\x82\xac", 3u << 20); /* € × 1 Mi */
+
+        /* Quoted: the rest of the message stays. */
+        assert_int_equal(sms_error_set(&e, SMS_ERROR_NOT_FOUND, "no package " SMS_QUOTE_FMT " here", SMS_QUOTE(huge)),
+                         -ENOENT);
+        assert_int_equal(e.code, SMS_ERROR_NOT_FOUND);
+        assert_true(strlen(e.message) <= strlen("no package ") + SMS_QUOTE_MAX + strlen("… here"));
+        assert_true(strncmp(e.message, "no package €€€", strlen("no package €€€")) == 0);
+        assert_non_null(strstr(e.message, "€… here"));
+        assert_true(utf8_is_valid(e.message));
+        sms_error_clear(&e);
+
+        /* Not quoted (a call site that forgot, or a nested message): the whole message is cut, on a
+         * character boundary, at SMS_ERROR_MESSAGE_MAX bytes with its "…". */
+        sms_error_set(&e, SMS_ERROR_INVALID_PARAMETER, "bad: %s", huge);
+        assert_true(strlen(e.message) <= SMS_ERROR_MESSAGE_MAX);
+        assert_true(strlen(e.message) > SMS_ERROR_MESSAGE_MAX - 3 - 3);
+        assert_true(utf8_is_valid(e.message));
+        assert_int_equal(strncmp(e.message, "bad: €", strlen("bad: €")), 0);
+        assert_string_equal(e.message + strlen(e.message) - strlen("…"), "…");
+        sms_error_clear(&e);
+        sms_error_set_errno(&e, ENOSPC, "writing %s", huge);
+        assert_int_equal(e.code, SMS_ERROR_OUT_OF_DISK_SPACE);
+        assert_true(strlen(e.message) <= SMS_ERROR_MESSAGE_MAX);
+        sms_error_clear(&e);
+
+        /* A message at the limit is left alone. */
+        char *exact = repeat("b", SMS_ERROR_MESSAGE_MAX);
+        sms_error_set(&e, SMS_ERROR_FAILED, "%s", exact);
+        assert_string_equal(e.message, exact);
+        sms_error_clear(&e);
+        free(exact);
+        free(huge);
+}
+
+/* The path checks quote the caller's path, at most SMS_QUOTE_MAX bytes of it. */
+static void test_path_errors_quote_bounded(void **state) {
+        ContentRoots roots = {};
+        SmsError e = SMS_ERROR_NULL;
+        char *relative = repeat("dir/", 1u << 20), *outside = repeat("/a", 4000);
+
+        assert_int_equal(content_roots_add(&roots, "/tmp", &e), 0);
+        assert_true(content_roots_resolve(&roots, relative, PATH_KIND_ANY, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        assert_true(strlen(e.message) < SMS_QUOTE_MAX + 64);
+        assert_non_null(strstr(e.message, "dir/dir/"));
+        assert_non_null(strstr(e.message, "…' is not absolute"));
+        sms_error_clear(&e);
+
+        assert_true(content_roots_resolve(&roots, outside, PATH_KIND_ANY, NULL, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_PATH_NOT_ALLOWED);
+        assert_true(strlen(e.message) < SMS_QUOTE_MAX + 64);
+        assert_non_null(strstr(e.message, "… is outside the site's content roots"));
+        sms_error_clear(&e);
+        content_roots_done(&roots);
+        free(relative);
+        free(outside);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_utf8_prefix_length),
+                cmocka_unit_test(test_quote),
+                cmocka_unit_test(test_error_message_bounded),
+                cmocka_unit_test(test_path_errors_quote_bounded),
                 cmocka_unit_test(test_parallel_for_each_index_once),
                 cmocka_unit_test(test_write_behind_file_intact),
                 cmocka_unit_test(test_tree_copy),
