@@ -17,6 +17,7 @@
 
 #include "bus/bus-distribution.h"
 #include "bus/bus-job.h"
+#include "bus/bus-recover.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/content.h"
@@ -261,6 +262,13 @@ static void run_target(size_t i, void *userdata) {
                 t->result = sms_error_set(&t->error, SMS_ERROR_CANCELED, "canceled");
                 return;
         }
+        /* Not before the start-up recovery of this DP's library has swept it (bus-recover.h). */
+        _cleanup_free_ char *dp_lib = NULL;
+        if (asprintf(&dp_lib, "%s/SCCMContentLib", t->dp_root) < 0) {
+                t->result = -ENOMEM;
+                return;
+        }
+        bus_recover_once(dp_lib);
         switch (d->action) {
         case TARGET_DISTRIBUTE:
                 t->result = content_dp_distribute(run->lib, t->dp_root, d->package_id, d->version, t->mode,
@@ -295,6 +303,7 @@ static int distribution_work(Job *job, void *userdata, SmsError *e) {
         if (!lib)
                 return -ENOMEM;
         if (d->action == TARGET_DISTRIBUTE) {
+                bus_recover_once(lib); /* the site library is swept before it is written */
                 ContentManifest manifest = {};
                 TargetProgress tp = { .job = job };
                 _cleanup_close_ int source_fd = -1;
@@ -743,32 +752,31 @@ int bus_distribution_refresh_now(Manager *m, const char *assignment_key_text, co
 
 /* After a restart: distributions that were running start again (INSTALL_RETRYING), up to
  * DISTRIBUTION_MAX_RETRIES times; then they are INSTALL_FAILED. */
-/* Temporaries of writers a stop killed, in the site library and on every DP. */
+/* Temporaries of writers a stop killed, in the site library and on every DP: swept on a thread
+ * of its own (bus-recover.c), so that a DP whose ContentRoot never answers does not keep the
+ * daemon from serving. A library is written only once it is recovered: the distribution work
+ * passes bus_recover_once() for the site library and for each DP before it writes there. */
 static void recover_libraries(Manager *m) {
         _cleanup_free_ char *lib = site_library(m);
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         StoreRow *rows = NULL;
+        char **roots = NULL;
         size_t n = 0;
+        int r;
 
-        if (lib)
-                (void) content_recover(lib);
-        if (site_query(&m->site, "SELECT ContentRoot FROM SMS_DistributionPointInfo", &q, &rows, &n, NULL) < 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *root = NULL, *dp_lib = NULL;
-                SmsError e = SMS_ERROR_NULL;
-                /* Only where a DP may be: a row from before --dp-root, or one whose dp-root was
-                 * dropped, names a directory the sweep must not touch. */
-                if (site_dp_root_resolve(&m->site, rows[i].values[0].str, &root, &e) < 0) {
-                        log_warning("Not recovering the distribution point in %s: %s", rows[i].values[0].str,
-                                    e.message ? e.message : "not allowed");
-                        sms_error_clear(&e);
-                        continue;
+        if (!lib || site_query(&m->site, "SELECT ContentRoot FROM SMS_DistributionPointInfo", &q, &rows, &n, NULL) < 0)
+                return; /* each library is then recovered by its first writer */
+        roots = calloc(n + 1, sizeof(char *));
+        for (size_t i = 0; roots && i < n; i++)
+                if (!(roots[i] = strdup(rows[i].values[0].str))) {
+                        strv_free(roots);
+                        roots = NULL;
+                        break;
                 }
-                if (asprintf(&dp_lib, "%s/SCCMContentLib", root) >= 0)
-                        (void) content_recover(dp_lib);
-        }
         store_rows_free(rows, n, q->n_columns);
+        r = roots ? bus_recover_start(&m->site, lib, roots) : -ENOMEM;
+        if (r < 0)
+                log_warning_errno(r, "Failed to start recovering the content libraries (their first writers will): %m");
 }
 
 void bus_distribution_resume(Manager *m) {

@@ -543,11 +543,11 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                 goto fail;
         }
         size_t n_dirs = 0;
+        /* Named here, looked for in the job (kit_drop_absent()): the kit may be on a slow mount. */
         for (size_t i = 0; adk_root && i < ELEMENTSOF(winpe_always_added); i++) {
                 char path[4096];
-                struct stat st;
                 snprintf(path, sizeof path, "%s/%s/WinPE_OCs/%s", adk_root, adk_arch, winpe_always_added[i]);
-                if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !(b->component_dirs[n_dirs++] = strdup(path))) {
+                if (!(b->component_dirs[n_dirs++] = strdup(path))) {
                         r = -ENOMEM;
                         goto fail;
                 }
@@ -709,6 +709,24 @@ static void remove_output_dir_if_empty(const char *output_path) {
         }
 }
 
+/* The always-added components are taken where the kit has them: of the first n_candidates
+ * entries of `dirs`, those that are not directories go. In the job, not where it is set up: the
+ * stat() of a kit on a mount that does not answer would hold the event loop. */
+static void kit_drop_absent(char **dirs, size_t n_candidates) {
+        size_t k = 0, i = 0;
+
+        for (; dirs && dirs[i]; i++) {
+                struct stat st;
+                if (i < n_candidates && (stat(dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))) {
+                        free(dirs[i]);
+                        continue;
+                }
+                dirs[k++] = dirs[i];
+        }
+        if (dirs)
+                dirs[k] = NULL;
+}
+
 int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         BootImageBuildJob *b = userdata;
         BootImagePlan plan = {};
@@ -716,6 +734,10 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         int r;
 
         job_set_progress(job, 0, 100, 0, 0, "Preparing the boot image");
+        /* With a kit, the list starts with the always-added ones (boot_image_build_new()); without
+         * one it is empty, as optional components need the kit. */
+        if (strv_length(b->component_dirs) >= ELEMENTSOF(winpe_always_added))
+                kit_drop_absent(b->component_dirs, ELEMENTSOF(winpe_always_added));
         r = image_output_dir_prepare(b->output_path, e);
         if (r < 0)
                 return r;
@@ -854,10 +876,11 @@ int default_image_export_new(const Site *site, const char *adk_root, const char 
                 r = -ENOMEM;
                 goto fail;
         }
+        /* Looked for in the job, as for builds (kit_drop_absent()). */
         for (size_t i = 0, n = 0; i < ELEMENTSOF(winpe_always_added); i++) {
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%s/WinPE_OCs/%s", adk_root, adk_arch, winpe_always_added[i]);
-                if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !(x->component_dirs[n++] = strdup(path))) {
+                if (!(x->component_dirs[n++] = strdup(path))) {
                         r = -ENOMEM;
                         goto fail;
                 }
@@ -929,7 +952,7 @@ sync:;
 
 int default_image_export_work(Job *job, void *userdata, SmsError *e) {
         DefaultImageExportJob *x = userdata;
-        size_t n = strv_length(x->component_dirs);
+        size_t n = (kit_drop_absent(x->component_dirs, SIZE_MAX), strv_length(x->component_dirs));
         _cleanup_free_ ImagingAdd *adds = calloc(n ? n : 1, sizeof(ImagingAdd));
         _cleanup_free_ char *staging = NULL, *built = NULL;
         int r;
