@@ -651,7 +651,15 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
         added = calloc(n + 1, sizeof(char *));
         if (!added)
                 return -ENOMEM;
-        for (size_t pass = 0; pass < 2; pass++)
+        size_t would_add = 0;
+        for (size_t pass = 0; pass < 2; pass++) {
+                /* The job limit before any row: an assignment without its distribution would
+                 * stay INSTALL_PENDING. */
+                if (pass == 1 && would_add > 0) {
+                        r = bus_job_check_limits(m, caller.peer, &e);
+                        if (r < 0)
+                                goto fail;
+                }
                 for (size_t i = 0; i < n; i++) {
                         SiteChange ch[3] = {};
                         const char *names[] = { "PackageID", "ServerNALPath", "SiteCode" };
@@ -671,11 +679,13 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
                         }
                         if (r < 0)
                                 goto fail;
+                        would_add += pass == 0;
                         if (pass == 1) {
                                 (void) bus_instance_emit_interfaces(m, dp_class, akey, true);
                                 added[n_added++] = strdup(nals[i]);
                         }
                 }
+        }
 
         r = bus_distribution_start(m, reg->class, key, added, n_added, TARGET_DISTRIBUTE, &caller, &job, &e);
         if (r < 0)

@@ -85,7 +85,7 @@ static long db_count(const char *sql) {
 }
 
 typedef struct Snapshot {
-        char *boot, *image, *blocker, *assignment, *status;
+        char *boot, *image, *blocker, *assignment, *status, *assignments;
         size_t messages;
         long jobs, queued;
 } Snapshot;
@@ -97,6 +97,7 @@ static Snapshot snapshot(void) {
                 .blocker = get_all(blocker, BASE),
                 .assignment = get_all(assignment, ASSIGNMENT),
                 .status = query("SELECT * FROM SMS_PackageStatusDistPointsSummarizer"),
+                .assignments = query("SELECT * FROM SMS_DistributionPoint"),
                 .messages = test_count_rows(&env, "SELECT RecordID FROM SMS_StatusMessage"),
                 .jobs = db_count("SELECT count(*) FROM job"),
                 .queued = db_count("SELECT count(*) FROM job WHERE State = 0"),
@@ -109,6 +110,7 @@ static void snapshot_done(Snapshot *s) {
         free(s->blocker);
         free(s->assignment);
         free(s->status);
+        free(s->assignments);
 }
 
 /* Nothing changed since `before`; what changed is named. */
@@ -125,6 +127,8 @@ static void assert_unchanged(Snapshot *before, const char *what) {
                 fail_msg("%s changed the assignment:\n%s\nnow:\n%s", what, before->assignment, now.assignment);
         if (strcmp(before->status, now.status) != 0)
                 fail_msg("%s changed the distribution states:\n%s\nnow:\n%s", what, before->status, now.status);
+        if (strcmp(before->assignments, now.assignments) != 0)
+                fail_msg("%s changed the assignments:\n%s\nnow:\n%s", what, before->assignments, now.assignments);
         if (before->messages != now.messages)
                 fail_msg("%s added %zd status messages", what, (ssize_t) (now.messages - before->messages));
         if (before->jobs != now.jobs || now.queued != 0)
@@ -203,6 +207,10 @@ static void test_job_limit(void **state) {
                           "VerifyPackage", NULL, "ss", image_id, dp_nal);
         assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
         assert_unchanged(&before, "VerifyPackage at the job limit");
+
+        err = test_invoke(&env, boot, BASE, "AddDistributionPoints", NULL, "asas", 1, "LAB", 1, dp_nal);
+        assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
+        assert_unchanged(&before, "AddDistributionPoints at the job limit");
 
         /* The package whose job runs: Busy, and it is still there, as it was. */
         err = test_invoke(&env, blocker, BASE, "Delete", NULL, NULL);
