@@ -239,6 +239,30 @@ static void test_job_limit(void **state) {
         TEST_WAIT_UNTIL(db_count("SELECT count(*) FROM job WHERE State < 2") == 0, "every job to finish");
 }
 
+/* Reviewed on main: Delete removed images/<ID> while a build of the package could still write
+ * there. A package with a build running is Busy, and keeps its image. */
+static void test_delete_while_building(void **state) {
+        sd_bus_message *reply = NULL;
+        struct stat st;
+
+        test_hold(&env, "UpdateImage");
+        assert_null(test_invoke(&env, boot, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
+        char *job = job_of(reply);
+        test_wait_held(&env, "UpdateImage", job);
+        char *built = test_get_string(&env, boot, BASE, "PkgSourcePath");
+
+        Snapshot before = snapshot();
+        assert_string_equal(test_invoke(&env, boot, BASE, "Delete", NULL, NULL), SMSPROV_ERR("Busy"));
+        assert_unchanged(&before, "Delete of a boot image being built");
+        assert_int_equal(stat(built, &st), 0);
+        snapshot_done(&before);
+
+        test_release(&env, "UpdateImage");
+        assert_int_equal(test_wait_job(&env, job, NULL), 2);
+        free(built);
+        free(job);
+}
+
 /* The state directory full: the Put's commit fails (OutOfDiskSpace), and the job it had made
  * ready never runs. */
 static void test_put_on_full_disk(void **state) {
@@ -272,6 +296,10 @@ static void test_put_on_full_disk(void **state) {
                           "RefreshPkgSourceFlag", "b", 1);
         assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
         assert_unchanged(&before, "Put+rebuild on a full disk");
+        /* A build's pending state (ActionInProgress) cannot be written: no job either. */
+        err = test_invoke(&env, boot, IFACE "SMS_BootImagePackage", "UpdateImage", NULL, NULL);
+        assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
+        assert_unchanged(&before, "UpdateImage on a full disk");
         snapshot_done(&before);
         assert_int_equal(unlink(filler), 0);
         assert_int_equal(db_count("SELECT count(*) FROM job WHERE State < 2"), 0);
@@ -352,6 +380,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_put_with_source_gone),
                 cmocka_unit_test(test_job_limit),
+                cmocka_unit_test(test_delete_while_building),
                 cmocka_unit_test(test_put_on_full_disk),
         };
         signal(SIGPIPE, SIG_IGN);
