@@ -161,6 +161,11 @@ static void test_put_with_source_gone(void **state) {
                                       "RefreshPkgSourceFlag", "b", 1);
         assert_non_null(err);
         assert_unchanged(&before, "Put+rebuild of a boot image without its ImagePath");
+        /* A stale writer still learns that first, before what its trigger would find. */
+        err = test_invoke(&env, boot, BASE, "Put", NULL, "a{sv}", 3, "SedoObjectVersion", "s", "stale", "Description",
+                          "s", "not stored", "RefreshPkgSourceFlag", "b", 1);
+        assert_string_equal(err, SMSPROV_ERR("VersionMismatch"));
+        assert_unchanged(&before, "a stale Put+rebuild");
         snapshot_done(&before);
         assert_int_equal(rename(moved, boot_wim), 0);
 }
