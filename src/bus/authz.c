@@ -11,6 +11,7 @@
  *     dispatch (sd_bus_enqueue_for_read()); the handler then finds the answer here. No polkit, or
  *     a polkit error, means denied. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,21 +50,45 @@ static AuthzQuery *query_free(AuthzQuery *q) {
         return NULL;
 }
 
-static void query_unlink(Manager *m, AuthzQuery *q) {
-        for (AuthzQuery **p = &m->authz_queries; *p; p = &(*p)->next)
-                if (*p == q) {
-                        *p = q->next;
-                        return;
-                }
+/* The first query of q's message in the list? A call that needs several actions asks polkit
+ * once per action, and still counts as one call waiting. */
+static bool query_first_of_message(Manager *m, AuthzQuery *q) {
+        for (AuthzQuery *p = m->authz_queries; p != q; p = p->next)
+                if (p->msg == q->msg)
+                        return false;
+        return true;
 }
 
 unsigned authz_pending(Manager *m, const char *sender, unsigned *mine) {
         unsigned n = 0;
-        for (AuthzQuery *q = m->authz_queries; q; q = q->next, n++) {
+        for (AuthzQuery *q = m->authz_queries; q; q = q->next) {
+                if (!query_first_of_message(m, q))
+                        continue;
                 const char *s = sd_bus_message_get_sender(q->msg);
                 *mine += s && sender && streq(s, sender);
+                n++;
         }
         return n;
+}
+
+/* Drops every query of one message. */
+static void queries_drop(Manager *m, sd_bus_message *msg) {
+        for (AuthzQuery **p = &m->authz_queries; *p;) {
+                AuthzQuery *q = *p;
+                if (q->msg != msg) {
+                        p = &q->next;
+                        continue;
+                }
+                *p = q->next;
+                query_free(q);
+        }
+}
+
+static bool queries_answered(Manager *m, sd_bus_message *msg) {
+        for (AuthzQuery *q = m->authz_queries; q; q = q->next)
+                if (q->msg == msg && !q->answered)
+                        return false;
+        return true;
 }
 
 void authz_shutdown(Manager *m) {
@@ -126,7 +151,10 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 q->challenge = r >= 0 && challenge;
         }
 
-        /* Back to the handler: the same message, from its first argument. */
+        /* Back to the handler once every action it asked about is answered: the same message,
+         * from its first argument. */
+        if (!queries_answered(q->manager, q->msg))
+                return 0;
         r = sd_bus_message_rewind(q->msg, true);
         if (r >= 0)
                 r = sd_bus_enqueue_for_read(q->manager->bus, q->msg);
@@ -134,8 +162,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 log_error_errno(r, "Failed to dispatch a call again after polkit answered: %m");
                 sd_bus_reply_method_errorf(q->msg, SD_BUS_ERROR_ACCESS_DENIED, "authorization failed: %s",
                                            strerror(-r));
-                query_unlink(q->manager, q);
-                query_free(q);
+                queries_drop(q->manager, q->msg);
         }
         return 0;
 }
@@ -209,11 +236,42 @@ static int polkit_ask(Manager *m, sd_bus_message *msg, const char *action) {
         return 0;
 }
 
-int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
-                      sd_bus_error *ret_error) {
+/* The answer for one action of msg: NULL when polkit was not asked about it. */
+static AuthzQuery *query_find(Manager *m, sd_bus_message *msg, const char *action) {
+        for (AuthzQuery *q = m->authz_queries; q; q = q->next)
+                if (q->msg == msg && streq(q->action, action))
+                        return q;
+        return NULL;
+}
+
+/* Every action asked about is answered: the call goes on if each was granted, else the first
+ * refusal is its error. The answers are used up either way. */
+static int queries_decide(Manager *m, sd_bus_message *msg, const char *const *actions, size_t n,
+                          sd_bus_error *ret_error) {
+        int r = 0;
+
+        for (size_t i = 0; i < n && r == 0; i++) {
+                AuthzQuery *q = query_find(m, msg, actions[i]);
+                if (q->authorized)
+                        continue;
+                if (q->challenge && !sd_bus_message_get_allow_interactive_authorization(msg))
+                        r = sd_bus_error_setf(ret_error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                              "%s needs interactive authorization", actions[i]);
+                else
+                        r = sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED, "%s: not authorized%s%s",
+                                              actions[i], q->error ? ": " : "", q->error ? q->error : "");
+        }
+        queries_drop(m, msg);
+        return r;
+}
+
+int authz_check_write_all(Manager *m, sd_bus_message *msg, const char *const *actions, size_t n,
+                          SiteCaller *ret_caller, sd_bus_error *ret_error) {
+        bool asked = false, missing = false;
         uid_t uid;
         int r;
 
+        assert(n > 0);
         r = caller_uid(m, msg, &uid);
         if (r < 0)
                 return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
@@ -224,38 +282,45 @@ int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteC
                 if (uid == m->own_uid)
                         return 0;
                 return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "%s: only uid %u may change this site on this bus (caller is uid %u)", action,
+                                         "%s: only uid %u may change this site on this bus (caller is uid %u)", actions[0],
                                          (unsigned) m->own_uid, (unsigned) uid);
         }
         if (uid == 0)
                 return 0;
 
-        /* Has polkit answered for this very message? */
-        for (AuthzQuery *q = m->authz_queries; q; q = q->next) {
-                if (q->msg != msg)
-                        continue;
-                if (!q->answered)
+        /* Has polkit answered for this very message, about each action? */
+        for (size_t i = 0; i < n; i++) {
+                AuthzQuery *q = query_find(m, msg, actions[i]);
+                asked |= q != NULL;
+                missing |= q == NULL;
+                if (q && !q->answered)
                         return 1; /* still asking */
-                bool authorized = q->authorized && streq(q->action, action), challenge = q->challenge;
-                _cleanup_free_ char *why = q->error ? strdup(q->error) : NULL;
-                query_unlink(m, q);
-                query_free(q);
-                if (authorized)
-                        return 0;
-                if (challenge && !sd_bus_message_get_allow_interactive_authorization(msg))
-                        return sd_bus_error_setf(ret_error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                                                 "%s needs interactive authorization", action);
-                return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED, "%s: not authorized%s%s", action,
-                                         why ? ": " : "", why ? why : "");
         }
+        if (asked && !missing)
+                return queries_decide(m, msg, actions, n, ret_error);
 
-        SmsError e = SMS_ERROR_NULL;
-        r = bus_calls_admit(m, msg, &e);
-        if (r < 0)
-                return bus_reply_error_take(ret_error, &e, r);
-        r = polkit_ask(m, msg, action);
-        if (r < 0)
-                return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED, "%s: cannot ask polkit: %s", action,
-                                         strerror(-r));
+        if (!asked) {
+                SmsError e = SMS_ERROR_NULL;
+                r = bus_calls_admit(m, msg, &e);
+                if (r < 0)
+                        return bus_reply_error_take(ret_error, &e, r);
+        }
+        /* One CheckAuthorization per action, all at once; the message comes back when the last
+         * is answered. */
+        for (size_t i = 0; i < n; i++) {
+                if (query_find(m, msg, actions[i]))
+                        continue;
+                r = polkit_ask(m, msg, actions[i]);
+                if (r < 0) {
+                        queries_drop(m, msg);
+                        return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED, "%s: cannot ask polkit: %s",
+                                                 actions[i], strerror(-r));
+                }
+        }
         return 1; /* the reply comes when the message is dispatched again */
+}
+
+int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
+                      sd_bus_error *ret_error) {
+        return authz_check_write_all(m, msg, &action, 1, ret_caller, ret_error);
 }

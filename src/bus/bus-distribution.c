@@ -56,6 +56,7 @@ typedef enum TargetAction {
 
 typedef struct Target {
         char *nal;
+        uint32_t previous_state; /* before the job's pending state; UINT32_MAX when it had none */
         char *dp_root;
         ContentLinkMode mode;
         char *pxe_name;      /* boot image on a PXE DP: its name in the PXE store */
@@ -428,17 +429,55 @@ static int target_fill(Manager *m, const SmsObject *package, const char *nal, Ta
         return 0;
 }
 
-int bus_distribution_start(Manager *m, const SmsClass *c, const char *package_id, char *const *nals, size_t n,
-                           int action, const SiteCaller *caller, char **ret_job, SmsError *e) {
+static const uint32_t pending_state[] = { STATE_CONTENT_UPDATING, STATE_REMOVAL_PENDING, UINT32_MAX };
+
+/* The State of one assignment's summarizer row, UINT32_MAX when there is none. */
+static uint32_t current_state(Manager *m, const char *package_id, const char *nal) {
+        _cleanup_free_ char *key = assignment_key(package_id, nal, store_site_code(m->site.store));
+        _cleanup_(sms_object_freep) SmsObject *row = NULL;
+
+        if (!key || site_object_load(&m->site, sms_model_find_class("SMS_PackageStatusDistPointsSummarizer"), key,
+                                     &row, NULL) < 0)
+                return UINT32_MAX;
+        const CimValue *state = value(row, "State");
+        return state && !state->null ? (uint32_t) state->u : UINT32_MAX;
+}
+
+/* The pending state of a queued distribution (CONTENT_UPDATING, REMOVAL_PENDING), and its
+ * undoing when the job could not be queued. */
+static int distribution_begin(Manager *m, void *userdata, SmsError *e) {
+        Distribution *d = userdata;
+
+        for (size_t i = 0; i < d->n_targets; i++) {
+                d->targets[i].previous_state = current_state(m, d->package_id, d->targets[i].nal);
+                if (pending_state[d->action] != UINT32_MAX)
+                        set_state(m, d->package_id, d->targets[i].nal, pending_state[d->action], -1, false, -1,
+                                  &d->caller);
+        }
+        d->next = m->distributions;
+        m->distributions = d;
+        return 0;
+}
+
+static void distribution_abort(Manager *m, void *userdata) {
+        Distribution *d = userdata;
+
+        distribution_unlink(m, d);
+        for (size_t i = 0; i < d->n_targets; i++)
+                if (pending_state[d->action] != UINT32_MAX && d->targets[i].previous_state != UINT32_MAX &&
+                    d->targets[i].previous_state != pending_state[d->action])
+                        set_state(m, d->package_id, d->targets[i].nal, d->targets[i].previous_state, -1, false, -1,
+                                  &d->caller);
+}
+
+/* Everything a distribution needs, checked and allocated, nothing written. n > 0. */
+static int distribution_prepare(Manager *m, const SmsClass *c, const char *package_id, char *const *nals, size_t n,
+                                int action, const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *package = NULL;
         _cleanup_free_ char *target = NULL, *path = NULL;
         Distribution *d;
         int r;
 
-        if (n == 0) {
-                *ret_job = strdup("/");
-                return *ret_job ? 0 : -ENOMEM;
-        }
         r = site_object_load(&m->site, c, package_id, &package, e);
         if (r < 0)
                 return r;
@@ -478,28 +517,36 @@ int bus_distribution_start(Manager *m, const SmsClass *c, const char *package_id
                 }
         }
 
-        static const char *const operations[] = { "Distribute", "RemoveContent", "VerifyPackage" };
-        static const uint32_t pending[] = { STATE_CONTENT_UPDATING, STATE_REMOVAL_PENDING, UINT32_MAX };
-        for (size_t i = 0; i < n; i++)
-                if (pending[action] != UINT32_MAX)
-                        set_state(m, d->package_id, d->targets[i].nal, pending[action], -1, false, -1, caller);
-
         if (asprintf(&target, "%s.%s", c->name, package->key) < 0 || !(path = instance_path(c, package->key))) {
                 distribution_free(d);
                 return -ENOMEM;
         }
+        static const char *const operations[] = { "Distribute", "RemoveContent", "VerifyPackage" };
         JobSpec spec = { .operation = operations[action], .target = target, .uid = caller->uid, .owner = caller->peer,
                          .cancelable = true,
                          .work = distribution_work, .finish = distribution_finish, .userdata = d,
                          .free_userdata = distribution_free };
-        d->next = m->distributions;
-        m->distributions = d;
-        r = bus_job_start(m, &spec, path, ret_job, e);
-        if (r < 0) {
-                distribution_unlink(m, d);
-                distribution_free(d);
+        r = bus_job_plan_new(&spec, path, ret);
+        if (r < 0)
+                return r;
+        (*ret)->begin = distribution_begin;
+        (*ret)->abort = distribution_abort;
+        return 0;
+}
+
+int bus_distribution_start(Manager *m, const SmsClass *c, const char *package_id, char *const *nals, size_t n,
+                           int action, const SiteCaller *caller, char **ret_job, SmsError *e) {
+        BusJobPlan *plan = NULL;
+        int r;
+
+        if (n == 0) {
+                *ret_job = strdup("/");
+                return *ret_job ? 0 : -ENOMEM;
         }
-        return r;
+        r = distribution_prepare(m, c, package_id, nals, n, action, caller, &plan, e);
+        if (r < 0)
+                return r;
+        return bus_job_plan_start(m, plan, ret_job, e);
 }
 
 /* The DPs a package is assigned to (not being removed), as NAL paths. */
@@ -536,12 +583,17 @@ static int assigned_dps(Manager *m, const char *package_id, bool only_stale, uin
         return 0;
 }
 
-size_t bus_distribution_count(Manager *m, const char *package_id) {
+int bus_distribution_count(Manager *m, const char *package_id, size_t *ret, SmsError *e) {
         _cleanup_strv_free_ char **nals = NULL;
         size_t n = 0;
-        if (assigned_dps(m, package_id, false, 0, &nals, &n) < 0)
-                return 0;
-        return n;
+        int r;
+
+        r = assigned_dps(m, package_id, false, 0, &nals, &n);
+        if (r < 0)
+                return sms_error_set(e, SMS_ERROR_FAILED, "cannot tell which distribution points %s is on: %s",
+                                     package_id, strerror(-r));
+        *ret = n;
+        return 0;
 }
 
 int bus_distribution_package_updated(Manager *m, const SmsClass *c, const char *package_id, bool only_stale,
@@ -608,7 +660,15 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
         added = calloc(n + 1, sizeof(char *));
         if (!added)
                 return -ENOMEM;
-        for (size_t pass = 0; pass < 2; pass++)
+        size_t would_add = 0;
+        for (size_t pass = 0; pass < 2; pass++) {
+                /* The job limit before any row: an assignment without its distribution would
+                 * stay INSTALL_PENDING. */
+                if (pass == 1 && would_add > 0) {
+                        r = bus_job_check_limits(m, caller.peer, &e);
+                        if (r < 0)
+                                goto fail;
+                }
                 for (size_t i = 0; i < n; i++) {
                         SiteChange ch[3] = {};
                         const char *names[] = { "PackageID", "ServerNALPath", "SiteCode" };
@@ -628,11 +688,13 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
                         }
                         if (r < 0)
                                 goto fail;
+                        would_add += pass == 0;
                         if (pass == 1) {
                                 (void) bus_instance_emit_interfaces(m, dp_class, akey, true);
                                 added[n_added++] = strdup(nals[i]);
                         }
                 }
+        }
 
         r = bus_distribution_start(m, reg->class, key, added, n_added, TARGET_DISTRIBUTE, &caller, &job, &e);
         if (r < 0)
@@ -713,9 +775,9 @@ static int method_cancel_distribution(sd_bus_message *msg, void *userdata, sd_bu
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-/* Starts `action` for the package and DP of one assignment (SMS_DistributionPoint). */
-static int start_for_assignment(Manager *m, const char *assignment_key_text, TargetAction action,
-                                const SiteCaller *caller, char **ret_job, SmsError *e) {
+/* Makes `action` ready for the package and DP of one assignment (SMS_DistributionPoint). */
+static int prepare_for_assignment(Manager *m, const char *assignment_key_text, TargetAction action,
+                                  const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *a = NULL;
         const SmsClass *pkg_class;
         int r;
@@ -728,8 +790,20 @@ static int start_for_assignment(Manager *m, const char *assignment_key_text, Tar
         if (!pkg_class)
                 return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", string_value(a, "PackageID"));
         char *nal = (char *) string_value(a, "ServerNALPath");
-        return bus_distribution_start(m, pkg_class, string_value(a, "PackageID"), (char *[]) { nal, NULL }, 1, action,
-                                      caller, ret_job, e);
+        return distribution_prepare(m, pkg_class, string_value(a, "PackageID"), (char *[]) { nal, NULL }, 1, action,
+                                    caller, ret, e);
+}
+
+/* Starts `action` for the package and DP of one assignment. */
+static int start_for_assignment(Manager *m, const char *assignment_key_text, TargetAction action,
+                                const SiteCaller *caller, char **ret_job, SmsError *e) {
+        BusJobPlan *plan = NULL;
+        int r;
+
+        r = prepare_for_assignment(m, assignment_key_text, action, caller, &plan, e);
+        if (r < 0)
+                return r;
+        return bus_job_plan_start(m, plan, ret_job, e);
 }
 
 /* SMS_DistributionPoint's Create: the assignment, then its distribution. */
@@ -745,9 +819,9 @@ int bus_distribution_remove(Manager *m, const char *assignment_key_text, const S
 }
 
 /* RefreshNow on one assignment: the current version to that DP again, no new SourceVersion. */
-int bus_distribution_refresh_now(Manager *m, const char *assignment_key_text, const SiteCaller *caller, SmsError *e) {
-        _cleanup_free_ char *job = NULL;
-        return bus_distribution_created(m, assignment_key_text, caller, &job, e);
+int bus_distribution_refresh_prepare(Manager *m, const char *assignment_key_text, const SiteCaller *caller,
+                                     BusJobPlan **ret, SmsError *e) {
+        return prepare_for_assignment(m, assignment_key_text, TARGET_DISTRIBUTE, caller, ret, e);
 }
 
 /* After a restart: distributions that were running start again (INSTALL_RETRYING), up to

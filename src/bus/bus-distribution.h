@@ -23,10 +23,13 @@ int bus_distribution_package_updated(Manager *m, const SmsClass *c, const char *
 int bus_distribution_created(Manager *m, const char *assignment_key, const SiteCaller *caller, char **ret_job,
                              SmsError *e);
 int bus_distribution_remove(Manager *m, const char *assignment_key, const SiteCaller *caller, SmsError *e);
-int bus_distribution_refresh_now(Manager *m, const char *assignment_key, const SiteCaller *caller, SmsError *e);
+/* RefreshNow made ready, nothing written: a Put starts it once its write is committed. */
+int bus_distribution_refresh_prepare(Manager *m, const char *assignment_key, const SiteCaller *caller,
+                                     BusJobPlan **ret, SmsError *e);
 
-/* How many DPs a package is assigned to (a package on DPs cannot be deleted). */
-size_t bus_distribution_count(Manager *m, const char *package_id);
+/* How many DPs a package is assigned to (a package on DPs cannot be deleted). Failed when the
+ * database cannot say: a Delete is then refused, not allowed. */
+int bus_distribution_count(Manager *m, const char *package_id, size_t *ret, SmsError *e);
 
 /* At start: distributions a stop interrupted are retried, or failed after the retry limit. */
 void bus_distribution_resume(Manager *m);

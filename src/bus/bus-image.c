@@ -138,6 +138,7 @@ typedef struct BuildDone {
         const SmsClass *class;
         char *key;
         SiteCaller caller;
+        uint32_t action, previous_action; /* ActionInProgress while queued, and before */
         BootImageBuildJob *build;
 } BuildDone;
 
@@ -260,9 +261,39 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
         return result;
 }
 
-int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const char *operation, uint32_t action,
-                          const SiteCaller *caller, char **ret_job, SmsError *e) {
-        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+static int set_action_in_progress(Manager *m, const BuildDone *d, uint32_t action, const char *what, SmsError *e) {
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n = 0, n_changed = 0;
+        SiteChange change[1];
+        int r;
+
+        push_uint(change, &n, d->class, "ActionInProgress", action);
+        r = site_object_set_derived(&m->site, d->class, d->key, change, n, &d->caller, what, &changed, &n_changed, e);
+        if (r >= 0)
+                bus_instance_emit_changed(m, d->class, d->key, changed, n_changed);
+        return r;
+}
+
+/* The pending state of a queued build, and its undoing when the job could not be queued. */
+static int build_begin(Manager *m, void *userdata, SmsError *e) {
+        BuildDone *d = userdata;
+        return set_action_in_progress(m, d, d->action, "started building", e);
+}
+
+static void build_abort(Manager *m, void *userdata) {
+        BuildDone *d = userdata;
+        SmsError e = SMS_ERROR_NULL;
+        if (set_action_in_progress(m, d, d->previous_action, "could not start building", &e) < 0)
+                log_warning("Failed to reset ActionInProgress of %s: %s", d->key, e.message ? e.message : "");
+        sms_error_clear(&e);
+}
+
+/* Everything a build needs, checked and allocated, nothing written: from the package as stored,
+ * or from `package`, the package as a write not yet committed will leave it. */
+static int build_prepare(Manager *m, const SmsClass *c, const char *key, const SmsObject *package,
+                         const char *operation, uint32_t action, const SiteCaller *caller, BusJobPlan **ret,
+                         SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *stored = NULL;
         _cleanup_free_ char *target = target_name(c, key), *path = instance_path(c, key);
         BootImageBuildJob *build = NULL;
         BuildDone *d;
@@ -275,25 +306,15 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
                 return r;
         if (package_busy(m, c, key))
                 return sms_error_set(e, SMS_ERROR_BUSY, "%s %s is being built already", c->name, key);
-        r = site_object_load(&m->site, c, key, &o, e);
-        if (r < 0)
-                return r;
-        r = boot_image_build_new(&m->site, o, m->osd_bin_root, m->adk_root, &build, e);
-        if (r < 0)
-                return r;
-
-        SiteChange action_change[1];
-        size_t n = 0;
-        push_uint(action_change, &n, c, "ActionInProgress", action);
-        _cleanup_free_ size_t *changed = NULL;
-        size_t n_changed = 0;
-        r = site_object_set_derived(&m->site, c, key, action_change, n, caller, "started building", &changed,
-                                    &n_changed, e);
-        if (r < 0) {
-                boot_image_build_free(build);
-                return r;
+        if (!package) {
+                r = site_object_load(&m->site, c, key, &stored, e);
+                if (r < 0)
+                        return r;
+                package = stored;
         }
-        bus_instance_emit_changed(m, c, key, changed, n_changed);
+        r = boot_image_build_new(&m->site, package, m->osd_bin_root, m->adk_root, &build, e);
+        if (r < 0)
+                return r;
 
         d = calloc(1, sizeof(BuildDone));
         if (!d || !(d->key = strdup(key))) {
@@ -301,12 +322,15 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
                 boot_image_build_free(build);
                 return -ENOMEM;
         }
-        *d = (BuildDone) { .manager = m, .class = c, .key = d->key, .caller = site_caller_keep(caller), .build = build };
+        const CimValue *previous = value(package, "ActionInProgress");
+        *d = (BuildDone) { .manager = m, .class = c, .key = d->key, .caller = site_caller_keep(caller),
+                           .action = action, .previous_action = previous && !previous->null ? (uint32_t) previous->u : 0,
+                           .build = build };
 
         JobSpec spec = {
                 .operation = operation,
                 .target = target,
-                .context_id = string_value(o, "ContextID"),
+                .context_id = string_value(package, "ContextID"),
                 .uid = caller->uid,
                 .owner = caller->peer,
                 .cancelable = true,
@@ -315,22 +339,31 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
                 .userdata = d,
                 .free_userdata = build_done_free,
         };
-        r = bus_job_start(m, &spec, path, ret_job, e);
-        if (r < 0) {
-                build_done_free(d);
-                push_uint(action_change, &(size_t) { 0 }, c, "ActionInProgress", 0);
-                site_object_set_derived(&m->site, c, key, action_change, 1, caller, "could not start building", NULL,
-                                        NULL, NULL);
-        }
-        return r;
+        r = bus_job_plan_new(&spec, path, ret);
+        if (r < 0)
+                return r;
+        (*ret)->begin = build_begin;
+        (*ret)->abort = build_abort;
+        return 0;
+}
+
+int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const char *operation, uint32_t action,
+                          const SiteCaller *caller, char **ret_job, SmsError *e) {
+        BusJobPlan *plan = NULL;
+        int r;
+
+        r = build_prepare(m, c, key, NULL, operation, action, caller, &plan, e);
+        if (r < 0)
+                return r;
+        return bus_job_plan_start(m, plan, ret_job, e);
 }
 
 /* Starts a job on the package a method was called on; the job's path is the reply. */
 typedef int (*PackageJobStart)(Manager *m, const SmsClass *c, const char *key, const char *method,
                                const SiteCaller *caller, char **ret_job, SmsError *e);
 
-static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *action,
-                             PackageJobStart start) {
+static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *const *actions,
+                             size_t n_actions, PackageJobStart start) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
@@ -340,7 +373,7 @@ static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *
 
         if (!key)
                 return -ENOMEM;
-        r = authz_check_write(m, msg, action, &caller, error);
+        r = authz_check_write_all(m, msg, actions, n_actions, &caller, error);
         if (r != 0)
                 return r;
         r = start(m, reg->class, key, sd_bus_message_get_member(msg), &caller, &job, &e);
@@ -356,7 +389,8 @@ static int start_update(Manager *m, const SmsClass *c, const char *key, const ch
 
 /* UpdateImage and UpdateDefaultImage: a rebuild (ActionInProgress 1, UPDATE). */
 static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return reply_package_job(msg, userdata, error, AUTHZ_ACTION_BUILD_IMAGES, start_update);
+        static const char *const actions[] = { AUTHZ_ACTION_BUILD_IMAGES };
+        return reply_package_job(msg, userdata, error, actions, ELEMENTSOF(actions), start_update);
 }
 
 static int method_update_optional_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -401,10 +435,11 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
         SiteChange change = { .index = (size_t) sms_class_find_property(reg->class, "OptionalComponents"),
                               .value = { .type = CIM_UINT32_ARRAY, .u32s = { list, n } } };
         /* The IDs are checked against the catalog and the image's architecture by the build
-         * set-up; check them before anything is written. */
+         * set-up, which is made ready from the package as the write will leave it: a build that
+         * cannot start stops the write. */
+        BusJobPlan *plan = NULL;
         {
                 _cleanup_(sms_object_freep) SmsObject *o = NULL;
-                BootImageBuildJob *probe = NULL;
                 r = site_object_load(&m->site, reg->class, key, &o, &e);
                 if (r >= 0) {
                         CimValue *oc = &o->values[change.index];
@@ -412,19 +447,23 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
                         r = cim_value_copy(oc, &change.value);
                 }
                 if (r >= 0)
-                        r = boot_image_build_new(&m->site, o, m->osd_bin_root, m->adk_root, &probe, &e);
-                boot_image_build_free(probe);
+                        r = build_prepare(m, reg->class, key, o, "UpdateOptionalComponents", 1, &caller, &plan, &e);
+                if (r >= 0)
+                        r = bus_job_check_limits(m, caller.peer, &e);
                 if (r < 0) {
+                        bus_job_plan_free(plan);
                         cim_value_clear(&change.value);
                         return bus_reply_error_take(error, &e, r);
                 }
         }
         r = site_object_put(&m->site, reg->class, key, &change, 1, &caller, &changed, &n_changed, &e);
         cim_value_clear(&change.value);
-        if (r < 0)
+        if (r < 0) {
+                bus_job_plan_free(plan);
                 return bus_reply_error_take(error, &e, r);
+        }
         bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
-        r = bus_image_start_build(m, reg->class, key, "UpdateOptionalComponents", 1, &caller, &job, &e);
+        r = bus_job_plan_start(m, plan, &job, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, "o", job);
@@ -507,9 +546,10 @@ static int reply_reload(Manager *m, sd_bus_message *msg, void *userdata, int r, 
 
 /* Prepares a read of the package's source: ImagePath/ImageIndex for boot images, PkgSourcePath
  * (a WIM, or for OS install packages a folder with sources/install.wim) for the others. */
-static int reload_new(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, bool refresh,
-                      Reload **ret, SmsError *e) {
-        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+static int reload_new(Manager *m, const SmsClass *c, const char *key, const SmsObject *package,
+                      const SiteCaller *caller, bool refresh, Reload **ret, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *stored = NULL;
+        const SmsObject *o = package;
         Reload *rl;
         const char *source;
         int r;
@@ -517,9 +557,12 @@ static int reload_new(Manager *m, const SmsClass *c, const char *key, const Site
         r = site_object_check_writable(&m->site, c, key, e);
         if (r < 0)
                 return r;
-        r = site_object_load(&m->site, c, key, &o, e);
-        if (r < 0)
-                return r;
+        if (!o) {
+                r = site_object_load(&m->site, c, key, &stored, e);
+                if (r < 0)
+                        return r;
+                o = stored;
+        }
         rl = calloc(1, sizeof(Reload));
         if (!rl || !(rl->key = strdup(key))) {
                 free(rl);
@@ -564,7 +607,7 @@ static int method_reload_image_properties(sd_bus_message *msg, void *userdata, s
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r != 0)
                 return r;
-        r = reload_new(m, reg->class, key, &caller, false, &rl, &e);
+        r = reload_new(m, reg->class, key, NULL, &caller, false, &rl, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
         return bus_defer(m, msg, reload_work, reply_reload, rl, reload_free);
@@ -585,18 +628,18 @@ static int refresh_job_finish(Job *job, void *userdata, int result, SmsError *e)
         return result;
 }
 
-int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, char **ret_job,
-                             SmsError *e) {
+int bus_image_refresh_prepare(Manager *m, const SmsClass *c, const char *key, const SmsObject *package,
+                              const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
         _cleanup_free_ char *target = NULL, *path = NULL;
         Reload *rl = NULL;
         int r;
 
         /* A boot image's refresh is a rebuild from ImagePath (reference §4.5.7). */
         if (is_boot_image(c))
-                return bus_image_start_build(m, c, key, "RefreshPkgSource", 1, caller, ret_job, e);
+                return build_prepare(m, c, key, package, "RefreshPkgSource", 1, caller, ret, e);
         if (package_busy(m, c, key))
                 return sms_error_set(e, SMS_ERROR_BUSY, "%s %s has a job running", c->name, key);
-        r = reload_new(m, c, key, caller, true, &rl, e);
+        r = reload_new(m, c, key, package, caller, true, &rl, e);
         if (r < 0)
                 return r;
         target = target_name(c, key);
@@ -609,10 +652,22 @@ int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, con
                          .cancelable = true,
                          .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
                          .free_userdata = reload_free };
-        r = bus_job_start(m, &spec, path, ret_job, e);
+        return bus_job_plan_new(&spec, path, ret);
+}
+
+int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, char **ret_job,
+                             SmsError *e) {
+        BusJobPlan *plan = NULL;
+        int r;
+
+        r = bus_image_refresh_prepare(m, c, key, NULL, caller, &plan, e);
         if (r < 0)
-                reload_free(rl);
-        return r;
+                return r;
+        return bus_job_plan_start(m, plan, ret_job, e);
+}
+
+bool bus_image_is_boot_image(const SmsClass *c) {
+        return is_boot_image(c);
 }
 
 static int start_refresh(Manager *m, const SmsClass *c, const char *key, const char *method, const SiteCaller *caller,
@@ -621,7 +676,10 @@ static int start_refresh(Manager *m, const SmsClass *c, const char *key, const c
 }
 
 static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return reply_package_job(msg, userdata, error, AUTHZ_ACTION_DISTRIBUTE_CONTENT, start_refresh);
+        /* It redistributes; a boot image's is a rebuild first. */
+        static const char *const actions[] = { AUTHZ_ACTION_DISTRIBUTE_CONTENT, AUTHZ_ACTION_BUILD_IMAGES };
+        ClassRegistration *reg = bus_current_registration(msg);
+        return reply_package_job(msg, userdata, error, actions, is_boot_image(reg->class) ? 2 : 1, start_refresh);
 }
 
 /* --- ExportDefaultBootImage -------------------------------------------------------------------- */

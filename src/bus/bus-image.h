@@ -3,6 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus/bus-job.h"
 #include "bus/manager.h"
 
 typedef struct BusMethodHandler {
@@ -32,3 +33,10 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
  * package's distribution points. */
 int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, char **ret_job,
                              SmsError *e);
+/* The same job made ready, nothing written: from `package`, the package as a write not yet
+ * committed will leave it (NULL: as stored). A Put with RefreshPkgSourceFlag starts it once its
+ * write is committed, and frees it when the write fails. */
+int bus_image_refresh_prepare(Manager *m, const SmsClass *c, const char *key, const SmsObject *package,
+                              const SiteCaller *caller, BusJobPlan **ret, SmsError *e);
+/* A boot image package: its refresh is a rebuild (build-images). */
+bool bus_image_is_boot_image(const SmsClass *c);

@@ -248,6 +248,92 @@ int bus_instance_emit_interfaces(Manager *m, const SmsClass *c, const char *key,
         return 0;
 }
 
+/* --- Put's triggers ----------------------------------------------------------------------------- */
+
+/* The write-only triggers a Put may carry: RefreshPkgSourceFlag = true refreshes the package (a
+ * boot image rebuilds), RefreshNow = true redistributes to that DP. */
+typedef struct PutTriggers {
+        bool refresh_source, refresh_dp;
+} PutTriggers;
+
+static PutTriggers put_triggers(const SmsClass *c, const SiteChange *changes, size_t n) {
+        PutTriggers t = {};
+        for (size_t i = 0; i < n; i++) {
+                const SmsProperty *p = c->all[changes[i].index];
+                if ((p->flags & SMS_PROP_WRITE_ONLY) && !changes[i].value.null && changes[i].value.b) {
+                        t.refresh_source |= streq(p->name, "RefreshPkgSourceFlag");
+                        t.refresh_dp |= streq(p->name, "RefreshNow");
+                }
+        }
+        return t;
+}
+
+/* The actions a Put is authorized as: editing, and the work its triggers start. */
+static size_t put_actions(const SmsClass *c, PutTriggers t, const char **actions) {
+        size_t n = 0;
+        actions[n++] = AUTHZ_ACTION_MANAGE_PACKAGES;
+        if (t.refresh_source)
+                actions[n++] = bus_image_is_boot_image(c) ? AUTHZ_ACTION_BUILD_IMAGES : AUTHZ_ACTION_DISTRIBUTE_CONTENT;
+        if (t.refresh_dp)
+                actions[n++] = AUTHZ_ACTION_DISTRIBUTE_CONTENT;
+        return n;
+}
+
+/* The object as the Put will leave it, as far as a triggered job reads it: the stored row with
+ * the written values over it. NULL (and 0) when the Put carries a stale SedoObjectVersion:
+ * site_object_put() then refuses it with VersionMismatch, before anything else. */
+static int put_preview(Manager *m, const SmsClass *c, const char *key, const SiteChange *changes, size_t n,
+                       SmsObject **ret, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int sedo = sms_class_find_property(c, "SedoObjectVersion"), r;
+
+        r = site_object_load(&m->site, c, key, &o, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                size_t idx = changes[i].index;
+                if (sedo >= 0 && idx == (size_t) sedo) {
+                        const CimValue *stored = &o->values[idx];
+                        if (changes[i].value.type != CIM_STRING || stored->null || !streq(changes[i].value.str, stored->str)) {
+                                *ret = NULL;
+                                return 0;
+                        }
+                        continue;
+                }
+                if (c->all[idx]->flags & SMS_PROP_WRITE_ONLY)
+                        continue;
+                cim_value_clear(&o->values[idx]);
+                r = cim_value_copy(&o->values[idx], &changes[i].value);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* Makes the triggered job ready before the Put is committed: a job that cannot start (a source
+ * gone, a package busy, the job limits) refuses the Put, and nothing changes. *ret is NULL when
+ * there is nothing to start, or when the Put is stale (it fails by itself). */
+static int put_triggers_prepare(Manager *m, const SmsClass *c, const char *key, const SiteChange *changes, size_t n,
+                                PutTriggers t, const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *after = NULL;
+        int r;
+
+        *ret = NULL;
+        if (!t.refresh_source && !t.refresh_dp)
+                return 0;
+        r = put_preview(m, c, key, changes, n, &after, e);
+        if (r < 0 || !after)
+                return r;
+        r = t.refresh_source ? bus_image_refresh_prepare(m, c, key, after, caller, ret, e)
+                             : bus_distribution_refresh_prepare(m, key, caller, ret, e);
+        if (r >= 0)
+                r = bus_job_check_limits(m, caller->peer, e);
+        if (r < 0)
+                *ret = bus_job_plan_free(*ret);
+        return r;
+}
+
 /* --- methods ----------------------------------------------------------------------------------- */
 
 static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -257,6 +343,7 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         _cleanup_free_ size_t *changed = NULL;
         SiteChange *changes = NULL;
         size_t n = 0, n_changed = 0;
+        BusJobPlan *plan = NULL;
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
         int r;
@@ -266,32 +353,28 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         r = bus_read_changes(msg, reg->class, &changes, &n, &e);
         if (r < 0)
                 goto finish;
-        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        PutTriggers triggers = put_triggers(reg->class, changes, n);
+        const char *actions[3];
+        r = authz_check_write_all(m, msg, actions, put_actions(reg->class, triggers, actions), &caller, error);
         if (r != 0)
                 goto finish;
-        /* Write-only triggers: RefreshPkgSourceFlag = true refreshes the package, RefreshNow = true
-         * redistributes to that DP; both are carried out after the Put is written. */
-        bool refresh_source = false, refresh_dp = false;
-        for (size_t i = 0; i < n; i++) {
-                const SmsProperty *p = reg->class->all[changes[i].index];
-                if ((p->flags & SMS_PROP_WRITE_ONLY) && !changes[i].value.null && changes[i].value.b) {
-                        refresh_source |= streq(p->name, "RefreshPkgSourceFlag");
-                        refresh_dp |= streq(p->name, "RefreshNow");
-                }
-        }
-        r = site_object_put(&m->site, reg->class, key, changes, n, &caller, &changed, &n_changed, &e);
+        r = put_triggers_prepare(m, reg->class, key, changes, n, triggers, &caller, &plan, &e);
         if (r < 0)
                 goto finish;
+        r = site_object_put(&m->site, reg->class, key, changes, n, &caller, &changed, &n_changed, &e);
+        if (r < 0) {
+                plan = bus_job_plan_free(plan); /* never ran */
+                goto finish;
+        }
         bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
         /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
         bus_schedule_update(m, reg->class, key);
-        if (refresh_source) {
+        if (plan) {
                 _cleanup_free_ char *job = NULL;
-                r = bus_image_refresh_source(m, reg->class, key, &caller, &job, &e);
-        } else if (refresh_dp)
-                r = bus_distribution_refresh_now(m, key, &caller, &e);
-        if (r < 0)
-                goto finish;
+                r = bus_job_plan_start(m, TAKE_PTR(plan), &job, &e);
+                if (r < 0)
+                        goto finish;
+        }
         r = sd_bus_reply_method_return(msg, NULL);
 finish:
         site_changes_free(changes, n);
@@ -299,6 +382,13 @@ finish:
                 return bus_reply_error_take(error, &e, r);
         sms_error_clear(&e);
         return r;
+}
+
+/* Is a job of this package (a build, a refresh, an extraction, a distribution) queued or
+ * running? Its work may still write the package's folders and rows. */
+static bool package_has_job(Manager *m, const SmsClass *c, const char *key) {
+        _cleanup_free_ char *target = NULL;
+        return asprintf(&target, "%s.%s", c->name, key) < 0 || bus_job_target_active(m, target);
 }
 
 static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -324,12 +414,21 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 }
                 return sd_bus_reply_method_return(msg, NULL);
         }
-        if (sms_class_is_a(reg->class, sms_model_find_class("SMS_PackageBaseclass")) &&
-            bus_distribution_count(m, key) > 0)
-                return bus_set_error(error, SMS_ERROR_BUSY,
-                                     "%s is on %zu distribution point(s); remove it from them first (delete its "
-                                     "SMS_DistributionPoint instances)",
-                                     key, bus_distribution_count(m, key));
+        if (sms_class_is_a(reg->class, sms_model_find_class("SMS_PackageBaseclass"))) {
+                size_t n_dps = 0;
+                if (package_has_job(m, reg->class, key))
+                        return bus_set_error(error, SMS_ERROR_BUSY,
+                                             "%s has a job queued or running; wait for it or cancel it first", key);
+                /* Fails closed: a package whose DPs cannot be counted is not deleted. */
+                r = bus_distribution_count(m, key, &n_dps, &e);
+                if (r < 0)
+                        return bus_reply_error_take(error, &e, r);
+                if (n_dps > 0)
+                        return bus_set_error(error, SMS_ERROR_BUSY,
+                                             "%s is on %zu distribution point(s); remove it from them first (delete "
+                                             "its SMS_DistributionPoint instances)",
+                                             key, n_dps);
+        }
         r = site_object_delete(&m->site, reg->class, key, &caller, &e);
         if (r < 0) {
                 return bus_reply_error_take(error, &e, r);

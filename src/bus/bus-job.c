@@ -230,21 +230,55 @@ static int on_jobs_ready(sd_event_source *s, int fd, uint32_t revents, void *use
 
 /* --- starting jobs ----------------------------------------------------------------------------- */
 
+int bus_job_check_limits(Manager *m, const char *owner, SmsError *e) {
+        if (job_queue_active(m->jobs) >= m->max_jobs)
+                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%u jobs are already queued or running",
+                                     job_queue_active(m->jobs));
+        if (owner && bus_job_owned_active(m, owner) >= m->max_jobs_per_caller)
+                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%s already has %u jobs queued or running", owner,
+                                     m->max_jobs_per_caller);
+        return 0;
+}
+
+/* A job row that never reached the queue: failed, not left QUEUED (which the next start would
+ * report as interrupted by a stop). */
+static void job_record_unqueued(Manager *m, uint64_t id, const char *why) {
+        _cleanup_free_ char *text = NULL;
+        uint64_t now = now_usec();
+
+        if (asprintf(&text, "WBEM_E_FAILED: the job could not be queued: %s", why) < 0)
+                text = NULL;
+        StoreJob sj = { .id = id, .state = JOB_STATE_FAILED, .start_usec = 0, .end_usec = now,
+                        .error_name = "Failed", .error_message = text ? text : "the job could not be queued",
+                        .error_code = 4 };
+        SmsError e = SMS_ERROR_NULL;
+        if (store_job_update(m->site.store, &sj, &e) < 0)
+                log_warning("Failed to record that job %" PRIu64 " was not queued: %s", id, e.message ? e.message : "");
+        sms_error_clear(&e);
+}
+
 int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret_path, SmsError *e) {
-        _cleanup_free_ char *path = NULL, *target = strdup(target_path ? target_path : "/");
+        _cleanup_free_ char *path = NULL;
         BusJob *bj;
         Job *j = NULL;
         uint64_t id;
         int r;
 
-        if (!target)
+        r = bus_job_check_limits(m, spec->owner, e);
+        if (r < 0)
+                return r;
+
+        /* Everything the job needs on the bus is allocated before it is queued: once queued, the
+         * job owns spec->userdata, and nothing may fail after that. */
+        bj = calloc(1, sizeof(BusJob));
+        if (!bj)
                 return -ENOMEM;
-        if (job_queue_active(m->jobs) >= m->max_jobs)
-                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%u jobs are already queued or running",
-                                     job_queue_active(m->jobs));
-        if (spec->owner && bus_job_owned_active(m, spec->owner) >= m->max_jobs_per_caller)
-                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED, "%s already has %u jobs queued or running",
-                                     spec->owner, m->max_jobs_per_caller);
+        *bj = (BusJob) { .manager = m, .target_path = strdup(target_path ? target_path : "/"),
+                         .owner = spec->owner ? strdup(spec->owner) : NULL };
+        if (!bj->target_path || (spec->owner && !bj->owner)) {
+                bus_job_free(bj);
+                return -ENOMEM;
+        }
 
         StoreJob sj = {
                 .operation = spec->operation,
@@ -255,28 +289,26 @@ int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret
                 .submit_usec = now_usec(),
         };
         r = store_job_insert(m->site.store, &sj, &id, e);
-        if (r < 0)
+        if (r < 0) {
+                bus_job_free(bj);
                 return r;
+        }
         spec->id = id;
         path = job_path(id);
-        bj = calloc(1, sizeof(BusJob));
-        if (!path || !bj) {
-                free(bj);
+        bj->path = path ? strdup(path) : NULL;
+        if (!bj->path) {
+                job_record_unqueued(m, id, strerror(ENOMEM));
+                bus_job_free(bj);
                 return -ENOMEM;
         }
 
         r = job_submit(m->jobs, spec, &j);
         if (r < 0) {
-                free(bj);
+                job_record_unqueued(m, id, strerror(-r));
+                bus_job_free(bj);
                 return sms_error_set(e, SMS_ERROR_FAILED, "cannot queue the job: %s", strerror(-r));
         }
-        *bj = (BusJob) { .manager = m, .job = job_ref(j), .path = strdup(path), .target_path = TAKE_PTR(target),
-                       .owner = spec->owner ? strdup(spec->owner) : NULL };
-        if (!bj->path || (spec->owner && !bj->owner)) {
-                job_cancel(j);
-                bus_job_free(bj);
-                return -ENOMEM;
-        }
+        bj->job = job_ref(j);
         j->owner_data = bj;
         bj->next = m->bus_jobs;
         m->bus_jobs = bj;
@@ -287,6 +319,72 @@ int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret
         sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site", "JobNew", "to", id, bj->path);
         if (ret_path)
                 *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+/* --- planned jobs ------------------------------------------------------------------------------ */
+
+BusJobPlan *bus_job_plan_free(BusJobPlan *plan) {
+        if (!plan)
+                return NULL;
+        if (plan->spec.userdata && plan->spec.free_userdata)
+                plan->spec.free_userdata(plan->spec.userdata);
+        free(plan->operation);
+        free(plan->target);
+        free(plan->context_id);
+        free(plan->owner);
+        free(plan->target_path);
+        free(plan);
+        return NULL;
+}
+
+int bus_job_plan_new(const JobSpec *spec, const char *target_path, BusJobPlan **ret) {
+        BusJobPlan *plan = calloc(1, sizeof(BusJobPlan));
+
+        if (!plan) {
+                if (spec->free_userdata)
+                        spec->free_userdata(spec->userdata);
+                return -ENOMEM;
+        }
+        plan->spec = *spec;
+        plan->operation = strdup(spec->operation ? spec->operation : "");
+        plan->target = strdup(spec->target ? spec->target : "");
+        plan->context_id = strdup(spec->context_id ? spec->context_id : "");
+        plan->owner = spec->owner ? strdup(spec->owner) : NULL;
+        plan->target_path = strdup(target_path ? target_path : "/");
+        if (!plan->operation || !plan->target || !plan->context_id || (spec->owner && !plan->owner) ||
+            !plan->target_path) {
+                bus_job_plan_free(plan);
+                return -ENOMEM;
+        }
+        plan->spec.operation = plan->operation;
+        plan->spec.target = plan->target;
+        plan->spec.context_id = plan->context_id;
+        plan->spec.owner = plan->owner;
+        *ret = plan;
+        return 0;
+}
+
+int bus_job_plan_start(Manager *m, BusJobPlan *plan, char **ret_path, SmsError *e) {
+        int r;
+
+        /* The limits first: a job that may not be queued shows no pending state at all. */
+        r = bus_job_check_limits(m, plan->spec.owner, e);
+        if (r >= 0 && plan->begin)
+                r = plan->begin(m, plan->spec.userdata, e);
+        if (r < 0) {
+                bus_job_plan_free(plan);
+                return r;
+        }
+        r = bus_job_start(m, &plan->spec, plan->target_path, ret_path, e);
+        if (r < 0) {
+                if (plan->abort)
+                        plan->abort(m, plan->spec.userdata);
+                bus_job_plan_free(plan);
+                return r;
+        }
+        plan->spec.userdata = NULL; /* the job's now */
+        bus_job_plan_free(plan);
         return 0;
 }
 

@@ -14,6 +14,26 @@ void bus_job_shutdown(Manager *m);
  * InterfacesAdded). spec->id is filled in. Returns the job's object path. LimitsExceeded when
  * too many jobs are queued. */
 int bus_job_start(Manager *m, JobSpec *spec, const char *target_path, char **ret_path, SmsError *e);
+/* LimitsExceeded when one more job (of owner, NULL for the daemon's own) may not be queued. */
+int bus_job_check_limits(Manager *m, const char *owner, SmsError *e);
+
+/* A job made ready before the write that starts it is committed (a Put's trigger), or before the
+ * pending state it shows is written: everything that could refuse it has been checked and
+ * allocated. bus_job_plan_start() checks the job limits, writes the pending state (begin), then
+ * records and queues the job; if it cannot be queued, abort takes the pending state back. A plan
+ * whose write failed is freed, and its job never ran. */
+typedef struct BusJobPlan {
+        JobSpec spec; /* spec.userdata is the plan's until the job is queued */
+        char *operation, *target, *context_id, *owner, *target_path;
+        int (*begin)(Manager *m, void *userdata, SmsError *e); /* optional */
+        void (*abort)(Manager *m, void *userdata);               /* optional */
+} BusJobPlan;
+
+/* Copies the spec's strings and takes spec->userdata (freed with free_userdata on failure). */
+int bus_job_plan_new(const JobSpec *spec, const char *target_path, BusJobPlan **ret);
+/* Always takes the plan. */
+int bus_job_plan_start(Manager *m, BusJobPlan *plan, char **ret_path, SmsError *e);
+BusJobPlan *bus_job_plan_free(BusJobPlan *plan);
 
 /* Is a job with this target ("SMS_BootImagePackage.LAB00001") queued or running? */
 bool bus_job_target_active(Manager *m, const char *target);

@@ -43,6 +43,10 @@ int bus_read_create(sd_bus_message *m, const SmsClass *c, SiteChange **ret, size
  * LimitsExceeded when the caller has too many calls waiting already. */
 int authz_check_write(Manager *m, sd_bus_message *msg, const char *action, SiteCaller *ret_caller,
                       sd_bus_error *ret_error);
+/* The same for a write that does the work of several actions (a Put that edits and rebuilds):
+ * one CheckAuthorization per action, asked at once; refused if any is refused. */
+int authz_check_write_all(Manager *m, sd_bus_message *msg, const char *const *actions, size_t n,
+                          SiteCaller *ret_caller, sd_bus_error *ret_error);
 void authz_shutdown(Manager *m);
 /* Questions to polkit waiting for their answer or for the handler: returns how many there are
  * and adds to *mine those of `sender`. */

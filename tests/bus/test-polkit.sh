@@ -65,6 +65,78 @@ polkit SetAllowed as 2 org.smsprov.provider1.manage-packages org.smsprov.provide
 nobody call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.SMS_BootImagePackage.Static \
         DeleteContextID s x >/dev/null 2>&1 && ok "build-images allows DeleteContextID" || not_ok "build-images refused"
 
+# A write is authorized as every action whose work it starts (issue 12 §5): a Put that rebuilds
+# needs build-images too, RefreshNow distribute-content, RefreshPkgSource of a boot image both
+# distribute-content and build-images. A boot image, and an image package on a DP, made by root.
+out=$(B call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.Class Create 'a{sv}' 1 \
+        ImagePath s "$WORLD/content/boot.wim")
+BI=$(echo "$out" | cut -d'"' -f2)
+BI_JOB=$(echo "$out" | cut -d'"' -f4)
+_job_done() { [ "$(B get-property $DEST "$1" org.smsprov.Provider1.Job State 2>/dev/null)" = "u 2" ]; }
+wait_until "the boot image's first build" _job_done "$BI_JOB"
+mkdir -p "$WORLD/dp1"
+DP_NAL='["Display=\\dp1\"]MSWNET:["SMS_SITE=LAB"]\\dp1\'
+B call $DEST $ROOT/class/SMS_DistributionPointInfo org.smsprov.Provider1.Class Create 'a{sv}' 2 \
+        NALPath s "$DP_NAL" ContentRoot s "$WORLD/dp1" >/dev/null || not_ok "DP registration"
+OUT=$(B call $DEST $ROOT/class/SMS_ImagePackage org.smsprov.Provider1.Class Create 'a{sv}' 1 \
+        PkgSourcePath s "$WORLD/content/boot.wim" | cut -d'"' -f2)
+DIST_JOB=$(B call $DEST "$OUT" $BASE AddDistributionPoints asas 1 LAB 1 "$DP_NAL" | cut -d'"' -f2)
+wait_until "the first distribution" _job_done "$DIST_JOB"
+ASSIGNMENT=$(B call $DEST $ROOT org.smsprov.Provider1.Site ExecQuery s "SELECT * FROM SMS_DistributionPoint" \
+        | grep -o '"/org/smsprov/Provider1/SMS_DistributionPoint/[^"]*"' | head -1 | tr -d '"')
+ADP=org.smsprov.Provider1.SMS_DistributionPoint
+denied() { # denied WHAT COMMAND…: the call fails with AccessDenied
+        local what=$1 out
+        shift
+        if out=$("$@" 2>&1); then not_ok "$what went through"; else
+                case "$out" in *"Access denied"*|*"not authorized"*) ok "$what is denied" ;; *) not_ok "$what: $out" ;; esac
+        fi
+}
+sedo() { B get-property $DEST "$1" "$2" SedoObjectVersion; }
+
+polkit SetAllowed as 1 org.smsprov.provider1.manage-packages >/dev/null
+before=$(sedo "$BI" $BASE)
+denied "Put+RefreshPkgSourceFlag of a boot image with only manage-packages" \
+        nobody call $DEST "$BI" $BASE Put 'a{sv}' 2 Description s "rebuilt by nobody" RefreshPkgSourceFlag b true
+expect_eq "the denied Put changed nothing" "$before u 0" "$(sedo "$BI" $BASE) $(B get-property $DEST "$BI" $BASE ActionInProgress)"
+before=$(sedo "$ASSIGNMENT" $ADP)
+denied "RefreshNow with only manage-packages" nobody call $DEST "$ASSIGNMENT" $ADP Put 'a{sv}' 1 RefreshNow b true
+expect_eq "the denied RefreshNow changed nothing" "$before" "$(sedo "$ASSIGNMENT" $ADP)"
+denied "ScrubContentLibrary with only manage-packages" \
+        nobody call $DEST $ROOT org.smsprov.Provider1.Site ScrubContentLibrary
+
+polkit SetAllowed as 2 org.smsprov.provider1.manage-packages org.smsprov.provider1.build-images >/dev/null
+nobody call $DEST "$BI" $BASE Put 'a{sv}' 2 Description s "rebuilt by nobody" RefreshPkgSourceFlag b true >/dev/null 2>&1 \
+        && ok "manage-packages and build-images allow Put+RefreshPkgSourceFlag of a boot image" \
+        || not_ok "Put+RefreshPkgSourceFlag refused with both actions"
+expect_eq "its write happened" 's "rebuilt by nobody"' "$(B get-property $DEST "$BI" $BASE Description)"
+_rebuilt() { [ "$(B get-property $DEST "$BI" $BASE SourceVersion) $(B get-property $DEST "$BI" $BASE ActionInProgress)" = "u 2 u 0" ]; }
+wait_until "the rebuild the Put started" _rebuilt && ok "the Put started the rebuild" || not_ok "no rebuild"
+denied "RefreshPkgSource of a boot image without distribute-content" nobody call $DEST "$BI" $BASE RefreshPkgSource
+
+polkit SetAllowed as 1 org.smsprov.provider1.distribute-content >/dev/null
+denied "RefreshPkgSource of a boot image with only distribute-content" nobody call $DEST "$BI" $BASE RefreshPkgSource
+denied "RefreshNow with only distribute-content" nobody call $DEST "$ASSIGNMENT" $ADP Put 'a{sv}' 1 RefreshNow b true
+SCRUB=$(nobody call $DEST $ROOT org.smsprov.Provider1.Site ScrubContentLibrary 2>&1 | cut -d'"' -f2)
+case "$SCRUB" in /org/smsprov/Provider1/job/*) ok "distribute-content allows ScrubContentLibrary" ;;
+        *) not_ok "ScrubContentLibrary: $SCRUB" ;; esac
+wait_until "the scrub" _job_done "$SCRUB"
+
+polkit SetAllowed as 3 org.smsprov.provider1.distribute-content org.smsprov.provider1.build-images \
+        org.smsprov.provider1.manage-packages >/dev/null
+RP=$(nobody call $DEST "$BI" $BASE RefreshPkgSource 2>&1 | cut -d'"' -f2)
+case "$RP" in /org/smsprov/Provider1/job/*) ok "distribute-content and build-images allow RefreshPkgSource of a boot image" ;;
+        *) not_ok "RefreshPkgSource: $RP" ;; esac
+wait_until "the refresh" _job_done "$RP"
+_no_jobs() { [ "$(B call $DEST $ROOT org.smsprov.Provider1.Site ExecQuery s \
+        "SELECT * FROM SMS_PackageStatusDistPointsSummarizer WHERE State <> 0" | cut -d' ' -f2)" = 0 ]; }
+wait_until "the redistribution after the rebuilds" _no_jobs
+nobody call $DEST "$ASSIGNMENT" $ADP Put 'a{sv}' 1 RefreshNow b true >/dev/null 2>&1 \
+        && ok "manage-packages and distribute-content allow RefreshNow" || not_ok "RefreshNow refused with both actions"
+wait_until "the redistribution RefreshNow started" _no_jobs
+
+polkit SetAllowed as 2 org.smsprov.provider1.manage-packages org.smsprov.provider1.build-images >/dev/null
+
 # A hanging polkit: the caller waits, everyone else is served.
 polkit SimulateHang b true >/dev/null
 polkit ClearCalls >/dev/null
