@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The OS Deployment console: the lists of the Software Library's Operating Systems node and
 // the Monitoring views, a jobs panel, all through smsprovd's D-Bus API.
-import React, { useState } from "react";
+import React, { useEffect, useState } from "react";
 import { Alert, AlertActionCloseButton, Button, Page, PageSection, Tab, Tabs, TabTitleText, Title } from "@patternfly/react-core";
-import { ROOT, IFACE, BASE, call, errorText, isAccessDenied, PACKAGE_CLASSES } from "./bus.js";
+import { ROOT, IFACE, BASE, call, errorText, isAccessDenied, mayWrite, PACKAGE_CLASSES } from "./bus.js";
 import { architecture, dateTime } from "./format.js";
 import { QueryTable } from "./query-table.jsx";
 import { useJobs, JobsPanel } from "./jobs.jsx";
 import { AddPackageDialog } from "./add-package.jsx";
 import { PropertySheet } from "./properties.jsx";
 import { ContentLocations, DistributeDialog } from "./content.jsx";
+import { UpdateDpsDialog } from "./update-dps.jsx";
 
 const PACKAGE_COMMON = [
     { prop: "Name", title: "Name" },
@@ -59,13 +60,14 @@ function PackageView({ cls, readOnly, onError, onRefused }) {
     const [adding, setAdding] = useState(false);
     const [sheet, setSheet] = useState(null);
     const [distribute, setDistribute] = useState(null);
+    const [updating, setUpdating] = useState(null);
     const run = (what, promise) => promise.catch(e => onError(e, what));
     const actions = row => !readOnly && (
         <>
             <Button size="sm" variant="secondary" className="smsprov-distribute"
                     onClick={() => setDistribute(row)}>Distribute Content</Button>{" "}
             <Button size="sm" variant="secondary" className="smsprov-update"
-                    onClick={() => run("Update Distribution Points", call(row.path, BASE, "RefreshPkgSource", [], ""))}>
+                    onClick={() => setUpdating(row)}>
                 Update Distribution Points</Button>{" "}
             <Button size="sm" variant="danger" className="smsprov-delete"
                     onClick={() => run("Delete " + row.props.PackageID, call(row.path, BASE, "Delete", [], ""))}>Delete</Button>
@@ -80,6 +82,8 @@ function PackageView({ cls, readOnly, onError, onRefused }) {
             {sheet && <PropertySheet path={sheet} readOnly={readOnly} onClose={() => setSheet(null)} onRefused={onRefused} />}
             {distribute && <DistributeDialog path={distribute.path} packageId={distribute.props.PackageID}
                                              onRefused={onRefused} onClose={() => setDistribute(null)} />}
+            {updating && <UpdateDpsDialog path={updating.path} packageId={updating.props.PackageID} isBootImage={cls === "SMS_BootImagePackage"}
+                                          onRefused={onRefused} onClose={() => setUpdating(null)} />}
         </>
     );
 }
@@ -140,10 +144,16 @@ export function App() {
     const jobs = useJobs();
     // A write polkit refused: the page turns read-only and says why.
     const onRefused = () => setReadOnly(true);
+    // Where polkit can answer, read-only from the start; otherwise from the first refusal.
+    const [authz, setAuthz] = useState("asking");
+    useEffect(() => {
+        mayWrite().then(may => { setAuthz(may === null ? "unknown" : may ? "allowed" : "denied"); if (may === false) onRefused() })
+                .catch(e => { console.warn("could not ask polkit:", e.message || e); setAuthz("unknown") });
+    }, []);
     const onError = (e, what) => { setError({ what, e }); if (isAccessDenied(e)) onRefused(e) };
 
     return (
-        <Page id="smsprov-console" data-read-only={readOnly ? "1" : "0"}>
+        <Page id="smsprov-console" data-read-only={readOnly ? "1" : "0"} data-authz={authz}>
             <PageSection variant="secondary" padding={{ default: "noPadding" }}>
                 <Tabs activeKey={view} onSelect={(_e, k) => setView(k)} aria-label="OS Deployment" inset={{ default: "insetMd" }}>
                     {VIEWS.map(([key, title]) => <Tab key={key} eventKey={key} id={"nav-" + key} title={<TabTitleText>{title}</TabTitleText>} />)}

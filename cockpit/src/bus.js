@@ -121,3 +121,45 @@ export function subscribe(rule, fn) {
 }
 
 export const PACKAGE_CLASSES = ["SMS_BootImagePackage", "SMS_ImagePackage", "SMS_OperatingSystemInstallPackage"];
+
+// Whether this page may write, asked before any write is refused: null when it cannot tell.
+// Where polkit is on the page's bus the daemon lets root pass and asks polkit for everyone
+// else (API.md §8), so the page asks polkit the same question for its own connection (the
+// subject the daemon names), without interaction: allowed, or allowed after authentication,
+// for any of the daemon's actions means the page stays writable. Without polkit on the bus
+// (the user bus, a development bus) the first refused write tells.
+const POLKIT = "org.freedesktop.PolicyKit1";
+export const ACTIONS = ["manage-packages", "distribute-content", "build-images", "cancel-job"]
+        .map(a => "org.smsprov.provider1." + a);
+
+export async function mayWrite() {
+    const side = name => cockpit.dbus(name, client.options);
+    await client.wait();
+    const self = client.unique_name;
+    if (!self)
+        return null;
+    const dbus = side("org.freedesktop.DBus");
+    try {
+        const [owned] = await dbus.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", [POLKIT], { type: "s" });
+        if (!owned)
+            return null;
+        const [uid] = await dbus.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser", [self], { type: "s" });
+        if (uid === 0)
+            return true;
+    } finally {
+        dbus.close();
+    }
+    const polkit = side(POLKIT);
+    try {
+        for (const action of ACTIONS) {
+            const [[authorized, challenge]] = await polkit.call(
+                "/org/freedesktop/PolicyKit1/Authority", POLKIT + ".Authority", "CheckAuthorization",
+                [["system-bus-name", { name: { t: "s", v: self } }], action, {}, 0, ""], { type: "(sa{sv})sa{ss}us" });
+            if (authorized || challenge)
+                return true;
+        }
+        return false;
+    } finally {
+        polkit.close();
+    }
+}

@@ -7,6 +7,7 @@ import { Alert, Button, Checkbox, Label, LabelGroup, Modal, ModalBody, ModalFoot
 import { Table, Thead, Tr, Th, Tbody, Td } from "@patternfly/react-table";
 import { ROOT, IFACE, BASE, call, put, queryAll, wqlString, subscribe, errorText, isAccessDenied } from "./bus.js";
 import { DP_STATES, dpStateGroup, dateTime } from "./format.js";
+import { Donut } from "./donut.jsx";
 
 const DP = IFACE + "SMS_DistributionPoint";
 const SUMMARIZER = ROOT + "/SMS_PackageStatusDistPointsSummarizer";
@@ -35,6 +36,8 @@ function useLocations(packageId, nalPath) {
         const subs = [
             subscribe({ path_namespace: SUMMARIZER, interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged" }, bump),
             subscribe({ path_namespace: ROOT + "/SMS_DistributionPoint", interface: "org.freedesktop.DBus.Properties" }, bump),
+            // A job that starts changes states too (Remove: Removal pending), not only one that ends.
+            subscribe({ path: ROOT, interface: IFACE + "Site", member: "JobNew" }, bump),
             subscribe({ path: ROOT, interface: IFACE + "Site", member: "JobRemoved" }, bump),
         ];
         return () => subs.forEach(s => s.remove());
@@ -47,27 +50,38 @@ export function serverOf(nal) {
     return m ? m[1] : nal;
 }
 
+const GROUPS = [
+    ["success", "Success", "green", "var(--pf-t--global--color--status--success--default, #3e8635)"],
+    ["inProgress", "In progress", "blue", "var(--pf-t--global--color--status--info--default, #2b9af3)"],
+    ["error", "Error", "red", "var(--pf-t--global--color--status--danger--default, #c9190b)"],
+    ["unknown", "Unknown", "grey", "var(--pf-t--global--color--nonstatus--gray--default, #8a8d90)"],
+];
+
+// The counts of View Status, as labels and as the chart.
 export function Counts({ rows }) {
     const counts = { success: 0, inProgress: 0, error: 0, unknown: 0 };
     for (const r of rows) counts[dpStateGroup(r.State)]++;
     return (
-        <LabelGroup className="smsprov-counts" numLabels={4}>
-            <Label color="green" data-count="success">Success: {counts.success}</Label>
-            <Label color="blue" data-count="inProgress">In progress: {counts.inProgress}</Label>
-            <Label color="red" data-count="error">Error: {counts.error}</Label>
-            <Label color="grey" data-count="unknown">Unknown: {counts.unknown}</Label>
-        </LabelGroup>
+        <div className="smsprov-status-summary">
+            <Donut id="content-status-chart" title="Distribution points"
+                   segments={GROUPS.map(([key, label, , color]) => ({ key, label, color, count: counts[key] }))} />
+            <LabelGroup className="smsprov-counts" numLabels={4}>
+                {GROUPS.map(([key, label, color]) =>
+                    <Label key={key} color={color} data-count={key}>{label}: {counts[key]}</Label>)}
+            </LabelGroup>
+        </div>
     );
 }
 
 export function ContentLocations({ packageId, nalPath, readOnly, onRefused, onJob }) {
     const rows = useLocations(packageId, nalPath);
     const [error, setError] = useState(null);
+    const [done, setDone] = useState(null); // the last action the daemon accepted, for the test
     if (!rows) return <p>Loading…</p>;
     if (rows.error) return <Alert variant="danger" isInline title={errorText(rows.error)} />;
 
     const act = (what, promise) => promise
-            .then(r => { setError(null); if (r && r[0] && onJob) onJob(r[0]) })
+            .then(r => { setError(null); setDone(what); if (r && r[0] && onJob) onJob(r[0]) })
             .catch(e => { setError({ what, e }); if (isAccessDenied(e)) onRefused(e) });
     const validate = r => act("Validate", call(ROOT + "/class/SMS_DistributionPoint", DP + ".Static", "VerifyPackage",
                                                  [r.PackageID, r.ServerNALPath], "ss"));
@@ -77,7 +91,7 @@ export function ContentLocations({ packageId, nalPath, readOnly, onRefused, onJo
                                              [r.PackageID, r.ServerNALPath], "ss"));
 
     return (
-        <div className="smsprov-locations" data-rows={rows.length}>
+        <div className="smsprov-locations" data-rows={rows.length} data-done={done || ""}>
             <Counts rows={rows} />
             {error && <Alert variant="danger" isInline className="smsprov-action-error" title={error.what + ": " + errorText(error.e)} />}
             <Table variant="compact" aria-label="Content locations">

@@ -8,6 +8,7 @@ import { Alert, AlertActionLink, Button, Checkbox, Form, FormGroup, FormHelperTe
 import { BASE, IFACE, call, get, getAll, put, queryAll, wqlString, errorText, isAccessDenied, subscribe } from "./bus.js";
 import { architecture, parseImageProperty } from "./format.js";
 import { ContentLocations } from "./content.jsx";
+import { KIT_ARCH } from "./update-dps.jsx";
 
 const SCRATCH = [32, 64, 128, 256, 512];
 const PRIORITY = { 1: "High", 2: "Medium", 3: "Low" };
@@ -164,7 +165,6 @@ function ImagesTab({ path, cls, values, readOnly, onSaved, onRefused }) {
 
 // The kit's components for the image's architecture; the four always included are shown as such.
 // Saving is UpdateOptionalComponents, which rebuilds the image (a job).
-const KIT_ARCH = { 0: "X86", 9: "X64", 12: "ARM64" };
 
 function ComponentsTab({ path, values, readOnly, onSaved, onRefused }) {
     const [catalog, setCatalog] = useState(null);

@@ -4,6 +4,8 @@
 import os
 import subprocess
 import concurrent.futures
+import glob
+import json
 import sys
 import time
 import traceback
@@ -34,6 +36,54 @@ def busctl(*args):
 
 def prop(path, iface, name):
     return busctl("get-property", NAME, path, IFACE + iface, name)
+
+
+def query(wql):
+    """The rows of a WQL query through busctl, as [{property: value}] (strings and numbers)."""
+    out = subprocess.run(["busctl", "--address=" + BUS, "--json=short", "call", NAME, "/org/smsprov/Provider1",
+                          IFACE + "Site", "ExecQuery", "s", wql], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise Failure("ExecQuery %s: %s" % (wql, out.stderr.strip()))
+    rows = json.loads(out.stdout)["data"][0]
+    return [{k: v["data"] for k, v in props.items()} for _path, props in rows]
+
+
+def hold(op):
+    open(os.path.join(HOLDS, op), "w").close()
+
+
+def release(op):
+    if os.path.exists(os.path.join(HOLDS, op)):
+        os.unlink(os.path.join(HOLDS, op))
+
+
+def wait_held(op):
+    """Waits (under the one deadline) until a job waits at the test point op."""
+    end = time.monotonic() + float(os.environ.get("WAIT_SECONDS", "300"))
+    while not glob.glob(os.path.join(HOLDS, op + ".*.held")):
+        if time.monotonic() > end:
+            raise Failure("timed out waiting for a job held at %s" % op)
+        time.sleep(0.02)
+
+
+def polkit_mock(method, *args):
+    return busctl("call", "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                  "org.freedesktop.DBus.Mock", method, *args)
+
+
+GROUPS = {0: "success", 1: "inProgress", 2: "inProgress", 4: "inProgress", 5: "inProgress", 7: "inProgress",
+          3: "error", 6: "error"}
+
+
+def chart_matches_daemon(b, package):
+    """The Content Status chart's segments against the states the daemon reports for package."""
+    want = {}
+    for r in query("SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s'" % package):
+        g = GROUPS.get(r["State"], "unknown")
+        want[g] = want.get(g, 0) + 1
+    got = b.js("Object.fromEntries(Array.from(document.querySelectorAll('#content-status-chart .smsprov-donut-segment'))"
+               ".map(e => [e.dataset.segment, Number(e.dataset.count)]))")
+    check("the chart of %s matches the daemon's states %r" % (package, want), want, got)
 
 
 def check(what, expected, got):
@@ -74,6 +124,7 @@ def open_view(b, key):
 def opens(b):
     b.navigate(URL + "smsprovd")
     b.wait("#list-SMS_BootImagePackage[data-loaded='1']", "the Boot Images list to load")
+    b.wait("#smsprov-console[data-authz='allowed'][data-read-only='0']", "root to be allowed to write (it passes without polkit)")
     b.screenshot("01-boot-images-empty")
 
 
@@ -125,8 +176,6 @@ def customization(b):
     b.click("#save-customization")
     path = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
     b.wait_js("the save to finish", "document.querySelector('#save-customization').disabled")
-    end_ok = b.wait_js("the sheet to reload", "true")
-    assert end_ok
     check("ScratchSpace read back", "u 256", prop(path, "SMS_BootImagePackage", "ScratchSpace"))
     check("EnableLabShell read back", "b true", prop(path, "SMS_BootImagePackage", "EnableLabShell"))
     check("PreExecCommandLine read back", 's "cmd /c echo hello"', prop(path, "SMS_BootImagePackage", "PreExecCommandLine"))
@@ -189,6 +238,7 @@ def distribute(b):
     nav(b, "Content Status")
     b.click_text("#list-status td[data-prop='PackageID']", "LAB00001")
     b.wait_text("#content-status-detail [data-count='success']", "Success: 2", "both DPs to reach success")
+    chart_matches_daemon(b, "LAB00001")
     b.screenshot("08-content-status")
     b.screenshot("readme-console", scale=0.6)  # the README's picture (cockpit/console.png)
     # Distribute Content hides the DPs that already have it.
@@ -219,6 +269,7 @@ def validate_redistribute(b):
     b.click(row + " .smsprov-validate")
     b.wait(row + "[data-state='3']", "Validate to mark dp1's copy failed")
     b.wait_text("#content-status-detail [data-count='error']", "Error: 1")
+    chart_matches_daemon(b, "LAB00001")
     b.screenshot("09-validate-failed")
     b.click(row + " .smsprov-redistribute")
     b.wait(row + "[data-state='0']", "Redistribute to bring dp1 back to installed")
@@ -232,6 +283,14 @@ def cancel(b):
     try:
         nav(b, "Boot Images")
         b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-update" % BOOT)
+        b.wait("#update-kit-version", "the kit's Windows PE version in Update Distribution Points")
+        kit = query("SELECT DeploymentKitVersion FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE Architecture = 'X64'")
+        check("the kit's Windows PE version as the daemon has it", kit[0]["DeploymentKitVersion"], b.text("#update-kit-version"))
+        image = prop(BOOT, "SMS_BootImagePackage", "ImageOSVersion")
+        check("the image has a Windows PE version", True, image not in ('s ""', ""))
+        check("the image's Windows PE version as the daemon has it", image, 's "%s"' % b.text("#update-image-version"))
+        b.screenshot("10a-update-distribution-points")
+        b.click("#update-go")
         b.wait(".smsprov-job[data-state='1'] .smsprov-job-cancel", "the held job running with Cancel")
         b.screenshot("10-job-running")
         b.click(".smsprov-job[data-state='1'] .smsprov-job-cancel")
@@ -259,6 +318,49 @@ def os_images(b):
           prop("/org/smsprov/Provider1/SMS_OperatingSystemInstallPackage/LAB00003", "SMS_PackageBaseclass", "PackageType"))
 
 
+IMAGE = "/org/smsprov/Provider1/SMS_ImagePackage/LAB00002"
+
+
+def dp1_state(package):
+    return [r["State"] for r in query("SELECT State, ServerNALPath FROM SMS_PackageStatusDistPointsSummarizer "
+                                      "WHERE PackageID = '%s'" % package) if "dp1" in r["ServerNALPath"]]
+
+
+@step("per DP: Cancel stops a held distribution (Install failed), Remove takes the content off")
+def cancel_remove(b):
+    row = "#content-status-detail tr[data-dp='dp1']"
+    hold("Distribute")
+    try:
+        nav(b, "Operating System Images")
+        b.click("#list-SMS_ImagePackage tr[data-path='%s'] .smsprov-distribute" % IMAGE)
+        b.click("#dist-dp1")
+        b.click("#distribute-go")
+        b.wait_js("the dialog to close", "!document.querySelector('#distribute-dialog')")
+        wait_held("Distribute")
+        nav(b, "Content Status")
+        b.click_text("#list-status td[data-prop='PackageID']", "LAB00002")
+        b.click(row + " .smsprov-cancel-dist")
+        b.wait("#content-status-detail .smsprov-locations[data-done='Cancel']", "the daemon to accept Cancel")
+        b.screenshot("11a-cancel-distribution")
+    finally:
+        release("Distribute")
+    b.wait(row + "[data-state='3']", "the canceled distribution to be Install failed")
+    check("dp1's state after Cancel, through busctl", [3], dp1_state("LAB00002"))
+    chart_matches_daemon(b, "LAB00002")
+    hold("RemoveContent")
+    try:
+        b.click(row + " .smsprov-remove")
+        b.wait(row + "[data-state='4']", "Remove to mark dp1 Removal pending")
+        check("dp1's state while the removal is held, through busctl", [4], dp1_state("LAB00002"))
+    finally:
+        release("RemoveContent")
+    b.wait("#content-status-detail .smsprov-locations[data-rows='0']", "the removed assignment to go")
+    check("no assignment of LAB00002 left, through busctl", [],
+          query("SELECT ServerNALPath FROM SMS_DistributionPoint WHERE PackageID = 'LAB00002'"))
+    check("dp1 holds no LAB00002", False,
+          os.path.exists(os.path.join(WORLD, "dp1", "SCCMContentLib", "DataLib", "LAB00002")))
+
+
 @step("Distribution Points lists the DPs and each DP's content")
 def dps(b):
     nav(b, "Distribution Points")
@@ -282,15 +384,31 @@ def messages(b):
     b.screenshot("13-status-messages")
 
 
-@step("a user the daemon refuses sees the lists, and a refused write turns the page read-only")
+@step("a user polkit refuses sees the page read-only at once; allowed one action, a refused write turns it read-only")
 def reader(b):
+    polkit_mock("ClearCalls")
     b.navigate(os.environ["COCKPIT_READER_URL"] + "smsprovd")
     b.wait_text("#list-SMS_BootImagePackage td[data-prop='Name']", "Boot image (x64)", "the reader to see the boot image")
+    b.wait("#smsprov-console[data-authz='denied'][data-read-only='1'] #read-only", "the read-only banner before any write")
+    b.wait_js("no write controls", "!document.querySelector('#add-package, .smsprov-delete, .smsprov-distribute')")
+    b.screenshot("14-read-only")
+    # The page asked about itself: the subject of its questions is a connection of nobody's.
+    calls = busctl("--json=short", "call", "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+                   "org.freedesktop.DBus.Mock", "GetMethodCalls", "s", "CheckAuthorization")
+    # a(tav): each call its time and its arguments as variants, the first the subject (sa{sv}).
+    subjects = {c[1][0]["data"][1]["name"]["data"] for c in json.loads(calls)["data"][0]}
+    uids = {busctl("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                   "GetConnectionUnixUser", "s", name) for name in subjects}
+    check("the page asked polkit for its own connection (nobody's)", {"u 65534"}, uids)
+    # Allowed to cancel jobs only: the page is writable, and a delete (manage-packages) is refused.
+    polkit_mock("SetAllowed", "as", "1", "org.smsprov.provider1.cancel-job")
+    b.navigate(os.environ["COCKPIT_READER_URL"] + "smsprovd")
+    b.wait("#smsprov-console[data-authz='allowed'][data-read-only='0']", "the page writable once polkit allows an action")
     b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-delete" % BOOT)
     b.wait_text("#action-error", "AccessDenied", "the refusal, named")
-    b.wait("#smsprov-console[data-read-only='1'] #read-only", "the read-only banner")
+    b.wait("#smsprov-console[data-read-only='1'] #read-only", "the read-only banner after the refusal")
     b.wait_js("no write controls left", "!document.querySelector('#add-package, .smsprov-delete, .smsprov-distribute')")
-    b.screenshot("14-read-only")
+    b.screenshot("14b-refused")
     check("the refused delete changed nothing", 's "Boot image (x64)"', prop(BOOT, "SMS_PackageBaseclass", "Name"))
 
 
@@ -367,7 +485,7 @@ def main():
     b = Browser(LOG_DIR)
     try:
         for s in [opens, add_refused, add_boot, customization, conflict, components, distribute, validate_redistribute,
-                  cancel, os_images, dps, messages, scale, reader]:
+                  cancel, os_images, cancel_remove, dps, messages, scale, reader]:
             if not s(b):
                 break
     finally:
