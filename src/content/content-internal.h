@@ -253,12 +253,16 @@ typedef struct ContentPlacer {
         ContentCopyTick tick;
         void *tick_userdata;
         uint64_t bytes_copied;
+        bool sync_later; /* copies are not fsynced: the caller makes them durable before naming them */
 } ContentPlacer;
 
 /* Puts a file at dirfd/name with the content of src_dirfd/src_name: a hard link when the placer
  * allows, else a copy through a temporary name (fsynced, then renamed without replacing). Returns
  * 1 when linked, 0 when copied, -EEXIST when the name was taken (a concurrent placer won). */
 int content_place_file(ContentPlacer *p, int src_dirfd, const char *src_name, int dirfd, const char *name);
+
+/* Renames dirfd/tmp to dirfd/name, failing with -EEXIST if name exists. */
+int content_rename_noreplace(int dirfd, const char *tmp, const char *name);
 
 /* --- datalib.c ------------------------------------------------------------------------------- */
 

@@ -34,6 +34,14 @@
 
 #include "content/content-internal.h"
 
+/* A FileLib copy made, not yet durable, under FileLib/<aa>/<tmp>. */
+typedef struct FilelibPending {
+        char tmp[CONTENT_TMP_NAME_MAX]; /* empty: none */
+        bool damaged;                   /* it replaces a damaged entry */
+        struct stat site_st;            /* the site entry's identity when it was checked */
+        uint64_t bytes;
+} FilelibPending;
+
 typedef struct Distribution {
         const char *site_lib, *dp_root, *package_id, *pxe_name;
         uint32_t version;
@@ -50,6 +58,8 @@ typedef struct Distribution {
         ContentPlacer filelib_placer, tree_placer;
         ContentStatCache site_checked, dp_checked; /* what each library knew good before this call */
         struct stat *entry_st;   /* per manifest file: its DP entry's identity once known good */
+        FilelibPending *pending; /* per manifest file: its copy waiting to be durable and named */
+        size_t n_pending;
         void *buffer;
         ContentProgress progress;
         void *userdata;
@@ -69,6 +79,12 @@ static void distribution_done(Distribution *d) {
                 (void) unlinkat(d->pkg_fd, name, 0);
                 (void) fsync(d->pkg_fd);
         }
+        for (size_t i = 0; d->pending && i < d->manifest.n_files; i++)
+                if (d->pending[i].tmp[0]) {
+                        char tmp[3 + CONTENT_TMP_NAME_MAX];
+                        snprintf(tmp, sizeof tmp, "%.2s/%s", d->manifest.files[i].hash, d->pending[i].tmp);
+                        (void) unlinkat(d->dp.filelib_fd, tmp, 0);
+                }
         if (d->lock_fd >= 0)
                 close(d->lock_fd);
         if (d->pxe_dir_fd >= 0)
@@ -85,6 +101,7 @@ static void distribution_done(Distribution *d) {
         content_stat_cache_done(&d->site_checked);
         content_stat_cache_done(&d->dp_checked);
         free(d->entry_st);
+        free(d->pending);
         free(d->buffer);
 }
 
@@ -201,14 +218,14 @@ static int check_site_entry(Distribution *d, const ContentFile *f, const char *n
                              f->path, d->package_id, d->site_lib, name);
 }
 
-/* The DP's FileLib entry for file i: kept when it is known to match, else copied from the site
- * library (replacing a damaged one, never removing it first: other manifests may name it). */
+/* The DP's FileLib entry for file i, first step: kept when it is known to match, else copied from
+ * the site library under a temporary name, not yet durable (pending[i]). */
 static int put_filelib_entry(Distribution *d, size_t i, SmsError *e) {
         const ContentFile *f = &d->manifest.files[i];
+        FilelibPending *pe = &d->pending[i];
         char name[CONTENT_HASH_HEX + 4], prefix[3] = { f->hash[0], f->hash[1], 0 };
         _cleanup_close_ int dir_fd = -1;
-        struct stat st, site_st;
-        bool damaged;
+        struct stat st;
         int r;
 
         content_filelib_name(f->hash, name);
@@ -223,10 +240,10 @@ static int put_filelib_entry(Distribution *d, size_t i, SmsError *e) {
                 return 0;
         }
         d->entry_st[i] = (struct stat) {};
-        damaged = fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+        pe->damaged = fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 
         /* What the site library holds is what goes out: a damaged entry must not spread. */
-        r = check_site_entry(d, f, name, &site_st, e);
+        r = check_site_entry(d, f, name, &pe->site_st, e);
         if (r < 0)
                 return r;
 
@@ -234,35 +251,78 @@ static int put_filelib_entry(Distribution *d, size_t i, SmsError *e) {
         if (dir_fd < 0)
                 return sms_error_set_errno(e, dir_fd, "%s/SCCMContentLib/FileLib/%s", d->dp_root, prefix);
         uint64_t copied = d->filelib_placer.bytes_copied;
-        if (damaged) {
-                char tmp[CONTENT_TMP_NAME_MAX];
-                r = content_tmp_name_new("", tmp);
-                if (r >= 0)
-                        r = content_place_file(&d->filelib_placer, d->site.filelib_fd, name, dir_fd, tmp);
-                if (r >= 0 && renameat(dir_fd, tmp, dir_fd, f->hash) < 0) {
-                        r = -errno;
-                        (void) unlinkat(dir_fd, tmp, 0);
-                }
-        } else
-                r = content_place_file(&d->filelib_placer, d->site.filelib_fd, name, dir_fd, f->hash);
+        r = content_tmp_name_new("", pe->tmp);
+        if (r >= 0)
+                r = content_place_file(&d->filelib_placer, d->site.filelib_fd, name, dir_fd, pe->tmp);
+        if (r < 0)
+                pe->tmp[0] = 0;
         if (r == -ECANCELED)
                 return cancel_error(d, e);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
+        pe->bytes = d->filelib_placer.bytes_copied - copied;
+        d->n_pending++;
+        return 0;
+}
+
+/* Second step, once every copy is durable: the copy takes the entry's name (replacing a damaged
+ * entry, never removing it first: other manifests may name it). */
+static int name_filelib_entry(Distribution *d, size_t i, SmsError *e) {
+        const ContentFile *f = &d->manifest.files[i];
+        FilelibPending *pe = &d->pending[i];
+        char name[CONTENT_HASH_HEX + 4], tmp[3 + CONTENT_TMP_NAME_MAX];
+        struct stat st;
+        int r;
+
+        if (!pe->tmp[0])
+                return 0;
+        content_filelib_name(f->hash, name);
+        snprintf(tmp, sizeof tmp, "%.2s/%s", f->hash, pe->tmp);
+        if (pe->damaged)
+                r = renameat(d->dp.filelib_fd, tmp, d->dp.filelib_fd, name) < 0 ? -errno : 0;
+        else
+                r = content_rename_noreplace(d->dp.filelib_fd, tmp, name);
         if (r < 0 && r != -EEXIST)
                 return sms_error_set_errno(e, r, "%s/SCCMContentLib/FileLib/%s", d->dp_root, name);
-        if (r == -EEXIST)
+        pe->tmp[0] = 0;
+        d->dirty[strtoul((char[]) { f->hash[0], f->hash[1], 0 }, NULL, 16)] = true;
+        if (r == -EEXIST) {
+                (void) unlinkat(d->dp.filelib_fd, tmp, 0);
                 d->stats.files_present++; /* a concurrent distribution put it there first */
-        else {
-                d->stats.files_copied++;
-                d->stats.bytes_copied += d->filelib_placer.bytes_copied - copied;
-                /* The copy is of what was checked only if the site's entry did not change meanwhile. */
-                if (fstatat(d->site.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !same_data_identity(&st, &site_st))
-                        return sms_error_set(e, SMS_ERROR_FAILED,
-                                             "the site library's copy of %s of package %s changed while it was copied",
-                                             f->path, d->package_id);
-                if (fstatat(dir_fd, f->hash, &d->entry_st[i], AT_SYMLINK_NOFOLLOW) < 0)
-                        d->entry_st[i] = (struct stat) {};
+                return 0;
         }
-        d->dirty[strtoul(prefix, NULL, 16)] = true;
+        d->stats.files_copied++;
+        d->stats.bytes_copied += pe->bytes;
+        /* The copy is of what was checked only if the site's entry did not change meanwhile. */
+        if (fstatat(d->site.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !same_data_identity(&st, &pe->site_st))
+                return sms_error_set(e, SMS_ERROR_FAILED,
+                                     "the site library's copy of %s of package %s changed while it was copied",
+                                     f->path, d->package_id);
+        if (fstatat(d->dp.filelib_fd, name, &d->entry_st[i], AT_SYMLINK_NOFOLLOW) < 0)
+                d->entry_st[i] = (struct stat) {};
+        return 0;
+}
+
+/* Makes the pending copies durable before any takes its name: one syncfs for many (with reflinks
+ * the data costs nothing and an fsync per file would be most of a distribution), an fsync each
+ * for a few. */
+static int sync_pending(Distribution *d, SmsError *e) {
+        if (d->n_pending == 0)
+                return 0;
+        if (d->n_pending > CONTENT_SYNCFS_MIN)
+                return syncfs(d->dp.filelib_fd) < 0 ? sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib", d->dp_root) : 0;
+        for (size_t i = 0; i < d->manifest.n_files; i++) {
+                const FilelibPending *pe = &d->pending[i];
+                char tmp[3 + CONTENT_TMP_NAME_MAX];
+                _cleanup_close_ int fd = -1;
+
+                if (!pe->tmp[0])
+                        continue;
+                snprintf(tmp, sizeof tmp, "%.2s/%s", d->manifest.files[i].hash, pe->tmp);
+                fd = openat(d->dp.filelib_fd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || fsync(fd) < 0)
+                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/FileLib/%s", d->dp_root, tmp);
+        }
         return 0;
 }
 
@@ -332,6 +392,14 @@ static int put_files_and_manifest(Distribution *d, SmsError *e) {
                 d->file_done = 0;
                 if (!report(d, "Distributing content"))
                         return cancel_error(d, e);
+        }
+        r = sync_pending(d, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < d->manifest.n_files; i++) {
+                r = name_filelib_entry(d, i, e);
+                if (r < 0)
+                        return r;
         }
 
         /* A refresh of unchanged content in link mode finds its tree in place, every file a link of
@@ -525,11 +593,15 @@ int content_dp_distribute(const char *site_lib, const char *dp_root, const char 
         d.entry_st = calloc(MAX(d.manifest.n_files, (size_t) 1), sizeof *d.entry_st);
         if (!d.entry_st)
                 return sms_error_set_errno(e, ENOMEM, "distribution");
+        d.pending = calloc(MAX(d.manifest.n_files, (size_t) 1), sizeof *d.pending);
+        if (!d.pending)
+                return sms_error_set_errno(e, ENOMEM, "distribution");
         content_checked_load(d.site.root_fd, package_id, &d.site_checked);
         content_checked_load(d.dp.root_fd, package_id, &d.dp_checked);
         /* From the site: always a copy (a reflink where possible), never a link. */
         d.filelib_placer = (ContentPlacer) {
                 .mode = CONTENT_LINK_COPY, .buffer = d.buffer, .tick = tick_filelib, .tick_userdata = &d,
+                .sync_later = true,
         };
         d.tree_placer = (ContentPlacer) { .mode = mode, .buffer = d.buffer, .tick = tick_tree, .tick_userdata = &d };
 

@@ -15,7 +15,7 @@ static bool link_refused_everywhere(int error) {
 }
 
 /* Moves tmp to name without replacing an existing name. */
-static int rename_noreplace(int dirfd, const char *tmp, const char *name) {
+int content_rename_noreplace(int dirfd, const char *tmp, const char *name) {
         if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
                 return 0;
         if (errno != EINVAL)
@@ -41,10 +41,10 @@ static int place_copy(ContentPlacer *p, int src_dirfd, const char *src_name, int
                 return out;
         n = content_copy_fd(src, out, p->buffer, p->tick, p->tick_userdata);
         r = n < 0 ? (int) n : 0;
-        if (r >= 0 && fsync(out) < 0)
+        if (r >= 0 && !p->sync_later && fsync(out) < 0)
                 r = -errno;
         if (r >= 0)
-                r = rename_noreplace(dirfd, tmp, name);
+                r = content_rename_noreplace(dirfd, tmp, name);
         if (r < 0) {
                 (void) unlinkat(dirfd, tmp, 0);
                 return r;
