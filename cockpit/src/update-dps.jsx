@@ -2,7 +2,9 @@
 // Update Distribution Points (RefreshPkgSource): the package again from its source to every DP
 // that has it. For a boot image the wizard first shows the Windows PE version of the deployment
 // kit (the catalog's DeploymentKitVersion for the image's architecture) beside the image's own
-// (ImageOSVersion), as the Configuration Manager console does.
+// (ImageOSVersion), as the Configuration Manager console does. Its "reload with the current Windows
+// PE version" has no method behind it here (RefreshPkgSource and UpdateDefaultImage rebuild from
+// the image's own ImagePath): the dialog says how to get there instead of offering a dead choice.
 import React, { useEffect, useState } from "react";
 import { Alert, Button, Modal, ModalBody, ModalFooter, ModalHeader } from "@patternfly/react-core";
 import { BASE, IFACE, call, get, queryPage, wqlString, errorText, isAccessDenied } from "./bus.js";
@@ -46,6 +48,14 @@ export function UpdateDpsDialog({ path, packageId, isBootImage, onClose, onRefus
                         <dt>Windows PE version of this boot image</dt>
                         <dd id="update-image-version">{versions.image || "not known"}</dd>
                     </dl>}
+                {isBootImage &&
+                    <p id="update-rebuild-note" className="smsprov-help">
+                        The boot image is rebuilt first from its image path, with the kit's current optional
+                        components and Configuration Manager binaries, then sent to every distribution point.
+                        Its Windows PE version stays that of the WIM at its image path: to move this boot image to
+                        the kit's Windows PE, change its ImagePath to the kit's winpe.wim (a Put, with smsctl or
+                        busctl), then update.
+                    </p>}
                 {versions && versions.kit && versions.image && versions.kit !== versions.image &&
                     <Alert variant="info" isInline className="smsprov-version-differs"
                            title="The boot image's Windows PE version differs from the deployment kit's" />}

@@ -289,6 +289,9 @@ def cancel(b):
         image = prop(BOOT, "SMS_BootImagePackage", "ImageOSVersion")
         check("the image has a Windows PE version", True, image not in ('s ""', ""))
         check("the image's Windows PE version as the daemon has it", image, 's "%s"' % b.text("#update-image-version"))
+        check("the dialog says what the update does to a boot image and how to reach the kit's Windows PE", True,
+              "rebuilt first from its image path" in b.text("#update-rebuild-note")
+              and "winpe.wim" in b.text("#update-rebuild-note"))
         b.screenshot("10a-update-distribution-points")
         b.click("#update-go")
         b.wait(".smsprov-job[data-state='1'] .smsprov-job-cancel", "the held job running with Cancel")
