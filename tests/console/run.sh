@@ -68,7 +68,8 @@ cockpit_stop
 COCKPIT_PID=$reader_pid
 cockpit_stop
 reader_pid=
-kill "$polkit_pid" 2>/dev/null; wait "$polkit_pid" 2>/dev/null
+kill "$polkit_pid" 2>/dev/null || true
+wait "$polkit_pid" 2>/dev/null || true # killed: it ends with 143, which set -e would take for a failure
 polkit_pid=
 world_stop 2>>"$LOG_DIR/smsprovd.log"
 WORLD_DAEMON=
