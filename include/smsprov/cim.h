@@ -10,6 +10,7 @@
 
 #include "smsprov/error.h"
 #include "smsprov/schedule.h"
+#include "smsprov/utf8.h"
 
 typedef enum CimType {
         CIM_STRING,
@@ -92,7 +93,3 @@ static inline CimValue cim_value_bool(bool b) {
         return (CimValue) { .type = CIM_BOOLEAN, .b = b };
 }
 
-/* Replaces invalid UTF-8 sequences and control characters other than tab/newline by U+FFFD.
- * Returns a new string. Strings from WIM files and databases pass through this on the way in. */
-char *utf8_sanitize(const char *s);
-bool utf8_is_valid(const char *s);

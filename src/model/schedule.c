@@ -129,10 +129,17 @@ static int token_decode(const char *s, SmsScheduleToken *t, SmsError *e) {
         uint32_t w1, w2;
         char *end;
 
-        for (size_t i = 0; i < SMS_SCHEDULE_TOKEN_STRING_LEN; i++)
-                if (!strchr("0123456789abcdefABCDEF", s[i]) || s[i] == 0)
+        for (size_t i = 0; i < SMS_SCHEDULE_TOKEN_STRING_LEN; i++) {
+                unsigned char b = (unsigned char) s[i];
+                if (b != 0 && strchr("0123456789abcdefABCDEF", b))
+                        continue;
+                /* One byte of a multi-byte character is not text: name it by its value. */
+                if (b >= 0x20 && b < 0x7F)
                         return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                             "interval string: '%c' is not a hexadecimal digit", s[i] ? s[i] : '?');
+                                             "interval string: '%c' is not a hexadecimal digit", b);
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "interval string: byte 0x%02X is not a hexadecimal digit", b);
+        }
 
         memcpy(buf, s, 8);
         buf[8] = 0;

@@ -6,6 +6,7 @@
 
 #include "smsprov/error.h"
 #include "smsprov/macro.h"
+#include "smsprov/utf8.h"
 
 static const struct {
         const char *name;
@@ -90,7 +91,15 @@ int sms_error_setv(SmsError *e, SmsErrorCode code, const char *fmt, va_list ap) 
                 char *m = NULL;
                 if (vasprintf(&m, fmt, ap) < 0)
                         m = NULL;
-                else if (strlen(m) > SMS_ERROR_MESSAGE_MAX)
+                else if (!utf8_is_valid(m)) {
+                        /* A message goes out in a D-Bus error reply, and sd-bus sends no reply at
+                         * all for one that is not UTF-8: a byte of a caller's string must not
+                         * leave its call unanswered. */
+                        char *clean = utf8_sanitize(m);
+                        free(m);
+                        m = clean;
+                }
+                if (m && strlen(m) > SMS_ERROR_MESSAGE_MAX)
                         message_cut(m);
                 e->code = code;
                 e->message = m;

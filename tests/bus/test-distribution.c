@@ -454,6 +454,11 @@ static void test_schedule_methods(void **state) {
         assert_string_equal(test_invoke(&env, ROOT "/class/SMS_ScheduleMethods", IFACE "SMS_ScheduleMethods.Static",
                                         "ReadFromString", NULL, "s", "0001200000"),
                             SMSPROV_ERR("InvalidParameter"));
+        /* 16 bytes, the first of them the start of a 3-byte character: answered (an error message
+         * quoting that byte alone was not UTF-8, and sd-bus sent no reply at all). */
+        assert_string_equal(test_invoke(&env, ROOT "/class/SMS_ScheduleMethods", IFACE "SMS_ScheduleMethods.Static",
+                                        "ReadFromString", NULL, "s", "\xe8\xa3\x94" "aaaaaaaaaaaaa"),
+                            SMSPROV_ERR("InvalidParameter"));
         assert_string_equal(test_invoke(&env, ROOT, IFACE "Site", "ExecQuery", NULL, "s",
                                         "SELECT * FROM SMS_ScheduleMethods"),
                             SMSPROV_ERR("InvalidQuery"));

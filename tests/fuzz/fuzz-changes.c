@@ -420,7 +420,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          : bus_read_changes(m, c, &changes, &n, &e);
 
         if (ret < 0) {
-                if (!sms_error_is_set(&e) || !e.message || !*e.message)
+                if (!sms_error_is_set(&e) || !fuzz_error_message_ok(&e))
                         fuzz_fail("%s of %s failed (%d) without an error message", create ? "Create" : "Put", c->name, ret);
                 if (changes != &sentinel || n != SIZE_MAX || params != &sentinel || n_params != SIZE_MAX)
                         fuzz_fail("%s of %s failed and returned something", create ? "Create" : "Put", c->name);

@@ -6,11 +6,15 @@
  * printing what it found and aborting, which libFuzzer records as a crash with the input. */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "smsprov/error.h"
+#include "smsprov/utf8.h"
 
 /* The input as a C string: the bytes up to the first NUL (the parsers take C strings, as the bus
  * hands them over; D-Bus strings cannot hold NUL). */
@@ -33,6 +37,12 @@ __attribute__((format(printf, 1, 2), noreturn)) static inline void fuzz_fail(con
         va_end(ap);
         fputc('\n', stderr);
         abort();
+}
+
+/* Whether a failure's message could go out in a D-Bus error reply: there, non-empty, and UTF-8
+ * that sd-bus accepts (else the call would never be answered), whatever bytes the input held. */
+static inline bool fuzz_error_message_ok(const SmsError *e) {
+        return e && e->message && *e->message && utf8_is_valid(e->message);
 }
 
 /* Reads fields from the input, front to back, like LLVM's FuzzedDataProvider: past the end

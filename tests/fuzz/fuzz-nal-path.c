@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         SmsError e = SMS_ERROR_NULL;
 
         if (nal_path_parse(input, &n, &e) < 0) {
-                if (e.code != SMS_ERROR_INVALID_PARAMETER || !e.message)
+                if (e.code != SMS_ERROR_INVALID_PARAMETER || !fuzz_error_message_ok(&e))
                         fuzz_fail("nal_path_parse(\"%s\") failed with %s", input, sms_error_code_to_name(e.code));
                 sms_error_clear(&e);
                 return 0;

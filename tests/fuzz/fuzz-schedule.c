@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         SmsError e = SMS_ERROR_NULL;
 
         if (sms_schedule_decode(input, &tokens, &n, &e) < 0) {
-                if ((e.code != SMS_ERROR_INVALID_PARAMETER && e.code != SMS_ERROR_VALUE_OUT_OF_RANGE) || !e.message)
+                if ((e.code != SMS_ERROR_INVALID_PARAMETER && e.code != SMS_ERROR_VALUE_OUT_OF_RANGE) || !fuzz_error_message_ok(&e))
                         fuzz_fail("decode(\"%s\") failed with %s", input, sms_error_code_to_name(e.code));
                 sms_error_clear(&e);
                 return 0;

@@ -336,7 +336,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         int r = imaging_read_info(wim_path, &info, &e);
         if (r < 0) {
-                if ((e.code != SMS_ERROR_IMAGE_ERROR && e.code != SMS_ERROR_FAILED) || !e.message || !*e.message)
+                if ((e.code != SMS_ERROR_IMAGE_ERROR && e.code != SMS_ERROR_FAILED) || !fuzz_error_message_ok(&e))
                         fuzz_fail("imaging_read_info failed (%d) with %s: %s", r, sms_error_code_to_name(e.code),
                                   e.message ? e.message : "(no message)");
                 if (info.images || info.n_images || info.compression_type)

@@ -41,7 +41,7 @@ static bool is_identifier(const char *s) {
 }
 
 static void check_failure(const char *what, const char *input, const SmsError *e) {
-        if (e->code != SMS_ERROR_INVALID_PARAMETER || !e->message)
+        if (e->code != SMS_ERROR_INVALID_PARAMETER || !fuzz_error_message_ok(e))
                 fuzz_fail("%s(\"%s\") failed with %s", what, input, sms_error_code_to_name(e->code));
 }
 

@@ -236,6 +236,13 @@ static void test_schedule_bad_strings(void **state) {
         assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
         sms_error_clear(&e);
         assert_true(sms_schedule_decode("000120000010003G", &t, &n, &e) < 0); /* not hex */
+        assert_string_equal(e.message, "interval string: 'G' is not a hexadecimal digit");
+        sms_error_clear(&e);
+        /* 16 bytes that start with a 3-byte character: the message names its first byte, and stays
+         * UTF-8 (the bus could not send it otherwise). */
+        assert_true(sms_schedule_decode("\xe8\xa3\x94" "0000000000100", &t, &n, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        assert_string_equal(e.message, "interval string: byte 0xE8 is not a hexadecimal digit");
         sms_error_clear(&e);
         assert_true(sms_schedule_decode("0000000000100038", &t, &n, &e) < 0); /* month 0 */
         sms_error_clear(&e);

@@ -258,6 +258,46 @@ static void test_utf8_prefix_length(void **state) {
         assert_int_equal(sms_utf8_prefix_length("\x80\x80", 1), 1);
 }
 
+static void test_utf8_as_sd_bus_takes_it(void **state) {
+        /* What sd-bus refuses to append: a stray byte, a cut character, an overlong form, a
+         * surrogate, and the noncharacters (U+FDD0…U+FDEF, U+FFFE, U+1FFFF). */
+        static const char *const refused[] = {
+                "a\xe8", "\xe8\xa3", "\xc0\xaf", "\xed\xa0\x80", "\xef\xb7\x90", "\xef\xbf\xbe", "\xf0\x9f\xbf\xbf",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                assert_false(utf8_is_valid(refused[i]));
+                _cleanup_free_ char *clean = utf8_sanitize(refused[i]);
+                assert_true(utf8_is_valid(clean));
+        }
+        assert_true(utf8_is_valid("é € 😀 \xef\xbf\xbd \xe2\x80\xae"));
+        /* A whole refused character becomes one U+FFFD; a stray byte one each. */
+        _cleanup_free_ char *nonchar = utf8_sanitize("x\xef\xbf\xbey");
+        assert_string_equal(nonchar, "x\xef\xbf\xbdy");
+        _cleanup_free_ char *stray = utf8_sanitize("\xe8\xa3z");
+        assert_string_equal(stray, "\xef\xbf\xbd\xef\xbf\xbdz");
+}
+
+/* An error message goes out in a D-Bus reply, which sd-bus does not send at all when a string in
+ * it is not UTF-8: a message made from bytes that are not text comes out as text. */
+static void test_error_message_is_utf8(void **state) {
+        SmsError e = SMS_ERROR_NULL;
+
+        assert_int_equal(sms_error_set(&e, SMS_ERROR_INVALID_PARAMETER, "'%c' is no digit", (char) 0xe8), -EINVAL);
+        assert_true(utf8_is_valid(e.message));
+        assert_string_equal(e.message, "'\xef\xbf\xbd' is no digit");
+        sms_error_clear(&e);
+        sms_error_set(&e, SMS_ERROR_NOT_FOUND, "no %.4s here", "ab\xe2\x82\xac");
+        assert_true(utf8_is_valid(e.message));
+        sms_error_clear(&e);
+        sms_error_set_errno(&e, EIO, "reading %s", "\xff\xfe");
+        assert_true(utf8_is_valid(e.message));
+        sms_error_clear(&e);
+        /* Valid text is left as it is. */
+        sms_error_set(&e, SMS_ERROR_FAILED, "%s", "é\t€\n");
+        assert_string_equal(e.message, "é\t€\n");
+        sms_error_clear(&e);
+}
+
 static void test_quote(void **state) {
         char *s, *q;
 
@@ -359,6 +399,8 @@ int main(void) {
                 cmocka_unit_test(test_utf8_prefix_length),
                 cmocka_unit_test(test_quote),
                 cmocka_unit_test(test_error_message_bounded),
+                cmocka_unit_test(test_utf8_as_sd_bus_takes_it),
+                cmocka_unit_test(test_error_message_is_utf8),
                 cmocka_unit_test(test_path_errors_quote_bounded),
                 cmocka_unit_test(test_parallel_for_each_index_once),
                 cmocka_unit_test(test_write_behind_file_intact),
