@@ -125,6 +125,14 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 n = n_params = 0;
                 goto finish;
         }
+        /* An assignment to a DP distributes at once: the job limit before the row, which would
+         * otherwise stay INSTALL_PENDING with no distribution behind it. */
+        bool assigns = streq(reg->class->name, "SMS_DistributionPoint");
+        if (assigns) {
+                r = bus_job_check_limits(m, caller.peer, &e);
+                if (r < 0)
+                        goto finish;
+        }
         r = site_object_create(&m->site, reg->class, changes, n, NULL, 0, &caller, &key, &e);
         if (r < 0)
                 goto finish;
@@ -136,11 +144,20 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         }
         (void) bus_instance_emit_interfaces(m, reg->class, key, true);
         bus_schedule_update(m, reg->class, key);
-        /* An assignment to a DP distributes at once. */
-        if (streq(reg->class->name, "SMS_DistributionPoint")) {
+        if (assigns) {
                 r = bus_distribution_created(m, key, &caller, &job, &e);
-                if (r < 0)
+                if (r < 0) {
+                        /* The distribution could not start (out of memory, the database): the
+                         * assignment goes again, so that the call changed nothing. */
+                        SmsError ignore = SMS_ERROR_NULL;
+                        if (site_object_delete(&m->site, reg->class, key, &caller, &ignore) >= 0)
+                                (void) bus_instance_emit_interfaces(m, reg->class, key, false);
+                        else
+                                log_warning("Failed to take back assignment %s: %s", key,
+                                            ignore.message ? ignore.message : "");
+                        sms_error_clear(&ignore);
                         goto finish;
+                }
         }
         r = sd_bus_reply_method_return(msg, "oo", path, job ? job : "/");
 finish:

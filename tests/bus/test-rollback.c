@@ -217,6 +217,15 @@ static void test_job_limit(void **state) {
         assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
         assert_unchanged(&before, "AddDistributionPoints at the job limit");
 
+        /* Reviewed on main: Create of an assignment stored its row, then could not start the
+         * distribution, and the row stayed INSTALL_PENDING. */
+        char *boot_id = test_get_string(&env, boot, BASE, "PackageID");
+        err = test_create(&env, "SMS_DistributionPoint", NULL, NULL, 3, "{sv}{sv}{sv}", "PackageID", "s", boot_id,
+                          "ServerNALPath", "s", dp_nal, "SiteCode", "s", "LAB");
+        assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
+        assert_unchanged(&before, "Create of an assignment at the job limit");
+        free(boot_id);
+
         /* The package whose job runs: Busy, and it is still there, as it was. */
         err = test_invoke(&env, blocker, BASE, "Delete", NULL, NULL);
         assert_string_equal(err, SMSPROV_ERR("Busy"));
