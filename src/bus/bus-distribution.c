@@ -824,8 +824,6 @@ int bus_distribution_refresh_prepare(Manager *m, const char *assignment_key_text
         return prepare_for_assignment(m, assignment_key_text, TARGET_DISTRIBUTE, caller, ret, e);
 }
 
-/* After a restart: distributions that were running start again (INSTALL_RETRYING), up to
- * DISTRIBUTION_MAX_RETRIES times; then they are INSTALL_FAILED. */
 /* Temporaries of writers a stop killed, in the site library and on every DP: swept on a thread
  * of its own (bus-recover.c), so that a DP whose ContentRoot never answers does not keep the
  * daemon from serving. A library is written only once it is recovered: the distribution work
@@ -853,6 +851,8 @@ static void recover_libraries(Manager *m) {
                 log_warning_errno(r, "Failed to start recovering the content libraries (their first writers will): %m");
 }
 
+/* After a restart: distributions that were running start again (INSTALL_RETRYING), up to
+ * DISTRIBUTION_MAX_RETRIES times; then they are INSTALL_FAILED. */
 void bus_distribution_resume(Manager *m) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         StoreRow *rows = NULL;
