@@ -14,6 +14,7 @@
 
 #include "bus/bus-distribution.h"
 #include "bus/bus-job.h"
+#include "bus/bus-recover.h"
 #include "bus/bus-scrub.h"
 #include "bus/bus-util.h"
 #include "smsprov/content.h"
@@ -54,6 +55,9 @@ static int scrub_work(Job *job, void *userdata, SmsError *e) {
 
         if (asprintf(&lib, "%s/contentlib", s->manager->site.state_dir) < 0)
                 return -ENOMEM;
+        /* The scrub removes files: not before the start-up recovery has swept the library
+         * (bus-recover.h), the gate every writer of it passes. */
+        bus_recover_once(lib);
         return content_site_scrub(lib, scrub_progress, job, &s->bad, &s->packages, e);
 }
 
