@@ -352,6 +352,31 @@ const char *test_error_name(const sd_bus_error *error) {
         return sd_bus_error_is_set(error) ? error->name : NULL;
 }
 
+sd_bus *test_connect_client(TestEnv *env) {
+        sd_bus *bus = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        assert_int_equal(sd_bus_new(&bus), 0);
+        assert_true(sd_bus_set_address(bus, env->address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, true) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Peer", "Ping",
+                               &error, NULL, NULL) < 0)
+                fail_msg("Ping of the bus: %s", error.message);
+        return bus;
+}
+
+void test_assert_site_code(sd_bus *bus, const char *expected) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *code = NULL;
+
+        if (sd_bus_get_property_string(bus, "org.smsprov.Provider1", "/org/smsprov/Provider1",
+                                       "org.smsprov.Provider1.Site", "SiteCode", &error, &code) < 0)
+                fail_msg("Get SiteCode from a second client: %s", error.message);
+        assert_string_equal(code, expected);
+        free(code);
+}
+
 const char *test_create(TestEnv *env, const char *class_name, char **ret_path, char **ret_job, unsigned n,
                         const char *props, ...) {
         static char name[256];

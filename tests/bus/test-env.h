@@ -67,6 +67,13 @@ const char *test_create(TestEnv *env, const char *class_name, char **ret_path, c
 /* Name of the D-Bus error of a failed call, or NULL when it succeeded. */
 const char *test_error_name(const sd_bus_error *error);
 
+/* A second client connection to the private bus, authenticated already (the bus drops a
+ * connection that stays idle before it is); the caller closes it with sd_bus_flush_close_unref. */
+sd_bus *test_connect_client(TestEnv *env);
+/* Fails the test unless a Get of Site.SiteCode through `bus` is answered with `expected`: the
+ * daemon's event loop is free while whatever the test holds is held. */
+void test_assert_site_code(sd_bus *bus, const char *expected);
+
 /* Property reads that must succeed (a failure fails the test); the string is owned by the caller. */
 char *test_get_string(TestEnv *env, const char *path, const char *iface, const char *prop);
 uint32_t test_get_u32(TestEnv *env, const char *path, const char *iface, const char *prop);

@@ -55,19 +55,6 @@ static void wait_job(sd_bus *bus, const char *job) {
         assert_int_equal(s, 2);
 }
 
-static sd_bus *connect_client(void) {
-        sd_bus *bus = NULL;
-        assert_int_equal(sd_bus_new(&bus), 0);
-        assert_true(sd_bus_set_address(bus, env.address) >= 0);
-        assert_true(sd_bus_set_bus_client(bus, true) >= 0);
-        assert_true(sd_bus_start(bus) >= 0);
-        /* Authenticated now, not at its first use: the bus drops connections idle that long. */
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Peer", "Ping",
-                               &error, NULL, NULL) < 0)
-                fail_msg("Ping of the bus: %s", error.message);
-        return bus;
-}
 
 /* Sends UpdateImage for each package without waiting for the replies. */
 static void send_updates(sd_bus *bus, char **pkgs, size_t n, uint64_t *cookies) {
@@ -138,7 +125,7 @@ static char *distribute(sd_bus *bus, const char *pkg) {
 }
 
 static void test_jobs_per_caller_and_total(void **state) {
-        sd_bus *a = connect_client(), *b = connect_client(), *c = connect_client();
+        sd_bus *a = test_connect_client(&env), *b = test_connect_client(&env), *c = test_connect_client(&env);
         char *jobs[N_BOOT] = {};
 
         /* The two workers held (see the top): two jobs running that cannot finish. */
@@ -295,8 +282,8 @@ static void pending_done(Pending *p, size_t n) {
  * past the total the next caller is refused too; once the file system answers, every admitted
  * call is answered. */
 static void test_deferred_calls(void **state) {
-        sd_bus *a = connect_client(), *b = connect_client(), *c = connect_client(), *d = connect_client(),
-               *e = connect_client();
+        sd_bus *a = test_connect_client(&env), *b = test_connect_client(&env), *c = test_connect_client(&env), *d = test_connect_client(&env),
+               *e = test_connect_client(&env);
         Pending reads[FLOOD], reloads[FLOOD], creates[FLOOD], others[3], b_read;
         char *mount_point = test_env_content_path(&env, "hold"), *held_wim = NULL, *held_pkg = NULL;
 
@@ -401,7 +388,7 @@ static bool exists(const char *path) {
 static void test_delete_frees_images_later(void **state) {
         char *id = test_get_string(&env, boot[8], IFACE "SMS_PackageBaseclass", "PackageID");
         char *images = NULL, *big = NULL, *gone = NULL, *held[2];
-        sd_bus *other = connect_client();
+        sd_bus *other = test_connect_client(&env);
         sd_bus_message *reply = NULL;
         char wql[256];
 
@@ -431,12 +418,7 @@ static void test_delete_frees_images_later(void **state) {
         }
 
         assert_null(test_invoke(&env, boot[8], IFACE "SMS_PackageBaseclass", "Delete", NULL, NULL));
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        char *code = NULL;
-        if (sd_bus_get_property_string(other, "org.smsprov.Provider1", ROOT, IFACE "Site", "SiteCode", &error, &code) < 0)
-                fail_msg("Get SiteCode: %s", error.message);
-        assert_string_equal(code, "LAB");
-        free(code);
+        test_assert_site_code(other, "LAB");
         char *id1 = test_get_string(&env, boot[1], IFACE "SMS_PackageBaseclass", "PackageID");
         snprintf(wql, sizeof wql, "SELECT PackageID FROM SMS_BootImagePackage WHERE PackageID = '%s'", id1);
         assert_int_equal(test_count_rows(&env, wql), 1);

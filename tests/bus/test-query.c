@@ -34,14 +34,6 @@ static char *stable[N_STABLE]; /* packages that exist and do not change for the 
 static char *wim;
 static const char *const daemon_args[] = { "--max-query-steps=2000000", "--max-query-rows=25", NULL };
 
-static sd_bus *connect_client(void) {
-        sd_bus *bus = NULL;
-        assert_int_equal(sd_bus_new(&bus), 0);
-        assert_true(sd_bus_set_address(bus, env.address) >= 0);
-        assert_true(sd_bus_set_bus_client(bus, true) >= 0);
-        assert_true(sd_bus_start(bus) >= 0);
-        return bus;
-}
 
 static char *repeat(const char *head, char c, size_t n, const char *tail) {
         size_t lh = strlen(head), lt = strlen(tail);
@@ -100,7 +92,7 @@ static void test_like_worst_case(void **state) {
                             *unclosed = repeat("SELECT * FROM SMS_StatusMessage WHERE Description LIKE '%[", 'a',
                                                4094, "'");
         const char *const queries[] = { big_set, unclosed };
-        sd_bus *a = connect_client(), *b = connect_client();
+        sd_bus *a = test_connect_client(&env), *b = test_connect_client(&env);
         const char *name;
 
         /* 20,000 characters: over the pattern cap, refused before it runs */
@@ -225,7 +217,7 @@ static void walk(const char *wql, bool name_descending) {
         unsigned seen[N_STABLE] = {}, pages = 0;
         char **all = NULL;
         size_t n_all = 0;
-        sd_bus *walker = connect_client();
+        sd_bus *walker = test_connect_client(&env);
 
         do {
                 Page p;
@@ -300,7 +292,7 @@ static size_t count_held(const char *point) {
 /* Queries run in a worker: while one caller's query is held in its worker, running, another
  * client's Get of SiteCode and a paged query are answered, and the held query answers after. */
 static void test_query_does_not_hold_others(void **state) {
-        sd_bus *a = connect_client(), *b = connect_client();
+        sd_bus *a = test_connect_client(&env), *b = test_connect_client(&env);
         sd_bus_message *reply;
         const char *code = NULL;
         uint64_t query, get;

@@ -47,14 +47,6 @@ static bool exists(const char *path) {
         return lstat(path, &st) == 0;
 }
 
-static sd_bus *connect_client(void) {
-        sd_bus *bus = NULL;
-        assert_true(sd_bus_new(&bus) >= 0);
-        assert_true(sd_bus_set_address(bus, env.address) >= 0);
-        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
-        assert_true(sd_bus_start(bus) >= 0);
-        return bus;
-}
 
 static void test_restart_while_dp_root_held(void **state) {
         char *planted = NULL, *published = NULL, wql[256];
@@ -78,13 +70,8 @@ static void test_restart_while_dp_root_held(void **state) {
          * DP on the event loop this never happened. */
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);
 
-        sd_bus *other = connect_client();
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        char *code = NULL;
-        if (sd_bus_get_property_string(other, "org.smsprov.Provider1", ROOT, IFACE "Site", "SiteCode", &error, &code) < 0)
-                fail_msg("Get SiteCode: %s", error.message);
-        assert_string_equal(code, "LAB");
-        free(code);
+        sd_bus *other = test_connect_client(&env);
+        test_assert_site_code(other, "LAB");
         sd_bus_flush_close_unref(other);
         snprintf(wql, sizeof wql, "SELECT PackageID FROM SMS_ImagePackage WHERE PackageID = '%s'", package_id);
         assert_int_equal(test_count_rows(&env, wql), 1);
