@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdint.h>
+
 /* Confinement of caller-supplied paths to the site's content roots (API.md §8). A path is
  * accepted only if it is absolute, lexically below one of the roots, and resolves beneath that
  * root without following a symlink out of it (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS),
@@ -44,6 +46,10 @@ int content_roots_resolve(const ContentRoots *roots, const char *path, PathKind 
  * when `path` is not `root` or below it. */
 const char *path_below(const char *root, const char *path);
 
+/* openat2(2) with O_CLOEXEC added, tried again while the kernel answers EAGAIN (a rename or mount
+ * elsewhere during a RESOLVE_BENEATH walk over ".."), a bounded number of times. Returns the
+ * descriptor or a negative errno (-ENOSYS without openat2). */
+int path_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
 /* Opens `relative` below the directory `dirfd` without leaving it (RESOLVE_BENEATH, no magic
  * links); returns the descriptor or a negative errno (-EXDEV when it would leave). */
 int path_open_beneath(int dirfd, const char *relative, int flags);

@@ -7,12 +7,12 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
-#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "content/content-internal.h"
+#include "smsprov/path.h"
 
 static const char tmp_alphabet[] = "0123456789abcdefghijklmnopqrstuv";
 
@@ -236,16 +236,13 @@ int content_remove_tree_at(int dirfd, const char *name) {
 }
 
 int content_open_below(int dirfd, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC),
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
         _cleanup_free_ char *copy = NULL;
         int fd;
 
-        fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-        if (fd >= 0 || errno != ENOSYS)
-                return fd >= 0 ? fd : -errno;
+        fd = path_openat2(dirfd, path, (uint64_t) (flags | O_NOFOLLOW),
+                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        if (fd != -ENOSYS)
+                return fd;
 
         /* No openat2 (before Linux 5.6, or under valgrind): one component at a time, none followed.
          * Without ".." in a valid relative path, that is the same. */

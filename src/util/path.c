@@ -54,13 +54,28 @@ void content_roots_done(ContentRoots *roots) {
         roots->paths = NULL;
 }
 
+/* With RESOLVE_BENEATH the kernel refuses to follow ".." with EAGAIN whenever a rename or a mount
+ * happened anywhere on the system during the lookup (it cannot prove the walk stayed below), and
+ * says to try again. A busy machine does that often; a caller who renames in a loop can make it
+ * happen every time, so the tries are bounded: then the lookup fails, it never escapes. */
+#define OPENAT2_TRIES 1024
+
+int path_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
+        struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = resolve };
+        long r;
+
+        for (unsigned i = 0; i < OPENAT2_TRIES; i++) {
+                r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+                if (r >= 0)
+                        return (int) r;
+                if (errno != EAGAIN)
+                        break;
+        }
+        return -errno;
+}
+
 int path_open_beneath(int dirfd, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) flags | O_CLOEXEC,
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-        };
-        long r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-        return r < 0 ? -errno : (int) r;
+        return path_openat2(dirfd, path, (uint64_t) flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 }
 
 /* Lexical checks that need no file system: absolute, no control characters, components of at

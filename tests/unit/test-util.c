@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -258,6 +259,59 @@ static void test_utf8_prefix_length(void **state) {
         assert_int_equal(sms_utf8_prefix_length("\x80\x80", 1), 1);
 }
 
+/* A rename anywhere while a RESOLVE_BENEATH lookup walks ".." makes the kernel answer EAGAIN
+ * (seen in a loaded run: a Create with ImagePath sub/up-link.wim, a symlink to ../../outside.wim,
+ * failed with Failed instead of PathNotAllowed). The lookup is tried again, so it gives its real
+ * answer while another thread renames as fast as it can. */
+static atomic_bool renaming;
+
+static void *rename_loop(void *userdata) {
+        const char *dir = userdata;
+        char a[PATH_MAX], b[PATH_MAX];
+
+        snprintf(a, sizeof a, "%s/ren-a", dir);
+        snprintf(b, sizeof b, "%s/ren-b", dir);
+        close(open(a, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        while (atomic_load(&renaming)) {
+                (void) rename(a, b);
+                (void) rename(b, a);
+        }
+        return NULL;
+}
+
+static void test_open_beneath_while_renaming(void **state) {
+        char dir[] = "/tmp/smsprov-beneath.XXXXXX", path[PATH_MAX];
+        pthread_t thread;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/sub", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/file", dir);
+        int file = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(file >= 0);
+        close(file);
+        int root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(root >= 0);
+
+        atomic_store(&renaming, true);
+        assert_int_equal(pthread_create(&thread, NULL, rename_loop, dir), 0);
+        for (unsigned i = 0; i < 20000; i++) {
+                int fd = path_open_beneath(root, "sub/../file", O_RDONLY);
+                if (fd < 0)
+                        fail_msg("lookup %u of sub/../file: %s", i, strerror(-fd));
+                close(fd);
+                /* and the escape is still refused, never let through */
+                fd = path_open_beneath(root, "sub/../../etc", O_PATH);
+                if (fd != -EXDEV)
+                        fail_msg("lookup %u of sub/../../etc: %d, not -EXDEV", i, fd);
+        }
+        atomic_store(&renaming, false);
+        assert_int_equal(pthread_join(thread, NULL), 0);
+        close(root);
+        snprintf(path, sizeof path, "rm -rf '%s'", dir);
+        assert_int_equal(system(path), 0);
+}
+
 static void test_utf8_as_sd_bus_takes_it(void **state) {
         /* What sd-bus refuses to append: a stray byte, a cut character, an overlong form, a
          * surrogate, and the noncharacters (U+FDD0…U+FDEF, U+FFFE, U+1FFFF). */
@@ -399,6 +453,7 @@ int main(void) {
                 cmocka_unit_test(test_utf8_prefix_length),
                 cmocka_unit_test(test_quote),
                 cmocka_unit_test(test_error_message_bounded),
+                cmocka_unit_test(test_open_beneath_while_renaming),
                 cmocka_unit_test(test_utf8_as_sd_bus_takes_it),
                 cmocka_unit_test(test_error_message_is_utf8),
                 cmocka_unit_test(test_path_errors_quote_bounded),
