@@ -88,7 +88,7 @@ static int method_get_image_properties(sd_bus_message *msg, void *userdata, sd_b
                            0, &read, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return bus_defer_read(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
+        return bus_defer(m, DEFER_READ, msg, image_read_work, reply_image_property, read, image_read_freep_void);
 }
 
 /* --- ContextID status queues ------------------------------------------------------------------- */
@@ -610,7 +610,7 @@ static int method_reload_image_properties(sd_bus_message *msg, void *userdata, s
         r = reload_new(m, reg->class, key, NULL, &caller, false, &rl, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return bus_defer(m, msg, reload_work, reply_reload, rl, reload_free);
+        return bus_defer(m, DEFER_AUTHORIZED, msg, reload_work, reply_reload, rl, reload_free);
 }
 
 static int refresh_job_work(Job *job, void *userdata, SmsError *e) {
@@ -770,7 +770,7 @@ static int method_export_default_boot_image(sd_bus_message *msg, void *userdata,
                 export_free(x);
                 return bus_reply_error_take(error, &e, r);
         }
-        return bus_defer(m, msg, export_check_work, reply_export, x, export_free);
+        return bus_defer(m, DEFER_AUTHORIZED, msg, export_check_work, reply_export, x, export_free);
 }
 
 /* --- tables ------------------------------------------------------------------------------------ */
@@ -1054,5 +1054,5 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                 return bus_reply_error_take(error, &e, r);
         }
         ic->read->keep_fd = ic->extract; /* the extraction reads the same file */
-        return bus_defer(m, msg, image_create_work, reply_image_create, ic, image_create_free);
+        return bus_defer(m, DEFER_AUTHORIZED, msg, image_create_work, reply_image_create, ic, image_create_free);
 }
