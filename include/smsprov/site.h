@@ -129,6 +129,11 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
  * resolved path in *ret (when not NULL). Errors: PathNotAllowed, InvalidParameter (missing, not
  * a directory, not absolute). */
 int site_dp_root_resolve(const Site *site, const char *root, char **ret, SmsError *e);
+/* A copy of what site_dp_root_resolve() reads (the content roots, the dp-roots, the state
+ * directory) for work on a thread that may outlive the call that started it; every other field
+ * is zero. Free with site_dp_scope_done(). */
+int site_dp_scope_copy(const Site *site, Site *ret);
+void site_dp_scope_done(Site *scope);
 
 /* One page of a query (Site.ExecQueryPage): cursor "" starts; max_rows 0 means
  * SITE_DEFAULT_PAGE_ROWS, more than max_query_rows is capped. *ret_next_cursor is "" after the
