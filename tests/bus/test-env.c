@@ -564,6 +564,15 @@ void test_pending_done(TestPending *p, size_t n) {
                 p[i].reply = sd_bus_message_unref(p[i].reply);
 }
 
+char *test_job_of(sd_bus_message *reply) {
+        const char *j;
+        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+        char *job = strdup(j);
+        assert_non_null(job);
+        sd_bus_message_unref(reply);
+        return job;
+}
+
 size_t test_count_rows_on(sd_bus *bus, const char *wql) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;

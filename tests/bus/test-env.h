@@ -137,6 +137,9 @@ sd_bus_message *test_await(sd_bus *bus, TestPending *p);
 void test_expect_ok(sd_bus *bus, TestPending *p);
 void test_pending_done(TestPending *p, size_t n);
 
+/* The job path a reply starts with (UpdateImage's "o"), copied; the reply is unreferenced. */
+char *test_job_of(sd_bus_message *reply);
+
 /* Waits for a job to end and returns its State (2 completed, 3 failed, 4 canceled);
  * with ret_error_name, also its ErrorName ("" when none; owned by the caller). A job that does not
  * end in time fails the test. */

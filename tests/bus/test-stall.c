@@ -59,7 +59,6 @@ static bool exists(const char *path) {
 static void test_restart_while_dp_root_held(void **state) {
         char *planted = NULL, *published = NULL, wql[256];
         sd_bus_message *reply = NULL;
-        const char *job;
 
         /* A temporary a killed writer left in the second DP's library. */
         assert_true(asprintf(&planted, "%s/SCCMContentLib/.tmp-planted", dp2_root) > 0);
@@ -87,9 +86,7 @@ static void test_restart_while_dp_root_held(void **state) {
         /* The other DP is not held up by the held one's recovery: swept, then written. */
         assert_null(test_invoke(&env, package, IFACE "SMS_PackageBaseclass", "AddDistributionPoints", &reply, "asas",
                                 1, "LAB", 1, dp2_nal));
-        assert_true(sd_bus_message_read(reply, "o", &job) > 0);
-        char *job_path = strdup(job);
-        reply = sd_bus_message_unref(reply);
+        char *job_path = test_job_of(reply);
         char *error_name = NULL;
         assert_int_equal(test_wait_job(&env, job_path, &error_name), 2);
         free(error_name);
@@ -170,15 +167,12 @@ static void test_given_paths_looked_up_off_the_loop(void **state) {
 
 static void test_distribution_looks_up_its_dp_off_the_loop(void **state) {
         sd_bus_message *reply = NULL;
-        const char *job;
 
         assert_int_equal(fuse_hold(&hold), 0);
         /* With the DP's directory looked up when the job was made, this call never returned. */
         assert_null(test_invoke(&env, package, IFACE "SMS_PackageBaseclass", "AddDistributionPoints", &reply, "asas",
                                 1, "LAB", 1, held_nal));
-        assert_true(sd_bus_message_read(reply, "o", &job) > 0);
-        char *job_path = strdup(job);
-        reply = sd_bus_message_unref(reply);
+        char *job_path = test_job_of(reply);
         assert_others_answered();
         assert_int_equal(test_get_u32(&env, job_path, "org.smsprov.Provider1.Job", "State") <= 1, 1);
 
