@@ -210,7 +210,7 @@ static int check_not_locked(Site *site, const SmsObject *o, SmsError *e) {
 }
 
 /* Checks one caller-supplied value, without the file system: access, descriptor rules, the
- * shape of a DP's ContentRoot. check_change_paths() looks the paths up. */
+ * shape of a DP's ContentRoot. change_paths() looks the paths up. */
 static int check_change(Site *site, const SmsClass *c, const SiteChange *ch, bool creating, SmsError *e) {
         const SmsProperty *p = c->all[ch->index];
         int r;
