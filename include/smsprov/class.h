@@ -25,6 +25,8 @@ typedef enum SmsPropertyFlags {
         SMS_PROP_FILE = 1u << 10,     /* with PATH: must be a readable regular file */
         SMS_PROP_WRITE_ONLY = 1u << 9,/* accepted by Put but never stored (reads back the default) */
         SMS_PROP_CREATE_ONLY = 1u << 11, /* a Create parameter, not a property of the instance */
+        SMS_PROP_DP_ROOT = 1u << 12,  /* a distribution point's directory: beneath a --dp-root
+                                       * (site_dp_root_resolve()) */
 } SmsPropertyFlags;
 
 typedef struct SmsProperty SmsProperty;

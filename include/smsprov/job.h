@@ -145,7 +145,7 @@ JobProgress job_get_progress(Job *j, bool *ret_was_dirty);
  * Every job passes the point named after its operation when it starts running (below); work may
  * add points of its own ("<operation>.<step>"). Without a test directory these cost one branch. */
 /* Takes a copy of dir_fd. The queue's jobs pass the point <prefix><operation> as they start
- * ("call." for the deferred replies of quick calls, so that "call.Create" and a job never share
+ * ("call." for the deferred replies of calls, so that "call.Create" and a job never share
  * a point). */
 int job_queue_set_test_dir(JobQueue *q, int dir_fd, const char *prefix);
 /* Worker side: the start point of j (job-queue.c passes it for every job). */

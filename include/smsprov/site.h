@@ -45,9 +45,20 @@ void site_close(Site *site);
 typedef struct SiteChange {
         size_t index;
         CimValue value;
+        bool path_checked; /* site_changes_check_paths() found its paths where they may be */
 } SiteChange;
 
 void site_changes_free(SiteChange *changes, size_t n);
+
+/* The file system lookups of a create or a put: every path a change gives (a content path, the
+ * source of a driver, a DP's ContentRoot) is resolved where it may lie, and each change whose
+ * paths were found is marked path_checked; site_object_create() and site_object_put() look only
+ * at the changes not marked. A lookup can wait on a slow or hung file system, so the bus layer
+ * calls this on a worker; it reads nothing of the site but its roots and its state directory,
+ * which stay as they are while the daemon runs. Errors: as site_object_create(). */
+int site_changes_check_paths(const Site *site, const SmsClass *c, SiteChange *changes, size_t n, SmsError *e);
+/* Does any change give a path that site_changes_check_paths() would look up? */
+bool site_changes_have_paths(const SmsClass *c, const SiteChange *changes, size_t n);
 
 /* Who asks. The uid goes into the audit trail. */
 typedef struct SiteCaller {
@@ -67,10 +78,11 @@ static inline SiteCaller site_caller_keep(const SiteCaller *c) {
  * InvalidParameter (a required property missing), PathNotAllowed. */
 int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, SiteChange *derived,
                        size_t n_derived, const SiteCaller *caller, char **ret_key, SmsError *e);
-/* The checks of site_object_create() alone, consuming nothing: for callers that must validate
- * before slower work (reading a WIM) and create afterwards. `derived` of site_object_create()
- * are values the site computed itself (image metadata, build state): they skip the access
- * checks and override the creation defaults. */
+/* The checks of site_object_create() that need no file system, consuming nothing: for callers
+ * that validate first, do the slower work on a worker (site_changes_check_paths(), reading a WIM)
+ * and create afterwards. `derived` of site_object_create() are values the site computed itself
+ * (image metadata, build state): they skip the access checks and override the creation
+ * defaults. */
 int site_object_check_create(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e);
 
 /* Everything site_object_create() checks, the class rules and an existing key included, without
@@ -117,6 +129,11 @@ int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **re
  * resolved path in *ret (when not NULL). Errors: PathNotAllowed, InvalidParameter (missing, not
  * a directory, not absolute). */
 int site_dp_root_resolve(const Site *site, const char *root, char **ret, SmsError *e);
+/* A copy of what site_dp_root_resolve() reads (the content roots, the dp-roots, the state
+ * directory) for work on a thread that may outlive the call that started it; every other field
+ * is zero. Free with site_dp_scope_done(). */
+int site_dp_scope_copy(const Site *site, Site *ret);
+void site_dp_scope_done(Site *scope);
 
 /* One page of a query (Site.ExecQueryPage): cursor "" starts; max_rows 0 means
  * SITE_DEFAULT_PAGE_ROWS, more than max_query_rows is capped. *ret_next_cursor is "" after the

@@ -9,6 +9,7 @@
 #include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
 #include "bus/bus-managed.h"
+#include "bus/bus-paths.h"
 #include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -97,76 +98,73 @@ static int property_get_method_schema(sd_bus *bus, const char *path, const char 
         return sd_bus_message_close_container(reply);
 }
 
+/* The Create once its paths are checked (bus-paths.h). */
+static int create_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key,
+                       SiteChange *changes, size_t n, const SiteCaller *caller, SmsError *e) {
+        _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
+        int r;
+
+        /* An assignment to a DP distributes at once: the job limit before the row, which would
+         * otherwise stay INSTALL_PENDING with no distribution behind it. */
+        bool assigns = streq(c->name, "SMS_DistributionPoint");
+        if (assigns) {
+                r = bus_job_check_limits(m, caller->peer, e);
+                if (r < 0)
+                        return r;
+        }
+        r = site_object_create(&m->site, c, changes, n, NULL, 0, caller, &key, e);
+        if (r < 0)
+                return r;
+
+        path = instance_path(c, key);
+        if (!path)
+                return -ENOMEM;
+        (void) bus_instance_emit_interfaces(m, c, key, true);
+        bus_schedule_update(m, c, key);
+        if (assigns) {
+                r = bus_distribution_created(m, key, caller, &job, e);
+                if (r < 0) {
+                        /* The distribution could not start (out of memory, the database): the
+                         * assignment goes again, so that the call changed nothing. */
+                        SmsError ignore = SMS_ERROR_NULL;
+                        if (site_object_delete(&m->site, c, key, caller, &ignore) >= 0)
+                                (void) bus_instance_emit_interfaces(m, c, key, false);
+                        else
+                                log_warning("Failed to take back assignment %s: %s", key,
+                                            ignore.message ? ignore.message : "");
+                        sms_error_clear(&ignore);
+                        return r;
+                }
+        }
+        return sd_bus_reply_method_return(msg, "oo", path, job ? job : "/");
+}
+
 static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ClassRegistration *reg = userdata;
         Manager *m = reg->manager;
-        _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
         SiteChange *changes = NULL, *params = NULL;
         size_t n = 0, n_params = 0;
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
         int r;
 
-        if (reg->class->abstract || reg->class->read_only) {
-                r = bus_set_error(error, SMS_ERROR_NOT_SUPPORTED, "%s is %s; instances cannot be created",
-                                  reg->class->name, reg->class->abstract ? "abstract" : "read-only");
-                return r;
-        }
+        if (reg->class->abstract || reg->class->read_only)
+                return bus_set_error(error, SMS_ERROR_NOT_SUPPORTED, "%s is %s; instances cannot be created",
+                                     reg->class->name, reg->class->abstract ? "abstract" : "read-only");
         r = bus_read_create(msg, reg->class, &changes, &n, &params, &n_params, &e);
         if (r < 0)
-                goto finish;
-        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
-        if (r != 0)
-                goto finish;
-        /* The image classes read their WIM first, on a worker; the reply comes from there. */
-        if (sms_class_find_property(reg->class, "ImageProperty") >= 0) {
-                r = bus_image_create(m, msg, reg->class, changes, n, params, n_params, &caller, error);
-                changes = params = NULL;
-                n = n_params = 0;
-                goto finish;
-        }
-        /* An assignment to a DP distributes at once: the job limit before the row, which would
-         * otherwise stay INSTALL_PENDING with no distribution behind it. */
-        bool assigns = streq(reg->class->name, "SMS_DistributionPoint");
-        if (assigns) {
-                r = bus_job_check_limits(m, caller.peer, &e);
-                if (r < 0)
-                        goto finish;
-        }
-        r = site_object_create(&m->site, reg->class, changes, n, NULL, 0, &caller, &key, &e);
-        if (r < 0)
-                goto finish;
-
-        path = instance_path(reg->class, key);
-        if (!path) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        (void) bus_instance_emit_interfaces(m, reg->class, key, true);
-        bus_schedule_update(m, reg->class, key);
-        if (assigns) {
-                r = bus_distribution_created(m, key, &caller, &job, &e);
-                if (r < 0) {
-                        /* The distribution could not start (out of memory, the database): the
-                         * assignment goes again, so that the call changed nothing. */
-                        SmsError ignore = SMS_ERROR_NULL;
-                        if (site_object_delete(&m->site, reg->class, key, &caller, &ignore) >= 0)
-                                (void) bus_instance_emit_interfaces(m, reg->class, key, false);
-                        else
-                                log_warning("Failed to take back assignment %s: %s", key,
-                                            ignore.message ? ignore.message : "");
-                        sms_error_clear(&ignore);
-                        goto finish;
-                }
-        }
-        r = sd_bus_reply_method_return(msg, "oo", path, job ? job : "/");
-finish:
-        site_changes_free(changes, n);
-        site_changes_free(params, n_params);
-        if (r < 0 && !sd_bus_error_is_set(error))
                 return bus_reply_error_take(error, &e, r);
-        sms_error_clear(&e);
-        return r;
+        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        if (r != 0) {
+                site_changes_free(changes, n);
+                site_changes_free(params, n_params);
+                return r;
+        }
+        /* The image classes read their WIM first, on a worker; the reply comes from there. */
+        if (sms_class_find_property(reg->class, "ImageProperty") >= 0)
+                return bus_image_create(m, msg, reg->class, changes, n, params, n_params, &caller, error);
+        site_changes_free(params, n_params);
+        return bus_paths_then(m, msg, reg->class, NULL, changes, n, &caller, create_then, error);
 }
 
 static const sd_bus_vtable class_vtable[] = {

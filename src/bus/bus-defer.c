@@ -6,10 +6,12 @@
  *
  * Every deferred call holds its message until it is answered, so each counts against the
  * caller's and the daemon's limits (--max-calls, --max-calls-per-caller), together with the
- * caller's questions to polkit (authz.c). Calls anyone may make run on a queue of their own, so
- * that a flood of them never occupies the workers an authorized caller's call needs; and on that
- * queue one connection has one call running at a time (the others wait here, holding no file),
- * so that one caller whose reads hang (a stuck file system) leaves the other worker to others. */
+ * caller's questions to polkit (authz.c). Each kind of call has workers of its own (DeferQueue),
+ * so that a flood of reads anyone may make never occupies the workers an authorized caller's call
+ * needs, and authorized calls waiting on a hung file system never hold up a query. On the queues
+ * of calls anyone may make, one connection has one call running at a time (the others wait here,
+ * holding no file), so that one caller whose reads hang (a stuck file system) or whose queries
+ * are slow leaves the other worker to others. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,12 +29,21 @@ struct DeferCall {
         DeferReplyFn reply;
         void *userdata;
         void (*free_userdata)(void *userdata);
-        JobQueue *queue;
+        DeferQueue queue;
         bool submitted;  /* handed to the queue; a read waits here while its sender has one running */
         DeferCall *next; /* in manager->defer_calls, newest first */
 };
 
-#define DEFER_READS_RUNNING_PER_CALLER 1
+static const struct {
+        const char *name;
+        unsigned running_per_caller; /* 0: as many as there are workers */
+} defer_queues[_DEFER_QUEUE_MAX] = {
+        [DEFER_AUTHORIZED] = { "authorized call", 0 },
+        [DEFER_READ] = { "read", 1 },
+        [DEFER_QUERY] = { "query", 1 },
+};
+
+#define DEFER_WORKERS 2
 
 static void defer_call_free(void *p) {
         DeferCall *d = p;
@@ -76,29 +87,36 @@ static int defer_work(Job *job, void *userdata, SmsError *e) {
 
 static int defer_submit(DeferCall *d) {
         d->submitted = true;
-        return job_submit(d->queue,
-                          &(JobSpec) { .operation = sd_bus_message_get_member(d->msg), .work = defer_work,
+        return job_submit(d->manager->defer_queues[d->queue],
+                          &(JobSpec) { .id = ++d->manager->last_defer_id,
+                                       .operation = sd_bus_message_get_member(d->msg), .work = defer_work,
                                        .userdata = d, .free_userdata = defer_call_free },
                           NULL);
 }
 
-/* Reads of `sender` handed to the queue and not yet answered, other than `except`. */
-static unsigned reads_submitted(Manager *m, const char *sender, const DeferCall *except) {
+/* Calls of `sender` handed to queue q and not yet answered, other than `except`. */
+static unsigned submitted(Manager *m, DeferQueue q, const char *sender, const DeferCall *except) {
         unsigned n = 0;
         for (DeferCall *d = m->defer_calls; d; d = d->next)
-                n += d != except && d->queue == m->reads && d->submitted && same_sender(d->msg, sender);
+                n += d != except && d->queue == q && d->submitted && same_sender(d->msg, sender);
         return n;
 }
 
-/* A read of the sender is done: its oldest waiting read goes to the queue. */
-static void reads_next(Manager *m, const DeferCall *done) {
+/* May one more call of the sender go to queue q now? */
+static bool may_run(Manager *m, DeferQueue q, const char *sender, const DeferCall *except) {
+        unsigned limit = defer_queues[q].running_per_caller;
+        return limit == 0 || submitted(m, q, sender, except) < limit;
+}
+
+/* A call of the sender is done: its oldest call waiting for that queue goes to it. */
+static void submit_next(Manager *m, const DeferCall *done) {
         const char *sender = sd_bus_message_get_sender(done->msg);
         DeferCall *next = NULL;
 
-        if (reads_submitted(m, sender, done) >= DEFER_READS_RUNNING_PER_CALLER)
+        if (!may_run(m, done->queue, sender, done))
                 return;
         for (DeferCall *d = m->defer_calls; d; d = d->next)
-                if (d->queue == m->reads && !d->submitted && same_sender(d->msg, sender))
+                if (d->queue == done->queue && !d->submitted && same_sender(d->msg, sender))
                         next = d; /* the list is newest first: the last match is the oldest */
         if (next && defer_submit(next) < 0) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -112,8 +130,7 @@ static void defer_finished(Job *job, void *userdata) {
         DeferCall *d = job->userdata;
         int r = job->state == JOB_STATE_COMPLETED ? 0 : (job->error_code ? -job->error_code : -EIO);
 
-        if (d->queue == d->manager->reads)
-                reads_next(d->manager, d);
+        submit_next(d->manager, d);
 
         r = d->reply(d->manager, d->msg, d->userdata, r, &job->error);
         if (r < 0) {
@@ -125,8 +142,8 @@ static void defer_finished(Job *job, void *userdata) {
         }
 }
 
-static int defer_on(Manager *m, JobQueue *q, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply,
-                    void *userdata, void (*free_userdata)(void *userdata)) {
+int bus_defer(Manager *m, DeferQueue q, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
+              void (*free_userdata)(void *userdata)) {
         SmsError e = SMS_ERROR_NULL;
         DeferCall *d;
         int r;
@@ -150,8 +167,8 @@ static int defer_on(Manager *m, JobQueue *q, sd_bus_message *msg, DeferWorkFn wo
                            .userdata = userdata, .free_userdata = free_userdata, .queue = q,
                            .next = m->defer_calls };
         m->defer_calls = d;
-        if (q == m->reads && reads_submitted(m, sd_bus_message_get_sender(msg), d) >= DEFER_READS_RUNNING_PER_CALLER)
-                return 1; /* reads_next() submits it */
+        if (!may_run(m, q, sd_bus_message_get_sender(msg), d))
+                return 1; /* submit_next() submits it */
         r = defer_submit(d);
         if (r < 0) {
                 defer_call_free(d);
@@ -161,44 +178,32 @@ static int defer_on(Manager *m, JobQueue *q, sd_bus_message *msg, DeferWorkFn wo
         return 1;
 }
 
-int bus_defer(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
-              void (*free_userdata)(void *userdata)) {
-        return defer_on(m, m->quick, msg, work, reply, userdata, free_userdata);
-}
-
-int bus_defer_read(Manager *m, sd_bus_message *msg, DeferWorkFn work, DeferReplyFn reply, void *userdata,
-                   void (*free_userdata)(void *userdata)) {
-        return defer_on(m, m->reads, msg, work, reply, userdata, free_userdata);
-}
-
 static int on_queue_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         job_queue_dispatch(userdata);
         return 0;
 }
 
-static int queue_setup(Manager *m, const char *what, JobQueue **q, sd_event_source **source) {
+int bus_defer_setup(Manager *m) {
         JobQueueCallbacks callbacks = { .finished = defer_finished, .userdata = m };
         int r;
 
-        r = job_queue_new(2, &callbacks, q);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the %s workers: %m", what);
-        r = sd_event_add_io(m->event, source, job_queue_fd(*q), EPOLLIN, on_queue_ready, *q);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch the %s queue: %m", what);
+        for (size_t i = 0; i < _DEFER_QUEUE_MAX; i++) {
+                r = job_queue_new(DEFER_WORKERS, &callbacks, &m->defer_queues[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the %s workers: %m", defer_queues[i].name);
+                r = sd_event_add_io(m->event, &m->defer_sources[i], job_queue_fd(m->defer_queues[i]), EPOLLIN,
+                                    on_queue_ready, m->defer_queues[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch the %s queue: %m", defer_queues[i].name);
+        }
         return 0;
 }
 
-int bus_defer_setup(Manager *m) {
-        int r = queue_setup(m, "quick", &m->quick, &m->quick_source);
-        return r < 0 ? r : queue_setup(m, "read", &m->reads, &m->reads_source);
-}
-
 void bus_defer_shutdown(Manager *m) {
-        m->quick_source = sd_event_source_disable_unref(m->quick_source);
-        m->reads_source = sd_event_source_disable_unref(m->reads_source);
-        m->quick = job_queue_free(m->quick);
-        m->reads = job_queue_free(m->reads);
+        for (size_t i = 0; i < _DEFER_QUEUE_MAX; i++) {
+                m->defer_sources[i] = sd_event_source_disable_unref(m->defer_sources[i]);
+                m->defer_queues[i] = job_queue_free(m->defer_queues[i]);
+        }
         /* Reads that were still waiting for their turn. */
         while (m->defer_calls)
                 defer_call_free(m->defer_calls);

@@ -57,7 +57,8 @@ typedef enum TargetAction {
 typedef struct Target {
         char *nal;
         uint32_t previous_state; /* before the job's pending state; UINT32_MAX when it had none */
-        char *dp_root;
+        char *content_root;  /* the DP's ContentRoot as registered */
+        char *dp_root;       /* as the work resolved it */
         ContentLinkMode mode;
         char *pxe_name;      /* boot image on a PXE DP: its name in the PXE store */
         atomic_bool cancel;  /* CancelDistribution of this DP */
@@ -65,7 +66,6 @@ typedef struct Target {
         atomic_uint_fast64_t done_bytes, total_bytes;
         int result;
         SmsError error;
-        bool refused;        /* the ContentRoot is not one a DP may have now: result and error say why */
         char **bad_paths;    /* VerifyPackage */
 } Target;
 
@@ -76,6 +76,7 @@ struct Distribution {
         uint32_t version;
         char *source;        /* what the package's content is: a file or a folder */
         ContentRoots roots;  /* the site's, for the work to resolve `source` beneath one */
+        Site dp_scope;       /* site_dp_scope_copy(), for the work to resolve each ContentRoot */
         TargetAction action;
         bool source_failed;  /* the package's content could not be read: every DP fails */
         Target *targets;
@@ -89,6 +90,7 @@ static void distribution_free(void *p) {
         Distribution *d = p;
         for (size_t i = 0; i < d->n_targets; i++) {
                 free(d->targets[i].nal);
+                free(d->targets[i].content_root);
                 free(d->targets[i].dp_root);
                 free(d->targets[i].pxe_name);
                 sms_error_clear(&d->targets[i].error);
@@ -98,6 +100,7 @@ static void distribution_free(void *p) {
         free(d->package_id);
         free(d->source);
         content_roots_done(&d->roots);
+        site_dp_scope_done(&d->dp_scope);
         free(d);
 }
 
@@ -255,12 +258,17 @@ static void run_target(size_t i, void *userdata) {
         Target *t = &d->targets[i];
         TargetProgress tp = { .job = run->job, .d = d, .target = t };
 
-        if (t->refused) {
-                atomic_store(&t->pct, 100);
-                return;
-        }
         if (!job_should_continue(run->job)) {
                 t->result = sms_error_set(&t->error, SMS_ERROR_CANCELED, "canceled");
+                return;
+        }
+        /* Resolved here, where it is used, never on the event loop: the directory may be on a
+         * mount that never answers. And again at each use: --dp-root may have changed since the
+         * DP was registered, the directory may be gone. A DP that fails it fails alone, and is
+         * not touched. */
+        t->result = site_dp_root_resolve(&d->dp_scope, t->content_root, &t->dp_root, &t->error);
+        if (t->result < 0) {
+                atomic_store(&t->pct, 100);
                 return;
         }
         /* Not before the start-up recovery of this DP's library has swept it (bus-recover.h). */
@@ -407,15 +415,10 @@ static int target_fill(Manager *m, const SmsObject *package, const char *nal, Ta
         r = site_object_load(&m->site, sms_model_find_class("SMS_DistributionPointInfo"), nal, &dp, e);
         if (r < 0)
                 return r;
-        /* Checked again at each use (--dp-root may have changed since the DP was registered, the
-         * directory may be gone): a DP that fails it fails alone, and the worker never touches it. */
-        t->result = site_dp_root_resolve(&m->site, string_value(dp, "ContentRoot"), &t->dp_root, &t->error);
-        t->refused = t->result < 0;
-        if (t->refused && !(t->dp_root = strdup(string_value(dp, "ContentRoot"))))
-                return -ENOMEM;
+        t->content_root = strdup(string_value(dp, "ContentRoot")); /* resolved by run_target() */
         t->nal = strdup(dp->key);
         t->mode = value(dp, "ContentLinkMode")->u == 1 ? CONTENT_LINK_COPY : CONTENT_LINK_AUTO;
-        if (!t->nal || !t->dp_root)
+        if (!t->nal || !t->content_root)
                 return -ENOMEM;
         /* Boot images marked "deploy from PXE-enabled DPs" (PkgFlags 0x800) go to the PXE store
          * of DPs that answer PXE (reference §9, API.md §4). */
@@ -489,7 +492,7 @@ static int distribution_prepare(Manager *m, const SmsClass *c, const char *packa
                               .version = (uint32_t) value(package, "SourceVersion")->u };
         d->package_id = strdup(package->key);
         d->targets = calloc(n, sizeof(Target));
-        if (!d->package_id || !d->targets) {
+        if (!d->package_id || !d->targets || site_dp_scope_copy(&m->site, &d->dp_scope) < 0) {
                 distribution_free(d);
                 return -ENOMEM;
         }

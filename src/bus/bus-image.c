@@ -16,6 +16,7 @@
 #include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
 #include "bus/bus-job.h"
+#include "bus/bus-paths.h"
 #include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -88,7 +89,7 @@ static int method_get_image_properties(sd_bus_message *msg, void *userdata, sd_b
                            0, &read, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return bus_defer_read(m, msg, image_read_work, reply_image_property, read, image_read_freep_void);
+        return bus_defer(m, DEFER_READ, msg, image_read_work, reply_image_property, read, image_read_freep_void);
 }
 
 /* --- ContextID status queues ------------------------------------------------------------------- */
@@ -610,7 +611,7 @@ static int method_reload_image_properties(sd_bus_message *msg, void *userdata, s
         r = reload_new(m, reg->class, key, NULL, &caller, false, &rl, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return bus_defer(m, msg, reload_work, reply_reload, rl, reload_free);
+        return bus_defer(m, DEFER_AUTHORIZED, msg, reload_work, reply_reload, rl, reload_free);
 }
 
 static int refresh_job_work(Job *job, void *userdata, SmsError *e) {
@@ -770,7 +771,7 @@ static int method_export_default_boot_image(sd_bus_message *msg, void *userdata,
                 export_free(x);
                 return bus_reply_error_take(error, &e, r);
         }
-        return bus_defer(m, msg, export_check_work, reply_export, x, export_free);
+        return bus_defer(m, DEFER_AUTHORIZED, msg, export_check_work, reply_export, x, export_free);
 }
 
 /* --- tables ------------------------------------------------------------------------------------ */
@@ -920,8 +921,28 @@ static int start_extract(Manager *m, ImageCreate *ic, const char *key, char **re
         return r;
 }
 
+/* The paths the caller gave, then the WIM: on the worker, neither ever on the event loop. */
 static int image_create_work(void *userdata, SmsError *e) {
-        return image_read_work(((ImageCreate *) userdata)->read, e);
+        ImageCreate *ic = userdata;
+        int r = site_changes_check_paths(&ic->manager->site, ic->class, ic->changes, ic->n_changes, e);
+        return r < 0 ? r : image_read_work(ic->read, e);
+}
+
+/* An OS image without a source yet: nothing to read, only its paths (bus-paths.h). */
+static int image_create_empty_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key,
+                                   SiteChange *changes, size_t n, const SiteCaller *caller, SmsError *e) {
+        _cleanup_free_ char *key = NULL, *path = NULL;
+        _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(c);
+        int r;
+
+        r = site_object_create(&m->site, c, changes, n, NULL, 0, caller, &key, e);
+        if (r < 0)
+                return r;
+        path = instance_path(c, key);
+        if (!path || !ifaces)
+                return -ENOMEM;
+        sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
+        return sd_bus_reply_method_return(msg, "oo", path, "/");
 }
 
 static const SiteChange *find_change(const SmsClass *c, const SiteChange *changes, size_t n, const char *name) {
@@ -1022,18 +1043,7 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                         return bus_set_error(error, SMS_ERROR_INVALID_PARAMETER, "%s needs %s", c->name,
                                              is_boot_image(c) ? "ImagePath" : "PkgSourcePath to extract an image from");
                 }
-                /* An OS image without a source yet: nothing to read. */
-                _cleanup_free_ char *key = NULL, *path = NULL;
-                _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(c);
-                r = site_object_create(&m->site, c, changes, n, NULL, 0, caller, &key, &e);
-                site_changes_free(changes, n);
-                if (r < 0)
-                        return bus_reply_error_take(error, &e, r);
-                path = instance_path(c, key);
-                if (!path || !ifaces)
-                        return -ENOMEM;
-                sd_bus_emit_interfaces_added_strv(m->bus, path, ifaces);
-                return sd_bus_reply_method_return(msg, "oo", path, "/");
+                return bus_paths_then(m, msg, c, NULL, changes, n, caller, image_create_empty_then, error);
         }
 
         ic = calloc(1, sizeof(ImageCreate));
@@ -1054,5 +1064,5 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                 return bus_reply_error_take(error, &e, r);
         }
         ic->read->keep_fd = ic->extract; /* the extraction reads the same file */
-        return bus_defer(m, msg, image_create_work, reply_image_create, ic, image_create_free);
+        return bus_defer(m, DEFER_AUTHORIZED, msg, image_create_work, reply_image_create, ic, image_create_free);
 }

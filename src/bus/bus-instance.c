@@ -13,6 +13,7 @@
 #include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
 #include "bus/bus-managed.h"
+#include "bus/bus-paths.h"
 #include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
@@ -336,14 +337,41 @@ static int put_triggers_prepare(Manager *m, const SmsClass *c, const char *key, 
 
 /* --- methods ----------------------------------------------------------------------------------- */
 
+/* The Put once its paths are checked (bus-paths.h): the job it triggers made ready, the
+ * transaction, the signals, the job started. */
+static int put_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *changes,
+                    size_t n, const SiteCaller *caller, SmsError *e) {
+        _cleanup_free_ size_t *changed = NULL;
+        size_t n_changed = 0;
+        BusJobPlan *plan = NULL;
+        int r;
+
+        r = put_triggers_prepare(m, c, key, changes, n, put_triggers(c, changes, n), caller, &plan, e);
+        if (r < 0)
+                return r;
+        r = site_object_put(&m->site, c, key, changes, n, caller, &changed, &n_changed, e);
+        if (r < 0) {
+                bus_job_plan_free(plan); /* never ran */
+                return r;
+        }
+        bus_instance_emit_changed(m, c, key, changed, n_changed);
+        /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
+        bus_schedule_update(m, c, key);
+        if (plan) {
+                _cleanup_free_ char *job = NULL;
+                r = bus_job_plan_start(m, plan, &job, e);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
-        _cleanup_free_ size_t *changed = NULL;
         SiteChange *changes = NULL;
-        size_t n = 0, n_changed = 0;
-        BusJobPlan *plan = NULL;
+        size_t n = 0;
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
         int r;
@@ -352,36 +380,15 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
                 return -ENOMEM;
         r = bus_read_changes(msg, reg->class, &changes, &n, &e);
         if (r < 0)
-                goto finish;
-        PutTriggers triggers = put_triggers(reg->class, changes, n);
-        const char *actions[3];
-        r = authz_check_write_all(m, msg, actions, put_actions(reg->class, triggers, actions), &caller, error);
-        if (r != 0)
-                goto finish;
-        r = put_triggers_prepare(m, reg->class, key, changes, n, triggers, &caller, &plan, &e);
-        if (r < 0)
-                goto finish;
-        r = site_object_put(&m->site, reg->class, key, changes, n, &caller, &changed, &n_changed, &e);
-        if (r < 0) {
-                plan = bus_job_plan_free(plan); /* never ran */
-                goto finish;
-        }
-        bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
-        /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
-        bus_schedule_update(m, reg->class, key);
-        if (plan) {
-                _cleanup_free_ char *job = NULL;
-                r = bus_job_plan_start(m, TAKE_PTR(plan), &job, &e);
-                if (r < 0)
-                        goto finish;
-        }
-        r = sd_bus_reply_method_return(msg, NULL);
-finish:
-        site_changes_free(changes, n);
-        if (r < 0 && !sd_bus_error_is_set(error))
                 return bus_reply_error_take(error, &e, r);
-        sms_error_clear(&e);
-        return r;
+        const char *actions[3];
+        r = authz_check_write_all(m, msg, actions, put_actions(reg->class, put_triggers(reg->class, changes, n), actions),
+                                  &caller, error);
+        if (r != 0) {
+                site_changes_free(changes, n);
+                return r;
+        }
+        return bus_paths_then(m, msg, reg->class, key, changes, n, &caller, put_then, error);
 }
 
 /* Is a job of this package (a build, a refresh, an extraction, a distribution) queued or

@@ -60,15 +60,13 @@ void bus_recover_once(const char *lib_root) {
 }
 
 typedef struct Recovery {
-        Site site; /* only the roots and the state directory, copied: site_dp_root_resolve() */
+        Site site; /* site_dp_scope_copy(): what site_dp_root_resolve() reads */
         char *lib;
         char **dp_roots;
 } Recovery;
 
 static void recovery_free(Recovery *rc) {
-        content_roots_done(&rc->site.roots);
-        content_roots_done(&rc->site.dp_roots);
-        free(rc->site.state_dir);
+        site_dp_scope_done(&rc->site);
         free(rc->lib);
         strv_free(rc->dp_roots);
         free(rc);
@@ -110,9 +108,7 @@ int bus_recover_start(const Site *site, const char *lib, char **dp_roots) {
         }
         rc->dp_roots = dp_roots;
         rc->lib = strdup(lib);
-        rc->site.state_dir = strdup(site->state_dir);
-        if (!rc->lib || !rc->site.state_dir || content_roots_copy(&site->roots, &rc->site.roots) < 0 ||
-            (site->dp_roots.paths && content_roots_copy(&site->dp_roots, &rc->site.dp_roots) < 0)) {
+        if (!rc->lib || site_dp_scope_copy(site, &rc->site) < 0) {
                 recovery_free(rc);
                 return -ENOMEM;
         }

@@ -93,9 +93,10 @@ static int append_rows(sd_bus_message *reply, const WqlQuery *q, const StoreRow 
         return r;
 }
 
-/* Queries run in a quick worker on a read-only connection of their own (WAL), and the reply
- * goes out from the main thread when the rows are read: one caller's query never delays another
- * caller's call. The connection is opened in the worker, not while the call waits in the queue. */
+/* Queries run on the query workers (DEFER_QUERY) on a read-only connection of their own (WAL),
+ * and the reply goes out from the main thread when the rows are read: one caller's query never
+ * delays another caller's call. The connection is opened in the worker, not while the call waits
+ * in the queue. */
 typedef struct QueryCall {
         Store *reader;
         size_t max_query_rows;
@@ -175,7 +176,7 @@ static int query_defer(Manager *m, sd_bus_message *msg, const char *text, const 
                 query_call_free(qc);
                 return r;
         }
-        return bus_defer(m, msg, query_work, query_reply, qc, query_call_free);
+        return bus_defer(m, DEFER_QUERY, msg, query_work, query_reply, qc, query_call_free);
 }
 
 static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -175,10 +175,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                         return log_error_errno(-errno, "Cannot open the test hold directory %s: %m",
                                                config->test_hold_dir);
                 r = job_queue_set_test_dir(m->jobs, fd, "");
-                if (r >= 0)
-                        r = job_queue_set_test_dir(m->quick, fd, "call.");
-                if (r >= 0)
-                        r = job_queue_set_test_dir(m->reads, fd, "call.");
+                for (size_t i = 0; r >= 0 && i < _DEFER_QUEUE_MAX; i++)
+                        r = job_queue_set_test_dir(m->defer_queues[i], fd, "call.");
                 if (r < 0)
                         return log_error_errno(r, "Failed to set the test hold directory: %m");
                 log_info("Test points are on: jobs hold where %s/<point> exists.", config->test_hold_dir);

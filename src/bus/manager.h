@@ -61,6 +61,15 @@ typedef struct DeferCall DeferCall;
 #define MANAGER_MAX_CALLS 256
 #define MANAGER_MAX_CALLS_PER_CALLER 32
 
+/* The workers of deferred replies (bus-defer.c): each kind has its own, so that no kind of call
+ * waits behind another's. */
+typedef enum DeferQueue {
+        DEFER_AUTHORIZED, /* calls that passed authorization: file work on caller-given paths */
+        DEFER_READ,       /* file reads anyone may ask for (GetImageProperties) */
+        DEFER_QUERY,      /* WQL queries (ExecQuery, ExecQueryPage): the database only */
+        _DEFER_QUEUE_MAX,
+} DeferQueue;
+
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
@@ -78,12 +87,10 @@ typedef struct Manager {
 
         JobQueue *jobs;            /* long operations: Job objects */
         sd_event_source *jobs_source;
-        JobQueue *quick;           /* deferred replies of quick calls that passed authorization */
-        sd_event_source *quick_source;
-        JobQueue *reads;           /* deferred replies of calls anyone may make: their own workers,
-                                    * so that they never hold up an authorized caller's */
-        sd_event_source *reads_source;
+        JobQueue *defer_queues[_DEFER_QUEUE_MAX]; /* deferred replies, bus-defer.h */
+        sd_event_source *defer_sources[_DEFER_QUEUE_MAX];
         DeferCall *defer_calls;    /* deferred calls not yet answered */
+        uint64_t last_defer_id;    /* each deferred call's id, so that test points tell them apart */
         unsigned max_calls;        /* deferred calls and polkit questions at once */
         unsigned max_calls_per_caller;
         char *adk_root;            /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */

@@ -256,7 +256,7 @@ static const uint32_t object_type_id_values[] = { 2, 14, 18, 19, 23, 24, 31, UIN
 static const uint32_t dp_state_values[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, UINT32_MAX };
 
 static const SmsProperty dp_info_properties[] = {
-        P("ContentRoot", CIM_STRING, SMS_PROP_NOT_NULL, NULL,
+        P("ContentRoot", CIM_STRING, SMS_PROP_NOT_NULL | SMS_PROP_DP_ROOT, NULL,
           "The directory smsprovd owns on the distribution point (local disk or a mounted share)."),
         P_ENUM("ContentLinkMode", CIM_UINT32, 0, "0", link_mode_values,
                "0 the published tree hard-links the DP's own FileLib, 1 it is a copy too; either way the DP's "

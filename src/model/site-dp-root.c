@@ -82,3 +82,20 @@ int site_dp_root_resolve(const Site *site, const char *root, char **ret, SmsErro
                 *ret = TAKE_PTR(resolved);
         return 0;
 }
+
+int site_dp_scope_copy(const Site *site, Site *ret) {
+        *ret = (Site) { .state_dir = strdup(site->state_dir) };
+        if (!ret->state_dir || content_roots_copy(&site->roots, &ret->roots) < 0 ||
+            (site->dp_roots.paths && content_roots_copy(&site->dp_roots, &ret->dp_roots) < 0)) {
+                site_dp_scope_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void site_dp_scope_done(Site *scope) {
+        content_roots_done(&scope->roots);
+        content_roots_done(&scope->dp_roots);
+        free(scope->state_dir);
+        *scope = (Site) {};
+}

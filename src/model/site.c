@@ -209,19 +209,8 @@ static int check_not_locked(Site *site, const SmsObject *o, SmsError *e) {
                              o->class->name, o->key, o->values[i].str, store_site_code(site->store));
 }
 
-static int check_path(Site *site, const SmsProperty *p, const char *path, PathKind kind, SmsError *e) {
-        SmsError inner = SMS_ERROR_NULL;
-        int r;
-
-        r = content_roots_resolve(&site->roots, path, kind, NULL, &inner);
-        if (r < 0) {
-                r = sms_error_set(e, inner.code, "%s: %s", p->name, inner.message ? inner.message : "invalid path");
-                sms_error_clear(&inner);
-        }
-        return r;
-}
-
-/* Checks one caller-supplied value: access, descriptor rules, paths. */
+/* Checks one caller-supplied value, without the file system: access, descriptor rules, the
+ * shape of a DP's ContentRoot. change_paths() looks the paths up. */
 static int check_change(Site *site, const SmsClass *c, const SiteChange *ch, bool creating, SmsError *e) {
         const SmsProperty *p = c->all[ch->index];
         int r;
@@ -241,24 +230,84 @@ static int check_change(Site *site, const SmsClass *c, const SiteChange *ch, boo
 
         if ((p->flags & SMS_PROP_NOT_NULL) && (ch->value.null || (p->type == CIM_STRING && !*ch->value.str)))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s of %s must not be empty", p->name, c->name);
-
-        if ((p->flags & SMS_PROP_PATH) && p->type == CIM_STRING && !ch->value.null && *ch->value.str) {
-                PathKind kind = p->flags & SMS_PROP_DIRECTORY ? PATH_KIND_DIRECTORY
-                                : p->flags & SMS_PROP_FILE    ? PATH_KIND_FILE
-                                                              : PATH_KIND_ANY;
-                r = check_path(site, p, ch->value.str, kind, e);
-                if (r < 0)
-                        return r;
-        }
-        if (p->type == CIM_DRIVER_DETAILS_ARRAY && !ch->value.null)
-                for (size_t i = 0; i < ch->value.drivers.n; i++) {
-                        r = check_path(site, p, ch->value.drivers.data[i].source_path, PATH_KIND_ANY, e);
-                        if (r < 0)
-                                return r;
-                }
+        if ((p->flags & SMS_PROP_DP_ROOT) && !ch->value.null && ch->value.str[0] != '/')
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s '%s' is not an absolute path", p->name,
+                                     ch->value.str);
 
         /* Write-only properties (RefreshPkgSourceFlag, RefreshNow) are never stored: writing true
          * asks for an action, which the bus layer starts after the Put. */
+        return 0;
+}
+
+static int check_path(const Site *site, const SmsProperty *p, const char *path, PathKind kind, SmsError *e) {
+        SmsError inner = SMS_ERROR_NULL;
+        int r;
+
+        r = content_roots_resolve(&site->roots, path, kind, NULL, &inner);
+        if (r < 0) {
+                r = sms_error_set(e, inner.code, "%s: %s", p->name, inner.message ? inner.message : "invalid path");
+                sms_error_clear(&inner);
+        }
+        return r;
+}
+
+/* The file system part of checking one value; `check` false only says whether there is one. */
+static int change_paths(const Site *site, const SmsClass *c, const SiteChange *ch, bool check, SmsError *e) {
+        const SmsProperty *p = c->all[ch->index];
+        int r, found = 0;
+
+        if (ch->value.null)
+                return 0;
+        if ((p->flags & SMS_PROP_PATH) && p->type == CIM_STRING && *ch->value.str) {
+                PathKind kind = p->flags & SMS_PROP_DIRECTORY ? PATH_KIND_DIRECTORY
+                                : p->flags & SMS_PROP_FILE    ? PATH_KIND_FILE
+                                                              : PATH_KIND_ANY;
+                r = check ? check_path(site, p, ch->value.str, kind, e) : 0;
+                if (r < 0)
+                        return r;
+                found = 1;
+        }
+        if ((p->flags & SMS_PROP_DP_ROOT) && p->type == CIM_STRING) {
+                r = check ? site_dp_root_resolve(site, ch->value.str, NULL, e) : 0;
+                if (r < 0)
+                        return r;
+                found = 1;
+        }
+        if (p->type == CIM_DRIVER_DETAILS_ARRAY)
+                for (size_t i = 0; i < ch->value.drivers.n; i++) {
+                        r = check ? check_path(site, p, ch->value.drivers.data[i].source_path, PATH_KIND_ANY, e) : 0;
+                        if (r < 0)
+                                return r;
+                        found = 1;
+                }
+        return found;
+}
+
+int site_changes_check_paths(const Site *site, const SmsClass *c, SiteChange *changes, size_t n, SmsError *e) {
+        for (size_t i = 0; i < n; i++) {
+                int r = change_paths(site, c, &changes[i], true, e);
+                if (r < 0)
+                        return r;
+                changes[i].path_checked = true;
+        }
+        return 0;
+}
+
+bool site_changes_have_paths(const SmsClass *c, const SiteChange *changes, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (change_paths(NULL, c, &changes[i], false, NULL) > 0)
+                        return true;
+        return false;
+}
+
+/* The lookups site_changes_check_paths() has not made, on the caller's thread. */
+static int check_paths_left(Site *site, const SmsClass *c, const SiteChange *changes, size_t n, SmsError *e) {
+        for (size_t i = 0; i < n; i++)
+                if (!changes[i].path_checked) {
+                        int r = change_paths(site, c, &changes[i], true, e);
+                        if (r < 0)
+                                return r;
+                }
         return 0;
 }
 
@@ -298,23 +347,17 @@ static const char *string_of(const SmsObject *o, const char *name) {
         return v && !v->null ? v->str : "";
 }
 
-/* SMS_DistributionPointInfo: ServerName and SiteCode come from the NAL path; ContentRoot is an
- * existing directory given by its absolute path, where --dp-root allows (site-dp-root.c). */
+/* SMS_DistributionPointInfo: ServerName and SiteCode come from the NAL path. (ContentRoot is
+ * SMS_PROP_DP_ROOT: an existing directory where --dp-root allows, checked as it is given.) */
 static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
         _cleanup_(nal_path_done) NalPath nal = {};
-        const char *root = string_of(o, "ContentRoot");
         int r;
 
         r = nal_path_parse(string_of(o, "NALPath"), &nal, e);
         if (r < 0)
                 return r;
         r = object_set_string(o, "ServerName", nal.server_name);
-        r = r < 0 ? r : object_set_string(o, "SiteCode", nal.site_code);
-        if (r < 0)
-                return r;
-        if (root[0] != '/')
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ContentRoot '%s' is not an absolute path", root);
-        return site_dp_root_resolve(site, root, NULL, e);
+        return r < 0 ? r : object_set_string(o, "SiteCode", nal.site_code);
 }
 
 /* SMS_DistributionPoint: the package and the distribution point exist, the DP belongs to this
@@ -424,6 +467,8 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         int r;
 
         r = site_object_check_create(site, c, changes, n, e);
+        if (r >= 0)
+                r = check_paths_left(site, c, changes, n, e);
         if (r < 0)
                 return r;
         r = object_new_with_defaults(c, &o);
@@ -521,6 +566,8 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
         int r;
 
         r = site_object_check_create(site, c, changes, n, e);
+        if (r >= 0)
+                r = check_paths_left(site, c, changes, n, e);
         if (r < 0)
                 return r;
         r = object_new_with_defaults(c, &o);
@@ -619,6 +666,8 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
                 if (sedo >= 0 && changes[i].index == (size_t) sedo)
                         continue;
                 r = check_change(site, c, &changes[i], false, e);
+                if (r >= 0 && !changes[i].path_checked)
+                        r = change_paths(site, c, &changes[i], true, e);
                 if (r < 0)
                         return r;
         }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -480,6 +481,22 @@ void test_kill_at(const TestEnv *env, const char *point, bool on) {
         free(f);
 }
 
+/* Files "<point>.<id>.held" in the hold directory. */
+static unsigned count_held(const char *dir, const char *point, size_t len) {
+        DIR *d = opendir(dir);
+        unsigned n = 0;
+
+        if (!d)
+                fail_msg("cannot read the test hold directory %s: %s", dir, strerror(errno));
+        for (struct dirent *de; (de = readdir(d));) {
+                size_t l = strlen(de->d_name);
+                n += strncmp(de->d_name, point, len) == 0 && de->d_name[len] == '.' && l > len + 5 &&
+                     strcmp(de->d_name + l - 5, ".held") == 0;
+        }
+        closedir(d);
+        return n;
+}
+
 void test_wait_held(TestEnv *env, const char *point, const char *job) {
         const char *id = strrchr(job, '_');
         struct stat st;
@@ -497,19 +514,88 @@ void test_wait_held(TestEnv *env, const char *point, const char *job) {
         free(suffix);
 }
 
-size_t test_count_rows(TestEnv *env, const char *wql) {
+void test_wait_held_calls(TestEnv *env, const char *point, unsigned n) {
+        size_t len = strlen(point);
+        unsigned held = 0;
+
+        TEST_WAIT_UNTIL((held = count_held(env->hold_dir, point, len)) >= n,
+                        "%u calls to be held at test point %s (%u are)", n, point, held);
+}
+
+static int on_pending_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ((TestPending *) userdata)->reply = sd_bus_message_ref(reply);
+        return 0;
+}
+
+void test_send_call(sd_bus *bus, TestPending *p, const char *what, const char *path, const char *iface,
+                    const char *method, const char *types, ...) {
+        sd_bus_message *m = NULL;
+        va_list ap;
+
+        *p = (TestPending) { .what = what };
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
+        va_start(ap, types);
+        int r = types ? sd_bus_message_appendv(m, types, ap) : 0;
+        va_end(ap);
+        assert_true(r >= 0);
+        assert_true(sd_bus_call_async(bus, NULL, m, on_pending_reply, p, TEST_CALL_TIMEOUT_USEC) >= 0);
+        sd_bus_message_unref(m);
+}
+
+sd_bus_message *test_await(sd_bus *bus, TestPending *p) {
+        while (!p->reply) {
+                int r = sd_bus_process(bus, NULL);
+                assert_true(r >= 0);
+                if (r == 0)
+                        assert_true(sd_bus_wait(bus, UINT64_MAX) >= 0);
+        }
+        return p->reply;
+}
+
+void test_expect_ok(sd_bus *bus, TestPending *p) {
+        const sd_bus_error *e = sd_bus_message_get_error(test_await(bus, p));
+        if (e)
+                fail_msg("%s: expected an answer, got %s: %s (the daemon's log is this test's output above)", p->what,
+                         e->name, e->message);
+}
+
+void test_pending_done(TestPending *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                p[i].reply = sd_bus_message_unref(p[i].reply);
+}
+
+char *test_job_of(sd_bus_message *reply) {
+        const char *j;
+        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+        char *job = strdup(j);
+        assert_non_null(job);
+        sd_bus_message_unref(reply);
+        return job;
+}
+
+size_t test_count_rows_on(sd_bus *bus, const char *wql) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         size_t n = 0;
 
-        if (test_call(env, "/org/smsprov/Provider1", "org.smsprov.Provider1.Site", "ExecQuery", &error, &reply, "s",
-                      wql) < 0)
+        sd_bus_message *m = NULL;
+
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", "/org/smsprov/Provider1",
+                                                        "org.smsprov.Provider1.Site", "ExecQuery"),
+                         0);
+        assert_true(sd_bus_message_append(m, "s", wql) >= 0);
+        if (sd_bus_call(bus, m, TEST_CALL_TIMEOUT_USEC, &error, &reply) < 0)
                 fail_msg("ExecQuery %s: %s: %s", wql, error.name, error.message);
+        sd_bus_message_unref(m);
         assert_true(sd_bus_message_enter_container(reply, 'a', "(oa{sv})") > 0);
         while (sd_bus_message_skip(reply, "(oa{sv})") > 0)
                 n++;
         sd_bus_message_unref(reply);
         return n;
+}
+
+size_t test_count_rows(TestEnv *env, const char *wql) {
+        return test_count_rows_on(env->bus, wql);
 }
 
 int test_dp_state(TestEnv *env, const char *package_id, const char *nal, uint32_t *ret_version) {

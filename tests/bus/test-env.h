@@ -118,6 +118,28 @@ void test_release(const TestEnv *env, const char *point);
 void test_wait_held(TestEnv *env, const char *point, const char *job);
 void test_kill_at(const TestEnv *env, const char *point, bool on);
 
+/* Deferred calls have no Job object to name: waits until n of them wait at the test point
+ * ("call.Put"), counting its ".held" files. */
+void test_wait_held_calls(TestEnv *env, const char *point, unsigned n);
+
+/* A call sent without waiting for its reply (test_send_call(); `types` and the arguments as for
+ * sd_bus_message_append()). The reply lands in .reply while the connection is processed:
+ * test_await() processes it until then, the client's call timeout (TEST_CALL_TIMEOUT_USEC) its
+ * only deadline, which fails the test with a timeout error. */
+typedef struct TestPending {
+        const char *what;
+        sd_bus_message *reply;
+} TestPending;
+void test_send_call(sd_bus *bus, TestPending *p, const char *what, const char *path, const char *iface,
+                    const char *method, const char *types, ...);
+sd_bus_message *test_await(sd_bus *bus, TestPending *p);
+/* The reply must be a method return. */
+void test_expect_ok(sd_bus *bus, TestPending *p);
+void test_pending_done(TestPending *p, size_t n);
+
+/* The job path a reply starts with (UpdateImage's "o"), copied; the reply is unreferenced. */
+char *test_job_of(sd_bus_message *reply);
+
 /* Waits for a job to end and returns its State (2 completed, 3 failed, 4 canceled);
  * with ret_error_name, also its ErrorName ("" when none; owned by the caller). A job that does not
  * end in time fails the test. */
@@ -125,6 +147,8 @@ uint32_t test_wait_job(TestEnv *env, const char *job, char **ret_error_name);
 
 /* Runs a WQL query (Site.ExecQuery) that must succeed and returns how many rows it gave. */
 size_t test_count_rows(TestEnv *env, const char *wql);
+/* The same from another client's connection. */
+size_t test_count_rows_on(sd_bus *bus, const char *wql);
 /* State of a package on the DP whose ServerNALPath is nal (its SMS_PackageStatusDistPointsSummarizer
  * row), with its SourceVersion in *ret_version when not NULL; -1 when there is no row. */
 int test_dp_state(TestEnv *env, const char *package_id, const char *nal, uint32_t *ret_version);

@@ -91,20 +91,12 @@ static int wait_settled(int dp, uint32_t version) {
         return s;
 }
 
-static char *job_of(sd_bus_message *reply) {
-        const char *j;
-        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
-        char *job = strdup(j);
-        sd_bus_message_unref(reply);
-        return job;
-}
-
 /* VerifyPackage of the package on a DP: the job's end state (2 completed, 3 failed). */
 static uint32_t verify(int dp) {
         sd_bus_message *reply = NULL;
         assert_null(test_invoke(&env, ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static",
                                 "VerifyPackage", &reply, "ss", id, dp_nal[dp]));
-        char *job = job_of(reply);
+        char *job = test_job_of(reply);
         uint32_t state = test_wait_job(&env, job, NULL);
         free(job);
         return state;
@@ -130,7 +122,7 @@ static void refresh_now(int dp) {
 static void refresh_pkg_source(void) {
         sd_bus_message *reply = NULL;
         assert_null(test_invoke(&env, pkg, BASE, "RefreshPkgSource", &reply, NULL));
-        char *job = job_of(reply);
+        char *job = test_job_of(reply);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
         free(job);
 }
@@ -303,14 +295,14 @@ static void test_scrub(void **state) {
         size_t clean = count_messages(MESSAGE_SCRUBBED, "every file matches");
 
         assert_null(test_invoke(&env, ROOT, IFACE "Site", "ScrubContentLibrary", &reply, NULL));
-        job = job_of(reply);
+        job = test_job_of(reply);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
         free(job);
         assert_int_equal(count_messages(MESSAGE_SCRUBBED, "every file matches"), clean + 1);
 
         damage(entry, DAMAGE_IN_PLACE);
         assert_null(test_invoke(&env, ROOT, IFACE "Site", "ScrubContentLibrary", &reply, NULL));
-        job = job_of(reply);
+        job = test_job_of(reply);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
         free(job);
         if (count_messages(MESSAGE_SCRUB_FOUND, hash) != 1)
@@ -386,7 +378,7 @@ static int setup(void **state) {
         sd_bus_message_append(m, "as", 3, dp_nal[0], dp_nal[1], dp_nal[2]);
         assert_true(sd_bus_call(env.bus, m, TEST_CALL_TIMEOUT_USEC, NULL, &reply) >= 0);
         sd_bus_message_unref(m);
-        job = job_of(reply);
+        job = test_job_of(reply);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
         free(job);
         for (int i = 0; i < N_DPS; i++) {

@@ -202,75 +202,18 @@ static void test_query_rows(void **state) {
 
 /* --- deferred calls ------------------------------------------------------------------------------ */
 
-/* A call whose reply is collected later. */
-typedef struct Pending {
-        const char *what;
-        sd_bus_message *reply;
-} Pending;
-
-static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        ((Pending *) userdata)->reply = sd_bus_message_ref(reply);
-        return 0;
-}
-
-/* Sends a call without waiting; its reply lands in p. args: an sd_bus_message_append() format. */
-static void send_call(sd_bus *bus, Pending *p, const char *what, const char *path, const char *iface,
-                      const char *method, const char *types, ...) {
-        sd_bus_message *m = NULL;
-        va_list ap;
-
-        *p = (Pending) { .what = what };
-        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", path, iface, method), 0);
-        va_start(ap, types);
-        int r = sd_bus_message_appendv(m, types, ap);
-        va_end(ap);
-        assert_true(r >= 0);
-        assert_true(sd_bus_call_async(bus, NULL, m, on_reply, p, TEST_CALL_TIMEOUT_USEC) >= 0);
-        sd_bus_message_unref(m);
-}
-
-static void send_create(sd_bus *bus, Pending *p, const char *source) {
-        sd_bus_message *m = NULL;
-
-        *p = (Pending) { .what = "Create SMS_ImagePackage" };
-        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", ROOT "/class/SMS_ImagePackage",
-                                                        IFACE "Class", "Create"),
-                         0);
-        assert_true(sd_bus_message_append(m, "a{sv}", 1, "PkgSourcePath", "s", source) >= 0);
-        assert_true(sd_bus_call_async(bus, NULL, m, on_reply, p, TEST_CALL_TIMEOUT_USEC) >= 0);
-        sd_bus_message_unref(m);
-}
-
-/* Runs the connection until p has its reply. The client-side call timeout is the only deadline
- * (it answers with a timeout error, which fails the test). */
-static sd_bus_message *await(sd_bus *bus, Pending *p) {
-        while (!p->reply) {
-                int r = sd_bus_process(bus, NULL);
-                assert_true(r >= 0);
-                if (r == 0)
-                        assert_true(sd_bus_wait(bus, UINT64_MAX) >= 0);
-        }
-        return p->reply;
-}
-
-static void expect_ok(sd_bus *bus, Pending *p) {
-        const sd_bus_error *e = sd_bus_message_get_error(await(bus, p));
-        if (e)
-                fail_msg("%s: expected an answer, got %s: %s (daemon log: %s/smsprovd.log)", p->what, e->name,
-                         e->message, env.dir);
+/* A Create of an image package whose reply is collected later. */
+static void send_create(sd_bus *bus, TestPending *p, const char *source) {
+        test_send_call(bus, p, "Create SMS_ImagePackage", ROOT "/class/SMS_ImagePackage", IFACE "Class", "Create",
+                       "a{sv}", 1, "PkgSourcePath", "s", source);
 }
 
 /* The reply must be LimitsExceeded whose message contains `why`. */
-static void expect_refused(sd_bus *bus, Pending *p, const char *why) {
-        const sd_bus_error *e = sd_bus_message_get_error(await(bus, p));
+static void expect_refused(sd_bus *bus, TestPending *p, const char *why) {
+        const sd_bus_error *e = sd_bus_message_get_error(test_await(bus, p));
         if (!e || !streq(e->name, SMSPROV_ERR("LimitsExceeded")) || !strstr(e->message, why))
-                fail_msg("%s: expected LimitsExceeded (%s), got %s: %s (daemon log: %s/smsprovd.log)", p->what, why,
-                         e ? e->name : "an answer", e ? e->message : "", env.dir);
-}
-
-static void pending_done(Pending *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                p[i].reply = sd_bus_message_unref(p[i].reply);
+                fail_msg("%s: expected LimitsExceeded (%s), got %s: %s (the daemon's log is this test's output above)",
+                         p->what, why, e ? e->name : "an answer", e ? e->message : "");
 }
 
 #define FLOOD 5
@@ -284,7 +227,7 @@ static void pending_done(Pending *p, size_t n) {
 static void test_deferred_calls(void **state) {
         sd_bus *a = test_connect_client(&env), *b = test_connect_client(&env), *c = test_connect_client(&env), *d = test_connect_client(&env),
                *e = test_connect_client(&env);
-        Pending reads[FLOOD], reloads[FLOOD], creates[FLOOD], others[3], b_read;
+        TestPending reads[FLOOD], reloads[FLOOD], creates[FLOOD], others[3], b_read;
         char *mount_point = test_env_content_path(&env, "hold"), *held_wim = NULL, *held_pkg = NULL;
 
         assert_int_equal(mkdir(mount_point, 0755), 0);
@@ -302,7 +245,7 @@ static void test_deferred_calls(void **state) {
         /* A: reads (GetImageProperties) on the held file. The first waits on the file system, the
          * next two wait for A's turn on the read workers; the last two are refused at once. */
         for (size_t i = 0; i < FLOOD; i++)
-                send_call(a, &reads[i], "A's GetImageProperties", ROOT "/class/SMS_ImagePackage",
+                test_send_call(a, &reads[i], "A's GetImageProperties", ROOT "/class/SMS_ImagePackage",
                           IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
         for (size_t i = PER_CALLER; i < FLOOD; i++)
                 expect_refused(a, &reads[i], "already has 3 calls");
@@ -310,7 +253,7 @@ static void test_deferred_calls(void **state) {
         /* C: ReloadImageProperties of the package on the held file: two hold both workers of
          * authorized calls, one queues, two are refused. */
         for (size_t i = 0; i < FLOOD; i++)
-                send_call(c, &reloads[i], "C's ReloadImageProperties", held_pkg, IFACE "SMS_ImagePackage",
+                test_send_call(c, &reloads[i], "C's ReloadImageProperties", held_pkg, IFACE "SMS_ImagePackage",
                           "ReloadImageProperties", "");
         for (size_t i = PER_CALLER; i < FLOOD; i++)
                 expect_refused(c, &reloads[i], "already has 3 calls");
@@ -323,10 +266,10 @@ static void test_deferred_calls(void **state) {
 
         /* B is served meanwhile: a read of another file (the second read worker; A has one at a
          * time), a property, and a build. */
-        send_call(b, &b_read, "B's GetImageProperties", ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static",
+        test_send_call(b, &b_read, "B's GetImageProperties", ROOT "/class/SMS_ImagePackage", IFACE "SMS_ImagePackage.Static",
                   "GetImageProperties", "s", small_wim);
-        expect_ok(b, &b_read);
-        pending_done(&b_read, 1);
+        test_expect_ok(b, &b_read);
+        test_pending_done(&b_read, 1);
         char *id = test_get_string(&env, boot[0], IFACE "SMS_PackageBaseclass", "PackageID");
         free(id);
         sd_bus_message *reply = NULL;
@@ -338,29 +281,29 @@ static void test_deferred_calls(void **state) {
 
         /* E: nine calls wait; E's first two make eleven, the total; its third is refused. */
         for (size_t i = 0; i < 3; i++)
-                send_call(e, &others[i], "E's GetImageProperties", ROOT "/class/SMS_ImagePackage",
+                test_send_call(e, &others[i], "E's GetImageProperties", ROOT "/class/SMS_ImagePackage",
                           IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
         expect_refused(e, &others[2], "11 calls are already waiting");
 
         /* The file system answers: every admitted call is. */
         assert_int_equal(fuse_release(&hold), 0);
         for (size_t i = 0; i < PER_CALLER; i++) {
-                expect_ok(a, &reads[i]);
-                expect_ok(c, &reloads[i]);
-                expect_ok(d, &creates[i]);
+                test_expect_ok(a, &reads[i]);
+                test_expect_ok(c, &reloads[i]);
+                test_expect_ok(d, &creates[i]);
         }
-        expect_ok(e, &others[0]);
-        expect_ok(e, &others[1]);
-        pending_done(reads, FLOOD);
-        pending_done(reloads, FLOOD);
-        pending_done(creates, FLOOD);
-        pending_done(others, 3);
+        test_expect_ok(e, &others[0]);
+        test_expect_ok(e, &others[1]);
+        test_pending_done(reads, FLOOD);
+        test_pending_done(reloads, FLOOD);
+        test_pending_done(creates, FLOOD);
+        test_pending_done(others, 3);
 
         /* And A may call again. */
-        send_call(a, &reads[0], "A's GetImageProperties after the flood", ROOT "/class/SMS_ImagePackage",
+        test_send_call(a, &reads[0], "A's GetImageProperties after the flood", ROOT "/class/SMS_ImagePackage",
                   IFACE "SMS_ImagePackage.Static", "GetImageProperties", "s", held_wim);
-        expect_ok(a, &reads[0]);
-        pending_done(reads, 1);
+        test_expect_ok(a, &reads[0]);
+        test_pending_done(reads, 1);
 
         fuse_hold_stop(&hold);
         free(held_wim);

@@ -137,14 +137,6 @@ static void assert_unchanged(Snapshot *before, const char *what) {
         snapshot_done(&now);
 }
 
-static char *job_of(sd_bus_message *reply) {
-        const char *j;
-        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
-        char *job = strdup(j);
-        sd_bus_message_unref(reply);
-        return job;
-}
-
 /* --- the cases ------------------------------------------------------------------------------------ */
 
 /* Reproduced on main: the source moved away, Put {Description, RefreshPkgSourceFlag} answered
@@ -178,7 +170,7 @@ static void test_job_limit(void **state) {
         test_hold(&env, "RefreshPkgSource");
         sd_bus_message *reply = NULL;
         assert_null(test_invoke(&env, blocker, BASE, "RefreshPkgSource", &reply, NULL));
-        char *held = job_of(reply);
+        char *held = test_job_of(reply);
         test_wait_held(&env, "RefreshPkgSource", held);
 
         Snapshot before = snapshot();
@@ -261,7 +253,7 @@ static void test_delete_while_building(void **state) {
 
         test_hold(&env, "UpdateImage");
         assert_null(test_invoke(&env, boot, IFACE "SMS_BootImagePackage", "UpdateImage", &reply, NULL));
-        char *job = job_of(reply);
+        char *job = test_job_of(reply);
         test_wait_held(&env, "UpdateImage", job);
         char *built = test_get_string(&env, boot, BASE, "PkgSourcePath");
 
@@ -358,7 +350,7 @@ static int setup(void **state) {
         free(dp_root);
         sd_bus_message *reply = NULL;
         assert_null(test_invoke(&env, image, BASE, "AddDistributionPoints", &reply, "asas", 1, "LAB", 1, dp_nal));
-        job = job_of(reply);
+        job = test_job_of(reply);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
         free(job);
 

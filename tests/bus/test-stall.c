@@ -10,6 +10,13 @@
  * a temporary planted there is gone before the content arrives), all while the held DP has not
  * answered. Order, not time: every assertion is made while the mount is held.
  *
+ * The same for the paths callers give: a Put of a PkgSourcePath, a Create of an image package on
+ * a held content mount and a Create of a DP whose ContentRoot is the held DP, sent before a Ping
+ * on the same connection, leave the Ping answered (their handlers returned) and another client's
+ * Get and ExecQuery answered while they wait; so does a distribution to the held DP, whose
+ * directory only its job looks up. And queries have workers of their own: with both workers of
+ * authorized calls held, another client's ExecQuery is answered.
+ *
  * Needs FUSE (root, /dev/fuse); elsewhere it says why and exits 77 (skipped). */
 
 #include <errno.h>
@@ -36,11 +43,12 @@
 #define IFACE "org.smsprov.Provider1."
 
 static TestEnv env;
-static FuseHold hold;
-static char *package, *package_id, *dp2_root;
+static FuseHold hold, content_hold; /* the DP's root; a folder beneath the content root */
+static char *package, *package_id, *package_source, *dp2_root, *mount_point, *held_wim, *put_pkg;
 
 static const char held_nal[] = "[\"Display=\\\\held\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\held\\";
 static const char dp2_nal[] = "[\"Display=\\\\dp2\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp2\\";
+static const char held3_nal[] = "[\"Display=\\\\held3\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\held3\\";
 
 static bool exists(const char *path) {
         struct stat st;
@@ -51,7 +59,6 @@ static bool exists(const char *path) {
 static void test_restart_while_dp_root_held(void **state) {
         char *planted = NULL, *published = NULL, wql[256];
         sd_bus_message *reply = NULL;
-        const char *job;
 
         /* A temporary a killed writer left in the second DP's library. */
         assert_true(asprintf(&planted, "%s/SCCMContentLib/.tmp-planted", dp2_root) > 0);
@@ -79,9 +86,7 @@ static void test_restart_while_dp_root_held(void **state) {
         /* The other DP is not held up by the held one's recovery: swept, then written. */
         assert_null(test_invoke(&env, package, IFACE "SMS_PackageBaseclass", "AddDistributionPoints", &reply, "asas",
                                 1, "LAB", 1, dp2_nal));
-        assert_true(sd_bus_message_read(reply, "o", &job) > 0);
-        char *job_path = strdup(job);
-        reply = sd_bus_message_unref(reply);
+        char *job_path = test_job_of(reply);
         char *error_name = NULL;
         assert_int_equal(test_wait_job(&env, job_path, &error_name), 2);
         free(error_name);
@@ -95,35 +100,152 @@ static void test_restart_while_dp_root_held(void **state) {
         free(published);
 }
 
+/* Answered only once the daemon has handled every call the connection sent before. */
+static void ping(sd_bus *bus) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, "org.smsprov.Provider1", ROOT,
+                                                        "org.freedesktop.DBus.Peer", "Ping"),
+                         0);
+        if (sd_bus_call(bus, m, TEST_CALL_TIMEOUT_USEC, &error, &reply) < 0)
+                fail_msg("Ping after the calls on held paths: %s: %s (a handler waits on the file system)",
+                         error.name, error.message);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+}
+
+/* Another client is answered: a property and a query of one package. */
+static void assert_others_answered(void) {
+        sd_bus *other = test_connect_client(&env);
+        char wql[256];
+
+        test_assert_site_code(other, "LAB");
+        snprintf(wql, sizeof wql, "SELECT PackageID FROM SMS_ImagePackage WHERE PackageID = '%s'", package_id);
+        assert_int_equal(test_count_rows_on(other, wql), 1);
+        sd_bus_flush_close_unref(other);
+}
+
+static void drain(sd_bus *bus) {
+        while (sd_bus_process(bus, NULL) > 0)
+                ;
+}
+
+static void test_given_paths_looked_up_off_the_loop(void **state) {
+        sd_bus *a = test_connect_client(&env);
+        TestPending put, dp, image;
+
+        assert_int_equal(fuse_hold(&content_hold), 0);
+        assert_int_equal(fuse_hold(&hold), 0);
+        test_send_call(a, &put, "Put of a PkgSourcePath on the held mount", put_pkg, IFACE "SMS_PackageBaseclass",
+                       "Put", "a{sv}", 1, "PkgSourcePath", "s", held_wim);
+        test_send_call(a, &image, "Create of an image package on the held mount", ROOT "/class/SMS_ImagePackage",
+                       IFACE "Class", "Create", "a{sv}", 1, "PkgSourcePath", "s", held_wim);
+        test_send_call(a, &dp, "Create of a DP whose ContentRoot is the held DP", ROOT "/class/SMS_DistributionPointInfo",
+                       IFACE "Class", "Create", "a{sv}", 2, "NALPath", "s", held3_nal, "ContentRoot", "s", mount_point);
+        ping(a);
+        assert_others_answered();
+        /* Each still waits on its file system. */
+        drain(a);
+        assert_null(put.reply);
+        assert_null(image.reply);
+        assert_null(dp.reply);
+
+        assert_int_equal(fuse_release(&content_hold), 0);
+        assert_int_equal(fuse_release(&hold), 0);
+        test_expect_ok(a, &put);
+        test_expect_ok(a, &image);
+        test_expect_ok(a, &dp);
+        char *source = test_get_string(&env, put_pkg, IFACE "SMS_PackageBaseclass", "PkgSourcePath");
+        assert_string_equal(source, held_wim);
+        free(source);
+        test_pending_done(&put, 1);
+        test_pending_done(&image, 1);
+        test_pending_done(&dp, 1);
+        sd_bus_flush_close_unref(a);
+}
+
+static void test_distribution_looks_up_its_dp_off_the_loop(void **state) {
+        sd_bus_message *reply = NULL;
+
+        assert_int_equal(fuse_hold(&hold), 0);
+        /* With the DP's directory looked up when the job was made, this call never returned. */
+        assert_null(test_invoke(&env, package, IFACE "SMS_PackageBaseclass", "AddDistributionPoints", &reply, "asas",
+                                1, "LAB", 1, held_nal));
+        char *job_path = test_job_of(reply);
+        assert_others_answered();
+        assert_int_equal(test_get_u32(&env, job_path, "org.smsprov.Provider1.Job", "State") <= 1, 1);
+
+        /* Let go: the job ends (the held file system is read-only, so the DP fails alone). */
+        assert_int_equal(fuse_release(&hold), 0);
+        char *error_name = NULL;
+        uint32_t st = test_wait_job(&env, job_path, &error_name);
+        if (st != 3)
+                fail_msg("expected the distribution to the read-only held DP to fail, got State %u (%s)", st, error_name);
+        free(error_name);
+        free(job_path);
+}
+
+static void test_queries_not_behind_authorized_calls(void **state) {
+        sd_bus *a = test_connect_client(&env);
+        TestPending puts[2];
+
+        test_hold(&env, "call.Put");
+        for (size_t i = 0; i < ELEMENTSOF(puts); i++)
+                test_send_call(a, &puts[i], "Put of a PkgSourcePath, held", put_pkg, IFACE "SMS_PackageBaseclass", "Put",
+                               "a{sv}", 1, "PkgSourcePath", "s", package_source);
+        test_wait_held_calls(&env, "call.Put", 2);
+        assert_others_answered();
+        test_release(&env, "call.Put");
+        for (size_t i = 0; i < ELEMENTSOF(puts); i++)
+                test_expect_ok(a, &puts[i]);
+        test_pending_done(puts, ELEMENTSOF(puts));
+        sd_bus_flush_close_unref(a);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_restart_while_dp_root_held),
+                cmocka_unit_test(test_given_paths_looked_up_off_the_loop),
+                cmocka_unit_test(test_distribution_looks_up_its_dp_off_the_loop),
+                cmocka_unit_test(test_queries_not_behind_authorized_calls),
         };
-        char *mount_point = NULL, *wim = NULL;
+        char *content_mount = NULL;
         int r;
 
         signal(SIGPIPE, SIG_IGN);
         if (test_env_start(&env) < 0)
                 return 1;
-        wim = test_env_content_path(&env, "small.wim");
-        if (test_make_winpe_wim(wim, "9", false, 0, true) < 0)
+        package_source = test_env_content_path(&env, "small.wim");
+        if (test_make_winpe_wim(package_source, "9", false, 0, true) < 0)
                 return 1;
         /* The held DP's root is the root of the FUSE mount, beneath the world's --dp-root. */
         if (asprintf(&mount_point, "%s/held", env.dir) < 0 || mkdir(mount_point, 0755) < 0)
                 return 1;
-        r = fuse_hold_start(&hold, mount_point, "file", wim);
+        r = fuse_hold_start(&hold, mount_point, "file", package_source);
         if (r < 0) {
                 printf("no FUSE mount here (%s): skipped\n", strerror(-r));
                 test_env_stop(&env);
                 return 77;
+        }
+        /* A held folder beneath the content root, for the paths callers give. */
+        content_mount = test_env_content_path(&env, "held");
+        if (mkdir(content_mount, 0755) < 0 || asprintf(&held_wim, "%s/held.wim", content_mount) < 0 ||
+            fuse_hold_start(&content_hold, content_mount, "held.wim", package_source) < 0) {
+                fprintf(stderr, "mounting the held content folder failed\n");
+                fuse_hold_stop(&hold);
+                test_env_stop(&env);
+                return 1;
         }
         if (asprintf(&dp2_root, "%s/dp2", env.dir) < 0 || mkdir(dp2_root, 0755) < 0 ||
             test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", held_nal,
                         "ContentRoot", "s", mount_point) ||
             test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", dp2_nal,
                         "ContentRoot", "s", dp2_root) ||
-            test_create(&env, "SMS_ImagePackage", &package, NULL, 1, "{sv}", "PkgSourcePath", "s", wim)) {
-                fprintf(stderr, "setting up the DPs and the package failed\n");
+            test_create(&env, "SMS_ImagePackage", &package, NULL, 1, "{sv}", "PkgSourcePath", "s", package_source) ||
+            test_create(&env, "SMS_ImagePackage", &put_pkg, NULL, 1, "{sv}", "PkgSourcePath", "s", package_source)) {
+                fprintf(stderr, "setting up the DPs and the packages failed\n");
+                fuse_hold_stop(&content_hold);
                 fuse_hold_stop(&hold);
                 test_env_stop(&env);
                 return 1;
@@ -132,6 +254,7 @@ int main(void) {
 
         r = cmocka_run_group_tests(tests, NULL, NULL);
 
+        fuse_hold_stop(&content_hold);
         fuse_hold_stop(&hold);
         if (test_env_stop(&env) < 0 && r == 0)
                 r = 1;
@@ -139,6 +262,9 @@ int main(void) {
         free(package_id);
         free(dp2_root);
         free(mount_point);
-        free(wim);
+        free(content_mount);
+        free(held_wim);
+        free(put_pkg);
+        free(package_source);
         return r;
 }

@@ -146,7 +146,6 @@ static void test_put_semantics(void **state) {
         assert_int_equal(site_object_load(&f->site, boot, key, &after, &e), 0);
         assert_string_equal(value(after, "Description")->str, "new");
         assert_string_not_equal(value(after, "SedoObjectVersion")->str, value(before, "SedoObjectVersion")->str);
-        site_changes_free(NULL, 0);
         for (size_t i = 0; i < 3; i++)
                 cim_value_clear(&ch[i].value);
 
@@ -346,6 +345,42 @@ static void test_path_confinement(void **state) {
         free(long_path);
 }
 
+/* The file system lookups are a step of their own (site_changes_check_paths()): what it found is
+ * not looked up again by the create, which runs on another thread in the daemon; what it was not
+ * given is looked up by the create itself. A path it refuses leaves the change unmarked. */
+static void test_path_lookups_step(void **state) {
+        Fixture *f = *state;
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        _cleanup_free_ char *wim = content_file(f, "checked.wim"), *key = NULL, *key2 = NULL;
+        SiteCaller caller = { .uid = 1000 };
+        SmsError e = SMS_ERROR_NULL;
+        SiteChange ch[2] = { change_string(boot, "Name", "checked"), change_string(boot, "ImagePath", wim) };
+
+        assert_false(site_changes_have_paths(boot, ch, 1));
+        assert_true(site_changes_have_paths(boot, ch, 2));
+        assert_int_equal(site_changes_check_paths(&f->site, boot, ch, 2, &e), 0);
+        assert_true(ch[1].path_checked);
+        /* Gone after the lookup: the create trusts the step and does not look again. */
+        assert_int_equal(unlink(wim), 0);
+        assert_int_equal(site_object_create(&f->site, boot, ch, 2, NULL, 0, &caller, &key, &e), 0);
+        for (size_t i = 0; i < 2; i++)
+                cim_value_clear(&ch[i].value);
+
+        /* Not looked up before: the create does it, and refuses the missing file. */
+        SiteChange again[2] = { change_string(boot, "Name", "unchecked"), change_string(boot, "ImagePath", wim) };
+        assert_true(site_object_create(&f->site, boot, again, 2, NULL, 0, &caller, &key2, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+
+        /* The step refuses it too, and marks nothing. */
+        assert_true(site_changes_check_paths(&f->site, boot, again, 2, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        assert_false(again[1].path_checked);
+        sms_error_clear(&e);
+        for (size_t i = 0; i < 2; i++)
+                cim_value_clear(&again[i].value);
+}
+
 static void test_reopen_and_site_code(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *key = create_boot_image(f, "reopen");
@@ -398,6 +433,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_audit_trail, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_query_budget, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_path_confinement, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_path_lookups_step, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_and_site_code, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
