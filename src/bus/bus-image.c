@@ -164,21 +164,37 @@ static int push_uint(SiteChange *l, size_t *n, const SmsClass *c, const char *na
 
 /* Main thread: removes the output entry holding `path`, if it is one of the package's outputs
  * (image-outputs.h) and not the one holding `keep`. Anything else a row may name (a Put
- * PkgSourcePath into a content root) is never touched. A replaced version goes on a worker once
- * the job's outcome is out (no build writes its folder again: versions only move on); a version
- * that was not committed goes now, because the next build of the package writes the same
- * folder. */
+ * PkgSourcePath into a content root) is never touched. The removal itself runs on a worker (a
+ * failed build may leave gigabytes): a replaced version once the job's outcome is out (no build
+ * writes its folder again: versions only move on); a version that was not committed is first
+ * renamed aside, because the next build of the package writes the same folder. Its new name is
+ * a ".staging-" one, which the start-up recovery removes if a stop comes first
+ * (remove_build_leftovers() in site.c). */
 static void build_output_release(Job *job, Manager *m, const char *key, const char *path, const char *keep,
                                  bool committed) {
         _cleanup_free_ char *entry = image_output_entry(m->site.state_dir, key, path),
                             *kept = keep ? image_output_entry(m->site.state_dir, key, keep) : NULL;
+        char *aside = NULL, *slash;
 
         if (!entry || (kept && streq(entry, kept)))
                 return;
-        if (committed)
+        if (committed) {
                 job_defer_removal(job, TAKE_PTR(entry));
-        else
+                return;
+        }
+        slash = strrchr(entry, '/');
+        if (!slash || asprintf(&aside, "%.*s/.%s.staging-released-%" PRIu64, (int) (slash - entry), entry, slash + 1,
+                               job->id) < 0) {
+                (void) path_remove_tree(entry); /* out of memory: here and now */
+                return;
+        }
+        if (rename(entry, aside) == 0) {
+                job_queue_remove_later(m->jobs, aside);
+                return;
+        }
+        if (errno != ENOENT) /* nothing was written */
                 (void) path_remove_tree(entry);
+        free(aside);
 }
 
 /* Main thread, after the build: the package points at the new image, or is left as it was. */
