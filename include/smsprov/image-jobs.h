@@ -44,6 +44,10 @@ int image_read_new_trusted(const char *path, unsigned want_index, ImageRead **re
 ImageRead *image_read_free(ImageRead *r);
 void image_read_freep_void(void *r);
 int image_read_work(void *userdata, SmsError *e);
+/* Only the first part of image_read_work(), for a call that must fail when its job could not
+ * read the file: it is found and opened, and stays open for the work (which closes it after the
+ * read unless keep_fd). */
+int image_read_check(ImageRead *r, SmsError *e);
 
 /* The package properties a metadata read determines: ImageProperty, ImageOSVersion,
  * Architecture, PackageSize (KB of the chosen image, or of every image when index 0), and
@@ -65,7 +69,8 @@ int image_information_update(Site *site, const WimInfo *info, const char *image_
 /* --- building a boot image ---------------------------------------------------------------------- */
 
 typedef struct BootImageBuildJob {
-        char *source_path;   /* confined ImagePath, "/proc/self/fd/N" */
+        char *image_path;    /* ImagePath as stored */
+        char *source_path;   /* confined ImagePath, "/proc/self/fd/N" of source_fd, once checked */
         int source_fd;
         unsigned image_index;
         char *output_path;   /* <state>/images/<PackageID>/<version>/<base>.<PackageID>.wim */
@@ -74,7 +79,7 @@ typedef struct BootImageBuildJob {
         char *osd_bin_root;
         bool enable_lab_shell;
         char *pre_exec_command_line;
-        /* The caller-given inputs as stored: checked when the job is made, and resolved again
+        /* The caller-given inputs as stored: checked before the job starts, and resolved again
          * beneath `roots` by the work, which copies each into a private folder with *at() calls
          * below the descriptor found and gives wimlib that copy (util/tree-copy.h). */
         ContentRoots roots;
@@ -90,12 +95,16 @@ typedef struct BootImageBuildJob {
         ImagingBuildResult result;
 } BootImageBuildJob;
 
-/* Fills a build context from a boot image package as stored. Paths are confined again (a
- * property may have been set when a root was configured that is gone now); the optional
- * component IDs are mapped to their trees through the catalog. Errors are the call's, before
- * any job exists: ImageError, PathNotAllowed, InvalidParameter. */
+/* Fills a build context from a boot image package as stored, without touching a file: the
+ * optional component IDs are mapped to their trees through the catalog. Errors are the call's,
+ * before any job exists: ImageError, ValueOutOfRange, InvalidParameter. */
 int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_bin_root, const char *adk_root,
                          BootImageBuildJob **ret, SmsError *e);
+/* The file system part, for a worker: the caller-given paths are confined again beneath the
+ * context's copy of the roots (a property may have been set when a root was configured that is
+ * gone now) and ImagePath is opened, to stay open for the build. PathNotAllowed,
+ * InvalidParameter. The work runs it too when nothing did before. */
+int boot_image_build_check(BootImageBuildJob *b, SmsError *e);
 BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b);
 void boot_image_build_free_void(void *b);
 int boot_image_build_work(Job *job, void *userdata, SmsError *e);
@@ -105,18 +114,25 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e);
 typedef struct DefaultImageExportJob {
         char *source_path;   /* <adk>/<arch>/winpe.wim */
         unsigned image_index;
-        char *output_path;   /* "/proc/self/fd/<dirfd>/<name>" inside a content root, for messages */
-        int output_dir_fd;   /* the export's folder, confined when the job was made */
+        const ContentRoots *roots; /* the site's, which outlive the context */
+        char *export_path;   /* as the caller gave it, for messages */
+        char *output_dir;    /* its folder, as given */
         char *output_name;   /* the file name in it */
+        int output_dir_fd;   /* the folder, confined by default_image_export_check() */
+        char *output_path;   /* "/proc/self/fd/<dirfd>/<name>", once checked */
         char *private_dir;   /* <state>/images/export: where the image is built before it is published */
         char **component_dirs; /* the always-added components present in the kit */
         ImagingBuildResult result;
 } DefaultImageExportJob;
 
-/* Checks the architecture, the kit's winpe.wim and the export path (its folder inside a content
- * root, a plain file name) and fills the context. InvalidParameter, PathNotAllowed. */
+/* Checks the architecture and the shape of the export path (absolute, a plain file name) and fills
+ * the context, without touching a file. InvalidParameter. */
 int default_image_export_new(const Site *site, const char *adk_root, const char *architecture, unsigned index,
                              const char *export_path, DefaultImageExportJob **ret, SmsError *e);
+/* The file system part, for a worker: the folder is confined inside a content root, what is there
+ * under the name is a file that may be replaced, and the kit has its winpe.wim. InvalidParameter,
+ * PathNotAllowed. The work runs it too when nothing did before. */
+int default_image_export_check(DefaultImageExportJob *x, SmsError *e);
 DefaultImageExportJob *default_image_export_free(DefaultImageExportJob *x);
 void default_image_export_free_void(void *x);
 int default_image_export_work(Job *job, void *userdata, SmsError *e);

@@ -100,7 +100,8 @@ static int property_get_method_schema(sd_bus *bus, const char *path, const char 
 
 /* The Create once its paths are checked (bus-paths.h). */
 static int create_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key,
-                       SiteChange *changes, size_t n, const SiteCaller *caller, SmsError *e) {
+                       SiteChange *changes, size_t n, BusJobPlan *no_plan, const SiteCaller *caller,
+                       SmsError *e) {
         _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
         int r;
 
@@ -164,7 +165,7 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (sms_class_find_property(reg->class, "ImageProperty") >= 0)
                 return bus_image_create(m, msg, reg->class, changes, n, params, n_params, &caller, error);
         site_changes_free(params, n_params);
-        return bus_paths_then(m, msg, reg->class, NULL, changes, n, &caller, create_then, error);
+        return bus_paths_then(m, msg, reg->class, NULL, changes, n, NULL, &caller, create_then, error);
 }
 
 static const sd_bus_vtable class_vtable[] = {

@@ -8,10 +8,11 @@
  * caller's and the daemon's limits (--max-calls, --max-calls-per-caller), together with the
  * caller's questions to polkit (authz.c). Each kind of call has workers of its own (DeferQueue),
  * so that a flood of reads anyone may make never occupies the workers an authorized caller's call
- * needs, and authorized calls waiting on a hung file system never hold up a query. On the queues
- * of calls anyone may make, one connection has one call running at a time (the others wait here,
- * holding no file), so that one caller whose reads hang (a stuck file system) or whose queries
- * are slow leaves the other worker to others. */
+ * needs, and authorized calls waiting on a hung file system never hold up a query. On every
+ * queue one connection has one call running at a time (the others wait here, holding no file), so
+ * that one caller whose calls hang (a stuck file system) or whose queries are slow leaves the
+ * other worker to others: an admin whose UpdateImage waits on a hung mount holds up no one else's
+ * build. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,13 +35,10 @@ struct DeferCall {
         DeferCall *next; /* in manager->defer_calls, newest first */
 };
 
-static const struct {
-        const char *name;
-        unsigned running_per_caller; /* 0: as many as there are workers */
-} defer_queues[_DEFER_QUEUE_MAX] = {
-        [DEFER_AUTHORIZED] = { "authorized call", 0 },
-        [DEFER_READ] = { "read", 1 },
-        [DEFER_QUERY] = { "query", 1 },
+static const char *const defer_queue_names[_DEFER_QUEUE_MAX] = {
+        [DEFER_AUTHORIZED] = "authorized call",
+        [DEFER_READ] = "read",
+        [DEFER_QUERY] = "query",
 };
 
 #define DEFER_WORKERS 2
@@ -104,8 +102,7 @@ static unsigned submitted(Manager *m, DeferQueue q, const char *sender, const De
 
 /* May one more call of the sender go to queue q now? */
 static bool may_run(Manager *m, DeferQueue q, const char *sender, const DeferCall *except) {
-        unsigned limit = defer_queues[q].running_per_caller;
-        return limit == 0 || submitted(m, q, sender, except) < limit;
+        return submitted(m, q, sender, except) == 0;
 }
 
 /* A call of the sender is done: its oldest call waiting for that queue goes to it. */
@@ -190,11 +187,11 @@ int bus_defer_setup(Manager *m) {
         for (size_t i = 0; i < _DEFER_QUEUE_MAX; i++) {
                 r = job_queue_new(DEFER_WORKERS, &callbacks, &m->defer_queues[i]);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to start the %s workers: %m", defer_queues[i].name);
+                        return log_error_errno(r, "Failed to start the %s workers: %m", defer_queue_names[i]);
                 r = sd_event_add_io(m->event, &m->defer_sources[i], job_queue_fd(m->defer_queues[i]), EPOLLIN,
                                     on_queue_ready, m->defer_queues[i]);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to watch the %s queue: %m", defer_queues[i].name);
+                        return log_error_errno(r, "Failed to watch the %s queue: %m", defer_queue_names[i]);
         }
         return 0;
 }

@@ -164,21 +164,37 @@ static int push_uint(SiteChange *l, size_t *n, const SmsClass *c, const char *na
 
 /* Main thread: removes the output entry holding `path`, if it is one of the package's outputs
  * (image-outputs.h) and not the one holding `keep`. Anything else a row may name (a Put
- * PkgSourcePath into a content root) is never touched. A replaced version goes on a worker once
- * the job's outcome is out (no build writes its folder again: versions only move on); a version
- * that was not committed goes now, because the next build of the package writes the same
- * folder. */
+ * PkgSourcePath into a content root) is never touched. The removal itself runs on a worker (a
+ * failed build may leave gigabytes): a replaced version once the job's outcome is out (no build
+ * writes its folder again: versions only move on); a version that was not committed is first
+ * renamed aside, because the next build of the package writes the same folder. Its new name is
+ * a ".staging-" one, which the start-up recovery removes if a stop comes first
+ * (remove_build_leftovers() in site.c). */
 static void build_output_release(Job *job, Manager *m, const char *key, const char *path, const char *keep,
                                  bool committed) {
         _cleanup_free_ char *entry = image_output_entry(m->site.state_dir, key, path),
                             *kept = keep ? image_output_entry(m->site.state_dir, key, keep) : NULL;
+        char *aside = NULL, *slash;
 
         if (!entry || (kept && streq(entry, kept)))
                 return;
-        if (committed)
+        if (committed) {
                 job_defer_removal(job, TAKE_PTR(entry));
-        else
+                return;
+        }
+        slash = strrchr(entry, '/');
+        if (!slash || asprintf(&aside, "%.*s/.%s.staging-released-%" PRIu64, (int) (slash - entry), entry, slash + 1,
+                               job->id) < 0) {
+                (void) path_remove_tree(entry); /* out of memory: here and now */
+                return;
+        }
+        if (rename(entry, aside) == 0) {
+                job_queue_remove_later(m->jobs, aside);
+                return;
+        }
+        if (errno != ENOENT) /* nothing was written */
                 (void) path_remove_tree(entry);
+        free(aside);
 }
 
 /* Main thread, after the build: the package points at the new image, or is left as it was. */
@@ -289,6 +305,10 @@ static void build_abort(Manager *m, void *userdata) {
         sms_error_clear(&e);
 }
 
+static int build_check(void *userdata, SmsError *e) {
+        return boot_image_build_check(((BuildDone *) userdata)->build, e);
+}
+
 /* Everything a build needs, checked and allocated, nothing written: from the package as stored,
  * or from `package`, the package as a write not yet committed will leave it. */
 static int build_prepare(Manager *m, const SmsClass *c, const char *key, const SmsObject *package,
@@ -343,11 +363,14 @@ static int build_prepare(Manager *m, const SmsClass *c, const char *key, const S
         r = bus_job_plan_new(&spec, path, ret);
         if (r < 0)
                 return r;
+        (*ret)->check = build_check;
         (*ret)->begin = build_begin;
         (*ret)->abort = build_abort;
+        (*ret)->exclusive = true;
         return 0;
 }
 
+/* Without the check: the job looks its inputs up itself. */
 int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const char *operation, uint32_t action,
                           const SiteCaller *caller, char **ret_job, SmsError *e) {
         BusJobPlan *plan = NULL;
@@ -359,16 +382,27 @@ int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const 
         return bus_job_plan_start(m, plan, ret_job, e);
 }
 
-/* Starts a job on the package a method was called on; the job's path is the reply. */
-typedef int (*PackageJobStart)(Manager *m, const SmsClass *c, const char *key, const char *method,
-                               const SiteCaller *caller, char **ret_job, SmsError *e);
+/* Makes ready the job a method called on a package starts; the job's path is the reply, once
+ * its check has run (bus_paths_then()). */
+typedef int (*PackageJobPrepare)(Manager *m, const SmsClass *c, const char *key, const char *method,
+                                 const SiteCaller *caller, BusJobPlan **ret, SmsError *e);
+
+static int package_job_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *unused,
+                            size_t n_unused, BusJobPlan *plan, const SiteCaller *caller, SmsError *e) {
+        _cleanup_free_ char *job = NULL;
+        int r = bus_job_plan_start(m, plan, &job, e);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", job);
+}
 
 static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *const *actions,
-                             size_t n_actions, PackageJobStart start) {
+                             size_t n_actions, PackageJobPrepare prepare) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         SmsError e = SMS_ERROR_NULL;
+        BusJobPlan *plan = NULL;
         SiteCaller caller;
         int r;
 
@@ -377,30 +411,52 @@ static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = authz_check_write_all(m, msg, actions, n_actions, &caller, error);
         if (r != 0)
                 return r;
-        r = start(m, reg->class, key, sd_bus_message_get_member(msg), &caller, &job, &e);
+        r = prepare(m, reg->class, key, sd_bus_message_get_member(msg), &caller, &plan, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return sd_bus_reply_method_return(msg, "o", job);
+        return bus_paths_then(m, msg, reg->class, key, NULL, 0, plan, &caller, package_job_then, error);
 }
 
-static int start_update(Manager *m, const SmsClass *c, const char *key, const char *method, const SiteCaller *caller,
-                        char **ret_job, SmsError *e) {
-        return bus_image_start_build(m, c, key, method, 1, caller, ret_job, e);
+static int prepare_update(Manager *m, const SmsClass *c, const char *key, const char *method, const SiteCaller *caller,
+                          BusJobPlan **ret, SmsError *e) {
+        return build_prepare(m, c, key, NULL, method, 1, caller, ret, e);
 }
 
 /* UpdateImage and UpdateDefaultImage: a rebuild (ActionInProgress 1, UPDATE). */
 static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         static const char *const actions[] = { AUTHZ_ACTION_BUILD_IMAGES };
-        return reply_package_job(msg, userdata, error, actions, ELEMENTSOF(actions), start_update);
+        return reply_package_job(msg, userdata, error, actions, ELEMENTSOF(actions), prepare_update);
+}
+
+/* Once the build's inputs are checked: the write, then the build. */
+static int update_optional_components_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key,
+                                           SiteChange *change, size_t n, BusJobPlan *plan, const SiteCaller *caller,
+                                           SmsError *e) {
+        _cleanup_free_ size_t *changed = NULL;
+        _cleanup_free_ char *job = NULL;
+        size_t n_changed = 0;
+        int r;
+
+        r = bus_job_plan_ready(m, plan, e);
+        if (r >= 0)
+                r = site_object_put(&m->site, c, key, change, n, caller, &changed, &n_changed, e);
+        if (r < 0) {
+                bus_job_plan_free(plan);
+                return r;
+        }
+        bus_instance_emit_changed(m, c, key, changed, n_changed);
+        r = bus_job_plan_start(m, plan, &job, e);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", job);
 }
 
 static int method_update_optional_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *job = NULL;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         _cleanup_strv_free_ char **ids = NULL;
-        _cleanup_free_ size_t *changed = NULL;
-        size_t n_changed = 0, n;
+        size_t n;
         SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
         int r;
@@ -433,8 +489,13 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
                 }
                 list[i] = (uint32_t) v;
         }
-        SiteChange change = { .index = (size_t) sms_class_find_property(reg->class, "OptionalComponents"),
-                              .value = { .type = CIM_UINT32_ARRAY, .u32s = { list, n } } };
+        SiteChange *change = calloc(1, sizeof(SiteChange));
+        if (!change) {
+                free(list);
+                return -ENOMEM;
+        }
+        *change = (SiteChange) { .index = (size_t) sms_class_find_property(reg->class, "OptionalComponents"),
+                                 .value = { .type = CIM_UINT32_ARRAY, .u32s = { list, n } } };
         /* The IDs are checked against the catalog and the image's architecture by the build
          * set-up, which is made ready from the package as the write will leave it: a build that
          * cannot start stops the write. */
@@ -443,31 +504,21 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
                 _cleanup_(sms_object_freep) SmsObject *o = NULL;
                 r = site_object_load(&m->site, reg->class, key, &o, &e);
                 if (r >= 0) {
-                        CimValue *oc = &o->values[change.index];
+                        CimValue *oc = &o->values[change->index];
                         cim_value_clear(oc);
-                        r = cim_value_copy(oc, &change.value);
+                        r = cim_value_copy(oc, &change->value);
                 }
                 if (r >= 0)
                         r = build_prepare(m, reg->class, key, o, "UpdateOptionalComponents", 1, &caller, &plan, &e);
                 if (r >= 0)
-                        r = bus_job_check_limits(m, caller.peer, &e);
+                        r = bus_job_plan_ready(m, plan, &e);
                 if (r < 0) {
                         bus_job_plan_free(plan);
-                        cim_value_clear(&change.value);
+                        site_changes_free(change, 1);
                         return bus_reply_error_take(error, &e, r);
                 }
         }
-        r = site_object_put(&m->site, reg->class, key, &change, 1, &caller, &changed, &n_changed, &e);
-        cim_value_clear(&change.value);
-        if (r < 0) {
-                bus_job_plan_free(plan);
-                return bus_reply_error_take(error, &e, r);
-        }
-        bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
-        r = bus_job_plan_start(m, plan, &job, &e);
-        if (r < 0)
-                return bus_reply_error_take(error, &e, r);
-        return sd_bus_reply_method_return(msg, "o", job);
+        return bus_paths_then(m, msg, reg->class, key, change, 1, plan, &caller, update_optional_components_then, error);
 }
 
 /* --- ReloadImageProperties and RefreshPkgSource of OS images ------------------------------------- */
@@ -491,6 +542,10 @@ static void reload_free(void *p) {
 
 static int reload_work(void *userdata, SmsError *e) {
         return image_read_work(((Reload *) userdata)->read, e);
+}
+
+static int reload_check(void *userdata, SmsError *e) {
+        return image_read_check(((Reload *) userdata)->read, e);
 }
 
 /* Writes what the read found (and, for a refresh, the next SourceVersion). */
@@ -653,7 +708,14 @@ int bus_image_refresh_prepare(Manager *m, const SmsClass *c, const char *key, co
                          .cancelable = true,
                          .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
                          .free_userdata = reload_free };
-        return bus_job_plan_new(&spec, path, ret);
+        r = bus_job_plan_new(&spec, path, ret);
+        if (r < 0)
+                return r;
+        /* A source that is gone refuses the call (and the Put that asks for it): the job would
+         * only fail. */
+        (*ret)->check = reload_check;
+        (*ret)->exclusive = true;
+        return 0;
 }
 
 int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, char **ret_job,
@@ -671,16 +733,16 @@ bool bus_image_is_boot_image(const SmsClass *c) {
         return is_boot_image(c);
 }
 
-static int start_refresh(Manager *m, const SmsClass *c, const char *key, const char *method, const SiteCaller *caller,
-                         char **ret_job, SmsError *e) {
-        return bus_image_refresh_source(m, c, key, caller, ret_job, e);
+static int prepare_refresh(Manager *m, const SmsClass *c, const char *key, const char *method,
+                           const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
+        return bus_image_refresh_prepare(m, c, key, NULL, caller, ret, e);
 }
 
 static int method_refresh_pkg_source(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         /* It redistributes; a boot image's is a rebuild first. */
         static const char *const actions[] = { AUTHZ_ACTION_DISTRIBUTE_CONTENT, AUTHZ_ACTION_BUILD_IMAGES };
         ClassRegistration *reg = bus_current_registration(msg);
-        return reply_package_job(msg, userdata, error, actions, is_boot_image(reg->class) ? 2 : 1, start_refresh);
+        return reply_package_job(msg, userdata, error, actions, is_boot_image(reg->class) ? 2 : 1, prepare_refresh);
 }
 
 /* --- ExportDefaultBootImage -------------------------------------------------------------------- */
@@ -699,8 +761,11 @@ static void export_free(void *p) {
         free(x);
 }
 
+/* On the worker: the export's folder and the kit's files may be on a mount that stops answering. */
 static int export_check_work(void *userdata, SmsError *e) {
-        return image_read_work(((Export *) userdata)->check, e);
+        Export *x = userdata;
+        int r = default_image_export_check(x->job, e);
+        return r < 0 ? r : image_read_work(x->check, e);
 }
 
 static int export_work(Job *job, void *userdata, SmsError *e) {
@@ -713,7 +778,7 @@ static int export_finish(Job *job, void *userdata, int result, SmsError *e) {
         return result;
 }
 
-/* After the kit's WIM opened and the index was found: the export itself is a job. */
+/* After the folder was found and the kit's WIM opened and the index found: the export itself is a job. */
 static int reply_export(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
         Export *x = userdata;
         _cleanup_free_ char *job = NULL;
@@ -930,7 +995,8 @@ static int image_create_work(void *userdata, SmsError *e) {
 
 /* An OS image without a source yet: nothing to read, only its paths (bus-paths.h). */
 static int image_create_empty_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key,
-                                   SiteChange *changes, size_t n, const SiteCaller *caller, SmsError *e) {
+                                   SiteChange *changes, size_t n, BusJobPlan *no_plan, const SiteCaller *caller,
+                                   SmsError *e) {
         _cleanup_free_ char *key = NULL, *path = NULL;
         _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(c);
         int r;
@@ -1043,7 +1109,7 @@ int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteCha
                         return bus_set_error(error, SMS_ERROR_INVALID_PARAMETER, "%s needs %s", c->name,
                                              is_boot_image(c) ? "ImagePath" : "PkgSourcePath to extract an image from");
                 }
-                return bus_paths_then(m, msg, c, NULL, changes, n, caller, image_create_empty_then, error);
+                return bus_paths_then(m, msg, c, NULL, changes, n, NULL, caller, image_create_empty_then, error);
         }
 
         ic = calloc(1, sizeof(ImageCreate));

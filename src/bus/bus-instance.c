@@ -337,19 +337,17 @@ static int put_triggers_prepare(Manager *m, const SmsClass *c, const char *key, 
 
 /* --- methods ----------------------------------------------------------------------------------- */
 
-/* The Put once its paths are checked (bus-paths.h): the job it triggers made ready, the
+/* The Put once its paths and its triggered job's files are checked (bus-paths.h): the
  * transaction, the signals, the job started. */
 static int put_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *changes,
-                    size_t n, const SiteCaller *caller, SmsError *e) {
+                    size_t n, BusJobPlan *plan, const SiteCaller *caller, SmsError *e) {
         _cleanup_free_ size_t *changed = NULL;
         size_t n_changed = 0;
-        BusJobPlan *plan = NULL;
         int r;
 
-        r = put_triggers_prepare(m, c, key, changes, n, put_triggers(c, changes, n), caller, &plan, e);
-        if (r < 0)
-                return r;
-        r = site_object_put(&m->site, c, key, changes, n, caller, &changed, &n_changed, e);
+        r = plan ? bus_job_plan_ready(m, plan, e) : 0;
+        if (r >= 0)
+                r = site_object_put(&m->site, c, key, changes, n, caller, &changed, &n_changed, e);
         if (r < 0) {
                 bus_job_plan_free(plan); /* never ran */
                 return r;
@@ -374,6 +372,7 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         size_t n = 0;
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
+        BusJobPlan *plan = NULL;
         int r;
 
         if (!key)
@@ -381,14 +380,20 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         r = bus_read_changes(msg, reg->class, &changes, &n, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
+        PutTriggers t = put_triggers(reg->class, changes, n);
         const char *actions[3];
-        r = authz_check_write_all(m, msg, actions, put_actions(reg->class, put_triggers(reg->class, changes, n), actions),
-                                  &caller, error);
+        r = authz_check_write_all(m, msg, actions, put_actions(reg->class, t, actions), &caller, error);
         if (r != 0) {
                 site_changes_free(changes, n);
                 return r;
         }
-        return bus_paths_then(m, msg, reg->class, key, changes, n, &caller, put_then, error);
+        /* The triggered job is made ready first; what it reads is looked up with the Put's paths. */
+        r = put_triggers_prepare(m, reg->class, key, changes, n, t, &caller, &plan, &e);
+        if (r < 0) {
+                site_changes_free(changes, n);
+                return bus_reply_error_take(error, &e, r);
+        }
+        return bus_paths_then(m, msg, reg->class, key, changes, n, plan, &caller, put_then, error);
 }
 
 /* Is a job of this package (a build, a refresh, an extraction, a distribution) queued or

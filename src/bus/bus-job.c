@@ -365,11 +365,17 @@ int bus_job_plan_new(const JobSpec *spec, const char *target_path, BusJobPlan **
         return 0;
 }
 
+int bus_job_plan_ready(Manager *m, const BusJobPlan *plan, SmsError *e) {
+        if (plan->exclusive && bus_job_target_active(m, plan->target))
+                return sms_error_set(e, SMS_ERROR_BUSY, "%s has a job queued or running", plan->target);
+        return bus_job_check_limits(m, plan->spec.owner, e);
+}
+
 int bus_job_plan_start(Manager *m, BusJobPlan *plan, char **ret_path, SmsError *e) {
         int r;
 
-        /* The limits first: a job that may not be queued shows no pending state at all. */
-        r = bus_job_check_limits(m, plan->spec.owner, e);
+        /* First: a job that may not be queued shows no pending state at all. */
+        r = bus_job_plan_ready(m, plan, e);
         if (r >= 0 && plan->begin)
                 r = plan->begin(m, plan->spec.userdata, e);
         if (r < 0) {

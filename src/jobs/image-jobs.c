@@ -84,6 +84,10 @@ static int image_read_open(ImageRead *r, SmsError *e) {
         return 0;
 }
 
+int image_read_check(ImageRead *r, SmsError *e) {
+        return r->fd >= 0 ? 0 : image_read_open(r, e);
+}
+
 static int image_read_alloc(const ContentRoots *roots, const char *path, bool allow_install_dir, unsigned want_index,
                             ImageRead **ret) {
         ImageRead *r = calloc(1, sizeof(ImageRead));
@@ -350,6 +354,7 @@ BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
                 (void) path_remove_tree(b->inputs_dir);
         free(b->inputs_dir);
         free(b->source_path);
+        free(b->image_path);
         free(b->output_path);
         free(b->architecture);
         free(b->osd_bin_root);
@@ -425,12 +430,47 @@ static int confine_driver(const ContentRoots *roots, uint32_t id, const char *pa
         return 0;
 }
 
-/* Checks an input when the job is made, so that the call fails with its named error; the work
- * resolves it again. */
+/* Checks an input, so that a call fails with its named error; the work resolves it again. */
 static int check_input(const ContentRoots *roots, const char *what, const char *path, PathKind kind, SmsError *e) {
         int fd = -1, r = confine(roots, what, path, kind, &fd, e);
         if (fd >= 0)
                 close(fd);
+        return r;
+}
+
+int boot_image_build_check(BootImageBuildJob *b, SmsError *e) {
+        int r;
+
+        if (b->source_fd >= 0)
+                return 0;
+        /* The source WIM stays open from here: wimlib reads it through /proc/self/fd/N, which opens
+         * this very inode, and keeps reading the descriptor it opened. */
+        r = content_roots_resolve(&b->roots, b->image_path, PATH_KIND_FILE, &b->source_fd, e);
+        if (r < 0)
+                return r;
+        if (!(b->source_path = path_of_fd(b->source_fd)))
+                r = -ENOMEM;
+        if (r >= 0 && b->pre_exec_path)
+                r = check_input(&b->roots, "PreExecSourceDirectory", b->pre_exec_path, PATH_KIND_DIRECTORY, e);
+        if (r >= 0 && b->bitmap_path)
+                r = check_input(&b->roots, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, e);
+        for (size_t i = 0; r >= 0 && i < b->n_drivers; i++) {
+                int fd = -1, inf_fd = -1;
+                r = confine_driver(&b->roots, b->drivers[i].id, b->driver_paths[i], &fd, &inf_fd, e);
+                if (fd >= 0)
+                        close(fd);
+                if (inf_fd >= 0)
+                        close(inf_fd);
+        }
+        if (r < 0) {
+                /* Closed here, on the worker (a file system that stopped answering holds a close()
+                 * too), and opened again by the next check. */
+                if (b->source_fd >= 0)
+                        close(b->source_fd);
+                b->source_fd = -1;
+                free(b->source_path);
+                b->source_path = NULL;
+        }
         return r;
 }
 
@@ -453,18 +493,12 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         r = content_roots_copy(&site->roots, &b->roots);
         if (r < 0)
                 goto fail;
-
-        /* The source WIM stays open from here: wimlib reads it through /proc/self/fd/N, which opens
-         * this very inode, and keeps reading the descriptor it opened. */
-        r = content_roots_resolve(&site->roots, image_path, PATH_KIND_FILE, &b->source_fd, e);
-        if (r < 0)
-                goto fail;
-        b->source_path = path_of_fd(b->source_fd);
         v = value(package, "ImageIndex");
         b->image_index = v && !v->null && v->u > 0 ? (unsigned) v->u : 1;
+        b->image_path = strdup(image_path);
         b->architecture = strdup(string_or_null(package, "Architecture") ? string_or_null(package, "Architecture") : "");
         b->osd_bin_root = strdup(osd_bin_root);
-        if (!b->source_path || !b->architecture || !b->osd_bin_root) {
+        if (!b->image_path || !b->architecture || !b->osd_bin_root) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -489,20 +523,15 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                 r = -ENOMEM;
                 goto fail;
         }
-        if (string_or_null(package, "PreExecSourceDirectory")) {
-                b->pre_exec_path = strdup(string_or_null(package, "PreExecSourceDirectory"));
-                r = b->pre_exec_path ? check_input(&b->roots, "PreExecSourceDirectory", b->pre_exec_path,
-                                                   PATH_KIND_DIRECTORY, e)
-                                     : -ENOMEM;
-                if (r < 0)
-                        goto fail;
+        if (string_or_null(package, "PreExecSourceDirectory") &&
+            !(b->pre_exec_path = strdup(string_or_null(package, "PreExecSourceDirectory")))) {
+                r = -ENOMEM;
+                goto fail;
         }
-        if (string_or_null(package, "BackgroundBitmapPath")) {
-                b->bitmap_path = strdup(string_or_null(package, "BackgroundBitmapPath"));
-                r = b->bitmap_path ? check_input(&b->roots, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, e)
-                                   : -ENOMEM;
-                if (r < 0)
-                        goto fail;
+        if (string_or_null(package, "BackgroundBitmapPath") &&
+            !(b->bitmap_path = strdup(string_or_null(package, "BackgroundBitmapPath")))) {
+                r = -ENOMEM;
+                goto fail;
         }
 
         v = value(package, "ReferencedDrivers");
@@ -514,15 +543,6 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                         goto fail;
                 }
                 for (size_t i = 0; i < v->drivers.n; i++) {
-                        int fd = -1, inf_fd = -1;
-                        r = confine_driver(&b->roots, v->drivers.data[i].id, v->drivers.data[i].source_path, &fd,
-                                           &inf_fd, e);
-                        if (fd >= 0)
-                                close(fd);
-                        if (inf_fd >= 0)
-                                close(inf_fd);
-                        if (r < 0)
-                                goto fail;
                         if (!(b->driver_paths[i] = strdup(v->drivers.data[i].source_path))) {
                                 r = -ENOMEM;
                                 goto fail;
@@ -734,6 +754,11 @@ int boot_image_build_work(Job *job, void *userdata, SmsError *e) {
         int r;
 
         job_set_progress(job, 0, 100, 0, 0, "Preparing the boot image");
+        /* A job started without its check (a scheduled refresh, the first build of a Create) looks
+         * its inputs up here. */
+        r = boot_image_build_check(b, e);
+        if (r < 0)
+                return r;
         /* With a kit, the list starts with the always-added ones (boot_image_build_new()); without
          * one it is empty, as optional components need the kit. */
         if (strv_length(b->component_dirs) >= ELEMENTSOF(winpe_always_added))
@@ -799,6 +824,8 @@ DefaultImageExportJob *default_image_export_free(DefaultImageExportJob *x) {
         if (x->output_dir_fd >= 0)
                 close(x->output_dir_fd);
         free(x->source_path);
+        free(x->export_path);
+        free(x->output_dir);
         free(x->output_path);
         free(x->output_name);
         free(x->private_dir);
@@ -819,7 +846,6 @@ int default_image_export_new(const Site *site, const char *adk_root, const char 
         _cleanup_free_ char *dir = NULL;
         const char *name;
         DefaultImageExportJob *x;
-        struct stat st;
         int r;
 
         if (!adk_arch)
@@ -852,25 +878,13 @@ int default_image_export_new(const Site *site, const char *adk_root, const char 
                 return -ENOMEM;
         x->output_dir_fd = -1;
         x->image_index = index;
-        r = content_roots_resolve(&site->roots, *dir ? dir : "/", PATH_KIND_DIRECTORY, &x->output_dir_fd, e);
-        if (r < 0)
-                goto fail;
-        /* What is there already must be a file we may replace, not a directory or a device. */
-        if (fstatat(x->output_dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
-                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s exists and is not a regular file", export_path);
-                goto fail;
-        }
-        if (asprintf(&x->output_path, "/proc/self/fd/%d/%s", x->output_dir_fd, name) < 0 ||
+        x->roots = &site->roots;
+        if (!(x->export_path = strdup(export_path)) || !(x->output_dir = strdup(*dir ? dir : "/")) ||
             !(x->output_name = strdup(name)) || asprintf(&x->private_dir, "%s/images/export", site->state_dir) < 0 ||
             asprintf(&x->source_path, "%s/%s/winpe.wim", adk_root, adk_arch) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }
-        if (stat(x->source_path, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the deployment kit has no %s", x->source_path);
-                goto fail;
-        }
-
         x->component_dirs = calloc(ELEMENTSOF(winpe_always_added) + 1, sizeof(char *));
         if (!x->component_dirs) {
                 r = -ENOMEM;
@@ -889,6 +903,31 @@ int default_image_export_new(const Site *site, const char *adk_root, const char 
         return 0;
 fail:
         default_image_export_free(x);
+        return r;
+}
+
+int default_image_export_check(DefaultImageExportJob *x, SmsError *e) {
+        struct stat st;
+        int r;
+
+        if (x->output_dir_fd >= 0)
+                return 0;
+        r = content_roots_resolve(x->roots, x->output_dir, PATH_KIND_DIRECTORY, &x->output_dir_fd, e);
+        if (r < 0)
+                return r;
+        /* What is there already must be a file we may replace, not a directory or a device. */
+        if (fstatat(x->output_dir_fd, x->output_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s exists and is not a regular file", x->export_path);
+        else if (stat(x->source_path, &st) < 0 || !S_ISREG(st.st_mode))
+                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the deployment kit has no %s", x->source_path);
+        else if (asprintf(&x->output_path, "/proc/self/fd/%d/%s", x->output_dir_fd, x->output_name) < 0) {
+                x->output_path = NULL;
+                r = -ENOMEM;
+        }
+        if (r < 0) {
+                close(x->output_dir_fd);
+                x->output_dir_fd = -1;
+        }
         return r;
 }
 
@@ -959,6 +998,9 @@ int default_image_export_work(Job *job, void *userdata, SmsError *e) {
 
         if (!adds)
                 return -ENOMEM;
+        r = default_image_export_check(x, e);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++)
                 adds[i] = (ImagingAdd) { .source = x->component_dirs[i], .target = "\\" };
 

@@ -182,17 +182,18 @@ static void test_startup_sweep(void **state) {
 
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         /* What a killed build leaves: a version no commit named, with a temporary inside; an old
-         * version whose removal was cut short; an unversioned output of an earlier layout; a
-         * temporary beside the current file; and the folder of a package whose Delete was cut
-         * short. Not outputs by their names, and so kept: a README, a hidden file. */
+         * version whose removal was cut short; a failed version renamed aside whose removal was
+         * cut short; an unversioned output of an earlier layout; a temporary beside the current
+         * file; and the folder of a package whose Delete was cut short. Not outputs by their names, and so kept: a README, a hidden file. */
         _cleanup_free_ char *pkg_dir = fmt("%s/images/%s", env.state_dir, id),
                             *gone_dir = fmt("%s/images/LAB09999", env.state_dir);
-        const char *const planted_dirs[] = { "2", "7", "0-not-a-version" };
+        const char *const planted_dirs[] = { "2", "7", "0-not-a-version", ".3.staging-released-12" };
         for (size_t i = 0; i < ELEMENTSOF(planted_dirs); i++) {
                 _cleanup_free_ char *d = fmt("%s/%s", pkg_dir, planted_dirs[i]);
                 assert_int_equal(mkdir(d, 0700), 0);
         }
         const char *const planted_files[] = { "2/boot.%s.wim", "2/.boot.%s.wim.tmp-abcdef", "7/boot.%s.wim",
+                                              ".3.staging-released-12/boot.%s.wim",
                                               "boot.%s.wim", "1/.boot.%s.wim.tmp-123456", "README", ".hidden" };
         for (size_t i = 0; i < ELEMENTSOF(planted_files); i++) {
                 _cleanup_free_ char *name = fmt(planted_files[i], id), *p = fmt("%s/%s", pkg_dir, name);
@@ -313,8 +314,9 @@ static void test_kill_between_steps(void **state) {
         }
 }
 
-/* A build that fails after its rename (canceled there) takes its version folder with it before
- * the job ends, so the next build, which writes the same folder, is not undone by a late removal. */
+/* A build that fails after its rename (canceled there) takes its version folder out of the way
+ * before the job ends (renamed aside, then removed by a worker, off the event loop), so the next
+ * build, which writes the same folder, is not undone by a late removal. */
 static void test_failed_build_then_rebuild(void **state) {
         _cleanup_free_ char *pkg = new_boot_image(), *id = test_get_string(&env, pkg, BASE, "PackageID");
         _cleanup_free_ char *built = test_get_string(&env, pkg, BASE, "PkgSourcePath");
@@ -327,9 +329,14 @@ static void test_failed_build_then_rebuild(void **state) {
         assert_null(test_invoke(&env, job, IFACE "Job", "Cancel", NULL, NULL));
         assert_int_equal(test_wait_job(&env, job, NULL), 4);
         test_release(&env, "UpdateImage.renamed");
-        _cleanup_free_ char *entries = image_entries(id);
-        assert_string_equal(entries, "1 ");
+        _cleanup_free_ char *version_dir = fmt("%s/images/%s/2", env.state_dir, id);
+        if (access(version_dir, F_OK) == 0)
+                fail_msg("%s is still there when the failed build's job has ended", version_dir);
         assert_int_equal(test_get_u32(&env, pkg, BASE, "SourceVersion"), 1);
+        char *entries = NULL;
+        TEST_WAIT_UNTIL((free(entries), entries = image_entries(id), strcmp(entries, "1 ") == 0),
+                        "images/%s/ to hold only version 1 (it holds '%s')", id, entries);
+        free(entries);
 
         _cleanup_free_ char *next = start_update(pkg);
         assert_int_equal(test_wait_job(&env, next, NULL), 2);

@@ -140,26 +140,37 @@ static void assert_unchanged(Snapshot *before, const char *what) {
 /* --- the cases ------------------------------------------------------------------------------------ */
 
 /* Reproduced on main: the source moved away, Put {Description, RefreshPkgSourceFlag} answered
- * with an error and stored the Description. A boot image's rebuild opens its ImagePath before it
- * is queued; an OS image's refresh opens its source on the worker (a file system that hangs must
- * not stop the daemon), so there the job starts and fails. */
-static void test_put_with_source_gone(void **state) {
+ * with an error and stored the Description. Whatever the job would read is looked up (on a
+ * worker) before the write: a boot image's ImagePath, an OS image's PkgSourcePath. */
+static void assert_put_refused_without_source(const char *path, const char *source, const char *what) {
         char moved[1024];
+        const char *err;
 
-        snprintf(moved, sizeof moved, "%s.moved", boot_wim);
-        assert_int_equal(rename(boot_wim, moved), 0);
+        snprintf(moved, sizeof moved, "%s.moved", source);
+        assert_int_equal(rename(source, moved), 0);
         Snapshot before = snapshot();
-        const char *err = test_invoke(&env, boot, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", "not stored",
-                                      "RefreshPkgSourceFlag", "b", 1);
-        assert_non_null(err);
-        assert_unchanged(&before, "Put+rebuild of a boot image without its ImagePath");
+        err = test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", "not stored",
+                          "RefreshPkgSourceFlag", "b", 1);
+        if (!err)
+                fail_msg("Put+refresh of %s succeeded", what);
+        assert_unchanged(&before, what);
+        /* The method itself is refused the same way, and starts no job. */
+        err = test_invoke(&env, path, BASE, "RefreshPkgSource", NULL, NULL);
+        if (!err)
+                fail_msg("RefreshPkgSource of %s succeeded", what);
+        assert_unchanged(&before, what);
         /* A stale writer still learns that first, before what its trigger would find. */
-        err = test_invoke(&env, boot, BASE, "Put", NULL, "a{sv}", 3, "SedoObjectVersion", "s", "stale", "Description",
+        err = test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 3, "SedoObjectVersion", "s", "stale", "Description",
                           "s", "not stored", "RefreshPkgSourceFlag", "b", 1);
         assert_string_equal(err, SMSPROV_ERR("VersionMismatch"));
-        assert_unchanged(&before, "a stale Put+rebuild");
+        assert_unchanged(&before, "a stale Put+refresh");
         snapshot_done(&before);
-        assert_int_equal(rename(moved, boot_wim), 0);
+        assert_int_equal(rename(moved, source), 0);
+}
+
+static void test_put_with_source_gone(void **state) {
+        assert_put_refused_without_source(boot, boot_wim, "a boot image without its ImagePath");
+        assert_put_refused_without_source(image, image_wim, "an OS image without its PkgSourcePath");
 }
 
 /* One job held at its start point fills --max-jobs=1: every write that would start another is

@@ -14,8 +14,10 @@
  * a held content mount and a Create of a DP whose ContentRoot is the held DP, sent before a Ping
  * on the same connection, leave the Ping answered (their handlers returned) and another client's
  * Get and ExecQuery answered while they wait; so does a distribution to the held DP, whose
- * directory only its job looks up. And queries have workers of their own: with both workers of
- * authorized calls held, another client's ExecQuery is answered.
+ * directory only its job looks up. So do the calls that start a job on files there (UpdateImage,
+ * RefreshPkgSource, ExportDefaultBootImage), which look them up before the job starts. And
+ * queries have workers of their own: with both workers of authorized calls held, another
+ * client's ExecQuery is answered.
  *
  * Needs FUSE (root, /dev/fuse); elsewhere it says why and exits 77 (skipped). */
 
@@ -186,21 +188,79 @@ static void test_distribution_looks_up_its_dp_off_the_loop(void **state) {
         free(job_path);
 }
 
-static void test_queries_not_behind_authorized_calls(void **state) {
+/* A call that starts a job refuses it when the job could not read its files, and looks them up on
+ * a worker first. Else UpdateImage of a boot image whose ImagePath is on a held mount stopped the
+ * daemon. */
+static void test_jobs_look_up_their_files_off_the_loop(void **state) {
         sd_bus *a = test_connect_client(&env);
-        TestPending puts[2];
+        char *boot = NULL, *os = NULL, *first = NULL, *export_path = NULL, *error_name = NULL;
+        TestPending build, refresh, export;
+
+        /* Made while the mount answers: the boot image's first build reads it through FUSE. */
+        assert_null(test_create(&env, "SMS_BootImagePackage", &boot, &first, 1, "{sv}", "ImagePath", "s", held_wim));
+        assert_int_equal(test_wait_job(&env, first, NULL), 2);
+        assert_null(test_create(&env, "SMS_ImagePackage", &os, NULL, 1, "{sv}", "PkgSourcePath", "s", held_wim));
+        assert_true(asprintf(&export_path, "%s.exported", held_wim) > 0);
+        /* The kit's winpe.wim, which the export's check finds. */
+        char *kit_wim = NULL;
+        assert_true(asprintf(&kit_wim, "%s/adk/amd64/winpe.wim", env.dir) > 0);
+        assert_int_equal(test_make_winpe_wim(kit_wim, "9", true, 0, true), 0);
+        free(kit_wim);
+
+        assert_int_equal(fuse_hold(&content_hold), 0);
+        test_send_call(a, &build, "UpdateImage of a boot image on the held mount", boot, IFACE "SMS_BootImagePackage",
+                       "UpdateImage", NULL);
+        test_send_call(a, &refresh, "RefreshPkgSource of an OS image on the held mount", os, IFACE "SMS_PackageBaseclass",
+                       "RefreshPkgSource", NULL);
+        test_send_call(a, &export, "ExportDefaultBootImage into the held mount", ROOT "/class/SMS_BootImagePackage",
+                       IFACE "SMS_BootImagePackage.Static", "ExportDefaultBootImage", "sus", "x64", 1, export_path);
+        ping(a);
+        assert_others_answered();
+        drain(a);
+        assert_null(build.reply);
+        assert_null(refresh.reply);
+        assert_null(export.reply);
+
+        assert_int_equal(fuse_release(&content_hold), 0);
+        test_expect_ok(a, &build);
+        test_expect_ok(a, &refresh);
+        test_expect_ok(a, &export);
+        /* The build and the refresh read the source through the descriptors their checks opened. */
+        char *jobs[] = { test_job_of(TAKE_PTR(build.reply)), test_job_of(TAKE_PTR(refresh.reply)),
+                         test_job_of(TAKE_PTR(export.reply)) };
+        assert_int_equal(test_wait_job(&env, jobs[0], NULL), 2);
+        assert_int_equal(test_wait_job(&env, jobs[1], NULL), 2);
+        /* The held file system is read-only: the export ends there, failed. */
+        uint32_t st = test_wait_job(&env, jobs[2], &error_name);
+        if (st != 3)
+                fail_msg("expected the export into the read-only held mount to fail, got State %u (%s)", st, error_name);
+        for (size_t i = 0; i < ELEMENTSOF(jobs); i++)
+                free(jobs[i]);
+        free(error_name);
+        free(export_path);
+        free(first);
+        free(os);
+        free(boot);
+        sd_bus_flush_close_unref(a);
+}
+
+/* Two callers, as one connection has one deferred call running at a time. */
+static void test_queries_not_behind_authorized_calls(void **state) {
+        sd_bus *callers[] = { test_connect_client(&env), test_connect_client(&env) };
+        TestPending puts[ELEMENTSOF(callers)];
 
         test_hold(&env, "call.Put");
         for (size_t i = 0; i < ELEMENTSOF(puts); i++)
-                test_send_call(a, &puts[i], "Put of a PkgSourcePath, held", put_pkg, IFACE "SMS_PackageBaseclass", "Put",
-                               "a{sv}", 1, "PkgSourcePath", "s", package_source);
+                test_send_call(callers[i], &puts[i], "Put of a PkgSourcePath, held", put_pkg, IFACE "SMS_PackageBaseclass",
+                               "Put", "a{sv}", 1, "PkgSourcePath", "s", package_source);
         test_wait_held_calls(&env, "call.Put", 2);
         assert_others_answered();
         test_release(&env, "call.Put");
-        for (size_t i = 0; i < ELEMENTSOF(puts); i++)
-                test_expect_ok(a, &puts[i]);
+        for (size_t i = 0; i < ELEMENTSOF(puts); i++) {
+                test_expect_ok(callers[i], &puts[i]);
+                sd_bus_flush_close_unref(callers[i]);
+        }
         test_pending_done(puts, ELEMENTSOF(puts));
-        sd_bus_flush_close_unref(a);
 }
 
 int main(void) {
@@ -208,6 +268,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_while_dp_root_held),
                 cmocka_unit_test(test_given_paths_looked_up_off_the_loop),
                 cmocka_unit_test(test_distribution_looks_up_its_dp_off_the_loop),
+                cmocka_unit_test(test_jobs_look_up_their_files_off_the_loop),
                 cmocka_unit_test(test_queries_not_behind_authorized_calls),
         };
         char *content_mount = NULL;
@@ -217,7 +278,8 @@ int main(void) {
         if (test_env_start(&env) < 0)
                 return 1;
         package_source = test_env_content_path(&env, "small.wim");
-        if (test_make_winpe_wim(package_source, "9", false, 0, true) < 0)
+        /* With a SYSTEM hive: a boot image is built from it too. */
+        if (test_make_winpe_wim(package_source, "9", true, 0, true) < 0)
                 return 1;
         /* The held DP's root is the root of the FUSE mount, beneath the world's --dp-root. */
         if (asprintf(&mount_point, "%s/held", env.dir) < 0 || mkdir(mount_point, 0755) < 0)
