@@ -130,7 +130,7 @@ void job_set_progress(Job *j, uint32_t progress, uint32_t max_progress, uint64_t
  * out — committed and signalled — by a worker with nothing else to do, so that tidying up what
  * the work left behind (a replaced image, whose blocks take long to free) neither delays the
  * outcome nor competes with its commit for the file system's journal. One path per job; a
- * second call removes the first at once. A crash before the removal leaves the tree to the
+ * second call hands the first to an idle worker at once. A crash before the removal leaves the tree to the
  * startup sweep. */
 void job_defer_removal(Job *j, char *path); /* also from the job's finish, on the main thread */
 /* Main side: the same for a tree no job left (a deleted package's images): an idle worker of the

@@ -293,7 +293,11 @@ void job_queue_remove_later(JobQueue *q, char *path) {
 }
 
 void job_defer_removal(Job *j, char *path) {
-        if (j->leftover) {
+        /* A job keeps one; an earlier one goes to an idle worker now, not through the caller's
+         * thread, which may be the event loop. */
+        if (j->leftover && j->queue)
+                queue_defer_removal(j->queue, TAKE_PTR(j->leftover));
+        else if (j->leftover) {
                 (void) path_remove_tree(j->leftover);
                 free(j->leftover);
         }

@@ -306,6 +306,46 @@ static void test_points_hold_release_and_cancel(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* A second job_defer_removal() (a build's finish naming the replaced version after its work named
+ * a replaced file) hands the first to the queue instead of removing it in the caller's thread,
+ * the event loop: with the one worker busy, both trees are still there after the call, and
+ * job_queue_free() removes both. */
+typedef struct SecondLeftover {
+        Leftover first;
+        char second[64];
+        bool first_kept; /* the first tree was there right after the second call */
+} SecondLeftover;
+
+static void on_finished_second_leftover(Job *j, void *userdata) {
+        SecondLeftover *s = userdata;
+        strcpy(s->second, "/tmp/smsprov-test-job.XXXXXX");
+        assert_non_null(mkdtemp(s->second));
+        job_defer_removal(j, strdup(s->second));
+        s->first_kept = exists(s->first.dir);
+        s->first.finished++;
+}
+
+static void test_second_removal_goes_to_the_queue(void **state) {
+        SecondLeftover s = {};
+        JobQueueCallbacks cb = { .finished = on_finished_second_leftover, .userdata = &s };
+        atomic_int running = 0;
+        JobQueue *q = NULL;
+
+        assert_int_equal(job_queue_new(1, &cb, &q), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_leave_tree, .userdata = &s.first }, NULL), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 2, .work = work_until_canceled, .userdata = &running }, NULL),
+                         0);
+        atomic_store(&s.first.go, 1);
+        pump_leftover(q, &s.first);
+        while (!atomic_load(&running))
+                usleep(1000);
+        assert_true(s.first_kept);
+        assert_true(exists(s.first.dir) && exists(s.second)); /* the only worker is busy */
+        job_queue_free(q);
+        assert_false(exists(s.first.dir));
+        assert_false(exists(s.second));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_complete_and_fail),
@@ -313,6 +353,7 @@ int main(void) {
                 cmocka_unit_test(test_free_with_running_job),
                 cmocka_unit_test(test_deferred_removal),
                 cmocka_unit_test(test_deferred_removal_at_free),
+                cmocka_unit_test(test_second_removal_goes_to_the_queue),
                 cmocka_unit_test(test_points_hold_release_and_cancel),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
