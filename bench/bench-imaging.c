@@ -38,7 +38,7 @@
 #define PROPERTY_RUNS 50
 #define JOB_TIMEOUT_US (1800.0 * 1e6)
 
-/* What the build adds (src/imaging/boot-image.c, src/jobs/image-jobs.c) for an x64 image without
+/* What the build adds (src/imaging/boot-image.c, src/site/image-work.c) for an x64 image without
  * drivers, prestart command or bitmap. */
 static const char *const components[] = { "WinPE-WMI", "WinPE-Scripting", "WinPE-WDS-Tools", "WinPE-SecureStartup" };
 static const char winpeshl_ini[] = "[LaunchApps]\r\n%SYSTEMDRIVE%\\sms\\bin\\x64\\TsBootShell.exe\r\n";

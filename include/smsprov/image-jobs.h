@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The work of the image operations, as functions for worker threads (jobs/image-jobs.c): reading
+/* The work of the image operations, as functions for worker threads (site/image-work.c): reading
  * a WIM's metadata, building a boot image, exporting the kit's default boot image. Each takes a
  * context the main thread filled in from the package and the site, and leaves its results there
  * for the main thread to commit. Nothing here touches D-Bus or the database. */
