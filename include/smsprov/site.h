@@ -11,11 +11,37 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <systemd/sd-event.h>
+
 #include "smsprov/class.h"
 #include "smsprov/error.h"
+#include "smsprov/job.h"
 #include "smsprov/path.h"
 #include "smsprov/store.h"
 #include "smsprov/wql.h"
+
+typedef struct SiteJob SiteJob;
+typedef struct SiteDistribution SiteDistribution;
+
+/* How the engine tells its user what happened: the bus layer implements it and turns each call
+ * into signals; the engine's tests record the calls. Every member is optional, and each is called
+ * on the main thread after the change it reports is committed. */
+typedef struct SiteObserver {
+        void (*object_added)(void *userdata, const SmsClass *c, const char *key);
+        /* `changed`: indexes into c->all of the properties whose stored value changed */
+        void (*object_changed)(void *userdata, const SmsClass *c, const char *key, const size_t *changed, size_t n);
+        /* before the object stops resolving: the observer may still load it */
+        void (*object_removed)(void *userdata, const SmsClass *c, const char *key);
+        /* a package was announced changed (AddChangeNotification, a refresh, a build) */
+        void (*change_notification)(void *userdata, const SmsClass *c, const char *key);
+        /* a job was queued; its state or progress moved; it ended (completed, failed or
+         * canceled, recorded); it is forgotten (after the linger time), and job->observer_data
+         * must be released by then */
+        void (*job_added)(void *userdata, SiteJob *job);
+        void (*job_changed)(void *userdata, SiteJob *job);
+        void (*job_finished)(void *userdata, SiteJob *job);
+        void (*job_removed)(void *userdata, SiteJob *job);
+} SiteObserver;
 
 typedef struct Site {
         Store *store;
@@ -27,11 +53,28 @@ typedef struct Site {
          * sd-bus builds Get, GetAll and PropertiesChanged of one object unbounded. The daemon sets
          * a sixteenth of --max-reply-bytes. */
         uint64_t max_object_bytes;
-        /* Set by the daemon: removes the tree at `path` (the string is taken) on a worker, so that
-         * freeing a deleted package's images never holds the event loop. NULL: at once. */
-        void (*remove_tree)(char *path, void *userdata);
-        void *remove_tree_userdata;
+
+        /* The engine's running part (site_jobs_start(), site-jobs.h); all zero for a site that
+         * only stores objects. */
+        sd_event *event;
+        const SiteObserver *observer;
+        void *observer_data;
+        JobQueue *jobs;            /* long operations; also removes trees on its idle workers */
+        sd_event_source *jobs_source;
+        SiteJob *site_jobs;        /* queued, running, and finished ones until they are forgotten */
+        unsigned max_jobs;         /* queued or running at once */
+        unsigned max_jobs_per_caller;
+        uint64_t job_linger_usec;  /* how long a finished job is kept */
+        SiteDistribution *distributions; /* running (CancelDistribution finds them) */
+        uint64_t scrub_interval_usec;    /* site_scrub_schedule() */
+        sd_event_source *scrub_source;
 } Site;
+
+/* The observer's calls, for the engine's files: each does nothing when no observer is set. */
+void site_notify_added(Site *site, const SmsClass *c, const char *key);
+void site_notify_changed(Site *site, const SmsClass *c, const char *key, const size_t *changed, size_t n);
+void site_notify_removed(Site *site, const SmsClass *c, const char *key);
+void site_notify_change_notification(Site *site, const SmsClass *c, const char *key);
 
 #define SITE_DEFAULT_MAX_QUERY_ROWS 100000u
 #define SITE_DEFAULT_MAX_OBJECT_BYTES (1024u * 1024u)
@@ -117,6 +160,8 @@ int site_package_add_change_notification(Site *site, const SmsClass *c, const ch
                                          SmsError *e);
 
 int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
+/* The concrete class of the package with this PackageID, or NULL when there is none. */
+const SmsClass *site_package_class(Site *site, const char *package_id);
 
 /* Parses, checks and runs a WQL query. On success *ret_query holds the checked query (for its
  * class and columns) and *ret_rows the rows. */

@@ -14,6 +14,7 @@
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-distribution.h"
 #include "util/log.h"
 
 char *class_path(const SmsClass *c) {
@@ -100,16 +101,17 @@ static int property_get_method_schema(sd_bus *bus, const char *path, const char 
 
 /* The Create once its paths are checked (bus-paths.h). */
 static int create_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key,
-                       SiteChange *changes, size_t n, BusJobPlan *no_plan, const SiteCaller *caller,
+                       SiteChange *changes, size_t n, SiteJobPlan *no_plan, const SiteCaller *caller,
                        SmsError *e) {
-        _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
+        _cleanup_free_ char *key = NULL, *path = NULL, *job_path = NULL;
+        uint64_t job = 0;
         int r;
 
         /* An assignment to a DP distributes at once: the job limit before the row, which would
          * otherwise stay INSTALL_PENDING with no distribution behind it. */
         bool assigns = streq(c->name, "SMS_DistributionPoint");
         if (assigns) {
-                r = bus_job_check_limits(m, caller->peer, e);
+                r = site_job_check_limits(&m->site, caller->peer, e);
                 if (r < 0)
                         return r;
         }
@@ -123,7 +125,7 @@ static int create_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const
         (void) bus_instance_emit_interfaces(m, c, key, true);
         bus_schedule_update(m, c, key);
         if (assigns) {
-                r = bus_distribution_created(m, key, caller, &job, e);
+                r = site_distribution_created(&m->site, key, caller, &job, e);
                 if (r < 0) {
                         /* The distribution could not start (out of memory, the database): the
                          * assignment goes again, so that the call changed nothing. */
@@ -137,7 +139,9 @@ static int create_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const
                         return r;
                 }
         }
-        return sd_bus_reply_method_return(msg, "oo", path, job ? job : "/");
+        if (job && !(job_path = bus_job_path(job)))
+                return -ENOMEM;
+        return sd_bus_reply_method_return(msg, "oo", path, job_path ? job_path : "/");
 }
 
 static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

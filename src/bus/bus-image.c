@@ -22,6 +22,7 @@
 #include "bus/registration.h"
 #include "smsprov/image-jobs.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-distribution.h"
 #include "util/log.h"
 #include "util/time-util.h"
 
@@ -49,7 +50,7 @@ static char *target_name(const SmsClass *c, const char *key) {
 /* Is a job of this package queued or running? Conflicting work is refused with Busy. */
 static bool package_busy(Manager *m, const SmsClass *c, const char *key) {
         _cleanup_free_ char *target = target_name(c, key);
-        return target && bus_job_target_active(m, target);
+        return target && site_job_target_active(&m->site, target);
 }
 
 /* The package's SMS_ImageInformation rows follow what was read; a failure to write them is
@@ -189,7 +190,7 @@ static void build_output_release(Job *job, Manager *m, const char *key, const ch
                 return;
         }
         if (rename(entry, aside) == 0) {
-                job_queue_remove_later(m->jobs, aside);
+                job_queue_remove_later(m->site.jobs, aside);
                 return;
         }
         if (errno != ENOENT) /* nothing was written */
@@ -250,7 +251,7 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
                 bus_instance_emit_changed(m, d->class, d->key, changed, n_changed);
                 char point[128];
                 if (snprintf(point, sizeof point, "%s.committed", job->operation) < (int) sizeof point)
-                        job_queue_test_crash_point(m->jobs, point);
+                        job_queue_test_crash_point(m->site.jobs, point);
         }
         /* After the commit, the version that is not current goes: the replaced one when this
          * build is committed, this build's when it failed or was not recorded. */
@@ -273,7 +274,7 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
                         job_set_progress(job, 100, 100, d->build->result.file_size, d->build->result.file_size,
                                          d->build->result.notes);
                 /* The new version goes to every DP the boot image is on. */
-                (void) bus_distribution_package_updated(m, d->class, d->key, false, &d->caller, NULL);
+                (void) site_distribution_package_updated(&m->site, d->class, d->key, false, &d->caller, NULL);
         }
         return result;
 }
@@ -292,15 +293,15 @@ static int set_action_in_progress(Manager *m, const BuildDone *d, uint32_t actio
 }
 
 /* The pending state of a queued build, and its undoing when the job could not be queued. */
-static int build_begin(Manager *m, void *userdata, SmsError *e) {
+static int build_begin(Site *site, void *userdata, SmsError *e) {
         BuildDone *d = userdata;
-        return set_action_in_progress(m, d, d->action, "started building", e);
+        return set_action_in_progress(d->manager, d, d->action, "started building", e);
 }
 
-static void build_abort(Manager *m, void *userdata) {
+static void build_abort(Site *site, void *userdata) {
         BuildDone *d = userdata;
         SmsError e = SMS_ERROR_NULL;
-        if (set_action_in_progress(m, d, d->previous_action, "could not start building", &e) < 0)
+        if (set_action_in_progress(d->manager, d, d->previous_action, "could not start building", &e) < 0)
                 log_warning("Failed to reset ActionInProgress of %s: %s", d->key, e.message ? e.message : "");
         sms_error_clear(&e);
 }
@@ -312,7 +313,7 @@ static int build_check(void *userdata, SmsError *e) {
 /* Everything a build needs, checked and allocated, nothing written: from the package as stored,
  * or from `package`, the package as a write not yet committed will leave it. */
 static int build_prepare(Manager *m, const SmsClass *c, const char *key, const SmsObject *package,
-                         const char *operation, uint32_t action, const SiteCaller *caller, BusJobPlan **ret,
+                         const char *operation, uint32_t action, const SiteCaller *caller, SiteJobPlan **ret,
                          SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *stored = NULL;
         _cleanup_free_ char *target = target_name(c, key), *path = instance_path(c, key);
@@ -360,7 +361,7 @@ static int build_prepare(Manager *m, const SmsClass *c, const char *key, const S
                 .userdata = d,
                 .free_userdata = build_done_free,
         };
-        r = bus_job_plan_new(&spec, path, ret);
+        r = site_job_plan_new(&spec, ret);
         if (r < 0)
                 return r;
         (*ret)->check = build_check;
@@ -372,28 +373,28 @@ static int build_prepare(Manager *m, const SmsClass *c, const char *key, const S
 
 /* Without the check: the job looks its inputs up itself. */
 int bus_image_start_build(Manager *m, const SmsClass *c, const char *key, const char *operation, uint32_t action,
-                          const SiteCaller *caller, char **ret_job, SmsError *e) {
-        BusJobPlan *plan = NULL;
+                          const SiteCaller *caller, uint64_t *ret_job, SmsError *e) {
+        SiteJobPlan *plan = NULL;
         int r;
 
         r = build_prepare(m, c, key, NULL, operation, action, caller, &plan, e);
         if (r < 0)
                 return r;
-        return bus_job_plan_start(m, plan, ret_job, e);
+        return site_job_plan_start(&m->site, plan, ret_job, e);
 }
 
 /* Makes ready the job a method called on a package starts; the job's path is the reply, once
  * its check has run (bus_paths_then()). */
 typedef int (*PackageJobPrepare)(Manager *m, const SmsClass *c, const char *key, const char *method,
-                                 const SiteCaller *caller, BusJobPlan **ret, SmsError *e);
+                                 const SiteCaller *caller, SiteJobPlan **ret, SmsError *e);
 
 static int package_job_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *unused,
-                            size_t n_unused, BusJobPlan *plan, const SiteCaller *caller, SmsError *e) {
-        _cleanup_free_ char *job = NULL;
-        int r = bus_job_plan_start(m, plan, &job, e);
+                            size_t n_unused, SiteJobPlan *plan, const SiteCaller *caller, SmsError *e) {
+        uint64_t job = 0;
+        int r = site_job_plan_start(&m->site, plan, &job, e);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(msg, "o", job);
+        return bus_job_reply(msg, job);
 }
 
 static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *const *actions,
@@ -402,7 +403,7 @@ static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         SmsError e = SMS_ERROR_NULL;
-        BusJobPlan *plan = NULL;
+        SiteJobPlan *plan = NULL;
         SiteCaller caller;
         int r;
 
@@ -418,7 +419,7 @@ static int reply_package_job(sd_bus_message *msg, void *userdata, sd_bus_error *
 }
 
 static int prepare_update(Manager *m, const SmsClass *c, const char *key, const char *method, const SiteCaller *caller,
-                          BusJobPlan **ret, SmsError *e) {
+                          SiteJobPlan **ret, SmsError *e) {
         return build_prepare(m, c, key, NULL, method, 1, caller, ret, e);
 }
 
@@ -430,25 +431,25 @@ static int method_build(sd_bus_message *msg, void *userdata, sd_bus_error *error
 
 /* Once the build's inputs are checked: the write, then the build. */
 static int update_optional_components_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key,
-                                           SiteChange *change, size_t n, BusJobPlan *plan, const SiteCaller *caller,
+                                           SiteChange *change, size_t n, SiteJobPlan *plan, const SiteCaller *caller,
                                            SmsError *e) {
         _cleanup_free_ size_t *changed = NULL;
-        _cleanup_free_ char *job = NULL;
+        uint64_t job = 0;
         size_t n_changed = 0;
         int r;
 
-        r = bus_job_plan_ready(m, plan, e);
+        r = site_job_plan_ready(&m->site, plan, e);
         if (r >= 0)
                 r = site_object_put(&m->site, c, key, change, n, caller, &changed, &n_changed, e);
         if (r < 0) {
-                bus_job_plan_free(plan);
+                site_job_plan_free(plan);
                 return r;
         }
         bus_instance_emit_changed(m, c, key, changed, n_changed);
-        r = bus_job_plan_start(m, plan, &job, e);
+        r = site_job_plan_start(&m->site, plan, &job, e);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(msg, "o", job);
+        return bus_job_reply(msg, job);
 }
 
 static int method_update_optional_components(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -499,7 +500,7 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
         /* The IDs are checked against the catalog and the image's architecture by the build
          * set-up, which is made ready from the package as the write will leave it: a build that
          * cannot start stops the write. */
-        BusJobPlan *plan = NULL;
+        SiteJobPlan *plan = NULL;
         {
                 _cleanup_(sms_object_freep) SmsObject *o = NULL;
                 r = site_object_load(&m->site, reg->class, key, &o, &e);
@@ -511,9 +512,9 @@ static int method_update_optional_components(sd_bus_message *msg, void *userdata
                 if (r >= 0)
                         r = build_prepare(m, reg->class, key, o, "UpdateOptionalComponents", 1, &caller, &plan, &e);
                 if (r >= 0)
-                        r = bus_job_plan_ready(m, plan, &e);
+                        r = site_job_plan_ready(&m->site, plan, &e);
                 if (r < 0) {
-                        bus_job_plan_free(plan);
+                        site_job_plan_free(plan);
                         site_changes_free(change, 1);
                         return bus_reply_error_take(error, &e, r);
                 }
@@ -680,12 +681,12 @@ static int refresh_job_finish(Job *job, void *userdata, int result, SmsError *e)
                 return result;
         result = reload_commit(rl, e);
         if (result >= 0)
-                (void) bus_distribution_package_updated(rl->manager, rl->class, rl->key, false, &rl->caller, NULL);
+                (void) site_distribution_package_updated(&rl->manager->site, rl->class, rl->key, false, &rl->caller, NULL);
         return result;
 }
 
 int bus_image_refresh_prepare(Manager *m, const SmsClass *c, const char *key, const SmsObject *package,
-                              const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
+                              const SiteCaller *caller, SiteJobPlan **ret, SmsError *e) {
         _cleanup_free_ char *target = NULL, *path = NULL;
         Reload *rl = NULL;
         int r;
@@ -708,7 +709,7 @@ int bus_image_refresh_prepare(Manager *m, const SmsClass *c, const char *key, co
                          .cancelable = true,
                          .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
                          .free_userdata = reload_free };
-        r = bus_job_plan_new(&spec, path, ret);
+        r = site_job_plan_new(&spec, ret);
         if (r < 0)
                 return r;
         /* A source that is gone refuses the call (and the Put that asks for it): the job would
@@ -718,15 +719,15 @@ int bus_image_refresh_prepare(Manager *m, const SmsClass *c, const char *key, co
         return 0;
 }
 
-int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, char **ret_job,
+int bus_image_refresh_source(Manager *m, const SmsClass *c, const char *key, const SiteCaller *caller, uint64_t *ret_job,
                              SmsError *e) {
-        BusJobPlan *plan = NULL;
+        SiteJobPlan *plan = NULL;
         int r;
 
         r = bus_image_refresh_prepare(m, c, key, NULL, caller, &plan, e);
         if (r < 0)
                 return r;
-        return bus_job_plan_start(m, plan, ret_job, e);
+        return site_job_plan_start(&m->site, plan, ret_job, e);
 }
 
 bool bus_image_is_boot_image(const SmsClass *c) {
@@ -734,7 +735,7 @@ bool bus_image_is_boot_image(const SmsClass *c) {
 }
 
 static int prepare_refresh(Manager *m, const SmsClass *c, const char *key, const char *method,
-                           const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
+                           const SiteCaller *caller, SiteJobPlan **ret, SmsError *e) {
         return bus_image_refresh_prepare(m, c, key, NULL, caller, ret, e);
 }
 
@@ -781,7 +782,7 @@ static int export_finish(Job *job, void *userdata, int result, SmsError *e) {
 /* After the folder was found and the kit's WIM opened and the index found: the export itself is a job. */
 static int reply_export(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
         Export *x = userdata;
-        _cleanup_free_ char *job = NULL;
+        uint64_t job = 0;
 
         if (r < 0)
                 return r;
@@ -795,13 +796,13 @@ static int reply_export(Manager *m, sd_bus_message *msg, void *userdata, int r, 
                          .owner = sd_bus_message_get_sender(msg),
                          .cancelable = true, .work = export_work, .finish = export_finish, .userdata = owned,
                          .free_userdata = export_free };
-        r = bus_job_start(m, &spec, "/", &job, e);
+        r = site_job_start(&m->site, &spec, &job, e);
         if (r < 0) {
                 export_free(owned);
                 return r;
         }
         m->export_running = true;
-        return sd_bus_reply_method_return(msg, "o", job);
+        return bus_job_reply(msg, job);
 }
 
 static int method_export_default_boot_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -960,12 +961,12 @@ static int extract_finish(Job *job, void *userdata, int result, SmsError *e) {
         return result;
 }
 
-static int start_extract(Manager *m, ImageCreate *ic, const char *key, char **ret_job, SmsError *e) {
-        _cleanup_free_ char *target = target_name(ic->class, key), *path = instance_path(ic->class, key);
+static int start_extract(Manager *m, ImageCreate *ic, const char *key, uint64_t *ret_job, SmsError *e) {
+        _cleanup_free_ char *target = target_name(ic->class, key);
         Extract *x;
         int r;
 
-        if (!target || !path)
+        if (!target)
                 return -ENOMEM;
         x = calloc(1, sizeof(Extract));
         if (!x)
@@ -980,7 +981,7 @@ static int start_extract(Manager *m, ImageCreate *ic, const char *key, char **re
         JobSpec spec = { .operation = "Create", .target = target, .uid = ic->caller.uid, .owner = ic->caller.peer,
                          .cancelable = true,
                          .work = extract_work, .finish = extract_finish, .userdata = x, .free_userdata = extract_free };
-        r = bus_job_start(m, &spec, path, ret_job, e);
+        r = site_job_start(&m->site, &spec, ret_job, e);
         if (r < 0)
                 extract_free(x);
         return r;
@@ -995,7 +996,7 @@ static int image_create_work(void *userdata, SmsError *e) {
 
 /* An OS image without a source yet: nothing to read, only its paths (bus-paths.h). */
 static int image_create_empty_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key,
-                                   SiteChange *changes, size_t n, BusJobPlan *no_plan, const SiteCaller *caller,
+                                   SiteChange *changes, size_t n, SiteJobPlan *no_plan, const SiteCaller *caller,
                                    SmsError *e) {
         _cleanup_free_ char *key = NULL, *path = NULL;
         _cleanup_strv_free_ char **ifaces = bus_instance_interfaces(c);
@@ -1022,8 +1023,9 @@ static const SiteChange *find_change(const SmsClass *c, const SiteChange *change
 static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, int r, SmsError *e) {
         ImageCreate *ic = userdata;
         const SmsClass *c = ic->class;
-        _cleanup_free_ char *key = NULL, *path = NULL, *job = NULL;
+        _cleanup_free_ char *key = NULL, *path = NULL, *job_path = NULL;
         _cleanup_strv_free_ char **ifaces = NULL;
+        uint64_t job = 0;
         SiteChange *derived = NULL;
         size_t n_derived = 0;
 
@@ -1080,7 +1082,9 @@ static int reply_image_create(Manager *m, sd_bus_message *msg, void *userdata, i
                         return r;
                 }
         }
-        return sd_bus_reply_method_return(msg, "oo", path, job ? job : "/");
+        if (job && !(job_path = bus_job_path(job)))
+                return -ENOMEM;
+        return sd_bus_reply_method_return(msg, "oo", path, job_path ? job_path : "/");
 }
 
 int bus_image_create(Manager *m, sd_bus_message *msg, const SmsClass *c, SiteChange *changes, size_t n,

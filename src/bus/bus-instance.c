@@ -18,6 +18,7 @@
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-distribution.h"
 #include "util/log.h"
 
 static bool key_is_alphanumeric(const char *key) {
@@ -316,7 +317,7 @@ static int put_preview(Manager *m, const SmsClass *c, const char *key, const Sit
  * gone, a package busy, the job limits) refuses the Put, and nothing changes. *ret is NULL when
  * there is nothing to start, or when the Put is stale (it fails by itself). */
 static int put_triggers_prepare(Manager *m, const SmsClass *c, const char *key, const SiteChange *changes, size_t n,
-                                PutTriggers t, const SiteCaller *caller, BusJobPlan **ret, SmsError *e) {
+                                PutTriggers t, const SiteCaller *caller, SiteJobPlan **ret, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *after = NULL;
         int r;
 
@@ -327,11 +328,11 @@ static int put_triggers_prepare(Manager *m, const SmsClass *c, const char *key, 
         if (r < 0 || !after)
                 return r;
         r = t.refresh_source ? bus_image_refresh_prepare(m, c, key, after, caller, ret, e)
-                             : bus_distribution_refresh_prepare(m, key, caller, ret, e);
+                             : site_distribution_refresh_prepare(&m->site, key, caller, ret, e);
         if (r >= 0)
-                r = bus_job_check_limits(m, caller->peer, e);
+                r = site_job_check_limits(&m->site, caller->peer, e);
         if (r < 0)
-                *ret = bus_job_plan_free(*ret);
+                *ret = site_job_plan_free(*ret);
         return r;
 }
 
@@ -340,24 +341,23 @@ static int put_triggers_prepare(Manager *m, const SmsClass *c, const char *key, 
 /* The Put once its paths and its triggered job's files are checked (bus-paths.h): the
  * transaction, the signals, the job started. */
 static int put_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *changes,
-                    size_t n, BusJobPlan *plan, const SiteCaller *caller, SmsError *e) {
+                    size_t n, SiteJobPlan *plan, const SiteCaller *caller, SmsError *e) {
         _cleanup_free_ size_t *changed = NULL;
         size_t n_changed = 0;
         int r;
 
-        r = plan ? bus_job_plan_ready(m, plan, e) : 0;
+        r = plan ? site_job_plan_ready(&m->site, plan, e) : 0;
         if (r >= 0)
                 r = site_object_put(&m->site, c, key, changes, n, caller, &changed, &n_changed, e);
         if (r < 0) {
-                bus_job_plan_free(plan); /* never ran */
+                site_job_plan_free(plan); /* never ran */
                 return r;
         }
         bus_instance_emit_changed(m, c, key, changed, n_changed);
         /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
         bus_schedule_update(m, c, key);
         if (plan) {
-                _cleanup_free_ char *job = NULL;
-                r = bus_job_plan_start(m, plan, &job, e);
+                r = site_job_plan_start(&m->site, plan, NULL, e);
                 if (r < 0)
                         return r;
         }
@@ -372,7 +372,7 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         size_t n = 0;
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
-        BusJobPlan *plan = NULL;
+        SiteJobPlan *plan = NULL;
         int r;
 
         if (!key)
@@ -400,7 +400,7 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
  * running? Its work may still write the package's folders and rows. */
 static bool package_has_job(Manager *m, const SmsClass *c, const char *key) {
         _cleanup_free_ char *target = NULL;
-        return asprintf(&target, "%s.%s", c->name, key) < 0 || bus_job_target_active(m, target);
+        return asprintf(&target, "%s.%s", c->name, key) < 0 || site_job_target_active(&m->site, target);
 }
 
 static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -420,7 +420,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (streq(reg->class->name, "SMS_DistributionPoint")) {
                 r = site_object_check_writable(&m->site, reg->class, key, &e);
                 if (r >= 0)
-                        r = bus_distribution_remove(m, key, &caller, &e);
+                        r = site_distribution_remove(&m->site, key, &caller, &e);
                 if (r < 0) {
                         return bus_reply_error_take(error, &e, r);
                 }
@@ -432,7 +432,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                         return bus_set_error(error, SMS_ERROR_BUSY,
                                              "%s has a job queued or running; wait for it or cancel it first", key);
                 /* Fails closed: a package whose DPs cannot be counted is not deleted. */
-                r = bus_distribution_count(m, key, &n_dps, &e);
+                r = site_distribution_count(&m->site, key, &n_dps, &e);
                 if (r < 0)
                         return bus_reply_error_take(error, &e, r);
                 if (n_dps > 0)
@@ -474,7 +474,7 @@ static int method_add_change_notification(sd_bus_message *msg, void *userdata, s
         if (r < 0)
                 log_warning_errno(r, "Failed to emit ChangeNotification for %s: %m", key);
         /* The site re-evaluates the package's distribution: DPs without its current version get it. */
-        (void) bus_distribution_package_updated(m, reg->class, key, true, &caller, NULL);
+        (void) site_distribution_package_updated(&m->site, reg->class, key, true, &caller, NULL);
         return sd_bus_reply_method_return(msg, NULL);
 }
 

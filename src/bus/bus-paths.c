@@ -22,7 +22,7 @@ typedef struct PathsCall {
         char *key;
         SiteChange *changes;
         size_t n;
-        BusJobPlan *plan; /* until `then` takes it */
+        SiteJobPlan *plan; /* until `then` takes it */
         SiteCaller caller; /* its peer is the sender of the message, which the deferred call holds */
         BusPathsThenFn then;
 } PathsCall;
@@ -30,7 +30,7 @@ typedef struct PathsCall {
 static void paths_call_free(void *p) {
         PathsCall *pc = p;
         site_changes_free(pc->changes, pc->n);
-        bus_job_plan_free(pc->plan);
+        site_job_plan_free(pc->plan);
         free(pc->key);
         free(pc);
 }
@@ -54,7 +54,7 @@ static int paths_reply(Manager *m, sd_bus_message *msg, void *userdata, int resu
 }
 
 int bus_paths_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *changes,
-                   size_t n, BusJobPlan *plan, const SiteCaller *caller, BusPathsThenFn then, sd_bus_error *error) {
+                   size_t n, SiteJobPlan *plan, const SiteCaller *caller, BusPathsThenFn then, sd_bus_error *error) {
         SmsError e = SMS_ERROR_NULL;
         PathsCall *pc;
         int r;
@@ -70,7 +70,7 @@ int bus_paths_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const cha
         pc = calloc(1, sizeof(PathsCall));
         if (!pc) {
                 site_changes_free(changes, n);
-                bus_job_plan_free(plan);
+                site_job_plan_free(plan);
                 return -ENOMEM;
         }
         *pc = (PathsCall) { .manager = m, .class = c, .changes = changes, .n = n, .plan = plan, .caller = *caller,

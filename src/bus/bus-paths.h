@@ -13,7 +13,7 @@
  * Create. Between the check and `then` other calls ran: what they may have changed (a job of the
  * same package queued, the job limits) is checked again there (bus_job_plan_ready()). */
 typedef int (*BusPathsThenFn)(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key,
-                              SiteChange *changes, size_t n, BusJobPlan *plan, const SiteCaller *caller, SmsError *e);
+                              SiteChange *changes, size_t n, SiteJobPlan *plan, const SiteCaller *caller, SmsError *e);
 
 /* Looks up the paths that the changes give (site_changes_check_paths()) and the files the job
  * reads (plan->check) on a worker of the authorized calls' queue, then calls `then` from the main
@@ -21,4 +21,4 @@ typedef int (*BusPathsThenFn)(Manager *m, sd_bus_message *msg, const SmsClass *c
  * the event loop. A call with neither goes on to `then` at once. Takes `changes` and `plan`;
  * returns as a method handler does. */
 int bus_paths_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *changes,
-                   size_t n, BusJobPlan *plan, const SiteCaller *caller, BusPathsThenFn then, sd_bus_error *error);
+                   size_t n, SiteJobPlan *plan, const SiteCaller *caller, BusPathsThenFn then, sd_bus_error *error);

@@ -185,7 +185,7 @@ int bus_schedule_update(Manager *m, const SmsClass *c, const char *key) {
 static int on_schedule(sd_event_source *s, uint64_t usec, void *userdata) {
         ScheduleTimer *st = userdata;
         Manager *m = st->manager;
-        _cleanup_free_ char *key = strdup(st->key), *job = NULL;
+        _cleanup_free_ char *key = strdup(st->key);
         const SmsClass *c = st->class;
         SiteCaller daemon = { .uid = 0 };
         SmsError e = SMS_ERROR_NULL;
@@ -193,7 +193,7 @@ static int on_schedule(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!key)
                 return -ENOMEM;
         log_info("Refresh schedule of %s: refreshing.", key);
-        if (bus_image_refresh_source(m, c, key, &daemon, &job, &e) < 0)
+        if (bus_image_refresh_source(m, c, key, &daemon, NULL, &e) < 0)
                 log_warning("Scheduled refresh of %s failed: %s", key, e.message ? e.message : "");
         sms_error_clear(&e);
         /* `st` goes away here; the next time comes from the stored schedule. */

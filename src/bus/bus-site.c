@@ -8,7 +8,8 @@
 
 #include "bus/bus-defer.h"
 #include "bus/bus-reply.h"
-#include "bus/bus-scrub.h"
+#include "bus/bus-job.h"
+#include "smsprov/site-scrub.h"
 #include "bus/bus-util.h"
 #include "config.h"
 #include "smsprov/macro.h"
@@ -223,7 +224,7 @@ static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *
 
 static int method_scrub_content_library(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        _cleanup_free_ char *job = NULL;
+        uint64_t job = 0;
         SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
         int r;
@@ -231,10 +232,10 @@ static int method_scrub_content_library(sd_bus_message *msg, void *userdata, sd_
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
         if (r != 0)
                 return r;
-        r = bus_scrub_start(m, &caller, &job, &e);
+        r = site_scrub_start(&m->site, &caller, &job, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        return sd_bus_reply_method_return(msg, "o", job);
+        return bus_job_reply(msg, job);
 }
 
 static const sd_bus_vtable site_vtable[] = {

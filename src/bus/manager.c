@@ -14,10 +14,11 @@
 #include "bus/bus-job.h"
 #include "bus/bus-managed.h"
 #include "bus/bus-schedule.h"
-#include "bus/bus-scrub.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-distribution.h"
+#include "smsprov/site-scrub.h"
 #include "smsprov/winpe-catalog.h"
 #include "util/log.h"
 
@@ -95,9 +96,40 @@ static int manager_connect(Manager *m) {
         return sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
 }
 
-static void remove_tree_later(char *path, void *userdata) {
-        job_queue_remove_later(userdata, path);
+/* --- the engine's observer: what changed in the site becomes signals -------------------------------- */
+
+static void on_object_added(void *userdata, const SmsClass *c, const char *key) {
+        (void) bus_instance_emit_interfaces(userdata, c, key, true);
 }
+
+static void on_object_changed(void *userdata, const SmsClass *c, const char *key, const size_t *changed, size_t n) {
+        (void) bus_instance_emit_changed(userdata, c, key, changed, n);
+}
+
+static void on_object_removed(void *userdata, const SmsClass *c, const char *key) {
+        (void) bus_instance_emit_interfaces(userdata, c, key, false);
+}
+
+static void on_change_notification(void *userdata, const SmsClass *c, const char *key) {
+        Manager *m = userdata;
+        _cleanup_free_ char *path = instance_path(c, key);
+        int r = path ? sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site",
+                                          "ChangeNotification", "so", key, path)
+                     : -ENOMEM;
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit ChangeNotification for %s: %m", key);
+}
+
+static const SiteObserver bus_observer = {
+        .object_added = on_object_added,
+        .object_changed = on_object_changed,
+        .object_removed = on_object_removed,
+        .change_notification = on_change_notification,
+        .job_added = bus_job_added,
+        .job_changed = bus_job_changed,
+        .job_finished = bus_job_finished,
+        .job_removed = bus_job_removed,
+};
 
 int manager_new(const ManagerConfig *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -150,31 +182,30 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_setup_registrations(m);
         if (r < 0)
                 return log_oom();
-        m->max_jobs = config->max_jobs ? config->max_jobs : MANAGER_MAX_JOBS;
-        m->max_jobs_per_caller = config->max_jobs_per_caller ? config->max_jobs_per_caller
-                                                             : MANAGER_MAX_JOBS_PER_CALLER;
+        m->site.max_jobs = config->max_jobs;
+        m->site.max_jobs_per_caller = config->max_jobs_per_caller;
+        m->site.job_linger_usec = config->job_linger_usec;
         m->max_reply_bytes = config->max_reply_bytes ? config->max_reply_bytes : MANAGER_MAX_REPLY_BYTES;
         m->site.max_object_bytes = m->max_reply_bytes / 16;
         m->max_calls = config->max_calls ? config->max_calls : MANAGER_MAX_CALLS;
         m->max_calls_per_caller = config->max_calls_per_caller ? config->max_calls_per_caller
                                                                : MANAGER_MAX_CALLS_PER_CALLER;
         m->time_scale = config->time_scale ? config->time_scale : 1;
-        m->scrub_interval_usec = (uint64_t) config->scrub_interval_sec * 1000000ULL;
-        m->job_linger_usec = config->job_linger_usec ? config->job_linger_usec : MANAGER_JOB_LINGER_USEC;
-        r = bus_job_setup(m);
+        m->scrub_interval_sec = config->scrub_interval_sec;
+        m->site.observer = &bus_observer;
+        m->site.observer_data = m;
+        r = site_jobs_start(&m->site, m->event, 2);
         if (r < 0)
                 return r;
         r = bus_defer_setup(m);
         if (r < 0)
                 return r;
-        m->site.remove_tree = remove_tree_later;
-        m->site.remove_tree_userdata = m->jobs;
         if (config->test_hold_dir) {
                 _cleanup_close_ int fd = open(config->test_hold_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0)
                         return log_error_errno(-errno, "Cannot open the test hold directory %s: %m",
                                                config->test_hold_dir);
-                r = job_queue_set_test_dir(m->jobs, fd, "");
+                r = job_queue_set_test_dir(m->site.jobs, fd, "");
                 for (size_t i = 0; r >= 0 && i < _DEFER_QUEUE_MAX; i++)
                         r = job_queue_set_test_dir(m->defer_queues[i], fd, "call.");
                 if (r < 0)
@@ -208,10 +239,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         bus_schedule_shutdown(m);
-        bus_scrub_shutdown(m);
         authz_shutdown(m);
-        m->site.remove_tree = NULL; /* the job queue goes next */
-        bus_job_shutdown(m);
+        site_jobs_stop(&m->site);
         bus_defer_shutdown(m);
         manager_cache_flush(m);
         sd_bus_flush_close_unref(m->bus);
@@ -254,11 +283,11 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         /* Distributions a stop cut short start again (or fail after the retry limit). */
-        bus_distribution_resume(m);
+        site_distribution_resume(&m->site);
         r = bus_schedule_setup(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the refresh schedules: %m");
-        r = bus_scrub_setup(m);
+        r = site_scrub_schedule(&m->site, (uint64_t) m->scrub_interval_sec * 1000000ULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the content library scrub: %m");
 

@@ -44,15 +44,10 @@ typedef struct AuthzUidCacheEntry {
         char *sender; /* a bus unique name */
         uid_t uid;
 } AuthzUidCacheEntry;
-typedef struct BusJob BusJob;
-typedef struct Distribution Distribution;
 typedef struct ScheduleTimer ScheduleTimer;
 typedef struct AuthzQuery AuthzQuery;
 typedef struct DeferCall DeferCall;
 
-#define MANAGER_MAX_JOBS 64
-#define MANAGER_MAX_JOBS_PER_CALLER 16 /* so that one flooding caller leaves room for others */
-#define MANAGER_JOB_LINGER_USEC (60ULL * 1000000ULL)
 /* Half of dbus-daemon's default max_message_size (32 MiB), which disconnects a sender that passes
  * it (API.md §6a). */
 #define MANAGER_MAX_REPLY_BYTES (16ULL * 1024 * 1024)
@@ -85,8 +80,6 @@ typedef struct Manager {
         ClassRegistration *registrations;
         size_t n_registrations;
 
-        JobQueue *jobs;            /* long operations: Job objects */
-        sd_event_source *jobs_source;
         JobQueue *defer_queues[_DEFER_QUEUE_MAX]; /* deferred replies, bus-defer.h */
         sd_event_source *defer_sources[_DEFER_QUEUE_MAX];
         DeferCall *defer_calls;    /* deferred calls not yet answered */
@@ -95,17 +88,11 @@ typedef struct Manager {
         unsigned max_calls_per_caller;
         char *adk_root;            /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
         char *osd_bin_root;        /* --osd-bin-root: i386/ x64/ arm64/ */
-        BusJob *bus_jobs;          /* running and lingering jobs on the bus */
-        unsigned max_jobs;         /* queued or running at once */
-        unsigned max_jobs_per_caller;
         uint64_t max_reply_bytes;  /* no message we send is larger (bus-reply.h) */
-        uint64_t job_linger_usec;  /* how long a finished job stays on the bus */
         bool export_running;       /* ExportDefaultBootImage runs one at a time */
-        Distribution *distributions; /* running distribution jobs (CancelDistribution finds them) */
         ScheduleTimer *schedule_timers; /* one per package with a RefreshSchedule */
         unsigned time_scale;       /* schedules run this many times faster (tests); 1 normally */
-        uint64_t scrub_interval_usec; /* --scrub-interval; 0 = none */
-        sd_event_source *scrub_source;
+        unsigned scrub_interval_sec; /* --scrub-interval; 0 = none */
 
         AuthzUidCacheEntry uid_cache[AUTHZ_UID_CACHE_SIZE];
         size_t uid_cache_next;
@@ -125,7 +112,7 @@ typedef struct ManagerConfig {
         const char *osd_bin_root;
         unsigned time_scale; /* 0 = 1 */
         bool polkit;         /* ask polkit on any bus (the system bus always does) */
-        unsigned max_jobs, max_jobs_per_caller; /* 0 = the defaults above */
+        unsigned max_jobs, max_jobs_per_caller; /* 0 = the site's defaults (site-jobs.h) */
         unsigned max_calls, max_calls_per_caller; /* 0 = the defaults above */
         unsigned max_query_rows;                /* 0 = SITE_DEFAULT_MAX_QUERY_ROWS */
         unsigned max_query_steps;               /* 0 = STORE_DEFAULT_QUERY_STEPS */

@@ -775,9 +775,9 @@ int site_object_delete(Site *site, const SmsClass *c, const char *key, const Sit
          * on ext4). A crash in between leaves images/.<key>.deleted to the start-up sweep. */
         _cleanup_free_ char *images = NULL, *gone = NULL;
         if (site->state_dir && asprintf(&images, "%s/images/%s", site->state_dir, o->key) >= 0) {
-                if (site->remove_tree && asprintf(&gone, "%s/images/.%s.deleted", site->state_dir, o->key) >= 0 &&
+                if (site->jobs && asprintf(&gone, "%s/images/.%s.deleted", site->state_dir, o->key) >= 0 &&
                     rename(images, gone) == 0)
-                        site->remove_tree(TAKE_PTR(gone), site->remove_tree_userdata);
+                        job_queue_remove_later(site->jobs, TAKE_PTR(gone));
                 else
                         (void) path_remove_tree(images);
         }
@@ -849,6 +849,10 @@ int site_package_add_change_notification(Site *site, const SmsClass *c, const ch
         if (r < 0)
                 store_rollback(site->store);
         return r;
+}
+
+const SmsClass *site_package_class(Site *site, const char *package_id) {
+        return store_object_class(site->store, sms_model_find_class("SMS_PackageBaseclass"), package_id);
 }
 
 int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {

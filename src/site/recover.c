@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 
-/* See bus-recover.h. The flags live as long as the daemon (one per library, a few hundred at
+/* See site-recover.h. The flags live as long as the daemon (one per library, a few hundred at
  * most), in a list behind one lock. */
 
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus/bus-recover.h"
+#include "smsprov/site-recover.h"
 #include "smsprov/content.h"
 #include "smsprov/macro.h"
 #include "util/log.h"
@@ -24,7 +24,7 @@ static pthread_mutex_t recovered_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t recovered_changed = PTHREAD_COND_INITIALIZER;
 static Recovered *recovered;
 
-void bus_recover_once(const char *lib_root) {
+void site_recover_once(const char *lib_root) {
         Recovered *r;
 
         pthread_mutex_lock(&recovered_lock);
@@ -75,7 +75,7 @@ static void recovery_free(Recovery *rc) {
 static void *recovery_main(void *userdata) {
         Recovery *rc = userdata;
 
-        bus_recover_once(rc->lib);
+        site_recover_once(rc->lib);
         for (char **root = rc->dp_roots; root && *root; root++) {
                 _cleanup_free_ char *resolved = NULL, *dp_lib = NULL;
                 SmsError e = SMS_ERROR_NULL;
@@ -88,7 +88,7 @@ static void *recovery_main(void *userdata) {
                         continue;
                 }
                 if (asprintf(&dp_lib, "%s/SCCMContentLib", resolved) >= 0)
-                        bus_recover_once(dp_lib);
+                        site_recover_once(dp_lib);
                 else
                         dp_lib = NULL;
         }
@@ -96,7 +96,7 @@ static void *recovery_main(void *userdata) {
         return NULL;
 }
 
-int bus_recover_start(const Site *site, const char *lib, char **dp_roots) {
+int site_recover_start(const Site *site, const char *lib, char **dp_roots) {
         Recovery *rc = calloc(1, sizeof(Recovery));
         pthread_attr_t attr;
         pthread_t thread;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 
-/* The scrub of the site's content library (API.md §5, Site.ScrubContentLibrary, and
+/* The scrub of the site's content library (site-scrub.h; API.md §5, Site.ScrubContentLibrary, and
  * --scrub-interval): a job that hashes every library file again, the only way to find damage that
  * left a file's metadata alone. What differs is removed from the library (content_site_scrub) and
  * named in a status message; each package naming it is distributed again to its DPs, whose
@@ -12,16 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus/bus-distribution.h"
-#include "bus/bus-job.h"
-#include "bus/bus-recover.h"
-#include "bus/bus-scrub.h"
-#include "bus/bus-util.h"
 #include "smsprov/content.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-distribution.h"
+#include "smsprov/site-jobs.h"
+#include "smsprov/site-recover.h"
+#include "smsprov/site-scrub.h"
 #include "util/log.h"
 
-/* After distmgr's 2301-2305 (bus-distribution.c). */
+/* After distmgr's 2301-2305 (distribution.c). */
 enum {
         MESSAGE_SCRUBBED = 2306,
         MESSAGE_SCRUB_FOUND = 2307,
@@ -30,7 +29,7 @@ enum {
 #define SCRUB_NAMED_MAX 20 /* hashes one status message names; the rest are counted */
 
 typedef struct Scrub {
-        Manager *manager;
+        Site *site;
         SiteCaller caller;
         char **bad, **packages;
 } Scrub;
@@ -53,11 +52,11 @@ static int scrub_work(Job *job, void *userdata, SmsError *e) {
         Scrub *s = userdata;
         _cleanup_free_ char *lib = NULL;
 
-        if (asprintf(&lib, "%s/contentlib", s->manager->site.state_dir) < 0)
+        if (asprintf(&lib, "%s/contentlib", s->site->state_dir) < 0)
                 return -ENOMEM;
         /* The scrub removes files: not before the start-up recovery has swept the library
-         * (bus-recover.h), the gate every writer of it passes. */
-        bus_recover_once(lib);
+         * (site-recover.h), the gate every writer of it passes. */
+        site_recover_once(lib);
         return content_site_scrub(lib, scrub_progress, job, &s->bad, &s->packages, e);
 }
 
@@ -81,7 +80,7 @@ static char *list_names(char **l) {
 /* Main thread: the status message, then the packages' distributions. */
 static int scrub_finish(Job *job, void *userdata, int result, SmsError *e) {
         Scrub *s = userdata;
-        Manager *m = s->manager;
+        Site *site = s->site;
         _cleanup_free_ char *files = NULL, *packages = NULL, *text = NULL;
         size_t n;
 
@@ -89,7 +88,7 @@ static int scrub_finish(Job *job, void *userdata, int result, SmsError *e) {
                 return result;
         n = strv_length(s->bad);
         if (n == 0) {
-                (void) site_report(&m->site, MESSAGE_SCRUBBED, 0x40000000u, &s->caller, "Site", "contentlib",
+                (void) site_report(site, MESSAGE_SCRUBBED, 0x40000000u, &s->caller, "Site", "contentlib",
                                    "content library scrubbed: every file matches its SHA-256");
                 return 0;
         }
@@ -103,57 +102,54 @@ static int scrub_finish(Job *job, void *userdata, int result, SmsError *e) {
                      *packages ? packages : "none") < 0)
                 return -ENOMEM;
         log_warning("%s", text);
-        (void) site_report(&m->site, MESSAGE_SCRUB_FOUND, 0xC0000000u, &s->caller, "Site", "contentlib", text);
+        (void) site_report(site, MESSAGE_SCRUB_FOUND, 0xC0000000u, &s->caller, "Site", "contentlib", text);
         job_set_progress(job, 100, 100, 0, 0, text);
 
         for (char **id = s->packages; id && *id; id++) {
-                const SmsClass *c = store_object_class(m->site.store, sms_model_find_class("SMS_PackageBaseclass"), *id);
-                if (c && bus_distribution_package_updated(m, c, *id, false, &s->caller, NULL) < 0)
+                const SmsClass *c = site_package_class(site, *id);
+                if (c && site_distribution_package_updated(site, c, *id, false, &s->caller, NULL) < 0)
                         log_warning("Failed to distribute %s again after the scrub.", *id);
         }
         return 0;
 }
 
-int bus_scrub_start(Manager *m, const SiteCaller *caller, char **ret_job, SmsError *e) {
+int site_scrub_start(Site *site, const SiteCaller *caller, uint64_t *ret_job, SmsError *e) {
         Scrub *s;
         int r;
 
         /* One at a time: a second would read everything again for nothing. */
-        if (bus_job_target_active(m, "Site.contentlib"))
+        if (site_job_target_active(site, "Site.contentlib"))
                 return sms_error_set(e, SMS_ERROR_BUSY, "a scrub of the content library is queued or running");
         s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
-        *s = (Scrub) { .manager = m, .caller = site_caller_keep(caller) };
+        *s = (Scrub) { .site = site, .caller = site_caller_keep(caller) };
         JobSpec spec = { .operation = "ScrubContentLibrary", .target = "Site.contentlib", .uid = caller->uid,
                          .owner = caller->peer, .cancelable = true, .work = scrub_work, .finish = scrub_finish,
                          .userdata = s, .free_userdata = scrub_free };
-        r = bus_job_start(m, &spec, SMSPROV_OBJECT_ROOT, ret_job, e);
+        r = site_job_start(site, &spec, ret_job, e);
         if (r < 0)
                 scrub_free(s);
         return r;
 }
 
 static int on_scrub_timer(sd_event_source *source, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        _cleanup_free_ char *job = NULL;
+        Site *site = userdata;
         SiteCaller daemon = { .uid = 0 };
         SmsError e = SMS_ERROR_NULL;
 
-        if (bus_scrub_start(m, &daemon, &job, &e) < 0)
+        if (site_scrub_start(site, &daemon, NULL, &e) < 0)
                 log_warning("Scheduled scrub of the content library not started: %s", e.message ? e.message : "");
         sms_error_clear(&e);
-        (void) sd_event_source_set_time_relative(source, m->scrub_interval_usec);
+        (void) sd_event_source_set_time_relative(source, site->scrub_interval_usec);
         return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
 }
 
-int bus_scrub_setup(Manager *m) {
-        if (m->scrub_interval_usec == 0)
+int site_scrub_schedule(Site *site, uint64_t interval_usec) {
+        site->scrub_interval_usec = interval_usec;
+        site->scrub_source = sd_event_source_disable_unref(site->scrub_source);
+        if (interval_usec == 0)
                 return 0;
-        return sd_event_add_time_relative(m->event, &m->scrub_source, CLOCK_MONOTONIC, m->scrub_interval_usec,
-                                          m->scrub_interval_usec / 100, on_scrub_timer, m);
-}
-
-void bus_scrub_shutdown(Manager *m) {
-        m->scrub_source = sd_event_source_disable_unref(m->scrub_source);
+        return sd_event_add_time_relative(site->event, &site->scrub_source, CLOCK_MONOTONIC, interval_usec,
+                                          interval_usec / 100, on_scrub_timer, site);
 }
