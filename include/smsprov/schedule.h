@@ -72,4 +72,6 @@ int sms_schedule_encode(const SmsScheduleToken *t, size_t n, char **ret, SmsErro
 
 /* StartTime ↔ microseconds since the epoch (UTC when is_gmt, local time otherwise). */
 uint64_t sms_schedule_token_start_usec(const SmsScheduleToken *t);
+/* The first time after `now` (µs since the epoch) that a token names; 0 when never again. */
+uint64_t sms_schedule_token_next(const SmsScheduleToken *t, uint64_t now);
 int sms_schedule_token_set_start_usec(SmsScheduleToken *t, uint64_t usec, SmsError *e);

@@ -75,3 +75,10 @@ int site_job_plan_ready(Site *site, const SiteJobPlan *plan, SmsError *e);
 /* Always takes the plan. *ret_id (optional) is the job's Id. */
 int site_job_plan_start(Site *site, SiteJobPlan *plan, uint64_t *ret_id, SmsError *e);
 SiteJobPlan *site_job_plan_free(SiteJobPlan *plan);
+
+/* A ContextID's status queue (QueryOSDBinaryInjectionStatus): an unknown ContextID is status 3
+ * (no status), not an error. */
+typedef StoreContextStatus SiteContextStatus;
+int site_context_status_get(Site *site, const char *context_id, SiteContextStatus *ret, SmsError *e);
+void site_context_status_done(SiteContextStatus *st);
+int site_context_status_delete(Site *site, const char *context_id, SmsError *e);

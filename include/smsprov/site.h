@@ -22,6 +22,7 @@
 
 typedef struct SiteJob SiteJob;
 typedef struct SiteDistribution SiteDistribution;
+typedef struct SiteScheduleTimer SiteScheduleTimer;
 
 /* How the engine tells its user what happened: the bus layer implements it and turns each call
  * into signals; the engine's tests record the calls. Every member is optional, and each is called
@@ -68,6 +69,11 @@ typedef struct Site {
         SiteDistribution *distributions; /* running (CancelDistribution finds them) */
         uint64_t scrub_interval_usec;    /* site_scrub_schedule() */
         sd_event_source *scrub_source;
+        SiteScheduleTimer *schedule_timers; /* one per package with a RefreshSchedule */
+        unsigned time_scale;             /* schedules run this many times faster (tests); 0 = 1 */
+        bool export_running;             /* ExportDefaultBootImage runs one at a time */
+        char *adk_root;                  /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
+        char *osd_bin_root;              /* --osd-bin-root: i386/ x64/ arm64/ */
 } Site;
 
 /* The observer's calls, for the engine's files: each does nothing when no observer is set. */
@@ -165,7 +171,7 @@ const SmsClass *site_package_class(Site *site, const char *package_id);
 
 /* Parses, checks and runs a WQL query. On success *ret_query holds the checked query (for its
  * class and columns) and *ret_rows the rows. */
-int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
+int site_query(Site *site, const char *text, WqlQuery **ret_query, WqlRow **ret_rows, size_t *ret_n,
                SmsError *e);
 
 /* A distribution point's ContentRoot as it may be used: beneath a --dp-root (resolved beneath
@@ -186,13 +192,13 @@ void site_dp_scope_done(Site *scope);
 #define SITE_DEFAULT_PAGE_ROWS 1000u
 /* The same two on a given store (a reader, store_open_reader(), in a worker), for callers that
  * run them away from the site's own connection. */
-int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, StoreRow **ret_rows,
+int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, WqlRow **ret_rows,
                   size_t *ret_n, SmsError *e);
 int site_query_page_in(Store *store, size_t max_query_rows, const char *text, const char *cursor, uint32_t max_rows,
-                       WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
+                       WqlQuery **ret_query, WqlRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
                        SmsError *e);
 int site_query_page(Site *site, const char *text, const char *cursor, uint32_t max_rows, WqlQuery **ret_query,
-                    StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e);
+                    WqlRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e);
 
 /* Resolves a WMI path (SMS_BootImagePackage.PackageID="LAB00001") to the concrete class and key
  * of an existing instance. A base-class path finds the instance of whichever derived class. */
@@ -213,6 +219,44 @@ int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsErro
  * (the SMS_ImageInformation rows of one package). The objects keep their keys. */
 int site_replace_rows(Site *site, const SmsClass *c, const char *match_property, const char *match,
                       SmsObject *const *objects, size_t n, SmsError *e);
+
+/* A query for a worker (ExecQuery, ExecQueryPage): made on the main thread without any I/O, run
+ * on a worker on a read-only connection of its own (WAL lets it read while the main thread
+ * writes; opened there, not while the call waits in a queue), its results read back on the main
+ * thread. `cursor` NULL: all rows at once (site_query()); otherwise a page (site_query_page()). */
+typedef struct SiteQuery {
+        Store *reader;
+        size_t max_query_rows;
+        bool paged;
+        char *text, *cursor;
+        uint32_t max_rows;
+        /* the results */
+        WqlQuery *q;
+        WqlRow *rows;
+        size_t n;
+        char *next; /* paged: the next page's cursor, "" after the last */
+} SiteQuery;
+int site_query_new(Site *site, const char *text, const char *cursor, uint32_t max_rows, SiteQuery **ret);
+int site_query_run(void *query, SmsError *e);
+void site_query_free(void *query);
+
+/* What the site is. */
+const char *site_code(const Site *site);
+const char *site_name(const Site *site);
+/* Moves on with every committed write; caches compare it to know they are stale. */
+uint64_t site_generation(const Site *site);
+/* Every key of `c` (and of its descendants when abstract), with the concrete class of each
+ * (ret_classes optional). */
+int site_object_enumerate(Site *site, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
+                          size_t *ret_n, SmsError *e);
+/* A --content-root or a --dp-root (the site's roots and dp_roots), and the cost budget of every
+ * query (0: the store's default). */
+typedef enum SiteRootKind {
+        SITE_ROOT_CONTENT,
+        SITE_ROOT_DP,
+} SiteRootKind;
+int site_add_root(Site *site, SiteRootKind kind, const char *path, SmsError *e);
+void site_set_query_budget(Site *site, uint64_t max_steps);
 
 /* A fresh SedoObjectVersion (a random GUID string). */
 int site_new_sedo_version(char **ret);

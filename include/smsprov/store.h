@@ -69,15 +69,8 @@ int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const 
                            size_t *ret_n, SmsError *e);
 size_t store_object_count(Store *s, const SmsClass *c);
 
-/* Runs a checked WQL query. Each row carries its concrete class, key and one value per
- * q->columns entry. More than max_rows rows → LimitsExceeded. */
-typedef struct StoreRow {
-        const SmsClass *class;
-        char *key;
-        CimValue *values;
-} StoreRow;
-
-int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e);
+/* Runs a checked WQL query: rows as wql.h has them. More than max_rows rows → LimitsExceeded. */
+int store_query(Store *s, const WqlQuery *q, size_t max_rows, WqlRow **ret, size_t *ret_n, SmsError *e);
 
 /* A sort value of a paged query's row, as SQLite holds it (see store-page.c). */
 typedef enum StoreSortType {
@@ -101,7 +94,7 @@ void store_sort_values_free(StoreSortValue *v, size_t n);
 /* One page of a checked query (wql_compile_sql_page()): at most max_rows rows after the row
  * whose wql_page_n_values(q) sort values `after` holds (NULL: from the start). *ret_next gets the
  * sort values of the page's last row when more rows follow, NULL after the last page. */
-int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, StoreRow **ret,
+int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, WqlRow **ret,
                      size_t *ret_n, StoreSortValue **ret_next, SmsError *e);
 
 /* Cursors: the sort values, signed together with the query text under the site's own key.
@@ -117,7 +110,6 @@ int store_cursor_decode(const Store *s, const char *query, const char *cursor, s
  * is about a second of either kind of work on the build machine. */
 #define STORE_DEFAULT_QUERY_STEPS UINT64_C(300000000)
 void store_set_query_budget(Store *s, uint64_t max_steps);
-void store_rows_free(StoreRow *rows, size_t n, size_t n_columns);
 
 /* An audit or status message (SMS_StatusMessage). The store adds the site code, machine, process,
  * thread and time. Must run inside a transaction so that it commits with the change it records. */

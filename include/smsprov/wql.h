@@ -164,3 +164,12 @@ WqlLike *wql_like_free(WqlLike *l);
 static inline void wql_like_freep(WqlLike **l) {
         wql_like_free(*l);
 }
+
+/* A row of a query's result: the instance's concrete class and key, and one value per
+ * q->columns entry. */
+typedef struct WqlRow {
+        const SmsClass *class;
+        char *key;
+        CimValue *values;
+} WqlRow;
+void wql_rows_free(WqlRow *rows, size_t n, size_t n_columns);

@@ -6,15 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus/bus-distribution.h"
 #include "bus/bus-image.h"
+#include "bus/bus-job.h"
 #include "bus/bus-managed.h"
 #include "bus/bus-paths.h"
-#include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
-#include "smsprov/site-distribution.h"
+#include "smsprov/site-writes.h"
 #include "util/log.h"
 
 char *class_path(const SmsClass *c) {
@@ -99,49 +98,25 @@ static int property_get_method_schema(sd_bus *bus, const char *path, const char 
         return sd_bus_message_close_container(reply);
 }
 
+int bus_reply_created(sd_bus_message *msg, const SmsClass *c, const char *key, uint64_t job) {
+        _cleanup_free_ char *path = instance_path(c, key), *job_path = job ? bus_job_path(job) : NULL;
+
+        if (!path || (job && !job_path))
+                return -ENOMEM;
+        return sd_bus_reply_method_return(msg, "oo", path, job_path ? job_path : "/");
+}
+
 /* The Create once its paths are checked (bus-paths.h). */
-static int create_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key,
-                       SiteChange *changes, size_t n, SiteJobPlan *no_plan, const SiteCaller *caller,
-                       SmsError *e) {
-        _cleanup_free_ char *key = NULL, *path = NULL, *job_path = NULL;
+int bus_create_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *unused_key, SiteChange *changes,
+                    size_t n, SiteJobPlan *no_plan, const SiteCaller *caller, SmsError *e) {
+        _cleanup_free_ char *key = NULL;
         uint64_t job = 0;
         int r;
 
-        /* An assignment to a DP distributes at once: the job limit before the row, which would
-         * otherwise stay INSTALL_PENDING with no distribution behind it. */
-        bool assigns = streq(c->name, "SMS_DistributionPoint");
-        if (assigns) {
-                r = site_job_check_limits(&m->site, caller->peer, e);
-                if (r < 0)
-                        return r;
-        }
-        r = site_object_create(&m->site, c, changes, n, NULL, 0, caller, &key, e);
+        r = site_create(&m->site, c, changes, n, caller, &key, &job, e);
         if (r < 0)
                 return r;
-
-        path = instance_path(c, key);
-        if (!path)
-                return -ENOMEM;
-        (void) bus_instance_emit_interfaces(m, c, key, true);
-        bus_schedule_update(m, c, key);
-        if (assigns) {
-                r = site_distribution_created(&m->site, key, caller, &job, e);
-                if (r < 0) {
-                        /* The distribution could not start (out of memory, the database): the
-                         * assignment goes again, so that the call changed nothing. */
-                        SmsError ignore = SMS_ERROR_NULL;
-                        if (site_object_delete(&m->site, c, key, caller, &ignore) >= 0)
-                                (void) bus_instance_emit_interfaces(m, c, key, false);
-                        else
-                                log_warning("Failed to take back assignment %s: %s", key,
-                                            ignore.message ? ignore.message : "");
-                        sms_error_clear(&ignore);
-                        return r;
-                }
-        }
-        if (job && !(job_path = bus_job_path(job)))
-                return -ENOMEM;
-        return sd_bus_reply_method_return(msg, "oo", path, job_path ? job_path : "/");
+        return bus_reply_created(msg, c, key, job);
 }
 
 static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -169,7 +144,7 @@ static int method_create(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (sms_class_find_property(reg->class, "ImageProperty") >= 0)
                 return bus_image_create(m, msg, reg->class, changes, n, params, n_params, &caller, error);
         site_changes_free(params, n_params);
-        return bus_paths_then(m, msg, reg->class, NULL, changes, n, NULL, &caller, create_then, error);
+        return bus_paths_then(m, msg, reg->class, NULL, changes, n, NULL, &caller, bus_create_then, error);
 }
 
 static const sd_bus_vtable class_vtable[] = {

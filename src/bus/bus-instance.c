@@ -18,7 +18,8 @@
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
-#include "smsprov/site-distribution.h"
+#include "smsprov/site-image.h"
+#include "smsprov/site-writes.h"
 #include "util/log.h"
 
 static bool key_is_alphanumeric(const char *key) {
@@ -93,7 +94,7 @@ void manager_cache_flush(Manager *m) {
 /* --- finding instances ----------------------------------------------------------------------- */
 
 static SmsObject *cache_lookup(Manager *m, const char *path) {
-        uint64_t generation = store_generation(m->site.store);
+        uint64_t generation = site_generation(&m->site);
 
         for (size_t i = 0; i < INSTANCE_CACHE_SIZE; i++)
                 if (m->cache[i].object && m->cache[i].generation == generation && streq(m->cache[i].path, path))
@@ -106,7 +107,7 @@ static void cache_put(Manager *m, char *path, SmsObject *o) {
 
         free(entry->path);
         sms_object_free(entry->object);
-        *entry = (InstanceCacheEntry) { .path = path, .object = o, .generation = store_generation(m->site.store) };
+        *entry = (InstanceCacheEntry) { .path = path, .object = o, .generation = site_generation(&m->site) };
         m->cache_next = (m->cache_next + 1) % INSTANCE_CACHE_SIZE;
 }
 
@@ -162,7 +163,7 @@ static int instance_enumerate(sd_bus *bus, const char *prefix, void *userdata, c
                 *ret_nodes = NULL;
                 return 0;
         }
-        r = store_object_enumerate(reg->manager->site.store, reg->class, &keys, NULL, &n, &e);
+        r = site_object_enumerate(&reg->manager->site, reg->class, &keys, NULL, &n, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
 
@@ -250,117 +251,25 @@ int bus_instance_emit_interfaces(Manager *m, const SmsClass *c, const char *key,
         return 0;
 }
 
-/* --- Put's triggers ----------------------------------------------------------------------------- */
-
-/* The write-only triggers a Put may carry: RefreshPkgSourceFlag = true refreshes the package (a
- * boot image rebuilds), RefreshNow = true redistributes to that DP. */
-typedef struct PutTriggers {
-        bool refresh_source, refresh_dp;
-} PutTriggers;
-
-static PutTriggers put_triggers(const SmsClass *c, const SiteChange *changes, size_t n) {
-        PutTriggers t = {};
-        for (size_t i = 0; i < n; i++) {
-                const SmsProperty *p = c->all[changes[i].index];
-                if ((p->flags & SMS_PROP_WRITE_ONLY) && !changes[i].value.null && changes[i].value.b) {
-                        t.refresh_source |= streq(p->name, "RefreshPkgSourceFlag");
-                        t.refresh_dp |= streq(p->name, "RefreshNow");
-                }
-        }
-        return t;
-}
+/* --- methods ----------------------------------------------------------------------------------- */
 
 /* The actions a Put is authorized as: editing, and the work its triggers start. */
-static size_t put_actions(const SmsClass *c, PutTriggers t, const char **actions) {
+static size_t put_actions(const SmsClass *c, SitePutTriggers t, const char **actions) {
         size_t n = 0;
         actions[n++] = AUTHZ_ACTION_MANAGE_PACKAGES;
         if (t.refresh_source)
-                actions[n++] = bus_image_is_boot_image(c) ? AUTHZ_ACTION_BUILD_IMAGES : AUTHZ_ACTION_DISTRIBUTE_CONTENT;
+                actions[n++] = site_is_boot_image(c) ? AUTHZ_ACTION_BUILD_IMAGES : AUTHZ_ACTION_DISTRIBUTE_CONTENT;
         if (t.refresh_dp)
                 actions[n++] = AUTHZ_ACTION_DISTRIBUTE_CONTENT;
         return n;
 }
 
-/* The object as the Put will leave it, as far as a triggered job reads it: the stored row with
- * the written values over it. NULL (and 0) when the Put carries a stale SedoObjectVersion:
- * site_object_put() then refuses it with VersionMismatch, before anything else. */
-static int put_preview(Manager *m, const SmsClass *c, const char *key, const SiteChange *changes, size_t n,
-                       SmsObject **ret, SmsError *e) {
-        _cleanup_(sms_object_freep) SmsObject *o = NULL;
-        int sedo = sms_class_find_property(c, "SedoObjectVersion"), r;
-
-        r = site_object_load(&m->site, c, key, &o, e);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                size_t idx = changes[i].index;
-                if (sedo >= 0 && idx == (size_t) sedo) {
-                        const CimValue *stored = &o->values[idx];
-                        if (changes[i].value.type != CIM_STRING || stored->null || !streq(changes[i].value.str, stored->str)) {
-                                *ret = NULL;
-                                return 0;
-                        }
-                        continue;
-                }
-                if (c->all[idx]->flags & SMS_PROP_WRITE_ONLY)
-                        continue;
-                cim_value_clear(&o->values[idx]);
-                r = cim_value_copy(&o->values[idx], &changes[i].value);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(o);
-        return 0;
-}
-
-/* Makes the triggered job ready before the Put is committed: a job that cannot start (a source
- * gone, a package busy, the job limits) refuses the Put, and nothing changes. *ret is NULL when
- * there is nothing to start, or when the Put is stale (it fails by itself). */
-static int put_triggers_prepare(Manager *m, const SmsClass *c, const char *key, const SiteChange *changes, size_t n,
-                                PutTriggers t, const SiteCaller *caller, SiteJobPlan **ret, SmsError *e) {
-        _cleanup_(sms_object_freep) SmsObject *after = NULL;
-        int r;
-
-        *ret = NULL;
-        if (!t.refresh_source && !t.refresh_dp)
-                return 0;
-        r = put_preview(m, c, key, changes, n, &after, e);
-        if (r < 0 || !after)
-                return r;
-        r = t.refresh_source ? bus_image_refresh_prepare(m, c, key, after, caller, ret, e)
-                             : site_distribution_refresh_prepare(&m->site, key, caller, ret, e);
-        if (r >= 0)
-                r = site_job_check_limits(&m->site, caller->peer, e);
-        if (r < 0)
-                *ret = site_job_plan_free(*ret);
-        return r;
-}
-
-/* --- methods ----------------------------------------------------------------------------------- */
-
-/* The Put once its paths and its triggered job's files are checked (bus-paths.h): the
- * transaction, the signals, the job started. */
+/* The Put once its paths and its triggered job's files are checked (bus-paths.h). */
 static int put_then(Manager *m, sd_bus_message *msg, const SmsClass *c, const char *key, SiteChange *changes,
                     size_t n, SiteJobPlan *plan, const SiteCaller *caller, SmsError *e) {
-        _cleanup_free_ size_t *changed = NULL;
-        size_t n_changed = 0;
-        int r;
-
-        r = plan ? site_job_plan_ready(&m->site, plan, e) : 0;
-        if (r >= 0)
-                r = site_object_put(&m->site, c, key, changes, n, caller, &changed, &n_changed, e);
-        if (r < 0) {
-                site_job_plan_free(plan); /* never ran */
+        int r = site_put(&m->site, c, key, changes, n, plan, caller, NULL, e);
+        if (r < 0)
                 return r;
-        }
-        bus_instance_emit_changed(m, c, key, changed, n_changed);
-        /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
-        bus_schedule_update(m, c, key);
-        if (plan) {
-                r = site_job_plan_start(&m->site, plan, NULL, e);
-                if (r < 0)
-                        return r;
-        }
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -380,27 +289,20 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         r = bus_read_changes(msg, reg->class, &changes, &n, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        PutTriggers t = put_triggers(reg->class, changes, n);
         const char *actions[3];
-        r = authz_check_write_all(m, msg, actions, put_actions(reg->class, t, actions), &caller, error);
+        r = authz_check_write_all(m, msg, actions, put_actions(reg->class, site_put_triggers(reg->class, changes, n), actions),
+                                  &caller, error);
         if (r != 0) {
                 site_changes_free(changes, n);
                 return r;
         }
         /* The triggered job is made ready first; what it reads is looked up with the Put's paths. */
-        r = put_triggers_prepare(m, reg->class, key, changes, n, t, &caller, &plan, &e);
+        r = site_put_prepare(&m->site, reg->class, key, changes, n, &caller, &plan, &e);
         if (r < 0) {
                 site_changes_free(changes, n);
                 return bus_reply_error_take(error, &e, r);
         }
         return bus_paths_then(m, msg, reg->class, key, changes, n, plan, &caller, put_then, error);
-}
-
-/* Is a job of this package (a build, a refresh, an extraction, a distribution) queued or
- * running? Its work may still write the package's folders and rows. */
-static bool package_has_job(Manager *m, const SmsClass *c, const char *key) {
-        _cleanup_free_ char *target = NULL;
-        return asprintf(&target, "%s.%s", c->name, key) < 0 || site_job_target_active(&m->site, target);
 }
 
 static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -416,65 +318,28 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r != 0)
                 return r;
-        /* An assignment goes when its content has left the DP: REMOVAL_PENDING until then. */
-        if (streq(reg->class->name, "SMS_DistributionPoint")) {
-                r = site_object_check_writable(&m->site, reg->class, key, &e);
-                if (r >= 0)
-                        r = site_distribution_remove(&m->site, key, &caller, &e);
-                if (r < 0) {
-                        return bus_reply_error_take(error, &e, r);
-                }
-                return sd_bus_reply_method_return(msg, NULL);
-        }
-        if (sms_class_is_a(reg->class, sms_model_find_class("SMS_PackageBaseclass"))) {
-                size_t n_dps = 0;
-                if (package_has_job(m, reg->class, key))
-                        return bus_set_error(error, SMS_ERROR_BUSY,
-                                             "%s has a job queued or running; wait for it or cancel it first", key);
-                /* Fails closed: a package whose DPs cannot be counted is not deleted. */
-                r = site_distribution_count(&m->site, key, &n_dps, &e);
-                if (r < 0)
-                        return bus_reply_error_take(error, &e, r);
-                if (n_dps > 0)
-                        return bus_set_error(error, SMS_ERROR_BUSY,
-                                             "%s is on %zu distribution point(s); remove it from them first (delete "
-                                             "its SMS_DistributionPoint instances)",
-                                             key, n_dps);
-        }
-        r = site_object_delete(&m->site, reg->class, key, &caller, &e);
-        if (r < 0) {
+        r = site_delete(&m->site, reg->class, key, &caller, &e);
+        if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        }
-        bus_schedule_update(m, reg->class, key); /* drops the timer */
-        /* Nothing runs between the commit and this signal, so no caller sees the object gone
-         * before it is told. */
-        (void) bus_instance_emit_interfaces(m, reg->class, key, false);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_add_change_notification(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key), *path = NULL;
+        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
         int r;
 
-        if (!key || !(path = instance_path(reg->class, key)))
+        if (!key)
                 return -ENOMEM;
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
         if (r != 0)
                 return r;
-        r = site_package_add_change_notification(&m->site, reg->class, key, &caller, &e);
-        if (r < 0) {
-                return bus_reply_error_take(error, &e, r);
-        }
-        r = sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site", "ChangeNotification", "so",
-                               key, path);
+        r = site_change_notification(&m->site, reg->class, key, &caller, &e);
         if (r < 0)
-                log_warning_errno(r, "Failed to emit ChangeNotification for %s: %m", key);
-        /* The site re-evaluates the package's distribution: DPs without its current version get it. */
-        (void) site_distribution_package_updated(&m->site, reg->class, key, true, &caller, NULL);
+                return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -482,8 +347,6 @@ static int set_source_site(sd_bus_message *msg, void *userdata, const char *sour
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
-        _cleanup_free_ size_t *changed = NULL;
-        size_t n_changed = 0;
         SiteCaller caller;
         SmsError e = SMS_ERROR_NULL;
         int r;
@@ -493,12 +356,9 @@ static int set_source_site(sd_bus_message *msg, void *userdata, const char *sour
         r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
         if (r != 0)
                 return r;
-        r = site_package_set_source_site(&m->site, reg->class, key, source_site ? source_site : store_site_code(m->site.store),
-                                         &caller, &changed, &n_changed, &e);
-        if (r < 0) {
+        r = site_set_source_site(&m->site, reg->class, key, source_site, &caller, &e);
+        if (r < 0)
                 return bus_reply_error_take(error, &e, r);
-        }
-        bus_instance_emit_changed(m, reg->class, key, changed, n_changed);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -597,7 +457,7 @@ int bus_instance_append_managed(BusManagedReply *w, sd_bus_error *error) {
 
                 if (reg->class->abstract || !sms_class_is_managed(reg->class))
                         continue;
-                r = store_object_enumerate(m->site.store, reg->class, &keys, NULL, &n, &e);
+                r = site_object_enumerate(&m->site, reg->class, &keys, NULL, &n, &e);
                 if (r < 0)
                         return bus_reply_error_take(error, &e, r);
                 for (size_t k = 0; k < n; k++) {

@@ -178,7 +178,7 @@ int bus_message_size(sd_bus_message *sealed, uint64_t *ret) {
         return 0;
 }
 
-uint64_t bus_query_rows_size_min(const WqlQuery *q, const StoreRow *rows, size_t n) {
+uint64_t bus_query_rows_size_min(const WqlQuery *q, const WqlRow *rows, size_t n) {
         uint64_t size = 0;
 
         for (size_t i = 0; i < n; i++) {

@@ -8,7 +8,6 @@
 #include <systemd/sd-bus.h>
 
 #include "bus/manager.h"
-#include "smsprov/store.h"
 #include "smsprov/wql.h"
 
 /* The call that returns results of any size, named in every LimitsExceeded of the budget. */
@@ -30,7 +29,7 @@ uint64_t bus_message_header_bound(sd_bus_message *m);
 
 /* A lower bound of the bytes ExecQuery's reply of these rows takes: a reply it already puts over
  * the budget is refused before it is built. */
-uint64_t bus_query_rows_size_min(const WqlQuery *q, const StoreRow *rows, size_t n);
+uint64_t bus_query_rows_size_min(const WqlQuery *q, const WqlRow *rows, size_t n);
 
 /* Sends reply (a method return to call, built but not sent) if it fits the budget; otherwise
  * returns LimitsExceeded for the handler to return. For handlers whose reply grows with the

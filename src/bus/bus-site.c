@@ -18,13 +18,13 @@
 static int property_get_site_code(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return sd_bus_message_append(reply, "s", store_site_code(m->site.store));
+        return sd_bus_message_append(reply, "s", site_code(&m->site));
 }
 
 static int property_get_site_name(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        return sd_bus_message_append(reply, "s", store_site_name(m->site.store));
+        return sd_bus_message_append(reply, "s", site_name(&m->site));
 }
 
 static int property_get_provider_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -47,7 +47,7 @@ static int property_get_classes(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
-static int append_row(sd_bus_message *reply, const WqlQuery *q, const StoreRow *row) {
+static int append_row(sd_bus_message *reply, const WqlQuery *q, const WqlRow *row) {
         _cleanup_free_ char *path = instance_path(row->class, row->key);
         int r;
 
@@ -83,7 +83,7 @@ static int append_row(sd_bus_message *reply, const WqlQuery *q, const StoreRow *
 }
 
 /* a(oa{sv}): the rows of a query or of one page of it */
-static int append_rows(sd_bus_message *reply, const WqlQuery *q, const StoreRow *rows, size_t n) {
+static int append_rows(sd_bus_message *reply, const WqlQuery *q, const WqlRow *rows, size_t n) {
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(oa{sv})");
@@ -94,53 +94,12 @@ static int append_rows(sd_bus_message *reply, const WqlQuery *q, const StoreRow 
         return r;
 }
 
-/* Queries run on the query workers (DEFER_QUERY) on a read-only connection of their own (WAL),
- * and the reply goes out from the main thread when the rows are read: one caller's query never
- * delays another caller's call. The connection is opened in the worker, not while the call waits
- * in the queue. */
-typedef struct QueryCall {
-        Store *reader;
-        size_t max_query_rows;
-        bool paged;
-        char *text, *cursor;
-        uint32_t max_rows;
-        /* the worker's results */
-        WqlQuery *q;
-        StoreRow *rows;
-        size_t n;
-        char *next;
-} QueryCall;
-
-static void query_call_free(void *p) {
-        QueryCall *qc = p;
-
-        store_close(qc->reader);
-        if (qc->rows)
-                store_rows_free(qc->rows, qc->n, qc->q->n_columns);
-        wql_query_free(qc->q);
-        free(qc->text);
-        free(qc->cursor);
-        free(qc->next);
-        free(qc);
-}
-
-static int query_work(void *userdata, SmsError *e) {
-        QueryCall *qc = userdata;
-        int r;
-
-        r = store_reader_open(qc->reader, e);
-        if (r >= 0 && qc->paged)
-                r = site_query_page_in(qc->reader, qc->max_query_rows, qc->text, qc->cursor, qc->max_rows, &qc->q,
-                                       &qc->rows, &qc->n, &qc->next, e);
-        else if (r >= 0)
-                r = site_query_in(qc->reader, qc->max_query_rows, qc->text, &qc->q, &qc->rows, &qc->n, e);
-        qc->reader = store_close(qc->reader);
-        return r;
-}
-
+/* Queries run on the query workers (DEFER_QUERY) on a read-only connection of their own
+ * (site_query_run()), and the reply goes out from the main thread when the rows are read: one
+ * caller's query never delays another caller's call. */
 static int query_reply(Manager *m, sd_bus_message *msg, void *userdata, int result, SmsError *e) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        QueryCall *qc = userdata;
+        SiteQuery *qc = userdata;
         int r;
 
         if (result < 0)
@@ -163,21 +122,14 @@ static int query_reply(Manager *m, sd_bus_message *msg, void *userdata, int resu
         return r;
 }
 
-static int query_defer(Manager *m, sd_bus_message *msg, const char *text, const char *cursor, uint32_t max_rows,
-                       bool paged) {
-        QueryCall *qc = calloc(1, sizeof(QueryCall));
+static int query_defer(Manager *m, sd_bus_message *msg, const char *text, const char *cursor, uint32_t max_rows) {
+        SiteQuery *sq = NULL;
         int r;
 
-        if (!qc)
-                return -ENOMEM;
-        *qc = (QueryCall) { .max_query_rows = m->site.max_query_rows, .paged = paged, .max_rows = max_rows,
-                            .text = strdup(text), .cursor = strdup(cursor ? cursor : "") };
-        r = qc->text && qc->cursor ? store_new_reader(m->site.store, &qc->reader) : -ENOMEM;
-        if (r < 0) {
-                query_call_free(qc);
+        r = site_query_new(&m->site, text, cursor, max_rows, &sq);
+        if (r < 0)
                 return r;
-        }
-        return bus_defer(m, DEFER_QUERY, msg, query_work, query_reply, qc, query_call_free);
+        return bus_defer(m, DEFER_QUERY, msg, site_query_run, query_reply, sq, site_query_free);
 }
 
 static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -187,7 +139,7 @@ static int method_exec_query(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = sd_bus_message_read(msg, "s", &text);
         if (r < 0)
                 return r;
-        return query_defer(userdata, msg, text, NULL, 0, false);
+        return query_defer(userdata, msg, text, NULL, 0);
 }
 
 static int method_exec_query_page(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -198,7 +150,7 @@ static int method_exec_query_page(sd_bus_message *msg, void *userdata, sd_bus_er
         r = sd_bus_message_read(msg, "ssu", &text, &cursor, &max_rows);
         if (r < 0)
                 return r;
-        return query_defer(userdata, msg, text, cursor, max_rows, true);
+        return query_defer(userdata, msg, text, cursor, max_rows);
 }
 
 static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -222,7 +174,7 @@ static int method_get_object(sd_bus_message *msg, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(msg, "o", path);
 }
 
-static int method_scrub_content_library(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+static int method_scrub_library(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         uint64_t job = 0;
         SmsError e = SMS_ERROR_NULL;
@@ -252,7 +204,7 @@ static const sd_bus_vtable site_vtable[] = {
         SD_BUS_METHOD_WITH_NAMES("GetObject", "s", SD_BUS_PARAM(WmiPath), "o", SD_BUS_PARAM(Object),
                                  method_get_object, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("ScrubContentLibrary", "", "", "o", SD_BUS_PARAM(Job),
-                                 method_scrub_content_library, SD_BUS_VTABLE_UNPRIVILEGED),
+                                 method_scrub_library, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("ChangeNotification", "so", SD_BUS_PARAM(PackageID) SD_BUS_PARAM(Package), 0),
         SD_BUS_SIGNAL_WITH_NAMES("JobNew", "to", SD_BUS_PARAM(Id) SD_BUS_PARAM(Job), 0),
         SD_BUS_SIGNAL_WITH_NAMES("JobRemoved", "tos", SD_BUS_PARAM(Id) SD_BUS_PARAM(Job) SD_BUS_PARAM(Result), 0),

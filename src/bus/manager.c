@@ -13,11 +13,11 @@
 #include "bus/bus-distribution.h"
 #include "bus/bus-job.h"
 #include "bus/bus-managed.h"
-#include "bus/bus-schedule.h"
 #include "bus/bus-util.h"
 #include "bus/registration.h"
 #include "smsprov/macro.h"
 #include "smsprov/site-distribution.h"
+#include "smsprov/site-schedule.h"
 #include "smsprov/site-scrub.h"
 #include "smsprov/winpe-catalog.h"
 #include "util/log.h"
@@ -154,18 +154,18 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         }
         if (config->max_query_rows)
                 m->site.max_query_rows = config->max_query_rows;
-        store_set_query_budget(m->site.store, config->max_query_steps);
+        site_set_query_budget(&m->site, config->max_query_steps);
         const struct {
                 char **paths;
-                ContentRoots *roots;
+                SiteRootKind kind;
                 const char *option;
         } root_lists[] = {
-                { config->content_roots, &m->site.roots, "--content-root" },
-                { config->dp_roots, &m->site.dp_roots, "--dp-root" },
+                { config->roots, SITE_ROOT_CONTENT, "--content-root" },
+                { config->dp_roots, SITE_ROOT_DP, "--dp-root" },
         };
         for (size_t l = 0; l < ELEMENTSOF(root_lists); l++)
                 for (char **root = root_lists[l].paths; root && *root; root++) {
-                        r = content_roots_add(root_lists[l].roots, *root, &e);
+                        r = site_add_root(&m->site, root_lists[l].kind, *root, &e);
                         if (r < 0) {
                                 log_error_errno(r, "Bad %s: %s", root_lists[l].option, e.message ? e.message : *root);
                                 sms_error_clear(&e);
@@ -190,7 +190,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->max_calls = config->max_calls ? config->max_calls : MANAGER_MAX_CALLS;
         m->max_calls_per_caller = config->max_calls_per_caller ? config->max_calls_per_caller
                                                                : MANAGER_MAX_CALLS_PER_CALLER;
-        m->time_scale = config->time_scale ? config->time_scale : 1;
+        m->site.time_scale = config->time_scale;
         m->scrub_interval_sec = config->scrub_interval_sec;
         m->site.observer = &bus_observer;
         m->site.observer_data = m;
@@ -212,14 +212,14 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                         return log_error_errno(r, "Failed to set the test hold directory: %m");
                 log_info("Test points are on: jobs hold where %s/<point> exists.", config->test_hold_dir);
         }
-        if ((config->adk_root && !(m->adk_root = strdup(config->adk_root))) ||
-            (config->osd_bin_root && !(m->osd_bin_root = strdup(config->osd_bin_root))))
+        if ((config->adk_root && !(m->site.adk_root = strdup(config->adk_root))) ||
+            (config->osd_bin_root && !(m->site.osd_bin_root = strdup(config->osd_bin_root))))
                 return log_oom();
 
         /* The optional component catalog reflects the kit as it is now. */
         SmsObject **catalog = NULL;
         size_t n_catalog = 0;
-        r = winpe_catalog_scan(m->adk_root, &catalog, &n_catalog, &e);
+        r = winpe_catalog_scan(m->site.adk_root, &catalog, &n_catalog, &e);
         if (r >= 0)
                 r = site_replace_rows(&m->site, sms_model_find_class("SMS_OSDeploymentKitWinPEOptionalComponent"),
                                       NULL, NULL, catalog, n_catalog, &e);
@@ -238,7 +238,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        bus_schedule_shutdown(m);
+        site_schedules_stop(&m->site);
         authz_shutdown(m);
         site_jobs_stop(&m->site);
         bus_defer_shutdown(m);
@@ -258,8 +258,6 @@ Manager *manager_free(Manager *m) {
                 free(m->uid_cache[i].sender);
         site_close(&m->site);
         free(m->bus_address);
-        free(m->adk_root);
-        free(m->osd_bin_root);
         free(m);
         return NULL;
 }
@@ -284,7 +282,7 @@ int manager_run(Manager *m) {
                 return r;
         /* Distributions a stop cut short start again (or fail after the retry limit). */
         site_distribution_resume(&m->site);
-        r = bus_schedule_setup(m);
+        r = site_schedules_start(&m->site);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the refresh schedules: %m");
         r = site_scrub_schedule(&m->site, (uint64_t) m->scrub_interval_sec * 1000000ULL);
@@ -303,7 +301,7 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
 
-        log_info("smsprovd serving site %s as %s.", store_site_code(m->site.store), SMSPROV_BUS_NAME);
+        log_info("smsprovd serving site %s as %s.", site_code(&m->site), SMSPROV_BUS_NAME);
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");

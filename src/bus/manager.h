@@ -44,7 +44,6 @@ typedef struct AuthzUidCacheEntry {
         char *sender; /* a bus unique name */
         uid_t uid;
 } AuthzUidCacheEntry;
-typedef struct ScheduleTimer ScheduleTimer;
 typedef struct AuthzQuery AuthzQuery;
 typedef struct DeferCall DeferCall;
 
@@ -86,12 +85,7 @@ typedef struct Manager {
         uint64_t last_defer_id;    /* each deferred call's id, so that test points tell them apart */
         unsigned max_calls;        /* deferred calls and polkit questions at once */
         unsigned max_calls_per_caller;
-        char *adk_root;            /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
-        char *osd_bin_root;        /* --osd-bin-root: i386/ x64/ arm64/ */
         uint64_t max_reply_bytes;  /* no message we send is larger (bus-reply.h) */
-        bool export_running;       /* ExportDefaultBootImage runs one at a time */
-        ScheduleTimer *schedule_timers; /* one per package with a RefreshSchedule */
-        unsigned time_scale;       /* schedules run this many times faster (tests); 1 normally */
         unsigned scrub_interval_sec; /* --scrub-interval; 0 = none */
 
         AuthzUidCacheEntry uid_cache[AUTHZ_UID_CACHE_SIZE];
@@ -105,7 +99,7 @@ typedef struct ManagerConfig {
         const char *bus_address;
         const char *state_dir;
         const char *site_code;
-        char **content_roots;
+        char **roots;    /* --content-root: where sources are read and exports written */
         char **dp_roots; /* where distribution points may be (--dp-root) */
         uint64_t job_linger_usec; /* 0 = the default 60 s */
         const char *adk_root;

@@ -294,7 +294,7 @@ int main(int argc, char *argv[]) {
                 log_error("This program takes no positional arguments.");
                 return 2;
         }
-        config.content_roots = roots;
+        config.roots = roots;
         config.dp_roots = dp_roots;
         /* A test point lets whoever can write DIR stall or kill jobs: never on a shared bus. */
         if (config.test_hold_dir && config.bus_kind != BUS_KIND_ADDRESS) {

@@ -303,3 +303,95 @@ int sms_schedule_token_set_start_usec(SmsScheduleToken *t, uint64_t usec, SmsErr
         t->minute = (unsigned) tm.tm_min;
         return 0;
 }
+
+#define MINUTE_USEC (60ULL * 1000000ULL)
+#define DAY_USEC (24ULL * 60ULL * MINUTE_USEC)
+
+/* --- when a token fires next --------------------------------------------------------------------- */
+
+static uint64_t make_usec(const SmsScheduleToken *t, int year, int month, int day) {
+        SmsScheduleToken copy = *t;
+        copy.year = (unsigned) year;
+        copy.month = (unsigned) month;
+        copy.day = (unsigned) day;
+        return sms_schedule_token_start_usec(&copy);
+}
+
+static int days_in_month(int year, int month) {
+        static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* 0 Sunday … 6 Saturday, for a date (Zeller's congruence, Gregorian). */
+static int weekday_of(int year, int month, int day) {
+        if (month < 3) {
+                month += 12;
+                year--;
+        }
+        int k = year % 100, j = year / 100;
+        int h = (day + 13 * (month + 1) / 5 + k + k / 4 + j / 4 + 5 * j) % 7; /* 0 Saturday */
+        return (h + 6) % 7;
+}
+
+uint64_t sms_schedule_token_next(const SmsScheduleToken *t, uint64_t now) {
+        uint64_t start = sms_schedule_token_start_usec(t);
+
+        switch (t->type) {
+        case SMS_ST_NON_RECURRING:
+                return start > now ? start : 0;
+        case SMS_ST_RECUR_INTERVAL: {
+                uint64_t period = t->day_span * DAY_USEC + t->hour_span * 60ULL * MINUTE_USEC + t->minute_span * MINUTE_USEC;
+                if (period == 0)
+                        return 0;
+                if (start > now)
+                        return start;
+                return start + ((now - start) / period + 1) * period;
+        }
+        case SMS_ST_RECUR_WEEKLY: {
+                /* The first matching weekday on or after the start, then every N weeks. */
+                int wd = weekday_of((int) t->year, (int) t->month, (int) t->day);
+                int delta = ((int) t->weekday - 1 - wd + 7) % 7;
+                uint64_t first = start + (uint64_t) delta * DAY_USEC;
+                uint64_t period = 7ULL * (t->for_number_of_weeks ? t->for_number_of_weeks : 1) * DAY_USEC;
+                if (first > now)
+                        return first;
+                return first + ((now - first) / period + 1) * period;
+        }
+        case SMS_ST_RECUR_MONTHLY_BY_DATE:
+        case SMS_ST_RECUR_MONTHLY_BY_WEEKDAY: {
+                unsigned step = t->for_number_of_months ? t->for_number_of_months : 1;
+                int year = (int) t->year, month = (int) t->month;
+                /* Walk the months of the schedule until one lands after now (bounded: 1970–2100). */
+                for (int i = 0; i < 12 * 130; i++) {
+                        int day;
+                        if (t->type == SMS_ST_RECUR_MONTHLY_BY_DATE)
+                                day = t->month_day == 0 || (int) t->month_day > days_in_month(year, month)
+                                              ? days_in_month(year, month)
+                                              : (int) t->month_day;
+                        else {
+                                int first = weekday_of(year, month, 1);
+                                int d = 1 + ((int) t->weekday - 1 - first + 7) % 7;
+                                if (t->week_order == 0) { /* last */
+                                        while (d + 7 <= days_in_month(year, month))
+                                                d += 7;
+                                } else
+                                        d += 7 * ((int) t->week_order - 1);
+                                day = d <= days_in_month(year, month) ? d : 0;
+                        }
+                        if (day > 0) {
+                                uint64_t when = make_usec(t, year, month, day);
+                                if (when > now && when >= start)
+                                        return when;
+                        }
+                        month += (int) step;
+                        while (month > 12) {
+                                month -= 12;
+                                year++;
+                        }
+                }
+                return 0;
+        }
+        }
+        return 0;
+}

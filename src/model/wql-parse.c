@@ -927,3 +927,13 @@ WqlQuery *wql_query_free(WqlQuery *q) {
         free(q);
         return NULL;
 }
+
+void wql_rows_free(WqlRow *rows, size_t n, size_t n_columns) {
+        for (size_t i = 0; i < n; i++) {
+                free(rows[i].key);
+                for (size_t j = 0; j < n_columns; j++)
+                        cim_value_clear(&rows[i].values[j]);
+                free(rows[i].values);
+        }
+        free(rows);
+}

@@ -537,7 +537,7 @@ static int assigned_dps(Site *site, const char *package_id, bool only_stale, uin
                         size_t *ret_n) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         _cleanup_free_ char *text = NULL, *quoted = NULL;
-        StoreRow *rows = NULL;
+        WqlRow *rows = NULL;
         size_t n = 0, k = 0;
         char **l;
         int r;
@@ -558,7 +558,7 @@ static int assigned_dps(Site *site, const char *package_id, bool only_stale, uin
                 if (!(l[k++] = strdup(rows[i].values[0].str)))
                         break;
         }
-        store_rows_free(rows, n, q->n_columns);
+        wql_rows_free(rows, n, q->n_columns);
         if (!l)
                 return -ENOMEM;
         *ret = l;
@@ -658,7 +658,7 @@ int site_distribution_refresh_prepare(Site *site, const char *assignment_key_tex
 static void recover_libraries(Site *site) {
         _cleanup_free_ char *lib = site_library(site);
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        StoreRow *rows = NULL;
+        WqlRow *rows = NULL;
         char **roots = NULL;
         size_t n = 0;
         int r;
@@ -672,7 +672,7 @@ static void recover_libraries(Site *site) {
                         roots = NULL;
                         break;
                 }
-        store_rows_free(rows, n, q->n_columns);
+        wql_rows_free(rows, n, q->n_columns);
         r = roots ? site_recover_start(site, lib, roots) : -ENOMEM;
         if (r < 0)
                 log_warning_errno(r, "Failed to start recovering the content libraries (their first writers will): %m");
@@ -682,7 +682,7 @@ static void recover_libraries(Site *site) {
  * SITE_DISTRIBUTION_MAX_RETRIES times; then they are INSTALL_FAILED. */
 void site_distribution_resume(Site *site) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        StoreRow *rows = NULL;
+        WqlRow *rows = NULL;
         size_t n = 0;
         SiteCaller daemon = { .uid = 0 };
 
@@ -716,7 +716,7 @@ void site_distribution_resume(Site *site) {
                                     e.message ? e.message : "");
                 sms_error_clear(&e);
         }
-        store_rows_free(rows, n, q ? q->n_columns : 0);
+        wql_rows_free(rows, n, q ? q->n_columns : 0);
 }
 
 

@@ -388,6 +388,20 @@ int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e) {
         return 0;
 }
 
+/* --- ContextID status queues ------------------------------------------------------------------ */
+
+int site_context_status_get(Site *site, const char *context_id, SiteContextStatus *ret, SmsError *e) {
+        return store_context_status_get(site->store, context_id, ret, e);
+}
+
+void site_context_status_done(SiteContextStatus *st) {
+        store_context_status_done(st);
+}
+
+int site_context_status_delete(Site *site, const char *context_id, SmsError *e) {
+        return store_context_status_delete(site->store, context_id, e);
+}
+
 /* --- planned jobs ------------------------------------------------------------------------------ */
 
 SiteJobPlan *site_job_plan_free(SiteJobPlan *plan) {

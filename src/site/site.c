@@ -56,6 +56,8 @@ void site_close(Site *site) {
         content_roots_done(&site->roots);
         content_roots_done(&site->dp_roots);
         free(site->state_dir);
+        free(site->adk_root);
+        free(site->osd_bin_root);
         *site = (Site) {};
 }
 
@@ -859,12 +861,12 @@ int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject *
         return store_object_load(site->store, c, key, ret, e);
 }
 
-int site_query(Site *site, const char *text, WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n,
+int site_query(Site *site, const char *text, WqlQuery **ret_query, WqlRow **ret_rows, size_t *ret_n,
                SmsError *e) {
         return site_query_in(site->store, site->max_query_rows, text, ret_query, ret_rows, ret_n, e);
 }
 
-int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, StoreRow **ret_rows,
+int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuery **ret_query, WqlRow **ret_rows,
                   size_t *ret_n, SmsError *e) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         int r;
@@ -883,18 +885,18 @@ int site_query_in(Store *store, size_t max_query_rows, const char *text, WqlQuer
 }
 
 int site_query_page(Site *site, const char *text, const char *cursor, uint32_t max_rows, WqlQuery **ret_query,
-                    StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e) {
+                    WqlRow **ret_rows, size_t *ret_n, char **ret_next_cursor, SmsError *e) {
         return site_query_page_in(site->store, site->max_query_rows, text, cursor, max_rows, ret_query, ret_rows,
                                   ret_n, ret_next_cursor, e);
 }
 
 int site_query_page_in(Store *store, size_t max_query_rows, const char *text, const char *cursor, uint32_t max_rows,
-                       WqlQuery **ret_query, StoreRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
+                       WqlQuery **ret_query, WqlRow **ret_rows, size_t *ret_n, char **ret_next_cursor,
                        SmsError *e) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
         StoreSortValue *after = NULL, *next = NULL;
         _cleanup_free_ char *next_cursor = NULL;
-        StoreRow *rows = NULL;
+        WqlRow *rows = NULL;
         size_t n = 0, n_values, limit;
         int r;
 
@@ -924,7 +926,7 @@ int site_query_page_in(Store *store, size_t max_query_rows, const char *text, co
                  : ((next_cursor = strdup("")) ? 0 : -ENOMEM);
         store_sort_values_free(next, n_values);
         if (r < 0) {
-                store_rows_free(rows, n, q->n_columns);
+                wql_rows_free(rows, n, q->n_columns);
                 return r;
         }
 
@@ -1106,4 +1108,79 @@ int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret
         *ret_key = TAKE_PTR(o->key);
         *ret_class = concrete;
         return 0;
+}
+
+/* --- queries on a worker ------------------------------------------------------------------------- */
+
+void site_query_free(void *p) {
+        SiteQuery *sq = p;
+
+        if (!sq)
+                return;
+        store_close(sq->reader);
+        if (sq->rows)
+                wql_rows_free(sq->rows, sq->n, sq->q->n_columns);
+        wql_query_free(sq->q);
+        free(sq->text);
+        free(sq->cursor);
+        free(sq->next);
+        free(sq);
+}
+
+int site_query_new(Site *site, const char *text, const char *cursor, uint32_t max_rows, SiteQuery **ret) {
+        SiteQuery *sq = calloc(1, sizeof(SiteQuery));
+        int r;
+
+        if (!sq)
+                return -ENOMEM;
+        *sq = (SiteQuery) { .max_query_rows = site->max_query_rows, .paged = cursor != NULL, .max_rows = max_rows,
+                            .text = strdup(text), .cursor = strdup(cursor ? cursor : "") };
+        r = sq->text && sq->cursor ? store_new_reader(site->store, &sq->reader) : -ENOMEM;
+        if (r < 0) {
+                site_query_free(sq);
+                return r;
+        }
+        *ret = sq;
+        return 0;
+}
+
+int site_query_run(void *p, SmsError *e) {
+        SiteQuery *sq = p;
+        int r;
+
+        r = store_reader_open(sq->reader, e);
+        if (r >= 0 && sq->paged)
+                r = site_query_page_in(sq->reader, sq->max_query_rows, sq->text, sq->cursor, sq->max_rows, &sq->q,
+                                       &sq->rows, &sq->n, &sq->next, e);
+        else if (r >= 0)
+                r = site_query_in(sq->reader, sq->max_query_rows, sq->text, &sq->q, &sq->rows, &sq->n, e);
+        sq->reader = store_close(sq->reader);
+        return r;
+}
+
+/* --- what the site is ---------------------------------------------------------------------------- */
+
+const char *site_code(const Site *site) {
+        return store_site_code(site->store);
+}
+
+const char *site_name(const Site *site) {
+        return store_site_name(site->store);
+}
+
+uint64_t site_generation(const Site *site) {
+        return store_generation(site->store);
+}
+
+int site_object_enumerate(Site *site, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
+                          size_t *ret_n, SmsError *e) {
+        return store_object_enumerate(site->store, c, ret_keys, ret_classes, ret_n, e);
+}
+
+int site_add_root(Site *site, SiteRootKind kind, const char *path, SmsError *e) {
+        return content_roots_add(kind == SITE_ROOT_DP ? &site->dp_roots : &site->roots, path, e);
+}
+
+void site_set_query_budget(Site *site, uint64_t max_steps) {
+        store_set_query_budget(site->store, max_steps);
 }

@@ -34,9 +34,9 @@ struct Store {
 /* Reads (or, the first time, makes and stores) the site's cursor key. */
 int store_load_cursor_key(Store *s, SmsError *e);
 
-/* The rows a query collects, grown as they come; freed with store_rows_free(rows, n, q->n_columns). */
+/* The rows a query collects, grown as they come; freed with wql_rows_free(rows, n, q->n_columns). */
 typedef struct StoreRowList {
-        StoreRow *rows;
+        WqlRow *rows;
         size_t n, cap;
 } StoreRowList;
 

@@ -492,18 +492,8 @@ size_t store_object_count(Store *s, const SmsClass *c) {
         return n;
 }
 
-void store_rows_free(StoreRow *rows, size_t n, size_t n_columns) {
-        for (size_t i = 0; i < n; i++) {
-                free(rows[i].key);
-                for (size_t j = 0; j < n_columns; j++)
-                        cim_value_clear(&rows[i].values[j]);
-                free(rows[i].values);
-        }
-        free(rows);
-}
-
-static int row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, StoreRow *ret) {
-        StoreRow row = { .class = c, .key = row_key(st, 0, q->class),
+static int row_read(sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, WqlRow *ret) {
+        WqlRow row = { .class = c, .key = row_key(st, 0, q->class),
                          .values = calloc(q->n_columns ? q->n_columns : 1, sizeof(CimValue)) };
         int r = 0;
 
@@ -533,7 +523,7 @@ const SmsClass *store_row_class(sqlite3_stmt *st, const WqlQuery *q) {
 int store_row_list_append(StoreRowList *l, sqlite3_stmt *st, const WqlQuery *q, const SmsClass *c, SmsError *e) {
         if (l->n >= l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 16;
-                StoreRow *p = reallocarray(l->rows, cap, sizeof(StoreRow));
+                WqlRow *p = reallocarray(l->rows, cap, sizeof(WqlRow));
                 if (!p)
                         return -ENOMEM;
                 l->rows = p;
@@ -563,7 +553,7 @@ int store_query_prepare(Store *s, const WqlSql *sql, sqlite3_stmt **ret, SmsErro
         return 0;
 }
 
-int store_query(Store *s, const WqlQuery *q, size_t max_rows, StoreRow **ret, size_t *ret_n, SmsError *e) {
+int store_query(Store *s, const WqlQuery *q, size_t max_rows, WqlRow **ret, size_t *ret_n, SmsError *e) {
         WqlSql sql = {};
         StoreRowList list = {};
         sqlite3_stmt *st = NULL;
@@ -603,6 +593,6 @@ finish:
         sqlite3_finalize(st);
         wql_sql_done(&sql);
         if (list.rows)
-                store_rows_free(list.rows, list.n, q->n_columns);
+                wql_rows_free(list.rows, list.n, q->n_columns);
         return r;
 }

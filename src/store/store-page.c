@@ -341,7 +341,7 @@ static int read_sort_values(sqlite3_stmt *st, const WqlQuery *q, StoreSortValue 
         return 0;
 }
 
-int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, StoreRow **ret,
+int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, WqlRow **ret,
                      size_t *ret_n, StoreSortValue **ret_next, SmsError *e) {
         size_t n_values = wql_page_n_values(q), seen = 0;
         bool more = false;
@@ -421,7 +421,7 @@ finish:
         sqlite3_finalize(st);
         wql_sql_done(&sql);
         if (list.rows)
-                store_rows_free(list.rows, list.n, q->n_columns);
+                wql_rows_free(list.rows, list.n, q->n_columns);
         store_sort_values_free(next, n_values);
         return r;
 }

@@ -208,12 +208,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         fuzz_fail("parameter %zu is an array", i);
         wql_sql_done(&sql);
 
-        StoreRow *rows = NULL;
+        WqlRow *rows = NULL;
         size_t n = 0;
         r = store_query(store, q, 1000, &rows, &n, &e);
         expect_code("store_query", r, &e, SMS_ERROR_LIMITS_EXCEEDED);
         if (r >= 0)
-                store_rows_free(rows, n, q->n_columns);
+                wql_rows_free(rows, n, q->n_columns);
         sms_error_clear(&e);
         return 0;
 }

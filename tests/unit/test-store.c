@@ -212,7 +212,7 @@ static void test_audit_trail(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *key = create_boot_image(f, "audited");
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        StoreRow *rows = NULL;
+        WqlRow *rows = NULL;
         size_t n = 0;
         SmsError e = SMS_ERROR_NULL;
         char text[256];
@@ -227,17 +227,17 @@ static void test_audit_trail(void **state) {
         assert_int_equal(rows[0].values[1].u, 1000);
         assert_int_equal(rows[0].values[2].u, 30000);
         assert_true(rows[0].values[3].u > 0);
-        store_rows_free(rows, n, q->n_columns);
+        wql_rows_free(rows, n, q->n_columns);
 }
 
 static int query_count(Fixture *f, const char *text, size_t *ret_n, SmsError *e) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        StoreRow *rows = NULL;
+        WqlRow *rows = NULL;
         int r;
 
         r = site_query(&f->site, text, &q, &rows, ret_n, e);
         if (r >= 0)
-                store_rows_free(rows, *ret_n, q->n_columns);
+                wql_rows_free(rows, *ret_n, q->n_columns);
         return r;
 }
 

@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The site engine without a bus, the way fwupd tests its engine: a real site database, real WIMs,
+ * real distribution points as directories, the engine's own job queue and event loop, and an
+ * observer that records what the engine reports. Covered: the per-DP distribution state machine
+ * (installed, one DP failing alone, one DP canceled, retries after a restart and giving up),
+ * the job limits leaving nothing behind, boot image builds (what a build commits and what a failed
+ * one leaves), the engine's write operations and their reports, and refresh schedules firing. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../helpers/wim-gen.h"
+#include "smsprov/macro.h"
+#include "smsprov/site-distribution.h"
+#include "smsprov/site-image.h"
+#include "smsprov/site-jobs.h"
+#include "smsprov/site-schedule.h"
+#include "smsprov/site-writes.h"
+#include "smsprov/site.h"
+#include "util/time-util.h"
+
+/* Only turns a hang into a failure: no step waits for a time, each waits for an event. */
+#define WAIT_USEC (300ULL * 1000000ULL)
+
+/* --- the recording observer -------------------------------------------------------------------- */
+
+typedef struct Recorder {
+        char **events; /* "added SMS_ImagePackage LAB00001", "job-finished RefreshPkgSource 2", … */
+        size_t n;
+} Recorder;
+
+static void record(Recorder *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void record(Recorder *r, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        va_start(ap, fmt);
+        assert_true(vasprintf(&s, fmt, ap) >= 0);
+        va_end(ap);
+        r->events = realloc(r->events, (r->n + 2) * sizeof(char *));
+        assert_non_null(r->events);
+        r->events[r->n++] = s;
+        r->events[r->n] = NULL;
+}
+
+static void on_added(void *ud, const SmsClass *c, const char *key) {
+        record(ud, "added %s %s", c->name, key);
+}
+
+static void on_changed(void *ud, const SmsClass *c, const char *key, const size_t *changed, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                record(ud, "changed %s %s %s", c->name, key, c->all[changed[i]]->name);
+}
+
+static void on_removed(void *ud, const SmsClass *c, const char *key) {
+        record(ud, "removed %s %s", c->name, key);
+}
+
+static void on_change_notification(void *ud, const SmsClass *c, const char *key) {
+        record(ud, "notification %s %s", c->name, key);
+}
+
+static void on_job_added(void *ud, SiteJob *j) {
+        record(ud, "job-added %s %s", j->job->operation, j->job->target);
+}
+
+static void on_job_finished(void *ud, SiteJob *j) {
+        record(ud, "job-finished %s %s %u", j->job->operation, j->job->target, (unsigned) j->job->state);
+}
+
+static void on_job_removed(void *ud, SiteJob *j) {
+        record(ud, "job-removed %s", j->job->operation);
+}
+
+static const SiteObserver recording_observer = {
+        .object_added = on_added,
+        .object_changed = on_changed,
+        .object_removed = on_removed,
+        .change_notification = on_change_notification,
+        .job_added = on_job_added,
+        .job_finished = on_job_finished,
+        .job_removed = on_job_removed,
+};
+
+static size_t count_events(const Recorder *r, const char *prefix) {
+        size_t n = 0;
+        for (size_t i = 0; i < r->n; i++)
+                n += strncmp(r->events[i], prefix, strlen(prefix)) == 0;
+        return n;
+}
+
+static void forget_events(Recorder *r) {
+        strv_free(r->events);
+        *r = (Recorder) {};
+}
+
+/* --- the fixture ------------------------------------------------------------------------------- */
+
+typedef struct Fixture {
+        char dir[64];
+        char *content, *dps, *hold, *dp_root[2], *nal[2];
+        int hold_fd;
+        Site site;
+        sd_event *event;
+        Recorder rec;
+        SiteCaller caller;
+} Fixture;
+
+static char *path_in(const char *dir, const char *name) {
+        char *p = NULL;
+        assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+        return p;
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(Fixture));
+        SmsError e = SMS_ERROR_NULL;
+        _cleanup_free_ char *site_dir = NULL;
+
+        assert_non_null(f);
+        strcpy(f->dir, "/tmp/smsprov-site.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        site_dir = path_in(f->dir, "state");
+        f->content = path_in(f->dir, "content");
+        f->dps = path_in(f->dir, "dps");
+        f->hold = path_in(f->dir, "hold");
+        assert_int_equal(mkdir(f->content, 0755), 0);
+        assert_int_equal(mkdir(f->dps, 0755), 0);
+        assert_int_equal(mkdir(f->hold, 0755), 0);
+        for (int i = 0; i < 2; i++) {
+                assert_true(asprintf(&f->dp_root[i], "%s/dp%d", f->dps, i + 1) > 0);
+                assert_int_equal(mkdir(f->dp_root[i], 0755), 0);
+                assert_true(asprintf(&f->nal[i], "[\"Display=\\\\dp%d\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp%d\\", i + 1,
+                                     i + 1) > 0);
+        }
+
+        assert_int_equal(site_open(&f->site, site_dir, "LAB", &e), 0);
+        assert_int_equal(site_add_root(&f->site, SITE_ROOT_CONTENT, f->content, &e), 0);
+        assert_int_equal(site_add_root(&f->site, SITE_ROOT_DP, f->dps, &e), 0);
+        f->site.observer = &recording_observer;
+        f->site.observer_data = &f->rec;
+        assert_int_equal(sd_event_new(&f->event), 0);
+        assert_int_equal(site_jobs_start(&f->site, f->event, 2), 0);
+        f->hold_fd = open(f->hold, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(f->hold_fd >= 0);
+        assert_int_equal(job_queue_set_test_dir(f->site.jobs, f->hold_fd, ""), 0);
+        f->caller = (SiteCaller) { .uid = 0, .peer = ":1.42" };
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        site_schedules_stop(&f->site);
+        site_jobs_stop(&f->site);
+        site_close(&f->site);
+        sd_event_unref(f->event);
+        close(f->hold_fd);
+        assert_int_equal(test_rm_rf(f->dir), 0);
+        forget_events(&f->rec);
+        for (int i = 0; i < 2; i++) {
+                free(f->dp_root[i]);
+                free(f->nal[i]);
+        }
+        free(f->content);
+        free(f->dps);
+        free(f->hold);
+        free(f);
+        return 0;
+}
+
+/* Runs the loop until the job has ended (its outcome recorded), and returns its state. */
+static JobState run_job(Fixture *f, uint64_t id) {
+        SiteJob *sj = site_job_find(&f->site, id);
+
+        assert_non_null(sj);
+        while (sj->job->state <= JOB_STATE_RUNNING)
+                assert_true(sd_event_run(f->event, WAIT_USEC) > 0);
+        return sj->job->state;
+}
+
+static bool held(Fixture *f, const char *point, uint64_t id) {
+        char name[128];
+        snprintf(name, sizeof name, "%s.%" PRIu64 ".held", point, id);
+        return faccessat(f->hold_fd, name, F_OK, 0) == 0;
+}
+
+/* Holds jobs at their start point `point` (the daemon's --test-hold-dir, jobs/test-point.c). */
+static void hold(Fixture *f, const char *point) {
+        int fd = openat(f->hold_fd, point, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+}
+
+static void release(Fixture *f, const char *point) {
+        assert_int_equal(unlinkat(f->hold_fd, point, 0), 0);
+}
+
+static void wait_held(Fixture *f, const char *point, uint64_t id) {
+        /* The marker appears once the worker has taken the job; meanwhile the loop runs, which
+         * reports the job running. The deadline only turns a hang into a failure. */
+        uint64_t deadline = now_monotonic_usec() + WAIT_USEC;
+        while (!held(f, point, id)) {
+                assert_true(now_monotonic_usec() < deadline);
+                assert_true(sd_event_run(f->event, WAIT_USEC / 1000) >= 0);
+        }
+}
+
+static SiteChange change_string(const SmsClass *c, const char *name, const char *value) {
+        SiteChange ch = { .index = (size_t) sms_class_find_property(c, name) };
+        assert_true(sms_class_find_property(c, name) >= 0);
+        assert_int_equal(cim_value_set_string(&ch.value, value), 0);
+        return ch;
+}
+
+static SiteChange change_uint(const SmsClass *c, const char *name, uint64_t v) {
+        int i = sms_class_find_property(c, name);
+        assert_true(i >= 0);
+        return (SiteChange) { .index = (size_t) i, .value = cim_value_uint(c->all[i]->type, v) };
+}
+
+/* For changes on the stack (site_changes_free() frees the array too). */
+static void clear_changes(SiteChange *ch, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                cim_value_clear(&ch[i].value);
+}
+
+/* Registers both DPs (SMS_DistributionPointInfo) through the engine's Create. */
+static void add_dp_infos(Fixture *f) {
+        const SmsClass *c = sms_model_find_class("SMS_DistributionPointInfo");
+        SmsError e = SMS_ERROR_NULL;
+
+        for (int i = 0; i < 2; i++) {
+                SiteChange ch[2] = { change_string(c, "NALPath", f->nal[i]), change_string(c, "ContentRoot", f->dp_root[i]) };
+                _cleanup_free_ char *key = NULL;
+                uint64_t job = 1;
+                assert_int_equal(site_changes_check_paths(&f->site, c, ch, 2, &e), 0);
+                assert_int_equal(site_create(&f->site, c, ch, 2, &f->caller, &key, &job, &e), 0);
+                assert_int_equal(job, 0); /* registering a DP starts nothing */
+                clear_changes(ch, 2);
+                assert_non_null(key);
+        }
+}
+
+/* Creates an image class package from a WIM in the content root through the engine's three
+ * steps (new, work, commit), as a Create call does. Returns its PackageID; *ret_job the job it
+ * started (a boot image's first build), 0 when none. */
+static char *create_image_package(Fixture *f, const char *class_name, const char *wim, uint64_t *ret_job) {
+        const SmsClass *c = sms_model_find_class(class_name);
+        bool boot = site_is_boot_image(c);
+        SmsError e = SMS_ERROR_NULL;
+        SiteImageCreate *ic = NULL;
+        SiteChange *ch = calloc(3, sizeof(SiteChange));
+        char *key = NULL;
+        uint64_t job = 0;
+
+        assert_non_null(ch);
+        ch[0] = change_string(c, "Name", class_name);
+        ch[1] = change_string(c, boot ? "ImagePath" : "PkgSourcePath", wim);
+        ch[2] = change_uint(c, "PkgSourceFlag", 2);
+        assert_int_equal(site_image_create_new(&f->site, c, ch, 3, 0, &f->caller, &ic, &e), 0);
+        assert_non_null(ic);
+        assert_int_equal(site_image_create_work(ic, &e), 0);
+        assert_int_equal(site_image_create_commit(ic, &key, &job, &e), 0);
+        site_image_create_free(ic);
+        if (ret_job)
+                *ret_job = job;
+        return key;
+}
+
+static SmsObject *load(Fixture *f, const char *class_name, const char *key) {
+        SmsObject *o = NULL;
+        assert_int_equal(site_object_load(&f->site, sms_model_find_class(class_name), key, &o, NULL), 0);
+        return o;
+}
+
+static uint64_t uint_of(const SmsObject *o, const char *name) {
+        int i = sms_class_find_property(o->class, name);
+        assert_true(i >= 0);
+        return o->values[i].null ? UINT64_MAX : o->values[i].u;
+}
+
+static const char *string_of(const SmsObject *o, const char *name) {
+        int i = sms_class_find_property(o->class, name);
+        assert_true(i >= 0);
+        return o->values[i].null ? "" : o->values[i].str;
+}
+
+/* A property of a package on a DP (SMS_PackageStatusDistPointsSummarizer), -1 without a row. */
+static int dp_value(Fixture *f, const char *package_id, int dp, const char *name) {
+        const SmsClass *c = sms_model_find_class("SMS_PackageStatusDistPointsSummarizer");
+        CimValue id = { .type = CIM_STRING, .str = (char *) package_id },
+                 nal = { .type = CIM_STRING, .str = f->nal[dp] }, site = { .type = CIM_STRING, .str = (char *) "LAB" };
+        const CimValue *values[] = { &id, &nal, &site };
+        _cleanup_free_ char *key = NULL;
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+
+        assert_int_equal(sms_class_key_format(c, values, &key), 0);
+        if (site_object_load(&f->site, c, key, &o, NULL) < 0)
+                return -1;
+        return (int) uint_of(o, name);
+}
+
+static int dp_state(Fixture *f, const char *package_id, int dp) {
+        return dp_value(f, package_id, dp, "State");
+}
+
+static int dp_retries(Fixture *f, const char *package_id, int dp) {
+        return dp_value(f, package_id, dp, "RetryCount");
+}
+
+/* How many status messages with this MessageID the site holds. */
+static size_t messages(Fixture *f, unsigned id) {
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        _cleanup_free_ char *text = NULL;
+        WqlRow *rows = NULL;
+        size_t n = 0;
+
+        assert_true(asprintf(&text, "SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = %u", id) > 0);
+        assert_int_equal(site_query(&f->site, text, &q, &rows, &n, NULL), 0);
+        wql_rows_free(rows, n, q->n_columns);
+        return n;
+}
+
+static char *make_wim(Fixture *f, const char *name, uint64_t filler) {
+        char *path = path_in(f->content, name);
+        assert_int_equal(test_make_winpe_wim(path, "9", true, filler, false), 0);
+        return path;
+}
+
+/* --- distribution ------------------------------------------------------------------------------ */
+
+/* AddDistributionPoints: the assignments are reported added, both DPs go CONTENT_UPDATING while
+ * the job is queued, then INSTALLED with the package's version, each with its status message;
+ * the DPs hold the published file. */
+static void test_distribution_installs_on_each_dp(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        add_dp_infos(f);
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        forget_events(&f->rec);
+
+        hold(f, "Distribute");
+        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
+                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
+                                                      &job, &e),
+                         0);
+        assert_true(job > 0);
+        assert_int_equal(count_events(&f->rec, "added SMS_DistributionPoint "), 2);
+        assert_int_equal(count_events(&f->rec, "job-added Distribute SMS_ImagePackage."), 1);
+        wait_held(f, "Distribute", job);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(dp_state(f, key, i), SITE_DP_CONTENT_UPDATING);
+        release(f, "Distribute");
+
+        assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
+        _cleanup_(sms_object_freep) SmsObject *package = load(f, "SMS_ImagePackage", key);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(dp_state(f, key, i), SITE_DP_INSTALLED);
+                /* The DP serves that version (content.h's layout). */
+                _cleanup_free_ char *current = NULL, *want = NULL;
+                char text[32] = "";
+                assert_true(asprintf(&current, "%s/SCCMContentLib/PkgLib/%s/current", f->dp_root[i], key) > 0);
+                assert_true(asprintf(&want, "%" PRIu64 "\n", uint_of(package, "SourceVersion")) > 0);
+                FILE *cf = fopen(current, "re");
+                assert_non_null(cf);
+                assert_non_null(fgets(text, sizeof text, cf));
+                fclose(cf);
+                assert_string_equal(text, want);
+        }
+        assert_int_equal(messages(f, 2301), 2);
+        assert_true(count_events(&f->rec, "changed SMS_PackageStatusDistPointsSummarizer ") >= 4);
+        assert_int_equal(count_events(&f->rec, "job-finished Distribute"), 1);
+}
+
+/* A DP whose directory is gone fails alone: the other installs, the job fails naming the count,
+ * and the failed DP's message says why. */
+static void test_distribution_one_dp_fails_alone(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        add_dp_infos(f);
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        assert_int_equal(test_rm_rf(f->dp_root[1]), 0);
+        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
+                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
+                                                      &job, &e),
+                         0);
+        assert_int_equal(run_job(f, job), JOB_STATE_FAILED);
+        SiteJob *sj = site_job_find(&f->site, job);
+        assert_non_null(strstr(sj->job->error.message, "1 of 2 distribution points failed"));
+        assert_int_equal(dp_state(f, key, 0), SITE_DP_INSTALLED);
+        assert_int_equal(dp_state(f, key, 1), SITE_DP_INSTALL_FAILED);
+        assert_int_equal(messages(f, 2301), 1);
+        assert_int_equal(messages(f, 2302), 1);
+}
+
+/* CancelDistribution of one DP while the job is held at its start: that DP fails, the other
+ * installs. Without a running distribution, CancelDistribution is Failed. */
+static void test_distribution_cancel_one_dp(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *wim = make_wim(f, "big.wim", 8u << 20), *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        add_dp_infos(f);
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        assert_true(site_distribution_cancel(&f->site, key, f->nal[0], &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_FAILED);
+        sms_error_clear(&e);
+
+        hold(f, "Distribute");
+        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
+                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
+                                                      &job, &e),
+                         0);
+        wait_held(f, "Distribute", job);
+        assert_int_equal(site_distribution_cancel(&f->site, key, f->nal[0], &e), 0);
+        release(f, "Distribute");
+        assert_int_equal(run_job(f, job), JOB_STATE_FAILED);
+        assert_int_equal(dp_state(f, key, 0), SITE_DP_INSTALL_FAILED);
+        assert_int_equal(dp_state(f, key, 1), SITE_DP_INSTALLED);
+}
+
+/* After a restart: an assignment left pending is retried (INSTALL_RETRYING, then INSTALLED), one
+ * that has been retried SITE_DISTRIBUTION_MAX_RETRIES times fails with a message. */
+static void test_distribution_resume_retries_then_gives_up(void **state) {
+        Fixture *f = *state;
+        const SmsClass *summary = sms_model_find_class("SMS_PackageStatusDistPointsSummarizer");
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        add_dp_infos(f);
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
+                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
+                                                      &job, &e),
+                         0);
+        assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
+
+        /* As a stop would leave them: dp1 pending with no retries yet, dp2 retried to the limit. */
+        for (int i = 0; i < 2; i++) {
+                CimValue id = { .type = CIM_STRING, .str = key }, nal = { .type = CIM_STRING, .str = f->nal[i] },
+                         site = { .type = CIM_STRING, .str = (char *) "LAB" };
+                const CimValue *values[] = { &id, &nal, &site };
+                _cleanup_free_ char *akey = NULL;
+                _cleanup_free_ size_t *changed = NULL;
+                size_t n_changed = 0;
+                SiteChange ch[2] = { change_uint(summary, "State", SITE_DP_INSTALL_PENDING),
+                                     change_uint(summary, "RetryCount", i == 0 ? 0 : SITE_DISTRIBUTION_MAX_RETRIES) };
+                assert_int_equal(sms_class_key_format(summary, values, &akey), 0);
+                assert_int_equal(site_object_set_derived(&f->site, summary, akey, ch, 2, &f->caller, "test", &changed,
+                                                         &n_changed, &e),
+                                 0);
+        }
+        forget_events(&f->rec);
+        site_distribution_resume(&f->site);
+        assert_int_equal(dp_state(f, key, 1), SITE_DP_INSTALL_FAILED);
+        /* Retried: its RetryCount counts the attempt (INSTALL_RETRYING), and its job is queued
+         * (CONTENT_UPDATING until it ends). */
+        assert_int_equal(dp_state(f, key, 0), SITE_DP_CONTENT_UPDATING);
+        assert_int_equal(dp_retries(f, key, 0), 1);
+        assert_int_equal(dp_retries(f, key, 1), SITE_DISTRIBUTION_MAX_RETRIES + 1);
+        assert_int_equal(count_events(&f->rec, "job-added Distribute"), 1);
+        assert_int_equal(messages(f, 2302), 1);
+
+        /* The retried one goes through. */
+        for (SiteJob *sj = f->site.site_jobs; sj; sj = sj->next)
+                if (sj->job->state <= JOB_STATE_RUNNING)
+                        job = sj->job->id;
+        assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
+        assert_int_equal(dp_state(f, key, 0), SITE_DP_INSTALLED);
+}
+
+/* At the job limit AddDistributionPoints is LimitsExceeded and creates no assignment: nothing is
+ * reported and no state row exists. */
+static void test_distribution_at_job_limit_changes_nothing(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL, *other = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t first = 0, second = 0;
+
+        add_dp_infos(f);
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        other = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        f->site.max_jobs = 1;
+        hold(f, "Distribute");
+        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
+                                                      (char *[]) { "LAB", NULL }, f->nal, 1, &f->caller, &first, &e),
+                         0);
+        forget_events(&f->rec);
+        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), other,
+                                                      (char *[]) { "LAB", NULL }, f->nal, 1, &f->caller, &second, &e),
+                         -EUSERS);
+        assert_int_equal(e.code, SMS_ERROR_LIMITS_EXCEEDED);
+        sms_error_clear(&e);
+        assert_int_equal(f->rec.n, 0);
+        assert_int_equal(dp_state(f, other, 0), -1);
+        release(f, "Distribute");
+        assert_int_equal(run_job(f, first), JOB_STATE_COMPLETED);
+}
+
+/* --- writes ------------------------------------------------------------------------------------ */
+
+/* Put reports the properties that changed; Delete of a package on a DP is Busy and changes
+ * nothing; AddChangeNotification reports the notification. */
+static void test_writes_report_what_they_change(void **state) {
+        Fixture *f = *state;
+        const SmsClass *c = sms_model_find_class("SMS_ImagePackage");
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        add_dp_infos(f);
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        assert_int_equal(count_events(&f->rec, "added SMS_ImagePackage "), 1);
+
+        SiteChange ch[1] = { change_string(c, "Description", "edited") };
+        forget_events(&f->rec);
+        assert_int_equal(site_put(&f->site, c, key, ch, 1, NULL, &f->caller, &job, &e), 0);
+        clear_changes(ch, 1);
+        assert_int_equal(job, 0);
+        assert_int_equal(count_events(&f->rec, "changed SMS_ImagePackage "), 2); /* and SedoObjectVersion */
+        char want[64];
+        snprintf(want, sizeof want, "changed SMS_ImagePackage %s Description", key);
+        assert_int_equal(count_events(&f->rec, want), 1);
+
+        assert_int_equal(site_distribution_add_points(&f->site, c, key, (char *[]) { "LAB", NULL }, f->nal, 1,
+                                                      &f->caller, &job, &e),
+                         0);
+        assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
+        forget_events(&f->rec);
+        assert_int_equal(site_delete(&f->site, c, key, &f->caller, &e), -EBUSY);
+        assert_int_equal(e.code, SMS_ERROR_BUSY);
+        sms_error_clear(&e);
+        assert_int_equal(f->rec.n, 0);
+
+        assert_int_equal(site_change_notification(&f->site, c, key, &f->caller, &e), 0);
+        snprintf(want, sizeof want, "notification SMS_ImagePackage %s", key);
+        assert_int_equal(count_events(&f->rec, want), 1);
+        /* The DP has this version already: nothing to distribute. */
+        assert_int_equal(count_events(&f->rec, "job-added"), 0);
+}
+
+/* --- boot image builds ------------------------------------------------------------------------- */
+
+static void make_kit(Fixture *f) {
+        const char *source = getenv("SOURCE_ROOT");
+        _cleanup_free_ char *cmd = NULL;
+
+        assert_non_null(source);
+        assert_true(asprintf(&cmd, "bash '%s/tools/stand-in-kit.sh' '%s/adk' '%s/osd'", source, f->dir, f->dir) > 0);
+        assert_int_equal(system(cmd), 0);
+        f->site.adk_root = path_in(f->dir, "adk");
+        f->site.osd_bin_root = path_in(f->dir, "osd");
+}
+
+/* A boot image's first build: the package is reported added with ActionInProgress 2, the build
+ * commits PkgSourcePath (the built WIM in the state directory), SourceVersion 1 and
+ * ActionInProgress 0, reports the changes and a change notification. A rebuild whose ImagePath is
+ * gone fails, and the package keeps its built version, with a status message. */
+static void test_build_commits_or_keeps_the_package(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *wim = make_wim(f, "boot.wim", 0), *key = NULL, *built = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        make_kit(f);
+        key = create_image_package(f, "SMS_BootImagePackage", wim, &job);
+        assert_true(job > 0);
+        {
+                _cleanup_(sms_object_freep) SmsObject *o = load(f, "SMS_BootImagePackage", key);
+                assert_int_equal(uint_of(o, "ActionInProgress"), 2);
+        }
+        assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
+        {
+                _cleanup_(sms_object_freep) SmsObject *o = load(f, "SMS_BootImagePackage", key);
+                assert_int_equal(uint_of(o, "ActionInProgress"), 0);
+                assert_int_equal(uint_of(o, "SourceVersion"), 1);
+                assert_non_null(strstr(string_of(o, "PkgSourcePath"), "/state/images/"));
+                built = strdup(string_of(o, "PkgSourcePath"));
+        }
+        char want[64];
+        snprintf(want, sizeof want, "notification SMS_BootImagePackage %s", key);
+        assert_int_equal(count_events(&f->rec, want), 1);
+        snprintf(want, sizeof want, "changed SMS_BootImagePackage %s PkgSourcePath", key);
+        assert_int_equal(count_events(&f->rec, want), 1);
+
+        /* The rebuild starts without its check (its job looks the source up) and fails. */
+        assert_int_equal(unlink(wim), 0);
+        forget_events(&f->rec);
+        assert_int_equal(site_image_start_build(&f->site, sms_model_find_class("SMS_BootImagePackage"), key,
+                                                "UpdateImage", 1, &f->caller, &job, &e),
+                         0);
+        assert_int_equal(run_job(f, job), JOB_STATE_FAILED);
+        {
+                _cleanup_(sms_object_freep) SmsObject *o = load(f, "SMS_BootImagePackage", key);
+                assert_int_equal(uint_of(o, "ActionInProgress"), 0);
+                assert_int_equal(uint_of(o, "SourceVersion"), 1);
+                assert_string_equal(string_of(o, "PkgSourcePath"), built);
+        }
+        struct stat st;
+        assert_int_equal(stat(built, &st), 0);
+        assert_int_equal(messages(f, 39999), 1);
+        assert_int_equal(count_events(&f->rec, "notification"), 0);
+}
+
+/* --- schedules --------------------------------------------------------------------------------- */
+
+/* A package whose RefreshSchedule names a time is refreshed then by the engine itself (the
+ * schedule runs many times faster here): a RefreshPkgSource job of the daemon's own, and the
+ * SourceVersion moves on. Dropping the schedule drops the timer. */
+static void test_schedule_fires_a_refresh(void **state) {
+        Fixture *f = *state;
+        const SmsClass *c = sms_model_find_class("SMS_ImagePackage");
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        SiteChange ch = { .index = (size_t) sms_class_find_property(c, "RefreshSchedule"),
+                          .value = { .type = CIM_SCHEDULE_ARRAY } };
+
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        _cleanup_(sms_object_freep) SmsObject *before = load(f, "SMS_ImagePackage", key);
+
+        /* Every minute from now; a minute passes in 10 ms. */
+        assert_non_null(ch.value.schedule.data = calloc(1, sizeof(SmsScheduleToken)));
+        ch.value.schedule.n = 1;
+        sms_schedule_token_init(&ch.value.schedule.data[0], SMS_ST_RECUR_INTERVAL);
+        ch.value.schedule.data[0].minute_span = 1;
+        assert_int_equal(sms_schedule_token_set_start_usec(&ch.value.schedule.data[0], now_usec(), &e), 0);
+        f->site.time_scale = 6000;
+        forget_events(&f->rec);
+        assert_int_equal(site_put(&f->site, c, key, &ch, 1, NULL, &f->caller, NULL, &e), 0);
+        cim_value_clear(&ch.value);
+
+        while (count_events(&f->rec, "job-finished RefreshPkgSource") == 0)
+                assert_true(sd_event_run(f->event, WAIT_USEC) > 0);
+        _cleanup_(sms_object_freep) SmsObject *after = load(f, "SMS_ImagePackage", key);
+        assert_true(uint_of(after, "SourceVersion") > uint_of(before, "SourceVersion"));
+
+        /* Without a schedule no timer is left. */
+        SiteChange none = { .index = ch.index, .value = { .type = CIM_SCHEDULE_ARRAY, .null = true } };
+        assert_int_equal(site_put(&f->site, c, key, &none, 1, NULL, &f->caller, NULL, &e), 0);
+        assert_null(f->site.schedule_timers);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_distribution_installs_on_each_dp, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_distribution_one_dp_fails_alone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_distribution_cancel_one_dp, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_distribution_resume_retries_then_gives_up, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_distribution_at_job_limit_changes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_writes_report_what_they_change, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_build_commits_or_keeps_the_package, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schedule_fires_a_refresh, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
