@@ -8,7 +8,12 @@
  * ["…"] (SMS_SITE=<code> names the DP's site), then the network OS path (\\server or
  * \\server\share, trailing backslash optional). */
 
+#include <stdbool.h>
+
 #include "smsprov/error.h"
+
+/* A site code (SMS_SITE=, SourceSite, the site database's): 3 characters of A-Z and 0-9. */
+bool sms_site_code_valid(const char *code);
 
 typedef struct NalPath {
         char *display;     /* the Display= qualifier's value, "" when none */

@@ -129,3 +129,12 @@ int nal_path_parse(const char *s, NalPath *ret, SmsError *e) {
         n = (NalPath) {};
         return 0;
 }
+
+bool sms_site_code_valid(const char *code) {
+        if (!code || strlen(code) != 3)
+                return false;
+        for (const char *p = code; *p; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+                        return false;
+        return true;
+}

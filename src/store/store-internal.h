@@ -4,11 +4,14 @@
 #include <sqlite3.h>
 
 #include "smsprov/store.h"
+#include "store/store-backend.h"
 
 #define STORE_MAX_CLASSES 32
 #define STORE_CURSOR_KEY_SIZE 32
 
+/* The SQLite backend's Store (store-backend.h). */
 struct Store {
+        StoreHead head;
         sqlite3 *db;
         char *site_code;
         char *site_name;
@@ -30,6 +33,41 @@ struct Store {
 
         unsigned char cursor_key[STORE_CURSOR_KEY_SIZE]; /* signs ExecQueryPage cursors */
 };
+
+/* The SQLite backend's entries, each the store.h function of its name. */
+int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsError *e);
+Store *sqlite_store_close(Store *s);
+int sqlite_store_new_reader(const Store *writer, Store **ret);
+int sqlite_store_reader_open(Store *reader, SmsError *e);
+const char *sqlite_store_site_code(const Store *s);
+const char *sqlite_store_site_name(const Store *s);
+unsigned sqlite_store_schema_version(const Store *s);
+uint64_t sqlite_store_generation(const Store *s);
+int sqlite_store_begin(Store *s, SmsError *e);
+int sqlite_store_commit(Store *s, SmsError *e);
+void sqlite_store_rollback(Store *s);
+bool sqlite_store_in_transaction(const Store *s);
+int sqlite_store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
+const SmsClass *sqlite_store_object_class(Store *s, const SmsClass *base, const char *key);
+int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e);
+int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
+int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);
+int sqlite_store_object_delete_all(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e);
+int sqlite_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes, size_t *ret_n, SmsError *e);
+size_t sqlite_store_object_count(Store *s, const SmsClass *c);
+int sqlite_store_query(Store *s, const WqlQuery *q, size_t max_rows, WqlRow **ret, size_t *ret_n, SmsError *e);
+int sqlite_store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, WqlRow **ret, size_t *ret_n, StoreSortValue **ret_next, SmsError *e);
+int sqlite_store_cursor_encode(const Store *s, const char *query, const StoreSortValue *v, size_t n, char **ret);
+int sqlite_store_cursor_decode(const Store *s, const char *query, const char *cursor, size_t n_expected, StoreSortValue **ret, SmsError *e);
+void sqlite_store_set_query_budget(Store *s, uint64_t max_steps);
+int sqlite_store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret_record_id, SmsError *e);
+int sqlite_store_integrity_check(Store *s, SmsError *e);
+int sqlite_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e);
+int sqlite_store_job_update(Store *s, const StoreJob *j, SmsError *e);
+int sqlite_store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
+int sqlite_store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress, uint32_t max_progress, const char *text, int32_t error_code, const char *extended, SmsError *e);
+int sqlite_store_context_status_get(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
+int sqlite_store_context_status_delete(Store *s, const char *context_id, SmsError *e);
 
 /* Reads (or, the first time, makes and stores) the site's cursor key. */
 int store_load_cursor_key(Store *s, SmsError *e);

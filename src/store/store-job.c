@@ -21,7 +21,7 @@ static int step_done(Store *s, sqlite3_stmt *st, SmsError *e, const char *what) 
         return rc == SQLITE_DONE ? 0 : store_error(s, rc, e, what);
 }
 
-int store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e) {
+int sqlite_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e) {
         sqlite3_stmt *st;
         int r;
 
@@ -44,7 +44,7 @@ int store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e)
         return 0;
 }
 
-int store_job_update(Store *s, const StoreJob *j, SmsError *e) {
+int sqlite_store_job_update(Store *s, const StoreJob *j, SmsError *e) {
         sqlite3_stmt *st;
         int r;
 
@@ -73,7 +73,7 @@ void store_interrupted_jobs_free(StoreInterruptedJob *j, size_t n) {
         free(j);
 }
 
-int store_jobs_fail_interrupted(Store *s, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
+int sqlite_store_jobs_fail_interrupted(Store *s, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
         StoreInterruptedJob *jobs = NULL;
         size_t n = 0;
         sqlite3_stmt *st;
@@ -125,7 +125,7 @@ int store_jobs_fail_interrupted(Store *s, uint64_t now, StoreInterruptedJob **re
         return 0;
 }
 
-int store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress,
+int sqlite_store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress,
                              uint32_t max_progress, const char *text, int32_t error_code, const char *extended,
                              SmsError *e) {
         sqlite3_stmt *st;
@@ -148,7 +148,7 @@ int store_context_status_set(Store *s, const char *context_id, uint32_t status, 
         return step_done(s, st, e, "recording a ContextID status");
 }
 
-int store_context_status_get(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e) {
+int sqlite_store_context_status_get(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e) {
         sqlite3_stmt *st;
         int rc, r;
 
@@ -181,7 +181,7 @@ int store_context_status_get(Store *s, const char *context_id, StoreContextStatu
         return ret->progress_text && ret->extended_error_info ? 0 : -ENOMEM;
 }
 
-int store_context_status_delete(Store *s, const char *context_id, SmsError *e) {
+int sqlite_store_context_status_delete(Store *s, const char *context_id, SmsError *e) {
         sqlite3_stmt *st;
         int r;
 

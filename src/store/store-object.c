@@ -140,7 +140,7 @@ static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsErro
         return 0;
 }
 
-int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {
+int sqlite_store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *o = NULL;
         sqlite3_stmt *st;
         int rc, r;
@@ -184,7 +184,7 @@ int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **
         return 0;
 }
 
-const SmsClass *store_object_class(Store *s, const SmsClass *base, const char *key) {
+const SmsClass *sqlite_store_object_class(Store *s, const SmsClass *base, const char *key) {
         const char *disc = store_class_discriminator(base);
         const SmsClass *found = NULL;
         sqlite3_stmt *st = NULL;
@@ -238,7 +238,7 @@ static int allocate_package_id(Store *s, char **ret, SmsError *e) {
         return 0;
 }
 
-int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
+int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         const SmsClass *c = o->class;
         _cleanup_free_ char *key = NULL;
         sqlite3_stmt *st = NULL;
@@ -317,7 +317,7 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         return sms_object_key_format(o, &o->key);
 }
 
-int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e) {
+int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e) {
         const SmsClass *c = o->class;
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
@@ -356,7 +356,7 @@ int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, siz
         return 0;
 }
 
-int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e) {
+int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e) {
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
         int rc, r;
@@ -382,7 +382,7 @@ int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *
         return 0;
 }
 
-int store_object_delete_all(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e) {
+int sqlite_store_object_delete_all(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e) {
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
         int rc;
@@ -412,7 +412,7 @@ int store_object_delete_all(Store *s, const SmsClass *c, int match_index, const 
         return rc == SQLITE_DONE ? 0 : store_error(s, rc, e, "deleting instances");
 }
 
-int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
+int sqlite_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
                            size_t *ret_n, SmsError *e) {
         const char *disc = store_class_discriminator(c);
         _cleanup_strv_free_ char **keys = NULL;
@@ -476,7 +476,7 @@ int store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const 
         return 0;
 }
 
-size_t store_object_count(Store *s, const SmsClass *c) {
+size_t sqlite_store_object_count(Store *s, const SmsClass *c) {
         sqlite3_stmt *st = NULL;
         size_t n = 0;
         SqlBuf b = {};
@@ -553,7 +553,7 @@ int store_query_prepare(Store *s, const WqlSql *sql, sqlite3_stmt **ret, SmsErro
         return 0;
 }
 
-int store_query(Store *s, const WqlQuery *q, size_t max_rows, WqlRow **ret, size_t *ret_n, SmsError *e) {
+int sqlite_store_query(Store *s, const WqlQuery *q, size_t max_rows, WqlRow **ret, size_t *ret_n, SmsError *e) {
         WqlSql sql = {};
         StoreRowList list = {};
         sqlite3_stmt *st = NULL;

@@ -124,7 +124,7 @@ static bool cursor_mac(const Store *s, const char *query, const unsigned char *b
                len == CURSOR_MAC_SIZE;
 }
 
-int store_cursor_encode(const Store *s, const char *query, const StoreSortValue *v, size_t n, char **ret) {
+int sqlite_store_cursor_encode(const Store *s, const char *query, const StoreSortValue *v, size_t n, char **ret) {
         static const char hex[] = "0123456789abcdef";
         _cleanup_free_ unsigned char *body = NULL;
         unsigned char mac[CURSOR_MAC_SIZE];
@@ -186,7 +186,7 @@ static int cursor_invalid(SmsError *e) {
                              "the cursor was not made by this site for this query; start again with \"\"");
 }
 
-int store_cursor_decode(const Store *s, const char *query, const char *cursor, size_t n_expected,
+int sqlite_store_cursor_decode(const Store *s, const char *query, const char *cursor, size_t n_expected,
                         StoreSortValue **ret, SmsError *e) {
         _cleanup_free_ unsigned char *raw = NULL;
         unsigned char mac[CURSOR_MAC_SIZE];
@@ -341,7 +341,7 @@ static int read_sort_values(sqlite3_stmt *st, const WqlQuery *q, StoreSortValue 
         return 0;
 }
 
-int store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, WqlRow **ret,
+int sqlite_store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, WqlRow **ret,
                      size_t *ret_n, StoreSortValue **ret_next, SmsError *e) {
         size_t n_values = wql_page_n_values(q), seen = 0;
         bool more = false;

@@ -27,7 +27,7 @@ static void set_uint(SmsObject *o, const char *name, uint64_t value) {
                 o->values[i] = cim_value_uint(o->class->all[i]->type, value);
 }
 
-int store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret_record_id, SmsError *e) {
+int sqlite_store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret_record_id, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *o = sms_object_new(&sms_class_status_message);
         size_t n_ins = 0;
         int r, ins;
@@ -69,7 +69,7 @@ int store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret
                                 return -ENOMEM;
         }
 
-        r = store_object_insert(s, o, e);
+        r = sqlite_store_object_insert(s, o, e);
         if (r < 0)
                 return r;
         if (ret_record_id)

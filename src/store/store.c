@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "smsprov/macro.h"
+#include "smsprov/nal-path.h"
 #include "store/schema.h"
 #include "store/store-internal.h"
 #include "util/time-util.h"
@@ -120,7 +121,7 @@ static int query_progress(void *userdata) {
         return !query_charge(userdata, QUERY_PROGRESS_INTERVAL * QUERY_VM_STEP_WEIGHT);
 }
 
-void store_set_query_budget(Store *s, uint64_t max_steps) {
+void sqlite_store_set_query_budget(Store *s, uint64_t max_steps) {
         s->query_max_steps = max_steps;
 }
 
@@ -241,15 +242,6 @@ static int store_migrate(Store *s, SmsError *e) {
         return 0;
 }
 
-static bool site_code_valid(const char *code) {
-        if (!code || strlen(code) != 3)
-                return false;
-        for (const char *p = code; *p; p++)
-                if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-                        return false;
-        return true;
-}
-
 static int store_load_site(Store *s, const char *site_code, SmsError *e) {
         sqlite3_stmt *st = NULL;
         int rc, r = 0;
@@ -282,7 +274,7 @@ static int store_load_site(Store *s, const char *site_code, SmsError *e) {
         if (!site_code)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
                                      "a new site database needs a site code (--site-code=ABC)");
-        if (!site_code_valid(site_code))
+        if (!sms_site_code_valid(site_code))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
                                      "site code '%s' is not 3 characters of A-Z and 0-9", site_code);
 
@@ -327,20 +319,21 @@ static int store_not_writable(const char *path, SmsError *e) {
         return 0;
 }
 
-int store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {
+int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {
         _cleanup_(store_closep) Store *s = NULL;
         int rc, r;
 
         r = sms_model_init();
         if (r < 0)
                 return sms_error_set(e, SMS_ERROR_FAILED, "the class descriptor tables are inconsistent");
-        if (site_code && !site_code_valid(site_code))
+        if (site_code && !sms_site_code_valid(site_code))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
                                      "site code '%s' is not 3 characters of A-Z and 0-9", site_code);
 
         s = calloc(1, sizeof(Store));
         if (!s)
                 return -ENOMEM;
+        s->head.backend = &store_sqlite_backend;
         s->path = strdup(path);
         if (!s->path)
                 return -ENOMEM;
@@ -384,12 +377,13 @@ int store_open(const char *path, const char *site_code, Store **ret, SmsError *e
         return 0;
 }
 
-int store_new_reader(const Store *writer, Store **ret) {
+int sqlite_store_new_reader(const Store *writer, Store **ret) {
         _cleanup_(store_closep) Store *s = NULL;
 
         s = calloc(1, sizeof(Store));
         if (!s)
                 return -ENOMEM;
+        s->head.backend = &store_sqlite_backend;
         s->site_code = strdup(writer->site_code);
         s->site_name = strdup(writer->site_name);
         s->path = strdup(writer->path);
@@ -403,7 +397,7 @@ int store_new_reader(const Store *writer, Store **ret) {
         return 0;
 }
 
-int store_reader_open(Store *s, SmsError *e) {
+int sqlite_store_reader_open(Store *s, SmsError *e) {
         int rc;
 
         assert(!s->db);
@@ -421,7 +415,7 @@ int store_reader_open(Store *s, SmsError *e) {
         return 0;
 }
 
-Store *store_close(Store *s) {
+Store *sqlite_store_close(Store *s) {
         if (!s)
                 return NULL;
         for (size_t i = 0; i < STORE_MAX_CLASSES; i++)
@@ -436,15 +430,15 @@ Store *store_close(Store *s) {
         return NULL;
 }
 
-const char *store_site_code(const Store *s) {
+const char *sqlite_store_site_code(const Store *s) {
         return s->site_code;
 }
 
-const char *store_site_name(const Store *s) {
+const char *sqlite_store_site_name(const Store *s) {
         return s->site_name;
 }
 
-unsigned store_schema_version(const Store *s) {
+unsigned sqlite_store_schema_version(const Store *s) {
         return s->schema_version;
 }
 
@@ -452,11 +446,11 @@ unsigned store_schema_version_known(void) {
         return (unsigned) schema_n_migrations;
 }
 
-uint64_t store_generation(const Store *s) {
+uint64_t sqlite_store_generation(const Store *s) {
         return s->generation;
 }
 
-int store_begin(Store *s, SmsError *e) {
+int sqlite_store_begin(Store *s, SmsError *e) {
         int r;
 
         if (s->in_transaction)
@@ -468,14 +462,14 @@ int store_begin(Store *s, SmsError *e) {
         return 0;
 }
 
-int store_commit(Store *s, SmsError *e) {
+int sqlite_store_commit(Store *s, SmsError *e) {
         int r;
 
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "commit without a transaction");
         r = exec(s, "COMMIT", e);
         if (r < 0) {
-                store_rollback(s);
+                sqlite_store_rollback(s);
                 return r;
         }
         s->in_transaction = false;
@@ -483,7 +477,7 @@ int store_commit(Store *s, SmsError *e) {
         return 0;
 }
 
-void store_rollback(Store *s) {
+void sqlite_store_rollback(Store *s) {
         if (!s->in_transaction)
                 return;
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -492,11 +486,11 @@ void store_rollback(Store *s) {
         s->generation++;
 }
 
-bool store_in_transaction(const Store *s) {
+bool sqlite_store_in_transaction(const Store *s) {
         return s->in_transaction;
 }
 
-int store_integrity_check(Store *s, SmsError *e) {
+int sqlite_store_integrity_check(Store *s, SmsError *e) {
         sqlite3_stmt *st = NULL;
         int rc, r = 0;
 
@@ -511,3 +505,46 @@ int store_integrity_check(Store *s, SmsError *e) {
         sqlite3_finalize(st);
         return r;
 }
+
+/* A path (no "scheme://"): a SQLite database file. */
+static bool sqlite_store_handles(const char *location) {
+        return !strstr(location, "://");
+}
+
+const StoreBackend store_sqlite_backend = {
+        .name = "sqlite",
+        .handles = sqlite_store_handles,
+        .open = sqlite_store_open,
+        .close = sqlite_store_close,
+        .new_reader = sqlite_store_new_reader,
+        .reader_open = sqlite_store_reader_open,
+        .site_code = sqlite_store_site_code,
+        .site_name = sqlite_store_site_name,
+        .schema_version = sqlite_store_schema_version,
+        .generation = sqlite_store_generation,
+        .begin = sqlite_store_begin,
+        .commit = sqlite_store_commit,
+        .rollback = sqlite_store_rollback,
+        .in_transaction = sqlite_store_in_transaction,
+        .object_load = sqlite_store_object_load,
+        .object_class = sqlite_store_object_class,
+        .object_insert = sqlite_store_object_insert,
+        .object_update = sqlite_store_object_update,
+        .object_delete = sqlite_store_object_delete,
+        .object_delete_all = sqlite_store_object_delete_all,
+        .object_enumerate = sqlite_store_object_enumerate,
+        .object_count = sqlite_store_object_count,
+        .query = sqlite_store_query,
+        .query_page = sqlite_store_query_page,
+        .cursor_encode = sqlite_store_cursor_encode,
+        .cursor_decode = sqlite_store_cursor_decode,
+        .set_query_budget = sqlite_store_set_query_budget,
+        .status_message_add = sqlite_store_status_message_add,
+        .integrity_check = sqlite_store_integrity_check,
+        .job_insert = sqlite_store_job_insert,
+        .job_update = sqlite_store_job_update,
+        .jobs_fail_interrupted = sqlite_store_jobs_fail_interrupted,
+        .context_status_set = sqlite_store_context_status_set,
+        .context_status_get = sqlite_store_context_status_get,
+        .context_status_delete = sqlite_store_context_status_delete,
+};

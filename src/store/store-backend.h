@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The site database behind a table of operations: store.h's functions look the table up in the
+ * Store they are given and call its entry, so that the engine above never knows which database
+ * stands behind it. SQLite (store.c and its neighbours) is the one backend today; another (a
+ * shared PostgreSQL for several providers on one site) fills in the same table and begins its
+ * own Store with a StoreHead. Each entry has the contract of the store.h function of its name. */
+
+#include "smsprov/store.h"
+
+typedef struct StoreBackend {
+        const char *name;
+        /* Does this backend open `location` (a path, or a URL of its scheme)? */
+        bool (*handles)(const char *location);
+        int (*open)(const char *path, const char *site_code, Store **ret, SmsError *e);
+        Store *(*close)(Store *s);
+        int (*new_reader)(const Store *writer, Store **ret);
+        int (*reader_open)(Store *reader, SmsError *e);
+        const char *(*site_code)(const Store *s);
+        const char *(*site_name)(const Store *s);
+        unsigned (*schema_version)(const Store *s);
+        uint64_t (*generation)(const Store *s);
+        int (*begin)(Store *s, SmsError *e);
+        int (*commit)(Store *s, SmsError *e);
+        void (*rollback)(Store *s);
+        bool (*in_transaction)(const Store *s);
+        int (*object_load)(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
+        const SmsClass *(*object_class)(Store *s, const SmsClass *base, const char *key);
+        int (*object_insert)(Store *s, SmsObject *o, SmsError *e);
+        int (*object_update)(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
+        int (*object_delete)(Store *s, const SmsClass *c, const char *key, SmsError *e);
+        int (*object_delete_all)(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e);
+        int (*object_enumerate)(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes, size_t *ret_n, SmsError *e);
+        size_t (*object_count)(Store *s, const SmsClass *c);
+        int (*query)(Store *s, const WqlQuery *q, size_t max_rows, WqlRow **ret, size_t *ret_n, SmsError *e);
+        int (*query_page)(Store *s, const WqlQuery *q, const StoreSortValue *after, size_t max_rows, WqlRow **ret, size_t *ret_n, StoreSortValue **ret_next, SmsError *e);
+        int (*cursor_encode)(const Store *s, const char *query, const StoreSortValue *v, size_t n, char **ret);
+        int (*cursor_decode)(const Store *s, const char *query, const char *cursor, size_t n_expected, StoreSortValue **ret, SmsError *e);
+        void (*set_query_budget)(Store *s, uint64_t max_steps);
+        int (*status_message_add)(Store *s, const StoreStatusMessage *m, int64_t *ret_record_id, SmsError *e);
+        int (*integrity_check)(Store *s, SmsError *e);
+        int (*job_insert)(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e);
+        int (*job_update)(Store *s, const StoreJob *j, SmsError *e);
+        int (*jobs_fail_interrupted)(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
+        int (*context_status_set)(Store *s, const char *context_id, uint32_t status, uint32_t progress, uint32_t max_progress, const char *text, int32_t error_code, const char *extended, SmsError *e);
+        int (*context_status_get)(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
+        int (*context_status_delete)(Store *s, const char *context_id, SmsError *e);
+} StoreBackend;
+
+/* The first member of every backend's Store. */
+typedef struct StoreHead {
+        const StoreBackend *backend;
+} StoreHead;
+
+#define STORE_BACKEND(s) (((const StoreHead *) (s))->backend)
+
+/* The backends of this build. */
+extern const StoreBackend store_sqlite_backend;
