@@ -184,6 +184,10 @@ static inline void sms_object_freep(SmsObject **o) {
 static inline const CimValue *sms_object_get(const SmsObject *o, size_t index) {
         return &o->values[index];
 }
+/* The value of o's property `name`; NULL when its class has no such property. */
+const CimValue *sms_object_value(const SmsObject *o, const char *name);
+/* A string property's value: "" when it is NULL or the class has no such property. */
+const char *sms_object_string(const SmsObject *o, const char *name);
 
 /* Limits on what a caller may put in one value (issue: resource limits). */
 #define SMS_MAX_STRING_LENGTH (64u * 1024u)

@@ -36,6 +36,15 @@ int site_jobs_start(Site *site, sd_event *event, unsigned n_workers);
  * every job (job_removed for each). */
 void site_jobs_stop(Site *site);
 
+/* The spec of a job a caller starts: cancelable, counted against the caller's connection. */
+static inline JobSpec site_job_spec(const char *operation, const char *target, const SiteCaller *caller,
+                                    JobWorkFn work, JobFinishFn finish, void *userdata,
+                                    void (*free_userdata)(void *userdata)) {
+        return (JobSpec) { .operation = operation, .target = target, .uid = caller->uid, .owner = caller->peer,
+                           .cancelable = true, .work = work, .finish = finish, .userdata = userdata,
+                           .free_userdata = free_userdata };
+}
+
 /* LimitsExceeded when one more job (of `owner`, NULL for the daemon's own) may not be queued. */
 int site_job_check_limits(Site *site, const char *owner, SmsError *e);
 /* Records a job, queues it and reports it (job_added). spec->id is filled in, and so is *ret_id

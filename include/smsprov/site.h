@@ -258,5 +258,9 @@ typedef enum SiteRootKind {
 int site_add_root(Site *site, SiteRootKind kind, const char *path, SmsError *e);
 void site_set_query_budget(Site *site, uint64_t max_steps);
 
+/* The optional component catalog (SMS_OSDeploymentKitWinPEOptionalComponent) as the kit under
+ * site->adk_root is now: read at start. */
+int site_component_catalog_load(Site *site, SmsError *e);
+
 /* A fresh SedoObjectVersion (a random GUID string). */
 int site_new_sedo_version(char **ret);

@@ -305,7 +305,14 @@ static int method_put(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         return bus_paths_then(m, msg, reg->class, key, changes, n, plan, &caller, put_then, error);
 }
 
-static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+/* A write to one instance that replies with nothing: Delete, AddChangeNotification,
+ * SetSourceSite and Unlock, each authorized as `action` and carried out by one engine function
+ * (`arg` is SetSourceSite's site code). */
+typedef int (*InstanceWrite)(Site *site, const SmsClass *c, const char *key, const char *arg,
+                             const SiteCaller *caller, SmsError *e);
+
+static int instance_write(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *action,
+                          InstanceWrite write, const char *arg) {
         ClassRegistration *reg = bus_current_registration(msg);
         Manager *m = reg->manager;
         _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
@@ -315,51 +322,31 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
         if (!key)
                 return -ENOMEM;
-        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
+        r = authz_check_write(m, msg, action, &caller, error);
         if (r != 0)
                 return r;
-        r = site_delete(&m->site, reg->class, key, &caller, &e);
+        r = write(&m->site, reg->class, key, arg, &caller, &e);
         if (r < 0)
                 return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int write_delete(Site *site, const SmsClass *c, const char *key, const char *unused, const SiteCaller *caller,
+                        SmsError *e) {
+        return site_delete(site, c, key, caller, e);
+}
+
+static int write_change_notification(Site *site, const SmsClass *c, const char *key, const char *unused,
+                                     const SiteCaller *caller, SmsError *e) {
+        return site_change_notification(site, c, key, caller, e);
+}
+
+static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return instance_write(msg, userdata, error, AUTHZ_ACTION_MANAGE_PACKAGES, write_delete, NULL);
 }
 
 static int method_add_change_notification(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = bus_current_registration(msg);
-        Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
-        SiteCaller caller;
-        SmsError e = SMS_ERROR_NULL;
-        int r;
-
-        if (!key)
-                return -ENOMEM;
-        r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
-        if (r != 0)
-                return r;
-        r = site_change_notification(&m->site, reg->class, key, &caller, &e);
-        if (r < 0)
-                return bus_reply_error_take(error, &e, r);
-        return sd_bus_reply_method_return(msg, NULL);
-}
-
-static int set_source_site(sd_bus_message *msg, void *userdata, const char *source_site, sd_bus_error *error) {
-        ClassRegistration *reg = bus_current_registration(msg);
-        Manager *m = reg->manager;
-        _cleanup_free_ char *key = strdup(((SmsObject *) userdata)->key);
-        SiteCaller caller;
-        SmsError e = SMS_ERROR_NULL;
-        int r;
-
-        if (!key)
-                return -ENOMEM;
-        r = authz_check_write(m, msg, AUTHZ_ACTION_MANAGE_PACKAGES, &caller, error);
-        if (r != 0)
-                return r;
-        r = site_set_source_site(&m->site, reg->class, key, source_site, &caller, &e);
-        if (r < 0)
-                return bus_reply_error_take(error, &e, r);
-        return sd_bus_reply_method_return(msg, NULL);
+        return instance_write(msg, userdata, error, AUTHZ_ACTION_DISTRIBUTE_CONTENT, write_change_notification, NULL);
 }
 
 static int method_set_source_site(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -369,11 +356,12 @@ static int method_set_source_site(sd_bus_message *msg, void *userdata, sd_bus_er
         r = sd_bus_message_read(msg, "s", &code);
         if (r < 0)
                 return r;
-        return set_source_site(msg, userdata, code, error);
+        return instance_write(msg, userdata, error, AUTHZ_ACTION_MANAGE_PACKAGES, site_set_source_site, code);
 }
 
 static int method_unlock(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return set_source_site(msg, userdata, NULL, error);
+        /* SourceSite back to this site. */
+        return instance_write(msg, userdata, error, AUTHZ_ACTION_MANAGE_PACKAGES, site_set_source_site, NULL);
 }
 
 /* The instance methods this build implements; a model method without a handler is not exposed

@@ -19,7 +19,6 @@
 #include "smsprov/site-distribution.h"
 #include "smsprov/site-schedule.h"
 #include "smsprov/site-scrub.h"
-#include "smsprov/winpe-catalog.h"
 #include "util/log.h"
 
 ClassRegistration *manager_registration(Manager *m, const SmsClass *c) {
@@ -216,14 +215,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
             (config->osd_bin_root && !(m->site.osd_bin_root = strdup(config->osd_bin_root))))
                 return log_oom();
 
-        /* The optional component catalog reflects the kit as it is now. */
-        SmsObject **catalog = NULL;
-        size_t n_catalog = 0;
-        r = winpe_catalog_scan(m->site.adk_root, &catalog, &n_catalog, &e);
-        if (r >= 0)
-                r = site_replace_rows(&m->site, sms_model_find_class("SMS_OSDeploymentKitWinPEOptionalComponent"),
-                                      NULL, NULL, catalog, n_catalog, &e);
-        winpe_catalog_free(catalog, n_catalog);
+        r = site_component_catalog_load(&m->site, &e);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the deployment kit's optional components: %s",
                                 e.message ? e.message : strerror(-r));

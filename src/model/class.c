@@ -564,3 +564,13 @@ int sms_class_key_parse(const SmsClass *c, const char *text, CimValue *ret_value
                                              c->all[c->key_indexes[k]]->name);
         return 0;
 }
+
+const CimValue *sms_object_value(const SmsObject *o, const char *name) {
+        int i = sms_class_find_property(o->class, name);
+        return i >= 0 ? &o->values[i] : NULL;
+}
+
+const char *sms_object_string(const SmsObject *o, const char *name) {
+        const CimValue *v = sms_object_value(o, name);
+        return v && !v->null && v->str ? v->str : "";
+}

@@ -83,16 +83,6 @@ static void distribution_free(void *p) {
         free(d);
 }
 
-static const CimValue *value(const SmsObject *o, const char *name) {
-        int i = sms_class_find_property(o->class, name);
-        return i >= 0 ? &o->values[i] : NULL;
-}
-
-static const char *string_value(const SmsObject *o, const char *name) {
-        const CimValue *v = value(o, name);
-        return v && !v->null ? v->str : "";
-}
-
 static char *site_library(Site *site) {
         char *p = NULL;
         if (asprintf(&p, "%s/contentlib", site->state_dir) < 0)
@@ -394,17 +384,17 @@ static int target_fill(Site *site, const SmsObject *package, const char *nal, Ta
         r = site_object_load(site, sms_model_find_class("SMS_DistributionPointInfo"), nal, &dp, e);
         if (r < 0)
                 return r;
-        t->content_root = strdup(string_value(dp, "ContentRoot")); /* resolved by run_target() */
+        t->content_root = strdup(sms_object_string(dp, "ContentRoot")); /* resolved by run_target() */
         t->nal = strdup(dp->key);
-        t->mode = value(dp, "ContentLinkMode")->u == 1 ? CONTENT_LINK_COPY : CONTENT_LINK_AUTO;
+        t->mode = sms_object_value(dp, "ContentLinkMode")->u == 1 ? CONTENT_LINK_COPY : CONTENT_LINK_AUTO;
         if (!t->nal || !t->content_root)
                 return -ENOMEM;
         /* Boot images marked "deploy from PXE-enabled DPs" (PkgFlags 0x800) go to the PXE store
          * of DPs that answer PXE (reference §9, API.md §4). */
-        const CimValue *pxe = value(dp, "IsPXE"), *flags = value(package, "PkgFlags");
-        if (package && value(package, "PackageType")->u == 258 && pxe && !pxe->null && pxe->b && flags && !flags->null &&
+        const CimValue *pxe = sms_object_value(dp, "IsPXE"), *flags = sms_object_value(package, "PkgFlags");
+        if (package && sms_object_value(package, "PackageType")->u == 258 && pxe && !pxe->null && pxe->b && flags && !flags->null &&
             (flags->u & 0x800u)) {
-                _cleanup_free_ char *copy = strdup(string_value(package, "PkgSourcePath"));
+                _cleanup_free_ char *copy = strdup(sms_object_string(package, "PkgSourcePath"));
                 if (!copy || !(t->pxe_name = strdup(basename(copy))))
                         return -ENOMEM;
         }
@@ -421,7 +411,7 @@ static uint32_t current_state(Site *site, const char *package_id, const char *na
         if (!key || site_object_load(site, sms_model_find_class("SMS_PackageStatusDistPointsSummarizer"), key,
                                      &row, NULL) < 0)
                 return UINT32_MAX;
-        const CimValue *state = value(row, "State");
+        const CimValue *state = sms_object_value(row, "State");
         return state && !state->null ? (uint32_t) state->u : UINT32_MAX;
 }
 
@@ -469,7 +459,7 @@ static int distribution_prepare(Site *site, const SmsClass *c, const char *packa
         if (!d)
                 return -ENOMEM;
         *d = (SiteDistribution) { .site = site, .class = c, .action = action, .caller = site_caller_keep(caller),
-                              .version = (uint32_t) value(package, "SourceVersion")->u };
+                              .version = (uint32_t) sms_object_value(package, "SourceVersion")->u };
         d->package_id = strdup(package->key);
         d->targets = calloc(n, sizeof(Target));
         if (!d->package_id || !d->targets || site_dp_scope_copy(site, &d->dp_scope) < 0) {
@@ -477,7 +467,7 @@ static int distribution_prepare(Site *site, const SmsClass *c, const char *packa
                 return -ENOMEM;
         }
         if (d->action == SITE_DISTRIBUTE) {
-                const char *source = string_value(package, "PkgSourcePath");
+                const char *source = sms_object_string(package, "PkgSourcePath");
                 if (!*source || d->version == 0) {
                         distribution_free(d);
                         return sms_error_set(e, *source ? SMS_ERROR_BUSY : SMS_ERROR_INVALID_PARAMETER,
@@ -505,10 +495,8 @@ static int distribution_prepare(Site *site, const SmsClass *c, const char *packa
                 return -ENOMEM;
         }
         static const char *const operations[] = { "Distribute", "RemoveContent", "VerifyPackage" };
-        JobSpec spec = { .operation = operations[action], .target = target, .uid = caller->uid, .owner = caller->peer,
-                         .cancelable = true,
-                         .work = distribution_work, .finish = distribution_finish, .userdata = d,
-                         .free_userdata = distribution_free };
+        JobSpec spec = site_job_spec(operations[action], target, caller, distribution_work, distribution_finish, d,
+                                     distribution_free);
         r = site_job_plan_new(&spec, ret);
         if (r < 0)
                 return r;
@@ -591,7 +579,7 @@ int site_distribution_package_updated(Site *site, const SmsClass *c, const char 
         r = site_object_load(site, c, package_id, &package, NULL);
         if (r < 0)
                 return r;
-        r = assigned_dps(site, package->key, only_stale, (uint32_t) value(package, "SourceVersion")->u, &nals, &n);
+        r = assigned_dps(site, package->key, only_stale, (uint32_t) sms_object_value(package, "SourceVersion")->u, &nals, &n);
         if (r < 0 || n == 0)
                 return r;
         r = site_distribution_start(site, c, package->key, nals, n, SITE_DISTRIBUTE, caller, &job, &e);
@@ -614,11 +602,11 @@ static int prepare_for_assignment(Site *site, const char *assignment_key_text, S
         r = site_object_load(site, sms_model_find_class("SMS_DistributionPoint"), assignment_key_text, &a, e);
         if (r < 0)
                 return r;
-        pkg_class = site_package_class(site, string_value(a, "PackageID"));
+        pkg_class = site_package_class(site, sms_object_string(a, "PackageID"));
         if (!pkg_class)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", string_value(a, "PackageID"));
-        char *nal = (char *) string_value(a, "ServerNALPath");
-        return distribution_prepare(site, pkg_class, string_value(a, "PackageID"), (char *[]) { nal, NULL }, 1, action,
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", sms_object_string(a, "PackageID"));
+        char *nal = (char *) sms_object_string(a, "ServerNALPath");
+        return distribution_prepare(site, pkg_class, sms_object_string(a, "PackageID"), (char *[]) { nal, NULL }, 1, action,
                                     caller, ret, e);
 }
 

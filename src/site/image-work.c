@@ -20,7 +20,6 @@
 #include "smsprov/winpe-catalog.h"
 #include "util/tree-copy.h"
 
-static const CimValue *value(const SmsObject *o, const char *name);
 static const char *string_or_null(const SmsObject *o, const char *name);
 
 /* --- reading metadata ------------------------------------------------------------------------ */
@@ -252,7 +251,7 @@ static void row_set(SmsObject *o, const char *name, CimValue v) {
 int image_information_objects(const WimInfo *info, const char *image_path, const SmsObject *package,
                               SmsObject ***ret, size_t *ret_n) {
         const SmsClass *c = sms_model_find_class("SMS_ImageInformation");
-        const CimValue *type = value(package, "PackageType"), *lab = value(package, "EnableLabShell");
+        const CimValue *type = sms_object_value(package, "PackageType"), *lab = sms_object_value(package, "EnableLabShell");
         uint32_t package_type = type && !type->null ? (uint32_t) type->u : 0;
         /* Secured object type IDs (reference §7.4). */
         uint32_t object_type = package_type == 258 ? 19 : package_type == 257 ? 18 : 14;
@@ -369,13 +368,8 @@ void boot_image_build_free_void(void *b) {
         boot_image_build_free(b);
 }
 
-static const CimValue *value(const SmsObject *o, const char *name) {
-        int i = sms_class_find_property(o->class, name);
-        return i >= 0 ? &o->values[i] : NULL;
-}
-
 static const char *string_or_null(const SmsObject *o, const char *name) {
-        const CimValue *v = value(o, name);
+        const CimValue *v = sms_object_value(o, name);
         return v && !v->null && *v->str ? v->str : NULL;
 }
 
@@ -493,7 +487,7 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         r = content_roots_copy(&site->roots, &b->roots);
         if (r < 0)
                 goto fail;
-        v = value(package, "ImageIndex");
+        v = sms_object_value(package, "ImageIndex");
         b->image_index = v && !v->null && v->u > 0 ? (unsigned) v->u : 1;
         b->image_path = strdup(image_path);
         b->architecture = strdup(string_or_null(package, "Architecture") ? string_or_null(package, "Architecture") : "");
@@ -510,13 +504,13 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                 goto fail;
         }
         /* The version this build will be once committed: its file is new, never the current one. */
-        v = value(package, "SourceVersion");
+        v = sms_object_value(package, "SourceVersion");
         b->version = (uint32_t) (v && !v->null ? v->u : 0) + 1;
         r = image_output_path(site->state_dir, package->key, image_path, b->version, &b->output_path);
         if (r < 0)
                 goto fail;
 
-        v = value(package, "EnableLabShell");
+        v = sms_object_value(package, "EnableLabShell");
         b->enable_lab_shell = v && !v->null && v->b;
         if (string_or_null(package, "PreExecCommandLine") &&
             !(b->pre_exec_command_line = strdup(string_or_null(package, "PreExecCommandLine")))) {
@@ -534,7 +528,7 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                 goto fail;
         }
 
-        v = value(package, "ReferencedDrivers");
+        v = sms_object_value(package, "ReferencedDrivers");
         if (v && !v->null && v->drivers.n > 0) {
                 b->drivers = calloc(v->drivers.n, sizeof(BootImageDriver));
                 b->driver_paths = calloc(v->drivers.n + 1, sizeof(char *));
@@ -555,7 +549,7 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
          * kit found through the catalog and matching the image's architecture. */
         const char *adk_arch = imaging_adk_arch_dir(b->architecture);
         const char *catalog_arch = streq(adk_arch, "x86") ? "X86" : streq(adk_arch, "amd64") ? "X64" : "ARM64";
-        v = value(package, "OptionalComponents");
+        v = sms_object_value(package, "OptionalComponents");
         size_t n_optional = v && !v->null ? v->u32s.n : 0;
         b->component_dirs = calloc(ELEMENTSOF(winpe_always_added) + n_optional + 1, sizeof(char *));
         if (!b->component_dirs) {
@@ -589,7 +583,7 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                                           string_or_null(oc, "Name"), string_or_null(oc, "Architecture"), catalog_arch);
                         goto fail;
                 }
-                const CimValue *required = value(oc, "IsRequired");
+                const CimValue *required = sms_object_value(oc, "IsRequired");
                 if (required && !required->null && required->b)
                         continue; /* one of the four, added above */
                 snprintf(path, sizeof path, "%s/%s", adk_root, string_or_null(oc, "RelativePath"));
@@ -598,7 +592,7 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                         goto fail;
                 }
         }
-        v = value(package, "ScratchSpace");
+        v = sms_object_value(package, "ScratchSpace");
         b->scratch_space_mb = v && !v->null ? (uint32_t) v->u : 0;
 
         *ret = b;

@@ -20,16 +20,6 @@
 #include "util/log.h"
 #include "util/time-util.h"
 
-static const CimValue *value(const SmsObject *o, const char *name) {
-        int i = sms_class_find_property(o->class, name);
-        return i >= 0 ? &o->values[i] : NULL;
-}
-
-static const char *string_value(const SmsObject *o, const char *name) {
-        const CimValue *v = value(o, name);
-        return v && !v->null ? v->str : "";
-}
-
 bool site_is_boot_image(const SmsClass *c) {
         return sms_class_find_property(c, "ImagePath") >= 0;
 }
@@ -136,7 +126,7 @@ static int build_finish(Job *job, void *userdata, int result, SmsError *e) {
                 return result < 0 ? result : sms_error_set(e, SMS_ERROR_NOT_FOUND, "%s was deleted", d->key);
         }
         /* What the row names now: the version this build replaces, unless it is not ours. */
-        _cleanup_free_ char *previous = strdup(string_value(o, "PkgSourcePath"));
+        _cleanup_free_ char *previous = strdup(sms_object_string(o, "PkgSourcePath"));
         if (!previous)
                 return -ENOMEM;
 
@@ -260,23 +250,13 @@ int site_image_build_prepare(Site *site, const SmsClass *c, const char *key, con
                 boot_image_build_free(build);
                 return -ENOMEM;
         }
-        const CimValue *previous = value(package, "ActionInProgress");
+        const CimValue *previous = sms_object_value(package, "ActionInProgress");
         *d = (BuildDone) { .site = site, .class = c, .key = d->key, .caller = site_caller_keep(caller),
                            .action = action, .previous_action = previous && !previous->null ? (uint32_t) previous->u : 0,
                            .build = build };
 
-        JobSpec spec = {
-                .operation = operation,
-                .target = target,
-                .context_id = string_value(package, "ContextID"),
-                .uid = caller->uid,
-                .owner = caller->peer,
-                .cancelable = true,
-                .work = build_work,
-                .finish = build_finish,
-                .userdata = d,
-                .free_userdata = build_done_free,
-        };
+        JobSpec spec = site_job_spec(operation, target, caller, build_work, build_finish, d, build_done_free);
+        spec.context_id = sms_object_string(package, "ContextID");
         r = site_job_plan_new(&spec, ret);
         if (r < 0)
                 return r;
@@ -337,7 +317,7 @@ int site_image_reload_commit(SiteImageReload *rl, SmsError *e) {
                         return -ENOMEM;
                 }
                 values = grown;
-                push_uint(values, &n, rl->class, "SourceVersion", value(o, "SourceVersion")->u + 1);
+                push_uint(values, &n, rl->class, "SourceVersion", sms_object_value(o, "SourceVersion")->u + 1);
                 push_uint(values, &n, rl->class, "SourceDate", now_usec());
                 push_uint(values, &n, rl->class, "LastRefreshTime", now_usec());
         }
@@ -384,11 +364,11 @@ static int reload_new(Site *site, const SmsClass *c, const char *key, const SmsO
         rl->caller = site_caller_keep(caller);
         rl->refresh = refresh;
         if (site_is_boot_image(c)) {
-                const CimValue *index = value(o, "ImageIndex");
+                const CimValue *index = sms_object_value(o, "ImageIndex");
                 rl->index = index && !index->null && index->u ? (unsigned) index->u : 1;
-                source = string_value(o, "ImagePath");
+                source = sms_object_string(o, "ImagePath");
         } else
-                source = string_value(o, "PkgSourcePath");
+                source = sms_object_string(o, "PkgSourcePath");
         if (!*source) {
                 site_image_reload_free(rl);
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s %s has no %s to read", c->name, key,
@@ -438,10 +418,8 @@ int site_image_refresh_prepare(Site *site, const SmsClass *c, const char *key, c
                 site_image_reload_free(rl);
                 return -ENOMEM;
         }
-        JobSpec spec = { .operation = "RefreshPkgSource", .target = target, .uid = caller->uid, .owner = caller->peer,
-                         .cancelable = true,
-                         .work = refresh_job_work, .finish = refresh_job_finish, .userdata = rl,
-                         .free_userdata = site_image_reload_free };
+        JobSpec spec = site_job_spec("RefreshPkgSource", target, caller, refresh_job_work, refresh_job_finish, rl,
+                                     site_image_reload_free);
         r = site_job_plan_new(&spec, ret);
         if (r < 0)
                 return r;
@@ -615,9 +593,7 @@ static int start_extract(Site *site, SiteImageCreate *ic, const char *key, uint6
                 extract_free(x);
                 return r;
         }
-        JobSpec spec = { .operation = "Create", .target = target, .uid = ic->caller.uid, .owner = ic->caller.peer,
-                         .cancelable = true,
-                         .work = extract_work, .finish = extract_finish, .userdata = x, .free_userdata = extract_free };
+        JobSpec spec = site_job_spec("Create", target, &ic->caller, extract_work, extract_finish, x, extract_free);
         r = site_job_start(site, &spec, ret_job, e);
         if (r < 0)
                 extract_free(x);
@@ -751,10 +727,8 @@ int site_export_start(Site *site, SiteExport *x, uint64_t *ret_job, SmsError *e)
         if (!owned)
                 return -ENOMEM;
         *owned = (SiteExport) { .site = site, .caller = site_caller_keep(&x->caller), .job = TAKE_PTR(x->job) };
-        JobSpec spec = { .operation = "ExportDefaultBootImage", .target = "", .uid = x->caller.uid,
-                         .owner = x->caller.peer,
-                         .cancelable = true, .work = export_work, .finish = export_finish, .userdata = owned,
-                         .free_userdata = site_export_free };
+        JobSpec spec = site_job_spec("ExportDefaultBootImage", "", &x->caller, export_work, export_finish, owned,
+                                     site_export_free);
         r = site_job_start(site, &spec, ret_job, e);
         if (r < 0) {
                 site_export_free(owned);

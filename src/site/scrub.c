@@ -124,9 +124,8 @@ int site_scrub_start(Site *site, const SiteCaller *caller, uint64_t *ret_job, Sm
         if (!s)
                 return -ENOMEM;
         *s = (Scrub) { .site = site, .caller = site_caller_keep(caller) };
-        JobSpec spec = { .operation = "ScrubContentLibrary", .target = "Site.contentlib", .uid = caller->uid,
-                         .owner = caller->peer, .cancelable = true, .work = scrub_work, .finish = scrub_finish,
-                         .userdata = s, .free_userdata = scrub_free };
+        JobSpec spec = site_job_spec("ScrubContentLibrary", "Site.contentlib", caller, scrub_work, scrub_finish, s,
+                                     scrub_free);
         r = site_job_start(site, &spec, ret_job, e);
         if (r < 0)
                 scrub_free(s);

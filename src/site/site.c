@@ -17,6 +17,7 @@
 #include "smsprov/macro.h"
 #include "smsprov/site.h"
 #include "smsprov/nal-path.h"
+#include "smsprov/winpe-catalog.h"
 #include "smsprov/wmi-path.h"
 #include "util/time-util.h"
 
@@ -339,23 +340,13 @@ static int check_no_duplicates(const SmsClass *c, const SiteChange *changes, siz
 
 /* --- rules of particular classes, beyond what their descriptors say --------------------------- */
 
-static const CimValue *value_of(const SmsObject *o, const char *name) {
-        int i = find(o->class, name);
-        return i >= 0 ? &o->values[i] : NULL;
-}
-
-static const char *string_of(const SmsObject *o, const char *name) {
-        const CimValue *v = value_of(o, name);
-        return v && !v->null ? v->str : "";
-}
-
 /* SMS_DistributionPointInfo: ServerName and SiteCode come from the NAL path. (ContentRoot is
  * SMS_PROP_DP_ROOT: an existing directory where --dp-root allows, checked as it is given.) */
 static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
         _cleanup_(nal_path_done) NalPath nal = {};
         int r;
 
-        r = nal_path_parse(string_of(o, "NALPath"), &nal, e);
+        r = nal_path_parse(sms_object_string(o, "NALPath"), &nal, e);
         if (r < 0)
                 return r;
         r = object_set_string(o, "ServerName", nal.server_name);
@@ -368,7 +359,7 @@ static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
 static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *dp = NULL, *pkg = NULL;
         const SmsClass *pkg_class;
-        const char *id = string_of(o, "PackageID");
+        const char *id = sms_object_string(o, "PackageID");
         int r;
 
         if (!creating)
@@ -380,31 +371,31 @@ static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsE
         if (r < 0)
                 return r;
         r = store_object_load(site->store, sms_model_find_class("SMS_DistributionPointInfo"),
-                              string_of(o, "ServerNALPath"), &dp, NULL);
+                              sms_object_string(o, "ServerNALPath"), &dp, NULL);
         if (r < 0)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no distribution point %s", string_of(o, "ServerNALPath"));
-        if (strcasecmp(string_of(dp, "SiteCode"), string_of(o, "SiteCode")) != 0)
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no distribution point %s", sms_object_string(o, "ServerNALPath"));
+        if (strcasecmp(sms_object_string(dp, "SiteCode"), sms_object_string(o, "SiteCode")) != 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                     "distribution point %s belongs to site %s, not %s", string_of(dp, "NALPath"),
-                                     string_of(dp, "SiteCode"), string_of(o, "SiteCode"));
-        if (strcasecmp(string_of(dp, "SiteCode"), store_site_code(site->store)) != 0)
+                                     "distribution point %s belongs to site %s, not %s", sms_object_string(dp, "NALPath"),
+                                     sms_object_string(dp, "SiteCode"), sms_object_string(o, "SiteCode"));
+        if (strcasecmp(sms_object_string(dp, "SiteCode"), store_site_code(site->store)) != 0)
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
                                      "distribution point %s is a DP of site %s; this site (%s) distributes only to its own",
-                                     string_of(dp, "NALPath"), string_of(dp, "SiteCode"), store_site_code(site->store));
-        const CimValue *flags = value_of(pkg, "PkgFlags"), *multicast = value_of(dp, "IsMulticast");
+                                     sms_object_string(dp, "NALPath"), sms_object_string(dp, "SiteCode"), store_site_code(site->store));
+        const CimValue *flags = sms_object_value(pkg, "PkgFlags"), *multicast = sms_object_value(dp, "IsMulticast");
         if (flags && !flags->null && (flags->u & 0x400u) && !(multicast && !multicast->null && multicast->b))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
                                      "%s transfers only via multicast (PkgFlags 0x400) and %s is not a multicast "
                                      "distribution point",
-                                     id, string_of(dp, "NALPath"));
+                                     id, sms_object_string(dp, "NALPath"));
 
-        uint64_t type = value_of(pkg, "PackageType")->u;
+        uint64_t type = sms_object_value(pkg, "PackageType")->u;
         CimValue v_type = cim_value_uint(CIM_UINT32, type),
                  v_object = cim_value_uint(CIM_UINT32, type == 258 ? 19 : type == 257 ? 18 : 14);
         /* Keys exactly as stored elsewhere: lookups ignore case, object paths do not. */
         r = object_set_string(o, "PackageID", pkg->key);
         r = r < 0 ? r : object_set_string(o, "ServerNALPath", dp->key);
-        r = r < 0 ? r : object_set_string(o, "SiteCode", string_of(dp, "SiteCode"));
+        r = r < 0 ? r : object_set_string(o, "SiteCode", sms_object_string(dp, "SiteCode"));
         r = r < 0 ? r : object_set(o, "PackageType", &v_type);
         r = r < 0 ? r : object_set(o, "ObjectTypeID", &v_object);
         r = r < 0 ? r : object_set_string(o, "SecureObjectID", pkg->key);
@@ -786,15 +777,6 @@ int site_object_delete(Site *site, const SmsClass *c, const char *key, const Sit
         return 0;
 }
 
-static bool site_code_valid(const char *code) {
-        if (!code || strlen(code) != 3)
-                return false;
-        for (const char *p = code; *p; p++)
-                if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-                        return false;
-        return true;
-}
-
 int site_package_set_source_site(Site *site, const SmsClass *c, const char *key, const char *source_site,
                                  const SiteCaller *caller, size_t **ret_changed, size_t *ret_n_changed,
                                  SmsError *e) {
@@ -803,7 +785,7 @@ int site_package_set_source_site(Site *site, const SmsClass *c, const char *key,
         size_t n_changed = 0;
         int i, r;
 
-        if (!site_code_valid(source_site))
+        if (!sms_site_code_valid(source_site))
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
                                      "SourceSite '" SMS_QUOTE_FMT "' is not a site code (3 characters of A-Z and 0-9)",
                                      SMS_QUOTE(source_site));
@@ -1183,4 +1165,17 @@ int site_add_root(Site *site, SiteRootKind kind, const char *path, SmsError *e) 
 
 void site_set_query_budget(Site *site, uint64_t max_steps) {
         store_set_query_budget(site->store, max_steps);
+}
+
+int site_component_catalog_load(Site *site, SmsError *e) {
+        SmsObject **catalog = NULL;
+        size_t n = 0;
+        int r;
+
+        r = winpe_catalog_scan(site->adk_root, &catalog, &n, e);
+        if (r >= 0)
+                r = site_replace_rows(site, sms_model_find_class("SMS_OSDeploymentKitWinPEOptionalComponent"), NULL,
+                                      NULL, catalog, n, e);
+        winpe_catalog_free(catalog, n);
+        return r;
 }

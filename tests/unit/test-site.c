@@ -344,24 +344,32 @@ static char *make_wim(Fixture *f, const char *name, uint64_t filler) {
 
 /* --- distribution ------------------------------------------------------------------------------ */
 
+/* Both DPs registered, and an OS image package of a small WIM: its PackageID. */
+static char *dps_and_package(Fixture *f) {
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0);
+        add_dp_infos(f);
+        return create_image_package(f, "SMS_ImagePackage", wim, NULL);
+}
+
+/* AddDistributionPoints of an OS image to the first n DPs. */
+static int add_points(Fixture *f, const char *key, size_t n, uint64_t *ret_job, SmsError *e) {
+        return site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
+                                            (char *[]) { "LAB", "LAB", NULL }, f->nal, n, &f->caller, ret_job, e);
+}
+
 /* AddDistributionPoints: the assignments are reported added, both DPs go CONTENT_UPDATING while
  * the job is queued, then INSTALLED with the package's version, each with its status message;
  * the DPs hold the published file. */
 static void test_distribution_installs_on_each_dp(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        _cleanup_free_ char *key = dps_and_package(f);
         SmsError e = SMS_ERROR_NULL;
         uint64_t job = 0;
 
-        add_dp_infos(f);
-        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
         forget_events(&f->rec);
 
         hold(f, "Distribute");
-        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
-                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
-                                                      &job, &e),
-                         0);
+        assert_int_equal(add_points(f, key, 2, &job, &e), 0);
         assert_true(job > 0);
         assert_int_equal(count_events(&f->rec, "added SMS_DistributionPoint "), 2);
         assert_int_equal(count_events(&f->rec, "job-added Distribute SMS_ImagePackage."), 1);
@@ -394,17 +402,12 @@ static void test_distribution_installs_on_each_dp(void **state) {
  * and the failed DP's message says why. */
 static void test_distribution_one_dp_fails_alone(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        _cleanup_free_ char *key = dps_and_package(f);
         SmsError e = SMS_ERROR_NULL;
         uint64_t job = 0;
 
-        add_dp_infos(f);
-        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
         assert_int_equal(test_rm_rf(f->dp_root[1]), 0);
-        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
-                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
-                                                      &job, &e),
-                         0);
+        assert_int_equal(add_points(f, key, 2, &job, &e), 0);
         assert_int_equal(run_job(f, job), JOB_STATE_FAILED);
         SiteJob *sj = site_job_find(&f->site, job);
         assert_non_null(strstr(sj->job->error.message, "1 of 2 distribution points failed"));
@@ -429,10 +432,7 @@ static void test_distribution_cancel_one_dp(void **state) {
         sms_error_clear(&e);
 
         hold(f, "Distribute");
-        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
-                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
-                                                      &job, &e),
-                         0);
+        assert_int_equal(add_points(f, key, 2, &job, &e), 0);
         wait_held(f, "Distribute", job);
         assert_int_equal(site_distribution_cancel(&f->site, key, f->nal[0], &e), 0);
         release(f, "Distribute");
@@ -446,16 +446,11 @@ static void test_distribution_cancel_one_dp(void **state) {
 static void test_distribution_resume_retries_then_gives_up(void **state) {
         Fixture *f = *state;
         const SmsClass *summary = sms_model_find_class("SMS_PackageStatusDistPointsSummarizer");
-        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        _cleanup_free_ char *key = dps_and_package(f);
         SmsError e = SMS_ERROR_NULL;
         uint64_t job = 0;
 
-        add_dp_infos(f);
-        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
-        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
-                                                      (char *[]) { "LAB", "LAB", NULL }, f->nal, 2, &f->caller,
-                                                      &job, &e),
-                         0);
+        assert_int_equal(add_points(f, key, 2, &job, &e), 0);
         assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
 
         /* As a stop would leave them: dp1 pending with no retries yet, dp2 retried to the limit. */
@@ -496,22 +491,16 @@ static void test_distribution_resume_retries_then_gives_up(void **state) {
  * reported and no state row exists. */
 static void test_distribution_at_job_limit_changes_nothing(void **state) {
         Fixture *f = *state;
-        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL, *other = NULL;
+        _cleanup_free_ char *key = dps_and_package(f), *wim = path_in(f->content, "os.wim"), *other = NULL;
         SmsError e = SMS_ERROR_NULL;
         uint64_t first = 0, second = 0;
 
-        add_dp_infos(f);
-        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
         other = create_image_package(f, "SMS_ImagePackage", wim, NULL);
         f->site.max_jobs = 1;
         hold(f, "Distribute");
-        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), key,
-                                                      (char *[]) { "LAB", NULL }, f->nal, 1, &f->caller, &first, &e),
-                         0);
+        assert_int_equal(add_points(f, key, 1, &first, &e), 0);
         forget_events(&f->rec);
-        assert_int_equal(site_distribution_add_points(&f->site, sms_model_find_class("SMS_ImagePackage"), other,
-                                                      (char *[]) { "LAB", NULL }, f->nal, 1, &f->caller, &second, &e),
-                         -EUSERS);
+        assert_int_equal(add_points(f, other, 1, &second, &e), -EUSERS);
         assert_int_equal(e.code, SMS_ERROR_LIMITS_EXCEEDED);
         sms_error_clear(&e);
         assert_int_equal(f->rec.n, 0);
@@ -527,12 +516,10 @@ static void test_distribution_at_job_limit_changes_nothing(void **state) {
 static void test_writes_report_what_they_change(void **state) {
         Fixture *f = *state;
         const SmsClass *c = sms_model_find_class("SMS_ImagePackage");
-        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        _cleanup_free_ char *key = dps_and_package(f);
         SmsError e = SMS_ERROR_NULL;
         uint64_t job = 0;
 
-        add_dp_infos(f);
-        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
         assert_int_equal(count_events(&f->rec, "added SMS_ImagePackage "), 1);
 
         SiteChange ch[1] = { change_string(c, "Description", "edited") };
@@ -545,9 +532,7 @@ static void test_writes_report_what_they_change(void **state) {
         snprintf(want, sizeof want, "changed SMS_ImagePackage %s Description", key);
         assert_int_equal(count_events(&f->rec, want), 1);
 
-        assert_int_equal(site_distribution_add_points(&f->site, c, key, (char *[]) { "LAB", NULL }, f->nal, 1,
-                                                      &f->caller, &job, &e),
-                         0);
+        assert_int_equal(add_points(f, key, 1, &job, &e), 0);
         assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
         forget_events(&f->rec);
         assert_int_equal(site_delete(&f->site, c, key, &f->caller, &e), -EBUSY);
@@ -664,15 +649,16 @@ static void test_schedule_fires_a_refresh(void **state) {
 }
 
 int main(void) {
+#define SITE_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown) /* each on a new site */
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_distribution_installs_on_each_dp, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_distribution_one_dp_fails_alone, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_distribution_cancel_one_dp, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_distribution_resume_retries_then_gives_up, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_distribution_at_job_limit_changes_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_writes_report_what_they_change, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_commits_or_keeps_the_package, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_schedule_fires_a_refresh, setup, teardown),
+                SITE_TEST(test_distribution_installs_on_each_dp),
+                SITE_TEST(test_distribution_one_dp_fails_alone),
+                SITE_TEST(test_distribution_cancel_one_dp),
+                SITE_TEST(test_distribution_resume_retries_then_gives_up),
+                SITE_TEST(test_distribution_at_job_limit_changes_nothing),
+                SITE_TEST(test_writes_report_what_they_change),
+                SITE_TEST(test_build_commits_or_keeps_the_package),
+                SITE_TEST(test_schedule_fires_a_refresh),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
