@@ -526,11 +526,10 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 return r;
         }
 
-        if (ret_key) {
-                *ret_key = strdup(o->key);
-                if (!*ret_key)
-                        return -ENOMEM;
-        }
+        /* The object's own key: a copy could fail after the commit and report a created
+         * instance as not created. */
+        if (ret_key)
+                *ret_key = TAKE_PTR(o->key);
         return 0;
 }
 

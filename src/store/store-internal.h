@@ -19,6 +19,8 @@ struct Store {
         unsigned schema_version;
         uint64_t generation;
         bool in_transaction;
+        /* Prepared when the store opens, so that a rollback needs no memory (store_rollback()). */
+        sqlite3_stmt *rollback_stmt;
         /* Prepared once per class: SELECT every column WHERE key = ?. */
         sqlite3_stmt *load_stmt[STORE_MAX_CLASSES];
         char machine_name[256];

@@ -29,17 +29,19 @@ static void append_key_columns(SqlBuf *b, const SmsClass *c) {
 }
 
 /* Binds a key given as text (sms_class_key_format()); a text that is no key of c binds NULLs,
- * which match nothing. Integer keys bind as integers so that the primary key index is used. */
+ * which match nothing. Integer keys bind as integers so that the primary key index is used.
+ * SQLITE_NOMEM when memory ran out: that is no answer about the key. */
 static int bind_key(sqlite3_stmt *st, int first, const SmsClass *c, const char *key) {
         CimValue values[SMS_MAX_KEYS];
-        int rc = SQLITE_OK;
+        int rc = SQLITE_OK, r;
 
-        if (sms_class_key_parse(c, key, values, NULL) < 0) {
+        r = sms_class_key_parse(c, key, values, NULL);
+        if (r < 0) {
                 for (size_t k = 0; k < c->n_keys; k++) {
                         cim_value_clear(&values[k]);
                         sqlite3_bind_null(st, first + (int) k);
                 }
-                return SQLITE_OK;
+                return r == -ENOMEM ? SQLITE_NOMEM : SQLITE_OK;
         }
         for (size_t k = 0; k < c->n_keys; k++) {
                 if (rc == SQLITE_OK)
@@ -148,9 +150,10 @@ int sqlite_store_object_load(Store *s, const SmsClass *c, const char *key, SmsOb
         r = prepare_load(s, c, &st, e);
         if (r < 0)
                 return r;
-        bind_key(st, 1, c, key);
 
-        rc = sqlite3_step(st);
+        rc = bind_key(st, 1, c, key);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) {
                 sqlite3_reset(st);
                 return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, c->name, SMS_QUOTE(key));
@@ -372,8 +375,9 @@ int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, Sms
         r = sqlbuf_prepare(s, &b, 0, &st, "preparing a delete", e);
         if (r < 0)
                 return r;
-        bind_key(st, 1, c, key);
-        rc = sqlite3_step(st);
+        rc = bind_key(st, 1, c, key);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
                 return store_error(s, rc, e, "deleting an instance");

@@ -372,6 +372,10 @@ int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsE
         r = store_load_cursor_key(s, e);
         if (r < 0)
                 return r;
+        /* After the migrations, whose schema changes would make SQLite prepare it again. */
+        rc = sqlite3_prepare_v3(s->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &s->rollback_stmt, NULL);
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "preparing ROLLBACK");
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -420,6 +424,7 @@ Store *sqlite_store_close(Store *s) {
                 return NULL;
         for (size_t i = 0; i < STORE_MAX_CLASSES; i++)
                 sqlite3_finalize(s->load_stmt[i]);
+        sqlite3_finalize(s->rollback_stmt);
         if (s->in_transaction)
                 sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(s->db);
@@ -480,7 +485,14 @@ int sqlite_store_commit(Store *s, SmsError *e) {
 void sqlite_store_rollback(Store *s) {
         if (!s->in_transaction)
                 return;
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        /* A statement prepared now could fail for want of memory, and leave the transaction open
+         * under a store that thinks it ended: every later BEGIN would fail, and this connection
+         * would read the rows the failed write left. SQLite may have rolled back already (after
+         * SQLITE_NOMEM or SQLITE_FULL in a statement). */
+        if (!sqlite3_get_autocommit(s->db)) {
+                sqlite3_step(s->rollback_stmt);
+                sqlite3_reset(s->rollback_stmt);
+        }
         s->in_transaction = false;
         /* Readers may have cached rows read inside the transaction. */
         s->generation++;
