@@ -166,8 +166,9 @@ int site_package_add_change_notification(Site *site, const SmsClass *c, const ch
                                          SmsError *e);
 
 int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
-/* The concrete class of the package with this PackageID, or NULL when there is none. */
-const SmsClass *site_package_class(Site *site, const char *package_id);
+/* The concrete class of the package with this PackageID. NotFound ("no package <id>") when there
+ * is none; Failed when the database cannot say, which is no answer about the package. */
+int site_package_class(Site *site, const char *package_id, const SmsClass **ret, SmsError *e);
 
 /* Parses, checks and runs a WQL query. On success *ret_query holds the checked query (for its
  * class and columns) and *ret_rows the rows. */

@@ -51,8 +51,10 @@ bool store_in_transaction(const Store *s);
 /* Loads the instance of concrete class `c` with the given key; -ENOENT (and NotFound) when there
  * is none. Every property is read, lazy ones included. */
 int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
-/* The concrete class of the row with this key among `base` and its descendants, or NULL. */
-const SmsClass *store_object_class(Store *s, const SmsClass *base, const char *key);
+/* The concrete class of the row with this key among `base` and its descendants: -ENOENT (and
+ * NotFound) when there is none, Failed when the database cannot say (a caller must not take
+ * that for "gone"). */
+int store_object_class(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
 
 /* Inserts a new instance; allocates its key according to the class's key_kind and stores it in
  * o->key and in the key property. Must run inside a transaction. */

@@ -56,6 +56,7 @@ static int method_verify_package(sd_bus_message *msg, void *userdata, sd_bus_err
         ClassRegistration *reg = userdata;
         Manager *m = reg->manager;
         const char *id, *nal;
+        const SmsClass *c = NULL;
         SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
         uint64_t job = 0;
@@ -64,8 +65,9 @@ static int method_verify_package(sd_bus_message *msg, void *userdata, sd_bus_err
         r = sd_bus_message_read(msg, "ss", &id, &nal);
         if (r < 0)
                 return r;
-        if (!site_package_class(&m->site, id))
-                return bus_set_error(error, SMS_ERROR_NOT_FOUND, "no package %s", id);
+        r = site_package_class(&m->site, id, &c, &e);
+        if (r < 0)
+                return bus_reply_error_take(error, &e, r);
         r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
         if (r != 0)
                 return r;
@@ -79,6 +81,7 @@ static int method_cancel_distribution(sd_bus_message *msg, void *userdata, sd_bu
         ClassRegistration *reg = userdata;
         Manager *m = reg->manager;
         const char *id, *nal;
+        const SmsClass *c = NULL;
         SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
         int r;
@@ -86,8 +89,9 @@ static int method_cancel_distribution(sd_bus_message *msg, void *userdata, sd_bu
         r = sd_bus_message_read(msg, "ss", &id, &nal);
         if (r < 0)
                 return r;
-        if (!site_package_class(&m->site, id))
-                return bus_set_error(error, SMS_ERROR_NOT_FOUND, "no package %s", id);
+        r = site_package_class(&m->site, id, &c, &e);
+        if (r < 0)
+                return bus_reply_error_take(error, &e, r);
         r = authz_check_write(m, msg, AUTHZ_ACTION_CANCEL_JOB, &caller, error);
         if (r != 0)
                 return r;

@@ -602,9 +602,9 @@ static int prepare_for_assignment(Site *site, const char *assignment_key_text, S
         r = site_object_load(site, sms_model_find_class("SMS_DistributionPoint"), assignment_key_text, &a, e);
         if (r < 0)
                 return r;
-        pkg_class = site_package_class(site, sms_object_string(a, "PackageID"));
-        if (!pkg_class)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", sms_object_string(a, "PackageID"));
+        r = site_package_class(site, sms_object_string(a, "PackageID"), &pkg_class, e);
+        if (r < 0)
+                return r;
         char *nal = (char *) sms_object_string(a, "ServerNALPath");
         return distribution_prepare(site, pkg_class, sms_object_string(a, "PackageID"), (char *[]) { nal, NULL }, 1, action,
                                     caller, ret, e);
@@ -685,11 +685,18 @@ void site_distribution_resume(Site *site) {
                 const char *id = rows[i].values[0].str, *nal = rows[i].values[1].str;
                 uint32_t retries = (uint32_t) rows[i].values[2].u + 1, state = (uint32_t) rows[i].values[3].u;
                 bool removing = state == SITE_DP_REMOVAL_PENDING;
-                const SmsClass *c = site_package_class(site, id);
+                const SmsClass *c = NULL;
                 SmsError e = SMS_ERROR_NULL;
 
-                if (!c)
+                /* A package deleted since is skipped; one the database cannot tell about is
+                 * left pending, for the next start. */
+                if (site_package_class(site, id, &c, &e) < 0) {
+                        if (e.code != SMS_ERROR_NOT_FOUND)
+                                log_warning("Not resuming the distribution of %s to %s: %s", id, nal,
+                                            e.message ? e.message : "");
+                        sms_error_clear(&e);
                         continue;
+                }
                 if (retries > SITE_DISTRIBUTION_MAX_RETRIES) {
                         set_state(site, id, nal, removing ? SITE_DP_REMOVAL_FAILED : SITE_DP_INSTALL_FAILED, -1, false,
                                   (int) retries, &daemon);
@@ -765,13 +772,14 @@ int site_distribution_add_points(Site *site, const SmsClass *c, const char *pack
 
 int site_distribution_verify(Site *site, const char *package_id, const char *nal, const SiteCaller *caller,
                              uint64_t *ret_job, SmsError *e) {
-        const SmsClass *c = site_package_class(site, package_id);
+        const SmsClass *c = NULL;
         _cleanup_free_ char *akey = NULL;
         _cleanup_(sms_object_freep) SmsObject *assignment = NULL;
         int r;
 
-        if (!c)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package %s", package_id);
+        r = site_package_class(site, package_id, &c, e);
+        if (r < 0)
+                return r;
         akey = assignment_key(package_id, nal, store_site_code(site->store));
         if (!akey)
                 return -ENOMEM;

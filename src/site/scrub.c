@@ -106,9 +106,16 @@ static int scrub_finish(Job *job, void *userdata, int result, SmsError *e) {
         job_set_progress(job, 100, 100, 0, 0, text);
 
         for (char **id = s->packages; id && *id; id++) {
-                const SmsClass *c = site_package_class(site, *id);
-                if (c && site_distribution_package_updated(site, c, *id, false, &s->caller, NULL) < 0)
+                const SmsClass *c = NULL;
+                SmsError inner = SMS_ERROR_NULL;
+                if (site_package_class(site, *id, &c, &inner) < 0) {
+                        /* Deleted since: nothing to distribute. Anything else is said. */
+                        if (inner.code != SMS_ERROR_NOT_FOUND)
+                                log_warning("Failed to distribute %s again after the scrub: %s", *id,
+                                            inner.message ? inner.message : "");
+                } else if (site_distribution_package_updated(site, c, *id, false, &s->caller, NULL) < 0)
                         log_warning("Failed to distribute %s again after the scrub.", *id);
+                sms_error_clear(&inner);
         }
         return 0;
 }

@@ -364,9 +364,9 @@ static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsE
 
         if (!creating)
                 return 0;
-        pkg_class = store_object_class(site->store, sms_model_find_class("SMS_PackageBaseclass"), id);
-        if (!pkg_class)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package " SMS_QUOTE_FMT, SMS_QUOTE(id));
+        r = site_package_class(site, id, &pkg_class, e);
+        if (r < 0)
+                return r;
         r = store_object_load(site->store, pkg_class, id, &pkg, e);
         if (r < 0)
                 return r;
@@ -834,8 +834,15 @@ int site_package_add_change_notification(Site *site, const SmsClass *c, const ch
         return r;
 }
 
-const SmsClass *site_package_class(Site *site, const char *package_id) {
-        return store_object_class(site->store, sms_model_find_class("SMS_PackageBaseclass"), package_id);
+int site_package_class(Site *site, const char *package_id, const SmsClass **ret, SmsError *e) {
+        SmsError inner = SMS_ERROR_NULL;
+        int r = store_object_class(site->store, sms_model_find_class("SMS_PackageBaseclass"), package_id, ret, &inner);
+        if (r == -ENOENT && inner.code == SMS_ERROR_NOT_FOUND)
+                r = sms_error_set(e, SMS_ERROR_NOT_FOUND, "no package " SMS_QUOTE_FMT, SMS_QUOTE(package_id));
+        else if (r < 0)
+                r = sms_error_set(e, inner.code, "%s", inner.message ? inner.message : "failed");
+        sms_error_clear(&inner);
+        return r;
 }
 
 int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {
@@ -1078,10 +1085,9 @@ int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret
         if (r < 0)
                 return r;
 
-        concrete = store_object_class(site->store, c, canonical);
-        if (!concrete)
-                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, c->name,
-                                     SMS_QUOTE(canonical));
+        r = store_object_class(site->store, c, canonical, &concrete, e);
+        if (r < 0)
+                return r;
         _cleanup_(sms_object_freep) SmsObject *o = NULL;
         r = store_object_load(site->store, concrete, canonical, &o, e);
         if (r < 0)

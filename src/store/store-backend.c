@@ -70,8 +70,8 @@ int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **
         return STORE_BACKEND(s)->object_load(s, c, key, ret, e);
 }
 
-const SmsClass *store_object_class(Store *s, const SmsClass *base, const char *key) {
-        return STORE_BACKEND(s)->object_class(s, base, key);
+int store_object_class(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e) {
+        return STORE_BACKEND(s)->object_class(s, base, key, ret, e);
 }
 
 int store_object_insert(Store *s, SmsObject *o, SmsError *e) {

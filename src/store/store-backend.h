@@ -26,7 +26,7 @@ typedef struct StoreBackend {
         void (*rollback)(Store *s);
         bool (*in_transaction)(const Store *s);
         int (*object_load)(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
-        const SmsClass *(*object_class)(Store *s, const SmsClass *base, const char *key);
+        int (*object_class)(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
         int (*object_insert)(Store *s, SmsObject *o, SmsError *e);
         int (*object_update)(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
         int (*object_delete)(Store *s, const SmsClass *c, const char *key, SmsError *e);

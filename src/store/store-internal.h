@@ -50,7 +50,7 @@ int sqlite_store_commit(Store *s, SmsError *e);
 void sqlite_store_rollback(Store *s);
 bool sqlite_store_in_transaction(const Store *s);
 int sqlite_store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
-const SmsClass *sqlite_store_object_class(Store *s, const SmsClass *base, const char *key);
+int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
 int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e);
 int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
 int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);

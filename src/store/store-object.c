@@ -187,11 +187,12 @@ int sqlite_store_object_load(Store *s, const SmsClass *c, const char *key, SmsOb
         return 0;
 }
 
-const SmsClass *sqlite_store_object_class(Store *s, const SmsClass *base, const char *key) {
+int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e) {
         const char *disc = store_class_discriminator(base);
         const SmsClass *found = NULL;
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
+        int rc, r;
 
         sqlbuf_append(&b, "SELECT %s", disc ? "" : "0");
         if (disc)
@@ -202,14 +203,34 @@ const SmsClass *sqlite_store_object_class(Store *s, const SmsClass *base, const 
         append_key_condition(&b, base, 1);
         append_discriminator_filter(&b, base, "AND");
 
-        if (!b.oom && sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL) == SQLITE_OK) {
-                bind_key(st, 1, base, key);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                        found = disc ? sms_class_find_by_discriminator(base, sqlite3_column_int64(st, 0)) : base;
+        if (b.oom) {
+                free(b.s);
+                return sms_error_set(e, SMS_ERROR_FAILED, "finding the class of %s: out of memory", base->name);
         }
-        sqlite3_finalize(st);
+        rc = sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL);
         free(b.s);
-        return found && !found->abstract ? found : NULL;
+        if (rc != SQLITE_OK)
+                return store_error(s, rc, e, "finding the class of an instance");
+        rc = bind_key(st, 1, base, key);
+        if (rc != SQLITE_OK) {
+                r = store_error(s, rc, e, "finding the class of an instance");
+                sqlite3_finalize(st);
+                return r;
+        }
+        r = 0;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                found = disc ? sms_class_find_by_discriminator(base, sqlite3_column_int64(st, 0)) : base;
+        else if (rc != SQLITE_DONE)
+                r = store_error(s, rc, e, "finding the class of an instance");
+        sqlite3_finalize(st);
+        if (r < 0)
+                return r;
+        if (!found || found->abstract)
+                return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, base->name,
+                                     SMS_QUOTE(key));
+        *ret = found;
+        return 0;
 }
 
 static int allocate_package_id(Store *s, char **ret, SmsError *e) {

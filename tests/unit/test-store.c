@@ -122,7 +122,14 @@ static void test_create_and_load(void **state) {
         assert_int_equal(site_object_load(&f->site, sms_model_find_class("SMS_ImagePackage"), a, &none, &e), -ENOENT);
         assert_int_equal(e.code, SMS_ERROR_NOT_FOUND);
         sms_error_clear(&e);
-        assert_ptr_equal(store_object_class(f->site.store, sms_model_find_class("SMS_PackageBaseclass"), b), boot);
+        const SmsClass *found = NULL;
+        assert_int_equal(store_object_class(f->site.store, sms_model_find_class("SMS_PackageBaseclass"), b, &found, &e), 0);
+        assert_ptr_equal(found, boot);
+        assert_int_equal(store_object_class(f->site.store, sms_model_find_class("SMS_PackageBaseclass"), "LAB99999", &found,
+                                            &e),
+                         -ENOENT);
+        assert_int_equal(e.code, SMS_ERROR_NOT_FOUND);
+        sms_error_clear(&e);
 }
 
 static void test_put_semantics(void **state) {
