@@ -45,6 +45,9 @@ static inline JobSpec site_job_spec(const char *operation, const char *target, c
                            .free_userdata = free_userdata };
 }
 
+/* Test points (--test-hold-dir, jobs/test-point.c): every job waits at its Operation's point. */
+int site_jobs_set_test_dir(Site *site, int dir_fd);
+
 /* LimitsExceeded when one more job (of `owner`, NULL for the daemon's own) may not be queued. */
 int site_job_check_limits(Site *site, const char *owner, SmsError *e);
 /* Records a job, queues it and reports it (job_added). spec->id is filled in, and so is *ret_id
@@ -56,6 +59,13 @@ bool site_job_target_active(Site *site, const char *target);
 /* "<class>.<key>", the target of a package's jobs. */
 char *site_job_target(const SmsClass *c, const char *key);
 SiteJob *site_job_find(Site *site, uint64_t id);
+/* A copy of the job's progress as its work last reported it. */
+JobProgress site_job_progress(const SiteJob *job);
+/* "done", "failed" or "canceled" for an ended job (Site.JobRemoved's Result). */
+const char *site_job_result(const SiteJob *job);
+/* Job.Cancel(): a queued job ends at once, a running one at its work's next check. Failed when
+ * it has already ended, NotSupported when it cannot be canceled. */
+int site_job_cancel(SiteJob *job, SmsError *e);
 /* How many jobs the site holds (queued, running, lingering). */
 size_t site_jobs_count(Site *site);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 
 /* Deferred replies: a method handler hands slow work to a worker thread and returns; the reply
- * goes out from the main thread when the work is done. Built on the job queue, without Job
- * objects: these calls are short and their caller is waiting.
+ * goes out from the main thread when the work is done. Built on the engine's workers
+ * (site-workers.h), without Job objects: these calls are short and their caller is waiting.
  *
  * Every deferred call holds its message until it is answered, so each counts against the
  * caller's and the daemon's limits (--max-calls, --max-calls-per-caller), together with the
@@ -21,6 +21,7 @@
 #include "bus/bus-defer.h"
 #include "bus/bus-util.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-workers.h"
 #include "util/log.h"
 
 struct DeferCall {
@@ -78,18 +79,18 @@ int bus_calls_admit(Manager *m, sd_bus_message *msg, SmsError *e) {
         return 0;
 }
 
-static int defer_work(Job *job, void *userdata, SmsError *e) {
+static int defer_work(void *userdata, SmsError *e) {
         DeferCall *d = userdata;
         return d->work(d->userdata, e);
 }
 
+static void defer_finished(void *userdata, int result, SmsError *e);
+
+/* Takes d: freed after its reply, or at once when it cannot be queued. */
 static int defer_submit(DeferCall *d) {
         d->submitted = true;
-        return job_submit(d->manager->defer_queues[d->queue],
-                          &(JobSpec) { .id = ++d->manager->last_defer_id,
-                                       .operation = sd_bus_message_get_member(d->msg), .work = defer_work,
-                                       .userdata = d, .free_userdata = defer_call_free },
-                          NULL);
+        return site_workers_submit(d->manager->defer_workers[d->queue], sd_bus_message_get_member(d->msg),
+                                   defer_work, defer_finished, d, defer_call_free);
 }
 
 /* Calls of `sender` handed to queue q and not yet answered, other than `except`. */
@@ -115,24 +116,27 @@ static void submit_next(Manager *m, const DeferCall *done) {
         for (DeferCall *d = m->defer_calls; d; d = d->next)
                 if (d->queue == done->queue && !d->submitted && same_sender(d->msg, sender))
                         next = d; /* the list is newest first: the last match is the oldest */
-        if (next && defer_submit(next) < 0) {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                bus_reply_error(&error, NULL, -ENOMEM);
-                (void) sd_bus_reply_method_error(next->msg, &error);
-                defer_call_free(next);
+        if (next) {
+                /* Answered now if it cannot be queued (defer_submit() frees it then). */
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = sd_bus_message_ref(next->msg);
+                if (defer_submit(next) < 0) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                        bus_reply_error(&error, NULL, -ENOMEM);
+                        (void) sd_bus_reply_method_error(msg, &error);
+                }
         }
 }
 
-static void defer_finished(Job *job, void *userdata) {
-        DeferCall *d = job->userdata;
-        int r = job->state == JOB_STATE_COMPLETED ? 0 : (job->error_code ? -job->error_code : -EIO);
+static void defer_finished(void *userdata, int result, SmsError *e) {
+        DeferCall *d = userdata;
+        int r;
 
         submit_next(d->manager, d);
 
-        r = d->reply(d->manager, d->msg, d->userdata, r, &job->error);
+        r = d->reply(d->manager, d->msg, d->userdata, result, e);
         if (r < 0) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                bus_reply_error(&error, &job->error, r);
+                bus_reply_error(&error, e, r);
                 r = sd_bus_reply_method_error(d->msg, &error);
                 if (r < 0)
                         log_warning_errno(r, "Failed to send a deferred error reply: %m");
@@ -167,40 +171,26 @@ int bus_defer(Manager *m, DeferQueue q, sd_bus_message *msg, DeferWorkFn work, D
         if (!may_run(m, q, sd_bus_message_get_sender(msg), d))
                 return 1; /* submit_next() submits it */
         r = defer_submit(d);
-        if (r < 0) {
-                defer_call_free(d);
+        if (r < 0)
                 return r;
-        }
         /* Returning 1 tells sd-bus that a reply will come later. */
         return 1;
 }
 
-static int on_queue_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        job_queue_dispatch(userdata);
-        return 0;
-}
-
 int bus_defer_setup(Manager *m) {
-        JobQueueCallbacks callbacks = { .finished = defer_finished, .userdata = m };
         int r;
 
         for (size_t i = 0; i < _DEFER_QUEUE_MAX; i++) {
-                r = job_queue_new(DEFER_WORKERS, &callbacks, &m->defer_queues[i]);
+                r = site_workers_new(m->event, DEFER_WORKERS, &m->defer_workers[i]);
                 if (r < 0)
                         return log_error_errno(r, "Failed to start the %s workers: %m", defer_queue_names[i]);
-                r = sd_event_add_io(m->event, &m->defer_sources[i], job_queue_fd(m->defer_queues[i]), EPOLLIN,
-                                    on_queue_ready, m->defer_queues[i]);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to watch the %s queue: %m", defer_queue_names[i]);
         }
         return 0;
 }
 
 void bus_defer_shutdown(Manager *m) {
-        for (size_t i = 0; i < _DEFER_QUEUE_MAX; i++) {
-                m->defer_sources[i] = sd_event_source_disable_unref(m->defer_sources[i]);
-                m->defer_queues[i] = job_queue_free(m->defer_queues[i]);
-        }
+        for (size_t i = 0; i < _DEFER_QUEUE_MAX; i++)
+                m->defer_workers[i] = site_workers_free(m->defer_workers[i]);
         /* Reads that were still waiting for their turn. */
         while (m->defer_calls)
                 defer_call_free(m->defer_calls);

@@ -148,7 +148,7 @@ void bus_job_finished(void *userdata, SiteJob *sj) {
         sd_bus_emit_signal(m->bus, path, JOB_INTERFACE, "Completed", "bss", j->state == JOB_STATE_COMPLETED,
                            error_name, j->error.message ? j->error.message : "");
         sd_bus_emit_signal(m->bus, SMSPROV_OBJECT_ROOT, SMSPROV_INTERFACE_PREFIX "Site", "JobRemoved", "tos", j->id,
-                           path, job_state_to_result(j->state));
+                           path, site_job_result(sj));
 }
 
 void bus_job_removed(void *userdata, SiteJob *sj) {
@@ -202,9 +202,7 @@ static int job_property_get(sd_bus *bus, const char *path, const char *interface
         Job *j = sj->job;
         JobProgress p;
 
-        pthread_mutex_lock(&j->lock);
-        p = j->progress;
-        pthread_mutex_unlock(&j->lock);
+        p = site_job_progress(sj);
 
         if (streq(property, "Id"))
                 return sd_bus_message_append(reply, "t", j->id);
@@ -255,20 +253,16 @@ static int job_property_get(sd_bus *bus, const char *path, const char *interface
 static int method_cancel(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         SiteJob *sj = userdata;
         Manager *m = sd_bus_slot_get_userdata(sd_bus_get_current_slot(sd_bus_message_get_bus(msg)));
-        Job *j = sj->job;
+        SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
         int r;
 
         r = authz_check_write(m, msg, AUTHZ_ACTION_CANCEL_JOB, &caller, error);
         if (r != 0)
                 return r;
-        if (j->state > JOB_STATE_RUNNING)
-                return bus_set_error(error, SMS_ERROR_FAILED, "job %" PRIu64 " has already finished (%s)", j->id,
-                                     job_state_to_result(j->state));
-        if (!j->cancelable)
-                return bus_set_error(error, SMS_ERROR_NOT_SUPPORTED, "job %" PRIu64 " (%s) cannot be canceled",
-                                     j->id, j->operation);
-        job_cancel(j);
+        r = site_job_cancel(sj, &e);
+        if (r < 0)
+                return bus_reply_error_take(error, &e, r);
         return sd_bus_reply_method_return(msg, NULL);
 }
 

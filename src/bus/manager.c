@@ -204,9 +204,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 if (fd < 0)
                         return log_error_errno(-errno, "Cannot open the test hold directory %s: %m",
                                                config->test_hold_dir);
-                r = job_queue_set_test_dir(m->site.jobs, fd, "");
+                r = site_jobs_set_test_dir(&m->site, fd);
                 for (size_t i = 0; r >= 0 && i < _DEFER_QUEUE_MAX; i++)
-                        r = job_queue_set_test_dir(m->defer_queues[i], fd, "call.");
+                        r = site_workers_set_test_dir(m->defer_workers[i], fd, "call.");
                 if (r < 0)
                         return log_error_errno(r, "Failed to set the test hold directory: %m");
                 log_info("Test points are on: jobs hold where %s/<point> exists.", config->test_hold_dir);

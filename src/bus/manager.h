@@ -10,7 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "smsprov/class.h"
-#include "smsprov/job.h"
+#include "smsprov/site-workers.h"
 #include "smsprov/site.h"
 
 #define SMSPROV_BUS_NAME "org.smsprov.Provider1"
@@ -79,10 +79,8 @@ typedef struct Manager {
         ClassRegistration *registrations;
         size_t n_registrations;
 
-        JobQueue *defer_queues[_DEFER_QUEUE_MAX]; /* deferred replies, bus-defer.h */
-        sd_event_source *defer_sources[_DEFER_QUEUE_MAX];
+        SiteWorkers *defer_workers[_DEFER_QUEUE_MAX]; /* deferred replies, bus-defer.h */
         DeferCall *defer_calls;    /* deferred calls not yet answered */
-        uint64_t last_defer_id;    /* each deferred call's id, so that test points tell them apart */
         unsigned max_calls;        /* deferred calls and polkit questions at once */
         unsigned max_calls_per_caller;
         uint64_t max_reply_bytes;  /* no message we send is larger (bus-reply.h) */

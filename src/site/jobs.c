@@ -143,6 +143,32 @@ SiteJob *site_job_find(Site *site, uint64_t id) {
         return NULL;
 }
 
+JobProgress site_job_progress(const SiteJob *sj) {
+        JobProgress p;
+
+        pthread_mutex_lock(&sj->job->lock);
+        p = sj->job->progress;
+        pthread_mutex_unlock(&sj->job->lock);
+        return p;
+}
+
+const char *site_job_result(const SiteJob *sj) {
+        return job_state_to_result(sj->job->state);
+}
+
+int site_job_cancel(SiteJob *sj, SmsError *e) {
+        Job *j = sj->job;
+
+        if (j->state > JOB_STATE_RUNNING)
+                return sms_error_set(e, SMS_ERROR_FAILED, "job %" PRIu64 " has already finished (%s)", j->id,
+                                     job_state_to_result(j->state));
+        if (!j->cancelable)
+                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED, "job %" PRIu64 " (%s) cannot be canceled", j->id,
+                                     j->operation);
+        job_cancel(j);
+        return 0;
+}
+
 size_t site_jobs_count(Site *site) {
         size_t n = 0;
         for (SiteJob *sj = site->site_jobs; sj; sj = sj->next)
@@ -322,6 +348,10 @@ void site_jobs_stop(Site *site) {
                 site_job_forget(site, sj);
         }
         site->event = sd_event_unref(site->event);
+}
+
+int site_jobs_set_test_dir(Site *site, int dir_fd) {
+        return job_queue_set_test_dir(site->jobs, dir_fd, "");
 }
 
 int site_job_check_limits(Site *site, const char *owner, SmsError *e) {

@@ -156,7 +156,7 @@ static int setup(void **state) {
         assert_int_equal(site_jobs_start(&f->site, f->event, 2), 0);
         f->hold_fd = open(f->hold, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(f->hold_fd >= 0);
-        assert_int_equal(job_queue_set_test_dir(f->site.jobs, f->hold_fd, ""), 0);
+        assert_int_equal(site_jobs_set_test_dir(&f->site, f->hold_fd), 0);
         f->caller = (SiteCaller) { .uid = 0, .peer = ":1.42" };
         *state = f;
         return 0;
