@@ -3,9 +3,10 @@
 /* The site engine without a bus, the way fwupd tests its engine: a real site database, real WIMs,
  * real distribution points as directories, the engine's own job queue and event loop, and an
  * observer that records what the engine reports. Covered: the per-DP distribution state machine
- * (installed, one DP failing alone, one DP canceled, retries after a restart and giving up),
- * the job limits leaving nothing behind, boot image builds (what a build commits and what a failed
- * one leaves), the engine's write operations and their reports, and refresh schedules firing. */
+ * (installed, one DP failing alone, one DP canceled, resumed after a restart, and given up at the
+ * limit), the job limits leaving nothing behind, boot image builds (what a build commits and what
+ * a failed one leaves), the engine's write operations and their reports, and refresh schedules
+ * firing. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -319,7 +320,8 @@ static int dp_state(Fixture *f, const char *package_id, int dp) {
         return dp_value(f, package_id, dp, "State");
 }
 
-static int dp_retries(Fixture *f, const char *package_id, int dp) {
+/* RetryCount: how many times a restart resumed it. */
+static int dp_resumed_count(Fixture *f, const char *package_id, int dp) {
         return dp_value(f, package_id, dp, "RetryCount");
 }
 
@@ -443,7 +445,7 @@ static void test_distribution_cancel_one_dp(void **state) {
 
 /* After a restart: an assignment left pending is retried (INSTALL_RETRYING, then INSTALLED), one
  * that has been retried SITE_DISTRIBUTION_MAX_RETRIES times fails with a message. */
-static void test_distribution_resume_retries_then_gives_up(void **state) {
+static void test_distribution_resumed_then_given_up(void **state) {
         Fixture *f = *state;
         const SmsClass *summary = sms_model_find_class("SMS_PackageStatusDistPointsSummarizer");
         _cleanup_free_ char *key = dps_and_package(f);
@@ -453,7 +455,7 @@ static void test_distribution_resume_retries_then_gives_up(void **state) {
         assert_int_equal(add_points(f, key, 2, &job, &e), 0);
         assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
 
-        /* As a stop would leave them: dp1 pending with no retries yet, dp2 retried to the limit. */
+        /* As a stop would leave them: dp1 pending and never resumed yet, dp2 resumed up to the limit. */
         for (int i = 0; i < 2; i++) {
                 CimValue id = { .type = CIM_STRING, .str = key }, nal = { .type = CIM_STRING, .str = f->nal[i] },
                          site = { .type = CIM_STRING, .str = (char *) "LAB" };
@@ -471,11 +473,11 @@ static void test_distribution_resume_retries_then_gives_up(void **state) {
         forget_events(&f->rec);
         site_distribution_resume(&f->site);
         assert_int_equal(dp_state(f, key, 1), SITE_DP_INSTALL_FAILED);
-        /* Retried: its RetryCount counts the attempt (INSTALL_RETRYING), and its job is queued
+        /* Resumed: its RetryCount counts one more go (INSTALL_RETRYING), and its job is queued
          * (CONTENT_UPDATING until it ends). */
         assert_int_equal(dp_state(f, key, 0), SITE_DP_CONTENT_UPDATING);
-        assert_int_equal(dp_retries(f, key, 0), 1);
-        assert_int_equal(dp_retries(f, key, 1), SITE_DISTRIBUTION_MAX_RETRIES + 1);
+        assert_int_equal(dp_resumed_count(f, key, 0), 1);
+        assert_int_equal(dp_resumed_count(f, key, 1), SITE_DISTRIBUTION_MAX_RETRIES + 1);
         assert_int_equal(count_events(&f->rec, "job-added Distribute"), 1);
         assert_int_equal(messages(f, 2302), 1);
 
@@ -654,7 +656,7 @@ int main(void) {
                 SITE_TEST(test_distribution_installs_on_each_dp),
                 SITE_TEST(test_distribution_one_dp_fails_alone),
                 SITE_TEST(test_distribution_cancel_one_dp),
-                SITE_TEST(test_distribution_resume_retries_then_gives_up),
+                SITE_TEST(test_distribution_resumed_then_given_up),
                 SITE_TEST(test_distribution_at_job_limit_changes_nothing),
                 SITE_TEST(test_writes_report_what_they_change),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
