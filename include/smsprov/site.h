@@ -71,6 +71,8 @@ typedef struct Site {
         sd_event_source *scrub_source;
         SiteScheduleTimer *schedule_timers; /* one per package with a RefreshSchedule */
         unsigned time_scale;             /* schedules run this many times faster (tests); 0 = 1 */
+        uint64_t (*clock)(void);         /* the wall clock schedules are read against (tests);
+                                          * NULL = now_usec() */
         bool export_running;             /* ExportDefaultBootImage runs one at a time */
         char *adk_root;                  /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
         char *osd_bin_root;              /* --osd-bin-root: i386/ x64/ arm64/ */

@@ -53,7 +53,7 @@ static int on_schedule(sd_event_source *s, uint64_t usec, void *userdata);
 int site_schedule_update(Site *site, const SmsClass *c, const char *key) {
         _cleanup_(sms_object_freep) SmsObject *o = NULL;
         int sched = sms_class_find_property(c, "RefreshSchedule"), flag = sms_class_find_property(c, "PkgSourceFlag");
-        uint64_t now = now_usec(), next = 0;
+        uint64_t now = site->clock ? site->clock() : now_usec(), next = 0;
         SiteScheduleTimer *st;
         int r;
 

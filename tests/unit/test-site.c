@@ -650,6 +650,66 @@ static void test_schedule_fires_a_refresh(void **state) {
         assert_null(f->site.schedule_timers);
 }
 
+/* The schedules' test clock: it starts at 2026-03-01 12:00:00 UTC, whatever the machine's clock
+ * says, and moves only when the test moves it. */
+#define TEST_CLOCK_USEC (UINT64_C(1772366400) * 1000000u)
+static uint64_t test_now;
+static uint64_t test_clock(void) {
+        return test_now;
+}
+
+/* A RefreshSchedule change of one token (site_put() takes its value). */
+static SiteChange schedule_of(const SmsClass *c, SmsScheduleType type, uint64_t start_usec, unsigned day_span) {
+        SiteChange ch = { .index = (size_t) sms_class_find_property(c, "RefreshSchedule"),
+                          .value = { .type = CIM_SCHEDULE_ARRAY, .schedule = { .n = 1 } } };
+        SmsError e = SMS_ERROR_NULL;
+
+        assert_non_null(ch.value.schedule.data = calloc(1, sizeof(SmsScheduleToken)));
+        sms_schedule_token_init(&ch.value.schedule.data[0], type);
+        assert_int_equal(sms_schedule_token_set_start_usec(&ch.value.schedule.data[0], start_usec, &e), 0);
+        ch.value.schedule.data[0].day_span = day_span;
+        return ch;
+}
+
+/* Against the test clock: a token whose only time has passed arms no timer, one due 5 minutes
+ * after the clock (30 ms at this scale; tokens count in minutes) fires the refresh, and one that
+ * recurs keeps its package armed. */
+static void test_schedule_reads_the_site_clock(void **state) {
+        Fixture *f = *state;
+        const SmsClass *c = sms_model_find_class("SMS_ImagePackage");
+        _cleanup_free_ char *wim = make_wim(f, "os.wim", 0), *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        SiteChange ch;
+
+        key = create_image_package(f, "SMS_ImagePackage", wim, NULL);
+        test_now = TEST_CLOCK_USEC;
+        f->site.clock = test_clock;
+        f->site.time_scale = 10000;
+
+        /* An hour before the clock, once: never again. */
+        ch = schedule_of(c, SMS_ST_NON_RECURRING, TEST_CLOCK_USEC - 3600u * 1000000u, 0);
+        assert_int_equal(site_put(&f->site, c, key, &ch, 1, NULL, &f->caller, NULL, &e), 0);
+        cim_value_clear(&ch.value);
+        assert_null(f->site.schedule_timers);
+
+        /* Five minutes after the clock, once: the refresh runs, and nothing is left armed. */
+        ch = schedule_of(c, SMS_ST_NON_RECURRING, TEST_CLOCK_USEC + 300u * 1000000u, 0);
+        forget_events(&f->rec);
+        assert_int_equal(site_put(&f->site, c, key, &ch, 1, NULL, &f->caller, NULL, &e), 0);
+        cim_value_clear(&ch.value);
+        assert_non_null(f->site.schedule_timers);
+        test_now += 301u * 1000000u; /* by the time it fires */
+        while (count_events(&f->rec, "job-finished RefreshPkgSource") == 0)
+                assert_true(sd_event_run(f->event, WAIT_USEC) > 0);
+        assert_null(f->site.schedule_timers);
+
+        /* Every day from a week before the clock: armed again after each refresh. */
+        ch = schedule_of(c, SMS_ST_RECUR_INTERVAL, test_now - 7u * 86400u * 1000000u, 1);
+        assert_int_equal(site_put(&f->site, c, key, &ch, 1, NULL, &f->caller, NULL, &e), 0);
+        cim_value_clear(&ch.value);
+        assert_non_null(f->site.schedule_timers);
+}
+
 int main(void) {
 #define SITE_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown) /* each on a new site */
         const struct CMUnitTest tests[] = {
@@ -661,6 +721,7 @@ int main(void) {
                 SITE_TEST(test_writes_report_what_they_change),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
                 SITE_TEST(test_schedule_fires_a_refresh),
+                SITE_TEST(test_schedule_reads_the_site_clock),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
