@@ -721,7 +721,7 @@ int site_distribution_add_points(Site *site, const SmsClass *c, const char *pack
                                  char *const *nals, size_t n, const SiteCaller *caller, uint64_t *ret_job,
                                  SmsError *e) {
         const SmsClass *dp_class = sms_model_find_class("SMS_DistributionPoint");
-        _cleanup_strv_free_ char **added = NULL;
+        _cleanup_strv_free_ char **added = NULL, **created = NULL;
         size_t n_added = 0, would_add = 0;
         int r;
 
@@ -729,7 +729,8 @@ int site_distribution_add_points(Site *site, const SmsClass *c, const char *pack
         if (r < 0)
                 return r;
         added = calloc(n + 1, sizeof(char *));
-        if (!added)
+        created = calloc(n + 1, sizeof(char *));
+        if (!added || !created)
                 return -ENOMEM;
         /* First pass: what would be created, all checked (the class rules run in a dry run). */
         for (size_t pass = 0; pass < 2; pass++) {
@@ -757,17 +758,33 @@ int site_distribution_add_points(Site *site, const SmsClass *c, const char *pack
                                 sms_error_clear(e); /* already there: nothing to add */
                                 continue;
                         }
-                        if (r < 0)
-                                return r;
-                        would_add += pass == 0;
-                        if (pass == 1) {
-                                site_notify_added(site, dp_class, akey);
+                        if (r >= 0 && pass == 1) {
+                                created[n_added] = TAKE_PTR(akey);
+                                site_notify_added(site, dp_class, created[n_added]);
                                 if (!(added[n_added++] = strdup(nals[i])))
-                                        return -ENOMEM;
+                                        r = -ENOMEM;
                         }
+                        if (r < 0)
+                                goto undo;
+                        would_add += pass == 0;
                 }
         }
-        return site_distribution_start(site, c, package_id, added, n_added, SITE_DISTRIBUTE, caller, ret_job, e);
+        r = site_distribution_start(site, c, package_id, added, n_added, SITE_DISTRIBUTE, caller, ret_job, e);
+        if (r >= 0)
+                return r;
+undo:
+        /* The call changes nothing when its distribution cannot start: the assignments it made
+         * go again (as site_create() takes back one). */
+        for (size_t k = 0; k < n_added; k++) {
+                SmsError ignore = SMS_ERROR_NULL;
+                if (site_object_delete(site, dp_class, created[k], caller, &ignore) >= 0)
+                        site_notify_removed(site, dp_class, created[k]);
+                else
+                        log_warning("Failed to take back assignment %s: %s", created[k],
+                                    ignore.message ? ignore.message : "");
+                sms_error_clear(&ignore);
+        }
+        return r;
 }
 
 int site_distribution_verify(Site *site, const char *package_id, const char *nal, const SiteCaller *caller,

@@ -511,6 +511,37 @@ static void test_distribution_at_job_limit_changes_nothing(void **state) {
         assert_int_equal(run_job(f, first), JOB_STATE_COMPLETED);
 }
 
+/* A distribution that cannot start (the package has no content yet) leaves no assignment behind:
+ * the call changes nothing, though the assignments were valid. */
+static void test_distribution_that_cannot_start_changes_nothing(void **state) {
+        Fixture *f = *state;
+        const SmsClass *c = sms_model_find_class("SMS_ImagePackage");
+        SiteChange name = change_string(c, "Name", "no content yet");
+        _cleanup_free_ char *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        add_dp_infos(f);
+        assert_int_equal(site_create(&f->site, c, &name, 1, &f->caller, &key, &job, &e), 0);
+        clear_changes(&name, 1);
+        forget_events(&f->rec);
+        assert_int_equal(add_points(f, key, 2, &job, &e), -EINVAL);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        sms_error_clear(&e);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(dp_state(f, key, i), -1);
+        size_t n = 0;
+        _cleanup_strv_free_ char **keys = NULL;
+        assert_int_equal(site_object_enumerate(&f->site, sms_model_find_class("SMS_DistributionPoint"), &keys, NULL, &n,
+                                               &e),
+                         0);
+        assert_int_equal(n, 0);
+        /* What was reported added was reported removed again. */
+        assert_int_equal(count_events(&f->rec, "added SMS_DistributionPoint "), 2);
+        assert_int_equal(count_events(&f->rec, "removed SMS_DistributionPoint "), 2);
+        assert_int_equal(count_events(&f->rec, "job-added"), 0);
+}
+
 /* --- writes ------------------------------------------------------------------------------------ */
 
 /* Put reports the properties that changed; Delete of a package on a DP is Busy and changes
@@ -718,6 +749,7 @@ int main(void) {
                 SITE_TEST(test_distribution_cancel_one_dp),
                 SITE_TEST(test_distribution_resumed_then_given_up),
                 SITE_TEST(test_distribution_at_job_limit_changes_nothing),
+                SITE_TEST(test_distribution_that_cannot_start_changes_nothing),
                 SITE_TEST(test_writes_report_what_they_change),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
                 SITE_TEST(test_schedule_fires_a_refresh),
