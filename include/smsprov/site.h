@@ -31,7 +31,8 @@ typedef struct SiteObserver {
         void (*object_added)(void *userdata, const SmsClass *c, const char *key);
         /* `changed`: indexes into c->all of the properties whose stored value changed */
         void (*object_changed)(void *userdata, const SmsClass *c, const char *key, const size_t *changed, size_t n);
-        /* before the object stops resolving: the observer may still load it */
+        /* right after the delete's commit, before anything else runs on the main thread, so that
+         * no caller sees the object gone before it is told */
         void (*object_removed)(void *userdata, const SmsClass *c, const char *key);
         /* a package was announced changed (AddChangeNotification, a refresh, a build) */
         void (*change_notification)(void *userdata, const SmsClass *c, const char *key);
