@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The site: the engine between the bus layer and the store. It owns the site database and the
- * content roots and carries out WMI-style operations on instances — create, put, delete,
- * SetSourceSite, Unlock, change notifications, queries — with the validation, locking,
- * optimistic concurrency and auditing of API.md §4. It knows nothing of D-Bus: the bus layer
- * decodes arguments into SiteChange lists and turns SmsError into named D-Bus errors. */
+/* The site engine (src/site/, ARCHITECTURE.md "The shape"): between the bus layer and the store.
+ * It owns the site database, the content roots and the job queue. This header has the objects
+ * engine (site.c): WMI-style operations on instances — create, put, delete, SetSourceSite,
+ * Unlock, change notifications, queries — with the validation, locking, optimistic concurrency
+ * and auditing of API.md §4; and the observer the engine reports to. The rest of the engine has a
+ * header each: site-writes.h (the writes callers ask for), site-distribution.h, site-image.h,
+ * site-schedule.h, site-scrub.h, site-jobs.h, site-workers.h, site-recover.h. It knows nothing
+ * of D-Bus: the bus layer decodes arguments into SiteChange lists, turns SmsError into named D-Bus
+ * errors, and implements SiteObserver. */
 
 #include <stdbool.h>
 #include <stddef.h>
