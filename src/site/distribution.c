@@ -524,7 +524,7 @@ int site_distribution_start(Site *site, const SmsClass *c, const char *package_i
 static int assigned_dps(Site *site, const char *package_id, bool only_stale, uint32_t version, char ***ret,
                         size_t *ret_n) {
         _cleanup_(wql_query_freep) WqlQuery *q = NULL;
-        _cleanup_free_ char *text = NULL, *quoted = NULL;
+        _cleanup_free_ char *text = NULL;
         WqlRow *rows = NULL;
         size_t n = 0, k = 0;
         char **l;

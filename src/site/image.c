@@ -400,8 +400,8 @@ static int refresh_job_finish(Job *job, void *userdata, int result, SmsError *e)
 }
 
 int site_image_refresh_prepare(Site *site, const SmsClass *c, const char *key, const SmsObject *package,
-                              const SiteCaller *caller, SiteJobPlan **ret, SmsError *e) {
-        _cleanup_free_ char *target = NULL, *path = NULL;
+                               const SiteCaller *caller, SiteJobPlan **ret, SmsError *e) {
+        _cleanup_free_ char *target = NULL;
         SiteImageReload *rl = NULL;
         int r;
 
