@@ -27,6 +27,7 @@
 #include "smsprov/path.h"
 #include "smsprov/utf8.h"
 #include "util/parallel.h"
+#include "util/time-util.h"
 #include "util/tree-copy.h"
 #include "util/write-behind.h"
 
@@ -354,6 +355,18 @@ static void test_utf8_decode_encode(void **state) {
         assert_false(unichar_is_noncharacter(0xFFFD));
 }
 
+static void test_days_from_civil(void **state) {
+        assert_int_equal(time_days_from_civil(1970, 1, 1), 0);
+        assert_int_equal(time_days_from_civil(1969, 12, 31), -1);
+        assert_int_equal(time_days_from_civil(2000, 3, 1), 11017);
+        assert_int_equal(time_days_from_civil(2024, 2, 29) + 1, time_days_from_civil(2024, 3, 1));
+        assert_int_equal(time_days_in_month(2024, 2), 29);
+        assert_int_equal(time_days_in_month(1900, 2), 28);
+        assert_int_equal(time_days_in_month(2000, 2), 29);
+        assert_int_equal(time_days_in_month(2023, 4), 30);
+        assert_int_equal(time_days_in_month(2023, 12), 31);
+}
+
 /* An error message goes out in a D-Bus reply, which sd-bus does not send at all when a string in
  * it is not UTF-8: a message made from bytes that are not text comes out as text. */
 static void test_error_message_is_utf8(void **state) {
@@ -479,6 +492,7 @@ int main(void) {
                 cmocka_unit_test(test_open_beneath_while_renaming),
                 cmocka_unit_test(test_utf8_as_sd_bus_takes_it),
                 cmocka_unit_test(test_utf8_decode_encode),
+                cmocka_unit_test(test_days_from_civil),
                 cmocka_unit_test(test_error_message_is_utf8),
                 cmocka_unit_test(test_path_errors_quote_bounded),
                 cmocka_unit_test(test_parallel_for_each_index_once),
