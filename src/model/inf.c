@@ -569,6 +569,12 @@ static int tokenize(Parser *p) {
         bool strings = false;
         int r;
 
+        /* Never NULL, so that p->arena + 0 and p->entries + 0 are pointers. */
+        if (grow(&p->arena, &p->arena_alloc, 1, 1) < 0 || grow(&p->entries, &p->entries_alloc, 1, sizeof(Entry)) < 0 ||
+            grow(&p->values, &p->values_alloc, 1, sizeof(uint32_t)) < 0 ||
+            grow(&p->sections, &p->sections_alloc, 1, sizeof(Section)) < 0)
+                return -ENOMEM;
+
         for (;;) {
                 while (is_blank(*s) && !(s[0] == '\r' && s[1] == '\n'))
                         s++;
@@ -833,7 +839,8 @@ static int index_strings(Parser *p) {
                         return r;
         }
         /* In file order, by the first section of each. */
-        qsort_r(p->locales, p->n_locales, sizeof(Locale), compare_locales, p);
+        if (p->n_locales > 1) /* p->locales is NULL without any */
+                qsort_r(p->locales, p->n_locales, sizeof(Locale), compare_locales, p);
 
         if (find_group(p, "strings", &g))
                 return key_index_build(p, g, &p->default_strings);

@@ -507,6 +507,8 @@ static void test_malformed(void **state) {
         parse_fails(VERSION_HEAD "[Manufacturer\n%M%=M\n", "line 4: unterminated section name");
         parse_fails(VERSION_HEAD "[ ]\n", "line 4: empty section name");
         parse_fails("[Strings]\nA=b\n" MINIMAL_TAIL, "no [Version] section");
+        parse_fails("", "no [Version] section");
+        parse_fails_bytes(NULL, 0, "no [Version] section");
         parse_fails("[Version]\nClass=Net\n" MINIMAL_TAIL, "no Signature in [Version] (line 1)");
         parse_fails("[Version]\nSignature=\"$Windows 3.1$\"\nClass=Net\n" MINIMAL_TAIL,
                     "line 2: the Signature \"$Windows 3.1$\" is not");
