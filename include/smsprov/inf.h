@@ -14,8 +14,8 @@
  * that is not UTF-8 is taken to be: the ANSI code page of Western Windows).
  *
  * The parser reads only what it is given: no file is opened and nothing outside the buffer is
- * consulted (the caller hashes, reads and copies the files). It is reentrant: calls on different
- * buffers may run on any threads at once. A hostile INF is bounded by the INF_*_MAX limits below;
+ * consulted (the caller hashes, reads and copies the files). It keeps no state between calls:
+ * calls may run on any threads at once. A hostile INF is bounded by the INF_*_MAX limits below;
  * past one, the parse fails with InvalidParameter saying which. */
 
 #include <errno.h>
@@ -115,14 +115,16 @@ typedef struct InfDriver {
         char **compatible_ids;    /* likewise for the compatible IDs */
         unsigned platforms;       /* INF_ARCH_BIT()s of the architectures that have at least one
                                    * model; never 0 */
-        InfFile *files;           /* [SourceDisksFiles] and its .x86/.amd64/.arm64/.ia64/.arm
-                                   * variants, one entry per directory and name */
+        InfFile *files;           /* [SourceDisksFiles], then its .x86/.amd64/.arm64/.ia64/.arm
+                                   * variants, one entry per directory and name (the first listed,
+                                   * with the architectures of all) */
         size_t n_files;
 } InfDriver;
 
 /* Limits on what a caller's INF can make the parser hold. */
 #define INF_MAX_SIZE (16u * 1024u * 1024u) /* bytes of INF (real ones are below 4 MiB) */
-#define INF_LINE_MAX 16384u                /* bytes of an entry, continuation lines included */
+#define INF_LINE_MAX 16384u                /* bytes of a line, and of an entry with its
+                                            * continuation lines (a CRLF's CR not counted) */
 #define INF_FIELD_MAX 4095u                /* characters of a value, before and after string
                                             * substitution (Windows' limit, 4096 with the NUL) */
 #define INF_SECTION_NAME_MAX 255u          /* characters of a section name (Windows' limit) */

@@ -187,6 +187,12 @@ static int result_strdup(Parser *p, const char *s, char **ret) {
         return 0;
 }
 
+/* The platform extensions of section names and [Version] keys (after "nt" there). */
+static const char *const arch_extensions[_INF_ARCH_MAX] = {
+        [INF_ARCH_X86] = "x86",   [INF_ARCH_X64] = "amd64", [INF_ARCH_ARM64] = "arm64",
+        [INF_ARCH_IA64] = "ia64", [INF_ARCH_ARM] = "arm",
+};
+
 /* --- decoding ----------------------------------------------------------------------------------- */
 
 /* Windows-1252's 0x80-0x9F; the five bytes it leaves undefined map to the C1 controls, as
@@ -279,25 +285,26 @@ static int decode(Parser *p, const uint8_t *data, size_t size) {
         if (size > INF_MAX_SIZE)
                 return bad(p, "the INF is larger than %u bytes", INF_MAX_SIZE);
 
-        /* At most 3 bytes of UTF-8 for each UTF-16 unit or Windows-1252 byte. */
-        d.out = malloc(size * 3 + 1);
-        if (!d.out)
-                return -ENOMEM;
-
-        if (size >= 2 && ((data[0] == 0xFF && data[1] == 0xFE) || (data[0] == 0xFE && data[1] == 0xFF)))
+        if (size >= 2 && ((data[0] == 0xFF && data[1] == 0xFE) || (data[0] == 0xFE && data[1] == 0xFF))) {
+                /* At most 3 bytes of UTF-8 for a UTF-16 unit (4 for a pair of them). */
+                d.out = malloc((size - 2) / 2 * 3 + 1);
+                if (!d.out)
+                        return -ENOMEM;
                 r = decode_utf16(p, &d, data + 2, size - 2, data[0] == 0xFE);
-        else {
+        } else {
                 bool bom = size >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF;
                 size_t skip = bom ? 3 : 0, n = size - skip;
 
                 copy = malloc(n + 1);
-                if (!copy) {
-                        free(d.out);
+                if (!copy)
                         return -ENOMEM;
-                }
                 memcpy(copy, data + skip, n);
                 copy[n] = 0;
                 size_t invalid = utf8_invalid_at(copy, n);
+                /* UTF-8 stays as long as it is; a Windows-1252 byte takes up to 3. */
+                d.out = malloc(invalid == SIZE_MAX ? n + 1 : n * 3 + 1);
+                if (!d.out)
+                        return -ENOMEM;
                 if (invalid != SIZE_MAX && bom) {
                         unsigned line = 1;
                         for (size_t i = 0; i < invalid; i++)
@@ -855,30 +862,16 @@ static int index_strings(Parser *p) {
 
 /* --- [Version] ---------------------------------------------------------------------------------- */
 
-/* A platform extension of a [Version] key or [SourceDisksFiles] section: "" (none), "nt", "ntx86",
- * … for keys, "x86", "amd64", … for sections. Returns the architectures it stands for, 0 when it
- * is none of them. */
-static unsigned platform_extension(const char *s, bool nt) {
-        static const struct {
-                const char *name;
-                InfArchitecture arch;
-        } table[] = {
-                { "x86", INF_ARCH_X86 },   { "amd64", INF_ARCH_X64 }, { "arm64", INF_ARCH_ARM64 },
-                { "ia64", INF_ARCH_IA64 }, { "arm", INF_ARCH_ARM },
-        };
-
-        if (*s == 0)
+/* A [Version] key's platform extension (CatalogFile.ntamd64): the architectures it stands for, 0
+ * for one Windows does not know. */
+static unsigned version_key_platforms(const char *extension) {
+        if (!ascii_prefix(extension, "nt"))
+                return 0;
+        if (extension[2] == 0)
                 return INF_ARCH_ALL;
-        if (nt) {
-                if (!ascii_prefix(s, "nt"))
-                        return 0;
-                s += 2;
-                if (*s == 0)
-                        return INF_ARCH_ALL;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (ascii_casecmp(s, table[i].name) == 0)
-                        return INF_ARCH_BIT(table[i].arch);
+        for (InfArchitecture a = 0; a < _INF_ARCH_MAX; a++)
+                if (ascii_casecmp(extension + 2, arch_extensions[a]) == 0)
+                        return INF_ARCH_BIT(a);
         return 0;
 }
 
@@ -1005,7 +998,7 @@ static int read_version(Parser *p, InfDriver *d) {
                 for (size_t i = 0; i < _VERSION_MAX; i++) {
                         if (strlen(version_keys[i]) != base || !ascii_prefix(key, version_keys[i]))
                                 continue;
-                        unsigned archs = platform_extension(dot ? dot + 1 : "", true);
+                        unsigned archs = dot ? version_key_platforms(dot + 1) : INF_ARCH_ALL;
                         if (archs == 0)
                                 break; /* CatalogFile.foo: no platform Windows knows */
                         unsigned this_rank = !dot ? 0 : archs == INF_ARCH_ALL ? 1 : 2;
@@ -1322,11 +1315,6 @@ static int join_directory(Parser *p, const char *a, const char *b, unsigned line
         return 0;
 }
 
-static const char *const file_sections[_INF_ARCH_MAX] = {
-        [INF_ARCH_X86] = "x86", [INF_ARCH_X64] = "amd64", [INF_ARCH_ARM64] = "arm64",
-        [INF_ARCH_IA64] = "ia64", [INF_ARCH_ARM] = "arm",
-};
-
 typedef struct Disks {
         KeyIndex any;                   /* [SourceDisksNames] */
         KeyIndex arch[_INF_ARCH_MAX]; /* [SourceDisksNames.x86], … */
@@ -1459,7 +1447,7 @@ static int read_files(Parser *p, InfDriver *d) {
         }
         for (InfArchitecture a = 0; a < _INF_ARCH_MAX; a++) {
                 _cleanup_free_ char *name = NULL;
-                if (asprintf(&name, "sourcedisksnames.%s", file_sections[a]) < 0)
+                if (asprintf(&name, "sourcedisksnames.%s", arch_extensions[a]) < 0)
                         return -ENOMEM;
                 if (find_group(p, name, &g)) {
                         r = key_index_build(p, g, &disks.arch[a]);
@@ -1471,7 +1459,7 @@ static int read_files(Parser *p, InfDriver *d) {
         /* [SourceDisksFiles], then [SourceDisksFiles.x86], [.amd64], …: InfDriver.files' order. */
         for (int a = -1; a < (int) _INF_ARCH_MAX; a++) {
                 _cleanup_free_ char *name = NULL;
-                if (asprintf(&name, "sourcedisksfiles%s%s", a < 0 ? "" : ".", a < 0 ? "" : file_sections[a]) < 0)
+                if (asprintf(&name, "sourcedisksfiles%s%s", a < 0 ? "" : ".", a < 0 ? "" : arch_extensions[a]) < 0)
                         return -ENOMEM;
                 if (!find_group(p, name, &g))
                         continue;
