@@ -978,6 +978,32 @@ static int add_file(Parser *p, InfFile **files, size_t *n, size_t *alloc, const 
         return r;
 }
 
+/* One CatalogFile[.nt…] entry into InfDriver.catalog_files: a name listed twice is one file. */
+static int add_catalog_file(Parser *p, InfDriver *d, const Entry *en, unsigned archs, size_t *alloc) {
+        _cleanup_free_ char *name = NULL;
+        int r;
+
+        r = check_entry(p, en);
+        if (r >= 0)
+                r = substitute(p, entry_value(p, en, 0), en->line, &name);
+        if (r < 0)
+                return r;
+        if (*name == 0)
+                return 0;
+        if (!plain_file_name(name))
+                return bad(p, "line %u: the CatalogFile \"" SMS_QUOTE_FMT "\" is not a plain file name", en->line,
+                           SMS_QUOTE(name));
+        for (size_t i = 0; i < d->n_catalog_files; i++)
+                if (ascii_casecmp(d->catalog_files[i].name, name) == 0) {
+                        d->catalog_files[i].architectures |= archs;
+                        return 0;
+                }
+        /* Windows knows seven spellings of the key; more names than that are no catalog. */
+        if (d->n_catalog_files >= 64)
+                return bad(p, "line %u: more than 64 catalog files", en->line);
+        return add_file(p, &d->catalog_files, &d->n_catalog_files, alloc, name, "", "", archs, en->line);
+}
+
 static int read_version(Parser *p, InfDriver *d) {
         const Entry *chosen[_VERSION_MAX] = {};
         unsigned rank[_VERSION_MAX] = {};
@@ -1007,31 +1033,9 @@ static int read_version(Parser *p, InfDriver *d) {
                                 rank[i] = this_rank;
                         }
                         if (i == VERSION_CATALOG_FILE) {
-                                _cleanup_free_ char *name = NULL;
-                                r = check_entry(p, en);
-                                if (r >= 0)
-                                        r = substitute(p, entry_value(p, en, 0), en->line, &name);
+                                r = add_catalog_file(p, d, en, archs, &catalogs_alloc);
                                 if (r < 0)
                                         return r;
-                                if (*name == 0)
-                                        break;
-                                if (!plain_file_name(name))
-                                        return bad(p, "line %u: the CatalogFile \"" SMS_QUOTE_FMT "\" is not a plain file name",
-                                                   en->line, SMS_QUOTE(name));
-                                bool merged = false;
-                                for (size_t j = 0; j < d->n_catalog_files && !merged; j++)
-                                        if (ascii_casecmp(d->catalog_files[j].name, name) == 0) {
-                                                d->catalog_files[j].architectures |= archs;
-                                                merged = true;
-                                        }
-                                if (!merged) {
-                                        if (d->n_catalog_files >= 64)
-                                                return bad(p, "line %u: more than 64 catalog files", en->line);
-                                        r = add_file(p, &d->catalog_files, &d->n_catalog_files, &catalogs_alloc, name, "",
-                                                     "", archs, en->line);
-                                        if (r < 0)
-                                                return r;
-                                }
                         }
                         break;
                 }
