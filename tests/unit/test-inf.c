@@ -501,6 +501,12 @@ static void test_minimal_and_strings_forms(void **state) {
         assert_int_equal(d3->localized_names[0].language_id, 0x040C);
         assert_string_equal(d3->localized_names[0].display_name, "périphérique");
         assert_int_equal(d3->localized_names[1].language_id, 0x0409);
+
+        /* [Strings.409] and [Strings.0409] are one language: it is listed once. */
+        _cleanup_(inf_driver_freep) InfDriver *d4 = parse_ok(
+                VERSION_HEAD MINIMAL_TAIL "[Strings.409]\nD=one\n[Strings.0409]\nD=other\n");
+        assert_int_equal(d4->n_localized_names, 1);
+        assert_int_equal(d4->localized_names[0].language_id, 0x0409);
 }
 
 static void test_malformed(void **state) {
@@ -665,6 +671,68 @@ static void test_limits(void **state) {
         parse_fails_bytes(big, INF_MAX_SIZE + 1, "the INF is larger than 16777216 bytes");
 }
 
+/* A models section of n entries, each "%D% = Inst, <per_entry IDs>" with unique IDs. */
+static char *many_models(size_t n, unsigned per_entry, const char *description) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        assert_non_null(f);
+        fprintf(f, "%s[Manufacturer]\n%%M%%=M\n[M]\n", VERSION_HEAD);
+        for (size_t i = 0; i < n; i++) {
+                fputs("%D%=I", f);
+                for (unsigned k = 0; k < per_entry; k++)
+                        fprintf(f, ",X\\%zx", i * per_entry + k);
+                fputc('\n', f);
+        }
+        fprintf(f, "[Strings]\nM=m\nD=\"%s\"\n", description);
+        assert_int_equal(fclose(f), 0);
+        return text;
+}
+
+/* The limits on what the result may hold, each at its edge and one past it. */
+static void test_limits_of_the_result(void **state) {
+        _cleanup_free_ char *text = NULL, *big = NULL;
+
+        text = many_models(INF_MODELS_MAX, 1, "d");
+        _cleanup_(inf_driver_freep) InfDriver *d = parse_ok(text);
+        assert_int_equal(d->n_models, INF_MODELS_MAX);
+        assert_int_equal(strv_length(d->hardware_ids), INF_MODELS_MAX);
+        free(text);
+        text = many_models(INF_MODELS_MAX + 1, 1, "d");
+        parse_fails(text, "more than 65536 models (line 65543)");
+        free(text);
+
+        /* Hardware and compatible IDs together. */
+        text = many_models(INF_IDS_MAX / 2, 2, "d");
+        _cleanup_(inf_driver_freep) InfDriver *d2 = parse_ok(text);
+        assert_int_equal(strv_length(d2->compatible_ids), INF_IDS_MAX / 2);
+        free(text);
+        text = many_models(INF_IDS_MAX / 2 + 1, 2, "d");
+        parse_fails(text, "more than 65536 hardware and compatible IDs (line 32775)");
+        free(text);
+
+        /* Few bytes of INF that a token makes into many bytes of result: 20000 descriptions of
+         * 4000 characters would take 80 MB. */
+        big = malloc(4001);
+        assert_non_null(big);
+        memset(big, 'x', 4000);
+        big[4000] = 0;
+        text = many_models(20000, 1, big);
+        parse_fails(text, "come to more than 67108864 bytes");
+        free(text);
+
+        /* Entries: 262145 of them, all comments and blank lines aside. */
+        const size_t n = INF_ENTRIES_MAX + 1, head = strlen("[Anything]\n");
+        text = malloc(head + n * 2 + 1);
+        assert_non_null(text);
+        memcpy(text, "[Anything]\n", head);
+        for (size_t i = 0; i < n; i++)
+                memcpy(text + head + i * 2, "a\n", 2);
+        text[head + n * 2] = 0;
+        parse_fails(text, "more than 262144 entries (line 262146)");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nic),
@@ -676,6 +744,7 @@ int main(void) {
                 cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_bad_encodings),
                 cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_limits_of_the_result),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
