@@ -625,22 +625,28 @@ static const char *group_name(const Parser *p, size_t by_name_pos) {
         return arena_string(p, p->sections[p->by_name[by_name_pos]].name);
 }
 
-/* The sections called name (any case): their positions in by_name. */
-static bool find_group(const Parser *p, const char *name, Group *ret) {
+/* The first position in by_name whose name is not below name (upper: above it). */
+static size_t bound(const Parser *p, const char *name, bool upper) {
         size_t lo = 0, hi = p->n_sections;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (ascii_casecmp(group_name(p, mid), name) < 0)
+                int c = ascii_casecmp(group_name(p, mid), name);
+                if (c < 0 || (upper && c == 0))
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        size_t end = lo;
-        while (end < p->n_sections && ascii_casecmp(group_name(p, end), name) == 0)
-                end++;
-        *ret = (Group) { .first = lo, .n = end - lo };
-        return end > lo;
+        return lo;
+}
+
+/* The sections called name (any case): their positions in by_name. Binary searches both ends: a
+ * name may have thousands of sections, and be looked up as often. */
+static bool find_group(const Parser *p, const char *name, Group *ret) {
+        size_t first = bound(p, name, false), end = bound(p, name, true);
+
+        *ret = (Group) { .first = first, .n = end - first };
+        return end > first;
 }
 
 /* Calls for every entry of a group, in file order. */
