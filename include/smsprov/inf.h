@@ -122,7 +122,7 @@ typedef struct InfDriver {
 } InfDriver;
 
 /* Limits on what a caller's INF can make the parser hold. */
-#define INF_MAX_SIZE (16u * 1024u * 1024u) /* bytes of INF (real ones are below 4 MiB) */
+#define INF_MAX_SIZE (16u * 1024u * 1024u) /* bytes of INF */
 #define INF_LINE_MAX 16384u                /* bytes of a line, and of an entry with its
                                             * continuation lines (a CRLF's CR not counted) */
 #define INF_FIELD_MAX 4095u                /* characters of a value, before and after string
@@ -135,19 +135,23 @@ typedef struct InfDriver {
 #define INF_MODELS_MAX 65536u              /* models */
 #define INF_IDS_MAX 65536u                 /* hardware and compatible IDs, all models together */
 #define INF_FILES_MAX 65536u               /* [SourceDisksFiles] entries */
-#define INF_RESULT_MAX (64u * 1024u * 1024u) /* bytes of strings in the result */
+#define INF_RESULT_MAX (64u * 1024u * 1024u) /* bytes of strings made for the result,
+                                              * substituted values included */
 
 /* Parses the INF in data[0..size) into a new InfDriver in *ret. Fails with -EINVAL and
  * InvalidParameter in *e when the INF is malformed where it matters (the message names the line:
  * "line 12: unterminated section name", "undefined string token %DevDesc% on line 30"), has no
  * [Version] with Signature and Class, no [Manufacturer] with at least one model, or exceeds a
  * limit; with -ENOMEM (and Failed) when memory runs out. Sections that say nothing about the
- * driver (DDInstall, AddReg, …) are skipped without a look at their values.
+ * driver (DDInstall, AddReg, …) are cut into entries but not read: a quote left open there does
+ * not fail the parse, as it does not in Windows; an unterminated section name, a line over the
+ * limit or a continuation at the end of the file fail it wherever they are.
  *
  * What is not done: [Version] entries and SourceDisksFiles of an INF that Include=/Needs= names,
- * LayoutFile=, DriverVer in DDInstall sections, [SourceDisksNames] .cab and tag files, and
- * choosing among OS versions within an architecture (every models section of an architecture
- * contributes its models). */
+ * LayoutFile=, DriverVer in DDInstall sections, [SourceDisksNames] .cab and tag files, choosing
+ * among OS versions within an architecture (every models section of an architecture contributes
+ * its models), choosing [Strings.<LanguageID>] by a machine's locale, and ANSI code pages other
+ * than Windows-1252 (such a file decodes to the wrong characters, still valid UTF-8). */
 int inf_parse(const void *data, size_t size, InfDriver **ret, SmsError *e);
 
 /* Frees d and everything it holds; NULL is fine. Returns NULL. */
