@@ -1169,8 +1169,6 @@ static int read_model(Parser *p, InfDriver *d, ModelsContext *c, const Entry *en
         if (en->key == NO_KEY)
                 return bad(p, "line %u: a model entry is description = install-section, hardware-id[, compatible-id…]",
                            en->line);
-        if (*entry_value(p, en, 0) == 0)
-                return bad(p, "line %u: a model entry without an install section", en->line);
         if (d->n_models >= INF_MODELS_MAX)
                 return bad(p, "more than %u models (line %u)", INF_MODELS_MAX, en->line);
         r = grow(&d->models, &c->models_alloc, d->n_models + 1, sizeof(InfModel));
@@ -1193,6 +1191,9 @@ static int read_model(Parser *p, InfDriver *d, ModelsContext *c, const Entry *en
                 r = substitute(p, entry_value(p, en, 1), en->line, &m->hardware_id);
         if (r < 0)
                 return r;
+        /* After substitution: a token may stand for "". */
+        if (*m->install_section == 0)
+                return bad(p, "line %u: a model entry without an install section", en->line);
         if (m->hardware_id && *m->hardware_id == 0) {
                 free(m->hardware_id);
                 m->hardware_id = NULL;

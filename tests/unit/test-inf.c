@@ -547,6 +547,8 @@ static void test_malformed(void **state) {
                     "line 7: a model entry is description = install-section");
         parse_fails(VERSION_HEAD "[Manufacturer]\n%M%=M\n[M]\n%D%=,PCI\\VEN_1\n[Strings]\nM=m\nD=d\n",
                     "line 7: a model entry without an install section");
+        parse_fails(VERSION_HEAD "[Manufacturer]\n%M%=M\n[M]\n%D%=%I%,PCI\\VEN_1\n[Strings]\nM=m\nD=d\nI=\n",
+                    "line 7: a model entry without an install section");
         parse_fails(VERSION_HEAD "[Manufacturer]\n%M%=M\n[M]\n%D%=Inst,,\n[Strings]\nM=m\nD=d\n",
                     "line 7: a model entry without a hardware or compatible ID");
         parse_fails(VERSION_HEAD "[Manufacturer]\n%M%=M,NTmips\n[M]\n%D%=Inst,X\n[Strings]\nM=m\nD=d\n",
