@@ -9,6 +9,7 @@
 
 #include "smsprov/macro.h"
 #include "smsprov/wql.h"
+#include "util/time-util.h"
 
 static const char *compare_to_string(WqlCompare op) {
         static const char *const table[] = {
@@ -94,23 +95,6 @@ static bool parse_digits(const char *s, size_t n, unsigned *ret) {
         return true;
 }
 
-/* Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's algorithm), so
- * that no time zone of the process is involved. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-        y -= m <= 2;
-        int64_t era = (y >= 0 ? y : y - 399) / 400;
-        unsigned yoe = (unsigned) (y - era * 400);
-        unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t) doe - 719468;
-}
-
-static unsigned days_in_month(unsigned y, unsigned m) {
-        static const unsigned days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        return m == 2 && leap ? 29 : days[m - 1];
-}
-
 /* CIM DMTF datetime "yyyymmddHHMMSS.mmmmmm+UUU": local time and its offset from UTC in minutes
  * ("-UUU" west of UTC, "+***" unknown, taken as UTC). */
 static bool parse_dmtf(const char *s, uint64_t *ret) {
@@ -125,11 +109,11 @@ static bool parse_dmtf(const char *s, uint64_t *ret) {
                 return false;
         if (!streq(s + 22, "***") && !parse_digits(s + 22, 3, &offset))
                 return false;
-        if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+        if (month < 1 || month > 12 || day < 1 || day > time_days_in_month(year, month) || hour > 23 ||
             minute > 59 || second > 59)
                 return false;
 
-        t = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+        t = time_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
         t += (s[21] == '+' ? -1 : 1) * (int64_t) offset * 60;
         if (t < 0)
                 return false;

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "util/time-util.h"
@@ -15,4 +17,21 @@ uint64_t now_usec(void) {
 
 uint64_t now_monotonic_usec(void) {
         return clock_usec(CLOCK_MONOTONIC);
+}
+
+int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d) {
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        unsigned yoe = (unsigned) (y - era * 400);
+        unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t) doe - 719468;
+}
+
+unsigned time_days_in_month(unsigned y, unsigned m) {
+        static const unsigned days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+        assert(m >= 1 && m <= 12);
+        return m == 2 && leap ? 29 : days[m - 1];
 }

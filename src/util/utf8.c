@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "smsprov/utf8.h"
 
-/* Decodes one UTF-8 sequence; returns its length, or 0 when it is not well-formed (overlong forms,
- * surrogates and code points above U+10FFFF included). */
-static size_t utf8_sequence(const unsigned char *s, uint32_t *ret) {
+size_t utf8_decode(const char *str, uint32_t *ret) {
+        const unsigned char *s = (const unsigned char *) str;
         uint32_t c;
         size_t n;
 
@@ -38,8 +38,7 @@ static size_t utf8_sequence(const unsigned char *s, uint32_t *ret) {
         return n;
 }
 
-/* The noncharacters, which sd-bus refuses too (systemd's unichar_is_valid()). */
-static bool is_noncharacter(uint32_t c) {
+bool unichar_is_noncharacter(uint32_t c) {
         return (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE;
 }
 
@@ -49,8 +48,8 @@ bool utf8_is_valid(const char *s) {
         if (!s)
                 return true;
         for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                size_t n = utf8_sequence(p, &c);
-                if (n == 0 || is_noncharacter(c))
+                size_t n = utf8_decode((const char *) p, &c);
+                if (n == 0 || unichar_is_noncharacter(c))
                         return false;
                 p += n;
         }
@@ -66,9 +65,9 @@ char *utf8_sanitize(const char *s) {
         if (!out)
                 return NULL;
         for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                size_t n = utf8_sequence(p, &c);
+                size_t n = utf8_decode((const char *) p, &c);
                 /* A well-formed sequence that is refused becomes one U+FFFD, a stray byte too. */
-                if (n == 0 || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F || is_noncharacter(c)) {
+                if (n == 0 || (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F || unichar_is_noncharacter(c)) {
                         memcpy(w, replacement, 3);
                         w += 3;
                         p += n > 0 ? n : 1;
@@ -80,4 +79,29 @@ char *utf8_sanitize(const char *s) {
         }
         *w = 0;
         return out;
+}
+
+size_t utf8_encode(uint32_t c, char out[static 4]) {
+        assert(c <= 0x10FFFF && !(c >= 0xD800 && c <= 0xDFFF));
+
+        if (c < 0x80) {
+                out[0] = (char) c;
+                return 1;
+        }
+        if (c < 0x800) {
+                out[0] = (char) (0xC0 | (c >> 6));
+                out[1] = (char) (0x80 | (c & 0x3F));
+                return 2;
+        }
+        if (c < 0x10000) {
+                out[0] = (char) (0xE0 | (c >> 12));
+                out[1] = (char) (0x80 | ((c >> 6) & 0x3F));
+                out[2] = (char) (0x80 | (c & 0x3F));
+                return 3;
+        }
+        out[0] = (char) (0xF0 | (c >> 18));
+        out[1] = (char) (0x80 | ((c >> 12) & 0x3F));
+        out[2] = (char) (0x80 | ((c >> 6) & 0x3F));
+        out[3] = (char) (0x80 | (c & 0x3F));
+        return 4;
 }

@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL_TARGETS=(wql wmi-path nal-path schedule image-property changes wim-xml bus)
+ALL_TARGETS=(wql wmi-path nal-path schedule image-property changes wim-xml inf bus)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
 SECONDS_EACH=${FUZZ_SECONDS:-60}

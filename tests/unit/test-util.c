@@ -25,7 +25,9 @@
 #include "smsprov/error.h"
 #include "smsprov/macro.h"
 #include "smsprov/path.h"
+#include "smsprov/utf8.h"
 #include "util/parallel.h"
+#include "util/time-util.h"
 #include "util/tree-copy.h"
 #include "util/write-behind.h"
 
@@ -331,6 +333,40 @@ static void test_utf8_as_sd_bus_takes_it(void **state) {
         assert_string_equal(stray, "\xef\xbf\xbd\xef\xbf\xbdz");
 }
 
+/* One code point each way: every length of sequence, and what decoding refuses. */
+static void test_utf8_decode_encode(void **state) {
+        static const uint32_t points[] = { 0x41, 0xE9, 0x7FF, 0x800, 0x20AC, 0xFEFF, 0xFFFD, 0x10000, 0x1F600, 0x10FFFF };
+        uint32_t c;
+
+        for (size_t i = 0; i < ELEMENTSOF(points); i++) {
+                char buf[5] = {};
+                size_t n = utf8_encode(points[i], buf);
+                assert_int_equal(n, points[i] < 0x80 ? 1 : points[i] < 0x800 ? 2 : points[i] < 0x10000 ? 3 : 4);
+                assert_int_equal(utf8_decode(buf, &c), n);
+                assert_int_equal(c, points[i]);
+        }
+        assert_int_equal(utf8_decode("\xc0\xaf", &c), 0);     /* overlong */
+        assert_int_equal(utf8_decode("\xed\xa0\x80", &c), 0); /* surrogate */
+        assert_int_equal(utf8_decode("\xe2\x82", &c), 0);     /* cut short by the NUL */
+        assert_int_equal(utf8_decode("\x80", &c), 0);
+        assert_true(unichar_is_noncharacter(0xFFFE));
+        assert_true(unichar_is_noncharacter(0xFDD0));
+        assert_true(unichar_is_noncharacter(0x10FFFF));
+        assert_false(unichar_is_noncharacter(0xFFFD));
+}
+
+static void test_days_from_civil(void **state) {
+        assert_int_equal(time_days_from_civil(1970, 1, 1), 0);
+        assert_int_equal(time_days_from_civil(1969, 12, 31), -1);
+        assert_int_equal(time_days_from_civil(2000, 3, 1), 11017);
+        assert_int_equal(time_days_from_civil(2024, 2, 29) + 1, time_days_from_civil(2024, 3, 1));
+        assert_int_equal(time_days_in_month(2024, 2), 29);
+        assert_int_equal(time_days_in_month(1900, 2), 28);
+        assert_int_equal(time_days_in_month(2000, 2), 29);
+        assert_int_equal(time_days_in_month(2023, 4), 30);
+        assert_int_equal(time_days_in_month(2023, 12), 31);
+}
+
 /* An error message goes out in a D-Bus reply, which sd-bus does not send at all when a string in
  * it is not UTF-8: a message made from bytes that are not text comes out as text. */
 static void test_error_message_is_utf8(void **state) {
@@ -455,6 +491,8 @@ int main(void) {
                 cmocka_unit_test(test_error_message_bounded),
                 cmocka_unit_test(test_open_beneath_while_renaming),
                 cmocka_unit_test(test_utf8_as_sd_bus_takes_it),
+                cmocka_unit_test(test_utf8_decode_encode),
+                cmocka_unit_test(test_days_from_civil),
                 cmocka_unit_test(test_error_message_is_utf8),
                 cmocka_unit_test(test_path_errors_quote_bounded),
                 cmocka_unit_test(test_parallel_for_each_index_once),
