@@ -152,6 +152,8 @@ int content_manifest_parse(const char *data, size_t size, ContentManifest *ret, 
 int content_manifest_format(const ContentManifest *m, char **ret_data, size_t *ret_size);
 int content_manifest_read_at(int pkglib_fd, const char *package_id, uint32_t version, ContentManifest *ret,
                              SmsError *e);
+/* Writes <version>.manifest atomically below pkg_dir_fd. Returns 1 when it already held exactly
+ * these bytes (nothing written), 0 when written, or a negative errno. */
 int content_manifest_write_at(int pkg_dir_fd, uint32_t version, const ContentManifest *m);
 
 /* --- stat-cache.c ---------------------------------------------------------------------------- */
@@ -175,6 +177,8 @@ int content_stat_cache_save(int cache_dir_fd, const char *package_id, const Cont
 void content_stat_cache_load_name(int cache_dir_fd, const char *name, ContentStatCache *ret);
 int content_stat_cache_save_name(int cache_dir_fd, const char *name, const ContentStatCache *c);
 const ContentStatEntry *content_stat_cache_find(const ContentStatCache *c, const char *path);
+/* True when both hold the same entries in the same order: what was loaded need not be written again. */
+bool content_stat_cache_equal(const ContentStatCache *a, const ContentStatCache *b);
 void content_stat_cache_done(ContentStatCache *c);
 /* True when `st` is the file the entry was made from. */
 bool content_stat_entry_matches(const ContentStatEntry *entry, const struct stat *st);
@@ -191,8 +195,9 @@ int64_t content_timespec_ns(const struct timespec *ts);
 
 void content_checked_load(int root_fd, const char *package_id, ContentStatCache *ret);
 /* Sorts `c` (entries added by content_checked_add(), in any order, duplicates allowed) and writes
- * it, creating <root>/cache/ when needed. */
-int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c);
+ * it, creating <root>/cache/ when needed; not when it is what `loaded` (the list as
+ * content_checked_load() found it, or NULL) says already, as after a refresh that changed nothing. */
+int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c, const ContentStatCache *loaded);
 /* Appends the identity `st` of FileLib entry `hash`. */
 int content_checked_add(ContentStatCache *c, const char *hash, const struct stat *st);
 

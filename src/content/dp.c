@@ -345,7 +345,7 @@ static void save_dp_checked(Distribution *d) {
                 if (content_checked_add(&c, f->hash, &st) < 0)
                         return;
         }
-        (void) content_checked_save(d->dp.root_fd, d->package_id, &c);
+        (void) content_checked_save(d->dp.root_fd, d->package_id, &c, &d->dp_checked);
 }
 
 static int put_tree_entry(Distribution *d, const ContentFile *f, SmsError *e) {
@@ -508,6 +508,11 @@ static void remove_pxe_folder(int dp_fd, const char *package_id) {
 
 static int write_current(int pkg_fd, uint32_t version) {
         char data[16];
+        uint32_t current;
+
+        /* Again the version it serves (RefreshNow): `current` already says so, durably. */
+        if (content_current_read_at(pkg_fd, &current) >= 0 && current == version)
+                return 0;
         int n = snprintf(data, sizeof data, "%" PRIu32 "\n", version);
         return content_write_file_atomic(pkg_fd, "current", data, (size_t) n);
 }

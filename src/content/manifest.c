@@ -181,16 +181,22 @@ int content_manifest_read_at(int pkglib_fd, const char *package_id, uint32_t ver
 }
 
 int content_manifest_write_at(int pkg_dir_fd, uint32_t version, const ContentManifest *m) {
-        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ char *data = NULL, *old = NULL;
         char name[32];
-        size_t size;
+        size_t size, old_size;
         int r;
 
         r = content_manifest_format(m, &data, &size);
         if (r < 0)
                 return r;
         content_manifest_name(version, name);
-        return content_write_file_atomic(pkg_dir_fd, name, data, size);
+        /* A distribution of the version a DP already has finds its manifest written (and made
+         * durable) by the one before: writing the same bytes again would only cost two fsyncs. */
+        if (content_read_file_at(pkg_dir_fd, name, size, &old, &old_size) >= 0 && old_size == size &&
+            memcmp(old, data, size) == 0)
+                return 1;
+        r = content_write_file_atomic(pkg_dir_fd, name, data, size);
+        return r < 0 ? r : 0;
 }
 
 int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,
