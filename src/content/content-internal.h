@@ -297,8 +297,10 @@ int content_tree_publish(ContentTree *t, const char *package_id, bool *ret_excha
 /* Undoes content_tree_publish() after a later step failed. */
 int content_tree_unpublish(ContentTree *t, const char *package_id, bool exchanged);
 /* True when DataLib/<package_id> already is exactly the manifest's tree and every file in it is
- * a hard link of its FileLib entry: nothing to rebuild (a refresh of unchanged content). Costs a
- * stat per file and a walk of the tree, no reads. */
-bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const ContentManifest *m);
+ * a hard link of its FileLib entry: nothing to rebuild (a refresh of unchanged content).
+ * `entry_st` holds, per manifest file, its FileLib entry's identity as the caller just checked it
+ * (st_ino 0: not known, looked up here). Costs one walk of the tree, a stat per entry, no reads. */
+bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const struct stat *entry_st,
+                          const ContentManifest *m);
 /* Removes whatever is at t->name and closes everything. */
 void content_tree_done(ContentTree *t);

@@ -405,7 +405,8 @@ static int put_files_and_manifest(Distribution *d, SmsError *e) {
         /* A refresh of unchanged content in link mode finds its tree in place, every file a link of
          * an entry now known good: keep it. */
         d->reuse_tree = d->tree_placer.mode == CONTENT_LINK_AUTO &&
-                        content_tree_matches(d->datalib_fd, d->package_id, d->dp.filelib_fd, &d->manifest);
+                        content_tree_matches(d->datalib_fd, d->package_id, d->dp.filelib_fd, d->entry_st,
+                                             &d->manifest);
         if (!d->reuse_tree) {
                 r = content_tree_new(d->datalib_fd, d->package_id, &d->tree);
                 if (r < 0)

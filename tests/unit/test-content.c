@@ -936,6 +936,23 @@ static void test_distribute_link_and_copy(void **state) {
         }
         distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
         assert_int_not_equal(inode_of(data1, "."), root);
+        /* ... or a directory moved out and a symlink to it in its place, though every file found
+         * through it is the right inode: nothing is followed */
+        root = inode_of(data1, ".");
+        {
+                _cleanup_free_ char *setup = join(data1, "Setup"), *moved = join(d->root, "moved-setup");
+                assert_int_equal(rename(setup, moved), 0);
+                assert_int_equal(symlink(moved, setup), 0);
+        }
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_int_not_equal(inode_of(data1, "."), root);
+        {
+                _cleanup_free_ char *setup = join(data1, "Setup");
+                struct stat st;
+                assert_int_equal(lstat(setup, &st), 0);
+                assert_true(S_ISDIR(st.st_mode));
+        }
+        assert_trees_equal(d->src, data1);
         /* copy mode always rebuilds: its files are no FileLib inodes */
         root = inode_of(data2, ".");
         distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
