@@ -59,12 +59,39 @@ static DIR *opendir_at(int dirfd, const char *name) {
         return d;
 }
 
+/* Adds the files of version v's manifest, if it can be read; false when it cannot. */
+static bool hash_set_add_version(HashSet *s, const ContentLib *lib, const char *package_id, uint32_t v) {
+        _cleanup_(content_manifest_done) ContentManifest m = {};
+        SmsError e = SMS_ERROR_NULL;
+        bool ok = content_manifest_read_at(lib->pkglib_fd, package_id, v, &m, &e) >= 0 &&
+                  hash_set_add_manifest(s, &m) >= 0;
+
+        sms_error_clear(&e);
+        return ok;
+}
+
+/* Whether removing version v's manifest leaves every file it names named by `kept`. */
+static bool removal_frees_nothing(const ContentLib *lib, const char *package_id, uint32_t v, const HashSet *kept) {
+        _cleanup_(content_manifest_done) ContentManifest m = {};
+        SmsError e = SMS_ERROR_NULL;
+        int r = content_manifest_read_at(lib->pkglib_fd, package_id, v, &m, &e);
+
+        sms_error_clear(&e);
+        if (r < 0)
+                return false;
+        for (size_t i = 0; i < m.n_files; i++)
+                if (!hash_set_contains(kept, m.files[i].hash))
+                        return false;
+        return true;
+}
+
 /* The package's own directory: manifests other than the kept version and the one `current`
  * names (removing that would leave `current` pointing at nothing), and dead temporaries. */
 static int prune_package(const ContentLib *lib, const char *package_id, uint32_t keep_version, SmsError *e) {
+        _cleanup_(hash_set_done) HashSet kept = {};
         _cleanup_close_ int fd = -1;
         uint32_t current = 0;
-        bool removed = false, left = false;
+        bool removed = false, frees = false, kept_known = true, left = false;
         DIR *d;
         int r;
 
@@ -76,6 +103,13 @@ static int prune_package(const ContentLib *lib, const char *package_id, uint32_t
                 return sms_error_set(e, SMS_ERROR_FAILED, "PkgLib/%s/current is damaged", package_id);
         if (r < 0)
                 return sms_error_set_errno(e, r, "PkgLib/%s/current", package_id);
+        /* the files that stay named here */
+        if (keep_version != 0)
+                kept_known = hash_set_add_version(&kept, lib, package_id, keep_version);
+        if (current != 0 && current != keep_version)
+                kept_known = hash_set_add_version(&kept, lib, package_id, current) && kept_known;
+        if (kept.n > 1)
+                qsort(kept.hashes, kept.n, sizeof *kept.hashes, compare_hash);
 
         d = opendir_at(fd, ".");
         if (!d)
@@ -83,6 +117,8 @@ static int prune_package(const ContentLib *lib, const char *package_id, uint32_t
         for (struct dirent *de; (de = readdir(d));) {
                 uint32_t v = content_manifest_name_version(de->d_name);
                 if (v != 0 && v != keep_version && v != current) {
+                        if (!frees)
+                                frees = !kept_known || !removal_frees_nothing(lib, package_id, v, &kept);
                         if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
                                 r = sms_error_set_errno(e, errno, "PkgLib/%s/%s", package_id, de->d_name);
                                 break;
@@ -97,8 +133,10 @@ static int prune_package(const ContentLib *lib, const char *package_id, uint32_t
         if (r < 0)
                 return r;
         /* A manifest's removal must be on disk before the files it named go: else a crash could
-         * bring back a manifest of missing files. */
-        if (removed && fsync(fd) < 0)
+         * bring back a manifest of missing files. Not when every file it named stays named here
+         * (a new version of the same content): none goes now, and none can go before the manifest
+         * naming it here is removed in turn, with this fsync, which makes this removal durable too. */
+        if (removed && frees && fsync(fd) < 0)
                 return sms_error_set_errno(e, errno, "PkgLib/%s", package_id);
         if (!left && unlinkat(lib->pkglib_fd, package_id, AT_REMOVEDIR) == 0)
                 (void) fsync(lib->pkglib_fd);
