@@ -1023,8 +1023,9 @@ static void assert_verify(const char *dp, const char *id, const char *const *exp
 
 /* A refresh of unchanged content costs stats. Distributing again the version a DP serves
  * (RefreshNow) writes nothing there; a new version of the same content (RefreshPkgSource) writes
- * that version's manifest and `current` and nothing else: no FileLib entry, published file,
- * list of checked entries or stat cache is copied or written again. */
+ * `current` and gives the new version's manifest a name (a link to the old one's bytes, in the
+ * site library and on the DP), and nothing else: no FileLib entry, published file, list of
+ * checked entries or stat cache is copied or written again. */
 static void test_refresh_unchanged_writes_nothing(void **state) {
         Dirs *d = *state;
         _cleanup_free_ char *lib1 = dp_lib(d->dp1), *data1 = datalib_of(d->dp1, "LAB00001");
@@ -1054,13 +1055,16 @@ static void test_refresh_unchanged_writes_nothing(void **state) {
                 assert_same_identity(before.entries[i], after.entries[i], m.files[i].path);
 
         /* a new version of the same content */
+        Identity site_manifest = identity_of(d->site, "PkgLib/LAB00001/1.manifest");
         ingest(d, "LAB00001", 2, d->src, &m2);
+        assert_int_equal(identity_of(d->site, "PkgLib/LAB00001/2.manifest").ino, site_manifest.ino);
         distribute(d, d->dp1, "LAB00001", 2, CONTENT_LINK_AUTO, NULL, &s);
         assert_int_equal(s.files_present, m.n_files);
         assert_int_equal(s.files_copied + s.files_linked, 0);
         assert_int_equal(current_version(d->dp1, "LAB00001"), 2);
         assert_false(exists(lib1, "PkgLib/LAB00001/1.manifest"));
         lib_state(d, d->dp1, 2, &m2, &after);
+        assert_int_equal(after.manifest.ino, before.manifest.ino);
         assert_int_not_equal(before.current.ino, after.current.ino);
         assert_same_identity(before.checked, after.checked, "the DP's list of checked entries");
         assert_same_identity(before.tree_root, after.tree_root, "the published tree");
