@@ -1100,6 +1100,27 @@ static void test_distribute_progress(void **state) {
         content_manifest_done(&m);
 }
 
+/* Every entry of the DP's list of checked entries is what its FileLib entry is now: a link made or
+ * removed by the distribution changed an entry's ctime, and the list must say so, or the next
+ * refresh would hash that entry again for nothing. */
+static void assert_checked_current(const char *dp, const char *id) {
+        _cleanup_free_ char *lib = dp_lib(dp);
+        _cleanup_close_ int root = open(lib, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ContentStatCache c = {};
+
+        assert_true(root >= 0);
+        content_checked_load(root, id, &c);
+        assert_true(c.n_entries > 0);
+        for (size_t i = 0; i < c.n_entries; i++) {
+                _cleanup_free_ char *entry = filelib_path(lib, c.entries[i].hash);
+                struct stat st;
+                assert_int_equal(lstat(entry, &st), 0);
+                if (!content_stat_entry_matches(&c.entries[i], &st))
+                        fail_msg("%s: the list of checked entries has another identity", entry);
+        }
+        content_stat_cache_done(&c);
+}
+
 static void test_distribute_pxe(void **state) {
         Dirs *d = *state;
         _cleanup_free_ char *lib2 = dp_lib(d->dp2), *two = join(d->root, "two");
@@ -1147,6 +1168,7 @@ static void test_distribute_pxe(void **state) {
         /* distributed without a PXE name (no longer a PXE DP): the image leaves the store */
         distribute(d, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, NULL, NULL);
         assert_false(exists(d->dp1, "RemoteInstall/SMSImages/LAB00005"));
+        assert_checked_current(d->dp1, "LAB00005");
         assert_dp_consistent(d->dp1);
         assert_no_temporaries(d->dp1);
         assert_no_temporaries(lib2);
