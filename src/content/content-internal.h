@@ -211,10 +211,10 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
 
 /* --- workers.c ------------------------------------------------------------------------------- */
 
-/* Runs an item function over n items on up to CONTENT_WORKERS_MAX threads, while the calling
- * thread reports progress (so that the progress callback always runs where the caller expects it)
- * and relays a cancel to the workers. With one item or one CPU everything runs on the calling
- * thread. */
+/* Runs an item function over n items on one thread more than there are CPUs (up to
+ * CONTENT_WORKERS_MAX), while the calling thread reports progress (so that the progress callback
+ * always runs where the caller expects it) and relays a cancel to the workers. With one item or
+ * one CPU everything runs on the calling thread. */
 typedef struct ContentWorkers ContentWorkers;
 typedef int (*ContentWorkItem)(ContentWorkers *w, size_t index, void *buffer, SmsError *e);
 
