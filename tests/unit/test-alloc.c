@@ -1110,17 +1110,18 @@ static void test_query_page(void **state) {
 }
 
 int main(void) {
+#define ALLOC_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown) /* each on a new site */
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_create_image_package, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_create_distribution_point, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_put, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_set_derived, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_set_source_site, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_report, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_replace_rows, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_query, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_query_page, setup, teardown),
+                ALLOC_TEST(test_create_image_package),
+                ALLOC_TEST(test_create_distribution_point),
+                ALLOC_TEST(test_put),
+                ALLOC_TEST(test_set_derived),
+                ALLOC_TEST(test_set_source_site),
+                ALLOC_TEST(test_delete),
+                ALLOC_TEST(test_report),
+                ALLOC_TEST(test_replace_rows),
+                ALLOC_TEST(test_query),
+                ALLOC_TEST(test_query_page),
         };
 
         fault_install_sqlite();
