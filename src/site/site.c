@@ -454,8 +454,11 @@ int site_object_check_create(Site *site, const SmsClass *c, const SiteChange *ch
         return 0;
 }
 
-int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, SiteChange *derived,
-                       size_t n_derived, const SiteCaller *caller, char **ret_key, SmsError *e) {
+/* A new object of class C with its defaults and the caller's CHANGES, after the checks that need
+ * no object; TAKE moves the values out of CHANGES (which it then leaves null), else they are
+ * copied and CHANGES is not written. */
+static int object_from_changes(Site *site, const SmsClass *c, SiteChange *changes, size_t n, bool take,
+                               SmsObject **ret, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *o = NULL;
         int r;
 
@@ -468,10 +471,39 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                cim_value_clear(&o->values[changes[i].index]);
-                o->values[changes[i].index] = changes[i].value;
+                CimValue *v = &o->values[changes[i].index];
+                cim_value_clear(v);
+                if (!take) {
+                        r = cim_value_copy(v, &changes[i].value);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                *v = changes[i].value;
                 changes[i].value = cim_value_null(changes[i].value.type);
         }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* The checks of a new object as a whole: its values, its blobs' sizes, its class's rules. */
+static int check_new_object(Site *site, SmsObject *o, const SiteChange *changes, size_t n, SmsError *e) {
+        int r = check_object(o, e);
+        if (r >= 0)
+                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
+        if (r >= 0)
+                r = apply_class_rules(site, o, true, e);
+        return r;
+}
+
+int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, SiteChange *derived,
+                       size_t n_derived, const SiteCaller *caller, char **ret_key, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = object_from_changes(site, c, changes, n, true, &o, e);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < c->n_all; i++) {
                 const CimValue *v = &o->values[i];
                 if ((c->all[i]->flags & SMS_PROP_NOT_NULL) && (v->null || (v->type == CIM_STRING && !*v->str)))
@@ -479,12 +511,7 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 if (c->all[i]->flags & SMS_PROP_WRITE_ONLY)
                         sms_property_default(c->all[i], &o->values[i]);
         }
-        r = check_object(o, e);
-        if (r >= 0)
-                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
-        if (r < 0)
-                return r;
-        r = apply_class_rules(site, o, true, e);
+        r = check_new_object(site, o, changes, n, e);
         if (r < 0)
                 return r;
 
@@ -557,26 +584,9 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
         _cleanup_(sms_object_freep) SmsObject *o = NULL, *existing = NULL;
         int r;
 
-        r = site_object_check_create(site, c, changes, n, e);
+        r = object_from_changes(site, c, (SiteChange *) changes, n, false, &o, e);
         if (r >= 0)
-                r = check_paths_left(site, c, changes, n, e);
-        if (r < 0)
-                return r;
-        r = object_new_with_defaults(c, &o);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                cim_value_clear(&o->values[changes[i].index]);
-                r = cim_value_copy(&o->values[changes[i].index], &changes[i].value);
-                if (r < 0)
-                        return r;
-        }
-        r = check_object(o, e);
-        if (r >= 0)
-                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
-        if (r < 0)
-                return r;
-        r = apply_class_rules(site, o, true, e);
+                r = check_new_object(site, o, changes, n, e);
         if (r >= 0)
                 r = sms_object_check_size(o, site->max_object_bytes, e);
         if (r < 0)
