@@ -546,12 +546,9 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         r = store_object_insert(site->store, o, e);
         if (r >= 0)
                 r = audit(site, AUDIT_CREATED, caller, o, "created", NULL, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0) {
-                store_rollback(site->store);
+        r = store_end(site->store, r, e);
+        if (r < 0)
                 return r;
-        }
 
         /* The object's own key: a copy could fail after the commit and report a created
          * instance as not created. */
@@ -627,11 +624,7 @@ static int commit_changes(Site *site, SmsObject *o, size_t **changed, size_t *n_
         r = store_object_update(site->store, o, *changed, *n_changed, e);
         if (r >= 0)
                 r = audit(site, audit_id, caller, o, verb, *names ? names : NULL, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, e);
 }
 
 int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes, size_t n,
@@ -766,12 +759,9 @@ int site_object_delete(Site *site, const SmsClass *c, const char *key, const Sit
         r = audit(site, AUDIT_DELETED, caller, o, "deleted", NULL, e);
         if (r >= 0)
                 r = store_object_delete(site->store, c, key, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0) {
-                store_rollback(site->store);
+        r = store_end(site->store, r, e);
+        if (r < 0)
                 return r;
-        }
         /* What the site built for the package (boot images, extracted images) goes with it: out of
          * the way at once (a rename), freed later on a worker (a 2 GiB image takes about a second
          * on ext4). A crash in between leaves images/.<key>.deleted to the start-up sweep. */
@@ -837,11 +827,7 @@ int site_package_add_change_notification(Site *site, const SmsClass *c, const ch
         if (r < 0)
                 return r;
         r = audit(site, AUDIT_CHANGE_NOTIFICATION, caller, o, "added a change notification for", NULL, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, e);
 }
 
 int site_package_class(Site *site, const char *package_id, const SmsClass **ret, SmsError *e) {
@@ -954,11 +940,7 @@ int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCa
         if (r < 0)
                 return r;
         r = store_status_message_add(site->store, &m, NULL, NULL);
-        if (r >= 0)
-                r = store_commit(site->store, NULL);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, NULL);
 }
 
 static void remove_build_leftovers(const char *state_dir) {
@@ -1033,11 +1015,7 @@ int site_replace_rows(Site *site, const SmsClass *c, const char *match_property,
         r = store_object_delete_all(site->store, c, match_index, &v, e);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = store_object_insert(site->store, objects[i], e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, e);
 }
 
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,
