@@ -17,7 +17,7 @@ struct SiteHeld {
         SiteNotice notice;
         const SmsClass *class;
         char *key;
-        size_t *changed; /* HELD_CHANGED */
+        size_t *changed; /* SITE_NOTICE_CHANGED */
         size_t n_changed;
         SiteHeld *next;
 };
