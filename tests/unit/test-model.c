@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -313,9 +314,32 @@ static void test_wmi_path(void **state) {
         assert_string_equal(p.keys[0].value, "17");
         wmi_path_done(&p);
 
+        /* the namespace prefixes scripts write: the local machine, a host name with dots, no server */
+        static const char *const prefixed[] = {
+                "\\\\.\\root\\sms\\site_LAB:SMS_BootImagePackage.PackageID=\"LAB00001\"",
+                "\\\\srv.example.com\\root\\sms\\site_LAB:SMS_BootImagePackage.PackageID=\"LAB00001\"",
+                "//./root/sms/site_LAB:SMS_BootImagePackage.PackageID=\"LAB00001\"",
+                "root\\sms\\site_LAB:SMS_BootImagePackage.PackageID=\"LAB00001\"",
+                "ROOT\\SMS\\SITE_LAB:sms_bootimagepackage.packageid='LAB00001'",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(prefixed); i++) {
+                if (wmi_path_parse(prefixed[i], &p, &e) < 0)
+                        fail_msg("%s: %s", prefixed[i], e.message);
+                assert_int_equal(strcasecmp(p.class_name, "SMS_BootImagePackage"), 0);
+                assert_int_equal(p.n_keys, 1);
+                assert_string_equal(p.keys[0].value, "LAB00001");
+                wmi_path_done(&p);
+        }
+        /* a ':' in a key value is no namespace */
+        assert_int_equal(wmi_path_parse("SMS_X.K=\"a.b:c\"", &p, &e), 0);
+        assert_string_equal(p.class_name, "SMS_X");
+        assert_string_equal(p.keys[0].value, "a.b:c");
+        wmi_path_done(&p);
+
         static const char *const bad[] = {
                 "", "SMS_BootImagePackage", ".PackageID=\"x\"", "SMS_BootImagePackage.PackageID", "SMS_X.K=\"open",
-                "SMS_X.K=abc", "SMS_X.K=1,", "SMS_X.K=1 junk",
+                "SMS_X.K=abc", "SMS_X.K=1,", "SMS_X.K=1 junk", "\\\\srv\\root\\sms\\site_LAB",
+                "\\\\.\\root\\sms\\site_LAB:", "root\\sms.K=1",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 assert_true(wmi_path_parse(bad[i], &p, &e) < 0);

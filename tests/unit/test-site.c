@@ -753,6 +753,76 @@ static void test_site_systems_follow_dps(void **state) {
         free(got);
 }
 
+/* What a WMI path resolves to: "Class Key", or the name of the error. */
+static char *resolve(Fixture *f, const char *wmi_path) {
+        const SmsClass *c = NULL;
+        _cleanup_free_ char *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        char *s = NULL;
+
+        if (site_resolve_wmi_path(&f->site, wmi_path, &c, &key, &e) < 0)
+                assert_true(asprintf(&s, "%s", sms_error_code_to_name(e.code)) > 0);
+        else
+                assert_true(asprintf(&s, "%s %s", c->name, key) > 0);
+        sms_error_clear(&e);
+        return s;
+}
+
+static void assert_resolves(Fixture *f, const char *wmi_path, const char *expected) {
+        _cleanup_free_ char *got = resolve(f, wmi_path);
+        if (!streq(got, expected))
+                fail_msg("%s\n  resolves to: %s\n  expected:    %s", wmi_path, got, expected);
+}
+
+/* WMI paths as scripts write them: class and property names in any case, integer keys bare or
+ * quoted, composite keys in any order, the namespace prefix SMS_ProviderLocation gives. Each
+ * resolves to the one canonical path of its instance; a bad path is a named error. */
+static void test_wmi_paths_as_scripts_write(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *key = dps_and_package(f), *path = NULL, *want = NULL, *location = NULL;
+        char host[256] = "";
+
+        assert_string_equal(key, "LAB00001");
+        assert_resolves(f, "sms_imagepackage.packageid=\"LAB00001\"", "SMS_ImagePackage LAB00001");
+        assert_resolves(f, "SMS_PACKAGEBASECLASS.PACKAGEID='lab00001'", "SMS_ImagePackage LAB00001");
+        assert_resolves(f, "\\\\.\\root\\sms\\site_LAB:SMS_ImagePackage.PackageID=\"LAB00001\"",
+                        "SMS_ImagePackage LAB00001");
+        assert_resolves(f, "SMS_BootImagePackage.PackageID=\"LAB00001\"", "NotFound");
+        assert_resolves(f, "SMS_ImagePackage.Name=\"LAB00001\"", "InvalidParameter");
+        assert_resolves(f, "SMS_NoSuchClass.PackageID=\"LAB00001\"", "InvalidClass");
+
+        /* integer keys: SMS_StatusMessage.RecordID (SInt64), SMS_ImageInformation.Index (UInt32) */
+        assert_resolves(f, "SMS_StatusMessage.RecordID=1", "SMS_StatusMessage 1");
+        assert_resolves(f, "sms_statusmessage.recordid='1'", "SMS_StatusMessage 1");
+        assert_resolves(f, "SMS_StatusMessage.RecordID=999999", "NotFound");
+        assert_resolves(f, "SMS_StatusMessage.RecordID=1x", "InvalidParameter");
+        assert_resolves(f, "SMS_StatusMessage.RecordID=\"one\"", "InvalidParameter");
+        assert_resolves(f, "sms_imageinformation.index=1,packageid=\"lab00001\"",
+                        "SMS_ImageInformation Index=1,PackageID=\"LAB00001\"");
+        assert_resolves(f, "SMS_ImageInformation.PackageID=\"LAB00001\",Index=2", "NotFound");
+        assert_resolves(f, "SMS_ImageInformation.PackageID=\"LAB00001\",Index=-1", "InvalidParameter");
+        assert_resolves(f, "SMS_ImageInformation.PackageID=\"LAB00001\"", "InvalidParameter");
+
+        /* the classes scripts look up first; the namespace they give is a prefix paths may carry */
+        assert_int_equal(gethostname(host, sizeof host - 1), 0);
+        assert_true(asprintf(&want, "SMS_ProviderLocation Machine=\"%s\",SiteCode=\"LAB\"", host) > 0);
+        assert_true(asprintf(&path, "sms_providerlocation.sitecode=\"lab\",MACHINE=\"%s\"", host) > 0);
+        assert_resolves(f, path, want);
+        location = query_column(f, "SELECT NamespacePath FROM SMS_ProviderLocation");
+        free(path);
+        assert_true(asprintf(&path, "%s:SMS_ImagePackage.PackageID=\"LAB00001\"", location) > 0);
+        assert_resolves(f, path, "SMS_ImagePackage LAB00001");
+        free(path);
+        free(want);
+        /* a NAL path in a WMI path: its quotes and backslashes escaped with a backslash */
+        assert_true(asprintf(&path,
+                             "SMS_SystemResourceList.RoleName=\"sms distribution point\",NALPath=\"[\\\"Display="
+                             "\\\\\\\\dp1\\\\\\\"]MSWNET:[\\\"SMS_SITE=LAB\\\"]\\\\\\\\dp1\\\\\"") > 0);
+        assert_true(asprintf(&want, "SMS_SystemResourceList NALPath=\"[\\\"Display=\\\\\\\\dp1\\\\\\\"]MSWNET:"
+                                    "[\\\"SMS_SITE=LAB\\\"]\\\\\\\\dp1\\\\\",RoleName=\"SMS Distribution Point\"") > 0);
+        assert_resolves(f, path, want);
+}
+
 /* --- boot image builds ------------------------------------------------------------------------- */
 
 static void make_kit(Fixture *f) {
@@ -926,6 +996,7 @@ int main(void) {
                 SITE_TEST(test_write_and_its_job_are_one_transaction),
                 SITE_TEST(test_writes_report_what_they_change),
                 SITE_TEST(test_site_systems_follow_dps),
+                SITE_TEST(test_wmi_paths_as_scripts_write),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
                 SITE_TEST(test_schedule_fires_a_refresh),
                 SITE_TEST(test_schedule_reads_the_site_clock),
