@@ -782,26 +782,30 @@ static void test_wmi_paths_as_scripts_write(void **state) {
         _cleanup_free_ char *key = dps_and_package(f), *path = NULL, *want = NULL, *location = NULL;
         char host[256] = "";
 
-        assert_string_equal(key, "LAB00001");
-        assert_resolves(f, "sms_imagepackage.packageid=\"LAB00001\"", "SMS_ImagePackage LAB00001");
-        assert_resolves(f, "SMS_PACKAGEBASECLASS.PACKAGEID='lab00001'", "SMS_ImagePackage LAB00001");
-        assert_resolves(f, "\\\\.\\root\\sms\\site_LAB:SMS_ImagePackage.PackageID=\"LAB00001\"",
-                        "SMS_ImagePackage LAB00001");
-        assert_resolves(f, "SMS_BootImagePackage.PackageID=\"LAB00001\"", "NotFound");
-        assert_resolves(f, "SMS_ImagePackage.Name=\"LAB00001\"", "InvalidParameter");
-        assert_resolves(f, "SMS_NoSuchClass.PackageID=\"LAB00001\"", "InvalidClass");
+        static const struct {
+                const char *path, *resolves_to;
+        } cases[] = {
+                { "sms_imagepackage.packageid=\"LAB00001\"", "SMS_ImagePackage LAB00001" },
+                { "SMS_PACKAGEBASECLASS.PACKAGEID='lab00001'", "SMS_ImagePackage LAB00001" },
+                { "\\\\.\\root\\sms\\site_LAB:SMS_ImagePackage.PackageID=\"LAB00001\"", "SMS_ImagePackage LAB00001" },
+                { "SMS_BootImagePackage.PackageID=\"LAB00001\"", "NotFound" },
+                { "SMS_ImagePackage.Name=\"LAB00001\"", "InvalidParameter" },
+                { "SMS_NoSuchClass.PackageID=\"LAB00001\"", "InvalidClass" },
+                /* integer keys: SMS_StatusMessage.RecordID (SInt64), SMS_ImageInformation.Index (UInt32) */
+                { "SMS_StatusMessage.RecordID=1", "SMS_StatusMessage 1" },
+                { "sms_statusmessage.recordid='1'", "SMS_StatusMessage 1" },
+                { "SMS_StatusMessage.RecordID=999999", "NotFound" },
+                { "SMS_StatusMessage.RecordID=1x", "InvalidParameter" },
+                { "SMS_StatusMessage.RecordID=\"one\"", "InvalidParameter" },
+                { "sms_imageinformation.index=1,packageid=\"lab00001\"", "SMS_ImageInformation Index=1,PackageID=\"LAB00001\"" },
+                { "SMS_ImageInformation.PackageID=\"LAB00001\",Index=2", "NotFound" },
+                { "SMS_ImageInformation.PackageID=\"LAB00001\",Index=-1", "InvalidParameter" },
+                { "SMS_ImageInformation.PackageID=\"LAB00001\"", "InvalidParameter" },
+        };
 
-        /* integer keys: SMS_StatusMessage.RecordID (SInt64), SMS_ImageInformation.Index (UInt32) */
-        assert_resolves(f, "SMS_StatusMessage.RecordID=1", "SMS_StatusMessage 1");
-        assert_resolves(f, "sms_statusmessage.recordid='1'", "SMS_StatusMessage 1");
-        assert_resolves(f, "SMS_StatusMessage.RecordID=999999", "NotFound");
-        assert_resolves(f, "SMS_StatusMessage.RecordID=1x", "InvalidParameter");
-        assert_resolves(f, "SMS_StatusMessage.RecordID=\"one\"", "InvalidParameter");
-        assert_resolves(f, "sms_imageinformation.index=1,packageid=\"lab00001\"",
-                        "SMS_ImageInformation Index=1,PackageID=\"LAB00001\"");
-        assert_resolves(f, "SMS_ImageInformation.PackageID=\"LAB00001\",Index=2", "NotFound");
-        assert_resolves(f, "SMS_ImageInformation.PackageID=\"LAB00001\",Index=-1", "InvalidParameter");
-        assert_resolves(f, "SMS_ImageInformation.PackageID=\"LAB00001\"", "InvalidParameter");
+        assert_string_equal(key, "LAB00001");
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                assert_resolves(f, cases[i].path, cases[i].resolves_to);
 
         /* the classes scripts look up first; the namespace they give is a prefix paths may carry */
         assert_int_equal(gethostname(host, sizeof host - 1), 0);
