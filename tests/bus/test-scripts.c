@@ -226,6 +226,8 @@ static void test_distribute_to_dps_found_in_system_resource_list(void **state) {
         Row *rows = NULL;
         size_t n;
 
+        assert_non_null(dp1);
+        assert_non_null(dp2);
         site_code = test_get_string(&env, ROOT, IFACE "Site", "SiteCode");
         assert_true(asprintf(&wql,
                              "SELECT * FROM SMS_SystemResourceList WHERE RoleName = 'SMS Distribution Point' AND "
