@@ -381,15 +381,12 @@ int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsE
                 return store_error(s, rc, e, "registering wql_like");
 
         r = store_migrate(s, e);
-        if (r < 0)
-                return r;
-        r = store_load_site(s, site_code, e);
-        if (r < 0)
-                return r;
-        r = store_record_machine(s, e);
-        if (r < 0)
-                return r;
-        r = store_load_cursor_key(s, e);
+        if (r >= 0)
+                r = store_load_site(s, site_code, e);
+        if (r >= 0)
+                r = store_record_machine(s, e);
+        if (r >= 0)
+                r = store_load_cursor_key(s, e);
         if (r < 0)
                 return r;
         /* After the migrations, whose schema changes would make SQLite prepare it again. */
