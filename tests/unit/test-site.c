@@ -729,6 +729,23 @@ static void test_site_systems_follow_dps(void **state) {
         assert_true(asprintf(&both, "%s|%s", f->nal[0], f->nal[1]) > 0);
         assert_string_equal(got, both);
         free(got);
+        /* A page at a time, one row a page: every row once, in the key's order. */
+        _cleanup_free_ char *cursor = NULL;
+        size_t walked = 0;
+        do {
+                _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+                _cleanup_free_ char *next = NULL;
+                WqlRow *rows = NULL;
+                size_t n = 0;
+                assert_int_equal(site_query_page(&f->site, "SELECT RoleName FROM SMS_SystemResourceList", cursor ? cursor : "",
+                                                 1, &q, &rows, &n, &next, &e),
+                                 0);
+                walked += n;
+                wql_rows_free(rows, n, q->n_columns);
+                free(cursor);
+                cursor = *next ? TAKE_PTR(next) : NULL;
+        } while (cursor && walked < 10);
+        assert_int_equal(walked, 4);
         /* WQL as scripts write it: '[[]' is a literal '[', '\\' in a string is one backslash. */
         got = query_column(f, "SELECT ServerName FROM SMS_SystemResourceList WHERE NALPath LIKE '%[[]\"SMS_SITE=LAB\"]"
                               "\\\\\\\\dp2\\\\' AND RoleName = 'SMS Distribution Point'");
