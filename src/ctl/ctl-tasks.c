@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctl/ctl-bus.h"
 #include "ctl/ctl-generic.h"
@@ -17,6 +18,7 @@
 #include "ctl/ctl-output.h"
 #include "ctl/ctl-tasks.h"
 #include "ctl/ctl-value.h"
+#include "smsprov/imaging.h"
 
 typedef struct PackageKind {
         const char *class_name;
@@ -333,19 +335,84 @@ int verb_boot_image_remove_driver(Ctl *c, int argc, char **argv) {
         return drivers_put(c, argv[1], drivers);
 }
 
-int verb_boot_image_set_components(Ctl *c, int argc, char **argv) {
-        _cleanup_free_ char *list = calloc(1, 1);
-        char *args[] = { NULL, NULL };
+#define COMPONENT_CLASS "SMS_OSDeploymentKitWinPEOptionalComponent"
 
-        for (int i = 2; list && i < argc; i++) {
-                char *more = NULL;
-                if (asprintf(&more, "%s%s%s", list, *list ? "," : "", argv[i]) < 0)
-                        more = NULL;
-                free(list);
-                list = more;
+static bool is_component_id(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+/* The UniqueID of the catalog's component `name` for the WIM architecture code `arch` ("9"): the
+ * catalog names architectures X86, X64 and ARM64, which imaging_architecture_code() knows. */
+static int component_id_by_name(json_object *catalog, const char *name, const char *arch, const char *package,
+                                char **ret) {
+        for (size_t i = 0; i < json_object_array_length(catalog); i++) {
+                json_object *row = json_object_array_get_idx(catalog, i), *n, *a, *id;
+                if (json_object_object_get_ex(row, "Name", &n) && json_object_object_get_ex(row, "Architecture", &a) &&
+                    json_object_object_get_ex(row, "UniqueID", &id) &&
+                    strcasecmp(json_object_get_string(n), name) == 0 &&
+                    streq_ptr(imaging_architecture_code(json_object_get_string(a)), arch)) {
+                        *ret = strdup(json_object_get_string(id));
+                        return *ret ? 0 : ctl_oom();
+                }
         }
+        return ctl_usage("'%s' is no optional component of the deployment kit for the architecture of %s "
+                         "(Architecture %s); smsctl list " COMPONENT_CLASS " shows them",
+                         name, package, arch);
+}
+
+/* Components by UniqueID or by name (WinPE-PowerShell), as many arguments or comma-separated;
+ * names are resolved through the kit's catalog for the image's architecture. */
+int verb_boot_image_set_components(Ctl *c, int argc, char **argv) {
+        _cleanup_(json_object_putp) json_object *catalog = NULL;
+        _cleanup_(strlist_done) StrList ids = {};
+        _cleanup_free_ char *arch = NULL, *list = NULL;
+        char *args[] = { NULL, NULL };
+        size_t len = 1;
+        int r = 0;
+
+        for (int i = 2; r >= 0 && i < argc; i++) {
+                _cleanup_free_ char *copy = strdup(argv[i]);
+                char *save = NULL;
+
+                if (!copy)
+                        return ctl_oom();
+                for (char *item = strtok_r(copy, ",", &save); r >= 0 && item; item = strtok_r(NULL, ",", &save)) {
+                        char *id = NULL;
+
+                        if (is_component_id(item)) {
+                                r = strlist_add_take(&ids, strdup(item));
+                                continue;
+                        }
+                        if (!catalog) {
+                                r = ctl_get_text(c, boot_image.class_name, argv[1], "Architecture", &arch);
+                                if (r >= 0)
+                                        r = ctl_query_rows(c, "SELECT UniqueID, Name, Architecture FROM " COMPONENT_CLASS,
+                                                           &catalog);
+                                if (r < 0)
+                                        return r;
+                        }
+                        r = component_id_by_name(catalog, item, arch, argv[1], &id);
+                        if (r >= 0)
+                                r = strlist_add_take(&ids, id);
+                }
+        }
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < ids.n; i++)
+                len += strlen(ids.l[i]) + 1;
+        list = calloc(1, len);
         if (!list)
                 return ctl_oom();
+        for (size_t i = 0; i < ids.n; i++) {
+                strcat(list, i ? "," : "");
+                strcat(list, ids.l[i]);
+        }
         args[0] = list;
         return ctl_invoke(c, boot_image.class_name, argv[1], "UpdateOptionalComponents", args);
 }

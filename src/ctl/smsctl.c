@@ -51,10 +51,12 @@ static const Verb boot_image_verbs[] = {
           "with one Put, then the image is rebuilt (UpdateImage) unless --no-update is given." },
         { "remove-driver", "PKG ID…", 2, ANY, verb_boot_image_remove_driver, NULL,
           "Remove drivers from a boot image and rebuild it", "As add-driver; --no-update skips the rebuild." },
-        { "set-components", "PKG ID…", 1, ANY, verb_boot_image_set_components, NULL,
+        { "set-components", "PKG COMPONENT…", 1, ANY, verb_boot_image_set_components, NULL,
           "Set the optional components and rebuild (UpdateOptionalComponents)",
-          "IDs are UniqueIDs of SMS_OSDeploymentKitWinPEOptionalComponent (smsctl list\n"
-          "SMS_OSDeploymentKitWinPEOptionalComponent); no ID removes them all." },
+          "A COMPONENT is a UniqueID or a name (WinPE-PowerShell) of\n"
+          "SMS_OSDeploymentKitWinPEOptionalComponent (smsctl list\n"
+          "SMS_OSDeploymentKitWinPEOptionalComponent), a name looked up for the image's\n"
+          "architecture; commas may separate them. No COMPONENT removes them all." },
         { "properties", "PATH|PKG", 1, 1, verb_boot_image_properties, NULL,
           "Show the images of a WIM file (GetImageProperties) or of a boot image package", NULL },
         {},

@@ -541,6 +541,8 @@ SmsClass *const sms_model_class_table[] = {
         &sms_class_dp_info,
         &sms_class_distribution_point,
         &sms_class_distribution_status,
+        &sms_class_provider_location,
+        &sms_class_system_resource_list,
         &sms_class_schedule_methods,
         NULL,
 };

@@ -15,6 +15,9 @@ extern SmsClass sms_class_winpe_optional_component;
 extern SmsClass sms_class_dp_info;
 extern SmsClass sms_class_distribution_point;
 extern SmsClass sms_class_distribution_status;
+/* classes-site-systems.c */
+extern SmsClass sms_class_provider_location;
+extern SmsClass sms_class_system_resource_list;
 extern SmsClass sms_class_schedule_methods;
 
 extern SmsClass *const sms_model_class_table[];

@@ -43,12 +43,14 @@ int wmi_path_parse(const char *s, WmiPath *ret, SmsError *e) {
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "WMI path missing or longer than %u bytes",
                                      WMI_PATH_MAX_LENGTH);
 
-        /* A namespace prefix (\\server\root\sms\site_LAB:) names this provider; skip it. */
-        colon = strchr(s, ':');
-        if (colon && (s[0] == '\\' || s[0] == '/' || strncasecmp(s, "root", 4) == 0)) {
-                const char *dot = strchr(s, '.');
-                if (!dot || colon < dot)
-                        p = colon + 1;
+        /* A namespace prefix (\\server\root\sms\site_LAB:, \\.\root\sms\site_LAB:, root\sms\site_LAB:)
+         * names this provider; skip it. It ends at the first ':': neither a server name (which may
+         * hold dots) nor a namespace holds one, and key values, which may, come after it. */
+        if (s[0] == '\\' || s[0] == '/' || (strncasecmp(s, "root", 4) == 0 && strchr("\\/:", s[4]) && s[4])) {
+                colon = strchr(s, ':');
+                if (!colon)
+                        return bad(e, s, s + strlen(s), "expected ':' after the namespace");
+                p = colon + 1;
         }
 
         path.class_name = parse_identifier(&p);

@@ -297,6 +297,23 @@ static int store_load_site(Store *s, const char *site_code, SmsError *e) {
         return store_error(s, rc, e, "creating the site");
 }
 
+/* SMS_ProviderLocation and SMS_SystemResourceList name this host (schema/0007-site-systems.sql):
+ * its name as gethostname() gives it now, written only when it changed (the host was renamed). */
+static int store_record_machine(Store *s, SmsError *e) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(s->db,
+                                    "INSERT INTO provider (id, Machine) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+                                    "Machine = excluded.Machine WHERE Machine <> excluded.Machine COLLATE BINARY",
+                                    -1, &st, NULL);
+
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_text(st, 1, s->machine_name, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : store_error(s, rc, e, "recording the provider's host name");
+}
+
 /* SQLite says only "unable to open database file" when the database, or the directory where its
  * journal goes, cannot be written: checked first, to name the cause. Returns 0 when writable. */
 static int store_not_writable(const char *path, SmsError *e) {
@@ -364,12 +381,12 @@ int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsE
                 return store_error(s, rc, e, "registering wql_like");
 
         r = store_migrate(s, e);
-        if (r < 0)
-                return r;
-        r = store_load_site(s, site_code, e);
-        if (r < 0)
-                return r;
-        r = store_load_cursor_key(s, e);
+        if (r >= 0)
+                r = store_load_site(s, site_code, e);
+        if (r >= 0)
+                r = store_record_machine(s, e);
+        if (r >= 0)
+                r = store_load_cursor_key(s, e);
         if (r < 0)
                 return r;
         /* After the migrations, whose schema changes would make SQLite prepare it again. */

@@ -77,6 +77,7 @@ cd "$WORLD" || exit 1
 
 # --- inputs ---------------------------------------------------------------------------------------
 make_wim "$CONTENT/boot.wim" 9
+make_wim "$CONTENT/boot86.wim" 0
 make_wim "$WORLD/adk/amd64/winpe.wim" 9
 mkdir -p "$CONTENT/setup/sources" "$CONTENT/drivers/net" "$CONTENT/drivers/storage" "$WORLD/dps/dp1"
 cp "$CONTENT/boot.wim" "$CONTENT/setup/sources/install.wim"
@@ -255,6 +256,30 @@ OCS=$(C list SMS_OSDeploymentKitWinPEOptionalComponent --no-legend --columns=Uni
         --where="Architecture = 'X64' AND (Name = 'WinPE-WMI' OR Name = 'WinPE-Scripting')" | sort -n | xargs)
 run "boot-image set-components" 0 boot-image set-components $BOOT $OCS
 expect_eq "set-components: OptionalComponents" "$(echo "$OCS" | tr ' ' ',')" "$(C get SMS_BootImagePackage $BOOT OptionalComponents)"
+# By name, as scripts name them, looked up for the image's architecture; IDs and names mix.
+oc_ids() { # ARCH NAME…: the catalog's UniqueIDs of the names on ARCH, comma-separated, in that order
+        local arch=$1 name
+        shift
+        for name; do
+                C list SMS_OSDeploymentKitWinPEOptionalComponent --no-legend --columns=UniqueID \
+                        --where="Architecture = '$arch' AND Name = '$name'"
+        done | paste -sd,
+}
+X64_OCS=$(oc_ids X64 WinPE-PowerShell WinPE-NetFx WinPE-WMI)
+run "set-components by name" 0 boot-image set-components $BOOT WinPE-PowerShell,winpe-netfx WinPE-WMI
+expect_eq "set-components by name: the x64 IDs" "$X64_OCS" "$(C get SMS_BootImagePackage $BOOT OptionalComponents)"
+run "set-components: an unknown name" 2 boot-image set-components $BOOT WinPE-PowerShell,WinPE-NoSuchThing
+has "set-components: the unknown name is named" "'WinPE-NoSuchThing' is no optional component" "$ERR"
+expect_eq "set-components: an unknown name changes nothing" "$X64_OCS" \
+        "$(C get SMS_BootImagePackage $BOOT OptionalComponents)"
+run "set-components of a package that is not there" 3 boot-image set-components LAB0FFFF WinPE-PowerShell
+run "import an x86 boot image" 0 boot-image import content/boot86.wim --name="Boot image (x86)"
+BOOT86=$OUT
+X86_OCS=$(oc_ids X86 WinPE-PowerShell WinPE-NetFx)
+[ -n "$X86_OCS" ] && [ "$X86_OCS" != "$(oc_ids X64 WinPE-PowerShell WinPE-NetFx)" ] &&
+        ok "the kit's x86 and x64 components have IDs of their own" || not_ok "x86 IDs: '$X86_OCS'"
+run "set-components by name on x86" 0 boot-image set-components $BOOT86 WinPE-PowerShell,WinPE-NetFx
+expect_eq "set-components by name: the x86 IDs" "$X86_OCS" "$(C get SMS_BootImagePackage $BOOT86 OptionalComponents)"
 run "refresh" 0 --json refresh $BOOT
 expect_eq "refresh: RefreshPkgSource job" "RefreshPkgSource 2" "$(echo "$OUT" | json 'd["Job"]["Operation"] + " " + str(d["Job"]["State"])')"
 run "scrub" 0 scrub
@@ -499,6 +524,8 @@ complete_line() {
 }
 expect_eq "completion: commands" "boot-image" "$(complete_line "smsctl boo")"
 expect_eq "completion: subcommands" "set-components" "$(complete_line "smsctl boot-image set-")"
+expect_eq "completion: component names" "WinPE-PowerShell" \
+        "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image set-components $BOOT WinPE-Po")"
 expect_eq "completion: options" "--no-legend" "$(complete_line "smsctl --no-leg")"
 expect_eq "completion: classes" "SMS_BootImagePackage" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_Boot")"
 has "completion: package IDs (over pages)" "$BOOT" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image update ")"

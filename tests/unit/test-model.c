@@ -297,25 +297,38 @@ static void test_wmi_path(void **state) {
         WmiPath p;
         SmsError e = SMS_ERROR_NULL;
 
-        assert_int_equal(wmi_path_parse("SMS_BootImagePackage.PackageID=\"LAB00001\"", &p, &e), 0);
-        assert_string_equal(p.class_name, "SMS_BootImagePackage");
-        assert_int_equal(p.n_keys, 1);
-        assert_string_equal(p.keys[0].name, "PackageID");
-        assert_string_equal(p.keys[0].value, "LAB00001");
-        wmi_path_done(&p);
-
-        assert_int_equal(wmi_path_parse("\\\\srv\\root\\sms\\site_LAB:SMS_ImagePackage.PackageID='a\\'b'", &p, &e), 0);
-        assert_string_equal(p.class_name, "SMS_ImagePackage");
-        assert_string_equal(p.keys[0].value, "a'b");
-        wmi_path_done(&p);
-
-        assert_int_equal(wmi_path_parse("SMS_StatusMessage.RecordID=17", &p, &e), 0);
-        assert_string_equal(p.keys[0].value, "17");
-        wmi_path_done(&p);
+        /* The forms scripts write: namespace prefixes (the local machine, a host name with dots, no
+         * server), names in any case, quotes of either kind, bare integers; a ':' in a key value is
+         * no namespace. */
+        static const struct {
+                const char *path, *class_name, *key, *value;
+        } good[] = {
+                { "SMS_BootImagePackage.PackageID=\"LAB00001\"", "SMS_BootImagePackage", "PackageID", "LAB00001" },
+                { "\\\\srv\\root\\sms\\site_LAB:SMS_ImagePackage.PackageID='a\\'b'", "SMS_ImagePackage", "PackageID", "a'b" },
+                { "SMS_StatusMessage.RecordID=17", "SMS_StatusMessage", "RecordID", "17" },
+                { "\\\\.\\root\\sms\\site_LAB:SMS_BootImagePackage.PackageID=\"LAB00001\"", "SMS_BootImagePackage",
+                  "PackageID", "LAB00001" },
+                { "\\\\srv.example.com\\root\\sms\\site_LAB:SMS_Driver.CI_ID=123", "SMS_Driver", "CI_ID", "123" },
+                { "//./root/sms/site_LAB:SMS_Driver.CI_ID='123'", "SMS_Driver", "CI_ID", "123" },
+                { "root\\sms\\site_LAB:SMS_X.K=-5", "SMS_X", "K", "-5" },
+                { "ROOT\\SMS\\SITE_LAB:sms_bootimagepackage.packageid='LAB00001'", "sms_bootimagepackage", "packageid",
+                  "LAB00001" },
+                { "SMS_X.K=\"a.b:c\"", "SMS_X", "K", "a.b:c" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                if (wmi_path_parse(good[i].path, &p, &e) < 0)
+                        fail_msg("%s: %s", good[i].path, e.message);
+                assert_string_equal(p.class_name, good[i].class_name);
+                assert_int_equal(p.n_keys, 1);
+                assert_string_equal(p.keys[0].name, good[i].key);
+                assert_string_equal(p.keys[0].value, good[i].value);
+                wmi_path_done(&p);
+        }
 
         static const char *const bad[] = {
                 "", "SMS_BootImagePackage", ".PackageID=\"x\"", "SMS_BootImagePackage.PackageID", "SMS_X.K=\"open",
-                "SMS_X.K=abc", "SMS_X.K=1,", "SMS_X.K=1 junk",
+                "SMS_X.K=abc", "SMS_X.K=1,", "SMS_X.K=1 junk", "\\\\srv\\root\\sms\\site_LAB",
+                "\\\\.\\root\\sms\\site_LAB:", "root\\sms.K=1",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 assert_true(wmi_path_parse(bad[i], &p, &e) < 0);

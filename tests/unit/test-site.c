@@ -661,6 +661,189 @@ static void test_writes_report_what_they_change(void **state) {
         assert_int_equal(count_events(&f->rec, "job-added"), 0);
 }
 
+/* --- the site systems scripts look up first ---------------------------------------------------- */
+
+/* The first column of a query's rows, joined with '|' ("" for none). */
+static char *query_column(Fixture *f, const char *text) {
+        _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+        WqlRow *rows = NULL;
+        size_t n = 0, len = 1;
+        char *joined;
+
+        SmsError e = SMS_ERROR_NULL;
+        if (site_query(&f->site, text, &q, &rows, &n, &e) < 0)
+                fail_msg("%s: %s", text, e.message);
+        for (size_t i = 0; i < n; i++)
+                len += strlen(rows[i].values[0].str) + 1;
+        joined = calloc(1, len);
+        assert_non_null(joined);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        strcat(joined, "|");
+                strcat(joined, rows[i].values[0].str);
+        }
+        wql_rows_free(rows, n, q->n_columns);
+        return joined;
+}
+
+/* SMS_ProviderLocation is this host serving this site; SMS_SystemResourceList has this host's two
+ * roles and one row per distribution point, following the DPs as they are registered and
+ * removed. Neither can be written. */
+static void test_site_systems_follow_dps(void **state) {
+        Fixture *f = *state;
+        const SmsClass *location = sms_model_find_class("SMS_ProviderLocation"),
+                       *resources = sms_model_find_class("SMS_SystemResourceList"),
+                       *dp_info = sms_model_find_class("SMS_DistributionPointInfo");
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        _cleanup_free_ char *machine = NULL, *host_nal = NULL, *namespace = NULL, *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        char host[256] = "";
+        char *got;
+
+        assert_int_equal(gethostname(host, sizeof host - 1), 0);
+        assert_true(asprintf(&namespace, "\\\\%s\\root\\sms\\site_LAB", host) > 0);
+        assert_true(asprintf(&host_nal, "[\"Display=\\\\%s\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\%s\\", host, host) > 0);
+
+        machine = query_column(f, "SELECT Machine FROM SMS_ProviderLocation WHERE ProviderForLocalSite = true "
+                                  "AND SiteCode = 'lab'");
+        assert_string_equal(machine, host);
+        assert_true(asprintf(&key, "Machine=\"%s\",SiteCode=\"LAB\"", host) > 0);
+        assert_int_equal(site_object_load(&f->site, location, key, &o, &e), 0);
+        assert_string_equal(string_of(o, "NamespacePath"), namespace);
+        assert_true(o->values[sms_class_find_property(location, "ProviderForLocalSite")].b);
+
+        got = query_column(f, "SELECT RoleName FROM SMS_SystemResourceList ORDER BY RoleName");
+        assert_string_equal(got, "SMS Provider|SMS Site Server");
+        free(got);
+        got = query_column(f, "SELECT NALPath FROM SMS_SystemResourceList WHERE RoleName = 'sms site server'");
+        assert_string_equal(got, host_nal);
+        free(got);
+        got = query_column(f, "SELECT NALPath FROM SMS_SystemResourceList WHERE RoleName = 'SMS Distribution Point'");
+        assert_string_equal(got, "");
+        free(got);
+
+        add_dp_infos(f);
+        got = query_column(f, "SELECT NALPath FROM SMS_SystemResourceList WHERE RoleName = 'SMS Distribution Point' "
+                              "AND SiteCode = 'LAB' ORDER BY ServerName");
+        _cleanup_free_ char *both = NULL;
+        assert_true(asprintf(&both, "%s|%s", f->nal[0], f->nal[1]) > 0);
+        assert_string_equal(got, both);
+        free(got);
+        /* A page at a time, one row a page: every row once, in the key's order. */
+        _cleanup_free_ char *cursor = NULL;
+        size_t walked = 0;
+        do {
+                _cleanup_(wql_query_freep) WqlQuery *q = NULL;
+                _cleanup_free_ char *next = NULL;
+                WqlRow *rows = NULL;
+                size_t n = 0;
+                assert_int_equal(site_query_page(&f->site, "SELECT RoleName FROM SMS_SystemResourceList", cursor ? cursor : "",
+                                                 1, &q, &rows, &n, &next, &e),
+                                 0);
+                walked += n;
+                wql_rows_free(rows, n, q->n_columns);
+                free(cursor);
+                cursor = *next ? TAKE_PTR(next) : NULL;
+        } while (cursor && walked < 10);
+        assert_int_equal(walked, 4);
+        /* WQL as scripts write it: '[[]' is a literal '[', '\\' in a string is one backslash. */
+        got = query_column(f, "SELECT ServerName FROM SMS_SystemResourceList WHERE NALPath LIKE '%[[]\"SMS_SITE=LAB\"]"
+                              "\\\\\\\\dp2\\\\' AND RoleName = 'SMS Distribution Point'");
+        assert_string_equal(got, "dp2");
+        free(got);
+
+        /* Read-only: nothing is created, changed or deleted. */
+        assert_int_equal(site_object_check_create(&f->site, resources, NULL, 0, &e), -EOPNOTSUPP);
+        assert_int_equal(e.code, SMS_ERROR_NOT_SUPPORTED);
+        sms_error_clear(&e);
+        assert_true(site_delete(&f->site, location, key, &f->caller, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_NOT_SUPPORTED);
+        sms_error_clear(&e);
+
+        forget_events(&f->rec);
+        assert_int_equal(site_delete(&f->site, dp_info, f->nal[0], &f->caller, &e), 0);
+        got = query_column(f, "SELECT NALPath FROM SMS_SystemResourceList WHERE RoleName = 'SMS Distribution Point'");
+        assert_string_equal(got, f->nal[1]);
+        free(got);
+        got = query_column(f, "SELECT RoleName FROM SMS_SystemResourceList WHERE ServerName <> 'dp2' ORDER BY RoleName");
+        assert_string_equal(got, "SMS Provider|SMS Site Server");
+        free(got);
+}
+
+/* What a WMI path resolves to: "Class Key", or the name of the error. */
+static char *resolve(Fixture *f, const char *wmi_path) {
+        const SmsClass *c = NULL;
+        _cleanup_free_ char *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        char *s = NULL;
+
+        if (site_resolve_wmi_path(&f->site, wmi_path, &c, &key, &e) < 0)
+                assert_true(asprintf(&s, "%s", sms_error_code_to_name(e.code)) > 0);
+        else
+                assert_true(asprintf(&s, "%s %s", c->name, key) > 0);
+        sms_error_clear(&e);
+        return s;
+}
+
+static void assert_resolves(Fixture *f, const char *wmi_path, const char *expected) {
+        _cleanup_free_ char *got = resolve(f, wmi_path);
+        if (!streq(got, expected))
+                fail_msg("%s\n  resolves to: %s\n  expected:    %s", wmi_path, got, expected);
+}
+
+/* WMI paths as scripts write them: class and property names in any case, integer keys bare or
+ * quoted, composite keys in any order, the namespace prefix SMS_ProviderLocation gives. Each
+ * resolves to the one canonical path of its instance; a bad path is a named error. */
+static void test_wmi_paths_as_scripts_write(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *key = dps_and_package(f), *path = NULL, *want = NULL, *location = NULL;
+        char host[256] = "";
+
+        static const struct {
+                const char *path, *resolves_to;
+        } cases[] = {
+                { "sms_imagepackage.packageid=\"LAB00001\"", "SMS_ImagePackage LAB00001" },
+                { "SMS_PACKAGEBASECLASS.PACKAGEID='lab00001'", "SMS_ImagePackage LAB00001" },
+                { "\\\\.\\root\\sms\\site_LAB:SMS_ImagePackage.PackageID=\"LAB00001\"", "SMS_ImagePackage LAB00001" },
+                { "SMS_BootImagePackage.PackageID=\"LAB00001\"", "NotFound" },
+                { "SMS_ImagePackage.Name=\"LAB00001\"", "InvalidParameter" },
+                { "SMS_NoSuchClass.PackageID=\"LAB00001\"", "InvalidClass" },
+                /* integer keys: SMS_StatusMessage.RecordID (SInt64), SMS_ImageInformation.Index (UInt32) */
+                { "SMS_StatusMessage.RecordID=1", "SMS_StatusMessage 1" },
+                { "sms_statusmessage.recordid='1'", "SMS_StatusMessage 1" },
+                { "SMS_StatusMessage.RecordID=999999", "NotFound" },
+                { "SMS_StatusMessage.RecordID=1x", "InvalidParameter" },
+                { "SMS_StatusMessage.RecordID=\"one\"", "InvalidParameter" },
+                { "sms_imageinformation.index=1,packageid=\"lab00001\"", "SMS_ImageInformation Index=1,PackageID=\"LAB00001\"" },
+                { "SMS_ImageInformation.PackageID=\"LAB00001\",Index=2", "NotFound" },
+                { "SMS_ImageInformation.PackageID=\"LAB00001\",Index=-1", "InvalidParameter" },
+                { "SMS_ImageInformation.PackageID=\"LAB00001\"", "InvalidParameter" },
+        };
+
+        assert_string_equal(key, "LAB00001");
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                assert_resolves(f, cases[i].path, cases[i].resolves_to);
+
+        /* the classes scripts look up first; the namespace they give is a prefix paths may carry */
+        assert_int_equal(gethostname(host, sizeof host - 1), 0);
+        assert_true(asprintf(&want, "SMS_ProviderLocation Machine=\"%s\",SiteCode=\"LAB\"", host) > 0);
+        assert_true(asprintf(&path, "sms_providerlocation.sitecode=\"lab\",MACHINE=\"%s\"", host) > 0);
+        assert_resolves(f, path, want);
+        location = query_column(f, "SELECT NamespacePath FROM SMS_ProviderLocation");
+        free(path);
+        assert_true(asprintf(&path, "%s:SMS_ImagePackage.PackageID=\"LAB00001\"", location) > 0);
+        assert_resolves(f, path, "SMS_ImagePackage LAB00001");
+        free(path);
+        free(want);
+        /* a NAL path in a WMI path: its quotes and backslashes escaped with a backslash */
+        assert_true(asprintf(&path,
+                             "SMS_SystemResourceList.RoleName=\"sms distribution point\",NALPath=\"[\\\"Display="
+                             "\\\\\\\\dp1\\\\\\\"]MSWNET:[\\\"SMS_SITE=LAB\\\"]\\\\\\\\dp1\\\\\"") > 0);
+        assert_true(asprintf(&want, "SMS_SystemResourceList NALPath=\"[\\\"Display=\\\\\\\\dp1\\\\\\\"]MSWNET:"
+                                    "[\\\"SMS_SITE=LAB\\\"]\\\\\\\\dp1\\\\\",RoleName=\"SMS Distribution Point\"") > 0);
+        assert_resolves(f, path, want);
+}
+
 /* --- boot image builds ------------------------------------------------------------------------- */
 
 static void make_kit(Fixture *f) {
@@ -833,6 +1016,8 @@ int main(void) {
                 SITE_TEST(test_distribution_that_cannot_start_changes_nothing),
                 SITE_TEST(test_write_and_its_job_are_one_transaction),
                 SITE_TEST(test_writes_report_what_they_change),
+                SITE_TEST(test_site_systems_follow_dps),
+                SITE_TEST(test_wmi_paths_as_scripts_write),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
                 SITE_TEST(test_schedule_fires_a_refresh),
                 SITE_TEST(test_schedule_reads_the_site_clock),

@@ -473,6 +473,38 @@ static void test_nested_transactions(void **state) {
         sms_error_clear(&e);
 }
 
+/* SMS_ProviderLocation names the host as it is when the daemon starts: a database that recorded
+ * another name (the host was renamed, or the database moved) names this host after a reopen. */
+static void test_provider_names_this_host(void **state) {
+        Fixture *f = *state;
+        const SmsClass *c = sms_model_find_class("SMS_ProviderLocation");
+        _cleanup_free_ char *key = NULL, *old_key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        char host[256] = "", db[128];
+        SmsObject *o = NULL;
+        sqlite3 *raw;
+
+        assert_int_equal(gethostname(host, sizeof host - 1), 0);
+        assert_true(asprintf(&key, "Machine=\"%s\",SiteCode=\"LAB\"", host) > 0);
+        assert_true(asprintf(&old_key, "Machine=\"%s\",SiteCode=\"LAB\"", "old-name") > 0);
+        assert_int_equal(store_object_count(f->site.store, c), 1);
+
+        site_close(&f->site);
+        snprintf(db, sizeof db, "%s/site.db", f->dir);
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "UPDATE provider SET Machine = 'old-name'", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(raw);
+        assert_int_equal(site_open(&f->site, f->dir, "LAB", &e), 0);
+
+        assert_int_equal(store_object_count(f->site.store, c), 1);
+        assert_int_equal(store_object_load(f->site.store, c, old_key, &o, &e), -ENOENT);
+        sms_error_clear(&e);
+        assert_int_equal(store_object_load(f->site.store, c, key, &o, &e), 0);
+        assert_string_equal(sms_object_string(o, "Machine"), host);
+        assert_string_equal(sms_object_string(o, "SiteCode"), "LAB");
+        sms_object_free(o);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_load, setup, teardown),
@@ -484,6 +516,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_path_lookups_step, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_and_site_code, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nested_transactions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_provider_names_this_host, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

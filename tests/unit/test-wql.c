@@ -574,6 +574,13 @@ static void test_like(void **state) {
                 { "[^]]", "]", false },
                 { "[^]]", "x", true },
                 { "%[[]Ent]", "Windows 11 [Ent]", true },
+                /* '[[]' is how scripts escape a literal '[' */
+                { "[[]x86]%", "[x86] WinPE", true },
+                { "[[]x86]%", "x86] WinPE", false },
+                { "%[[]%", "no bracket", false },
+                { "[[]]", "[]", true },
+                { "[[][[]", "[[", true },
+                { "%[[]\"SMS_SITE=LAB\"]%", "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\", true },
                 /* an unmatched '[' is a literal */
                 { "[", "[", true },
                 { "a[b", "a[b", true },
@@ -938,6 +945,53 @@ static void test_check_conversions(void **state) {
         check_fail("SELECT * FROM SMS_BootImagePackage ORDER BY SecuredScopeNames", SMS_ERROR_INVALID_QUERY,
                    "cannot ORDER BY String[] property SecuredScopeNames");
         check_fail("SELECT * FROM SMS_BootImagePackage ORDER BY Icon", SMS_ERROR_INVALID_QUERY, "ORDER BY");
+}
+
+/* WQL as real scripts write it (issue 15): a quoted number against an integer property, class and
+ * property names in any case, the "is in" form, and the classes scripts look up first. */
+static void test_check_as_scripts_write(void **state) {
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        WqlQuery *q;
+
+        q = check_ok("SELECT * FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE UniqueID = '27'");
+        assert_int_equal(q->where->rhs.value.type, CIM_UINT32);
+        assert_false(q->where->rhs.value.null);
+        assert_int_equal(q->where->rhs.value.u, 27);
+        wql_query_free(q);
+
+        q = check_ok("select packageid, NAME from sms_bootimagepackage where PACKAGEID = 'lab00001' and "
+                     "imageindex = '1' order by name desc");
+        assert_ptr_equal(q->class, boot);
+        assert_int_equal(q->n_columns, 2);
+        assert_string_equal(boot->all[q->columns[0]]->name, "PackageID");
+        assert_string_equal(boot->all[q->columns[1]]->name, "Name");
+        assert_int_equal(q->order[0].index, sms_class_find_property(boot, "Name"));
+        assert_int_equal(q->where->left->lhs.index, sms_class_find_property(boot, "PackageID"));
+        assert_int_equal(q->where->right->rhs.value.u, 1);
+        wql_query_free(q);
+
+        q = check_ok("SELECT * FROM sms_osdeploymentkitwinpeoptionalcomponent WHERE languageid=1033 AND "
+                     "uniqueid IS IN (27,'28')");
+        assert_int_equal(q->where->right->list[1].value.u, 28);
+        wql_query_free(q);
+
+        q = check_ok("SELECT * FROM SMS_ProviderLocation WHERE ProviderForLocalSite = true");
+        assert_string_equal(q->class->name, "SMS_ProviderLocation");
+        assert_int_equal(q->n_columns, 4);
+        assert_true(q->where->rhs.value.b);
+        wql_query_free(q);
+
+        q = check_ok("SELECT * FROM SMS_SystemResourceList WHERE RoleName='SMS Distribution Point' AND "
+                     "SiteCode='LAB' AND ServerName='dp1' AND NALPath LIKE '%[[]\"SMS_SITE=LAB\"]%'");
+        assert_string_equal(q->class->name, "SMS_SystemResourceList");
+        wql_query_free(q);
+
+        check_where_fail("SMS_OSDeploymentKitWinPEOptionalComponent", "UniqueID = '27a'",
+                         "string is not an integer for UInt32 property UniqueID");
+        check_where_fail("SMS_OSDeploymentKitWinPEOptionalComponent", "UniqueID = ' 27'", "string is not an integer");
+        check_where_fail("SMS_ProviderLocation", "ProviderForLocalSite = 'yes'", "Boolean property ProviderForLocalSite");
+        check_fail("SELECT Machine FROM SMS_SystemResourceList", SMS_ERROR_INVALID_QUERY,
+                   "no property Machine in class SMS_SystemResourceList");
 }
 
 /* --- wql_compile_sql: text --------------------------------------------------------------------- */
@@ -1432,6 +1486,9 @@ static void test_sql_semantics(void **state) {
         assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE 'WinPE x[0-9][0-9]'", "1,2");
         assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE 'WinPE x[^8]%'", "1");
         assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE '%[[]ent]'", "3");
+        assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE '%[[]%'", "3");
+        assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE 'windows 11 [[]ent[]]'", "3");
+        assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE '[[]%'", "");
         assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE '%100[%]'", "4");
         assert_rows(db, "SMS_PackageBaseclass WHERE Name LIKE 'GRÜ_E'", "6");
         assert_rows(db, "SMS_PackageBaseclass WHERE Name NOT LIKE 'winpe%'", "3,4,6");
@@ -1447,6 +1504,11 @@ static void test_sql_semantics(void **state) {
         assert_rows(db, "SMS_PackageBaseclass WHERE NOT PackageSize IN (50, 100)", "3,6");
         assert_rows(db, "SMS_PackageBaseclass WHERE PackageSize <> 5000", "1,2,6");
         assert_rows(db, "SMS_PackageBaseclass WHERE PackageSize = '0x64'", "1");
+        /* as scripts write it: a quoted number, names in any case */
+        assert_rows(db, "SMS_PackageBaseclass WHERE PackageSize = '100'", "1");
+        assert_rows(db, "sms_packagebaseclass where packagesize = '50' OR NAME like 'winpe x6%'", "1,2");
+        assert_rows(db, "SMS_PackageBaseclass WHERE PackageSize IN ('50', 5000)", "2,3");
+        assert_rows(db, "SMS_PackageBaseclass WHERE PackageSize = '7'", "");
         assert_rows(db, "SMS_PackageBaseclass WHERE PackageSize < SourceVersion", "6");
         assert_rows(db, "SMS_PackageBaseclass WHERE SourceVersion >= PackageSize", "2,6");
         assert_rows(db, "SMS_PackageBaseclass WHERE 100 < PackageSize", "3");
@@ -1782,6 +1844,7 @@ int main(void) {
                 cmocka_unit_test(test_check_class_and_columns),
                 cmocka_unit_test(test_check_conversions),
                 cmocka_unit_test(test_check_like_pattern_cap),
+                cmocka_unit_test(test_check_as_scripts_write),
                 cmocka_unit_test(test_compile_text),
                 cmocka_unit_test(test_compile_injection),
                 cmocka_unit_test(test_compile_errors),
