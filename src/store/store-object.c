@@ -11,23 +11,6 @@
 #include "smsprov/macro.h"
 #include "store/store-internal.h"
 
-/* "k1" = ?N AND "k2" = ?N+1 …: the key of c, bound from parameter `first` on. */
-static void append_key_condition(SqlBuf *b, const SmsClass *c, unsigned first) {
-        for (size_t k = 0; k < c->n_keys; k++) {
-                sqlbuf_append(b, k ? " AND " : "");
-                sqlbuf_append_identifier(b, sms_property_column(c->all[c->key_indexes[k]]));
-                sqlbuf_append(b, " = ?%u", first + (unsigned) k);
-        }
-}
-
-/* "k1", "k2" …: the key columns, for SELECT lists. */
-static void append_key_columns(SqlBuf *b, const SmsClass *c) {
-        for (size_t k = 0; k < c->n_keys; k++) {
-                sqlbuf_append(b, k ? ", " : "");
-                sqlbuf_append_identifier(b, sms_property_column(c->all[c->key_indexes[k]]));
-        }
-}
-
 /* Binds a key given as text (sms_class_key_format()); a text that is no key of c binds NULLs,
  * which match nothing. Integer keys bind as integers so that the primary key index is used.
  * SQLITE_NOMEM when memory ran out: that is no answer about the key. */
@@ -71,31 +54,6 @@ static char *row_key(sqlite3_stmt *st, int first, const SmsClass *c) {
         return key;
 }
 
-/* WHERE clause restricting a table shared by a hierarchy to `c` and its descendants. */
-static void append_discriminator_filter(SqlBuf *b, const SmsClass *c, const char *conj) {
-        const char *disc = store_class_discriminator(c);
-
-        if (!disc)
-                return;
-        if (!c->abstract) {
-                sqlbuf_append(b, " %s ", conj);
-                sqlbuf_append_identifier(b, disc);
-                sqlbuf_append(b, " = %" PRId64, c->discriminator_value);
-                return;
-        }
-        /* Descendant values come from our own tables, never from a caller: safe to inline. */
-        sqlbuf_append(b, " %s ", conj);
-        sqlbuf_append_identifier(b, disc);
-        sqlbuf_append(b, " IN (");
-        bool first = true;
-        for (const SmsClass *const *k = sms_model_classes(); *k; k++)
-                if (!(*k)->abstract && *k != c && sms_class_is_a(*k, c)) {
-                        sqlbuf_append(b, "%s%" PRId64, first ? "" : ", ", (*k)->discriminator_value);
-                        first = false;
-                }
-        sqlbuf_append(b, "%s)", first ? "NULL" : "");
-}
-
 /* Prepares the statement built in b, which it frees. -ENOMEM when building it ran out of memory;
  * what names the statement in an error. */
 static int sqlbuf_prepare(Store *s, SqlBuf *b, unsigned flags, sqlite3_stmt **ret, const char *what, SmsError *e) {
@@ -132,8 +90,8 @@ static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsErro
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, c, 1);
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_key_condition(&b, c, 1);
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, SQLITE_PREPARE_PERSISTENT, ret, "preparing a load", e);
         if (r < 0)
                 return r;
@@ -200,8 +158,8 @@ int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, c
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(base));
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, base, 1);
-        append_discriminator_filter(&b, base, "AND");
+        store_sql_key_condition(&b, base, 1);
+        store_sql_discriminator_filter(&b, base, "AND");
 
         if (b.oom) {
                 free(b.s);
@@ -361,8 +319,8 @@ int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *index
                 sqlbuf_append(&b, " = ?%zu", i + 1);
         }
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, c, (unsigned) n + 1);
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_key_condition(&b, c, (unsigned) n + 1);
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, 0, &st, "preparing an update", e);
         if (r < 0)
                 return r;
@@ -391,8 +349,8 @@ int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, Sms
         sqlbuf_append(&b, "DELETE FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, c, 1);
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_key_condition(&b, c, 1);
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, 0, &st, "preparing a delete", e);
         if (r < 0)
                 return r;
@@ -422,7 +380,7 @@ int sqlite_store_object_delete_all(Store *s, const SmsClass *c, int match_index,
                 sqlbuf_append_identifier(&b, sms_property_column(c->all[match_index]));
                 sqlbuf_append(&b, " = ?1");
         }
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_discriminator_filter(&b, c, "AND");
         if (b.oom) {
                 free(b.s);
                 return -ENOMEM;
@@ -448,14 +406,14 @@ int sqlite_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys,
         int rc, r;
 
         sqlbuf_append(&b, "SELECT ");
-        append_key_columns(&b, c);
+        store_sql_key_columns(&b, c);
         sqlbuf_append(&b, ", %s", disc ? "" : "0");
         if (disc)
                 sqlbuf_append_identifier(&b, disc);
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE 1");
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, 0, &st, "enumerating instances", e);
         if (r < 0)
                 return r;
@@ -509,7 +467,7 @@ size_t sqlite_store_object_count(Store *s, const SmsClass *c) {
         sqlbuf_append(&b, "SELECT count(*) FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE 1");
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_discriminator_filter(&b, c, "AND");
         if (!b.oom && sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
                 n = (size_t) sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
