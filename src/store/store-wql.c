@@ -58,8 +58,40 @@ static Term *term_free(Term *t) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Term *, term_free);
 
+/* What differs between the SQL of the backends (wql.h's WqlDialect). */
+typedef struct Dialect {
+        bool dollar_params;         /* $N rather than ? and ?N */
+        const char *false_constant;
+        const char *null_safe_equal; /* = that holds for two NULLs */
+        /* an array's JSON elements as rows of one column "value", around the column */
+        const char *json_elements_open, *json_elements_close;
+        const char *json_length;     /* "(column)": the number of elements */
+        const char *blob_length;
+} Dialect;
+
+static const Dialect dialects[_WQL_DIALECT_MAX] = {
+        [WQL_DIALECT_SQLITE] = {
+                .false_constant = "0",
+                .null_safe_equal = " IS ",
+                .json_elements_open = "json_each(",
+                .json_elements_close = ")",
+                .json_length = "json_array_length(",
+                .blob_length = "length(",
+        },
+        [WQL_DIALECT_POSTGRESQL] = {
+                .dollar_params = true,
+                .false_constant = "false",
+                .null_safe_equal = " IS NOT DISTINCT FROM ",
+                .json_elements_open = "jsonb_array_elements_text(",
+                .json_elements_close = "::jsonb) AS elements (value)",
+                .json_length = "jsonb_array_length(",
+                .blob_length = "octet_length(",
+        },
+};
+
 typedef struct Builder {
         const SmsClass *class;
+        const Dialect *dialect;
         SmsError *error;
         char *sql;
         size_t length, allocated;
@@ -110,6 +142,8 @@ static int append_column(Builder *b, size_t index) {
         return append_identifier(b, sms_property_column(b->class->all[index]));
 }
 
+static int append_numbered_param(Builder *b, size_t n);
+
 static int append_param(Builder *b, const CimValue *v) {
         int r;
 
@@ -131,7 +165,7 @@ static int append_param(Builder *b, const CimValue *v) {
         if (r < 0)
                 return sms_error_set_errno(b->error, r, "Failed to copy query parameter");
         b->n_params++;
-        return append(b, "?");
+        return b->dialect->dollar_params ? append_numbered_param(b, b->n_params) : append(b, "?");
 }
 
 /* Several strings in a row, ending with NULL. */
@@ -434,21 +468,27 @@ static int append_list(Builder *b, const WqlNode *n) {
 
 /* Arrays stored as JSON match when any element does. */
 static int emit_any_element(Builder *b, const WqlNode *n, const SmsProperty *p, bool negated) {
+        const bool postgresql = b->dialect->dollar_params;
         const char *collate = p->type == CIM_STRING_ARRAY ? " COLLATE NOCASE" : "";
+        /* PostgreSQL's elements are text: the numbers compare as numbers */
+        const char *value = postgresql && p->type == CIM_UINT32_ARRAY ? " WHERE value::bigint" : " WHERE value";
         int r;
 
-        r = append_many(b, negated ? "NOT EXISTS" : "EXISTS", " (SELECT 1 FROM json_each(", NULL);
+        r = append_many(b, negated ? "NOT EXISTS" : "EXISTS", " (SELECT 1 FROM ", b->dialect->json_elements_open,
+                        NULL);
         if (r >= 0)
                 r = append_identifier(b, sms_property_column(p));
+        if (r >= 0)
+                r = append(b, b->dialect->json_elements_close);
         if (r < 0)
                 return r;
 
         if (n->kind == WQL_NODE_IN) {
-                r = append_many(b, ") WHERE value", collate, " IN ", NULL);
+                r = append_many(b, value, collate, " IN ", NULL);
                 if (r >= 0)
                         r = append_list(b, n);
         } else {
-                r = append(b, ") WHERE value = ");
+                r = append_many(b, value, " = ", NULL);
                 if (r >= 0)
                         r = append_param(b, &n->rhs.value);
                 if (r >= 0)
@@ -472,7 +512,9 @@ static int emit_is_null(Builder *b, const SmsProperty *p, bool is_null) {
 
         /* an empty array is no value either: '[]' for the JSON ones, '' or a zero-length blob for
          * the others */
-        const char *length = type_is_json_array(p->type) ? "json_array_length(" : "length(";
+        const char *length = type_is_json_array(p->type) ? b->dialect->json_length
+                             : p->type == CIM_UINT8_ARRAY  ? b->dialect->blob_length
+                                                           : "length(";
         r = append(b, "(");
         if (r >= 0)
                 r = append_identifier(b, column);
@@ -480,8 +522,34 @@ static int emit_is_null(Builder *b, const SmsProperty *p, bool is_null) {
                 r = append_many(b, is_null ? " IS NULL OR " : " IS NOT NULL AND ", length, NULL);
         if (r >= 0)
                 r = append_identifier(b, column);
+        if (r >= 0 && type_is_json_array(p->type) && b->dialect->dollar_params)
+                r = append(b, "::jsonb");
         if (r >= 0)
                 r = append(b, is_null ? ") = 0)" : ") > 0)");
+        return r;
+}
+
+/* PostgreSQL: ("column" COLLATE "C") ~ $N, $N the pattern as a regular expression; ~ is NULL for
+ * a NULL text, so NOT keeps three-valued logic. */
+static int emit_like_regex(Builder *b, const WqlNode *n, const SmsProperty *p, bool negated) {
+        _cleanup_free_ char *regex = NULL;
+        CimValue v = { .type = CIM_STRING };
+        int r;
+
+        r = wql_like_to_regex(n->rhs.value.str, &regex);
+        if (r == -E2BIG)
+                return sms_error_set(b->error, SMS_ERROR_LIMITS_EXCEEDED,
+                                     "the LIKE pattern on %s is too complex for the site database", p->name);
+        if (r < 0)
+                return compile_oom(b);
+        v.str = regex;
+        r = append(b, negated ? "NOT (" : "(");
+        if (r >= 0)
+                r = append_identifier(b, sms_property_column(p));
+        if (r >= 0)
+                r = append(b, " COLLATE \"C\") ~ ");
+        if (r >= 0)
+                r = append_param(b, &v);
         return r;
 }
 
@@ -494,6 +562,8 @@ static int emit_leaf(Builder *b, const WqlNode *n, bool negate) {
                 return emit_is_null(b, p, n->negated == negate);
 
         case WQL_NODE_LIKE:
+                if (b->dialect->dollar_params)
+                        return emit_like_regex(b, n, p, n->negated != negate);
                 /* wql_like() returns NULL for a NULL text, so NOT keeps three-valued logic */
                 r = append(b, n->negated != negate ? "NOT wql_like(" : "wql_like(");
                 if (r >= 0)
@@ -589,7 +659,7 @@ static int emit_class_filter(Builder *b, const char *discriminator) {
                 return r;
 
         if (n == 0)
-                return append(b, "0"); /* an abstract class without concrete subclasses */
+                return append(b, b->dialect->false_constant); /* an abstract class without concrete subclasses */
 
         /* Unary plus: the class filter must not steer SQLite to the discriminator's index when
          * the condition has a better one (a Name range on the base class scanned every package). */
@@ -609,11 +679,11 @@ static int emit_class_filter(Builder *b, const char *discriminator) {
         return r;
 }
 
-/* ?N: a parameter by number, for the cursor's values, each used more than once */
+/* ?N or $N: a parameter by number, for the cursor's values, each used more than once */
 static int append_numbered_param(Builder *b, size_t n) {
         char buf[32];
 
-        snprintf(buf, sizeof buf, "?%zu", n);
+        snprintf(buf, sizeof buf, "%c%zu", b->dialect->dollar_params ? '$' : '?', n);
         return append(b, buf);
 }
 
@@ -648,7 +718,7 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
                         column = page_column(q, j, &descending);
                         r = append_column(b, column);
                         if (r >= 0)
-                                r = append(b, " IS ");
+                                r = append(b, b->dialect->null_safe_equal);
                         if (r >= 0)
                                 r = append_numbered_param(b, first_param + j);
                         if (r >= 0)
@@ -659,7 +729,7 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
 
                 column = page_column(q, i, &descending);
                 if (page->after_null[i] && descending)
-                        r = append(b, "0"); /* nothing sorts after NULL */
+                        r = append(b, b->dialect->false_constant); /* nothing sorts after NULL */
                 else if (page->after_null[i]) {
                         r = append_column(b, column);
                         if (r >= 0)
@@ -693,8 +763,8 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
         return r;
 }
 
-static int compile(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
-        _cleanup_(builder_done) Builder b = { .class = q->class, .error = e };
+static int compile(const WqlQuery *q, const WqlPage *page, WqlDialect dialect, WqlSql *ret, SmsError *e) {
+        _cleanup_(builder_done) Builder b = { .class = q->class, .dialect = &dialects[dialect], .error = e };
         _cleanup_(term_freep) Term *where = NULL;
         const SmsClass *c = q->class, *root;
         const char *table, *discriminator;
@@ -821,19 +891,27 @@ static int compile(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError
         return 0;
 }
 
-int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
-        return compile(q, NULL, ret, e);
-}
+int wql_compile_sql_dialect(const WqlQuery *q, const WqlPage *page, WqlDialect dialect, WqlSql *ret, SmsError *e) {
+        assert(dialect >= 0 && dialect < _WQL_DIALECT_MAX);
 
-int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
-        assert(page);
+        if (!page)
+                return compile(q, NULL, dialect, ret, e);
         assert(page->n_after == 0 || page->n_after == wql_page_n_values(q));
 
         if (q->n_order > WQL_MAX_PAGE_ORDER)
                 return sms_error_set(e, SMS_ERROR_INVALID_QUERY,
                                      "a paged query may ORDER BY at most %u properties, this one has %zu",
                                      WQL_MAX_PAGE_ORDER, q->n_order);
-        return compile(q, page, ret, e);
+        return compile(q, page, dialect, ret, e);
+}
+
+int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
+        return wql_compile_sql_dialect(q, NULL, WQL_DIALECT_SQLITE, ret, e);
+}
+
+int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
+        assert(page);
+        return wql_compile_sql_dialect(q, page, WQL_DIALECT_SQLITE, ret, e);
 }
 
 void wql_sql_done(WqlSql *s) {
