@@ -67,6 +67,12 @@ typedef struct Dialect {
         const char *json_elements_open, *json_elements_close;
         const char *json_length;     /* "(column)": the number of elements */
         const char *blob_length;
+        /* around each string operand of a comparison, IN and ORDER BY: WQL's case-insensitive
+         * comparison, where the columns' collation does not give it (SQLite's NOCASE folds
+         * ASCII and compares bytes: PostgreSQL's lower() under COLLATE "C" does the same) */
+        const char *fold_open, *fold_close;
+        /* SQLite's NULL order (NULL sorts first), which the page conditions spell out */
+        const char *ascending, *descending;
 } Dialect;
 
 static const Dialect dialects[_WQL_DIALECT_MAX] = {
@@ -77,6 +83,10 @@ static const Dialect dialects[_WQL_DIALECT_MAX] = {
                 .json_elements_close = ")",
                 .json_length = "json_array_length(",
                 .blob_length = "length(",
+                .fold_open = "",
+                .fold_close = "",
+                .ascending = " ASC",
+                .descending = " DESC",
         },
         [WQL_DIALECT_POSTGRESQL] = {
                 .dollar_params = true,
@@ -86,6 +96,10 @@ static const Dialect dialects[_WQL_DIALECT_MAX] = {
                 .json_elements_close = "::jsonb) AS elements (value)",
                 .json_length = "jsonb_array_length(",
                 .blob_length = "octet_length(",
+                .fold_open = "lower((",
+                .fold_close = ") COLLATE \"C\")",
+                .ascending = " ASC NULLS FIRST",
+                .descending = " DESC NULLS LAST",
         },
 };
 
@@ -143,6 +157,38 @@ static int append_column(Builder *b, size_t index) {
 }
 
 static int append_numbered_param(Builder *b, size_t n);
+
+/* s folded when type is String (Dialect.fold_open) */
+static int fold_open(Builder *b, CimType type) {
+        return type == CIM_STRING ? append(b, b->dialect->fold_open) : 0;
+}
+
+static int fold_close(Builder *b, CimType type) {
+        return type == CIM_STRING ? append(b, b->dialect->fold_close) : 0;
+}
+
+static int append_folded_column(Builder *b, size_t index) {
+        CimType type = b->class->all[index]->type;
+        int r = fold_open(b, type);
+
+        if (r >= 0)
+                r = append_column(b, index);
+        if (r >= 0)
+                r = fold_close(b, type);
+        return r;
+}
+
+static int append_param(Builder *b, const CimValue *v);
+
+static int append_folded_param(Builder *b, CimType type, const CimValue *v) {
+        int r = fold_open(b, type);
+
+        if (r >= 0)
+                r = append_param(b, v);
+        if (r >= 0)
+                r = fold_close(b, type);
+        return r;
+}
 
 static int append_param(Builder *b, const CimValue *v) {
         int r;
@@ -451,15 +497,15 @@ static const char *compare_to_sql(WqlCompare op) {
         return " = ";
 }
 
-/* IN's literals: "(?, ?, …)" */
-static int append_list(Builder *b, const WqlNode *n) {
+/* IN's literals: "(?, ?, …)", folded as a value of `type` */
+static int append_list(Builder *b, const WqlNode *n, CimType type) {
         int r = append(b, "(");
 
         for (size_t i = 0; r >= 0 && i < n->n_list; i++) {
                 if (i > 0)
                         r = append(b, ", ");
                 if (r >= 0)
-                        r = append_param(b, &n->list[i].value);
+                        r = append_folded_param(b, type, &n->list[i].value);
         }
         if (r >= 0)
                 r = append(b, ")");
@@ -469,9 +515,13 @@ static int append_list(Builder *b, const WqlNode *n) {
 /* Arrays stored as JSON match when any element does. */
 static int emit_any_element(Builder *b, const WqlNode *n, const SmsProperty *p, bool negated) {
         const bool postgresql = b->dialect->dollar_params;
-        const char *collate = p->type == CIM_STRING_ARRAY ? " COLLATE NOCASE" : "";
-        /* PostgreSQL's elements are text: the numbers compare as numbers */
-        const char *value = postgresql && p->type == CIM_UINT32_ARRAY ? " WHERE value::bigint" : " WHERE value";
+        const char *collate = p->type == CIM_STRING_ARRAY && !postgresql ? " COLLATE NOCASE" : "";
+        /* PostgreSQL's elements are text: the numbers compare as numbers, the strings folded */
+        const char *value = !postgresql                     ? " WHERE value"
+                            : p->type == CIM_UINT32_ARRAY   ? " WHERE value::bigint"
+                            : p->type == CIM_STRING_ARRAY   ? " WHERE lower(value COLLATE \"C\")"
+                                                            : " WHERE value";
+        CimType element = p->type == CIM_STRING_ARRAY ? CIM_STRING : CIM_SINT64;
         int r;
 
         r = append_many(b, negated ? "NOT EXISTS" : "EXISTS", " (SELECT 1 FROM ", b->dialect->json_elements_open,
@@ -486,11 +536,11 @@ static int emit_any_element(Builder *b, const WqlNode *n, const SmsProperty *p, 
         if (n->kind == WQL_NODE_IN) {
                 r = append_many(b, value, collate, " IN ", NULL);
                 if (r >= 0)
-                        r = append_list(b, n);
+                        r = append_list(b, n, element);
         } else {
                 r = append_many(b, value, " = ", NULL);
                 if (r >= 0)
-                        r = append_param(b, &n->rhs.value);
+                        r = append_folded_param(b, element, &n->rhs.value);
                 if (r >= 0)
                         r = append(b, collate);
         }
@@ -579,11 +629,11 @@ static int emit_leaf(Builder *b, const WqlNode *n, bool negate) {
         case WQL_NODE_IN:
                 if (cim_type_is_array(p->type))
                         return emit_any_element(b, n, p, n->negated != negate);
-                r = append_identifier(b, sms_property_column(p));
+                r = append_folded_column(b, (size_t) n->lhs.index);
                 if (r >= 0)
                         r = append(b, n->negated != negate ? " NOT IN " : " IN ");
                 if (r >= 0)
-                        r = append_list(b, n);
+                        r = append_list(b, n, p->type);
                 return r;
 
         case WQL_NODE_COMPARE: {
@@ -592,14 +642,14 @@ static int emit_leaf(Builder *b, const WqlNode *n, bool negate) {
                 if (cim_type_is_array(p->type))
                         return emit_any_element(b, n, p, op == WQL_NE);
 
-                r = append_identifier(b, sms_property_column(p));
+                r = append_folded_column(b, (size_t) n->lhs.index);
                 if (r >= 0)
                         r = append(b, compare_to_sql(op));
                 if (r < 0)
                         return r;
                 if (n->rhs.is_property)
-                        return append_column(b, (size_t) n->rhs.index);
-                return append_param(b, &n->rhs.value);
+                        return append_folded_column(b, (size_t) n->rhs.index);
+                return append_folded_param(b, p->type, &n->rhs.value);
         }
 
         default:
@@ -687,6 +737,17 @@ static int append_numbered_param(Builder *b, size_t n) {
         return append(b, buf);
 }
 
+static int append_folded_numbered_param(Builder *b, size_t column, size_t n) {
+        CimType type = b->class->all[column]->type;
+        int r = fold_open(b, type);
+
+        if (r >= 0)
+                r = append_numbered_param(b, n);
+        if (r >= 0)
+                r = fold_close(b, type);
+        return r;
+}
+
 /* Sort value k of a page (the ORDER BY columns, then the class key): its column and direction. */
 static size_t page_column(const WqlQuery *q, size_t k, bool *ret_descending) {
         if (k < q->n_order) {
@@ -716,11 +777,11 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
                         r = append(b, "(");
                 for (size_t j = 0; r >= 0 && j < i; j++) {
                         column = page_column(q, j, &descending);
-                        r = append_column(b, column);
+                        r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, b->dialect->null_safe_equal);
                         if (r >= 0)
-                                r = append_numbered_param(b, first_param + j);
+                                r = append_folded_numbered_param(b, column, first_param + j);
                         if (r >= 0)
                                 r = append(b, " AND ");
                 }
@@ -731,29 +792,29 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
                 if (page->after_null[i] && descending)
                         r = append(b, b->dialect->false_constant); /* nothing sorts after NULL */
                 else if (page->after_null[i]) {
-                        r = append_column(b, column);
+                        r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " IS NOT NULL");
                 } else if (descending) {
                         r = append(b, "(");
                         if (r >= 0)
-                                r = append_column(b, column);
+                                r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " < ");
                         if (r >= 0)
-                                r = append_numbered_param(b, first_param + i);
+                                r = append_folded_numbered_param(b, column, first_param + i);
                         if (r >= 0)
                                 r = append(b, " OR ");
                         if (r >= 0)
-                                r = append_column(b, column);
+                                r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " IS NULL)");
                 } else {
-                        r = append_column(b, column);
+                        r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " > ");
                         if (r >= 0)
-                                r = append_numbered_param(b, first_param + i);
+                                r = append_folded_numbered_param(b, column, first_param + i);
                 }
                 if (r >= 0)
                         r = append(b, ")");
@@ -858,9 +919,9 @@ static int compile(const WqlQuery *q, const WqlPage *page, WqlDialect dialect, W
         for (size_t i = 0; i < q->n_order; i++) {
                 r = append(&b, i == 0 ? " ORDER BY " : ", ");
                 if (r >= 0)
-                        r = append_column(&b, (size_t) q->order[i].index);
+                        r = append_folded_column(&b, (size_t) q->order[i].index);
                 if (r >= 0)
-                        r = append(&b, q->order[i].descending ? " DESC" : " ASC");
+                        r = append(&b, q->order[i].descending ? b.dialect->descending : b.dialect->ascending);
                 if (r < 0)
                         return r;
         }
@@ -869,9 +930,9 @@ static int compile(const WqlQuery *q, const WqlPage *page, WqlDialect dialect, W
                 for (size_t k = 0; k < c->n_keys; k++) {
                         r = append(&b, q->n_order == 0 && k == 0 ? " ORDER BY " : ", ");
                         if (r >= 0)
-                                r = append_column(&b, c->key_indexes[k]);
+                                r = append_folded_column(&b, c->key_indexes[k]);
                         if (r >= 0)
-                                r = append(&b, " ASC");
+                                r = append(&b, b.dialect->ascending);
                         if (r < 0)
                                 return r;
                 }
