@@ -124,9 +124,9 @@ int pg_store_object_class(Store *s, const SmsClass *base, const char *key, const
         return 0;
 }
 
-static int allocate_package_id(Store *s, char **ret, SmsError *e) {
+/* The site's next PackageID number (store_object_insert_key()). */
+static int next_package_number(Store *s, int64_t *ret, SmsError *e) {
         _cleanup_(pg_clearp) PGresult *res = NULL;
-        int64_t n;
         int r;
 
         r = pg_exec(s,
@@ -137,12 +137,7 @@ static int allocate_package_id(Store *s, char **ret, SmsError *e) {
                 return r;
         if (PQntuples(res) != 1)
                 return sms_error_set(e, SMS_ERROR_FAILED, "allocating a PackageID: the site row is missing");
-        n = pg_get_int(res, 0, 0);
-        if (n > 0xFFFFF)
-                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
-                                     "site %s has used all 1,048,576 PackageIDs", s->site_code);
-        if (asprintf(ret, "%s%05" PRIX64, s->site_code, (uint64_t) n) < 0)
-                return -ENOMEM;
+        *ret = pg_get_int(res, 0, 0);
         return 0;
 }
 
@@ -160,25 +155,9 @@ int pg_store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "insert outside a transaction");
 
-        switch (c->key_kind) {
-        case SMS_KEY_PACKAGE_ID:
-                r = allocate_package_id(s, &key, e);
-                if (r < 0)
-                        return r;
-                cim_value_clear(&o->values[c->key_index]);
-                r = cim_value_set_string(&o->values[c->key_index], key);
-                if (r < 0)
-                        return r;
-                break;
-        case SMS_KEY_CALLER:
-                for (size_t k = 0; k < c->n_keys; k++)
-                        if (o->values[c->key_indexes[k]].null)
-                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs its key %s", c->name,
-                                                     c->all[c->key_indexes[k]]->name);
-                break;
-        case SMS_KEY_ROWID:
-                break;
-        }
+        r = store_object_insert_key(s, o, s->site_code, next_package_number, &key, e);
+        if (r < 0)
+                return r;
 
         sqlbuf_append(&b, "INSERT INTO ");
         sqlbuf_append_identifier(&b, store_class_table(c));

@@ -191,7 +191,8 @@ int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, c
         return 0;
 }
 
-static int allocate_package_id(Store *s, char **ret, SmsError *e) {
+/* The site's next PackageID number (store_object_insert_key()). */
+static int next_package_number(Store *s, int64_t *ret, SmsError *e) {
         sqlite3_stmt *st = NULL;
         int rc;
 
@@ -207,16 +208,10 @@ static int allocate_package_id(Store *s, char **ret, SmsError *e) {
                 sqlite3_finalize(st);
                 return r;
         }
-        int64_t n = sqlite3_column_int64(st, 0);
+        *ret = sqlite3_column_int64(st, 0);
         /* Step to the end so that the UPDATE completes before the statement goes away. */
         sqlite3_step(st);
         sqlite3_finalize(st);
-
-        if (n > 0xFFFFF)
-                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
-                                     "site %s has used all 1,048,576 PackageIDs", s->site_code);
-        if (asprintf(ret, "%s%05" PRIX64, s->site_code, (uint64_t) n) < 0)
-                return -ENOMEM;
         return 0;
 }
 
@@ -230,25 +225,9 @@ int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "insert outside a transaction");
 
-        switch (c->key_kind) {
-        case SMS_KEY_PACKAGE_ID:
-                r = allocate_package_id(s, &key, e);
-                if (r < 0)
-                        return r;
-                cim_value_clear(&o->values[c->key_index]);
-                r = cim_value_set_string(&o->values[c->key_index], key);
-                if (r < 0)
-                        return r;
-                break;
-        case SMS_KEY_CALLER:
-                for (size_t k = 0; k < c->n_keys; k++)
-                        if (o->values[c->key_indexes[k]].null)
-                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs its key %s", c->name,
-                                                     c->all[c->key_indexes[k]]->name);
-                break;
-        case SMS_KEY_ROWID:
-                break;
-        }
+        r = store_object_insert_key(s, o, s->site_code, next_package_number, &key, e);
+        if (r < 0)
+                return r;
 
         sqlbuf_append(&b, "INSERT INTO ");
         sqlbuf_append_identifier(&b, store_class_table(c));

@@ -2,8 +2,12 @@
 
 /* SQL text from the class descriptors, shared by the backends (store-sql.h). */
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 
+#include "smsprov/nal-path.h"
 #include "store/store-sql.h"
 
 void sqlbuf_append_param(SqlBuf *b, unsigned n) {
@@ -48,4 +52,46 @@ void store_sql_discriminator_filter(SqlBuf *b, const SmsClass *c, const char *co
                         first = false;
                 }
         sqlbuf_append(b, "%s)", first ? "NULL" : "");
+}
+
+int store_object_insert_key(Store *s, SmsObject *o, const char *site_code, StoreNextNumber next_number, char **ret_key,
+                            SmsError *e) {
+        const SmsClass *c = o->class;
+        int64_t n;
+        int r;
+
+        *ret_key = NULL;
+        switch (c->key_kind) {
+        case SMS_KEY_PACKAGE_ID:
+                r = next_number(s, &n, e);
+                if (r < 0)
+                        return r;
+                if (n > 0xFFFFF)
+                        return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
+                                             "site %s has used all 1,048,576 PackageIDs", site_code);
+                if (asprintf(ret_key, "%s%05" PRIX64, site_code, (uint64_t) n) < 0) {
+                        *ret_key = NULL;
+                        return -ENOMEM;
+                }
+                cim_value_clear(&o->values[c->key_index]);
+                return cim_value_set_string(&o->values[c->key_index], *ret_key);
+        case SMS_KEY_CALLER:
+                for (size_t k = 0; k < c->n_keys; k++)
+                        if (o->values[c->key_indexes[k]].null)
+                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs its key %s", c->name,
+                                                     c->all[c->key_indexes[k]]->name);
+                return 0;
+        case SMS_KEY_ROWID:
+                return 0;
+        }
+        return 0;
+}
+
+int store_open_check(const char *site_code, SmsError *e) {
+        if (sms_model_init() < 0)
+                return sms_error_set(e, SMS_ERROR_FAILED, "the class descriptor tables are inconsistent");
+        if (site_code && !sms_site_code_valid(site_code))
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
+                                     "site code '%s' is not 3 characters of A-Z and 0-9", site_code);
+        return 0;
 }

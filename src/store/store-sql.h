@@ -49,3 +49,13 @@ int store_cursor_decode_key(const unsigned char *key, const char *query, const c
  * status_message_add to insert. */
 int store_status_message_object(const StoreStatusMessage *m, const char *site_code, const char *machine_name,
                                 SmsObject **ret);
+
+/* Before an insert, o's key as its class's key_kind says: a new PackageID (*ret_key, to free)
+ * from the site's next number, which next_number takes from the backend's site row; a caller's
+ * key checked present; nothing for a row id, which the insert makes. */
+typedef int (*StoreNextNumber)(Store *s, int64_t *ret, SmsError *e);
+int store_object_insert_key(Store *s, SmsObject *o, const char *site_code, StoreNextNumber next_number, char **ret_key,
+                            SmsError *e);
+
+/* What every backend's open checks first: the class tables, and a site code given. */
+int store_open_check(const char *site_code, SmsError *e);
