@@ -8,6 +8,7 @@ SMSPROV_PACKAGES=(
         libsystemd-dev systemd dbus
         libwim-dev wimtools libsqlite3-dev sqlite3 libxml2-dev libjson-c-dev libcmocka-dev
         libhivex-dev libssl-dev
+        libpq-dev postgresql # the PostgreSQL site database; the tests start a server of their own
         util-linux python3-dbusmock
         clang libclang-rt-dev strace
         xfsprogs # bench-content's XFS reflink figures (mkfs.xfs on a loop device); no test needs it

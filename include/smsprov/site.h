@@ -122,6 +122,9 @@ bool site_hold_notice(Site *site, SiteNotice notice, const SmsClass *c, const ch
 
 /* Opens <state_dir>/site.db (creating the directory and database as needed). */
 int site_open(Site *site, const char *state_dir, const char *site_code, SmsError *e);
+/* The same with the site database at `database` (NULL: <state_dir>/site.db): a path, or a
+ * postgresql:// URI of a database several hosts share (store.h). */
+int site_open_at(Site *site, const char *state_dir, const char *database, const char *site_code, SmsError *e);
 void site_close(Site *site);
 
 /* One property a caller wants to set: its index in the class's `all` list and the value, already

@@ -147,6 +147,21 @@ static inline size_t wql_page_n_values(const WqlQuery *q) {
 }
 int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e);
 
+/* The SQL a backend speaks. wql_compile_sql() and wql_compile_sql_page() write SQLite's; for
+ * PostgreSQL parameters are $N, the false constant is false, NULL-safe equality IS NOT DISTINCT
+ * FROM, JSON arrays are read with jsonb_array_elements_text(), blob lengths with octet_length(),
+ * and LIKE is the column COLLATE "C" ~ the parameter, which holds wql_like_to_regex() of the
+ * pattern (string columns are COLLATE nocase there, a nondeterministic case-insensitive ICU
+ * collation, which refuses LIKE and regular expressions). */
+typedef enum WqlDialect {
+        WQL_DIALECT_SQLITE,
+        WQL_DIALECT_POSTGRESQL,
+        _WQL_DIALECT_MAX,
+} WqlDialect;
+
+/* wql_compile_sql() (page NULL) or wql_compile_sql_page() in the given dialect. */
+int wql_compile_sql_dialect(const WqlQuery *q, const WqlPage *page, WqlDialect dialect, WqlSql *ret, SmsError *e);
+
 /* WQL LIKE, case-insensitive (ASCII and Latin letters compare without case; other code points
  * exactly): % any run, _ one character, [abc] [a-z] [^abc] one character of a set; [%] matches
  * a literal %. Operates on UTF-8 code points. The store registers it as the SQL function
@@ -158,6 +173,10 @@ bool wql_like_match(const char *pattern, const char *text);
  * (code points of text + 1) × (bytes of pattern + 2) steps, a step being one element or set
  * range compared, and reports how many it took in *ret_steps (may be NULL). */
 typedef struct WqlLike WqlLike;
+/* The pattern as an anchored POSIX advanced regular expression (PostgreSQL's ~) that matches
+ * exactly what wql_like_match() matches, when applied to the text COLLATE "C"
+ * (wql-like-regex.c). -E2BIG when it would be longer than a megabyte, -ENOMEM. */
+int wql_like_to_regex(const char *pattern, char **ret);
 int wql_like_compile(const char *pattern, WqlLike **ret);
 bool wql_like_exec(const WqlLike *l, const char *text, uint64_t *ret_steps);
 WqlLike *wql_like_free(WqlLike *l);

@@ -144,7 +144,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (config->bus_address && !(m->bus_address = strdup(config->bus_address)))
                 return log_oom();
 
-        r = site_open(&m->site, config->state_dir, config->site_code, &e);
+        r = site_open_at(&m->site, config->state_dir, config->database, config->site_code, &e);
         if (r < 0) {
                 log_error_errno(r, "Failed to open the site in %s: %s", config->state_dir,
                                 e.message ? e.message : strerror(-r));

@@ -96,6 +96,7 @@ typedef struct ManagerConfig {
         BusKind bus_kind;
         const char *bus_address;
         const char *state_dir;
+        const char *database; /* NULL: state_dir/site.db */
         const char *site_code;
         char **roots;    /* --content-root: where sources are read and exports written */
         char **dp_roots; /* where distribution points may be (--dp-root) */

@@ -24,6 +24,8 @@ static void help(void) {
                "     --bus-address=ADDRESS  Serve on the bus at ADDRESS\n"
                "     --config=FILE          Read options from FILE (\"name = value\" lines; the command line wins)\n"
                "     --state-dir=DIR        Site database and built images (default /var/lib/smsprovd)\n"
+               "     --database=URI         The site database: postgresql://… shared by several hosts (default\n"
+               "                            STATE_DIR/site.db)\n"
                "     --site-code=ABC        Site code: 3 characters A-Z 0-9; fixed when the database is created\n"
                "     --content-root=DIR     A directory callers' paths may point into (repeatable)\n"
                "     --dp-root=DIR          A directory distribution points' ContentRoots may be in (repeatable)\n"
@@ -149,6 +151,7 @@ int main(int argc, char *argv[]) {
                 ARG_USER,
                 ARG_BUS_ADDRESS,
                 ARG_STATE_DIR,
+                ARG_DATABASE,
                 ARG_SITE_CODE,
                 ARG_CONTENT_ROOT,
                 ARG_DP_ROOT,
@@ -166,6 +169,7 @@ int main(int argc, char *argv[]) {
                 { "user", no_argument, NULL, ARG_USER },
                 { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "database", required_argument, NULL, ARG_DATABASE },
                 { "site-code", required_argument, NULL, ARG_SITE_CODE },
                 { "content-root", required_argument, NULL, ARG_CONTENT_ROOT },
                 { "dp-root", required_argument, NULL, ARG_DP_ROOT },
@@ -244,6 +248,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_STATE_DIR:
                         config.state_dir = optarg;
+                        break;
+                case ARG_DATABASE:
+                        config.database = optarg;
                         break;
                 case ARG_SITE_CODE:
                         config.site_code = optarg;

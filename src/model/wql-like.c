@@ -9,10 +9,8 @@
 
 #include "smsprov/macro.h"
 #include "smsprov/wql.h"
+#include "model/wql-like-internal.h"
 
-/* Bytes that are not part of a valid UTF-8 sequence decode to a value above U+10FFFF, so they
- * still match themselves exactly but never a real code point. */
-#define INVALID_BYTE_BASE 0x110000u
 
 static uint32_t utf8_next(const char **p) {
         const unsigned char *s = (const unsigned char *) *p;
@@ -55,60 +53,6 @@ invalid:
         *p += 1;
         return INVALID_BYTE_BASE + s[0];
 }
-
-/* Lower case for ASCII and the Latin blocks (Latin-1 Supplement, Latin Extended-A, Latin
- * Extended Additional), as wql.h promises; everything else compares exactly. A table of our own
- * rather than towlower(), whose answer depends on the process locale (in the C locale it only
- * knows ASCII). */
-static uint32_t fold(uint32_t c) {
-        if (c >= 'A' && c <= 'Z')
-                return c + 0x20;
-        if (c < 0xc0)
-                return c;
-        if (c <= 0xde)
-                return c == 0xd7 ? c : c + 0x20; /* U+00D7 is the multiplication sign */
-        if (c >= 0x100 && c <= 0x17f) {
-                if (c == 0x130) /* capital I with dot above */
-                        return 'i';
-                if (c == 0x178)
-                        return 0xff;
-                if (c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17f)
-                        return c; /* dotless i, kra, 'n, long s: no upper/lower pair here */
-                if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e))
-                        return (c & 1) ? c + 1 : c;
-                return (c & 1) ? c : c + 1;
-        }
-        if ((c >= 0x1e00 && c <= 0x1e95) || (c >= 0x1ea0 && c <= 0x1eff))
-                return (c & 1) ? c : c + 1;
-        return c;
-}
-
-/* A pattern compiled once: a list of elements, each consuming one code point, with % runs
- * collapsed into a STAR element. Sets keep their ranges in one shared array. */
-typedef enum LikeKind {
-        LIKE_LITERAL,
-        LIKE_ANY,
-        LIKE_SET,
-        LIKE_STAR,
-} LikeKind;
-
-typedef struct LikeRange {
-        uint32_t lo, hi, flo, fhi; /* as written and folded */
-} LikeRange;
-
-typedef struct LikeElement {
-        LikeKind kind;
-        bool negated;      /* SET */
-        uint32_t c, fc;    /* LITERAL: the code point and its folded form */
-        size_t first, n;   /* SET: its ranges in WqlLike.ranges */
-} LikeElement;
-
-struct WqlLike {
-        LikeElement *elements;
-        size_t n_elements;
-        LikeRange *ranges;
-        size_t n_ranges;
-};
 
 WqlLike *wql_like_free(WqlLike *l) {
         if (!l)

@@ -32,6 +32,10 @@ enum {
 };
 
 int site_open(Site *site, const char *state_dir, const char *site_code, SmsError *e) {
+        return site_open_at(site, state_dir, NULL, site_code, e);
+}
+
+int site_open_at(Site *site, const char *state_dir, const char *database, const char *site_code, SmsError *e) {
         _cleanup_free_ char *db = NULL;
         int r;
 
@@ -42,9 +46,9 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
         if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
                 return sms_error_set_errno(e, errno, "creating the state directory %s", state_dir);
         site->state_dir = strdup(state_dir);
-        if (!site->state_dir || asprintf(&db, "%s/site.db", state_dir) < 0)
+        if (!site->state_dir || (!database && asprintf(&db, "%s/site.db", state_dir) < 0))
                 return -ENOMEM;
-        r = store_open(db, site_code, &site->store, e);
+        r = store_open(database ? database : db, site_code, &site->store, e);
         if (r < 0) {
                 site_close(site);
                 return r;

@@ -11,3 +11,8 @@ typedef struct SchemaMigration {
 
 extern const SchemaMigration schema_migrations[];
 extern const size_t schema_n_migrations;
+
+/* The same migrations for PostgreSQL (schema/postgresql/), one per entry of schema_migrations:
+ * sql is NULL for a migration that has no PostgreSQL text yet. */
+extern const SchemaMigration schema_postgresql_migrations[];
+extern const size_t schema_postgresql_n_migrations;

@@ -11,6 +11,7 @@
 
 static const StoreBackend *const backends[] = {
         &store_sqlite_backend,
+        &store_postgresql_backend,
 };
 
 int store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {

@@ -59,3 +59,4 @@ typedef struct StoreHead {
 
 /* The backends of this build. */
 extern const StoreBackend store_sqlite_backend;
+extern const StoreBackend store_postgresql_backend; /* pg-internal.h */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 
-/* CimValue ↔ SQLite column. Scalars map to INTEGER/TEXT; arrays to JSON text (json-c), blobs to
- * BLOB, schedules to the SMS interval string. An empty array is stored as NULL, so that WQL's
+/* CimValue ↔ column. Scalars map to INTEGER/TEXT; arrays to JSON text (json-c), blobs to
+ * BLOB, schedules to the SMS interval string: the text and the decoding are every backend's
+ * (store-codec.h), the binding and reading SQLite's. An empty array is stored as NULL, so that WQL's
  * IS NULL matches "no value" whichever way it was written. */
 
 #include <errno.h>
@@ -10,17 +11,54 @@
 #include <string.h>
 
 #include "smsprov/macro.h"
+#include "store/store-codec.h"
 #include "store/store-internal.h"
 
-static int bind_json(sqlite3_stmt *stmt, int index, json_object *j) {
-        const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
-        int rc = text ? sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT) : SQLITE_NOMEM;
+/* JSON text of an array (plain, as json-c writes it); NULL when memory ran out. */
+static char *json_text(json_object *j) {
+        const char *text = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN) : NULL;
+        char *copy = text ? strdup(text) : NULL;
         json_object_put(j);
-        return rc;
+        return copy;
+}
+
+int store_value_encode_text(const CimValue *v, char **ret) {
+        json_object *j;
+
+        switch (v->type) {
+        case CIM_STRING_ARRAY:
+                j = json_object_new_array();
+                for (char **s = v->strv; j && s && *s; s++)
+                        json_object_array_add(j, json_object_new_string(*s));
+                break;
+        case CIM_UINT32_ARRAY:
+                j = json_object_new_array();
+                for (size_t i = 0; j && i < v->u32s.n; i++)
+                        json_object_array_add(j, json_object_new_int64(v->u32s.data[i]));
+                break;
+        case CIM_DRIVER_DETAILS_ARRAY:
+                j = json_object_new_array();
+                for (size_t i = 0; j && i < v->drivers.n; i++) {
+                        json_object *d = json_object_new_object();
+                        json_object_object_add(d, "ID", json_object_new_int64(v->drivers.data[i].id));
+                        json_object_object_add(d, "SourcePath",
+                                               json_object_new_string(v->drivers.data[i].source_path));
+                        json_object_array_add(j, d);
+                }
+                break;
+        case CIM_SCHEDULE_ARRAY:
+                /* validated before it gets here */
+                return sms_schedule_encode(v->schedule.data, v->schedule.n, ret, NULL) < 0 ? -EINVAL : 0;
+        default:
+                return -EINVAL;
+        }
+        *ret = json_text(j);
+        return *ret ? 0 : -ENOMEM;
 }
 
 int store_bind_value(sqlite3_stmt *stmt, int index, const CimValue *v) {
-        json_object *j;
+        char *text;
+        int r;
 
         if (v->null || (cim_type_is_array(v->type) && cim_value_array_length(v) == 0))
                 return sqlite3_bind_null(stmt, index);
@@ -42,39 +80,20 @@ int store_bind_value(sqlite3_stmt *stmt, int index, const CimValue *v) {
         case CIM_UINT8_ARRAY:
                 return sqlite3_bind_blob(stmt, index, v->bytes.data, (int) v->bytes.n, SQLITE_TRANSIENT);
         case CIM_STRING_ARRAY:
-                j = json_object_new_array();
-                for (char **s = v->strv; j && s && *s; s++)
-                        json_object_array_add(j, json_object_new_string(*s));
-                return j ? bind_json(stmt, index, j) : SQLITE_NOMEM;
         case CIM_UINT32_ARRAY:
-                j = json_object_new_array();
-                for (size_t i = 0; j && i < v->u32s.n; i++)
-                        json_object_array_add(j, json_object_new_int64(v->u32s.data[i]));
-                return j ? bind_json(stmt, index, j) : SQLITE_NOMEM;
         case CIM_DRIVER_DETAILS_ARRAY:
-                j = json_object_new_array();
-                for (size_t i = 0; j && i < v->drivers.n; i++) {
-                        json_object *d = json_object_new_object();
-                        json_object_object_add(d, "ID", json_object_new_int64(v->drivers.data[i].id));
-                        json_object_object_add(d, "SourcePath",
-                                               json_object_new_string(v->drivers.data[i].source_path));
-                        json_object_array_add(j, d);
-                }
-                return j ? bind_json(stmt, index, j) : SQLITE_NOMEM;
-        case CIM_SCHEDULE_ARRAY: {
-                _cleanup_free_ char *s = NULL;
-                if (sms_schedule_encode(v->schedule.data, v->schedule.n, &s, NULL) < 0)
-                        return SQLITE_MISUSE; /* validated before it gets here */
-                return sqlite3_bind_text(stmt, index, s, -1, SQLITE_TRANSIENT);
-        }
+        case CIM_SCHEDULE_ARRAY:
+                r = store_value_encode_text(v, &text);
+                if (r < 0)
+                        return r == -ENOMEM ? SQLITE_NOMEM : SQLITE_MISUSE;
+                return sqlite3_bind_text(stmt, index, text, -1, free);
         default:
                 return SQLITE_MISUSE;
         }
 }
 
 /* A column that does not decode is a damaged database, not a caller's mistake: -EBADMSG. */
-static int read_json_array(sqlite3_stmt *stmt, int column, json_object **ret) {
-        const char *text = (const char *) sqlite3_column_text(stmt, column);
+static int read_json_array(const char *text, json_object **ret) {
         json_object *j = text ? json_tokener_parse(text) : NULL;
 
         if (!j || !json_object_is_type(j, json_type_array)) {
@@ -85,54 +104,80 @@ static int read_json_array(sqlite3_stmt *stmt, int column, json_object **ret) {
         return 0;
 }
 
+bool store_type_is_integer(CimType type) {
+        switch (type) {
+        case CIM_BOOLEAN:
+        case CIM_UINT8:
+        case CIM_UINT32:
+        case CIM_UINT64:
+        case CIM_DATETIME:
+        case CIM_SINT32:
+        case CIM_SINT64:
+                return true;
+        default:
+                return false;
+        }
+}
+
 int store_read_value(sqlite3_stmt *stmt, int column, CimType type, CimValue *ret) {
+        StoreColumnValue c = { .null = sqlite3_column_type(stmt, column) == SQLITE_NULL };
+
+        if (c.null)
+                ;
+        else if (store_type_is_integer(type))
+                c.i = sqlite3_column_int64(stmt, column);
+        else if (type == CIM_UINT8_ARRAY) {
+                c.blob = sqlite3_column_blob(stmt, column);
+                c.size = (size_t) sqlite3_column_bytes(stmt, column);
+        } else if (!(c.text = (const char *) sqlite3_column_text(stmt, column))) {
+                *ret = cim_value_null(type);
+                return -ENOMEM;
+        }
+        return store_value_decode(&c, type, ret);
+}
+
+int store_value_decode(const StoreColumnValue *c, CimType type, CimValue *ret) {
         json_object *j = NULL;
         size_t n;
         int r;
 
         *ret = cim_value_null(type);
-        if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+        if (c->null)
                 return 0;
 
         switch (type) {
-        case CIM_STRING: {
-                const char *t = (const char *) sqlite3_column_text(stmt, column);
-                if (!t)
-                        return -ENOMEM;
+        case CIM_STRING:
                 /* The database is outside input too: what reaches D-Bus is always valid UTF-8. */
-                ret->str = utf8_is_valid(t) ? strdup(t) : utf8_sanitize(t);
+                ret->str = utf8_is_valid(c->text) ? strdup(c->text) : utf8_sanitize(c->text);
                 if (!ret->str)
                         return -ENOMEM;
                 break;
-        }
         case CIM_BOOLEAN:
-                ret->b = sqlite3_column_int64(stmt, column) != 0;
+                ret->b = c->i != 0;
                 break;
         case CIM_UINT8:
         case CIM_UINT32:
         case CIM_UINT64:
         case CIM_DATETIME:
-                ret->u = (uint64_t) sqlite3_column_int64(stmt, column);
+                ret->u = (uint64_t) c->i;
                 if (ret->u > cim_type_max(type))
                         ret->u = cim_type_max(type);
                 break;
         case CIM_SINT32:
         case CIM_SINT64:
-                ret->i = sqlite3_column_int64(stmt, column);
+                ret->i = c->i;
                 break;
-        case CIM_UINT8_ARRAY: {
-                const void *blob = sqlite3_column_blob(stmt, column);
-                n = (size_t) sqlite3_column_bytes(stmt, column);
+        case CIM_UINT8_ARRAY:
+                n = c->size;
                 ret->bytes.data = malloc(n ? n : 1);
                 if (!ret->bytes.data)
                         return -ENOMEM;
                 if (n)
-                        memcpy(ret->bytes.data, blob, n);
+                        memcpy(ret->bytes.data, c->blob, n);
                 ret->bytes.n = n;
                 break;
-        }
         case CIM_STRING_ARRAY:
-                r = read_json_array(stmt, column, &j);
+                r = read_json_array(c->text, &j);
                 if (r < 0)
                         return r;
                 n = json_object_array_length(j);
@@ -147,7 +192,7 @@ int store_read_value(sqlite3_stmt *stmt, int column, CimType type, CimValue *ret
                 }
                 break;
         case CIM_UINT32_ARRAY:
-                r = read_json_array(stmt, column, &j);
+                r = read_json_array(c->text, &j);
                 if (r < 0)
                         return r;
                 n = json_object_array_length(j);
@@ -159,7 +204,7 @@ int store_read_value(sqlite3_stmt *stmt, int column, CimType type, CimValue *ret
                 ret->u32s.n = n;
                 break;
         case CIM_DRIVER_DETAILS_ARRAY:
-                r = read_json_array(stmt, column, &j);
+                r = read_json_array(c->text, &j);
                 if (r < 0)
                         return r;
                 n = json_object_array_length(j);
@@ -177,13 +222,11 @@ int store_read_value(sqlite3_stmt *stmt, int column, CimType type, CimValue *ret
                                 goto oom;
                 }
                 break;
-        case CIM_SCHEDULE_ARRAY: {
-                const char *t = (const char *) sqlite3_column_text(stmt, column);
-                r = sms_schedule_decode(t, &ret->schedule.data, &ret->schedule.n, NULL);
+        case CIM_SCHEDULE_ARRAY:
+                r = sms_schedule_decode(c->text, &ret->schedule.data, &ret->schedule.n, NULL);
                 if (r < 0)
                         return -EBADMSG;
                 break;
-        }
         default:
                 return -EINVAL;
         }

@@ -5,9 +5,9 @@
 
 #include "smsprov/store.h"
 #include "store/store-backend.h"
+#include "store/store-sql.h"
 
 #define STORE_MAX_CLASSES 32
-#define STORE_CURSOR_KEY_SIZE 32
 
 /* The SQLite backend's Store (store-backend.h). */
 struct Store {
@@ -96,21 +96,7 @@ int store_query_end(Store *s, int r, SmsError *e);
 /* Fills e from the connection's last error (SQLITE_FULL → OutOfDiskSpace, SQLITE_BUSY → Busy). */
 int store_error(Store *s, int sqlite_rc, SmsError *e, const char *what);
 
-/* Position of a class in sms_model_classes(), for per-class caches. */
-size_t store_class_slot(const SmsClass *c);
-const char *store_class_table(const SmsClass *c);
-const char *store_class_discriminator(const SmsClass *c);
-
 /* Value ↔ column, by the CIM type (the encodings are described in schema/0001-site.sql). */
 int store_bind_value(sqlite3_stmt *stmt, int index, const CimValue *v);
 int store_read_value(sqlite3_stmt *stmt, int column, CimType type, CimValue *ret);
 
-/* A growing string for building SQL from descriptor names. */
-typedef struct SqlBuf {
-        char *s;
-        size_t len, cap;
-        bool oom;
-} SqlBuf;
-void sqlbuf_append(SqlBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends "name" with embedded quotes doubled. */
-void sqlbuf_append_identifier(SqlBuf *b, const char *name);

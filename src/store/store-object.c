@@ -11,23 +11,6 @@
 #include "smsprov/macro.h"
 #include "store/store-internal.h"
 
-/* "k1" = ?N AND "k2" = ?N+1 …: the key of c, bound from parameter `first` on. */
-static void append_key_condition(SqlBuf *b, const SmsClass *c, unsigned first) {
-        for (size_t k = 0; k < c->n_keys; k++) {
-                sqlbuf_append(b, k ? " AND " : "");
-                sqlbuf_append_identifier(b, sms_property_column(c->all[c->key_indexes[k]]));
-                sqlbuf_append(b, " = ?%u", first + (unsigned) k);
-        }
-}
-
-/* "k1", "k2" …: the key columns, for SELECT lists. */
-static void append_key_columns(SqlBuf *b, const SmsClass *c) {
-        for (size_t k = 0; k < c->n_keys; k++) {
-                sqlbuf_append(b, k ? ", " : "");
-                sqlbuf_append_identifier(b, sms_property_column(c->all[c->key_indexes[k]]));
-        }
-}
-
 /* Binds a key given as text (sms_class_key_format()); a text that is no key of c binds NULLs,
  * which match nothing. Integer keys bind as integers so that the primary key index is used.
  * SQLITE_NOMEM when memory ran out: that is no answer about the key. */
@@ -71,31 +54,6 @@ static char *row_key(sqlite3_stmt *st, int first, const SmsClass *c) {
         return key;
 }
 
-/* WHERE clause restricting a table shared by a hierarchy to `c` and its descendants. */
-static void append_discriminator_filter(SqlBuf *b, const SmsClass *c, const char *conj) {
-        const char *disc = store_class_discriminator(c);
-
-        if (!disc)
-                return;
-        if (!c->abstract) {
-                sqlbuf_append(b, " %s ", conj);
-                sqlbuf_append_identifier(b, disc);
-                sqlbuf_append(b, " = %" PRId64, c->discriminator_value);
-                return;
-        }
-        /* Descendant values come from our own tables, never from a caller: safe to inline. */
-        sqlbuf_append(b, " %s ", conj);
-        sqlbuf_append_identifier(b, disc);
-        sqlbuf_append(b, " IN (");
-        bool first = true;
-        for (const SmsClass *const *k = sms_model_classes(); *k; k++)
-                if (!(*k)->abstract && *k != c && sms_class_is_a(*k, c)) {
-                        sqlbuf_append(b, "%s%" PRId64, first ? "" : ", ", (*k)->discriminator_value);
-                        first = false;
-                }
-        sqlbuf_append(b, "%s)", first ? "NULL" : "");
-}
-
 /* Prepares the statement built in b, which it frees. -ENOMEM when building it ran out of memory;
  * what names the statement in an error. */
 static int sqlbuf_prepare(Store *s, SqlBuf *b, unsigned flags, sqlite3_stmt **ret, const char *what, SmsError *e) {
@@ -132,8 +90,8 @@ static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsErro
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, c, 1);
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_key_condition(&b, c, 1);
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, SQLITE_PREPARE_PERSISTENT, ret, "preparing a load", e);
         if (r < 0)
                 return r;
@@ -200,8 +158,8 @@ int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, c
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(base));
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, base, 1);
-        append_discriminator_filter(&b, base, "AND");
+        store_sql_key_condition(&b, base, 1);
+        store_sql_discriminator_filter(&b, base, "AND");
 
         if (b.oom) {
                 free(b.s);
@@ -233,7 +191,8 @@ int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, c
         return 0;
 }
 
-static int allocate_package_id(Store *s, char **ret, SmsError *e) {
+/* The site's next PackageID number (store_object_insert_key()). */
+static int next_package_number(Store *s, int64_t *ret, SmsError *e) {
         sqlite3_stmt *st = NULL;
         int rc;
 
@@ -249,16 +208,10 @@ static int allocate_package_id(Store *s, char **ret, SmsError *e) {
                 sqlite3_finalize(st);
                 return r;
         }
-        int64_t n = sqlite3_column_int64(st, 0);
+        *ret = sqlite3_column_int64(st, 0);
         /* Step to the end so that the UPDATE completes before the statement goes away. */
         sqlite3_step(st);
         sqlite3_finalize(st);
-
-        if (n > 0xFFFFF)
-                return sms_error_set(e, SMS_ERROR_LIMITS_EXCEEDED,
-                                     "site %s has used all 1,048,576 PackageIDs", s->site_code);
-        if (asprintf(ret, "%s%05" PRIX64, s->site_code, (uint64_t) n) < 0)
-                return -ENOMEM;
         return 0;
 }
 
@@ -272,25 +225,9 @@ int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "insert outside a transaction");
 
-        switch (c->key_kind) {
-        case SMS_KEY_PACKAGE_ID:
-                r = allocate_package_id(s, &key, e);
-                if (r < 0)
-                        return r;
-                cim_value_clear(&o->values[c->key_index]);
-                r = cim_value_set_string(&o->values[c->key_index], key);
-                if (r < 0)
-                        return r;
-                break;
-        case SMS_KEY_CALLER:
-                for (size_t k = 0; k < c->n_keys; k++)
-                        if (o->values[c->key_indexes[k]].null)
-                                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s needs its key %s", c->name,
-                                                     c->all[c->key_indexes[k]]->name);
-                break;
-        case SMS_KEY_ROWID:
-                break;
-        }
+        r = store_object_insert_key(s, o, s->site_code, next_package_number, &key, e);
+        if (r < 0)
+                return r;
 
         sqlbuf_append(&b, "INSERT INTO ");
         sqlbuf_append_identifier(&b, store_class_table(c));
@@ -361,8 +298,8 @@ int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *index
                 sqlbuf_append(&b, " = ?%zu", i + 1);
         }
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, c, (unsigned) n + 1);
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_key_condition(&b, c, (unsigned) n + 1);
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, 0, &st, "preparing an update", e);
         if (r < 0)
                 return r;
@@ -391,8 +328,8 @@ int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, Sms
         sqlbuf_append(&b, "DELETE FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE ");
-        append_key_condition(&b, c, 1);
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_key_condition(&b, c, 1);
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, 0, &st, "preparing a delete", e);
         if (r < 0)
                 return r;
@@ -422,7 +359,7 @@ int sqlite_store_object_delete_all(Store *s, const SmsClass *c, int match_index,
                 sqlbuf_append_identifier(&b, sms_property_column(c->all[match_index]));
                 sqlbuf_append(&b, " = ?1");
         }
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_discriminator_filter(&b, c, "AND");
         if (b.oom) {
                 free(b.s);
                 return -ENOMEM;
@@ -448,14 +385,14 @@ int sqlite_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys,
         int rc, r;
 
         sqlbuf_append(&b, "SELECT ");
-        append_key_columns(&b, c);
+        store_sql_key_columns(&b, c);
         sqlbuf_append(&b, ", %s", disc ? "" : "0");
         if (disc)
                 sqlbuf_append_identifier(&b, disc);
         sqlbuf_append(&b, " FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE 1");
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_discriminator_filter(&b, c, "AND");
         r = sqlbuf_prepare(s, &b, 0, &st, "enumerating instances", e);
         if (r < 0)
                 return r;
@@ -509,7 +446,7 @@ size_t sqlite_store_object_count(Store *s, const SmsClass *c) {
         sqlbuf_append(&b, "SELECT count(*) FROM ");
         sqlbuf_append_identifier(&b, store_class_table(c));
         sqlbuf_append(&b, " WHERE 1");
-        append_discriminator_filter(&b, c, "AND");
+        store_sql_discriminator_filter(&b, c, "AND");
         if (!b.oom && sqlite3_prepare_v2(s->db, b.s, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
                 n = (size_t) sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);

@@ -108,7 +108,7 @@ static uint64_t read_be(const unsigned char *p, size_t n) {
         return v;
 }
 
-static bool cursor_mac(const Store *s, const char *query, const unsigned char *body, size_t n,
+static bool cursor_mac(const unsigned char *key, const char *query, const unsigned char *body, size_t n,
                        unsigned char mac[static CURSOR_MAC_SIZE]) {
         _cleanup_free_ unsigned char *input = NULL;
         size_t lc = sizeof CURSOR_CONTEXT, lq = strlen(query) + 1;
@@ -120,11 +120,16 @@ static bool cursor_mac(const Store *s, const char *query, const unsigned char *b
         memcpy(input, CURSOR_CONTEXT, lc);
         memcpy(input + lc, query, lq);
         memcpy(input + lc + lq, body, n);
-        return HMAC(EVP_sha256(), s->cursor_key, (int) sizeof s->cursor_key, input, lc + lq + n, mac, &len) &&
+        return HMAC(EVP_sha256(), key, STORE_CURSOR_KEY_SIZE, input, lc + lq + n, mac, &len) &&
                len == CURSOR_MAC_SIZE;
 }
 
 int sqlite_store_cursor_encode(const Store *s, const char *query, const StoreSortValue *v, size_t n, char **ret) {
+        return store_cursor_encode_key(s->cursor_key, query, v, n, ret);
+}
+
+int store_cursor_encode_key(const unsigned char *key, const char *query, const StoreSortValue *v, size_t n,
+                            char **ret) {
         static const char hex[] = "0123456789abcdef";
         _cleanup_free_ unsigned char *body = NULL;
         unsigned char mac[CURSOR_MAC_SIZE];
@@ -157,7 +162,7 @@ int sqlite_store_cursor_encode(const Store *s, const char *query, const StoreSor
         body = b.p;
         if (b.oom)
                 return -ENOMEM;
-        if (!cursor_mac(s, query, body, b.n, mac))
+        if (!cursor_mac(key, query, body, b.n, mac))
                 return -ENOMEM;
 
         out = malloc(2 * (b.n + CURSOR_MAC_SIZE) + 1);
@@ -188,6 +193,11 @@ static int cursor_invalid(SmsError *e) {
 
 int sqlite_store_cursor_decode(const Store *s, const char *query, const char *cursor, size_t n_expected,
                         StoreSortValue **ret, SmsError *e) {
+        return store_cursor_decode_key(s->cursor_key, query, cursor, n_expected, ret, e);
+}
+
+int store_cursor_decode_key(const unsigned char *key, const char *query, const char *cursor, size_t n_expected,
+                            StoreSortValue **ret, SmsError *e) {
         _cleanup_free_ unsigned char *raw = NULL;
         unsigned char mac[CURSOR_MAC_SIZE];
         StoreSortValue *v = NULL;
@@ -208,7 +218,7 @@ int sqlite_store_cursor_decode(const Store *s, const char *query, const char *cu
 
         /* the signature first: nothing of an unsigned cursor is looked at */
         n -= CURSOR_MAC_SIZE;
-        if (!cursor_mac(s, query, raw, n, mac))
+        if (!cursor_mac(key, query, raw, n, mac))
                 return -ENOMEM;
         if (CRYPTO_memcmp(mac, raw + n, CURSOR_MAC_SIZE) != 0 || raw[0] != CURSOR_VERSION)
                 return cursor_invalid(e);

@@ -27,7 +27,8 @@ static void set_uint(SmsObject *o, const char *name, uint64_t value) {
                 o->values[i] = cim_value_uint(o->class->all[i]->type, value);
 }
 
-int sqlite_store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret_record_id, SmsError *e) {
+int store_status_message_object(const StoreStatusMessage *m, const char *site_code, const char *machine_name,
+                                SmsObject **ret) {
         _cleanup_(sms_object_freep) SmsObject *o = sms_object_new(&sms_class_status_message);
         size_t n_ins = 0;
         int r, ins;
@@ -38,9 +39,9 @@ int sqlite_store_status_message_add(Store *s, const StoreStatusMessage *m, int64
         r = set_string(o, "Component", m->component ? m->component : "SMS Provider");
         r = r < 0 ? r : set_string(o, "ModuleName", "SMS Provider");
         r = r < 0 ? r : set_string(o, "Description", m->description);
-        r = r < 0 ? r : set_string(o, "MachineName", s->machine_name);
-        r = r < 0 ? r : set_string(o, "SiteCode", s->site_code);
-        r = r < 0 ? r : set_string(o, "TopLevelSiteCode", s->site_code);
+        r = r < 0 ? r : set_string(o, "MachineName", machine_name);
+        r = r < 0 ? r : set_string(o, "SiteCode", site_code);
+        r = r < 0 ? r : set_string(o, "TopLevelSiteCode", site_code);
         if (r < 0)
                 return r;
         set_uint(o, "MessageID", m->message_id);
@@ -69,6 +70,17 @@ int sqlite_store_status_message_add(Store *s, const StoreStatusMessage *m, int64
                                 return -ENOMEM;
         }
 
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int sqlite_store_status_message_add(Store *s, const StoreStatusMessage *m, int64_t *ret_record_id, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = store_status_message_object(m, s->site_code, s->machine_name, &o);
+        if (r < 0)
+                return r;
         r = sqlite_store_object_insert(s, o, e);
         if (r < 0)
                 return r;

@@ -58,8 +58,54 @@ static Term *term_free(Term *t) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Term *, term_free);
 
+/* What differs between the SQL of the backends (wql.h's WqlDialect). */
+typedef struct Dialect {
+        bool dollar_params;         /* $N rather than ? and ?N */
+        const char *false_constant;
+        const char *null_safe_equal; /* = that holds for two NULLs */
+        /* an array's JSON elements as rows of one column "value", around the column */
+        const char *json_elements_open, *json_elements_close;
+        const char *json_length;     /* "(column)": the number of elements */
+        const char *blob_length;
+        /* around each string operand of a comparison, IN and ORDER BY: WQL's case-insensitive
+         * comparison, where the columns' collation does not give it (SQLite's NOCASE folds
+         * ASCII and compares bytes: PostgreSQL's lower() under COLLATE "C" does the same) */
+        const char *fold_open, *fold_close;
+        /* SQLite's NULL order (NULL sorts first), which the page conditions spell out */
+        const char *ascending, *descending;
+} Dialect;
+
+static const Dialect dialects[_WQL_DIALECT_MAX] = {
+        [WQL_DIALECT_SQLITE] = {
+                .false_constant = "0",
+                .null_safe_equal = " IS ",
+                .json_elements_open = "json_each(",
+                .json_elements_close = ")",
+                .json_length = "json_array_length(",
+                .blob_length = "length(",
+                .fold_open = "",
+                .fold_close = "",
+                .ascending = " ASC",
+                .descending = " DESC",
+        },
+        [WQL_DIALECT_POSTGRESQL] = {
+                .dollar_params = true,
+                .false_constant = "false",
+                .null_safe_equal = " IS NOT DISTINCT FROM ",
+                .json_elements_open = "jsonb_array_elements_text(",
+                .json_elements_close = "::jsonb) AS elements (value)",
+                .json_length = "jsonb_array_length(",
+                .blob_length = "octet_length(",
+                .fold_open = "lower((",
+                .fold_close = ") COLLATE \"C\")",
+                .ascending = " ASC NULLS FIRST",
+                .descending = " DESC NULLS LAST",
+        },
+};
+
 typedef struct Builder {
         const SmsClass *class;
+        const Dialect *dialect;
         SmsError *error;
         char *sql;
         size_t length, allocated;
@@ -110,6 +156,40 @@ static int append_column(Builder *b, size_t index) {
         return append_identifier(b, sms_property_column(b->class->all[index]));
 }
 
+static int append_numbered_param(Builder *b, size_t n);
+
+/* s folded when type is String (Dialect.fold_open) */
+static int fold_open(Builder *b, CimType type) {
+        return type == CIM_STRING ? append(b, b->dialect->fold_open) : 0;
+}
+
+static int fold_close(Builder *b, CimType type) {
+        return type == CIM_STRING ? append(b, b->dialect->fold_close) : 0;
+}
+
+static int append_folded_column(Builder *b, size_t index) {
+        CimType type = b->class->all[index]->type;
+        int r = fold_open(b, type);
+
+        if (r >= 0)
+                r = append_column(b, index);
+        if (r >= 0)
+                r = fold_close(b, type);
+        return r;
+}
+
+static int append_param(Builder *b, const CimValue *v);
+
+static int append_folded_param(Builder *b, CimType type, const CimValue *v) {
+        int r = fold_open(b, type);
+
+        if (r >= 0)
+                r = append_param(b, v);
+        if (r >= 0)
+                r = fold_close(b, type);
+        return r;
+}
+
 static int append_param(Builder *b, const CimValue *v) {
         int r;
 
@@ -131,7 +211,7 @@ static int append_param(Builder *b, const CimValue *v) {
         if (r < 0)
                 return sms_error_set_errno(b->error, r, "Failed to copy query parameter");
         b->n_params++;
-        return append(b, "?");
+        return b->dialect->dollar_params ? append_numbered_param(b, b->n_params) : append(b, "?");
 }
 
 /* Several strings in a row, ending with NULL. */
@@ -417,15 +497,15 @@ static const char *compare_to_sql(WqlCompare op) {
         return " = ";
 }
 
-/* IN's literals: "(?, ?, …)" */
-static int append_list(Builder *b, const WqlNode *n) {
+/* IN's literals: "(?, ?, …)", folded as a value of `type` */
+static int append_list(Builder *b, const WqlNode *n, CimType type) {
         int r = append(b, "(");
 
         for (size_t i = 0; r >= 0 && i < n->n_list; i++) {
                 if (i > 0)
                         r = append(b, ", ");
                 if (r >= 0)
-                        r = append_param(b, &n->list[i].value);
+                        r = append_folded_param(b, type, &n->list[i].value);
         }
         if (r >= 0)
                 r = append(b, ")");
@@ -434,23 +514,33 @@ static int append_list(Builder *b, const WqlNode *n) {
 
 /* Arrays stored as JSON match when any element does. */
 static int emit_any_element(Builder *b, const WqlNode *n, const SmsProperty *p, bool negated) {
-        const char *collate = p->type == CIM_STRING_ARRAY ? " COLLATE NOCASE" : "";
+        const bool postgresql = b->dialect->dollar_params;
+        const char *collate = p->type == CIM_STRING_ARRAY && !postgresql ? " COLLATE NOCASE" : "";
+        /* PostgreSQL's elements are text: the numbers compare as numbers, the strings folded */
+        const char *value = !postgresql                     ? " WHERE value"
+                            : p->type == CIM_UINT32_ARRAY   ? " WHERE value::bigint"
+                            : p->type == CIM_STRING_ARRAY   ? " WHERE lower(value COLLATE \"C\")"
+                                                            : " WHERE value";
+        CimType element = p->type == CIM_STRING_ARRAY ? CIM_STRING : CIM_SINT64;
         int r;
 
-        r = append_many(b, negated ? "NOT EXISTS" : "EXISTS", " (SELECT 1 FROM json_each(", NULL);
+        r = append_many(b, negated ? "NOT EXISTS" : "EXISTS", " (SELECT 1 FROM ", b->dialect->json_elements_open,
+                        NULL);
         if (r >= 0)
                 r = append_identifier(b, sms_property_column(p));
+        if (r >= 0)
+                r = append(b, b->dialect->json_elements_close);
         if (r < 0)
                 return r;
 
         if (n->kind == WQL_NODE_IN) {
-                r = append_many(b, ") WHERE value", collate, " IN ", NULL);
+                r = append_many(b, value, collate, " IN ", NULL);
                 if (r >= 0)
-                        r = append_list(b, n);
+                        r = append_list(b, n, element);
         } else {
-                r = append(b, ") WHERE value = ");
+                r = append_many(b, value, " = ", NULL);
                 if (r >= 0)
-                        r = append_param(b, &n->rhs.value);
+                        r = append_folded_param(b, element, &n->rhs.value);
                 if (r >= 0)
                         r = append(b, collate);
         }
@@ -472,7 +562,9 @@ static int emit_is_null(Builder *b, const SmsProperty *p, bool is_null) {
 
         /* an empty array is no value either: '[]' for the JSON ones, '' or a zero-length blob for
          * the others */
-        const char *length = type_is_json_array(p->type) ? "json_array_length(" : "length(";
+        const char *length = type_is_json_array(p->type) ? b->dialect->json_length
+                             : p->type == CIM_UINT8_ARRAY  ? b->dialect->blob_length
+                                                           : "length(";
         r = append(b, "(");
         if (r >= 0)
                 r = append_identifier(b, column);
@@ -480,8 +572,34 @@ static int emit_is_null(Builder *b, const SmsProperty *p, bool is_null) {
                 r = append_many(b, is_null ? " IS NULL OR " : " IS NOT NULL AND ", length, NULL);
         if (r >= 0)
                 r = append_identifier(b, column);
+        if (r >= 0 && type_is_json_array(p->type) && b->dialect->dollar_params)
+                r = append(b, "::jsonb");
         if (r >= 0)
                 r = append(b, is_null ? ") = 0)" : ") > 0)");
+        return r;
+}
+
+/* PostgreSQL: ("column" COLLATE "C") ~ $N, $N the pattern as a regular expression; ~ is NULL for
+ * a NULL text, so NOT keeps three-valued logic. */
+static int emit_like_regex(Builder *b, const WqlNode *n, const SmsProperty *p, bool negated) {
+        _cleanup_free_ char *regex = NULL;
+        CimValue v = { .type = CIM_STRING };
+        int r;
+
+        r = wql_like_to_regex(n->rhs.value.str, &regex);
+        if (r == -E2BIG)
+                return sms_error_set(b->error, SMS_ERROR_LIMITS_EXCEEDED,
+                                     "the LIKE pattern on %s is too complex for the site database", p->name);
+        if (r < 0)
+                return compile_oom(b);
+        v.str = regex;
+        r = append(b, negated ? "NOT (" : "(");
+        if (r >= 0)
+                r = append_identifier(b, sms_property_column(p));
+        if (r >= 0)
+                r = append(b, " COLLATE \"C\") ~ ");
+        if (r >= 0)
+                r = append_param(b, &v);
         return r;
 }
 
@@ -494,6 +612,8 @@ static int emit_leaf(Builder *b, const WqlNode *n, bool negate) {
                 return emit_is_null(b, p, n->negated == negate);
 
         case WQL_NODE_LIKE:
+                if (b->dialect->dollar_params)
+                        return emit_like_regex(b, n, p, n->negated != negate);
                 /* wql_like() returns NULL for a NULL text, so NOT keeps three-valued logic */
                 r = append(b, n->negated != negate ? "NOT wql_like(" : "wql_like(");
                 if (r >= 0)
@@ -509,11 +629,11 @@ static int emit_leaf(Builder *b, const WqlNode *n, bool negate) {
         case WQL_NODE_IN:
                 if (cim_type_is_array(p->type))
                         return emit_any_element(b, n, p, n->negated != negate);
-                r = append_identifier(b, sms_property_column(p));
+                r = append_folded_column(b, (size_t) n->lhs.index);
                 if (r >= 0)
                         r = append(b, n->negated != negate ? " NOT IN " : " IN ");
                 if (r >= 0)
-                        r = append_list(b, n);
+                        r = append_list(b, n, p->type);
                 return r;
 
         case WQL_NODE_COMPARE: {
@@ -522,14 +642,14 @@ static int emit_leaf(Builder *b, const WqlNode *n, bool negate) {
                 if (cim_type_is_array(p->type))
                         return emit_any_element(b, n, p, op == WQL_NE);
 
-                r = append_identifier(b, sms_property_column(p));
+                r = append_folded_column(b, (size_t) n->lhs.index);
                 if (r >= 0)
                         r = append(b, compare_to_sql(op));
                 if (r < 0)
                         return r;
                 if (n->rhs.is_property)
-                        return append_column(b, (size_t) n->rhs.index);
-                return append_param(b, &n->rhs.value);
+                        return append_folded_column(b, (size_t) n->rhs.index);
+                return append_folded_param(b, p->type, &n->rhs.value);
         }
 
         default:
@@ -589,7 +709,7 @@ static int emit_class_filter(Builder *b, const char *discriminator) {
                 return r;
 
         if (n == 0)
-                return append(b, "0"); /* an abstract class without concrete subclasses */
+                return append(b, b->dialect->false_constant); /* an abstract class without concrete subclasses */
 
         /* Unary plus: the class filter must not steer SQLite to the discriminator's index when
          * the condition has a better one (a Name range on the base class scanned every package). */
@@ -609,12 +729,23 @@ static int emit_class_filter(Builder *b, const char *discriminator) {
         return r;
 }
 
-/* ?N: a parameter by number, for the cursor's values, each used more than once */
+/* ?N or $N: a parameter by number, for the cursor's values, each used more than once */
 static int append_numbered_param(Builder *b, size_t n) {
         char buf[32];
 
-        snprintf(buf, sizeof buf, "?%zu", n);
+        snprintf(buf, sizeof buf, "%c%zu", b->dialect->dollar_params ? '$' : '?', n);
         return append(b, buf);
+}
+
+static int append_folded_numbered_param(Builder *b, size_t column, size_t n) {
+        CimType type = b->class->all[column]->type;
+        int r = fold_open(b, type);
+
+        if (r >= 0)
+                r = append_numbered_param(b, n);
+        if (r >= 0)
+                r = fold_close(b, type);
+        return r;
 }
 
 /* Sort value k of a page (the ORDER BY columns, then the class key): its column and direction. */
@@ -646,11 +777,11 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
                         r = append(b, "(");
                 for (size_t j = 0; r >= 0 && j < i; j++) {
                         column = page_column(q, j, &descending);
-                        r = append_column(b, column);
+                        r = append_folded_column(b, column);
                         if (r >= 0)
-                                r = append(b, " IS ");
+                                r = append(b, b->dialect->null_safe_equal);
                         if (r >= 0)
-                                r = append_numbered_param(b, first_param + j);
+                                r = append_folded_numbered_param(b, column, first_param + j);
                         if (r >= 0)
                                 r = append(b, " AND ");
                 }
@@ -659,31 +790,31 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
 
                 column = page_column(q, i, &descending);
                 if (page->after_null[i] && descending)
-                        r = append(b, "0"); /* nothing sorts after NULL */
+                        r = append(b, b->dialect->false_constant); /* nothing sorts after NULL */
                 else if (page->after_null[i]) {
-                        r = append_column(b, column);
+                        r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " IS NOT NULL");
                 } else if (descending) {
                         r = append(b, "(");
                         if (r >= 0)
-                                r = append_column(b, column);
+                                r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " < ");
                         if (r >= 0)
-                                r = append_numbered_param(b, first_param + i);
+                                r = append_folded_numbered_param(b, column, first_param + i);
                         if (r >= 0)
                                 r = append(b, " OR ");
                         if (r >= 0)
-                                r = append_column(b, column);
+                                r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " IS NULL)");
                 } else {
-                        r = append_column(b, column);
+                        r = append_folded_column(b, column);
                         if (r >= 0)
                                 r = append(b, " > ");
                         if (r >= 0)
-                                r = append_numbered_param(b, first_param + i);
+                                r = append_folded_numbered_param(b, column, first_param + i);
                 }
                 if (r >= 0)
                         r = append(b, ")");
@@ -693,8 +824,8 @@ static int emit_page_after(Builder *b, const WqlQuery *q, const WqlPage *page, s
         return r;
 }
 
-static int compile(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
-        _cleanup_(builder_done) Builder b = { .class = q->class, .error = e };
+static int compile(const WqlQuery *q, const WqlPage *page, WqlDialect dialect, WqlSql *ret, SmsError *e) {
+        _cleanup_(builder_done) Builder b = { .class = q->class, .dialect = &dialects[dialect], .error = e };
         _cleanup_(term_freep) Term *where = NULL;
         const SmsClass *c = q->class, *root;
         const char *table, *discriminator;
@@ -788,9 +919,9 @@ static int compile(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError
         for (size_t i = 0; i < q->n_order; i++) {
                 r = append(&b, i == 0 ? " ORDER BY " : ", ");
                 if (r >= 0)
-                        r = append_column(&b, (size_t) q->order[i].index);
+                        r = append_folded_column(&b, (size_t) q->order[i].index);
                 if (r >= 0)
-                        r = append(&b, q->order[i].descending ? " DESC" : " ASC");
+                        r = append(&b, q->order[i].descending ? b.dialect->descending : b.dialect->ascending);
                 if (r < 0)
                         return r;
         }
@@ -799,9 +930,9 @@ static int compile(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError
                 for (size_t k = 0; k < c->n_keys; k++) {
                         r = append(&b, q->n_order == 0 && k == 0 ? " ORDER BY " : ", ");
                         if (r >= 0)
-                                r = append_column(&b, c->key_indexes[k]);
+                                r = append_folded_column(&b, c->key_indexes[k]);
                         if (r >= 0)
-                                r = append(&b, " ASC");
+                                r = append(&b, b.dialect->ascending);
                         if (r < 0)
                                 return r;
                 }
@@ -821,19 +952,27 @@ static int compile(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError
         return 0;
 }
 
-int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
-        return compile(q, NULL, ret, e);
-}
+int wql_compile_sql_dialect(const WqlQuery *q, const WqlPage *page, WqlDialect dialect, WqlSql *ret, SmsError *e) {
+        assert(dialect >= 0 && dialect < _WQL_DIALECT_MAX);
 
-int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
-        assert(page);
+        if (!page)
+                return compile(q, NULL, dialect, ret, e);
         assert(page->n_after == 0 || page->n_after == wql_page_n_values(q));
 
         if (q->n_order > WQL_MAX_PAGE_ORDER)
                 return sms_error_set(e, SMS_ERROR_INVALID_QUERY,
                                      "a paged query may ORDER BY at most %u properties, this one has %zu",
                                      WQL_MAX_PAGE_ORDER, q->n_order);
-        return compile(q, page, ret, e);
+        return compile(q, page, dialect, ret, e);
+}
+
+int wql_compile_sql(const WqlQuery *q, WqlSql *ret, SmsError *e) {
+        return wql_compile_sql_dialect(q, NULL, WQL_DIALECT_SQLITE, ret, e);
+}
+
+int wql_compile_sql_page(const WqlQuery *q, const WqlPage *page, WqlSql *ret, SmsError *e) {
+        assert(page);
+        return wql_compile_sql_dialect(q, page, WQL_DIALECT_SQLITE, ret, e);
 }
 
 void wql_sql_done(WqlSql *s) {

@@ -340,12 +340,9 @@ int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsE
         _cleanup_(store_closep) Store *s = NULL;
         int rc, r;
 
-        r = sms_model_init();
+        r = store_open_check(site_code, e);
         if (r < 0)
-                return sms_error_set(e, SMS_ERROR_FAILED, "the class descriptor tables are inconsistent");
-        if (site_code && !sms_site_code_valid(site_code))
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                     "site code '%s' is not 3 characters of A-Z and 0-9", site_code);
+                return r;
 
         s = calloc(1, sizeof(Store));
         if (!s)

@@ -16,11 +16,13 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "smsprov/class.h"
 #include "smsprov/macro.h"
 #include "smsprov/wql.h"
+#include "test-db.h"
 
 /* --- helpers ---------------------------------------------------------------------------------- */
 
@@ -1247,20 +1249,78 @@ static void sql_wql_like(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         sqlite3_result_int(ctx, wql_like_match((const char *) pattern, (const char *) text));
 }
 
-static const char *sql_type(CimType t) {
+/* With tests/helpers/pg-server.sh, the queries run on PostgreSQL too: the same table and rows
+ * there, and run() asks both, expecting the same rows. */
+static PGconn *pg;
+
+static const char *sql_type(CimType t, bool postgresql) {
         switch (t) {
         case CIM_STRING:
-                return "TEXT COLLATE NOCASE";
+                return postgresql ? "TEXT COLLATE nocase" : "TEXT COLLATE NOCASE";
         case CIM_UINT8_ARRAY:
-                return "BLOB";
+                return postgresql ? "BYTEA" : "BLOB";
         case CIM_STRING_ARRAY:
         case CIM_UINT32_ARRAY:
         case CIM_DRIVER_DETAILS_ARRAY:
         case CIM_SCHEDULE_ARRAY:
                 return "TEXT";
         default:
-                return "INTEGER";
+                return postgresql ? "BIGINT" : "INTEGER";
         }
+}
+
+static void pg_exec_ok(const char *sql, int n, const char *const *values) {
+        PGresult *res = PQexecParams(pg, sql, n, NULL, values, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                fail_msg("%s: %s", sql, PQerrorMessage(pg));
+        PQclear(res);
+}
+
+static char *pg_int_or_null(int64_t v, char buf[static 32]) {
+        if (v < 0)
+                return NULL;
+        snprintf(buf, 32, "%lld", (long long) v);
+        return buf;
+}
+
+/* The same table on PostgreSQL, typed as schema/postgresql/0001-site.sql does. */
+static int setup_pg(const SmsClass *base, const char *const *columns, const CimType *types, size_t n_columns) {
+        _cleanup_free_ char *location = test_db_new(), *create = NULL;
+        size_t n = 0;
+        FILE *f;
+
+        pg = PQconnectdb(location);
+        if (PQstatus(pg) != CONNECTION_OK)
+                return -1;
+        pg_exec_ok("CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)", 0,
+                   NULL);
+        f = open_memstream(&create, &n);
+        if (!f)
+                return -1;
+        fprintf(f, "CREATE TABLE \"%s\" (\"%s\" TEXT COLLATE nocase PRIMARY KEY NOT NULL", base->table,
+                sms_property_column(base->all[base->key_index]));
+        for (size_t i = 0; i < n_columns; i++)
+                fprintf(f, ", \"%s\" %s", columns[i], sql_type(types[i], true));
+        fputs(")", f);
+        if (fclose(f) != 0)
+                return -1;
+        pg_exec_ok(create, 0, NULL);
+        pg_exec_ok("CREATE TABLE status_message (\"RecordID\" BIGINT PRIMARY KEY, \"Component\" TEXT COLLATE nocase)",
+                   0, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                char b[6][32];
+                const char *values[] = {
+                        rows[i].id, pg_int_or_null(rows[i].type, b[0]), rows[i].name, rows[i].description,
+                        pg_int_or_null(rows[i].size, b[1]), pg_int_or_null(rows[i].version, b[2]),
+                        pg_int_or_null(rows[i].default_image, b[3]), rows[i].scopes, rows[i].components,
+                        pg_int_or_null(rows[i].source_date, b[4]),
+                };
+                pg_exec_ok("INSERT INTO package (\"PackageID\", \"PackageType\", \"Name\", \"Description\", "
+                           "\"PackageSize\", \"SourceVersion\", \"DefaultImage\", \"SecuredScopeNames\", "
+                           "\"OptionalComponents\", \"SourceDate\") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                           10, values);
+        }
+        return 0;
 }
 
 static void exec(sqlite3 *db, const char *sql) {
@@ -1284,6 +1344,7 @@ static int setup_db(void **state) {
         const SmsClass *base = sms_model_find_class("SMS_PackageBaseclass");
         _cleanup_free_ char *create = NULL;
         const char *columns[256];
+        CimType types[256];
         size_t n = 0, n_columns = 0;
         sqlite3_stmt *st = NULL;
         sqlite3 *db = NULL;
@@ -1315,8 +1376,9 @@ static int setup_db(void **state) {
                                 continue;
                         if (n_columns >= ELEMENTSOF(columns))
                                 return -1;
+                        types[n_columns] = p->type;
                         columns[n_columns++] = name;
-                        fprintf(f, ", \"%s\" %s", name, sql_type(p->type));
+                        fprintf(f, ", \"%s\" %s", name, sql_type(p->type, false));
                 }
         }
         fputs(")", f);
@@ -1350,11 +1412,13 @@ static int setup_db(void **state) {
         sqlite3_finalize(st);
 
         *state = db;
-        return 0;
+        return test_db_postgresql() ? setup_pg(base, columns, types, n_columns) : 0;
 }
 
 static int teardown_db(void **state) {
         sqlite3_close(*state);
+        PQfinish(pg);
+        pg = NULL;
         return 0;
 }
 
@@ -1379,8 +1443,71 @@ static int compare_strings(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* The keys, comma-separated, sorted or not; frees them. */
+static char *keys_join(char **keys, size_t n, size_t length, bool sort) {
+        char *result;
+
+        if (sort)
+                qsort(keys, n, sizeof(char *), compare_strings);
+        result = calloc(1, length);
+        assert_non_null(result);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        strcat(result, ",");
+                strcat(result, keys[i]);
+                free(keys[i]);
+        }
+        return result;
+}
+
+/* The same query compiled for PostgreSQL and run there. */
+static char *run_pg(const WqlQuery *q, const char *text, bool sort) {
+        SmsError e = SMS_ERROR_NULL;
+        WqlSql sql = {};
+        char *keys[ELEMENTSOF(rows) + 1] = {}, **values;
+        size_t n = 0, length = 1;
+        PGresult *res;
+
+        if (wql_compile_sql_dialect(q, NULL, WQL_DIALECT_POSTGRESQL, &sql, &e) < 0) {
+                assert_int_equal(e.code, SMS_ERROR_INVALID_QUERY);
+                sms_error_clear(&e);
+                return NULL;
+        }
+        values = calloc(sql.n_params + 1, sizeof(char *));
+        assert_non_null(values);
+        for (size_t i = 0; i < sql.n_params; i++) {
+                const CimValue *v = &sql.params[i];
+                if (v->null)
+                        continue;
+                if (v->type == CIM_STRING)
+                        values[i] = strdup(v->str);
+                else if (v->type == CIM_BOOLEAN)
+                        values[i] = strdup(v->b ? "1" : "0");
+                else if (v->type == CIM_SINT32 || v->type == CIM_SINT64)
+                        assert_true(asprintf(&values[i], "%lld", (long long) v->i) > 0);
+                else
+                        assert_true(asprintf(&values[i], "%lld", (long long) v->u) > 0);
+        }
+        res = PQexecParams(pg, sql.sql, (int) sql.n_params, NULL, (const char *const *) values, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                fail_msg("%.300s\n  → %.300s\n  PostgreSQL: %s", text, sql.sql, PQerrorMessage(pg));
+        for (int i = 0; i < PQntuples(res); i++) {
+                assert_true(n < ELEMENTSOF(rows));
+                assert_int_equal(PQnfields(res), 2 + (int) q->n_columns);
+                keys[n] = strdup(PQgetvalue(res, i, 0));
+                length += strlen(keys[n]) + 1;
+                n++;
+        }
+        PQclear(res);
+        for (size_t i = 0; i < sql.n_params; i++)
+                free(values[i]);
+        free(values);
+        wql_sql_done(&sql);
+        return keys_join(keys, n, length, sort);
+}
+
 /* Runs the query; returns the keys of the rows, comma-separated, in the order SQLite gave
- * them, or NULL when compiling refused it. */
+ * them, or NULL when compiling refused it. With PostgreSQL, it must give the same. */
 static char *run(sqlite3 *db, const char *text, bool sort) {
         _cleanup_(wql_query_freep) WqlQuery *q = check_ok(text);
         SmsError e = SMS_ERROR_NULL;
@@ -1415,15 +1542,11 @@ static char *run(sqlite3 *db, const char *text, bool sort) {
         sqlite3_finalize(st);
         wql_sql_done(&sql);
 
-        if (sort)
-                qsort(keys, n, sizeof(char *), compare_strings);
-        result = calloc(1, length);
-        assert_non_null(result);
-        for (size_t i = 0; i < n; i++) {
-                if (i > 0)
-                        strcat(result, ",");
-                strcat(result, keys[i]);
-                free(keys[i]);
+        result = keys_join(keys, n, length, sort);
+        if (pg) {
+                _cleanup_free_ char *other = run_pg(q, text, sort);
+                if (!other || !streq(other, result))
+                        fail_msg("%.300s\n  SQLite:     %s\n  PostgreSQL: %s", text, result, other ? other : "(refused)");
         }
         return result;
 }

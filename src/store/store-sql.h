@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* SQL text built from the class descriptors, for every backend: statements are built into a
+ * SqlBuf, which knows how its backend numbers parameters (SQLite ?N, PostgreSQL $N). No
+ * backend's types appear here. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smsprov/class.h"
+#include "smsprov/store.h"
+
+/* Position of a class in sms_model_classes(), for per-class caches. */
+size_t store_class_slot(const SmsClass *c);
+const char *store_class_table(const SmsClass *c);
+const char *store_class_discriminator(const SmsClass *c);
+
+/* A growing string for building SQL from descriptor names. */
+typedef struct SqlBuf {
+        char *s;
+        size_t len, cap;
+        bool oom;
+        bool dollar_params; /* parameters are $N (PostgreSQL), not ?N */
+} SqlBuf;
+void sqlbuf_append(SqlBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends "name" with embedded quotes doubled. */
+void sqlbuf_append_identifier(SqlBuf *b, const char *name);
+/* Appends parameter n (1-based) as the backend writes it. */
+void sqlbuf_append_param(SqlBuf *b, unsigned n);
+
+/* "k1" = ?N AND "k2" = ?N+1 …: the key of c, bound from parameter `first` on. */
+void store_sql_key_condition(SqlBuf *b, const SmsClass *c, unsigned first);
+/* "k1", "k2" …: the key columns, for SELECT lists. */
+void store_sql_key_columns(SqlBuf *b, const SmsClass *c);
+/* " <conj> disc IN (…)": restricts a table shared by a hierarchy to c and its descendants;
+ * nothing for a table of one class. */
+void store_sql_discriminator_filter(SqlBuf *b, const SmsClass *c, const char *conj);
+
+/* Cursors (store-page.c) signed under a site's cursor key of STORE_CURSOR_KEY_SIZE bytes: the
+ * store.h functions of these names, for any backend. */
+#define STORE_CURSOR_KEY_SIZE 32
+int store_cursor_encode_key(const unsigned char *key, const char *query, const StoreSortValue *v, size_t n,
+                            char **ret);
+int store_cursor_decode_key(const unsigned char *key, const char *query, const char *cursor, size_t n_expected,
+                            StoreSortValue **ret, SmsError *e);
+
+/* The SMS_StatusMessage row of m, from this site and machine (store-status.c), for a backend's
+ * status_message_add to insert. */
+int store_status_message_object(const StoreStatusMessage *m, const char *site_code, const char *machine_name,
+                                SmsObject **ret);
+
+/* Before an insert, o's key as its class's key_kind says: a new PackageID (*ret_key, to free)
+ * from the site's next number, which next_number takes from the backend's site row; a caller's
+ * key checked present; nothing for a row id, which the insert makes. */
+typedef int (*StoreNextNumber)(Store *s, int64_t *ret, SmsError *e);
+int store_object_insert_key(Store *s, SmsObject *o, const char *site_code, StoreNextNumber next_number, char **ret_key,
+                            SmsError *e);
+
+/* What every backend's open checks first: the class tables, and a site code given. */
+int store_open_check(const char *site_code, SmsError *e);
