@@ -289,6 +289,16 @@ static int load_site(Store *s, const char *site_code, SmsError *e) {
         return s->site_code && s->site_name ? 0 : -ENOMEM;
 }
 
+/* This host among the site's providers (SMS_ProviderLocation); a host renamed is listed under
+ * its new name too. */
+static int record_machine(Store *s, SmsError *e) {
+        _cleanup_(pg_params_done) PgParams p = {};
+
+        pg_params_add_text(&p, s->machine_name);
+        return pg_exec(s, "INSERT INTO provider (\"Machine\") VALUES ($1) ON CONFLICT DO NOTHING", &p, NULL, e,
+                       "recording the provider's host name");
+}
+
 /* Reads (or, the first time, makes and stores) the site's cursor key. */
 static int load_cursor_key(Store *s, SmsError *e) {
         _cleanup_(pg_clearp) PGresult *res = NULL;
@@ -369,6 +379,9 @@ static int migrate_locked(Store *s, const char *site_code, SmsError *e) {
         s->schema_version = version;
 
         r = load_site(s, site_code, e);
+        if (r < 0)
+                return r;
+        r = record_machine(s, e);
         if (r < 0)
                 return r;
         return load_cursor_key(s, e);
