@@ -489,13 +489,18 @@ static uint64_t pg_store_generation(const Store *s) {
 
 /* BEGIN and the site's write lock, as SQLite's BEGIN IMMEDIATE: writes of all hosts take turns. */
 static int pg_store_begin(Store *s, SmsError *e) {
-        char sql[96];
+        char sql[96], timeout[64];
         int r;
 
         if (s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "nested transaction");
         snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%" PRId64 ")", LOCK_WRITE);
         r = pg_exec(s, "BEGIN", NULL, NULL, e, "starting a write");
+        /* SQLite's busy timeout: a write that waits longer is Busy (lock_not_available) */
+        if (r >= 0) {
+                snprintf(timeout, sizeof timeout, "SET LOCAL lock_timeout = %u", STORE_BUSY_TIMEOUT_MSEC);
+                r = pg_exec(s, timeout, NULL, NULL, e, "starting a write");
+        }
         if (r >= 0)
                 r = pg_exec(s, sql, NULL, NULL, e, "waiting for the site's write lock");
         if (r < 0) {

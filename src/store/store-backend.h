@@ -47,6 +47,9 @@ typedef struct StoreBackend {
         int (*context_status_delete)(Store *s, const char *context_id, SmsError *e);
 } StoreBackend;
 
+/* How long a write waits for another connection's write lock before it is Busy. */
+#define STORE_BUSY_TIMEOUT_MSEC 5000u
+
 /* The first member of every backend's Store. The nesting of transactions is kept here, above
  * the backends: a backend's begin, commit and rollback see only the outermost ones. */
 typedef struct StoreHead {

@@ -361,7 +361,7 @@ int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsE
         if (rc != SQLITE_OK)
                 return store_error(s, rc, e, path);
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_busy_timeout(s->db, (int) STORE_BUSY_TIMEOUT_MSEC);
 
         /* synchronous=FULL: a committed write survives a power cut too, not only a crash. */
         r = exec(s,
@@ -425,7 +425,7 @@ int sqlite_store_reader_open(Store *s, SmsError *e) {
         if (rc != SQLITE_OK)
                 return store_error(s, rc, e, s->path);
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_busy_timeout(s->db, (int) STORE_BUSY_TIMEOUT_MSEC);
         rc = sqlite3_create_function_v2(s->db, "wql_like", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, s, sql_wql_like,
                                         NULL, NULL, NULL);
         if (rc != SQLITE_OK)
