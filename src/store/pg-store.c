@@ -236,7 +236,7 @@ int pg_read_value(const PGresult *res, int row, int column, CimType type, CimVal
 
 /* --- opening ------------------------------------------------------------------------------------ */
 
-static void notice_ignore(void *userdata, const char *message) {
+void pg_notice_ignore(void *userdata, const char *message) {
 }
 
 static int connect_to(Store *s, SmsError *e) {
@@ -246,8 +246,7 @@ static int connect_to(Store *s, SmsError *e) {
         if (PQstatus(s->conn) != CONNECTION_OK)
                 return sms_error_set(e, SMS_ERROR_FAILED, "cannot connect to the site database: %s",
                                      PQerrorMessage(s->conn));
-        /* "relation already exists, skipping" and the like are not the daemon's to print */
-        PQsetNoticeProcessor(s->conn, notice_ignore, NULL);
+        PQsetNoticeProcessor(s->conn, pg_notice_ignore, NULL);
         return pg_exec(s, "SET client_encoding = 'UTF8'", NULL, NULL, e, "setting up the connection");
 }
 
@@ -408,6 +407,7 @@ static int migrate(Store *s, const char *site_code, SmsError *e) {
 static Store *pg_store_close(Store *s) {
         if (!s)
                 return NULL;
+        (void) pg_store_watch(s, NULL, NULL, NULL, NULL);
         PQfinish(s->conn);
         free(s->location);
         free(s->site_code);
@@ -611,4 +611,5 @@ const StoreBackend store_postgresql_backend = {
         .context_status_set = pg_store_context_status_set,
         .context_status_get = pg_store_context_status_get,
         .context_status_delete = pg_store_context_status_delete,
+        .watch = pg_store_watch,
 };

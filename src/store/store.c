@@ -528,6 +528,11 @@ int sqlite_store_integrity_check(Store *s, SmsError *e) {
         return r;
 }
 
+/* One host writes an SQLite database: no other host's changes to watch. */
+static int sqlite_store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e) {
+        return 0;
+}
+
 /* A path (no "scheme://"): a SQLite database file. */
 static bool sqlite_store_handles(const char *location) {
         return !strstr(location, "://");
@@ -568,4 +573,5 @@ const StoreBackend store_sqlite_backend = {
         .context_status_set = sqlite_store_context_status_set,
         .context_status_get = sqlite_store_context_status_get,
         .context_status_delete = sqlite_store_context_status_delete,
+        .watch = sqlite_store_watch,
 };
