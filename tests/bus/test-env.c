@@ -63,11 +63,23 @@ static char *join(const char *a, const char *b) {
         return s;
 }
 
+static int env_start(TestEnv *env, const char *bus_config, const char *database);
+
 int test_env_start(TestEnv *env) {
-        return test_env_start_with_bus_config(env, "test-bus.conf");
+        return env_start(env, "test-bus.conf", NULL);
 }
 
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config) {
+        return env_start(env, bus_config, NULL);
+}
+
+int test_env_start_sharing(TestEnv *env, const TestEnv *other) {
+        assert_non_null(other->database);
+        return env_start(env, "test-bus.conf", other->database);
+}
+
+/* database: NULL for a new one (test_db_new(), NULL again on SQLite). */
+static int env_start(TestEnv *env, const char *bus_config, const char *database) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         char *bus_path, *listen;
         struct stat st;
@@ -78,7 +90,9 @@ int test_env_start_with_bus_config(TestEnv *env, const char *bus_config) {
         /* Other users (the denied-caller tests run a client as nobody) must reach the socket. */
         chmod(env->dir, 0755);
         env->state_dir = join(env->dir, "state");
-        env->database = test_db_new();
+        env->database = database ? strdup(database) : test_db_new();
+        if (database && !env->database)
+                return -ENOMEM;
         env->content_dir = join(env->dir, "content");
         if (mkdir(env->content_dir, 0755) < 0)
                 return -errno;

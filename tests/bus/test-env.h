@@ -29,6 +29,9 @@ typedef struct TestEnv {
 int test_env_start(TestEnv *env);
 /* The same with another dbus-daemon configuration file from tests/bus/. */
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config);
+/* A second host of the site of `other`, which runs on PostgreSQL: a world of its own (directory,
+ * private bus, smsprovd) whose daemon serves other's database. */
+int test_env_start_sharing(TestEnv *env, const TestEnv *other);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
 /* Sends sig to the daemon and reaps it. After SIGTERM the daemon must have exited 0 (clean
