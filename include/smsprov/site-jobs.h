@@ -33,11 +33,11 @@ struct SiteJob {
 
 /* Fails the jobs a previous run left queued or running (status messages, their ContextIDs in
  * error, their packages reset and their build leftovers removed), then starts the job queue
- * with `n_workers` threads and watches it on `event`. The limits in `site` are used as set (0:
- * the defaults above). */
+ * with `n_workers` threads and watches it on `event`, and with it other hosts' changes to the
+ * site (site_watch_start()). The limits in `site` are used as set (0: the defaults above). */
 int site_jobs_start(Site *site, sd_event *event, unsigned n_workers);
-/* Cancels the running jobs, waits for their work to stop, records them as canceled, and forgets
- * every job (job_removed for each). */
+/* Ends the watch of other hosts' changes, cancels the running jobs, waits for their work to
+ * stop, records them as canceled, and forgets every job (job_removed for each). */
 void site_jobs_stop(Site *site);
 
 /* The spec of a job a caller starts: cancelable, counted against the caller's connection. */

@@ -117,6 +117,13 @@ void site_notify_change_notification(Site *site, const SmsClass *c, const char *
 bool site_hold_notice(Site *site, SiteNotice notice, const SmsClass *c, const char *key, const size_t *changed,
                       size_t n);
 
+/* Changes other hosts of the site make (a site database several hosts share, store_watch()):
+ * reported to the observer as this host's own are, added, changed or removed, so that every host
+ * tells its clients. Watched from site->event: site_jobs_start() starts it and site_jobs_stop()
+ * ends it. Nothing to watch on a database one host writes (SQLite). */
+int site_watch_start(Site *site, SmsError *e);
+void site_watch_stop(Site *site);
+
 #define SITE_DEFAULT_MAX_QUERY_ROWS 100000u
 #define SITE_DEFAULT_MAX_OBJECT_BYTES (1024u * 1024u)
 

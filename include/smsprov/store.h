@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <systemd/sd-event.h>
+
 #include "smsprov/class.h"
 #include "smsprov/error.h"
 #include "smsprov/wql.h"
@@ -66,6 +68,12 @@ int store_object_class(Store *s, const SmsClass *base, const char *key, const Sm
 int store_object_insert(Store *s, SmsObject *o, SmsError *e);
 /* Writes the listed properties of an existing row. Must run inside a transaction. */
 int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
+/* The same, written only while property `guard_index` still holds `guard` in the database: the
+ * comparison is part of the UPDATE, so that of two writers (two hosts of a shared database) that
+ * read the same value only one wins. The other gets VersionMismatch and nothing is written.
+ * For SedoObjectVersion, WMI's optimistic concurrency. */
+int store_object_update_guarded(Store *s, const SmsObject *o, const size_t *indexes, size_t n, size_t guard_index,
+                                const CimValue *guard, SmsError *e);
 int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);
 /* Deletes every row of c (and its descendants), or with `match_index` set (≥ 0) the rows whose
  * property match_index equals `match`. Must run inside a transaction. */
@@ -182,3 +190,33 @@ int store_context_status_set(Store *s, const char *context_id, uint32_t status, 
 int store_context_status_get(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
 int store_context_status_delete(Store *s, const char *context_id, SmsError *e);
 void store_context_status_done(StoreContextStatus *st);
+
+/* --- changes other hosts make --------------------------------------------------------------- */
+
+/* A site database several hosts share (PostgreSQL) tells each host of the rows the others add,
+ * change and remove, once they are committed; a host is never told of its own. */
+typedef enum StoreChangeKind {
+        STORE_CHANGE_ADDED,
+        STORE_CHANGE_CHANGED,
+        STORE_CHANGE_REMOVED,
+        STORE_CHANGE_UNKNOWN, /* a change the store cannot place (`reason` says why) */
+        STORE_CHANGE_LOST,    /* the watch ended: no more changes will come (`reason` says why) */
+} StoreChangeKind;
+
+typedef struct StoreChange {
+        StoreChangeKind kind;
+        const SmsClass *class; /* the concrete class (ADDED, CHANGED, REMOVED) */
+        const char *key;
+        const size_t *changed; /* CHANGED: indexes into class->all of the properties written */
+        size_t n_changed;
+        const char *reason; /* UNKNOWN, LOST */
+} StoreChange;
+
+typedef void (*StoreChangeFunc)(void *userdata, const StoreChange *change);
+
+/* Watches the changes other hosts make, from `event` (the main thread's loop): f is called once
+ * for each row of an object class, and the store's generation moves on with each, so that caches
+ * of what was read go stale. A database no other host shares (SQLite) has nothing to tell: 0,
+ * and f is never called. store_unwatch() (and store_close()) ends it. */
+int store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e);
+void store_unwatch(Store *s);

@@ -303,6 +303,7 @@ static int fail_interrupted(Site *site) {
 
 int site_jobs_start(Site *site, sd_event *event, unsigned n_workers) {
         JobQueueCallbacks callbacks = { .changed = on_job_changed, .finished = on_job_finished, .userdata = site };
+        SmsError e = SMS_ERROR_NULL;
         int r;
 
         if (!site->max_jobs)
@@ -321,10 +322,18 @@ int site_jobs_start(Site *site, sd_event *event, unsigned n_workers) {
         r = sd_event_add_io(event, &site->jobs_source, job_queue_fd(site->jobs), EPOLLIN, on_jobs_ready, site);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the job queue: %m");
+        r = site_watch_start(site, &e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch the site database for other hosts' changes: %s",
+                                e.message ? e.message : strerror(-r));
+                sms_error_clear(&e);
+                return r;
+        }
         return 0;
 }
 
 void site_jobs_stop(Site *site) {
+        site_watch_stop(site);
         site->scrub_source = sd_event_source_disable_unref(site->scrub_source);
         /* Running jobs are canceled; their work removes what it had started (temporary files)
          * and the database records them as canceled. */

@@ -605,11 +605,14 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
 }
 
 /* Writes the changed properties of `o` (plus a new SedoObjectVersion) and an audit row, in one
- * transaction; an object grown past what one object may take on D-Bus is refused. */
-static int commit_changes(Site *site, SmsObject *o, size_t **changed, size_t *n_changed, uint32_t audit_id,
-                          const char *verb, const SiteCaller *caller, SmsError *e) {
+ * transaction; an object grown past what one object may take on D-Bus is refused. With
+ * `versioned` (a Put that named the SedoObjectVersion it read), the row is written only while it
+ * still holds the version o was read with: another host's write in between is VersionMismatch. */
+static int commit_changes(Site *site, SmsObject *o, bool versioned, size_t **changed, size_t *n_changed,
+                          uint32_t audit_id, const char *verb, const SiteCaller *caller, SmsError *e) {
         _cleanup_free_ char *names = NULL;
-        int r;
+        CimValue read_version = {};
+        int sedo = find(o->class, "SedoObjectVersion"), r;
 
         r = sms_object_check_size(o, site->max_object_bytes, e);
         if (r < 0)
@@ -618,14 +621,23 @@ static int commit_changes(Site *site, SmsObject *o, size_t **changed, size_t *n_
         names = join_names(o->class, *changed, *n_changed);
         if (!names)
                 return -ENOMEM;
+        versioned = versioned && sedo >= 0;
+        if (versioned) {
+                r = cim_value_copy(&read_version, &o->values[sedo]);
+                if (r < 0)
+                        return r;
+        }
         r = object_regenerate_sedo(o, changed, n_changed);
-        if (r < 0)
+        if (r >= 0)
+                r = store_begin(site->store, e);
+        if (r < 0) {
+                cim_value_clear(&read_version);
                 return r;
-
-        r = store_begin(site->store, e);
-        if (r < 0)
-                return r;
-        r = store_object_update(site->store, o, *changed, *n_changed, e);
+        }
+        r = versioned ? store_object_update_guarded(site->store, o, *changed, *n_changed, (size_t) sedo,
+                                                    &read_version, e)
+                      : store_object_update(site->store, o, *changed, *n_changed, e);
+        cim_value_clear(&read_version);
         if (r >= 0)
                 r = audit(site, audit_id, caller, o, verb, *names ? names : NULL, e);
         return store_end(site->store, r, e);
@@ -645,9 +657,12 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
         if (r < 0)
                 return r;
 
-        /* The concurrency token first: a stale writer learns that before anything else. */
+        /* The concurrency token first: a stale writer learns that before anything else (and
+         * the UPDATE checks it again, against a host that writes in between). */
+        bool versioned = false;
         for (size_t i = 0; i < n; i++)
                 if (sedo >= 0 && changes[i].index == (size_t) sedo) {
+                        versioned = true;
                         const CimValue *given = &changes[i].value, *stored = &o->values[sedo];
                         if (given->type != CIM_STRING || stored->null || !streq(given->str, stored->str))
                                 return sms_error_set(e, SMS_ERROR_VERSION_MISMATCH,
@@ -693,7 +708,7 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
         if (r < 0)
                 return r;
 
-        r = commit_changes(site, o, &changed, &n_changed, AUDIT_MODIFIED, "modified", caller, e);
+        r = commit_changes(site, o, versioned, &changed, &n_changed, AUDIT_MODIFIED, "modified", caller, e);
         if (r < 0)
                 return r;
         if (ret_changed) {
@@ -726,7 +741,7 @@ int site_object_set_derived(Site *site, const SmsClass *c, const char *key, Site
                 values[i].value = cim_value_null(values[i].value.type);
                 changed[n_changed++] = idx;
         }
-        r = commit_changes(site, o, &changed, &n_changed, AUDIT_MODIFIED, what, caller, e);
+        r = commit_changes(site, o, false, &changed, &n_changed, AUDIT_MODIFIED, what, caller, e);
         if (r < 0)
                 return r;
         if (ret_changed) {
@@ -809,7 +824,8 @@ int site_package_set_source_site(Site *site, const SmsClass *c, const char *key,
                 changed[n_changed++] = (size_t) i;
         }
 
-        r = commit_changes(site, o, &changed, &n_changed, AUDIT_SOURCE_SITE, "set the source site of", caller, e);
+        r = commit_changes(site, o, false, &changed, &n_changed, AUDIT_SOURCE_SITE, "set the source site of", caller,
+                           e);
         if (r < 0)
                 return r;
         if (ret_changed) {

@@ -29,6 +29,13 @@ struct Store {
         char machine_name[256];
         char last_sqlstate[6]; /* of the last statement that failed: pg_error() */
         unsigned char cursor_key[STORE_CURSOR_KEY_SIZE];
+
+        /* store_watch() (pg-watch.c): a connection of its own that LISTENs, non-blocking, read
+         * from the main thread's event loop. */
+        PGconn *listen_conn;
+        sd_event_source *listen_source;
+        StoreChangeFunc watch_func;
+        void *watch_userdata;
 };
 
 /* Parameters of one statement, all sent as text but blobs (binary bytea). */
@@ -70,7 +77,8 @@ int pg_read_value(const PGresult *res, int row, int column, CimType type, CimVal
 int pg_store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
 int pg_store_object_class(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
 int pg_store_object_insert(Store *s, SmsObject *o, SmsError *e);
-int pg_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
+int pg_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, size_t guard_index,
+                           const CimValue *guard, SmsError *e);
 int pg_store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);
 int pg_store_object_delete_all(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e);
 int pg_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes,
@@ -88,3 +96,7 @@ int pg_store_context_status_set(Store *s, const char *context_id, uint32_t statu
                                 SmsError *e);
 int pg_store_context_status_get(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
 int pg_store_context_status_delete(Store *s, const char *context_id, SmsError *e);
+int pg_store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e);
+
+/* The connection's notices ("relation already exists, skipping") are not the daemon's to print. */
+void pg_notice_ignore(void *userdata, const char *message);

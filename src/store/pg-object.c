@@ -207,7 +207,8 @@ int pg_store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         return sms_object_key_format(o, &o->key);
 }
 
-int pg_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e) {
+int pg_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, size_t guard_index,
+                           const CimValue *guard, SmsError *e) {
         const SmsClass *c = o->class;
         _cleanup_(pg_clearp) PGresult *res = NULL;
         _cleanup_(pg_params_done) PgParams p = {};
@@ -236,14 +237,21 @@ int pg_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, 
         sqlbuf_append(&b, " WHERE ");
         store_sql_key_condition(&b, c, (unsigned) n + 1);
         store_sql_discriminator_filter(&b, c, "AND");
+        if (guard)
+                store_sql_guard_condition(&b, c, guard_index, (unsigned) (n + c->n_keys + 1));
         r = pg_params_add_key(&p, c, o->key);
+        if (r >= 0 && guard && !pg_params_add_value(&p, guard))
+                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "%s.%s does not encode", c->name,
+                                  c->all[guard_index]->name);
         if (r >= 0)
                 r = pg_exec_sqlbuf(s, &b, &p, &res, e, "updating an instance");
         else
                 free(b.s);
         if (r < 0)
                 return r;
-        return changed_one_row(res) ? 0 : not_found(e, c, o->key);
+        if (!changed_one_row(res))
+                return guard ? store_guard_mismatch(e, c, guard_index, o->key) : not_found(e, c, o->key);
+        return 0;
 }
 
 int pg_store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e) {

@@ -236,7 +236,7 @@ int pg_read_value(const PGresult *res, int row, int column, CimType type, CimVal
 
 /* --- opening ------------------------------------------------------------------------------------ */
 
-static void notice_ignore(void *userdata, const char *message) {
+void pg_notice_ignore(void *userdata, const char *message) {
 }
 
 static int connect_to(Store *s, SmsError *e) {
@@ -246,8 +246,7 @@ static int connect_to(Store *s, SmsError *e) {
         if (PQstatus(s->conn) != CONNECTION_OK)
                 return sms_error_set(e, SMS_ERROR_FAILED, "cannot connect to the site database: %s",
                                      PQerrorMessage(s->conn));
-        /* "relation already exists, skipping" and the like are not the daemon's to print */
-        PQsetNoticeProcessor(s->conn, notice_ignore, NULL);
+        PQsetNoticeProcessor(s->conn, pg_notice_ignore, NULL);
         return pg_exec(s, "SET client_encoding = 'UTF8'", NULL, NULL, e, "setting up the connection");
 }
 
@@ -408,6 +407,7 @@ static int migrate(Store *s, const char *site_code, SmsError *e) {
 static Store *pg_store_close(Store *s) {
         if (!s)
                 return NULL;
+        (void) pg_store_watch(s, NULL, NULL, NULL, NULL);
         PQfinish(s->conn);
         free(s->location);
         free(s->site_code);
@@ -489,13 +489,18 @@ static uint64_t pg_store_generation(const Store *s) {
 
 /* BEGIN and the site's write lock, as SQLite's BEGIN IMMEDIATE: writes of all hosts take turns. */
 static int pg_store_begin(Store *s, SmsError *e) {
-        char sql[96];
+        char sql[96], timeout[64];
         int r;
 
         if (s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "nested transaction");
         snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%" PRId64 ")", LOCK_WRITE);
         r = pg_exec(s, "BEGIN", NULL, NULL, e, "starting a write");
+        /* SQLite's busy timeout: a write that waits longer is Busy (lock_not_available) */
+        if (r >= 0) {
+                snprintf(timeout, sizeof timeout, "SET LOCAL lock_timeout = %u", STORE_BUSY_TIMEOUT_MSEC);
+                r = pg_exec(s, timeout, NULL, NULL, e, "starting a write");
+        }
         if (r >= 0)
                 r = pg_exec(s, sql, NULL, NULL, e, "waiting for the site's write lock");
         if (r < 0) {
@@ -606,4 +611,5 @@ const StoreBackend store_postgresql_backend = {
         .context_status_set = pg_store_context_status_set,
         .context_status_get = pg_store_context_status_get,
         .context_status_delete = pg_store_context_status_delete,
+        .watch = pg_store_watch,
 };

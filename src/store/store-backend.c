@@ -119,7 +119,12 @@ int store_object_insert(Store *s, SmsObject *o, SmsError *e) {
 }
 
 int store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e) {
-        return STORE_BACKEND(s)->object_update(s, o, indexes, n, e);
+        return STORE_BACKEND(s)->object_update(s, o, indexes, n, 0, NULL, e);
+}
+
+int store_object_update_guarded(Store *s, const SmsObject *o, const size_t *indexes, size_t n, size_t guard_index,
+                                const CimValue *guard, SmsError *e) {
+        return STORE_BACKEND(s)->object_update(s, o, indexes, n, guard_index, guard, e);
 }
 
 int store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e) {
@@ -188,4 +193,12 @@ int store_context_status_get(Store *s, const char *context_id, StoreContextStatu
 
 int store_context_status_delete(Store *s, const char *context_id, SmsError *e) {
         return STORE_BACKEND(s)->context_status_delete(s, context_id, e);
+}
+
+int store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e) {
+        return STORE_BACKEND(s)->watch(s, event, f, userdata, e);
+}
+
+void store_unwatch(Store *s) {
+        (void) STORE_BACKEND(s)->watch(s, NULL, NULL, NULL, NULL);
 }

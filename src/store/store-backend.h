@@ -27,7 +27,9 @@ typedef struct StoreBackend {
         int (*object_load)(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
         int (*object_class)(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
         int (*object_insert)(Store *s, SmsObject *o, SmsError *e);
-        int (*object_update)(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
+        /* store_object_update(), or store_object_update_guarded() with guard not NULL */
+        int (*object_update)(Store *s, const SmsObject *o, const size_t *indexes, size_t n, size_t guard_index,
+                             const CimValue *guard, SmsError *e);
         int (*object_delete)(Store *s, const SmsClass *c, const char *key, SmsError *e);
         int (*object_delete_all)(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e);
         int (*object_enumerate)(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes, size_t *ret_n, SmsError *e);
@@ -45,7 +47,12 @@ typedef struct StoreBackend {
         int (*context_status_set)(Store *s, const char *context_id, uint32_t status, uint32_t progress, uint32_t max_progress, const char *text, int32_t error_code, const char *extended, SmsError *e);
         int (*context_status_get)(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
         int (*context_status_delete)(Store *s, const char *context_id, SmsError *e);
+        /* store_watch(), and with f NULL store_unwatch() */
+        int (*watch)(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e);
 } StoreBackend;
+
+/* How long a write waits for another connection's write lock before it is Busy. */
+#define STORE_BUSY_TIMEOUT_MSEC 5000u
 
 /* The first member of every backend's Store. The nesting of transactions is kept here, above
  * the backends: a backend's begin, commit and rollback see only the outermost ones. */

@@ -51,7 +51,8 @@ void sqlite_store_rollback(Store *s);
 int sqlite_store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
 int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
 int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e);
-int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e);
+int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, size_t guard_index,
+                               const CimValue *guard, SmsError *e);
 int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, SmsError *e);
 int sqlite_store_object_delete_all(Store *s, const SmsClass *c, int match_index, const CimValue *match, SmsError *e);
 int sqlite_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, const SmsClass ***ret_classes, size_t *ret_n, SmsError *e);

@@ -278,7 +278,8 @@ int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e) {
         return sms_object_key_format(o, &o->key);
 }
 
-int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, SmsError *e) {
+int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *indexes, size_t n, size_t guard_index,
+                               const CimValue *guard, SmsError *e) {
         const SmsClass *c = o->class;
         sqlite3_stmt *st = NULL;
         SqlBuf b = {};
@@ -300,17 +301,23 @@ int sqlite_store_object_update(Store *s, const SmsObject *o, const size_t *index
         sqlbuf_append(&b, " WHERE ");
         store_sql_key_condition(&b, c, (unsigned) n + 1);
         store_sql_discriminator_filter(&b, c, "AND");
+        if (guard)
+                store_sql_guard_condition(&b, c, guard_index, (unsigned) (n + c->n_keys + 1));
         r = sqlbuf_prepare(s, &b, 0, &st, "preparing an update", e);
         if (r < 0)
                 return r;
         rc = bind_key(st, (int) n + 1, c, o->key);
         for (size_t i = 0; rc == SQLITE_OK && i < n; i++)
                 rc = store_bind_value(st, (int) i + 1, &o->values[indexes[i]]);
+        if (rc == SQLITE_OK && guard)
+                rc = store_bind_value(st, (int) (n + c->n_keys + 1), guard);
         if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
                 return store_error(s, rc, e, "updating an instance");
+        if (sqlite3_changes(s->db) != 1 && guard)
+                return store_guard_mismatch(e, c, guard_index, o->key);
         if (sqlite3_changes(s->db) != 1)
                 return sms_error_set(e, SMS_ERROR_NOT_FOUND, "no %s with key " SMS_QUOTE_FMT, c->name,
                                      SMS_QUOTE(o->key));

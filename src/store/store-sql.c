@@ -95,3 +95,17 @@ int store_open_check(const char *site_code, SmsError *e) {
                                      "site code '%s' is not 3 characters of A-Z and 0-9", site_code);
         return 0;
 }
+
+void store_sql_guard_condition(SqlBuf *b, const SmsClass *c, size_t guard_index, unsigned n) {
+        sqlbuf_append(b, " AND ");
+        sqlbuf_append_identifier(b, sms_property_column(c->all[guard_index]));
+        sqlbuf_append(b, b->dollar_params ? " IS NOT DISTINCT FROM " : " IS ");
+        sqlbuf_append_param(b, n);
+}
+
+int store_guard_mismatch(SmsError *e, const SmsClass *c, size_t guard_index, const char *key) {
+        return sms_error_set(e, SMS_ERROR_VERSION_MISMATCH,
+                             "%s " SMS_QUOTE_FMT " was changed by someone else since it was read (its %s is not "
+                             "what it was); read it again",
+                             c->name, SMS_QUOTE(key), c->all[guard_index]->name);
+}

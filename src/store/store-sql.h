@@ -37,6 +37,12 @@ void store_sql_key_columns(SqlBuf *b, const SmsClass *c);
  * nothing for a table of one class. */
 void store_sql_discriminator_filter(SqlBuf *b, const SmsClass *c, const char *conj);
 
+/* " AND "column" IS ?N" (SQLite) or "IS NOT DISTINCT FROM $N" (PostgreSQL): the guard of
+ * store_object_update_guarded() on property guard_index, bound as parameter n. */
+void store_sql_guard_condition(SqlBuf *b, const SmsClass *c, size_t guard_index, unsigned n);
+/* The VersionMismatch of a guarded update that found the guard changed. */
+int store_guard_mismatch(SmsError *e, const SmsClass *c, size_t guard_index, const char *key);
+
 /* Cursors (store-page.c) signed under a site's cursor key of STORE_CURSOR_KEY_SIZE bytes: the
  * store.h functions of these names, for any backend. */
 #define STORE_CURSOR_KEY_SIZE 32

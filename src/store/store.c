@@ -361,7 +361,7 @@ int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsE
         if (rc != SQLITE_OK)
                 return store_error(s, rc, e, path);
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_busy_timeout(s->db, (int) STORE_BUSY_TIMEOUT_MSEC);
 
         /* synchronous=FULL: a committed write survives a power cut too, not only a crash. */
         r = exec(s,
@@ -425,7 +425,7 @@ int sqlite_store_reader_open(Store *s, SmsError *e) {
         if (rc != SQLITE_OK)
                 return store_error(s, rc, e, s->path);
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_busy_timeout(s->db, (int) STORE_BUSY_TIMEOUT_MSEC);
         rc = sqlite3_create_function_v2(s->db, "wql_like", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, s, sql_wql_like,
                                         NULL, NULL, NULL);
         if (rc != SQLITE_OK)
@@ -528,6 +528,11 @@ int sqlite_store_integrity_check(Store *s, SmsError *e) {
         return r;
 }
 
+/* One host writes an SQLite database: no other host's changes to watch. */
+static int sqlite_store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e) {
+        return 0;
+}
+
 /* A path (no "scheme://"): a SQLite database file. */
 static bool sqlite_store_handles(const char *location) {
         return !strstr(location, "://");
@@ -568,4 +573,5 @@ const StoreBackend store_sqlite_backend = {
         .context_status_set = sqlite_store_context_status_set,
         .context_status_get = sqlite_store_context_status_get,
         .context_status_delete = sqlite_store_context_status_delete,
+        .watch = sqlite_store_watch,
 };

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "test-env.h"
+#include "../helpers/test-db.h"
 
 static void sleep_ms(unsigned ms) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
@@ -62,11 +63,23 @@ static char *join(const char *a, const char *b) {
         return s;
 }
 
+static int env_start(TestEnv *env, const char *bus_config, const char *database);
+
 int test_env_start(TestEnv *env) {
-        return test_env_start_with_bus_config(env, "test-bus.conf");
+        return env_start(env, "test-bus.conf", NULL);
 }
 
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config) {
+        return env_start(env, bus_config, NULL);
+}
+
+int test_env_start_sharing(TestEnv *env, const TestEnv *other) {
+        assert_non_null(other->database);
+        return env_start(env, "test-bus.conf", other->database);
+}
+
+/* database: NULL for a new one (test_db_new(), NULL again on SQLite). */
+static int env_start(TestEnv *env, const char *bus_config, const char *database) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         char *bus_path, *listen;
         struct stat st;
@@ -77,6 +90,9 @@ int test_env_start_with_bus_config(TestEnv *env, const char *bus_config) {
         /* Other users (the denied-caller tests run a client as nobody) must reach the socket. */
         chmod(env->dir, 0755);
         env->state_dir = join(env->dir, "state");
+        env->database = database ? strdup(database) : test_db_new();
+        if (database && !env->database)
+                return -ENOMEM;
         env->content_dir = join(env->dir, "content");
         if (mkdir(env->content_dir, 0755) < 0)
                 return -errno;
@@ -164,13 +180,16 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
             asprintf(&argv[n++], "--osd-bin-root=%s/osd-bin", env->dir) < 0 ||
             asprintf(&argv[n++], "--test-hold-dir=%s", env->hold_dir) < 0)
                 abort();
+        if (env->database && asprintf(&argv[n++], "--database=%s", env->database) < 0)
+                abort();
+        size_t n_allocated = n;
         argv[n++] = "--site-code=LAB";
         argv[n++] = "--log-level=warning";
         for (const char *const *a = extra_args; a && *a && n < 30; a++)
                 argv[n++] = (char *) *a;
         argv[n] = NULL;
         env->daemon_pid = spawn(argv);
-        for (size_t i = 1; i < 8; i++)
+        for (size_t i = 1; i < n_allocated; i++)
                 free(argv[i]);
 
         if (!env->bus) {
@@ -247,6 +266,7 @@ int test_env_stop(TestEnv *env) {
         free(env->state_dir);
         free(env->content_dir);
         free(env->hold_dir);
+        free(env->database);
         *env = (TestEnv) {};
         return r;
 }
@@ -270,6 +290,12 @@ void test_env_check_database(const TestEnv *env) {
         sqlite3 *db;
         sqlite3_stmt *st;
 
+        if (env->database) {
+                /* PostgreSQL checks its own pages; what a test can ask is that the site answers. */
+                test_db_exec(env->database, "SELECT site_code FROM site WHERE id = 1");
+                free(path);
+                return;
+        }
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);

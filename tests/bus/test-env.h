@@ -17,15 +17,21 @@ typedef struct TestEnv {
         char *state_dir;
         char *content_dir;
         char *hold_dir;     /* the daemon's --test-hold-dir (test points, below) */
+        char *database;     /* --database: a new PostgreSQL database when the test runs under
+                             * tests/helpers/pg-server.sh (test-db.h); NULL: site.db in state_dir */
         pid_t dbus_pid;
         pid_t daemon_pid;
         sd_bus *bus;        /* a client connection */
 } TestEnv;
 
-/* Starts dbus-daemon and smsprovd (path from $SMSPROVD) with site code LAB. */
+/* Starts dbus-daemon and smsprovd (path from $SMSPROVD) with site code LAB, on a new PostgreSQL
+ * database of its own when $SMSPROV_TEST_POSTGRESQL is set (tests/helpers/pg-server.sh). */
 int test_env_start(TestEnv *env);
 /* The same with another dbus-daemon configuration file from tests/bus/. */
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config);
+/* A second host of the site of `other`, which runs on PostgreSQL: a world of its own (directory,
+ * private bus, smsprovd) whose daemon serves other's database. */
+int test_env_start_sharing(TestEnv *env, const TestEnv *other);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
 /* Sends sig to the daemon and reaps it. After SIGTERM the daemon must have exited 0 (clean
@@ -38,7 +44,7 @@ char *test_env_content_path(const TestEnv *env, const char *name);
 /* Writes a small file with the given text into the content root and returns its path. */
 char *test_env_make_file(const TestEnv *env, const char *name, const char *text);
 /* Opens the site database in the state directory and fails the test unless PRAGMA
- * integrity_check answers "ok". */
+ * integrity_check answers "ok"; on PostgreSQL, unless the site row can be read. */
 void test_env_check_database(const TestEnv *env);
 /* How many files below dir the find(1) expression matches (999 when find's output cannot be
  * read), e.g. test_count_files(dir, "-name '.*tmp-*'"). */

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "../helpers/test-db.h"
 #include "../helpers/wim-gen.h"
 #include "smsprov/macro.h"
 #include "smsprov/site-distribution.h"
@@ -113,6 +114,7 @@ static void forget_events(Recorder *r) {
 
 typedef struct Fixture {
         char dir[64];
+        char *database; /* PostgreSQL (test-db.h), NULL on SQLite */
         char *content, *dps, *hold, *dp_root[2], *nal[2];
         int hold_fd;
         Site site;
@@ -149,7 +151,9 @@ static int setup(void **state) {
                                      i + 1) > 0);
         }
 
-        assert_int_equal(site_open(&f->site, site_dir, "LAB", &e), 0);
+        f->database = test_db_new();
+        if (site_open_at(&f->site, site_dir, f->database, "LAB", &e) < 0)
+                fail_msg("site_open_at: %s", e.message);
         assert_int_equal(site_add_root(&f->site, SITE_ROOT_CONTENT, f->content, &e), 0);
         assert_int_equal(site_add_root(&f->site, SITE_ROOT_DP, f->dps, &e), 0);
         f->site.observer = &recording_observer;
@@ -181,6 +185,7 @@ static int teardown(void **state) {
         free(f->content);
         free(f->dps);
         free(f->hold);
+        free(f->database);
         free(f);
         return 0;
 }
@@ -560,6 +565,15 @@ static void refuse_jobs(Fixture *f, bool refuse) {
         _cleanup_free_ char *db = path_in(f->dir, "state/site.db");
         sqlite3 *raw = NULL;
 
+        if (f->database) {
+                test_db_exec(f->database,
+                             refuse ? "CREATE FUNCTION refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS "
+                                      "$$BEGIN RAISE EXCEPTION 'no more jobs'; END$$; "
+                                      "CREATE TRIGGER refuse_jobs BEFORE INSERT ON job "
+                                      "FOR EACH ROW EXECUTE FUNCTION refuse_jobs()"
+                                    : "DROP TRIGGER refuse_jobs ON job; DROP FUNCTION refuse_jobs()");
+                return;
+        }
         assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
         assert_int_equal(sqlite3_exec(raw,
                                       refuse ? "CREATE TRIGGER refuse_jobs BEFORE INSERT ON job "

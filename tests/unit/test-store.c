@@ -539,6 +539,160 @@ static void test_provider_names_this_host(void **state) {
         sms_object_free(o);
 }
 
+/* SedoObjectVersion is checked inside the UPDATE: a writer that read the row before another
+ * wrote it (two hosts of one site database) is VersionMismatch and writes nothing, however late
+ * it comes to write. */
+static void test_update_guarded_by_version(void **state) {
+        Fixture *f = *state;
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        _cleanup_free_ char *key = create_boot_image(f, "guarded");
+        _cleanup_(sms_object_freep) SmsObject *stale = NULL, *now = NULL;
+        SiteCaller caller = { .uid = 0 };
+        SmsError e = SMS_ERROR_NULL;
+        size_t sedo = (size_t) sms_class_find_property(boot, "SedoObjectVersion");
+        size_t description = (size_t) sms_class_find_property(boot, "Description");
+        CimValue read_version = {};
+
+        /* Read by one writer; then another writes. */
+        assert_int_equal(site_object_load(&f->site, boot, key, &stale, &e), 0);
+        assert_int_equal(cim_value_copy(&read_version, &stale->values[sedo]), 0);
+        SiteChange first = change_string(boot, "Description", "first");
+        assert_int_equal(site_object_put(&f->site, boot, key, &first, 1, &caller, NULL, NULL, &e), 0);
+        cim_value_clear(&first.value);
+
+        /* The first writer comes to write what it read. */
+        cim_value_clear(&stale->values[description]);
+        assert_int_equal(cim_value_set_string(&stale->values[description], "lost"), 0);
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        assert_true(store_object_update_guarded(f->site.store, stale, &description, 1, sedo, &read_version, &e) < 0);
+        assert_int_equal(e.code, SMS_ERROR_VERSION_MISMATCH);
+        sms_error_clear(&e);
+        store_rollback(f->site.store);
+        assert_int_equal(site_object_load(&f->site, boot, key, &now, &e), 0);
+        assert_string_equal(value(now, "Description")->str, "first");
+
+        /* With the version as it is now, the write is made. */
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        assert_int_equal(store_object_update_guarded(f->site.store, stale, &description, 1, sedo, &now->values[sedo], &e),
+                         0);
+        assert_int_equal(store_commit(f->site.store, &e), 0);
+        cim_value_clear(&read_version);
+}
+
+/* --- two hosts on one site database ------------------------------------------------------------- */
+
+typedef struct Recorder {
+        char *events[16];
+        size_t n;
+} Recorder;
+
+static void record(Recorder *r, const char *what, const SmsClass *c, const char *key, const char *property) {
+        assert_true(r->n < ELEMENTSOF(r->events));
+        assert_true(asprintf(&r->events[r->n++], "%s %s %s%s%s", what, c->name, key, property ? " " : "",
+                             property ? property : "") > 0);
+}
+
+static void on_added(void *ud, const SmsClass *c, const char *key) {
+        record(ud, "added", c, key, NULL);
+}
+
+static void on_changed(void *ud, const SmsClass *c, const char *key, const size_t *changed, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                record(ud, "changed", c, key, c->all[changed[i]]->name);
+}
+
+static void on_removed(void *ud, const SmsClass *c, const char *key) {
+        record(ud, "removed", c, key, NULL);
+}
+
+static const SiteObserver recording_observer = {
+        .object_added = on_added,
+        .object_changed = on_changed,
+        .object_removed = on_removed,
+};
+
+/* A second host of the fixture's site, watching it from a loop of its own. */
+typedef struct Host {
+        Site site;
+        sd_event *event;
+        Recorder rec;
+} Host;
+
+static void host_watch(Host *h, Site *site) {
+        SmsError e = SMS_ERROR_NULL;
+
+        assert_int_equal(sd_event_new(&h->event), 0);
+        site->event = h->event;
+        site->observer = &recording_observer;
+        site->observer_data = &h->rec;
+        if (site_watch_start(site, &e) < 0)
+                fail_msg("site_watch_start: %s", e.message);
+}
+
+/* Runs the host's loop until it has recorded n events: each comes as its socket turns readable. */
+static void host_wait(Host *h, size_t n) {
+        while (h->rec.n < n)
+                assert_true(sd_event_run(h->event, 300ULL * 1000000ULL) > 0);
+}
+
+static void host_done(Host *h, Site *site) {
+        site_watch_stop(site);
+        site->event = NULL;
+        sd_event_unref(h->event);
+        for (size_t i = 0; i < h->rec.n; i++)
+                free(h->rec.events[i]);
+}
+
+/* What one host commits reaches the other's observer, added, changed (the properties written)
+ * and removed; a host is never told of its own writes. On SQLite one host writes the database:
+ * there is nothing to watch, and the test has nothing to show. */
+static void test_other_hosts_changes(void **state) {
+        Fixture *f = *state;
+        const SmsClass *boot = sms_model_find_class("SMS_BootImagePackage");
+        SiteCaller caller = { .uid = 0 };
+        SmsError e = SMS_ERROR_NULL;
+        Host a = {}, b = {};
+        char expect[128];
+
+        if (!f->database) {
+                assert_int_equal(store_watch(f->site.store, NULL, NULL, NULL, &e), 0);
+                return;
+        }
+        if (site_open_at(&b.site, f->dir, f->database, NULL, &e) < 0)
+                fail_msg("site_open_at: %s", e.message);
+        host_watch(&a, &f->site);
+        host_watch(&b, &b.site);
+
+        /* Host a creates (its own write), host b hears of it. */
+        _cleanup_free_ char *key = create_boot_image(f, "two hosts");
+        host_wait(&b, 1);
+        snprintf(expect, sizeof expect, "added SMS_BootImagePackage %s", key);
+        assert_string_equal(b.rec.events[0], expect);
+
+        /* Host b changes it: what host a hears first is that, not its own create, which the
+         * database delivered to it before (notifications come in commit order). */
+        SiteChange ch = change_string(boot, "Description", "from b");
+        assert_int_equal(site_object_put(&b.site, boot, key, &ch, 1, &caller, NULL, NULL, &e), 0);
+        cim_value_clear(&ch.value);
+        host_wait(&a, 1);
+        assert_non_null(strstr(a.rec.events[0], "changed SMS_BootImagePackage "));
+        host_wait(&a, 2);
+        snprintf(expect, sizeof expect, "changed SMS_BootImagePackage %s Description", key);
+        assert_string_equal(a.rec.events[0], expect);
+        snprintf(expect, sizeof expect, "changed SMS_BootImagePackage %s SedoObjectVersion", key);
+        assert_string_equal(a.rec.events[1], expect);
+
+        /* Host a deletes it; host b hears that after what it heard before. */
+        assert_int_equal(site_object_delete(&f->site, boot, key, &caller, &e), 0);
+        host_wait(&b, 2);
+        snprintf(expect, sizeof expect, "removed SMS_BootImagePackage %s", key);
+        assert_string_equal(b.rec.events[1], expect);
+
+        host_done(&a, &f->site);
+        host_done(&b, &b.site);
+        site_close(&b.site);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_load, setup, teardown),
@@ -551,6 +705,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reopen_and_site_code, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nested_transactions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_provider_names_this_host, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_update_guarded_by_version, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_other_hosts_changes, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

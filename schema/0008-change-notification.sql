@@ -1,0 +1,4 @@
+-- Changes one host makes, seen by the others (issue 16): on PostgreSQL, triggers announce every
+-- row of an object class added, changed or removed (schema/postgresql/0008-change-notification.sql)
+-- to the LISTEN connection of each host. An SQLite database has one host: nothing to announce,
+-- and this migration only keeps the numbering of both dialects the same.
