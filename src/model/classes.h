@@ -16,5 +16,7 @@ extern SmsClass sms_class_dp_info;
 extern SmsClass sms_class_distribution_point;
 extern SmsClass sms_class_distribution_status;
 extern SmsClass sms_class_schedule_methods;
+extern SmsClass sms_class_driver;
+extern SmsClass sms_class_driver_ref;
 
 extern SmsClass *const sms_model_class_table[];
