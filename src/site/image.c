@@ -15,6 +15,7 @@
 #include "smsprov/macro.h"
 #include "smsprov/site-distribution.h"
 #include "smsprov/site-image.h"
+#include "smsprov/site-writes.h"
 #include "smsprov/site-jobs.h"
 #include "smsprov/site-schedule.h"
 #include "util/log.h"
@@ -829,6 +830,7 @@ int site_image_create_commit(SiteImageCreate *ic, char **ret_key, uint64_t *ret_
         site_changes_free(derived, n_derived);
         if (r < 0)
                 return r;
+        site_note_referenced_drivers(site, c, key, ic->changes, ic->n_changes, &ic->caller);
         if (!ic->extract)
                 update_image_information(site, c, key, &ic->read->info, ic->read->display_path);
         site_schedule_update(site, c, key);
