@@ -124,17 +124,23 @@ int site_driver_import_new(Site *site, const char *driver_path, const char *inf_
 /* Opens `relative` beneath dir_fd (never leaving it), each component matched without regard to
  * case when its exact spelling is not there: INFs name files as Windows matches them. Returns the
  * fd or a negative errno. */
-static int open_beneath_nocase(int dir_fd, const char *relative, int flags) {
+static int open_beneath_nocase(int dir_fd, const char *relative, int flags, char **ret_found) {
         _cleanup_close_ int cur = -1;
-        _cleanup_free_ char *copy = NULL;
+        _cleanup_free_ char *copy = NULL, *spelled = NULL;
         char *component, *rest;
         int fd;
 
         fd = path_open_beneath(dir_fd, relative, flags);
-        if (fd != -ENOENT)
+        if (fd != -ENOENT) {
+                if (fd >= 0 && ret_found && !(*ret_found = strdup(relative))) {
+                        close(fd);
+                        return -ENOMEM;
+                }
                 return fd;
+        }
         copy = strdup(relative);
-        if (!copy)
+        spelled = calloc(1, strlen(relative) + 1);
+        if (!copy || !spelled)
                 return -ENOMEM;
         cur = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         if (cur < 0)
@@ -171,23 +177,30 @@ static int open_beneath_nocase(int dir_fd, const char *relative, int flags) {
                         return fd;
                 close(cur);
                 cur = fd;
+                /* Same length: the match differs in case only. */
+                strcat(strcat(spelled, *spelled ? "/" : ""), found);
         }
+        if (ret_found)
+                *ret_found = TAKE_PTR(spelled);
         return TAKE_FD(cur);
 }
 
 static int read_inf(DriverImport *d, int dir_fd, char **ret_data, size_t *ret_size, SmsError *e) {
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ char *data = NULL, *found = NULL;
         struct stat st;
         size_t done = 0;
 
-        fd = open_beneath_nocase(dir_fd, d->inf_file, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        fd = open_beneath_nocase(dir_fd, d->inf_file, O_RDONLY | O_NOCTTY | O_NONBLOCK, &found);
         if (fd == -EXDEV || fd == -ELOOP)
                 return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED, "INFFile %s leads out of DriverPath %s",
                                      d->inf_file, d->driver_path);
         if (fd < 0)
                 return sms_error_set(e, fd == -ENOENT ? SMS_ERROR_INVALID_PARAMETER : SMS_ERROR_FAILED,
                                      "INFFile %s in %s: %s", d->inf_file, d->driver_path, strerror(-fd));
+        /* DriverINFFile and the copy spell it as the folder does. */
+        free(d->inf_file);
+        d->inf_file = TAKE_PTR(found);
         if (fstat(fd, &st) < 0)
                 return sms_error_set_errno(e, errno, "INFFile %s", d->inf_file);
         if (!S_ISREG(st.st_mode))
@@ -268,7 +281,7 @@ static int stage_file(DriverImport *d, int dir_fd, int staging_fd, const char *i
                 return -ENOMEM;
         if (fstatat(staging_fd, relative, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return 1;
-        fd = open_beneath_nocase(dir_fd, relative, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        fd = open_beneath_nocase(dir_fd, relative, O_RDONLY | O_NOCTTY | O_NONBLOCK, NULL);
         if (fd == -ENOENT && optional)
                 return 0;
         if (fd == -EXDEV || fd == -ELOOP)
