@@ -273,16 +273,28 @@ int verb_boot_image_add_driver(Ctl *c, int argc, char **argv) {
         if (r < 0)
                 return r;
         for (int i = 2; i < argc; i++) {
+                _cleanup_(json_object_putp) json_object *source = NULL;
                 _cleanup_free_ char *path = NULL;
                 char *colon = strchr(argv[i], ':'), *end = NULL;
                 json_object *d;
                 unsigned long id;
 
                 errno = 0;
-                id = colon ? strtoul(argv[i], &end, 10) : 0;
-                if (!colon || end != colon || errno || id > UINT32_MAX || !colon[1])
-                        return ctl_usage("'%s' is not ID:PATH (the SMS_Driver CI_ID and the driver's folder)", argv[i]);
-                path = ctl_absolute_path(colon + 1);
+                id = strtoul(argv[i], &end, 10);
+                if (end == argv[i] || end != (colon ? colon : argv[i] + strlen(argv[i])) || errno || id > UINT32_MAX ||
+                    argv[i][0] == '-' || (colon && !colon[1]))
+                        return ctl_usage("'%s' is not a CI_ID of the driver catalog (or CI_ID:PATH)", argv[i]);
+                if (colon)
+                        path = ctl_absolute_path(colon + 1);
+                else {
+                        /* The driver's own copy, as the SDK's sample takes ContentSourcePath. */
+                        char key[16];
+                        snprintf(key, sizeof key, "%lu", id);
+                        r = ctl_get_json(c, "SMS_Driver", key, "ContentSourcePath", &source);
+                        if (r < 0)
+                                return r;
+                        path = strdup(json_object_get_string(source));
+                }
                 if (!path)
                         return ctl_oom();
                 /* A driver already referenced gets the new path. */
