@@ -21,7 +21,8 @@ status=$?
 echo "$out" | sed 's/^/    | /'
 [ $status -eq 0 ] && ok "README examples run" || not_ok "README examples failed with status $status"
 for want in 's "LAB"' 'Boot image (x64)' 'u 256' 'refused, as it should be' 'WBEM_E_VALUE_OUT_OF_RANGE' \
-        'Windows 11 Enterprise' '"MessageID" u 30000' 'a(oa{sv})s 2 "/org/smsprov/Provider1/'; do
+        'Windows 11 Enterprise' '"MessageID" u 30000' 'a(oa{sv})s 2 "/org/smsprov/Provider1/' \
+        's "Net"' 'SMS_BootImagePackage_DriverRef/' 'Contoso Gigabit Adapter'; do
         case "$out" in *"$want"*) ok "output shows $want" ;; *) not_ok "output lacks $want" ;; esac
 done
 
