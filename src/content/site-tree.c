@@ -91,8 +91,6 @@ int content_site_publish(const char *site_lib, const char *package_id, uint32_t 
 int content_site_unpublish(const char *site_lib, const char *package_id, SmsError *e) {
         _cleanup_(content_lib_close) ContentLib lib = CONTENT_LIB_NULL;
         _cleanup_close_ int datalib_fd = -1;
-        ContentTree t = CONTENT_TREE_NULL;
-        char infix[CONTENT_PACKAGE_ID_MAX + 2];
         int r;
 
         r = content_check_package_id(package_id, e);
@@ -101,17 +99,8 @@ int content_site_unpublish(const char *site_lib, const char *package_id, SmsErro
         r = open_lib(site_lib, &lib, &datalib_fd, e);
         if (r < 0)
                 return r;
-        /* Out of sight in one rename, then removed. */
-        t.parent_fd = datalib_fd;
-        snprintf(infix, sizeof infix, "%s-", package_id);
-        r = content_tmp_name_new(infix, t.name);
+        r = content_tree_remove(datalib_fd, package_id);
         if (r < 0)
-                return sms_error_set_errno(e, r, "%s/DataLib", site_lib);
-        if (renameat(datalib_fd, package_id, datalib_fd, t.name) == 0)
-                t.exists = true;
-        else if (errno != ENOENT)
-                return sms_error_set_errno(e, errno, "%s/DataLib/%s", site_lib, package_id);
-        content_tree_done(&t);
-        (void) fsync(datalib_fd);
+                return sms_error_set_errno(e, r, "%s/DataLib/%s", site_lib, package_id);
         return content_gc_lib(&lib, package_id, 0, e);
 }

@@ -24,17 +24,6 @@
 #define WALK_DEPTH_MAX 32
 #define WALK_FILES_MAX 100000
 
-typedef struct InfList {
-        char **paths;
-        size_t n, allocated;
-} InfList;
-
-static void inf_list_done(InfList *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->paths[i]);
-        free(l->paths);
-}
-
 static int compare_paths(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
@@ -45,7 +34,7 @@ static bool is_inf(const char *name) {
 }
 
 /* Every .inf file below `dir`, symlinks not followed. */
-static int walk(const char *dir, unsigned depth, InfList *l) {
+static int walk(const char *dir, unsigned depth, StrList *l) {
         DIR *d;
         int r = 0;
 
@@ -68,24 +57,10 @@ static int walk(const char *dir, unsigned depth, InfList *l) {
                         continue;
                 if (S_ISDIR(st.st_mode))
                         r = walk(path, depth + 1, l);
-                else if (S_ISREG(st.st_mode) && is_inf(de->d_name)) {
-                        if (l->n >= WALK_FILES_MAX) {
-                                r = ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "more than %u INF files below %s",
-                                               WALK_FILES_MAX, dir);
-                                break;
-                        }
-                        if (l->n == l->allocated) {
-                                size_t k = l->allocated ? l->allocated * 2 : 16;
-                                char **p = realloc(l->paths, k * sizeof(char *));
-                                if (!p) {
-                                        r = ctl_oom();
-                                        break;
-                                }
-                                l->paths = p;
-                                l->allocated = k;
-                        }
-                        l->paths[l->n++] = TAKE_PTR(path);
-                }
+                else if (S_ISREG(st.st_mode) && is_inf(de->d_name))
+                        r = l->n >= WALK_FILES_MAX ? ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED,
+                                                                "more than %u INF files below %s", WALK_FILES_MAX, dir)
+                                                   : strlist_add_take(l, TAKE_PTR(path));
         }
         closedir(d);
         return r;
@@ -127,7 +102,7 @@ static int import_one(Ctl *c, const char *inf, json_object *out) {
 }
 
 int verb_driver_import(Ctl *c, int argc, char **argv) {
-        _cleanup_(inf_list_done) InfList l = {};
+        _cleanup_(strlist_done) StrList l = {};
         _cleanup_(json_object_putp) json_object *out = c->json ? json_object_new_array() : NULL;
         _cleanup_free_ char *path = ctl_absolute_path(argv[1]);
         struct stat st;
@@ -144,18 +119,17 @@ int verb_driver_import(Ctl *c, int argc, char **argv) {
                         return r;
                 if (l.n == 0)
                         return ctl_errorf(CTL_EXIT_NOT_FOUND, CTL_ERROR_NOT_FOUND, "no .inf file below %s", argv[1]);
-                qsort(l.paths, l.n, sizeof(char *), compare_paths);
+                qsort(l.l, l.n, sizeof(char *), compare_paths);
         } else if (is_inf(path)) {
-                l.paths = calloc(1, sizeof(char *));
-                if (!l.paths || !(l.paths[0] = strdup(path)))
-                        return ctl_oom();
-                l.n = l.allocated = 1;
+                r = strlist_add_take(&l, strdup(path));
+                if (r < 0)
+                        return r;
         } else
                 return ctl_usage("%s is neither a folder nor an .inf file", argv[1]);
 
         /* Every INF is tried; one that fails is reported and the rest go on. */
         for (size_t i = 0; i < l.n; i++) {
-                r = import_one(c, l.paths[i], out);
+                r = import_one(c, l.l[i], out);
                 if (r < 0) {
                         failed++;
                         last = r;
@@ -171,23 +145,6 @@ int verb_driver_import(Ctl *c, int argc, char **argv) {
         return last;
 }
 
-/* A WQL string literal: quotes and backslashes escaped. */
-static char *wql_string(const char *s) {
-        char *q = malloc(strlen(s) * 2 + 3), *w = q;
-
-        if (!q)
-                return NULL;
-        *w++ = '\'';
-        for (; *s; s++) {
-                if (*s == '\'' || *s == '\\')
-                        *w++ = *s == '\'' ? '\'' : '\\';
-                *w++ = *s;
-        }
-        *w++ = '\'';
-        *w = 0;
-        return q;
-}
-
 /* Appends "AND <property> = <literal>" (for arrays WQL's "any element equals"). */
 static int where_add(char **where, const char *property, const char *value) {
         _cleanup_free_ char *literal = NULL;
@@ -195,7 +152,7 @@ static int where_add(char **where, const char *property, const char *value) {
 
         if (!value)
                 return 0;
-        literal = wql_string(value);
+        literal = ctl_wql_quote(value);
         if (!literal || asprintf(&grown, "%s%s%s = %s", *where ? *where : "", *where ? " AND " : "", property,
                                  literal) < 0)
                 return ctl_oom();

@@ -32,35 +32,7 @@ static const PackageKind os_install = { "SMS_OperatingSystemInstallPackage", "Pk
 #define DP_CLASS "SMS_DistributionPointInfo"
 #define DP_STATUS_CLASS "SMS_PackageStatusDistPointsSummarizer"
 
-/* A growing NULL-terminated list of strings. */
-typedef struct StrList {
-        char **l;
-        size_t n;
-} StrList;
-
-static void strlist_done(StrList *s) {
-        strv_free(s->l);
-        *s = (StrList) {};
-}
-
-static int strlist_add_take(StrList *s, char *item) {
-        char **l;
-
-        if (!item)
-                return ctl_oom();
-        l = realloc(s->l, (s->n + 2) * sizeof(char *));
-        if (!l) {
-                free(item);
-                return ctl_oom();
-        }
-        s->l = l;
-        s->l[s->n++] = item;
-        s->l[s->n] = NULL;
-        return 0;
-}
-
-static int strlist_addf(StrList *s, const char *fmt, ...) _printf_(2, 3);
-static int strlist_addf(StrList *s, const char *fmt, ...) {
+int strlist_addf(StrList *s, const char *fmt, ...) {
         va_list ap;
         char *item = NULL;
         int r;
@@ -69,22 +41,6 @@ static int strlist_addf(StrList *s, const char *fmt, ...) {
         r = vasprintf(&item, fmt, ap);
         va_end(ap);
         return strlist_add_take(s, r < 0 ? NULL : item);
-}
-
-/* A WQL string literal: single quotes, with a quote or a backslash inside escaped by a backslash. */
-static char *wql_quote(const char *s) {
-        char *q = malloc(2 * strlen(s) + 3), *w = q;
-        if (!q)
-                return NULL;
-        *w++ = '\'';
-        for (; *s; s++) {
-                if (*s == '\'' || *s == '\\')
-                        *w++ = '\\';
-                *w++ = *s;
-        }
-        *w++ = '\'';
-        *w = 0;
-        return q;
 }
 
 /* --- packages ---------------------------------------------------------------------------------- */
@@ -464,7 +420,7 @@ int verb_dp_list(Ctl *c, int argc, char **argv) {
 /* A distribution point by its NALPath or its ServerName: its NALPath, SiteCode and object path. */
 static int dp_resolve(Ctl *c, const char *dp, char **ret_nal_path, char **ret_site_code, char **ret_path) {
         _cleanup_(json_object_putp) json_object *rows = NULL;
-        _cleanup_free_ char *quoted = wql_quote(dp), *wql = NULL;
+        _cleanup_free_ char *quoted = ctl_wql_quote(dp), *wql = NULL;
         json_object *row, *nal, *site, *path;
         int r;
 
@@ -534,7 +490,7 @@ int verb_distribute(Ctl *c, int argc, char **argv) {
 }
 
 int verb_status(Ctl *c, int argc, char **argv) {
-        _cleanup_free_ char *quoted = wql_quote(argv[1]), *where = NULL;
+        _cleanup_free_ char *quoted = ctl_wql_quote(argv[1]), *where = NULL;
 
         if (!quoted || asprintf(&where, "PackageID = %s", quoted) < 0)
                 return ctl_oom();

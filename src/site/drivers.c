@@ -44,13 +44,11 @@ void site_driver_import_free(void *p) {
 
         if (!d)
                 return;
+        char **strings[] = { &d->state_dir, &d->site_code, &d->driver_path, &d->inf_file, &d->content_path };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                free(*strings[i]);
         content_roots_done(&d->roots);
-        free(d->state_dir);
-        free(d->site_code);
-        free(d->driver_path);
-        free(d->inf_file);
         inf_driver_free(d->inf);
-        free(d->content_path);
         free(d);
 }
 
@@ -186,6 +184,7 @@ static int open_beneath_nocase(int dir_fd, const char *relative, int flags, char
 }
 
 static int read_inf(DriverImport *d, int dir_fd, char **ret_data, size_t *ret_size, SmsError *e) {
+        _cleanup_(fclosep) FILE *f = NULL;
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *data = NULL, *found = NULL;
         struct stat st;
@@ -209,19 +208,14 @@ static int read_inf(DriverImport *d, int dir_fd, char **ret_data, size_t *ret_si
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "INFFile %s is larger than %u bytes",
                                      d->inf_file, INF_MAX_SIZE);
         data = malloc((size_t) st.st_size + 1);
-        if (!data)
-                return -ENOMEM;
+        f = data ? fdopen(fd, "r") : NULL;
+        if (!f)
+                return data ? sms_error_set_errno(e, errno, "reading INFFile %s", d->inf_file) : -ENOMEM;
+        fd = -1; /* the stream's now */
         /* A file that grows while read is read up to the size it had: what was hashed is parsed. */
-        while (done < (size_t) st.st_size) {
-                ssize_t n = read(fd, data + done, (size_t) st.st_size - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return sms_error_set_errno(e, errno, "reading INFFile %s", d->inf_file);
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
+        done = fread(data, 1, (size_t) st.st_size, f);
+        if (ferror(f))
+                return sms_error_set(e, SMS_ERROR_FAILED, "reading INFFile %s failed", d->inf_file);
         *ret_data = TAKE_PTR(data);
         *ret_size = done;
         return 0;
@@ -242,21 +236,20 @@ static int make_parents(int dir_fd, const char *relative) {
         return 0;
 }
 
-static int write_all_at(int dir_fd, const char *name, const void *data, size_t size) {
-        _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        const char *p = data;
+static int write_file_at(int dir_fd, const char *name, const void *data, size_t size) {
+        int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        bool written;
 
-        if (fd < 0)
-                return -errno;
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                size -= (size_t) n;
+        if (!f) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
         }
+        written = fwrite(data, 1, size, f) == size;
+        if (fclose(f) != 0 || !written)
+                return errno > 0 ? -errno : -EIO;
         return 0;
 }
 
@@ -321,7 +314,7 @@ static int stage_and_ingest(DriverImport *d, int dir_fd, const char *data, size_
         /* The INF as it was read and parsed, whatever DriverPath holds under its name by now. */
         r = make_parents(staging_fd, d->inf_file);
         if (r >= 0)
-                r = write_all_at(staging_fd, d->inf_file, data, size);
+                r = write_file_at(staging_fd, d->inf_file, data, size);
         if (r < 0)
                 return sms_error_set_errno(e, -r, "staging %s", d->inf_file);
         for (size_t i = 0; i < d->inf->n_catalog_files; i++) {

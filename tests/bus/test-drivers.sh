@@ -18,6 +18,8 @@ BASE=org.smsprov.Provider1.SMS_PackageBaseclass
 C=$WORLD/content
 
 crlf() { sed 's/$/\r/'; }
+# put FILE TEXT…: the file, with its folders, holding the lines given.
+put() { mkdir -p "${1%/*}" && printf '%s\n' "${@:2}" >"$1"; }
 
 # A network adapter for x64, with its catalog and a driver file in a subfolder.
 mkdir -p "$C/drivers/nic/x64"
@@ -51,20 +53,21 @@ Contoso = "Contoso Ltd."
 NicDesc = "Contoso Gigabit Adapter"
 Disk    = "Contoso driver disk"
 INF
-echo "catalog" >"$C/drivers/nic/contoso-nic.cat"
-echo "nic driver v1" >"$C/drivers/nic/x64/contoso-nic.sys"
-echo "not part of the driver" >"$C/drivers/nic/readme.txt"
+put "$C/drivers/nic/contoso-nic.cat" "catalog"
+put "$C/drivers/nic/x64/contoso-nic.sys" "nic driver v1"
+put "$C/drivers/nic/readme.txt" "not part of the driver"
 
 # A storage controller for x86 and x64 (a multi-architecture package): per-architecture files in
 # subfolders, no catalog, and file names whose case differs from the INF's.
-mkdir -p "$C/drivers/storage/i386" "$C/drivers/storage/amd64"
+put "$C/drivers/storage/i386/fabraid.sys" "raid x86"
+put "$C/drivers/storage/amd64/fabraid.sys" "raid x64"
 crlf >"$C/drivers/storage/fabrikam-raid.inf" <<'INF'
-[Version]
-Signature = "$Windows NT$"
-Class     = SCSIAdapter
-ClassGUID = {4D36E97B-E325-11CE-BFC1-08002BE10318}
-Provider  = %Fab%
-DriverVer = 11/02/2021,6.2.0.1
+[version]
+provider  = %Fab%
+driverver = 11/02/2021,6.2.0.1
+signature = "$Windows NT$"
+classguid = {4D36E97B-E325-11CE-BFC1-08002BE10318}
+class     = SCSIAdapter
 
 [SourceDisksNames.x86]
 1 = %Disk%,,,\i386
@@ -89,8 +92,6 @@ Fab      = "Fabrikam"
 RaidDesc = "Fabrikam RAID Controller"
 Disk     = "Fabrikam disk"
 INF
-echo "raid x86" >"$C/drivers/storage/i386/fabraid.sys"
-echo "raid x64" >"$C/drivers/storage/amd64/fabraid.sys"
 
 # An ARM64-only USB driver, and a display driver whose INF is UTF-16 with a byte order mark.
 mkdir -p "$C/drivers/arm" "$C/drivers/display"

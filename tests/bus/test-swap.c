@@ -429,17 +429,23 @@ static void test_refresh(void **state) {
 
 static char *new_boot_image(unsigned n, const char *props, ...);
 
+/* A file the daemon made from a caller's input (`whose`: "the built image"): there, without the
+ * marker of a file outside the content roots, and with `want_text` when given. */
+static void check_made(const char *path, const char *whose, const char *what, const char *want_text) {
+        size_t n;
+        char *data = test_read_file(path, 0, &n);
+        if (!data)
+                fail_msg("%s: %s %s is missing", what, whose, path);
+        if (has_marker(data, n))
+                fail_msg("%s: %s %s holds the marker of a file outside the content roots", what, whose, path);
+        if (want_text && !memmem(data, n, want_text, strlen(want_text)))
+                fail_msg("%s: %s %s lacks the real input's bytes '%s'", what, whose, path, want_text);
+        free(data);
+}
+
 static void check_built(const char *pkg, const char *what, const char *want_text) {
         char *built = test_get_string(&env, pkg, BASE, "PkgSourcePath");
-        size_t n;
-        char *data = test_read_file(built, 0, &n);
-        if (!data)
-                fail_msg("%s: the built image %s is missing", what, built);
-        if (has_marker(data, n))
-                fail_msg("%s: the built image %s holds the marker of a file outside the content roots", what, built);
-        if (want_text && !memmem(data, n, want_text, strlen(want_text)))
-                fail_msg("%s: the built image %s lacks the real input's bytes '%s'", what, built, want_text);
-        free(data);
+        check_made(built, "the built image", what, want_text);
         free(built);
 }
 
@@ -597,15 +603,7 @@ static char *import_round(const char *drv, unsigned round, const char **ret_erro
 
 static void check_driver_copy(const char *copy, const char *what) {
         char *file = path_in(copy, "sub/file.txt");
-        size_t n;
-        char *data = test_read_file(file, 0, &n);
-        if (!data)
-                fail_msg("%s: the catalog's copy %s lacks sub/file.txt", what, copy);
-        if (has_marker(data, n))
-                fail_msg("%s: the catalog's copy %s holds the marker of a file outside the content roots", what, copy);
-        if (!memmem(data, n, "inside driver file", strlen("inside driver file")))
-                fail_msg("%s: the catalog's copy %s lacks the real file's bytes", what, copy);
-        free(data);
+        check_made(file, "the catalog's copy", what, "inside driver file");
         free(file);
 }
 
