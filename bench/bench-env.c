@@ -2,6 +2,7 @@
 
 /* The set-up, tear-down and helpers bench-provider and bench-imaging share; see bench-env.h. */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -213,6 +214,42 @@ void bench_env_init(BenchEnv *e) {
                 .daemon_pid = -1,
                 .reference_pid = -1,
         };
+}
+
+bool bench_env_option(BenchEnv *e, int c, const char *arg) {
+        switch (c) {
+        case BENCH_ARG_SMSPROVD:
+                e->smsprovd = arg;
+                return true;
+        case BENCH_ARG_SOURCE_ROOT:
+                e->source_root = arg;
+                return true;
+        default:
+                return false;
+        }
+}
+
+bool bench_env_options_done(const BenchEnv *e, int optind, int argc) {
+        if (optind < argc || !e->smsprovd) {
+                fprintf(stderr, "%s: give --smsprovd=PATH or set $SMSPROVD; see --help\n", bench_name);
+                return false;
+        }
+        return true;
+}
+
+bool bench_parse_count(const char *option, const char *arg, const char *default_arg, unsigned long min,
+                       unsigned long max, unsigned *ret) {
+        unsigned long n;
+        char *end;
+
+        errno = 0;
+        n = strtoul(arg ? arg : default_arg, &end, 10);
+        if (errno || end == (arg ? arg : default_arg) || *end || n < min || n > max) {
+                fprintf(stderr, "%s: --%s must be %lu…%lu\n", bench_name, option, min, max);
+                return false;
+        }
+        *ret = (unsigned) n;
+        return true;
 }
 
 void bench_env_make_dir(BenchEnv *e, const char *prefix) {

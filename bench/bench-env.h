@@ -5,6 +5,7 @@
  * (tests/bus/test-bus.conf) and the real smsprovd on it, one sd-bus client connection, and the
  * helpers around them: die(), timing, method calls and the table of figures. */
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -63,6 +64,25 @@ pid_t spawn_io(char *const argv[], const char *in, const char *out, bool keep_st
 
 /* Sets e up from $SMSPROVD and $SOURCE_ROOT (default .), with nothing running yet. */
 void bench_env_init(BenchEnv *e);
+
+/* The options every program that runs smsprovd takes: BENCH_ENV_OPTIONS in its getopt_long()
+ * table, its own options numbered from BENCH_ARG_OWN, and bench_env_option() for the rest. */
+enum { BENCH_ARG_SMSPROVD = 0x100, BENCH_ARG_SOURCE_ROOT, BENCH_ARG_OWN };
+#define BENCH_ENV_OPTIONS                                                          \
+        { "smsprovd", required_argument, NULL, BENCH_ARG_SMSPROVD },              \
+        { "source-root", required_argument, NULL, BENCH_ARG_SOURCE_ROOT }
+
+/* Takes getopt_long()'s answer C with ARG when it is one of BENCH_ENV_OPTIONS; false otherwise. */
+bool bench_env_option(BenchEnv *e, int c, const char *arg);
+
+/* After the options: true when no operand is left and there is a daemon to run; otherwise says
+ * so on stderr and returns false. */
+bool bench_env_options_done(const BenchEnv *e, int optind, int argc);
+
+/* ARG (or DEFAULT_ARG when ARG is NULL) as a whole number MIN…MAX into *RET; otherwise says that
+ * --OPTION must be MIN…MAX and returns false. */
+bool bench_parse_count(const char *option, const char *arg, const char *default_arg, unsigned long min,
+                       unsigned long max, unsigned *ret);
 
 /* Makes the temporary directory $TMPDIR/PREFIX.XXXXXX (TMPDIR defaults to /tmp) and its content/,
  * the daemon's content root. From here on die() stops and cleans up e. */

@@ -428,18 +428,15 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_WIM_MIB = 0x100, ARG_SMSPROVD, ARG_SOURCE_ROOT };
+        enum { ARG_WIM_MIB = BENCH_ARG_OWN };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "wim-mib", required_argument, NULL, ARG_WIM_MIB },
-                { "smsprovd", required_argument, NULL, ARG_SMSPROVD },
-                { "source-root", required_argument, NULL, ARG_SOURCE_ROOT },
+                BENCH_ENV_OPTIONS,
                 {},
         };
         const char *mib = getenv("BENCH_WIM_MIB");
         Bench b = {};
-        unsigned long n;
-        char *end;
         int c;
 
         bench_env_init(&b.env);
@@ -451,26 +448,13 @@ int main(int argc, char *argv[]) {
                 case ARG_WIM_MIB:
                         mib = optarg;
                         break;
-                case ARG_SMSPROVD:
-                        b.env.smsprovd = optarg;
-                        break;
-                case ARG_SOURCE_ROOT:
-                        b.env.source_root = optarg;
-                        break;
                 default:
-                        return 2;
+                        if (!bench_env_option(&b.env, c, optarg))
+                                return 2;
                 }
-        if (optind < argc || !b.env.smsprovd) {
-                fprintf(stderr, "bench-imaging: give --smsprovd=PATH or set $SMSPROVD; see --help\n");
+        if (!bench_env_options_done(&b.env, optind, argc) ||
+            !bench_parse_count("wim-mib", mib, "200", 0, 65536, &b.wim_mib))
                 return 2;
-        }
-        errno = 0;
-        n = strtoul(mib ? mib : "200", &end, 10);
-        if (errno || *end || n > 65536) {
-                fprintf(stderr, "bench-imaging: --wim-mib must be 0…65536\n");
-                return 2;
-        }
-        b.wim_mib = (unsigned) n;
         signal(SIGPIPE, SIG_IGN);
 
         printf("bench-imaging: %u MiB WIMs\n", b.wim_mib);

@@ -474,21 +474,19 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_PACKAGES = 0x100, ARG_SMSPROVD, ARG_SOURCE_ROOT, ARG_ECHO_SERVER };
+        enum { ARG_PACKAGES = BENCH_ARG_OWN, ARG_ECHO_SERVER };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "packages", required_argument, NULL, ARG_PACKAGES },
-                { "smsprovd", required_argument, NULL, ARG_SMSPROVD },
-                { "source-root", required_argument, NULL, ARG_SOURCE_ROOT },
                 { "echo-server", required_argument, NULL, ARG_ECHO_SERVER },
+                BENCH_ENV_OPTIONS,
                 {},
         };
         const char *packages = getenv("BENCH_PACKAGES");
-        char *echo_default = NULL, *end;
+        char *echo_default = NULL;
         Bench b = {
                 .echo_server = getenv("ECHO_SERVER"),
         };
-        unsigned long n;
         int c;
 
         bench_env_init(&b.env);
@@ -500,29 +498,16 @@ int main(int argc, char *argv[]) {
                 case ARG_PACKAGES:
                         packages = optarg;
                         break;
-                case ARG_SMSPROVD:
-                        b.env.smsprovd = optarg;
-                        break;
-                case ARG_SOURCE_ROOT:
-                        b.env.source_root = optarg;
-                        break;
                 case ARG_ECHO_SERVER:
                         b.echo_server = optarg;
                         break;
                 default:
-                        return 2;
+                        if (!bench_env_option(&b.env, c, optarg))
+                                return 2;
                 }
-        if (optind < argc || !b.env.smsprovd) {
-                fprintf(stderr, "bench: give --smsprovd=PATH or set $SMSPROVD; see --help\n");
+        if (!bench_env_options_done(&b.env, optind, argc) ||
+            !bench_parse_count("packages", packages, "10000", 1, 0xFFFFF, &b.n))
                 return 2;
-        }
-        errno = 0;
-        n = strtoul(packages ? packages : "10000", &end, 10);
-        if (errno || *end || n < 1 || n > 0xFFFFF) {
-                fprintf(stderr, "bench: --packages must be 1…1048575\n");
-                return 2;
-        }
-        b.n = (unsigned) n;
         if (!b.echo_server)
                 b.echo_server = echo_default = default_echo_server(argv[0]);
 

@@ -115,6 +115,13 @@ unsigned job_queue_active(const JobQueue *q);
 /* Queues a job. *ret (optional) is borrowed: the queue holds the job until it has finished and
  * been dispatched; job_ref() it to keep it longer. */
 int job_submit(JobQueue *q, const JobSpec *spec, Job **ret);
+/* job_submit() in two steps, for an owner that must know the job can be queued before it
+ * commits to it: job_new() allocates everything (on failure the caller keeps spec->userdata),
+ * and job_queue_push() queues the job and cannot fail; or job_discard() drops it unqueued (its
+ * userdata freed). Main thread. */
+int job_new(JobQueue *q, const JobSpec *spec, Job **ret);
+void job_queue_push(JobQueue *q, Job *j);
+void job_discard(Job *j);
 Job *job_ref(Job *j);
 Job *job_unref(Job *j);
 

@@ -20,6 +20,10 @@ struct SiteJob {
         uint64_t status_written_usec; /* the ContextID status is written at most once a second */
         sd_event_source *linger;      /* forgetting a finished job */
         void *observer_data;          /* the observer's, released by its job_removed */
+        /* While held (transaction.c): its plan's abort, and whether site_job_start() still runs,
+         * whose caller keeps the userdata when it fails. */
+        void (*abort)(Site *site, void *userdata);
+        bool caller_keeps;
         SiteJob *next;
 };
 
@@ -50,10 +54,15 @@ int site_jobs_set_test_dir(Site *site, int dir_fd);
 
 /* LimitsExceeded when one more job (of `owner`, NULL for the daemon's own) may not be queued. */
 int site_job_check_limits(Site *site, const char *owner, SmsError *e);
-/* Records a job, queues it and reports it (job_added). spec->id is filled in, and so is *ret_id
- * (optional). LimitsExceeded when too many jobs are queued. On failure spec->userdata is still
- * the caller's. */
+/* Records a job, queues it and reports it (job_added); inside an engine transaction
+ * (site_begin()), queues and reports it when the outermost one commits, and drops it if that
+ * rolls back. spec->id is filled in, and so is *ret_id (optional). LimitsExceeded when too many
+ * jobs are queued. On failure spec->userdata is still the caller's. */
 int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e);
+/* transaction.c's: a held job queued once its transaction committed, or dropped. */
+void site_hold_job(Site *site, SiteJob *sj);
+void site_job_held_queue(Site *site, SiteJob *sj);
+void site_job_held_drop(Site *site, SiteJob *sj);
 /* Is a job with this target ("SMS_BootImagePackage.LAB00001") queued or running? */
 bool site_job_target_active(Site *site, const char *target);
 /* "<class>.<key>", the target of a package's jobs. */
@@ -73,8 +82,10 @@ size_t site_jobs_count(Site *site);
  * pending state it shows is written: everything that could refuse it has been checked and
  * allocated, except the files it reads, which `check` looks up on a worker before the call goes
  * on. site_job_plan_start() checks that it may still start (site_job_plan_ready()), writes the
- * pending state (begin), then records and queues the job; if it cannot be queued, abort takes
- * the pending state back. A plan whose write failed is freed, and its job never ran. */
+ * pending state (begin), then records and queues the job, all in one engine transaction; if the
+ * job cannot be queued, or the transaction rolls back, abort undoes what begin did outside the
+ * database (the rollback takes back its rows). A plan whose write failed is freed, and its job
+ * never ran. */
 typedef struct SiteJobPlan {
         JobSpec spec; /* spec.userdata is the plan's until the job is queued */
         char *operation, *target, *context_id, *owner;

@@ -27,6 +27,7 @@
 typedef struct SiteJob SiteJob;
 typedef struct SiteDistribution SiteDistribution;
 typedef struct SiteScheduleTimer SiteScheduleTimer;
+typedef struct SiteHeld SiteHeld;
 
 /* How the engine tells its user what happened: the bus layer implements it and turns each call
  * into signals; the engine's tests record the calls. Every member is optional, and each is called
@@ -81,13 +82,40 @@ typedef struct Site {
         bool export_running;             /* ExportDefaultBootImage runs one at a time */
         char *adk_root;                  /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
         char *osd_bin_root;              /* --osd-bin-root: i386/ x64/ arm64/ */
+
+        /* The engine transaction open (site_begin()), and what it reports and queues once the
+         * outermost one commits (transaction.c). */
+        unsigned tx_depth;
+        bool tx_doomed;                  /* a report could not be held: the write fails */
+        SiteHeld *held, **held_tail;
+        SiteJob *held_jobs, **held_jobs_tail;
 } Site;
 
-/* The observer's calls, for the engine's files: each does nothing when no observer is set. */
+/* An engine transaction: one transaction of the site database around the steps of one write,
+ * nesting flat as store_begin() does. What the steps report to the observer (site_notify_…())
+ * and the jobs they start (site_job_start()) are held until the outermost site_end(): delivered
+ * and queued if it commits, dropped (the jobs never run) if it rolls back. site_end() commits
+ * when R >= 0 and returns the commit's result; else rolls back and returns R. */
+int site_begin(Site *site, SmsError *e);
+int site_end(Site *site, int r, SmsError *e);
+
+/* The observer's calls, for the engine's files: each does nothing when no observer is set, and
+ * waits for the commit while an engine transaction is open (site_begin()). */
+typedef enum SiteNotice {
+        SITE_NOTICE_ADDED,
+        SITE_NOTICE_CHANGED,
+        SITE_NOTICE_REMOVED,
+        SITE_NOTICE_CHANGE_NOTIFICATION,
+} SiteNotice;
+void site_notify(Site *site, SiteNotice notice, const SmsClass *c, const char *key, const size_t *changed, size_t n);
 void site_notify_added(Site *site, const SmsClass *c, const char *key);
 void site_notify_changed(Site *site, const SmsClass *c, const char *key, const size_t *changed, size_t n);
 void site_notify_removed(Site *site, const SmsClass *c, const char *key);
 void site_notify_change_notification(Site *site, const SmsClass *c, const char *key);
+/* For site_notify(): holds its call until the outermost site_end(), when a transaction is open
+ * (false otherwise). */
+bool site_hold_notice(Site *site, SiteNotice notice, const SmsClass *c, const char *key, const size_t *changed,
+                      size_t n);
 
 #define SITE_DEFAULT_MAX_QUERY_ROWS 100000u
 #define SITE_DEFAULT_MAX_OBJECT_BYTES (1024u * 1024u)

@@ -42,10 +42,15 @@ unsigned store_schema_version_known(void);
 /* Moves on with every committed write transaction; caches compare it to know they are stale. */
 uint64_t store_generation(const Store *s);
 
-/* Write transactions. store_begin() takes the write lock at once (BEGIN IMMEDIATE). */
+/* Write transactions. store_begin() takes the write lock at once (BEGIN IMMEDIATE). They nest
+ * flat: only the outermost begin and commit reach the database, and a rollback inside makes the
+ * outermost commit roll back and fail (Failed). */
 int store_begin(Store *s, SmsError *e);
 int store_commit(Store *s, SmsError *e);
 void store_rollback(Store *s);
+/* Ends the transaction as R says: commits when R >= 0 (returning the commit's result), else
+ * rolls back and returns R. */
+int store_end(Store *s, int r, SmsError *e);
 bool store_in_transaction(const Store *s);
 
 /* Loads the instance of concrete class `c` with the given key; -ENOENT (and NotFound) when there

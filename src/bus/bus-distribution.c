@@ -52,23 +52,33 @@ static int method_add_distribution_points(sd_bus_message *msg, void *userdata, s
         return bus_job_reply(msg, job);
 }
 
-static int method_verify_package(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = userdata;
-        Manager *m = reg->manager;
-        const char *id, *nal;
+/* The (PackageID, NALPath) arguments of the static methods: a package that exists (NotFound
+ * otherwise, before polkit is asked) and a caller allowed ACTION. 0 to go on; otherwise what the
+ * handler returns at once (an error, or 1 while polkit is asked: authz_check_write()). */
+static int read_package_dp(sd_bus_message *msg, Manager *m, const char *action, const char **ret_id,
+                           const char **ret_nal, SiteCaller *caller, sd_bus_error *error) {
         const SmsClass *c = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", ret_id, ret_nal);
+        if (r < 0)
+                return r;
+        r = site_package_class(&m->site, *ret_id, &c, &e);
+        if (r < 0)
+                return bus_reply_error_take(error, &e, r);
+        return authz_check_write(m, msg, action, caller, error);
+}
+
+static int method_verify_package(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = ((ClassRegistration *) userdata)->manager;
+        const char *id, *nal;
         SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
         uint64_t job = 0;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &id, &nal);
-        if (r < 0)
-                return r;
-        r = site_package_class(&m->site, id, &c, &e);
-        if (r < 0)
-                return bus_reply_error_take(error, &e, r);
-        r = authz_check_write(m, msg, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &caller, error);
+        r = read_package_dp(msg, m, AUTHZ_ACTION_DISTRIBUTE_CONTENT, &id, &nal, &caller, error);
         if (r != 0)
                 return r;
         r = site_distribution_verify(&m->site, id, nal, &caller, &job, &e);
@@ -78,21 +88,13 @@ static int method_verify_package(sd_bus_message *msg, void *userdata, sd_bus_err
 }
 
 static int method_cancel_distribution(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ClassRegistration *reg = userdata;
-        Manager *m = reg->manager;
+        Manager *m = ((ClassRegistration *) userdata)->manager;
         const char *id, *nal;
-        const SmsClass *c = NULL;
         SmsError e = SMS_ERROR_NULL;
         SiteCaller caller;
         int r;
 
-        r = sd_bus_message_read(msg, "ss", &id, &nal);
-        if (r < 0)
-                return r;
-        r = site_package_class(&m->site, id, &c, &e);
-        if (r < 0)
-                return bus_reply_error_take(error, &e, r);
-        r = authz_check_write(m, msg, AUTHZ_ACTION_CANCEL_JOB, &caller, error);
+        r = read_package_dp(msg, m, AUTHZ_ACTION_CANCEL_JOB, &id, &nal, &caller, error);
         if (r != 0)
                 return r;
         r = site_distribution_cancel(&m->site, id, nal, &e);

@@ -20,6 +20,7 @@ struct JobQueue {
         size_t n_removals;
         Job **active;                     /* main thread: queued or running jobs */
         size_t n_active;
+        size_t n_reserved;                /* slots after them that job_new() took for its jobs */
         bool stopping;
         int event_fd;
         pthread_t workers[JOB_QUEUE_MAX_WORKERS];

@@ -188,12 +188,13 @@ Job *job_unref(Job *j) {
         return NULL;
 }
 
-int job_submit(JobQueue *q, const JobSpec *spec, Job **ret) {
+int job_new(JobQueue *q, const JobSpec *spec, Job **ret) {
         Job *j;
 
         if (!spec->work)
                 return -EINVAL;
-        Job **active = realloc(q->active, (q->n_active + 1) * sizeof(Job *));
+        /* The slot in `active` that job_queue_push() fills, taken now so that pushing cannot fail. */
+        Job **active = realloc(q->active, (q->n_active + q->n_reserved + 1) * sizeof(Job *));
         if (!active)
                 return -ENOMEM;
         q->active = active;
@@ -223,8 +224,14 @@ int job_submit(JobQueue *q, const JobSpec *spec, Job **ret) {
                 job_free(j);
                 return -ENOMEM;
         }
+        q->n_reserved++;
+        *ret = j;
+        return 0;
+}
 
+void job_queue_push(JobQueue *q, Job *j) {
         /* The queue holds the first reference; callers that keep the job take their own. */
+        q->n_reserved--;
         q->active[q->n_active++] = j;
         pthread_mutex_lock(&q->lock);
         if (q->pending_tail)
@@ -234,7 +241,21 @@ int job_submit(JobQueue *q, const JobSpec *spec, Job **ret) {
         q->pending_tail = j;
         pthread_cond_signal(&q->wake);
         pthread_mutex_unlock(&q->lock);
+}
 
+void job_discard(Job *j) {
+        if (!j)
+                return;
+        j->queue->n_reserved--;
+        job_unref(j);
+}
+
+int job_submit(JobQueue *q, const JobSpec *spec, Job **ret) {
+        Job *j;
+        int r = job_new(q, spec, &j);
+        if (r < 0)
+                return r;
+        job_queue_push(q, j);
         if (ret)
                 *ret = j;
         return 0;

@@ -580,11 +580,12 @@ static int parse_predicate(Parser *p, WqlNode **ret) {
 
 static int parse_or(Parser *p, WqlNode **ret, unsigned *ret_height);
 
+/* Enters a NOT or a parenthesis at OFFSET: one level deeper, and past its first token. */
 static int nest(Parser *p, size_t offset) {
         if (p->nesting >= WQL_MAX_DEPTH)
                 return parse_error(p, offset, "conditions nested deeper than %u", WQL_MAX_DEPTH);
         p->nesting++;
-        return 0;
+        return advance(p);
 }
 
 /* NOT not | ( or ) | predicate */
@@ -597,9 +598,6 @@ static int parse_not(Parser *p, WqlNode **ret, unsigned *ret_height) {
                 unsigned height;
 
                 r = nest(p, offset);
-                if (r < 0)
-                        return r;
-                r = advance(p);
                 if (r < 0)
                         return r;
                 r = parse_not(p, &child, &height);
@@ -624,9 +622,6 @@ static int parse_not(Parser *p, WqlNode **ret, unsigned *ret_height) {
                 unsigned height;
 
                 r = nest(p, offset);
-                if (r < 0)
-                        return r;
-                r = advance(p);
                 if (r < 0)
                         return r;
                 r = parse_or(p, &n, &height);

@@ -35,7 +35,6 @@ enum {
 
 typedef struct Target {
         char *nal;
-        uint32_t previous_state; /* before the job's pending state; UINT32_MAX when it had none */
         char *content_root;  /* the DP's ContentRoot as registered */
         char *dp_root;       /* as the work resolved it */
         ContentLinkMode mode;
@@ -403,43 +402,22 @@ static int target_fill(Site *site, const SmsObject *package, const char *nal, Ta
 
 static const uint32_t pending_state[] = { SITE_DP_CONTENT_UPDATING, SITE_DP_REMOVAL_PENDING, UINT32_MAX };
 
-/* The State of one assignment's summarizer row, UINT32_MAX when there is none. */
-static uint32_t current_state(Site *site, const char *package_id, const char *nal) {
-        _cleanup_free_ char *key = assignment_key(package_id, nal, store_site_code(site->store));
-        _cleanup_(sms_object_freep) SmsObject *row = NULL;
-
-        if (!key || site_object_load(site, sms_model_find_class("SMS_PackageStatusDistPointsSummarizer"), key,
-                                     &row, NULL) < 0)
-                return UINT32_MAX;
-        const CimValue *state = sms_object_value(row, "State");
-        return state && !state->null ? (uint32_t) state->u : UINT32_MAX;
-}
-
-/* The pending state of a queued distribution (CONTENT_UPDATING, REMOVAL_PENDING), and its
- * undoing when the job could not be queued. */
+/* The pending state of a queued distribution (CONTENT_UPDATING, REMOVAL_PENDING), and what
+ * undoes it beside the rollback when the job could not be queued. */
 static int distribution_begin(Site *site, void *userdata, SmsError *e) {
         SiteDistribution *d = userdata;
 
-        for (size_t i = 0; i < d->n_targets; i++) {
-                d->targets[i].previous_state = current_state(site, d->package_id, d->targets[i].nal);
+        for (size_t i = 0; i < d->n_targets; i++)
                 if (pending_state[d->action] != UINT32_MAX)
                         set_state(site, d->package_id, d->targets[i].nal, pending_state[d->action], -1, false, -1,
                                   &d->caller);
-        }
         d->next = site->distributions;
         site->distributions = d;
         return 0;
 }
 
 static void distribution_abort(Site *site, void *userdata) {
-        SiteDistribution *d = userdata;
-
-        distribution_unlink(site, d);
-        for (size_t i = 0; i < d->n_targets; i++)
-                if (pending_state[d->action] != UINT32_MAX && d->targets[i].previous_state != UINT32_MAX &&
-                    d->targets[i].previous_state != pending_state[d->action])
-                        set_state(site, d->package_id, d->targets[i].nal, d->targets[i].previous_state, -1, false, -1,
-                                  &d->caller);
+        distribution_unlink(site, userdata); /* the pending states go with the rollback */
 }
 
 /* Everything a distribution needs, checked and allocated, nothing written. n > 0. */
@@ -717,11 +695,32 @@ void site_distribution_resume(Site *site) {
 
 /* --- what the methods ask ------------------------------------------------------------------------ */
 
+/* Validates (pass 0, a dry run of the class rules) or creates (pass 1) the assignment of the
+ * package to one DP. -EEXIST with AlreadyExists when it is there already. */
+static int assignment_create(Site *site, unsigned pass, const char *package_id, const char *nal,
+                             const char *site_code, const SiteCaller *caller, char **ret_key, SmsError *e) {
+        const SmsClass *dp_class = sms_model_find_class("SMS_DistributionPoint");
+        static const char *const names[] = { "PackageID", "ServerNALPath", "SiteCode" };
+        const char *vals[] = { package_id, nal, site_code };
+        SiteChange ch[3] = {};
+        int r;
+
+        for (size_t k = 0; k < 3; k++) {
+                ch[k].index = (size_t) sms_class_find_property(dp_class, names[k]);
+                cim_value_set_string(&ch[k].value, vals[k]);
+        }
+        r = pass == 0 ? site_object_validate_create(site, dp_class, ch, 3, e)
+                      : site_object_create(site, dp_class, ch, 3, NULL, 0, caller, ret_key, e);
+        for (size_t k = 0; k < 3; k++)
+                cim_value_clear(&ch[k].value);
+        return r;
+}
+
 int site_distribution_add_points(Site *site, const SmsClass *c, const char *package_id, char *const *site_codes,
                                  char *const *nals, size_t n, const SiteCaller *caller, uint64_t *ret_job,
                                  SmsError *e) {
         const SmsClass *dp_class = sms_model_find_class("SMS_DistributionPoint");
-        _cleanup_strv_free_ char **added = NULL, **created = NULL;
+        _cleanup_strv_free_ char **added = NULL;
         size_t n_added = 0, would_add = 0;
         int r;
 
@@ -729,62 +728,47 @@ int site_distribution_add_points(Site *site, const SmsClass *c, const char *pack
         if (r < 0)
                 return r;
         added = calloc(n + 1, sizeof(char *));
-        created = calloc(n + 1, sizeof(char *));
-        if (!added || !created)
+        if (!added)
                 return -ENOMEM;
-        /* First pass: what would be created, all checked (the class rules run in a dry run). */
-        for (size_t pass = 0; pass < 2; pass++) {
-                /* The job limit before any row: an assignment without its distribution would
-                 * stay INSTALL_PENDING. */
-                if (pass == 1 && would_add > 0) {
-                        r = site_job_check_limits(site, caller->peer, e);
-                        if (r < 0)
-                                return r;
+        /* First what would be created, all checked; then the job limit before any row (an
+         * assignment without its distribution would stay INSTALL_PENDING); then the assignments
+         * and their distribution in one transaction, so that the call changes nothing when the
+         * distribution cannot start. */
+        for (size_t i = 0; i < n; i++) {
+                r = assignment_create(site, 0, package_id, nals[i], site_codes[i], caller, NULL, e);
+                if (r == -EEXIST && e && e->code == SMS_ERROR_ALREADY_EXISTS) {
+                        sms_error_clear(e); /* already there: nothing to add */
+                        continue;
                 }
-                for (size_t i = 0; i < n; i++) {
-                        SiteChange ch[3] = {};
-                        const char *names[] = { "PackageID", "ServerNALPath", "SiteCode" };
-                        const char *vals[] = { package_id, nals[i], site_codes[i] };
-                        for (size_t k = 0; k < 3; k++) {
-                                ch[k].index = (size_t) sms_class_find_property(dp_class, names[k]);
-                                cim_value_set_string(&ch[k].value, vals[k]);
-                        }
-                        _cleanup_free_ char *akey = NULL;
-                        r = pass == 0 ? site_object_validate_create(site, dp_class, ch, 3, e)
-                                      : site_object_create(site, dp_class, ch, 3, NULL, 0, caller, &akey, e);
-                        for (size_t k = 0; k < 3; k++)
-                                cim_value_clear(&ch[k].value);
-                        if (r == -EEXIST && e && e->code == SMS_ERROR_ALREADY_EXISTS) {
-                                sms_error_clear(e); /* already there: nothing to add */
-                                continue;
-                        }
-                        if (r >= 0 && pass == 1) {
-                                created[n_added] = TAKE_PTR(akey);
-                                site_notify_added(site, dp_class, created[n_added]);
-                                if (!(added[n_added++] = strdup(nals[i])))
-                                        r = -ENOMEM;
-                        }
-                        if (r < 0)
-                                goto undo;
-                        would_add += pass == 0;
-                }
+                if (r < 0)
+                        return r;
+                would_add++;
         }
-        r = site_distribution_start(site, c, package_id, added, n_added, SITE_DISTRIBUTE, caller, ret_job, e);
-        if (r >= 0)
+        if (would_add > 0) {
+                r = site_job_check_limits(site, caller->peer, e);
+                if (r < 0)
+                        return r;
+        }
+        r = site_begin(site, e);
+        if (r < 0)
                 return r;
-undo:
-        /* The call changes nothing when its distribution cannot start: the assignments it made
-         * go again (as site_create() takes back one). */
-        for (size_t k = 0; k < n_added; k++) {
-                SmsError ignore = SMS_ERROR_NULL;
-                if (site_object_delete(site, dp_class, created[k], caller, &ignore) >= 0)
-                        site_notify_removed(site, dp_class, created[k]);
-                else
-                        log_warning("Failed to take back assignment %s: %s", created[k],
-                                    ignore.message ? ignore.message : "");
-                sms_error_clear(&ignore);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *akey = NULL;
+                r = assignment_create(site, 1, package_id, nals[i], site_codes[i], caller, &akey, e);
+                if (r == -EEXIST && e && e->code == SMS_ERROR_ALREADY_EXISTS) {
+                        sms_error_clear(e);
+                        r = 0;
+                        continue;
+                }
+                if (r >= 0) {
+                        site_notify_added(site, dp_class, akey);
+                        if (!(added[n_added++] = strdup(nals[i])))
+                                r = -ENOMEM;
+                }
         }
-        return r;
+        if (r >= 0)
+                r = site_distribution_start(site, c, package_id, added, n_added, SITE_DISTRIBUTE, caller, ret_job, e);
+        return site_end(site, r, e);
 }
 
 int site_distribution_verify(Site *site, const char *package_id, const char *nal, const SiteCaller *caller,

@@ -524,13 +524,19 @@ int site_driver_import_finish(Site *site, DriverImport *d, char **ret_key, bool 
                 push_value(v, &n, c, "DateLastModified", cim_value_uint(CIM_DATETIME, now));
                 r = push_strv(v, &n, c, "SecuredScopeNames", (char *[]) { (char *) "Default", NULL });
         }
+        /* One engine transaction: the row, and the observer told once it is committed. */
         if (r >= 0)
+                r = site_begin(site, e);
+        if (r >= 0) {
                 r = site_object_create(site, c, NULL, 0, v, n, &d->caller, &key, e);
+                if (r >= 0)
+                        site_notify_added(site, c, key);
+                r = site_end(site, r, e);
+        }
         for (size_t i = 0; i < n; i++)
                 cim_value_clear(&v[i].value);
         if (r < 0)
                 return r;
-        site_notify_added(site, c, key);
         *ret_key = TAKE_PTR(key);
         *ret_created = true;
         return 0;

@@ -50,7 +50,7 @@ typedef struct BuildDone {
         const SmsClass *class;
         char *key;
         SiteCaller caller;
-        uint32_t action, previous_action; /* ActionInProgress while queued, and before */
+        uint32_t action; /* ActionInProgress while queued */
         BootImageBuildJob *build;
 } BuildDone;
 
@@ -199,18 +199,10 @@ static int set_action_in_progress(Site *site, const BuildDone *d, uint32_t actio
         return r;
 }
 
-/* The pending state of a queued build, and its undoing when the job could not be queued. */
+/* The pending state of a queued build; the rollback takes it back when the job cannot be queued. */
 static int build_begin(Site *site, void *userdata, SmsError *e) {
         BuildDone *d = userdata;
         return set_action_in_progress(d->site, d, d->action, "started building", e);
-}
-
-static void build_abort(Site *site, void *userdata) {
-        BuildDone *d = userdata;
-        SmsError e = SMS_ERROR_NULL;
-        if (set_action_in_progress(d->site, d, d->previous_action, "could not start building", &e) < 0)
-                log_warning("Failed to reset ActionInProgress of %s: %s", d->key, e.message ? e.message : "");
-        sms_error_clear(&e);
 }
 
 static int build_check(void *userdata, SmsError *e) {
@@ -251,10 +243,8 @@ int site_image_build_prepare(Site *site, const SmsClass *c, const char *key, con
                 boot_image_build_free(build);
                 return -ENOMEM;
         }
-        const CimValue *previous = sms_object_value(package, "ActionInProgress");
         *d = (BuildDone) { .site = site, .class = c, .key = d->key, .caller = site_caller_keep(caller),
-                           .action = action, .previous_action = previous && !previous->null ? (uint32_t) previous->u : 0,
-                           .build = build };
+                           .action = action, .build = build };
 
         JobSpec spec = site_job_spec(operation, target, caller, build_work, build_finish, d, build_done_free);
         spec.context_id = sms_object_string(package, "ContextID");
@@ -263,7 +253,6 @@ int site_image_build_prepare(Site *site, const SmsClass *c, const char *key, con
                 return r;
         (*ret)->check = build_check;
         (*ret)->begin = build_begin;
-        (*ret)->abort = build_abort;
         (*ret)->exclusive = true;
         return 0;
 }
@@ -826,28 +815,29 @@ int site_image_create_commit(SiteImageCreate *ic, char **ret_key, uint64_t *ret_
         if (site_is_boot_image(c) || ic->extract)
                 push_uint(derived, &n_derived, c, "ActionInProgress", 2);
 
+        /* One transaction: the package, and the build or extraction without which it would be
+         * a husk. */
+        r = site_begin(site, e);
+        if (r < 0) {
+                site_changes_free(derived, n_derived);
+                return r;
+        }
         r = site_object_create(site, c, ic->changes, ic->n_changes, derived, n_derived, &ic->caller, &key, e);
         site_changes_free(derived, n_derived);
+        if (r >= 0) {
+                if (!ic->extract)
+                        update_image_information(site, c, key, &ic->read->info, ic->read->display_path);
+                site_notify_added(site, c, key);
+                if (site_is_boot_image(c) || ic->extract)
+                        r = site_is_boot_image(c) ? site_image_start_build(site, c, key, "Create", 2, &ic->caller,
+                                                                           &job, e)
+                                                  : start_extract(site, ic, key, &job, e);
+        }
+        r = site_end(site, r, e);
         if (r < 0)
                 return r;
         site_note_referenced_drivers(site, c, key, ic->changes, ic->n_changes, &ic->caller);
-        if (!ic->extract)
-                update_image_information(site, c, key, &ic->read->info, ic->read->display_path);
         site_schedule_update(site, c, key);
-        site_notify_added(site, c, key);
-
-        if (site_is_boot_image(c) || ic->extract) {
-                r = site_is_boot_image(c) ? site_image_start_build(site, c, key, "Create", 2, &ic->caller, &job, e)
-                                          : start_extract(site, ic, key, &job, e);
-                if (r < 0) {
-                        /* Without its build the package would be a husk: take it back. */
-                        SmsError ignore = SMS_ERROR_NULL;
-                        if (site_object_delete(site, c, key, &ic->caller, &ignore) >= 0)
-                                site_notify_removed(site, c, key);
-                        sms_error_clear(&ignore);
-                        return r;
-                }
-        }
         *ret_key = TAKE_PTR(key);
         *ret_job = job;
         return 0;

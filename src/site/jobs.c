@@ -27,21 +27,39 @@
                         (site)->observer->member((site)->observer_data, __VA_ARGS__);                  \
         } while (0)
 
+void site_notify(Site *site, SiteNotice notice, const SmsClass *c, const char *key, const size_t *changed, size_t n) {
+        if ((notice == SITE_NOTICE_CHANGED && n == 0) || site_hold_notice(site, notice, c, key, changed, n))
+                return;
+        switch (notice) {
+        case SITE_NOTICE_ADDED:
+                NOTIFY(site, object_added, c, key);
+                break;
+        case SITE_NOTICE_CHANGED:
+                NOTIFY(site, object_changed, c, key, changed, n);
+                break;
+        case SITE_NOTICE_REMOVED:
+                NOTIFY(site, object_removed, c, key);
+                break;
+        case SITE_NOTICE_CHANGE_NOTIFICATION:
+                NOTIFY(site, change_notification, c, key);
+                break;
+        }
+}
+
 void site_notify_added(Site *site, const SmsClass *c, const char *key) {
-        NOTIFY(site, object_added, c, key);
+        site_notify(site, SITE_NOTICE_ADDED, c, key, NULL, 0);
 }
 
 void site_notify_changed(Site *site, const SmsClass *c, const char *key, const size_t *changed, size_t n) {
-        if (n > 0)
-                NOTIFY(site, object_changed, c, key, changed, n);
+        site_notify(site, SITE_NOTICE_CHANGED, c, key, changed, n);
 }
 
 void site_notify_removed(Site *site, const SmsClass *c, const char *key) {
-        NOTIFY(site, object_removed, c, key);
+        site_notify(site, SITE_NOTICE_REMOVED, c, key, NULL, 0);
 }
 
 void site_notify_change_notification(Site *site, const SmsClass *c, const char *key) {
-        NOTIFY(site, change_notification, c, key);
+        site_notify(site, SITE_NOTICE_CHANGE_NOTIFICATION, c, key, NULL, 0);
 }
 
 /* --- records ----------------------------------------------------------------------------------- */
@@ -83,20 +101,6 @@ static void job_record_context(Site *site, Job *j) {
 
 /* A job row that never reached the queue: failed, not left QUEUED (which the next start would
  * report as interrupted by a stop). */
-static void job_record_unqueued(Site *site, uint64_t id, const char *why) {
-        _cleanup_free_ char *text = NULL;
-
-        if (asprintf(&text, "WBEM_E_FAILED: the job could not be queued: %s", why) < 0)
-                text = NULL;
-        StoreJob sj = { .id = id, .state = JOB_STATE_FAILED, .start_usec = 0, .end_usec = now_usec(),
-                        .error_name = "Failed", .error_message = text ? text : "the job could not be queued",
-                        .error_code = 4 };
-        SmsError e = SMS_ERROR_NULL;
-        if (store_job_update(site->store, &sj, &e) < 0)
-                log_warning("Failed to record that job %" PRIu64 " was not queued: %s", id, e.message ? e.message : "");
-        sms_error_clear(&e);
-}
-
 /* A failed job's ErrorMessage reads like a call's error message (API.md §7): the WBEM code name,
  * then the detail. */
 static void job_prefix_error_message(Job *j) {
@@ -364,7 +368,34 @@ int site_job_check_limits(Site *site, const char *owner, SmsError *e) {
         return 0;
 }
 
-int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e) {
+/* A held job (transaction.c) whose transaction committed: queued, listed and reported. */
+void site_job_held_queue(Site *site, SiteJob *sj) {
+        Job *j = sj->job;
+
+        job_queue_push(site->jobs, job_ref(j)); /* the queue's reference, and the SiteJob's */
+        sj->next = site->site_jobs;
+        site->site_jobs = sj;
+        if (*j->context_id)
+                job_record_context(site, j);
+        NOTIFY(site, job_added, sj);
+}
+
+/* A held job whose transaction rolled back: it never runs. Its userdata goes with it, after the
+ * plan's abort has undone what its begin did outside the database; unless site_job_start() is
+ * still running, whose caller keeps its userdata on failure. */
+void site_job_held_drop(Site *site, SiteJob *sj) {
+        Job *j = TAKE_PTR(sj->job);
+
+        if (sj->caller_keeps)
+                j->free_userdata = NULL;
+        else if (sj->abort)
+                sj->abort(site, j->userdata);
+        job_discard(j);
+        site_job_free(sj);
+}
+
+static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *userdata), uint64_t *ret_id,
+                     SmsError *e) {
         SiteJob *sj;
         Job *j = NULL;
         uint64_t id;
@@ -374,12 +405,13 @@ int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e) {
         if (r < 0)
                 return r;
 
-        /* Everything the job needs is allocated before it is queued: once queued, the job owns
-         * spec->userdata, and nothing may fail after that. */
+        /* Everything the job needs is allocated before it is held: once held, the job owns
+         * spec->userdata, and what may fail after is the commit, which drops it. */
         sj = calloc(1, sizeof(SiteJob));
         if (!sj)
                 return -ENOMEM;
-        *sj = (SiteJob) { .site = site, .owner = spec->owner ? strdup(spec->owner) : NULL };
+        *sj = (SiteJob) { .site = site, .owner = spec->owner ? strdup(spec->owner) : NULL, .abort = abort,
+                          .caller_keeps = true };
         if (spec->owner && !sj->owner) {
                 site_job_free(sj);
                 return -ENOMEM;
@@ -393,29 +425,36 @@ int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e) {
                 .state = JOB_STATE_QUEUED,
                 .submit_usec = now_usec(),
         };
-        r = store_job_insert(site->store, &row, &id, e);
+        r = site_begin(site, e);
         if (r < 0) {
                 site_job_free(sj);
                 return r;
         }
-        spec->id = id;
-        r = job_submit(site->jobs, spec, &j);
-        if (r < 0) {
-                job_record_unqueued(site, id, strerror(-r));
-                site_job_free(sj);
-                return sms_error_set(e, SMS_ERROR_FAILED, "cannot queue the job: %s", strerror(-r));
+        r = store_job_insert(site->store, &row, &id, e);
+        if (r >= 0) {
+                spec->id = id;
+                r = job_new(site->jobs, spec, &j);
+                if (r < 0)
+                        r = sms_error_set(e, SMS_ERROR_FAILED, "cannot queue the job: %s", strerror(-r));
         }
-        sj->job = job_ref(j);
+        if (r < 0) {
+                site_job_free(sj);
+                return site_end(site, r, e);
+        }
+        sj->job = j; /* job_new()'s reference, until site_job_held_queue() or _drop() */
         j->owner_data = sj;
-        sj->next = site->site_jobs;
-        site->site_jobs = sj;
-
-        if (*j->context_id)
-                job_record_context(site, j);
-        NOTIFY(site, job_added, sj);
+        site_hold_job(site, sj);
+        r = site_end(site, 0, e); /* queued now, unless a transaction around this one is open */
+        if (r < 0)
+                return r; /* dropped, spec->userdata still the caller's */
+        sj->caller_keeps = false;
         if (ret_id)
                 *ret_id = id;
         return 0;
+}
+
+int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e) {
+        return job_start(site, spec, NULL, ret_id, e);
 }
 
 /* --- ContextID status queues ------------------------------------------------------------------ */
@@ -479,24 +518,29 @@ int site_job_plan_ready(Site *site, const SiteJobPlan *plan, SmsError *e) {
 }
 
 int site_job_plan_start(Site *site, SiteJobPlan *plan, uint64_t *ret_id, SmsError *e) {
+        bool began = false;
         int r;
 
+        /* One transaction: the pending state that begin writes and the job's row, or neither. */
+        r = site_begin(site, e);
+        if (r < 0) {
+                site_job_plan_free(plan);
+                return r;
+        }
         /* First: a job that may not be queued shows no pending state at all. */
         r = site_job_plan_ready(site, plan, e);
-        if (r >= 0 && plan->begin)
+        if (r >= 0 && plan->begin) {
                 r = plan->begin(site, plan->spec.userdata, e);
-        if (r < 0) {
-                site_job_plan_free(plan);
-                return r;
+                began = r >= 0;
         }
-        r = site_job_start(site, &plan->spec, ret_id, e);
-        if (r < 0) {
-                if (plan->abort)
-                        plan->abort(site, plan->spec.userdata);
-                site_job_plan_free(plan);
-                return r;
+        if (r >= 0) {
+                r = job_start(site, &plan->spec, plan->abort, ret_id, e);
+                if (r >= 0)
+                        plan->spec.userdata = NULL; /* the job's now, and dropped with it */
         }
-        plan->spec.userdata = NULL; /* the job's now */
+        if (r < 0 && began && plan->abort)
+                plan->abort(site, plan->spec.userdata);
+        r = site_end(site, r, e);
         site_job_plan_free(plan);
-        return 0;
+        return r;
 }

@@ -465,8 +465,11 @@ int site_object_check_create(Site *site, const SmsClass *c, const SiteChange *ch
         return 0;
 }
 
-int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, SiteChange *derived,
-                       size_t n_derived, const SiteCaller *caller, char **ret_key, SmsError *e) {
+/* A new object of class C with its defaults and the caller's CHANGES, after the checks that need
+ * no object; TAKE moves the values out of CHANGES (which it then leaves null), else they are
+ * copied and CHANGES is not written. */
+static int object_from_changes(Site *site, const SmsClass *c, SiteChange *changes, size_t n, bool take,
+                               SmsObject **ret, SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *o = NULL;
         int r;
 
@@ -479,10 +482,39 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                cim_value_clear(&o->values[changes[i].index]);
-                o->values[changes[i].index] = changes[i].value;
+                CimValue *v = &o->values[changes[i].index];
+                cim_value_clear(v);
+                if (!take) {
+                        r = cim_value_copy(v, &changes[i].value);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                *v = changes[i].value;
                 changes[i].value = cim_value_null(changes[i].value.type);
         }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* The checks of a new object as a whole: its values, its blobs' sizes, its class's rules. */
+static int check_new_object(Site *site, SmsObject *o, const SiteChange *changes, size_t n, SmsError *e) {
+        int r = check_object(o, e);
+        if (r >= 0)
+                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
+        if (r >= 0)
+                r = apply_class_rules(site, o, true, e);
+        return r;
+}
+
+int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, SiteChange *derived,
+                       size_t n_derived, const SiteCaller *caller, char **ret_key, SmsError *e) {
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = object_from_changes(site, c, changes, n, true, &o, e);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < c->n_all; i++) {
                 const CimValue *v = &o->values[i];
                 if ((c->all[i]->flags & SMS_PROP_NOT_NULL) && (v->null || (v->type == CIM_STRING && !*v->str)))
@@ -490,6 +522,7 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 if (c->all[i]->flags & SMS_PROP_WRITE_ONLY)
                         sms_property_default(c->all[i], &o->values[i]);
         }
+        /* The class rules come below, once the values the site derives are in. */
         r = check_object(o, e);
         if (r >= 0)
                 r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
@@ -532,12 +565,9 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         r = store_object_insert(site->store, o, e);
         if (r >= 0)
                 r = audit(site, AUDIT_CREATED, caller, o, "created", NULL, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0) {
-                store_rollback(site->store);
+        r = store_end(site->store, r, e);
+        if (r < 0)
                 return r;
-        }
 
         /* The object's own key: a copy could fail after the commit and report a created
          * instance as not created. */
@@ -570,26 +600,9 @@ int site_object_validate_create(Site *site, const SmsClass *c, const SiteChange 
         _cleanup_(sms_object_freep) SmsObject *o = NULL, *existing = NULL;
         int r;
 
-        r = site_object_check_create(site, c, changes, n, e);
+        r = object_from_changes(site, c, (SiteChange *) changes, n, false, &o, e);
         if (r >= 0)
-                r = check_paths_left(site, c, changes, n, e);
-        if (r < 0)
-                return r;
-        r = object_new_with_defaults(c, &o);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                cim_value_clear(&o->values[changes[i].index]);
-                r = cim_value_copy(&o->values[changes[i].index], &changes[i].value);
-                if (r < 0)
-                        return r;
-        }
-        r = check_object(o, e);
-        if (r >= 0)
-                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
-        if (r < 0)
-                return r;
-        r = apply_class_rules(site, o, true, e);
+                r = check_new_object(site, o, changes, n, e);
         if (r >= 0)
                 r = sms_object_check_size(o, site->max_object_bytes, e);
         if (r < 0)
@@ -630,11 +643,7 @@ static int commit_changes(Site *site, SmsObject *o, size_t **changed, size_t *n_
         r = store_object_update(site->store, o, *changed, *n_changed, e);
         if (r >= 0)
                 r = audit(site, audit_id, caller, o, verb, *names ? names : NULL, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, e);
 }
 
 int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes, size_t n,
@@ -769,12 +778,9 @@ int site_object_delete(Site *site, const SmsClass *c, const char *key, const Sit
         r = audit(site, AUDIT_DELETED, caller, o, "deleted", NULL, e);
         if (r >= 0)
                 r = store_object_delete(site->store, c, key, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0) {
-                store_rollback(site->store);
+        r = store_end(site->store, r, e);
+        if (r < 0)
                 return r;
-        }
         /* What the site built for the package (boot images, extracted images) goes with it: out of
          * the way at once (a rename), freed later on a worker (a 2 GiB image takes about a second
          * on ext4). A crash in between leaves images/.<key>.deleted to the start-up sweep. */
@@ -840,11 +846,7 @@ int site_package_add_change_notification(Site *site, const SmsClass *c, const ch
         if (r < 0)
                 return r;
         r = audit(site, AUDIT_CHANGE_NOTIFICATION, caller, o, "added a change notification for", NULL, e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, e);
 }
 
 int site_package_class(Site *site, const char *package_id, const SmsClass **ret, SmsError *e) {
@@ -969,11 +971,7 @@ int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCa
         if (r < 0)
                 return r;
         r = store_status_message_add(site->store, &m, NULL, NULL);
-        if (r >= 0)
-                r = store_commit(site->store, NULL);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, NULL);
 }
 
 static void remove_build_leftovers(const char *state_dir) {
@@ -1048,11 +1046,7 @@ int site_replace_rows(Site *site, const SmsClass *c, const char *match_property,
         r = store_object_delete_all(site->store, c, match_index, &v, e);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = store_object_insert(site->store, objects[i], e);
-        if (r >= 0)
-                r = store_commit(site->store, e);
-        if (r < 0)
-                store_rollback(site->store);
-        return r;
+        return store_end(site->store, r, e);
 }
 
 int site_resolve_wmi_path(Site *site, const char *wmi_path, const SmsClass **ret_class, char **ret_key,

@@ -33,26 +33,20 @@ int site_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, co
                 if (r < 0)
                         return r;
         }
-        r = site_object_create(site, c, changes, n, NULL, 0, caller, &key, e);
+        /* One transaction: the object, and the distribution an assignment starts. */
+        r = site_begin(site, e);
         if (r < 0)
                 return r;
-        site_notify_added(site, c, key);
-        site_schedule_update(site, c, key);
-        if (assigns) {
-                r = site_distribution_created(site, key, caller, &job, e);
-                if (r < 0) {
-                        /* The distribution could not start (out of memory, the database): the
-                         * assignment goes again, so that the call changed nothing. */
-                        SmsError ignore = SMS_ERROR_NULL;
-                        if (site_object_delete(site, c, key, caller, &ignore) >= 0)
-                                site_notify_removed(site, c, key);
-                        else
-                                log_warning("Failed to take back assignment %s: %s", key,
-                                            ignore.message ? ignore.message : "");
-                        sms_error_clear(&ignore);
-                        return r;
-                }
+        r = site_object_create(site, c, changes, n, NULL, 0, caller, &key, e);
+        if (r >= 0) {
+                site_notify_added(site, c, key);
+                if (assigns)
+                        r = site_distribution_created(site, key, caller, &job, e);
         }
+        r = site_end(site, r, e);
+        if (r < 0)
+                return r;
+        site_schedule_update(site, c, key);
         *ret_key = TAKE_PTR(key);
         if (ret_job)
                 *ret_job = job;
@@ -143,20 +137,29 @@ int site_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes
         size_t n_changed = 0;
         int r;
 
-        r = plan ? site_job_plan_ready(site, plan, e) : 0;
-        if (r >= 0)
-                r = site_object_put(site, c, key, changes, n, caller, &changed, &n_changed, e);
+        if (ret_job)
+                *ret_job = 0;
+        /* One transaction: the write and the job it triggers, or neither. */
+        r = site_begin(site, e);
         if (r < 0) {
                 site_job_plan_free(plan); /* never ran */
                 return r;
         }
-        site_notify_changed(site, c, key, changed, n_changed);
+        r = plan ? site_job_plan_ready(site, plan, e) : 0;
+        if (r >= 0)
+                r = site_object_put(site, c, key, changes, n, caller, &changed, &n_changed, e);
+        if (r >= 0) {
+                site_notify_changed(site, c, key, changed, n_changed);
+                r = plan ? site_job_plan_start(site, TAKE_PTR(plan), ret_job, e) : 0;
+        }
+        r = site_end(site, r, e);
+        site_job_plan_free(plan); /* never started: its job never ran */
+        if (r < 0)
+                return r;
         site_note_referenced_drivers(site, c, key, changes, n, caller);
         /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
         site_schedule_update(site, c, key);
-        if (ret_job)
-                *ret_job = 0;
-        return plan ? site_job_plan_start(site, plan, ret_job, e) : 0;
+        return 0;
 }
 
 /* Is a job of this package (a build, a refresh, an extraction, a distribution) queued or

@@ -50,20 +50,59 @@ uint64_t store_generation(const Store *s) {
         return STORE_BACKEND(s)->generation(s);
 }
 
+/* Transactions nest flat: an inner begin and commit only count, so that an operation made of
+ * several writes (a Create and the job it starts) is one transaction of the backend. An inner
+ * rollback dooms the whole: the outermost commit then rolls back and fails. */
 int store_begin(Store *s, SmsError *e) {
-        return STORE_BACKEND(s)->begin(s, e);
+        StoreHead *h = (StoreHead *) s;
+        int r;
+
+        if (h->depth == 0) {
+                r = h->backend->begin(s, e);
+                if (r < 0)
+                        return r;
+                h->doomed = false;
+        }
+        h->depth++;
+        return 0;
 }
 
 int store_commit(Store *s, SmsError *e) {
-        return STORE_BACKEND(s)->commit(s, e);
+        StoreHead *h = (StoreHead *) s;
+
+        if (h->depth == 0)
+                return sms_error_set(e, SMS_ERROR_FAILED, "commit without a transaction");
+        if (--h->depth > 0)
+                return 0;
+        if (h->doomed) {
+                h->backend->rollback(s);
+                return sms_error_set(e, SMS_ERROR_FAILED, "a part of the write failed; none of it was made");
+        }
+        return h->backend->commit(s, e);
 }
 
 void store_rollback(Store *s) {
-        STORE_BACKEND(s)->rollback(s);
+        StoreHead *h = (StoreHead *) s;
+
+        if (h->depth == 0)
+                return;
+        if (--h->depth > 0) {
+                h->doomed = true;
+                return;
+        }
+        h->backend->rollback(s);
+}
+
+int store_end(Store *s, int r, SmsError *e) {
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        return store_commit(s, e);
 }
 
 bool store_in_transaction(const Store *s) {
-        return STORE_BACKEND(s)->in_transaction(s);
+        return ((const StoreHead *) s)->depth > 0;
 }
 
 int store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {

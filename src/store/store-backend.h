@@ -24,7 +24,6 @@ typedef struct StoreBackend {
         int (*begin)(Store *s, SmsError *e);
         int (*commit)(Store *s, SmsError *e);
         void (*rollback)(Store *s);
-        bool (*in_transaction)(const Store *s);
         int (*object_load)(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
         int (*object_class)(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
         int (*object_insert)(Store *s, SmsObject *o, SmsError *e);
@@ -48,9 +47,12 @@ typedef struct StoreBackend {
         int (*context_status_delete)(Store *s, const char *context_id, SmsError *e);
 } StoreBackend;
 
-/* The first member of every backend's Store. */
+/* The first member of every backend's Store. The nesting of transactions is kept here, above
+ * the backends: a backend's begin, commit and rollback see only the outermost ones. */
 typedef struct StoreHead {
         const StoreBackend *backend;
+        unsigned depth; /* store_begin() calls not yet ended */
+        bool doomed;    /* an inner transaction rolled back: the outermost one will too */
 } StoreHead;
 
 #define STORE_BACKEND(s) (((const StoreHead *) (s))->backend)

@@ -48,7 +48,6 @@ uint64_t sqlite_store_generation(const Store *s);
 int sqlite_store_begin(Store *s, SmsError *e);
 int sqlite_store_commit(Store *s, SmsError *e);
 void sqlite_store_rollback(Store *s);
-bool sqlite_store_in_transaction(const Store *s);
 int sqlite_store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e);
 int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, const SmsClass **ret, SmsError *e);
 int sqlite_store_object_insert(Store *s, SmsObject *o, SmsError *e);

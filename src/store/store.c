@@ -498,10 +498,6 @@ void sqlite_store_rollback(Store *s) {
         s->generation++;
 }
 
-bool sqlite_store_in_transaction(const Store *s) {
-        return s->in_transaction;
-}
-
 int sqlite_store_integrity_check(Store *s, SmsError *e) {
         sqlite3_stmt *st = NULL;
         int rc, r = 0;
@@ -537,7 +533,6 @@ const StoreBackend store_sqlite_backend = {
         .begin = sqlite_store_begin,
         .commit = sqlite_store_commit,
         .rollback = sqlite_store_rollback,
-        .in_transaction = sqlite_store_in_transaction,
         .object_load = sqlite_store_object_load,
         .object_class = sqlite_store_object_class,
         .object_insert = sqlite_store_object_insert,

@@ -332,16 +332,26 @@ static void test_missing_dp_fails_alone(void **state) {
         free(wim);
 }
 
-static void test_restart_mid_distribution_retries(void **state) {
+/* A package of big.wim named NAME whose distribution to dp2 is held at its start: its path and
+ * PackageID, and the job. */
+static char *held_distribution(const char *name, char **ret_pkg, char **ret_id) {
         char *big = test_env_content_path(&env, "big.wim"), *err = NULL;
-        char *pkg = new_image_package("Big image", big, 0);
-        char *id = test_get_string(&env, pkg, BASE, "PackageID");
 
-        /* Killed while the distribution runs (held at its start). */
+        *ret_pkg = new_image_package(name, big, 0);
+        *ret_id = test_get_string(&env, *ret_pkg, BASE, "PackageID");
         test_hold(&env, "Distribute");
-        char *job = add_dps(pkg, &err, 1, "LAB", dp_nal[1]);
+        char *job = add_dps(*ret_pkg, &err, 1, "LAB", dp_nal[1]);
         assert_null(err);
         test_wait_held(&env, "Distribute", job);
+        free(big);
+        return job;
+}
+
+static void test_restart_mid_distribution_retries(void **state) {
+        char *pkg, *id;
+
+        /* Killed while the distribution runs (held at its start). */
+        char *job = held_distribution("Big image", &pkg, &id);
         assert_int_equal(test_env_stop_daemon(&env, SIGKILL), 0);
         test_release(&env, "Distribute");
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);
@@ -350,7 +360,6 @@ static void test_restart_mid_distribution_retries(void **state) {
         free(job);
         free(id);
         free(pkg);
-        free(big);
 }
 
 /* An OS install package's content is its setup folder: the tree arrives on the DP as it is. */
@@ -384,16 +393,11 @@ static void test_os_install_package(void **state) {
 
 /* CancelDistribution stops a distribution to one DP: INSTALL_FAILED there. */
 static void test_cancel_distribution(void **state) {
-        char *big = test_env_content_path(&env, "big.wim"), *err = NULL;
-        char *pkg = new_image_package("Canceled", big, 0);
-        char *id = test_get_string(&env, pkg, BASE, "PackageID");
+        char *pkg, *id;
 
         /* The distribution is held at its start while CancelDistribution arrives, then goes on
          * and stops at that DP. */
-        test_hold(&env, "Distribute");
-        char *job = add_dps(pkg, &err, 1, "LAB", dp_nal[1]);
-        assert_null(err);
-        test_wait_held(&env, "Distribute", job);
+        char *job = held_distribution("Canceled", &pkg, &id);
         assert_null(test_invoke(&env, ROOT "/class/SMS_DistributionPoint", IFACE "SMS_DistributionPoint.Static",
                                 "CancelDistribution", NULL, "ss", id, dp_nal[1]));
         test_release(&env, "Distribute");
@@ -402,7 +406,6 @@ static void test_cancel_distribution(void **state) {
         free(job);
         free(id);
         free(pkg);
-        free(big);
 }
 
 /* SMS_ScheduleMethods: the documented interval string (reference §7.3) both ways. */

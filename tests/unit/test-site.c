@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -219,6 +220,12 @@ static void wait_held(Fixture *f, const char *point, uint64_t id) {
                 assert_true(now_monotonic_usec() < deadline);
                 assert_true(sd_event_run(f->event, WAIT_USEC / 1000) >= 0);
         }
+}
+
+static SiteChange change_bool(const SmsClass *c, const char *name, bool value) {
+        int i = sms_class_find_property(c, name);
+        assert_true(i >= 0);
+        return (SiteChange) { .index = (size_t) i, .value = cim_value_bool(value) };
 }
 
 static SiteChange change_string(const SmsClass *c, const char *name, const char *value) {
@@ -511,6 +518,15 @@ static void test_distribution_at_job_limit_changes_nothing(void **state) {
         assert_int_equal(run_job(f, first), JOB_STATE_COMPLETED);
 }
 
+static size_t count_objects(Fixture *f, const char *class_name) {
+        _cleanup_strv_free_ char **keys = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        size_t n = 0;
+
+        assert_int_equal(site_object_enumerate(&f->site, sms_model_find_class(class_name), &keys, NULL, &n, &e), 0);
+        return n;
+}
+
 /* A distribution that cannot start (the package has no content yet) leaves no assignment behind:
  * the call changes nothing, though the assignments were valid. */
 static void test_distribution_that_cannot_start_changes_nothing(void **state) {
@@ -525,21 +541,86 @@ static void test_distribution_that_cannot_start_changes_nothing(void **state) {
         assert_int_equal(site_create(&f->site, c, &name, 1, &f->caller, &key, &job, &e), 0);
         clear_changes(&name, 1);
         forget_events(&f->rec);
+        size_t messages = count_objects(f, "SMS_StatusMessage");
         assert_int_equal(add_points(f, key, 2, &job, &e), -EINVAL);
         assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
         sms_error_clear(&e);
         for (int i = 0; i < 2; i++)
                 assert_int_equal(dp_state(f, key, i), -1);
-        size_t n = 0;
-        _cleanup_strv_free_ char **keys = NULL;
-        assert_int_equal(site_object_enumerate(&f->site, sms_model_find_class("SMS_DistributionPoint"), &keys, NULL, &n,
-                                               &e),
-                         0);
-        assert_int_equal(n, 0);
-        /* What was reported added was reported removed again. */
-        assert_int_equal(count_events(&f->rec, "added SMS_DistributionPoint "), 2);
-        assert_int_equal(count_events(&f->rec, "removed SMS_DistributionPoint "), 2);
-        assert_int_equal(count_events(&f->rec, "job-added"), 0);
+        assert_int_equal(count_objects(f, "SMS_DistributionPoint"), 0);
+        /* One transaction, taken back whole: not even the audit of the assignments remains, and
+         * nothing was reported, neither the assignments nor a job. */
+        assert_int_equal(count_objects(f, "SMS_StatusMessage"), messages);
+        assert_int_equal(f->rec.n, 0);
+}
+
+/* From here on the database refuses every job row (a trigger, as a full disk or a damaged
+ * database would), or takes them again. */
+static void refuse_jobs(Fixture *f, bool refuse) {
+        _cleanup_free_ char *db = path_in(f->dir, "state/site.db");
+        sqlite3 *raw = NULL;
+
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw,
+                                      refuse ? "CREATE TRIGGER refuse_jobs BEFORE INSERT ON job "
+                                               "BEGIN SELECT RAISE(ABORT, 'no more jobs'); END"
+                                             : "DROP TRIGGER refuse_jobs",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+}
+
+/* A write and the job it starts are one transaction (issue 12 §6): when the job's row cannot be
+ * written, AddDistributionPoints, the Create of an assignment and a Put that refreshes change
+ * nothing at all (no row, no audit, no pending state) and report nothing. */
+static void test_write_and_its_job_are_one_transaction(void **state) {
+        Fixture *f = *state;
+        const SmsClass *c = sms_model_find_class("SMS_ImagePackage");
+        const SmsClass *dp = sms_model_find_class("SMS_DistributionPoint");
+        _cleanup_free_ char *key = dps_and_package(f), *assignment = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t job = 0;
+
+        refuse_jobs(f, true);
+        forget_events(&f->rec);
+        size_t audit = count_objects(f, "SMS_StatusMessage");
+        assert_true(add_points(f, key, 2, &job, &e) < 0);
+        assert_non_null(strstr(e.message, "no more jobs"));
+        sms_error_clear(&e);
+
+        SiteChange ch[3] = { change_string(dp, "PackageID", key), change_string(dp, "ServerNALPath", f->nal[0]),
+                             change_string(dp, "SiteCode", "LAB") };
+        assert_true(site_create(&f->site, dp, ch, 3, &f->caller, &assignment, &job, &e) < 0);
+        clear_changes(ch, 3);
+        sms_error_clear(&e);
+        assert_null(assignment);
+        assert_int_equal(count_objects(f, "SMS_DistributionPoint"), 0);
+        assert_int_equal(dp_state(f, key, 0), -1);
+        assert_int_equal(count_objects(f, "SMS_StatusMessage"), audit);
+        assert_int_equal(f->rec.n, 0);
+
+        /* On the DPs, then a Put that edits and refreshes the package (RefreshPkgSourceFlag). */
+        refuse_jobs(f, false);
+        assert_int_equal(add_points(f, key, 2, &job, &e), 0);
+        assert_int_equal(run_job(f, job), JOB_STATE_COMPLETED);
+        refuse_jobs(f, true);
+        forget_events(&f->rec);
+        audit = count_objects(f, "SMS_StatusMessage");
+        SiteChange put[2] = { change_string(c, "Description", "edited"), change_bool(c, "RefreshPkgSourceFlag", true) };
+        SiteJobPlan *plan = NULL;
+        assert_int_equal(site_put_prepare(&f->site, c, key, put, 2, &f->caller, &plan, &e), 0);
+        assert_non_null(plan);
+        assert_true(site_put(&f->site, c, key, put, 2, plan, &f->caller, &job, &e) < 0);
+        clear_changes(put, 2);
+        sms_error_clear(&e);
+        {
+                _cleanup_(sms_object_freep) SmsObject *o = load(f, "SMS_ImagePackage", key);
+                assert_true(sms_object_value(o, "Description")->null);
+        }
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(dp_state(f, key, i), 0);
+        assert_int_equal(count_objects(f, "SMS_StatusMessage"), audit);
+        assert_int_equal(f->rec.n, 0);
 }
 
 /* --- writes ------------------------------------------------------------------------------------ */
@@ -750,6 +831,7 @@ int main(void) {
                 SITE_TEST(test_distribution_resumed_then_given_up),
                 SITE_TEST(test_distribution_at_job_limit_changes_nothing),
                 SITE_TEST(test_distribution_that_cannot_start_changes_nothing),
+                SITE_TEST(test_write_and_its_job_are_one_transaction),
                 SITE_TEST(test_writes_report_what_they_change),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
                 SITE_TEST(test_schedule_fires_a_refresh),

@@ -432,6 +432,47 @@ static void test_reopen_and_site_code(void **state) {
         sms_error_clear(&e);
 }
 
+/* Transactions nest flat: the inner ones only count; an inner rollback takes the whole back. */
+static void test_nested_transactions(void **state) {
+        Fixture *f = *state;
+        const SmsClass *base = sms_model_find_class("SMS_PackageBaseclass");
+        SmsError e = SMS_ERROR_NULL;
+
+        /* An inner commit commits nothing: the outer rollback takes its object back. */
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        free(create_boot_image(f, "inner"));
+        assert_int_equal(store_commit(f->site.store, &e), 0);
+        assert_true(store_in_transaction(f->site.store));
+        assert_int_equal(store_object_count(f->site.store, base), 1);
+        store_rollback(f->site.store);
+        assert_false(store_in_transaction(f->site.store));
+        assert_int_equal(store_object_count(f->site.store, base), 0);
+
+        /* An inner rollback dooms the outer transaction: its commit fails and keeps nothing. */
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        free(create_boot_image(f, "first"));
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        store_rollback(f->site.store);
+        assert_int_equal(store_commit(f->site.store, &e), -EIO);
+        assert_int_equal(e.code, SMS_ERROR_FAILED);
+        sms_error_clear(&e);
+        assert_false(store_in_transaction(f->site.store));
+        assert_int_equal(store_object_count(f->site.store, base), 0);
+
+        /* store_end() commits a success and rolls back a failure; the outermost commit is kept. */
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        free(create_boot_image(f, "kept"));
+        assert_int_equal(store_end(f->site.store, 0, &e), 0);
+        assert_int_equal(store_object_count(f->site.store, base), 1);
+        assert_int_equal(store_begin(f->site.store, &e), 0);
+        free(create_boot_image(f, "dropped"));
+        assert_int_equal(store_end(f->site.store, -ENOSPC, &e), -ENOSPC);
+        assert_int_equal(store_object_count(f->site.store, base), 1);
+        assert_int_equal(store_commit(f->site.store, &e), -EIO);
+        sms_error_clear(&e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_load, setup, teardown),
@@ -442,6 +483,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_path_confinement, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_path_lookups_step, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopen_and_site_code, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nested_transactions, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
