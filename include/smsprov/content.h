@@ -91,9 +91,6 @@ int content_hash_data(const void *data, size_t size, char ret_hex[static CONTENT
  * catalog's copies). Errors: InvalidParameter, NotFound/Failed (no such manifest), OutOfDiskSpace,
  * Failed. */
 int content_site_publish(const char *site_lib, const char *package_id, uint32_t version, SmsError *e);
-/* Removes DataLib/<package_id>/ of the site library, the package's manifests, and the FileLib data
- * no other manifest names. Missing pieces are fine. */
-int content_site_unpublish(const char *site_lib, const char *package_id, SmsError *e);
 
 /* Reads PkgLib/<package_id>/<version>.manifest of a library root (site or DP's SCCMContentLib). */
 int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,

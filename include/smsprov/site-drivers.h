@@ -12,7 +12,8 @@
  * driver's ContentSourcePath. The library copy of one INF is written once: a second import of the
  * same INF finds it (and the catalog row, CI_UniqueID "<SiteCode>/Driver_<SHA-256>"), and copies
  * nothing. Imports run one at a time (a lock file in <state>/drivers/), so two of one INF never
- * write its copy together. */
+ * write its copy together. Deleting a driver leaves its copy in the library (not yet collected):
+ * the same INF imported again finds it. */
 
 #include <stdbool.h>
 

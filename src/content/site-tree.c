@@ -87,20 +87,3 @@ int content_site_publish(const char *site_lib, const char *package_id, uint32_t 
                 return sms_error_set_errno(e, r, "%s/DataLib/%s", site_lib, package_id);
         return 0;
 }
-
-int content_site_unpublish(const char *site_lib, const char *package_id, SmsError *e) {
-        _cleanup_(content_lib_close) ContentLib lib = CONTENT_LIB_NULL;
-        _cleanup_close_ int datalib_fd = -1;
-        int r;
-
-        r = content_check_package_id(package_id, e);
-        if (r < 0)
-                return r;
-        r = open_lib(site_lib, &lib, &datalib_fd, e);
-        if (r < 0)
-                return r;
-        r = content_tree_remove(datalib_fd, package_id);
-        if (r < 0)
-                return sms_error_set_errno(e, r, "%s/DataLib/%s", site_lib, package_id);
-        return content_gc_lib(&lib, package_id, 0, e);
-}
