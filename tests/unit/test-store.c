@@ -255,6 +255,8 @@ static void test_query_budget(void **state) {
         _cleanup_free_ char *a = create_boot_image(f, "first"), *b = create_boot_image(f, "second"), *heavy = NULL,
                             *c = NULL;
         SmsError e = SMS_ERROR_NULL;
+        assert_non_null(a);
+        assert_non_null(b);
         size_t n = 0;
 
         /* a set of 4,093 members: that many steps for each code point of every Name */
@@ -392,6 +394,7 @@ static void test_reopen_and_site_code(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *key = create_boot_image(f, "reopen");
         SmsError e = SMS_ERROR_NULL;
+        assert_non_null(key);
         Site other;
         char db[128];
 

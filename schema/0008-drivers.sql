@@ -1,3 +1,4 @@
+-- Numbered 0008: 0007 is SMS_ProviderLocation and SMS_SystemResourceList (0007-site-systems.sql, on main).
 -- The driver catalog (issue 15): SMS_Driver, one row per driver imported from an INF file
 -- (CreateFromINF), and SMS_BootImagePackage_DriverRef, the boot images' ReferencedDrivers as rows.
 
