@@ -10,6 +10,8 @@
  *   site library   <state>/contentlib/
  *       FileLib/<aa>/<sha256>                 file data, stored once (aa = first two hex digits)
  *       PkgLib/<PackageID>/<version>.manifest the files of one package version
+ *       DataLib/<PackageID>/                  a version published for the site's own use (driver
+ *                                             catalog copies: hard links of FileLib)
  *       cache/<PackageID>.stat                (path, size, mtime, inode) → hash of the source,
  *                                             so that unchanged files are not hashed again
  *
@@ -78,6 +80,17 @@ int content_site_ingest(const char *site_lib, const char *package_id, uint32_t v
 int content_site_ingest_fd(const char *site_lib, const char *package_id, uint32_t version, int source_fd,
                            const char *source, ContentProgress progress, void *userdata, ContentManifest *ret,
                            SmsError *e);
+
+/* SHA-256 of a buffer as 64 lowercase hex digits (the hash FileLib names data by). */
+int content_hash_data(const void *data, size_t size, char ret_hex[static CONTENT_HASH_HEX + 1]);
+
+/* Publishes version `version` of an ingested package in the site library itself, as
+ * <site_lib>/DataLib/<package_id>/: the manifest's files as hard links of their FileLib entries
+ * (copies where the file system refuses links), built beside and swapped in whole; a tree that
+ * already is exactly the manifest's is kept. For content the site reads by path (the driver
+ * catalog's copies). Errors: InvalidParameter, NotFound/Failed (no such manifest), OutOfDiskSpace,
+ * Failed. */
+int content_site_publish(const char *site_lib, const char *package_id, uint32_t version, SmsError *e);
 
 /* Reads PkgLib/<package_id>/<version>.manifest of a library root (site or DP's SCCMContentLib). */
 int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,

@@ -85,8 +85,7 @@ typedef struct BootImageBuildJob {
         ContentRoots roots;
         char *pre_exec_path;     /* PreExecSourceDirectory, a folder, or NULL */
         char *bitmap_path;       /* BackgroundBitmapPath, a file, or NULL */
-        char **driver_paths;     /* per driver: its SourcePath, a folder or an .inf file in one */
-        BootImageDriver *drivers; /* .source set by the work to the private copy */
+        BootImageDriver *drivers; /* .source: the catalog's copy (SMS_Driver.ContentSourcePath) */
         size_t n_drivers;
         char *inputs_dir;    /* the private copies while the work runs: <output dir>/.<base>.staging-inputs-XXXXXX */
         char **component_dirs;

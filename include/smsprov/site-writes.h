@@ -36,6 +36,11 @@ int site_put_prepare(Site *site, const SmsClass *c, const char *key, const SiteC
 int site_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes, size_t n, SiteJobPlan *plan,
              const SiteCaller *caller, uint64_t *ret_job, SmsError *e);
 
+/* After a committed write that gave a boot image's ReferencedDrivers (a Put or a Create): notes
+ * the drivers Windows PE does not load at start (site_driver_note_boot_classes()). */
+void site_note_referenced_drivers(Site *site, const SmsClass *c, const char *key, const SiteChange *changes,
+                                  size_t n, const SiteCaller *caller);
+
 /* Delete: an assignment (SMS_DistributionPoint) is REMOVAL_PENDING until its content has left
  * the DP; a package with a job queued or running, or on any DP, is Busy. */
 int site_delete(Site *site, const SmsClass *c, const char *key, const SiteCaller *caller, SmsError *e);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bus/bus-distribution.h"
+#include "bus/bus-driver.h"
 #include "bus/bus-image.h"
 #include "bus/bus-managed.h"
 #include "bus/bus-paths.h"
@@ -380,7 +381,8 @@ sd_bus_message_handler_t bus_method_handler(const SmsMethod *method) {
                                                                    bus_distribution_instance_handlers };
         static const BusMethodHandler *const static_tables[] = { bus_image_static_handlers,
                                                                  bus_distribution_static_handlers,
-                                                                 bus_schedule_static_handlers };
+                                                                 bus_schedule_static_handlers,
+                                                                 bus_driver_static_handlers };
         const BusMethodHandler *const *tables = method->is_static ? static_tables : instance_tables;
         size_t n_tables = method->is_static ? ELEMENTSOF(static_tables) : ELEMENTSOF(instance_tables);
 

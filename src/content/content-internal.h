@@ -297,3 +297,6 @@ int content_tree_unpublish(ContentTree *t, const char *package_id, bool exchange
 bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const ContentManifest *m);
 /* Removes whatever is at t->name and closes everything. */
 void content_tree_done(ContentTree *t);
+/* Removes DataLib/<package_id> (renamed out of sight first, then removed) and its temporaries;
+ * missing is fine. */
+int content_tree_remove(int datalib_fd, const char *package_id);

@@ -304,3 +304,25 @@ bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd
                 return false;
         return others == m->n_files && dirs == wanted_dirs;
 }
+
+int content_tree_remove(int datalib_fd, const char *package_id) {
+        ContentTree t = CONTENT_TREE_NULL;
+        char infix[CONTENT_PACKAGE_ID_MAX + 2];
+        int r;
+
+        content_tree_clean_stale(datalib_fd, package_id);
+        r = tree_infix(package_id, infix);
+        if (r >= 0)
+                r = content_tmp_name_new(infix, t.name);
+        if (r < 0)
+                return r;
+        /* Out of sight in one rename, then removed at leisure. */
+        t.parent_fd = datalib_fd;
+        if (renameat(datalib_fd, package_id, datalib_fd, t.name) == 0)
+                t.exists = true;
+        else if (errno != ENOENT)
+                return -errno;
+        content_tree_done(&t);
+        (void) fsync(datalib_fd);
+        return 0;
+}

@@ -697,21 +697,9 @@ int content_dp_remove(const char *dp_root, const char *package_id, ContentProgre
 
         datalib_fd = openat(lib.root_fd, "DataLib", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (datalib_fd >= 0) {
-                ContentTree t = CONTENT_TREE_NULL;
-                char infix[CONTENT_PACKAGE_ID_MAX + 2];
-                content_tree_clean_stale(datalib_fd, package_id);
-                /* Out of sight in one rename, then removed at leisure. */
-                t.parent_fd = datalib_fd;
-                snprintf(infix, sizeof infix, "%s-", package_id);
-                r = content_tmp_name_new(infix, t.name);
+                r = content_tree_remove(datalib_fd, package_id);
                 if (r < 0)
-                        return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib", dp_root);
-                if (renameat(datalib_fd, package_id, datalib_fd, t.name) == 0)
-                        t.exists = true;
-                else if (errno != ENOENT)
-                        return sms_error_set_errno(e, errno, "%s/SCCMContentLib/DataLib/%s", dp_root, package_id);
-                content_tree_done(&t);
-                (void) fsync(datalib_fd);
+                        return sms_error_set_errno(e, r, "%s/SCCMContentLib/DataLib/%s", dp_root, package_id);
         }
         remove_pxe_folder(dp_fd, package_id);
 

@@ -20,7 +20,7 @@
 
 /* The columns `list` shows after the key properties, where a class has them. */
 static const char *const summary_properties[] = {
-        "Name",        "ServerName", "PackageType", "Architecture", "ImageOSVersion", "Version", "SourceVersion",
+        "Name",        "LocalizedDisplayName", "DriverClass", "DriverVersion", "Architectures", "ServerName", "PackageType", "Architecture", "ImageOSVersion", "Version", "SourceVersion",
         "State",       "Time",       "MessageID",   "Severity",     "LanguageID",     "ContentRoot", "Description",
 };
 #define MAX_DEFAULT_COLUMNS 7

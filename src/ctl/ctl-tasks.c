@@ -34,35 +34,7 @@ static const PackageKind os_install = { "SMS_OperatingSystemInstallPackage", "Pk
 #define DP_CLASS "SMS_DistributionPointInfo"
 #define DP_STATUS_CLASS "SMS_PackageStatusDistPointsSummarizer"
 
-/* A growing NULL-terminated list of strings. */
-typedef struct StrList {
-        char **l;
-        size_t n;
-} StrList;
-
-static void strlist_done(StrList *s) {
-        strv_free(s->l);
-        *s = (StrList) {};
-}
-
-static int strlist_add_take(StrList *s, char *item) {
-        char **l;
-
-        if (!item)
-                return ctl_oom();
-        l = realloc(s->l, (s->n + 2) * sizeof(char *));
-        if (!l) {
-                free(item);
-                return ctl_oom();
-        }
-        s->l = l;
-        s->l[s->n++] = item;
-        s->l[s->n] = NULL;
-        return 0;
-}
-
-static int strlist_addf(StrList *s, const char *fmt, ...) _printf_(2, 3);
-static int strlist_addf(StrList *s, const char *fmt, ...) {
+int strlist_addf(StrList *s, const char *fmt, ...) {
         va_list ap;
         char *item = NULL;
         int r;
@@ -71,22 +43,6 @@ static int strlist_addf(StrList *s, const char *fmt, ...) {
         r = vasprintf(&item, fmt, ap);
         va_end(ap);
         return strlist_add_take(s, r < 0 ? NULL : item);
-}
-
-/* A WQL string literal: single quotes, with a quote or a backslash inside escaped by a backslash. */
-static char *wql_quote(const char *s) {
-        char *q = malloc(2 * strlen(s) + 3), *w = q;
-        if (!q)
-                return NULL;
-        *w++ = '\'';
-        for (; *s; s++) {
-                if (*s == '\'' || *s == '\\')
-                        *w++ = '\\';
-                *w++ = *s;
-        }
-        *w++ = '\'';
-        *w = 0;
-        return q;
 }
 
 /* --- packages ---------------------------------------------------------------------------------- */
@@ -275,16 +231,28 @@ int verb_boot_image_add_driver(Ctl *c, int argc, char **argv) {
         if (r < 0)
                 return r;
         for (int i = 2; i < argc; i++) {
+                _cleanup_(json_object_putp) json_object *source = NULL;
                 _cleanup_free_ char *path = NULL;
                 char *colon = strchr(argv[i], ':'), *end = NULL;
                 json_object *d;
                 unsigned long id;
 
                 errno = 0;
-                id = colon ? strtoul(argv[i], &end, 10) : 0;
-                if (!colon || end != colon || errno || id > UINT32_MAX || !colon[1])
-                        return ctl_usage("'%s' is not ID:PATH (the SMS_Driver CI_ID and the driver's folder)", argv[i]);
-                path = ctl_absolute_path(colon + 1);
+                id = strtoul(argv[i], &end, 10);
+                if (end == argv[i] || end != (colon ? colon : argv[i] + strlen(argv[i])) || errno || id > UINT32_MAX ||
+                    argv[i][0] == '-' || (colon && !colon[1]))
+                        return ctl_usage("'%s' is not a CI_ID of the driver catalog (or CI_ID:PATH)", argv[i]);
+                if (colon)
+                        path = ctl_absolute_path(colon + 1);
+                else {
+                        /* The driver's own copy, as the SDK's sample takes ContentSourcePath. */
+                        char key[16];
+                        snprintf(key, sizeof key, "%lu", id);
+                        r = ctl_get_json(c, "SMS_Driver", key, "ContentSourcePath", &source);
+                        if (r < 0)
+                                return r;
+                        path = strdup(json_object_get_string(source));
+                }
                 if (!path)
                         return ctl_oom();
                 /* A driver already referenced gets the new path. */
@@ -519,7 +487,7 @@ int verb_dp_list(Ctl *c, int argc, char **argv) {
 /* A distribution point by its NALPath or its ServerName: its NALPath, SiteCode and object path. */
 static int dp_resolve(Ctl *c, const char *dp, char **ret_nal_path, char **ret_site_code, char **ret_path) {
         _cleanup_(json_object_putp) json_object *rows = NULL;
-        _cleanup_free_ char *quoted = wql_quote(dp), *wql = NULL;
+        _cleanup_free_ char *quoted = ctl_wql_quote(dp), *wql = NULL;
         json_object *row, *nal, *site, *path;
         int r;
 
@@ -589,7 +557,7 @@ int verb_distribute(Ctl *c, int argc, char **argv) {
 }
 
 int verb_status(Ctl *c, int argc, char **argv) {
-        _cleanup_free_ char *quoted = wql_quote(argv[1]), *where = NULL;
+        _cleanup_free_ char *quoted = ctl_wql_quote(argv[1]), *where = NULL;
 
         if (!quoted || asprintf(&where, "PackageID = %s", quoted) < 0)
                 return ctl_oom();

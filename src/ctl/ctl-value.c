@@ -711,3 +711,39 @@ char *ctl_value_format(json_object *v, CimType cim, bool full) {
                 return strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         }
 }
+
+char *ctl_wql_quote(const char *s) {
+        char *q = malloc(2 * strlen(s) + 3), *w = q;
+        if (!q)
+                return NULL;
+        *w++ = '\'';
+        for (; *s; s++) {
+                if (*s == '\'' || *s == '\\')
+                        *w++ = '\\';
+                *w++ = *s;
+        }
+        *w++ = '\'';
+        *w = 0;
+        return q;
+}
+
+void strlist_done(StrList *s) {
+        strv_free(s->l);
+        *s = (StrList) {};
+}
+
+int strlist_add_take(StrList *s, char *item) {
+        char **l;
+
+        if (!item)
+                return ctl_oom();
+        l = realloc(s->l, (s->n + 2) * sizeof(char *));
+        if (!l) {
+                free(item);
+                return ctl_oom();
+        }
+        s->l = l;
+        s->l[s->n++] = item;
+        s->l[s->n] = NULL;
+        return 0;
+}

@@ -40,6 +40,8 @@ char *ctl_value_format(json_object *v, CimType cim, bool full);
 
 /* "/abs/dir/" + relative, for path properties and arguments: the daemon wants absolute paths. */
 char *ctl_absolute_path(const char *path);
+/* A WQL string literal: single quotes, with a quote or a backslash inside escaped by a backslash. */
+char *ctl_wql_quote(const char *s);
 
 /* Timestamps and sizes for people. */
 char *ctl_format_timestamp(uint64_t usec);
@@ -49,3 +51,13 @@ char *ctl_format_duration(uint64_t usec);
 /* SMS_ScheduleToken[] (ctl-schedule.c): interval strings → a(sa{sv}), and back for display. */
 int ctl_schedule_append(sd_bus_message *m, const char *text, const char *what);
 char *ctl_schedule_format(json_object *tokens);
+
+/* A growing NULL-terminated list of strings. */
+typedef struct StrList {
+        char **l;
+        size_t n;
+} StrList;
+void strlist_done(StrList *s);
+/* Takes item (NULL: out of memory). Errors are printed (ctl_oom()). */
+int strlist_add_take(StrList *s, char *item);
+int strlist_addf(StrList *s, const char *fmt, ...) _printf_(2, 3);

@@ -64,6 +64,9 @@ typedef struct Ctl {
         const char *name;
         const char *where;
         const char *columns;
+        const char *driver_class; /* driver list filters */
+        const char *architecture;
+        const char *hardware_id;
 
         /* State. */
         sd_bus *bus;

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ctl/ctl-bus.h"
+#include "ctl/ctl-driver.h"
 #include "ctl/ctl-generic.h"
 #include "ctl/ctl-job.h"
 #include "ctl/ctl-monitor.h"
@@ -45,10 +46,12 @@ static const Verb boot_image_verbs[] = {
         { "export-default", "ARCH INDEX PATH", 3, 3, verb_boot_image_export_default, NULL,
           "Export the deployment kit's WinPE image to PATH (ExportDefaultBootImage)",
           "ARCH is x86, x64, arm64 or a WIM architecture code." },
-        { "add-driver", "PKG ID:PATH…", 2, ANY, verb_boot_image_add_driver, NULL,
-          "Add drivers to a boot image and rebuild it",
-          "ID is the driver's SMS_Driver CI_ID, PATH its source folder. ReferencedDrivers is written\n"
-          "with one Put, then the image is rebuilt (UpdateImage) unless --no-update is given." },
+        { "add-driver", "PKG CI_ID…", 2, ANY, verb_boot_image_add_driver, NULL,
+          "Add drivers of the catalog to a boot image and rebuild it",
+          "CI_ID is the driver's SMS_Driver CI_ID (smsctl driver list); its SourcePath is the driver's\n"
+          "ContentSourcePath, or PATH when given as CI_ID:PATH. The build stages the catalog's copy\n"
+          "either way. ReferencedDrivers is written with one Put, then the image is rebuilt\n"
+          "(UpdateImage) unless --no-update is given." },
         { "remove-driver", "PKG ID…", 2, ANY, verb_boot_image_remove_driver, NULL,
           "Remove drivers from a boot image and rebuild it", "As add-driver; --no-update skips the rebuild." },
         { "set-components", "PKG COMPONENT…", 1, ANY, verb_boot_image_set_components, NULL,
@@ -79,6 +82,19 @@ static const Verb os_install_verbs[] = {
           "Creates an SMS_OperatingSystemInstallPackage with PkgSourcePath=DIR (which holds\n"
           "sources/install.wim) and PkgSourceFlag=2. Prints the new PackageID." },
         { "reload", "PKG", 1, 1, verb_os_install_reload, NULL, "Re-read the image's properties", NULL },
+        {},
+};
+
+static const Verb driver_verbs[] = {
+        { "import", "DIR|INF", 1, 1, verb_driver_import, NULL, "Import drivers from INF files into the catalog",
+          "Calls SMS_Driver.CreateFromINF for INF, or for every .inf file below DIR (each with its own\n"
+          "folder as DriverPath; the folders must lie inside a content root). Prints CI_ID and INF\n"
+          "per driver; an INF imported before gives its existing driver. An INF that fails is\n"
+          "reported and the others are imported." },
+        { "list", "", 0, 0, verb_driver_list, NULL, "List the drivers of the catalog",
+          "--class=CLASS, --architecture=ARCH (x86, x64, arm64) and --hardware-id=ID keep the\n"
+          "drivers that match (IDs compared without regard to case); --where adds a WQL condition." },
+        { "show", "CI_ID", 1, 1, verb_driver_show, NULL, "Show every property of a driver", NULL },
         {},
 };
 
@@ -119,6 +135,7 @@ static const Verb verbs[] = {
         { "os-image", "COMMAND …", 1, ANY, NULL, os_image_verbs, "Operating system images (SMS_ImagePackage)", NULL },
         { "os-install", "COMMAND …", 1, ANY, NULL, os_install_verbs,
           "Operating system upgrade packages (SMS_OperatingSystemInstallPackage)", NULL },
+        { "driver", "COMMAND …", 1, ANY, NULL, driver_verbs, "The driver catalog (SMS_Driver)", NULL },
         { "dp", "COMMAND …", 1, ANY, NULL, dp_verbs, "Distribution points (SMS_DistributionPointInfo)", NULL },
         { "distribute", "PKG DP…", 2, ANY, verb_distribute, NULL, "Distribute a package to distribution points",
           NULL },
@@ -157,7 +174,10 @@ static const char options_help[] =
         "     --where=COND        WQL condition for list and dp list\n"
         "     --columns=A,B,…     Columns for list and query\n"
         "     --all-columns       Every non-lazy property as a column in list\n"
-        "     --no-update         boot-image add-driver/remove-driver: do not rebuild\n";
+        "     --no-update         boot-image add-driver/remove-driver: do not rebuild\n"
+        "     --class=CLASS       driver list: drivers of this DriverClass\n"
+        "     --architecture=ARCH driver list: drivers for this architecture\n"
+        "     --hardware-id=ID    driver list: drivers for this hardware ID\n";
 
 static void print_verb_line(const char *prefix, const Verb *v) {
         char left[128];
@@ -225,6 +245,9 @@ enum {
         ARG_COLUMNS,
         ARG_ALL_COLUMNS,
         ARG_NO_UPDATE,
+        ARG_CLASS,
+        ARG_ARCHITECTURE,
+        ARG_HARDWARE_ID,
 };
 
 static int parse_argv(Ctl *c, int argc, char **argv, bool *ret_help) {
@@ -245,6 +268,9 @@ static int parse_argv(Ctl *c, int argc, char **argv, bool *ret_help) {
                 { "columns", required_argument, NULL, ARG_COLUMNS },
                 { "all-columns", no_argument, NULL, ARG_ALL_COLUMNS },
                 { "no-update", no_argument, NULL, ARG_NO_UPDATE },
+                { "class", required_argument, NULL, ARG_CLASS },
+                { "architecture", required_argument, NULL, ARG_ARCHITECTURE },
+                { "hardware-id", required_argument, NULL, ARG_HARDWARE_ID },
                 {},
         };
         int opt;
@@ -314,6 +340,15 @@ static int parse_argv(Ctl *c, int argc, char **argv, bool *ret_help) {
                         break;
                 case ARG_NO_UPDATE:
                         c->update = false;
+                        break;
+                case ARG_CLASS:
+                        c->driver_class = optarg;
+                        break;
+                case ARG_ARCHITECTURE:
+                        c->architecture = optarg;
+                        break;
+                case ARG_HARDWARE_ID:
+                        c->hardware_id = optarg;
                         break;
                 case '?':
                 default:

@@ -339,6 +339,88 @@ static const SmsProperty winpe_component_properties[] = {
           "unlisted components get smsprovd's IDs (documented in model/winpe-catalog.c)."),
 };
 
+/* --- SMS_Driver (SDK "SMS_Driver Server WMI Class"; the driver catalog, issue 15) --------------
+ *
+ * From the SDK class page: the properties below keep its names, CIM types and qualifiers, with
+ * these deviations, each because the site, not the caller, decides the value: CI_ID (SDK
+ * Read/Write [key]) and CI_UniqueID (SDK Read/Write [unique, not_null]) are assigned by the site;
+ * ContentSourcePath (SDK Read/Write) is the site's own copy of the driver's files in its content
+ * library, which a caller cannot point elsewhere; SourceSite (SDK Read/Write) is this site's code
+ * (drivers have no SetSourceSite/Unlock). Writable as in the SDK: CategoryInstance_UniqueIDs,
+ * IsEnabled, IsExpired, IsHidden, IsUserDefined. Left out, as nothing on Linux can derive them or
+ * they belong to configuration items the site does not have: ApplicabilityCondition,
+ * ConfigurationFlags, EffectiveDate, the EULA properties, ExecutionContext, IsBundle, IsDigest,
+ * LocalizedCategoryInstanceNames, LocalizedEulas, LocalizedInformation, LocalizedInformativeURL,
+ * ModelID, ModelName, PermittedUses, PlatformCategoryInstance_UniqueIDs, PlatformType,
+ * SDMPackageLocalizedData, SDMPackageVersion. HardwareIDs, CompatibleIDs and Architectures are
+ * smsprovd's: the SDK keeps them inside SDMPackageXML only, where scripts cannot query them. */
+
+static const SmsProperty driver_properties[] = {
+        P("Architectures", CIM_STRING_ARRAY, RO, NULL,
+          "Platforms the INF has models for: x86, x64, arm64, ia64, arm (smsprovd; from the [Manufacturer] "
+          "decorations NTx86, NTamd64, NTarm64, …)."),
+        { .name = "CategoryInstance_UniqueIDs", .type = CIM_STRING_ARRAY, .max_length = 256,
+          .doc = "Categories the driver is in (administrative; the site does not check them)." },
+        P("CI_ID", CIM_UINT32, KEY, NULL, "Driver configuration item ID, assigned by the site, never reused."),
+        P("CI_UniqueID", CIM_STRING, RO, NULL,
+          "Site-wide unique ID: <SiteCode>/Driver_<SHA-256 of the INF file>; the same INF imported again finds "
+          "this driver."),
+        P("CIType_ID", CIM_UINT32, RO, "6", "Configuration item type: 6, driver."),
+        P("CIVersion", CIM_UINT32, RO, "1", "Version of the configuration item."),
+        P("CompatibleIDs", CIM_STRING_ARRAY, RO, NULL,
+          "Compatible IDs of the INF's models, each once (smsprovd)."),
+        P("ContentSourcePath", CIM_STRING, RO, NULL,
+          "The site's copy of the driver's files (its content library): the folder the INF and the files it "
+          "names are in; builds take the driver from here."),
+        P("CreatedBy", CIM_STRING, RO, NULL, "Who imported the driver (uid=N)."),
+        P("DateCreated", CIM_DATETIME, RO, NULL, "When the driver was imported (µs since the epoch, UTC)."),
+        P("DateLastModified", CIM_DATETIME, RO, NULL, "When the driver last changed (µs since the epoch, UTC)."),
+        P("DriverBootCritical", CIM_BOOLEAN, RO, "false",
+          "Boot-critical mass storage driver from a txtsetup.oem file; false for INF drivers."),
+        P("DriverClass", CIM_STRING, RO, NULL, "Device class from the INF's [Version] Class, e.g. Net, SCSIAdapter."),
+        P("DriverDate", CIM_DATETIME, RO, NULL, "The INF's DriverVer date (µs since the epoch, UTC); 0 when absent."),
+        P("DriverINFFile", CIM_STRING, RO, NULL,
+          "Path of the INF file relative to ContentSourcePath."),
+        P("DriverProvider", CIM_STRING, RO, NULL, "The INF's [Version] Provider."),
+        P("DriverSigned", CIM_BOOLEAN, RO, "false",
+          "True when the INF names a CatalogFile and that file was imported with it. The catalog's signature is "
+          "not verified on Linux: this says a signed package is claimed, not that it is valid."),
+        P("DriverSigner", CIM_STRING, RO, "", "Name of the signer; always empty: signatures are not read on Linux."),
+        P("DriverType", CIM_STRING, RO, "INF", "Type of driver: INF."),
+        P("DriverVersion", CIM_STRING, RO, NULL, "The INF's DriverVer version, e.g. 12.18.9.10."),
+        P("HardwareIDs", CIM_STRING_ARRAY, RO, NULL,
+          "Hardware IDs of the INF's models, each once, e.g. PCI\\VEN_8086&DEV_15B8 (smsprovd)."),
+        P("IsEnabled", CIM_BOOLEAN, SMS_PROP_NOT_NULL, "true",
+          "The driver may be used; a boot image references only enabled drivers."),
+        P("IsExpired", CIM_BOOLEAN, SMS_PROP_NOT_NULL, "false", "The driver is retired."),
+        P("IsHidden", CIM_BOOLEAN, SMS_PROP_NOT_NULL, "false", "The driver is hidden from consoles."),
+        P("IsLatest", CIM_BOOLEAN, RO, "true", "This is the latest version of the configuration item."),
+        P("IsQuarantined", CIM_BOOLEAN, RO, "false", "The configuration item is quarantined."),
+        P("IsSuperseded", CIM_BOOLEAN, RO, "false", "Superseded by another driver."),
+        P("IsUserDefined", CIM_BOOLEAN, SMS_PROP_NOT_NULL, "true", "Created by a user, not shipped with the site."),
+        P("LastModifiedBy", CIM_STRING, RO, NULL, "Who changed the driver last (uid=N)."),
+        P("LocalizedDescription", CIM_STRING, RO, "", "Description in the site's language."),
+        P("LocalizedDisplayName", CIM_STRING, RO, NULL,
+          "Display name: the INF's first device description, in [Strings] (else [Strings.0409])."),
+        P("LocalizedPropertyLocaleID", CIM_UINT32, RO, "1033", "Locale of the Localized properties."),
+        P("SDMPackageXML", CIM_STRING, RO | LAZY, NULL,
+          "The driver's definition as SDM package XML (DisplayName, hardware IDs, platforms, files), built "
+          "when read."),
+        P("SecuredScopeNames", CIM_STRING_ARRAY, RO, NULL, "Security scopes of the driver."),
+        P("SedoObjectVersion", CIM_STRING, RO, NULL, "Changes with every write (optimistic concurrency)."),
+        { .name = "SourceSite", .type = CIM_STRING, .flags = RO, .max_length = 3,
+          .doc = "The site that imported the driver." },
+};
+
+/* --- SMS_BootImagePackage_DriverRef (reference §7.2) ------------------------------------------ */
+
+/* Read-only rows of the boot images' ReferencedDrivers (a view in the site database). */
+static const SmsProperty driver_ref_properties[] = {
+        P("CI_ID", CIM_SINT32, KEY, NULL, "The driver (SMS_Driver.CI_ID)."),
+        { .name = "PkgID", .type = CIM_STRING, .flags = KEY, .max_length = 8, .doc = "The boot image's PackageID." },
+        P("SourcePath", CIM_STRING, RO, NULL, "The entry's SourcePath (normally SMS_Driver.ContentSourcePath)."),
+};
+
 /* --- Methods (reference §4.5, §5.3, §6.2; signatures of API.md §5) ---------------------------- */
 
 #define M(n, st, in, out, names, doc_)                                                             \
@@ -467,6 +549,37 @@ static const SmsMethod schedule_methods[] = {
           "Encodes schedule tokens as an SMS interval string."),
 };
 
+static const SmsMethod driver_methods[] = {
+        M("CreateFromINF", true, "ss", "o", "DriverPath\0INFFile\0Driver\0",
+          "Imports the driver an INF file describes: DriverPath is its folder inside a content root, INFFile the "
+          "INF's path relative to it. The INF, its catalog and the files its [SourceDisksFiles] name are copied "
+          "into the site's content library; returns the new SMS_Driver, or the existing one when the same INF "
+          "was imported before. Errors: InvalidParameter (a bad INF, naming the line; a file it names missing), "
+          "PathNotAllowed."),
+};
+
+SmsClass sms_class_driver = {
+        .name = "SMS_Driver",
+        .managed = false, /* a catalog class: a row class (API.md §1) */
+        .doc = "The driver catalog: Windows drivers imported from INF files (CreateFromINF).",
+        .properties = driver_properties,
+        .n_properties = ELEMENTSOF(driver_properties),
+        .methods = driver_methods,
+        .n_methods = ELEMENTSOF(driver_methods),
+        .table = "driver",
+        .key_kind = SMS_KEY_ROWID,
+};
+
+SmsClass sms_class_driver_ref = {
+        .name = "SMS_BootImagePackage_DriverRef",
+        .read_only = true,
+        .doc = "The drivers each boot image references (its ReferencedDrivers), one row per entry.",
+        .properties = driver_ref_properties,
+        .n_properties = ELEMENTSOF(driver_ref_properties),
+        .table = "boot_image_driver_ref",
+        .key_kind = SMS_KEY_CALLER,
+};
+
 SmsClass sms_class_schedule_methods = {
         .name = "SMS_ScheduleMethods",
         .abstract = true,
@@ -544,5 +657,7 @@ SmsClass *const sms_model_class_table[] = {
         &sms_class_provider_location,
         &sms_class_system_resource_list,
         &sms_class_schedule_methods,
+        &sms_class_driver,
+        &sms_class_driver_ref,
         NULL,
 };

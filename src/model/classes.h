@@ -19,5 +19,7 @@ extern SmsClass sms_class_distribution_status;
 extern SmsClass sms_class_provider_location;
 extern SmsClass sms_class_system_resource_list;
 extern SmsClass sms_class_schedule_methods;
+extern SmsClass sms_class_driver;
+extern SmsClass sms_class_driver_ref;
 
 extern SmsClass *const sms_model_class_table[];

@@ -16,7 +16,7 @@
 /* What the daemon keeps in the state directory. The state directory may hold other things: the
  * layout of tools/run.sh keeps a content root and a dp-root in it. */
 static const char *const state_entries[] = {
-        "site.db", "site.db-wal", "site.db-shm", "site.db-journal", "images", "contentlib",
+        "site.db", "site.db-wal", "site.db-shm", "site.db-journal", "images", "contentlib", "drivers",
 };
 
 /* The first component of a relative path ("images/X/y" → "images"). */

@@ -17,6 +17,7 @@
 
 #include "smsprov/image-jobs.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-drivers.h"
 #include "smsprov/winpe-catalog.h"
 #include "util/tree-copy.h"
 
@@ -347,7 +348,6 @@ BootImageBuildJob *boot_image_build_free(BootImageBuildJob *b) {
         free(b->bitmap_path);
         for (size_t i = 0; i < b->n_drivers; i++)
                 free((char *) b->drivers[i].source);
-        strv_free(b->driver_paths);
         free(b->drivers);
         if (b->inputs_dir)
                 (void) path_remove_tree(b->inputs_dir);
@@ -388,42 +388,6 @@ static int confine(const ContentRoots *roots, const char *what, const char *path
         return r;
 }
 
-/* A driver's source is its folder or an .inf file in it; either way the folder goes in, found
- * beneath the root like the source itself. For an .inf file, *ret_inf_fd is the file checked:
- * the copy takes its bytes from it, whatever the folder holds under its name by then. */
-static int confine_driver(const ContentRoots *roots, uint32_t id, const char *path, int *ret_fd, int *ret_inf_fd,
-                          SmsError *e) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *dir = NULL;
-        struct stat st;
-        size_t n;
-        int r;
-
-        *ret_inf_fd = -1;
-        r = confine(roots, "ReferencedDrivers", path, PATH_KIND_ANY, &fd, e);
-        if (r < 0)
-                return r;
-        if (fstat(fd, &st) < 0)
-                return sms_error_set_errno(e, errno, "ReferencedDrivers: %s", path);
-        if (S_ISDIR(st.st_mode)) {
-                *ret_fd = TAKE_FD(fd);
-                return 0;
-        }
-        n = strlen(path);
-        if (n < 4 || strcasecmp(path + n - 4, ".inf") != 0)
-                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER,
-                                     "driver %u source %s is neither a folder nor an .inf file", id, path);
-        dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        *strrchr(dir, '/') = 0; /* absolute: confine() checked */
-        r = confine(roots, "ReferencedDrivers", *dir ? dir : "/", PATH_KIND_DIRECTORY, ret_fd, e);
-        if (r < 0)
-                return r;
-        *ret_inf_fd = TAKE_FD(fd);
-        return 0;
-}
-
 /* Checks an input, so that a call fails with its named error; the work resolves it again. */
 static int check_input(const ContentRoots *roots, const char *what, const char *path, PathKind kind, SmsError *e) {
         int fd = -1, r = confine(roots, what, path, kind, &fd, e);
@@ -448,14 +412,6 @@ int boot_image_build_check(BootImageBuildJob *b, SmsError *e) {
                 r = check_input(&b->roots, "PreExecSourceDirectory", b->pre_exec_path, PATH_KIND_DIRECTORY, e);
         if (r >= 0 && b->bitmap_path)
                 r = check_input(&b->roots, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, e);
-        for (size_t i = 0; r >= 0 && i < b->n_drivers; i++) {
-                int fd = -1, inf_fd = -1;
-                r = confine_driver(&b->roots, b->drivers[i].id, b->driver_paths[i], &fd, &inf_fd, e);
-                if (fd >= 0)
-                        close(fd);
-                if (inf_fd >= 0)
-                        close(inf_fd);
-        }
         if (r < 0) {
                 /* Closed here, on the worker (a file system that stopped answering holds a close()
                  * too), and opened again by the next check. */
@@ -528,20 +484,28 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
                 goto fail;
         }
 
+        /* Each driver from the catalog's copy (SMS_Driver.ContentSourcePath, in the site's content
+         * library), whatever the entry's SourcePath says: what was imported is what is built, and
+         * the daemon's own copy needs no private one. */
         v = sms_object_value(package, "ReferencedDrivers");
         if (v && !v->null && v->drivers.n > 0) {
                 b->drivers = calloc(v->drivers.n, sizeof(BootImageDriver));
-                b->driver_paths = calloc(v->drivers.n + 1, sizeof(char *));
-                if (!b->drivers || !b->driver_paths) {
+                if (!b->drivers) {
                         r = -ENOMEM;
                         goto fail;
                 }
                 for (size_t i = 0; i < v->drivers.n; i++) {
-                        if (!(b->driver_paths[i] = strdup(v->drivers.data[i].source_path))) {
-                                r = -ENOMEM;
+                        _cleanup_free_ char *inf = NULL;
+                        char *folder = NULL;
+                        SmsError inner = SMS_ERROR_NULL;
+                        r = site_driver_catalog_copy(site, v->drivers.data[i].id, &folder, &inf, &inner);
+                        if (r < 0) {
+                                r = sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "ReferencedDrivers entry %zu: %s", i,
+                                                  inner.message ? inner.message : "no such driver");
+                                sms_error_clear(&inner);
                                 goto fail;
                         }
-                        b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id };
+                        b->drivers[b->n_drivers++] = (BootImageDriver) { .id = v->drivers.data[i].id, .source = folder };
                 }
         }
 
@@ -624,45 +588,13 @@ static int copy_input(BootImageBuildJob *b, int dir_fd, const char *what, const 
         return 0;
 }
 
-/* A driver's folder; for an .inf file, the file checked goes into the folder's copy in place of
- * what the folder held under its name when it was copied. */
-static int copy_driver(BootImageBuildJob *b, int dir_fd, size_t i, SmsError *e) {
-        _cleanup_close_ int fd = -1, inf_fd = -1, copy_fd = -1;
-        const char *path = b->driver_paths[i];
-        char name[32];
-        int r;
-
-        snprintf(name, sizeof name, "driver-%zu", i);
-        r = confine_driver(&b->roots, b->drivers[i].id, path, &fd, &inf_fd, e);
-        if (r < 0)
-                return r;
-        r = tree_copy_at(fd, dir_fd, name, "ReferencedDrivers", e);
-        if (r < 0)
-                return r;
-        if (inf_fd >= 0) {
-                const char *base = strrchr(path, '/') + 1;
-                copy_fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (copy_fd < 0 || (unlinkat(copy_fd, base, 0) < 0 && errno != ENOENT))
-                        return sms_error_set_errno(e, errno, "ReferencedDrivers: copying %s", path);
-                r = tree_copy_at(inf_fd, copy_fd, base, "ReferencedDrivers", e);
-                if (r < 0)
-                        return r;
-        }
-        free((char *) b->drivers[i].source);
-        if (asprintf((char **) &b->drivers[i].source, "%s/%s", b->inputs_dir, name) < 0) {
-                b->drivers[i].source = NULL;
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bitmap, SmsError *e) {
         _cleanup_free_ char *dir = strdup(b->output_path);
         _cleanup_close_ int dir_fd = -1;
         char *slash;
         int r;
 
-        if (!b->pre_exec_path && !b->bitmap_path && b->n_drivers == 0)
+        if (!b->pre_exec_path && !b->bitmap_path)
                 return 0;
         if (!dir)
                 return -ENOMEM;
@@ -692,11 +624,6 @@ static int copy_inputs(BootImageBuildJob *b, char **ret_pre_exec, char **ret_bit
         if (b->bitmap_path) {
                 r = copy_input(b, dir_fd, "BackgroundBitmapPath", b->bitmap_path, PATH_KIND_FILE, "background.bmp",
                                ret_bitmap, e);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t i = 0; i < b->n_drivers; i++) {
-                r = copy_driver(b, dir_fd, i, e);
                 if (r < 0)
                         return r;
         }

@@ -15,6 +15,7 @@
 #include "smsprov/macro.h"
 #include "smsprov/site-distribution.h"
 #include "smsprov/site-image.h"
+#include "smsprov/site-writes.h"
 #include "smsprov/site-jobs.h"
 #include "smsprov/site-schedule.h"
 #include "util/log.h"
@@ -835,6 +836,7 @@ int site_image_create_commit(SiteImageCreate *ic, char **ret_key, uint64_t *ret_
         r = site_end(site, r, e);
         if (r < 0)
                 return r;
+        site_note_referenced_drivers(site, c, key, ic->changes, ic->n_changes, &ic->caller);
         site_schedule_update(site, c, key);
         *ret_key = TAKE_PTR(key);
         *ret_job = job;

@@ -16,6 +16,7 @@
 
 #include "smsprov/macro.h"
 #include "smsprov/site.h"
+#include "smsprov/site-drivers.h"
 #include "smsprov/nal-path.h"
 #include "smsprov/winpe-catalog.h"
 #include "smsprov/wmi-path.h"
@@ -282,6 +283,10 @@ static int change_paths(const Site *site, const SmsClass *c, const SiteChange *c
         }
         if (p->type == CIM_DRIVER_DETAILS_ARRAY)
                 for (size_t i = 0; i < ch->value.drivers.n; i++) {
+                        /* The driver catalog's own copy (its ContentSourcePath), or a folder in a
+                         * content root; builds take the catalog's copy either way. */
+                        if (site_driver_is_catalog_path(site, ch->value.drivers.data[i].source_path))
+                                continue;
                         r = check ? check_path(site, p, ch->value.drivers.data[i].source_path, PATH_KIND_ANY, e) : 0;
                         if (r < 0)
                                 return r;
@@ -407,12 +412,18 @@ static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsE
         return r;
 }
 
+/* SMS_BootImagePackage: each ReferencedDrivers entry names a usable driver of the catalog. */
+static int rule_boot_image(Site *site, SmsObject *o, bool creating, SmsError *e) {
+        return site_driver_check_references(site, o, e);
+}
+
 static const struct {
         const char *class_name;
         int (*rule)(Site *site, SmsObject *o, bool creating, SmsError *e);
 } class_rules[] = {
         { "SMS_DistributionPointInfo", rule_dp_info },
         { "SMS_DistributionPoint", rule_distribution_point },
+        { "SMS_BootImagePackage", rule_boot_image },
 };
 
 static int apply_class_rules(Site *site, SmsObject *o, bool creating, SmsError *e) {
@@ -515,7 +526,10 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 if (c->all[i]->flags & SMS_PROP_WRITE_ONLY)
                         sms_property_default(c->all[i], &o->values[i]);
         }
-        r = check_new_object(site, o, changes, n, e);
+        /* The class rules come below, once the values the site derives are in. */
+        r = check_object(o, e);
+        if (r >= 0)
+                r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
         if (r < 0)
                 return r;
 
@@ -540,6 +554,11 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
                 o->values[derived[i].index] = derived[i].value;
                 derived[i].value = cim_value_null(derived[i].value.type);
         }
+        /* The class rules see the instance as it will be stored (a boot image's Architecture,
+         * which its drivers must match, is derived from its WIM). */
+        r = apply_class_rules(site, o, true, e);
+        if (r < 0)
+                return r;
         r = sms_object_check_size(o, site->max_object_bytes, e);
         if (r < 0)
                 return r;
@@ -862,7 +881,19 @@ int site_package_class(Site *site, const char *package_id, const SmsClass **ret,
 }
 
 int site_object_load(Site *site, const SmsClass *c, const char *key, SmsObject **ret, SmsError *e) {
-        return store_object_load(site->store, c, key, ret, e);
+        _cleanup_(sms_object_freep) SmsObject *o = NULL;
+        int r;
+
+        r = store_object_load(site->store, c, key, &o, e);
+        if (r < 0)
+                return r;
+        if (streq(o->class->name, "SMS_Driver")) {
+                r = site_driver_fill_computed(site, o);
+                if (r < 0)
+                        return sms_error_set_errno(e, -r, "building SDMPackageXML of driver %s", key);
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
 }
 
 int site_query(Site *site, const char *text, WqlQuery **ret_query, WqlRow **ret_rows, size_t *ret_n,

@@ -10,6 +10,7 @@
 
 #include "smsprov/macro.h"
 #include "smsprov/site-distribution.h"
+#include "smsprov/site-drivers.h"
 #include "smsprov/site-image.h"
 #include "smsprov/site-schedule.h"
 #include "smsprov/site-writes.h"
@@ -21,6 +22,9 @@ int site_create(Site *site, const SmsClass *c, SiteChange *changes, size_t n, co
         uint64_t job = 0;
         int r;
 
+        if (streq(c->name, "SMS_Driver"))
+                return sms_error_set(e, SMS_ERROR_NOT_SUPPORTED,
+                                     "SMS_Driver instances come from INF files: call CreateFromINF");
         /* An assignment to a DP distributes at once: the job limit before the row, which would
          * otherwise stay INSTALL_PENDING with no distribution behind it. */
         bool assigns = streq(c->name, "SMS_DistributionPoint");
@@ -117,6 +121,16 @@ int site_put_prepare(Site *site, const SmsClass *c, const char *key, const SiteC
         return r;
 }
 
+void site_note_referenced_drivers(Site *site, const SmsClass *c, const char *key, const SiteChange *changes,
+                                  size_t n, const SiteCaller *caller) {
+        int i = sms_class_find_property(c, "ReferencedDrivers");
+        for (size_t k = 0; i >= 0 && k < n; k++)
+                if (changes[k].index == (size_t) i) {
+                        site_driver_note_boot_classes(site, c, key, caller);
+                        return;
+                }
+}
+
 int site_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes, size_t n, SiteJobPlan *plan,
              const SiteCaller *caller, uint64_t *ret_job, SmsError *e) {
         _cleanup_free_ size_t *changed = NULL;
@@ -142,6 +156,7 @@ int site_put(Site *site, const SmsClass *c, const char *key, SiteChange *changes
         site_job_plan_free(plan); /* never started: its job never ran */
         if (r < 0)
                 return r;
+        site_note_referenced_drivers(site, c, key, changes, n, caller);
         /* A new RefreshSchedule or PkgSourceFlag moves the package's refresh timer. */
         site_schedule_update(site, c, key);
         return 0;
@@ -163,6 +178,11 @@ int site_delete(Site *site, const SmsClass *c, const char *key, const SiteCaller
                 if (r < 0)
                         return r;
                 return site_distribution_remove(site, key, caller, e);
+        }
+        if (streq(c->name, "SMS_Driver")) {
+                r = site_driver_check_deletable(site, key, e);
+                if (r < 0)
+                        return r;
         }
         if (sms_class_is_a(c, sms_model_find_class("SMS_PackageBaseclass"))) {
                 size_t n_dps = 0;

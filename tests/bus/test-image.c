@@ -393,8 +393,16 @@ static void test_boot_image_build(void **state) {
 
         /* Drivers and an optional component, then UpdateOptionalComponents: each rebuild moves the
          * source version on. */
-        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777301,
-                                drivers));
+        assert_null(test_invoke(&env, ROOT "/class/SMS_Driver", IFACE "SMS_Driver.Static", "CreateFromINF", &reply, "ss",
+                                drivers, "nic.inf"));
+        const char *driver;
+        sd_bus_message_read(reply, "o", &driver);
+        assert_string_equal(driver, ROOT "/SMS_Driver/1");
+        sd_bus_message_unref(reply);
+        char *driver_copy = test_get_string(&env, ROOT "/SMS_Driver/1", IFACE "SMS_Driver", "ContentSourcePath");
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 1,
+                                driver_copy));
+        free(driver_copy);
         char pid[16];
         snprintf(pid, sizeof pid, "%u", powershell);
         assert_null(test_invoke(&env, path, BOOT, "UpdateOptionalComponents", &reply, "as", 1, pid));
@@ -411,7 +419,7 @@ static void test_boot_image_build(void **state) {
         s = wim_file(built, "\\Windows\\System32\\WinPE-PowerShell.txt");
         assert_string_equal(s, "WinPE-PowerShell amd64\n");
         free(s);
-        s = wim_file(built, "\\sms\\drivers\\16777301\\nic.inf");
+        s = wim_file(built, "\\sms\\drivers\\1\\nic.inf");
         assert_non_null(s);
         free(s);
         s = wim_file(built, "\\Windows\\System32\\winpeshl.ini");
@@ -793,7 +801,8 @@ static int setup(void **state) {
         free(p);
         write_text(CONTENT("prestart/prestart.cmd"), "@echo prestart\r\n");
         free(p);
-        write_text(CONTENT("drivers/nic/nic.inf"), "[Version]\r\n");
+        write_text(CONTENT("drivers/nic/nic.inf"), "[Version]\r\nSignature=\"$Windows NT$\"\r\nClass=Net\r\n"
+                                                   "[Manufacturer]\r\nM=M,NTamd64\r\n[M.NTamd64]\r\n\"NIC\"=I,PCI\\VEN_1\r\n");
         free(p);
         /* A truncated WIM: the first half of a real one. */
         {

@@ -25,6 +25,16 @@ B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_ImagePackage org.s
 B call org.smsprov.Provider1 /org/smsprov/Provider1/SMS_ImagePackage/LAB00004 \
         org.smsprov.Provider1.SMS_PackageBaseclass AddDistributionPoints asas 1 LAB 1 "$nal" >/dev/null
 
+# A driver (SMS_Driver) referenced by the boot image (SMS_BootImagePackage_DriverRef).
+mkdir -p "$WORLD/content/nic"
+printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=Net\r\n[Manufacturer]\r\nM=M,NTamd64\r\n[M.NTamd64]\r\n"NIC"=I,PCI\\VEN_1\r\n' \
+        >"$WORLD/content/nic/nic.inf"
+driver=$(B call org.smsprov.Provider1 /org/smsprov/Provider1/class/SMS_Driver org.smsprov.Provider1.SMS_Driver.Static \
+        CreateFromINF ss "$WORLD/content/nic" nic.inf | cut -d'"' -f2)
+copy=$(B get-property org.smsprov.Provider1 "$driver" org.smsprov.Provider1.SMS_Driver ContentSourcePath | cut -d'"' -f2)
+B call org.smsprov.Provider1 /org/smsprov/Provider1/SMS_BootImagePackage/LAB00001 \
+        org.smsprov.Provider1.SMS_PackageBaseclass Put 'a{sv}' 1 ReferencedDrivers 'a(us)' 1 1 "$copy" >/dev/null
+
 mode=--check
 [ -n "${UPDATE:-}" ] && mode=--update
 python3 "$SOURCE_ROOT/tools/interface-xml.py" --address "$SMSPROV_BUS" --docs "$INTERFACE_DOCS" \

@@ -46,6 +46,16 @@ out=$(nobody call $DEST $P $BASE Put 'a{sv}' 1 Description s "by nobody" 2>&1) &
 }
 expect_eq "nothing changed" 's ""' "$(B get-property $DEST $P $BASE Description)"
 expect_eq "reads need no polkit" 's "by root"' "$(nobody get-property $DEST $P $BASE Name 2>&1)"
+mkdir -p "$WORLD/content/nic"
+printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=Net\r\n[Manufacturer]\r\nM=M,NTamd64\r\n[M.NTamd64]\r\n"NIC"=I,PCI\\VEN_1\r\n' \
+        >"$WORLD/content/nic/nic.inf"
+DRV_STATIC=org.smsprov.Provider1.SMS_Driver.Static
+out=$(nobody call $DEST $ROOT/class/SMS_Driver $DRV_STATIC CreateFromINF ss "$WORLD/content/nic" nic.inf 2>&1) \
+        && not_ok "CreateFromINF went through without authorization" || {
+        case "$out" in *"Access denied"*) ok "CreateFromINF is denied without authorization" ;; *) not_ok "CreateFromINF: $out" ;; esac
+}
+expect_eq "no driver was imported" "a(oa{sv}) 0" \
+        "$(B call $DEST $ROOT org.smsprov.Provider1.Site ExecQuery s 'SELECT CI_ID FROM SMS_Driver')"
 
 # manage-packages allows Put and Create, and nothing else.
 polkit SetAllowed as 1 org.smsprov.provider1.manage-packages >/dev/null
@@ -54,6 +64,10 @@ nobody call $DEST $P $BASE Put 'a{sv}' 1 Description s "by nobody" >/dev/null 2>
 expect_eq "the write happened" 's "by nobody"' "$(B get-property $DEST $P $BASE Description)"
 nobody call $DEST $ROOT/class/SMS_ImagePackage org.smsprov.Provider1.Class Create 'a{sv}' 1 Name s "n" >/dev/null 2>&1 \
         && ok "manage-packages allows Create" || not_ok "manage-packages did not allow Create"
+expect_eq "manage-packages allows CreateFromINF" "o \"$ROOT/SMS_Driver/1\"" \
+        "$(nobody call $DEST $ROOT/class/SMS_Driver $DRV_STATIC CreateFromINF ss "$WORLD/content/nic" nic.inf 2>&1)"
+nobody call $DEST $ROOT/SMS_Driver/1 org.smsprov.Provider1.SMS_Driver Put 'a{sv}' 1 IsHidden b true >/dev/null 2>&1 \
+        && ok "manage-packages allows Put of a driver" || not_ok "manage-packages did not allow Put of a driver"
 out=$(nobody call $DEST $P $BASE RefreshPkgSource 2>&1) && not_ok "RefreshPkgSource allowed by manage-packages" \
         || ok "RefreshPkgSource needs distribute-content"
 out=$(nobody call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.SMS_BootImagePackage.Static \
@@ -64,6 +78,9 @@ out=$(nobody call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.S
 polkit SetAllowed as 2 org.smsprov.provider1.manage-packages org.smsprov.provider1.build-images >/dev/null
 nobody call $DEST $ROOT/class/SMS_BootImagePackage org.smsprov.Provider1.SMS_BootImagePackage.Static \
         DeleteContextID s x >/dev/null 2>&1 && ok "build-images allows DeleteContextID" || not_ok "build-images refused"
+polkit SetAllowed as 1 org.smsprov.provider1.build-images >/dev/null
+out=$(nobody call $DEST $ROOT/SMS_Driver/1 org.smsprov.Provider1.SMS_Driver Delete 2>&1) \
+        && not_ok "Delete of a driver allowed by build-images" || ok "Delete of a driver needs manage-packages"
 
 # A write is authorized as every action whose work it starts (issue 12 §5): a Put that rebuilds
 # needs build-images too, RefreshNow distribute-content, RefreshPkgSource of a boot image both

@@ -283,6 +283,9 @@ static bool is_blob_size(const char *name) {
         return strcmp(name, "IconSize") == 0 || strcmp(name, "ISVDataSize") == 0;
 }
 
+static uint32_t catalog_driver_id;
+static char *catalog_driver_copy;
+
 static void append_valid_value(TestEnv *env, sd_bus_message *m, const SchemaEntry *s, char *file, char *dir) {
         const char *t = s->type;
         assert_true(sd_bus_message_open_container(m, 'e', "sv") >= 0);
@@ -318,7 +321,7 @@ static void append_valid_value(TestEnv *env, sd_bus_message *m, const SchemaEntr
         else if (strcmp(t, "String[]") == 0)
                 sd_bus_message_append(m, "v", "as", 2, "a", "b");
         else if (strcmp(t, "SMS_Driver_Details[]") == 0)
-                sd_bus_message_append(m, "v", "a(us)", 1, 16777300, dir);
+                sd_bus_message_append(m, "v", "a(us)", 1, catalog_driver_id, catalog_driver_copy);
         else if (strcmp(t, "SMS_ScheduleToken[]") == 0) {
                 sd_bus_message_open_container(m, 'v', "a(sa{sv})");
                 sd_bus_message_append(m, "a(sa{sv})", 1, "SMS_ST_RecurInterval", 2, "DaySpan", "u", 7, "IsGMT", "b", 1);
@@ -329,12 +332,34 @@ static void append_valid_value(TestEnv *env, sd_bus_message *m, const SchemaEntr
         (void) env;
 }
 
+/* A driver of the catalog for every architecture, which ReferencedDrivers may name. */
+static void import_catalog_driver(TestEnv *env) {
+        char *folder = test_env_content_path(env, "drivers-any");
+        assert_int_equal(mkdir(folder, 0755), 0);
+        char *inf = test_env_make_file(env, "drivers-any/any.inf",
+                                       "[Version]\r\nSignature=\"$Windows NT$\"\r\nClass=Net\r\n[Manufacturer]\r\n"
+                                       "M=M,NTx86,NTamd64,NTarm64\r\n[M.NTx86]\r\n\"NIC\"=I,PCI\\VEN_1\r\n"
+                                       "[M.NTamd64]\r\n\"NIC\"=I,PCI\\VEN_1\r\n[M.NTarm64]\r\n\"NIC\"=I,PCI\\VEN_1\r\n");
+        sd_bus_message *reply = NULL;
+        const char *driver;
+
+        assert_null(test_invoke(env, "/org/smsprov/Provider1/class/SMS_Driver", "org.smsprov.Provider1.SMS_Driver.Static",
+                                "CreateFromINF", &reply, "ss", folder, "any.inf"));
+        assert_int_equal(sd_bus_message_read(reply, "o", &driver), 1);
+        catalog_driver_id = (uint32_t) strtoul(strrchr(driver, '/') + 1, NULL, 10);
+        catalog_driver_copy = test_get_string(env, driver, "org.smsprov.Provider1.SMS_Driver", "ContentSourcePath");
+        sd_bus_message_unref(reply);
+        free(folder);
+        free(inf);
+}
+
 static void test_put_each_writable_property(void **state) {
         TestEnv *env = *state;
         char *wim = test_env_content_path(env, "boot.wim");
         char *file = test_env_make_file(env, "bitmap.bmp", "BM");
         char *dir = test_env_content_path(env, "prestart");
         mkdir(dir, 0755);
+        import_catalog_driver(env);
 
         for (size_t c = 0; c < 3; c++) {
                 SchemaEntry schema[128];

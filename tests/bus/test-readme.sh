@@ -23,7 +23,8 @@ echo "$out" | sed 's/^/    | /'
 for want in 's "LAB"' 'Boot image (x64)' 'u 256' 'refused, as it should be' 'WBEM_E_VALUE_OUT_OF_RANGE' \
         'Windows 11 Enterprise' '"MessageID" u 30000' 'a(oa{sv})s 2 "/org/smsprov/Provider1/' \
         '"SiteCode" s "LAB" "NamespacePath" s "\\\\' \
-        $'NALPath\n["Display=\\\\dp1\\"]MSWNET:["SMS_SITE=LAB"]'; do
+        $'NALPath\n["Display=\\\\dp1\\"]MSWNET:["SMS_SITE=LAB"]' \
+        's "Net"' 'SMS_BootImagePackage_DriverRef/' 'Contoso Gigabit Adapter'; do
         case "$out" in *"$want"*) ok "output shows $want" ;; *) not_ok "output lacks $want" ;; esac
 done
 

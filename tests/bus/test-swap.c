@@ -429,17 +429,23 @@ static void test_refresh(void **state) {
 
 static char *new_boot_image(unsigned n, const char *props, ...);
 
+/* A file the daemon made from a caller's input (`whose`: "the built image"): there, without the
+ * marker of a file outside the content roots, and with `want_text` when given. */
+static void check_made(const char *path, const char *whose, const char *what, const char *want_text) {
+        size_t n;
+        char *data = test_read_file(path, 0, &n);
+        if (!data)
+                fail_msg("%s: %s %s is missing", what, whose, path);
+        if (has_marker(data, n))
+                fail_msg("%s: %s %s holds the marker of a file outside the content roots", what, whose, path);
+        if (want_text && !memmem(data, n, want_text, strlen(want_text)))
+                fail_msg("%s: %s %s lacks the real input's bytes '%s'", what, whose, path, want_text);
+        free(data);
+}
+
 static void check_built(const char *pkg, const char *what, const char *want_text) {
         char *built = test_get_string(&env, pkg, BASE, "PkgSourcePath");
-        size_t n;
-        char *data = test_read_file(built, 0, &n);
-        if (!data)
-                fail_msg("%s: the built image %s is missing", what, built);
-        if (has_marker(data, n))
-                fail_msg("%s: the built image %s holds the marker of a file outside the content roots", what, built);
-        if (want_text && !memmem(data, n, want_text, strlen(want_text)))
-                fail_msg("%s: the built image %s lacks the real input's bytes '%s'", what, built, want_text);
-        free(data);
+        check_made(built, "the built image", what, want_text);
         free(built);
 }
 
@@ -567,42 +573,78 @@ static void test_background_bitmap_path(void **state) {
         free(boot);
 }
 
-static void test_driver_folder(void **state) {
-        Swapper s;
-        const char *e;
-        char *boot = test_env_content_path(&env, "boot.wim"), *drv = test_env_content_path(&env, "drv");
+/* A driver's files are read once, by CreateFromINF, into the site's content library; builds take
+ * that copy. The import resolves every file the INF names beneath DriverPath: with the INF's
+ * subfolder swapped for a link out of the root, an import either copies the real file or is
+ * refused, and the catalog's copy never holds the marker. */
+static char *import_round(const char *drv, unsigned round, const char **ret_error) {
+        char *inf = path_in(drv, "nic.inf"), *text = NULL, *copy = NULL;
+        sd_bus_message *reply = NULL;
+        const char *driver;
 
-        make_swapped_folder(&s, "drv", "inside driver file");
-        char *pkg = new_boot_image(1, "{sv}", "ImagePath", "s", boot);
-        assert_null(test_invoke(&env, pkg, BASE, "Put", NULL, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777301, drv));
-        assert_true(job_completed(start_job(pkg, BOOT, "UpdateImage", &e, NULL), "UpdateImage without swapping"));
-        check_built(pkg, "ReferencedDrivers folder without swapping", "inside driver file");
-        run_build_rounds("ReferencedDrivers folder, UpdateImage", pkg, &s, NULL);
-        swappers_done(&s, 1);
-        free(pkg);
-        free(drv);
-        free(boot);
+        /* A new INF each round (a comment differs), so that every round copies again. */
+        assert_true(asprintf(&text,
+                             "; round %u\r\n[Version]\r\nSignature=\"$Windows NT$\"\r\nClass=Net\r\n"
+                             "[SourceDisksNames]\r\n1=d,,,\\sub\r\n[SourceDisksFiles]\r\nfile.txt=1\r\n"
+                             "[Manufacturer]\r\nM=M,NTamd64\r\n[M.NTamd64]\r\n\"NIC\"=I,PCI\\VEN_1\r\n",
+                             round) > 0);
+        write_text(inf, text);
+        *ret_error = test_invoke(&env, ROOT "/class/SMS_Driver", IFACE "SMS_Driver.Static", "CreateFromINF", &reply,
+                                 "ss", drv, "nic.inf");
+        if (!*ret_error) {
+                assert_int_equal(sd_bus_message_read(reply, "o", &driver), 1);
+                copy = test_get_string(&env, driver, IFACE "SMS_Driver", "ContentSourcePath");
+        }
+        sd_bus_message_unref(reply);
+        free(text);
+        free(inf);
+        return copy;
 }
 
-static void test_driver_inf(void **state) {
-        Swapper s;
-        const char *e;
-        char *boot = test_env_content_path(&env, "boot.wim"), *inf = test_env_content_path(&env, "drv2/nic.inf");
-        char *marker_inf = path_in(outside, "nic.inf");
+static void check_driver_copy(const char *copy, const char *what) {
+        char *file = path_in(copy, "sub/file.txt");
+        check_made(file, "the catalog's copy", what, "inside driver file");
+        free(file);
+}
 
-        write_text(inf, "[Version] inside driver");
-        swapper_init(&s, "drv2/nic.inf", marker_inf);
-        char *pkg = new_boot_image(1, "{sv}", "ImagePath", "s", boot);
-        assert_null(test_invoke(&env, pkg, BASE, "Put", NULL, "a{sv}", 1, "ReferencedDrivers", "a(us)", 1, 16777302, inf));
-        assert_true(job_completed(start_job(pkg, BOOT, "UpdateImage", &e, NULL), "UpdateImage without swapping"));
-        check_built(pkg, "ReferencedDrivers .inf without swapping", "[Version] inside driver");
-        /* The .inf file named is the one checked: its real bytes are in every image built. */
-        run_build_rounds("ReferencedDrivers .inf, UpdateImage", pkg, &s, "[Version] inside driver");
+static void test_driver_import(void **state) {
+        Swapper s;
+        Counts c = {};
+        const char *e;
+        char *drv = test_env_content_path(&env, "drv"), *copy;
+
+        make_swapped_folder(&s, "drv", "inside driver file");
+        copy = import_round(drv, 0, &e);
+        if (!copy)
+                fail_msg("CreateFromINF without swapping: %s", e);
+        check_driver_copy(copy, "CreateFromINF without swapping");
+        free(copy);
+
+        /* The link in place: refused, nothing copied from outside. */
+        swapper_flip(&s);
+        copy = import_round(drv, 1, &e);
+        if (copy)
+                fail_msg("CreateFromINF through a link out of the root succeeded: %s", copy);
+        assert_string_equal(e, SMSPROV_ERR("PathNotAllowed"));
+        swapper_flip(&s);
+
+        swappers_start(&s, 1);
+        for (unsigned i = 0; i < ROUNDS; i++) {
+                copy = import_round(drv, i + 2, &e);
+                if (copy) {
+                        check_driver_copy(copy, "CreateFromINF while swapping");
+                        c.ok++;
+                } else {
+                        if (!streq(e, SMSPROV_ERR("PathNotAllowed")) && !streq(e, SMSPROV_ERR("InvalidParameter")))
+                                fail_msg("CreateFromINF while swapping: unexpected %s", e);
+                        c.failed++;
+                }
+                free(copy);
+        }
+        swappers_stop(&s, 1);
+        report("CreateFromINF", &c, &s, 1);
         swappers_done(&s, 1);
-        free(pkg);
-        free(marker_inf);
-        free(inf);
-        free(boot);
+        free(drv);
 }
 
 /* --- ExportImagePath: ExportDefaultBootImage ---------------------------------------------------- */
@@ -754,8 +796,7 @@ int main(void) {
                 cmocka_unit_test(test_image_path),
                 cmocka_unit_test(test_pre_exec_source_directory),
                 cmocka_unit_test(test_background_bitmap_path),
-                cmocka_unit_test(test_driver_folder),
-                cmocka_unit_test(test_driver_inf),
+                cmocka_unit_test(test_driver_import),
                 cmocka_unit_test(test_export),
         };
         signal(SIGPIPE, SIG_IGN);

@@ -81,8 +81,16 @@ make_wim "$CONTENT/boot86.wim" 0
 make_wim "$WORLD/adk/amd64/winpe.wim" 9
 mkdir -p "$CONTENT/setup/sources" "$CONTENT/drivers/net" "$CONTENT/drivers/storage" "$WORLD/dps/dp1"
 cp "$CONTENT/boot.wim" "$CONTENT/setup/sources/install.wim"
-echo "[Version]" > "$CONTENT/drivers/net/net.inf"
-echo "[Version]" > "$CONTENT/drivers/storage/storage.inf"
+# Two drivers for x64 (a NIC, a storage controller), an x86 one and a malformed INF, in one folder.
+mkdir -p "$CONTENT/drivers/x86nic" "$CONTENT/drivers/bad"
+inf() { # FILE CLASS DECORATION DESCRIPTION HWID
+        printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=%s\r\nProvider=Contoso\r\nDriverVer=01/02/2024,1.2.3.4\r\n[Manufacturer]\r\nContoso=M,%s\r\n[M.%s]\r\n"%s"=I,%s\r\n' \
+                "$2" "$3" "$3" "$4" "$5" >"$1"
+}
+inf "$CONTENT/drivers/net/net.inf" Net NTamd64 "Contoso NIC" 'PCI\VEN_8086&DEV_15B8'
+inf "$CONTENT/drivers/storage/storage.inf" SCSIAdapter NTamd64 "Contoso RAID" 'PCI\VEN_1000&DEV_0079'
+inf "$CONTENT/drivers/x86nic/old.inf" Net NTx86 "Contoso Old NIC" 'PCI\VEN_8086&DEV_100E'
+printf '[Version\r\n' >"$CONTENT/drivers/bad/bad.inf"
 echo "not a WIM" > "$CONTENT/notawim.wim"
 # A large boot image source, stored uncompressed, so that a build runs long enough to be canceled.
 big_tree=$(mktemp -d)
@@ -242,16 +250,44 @@ run "boot-image reload" 0 boot-image reload $BOOT
 run "boot-image export-default" 0 --json boot-image export-default x64 1 content/exported.wim
 expect_eq "export-default: the job completed" "2" "$(echo "$OUT" | json 'd["Job"]["State"]')"
 [ -s "$CONTENT/exported.wim" ] && ok "export-default wrote the WIM" || not_ok "export-default wrote no WIM"
+# --- the driver catalog ---
+run "driver import of a folder with a bad INF" 1 driver import content/drivers
+has "driver import: the bad INF is named with its line" "bad.inf: line 1" "$ERR"
+expect_eq "driver import: the good ones, in path order" \
+        "1 $CONTENT/drivers/net/net.inf|2 $CONTENT/drivers/storage/storage.inf|3 $CONTENT/drivers/x86nic/old.inf" \
+        "$(echo "$OUT" | tr '\t' ' ' | paste -sd'|')"
+run "driver import of one INF imported before" 0 driver import content/drivers/net/net.inf
+expect_eq "driver import: the existing driver" "1	$CONTENT/drivers/net/net.inf" "$OUT"
+run "driver import of nothing" 3 driver import content/nothing
+run "driver list" 0 --no-legend driver list
+expect_eq "driver list: three drivers" "3" "$(echo "$OUT" | wc -l)"
+run "driver list --class" 0 --no-legend --columns=CI_ID driver list --class=net
+expect_eq "driver list --class=net" "1 3" "$(echo $OUT)"
+run "driver list --architecture" 0 --no-legend --columns=CI_ID driver list --class=Net --architecture=x64
+expect_eq "driver list --class=Net --architecture=x64" "1" "$(echo $OUT)"
+run "driver list --hardware-id" 0 --no-legend --columns=CI_ID driver list '--hardware-id=pci\ven_1000&dev_0079'
+expect_eq "driver list --hardware-id (any case)" "2" "$(echo $OUT)"
+run "driver show" 0 --json driver show 2
+expect_eq "driver show: DriverClass and display name" "SCSIAdapter Contoso RAID" \
+        "$(echo "$OUT" | json 'd["DriverClass"] + " " + d["LocalizedDisplayName"]')"
+COPY1=$(C get SMS_Driver 1 ContentSourcePath)
+COPY2=$(C get SMS_Driver 2 ContentSourcePath)
+
 SV=$(C get SMS_BootImagePackage $BOOT SourceVersion)
-run "boot-image add-driver" 0 boot-image add-driver $BOOT 17:content/drivers/net 18:content/drivers/storage
-expect_eq "add-driver: ReferencedDrivers" "17:$CONTENT/drivers/net,18:$CONTENT/drivers/storage" \
+run "boot-image add-driver" 0 boot-image add-driver $BOOT 1 2
+expect_eq "add-driver: ReferencedDrivers from the catalog" "1:$COPY1,2:$COPY2" \
         "$(C get SMS_BootImagePackage $BOOT ReferencedDrivers)"
 expect_eq "add-driver rebuilt the image" "$((SV + 1))" "$(C get SMS_BootImagePackage $BOOT SourceVersion)"
-run "boot-image remove-driver --no-update" 0 --no-update boot-image remove-driver $BOOT 17
-expect_eq "remove-driver: ReferencedDrivers" "18:$CONTENT/drivers/storage" "$(C get SMS_BootImagePackage $BOOT ReferencedDrivers)"
+run "boot-image add-driver of an x86 driver to an x64 image" 1 boot-image add-driver $BOOT 3
+has "add-driver: the entry is named" "entry 2 (ID 3)" "$ERR"
+run "driver delete of a referenced driver" 1 delete SMS_Driver 1
+run "boot-image remove-driver --no-update" 0 --no-update boot-image remove-driver $BOOT 1
+expect_eq "remove-driver: ReferencedDrivers" "2:$COPY2" "$(C get SMS_BootImagePackage $BOOT ReferencedDrivers)"
 expect_eq "--no-update: no rebuild" "$((SV + 1))" "$(C get SMS_BootImagePackage $BOOT SourceVersion)"
 run "remove-driver of a driver not referenced" 3 boot-image remove-driver $BOOT 99
-run "add-driver without a path" 2 boot-image add-driver $BOOT 17
+run "add-driver of a driver not in the catalog" 3 boot-image add-driver $BOOT 17
+run "add-driver of something that is not an ID" 2 boot-image add-driver $BOOT net
+run "delete of an unreferenced driver" 0 delete SMS_Driver 1
 OCS=$(C list SMS_OSDeploymentKitWinPEOptionalComponent --no-legend --columns=UniqueID \
         --where="Architecture = 'X64' AND (Name = 'WinPE-WMI' OR Name = 'WinPE-Scripting')" | sort -n | xargs)
 run "boot-image set-components" 0 boot-image set-components $BOOT $OCS
@@ -527,7 +563,11 @@ expect_eq "completion: subcommands" "set-components" "$(complete_line "smsctl bo
 expect_eq "completion: component names" "WinPE-PowerShell" \
         "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image set-components $BOOT WinPE-Po")"
 expect_eq "completion: options" "--no-legend" "$(complete_line "smsctl --no-leg")"
-expect_eq "completion: classes" "SMS_BootImagePackage" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_Boot")"
+expect_eq "completion: classes" "SMS_BootImagePackage SMS_BootImagePackage_DriverRef" \
+        "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_Boot")"
+expect_eq "completion: driver subcommands" "import" "$(complete_line "smsctl driver im")"
+expect_eq "completion: catalog IDs for add-driver" "2 3" \
+        "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image add-driver $BOOT ")"
 has "completion: package IDs (over pages)" "$BOOT" "$(complete_line "smsctl --bus-address=$SMSPROV_BUS boot-image update ")"
 expect_eq "completion: every package ID, over pages" "$n_json" \
         "$(complete_line "smsctl --bus-address=$SMSPROV_BUS show SMS_PackageBaseclass " | wc -w)"

@@ -1645,7 +1645,6 @@ static void test_damage_repaired(void **state) {
                 for (Damage how = 0; how < _DAMAGE_MAX; how++, n++) {
                         _cleanup_free_ char *src = NULL, *id = NULL, *data1 = NULL, *data2 = NULL, *lib1 = dp_lib(d->dp1);
                         _cleanup_free_ char *target = NULL, *before2 = NULL, *after2 = NULL, *wim2 = NULL;
-                        _cleanup_strv_free_ char **bad = NULL;
                         ContentManifest m = {};
                         SmsError e = SMS_ERROR_NULL;
                         const ContentFile *wim;
@@ -1743,7 +1742,6 @@ static void test_verify_marks_for_repair(void **state) {
         /* a bad sector, as far as a stat can tell: the recorded identity is what the file has now */
         damage(entry, DAMAGE_IN_PLACE);
         {
-                _cleanup_free_ char *sfx = NULL;
                 struct stat st;
                 assert_int_equal(lstat(entry, &st), 0);
                 ContentStatCache c = {};

@@ -591,6 +591,7 @@ static void test_bad_encodings(void **state) {
         bytes[2 + 2 * 10] = saved[0];
         bytes[3 + 2 * 10] = saved[1];
         _cleanup_(inf_driver_freep) InfDriver *d = parse_ok_bytes(bytes, size); /* restored: fine */
+        assert_non_null(d);
         parse_fails_bytes(bytes, size - 1, "invalid UTF-16: an odd number of bytes");
         /* A high surrogate as the very last unit. */
         bytes[size - 2] = 0x00;
@@ -620,6 +621,7 @@ static void test_limits(void **state) {
         line[INF_LINE_MAX - strlen("Comment=")] = 0;
         assert_true(asprintf(&text, "%sComment=%s\r\n%s", VERSION_HEAD, line, MINIMAL_TAIL) > 0);
         _cleanup_(inf_driver_freep) InfDriver *d = parse_ok(text);
+        assert_non_null(d);
         free(text);
 
         /* Continuation lines that add up to more than the limit. */

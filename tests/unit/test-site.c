@@ -28,6 +28,7 @@
 #include "../helpers/wim-gen.h"
 #include "smsprov/macro.h"
 #include "smsprov/site-distribution.h"
+#include "smsprov/site-drivers.h"
 #include "smsprov/site-image.h"
 #include "smsprov/site-jobs.h"
 #include "smsprov/site-schedule.h"
@@ -858,6 +859,84 @@ static void test_wmi_paths_as_scripts_write(void **state) {
         assert_resolves(f, path, want);
 }
 
+/* --- the driver catalog ------------------------------------------------------------------------ */
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_true(fputs(text, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* One CreateFromINF as the bus runs it: checks, the work (on this thread here), the row. */
+static int import_driver(Fixture *f, const char *folder, const char *inf, char **ret_key, bool *ret_created,
+                         SmsError *e) {
+        DriverImport *d = NULL;
+        int r = site_driver_import_new(&f->site, folder, inf, &f->caller, &d, e);
+        if (r >= 0)
+                r = site_driver_import_work(d, e);
+        if (r >= 0)
+                r = site_driver_import_finish(&f->site, d, ret_key, ret_created, e);
+        site_driver_import_free(d);
+        return r;
+}
+
+static void test_driver_import_once_and_reported(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *folder = path_in(f->content, "nic"), *inf = NULL, *sys = NULL, *key = NULL,
+                            *again = NULL, *copy = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        bool created = false;
+
+        assert_int_equal(mkdir(folder, 0755), 0);
+        inf = path_in(folder, "nic.inf");
+        sys = path_in(folder, "nic.sys");
+        write_file(inf, "[Version]\r\nSignature=\"$Windows NT$\"\r\nClass=Net\r\n[SourceDisksNames]\r\n1=d\r\n"
+                        "[SourceDisksFiles]\r\nnic.sys=1\r\n[Manufacturer]\r\nM=M,NTamd64\r\n[M.NTamd64]\r\n"
+                        "\"NIC\"=I,PCI\\VEN_1\r\n");
+        write_file(sys, "driver v1");
+
+        assert_int_equal(import_driver(f, folder, "nic.inf", &key, &created, &e), 0);
+        assert_string_equal(key, "1");
+        assert_true(created);
+        assert_int_equal(count_events(&f->rec, "added SMS_Driver 1"), 1);
+        assert_int_equal(site_driver_catalog_copy(&f->site, 1, &copy, &again, &e), 0);
+        assert_string_equal(again, "nic.inf");
+        assert_true(site_driver_is_catalog_path(&f->site, copy));
+        free(again);
+        again = NULL;
+
+        /* The same INF again, its file changed meanwhile: the same driver, nothing new reported or
+         * copied. */
+        write_file(sys, "driver v2");
+        forget_events(&f->rec);
+        assert_int_equal(import_driver(f, folder, "nic.inf", &again, &created, &e), 0);
+        assert_string_equal(again, "1");
+        assert_false(created);
+        assert_int_equal(f->rec.n, 0);
+        _cleanup_free_ char *copied = path_in(copy, "nic.sys");
+        char buf[32] = {};
+        FILE *in = fopen(copied, "re");
+        assert_non_null(in);
+        assert_non_null(fgets(buf, sizeof buf, in));
+        fclose(in);
+        assert_string_equal(buf, "driver v1");
+
+        /* A malformed INF: InvalidParameter naming the line, no row, no report. */
+        write_file(inf, "[Version\r\n");
+        free(again);
+        again = NULL;
+        assert_int_equal(import_driver(f, folder, "nic.inf", &again, &created, &e), -EINVAL);
+        assert_int_equal(e.code, SMS_ERROR_INVALID_PARAMETER);
+        assert_non_null(strstr(e.message, "line 1"));
+        sms_error_clear(&e);
+        assert_int_equal(f->rec.n, 0);
+
+        /* Unreferenced: deletable. */
+        assert_int_equal(site_driver_check_deletable(&f->site, "1", &e), 0);
+        assert_false(site_driver_is_catalog_path(&f->site, f->content));
+}
+
 /* --- boot image builds ------------------------------------------------------------------------- */
 
 static void make_kit(Fixture *f) {
@@ -1032,6 +1111,7 @@ int main(void) {
                 SITE_TEST(test_writes_report_what_they_change),
                 SITE_TEST(test_site_systems_follow_dps),
                 SITE_TEST(test_wmi_paths_as_scripts_write),
+                SITE_TEST(test_driver_import_once_and_reported),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
                 SITE_TEST(test_schedule_fires_a_refresh),
                 SITE_TEST(test_schedule_reads_the_site_clock),

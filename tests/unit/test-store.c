@@ -260,6 +260,8 @@ static void test_query_budget(void **state) {
         _cleanup_free_ char *a = create_boot_image(f, "first"), *b = create_boot_image(f, "second"), *heavy = NULL,
                             *c = NULL;
         SmsError e = SMS_ERROR_NULL;
+        assert_non_null(a);
+        assert_non_null(b);
         size_t n = 0;
 
         /* PostgreSQL's budget is a time limit: whether so small a query passes it is a question of
@@ -402,6 +404,7 @@ static void test_reopen_and_site_code(void **state) {
         Fixture *f = *state;
         _cleanup_free_ char *key = create_boot_image(f, "reopen");
         SmsError e = SMS_ERROR_NULL;
+        assert_non_null(key);
         Site other;
         char db[128];
 
