@@ -45,8 +45,8 @@ int site_driver_sdm_package_xml(const SmsObject *driver, const char *site_code, 
 
 /* The class rule of SMS_BootImagePackage (site.c's class_rules): every ReferencedDrivers entry
  * names an existing, enabled driver whose Architectures include the image's. InvalidParameter
- * naming the entry otherwise. An image whose architecture is not known yet is checked when it is
- * (the rule runs again at every write). */
+ * naming the entry otherwise. It runs at Create and at each Put that changes ReferencedDrivers
+ * or Architecture: an older list is left as it is by edits of other properties. */
 int site_driver_check_references(Site *site, const SmsObject *boot_image, SmsError *e);
 
 /* After a committed write that set a boot image's ReferencedDrivers: a status message naming the

@@ -351,7 +351,7 @@ static int check_no_duplicates(const SmsClass *c, const SiteChange *changes, siz
 
 /* SMS_DistributionPointInfo: ServerName and SiteCode come from the NAL path. (ContentRoot is
  * SMS_PROP_DP_ROOT: an existing directory where --dp-root allows, checked as it is given.) */
-static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
+static int rule_dp_info(Site *site, SmsObject *o, const size_t *changed, size_t n_changed, SmsError *e) {
         _cleanup_(nal_path_done) NalPath nal = {};
         int r;
 
@@ -365,13 +365,14 @@ static int rule_dp_info(Site *site, SmsObject *o, bool creating, SmsError *e) {
 /* SMS_DistributionPoint: the package and the distribution point exist, the DP belongs to this
  * site and to the SiteCode given, and a package that travels only by multicast goes only to
  * multicast DPs. The rest is copied from the package. */
-static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsError *e) {
+static int rule_distribution_point(Site *site, SmsObject *o, const size_t *changed, size_t n_changed,
+                                   SmsError *e) {
         _cleanup_(sms_object_freep) SmsObject *dp = NULL, *pkg = NULL;
         const SmsClass *pkg_class;
         const char *id = sms_object_string(o, "PackageID");
         int r;
 
-        if (!creating)
+        if (changed) /* a Put */
                 return 0;
         r = site_package_class(site, id, &pkg_class, e);
         if (r < 0)
@@ -412,24 +413,33 @@ static int rule_distribution_point(Site *site, SmsObject *o, bool creating, SmsE
         return r;
 }
 
-/* SMS_BootImagePackage: each ReferencedDrivers entry names a usable driver of the catalog. */
-static int rule_boot_image(Site *site, SmsObject *o, bool creating, SmsError *e) {
-        return site_driver_check_references(site, o, e);
+/* SMS_BootImagePackage: each ReferencedDrivers entry names a usable driver of the catalog, when
+ * the image is created and when a Put changes the list or the architecture it is checked against.
+ * A Put of other properties leaves an older list as it is: a driver disabled since, or a
+ * reference from before the catalog, does not refuse an edit of the Description. */
+static int rule_boot_image(Site *site, SmsObject *o, const size_t *changed, size_t n_changed, SmsError *e) {
+        bool check = !changed;
+        for (size_t i = 0; !check && i < n_changed; i++) {
+                const char *name = o->class->all[changed[i]]->name;
+                check = streq(name, "ReferencedDrivers") || streq(name, "Architecture");
+        }
+        return check ? site_driver_check_references(site, o, e) : 0;
 }
 
+/* The rules of a class, at Create (`changed` NULL) and at a Put (the indexes it changed). */
 static const struct {
         const char *class_name;
-        int (*rule)(Site *site, SmsObject *o, bool creating, SmsError *e);
+        int (*rule)(Site *site, SmsObject *o, const size_t *changed, size_t n_changed, SmsError *e);
 } class_rules[] = {
         { "SMS_DistributionPointInfo", rule_dp_info },
         { "SMS_DistributionPoint", rule_distribution_point },
         { "SMS_BootImagePackage", rule_boot_image },
 };
 
-static int apply_class_rules(Site *site, SmsObject *o, bool creating, SmsError *e) {
+static int apply_class_rules(Site *site, SmsObject *o, const size_t *changed, size_t n_changed, SmsError *e) {
         for (size_t i = 0; i < ELEMENTSOF(class_rules); i++)
                 if (streq(class_rules[i].class_name, o->class->name))
-                        return class_rules[i].rule(site, o, creating, e);
+                        return class_rules[i].rule(site, o, changed, n_changed, e);
         return 0;
 }
 
@@ -507,7 +517,7 @@ static int check_new_object(Site *site, SmsObject *o, const SiteChange *changes,
         if (r >= 0)
                 r = sync_blob_sizes(o, changes, n, NULL, NULL, e);
         if (r >= 0)
-                r = apply_class_rules(site, o, true, e);
+                r = apply_class_rules(site, o, NULL, 0, e);
         return r;
 }
 
@@ -556,7 +566,7 @@ int site_object_create(Site *site, const SmsClass *c, SiteChange *changes, size_
         }
         /* The class rules see the instance as it will be stored (a boot image's Architecture,
          * which its drivers must match, is derived from its WIM). */
-        r = apply_class_rules(site, o, true, e);
+        r = apply_class_rules(site, o, NULL, 0, e);
         if (r < 0)
                 return r;
         r = sms_object_check_size(o, site->max_object_bytes, e);
@@ -723,7 +733,7 @@ int site_object_put(Site *site, const SmsClass *c, const char *key, SiteChange *
                 r = sync_blob_sizes(o, changes, n, changed, &n_changed, e);
         if (r < 0)
                 return r;
-        r = apply_class_rules(site, o, false, e);
+        r = apply_class_rules(site, o, changed, n_changed, e);
         if (r < 0)
                 return r;
 

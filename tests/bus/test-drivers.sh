@@ -282,6 +282,15 @@ esac
 expect_eq "three DriverRef rows" "3" \
         "$(B call $DEST $ROOT $DEST.Site ExecQuery s "SELECT CI_ID FROM SMS_BootImagePackage_DriverRef WHERE PkgID = 'LAB00001'" | cut -d' ' -f2)"
 
+# A referenced driver disabled afterwards leaves the list as it is: an edit of another property
+# (or the same list again) goes through; a list that changes is checked whole, and refused.
+B call $DEST $RAID $DRV Put 'a{sv}' 1 IsEnabled b false >/dev/null
+B call $DEST $P $BASE Put 'a{sv}' 1 Description s "edited with a disabled driver listed" >/dev/null &&
+        ok "a Put of other properties keeps the older list" || not_ok "a Put of Description was refused"
+expect_fail "is disabled" "a changed list that keeps the disabled driver" \
+        call $DEST $P $BASE Put 'a{sv}' 1 ReferencedDrivers 'a(us)' 2 1 "$src" 2 "$C/drivers/storage"
+B call $DEST $RAID $DRV Put 'a{sv}' 1 IsEnabled b true >/dev/null
+
 # The SDK's "remove a driver from a boot image", step for step: the package, ReferencedDrivers
 # without the driver's ID, Put, RefreshPkgSource.
 pkg=$(B call $DEST $ROOT $DEST.Site GetObject s "SMS_BootImagePackage.PackageID='LAB00001'" | cut -d'"' -f2)
