@@ -178,6 +178,10 @@ expect_eq "WQL: drivers of class SCSIAdapter" "a(oa{sv}) 1 \"$RAID\" 1 \"CI_ID\"
         "$(B call $DEST $ROOT $DEST.Site ExecQuery s "SELECT CI_ID FROM SMS_Driver WHERE DriverClass = 'scsiadapter'")"
 expect_eq "GetObject SMS_Driver.CI_ID=\"1\"" "o \"$NIC\"" \
         "$(B call $DEST $ROOT $DEST.Site GetObject s 'SMS_Driver.CI_ID="1"')"
+# As scripts write it: an unquoted integer key, names in any case, a namespace prefix.
+for path in 'SMS_Driver.CI_ID=1' 'sms_driver.ci_id=1' '\\.\root\sms\site_LAB:SMS_Driver.CI_ID=1'; do
+        expect_eq "GetObject $path" "o \"$NIC\"" "$(B call $DEST $ROOT $DEST.Site GetObject s "$path")"
+done
 
 # --- bad input: a named error, and nothing changed ---
 mkdir -p "$C/bad"
