@@ -347,7 +347,7 @@ static char *held_distribution(const char *name, char **ret_pkg, char **ret_id) 
         return job;
 }
 
-static void test_restart_mid_distribution_retries(void **state) {
+static void test_restart_mid_distribution_resumes(void **state) {
         char *pkg, *id;
 
         /* Killed while the distribution runs (held at its start). */
@@ -552,7 +552,7 @@ int main(void) {
                 cmocka_unit_test(test_distribute_refresh_verify_remove),
                 cmocka_unit_test(test_pxe_and_multicast),
                 cmocka_unit_test(test_missing_dp_fails_alone),
-                cmocka_unit_test(test_restart_mid_distribution_retries),
+                cmocka_unit_test(test_restart_mid_distribution_resumes),
                 cmocka_unit_test(test_os_install_package),
                 cmocka_unit_test(test_cancel_distribution),
                 cmocka_unit_test(test_schedule_methods),
