@@ -34,7 +34,7 @@ static int compare_entries(const void *a, const void *b) {
         return strcmp(((const ContentStatEntry *) a)->path, ((const ContentStatEntry *) b)->path);
 }
 
-int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c) {
+int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c, const ContentStatCache *loaded) {
         char name[CONTENT_PACKAGE_ID_MAX + 16];
         _cleanup_close_ int fd = -1;
         size_t k = 0;
@@ -54,6 +54,9 @@ int content_checked_save(int root_fd, const char *package_id, ContentStatCache *
                         c->entries[k++] = c->entries[i];
         }
         c->n_entries = k;
+        /* A refresh of unchanged content finds the list as it was: writing it again costs two fsyncs. */
+        if (loaded && content_stat_cache_equal(c, loaded))
+                return 0;
         fd = content_open_dir_at(root_fd, "cache", true);
         if (fd < 0)
                 return fd;

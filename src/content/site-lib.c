@@ -33,6 +33,7 @@ typedef struct Ingest {
         bool single;
         ContentLib lib;
         int lock_fd, cache_fd;
+        ContentStatCache cache;   /* the stat cache as the last ingest left it */
         ContentStatCache checked; /* FileLib entries known good at the last ingest (checked.c) */
         SourceFile *files;
         size_t n_files, allocated;
@@ -52,6 +53,7 @@ static void ingest_done(Ingest *in) {
         }
         free(in->files);
         free(in->misses);
+        content_stat_cache_done(&in->cache);
         content_stat_cache_done(&in->checked);
         if (in->source_fd >= 0)
                 close(in->source_fd);
@@ -398,19 +400,16 @@ static int compare_miss_size(const void *a, const void *b, void *userdata) {
 
 /* What the stat cache already knows is kept; the rest must be read. */
 static int plan_reads(Ingest *in, uint64_t *ret_total) {
-        ContentStatCache cache;
         uint64_t total = 0;
 
-        content_stat_cache_load(in->cache_fd, in->package_id, &cache);
+        content_stat_cache_load(in->cache_fd, in->package_id, &in->cache);
         content_checked_load(in->lib.root_fd, in->package_id, &in->checked);
         in->misses = malloc(MAX(in->n_files, (size_t) 1) * sizeof *in->misses);
-        if (!in->misses) {
-                content_stat_cache_done(&cache);
+        if (!in->misses)
                 return -ENOMEM;
-        }
         for (size_t i = 0; i < in->n_files; i++) {
                 SourceFile *f = &in->files[i];
-                const ContentStatEntry *c = content_stat_cache_find(&cache, f->path);
+                const ContentStatEntry *c = content_stat_cache_find(&in->cache, f->path);
                 if (c && content_stat_entry_matches(c, &f->st)) {
                         memcpy(f->hash, c->hash, sizeof f->hash);
                         f->cacheable = true;
@@ -421,7 +420,6 @@ static int plan_reads(Ingest *in, uint64_t *ret_total) {
                 in->misses[in->n_misses++] = i;
                 total += (uint64_t) f->st.st_size;
         }
-        content_stat_cache_done(&cache);
         /* Largest first: the workers take items in order, and a large file taken last would keep
          * one of them busy while the others have nothing left to do. */
         qsort_r(in->misses, in->n_misses, sizeof *in->misses, compare_miss_size, in);
@@ -450,6 +448,9 @@ static int save_cache(Ingest *in) {
                 s->ctime_ns = content_timespec_ns(&f->st.st_ctim);
                 memcpy(s->hash, f->hash, sizeof s->hash);
         }
+        /* A refresh of an unchanged source: the cache on disk says this already. */
+        if (content_stat_cache_equal(&c, &in->cache))
+                return 0;
         return content_stat_cache_save(in->cache_fd, in->package_id, &c);
 }
 
@@ -463,7 +464,7 @@ static int save_checked(Ingest *in) {
                 if (r < 0)
                         return r;
         }
-        return content_checked_save(in->lib.root_fd, in->package_id, &c);
+        return content_checked_save(in->lib.root_fd, in->package_id, &c, &in->checked);
 }
 
 static int build_manifest(Ingest *in, ContentManifest *ret) {

@@ -137,6 +137,18 @@ const ContentStatEntry *content_stat_cache_find(const ContentStatCache *c, const
         return bsearch(path, c->entries, c->n_entries, sizeof *c->entries, compare_path);
 }
 
+bool content_stat_cache_equal(const ContentStatCache *a, const ContentStatCache *b) {
+        if (a->n_entries != b->n_entries)
+                return false;
+        for (size_t i = 0; i < a->n_entries; i++) {
+                const ContentStatEntry *x = &a->entries[i], *y = &b->entries[i];
+                if (!streq(x->path, y->path) || !streq(x->hash, y->hash) || x->size != y->size ||
+                    x->inode != y->inode || x->mtime_ns != y->mtime_ns || x->ctime_ns != y->ctime_ns)
+                        return false;
+        }
+        return true;
+}
+
 bool content_stat_entry_matches(const ContentStatEntry *entry, const struct stat *st) {
         return entry->size == (uint64_t) st->st_size && entry->inode == (uint64_t) st->st_ino &&
                entry->mtime_ns == content_timespec_ns(&st->st_mtim) &&

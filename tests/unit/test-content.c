@@ -936,6 +936,23 @@ static void test_distribute_link_and_copy(void **state) {
         }
         distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
         assert_int_not_equal(inode_of(data1, "."), root);
+        /* ... or a directory moved out and a symlink to it in its place, though every file found
+         * through it is the right inode: nothing is followed */
+        root = inode_of(data1, ".");
+        {
+                _cleanup_free_ char *setup = join(data1, "Setup"), *moved = join(d->root, "moved-setup");
+                assert_int_equal(rename(setup, moved), 0);
+                assert_int_equal(symlink(moved, setup), 0);
+        }
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_int_not_equal(inode_of(data1, "."), root);
+        {
+                _cleanup_free_ char *setup = join(data1, "Setup");
+                struct stat st;
+                assert_int_equal(lstat(setup, &st), 0);
+                assert_true(S_ISDIR(st.st_mode));
+        }
+        assert_trees_equal(d->src, data1);
         /* copy mode always rebuilds: its files are no FileLib inodes */
         root = inode_of(data2, ".");
         distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
@@ -947,6 +964,122 @@ static void test_distribute_link_and_copy(void **state) {
         assert_no_temporaries(d->dp1);
         assert_no_temporaries(d->dp2);
         content_manifest_done(&m);
+}
+
+/* What a file is: a rewrite through a temporary name and a rename gives it another inode. */
+typedef struct Identity {
+        ino_t ino;
+        int64_t mtime_ns, ctime_ns;
+} Identity;
+
+static Identity identity_at(const char *path) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                fail_msg("%s: %m", path);
+        return (Identity) { st.st_ino, content_timespec_ns(&st.st_mtim), content_timespec_ns(&st.st_ctim) };
+}
+
+static Identity identity_of(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = join(dir, rel);
+        return identity_at(p);
+}
+
+#define assert_same_identity(a, b, what)                                                           \
+        do {                                                                                       \
+                Identity _a = (a), _b = (b);                                                       \
+                if (_a.ino != _b.ino || _a.mtime_ns != _b.mtime_ns || _a.ctime_ns != _b.ctime_ns)  \
+                        fail_msg("%s was written", what);                                          \
+        } while (0)
+
+/* The files a distribution writes on a DP and an ingest writes in the site library, and every
+ * FileLib entry of the package. */
+typedef struct LibState {
+        Identity manifest, current, checked, tree_root, published, site_stat, site_checked;
+        Identity entries[16];
+} LibState;
+
+static void lib_state(Dirs *d, const char *dp, uint32_t version, const ContentManifest *m, LibState *ret) {
+        _cleanup_free_ char *lib = dp_lib(dp), *manifest = NULL;
+
+        assert_true(m->n_files <= ELEMENTSOF(ret->entries));
+        assert_true(asprintf(&manifest, "PkgLib/LAB00001/%" PRIu32 ".manifest", version) > 0);
+        *ret = (LibState) {
+                .manifest = identity_of(lib, manifest),
+                .current = identity_of(lib, "PkgLib/LAB00001/current"),
+                .checked = identity_of(lib, "cache/LAB00001.checked"),
+                .tree_root = identity_of(lib, "DataLib/LAB00001"),
+                .published = identity_of(lib, "DataLib/LAB00001/big.bin"),
+                .site_stat = identity_of(d->site, "cache/LAB00001.stat"),
+                .site_checked = identity_of(d->site, "cache/LAB00001.checked"),
+        };
+        for (size_t i = 0; i < m->n_files; i++) {
+                _cleanup_free_ char *entry = filelib_path(lib, m->files[i].hash);
+                ret->entries[i] = identity_at(entry);
+        }
+}
+
+static void assert_verify(const char *dp, const char *id, const char *const *expected);
+
+/* A refresh of unchanged content costs stats. Distributing again the version a DP serves
+ * (RefreshNow) writes nothing there; a new version of the same content (RefreshPkgSource) writes
+ * `current` and gives the new version's manifest a name (a link to the old one's bytes, in the
+ * site library and on the DP), and nothing else: no FileLib entry, published file, list of
+ * checked entries or stat cache is copied or written again. */
+static void test_refresh_unchanged_writes_nothing(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib1 = dp_lib(d->dp1), *data1 = datalib_of(d->dp1, "LAB00001");
+        ContentDistributeStats s = {};
+        ContentManifest m = {}, m2 = {};
+        LibState before, after;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        lib_state(d, d->dp1, 1, &m, &before);
+
+        /* the same version again */
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, &s);
+        assert_int_equal(s.files_present, m.n_files);
+        assert_int_equal(s.files_copied + s.files_linked, 0);
+        lib_state(d, d->dp1, 1, &m, &after);
+        assert_same_identity(before.manifest, after.manifest, "the DP's manifest");
+        assert_same_identity(before.current, after.current, "current");
+        assert_same_identity(before.checked, after.checked, "the DP's list of checked entries");
+        assert_same_identity(before.tree_root, after.tree_root, "the published tree");
+        assert_same_identity(before.published, after.published, "a published file");
+        assert_same_identity(before.site_stat, after.site_stat, "the site's stat cache");
+        assert_same_identity(before.site_checked, after.site_checked, "the site's list of checked entries");
+        for (size_t i = 0; i < m.n_files; i++)
+                assert_same_identity(before.entries[i], after.entries[i], m.files[i].path);
+
+        /* a new version of the same content */
+        Identity site_manifest = identity_of(d->site, "PkgLib/LAB00001/1.manifest");
+        ingest(d, "LAB00001", 2, d->src, &m2);
+        assert_int_equal(identity_of(d->site, "PkgLib/LAB00001/2.manifest").ino, site_manifest.ino);
+        distribute(d, d->dp1, "LAB00001", 2, CONTENT_LINK_AUTO, NULL, &s);
+        assert_int_equal(s.files_present, m.n_files);
+        assert_int_equal(s.files_copied + s.files_linked, 0);
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 2);
+        assert_false(exists(lib1, "PkgLib/LAB00001/1.manifest"));
+        lib_state(d, d->dp1, 2, &m2, &after);
+        assert_int_equal(after.manifest.ino, before.manifest.ino);
+        assert_int_not_equal(before.current.ino, after.current.ino);
+        assert_same_identity(before.checked, after.checked, "the DP's list of checked entries");
+        assert_same_identity(before.tree_root, after.tree_root, "the published tree");
+        assert_same_identity(before.published, after.published, "a published file");
+        assert_same_identity(before.site_stat, after.site_stat, "the site's stat cache");
+        assert_same_identity(before.site_checked, after.site_checked, "the site's list of checked entries");
+        for (size_t i = 0; i < m.n_files; i++)
+                assert_same_identity(before.entries[i], after.entries[i], m.files[i].path);
+
+        assert_trees_equal(d->src, data1);
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+        assert_dp_consistent(d->dp1);
+        assert_no_temporaries(d->dp1);
+        content_manifest_done(&m);
+        content_manifest_done(&m2);
 }
 
 static void test_distribute_progress(void **state) {
@@ -965,6 +1098,27 @@ static void test_distribute_progress(void **state) {
         /* the first call, one per file, one within the 9 MiB copy, and the one before publishing */
         assert_true(p.calls >= 1 + m.n_files + 1 + 1);
         content_manifest_done(&m);
+}
+
+/* Every entry of the DP's list of checked entries is what its FileLib entry is now: a link made or
+ * removed by the distribution changed an entry's ctime, and the list must say so, or the next
+ * refresh would hash that entry again for nothing. */
+static void assert_checked_current(const char *dp, const char *id) {
+        _cleanup_free_ char *lib = dp_lib(dp);
+        _cleanup_close_ int root = open(lib, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ContentStatCache c = {};
+
+        assert_true(root >= 0);
+        content_checked_load(root, id, &c);
+        assert_true(c.n_entries > 0);
+        for (size_t i = 0; i < c.n_entries; i++) {
+                _cleanup_free_ char *entry = filelib_path(lib, c.entries[i].hash);
+                struct stat st;
+                assert_int_equal(lstat(entry, &st), 0);
+                if (!content_stat_entry_matches(&c.entries[i], &st))
+                        fail_msg("%s: the list of checked entries has another identity", entry);
+        }
+        content_stat_cache_done(&c);
 }
 
 static void test_distribute_pxe(void **state) {
@@ -1014,6 +1168,7 @@ static void test_distribute_pxe(void **state) {
         /* distributed without a PXE name (no longer a PXE DP): the image leaves the store */
         distribute(d, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, NULL, NULL);
         assert_false(exists(d->dp1, "RemoteInstall/SMSImages/LAB00005"));
+        assert_checked_current(d->dp1, "LAB00005");
         assert_dp_consistent(d->dp1);
         assert_no_temporaries(d->dp1);
         assert_no_temporaries(lib2);
@@ -1756,7 +1911,7 @@ static void test_verify_marks_for_repair(void **state) {
                                 c.entries[i].mtime_ns = content_timespec_ns(&st.st_mtim);
                                 c.entries[i].ctime_ns = content_timespec_ns(&st.st_ctim);
                         }
-                assert_int_equal(content_checked_save(root, "LAB00001", &c), 0);
+                assert_int_equal(content_checked_save(root, "LAB00001", &c, NULL), 0);
                 content_stat_cache_done(&c);
         }
         /* a refresh trusts the stat ... */
@@ -1824,6 +1979,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_ingest_refuses, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ingest_cancel, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_distribute_link_and_copy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refresh_unchanged_writes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_distribute_progress, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_distribute_pxe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_second_version, setup, teardown),
