@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "content/content-internal.h"
@@ -106,8 +105,7 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
         char name[CONTENT_HASH_HEX + 4], hex[CONTENT_HASH_HEX + 1];
         _cleanup_close_ int fd = -1;
         struct stat before, after;
-        struct timespec now;
-        int64_t n;
+        int64_t n, now;
 
         content_filelib_name(hash, name);
         if (fstatat(filelib_fd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
@@ -139,11 +137,10 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
                 return 0; /* unreadable counts as damaged: it cannot be published either */
         if (fstat(fd, &after) < 0)
                 return -errno;
-        (void) clock_gettime(CLOCK_REALTIME_COARSE, &now);
+        now = content_clock_now();
         *ret_st = after;
         /* As in the ingest: a change in the clock tick of our read would keep mtime and ctime. */
-        if (!same_identity(&before, &after) || content_timespec_ns(&after.st_ctim) >= content_timespec_ns(&now) ||
-            content_timespec_ns(&after.st_mtim) >= content_timespec_ns(&now))
+        if (!same_identity(&before, &after) || !content_stat_settled(&after, now))
                 ret_st->st_ino = 0;
         return 1;
 }

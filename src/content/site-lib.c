@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "content/content-internal.h"
@@ -294,8 +293,7 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         _cleanup_close_ int fd = -1, tmp_fd = -1;
         char tmp[CONTENT_TMP_NAME_MAX];
         struct stat before, after;
-        struct timespec now;
-        int64_t n;
+        int64_t n, now;
         int r;
 
         fd = open_source_file(in, f);
@@ -324,7 +322,7 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         }
         if (n >= 0 && fstat(fd, &after) < 0)
                 n = -errno;
-        (void) clock_gettime(CLOCK_REALTIME_COARSE, &now);
+        now = content_clock_now();
         if (n >= 0 && (!same_file_state(&before, &after) || n != before.st_size))
                 n = -EAGAIN;
         if (n < 0) {
@@ -358,8 +356,7 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         f->st = after;
         /* A change in the same clock tick as our read would keep mtime and ctime: only a file whose
          * last change is older than the end of the read can be trusted to the cache. */
-        f->cacheable = content_timespec_ns(&after.st_ctim) < content_timespec_ns(&now) &&
-                       content_timespec_ns(&after.st_mtim) < content_timespec_ns(&now);
+        f->cacheable = content_stat_settled(&after, now);
         return 0;
 }
 

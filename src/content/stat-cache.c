@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "content/content-internal.h"
 
@@ -21,6 +22,25 @@
 
 int64_t content_timespec_ns(const struct timespec *ts) {
         return (int64_t) ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static int64_t pinned_now_ns; /* content_clock_pin(); set only while no worker runs */
+
+void content_clock_pin(int64_t now_ns) {
+        pinned_now_ns = now_ns;
+}
+
+int64_t content_clock_now(void) {
+        struct timespec now;
+
+        if (pinned_now_ns != 0)
+                return pinned_now_ns;
+        (void) clock_gettime(CLOCK_REALTIME_COARSE, &now);
+        return content_timespec_ns(&now);
+}
+
+bool content_stat_settled(const struct stat *st, int64_t now_ns) {
+        return content_timespec_ns(&st->st_ctim) < now_ns && content_timespec_ns(&st->st_mtim) < now_ns;
 }
 
 void content_stat_cache_done(ContentStatCache *c) {
