@@ -49,6 +49,8 @@ static char *join(const char *a, const char *b) {
         return p;
 }
 
+static void settle(void);
+
 static int setup(void **state) {
         Dirs *d = calloc(1, sizeof *d);
         _cleanup_free_ char *site_parent = NULL;
@@ -66,6 +68,7 @@ static int setup(void **state) {
         assert_int_equal(mkdir(d->src, 0755), 0);
         assert_int_equal(mkdir(d->dp1, 0755), 0);
         assert_int_equal(mkdir(d->dp2, 0755), 0);
+        settle(); /* from the start, the clock of the racily-clean rule is the test's */
         *state = d;
         return 0;
 }
@@ -74,6 +77,7 @@ static int teardown(void **state) {
         Dirs *d = *state;
 
         (void) umount2(d->mnt, MNT_DETACH); /* left mounted by a failed test */
+        content_clock_pin(0);
         assert_int_equal(path_remove_tree(d->root), 0);
         free(d->root);
         free(d->site);
@@ -138,24 +142,31 @@ static char *read_all(const char *path, size_t *ret_size) {
         return data;
 }
 
-/* The stat cache trusts only files whose last change is older than the read that hashed them (a
- * change within the same clock tick would be invisible); tests that rely on the cache let the
- * clock move on after writing their sources: until a file touched now gets another time stamp
- * than one touched before, which is the tick the file system's times advance by. */
+/* The stat cache and the lists of checked entries trust only files whose last change is older
+ * than the clock tick of the read that hashed them (content_stat_settled()): a test that relies on
+ * them lets the clock move on after writing. Which clock? The real one runs at its own pace, and a
+ * file system with multigrain time stamps (Linux 6.13) stamps a change right after a stat up to a
+ * tick ahead of it, so waiting until stamps change says nothing about it. Here the rule's clock is
+ * pinned to the stamp of a probe that is later than every stamp given before it: what was written
+ * before settle() counts as old, what is written after it as changed "now", until the next
+ * settle(), however fast the machine and however fine its stamps. */
 static void settle(void) {
-        char probe[] = "/tmp/smsprov-test-settle.XXXXXX";
+        _cleanup_free_ char *probe = join(getenv("TMPDIR") ?: "/var/tmp", "smsprov-test-settle.XXXXXX");
         struct stat first, now;
         int fd = mkstemp(probe);
 
         assert_true(fd >= 0);
         assert_int_equal(fstat(fd, &first), 0);
+        /* Made with a stamp no earlier than any given before (the coarse clock, or the multigrain
+         * floor); touched until it gets a later one: at once where stamps are multigrain (the
+         * fstat asked for a fine one), at the clock's next tick where they are not. */
         do {
-                usleep(1000);
                 assert_int_equal(futimens(fd, NULL), 0);
                 assert_int_equal(fstat(fd, &now), 0);
-        } while (now.st_mtim.tv_sec == first.st_mtim.tv_sec && now.st_mtim.tv_nsec == first.st_mtim.tv_nsec);
+        } while (content_timespec_ns(&now.st_ctim) == content_timespec_ns(&first.st_ctim));
         close(fd);
         unlink(probe);
+        content_clock_pin(content_timespec_ns(&now.st_ctim));
 }
 
 /* The source every test starts from: nested directories, an empty file, two identical files, a
@@ -707,12 +718,6 @@ static void test_stat_cache(void **state) {
         assert_string_not_equal(m2.files[0].hash, m1.files[0].hash);
         assert_string_equal(m2.files[1].hash, m1.files[1].hash);
         content_manifest_done(&m2);
-        /* The library entry that ingest wrote may share the clock tick in which it was recorded,
-         * which leaves it to be hashed once more: let the clock move on and an ingest settle it, so
-         * that what follows counts only what it is about, however fast the machine. */
-        settle();
-        assert_ok(content_site_ingest(d->site, "LAB00001", 3, d->src, NULL, NULL, &m2, &e), e);
-        content_manifest_done(&m2);
 
         /* A FileLib file the cache names has gone: the file is read again, not trusted. */
         {
@@ -733,6 +738,79 @@ static void test_stat_cache(void **state) {
         assert_int_equal(p.max_done, m1.total_bytes);
         content_manifest_done(&m2);
         content_manifest_done(&m1);
+}
+
+/* An ingest of the source as LAB00001: how many bytes it read (0: the stat cache and the list of
+ * checked entries settled every file). */
+static uint64_t ingest_reads(Dirs *d, uint32_t version) {
+        SmsError e = SMS_ERROR_NULL;
+        Progress p = {};
+
+        assert_ok(content_site_ingest(d->site, "LAB00001", version, d->src, on_progress, &p, NULL, &e), e);
+        return p.max_done;
+}
+
+/* Whether the stat cache has an entry for `path`. */
+static bool cache_names(Dirs *d, const char *path) {
+        _cleanup_free_ char *cache = join(d->site, "cache/LAB00001.stat"), *text = read_all(cache, NULL), *line = NULL;
+
+        assert_non_null(text);
+        assert_true(asprintf(&line, " %s\n", path) > 0);
+        return strstr(text, line) != NULL;
+}
+
+/* A file stamped in the clock tick its read began in may change again without a new stamp: it is
+ * read at every ingest, and neither it nor its FileLib entry is recorded, until the clock has
+ * passed its stamp; then it is read once more, and recorded. The rule's clock pinned at the
+ * stamp of a change is what a file system with multigrain time stamps (Linux 6.13) gives for up
+ * to a tick after a change that follows a stat (the stamp is fine, the clock coarse): the state
+ * in which test_stat_cache used to read config.ini a third time (31 bytes where 16 were meant),
+ * because settle() waited for stamps to change, not for that clock to pass them. */
+static void test_stat_cache_racy(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *config = join(d->src, "Setup/config.ini"), *readme_entry = NULL;
+        ContentManifest m = {};
+        struct stat st;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        readme_entry = filelib_path(d->site, m.files[5].hash);
+        assert_string_equal(m.files[5].path, "readme.txt");
+        assert_int_equal(ingest_reads(d, 1), 0);
+
+        /* Rewritten (15 bytes), and the clock has not passed its stamp: read every time. */
+        write_text(d->src, "Setup/config.ini", "[Setup]\nMode=2\n");
+        assert_int_equal(stat(config, &st), 0);
+        content_clock_pin(content_timespec_ns(&st.st_ctim));
+        assert_int_equal(ingest_reads(d, 2), 15);
+        assert_false(cache_names(d, "Setup/config.ini"));
+        assert_true(cache_names(d, "Setup/copy of config.ini"));
+        assert_int_equal(ingest_reads(d, 2), 15);
+        assert_false(cache_names(d, "Setup/config.ini"));
+        /* ... also when another file must be read (readme.txt's FileLib entry gone: 16 bytes) */
+        assert_int_equal(unlink(readme_entry), 0);
+        assert_int_equal(ingest_reads(d, 3), 16 + 15);
+
+        /* The clock moves past every stamp so far: read once more, recorded, then trusted. */
+        settle();
+        assert_int_equal(ingest_reads(d, 3), 15);
+        assert_true(cache_names(d, "Setup/config.ini"));
+        assert_int_equal(ingest_reads(d, 3), 0);
+        assert_int_equal(unlink(readme_entry), 0);
+        assert_int_equal(ingest_reads(d, 4), 16);
+        assert_int_equal(ingest_reads(d, 4), 0);
+
+        /* The same for a FileLib entry: one stamped now (chmod: same bytes, new ctime) is hashed
+         * at every ingest and not listed as checked until the clock has passed its stamp. */
+        assert_int_equal(chmod(readme_entry, 0444), 0);
+        assert_int_equal(stat(readme_entry, &st), 0);
+        content_clock_pin(content_timespec_ns(&st.st_ctim));
+        assert_int_equal(ingest_reads(d, 4), 16);
+        assert_int_equal(ingest_reads(d, 4), 16);
+        settle();
+        assert_int_equal(ingest_reads(d, 4), 16);
+        assert_int_equal(ingest_reads(d, 4), 0);
+        content_manifest_done(&m);
 }
 
 static void test_ingest_refuses(void **state) {
@@ -1976,6 +2054,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_ingest_single_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_single_instance, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stat_cache, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stat_cache_racy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ingest_refuses, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ingest_cancel, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_distribute_link_and_copy, setup, teardown),
