@@ -130,6 +130,7 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
         h = content_hasher_new();
         if (!h)
                 return -ENOMEM;
+        now = content_clock_now(); /* before the first byte is read: content_stat_settled() */
         n = content_hash_fd(fd, buffer, h, hex, tick, userdata);
         if (n == -ECANCELED || n == -ENOMEM)
                 return (int) n;
@@ -137,7 +138,6 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
                 return 0; /* unreadable counts as damaged: it cannot be published either */
         if (fstat(fd, &after) < 0)
                 return -errno;
-        now = content_clock_now();
         *ret_st = after;
         /* As in the ingest: a change in the clock tick of our read would keep mtime and ctime. */
         if (!same_identity(&before, &after) || !content_stat_settled(&after, now))

@@ -186,11 +186,14 @@ int64_t content_timespec_ns(const struct timespec *ts);
 
 /* The racily-clean rule of both caches. A change stamps a file with the time of the clock tick it
  * falls in (CLOCK_REALTIME_COARSE), so a second change in the tick of the first leaves size, mtime
- * and ctime as they were: an identity is trusted only when it was stamped before the tick of
- * `now_ns` (content_clock_now() at the end of the read). File systems with multigrain time stamps
- * (Linux 6.13) stamp a change right after a stat with the fine clock, up to a tick ahead of the
- * coarse one: such a file counts as changed "now" until the coarse clock has passed its stamp,
- * which only costs a read more. */
+ * and ctime as they were: an identity is trusted only when it was stamped before the tick in
+ * which its bytes began to be read. Read the clock with content_clock_now() before the first byte;
+ * content_stat_settled() then says whether the identity found after the read may be recorded
+ * (read at the end, the clock could have moved on past a change made during or after the read
+ * within the tick of the file's stamp). File systems with multigrain time stamps (Linux 6.13)
+ * stamp a change right after a stat with the fine clock, up to a tick ahead of the coarse one:
+ * such a file counts as changed "now" until the coarse clock has passed its stamp, which only
+ * costs a read more. */
 int64_t content_clock_now(void);
 bool content_stat_settled(const struct stat *st, int64_t now_ns);
 /* For tests: content_clock_now() returns `now_ns` instead of the clock (0: the clock again), so

@@ -314,6 +314,7 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         if (tmp_fd < 0)
                 return sms_error_set_errno(e, tmp_fd, "FileLib of the site library");
 
+        now = content_clock_now(); /* before the first byte is read: content_stat_settled() */
         n = content_copy_hash_fd(fd, tmp_fd, buffer, h, tick_workers, w);
         if (n >= 0) {
                 r = content_hasher_final(h, f->hash);
@@ -322,7 +323,6 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         }
         if (n >= 0 && fstat(fd, &after) < 0)
                 n = -errno;
-        now = content_clock_now();
         if (n >= 0 && (!same_file_state(&before, &after) || n != before.st_size))
                 n = -EAGAIN;
         if (n < 0) {
@@ -354,8 +354,8 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
                 }
         }
         f->st = after;
-        /* A change in the same clock tick as our read would keep mtime and ctime: only a file whose
-         * last change is older than the end of the read can be trusted to the cache. */
+        /* A change in the clock tick in which our read began would keep mtime and ctime: only a
+         * file whose last change is older than that tick can be trusted to the cache. */
         f->cacheable = content_stat_settled(&after, now);
         return 0;
 }
