@@ -1099,6 +1099,18 @@ static void lib_state(Dirs *d, const char *dp, uint32_t version, const ContentMa
 
 static void assert_verify(const char *dp, const char *id, const char *const *expected);
 
+/* What no refresh of unchanged content writes: the DP's list of checked entries, the published
+ * tree and a file in it, the site's stat cache and list of checked entries, any FileLib entry. */
+static void assert_data_unwritten(const LibState *before, const LibState *after, const ContentManifest *m) {
+        assert_same_identity(before->checked, after->checked, "the DP's list of checked entries");
+        assert_same_identity(before->tree_root, after->tree_root, "the published tree");
+        assert_same_identity(before->published, after->published, "a published file");
+        assert_same_identity(before->site_stat, after->site_stat, "the site's stat cache");
+        assert_same_identity(before->site_checked, after->site_checked, "the site's list of checked entries");
+        for (size_t i = 0; i < m->n_files; i++)
+                assert_same_identity(before->entries[i], after->entries[i], m->files[i].path);
+}
+
 /* A refresh of unchanged content costs stats. Distributing again the version a DP serves
  * (RefreshNow) writes nothing there; a new version of the same content (RefreshPkgSource) writes
  * `current` and gives the new version's manifest a name (a link to the old one's bytes, in the
@@ -1124,13 +1136,7 @@ static void test_refresh_unchanged_writes_nothing(void **state) {
         lib_state(d, d->dp1, 1, &m, &after);
         assert_same_identity(before.manifest, after.manifest, "the DP's manifest");
         assert_same_identity(before.current, after.current, "current");
-        assert_same_identity(before.checked, after.checked, "the DP's list of checked entries");
-        assert_same_identity(before.tree_root, after.tree_root, "the published tree");
-        assert_same_identity(before.published, after.published, "a published file");
-        assert_same_identity(before.site_stat, after.site_stat, "the site's stat cache");
-        assert_same_identity(before.site_checked, after.site_checked, "the site's list of checked entries");
-        for (size_t i = 0; i < m.n_files; i++)
-                assert_same_identity(before.entries[i], after.entries[i], m.files[i].path);
+        assert_data_unwritten(&before, &after, &m);
 
         /* a new version of the same content */
         Identity site_manifest = identity_of(d->site, "PkgLib/LAB00001/1.manifest");
@@ -1144,13 +1150,7 @@ static void test_refresh_unchanged_writes_nothing(void **state) {
         lib_state(d, d->dp1, 2, &m2, &after);
         assert_int_equal(after.manifest.ino, before.manifest.ino);
         assert_int_not_equal(before.current.ino, after.current.ino);
-        assert_same_identity(before.checked, after.checked, "the DP's list of checked entries");
-        assert_same_identity(before.tree_root, after.tree_root, "the published tree");
-        assert_same_identity(before.published, after.published, "a published file");
-        assert_same_identity(before.site_stat, after.site_stat, "the site's stat cache");
-        assert_same_identity(before.site_checked, after.site_checked, "the site's list of checked entries");
-        for (size_t i = 0; i < m.n_files; i++)
-                assert_same_identity(before.entries[i], after.entries[i], m.files[i].path);
+        assert_data_unwritten(&before, &after, &m);
 
         assert_trees_equal(d->src, data1);
         assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
