@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "content/content-internal.h"
@@ -34,7 +33,7 @@ static int compare_entries(const void *a, const void *b) {
         return strcmp(((const ContentStatEntry *) a)->path, ((const ContentStatEntry *) b)->path);
 }
 
-int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c) {
+int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c, const ContentStatCache *loaded) {
         char name[CONTENT_PACKAGE_ID_MAX + 16];
         _cleanup_close_ int fd = -1;
         size_t k = 0;
@@ -54,6 +53,9 @@ int content_checked_save(int root_fd, const char *package_id, ContentStatCache *
                         c->entries[k++] = c->entries[i];
         }
         c->n_entries = k;
+        /* A refresh of unchanged content finds the list as it was: writing it again costs two fsyncs. */
+        if (loaded && content_stat_cache_equal(c, loaded))
+                return 0;
         fd = content_open_dir_at(root_fd, "cache", true);
         if (fd < 0)
                 return fd;
@@ -103,8 +105,7 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
         char name[CONTENT_HASH_HEX + 4], hex[CONTENT_HASH_HEX + 1];
         _cleanup_close_ int fd = -1;
         struct stat before, after;
-        struct timespec now;
-        int64_t n;
+        int64_t n, now;
 
         content_filelib_name(hash, name);
         if (fstatat(filelib_fd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
@@ -129,6 +130,7 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
         h = content_hasher_new();
         if (!h)
                 return -ENOMEM;
+        now = content_clock_now(); /* before the first byte is read: content_stat_settled() */
         n = content_hash_fd(fd, buffer, h, hex, tick, userdata);
         if (n == -ECANCELED || n == -ENOMEM)
                 return (int) n;
@@ -136,11 +138,9 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
                 return 0; /* unreadable counts as damaged: it cannot be published either */
         if (fstat(fd, &after) < 0)
                 return -errno;
-        (void) clock_gettime(CLOCK_REALTIME_COARSE, &now);
         *ret_st = after;
         /* As in the ingest: a change in the clock tick of our read would keep mtime and ctime. */
-        if (!same_identity(&before, &after) || content_timespec_ns(&after.st_ctim) >= content_timespec_ns(&now) ||
-            content_timespec_ns(&after.st_mtim) >= content_timespec_ns(&now))
+        if (!same_identity(&before, &after) || !content_stat_settled(&after, now))
                 ret_st->st_ino = 0;
         return 1;
 }

@@ -152,6 +152,8 @@ int content_manifest_parse(const char *data, size_t size, ContentManifest *ret, 
 int content_manifest_format(const ContentManifest *m, char **ret_data, size_t *ret_size);
 int content_manifest_read_at(int pkglib_fd, const char *package_id, uint32_t version, ContentManifest *ret,
                              SmsError *e);
+/* Writes <version>.manifest atomically below pkg_dir_fd. Returns 1 when it already held exactly
+ * these bytes (nothing written), 0 when written, or a negative errno. */
 int content_manifest_write_at(int pkg_dir_fd, uint32_t version, const ContentManifest *m);
 
 /* --- stat-cache.c ---------------------------------------------------------------------------- */
@@ -175,10 +177,29 @@ int content_stat_cache_save(int cache_dir_fd, const char *package_id, const Cont
 void content_stat_cache_load_name(int cache_dir_fd, const char *name, ContentStatCache *ret);
 int content_stat_cache_save_name(int cache_dir_fd, const char *name, const ContentStatCache *c);
 const ContentStatEntry *content_stat_cache_find(const ContentStatCache *c, const char *path);
+/* True when both hold the same entries in the same order: what was loaded need not be written again. */
+bool content_stat_cache_equal(const ContentStatCache *a, const ContentStatCache *b);
 void content_stat_cache_done(ContentStatCache *c);
 /* True when `st` is the file the entry was made from. */
 bool content_stat_entry_matches(const ContentStatEntry *entry, const struct stat *st);
 int64_t content_timespec_ns(const struct timespec *ts);
+
+/* The racily-clean rule of both caches. A change stamps a file with the time of the clock tick it
+ * falls in (CLOCK_REALTIME_COARSE), so a second change in the tick of the first leaves size, mtime
+ * and ctime as they were: an identity is trusted only when it was stamped before the tick in
+ * which its bytes began to be read. Read the clock with content_clock_now() before the first byte;
+ * content_stat_settled() then says whether the identity found after the read may be recorded
+ * (read at the end, the clock could have moved on past a change made during or after the read
+ * within the tick of the file's stamp). File systems with multigrain time stamps (Linux 6.13)
+ * stamp a change right after a stat with the fine clock, up to a tick ahead of the coarse one:
+ * such a file counts as changed "now" until the coarse clock has passed its stamp, which only
+ * costs a read more. */
+int64_t content_clock_now(void);
+bool content_stat_settled(const struct stat *st, int64_t now_ns);
+/* For tests: content_clock_now() returns `now_ns` instead of the clock (0: the clock again), so
+ * that which files count as changed "now" is theirs to say, whatever the machine's speed. Only
+ * while no ingest, distribution or scrub runs. */
+void content_clock_pin(int64_t now_ns);
 
 /* --- checked.c ------------------------------------------------------------------------------ */
 
@@ -191,8 +212,9 @@ int64_t content_timespec_ns(const struct timespec *ts);
 
 void content_checked_load(int root_fd, const char *package_id, ContentStatCache *ret);
 /* Sorts `c` (entries added by content_checked_add(), in any order, duplicates allowed) and writes
- * it, creating <root>/cache/ when needed. */
-int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c);
+ * it, creating <root>/cache/ when needed; not when it is what `loaded` (the list as
+ * content_checked_load() found it, or NULL) says already, as after a refresh that changed nothing. */
+int content_checked_save(int root_fd, const char *package_id, ContentStatCache *c, const ContentStatCache *loaded);
 /* Appends the identity `st` of FileLib entry `hash`. */
 int content_checked_add(ContentStatCache *c, const char *hash, const struct stat *st);
 
@@ -206,10 +228,10 @@ int content_filelib_check(int filelib_fd, const ContentStatCache *checked, const
 
 /* --- workers.c ------------------------------------------------------------------------------- */
 
-/* Runs an item function over n items on up to CONTENT_WORKERS_MAX threads, while the calling
- * thread reports progress (so that the progress callback always runs where the caller expects it)
- * and relays a cancel to the workers. With one item or one CPU everything runs on the calling
- * thread. */
+/* Runs an item function over n items on one thread more than there are CPUs (up to
+ * CONTENT_WORKERS_MAX), while the calling thread reports progress (so that the progress callback
+ * always runs where the caller expects it) and relays a cancel to the workers. With one item or
+ * one CPU everything runs on the calling thread. */
 typedef struct ContentWorkers ContentWorkers;
 typedef int (*ContentWorkItem)(ContentWorkers *w, size_t index, void *buffer, SmsError *e);
 
@@ -292,9 +314,11 @@ int content_tree_publish(ContentTree *t, const char *package_id, bool *ret_excha
 /* Undoes content_tree_publish() after a later step failed. */
 int content_tree_unpublish(ContentTree *t, const char *package_id, bool exchanged);
 /* True when DataLib/<package_id> already is exactly the manifest's tree and every file in it is
- * a hard link of its FileLib entry: nothing to rebuild (a refresh of unchanged content). Costs a
- * stat per file and a walk of the tree, no reads. */
-bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const ContentManifest *m);
+ * a hard link of its FileLib entry: nothing to rebuild (a refresh of unchanged content).
+ * `entry_st` holds, per manifest file, its FileLib entry's identity as the caller just checked it
+ * (st_ino 0: not known, looked up here). Costs one walk of the tree, a stat per entry, no reads. */
+bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const struct stat *entry_st,
+                          const ContentManifest *m);
 /* Removes whatever is at t->name and closes everything. */
 void content_tree_done(ContentTree *t);
 /* Removes DataLib/<package_id> (renamed out of sight first, then removed) and its temporaries;

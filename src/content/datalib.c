@@ -199,110 +199,99 @@ void content_tree_done(ContentTree *t) {
         *t = CONTENT_TREE_NULL;
 }
 
-/* Counts what is below fd: directories, and everything else. */
-static int count_tree(int fd, uint64_t *dirs, uint64_t *others, unsigned depth) {
+typedef struct TreeMatch {
+        const ContentManifest *m;
+        int filelib_fd;
+        const struct stat *entry_st;
+        bool *seen;
+        char path[PATH_MAX];
+} TreeMatch;
+
+static int compare_file_path(const void *key, const void *file) {
+        return strcmp(key, ((const ContentFile *) file)->path);
+}
+
+/* Walks the directory fd (whose path below the tree is t->path, `len` bytes, "" at the top): true
+ * when every entry is a directory holding some file of the manifest, or a file of the manifest
+ * that is its FileLib entry's inode. One fstatat per entry; nothing is followed. */
+static bool tree_dir_matches(TreeMatch *t, int fd, size_t len, unsigned depth, uint64_t *ret_files) {
+        uint64_t files = 0;
+        bool ok = true;
         DIR *d = fdopendir(fd);
-        int r = 0;
 
         if (!d) {
                 close(fd);
-                return -errno;
+                return false;
         }
-        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+        for (struct dirent *de; ok && (errno = 0, de = readdir(d));) {
+                size_t n = strlen(de->d_name);
                 struct stat st;
+
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = -errno;
+                if (len + !!len + n >= sizeof t->path || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        ok = false;
                         break;
                 }
-                if (!S_ISDIR(st.st_mode)) {
-                        (*others)++;
-                        continue;
-                }
-                (*dirs)++;
-                if (depth >= CONTENT_DEPTH_MAX) {
-                        r = -ELOOP;
-                        break;
-                }
-                int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                r = sub < 0 ? -errno : count_tree(sub, dirs, others, depth + 1);
+                if (len > 0)
+                        t->path[len] = '/';
+                memcpy(t->path + len + !!len, de->d_name, n + 1);
+
+                if (S_ISDIR(st.st_mode)) {
+                        uint64_t below = 0;
+                        int sub = depth < CONTENT_DEPTH_MAX
+                                          ? openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                          : -1;
+                        /* a directory with no file of the manifest below is not the manifest's */
+                        ok = sub >= 0 && tree_dir_matches(t, sub, len + !!len + n, depth + 1, &below) && below > 0;
+                        files += below;
+                } else if (S_ISREG(st.st_mode)) {
+                        const ContentFile *f = bsearch(t->path, t->m->files, t->m->n_files, sizeof *t->m->files,
+                                                       compare_file_path);
+                        size_t i = f ? (size_t) (f - t->m->files) : 0;
+                        struct stat stored = f ? t->entry_st[i] : (struct stat) {};
+                        char name[CONTENT_HASH_HEX + 4];
+
+                        if (f && stored.st_ino == 0) { /* not known from the check: look */
+                                content_filelib_name(f->hash, name);
+                                if (fstatat(t->filelib_fd, name, &stored, AT_SYMLINK_NOFOLLOW) < 0 ||
+                                    !S_ISREG(stored.st_mode) || (uint64_t) stored.st_size != f->size)
+                                        stored = (struct stat) {};
+                        }
+                        ok = f && !t->seen[i] && stored.st_ino != 0 && st.st_dev == stored.st_dev &&
+                             st.st_ino == stored.st_ino;
+                        if (ok)
+                                t->seen[i] = true;
+                        files++;
+                } else
+                        ok = false; /* a symlink or a special file: not the manifest's */
         }
+        if (ok && errno != 0)
+                ok = false;
         closedir(d);
-        return r;
+        t->path[len] = 0;
+        *ret_files = files;
+        return ok;
 }
 
-static int compare_string(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* The directories a manifest's files need, counted once each. */
-static int manifest_dirs(const ContentManifest *m, uint64_t *ret) {
-        size_t n = 0, allocated = 0;
-        char **l = NULL;
-        int r = 0;
-
-        for (size_t i = 0; r >= 0 && i < m->n_files; i++)
-                for (const char *s = strchr(m->files[i].path, '/'); s; s = strchr(s + 1, '/')) {
-                        if (n == allocated) {
-                                size_t k = allocated ? allocated * 2 : 64;
-                                char **nl = realloc(l, k * sizeof *nl);
-                                if (!nl) {
-                                        r = -ENOMEM;
-                                        break;
-                                }
-                                l = nl;
-                                allocated = k;
-                        }
-                        if (!(l[n] = strndup(m->files[i].path, (size_t) (s - m->files[i].path)))) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        n++;
-                }
-        if (r >= 0) {
-                if (n > 0) /* qsort wants a valid pointer even for no elements */
-                        qsort(l, n, sizeof *l, compare_string);
-                *ret = 0;
-                for (size_t i = 0; i < n; i++)
-                        *ret += i == 0 || !streq(l[i], l[i - 1]);
-        }
-        for (size_t i = 0; i < n; i++)
-                free(l[i]);
-        free(l);
-        return r;
-}
-
-bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const ContentManifest *m) {
-        uint64_t dirs = 0, others = 0, wanted_dirs;
-        _cleanup_close_ int tree_fd = -1;
+bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const struct stat *entry_st,
+                          const ContentManifest *m) {
+        _cleanup_free_ bool *seen = NULL;
+        TreeMatch t = { .m = m, .filelib_fd = filelib_fd, .entry_st = entry_st };
+        uint64_t files = 0;
         int fd;
 
-        tree_fd = openat(datalib_fd, package_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (tree_fd < 0)
+        fd = openat(datalib_fd, package_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
                 return false;
-        for (size_t i = 0; i < m->n_files; i++) {
-                const ContentFile *f = &m->files[i];
-                char name[CONTENT_HASH_HEX + 4];
-                struct stat published, stored;
-
-                content_filelib_name(f->hash, name);
-                if (fstatat(filelib_fd, name, &stored, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(stored.st_mode) ||
-                    (uint64_t) stored.st_size != f->size)
-                        return false;
-                fd = content_open_below(tree_fd, f->path, O_PATH);
-                if (fd < 0)
-                        return false;
-                int k = fstat(fd, &published);
+        seen = calloc(MAX(m->n_files, (size_t) 1), sizeof *seen);
+        if (!seen) {
                 close(fd);
-                if (k < 0 || published.st_dev != stored.st_dev || published.st_ino != stored.st_ino)
-                        return false;
-        }
-        /* and nothing else in it */
-        fd = fcntl(tree_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0 || count_tree(fd, &dirs, &others, 0) < 0 || manifest_dirs(m, &wanted_dirs) < 0)
                 return false;
-        return others == m->n_files && dirs == wanted_dirs;
+        }
+        t.seen = seen;
+        /* every file found was a manifest file, each once: all are there when the counts agree */
+        return tree_dir_matches(&t, fd, 0, 0, &files) && files == m->n_files;
 }
 
 int content_tree_remove(int datalib_fd, const char *package_id) {

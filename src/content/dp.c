@@ -55,6 +55,7 @@ typedef struct Distribution {
         bool dirty[256], filelib_dirty; /* FileLib/<aa>/ with new entries, FileLib/ with new <aa>/ */
         bool manifest_existed, manifest_written;
         bool reuse_tree; /* DataLib/<id> already is this manifest's tree */
+        bool relinked;   /* links to FileLib entries made or removed: their ctimes changed */
         ContentPlacer filelib_placer, tree_placer;
         ContentStatCache site_checked, dp_checked; /* what each library knew good before this call */
         struct stat *entry_st;   /* per manifest file: its DP entry's identity once known good */
@@ -327,25 +328,28 @@ static int sync_pending(Distribution *d, SmsError *e) {
 }
 
 /* After the call: the identities of the DP's entries known good, for the next one. Links made and
- * removed since the check (DataLib, PXE, the old tree) changed their ctime but not their data. */
+ * removed since the check (DataLib, PXE, the old tree) changed their ctime but not their data: then
+ * each entry is looked at again. Without such links (a refresh of unchanged content) the identity
+ * each had when it was checked is the one to record. */
 static void save_dp_checked(Distribution *d) {
         _cleanup_(content_stat_cache_done) ContentStatCache c = {};
 
         for (size_t i = 0; i < d->manifest.n_files; i++) {
                 const ContentFile *f = &d->manifest.files[i];
                 char name[CONTENT_HASH_HEX + 4];
-                struct stat st;
+                struct stat st = d->entry_st[i];
 
                 if (d->entry_st[i].st_ino == 0)
                         continue;
                 content_filelib_name(f->hash, name);
-                if (fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-                    !same_data_identity(&st, &d->entry_st[i]))
+                if (d->relinked &&
+                    (fstatat(d->dp.filelib_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+                     !same_data_identity(&st, &d->entry_st[i])))
                         continue;
                 if (content_checked_add(&c, f->hash, &st) < 0)
                         return;
         }
-        (void) content_checked_save(d->dp.root_fd, d->package_id, &c);
+        (void) content_checked_save(d->dp.root_fd, d->package_id, &c, &d->dp_checked);
 }
 
 static int put_tree_entry(Distribution *d, const ContentFile *f, SmsError *e) {
@@ -405,7 +409,8 @@ static int put_files_and_manifest(Distribution *d, SmsError *e) {
         /* A refresh of unchanged content in link mode finds its tree in place, every file a link of
          * an entry now known good: keep it. */
         d->reuse_tree = d->tree_placer.mode == CONTENT_LINK_AUTO &&
-                        content_tree_matches(d->datalib_fd, d->package_id, d->dp.filelib_fd, &d->manifest);
+                        content_tree_matches(d->datalib_fd, d->package_id, d->dp.filelib_fd, d->entry_st,
+                                             &d->manifest);
         if (!d->reuse_tree) {
                 r = content_tree_new(d->datalib_fd, d->package_id, &d->tree);
                 if (r < 0)
@@ -498,16 +503,26 @@ static int publish_pxe(Distribution *d, SmsError *e) {
         return 0;
 }
 
-static void remove_pxe_folder(int dp_fd, const char *package_id) {
+/* Returns whether there was a folder to remove. */
+static bool remove_pxe_folder(int dp_fd, const char *package_id) {
         _cleanup_close_ int images =
                 openat(dp_fd, "RemoteInstall/SMSImages", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
 
-        if (images >= 0 && content_remove_tree_at(images, package_id) >= 0)
+        if (images < 0 || fstatat(images, package_id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        if (content_remove_tree_at(images, package_id) >= 0)
                 (void) fsync(images);
+        return true;
 }
 
 static int write_current(int pkg_fd, uint32_t version) {
         char data[16];
+        uint32_t current;
+
+        /* Again the version it serves (RefreshNow): `current` already says so, durably. */
+        if (content_current_read_at(pkg_fd, &current) >= 0 && current == version)
+                return 0;
         int n = snprintf(data, sizeof data, "%" PRIu32 "\n", version);
         return content_write_file_atomic(pkg_fd, "current", data, (size_t) n);
 }
@@ -517,6 +532,7 @@ static int commit(Distribution *d, SmsError *e) {
         bool exchanged = false;
         int r;
 
+        d->relinked = !d->reuse_tree || d->pxe_name;
         if (!d->reuse_tree) {
                 r = content_tree_publish(&d->tree, d->package_id, &exchanged);
                 if (r < 0)
@@ -533,7 +549,8 @@ static int commit(Distribution *d, SmsError *e) {
 
         if (d->pxe_name)
                 return publish_pxe(d, e);
-        remove_pxe_folder(d->dp_fd, d->package_id); /* not (or no longer) a PXE image here */
+        if (remove_pxe_folder(d->dp_fd, d->package_id)) /* not (or no longer) a PXE image here */
+                d->relinked = true;
         return 0;
 }
 

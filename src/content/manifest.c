@@ -3,6 +3,7 @@
  * distribution points that other hands can touch, so the parser trusts nothing. */
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -180,9 +181,65 @@ int content_manifest_read_at(int pkglib_fd, const char *package_id, uint32_t ver
         return 0;
 }
 
+static bool file_holds(int dirfd, const char *name, const char *data, size_t size) {
+        _cleanup_free_ char *old = NULL;
+        size_t old_size;
+
+        return content_read_file_at(dirfd, name, size, &old, &old_size) >= 0 && old_size == size &&
+               memcmp(old, data, size) == 0;
+}
+
+/* Another version's manifest in the directory with exactly these bytes (a new version of unchanged
+ * content): its name in ret_name, or false. A package directory holds a few manifests at most. */
+static bool find_same_manifest(int pkg_dir_fd, uint32_t version, const char *data, size_t size,
+                               char ret_name[static 32]) {
+        int fd = openat(pkg_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool found = false;
+        DIR *d;
+
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return false;
+        }
+        for (struct dirent *de; !found && (de = readdir(d));) {
+                uint32_t v = content_manifest_name_version(de->d_name);
+                struct stat st;
+
+                found = v != 0 && v != version && fstatat(pkg_dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISREG(st.st_mode) && (uint64_t) st.st_size == size &&
+                        file_holds(pkg_dir_fd, de->d_name, data, size);
+                if (found)
+                        content_manifest_name(v, ret_name);
+        }
+        closedir(d);
+        return found;
+}
+
+/* A new name for the manifest `other`, whose bytes were made durable when it was written: a hard
+ * link under a temporary name, renamed into place, then the directory fsynced. One fsync where a
+ * copy would cost two. */
+static int link_manifest(int pkg_dir_fd, const char *other, const char *name) {
+        char tmp[CONTENT_TMP_NAME_MAX], infix[NAME_MAX + 1];
+        int r;
+
+        snprintf(infix, sizeof infix, "%s-", name);
+        r = content_tmp_name_new(infix, tmp);
+        if (r < 0)
+                return r;
+        if (linkat(pkg_dir_fd, other, pkg_dir_fd, tmp, 0) < 0)
+                return -errno;
+        if (renameat(pkg_dir_fd, tmp, pkg_dir_fd, name) < 0) {
+                r = -errno;
+                (void) unlinkat(pkg_dir_fd, tmp, 0);
+                return r;
+        }
+        return fsync(pkg_dir_fd) < 0 ? -errno : 0;
+}
+
 int content_manifest_write_at(int pkg_dir_fd, uint32_t version, const ContentManifest *m) {
         _cleanup_free_ char *data = NULL;
-        char name[32];
+        char name[32], other[32];
         size_t size;
         int r;
 
@@ -190,7 +247,15 @@ int content_manifest_write_at(int pkg_dir_fd, uint32_t version, const ContentMan
         if (r < 0)
                 return r;
         content_manifest_name(version, name);
-        return content_write_file_atomic(pkg_dir_fd, name, data, size);
+        /* A distribution of the version a DP already has finds its manifest written (and made
+         * durable) by the one before: writing the same bytes again would only cost two fsyncs. */
+        if (file_holds(pkg_dir_fd, name, data, size))
+                return 1;
+        /* Where links are refused (some network file systems), or a link fails, write a copy. */
+        if (find_same_manifest(pkg_dir_fd, version, data, size, other) && link_manifest(pkg_dir_fd, other, name) >= 0)
+                return 0;
+        r = content_write_file_atomic(pkg_dir_fd, name, data, size);
+        return r < 0 ? r : 0;
 }
 
 int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "content/content-internal.h"
@@ -33,6 +32,7 @@ typedef struct Ingest {
         bool single;
         ContentLib lib;
         int lock_fd, cache_fd;
+        ContentStatCache cache;   /* the stat cache as the last ingest left it */
         ContentStatCache checked; /* FileLib entries known good at the last ingest (checked.c) */
         SourceFile *files;
         size_t n_files, allocated;
@@ -52,6 +52,7 @@ static void ingest_done(Ingest *in) {
         }
         free(in->files);
         free(in->misses);
+        content_stat_cache_done(&in->cache);
         content_stat_cache_done(&in->checked);
         if (in->source_fd >= 0)
                 close(in->source_fd);
@@ -292,8 +293,7 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         _cleanup_close_ int fd = -1, tmp_fd = -1;
         char tmp[CONTENT_TMP_NAME_MAX];
         struct stat before, after;
-        struct timespec now;
-        int64_t n;
+        int64_t n, now;
         int r;
 
         fd = open_source_file(in, f);
@@ -314,6 +314,7 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         if (tmp_fd < 0)
                 return sms_error_set_errno(e, tmp_fd, "FileLib of the site library");
 
+        now = content_clock_now(); /* before the first byte is read: content_stat_settled() */
         n = content_copy_hash_fd(fd, tmp_fd, buffer, h, tick_workers, w);
         if (n >= 0) {
                 r = content_hasher_final(h, f->hash);
@@ -322,7 +323,6 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
         }
         if (n >= 0 && fstat(fd, &after) < 0)
                 n = -errno;
-        (void) clock_gettime(CLOCK_REALTIME_COARSE, &now);
         if (n >= 0 && (!same_file_state(&before, &after) || n != before.st_size))
                 n = -EAGAIN;
         if (n < 0) {
@@ -354,10 +354,9 @@ static int ingest_one(ContentWorkers *w, Ingest *in, SourceFile *f, void *buffer
                 }
         }
         f->st = after;
-        /* A change in the same clock tick as our read would keep mtime and ctime: only a file whose
-         * last change is older than the end of the read can be trusted to the cache. */
-        f->cacheable = content_timespec_ns(&after.st_ctim) < content_timespec_ns(&now) &&
-                       content_timespec_ns(&after.st_mtim) < content_timespec_ns(&now);
+        /* A change in the clock tick in which our read began would keep mtime and ctime: only a
+         * file whose last change is older than that tick can be trusted to the cache. */
+        f->cacheable = content_stat_settled(&after, now);
         return 0;
 }
 
@@ -398,19 +397,16 @@ static int compare_miss_size(const void *a, const void *b, void *userdata) {
 
 /* What the stat cache already knows is kept; the rest must be read. */
 static int plan_reads(Ingest *in, uint64_t *ret_total) {
-        ContentStatCache cache;
         uint64_t total = 0;
 
-        content_stat_cache_load(in->cache_fd, in->package_id, &cache);
+        content_stat_cache_load(in->cache_fd, in->package_id, &in->cache);
         content_checked_load(in->lib.root_fd, in->package_id, &in->checked);
         in->misses = malloc(MAX(in->n_files, (size_t) 1) * sizeof *in->misses);
-        if (!in->misses) {
-                content_stat_cache_done(&cache);
+        if (!in->misses)
                 return -ENOMEM;
-        }
         for (size_t i = 0; i < in->n_files; i++) {
                 SourceFile *f = &in->files[i];
-                const ContentStatEntry *c = content_stat_cache_find(&cache, f->path);
+                const ContentStatEntry *c = content_stat_cache_find(&in->cache, f->path);
                 if (c && content_stat_entry_matches(c, &f->st)) {
                         memcpy(f->hash, c->hash, sizeof f->hash);
                         f->cacheable = true;
@@ -421,7 +417,6 @@ static int plan_reads(Ingest *in, uint64_t *ret_total) {
                 in->misses[in->n_misses++] = i;
                 total += (uint64_t) f->st.st_size;
         }
-        content_stat_cache_done(&cache);
         /* Largest first: the workers take items in order, and a large file taken last would keep
          * one of them busy while the others have nothing left to do. */
         qsort_r(in->misses, in->n_misses, sizeof *in->misses, compare_miss_size, in);
@@ -450,6 +445,9 @@ static int save_cache(Ingest *in) {
                 s->ctime_ns = content_timespec_ns(&f->st.st_ctim);
                 memcpy(s->hash, f->hash, sizeof s->hash);
         }
+        /* A refresh of an unchanged source: the cache on disk says this already. */
+        if (content_stat_cache_equal(&c, &in->cache))
+                return 0;
         return content_stat_cache_save(in->cache_fd, in->package_id, &c);
 }
 
@@ -463,7 +461,7 @@ static int save_checked(Ingest *in) {
                 if (r < 0)
                         return r;
         }
-        return content_checked_save(in->lib.root_fd, in->package_id, &c);
+        return content_checked_save(in->lib.root_fd, in->package_id, &c, &in->checked);
 }
 
 static int build_manifest(Ingest *in, ContentManifest *ret) {

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "content/content-internal.h"
 
@@ -21,6 +22,25 @@
 
 int64_t content_timespec_ns(const struct timespec *ts) {
         return (int64_t) ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static int64_t pinned_now_ns; /* content_clock_pin(); set only while no worker runs */
+
+void content_clock_pin(int64_t now_ns) {
+        pinned_now_ns = now_ns;
+}
+
+int64_t content_clock_now(void) {
+        struct timespec now;
+
+        if (pinned_now_ns != 0)
+                return pinned_now_ns;
+        (void) clock_gettime(CLOCK_REALTIME_COARSE, &now);
+        return content_timespec_ns(&now);
+}
+
+bool content_stat_settled(const struct stat *st, int64_t now_ns) {
+        return content_timespec_ns(&st->st_ctim) < now_ns && content_timespec_ns(&st->st_mtim) < now_ns;
 }
 
 void content_stat_cache_done(ContentStatCache *c) {
@@ -135,6 +155,18 @@ const ContentStatEntry *content_stat_cache_find(const ContentStatCache *c, const
         if (c->n_entries == 0)
                 return NULL;
         return bsearch(path, c->entries, c->n_entries, sizeof *c->entries, compare_path);
+}
+
+bool content_stat_cache_equal(const ContentStatCache *a, const ContentStatCache *b) {
+        if (a->n_entries != b->n_entries)
+                return false;
+        for (size_t i = 0; i < a->n_entries; i++) {
+                const ContentStatEntry *x = &a->entries[i], *y = &b->entries[i];
+                if (!streq(x->path, y->path) || !streq(x->hash, y->hash) || x->size != y->size ||
+                    x->inode != y->inode || x->mtime_ns != y->mtime_ns || x->ctime_ns != y->ctime_ns)
+                        return false;
+        }
+        return true;
 }
 
 bool content_stat_entry_matches(const ContentStatEntry *entry, const struct stat *st) {

@@ -105,7 +105,7 @@ static void forget_bad(const ContentLib *lib, const char *package_id, const Cont
                         c.entries[k++] = c.entries[i];
         }
         c.n_entries = k;
-        (void) content_checked_save(lib->root_fd, package_id, &c);
+        (void) content_checked_save(lib->root_fd, package_id, &c, NULL);
 }
 
 int content_dp_verify(const char *dp_root, const char *package_id, ContentProgress progress, void *userdata,

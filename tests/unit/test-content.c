@@ -49,6 +49,8 @@ static char *join(const char *a, const char *b) {
         return p;
 }
 
+static void settle(void);
+
 static int setup(void **state) {
         Dirs *d = calloc(1, sizeof *d);
         _cleanup_free_ char *site_parent = NULL;
@@ -66,6 +68,7 @@ static int setup(void **state) {
         assert_int_equal(mkdir(d->src, 0755), 0);
         assert_int_equal(mkdir(d->dp1, 0755), 0);
         assert_int_equal(mkdir(d->dp2, 0755), 0);
+        settle(); /* from the start, the clock of the racily-clean rule is the test's */
         *state = d;
         return 0;
 }
@@ -74,6 +77,7 @@ static int teardown(void **state) {
         Dirs *d = *state;
 
         (void) umount2(d->mnt, MNT_DETACH); /* left mounted by a failed test */
+        content_clock_pin(0);
         assert_int_equal(path_remove_tree(d->root), 0);
         free(d->root);
         free(d->site);
@@ -138,24 +142,31 @@ static char *read_all(const char *path, size_t *ret_size) {
         return data;
 }
 
-/* The stat cache trusts only files whose last change is older than the read that hashed them (a
- * change within the same clock tick would be invisible); tests that rely on the cache let the
- * clock move on after writing their sources: until a file touched now gets another time stamp
- * than one touched before, which is the tick the file system's times advance by. */
+/* The stat cache and the lists of checked entries trust only files whose last change is older
+ * than the clock tick of the read that hashed them (content_stat_settled()): a test that relies on
+ * them lets the clock move on after writing. Which clock? The real one runs at its own pace, and a
+ * file system with multigrain time stamps (Linux 6.13) stamps a change right after a stat up to a
+ * tick ahead of it, so waiting until stamps change says nothing about it. Here the rule's clock is
+ * pinned to the stamp of a probe that is later than every stamp given before it: what was written
+ * before settle() counts as old, what is written after it as changed "now", until the next
+ * settle(), however fast the machine and however fine its stamps. */
 static void settle(void) {
-        char probe[] = "/tmp/smsprov-test-settle.XXXXXX";
+        _cleanup_free_ char *probe = join(getenv("TMPDIR") ?: "/var/tmp", "smsprov-test-settle.XXXXXX");
         struct stat first, now;
         int fd = mkstemp(probe);
 
         assert_true(fd >= 0);
         assert_int_equal(fstat(fd, &first), 0);
+        /* Made with a stamp no earlier than any given before (the coarse clock, or the multigrain
+         * floor); touched until it gets a later one: at once where stamps are multigrain (the
+         * fstat asked for a fine one), at the clock's next tick where they are not. */
         do {
-                usleep(1000);
                 assert_int_equal(futimens(fd, NULL), 0);
                 assert_int_equal(fstat(fd, &now), 0);
-        } while (now.st_mtim.tv_sec == first.st_mtim.tv_sec && now.st_mtim.tv_nsec == first.st_mtim.tv_nsec);
+        } while (content_timespec_ns(&now.st_ctim) == content_timespec_ns(&first.st_ctim));
         close(fd);
         unlink(probe);
+        content_clock_pin(content_timespec_ns(&now.st_ctim));
 }
 
 /* The source every test starts from: nested directories, an empty file, two identical files, a
@@ -707,12 +718,6 @@ static void test_stat_cache(void **state) {
         assert_string_not_equal(m2.files[0].hash, m1.files[0].hash);
         assert_string_equal(m2.files[1].hash, m1.files[1].hash);
         content_manifest_done(&m2);
-        /* The library entry that ingest wrote may share the clock tick in which it was recorded,
-         * which leaves it to be hashed once more: let the clock move on and an ingest settle it, so
-         * that what follows counts only what it is about, however fast the machine. */
-        settle();
-        assert_ok(content_site_ingest(d->site, "LAB00001", 3, d->src, NULL, NULL, &m2, &e), e);
-        content_manifest_done(&m2);
 
         /* A FileLib file the cache names has gone: the file is read again, not trusted. */
         {
@@ -733,6 +738,79 @@ static void test_stat_cache(void **state) {
         assert_int_equal(p.max_done, m1.total_bytes);
         content_manifest_done(&m2);
         content_manifest_done(&m1);
+}
+
+/* An ingest of the source as LAB00001: how many bytes it read (0: the stat cache and the list of
+ * checked entries settled every file). */
+static uint64_t ingest_reads(Dirs *d, uint32_t version) {
+        SmsError e = SMS_ERROR_NULL;
+        Progress p = {};
+
+        assert_ok(content_site_ingest(d->site, "LAB00001", version, d->src, on_progress, &p, NULL, &e), e);
+        return p.max_done;
+}
+
+/* Whether the stat cache has an entry for `path`. */
+static bool cache_names(Dirs *d, const char *path) {
+        _cleanup_free_ char *cache = join(d->site, "cache/LAB00001.stat"), *text = read_all(cache, NULL), *line = NULL;
+
+        assert_non_null(text);
+        assert_true(asprintf(&line, " %s\n", path) > 0);
+        return strstr(text, line) != NULL;
+}
+
+/* A file stamped in the clock tick its read began in may change again without a new stamp: it is
+ * read at every ingest, and neither it nor its FileLib entry is recorded, until the clock has
+ * passed its stamp; then it is read once more, and recorded. The rule's clock pinned at the
+ * stamp of a change is what a file system with multigrain time stamps (Linux 6.13) gives for up
+ * to a tick after a change that follows a stat (the stamp is fine, the clock coarse): the state
+ * in which test_stat_cache used to read config.ini a third time (31 bytes where 16 were meant),
+ * because settle() waited for stamps to change, not for that clock to pass them. */
+static void test_stat_cache_racy(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *config = join(d->src, "Setup/config.ini"), *readme_entry = NULL;
+        ContentManifest m = {};
+        struct stat st;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        readme_entry = filelib_path(d->site, m.files[5].hash);
+        assert_string_equal(m.files[5].path, "readme.txt");
+        assert_int_equal(ingest_reads(d, 1), 0);
+
+        /* Rewritten (15 bytes), and the clock has not passed its stamp: read every time. */
+        write_text(d->src, "Setup/config.ini", "[Setup]\nMode=2\n");
+        assert_int_equal(stat(config, &st), 0);
+        content_clock_pin(content_timespec_ns(&st.st_ctim));
+        assert_int_equal(ingest_reads(d, 2), 15);
+        assert_false(cache_names(d, "Setup/config.ini"));
+        assert_true(cache_names(d, "Setup/copy of config.ini"));
+        assert_int_equal(ingest_reads(d, 2), 15);
+        assert_false(cache_names(d, "Setup/config.ini"));
+        /* ... also when another file must be read (readme.txt's FileLib entry gone: 16 bytes) */
+        assert_int_equal(unlink(readme_entry), 0);
+        assert_int_equal(ingest_reads(d, 3), 16 + 15);
+
+        /* The clock moves past every stamp so far: read once more, recorded, then trusted. */
+        settle();
+        assert_int_equal(ingest_reads(d, 3), 15);
+        assert_true(cache_names(d, "Setup/config.ini"));
+        assert_int_equal(ingest_reads(d, 3), 0);
+        assert_int_equal(unlink(readme_entry), 0);
+        assert_int_equal(ingest_reads(d, 4), 16);
+        assert_int_equal(ingest_reads(d, 4), 0);
+
+        /* The same for a FileLib entry: one stamped now (chmod: same bytes, new ctime) is hashed
+         * at every ingest and not listed as checked until the clock has passed its stamp. */
+        assert_int_equal(chmod(readme_entry, 0444), 0);
+        assert_int_equal(stat(readme_entry, &st), 0);
+        content_clock_pin(content_timespec_ns(&st.st_ctim));
+        assert_int_equal(ingest_reads(d, 4), 16);
+        assert_int_equal(ingest_reads(d, 4), 16);
+        settle();
+        assert_int_equal(ingest_reads(d, 4), 16);
+        assert_int_equal(ingest_reads(d, 4), 0);
+        content_manifest_done(&m);
 }
 
 static void test_ingest_refuses(void **state) {
@@ -936,6 +1014,23 @@ static void test_distribute_link_and_copy(void **state) {
         }
         distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
         assert_int_not_equal(inode_of(data1, "."), root);
+        /* ... or a directory moved out and a symlink to it in its place, though every file found
+         * through it is the right inode: nothing is followed */
+        root = inode_of(data1, ".");
+        {
+                _cleanup_free_ char *setup = join(data1, "Setup"), *moved = join(d->root, "moved-setup");
+                assert_int_equal(rename(setup, moved), 0);
+                assert_int_equal(symlink(moved, setup), 0);
+        }
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        assert_int_not_equal(inode_of(data1, "."), root);
+        {
+                _cleanup_free_ char *setup = join(data1, "Setup");
+                struct stat st;
+                assert_int_equal(lstat(setup, &st), 0);
+                assert_true(S_ISDIR(st.st_mode));
+        }
+        assert_trees_equal(d->src, data1);
         /* copy mode always rebuilds: its files are no FileLib inodes */
         root = inode_of(data2, ".");
         distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
@@ -947,6 +1042,122 @@ static void test_distribute_link_and_copy(void **state) {
         assert_no_temporaries(d->dp1);
         assert_no_temporaries(d->dp2);
         content_manifest_done(&m);
+}
+
+/* What a file is: a rewrite through a temporary name and a rename gives it another inode. */
+typedef struct Identity {
+        ino_t ino;
+        int64_t mtime_ns, ctime_ns;
+} Identity;
+
+static Identity identity_at(const char *path) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                fail_msg("%s: %m", path);
+        return (Identity) { st.st_ino, content_timespec_ns(&st.st_mtim), content_timespec_ns(&st.st_ctim) };
+}
+
+static Identity identity_of(const char *dir, const char *rel) {
+        _cleanup_free_ char *p = join(dir, rel);
+        return identity_at(p);
+}
+
+#define assert_same_identity(a, b, what)                                                           \
+        do {                                                                                       \
+                Identity _a = (a), _b = (b);                                                       \
+                if (_a.ino != _b.ino || _a.mtime_ns != _b.mtime_ns || _a.ctime_ns != _b.ctime_ns)  \
+                        fail_msg("%s was written", what);                                          \
+        } while (0)
+
+/* The files a distribution writes on a DP and an ingest writes in the site library, and every
+ * FileLib entry of the package. */
+typedef struct LibState {
+        Identity manifest, current, checked, tree_root, published, site_stat, site_checked;
+        Identity entries[16];
+} LibState;
+
+static void lib_state(Dirs *d, const char *dp, uint32_t version, const ContentManifest *m, LibState *ret) {
+        _cleanup_free_ char *lib = dp_lib(dp), *manifest = NULL;
+
+        assert_true(m->n_files <= ELEMENTSOF(ret->entries));
+        assert_true(asprintf(&manifest, "PkgLib/LAB00001/%" PRIu32 ".manifest", version) > 0);
+        *ret = (LibState) {
+                .manifest = identity_of(lib, manifest),
+                .current = identity_of(lib, "PkgLib/LAB00001/current"),
+                .checked = identity_of(lib, "cache/LAB00001.checked"),
+                .tree_root = identity_of(lib, "DataLib/LAB00001"),
+                .published = identity_of(lib, "DataLib/LAB00001/big.bin"),
+                .site_stat = identity_of(d->site, "cache/LAB00001.stat"),
+                .site_checked = identity_of(d->site, "cache/LAB00001.checked"),
+        };
+        for (size_t i = 0; i < m->n_files; i++) {
+                _cleanup_free_ char *entry = filelib_path(lib, m->files[i].hash);
+                ret->entries[i] = identity_at(entry);
+        }
+}
+
+static void assert_verify(const char *dp, const char *id, const char *const *expected);
+
+/* What no refresh of unchanged content writes: the DP's list of checked entries, the published
+ * tree and a file in it, the site's stat cache and list of checked entries, any FileLib entry. */
+static void assert_data_unwritten(const LibState *before, const LibState *after, const ContentManifest *m) {
+        assert_same_identity(before->checked, after->checked, "the DP's list of checked entries");
+        assert_same_identity(before->tree_root, after->tree_root, "the published tree");
+        assert_same_identity(before->published, after->published, "a published file");
+        assert_same_identity(before->site_stat, after->site_stat, "the site's stat cache");
+        assert_same_identity(before->site_checked, after->site_checked, "the site's list of checked entries");
+        for (size_t i = 0; i < m->n_files; i++)
+                assert_same_identity(before->entries[i], after->entries[i], m->files[i].path);
+}
+
+/* A refresh of unchanged content costs stats. Distributing again the version a DP serves
+ * (RefreshNow) writes nothing there; a new version of the same content (RefreshPkgSource) writes
+ * `current` and gives the new version's manifest a name (a link to the old one's bytes, in the
+ * site library and on the DP), and nothing else: no FileLib entry, published file, list of
+ * checked entries or stat cache is copied or written again. */
+static void test_refresh_unchanged_writes_nothing(void **state) {
+        Dirs *d = *state;
+        _cleanup_free_ char *lib1 = dp_lib(d->dp1), *data1 = datalib_of(d->dp1, "LAB00001");
+        ContentDistributeStats s = {};
+        ContentManifest m = {}, m2 = {};
+        LibState before, after;
+
+        make_source(d->src);
+        ingest(d, "LAB00001", 1, d->src, &m);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, NULL);
+        lib_state(d, d->dp1, 1, &m, &before);
+
+        /* the same version again */
+        ingest(d, "LAB00001", 1, d->src, NULL);
+        distribute(d, d->dp1, "LAB00001", 1, CONTENT_LINK_AUTO, NULL, &s);
+        assert_int_equal(s.files_present, m.n_files);
+        assert_int_equal(s.files_copied + s.files_linked, 0);
+        lib_state(d, d->dp1, 1, &m, &after);
+        assert_same_identity(before.manifest, after.manifest, "the DP's manifest");
+        assert_same_identity(before.current, after.current, "current");
+        assert_data_unwritten(&before, &after, &m);
+
+        /* a new version of the same content */
+        Identity site_manifest = identity_of(d->site, "PkgLib/LAB00001/1.manifest");
+        ingest(d, "LAB00001", 2, d->src, &m2);
+        assert_int_equal(identity_of(d->site, "PkgLib/LAB00001/2.manifest").ino, site_manifest.ino);
+        distribute(d, d->dp1, "LAB00001", 2, CONTENT_LINK_AUTO, NULL, &s);
+        assert_int_equal(s.files_present, m.n_files);
+        assert_int_equal(s.files_copied + s.files_linked, 0);
+        assert_int_equal(current_version(d->dp1, "LAB00001"), 2);
+        assert_false(exists(lib1, "PkgLib/LAB00001/1.manifest"));
+        lib_state(d, d->dp1, 2, &m2, &after);
+        assert_int_equal(after.manifest.ino, before.manifest.ino);
+        assert_int_not_equal(before.current.ino, after.current.ino);
+        assert_data_unwritten(&before, &after, &m);
+
+        assert_trees_equal(d->src, data1);
+        assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
+        assert_dp_consistent(d->dp1);
+        assert_no_temporaries(d->dp1);
+        content_manifest_done(&m);
+        content_manifest_done(&m2);
 }
 
 static void test_distribute_progress(void **state) {
@@ -965,6 +1176,27 @@ static void test_distribute_progress(void **state) {
         /* the first call, one per file, one within the 9 MiB copy, and the one before publishing */
         assert_true(p.calls >= 1 + m.n_files + 1 + 1);
         content_manifest_done(&m);
+}
+
+/* Every entry of the DP's list of checked entries is what its FileLib entry is now: a link made or
+ * removed by the distribution changed an entry's ctime, and the list must say so, or the next
+ * refresh would hash that entry again for nothing. */
+static void assert_checked_current(const char *dp, const char *id) {
+        _cleanup_free_ char *lib = dp_lib(dp);
+        _cleanup_close_ int root = open(lib, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ContentStatCache c = {};
+
+        assert_true(root >= 0);
+        content_checked_load(root, id, &c);
+        assert_true(c.n_entries > 0);
+        for (size_t i = 0; i < c.n_entries; i++) {
+                _cleanup_free_ char *entry = filelib_path(lib, c.entries[i].hash);
+                struct stat st;
+                assert_int_equal(lstat(entry, &st), 0);
+                if (!content_stat_entry_matches(&c.entries[i], &st))
+                        fail_msg("%s: the list of checked entries has another identity", entry);
+        }
+        content_stat_cache_done(&c);
 }
 
 static void test_distribute_pxe(void **state) {
@@ -1014,6 +1246,7 @@ static void test_distribute_pxe(void **state) {
         /* distributed without a PXE name (no longer a PXE DP): the image leaves the store */
         distribute(d, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, NULL, NULL);
         assert_false(exists(d->dp1, "RemoteInstall/SMSImages/LAB00005"));
+        assert_checked_current(d->dp1, "LAB00005");
         assert_dp_consistent(d->dp1);
         assert_no_temporaries(d->dp1);
         assert_no_temporaries(lib2);
@@ -1754,7 +1987,7 @@ static void test_verify_marks_for_repair(void **state) {
                                 c.entries[i].mtime_ns = content_timespec_ns(&st.st_mtim);
                                 c.entries[i].ctime_ns = content_timespec_ns(&st.st_ctim);
                         }
-                assert_int_equal(content_checked_save(root, "LAB00001", &c), 0);
+                assert_int_equal(content_checked_save(root, "LAB00001", &c, NULL), 0);
                 content_stat_cache_done(&c);
         }
         /* a refresh trusts the stat ... */
@@ -1819,9 +2052,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_ingest_single_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_single_instance, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stat_cache, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stat_cache_racy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ingest_refuses, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ingest_cancel, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_distribute_link_and_copy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refresh_unchanged_writes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_distribute_progress, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_distribute_pxe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_second_version, setup, teardown),
