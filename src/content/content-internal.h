@@ -316,7 +316,7 @@ int content_tree_unpublish(ContentTree *t, const char *package_id, bool exchange
 /* True when DataLib/<package_id> already is exactly the manifest's tree and every file in it is
  * a hard link of its FileLib entry: nothing to rebuild (a refresh of unchanged content).
  * `entry_st` holds, per manifest file, its FileLib entry's identity as the caller just checked it
- * (st_ino 0: not known, looked up here). Costs one walk of the tree, a stat per entry, no reads. */
+ * (st_ino 0: not known, looked up here); NULL when the caller knows none. Costs one walk of the tree, a stat per entry, no reads. */
 bool content_tree_matches(int datalib_fd, const char *package_id, int filelib_fd, const struct stat *entry_st,
                           const ContentManifest *m);
 /* Removes whatever is at t->name and closes everything. */

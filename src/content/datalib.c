@@ -249,7 +249,7 @@ static bool tree_dir_matches(TreeMatch *t, int fd, size_t len, unsigned depth, u
                         const ContentFile *f = bsearch(t->path, t->m->files, t->m->n_files, sizeof *t->m->files,
                                                        compare_file_path);
                         size_t i = f ? (size_t) (f - t->m->files) : 0;
-                        struct stat stored = f ? t->entry_st[i] : (struct stat) {};
+                        struct stat stored = f && t->entry_st ? t->entry_st[i] : (struct stat) {};
                         char name[CONTENT_HASH_HEX + 4];
 
                         if (f && stored.st_ino == 0) { /* not known from the check: look */

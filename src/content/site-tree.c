@@ -59,7 +59,7 @@ int content_site_publish(const char *site_lib, const char *package_id, uint32_t 
         if (lock_fd < 0)
                 return sms_error_set_errno(e, lock_fd, "locking %s", site_lib);
         content_tree_clean_stale(datalib_fd, package_id);
-        if (content_tree_matches(datalib_fd, package_id, lib.filelib_fd, &m))
+        if (content_tree_matches(datalib_fd, package_id, lib.filelib_fd, NULL, &m))
                 return 0;
 
         buffer = malloc(CONTENT_CHUNK);
