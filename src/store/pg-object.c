@@ -51,17 +51,7 @@ int pg_store_object_load(Store *s, const SmsClass *c, const char *key, SmsObject
         SqlBuf b = SQLBUF_PG;
         int r;
 
-        sqlbuf_append(&b, "SELECT ");
-        for (size_t i = 0; i < c->n_all; i++) {
-                if (i > 0)
-                        sqlbuf_append(&b, ", ");
-                sqlbuf_append_identifier(&b, sms_property_column(c->all[i]));
-        }
-        sqlbuf_append(&b, " FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(c));
-        sqlbuf_append(&b, " WHERE ");
-        store_sql_key_condition(&b, c, 1);
-        store_sql_discriminator_filter(&b, c, "AND");
+        store_sql_load(&b, c);
         r = pg_params_add_key(&p, c, key);
         if (r < 0) {
                 free(b.s);
@@ -99,14 +89,7 @@ int pg_store_object_class(Store *s, const SmsClass *base, const char *key, const
         SqlBuf b = SQLBUF_PG;
         int r;
 
-        sqlbuf_append(&b, "SELECT %s", disc ? "" : "0");
-        if (disc)
-                sqlbuf_append_identifier(&b, disc);
-        sqlbuf_append(&b, " FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(base));
-        sqlbuf_append(&b, " WHERE ");
-        store_sql_key_condition(&b, base, 1);
-        store_sql_discriminator_filter(&b, base, "AND");
+        store_sql_class_of(&b, base);
         r = pg_params_add_key(&p, base, key);
         if (r >= 0)
                 r = pg_exec_sqlbuf(s, &b, &p, &res, e, "finding the class of an instance");
@@ -263,11 +246,7 @@ int pg_store_object_delete(Store *s, const SmsClass *c, const char *key, SmsErro
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "delete outside a transaction");
 
-        sqlbuf_append(&b, "DELETE FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(c));
-        sqlbuf_append(&b, " WHERE ");
-        store_sql_key_condition(&b, c, 1);
-        store_sql_discriminator_filter(&b, c, "AND");
+        store_sql_delete(&b, c);
         r = pg_params_add_key(&p, c, key);
         if (r >= 0)
                 r = pg_exec_sqlbuf(s, &b, &p, &res, e, "deleting an instance");
@@ -310,15 +289,7 @@ int pg_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys, con
         size_t n = 0, rows;
         int r;
 
-        sqlbuf_append(&b, "SELECT ");
-        store_sql_key_columns(&b, c);
-        sqlbuf_append(&b, ", %s", disc ? "" : "0");
-        if (disc)
-                sqlbuf_append_identifier(&b, disc);
-        sqlbuf_append(&b, " FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(c));
-        sqlbuf_append(&b, " WHERE true");
-        store_sql_discriminator_filter(&b, c, "AND");
+        store_sql_enumerate(&b, c);
         r = pg_exec_sqlbuf(s, &b, NULL, &res, e, "enumerating instances");
         if (r < 0)
                 return r;

@@ -81,17 +81,7 @@ static int prepare_load(Store *s, const SmsClass *c, sqlite3_stmt **ret, SmsErro
                 return 0;
         }
 
-        sqlbuf_append(&b, "SELECT ");
-        for (size_t i = 0; i < c->n_all; i++) {
-                if (i > 0)
-                        sqlbuf_append(&b, ", ");
-                sqlbuf_append_identifier(&b, sms_property_column(c->all[i]));
-        }
-        sqlbuf_append(&b, " FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(c));
-        sqlbuf_append(&b, " WHERE ");
-        store_sql_key_condition(&b, c, 1);
-        store_sql_discriminator_filter(&b, c, "AND");
+        store_sql_load(&b, c);
         r = sqlbuf_prepare(s, &b, SQLITE_PREPARE_PERSISTENT, ret, "preparing a load", e);
         if (r < 0)
                 return r;
@@ -152,14 +142,7 @@ int sqlite_store_object_class(Store *s, const SmsClass *base, const char *key, c
         SqlBuf b = {};
         int rc, r;
 
-        sqlbuf_append(&b, "SELECT %s", disc ? "" : "0");
-        if (disc)
-                sqlbuf_append_identifier(&b, disc);
-        sqlbuf_append(&b, " FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(base));
-        sqlbuf_append(&b, " WHERE ");
-        store_sql_key_condition(&b, base, 1);
-        store_sql_discriminator_filter(&b, base, "AND");
+        store_sql_class_of(&b, base);
 
         if (b.oom) {
                 free(b.s);
@@ -332,11 +315,7 @@ int sqlite_store_object_delete(Store *s, const SmsClass *c, const char *key, Sms
         if (!s->in_transaction)
                 return sms_error_set(e, SMS_ERROR_FAILED, "delete outside a transaction");
 
-        sqlbuf_append(&b, "DELETE FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(c));
-        sqlbuf_append(&b, " WHERE ");
-        store_sql_key_condition(&b, c, 1);
-        store_sql_discriminator_filter(&b, c, "AND");
+        store_sql_delete(&b, c);
         r = sqlbuf_prepare(s, &b, 0, &st, "preparing a delete", e);
         if (r < 0)
                 return r;
@@ -391,15 +370,7 @@ int sqlite_store_object_enumerate(Store *s, const SmsClass *c, char ***ret_keys,
         SqlBuf b = {};
         int rc, r;
 
-        sqlbuf_append(&b, "SELECT ");
-        store_sql_key_columns(&b, c);
-        sqlbuf_append(&b, ", %s", disc ? "" : "0");
-        if (disc)
-                sqlbuf_append_identifier(&b, disc);
-        sqlbuf_append(&b, " FROM ");
-        sqlbuf_append_identifier(&b, store_class_table(c));
-        sqlbuf_append(&b, " WHERE 1");
-        store_sql_discriminator_filter(&b, c, "AND");
+        store_sql_enumerate(&b, c);
         r = sqlbuf_prepare(s, &b, 0, &st, "enumerating instances", e);
         if (r < 0)
                 return r;

@@ -109,3 +109,50 @@ int store_guard_mismatch(SmsError *e, const SmsClass *c, size_t guard_index, con
                              "what it was); read it again",
                              c->name, SMS_QUOTE(key), c->all[guard_index]->name);
 }
+
+/* FROM "table" WHERE <key> <discriminator filter> */
+static void from_by_key(SqlBuf *b, const SmsClass *c) {
+        sqlbuf_append(b, " FROM ");
+        sqlbuf_append_identifier(b, store_class_table(c));
+        sqlbuf_append(b, " WHERE ");
+        store_sql_key_condition(b, c, 1);
+        store_sql_discriminator_filter(b, c, "AND");
+}
+
+/* ", <discriminator>" or ", 0" */
+static void discriminator_column(SqlBuf *b, const SmsClass *c, const char *lead) {
+        const char *disc = store_class_discriminator(c);
+        sqlbuf_append(b, "%s%s", lead, disc ? "" : "0");
+        if (disc)
+                sqlbuf_append_identifier(b, disc);
+}
+
+void store_sql_load(SqlBuf *b, const SmsClass *c) {
+        sqlbuf_append(b, "SELECT ");
+        for (size_t i = 0; i < c->n_all; i++) {
+                if (i > 0)
+                        sqlbuf_append(b, ", ");
+                sqlbuf_append_identifier(b, sms_property_column(c->all[i]));
+        }
+        from_by_key(b, c);
+}
+
+void store_sql_class_of(SqlBuf *b, const SmsClass *c) {
+        discriminator_column(b, c, "SELECT ");
+        from_by_key(b, c);
+}
+
+void store_sql_delete(SqlBuf *b, const SmsClass *c) {
+        sqlbuf_append(b, "DELETE");
+        from_by_key(b, c);
+}
+
+void store_sql_enumerate(SqlBuf *b, const SmsClass *c) {
+        sqlbuf_append(b, "SELECT ");
+        store_sql_key_columns(b, c);
+        discriminator_column(b, c, ", ");
+        sqlbuf_append(b, " FROM ");
+        sqlbuf_append_identifier(b, store_class_table(c));
+        sqlbuf_append(b, " WHERE 1 = 1"); /* a condition on both dialects, for the filter's AND */
+        store_sql_discriminator_filter(b, c, "AND");
+}

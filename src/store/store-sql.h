@@ -33,6 +33,15 @@ void sqlbuf_append_param(SqlBuf *b, unsigned n);
 void store_sql_key_condition(SqlBuf *b, const SmsClass *c, unsigned first);
 /* "k1", "k2" …: the key columns, for SELECT lists. */
 void store_sql_key_columns(SqlBuf *b, const SmsClass *c);
+
+/* The statements both backends build alike from a class's descriptors (the key bound from
+ * parameter 1): every column of one instance; the discriminator (or 0) of one instance of `c`
+ * or its subclasses; the delete of one instance; the key columns and discriminator of every
+ * instance. */
+void store_sql_load(SqlBuf *b, const SmsClass *c);
+void store_sql_class_of(SqlBuf *b, const SmsClass *c);
+void store_sql_delete(SqlBuf *b, const SmsClass *c);
+void store_sql_enumerate(SqlBuf *b, const SmsClass *c);
 /* " <conj> disc IN (…)": restricts a table shared by a hierarchy to c and its descendants;
  * nothing for a table of one class. */
 void store_sql_discriminator_filter(SqlBuf *b, const SmsClass *c, const char *conj);
