@@ -60,14 +60,15 @@ trap stop EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# --no-sync and fsync=off: a test server's files need not survive a power cut.
+# --no-sync and fsync=off: a test server's files need not survive a power cut (SMSPROV_PG_FSYNC=on
+# for a benchmark that compares commits with SQLite's, which syncs).
 if ! "${as_server[@]}" "$bindir/initdb" -D "$dir/data" --auth=trust --username=smsprov --encoding=UTF8 \
         --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1; then
         cat "$dir/initdb.log" >&2
         exit 1
 fi
 if ! "${as_server[@]}" "$bindir/pg_ctl" -D "$dir/data" -s -w -l "$dir/server.log" \
-        -o "-c listen_addresses= -c unix_socket_directories=$dir -c fsync=off -c max_connections=200" start; then
+        -o "-c listen_addresses= -c unix_socket_directories=$dir -c fsync=${SMSPROV_PG_FSYNC:-off} -c max_connections=200" start; then
         cat "$dir/server.log" >&2
         exit 1
 fi
