@@ -164,6 +164,25 @@ def tab(b, title):
     b.click_text("#property-sheet button[role='tab']", title)
 
 
+def close_sheet(b):
+    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
+    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+
+
+def sedo_of(path, iface):
+    return prop(path, iface, "SedoObjectVersion").split('"')[1]
+
+
+def save_and_reload(b, button, path, iface):
+    """Saves with button, and waits until the sheet holds the version the save made."""
+    before = sedo_of(path, iface)
+    b.click(button)
+    b.wait_js("the save to be made (or refused)", "document.querySelector('#property-sheet [data-sedo]').dataset.sedo !== %r || "
+              "!!document.querySelector('#property-sheet .smsprov-dialog-error, #property-sheet .smsprov-conflict')" % before)
+    b.wait_js("the sheet to hold the saved version",
+              "document.querySelector('#property-sheet [data-sedo]').dataset.sedo === %r" % sedo_of(path, iface))
+
+
 @step("the Customization tab saves with one Put, read back through busctl")
 def customization(b):
     open_sheet(b, "Boot image (x64)")
@@ -173,9 +192,8 @@ def customization(b):
     b.click("#prop-EnableLabShell")
     b.type("#prop-PreExecCommandLine", "cmd /c echo hello")
     b.screenshot("05-customization")
-    b.click("#save-customization")
     path = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
-    b.wait_js("the save to finish", "document.querySelector('#save-customization').disabled")
+    save_and_reload(b, "#save-customization", path, "SMS_PackageBaseclass")
     check("ScratchSpace read back", "u 256", prop(path, "SMS_BootImagePackage", "ScratchSpace"))
     check("EnableLabShell read back", "b true", prop(path, "SMS_BootImagePackage", "EnableLabShell"))
     check("PreExecCommandLine read back", 's "cmd /c echo hello"', prop(path, "SMS_BootImagePackage", "PreExecCommandLine"))
@@ -196,8 +214,7 @@ def conflict(b):
     check("the refused save changed nothing", 's "Boot image (x64)"', prop(path, "SMS_PackageBaseclass", "Name"))
     b.click("#sheet-reload")
     b.wait_js("the reloaded Version", "document.querySelector('#prop-Version').value === 'from-busctl'")
-    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
-    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+    close_sheet(b)
 
 
 @step("Optional Components: the always-included four are shown as such; adding one rebuilds the image")
@@ -214,8 +231,7 @@ def components(b):
     b.wait_text(".smsprov-job[data-state='2']", "UpdateOptionalComponents", "the rebuild to complete")
     check("OptionalComponents read back", "au 1 " + pid.split("-")[1],
           prop("/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001", "SMS_BootImagePackage", "OptionalComponents"))
-    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
-    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+    close_sheet(b)
 
 
 def nav(b, title):
