@@ -403,13 +403,13 @@ def driver_path(name):
     return "/org/smsprov/Provider1/SMS_Driver/%d" % driver_id(name)
 
 
-def column(b, table, prop):
-    return b.js("Array.from(document.querySelectorAll('%s tbody td[data-prop=\"%s\"]')).map(e => e.textContent)" % (table, prop))
-
-
-def wait_column(b, what, table, prop, want):
-    b.wait_js(what, "JSON.stringify(Array.from(document.querySelectorAll('%s tbody td[data-prop=\"%s\"]'))"
-                    ".map(e => e.textContent)) === %s" % (table, prop, json.dumps(json.dumps(want, separators=(",", ":")))))
+def wait_column(b, what, table, prop, want, any_order=False):
+    """Waits until the loaded list table shows want in its column prop (in that order, or in any)."""
+    cells = "Array.from(document.querySelectorAll('%s tbody td[data-prop=\"%s\"]')).map(e => e.textContent)" % (table, prop)
+    if any_order:
+        cells, want = cells + ".sort()", sorted(want)
+    b.wait_js(what, "!!document.querySelector('%s[data-loaded=\"1\"]') && JSON.stringify(%s) === %s"
+              % (table, cells, json.dumps(json.dumps(want, separators=(",", ":")))))
 
 
 def field_error_at(b, field):
@@ -497,14 +497,8 @@ def referenced(path=BOOT_PATH):
     return prop(path, "SMS_BootImagePackage", "ReferencedDrivers")
 
 
-def chooser_names(b):
-    return sorted(column(b, "#list-driver-choice", "LocalizedDisplayName"))
-
-
 def wait_chooser(b, what, want):
-    b.wait_js(what, "document.querySelector('#list-driver-choice[data-loaded=\"1\"]') && JSON.stringify(Array.from("
-                    "document.querySelectorAll('#list-driver-choice tbody td[data-prop=\"LocalizedDisplayName\"]'))"
-                    ".map(e => e.textContent).sort()) === %s" % json.dumps(json.dumps(sorted(want), separators=(",", ":"))))
+    wait_column(b, what, "#list-driver-choice", "LocalizedDisplayName", want, any_order=True)
 
 
 @step("the boot image's Drivers tab: the chooser's filters, Add, Save as one Put, the daemon's refusal at its entry, Remove")
