@@ -305,9 +305,9 @@ def cancel(b):
         image = prop(BOOT, "SMS_BootImagePackage", "ImageOSVersion")
         check("the image has a Windows PE version", True, image not in ('s ""', ""))
         check("the image's Windows PE version as the daemon has it", image, 's "%s"' % b.text("#update-image-version"))
-        check("the dialog says what the update does to a boot image and how to reach the kit's Windows PE", True,
-              "rebuilt first from its image path" in b.text("#update-rebuild-note")
-              and "winpe.wim" in b.text("#update-rebuild-note"))
+        check("the dialog says what the update does to a boot image", True,
+              "rebuilt first from its image path" in b.text("#update-rebuild-note"))
+        check("the kit has Windows PE for x64: the reload is offered", True, bool(b.js("!!document.querySelector('#update-reload-winpe')")))
         b.screenshot("10a-update-distribution-points")
         b.click("#update-go")
         b.wait(".smsprov-job[data-state='1'] .smsprov-job-cancel", "the held job running with Cancel")
@@ -317,6 +317,63 @@ def cancel(b):
         b.wait_text(".smsprov-job[data-state='4']", "Canceled")
     finally:
         os.unlink(os.path.join(HOLDS, "RefreshPkgSource"))
+
+
+def newest_job(b):
+    return b.js("Math.max(0, ...Array.from(document.querySelectorAll('.smsprov-job')).map(e => Number(e.dataset.jobId)))")
+
+
+def wait_job_after(b, first, operation, state):
+    """Waits for a job newer than first doing operation to reach state in the jobs panel."""
+    b.wait_js("%s (a job after %d) in state %d" % (operation, first, state),
+              "Array.from(document.querySelectorAll('.smsprov-job')).some(e => Number(e.dataset.jobId) > %d && "
+              "e.dataset.state === '%d' && e.textContent.includes(%s))" % (first, state, json.dumps(operation)))
+
+
+@step("Update Distribution Points: reload the boot image with the kit's Windows PE (export, ImagePath, rebuild); a failed export does nothing else")
+def reload_winpe(b):
+    kit = query("SELECT DeploymentKitVersion FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE Architecture = 'X64'")[0]["DeploymentKitVersion"]
+    source = prop(BOOT, "SMS_BootImagePackage", "ImagePath")
+    with open(CONTENT + "/boot.wim", "rb") as f:
+        original = f.read()
+    # The admin's own file under the name the export would take first: it must stay as it is.
+    taken = os.path.join(CONTENT, "boot-winpe-%s.wim" % kit)
+    with open(taken, "w") as f:
+        f.write("the admin's file\n")
+    nav(b, "Boot Images")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-update" % BOOT)
+    b.click("#update-reload-winpe")
+    first = newest_job(b)
+    # The stand-in kit has no winpe.wim yet: the export fails, and nothing else is done.
+    b.click("#update-go")
+    b.wait_text("#update-dps-dialog .smsprov-dialog-error[data-step='export']", "winpe.wim", "the export's error")
+    shown = b.text("#update-dps-dialog .smsprov-dialog-error .pf-v6-c-alert__title")
+    check("the export's error as the daemon says it, named for its step", True,
+          "Exporting the kit's Windows PE image: InvalidParameter: " in shown and "the deployment kit has no" in shown)
+    b.screenshot("26-reload-winpe-export-failed")
+    check("after the failed export ImagePath is unchanged", source, prop(BOOT, "SMS_BootImagePackage", "ImagePath"))
+    check("and no RefreshPkgSource started", False,
+          b.js("Array.from(document.querySelectorAll('.smsprov-job')).some(e => Number(e.dataset.jobId) > %d && "
+               "e.textContent.includes('RefreshPkgSource'))" % first))
+    # The kit gets its Windows PE (a WIM of another build than the boot image's).
+    winpe = os.path.join(WORLD, "adk", "amd64", "winpe.wim")
+    with open(winpe, "wb") as f:
+        f.write(original)
+    subprocess.run(["wimlib-imagex", "info", winpe, "1", "--image-property", "WINDOWS/VERSION/BUILD=26100",
+                    "--image-property", "WINDOWS/VERSION/SPBUILD=2"], check=True, capture_output=True)
+    b.click("#update-go")
+    b.wait_js("the dialog to close", "!document.querySelector('#update-dps-dialog')")
+    wait_job_after(b, first, "ExportDefaultBootImage", 2)
+    wait_job_after(b, first, "RefreshPkgSource", 2)
+    b.screenshot("27-reload-winpe-done")
+    exported = os.path.join(CONTENT, "boot-winpe-%s-2.wim" % kit)
+    check("ImagePath names the exported image, beside the old one, under a free name", 's "%s"' % exported,
+          prop(BOOT, "SMS_BootImagePackage", "ImagePath"))
+    check("the rebuilt image has the kit's Windows PE version", 's "10.0.26100.2"', prop(BOOT, "SMS_BootImagePackage", "ImageOSVersion"))
+    with open(taken) as f:
+        check("the admin's file under the first name is untouched", "the admin's file\n", f.read())
+    with open(CONTENT + "/boot.wim", "rb") as f:
+        check("the old source WIM is untouched", True, f.read() == original)
 
 
 @step("Add Operating System Image and Add Operating System Upgrade Package")
@@ -752,7 +809,7 @@ def main():
     b = Browser(LOG_DIR)
     try:
         for s in [opens, add_refused, add_boot, customization, conflict, components, drivers_import, driver_sheet, boot_drivers,
-                  distribute, validate_redistribute, cancel, os_images, cancel_remove, dps, messages, scale,
+                  distribute, validate_redistribute, cancel, reload_winpe, os_images, cancel_remove, dps, messages, scale,
                   reader, reader_drivers]:
             if not s(b):
                 break
