@@ -11,7 +11,7 @@ import { Table, Thead, Tr, Th, Tbody, Td } from "@patternfly/react-table";
 import { ROOT, BASE, put, queryAll, errorText, isAccessDenied } from "./bus.js";
 import { architecture } from "./format.js";
 import { QueryTable } from "./query-table.jsx";
-import { DRIVER_COLUMNS, driverFilters } from "./driver-catalog.js";
+import { DRIVER_CHOICE_COLUMNS, driverFilters } from "./driver-catalog.js";
 import { SaveAlerts } from "./save-alerts.jsx";
 
 const CATALOG_PROPS = ["CI_ID", "LocalizedDisplayName", "DriverClass", "DriverVersion", "Architectures", "DriverSigned", "IsEnabled"];
@@ -54,8 +54,8 @@ function DriverChooser({ arch, taken, onAdd, onClose }) {
                 <Checkbox key={key} id={"driver-filter-" + key} label={label} isChecked={filters[key]}
                           onChange={(_e, v) => setFilters(f => ({ ...f, [key]: v }))} />
             ))}
-            <QueryTable id="list-driver-choice" cls="SMS_Driver" columns={DRIVER_COLUMNS} select={["CI_ID", "ContentSourcePath"]}
-                        where={where} filterProp="LocalizedDisplayName" watch={[ROOT + "/SMS_Driver"]}
+            <QueryTable id="list-driver-choice" cls="SMS_Driver" columns={DRIVER_CHOICE_COLUMNS} select={["CI_ID", "ContentSourcePath"]}
+                        where={where} filterProp="LocalizedDisplayName" filterLabel="name" watch={[ROOT + "/SMS_Driver"]}
                         actions={row => <Button size="sm" variant="secondary" className="smsprov-driver-add"
                                                 onClick={() => onAdd(row.props)}>Add</Button>} />
             <Button id="driver-chooser-done" variant="link" onClick={onClose}>Done</Button>

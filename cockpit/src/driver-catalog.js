@@ -18,6 +18,9 @@ export const DRIVER_COLUMNS = [
     { prop: "Architectures", title: "Architectures", render: list, sortable: false }, // WQL orders no arrays
 ];
 
+// The boot image's driver chooser lists enabled drivers only, by what its filters are about.
+export const DRIVER_CHOICE_COLUMNS = DRIVER_COLUMNS.filter(c => !["DriverProvider", "IsEnabled"].includes(c.prop));
+
 // The property sheet (properties.jsx): everything is the INF's but whether the driver is enabled.
 const ro = (prop, label, format) => ({ prop, label, kind: "text", readOnly: true, format });
 export const DRIVER_SHEET = [

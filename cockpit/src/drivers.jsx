@@ -66,7 +66,7 @@ export function DriversView({ readOnly, onRefused }) {
     const [imported, setImported] = useState(0); // a new driver is announced by no signal the list hears
     return (
         <>
-            <QueryTable id="list-SMS_Driver" cls="SMS_Driver" columns={DRIVER_COLUMNS} filterProp="LocalizedDisplayName"
+            <QueryTable id="list-SMS_Driver" cls="SMS_Driver" columns={DRIVER_COLUMNS} filterProp="LocalizedDisplayName" filterLabel="name"
                         watch={[ROOT + "/SMS_Driver"]} refreshKey={imported} onRowClick={row => setSheet(row.path)}
                         toolbar={!readOnly && <Button id="import-driver" variant="primary" onClick={() => setImporting(true)}>Import Driver</Button>} />
             {importing &&

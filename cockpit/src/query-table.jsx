@@ -8,10 +8,11 @@ import { queryPage, wqlContains, errorText, subscribe, ROOT } from "./bus.js";
 
 export const PAGE_ROWS = 100;
 
-// columns: [{prop, title, render?, sortable?}] (sortable: false for what WQL cannot ORDER BY, arrays); where: extra WQL condition; filterProp: what the search box
-// matches; select: properties fetched beyond the columns; watch: path namespaces whose signals refresh the list;
+// columns: [{prop, title, render?, sortable?}] (sortable: false for what WQL cannot ORDER BY, arrays);
+// where: extra WQL condition; filterProp: what the search box matches (filterLabel: its name on
+// the page, filterProp by default); select: properties fetched beyond the columns; watch: path namespaces whose signals refresh the list;
 // refreshKey: a value whose change re-queries the page (a change no signal announces).
-export function QueryTable({ id, cls, columns, select, where, filterProp, watch, actions, onRowClick, toolbar, defaultSort, refreshKey }) {
+export function QueryTable({ id, cls, columns, select, where, filterProp, watch, actions, onRowClick, toolbar, defaultSort, refreshKey, filterLabel }) {
     const [sort, setSort] = useState(defaultSort || { index: 0, dir: "asc" });
     const [filter, setFilter] = useState("");
     const [cursors, setCursors] = useState([""]); // the cursor of each page walked so far
@@ -62,7 +63,7 @@ export function QueryTable({ id, cls, columns, select, where, filterProp, watch,
                 <ToolbarContent>
                     {filterProp &&
                         <ToolbarItem>
-                            <TextInput className="smsprov-filter" aria-label="Filter" placeholder={"Filter by " + filterProp}
+                            <TextInput className="smsprov-filter" aria-label="Filter" placeholder={"Filter by " + (filterLabel || filterProp)}
                                        value={filter} onChange={(_e, v) => { setFilter(v); restart() }} />
                         </ToolbarItem>}
                     {toolbar}
