@@ -611,6 +611,25 @@ def boot_drivers(b):
     close_sheet(b)
 
 
+@step("the reload with the kit's Windows PE is not offered for an architecture the kit has no Windows PE for")
+def reload_not_offered(b):
+    wim = os.path.join(CONTENT, "boot-arm64.wim")
+    with open(CONTENT + "/boot.wim", "rb") as src, open(wim, "wb") as dst:
+        dst.write(src.read())
+    subprocess.run(["wimlib-imagex", "info", wim, "1", "--image-property", "WINDOWS/ARCH=12"], check=True, capture_output=True)
+    out = busctl("call", NAME, "/org/smsprov/Provider1/class/SMS_BootImagePackage", IFACE + "Class", "Create", "a{sv}", "2",
+                 "Name", "s", "Boot image (ARM64)", "ImagePath", "s", wim)
+    path = out.split('"')[1]
+    nav(b, "Boot Images")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-update" % path)
+    b.wait_text("#update-kit-version", "no Windows PE for this architecture", "the kit's answer for ARM64")
+    check("no reload offered for ARM64 (the stand-in kit has x86 and amd64)", False,
+          b.js("!!document.querySelector('#update-reload-winpe')"))
+    b.screenshot("27b-reload-not-offered")
+    b.js("document.querySelector('#update-dps-dialog button[aria-label=\"Close\"]').click()")
+    b.wait_js("the dialog to close", "!document.querySelector('#update-dps-dialog')")
+
+
 IMAGE = "/org/smsprov/Provider1/SMS_ImagePackage/LAB00002"
 
 
@@ -809,8 +828,8 @@ def main():
     b = Browser(LOG_DIR)
     try:
         for s in [opens, add_refused, add_boot, customization, conflict, components, drivers_import, driver_sheet, boot_drivers,
-                  distribute, validate_redistribute, cancel, reload_winpe, os_images, cancel_remove, dps, messages, scale,
-                  reader, reader_drivers]:
+                  distribute, validate_redistribute, cancel, reload_winpe, os_images, reload_not_offered, cancel_remove, dps,
+                  messages, scale, reader, reader_drivers]:
             if not s(b):
                 break
     finally:
