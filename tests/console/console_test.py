@@ -183,6 +183,16 @@ def save_and_reload(b, button, path, iface):
               "document.querySelector('#property-sheet [data-sedo]').dataset.sedo === %r" % sedo_of(path, iface))
 
 
+def changed_meanwhile(b, path, iface, change, edit, save, shot):
+    """Puts change (name, type, value) from busctl while the sheet is open, makes the sheet's own
+    edit and saves: the sheet must report the conflict."""
+    busctl("call", NAME, path, IFACE + iface, "Put", "a{sv}", "1", *change)
+    edit()
+    b.click(save)
+    b.wait("#property-sheet .smsprov-conflict", "the conflict alert")
+    b.screenshot(shot)
+
+
 @step("the Customization tab saves with one Put, read back through busctl")
 def customization(b):
     open_sheet(b, "Boot image (x64)")
@@ -205,12 +215,8 @@ def conflict(b):
     sedo = prop(path, "SMS_PackageBaseclass", "SedoObjectVersion").split('"')[1]
     b.wait_js("the sheet to hold the current version",
               "document.querySelector('#property-sheet [data-sedo]').dataset.sedo === %r" % sedo)
-    busctl("call", NAME, path, IFACE + "SMS_PackageBaseclass", "Put", "a{sv}", "1", "Version", "s", "from-busctl")
-    tab(b, "General")
-    b.type("#prop-Name", "Renamed in the console")
-    b.click("#save-general")
-    b.wait(".smsprov-conflict", "the conflict alert")
-    b.screenshot("06-conflict")
+    changed_meanwhile(b, path, "SMS_PackageBaseclass", ["Version", "s", "from-busctl"],
+                      lambda: (tab(b, "General"), b.type("#prop-Name", "Renamed in the console")), "#save-general", "06-conflict")
     check("the refused save changed nothing", 's "Boot image (x64)"', prop(path, "SMS_PackageBaseclass", "Name"))
     b.click("#sheet-reload")
     b.wait_js("the reloaded Version", "document.querySelector('#prop-Version').value === 'from-busctl'")
@@ -539,11 +545,8 @@ def driver_sheet(b):
     save_and_reload(b, "#save-general", raid, "SMS_Driver")
     check("IsEnabled read back", "b false", prop(raid, "SMS_Driver", "IsEnabled"))
     b.wait_text("#list-SMS_Driver tr[data-path='%s'] td[data-prop='IsEnabled']" % raid, "No", "the list to show it disabled")
-    busctl("call", NAME, raid, IFACE + "SMS_Driver", "Put", "a{sv}", "1", "IsEnabled", "b", "true")
-    b.click("#prop-IsEnabled")
-    b.click("#save-general")
-    b.wait("#property-sheet .smsprov-conflict", "the conflict alert")
-    b.screenshot("22-driver-conflict")
+    changed_meanwhile(b, raid, "SMS_Driver", ["IsEnabled", "b", "true"], lambda: b.click("#prop-IsEnabled"), "#save-general",
+                      "22-driver-conflict")
     b.click("#sheet-reload")
     b.wait("#property-sheet #prop-IsEnabled:checked", "the reloaded sheet: enabled, as busctl left it")
     check("no active control on what the INF says", True, b.js("document.querySelector('#prop-DriverClass').disabled"))
