@@ -72,6 +72,11 @@ enum { BENCH_ARG_SMSPROVD = 0x100, BENCH_ARG_SOURCE_ROOT, BENCH_ARG_OWN };
         { "smsprovd", required_argument, NULL, BENCH_ARG_SMSPROVD },              \
         { "source-root", required_argument, NULL, BENCH_ARG_SOURCE_ROOT }
 
+/* Their lines in a program's --help. */
+#define BENCH_ENV_HELP                                                                                      \
+        "     --smsprovd=PATH      The daemon (default $SMSPROVD)\n"                                        \
+        "     --source-root=DIR    Source tree, for tests/bus/test-bus.conf (default $SOURCE_ROOT or .)\n"
+
 /* Takes getopt_long()'s answer C with ARG when it is one of BENCH_ENV_OPTIONS; false otherwise. */
 bool bench_env_option(BenchEnv *e, int c, const char *arg);
 

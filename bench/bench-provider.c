@@ -468,8 +468,7 @@ static void help(void) {
                "Benchmarks smsprovd against a bare sd-bus service on a private bus.\n\n"
                "  -h --help               Show this help\n"
                "     --packages=N         Packages to create (default 10000, or $BENCH_PACKAGES)\n"
-               "     --smsprovd=PATH      The daemon (default $SMSPROVD)\n"
-               "     --source-root=DIR    Source tree, for tests/bus/test-bus.conf (default $SOURCE_ROOT or .)\n"
+               BENCH_ENV_HELP
                "     --echo-server=PATH   The reference server (default: echo-server next to this program)\n");
 }
 

@@ -303,8 +303,7 @@ static void help(void) {
                "  -h --help               Show this help\n"
                "     --packages=N         Packages to create on each database (default 10000, or $BENCH_PACKAGES)\n"
                "     --clients=N          Client processes of the read throughput figure (default 4)\n"
-               "     --smsprovd=PATH      The daemon (default $SMSPROVD)\n"
-               "     --source-root=DIR    Source tree, for tests/bus/test-bus.conf (default $SOURCE_ROOT or .)\n");
+               BENCH_ENV_HELP);
 }
 
 int main(int argc, char *argv[]) {
