@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,7 +210,8 @@ char *path_in(const BenchEnv *e, const char *name) {
         return s;
 }
 
-void bench_env_init(BenchEnv *e) {
+/* $SMSPROVD and $SOURCE_ROOT (default .), with nothing running yet. */
+static void bench_env_init(BenchEnv *e) {
         *e = (BenchEnv) {
                 .smsprovd = getenv("SMSPROVD"),
                 .source_root = getenv("SOURCE_ROOT") ? getenv("SOURCE_ROOT") : ".",
@@ -219,25 +221,41 @@ void bench_env_init(BenchEnv *e) {
         };
 }
 
-bool bench_env_option(BenchEnv *e, int c, const char *arg) {
-        switch (c) {
-        case BENCH_ARG_SMSPROVD:
-                e->smsprovd = arg;
-                return true;
-        case BENCH_ARG_SOURCE_ROOT:
-                e->source_root = arg;
-                return true;
-        default:
-                return false;
-        }
-}
+int bench_env_parse(BenchEnv *e, int argc, char *argv[], const BenchOption *own, size_t n_own, void (*help)(void)) {
+        /* getopt_long()'s table: --help, --smsprovd, --source-root, then own[i] as 3 + i. */
+        struct option options[3 + 16 + 1] = {
+                { "help", no_argument, NULL, 'h' },
+                { "smsprovd", required_argument, NULL, 1 },
+                { "source-root", required_argument, NULL, 2 },
+        };
+        int c;
 
-bool bench_env_options_done(const BenchEnv *e, int optind, int argc) {
+        if (n_own > 16)
+                die("too many options");
+        for (size_t i = 0; i < n_own; i++)
+                options[3 + i] = (struct option) { own[i].name, required_argument, NULL, 3 + (int) i };
+        bench_env_init(e);
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case 1:
+                        e->smsprovd = optarg;
+                        break;
+                case 2:
+                        e->source_root = optarg;
+                        break;
+                default:
+                        if (c < 3 || (size_t) c >= 3 + n_own)
+                                return 2; /* getopt_long() said what */
+                        *own[c - 3].value = optarg;
+                }
         if (optind < argc || !e->smsprovd) {
                 fprintf(stderr, "%s: give --smsprovd=PATH or set $SMSPROVD; see --help\n", bench_name);
-                return false;
+                return 2;
         }
-        return true;
+        return -1;
 }
 
 bool bench_parse_count(const char *option, const char *arg, const char *default_arg, unsigned long min,

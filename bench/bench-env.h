@@ -5,7 +5,6 @@
  * (tests/bus/test-bus.conf) and the real smsprovd on it, one sd-bus client connection, and the
  * helpers around them: die(), timing, method calls and the table of figures. */
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -62,27 +61,22 @@ Stats stats(double *v, size_t n);
  * `out` when given (else /dev/null for stdout, unless keep_stdout). Dies if fork fails. */
 pid_t spawn_io(char *const argv[], const char *in, const char *out, bool keep_stdout);
 
-/* Sets e up from $SMSPROVD and $SOURCE_ROOT (default .), with nothing running yet. */
-void bench_env_init(BenchEnv *e);
+/* A program's own option: --NAME=VALUE stores VALUE in *value. */
+typedef struct BenchOption {
+        const char *name;
+        const char **value;
+} BenchOption;
 
-/* The options every program that runs smsprovd takes: BENCH_ENV_OPTIONS in its getopt_long()
- * table, its own options numbered from BENCH_ARG_OWN, and bench_env_option() for the rest. */
-enum { BENCH_ARG_SMSPROVD = 0x100, BENCH_ARG_SOURCE_ROOT, BENCH_ARG_OWN };
-#define BENCH_ENV_OPTIONS                                                          \
-        { "smsprovd", required_argument, NULL, BENCH_ARG_SMSPROVD },              \
-        { "source-root", required_argument, NULL, BENCH_ARG_SOURCE_ROOT }
+/* Sets e up from $SMSPROVD and $SOURCE_ROOT (default .), nothing running yet, and reads the command line: -h/--help (calls help()), --smsprovd
+ * and --source-root (their lines in --help: BENCH_ENV_HELP), and the program's `own` options.
+ * Returns -1 to go on, or the status to exit with: 0 after --help, 2 for a bad command line (said
+ * on stderr), or no daemon to run. */
+int bench_env_parse(BenchEnv *e, int argc, char *argv[], const BenchOption *own, size_t n_own, void (*help)(void));
 
 /* Their lines in a program's --help. */
 #define BENCH_ENV_HELP                                                                                      \
         "     --smsprovd=PATH      The daemon (default $SMSPROVD)\n"                                        \
         "     --source-root=DIR    Source tree, for tests/bus/test-bus.conf (default $SOURCE_ROOT or .)\n"
-
-/* Takes getopt_long()'s answer C with ARG when it is one of BENCH_ENV_OPTIONS; false otherwise. */
-bool bench_env_option(BenchEnv *e, int c, const char *arg);
-
-/* After the options: true when no operand is left and there is a daemon to run; otherwise says
- * so on stderr and returns false. */
-bool bench_env_options_done(const BenchEnv *e, int optind, int argc);
 
 /* ARG (or DEFAULT_ARG when ARG is NULL) as a whole number MIN…MAX into *RET; otherwise says that
  * --OPTION must be MIN…MAX and returns false. */

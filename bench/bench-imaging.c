@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -428,32 +427,14 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_WIM_MIB = BENCH_ARG_OWN };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "wim-mib", required_argument, NULL, ARG_WIM_MIB },
-                BENCH_ENV_OPTIONS,
-                {},
-        };
         const char *mib = getenv("BENCH_WIM_MIB");
+        const BenchOption own[] = { { "wim-mib", &mib } };
         Bench b = {};
-        int c;
+        int r = bench_env_parse(&b.env, argc, argv, own, sizeof own / sizeof own[0], help);
 
-        bench_env_init(&b.env);
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case ARG_WIM_MIB:
-                        mib = optarg;
-                        break;
-                default:
-                        if (!bench_env_option(&b.env, c, optarg))
-                                return 2;
-                }
-        if (!bench_env_options_done(&b.env, optind, argc) ||
-            !bench_parse_count("wim-mib", mib, "200", 0, 65536, &b.wim_mib))
+        if (r >= 0)
+                return r;
+        if (!bench_parse_count("wim-mib", mib, "200", 0, 65536, &b.wim_mib))
                 return 2;
         signal(SIGPIPE, SIG_IGN);
 

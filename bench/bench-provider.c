@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -473,39 +472,17 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_PACKAGES = BENCH_ARG_OWN, ARG_ECHO_SERVER };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "packages", required_argument, NULL, ARG_PACKAGES },
-                { "echo-server", required_argument, NULL, ARG_ECHO_SERVER },
-                BENCH_ENV_OPTIONS,
-                {},
-        };
         const char *packages = getenv("BENCH_PACKAGES");
         char *echo_default = NULL;
         Bench b = {
                 .echo_server = getenv("ECHO_SERVER"),
         };
-        int c;
+        const BenchOption own[] = { { "packages", &packages }, { "echo-server", &b.echo_server } };
+        int r = bench_env_parse(&b.env, argc, argv, own, sizeof own / sizeof own[0], help);
 
-        bench_env_init(&b.env);
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case ARG_PACKAGES:
-                        packages = optarg;
-                        break;
-                case ARG_ECHO_SERVER:
-                        b.echo_server = optarg;
-                        break;
-                default:
-                        if (!bench_env_option(&b.env, c, optarg))
-                                return 2;
-                }
-        if (!bench_env_options_done(&b.env, optind, argc) ||
-            !bench_parse_count("packages", packages, "10000", 1, 0xFFFFF, &b.n))
+        if (r >= 0)
+                return r;
+        if (!bench_parse_count("packages", packages, "10000", 1, 0xFFFFF, &b.n))
                 return 2;
         if (!b.echo_server)
                 b.echo_server = echo_default = default_echo_server(argv[0]);

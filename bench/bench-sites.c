@@ -10,7 +10,6 @@
  * here asserts a time: see bench/README.md. */
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -307,38 +306,16 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_PACKAGES = BENCH_ARG_OWN, ARG_CLIENTS };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "packages", required_argument, NULL, ARG_PACKAGES },
-                { "clients", required_argument, NULL, ARG_CLIENTS },
-                BENCH_ENV_OPTIONS,
-                {},
-        };
         const char *packages = getenv("BENCH_PACKAGES"), *clients = NULL;
+        const BenchOption own[] = { { "packages", &packages }, { "clients", &clients } };
         Bench b = { .database = getenv("SMSPROV_TEST_POSTGRESQL") };
         Host lite = {}, a = {}, h = {};
         Figures on_pg = {}, on_lite = {};
-        int c;
+        int r = bench_env_parse(&b.options, argc, argv, own, sizeof own / sizeof own[0], help);
 
-        bench_env_init(&b.options);
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return EXIT_SUCCESS;
-                case ARG_PACKAGES:
-                        packages = optarg;
-                        break;
-                case ARG_CLIENTS:
-                        clients = optarg;
-                        break;
-                default:
-                        if (!bench_env_option(&b.options, c, optarg))
-                                return 2;
-                }
-        if (!bench_env_options_done(&b.options, optind, argc) ||
-            !bench_parse_count("packages", packages, "10000", 1, 0xFFFFF, &b.n) ||
+        if (r >= 0)
+                return r;
+        if (!bench_parse_count("packages", packages, "10000", 1, 0xFFFFF, &b.n) ||
             !bench_parse_count("clients", clients, "4", 2, 64, &b.clients))
                 return 2;
         if (!b.database) {
