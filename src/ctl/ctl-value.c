@@ -14,6 +14,7 @@
 
 #include "ctl/ctl-bus.h"
 #include "ctl/ctl-value.h"
+#include "util/bus-basic.h"
 
 #define SMALL_BYTES 16 /* UInt8[] up to this many bytes are shown, longer ones counted */
 
@@ -196,17 +197,8 @@ static int append_basic(sd_bus_message *m, char type, CimType cim, const char *t
                 uint64_t max = type == 'y' ? UINT8_MAX : type == 'q' ? UINT16_MAX : type == 'u' ? UINT32_MAX : UINT64_MAX;
                 if ((cim == CIM_DATETIME ? parse_datetime(text, &u) : parse_unsigned(text, max, &u)) < 0)
                         return bad_value(what, sig, cim, text);
-                if (type == 'y') {
-                        uint8_t v = (uint8_t) u;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else if (type == 'q') {
-                        uint16_t v = (uint16_t) u;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else if (type == 'u') {
-                        uint32_t v = (uint32_t) u;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else
-                        r = sd_bus_message_append_basic(m, type, &u);
+                /* sd_bus_message_append() narrows y, q and u to their width. */
+                r = type == 't' ? sd_bus_message_append(m, sig, u) : sd_bus_message_append(m, sig, (uint32_t) u);
                 break;
         }
         case 'n':
@@ -216,14 +208,8 @@ static int append_basic(sd_bus_message *m, char type, CimType cim, const char *t
                 int64_t max = type == 'n' ? INT16_MAX : type == 'i' ? INT32_MAX : INT64_MAX;
                 if (parse_signed(text, min, max, &i) < 0)
                         return bad_value(what, sig, cim, text);
-                if (type == 'n') {
-                        int16_t v = (int16_t) i;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else if (type == 'i') {
-                        int32_t v = (int32_t) i;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else
-                        r = sd_bus_message_append_basic(m, type, &i);
+                /* And n and i. */
+                r = type == 'x' ? sd_bus_message_append(m, sig, i) : sd_bus_message_append(m, sig, (int32_t) i);
                 break;
         }
         case 'd': {
@@ -351,36 +337,22 @@ char *ctl_absolute_path(const char *path) {
 /* --- D-Bus out --------------------------------------------------------------------------------- */
 
 static int read_basic_json(sd_bus_message *m, char type, json_object **ret) {
-        union {
-                uint8_t y;
-                int b;
-                int16_t n;
-                uint16_t q;
-                int32_t i;
-                uint32_t u;
-                int64_t x;
-                uint64_t t;
-                double d;
-                const char *s;
-        } v;
+        BusBasic v;
         int r;
 
         r = sd_bus_message_read_basic(m, type, &v);
         if (r < 0)
                 return ctl_bus_error(NULL, r);
-        switch (type) {
-        case 'y': *ret = json_object_new_int64(v.y); break;
-        case 'b': *ret = json_object_new_boolean(v.b); break;
-        case 'n': *ret = json_object_new_int64(v.n); break;
-        case 'q': *ret = json_object_new_int64(v.q); break;
-        case 'i': *ret = json_object_new_int64(v.i); break;
-        case 'u': *ret = json_object_new_int64(v.u); break;
-        case 'x': *ret = json_object_new_int64(v.x); break;
-        case 't': *ret = json_object_new_uint64(v.t); break;
-        case 'd': *ret = json_object_new_double(v.d); break;
-        case 'h': *ret = json_object_new_int64(v.i); break;
-        default: *ret = json_object_new_string(v.s); break;
-        }
+        if (strchr(BUS_BASIC_INT64_TYPES "h", type))
+                *ret = json_object_new_int64(bus_basic_int64(type, &v));
+        else if (type == 'b')
+                *ret = json_object_new_boolean(v.b);
+        else if (type == 't')
+                *ret = json_object_new_uint64(v.t);
+        else if (type == 'd')
+                *ret = json_object_new_double(v.d);
+        else
+                *ret = json_object_new_string(v.s);
         return *ret ? 0 : ctl_oom();
 }
 
