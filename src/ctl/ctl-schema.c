@@ -10,6 +10,7 @@
 
 #include "ctl/ctl-bus.h"
 #include "ctl/ctl-schema.h"
+#include "ctl/ctl-value.h"
 
 #define MAX_HIERARCHY 16
 #define ARROW "\xe2\x86\x92" /* → between the in and out signatures of MethodSchema */
@@ -327,22 +328,6 @@ int ctl_site_classes(Ctl *c, char ***ret) {
         return read_strv(reply, ret);
 }
 
-/* A WMI string literal: double quotes, with " and \ escaped. */
-static char *wmi_quote(const char *s) {
-        char *q = malloc(2 * strlen(s) + 3), *w = q;
-        if (!q)
-                return NULL;
-        *w++ = '"';
-        for (; *s; s++) {
-                if (*s == '"' || *s == '\\')
-                        *w++ = '\\';
-                *w++ = *s;
-        }
-        *w++ = '"';
-        *w = 0;
-        return q;
-}
-
 /* PackageID="LAB00001",Index=2: it starts with a property name and '='. A bare key value such as a
  * NAL path may hold '=' too, but never starts that way. */
 static bool is_key_list(const char *key) {
@@ -396,7 +381,7 @@ int ctl_resolve_instance(Ctl *c, const CtlClass *k, const char *key, char **ret_
                         }
                 if (!key_property)
                         return ctl_usage("%s has no key property", k->name);
-                quoted = wmi_quote(key);
+                quoted = ctl_quote(key, '"'); /* a WMI string literal */
                 if (!quoted || asprintf(&wmi, "%s.%s=%s", k->name, key_property->name, quoted) < 0)
                         return ctl_oom();
         }

@@ -684,19 +684,23 @@ char *ctl_value_format(json_object *v, CimType cim, bool full) {
         }
 }
 
-char *ctl_wql_quote(const char *s) {
+char *ctl_quote(const char *s, char quote) {
         char *q = malloc(2 * strlen(s) + 3), *w = q;
         if (!q)
                 return NULL;
-        *w++ = '\'';
+        *w++ = quote;
         for (; *s; s++) {
-                if (*s == '\'' || *s == '\\')
+                if (*s == quote || *s == '\\')
                         *w++ = '\\';
                 *w++ = *s;
         }
-        *w++ = '\'';
+        *w++ = quote;
         *w = 0;
         return q;
+}
+
+char *ctl_wql_quote(const char *s) {
+        return ctl_quote(s, '\'');
 }
 
 void strlist_done(StrList *s) {

@@ -40,7 +40,9 @@ char *ctl_value_format(json_object *v, CimType cim, bool full);
 
 /* "/abs/dir/" + relative, for path properties and arguments: the daemon wants absolute paths. */
 char *ctl_absolute_path(const char *path);
-/* A WQL string literal: single quotes, with a quote or a backslash inside escaped by a backslash. */
+/* s between two `quote` characters, with a quote or a backslash inside escaped by a backslash. */
+char *ctl_quote(const char *s, char quote);
+/* A WQL string literal: single quotes. */
 char *ctl_wql_quote(const char *s);
 
 /* Timestamps and sizes for people. */
