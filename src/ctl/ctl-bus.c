@@ -71,6 +71,11 @@ int ctl_bus_error(const sd_bus_error *error, int r) {
         return ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "%s", strerror(r < 0 ? -r : EIO));
 }
 
+int ctl_exit_container(sd_bus_message *m) {
+        int r = sd_bus_message_exit_container(m);
+        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+}
+
 void ctl_info(const Ctl *c, const char *fmt, ...) {
         va_list ap;
 

@@ -25,6 +25,9 @@ int ctl_get_property(Ctl *c, const char *path, const char *interface, const char
 /* Properties.GetAll; the reply is left positioned before the a{sv}. */
 int ctl_get_all(Ctl *c, const char *path, const char *interface, sd_bus_message **ret_reply);
 
+/* sd_bus_message_exit_container(), a failure reported by ctl_bus_error(). */
+int ctl_exit_container(sd_bus_message *m);
+
 /* "org.smsprov.Provider1.<Class>" (and ".Static"), "/org/smsprov/Provider1/class/<Class>". */
 char *ctl_class_interface(const char *class_name);
 char *ctl_static_interface(const char *class_name);

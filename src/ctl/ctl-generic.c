@@ -204,14 +204,12 @@ static int read_rows(sd_bus_message *reply, json_object *rows) {
                         r = add_identity(row, path);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(reply)) < 0)
+                        return r;
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(reply);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_exit_container(reply);
 }
 
 int ctl_query_pages(Ctl *c, const char *wql, CtlPageFunc f, void *userdata) {

@@ -539,17 +539,14 @@ static int list_jobs(Ctl *c, json_object **ret) {
                                         return r;
                         } else if ((r = sd_bus_message_skip(reply, "a{sv}")) < 0)
                                 return ctl_bus_error(NULL, r);
-                        r = sd_bus_message_exit_container(reply);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(reply)) < 0)
+                                return r;
                 }
                 if (r < 0)
                         return ctl_bus_error(NULL, r);
-                r = sd_bus_message_exit_container(reply);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                /* The array and the dictionary entry around it. */
+                if ((r = ctl_exit_container(reply)) < 0 || (r = ctl_exit_container(reply)) < 0)
+                        return r;
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);

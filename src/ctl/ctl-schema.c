@@ -91,14 +91,12 @@ static int read_property_schema(sd_bus_message *m, CtlClass *k) {
                         for (size_t i = 0; i < ELEMENTSOF(qualifier_flags); i++)
                                 if (streq(*q, qualifier_flags[i].name))
                                         p->flags |= qualifier_flags[i].flag;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(m)) < 0)
+                        return r;
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_exit_container(m);
 }
 
 static int read_method_schema(sd_bus_message *m, CtlClass *k) {
@@ -129,8 +127,7 @@ static int read_method_schema(sd_bus_message *m, CtlClass *k) {
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_exit_container(m);
 }
 
 /* One class object, without its ancestors. */
@@ -183,17 +180,15 @@ static int class_load_one(Ctl *c, const char *class_name, CtlClass **ret) {
                                                           : read_method_schema(reply, k);
                         if (r < 0)
                                 return r;
-                        r = sd_bus_message_exit_container(reply);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(reply)) < 0)
+                                return r;
                 } else {
                         r = sd_bus_message_skip(reply, "v");
                         if (r < 0)
                                 return ctl_bus_error(NULL, r);
                 }
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(reply)) < 0)
+                        return r;
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);

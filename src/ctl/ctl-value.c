@@ -404,9 +404,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                                 r = ctl_value_read_json(m, &item);
                         if (r < 0)
                                 return r;
-                        r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(m)) < 0)
+                                return r;
                         const char *k = json_object_is_type(key, json_type_string) ? json_object_get_string(key)
                                                                                    : json_object_to_json_string(key);
                         if (json_object_object_add(v, k, TAKE_PTR(item)) < 0)
@@ -441,9 +440,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                                 if (r < 0)
                                         return r;
                         }
-                        r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(m)) < 0)
+                                return r;
                 } else {
                         r = ctl_value_read_json(m, &item);
                         if (r < 0)
@@ -454,9 +452,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_exit_container(m)) < 0)
+                return r;
         *ret = TAKE_PTR(v);
         return 0;
 }
@@ -479,8 +476,7 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
                 r = ctl_value_read_json(m, ret);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_exit_container(m);
-                return r < 0 ? ctl_bus_error(NULL, r) : 0;
+                return ctl_exit_container(m);
         case 'a':
                 return read_array_json(m, contents, ret);
         case 'r': {
@@ -502,9 +498,8 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
                 }
                 if (r < 0)
                         return ctl_bus_error(NULL, r);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(m)) < 0)
+                        return r;
                 *ret = TAKE_PTR(v);
                 return 0;
         }
@@ -533,14 +528,12 @@ int ctl_value_read_dict(sd_bus_message *m, json_object *obj) {
                         json_object_put(v);
                         return ctl_oom();
                 }
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(m)) < 0)
+                        return r;
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_exit_container(m);
 }
 
 /* --- text out ---------------------------------------------------------------------------------- */
