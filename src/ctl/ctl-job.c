@@ -708,6 +708,15 @@ static int wait_context(Ctl *c, const char *context) {
         }
 }
 
+/* A job someone else started, followed to its end; with --json its properties are printed, unless
+ * following was interrupted (the job goes on). */
+static int job_follow_print(Ctl *c, JobWatch *w, const char *path, JobOutcome *o) {
+        int r = job_follow(c, w, path, false, o);
+        if (r < 0 || !c->json || o->detached)
+                return r;
+        return ctl_json_print(c, json_object_get(o->props));
+}
+
 int verb_wait(Ctl *c, int argc, char **argv) {
         _cleanup_(job_outcome_done) JobOutcome o = {};
         _cleanup_free_ char *path = NULL;
@@ -722,14 +731,9 @@ int verb_wait(Ctl *c, int argc, char **argv) {
                         return job_not_found(argv[1]);
                 return wait_context(c, argv[1]);
         }
-        r = job_follow(c, NULL, path, false, &o);
+        r = job_follow_print(c, NULL, path, &o);
         if (r < 0)
                 return r;
-        if (c->json && !o.detached) {
-                r = ctl_json_print(c, json_object_get(o.props));
-                if (r < 0)
-                        return r;
-        }
         return job_outcome_report(c, &o);
 }
 
@@ -760,14 +764,9 @@ int verb_cancel(Ctl *c, int argc, char **argv) {
                 }
                 return doc ? ctl_json_print(c, doc) : 0;
         }
-        r = job_follow(c, w, path, false, &o);
+        r = job_follow_print(c, w, path, &o);
         if (r < 0)
                 return r;
-        if (c->json && !o.detached) {
-                r = ctl_json_print(c, json_object_get(o.props));
-                if (r < 0)
-                        return r;
-        }
         if (o.state == JOB_STATE_CANCELED) {
                 ctl_info(c, "Job %s (%s) canceled.", job_name(path), prop_str(o.props, "Operation"));
                 return 0;
