@@ -146,23 +146,50 @@ int ctl_send(Ctl *c, sd_bus_message *m, sd_bus_message **ret_reply) {
         return 0;
 }
 
-int ctl_call(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
-             const char *types, ...) {
+static int ctl_callv(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
+                     const char *types, va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
         int r;
 
         r = ctl_message_new(c, &m, path, interface, member);
         if (r < 0)
                 return r;
         if (types) {
-                va_start(ap, types);
                 r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
                 if (r < 0)
                         return ctl_bus_error(NULL, r);
         }
         return ctl_send(c, m, ret_reply);
+}
+
+int ctl_call(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
+             const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_callv(c, path, interface, member, ret_reply, types, ap);
+        va_end(ap);
+        return r;
+}
+
+int ctl_call_string(Ctl *c, const char *path, const char *interface, const char *member, char reply_type,
+                    char **ret, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *s;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_callv(c, path, interface, member, &reply, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_basic(reply, reply_type, &s);
+        if (r < 0)
+                return ctl_bus_error(NULL, r);
+        *ret = strdup(s);
+        return *ret ? 0 : ctl_oom();
 }
 
 int ctl_get_property(Ctl *c, const char *path, const char *interface, const char *property,

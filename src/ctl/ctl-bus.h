@@ -19,6 +19,9 @@ int ctl_send(Ctl *c, sd_bus_message *m, sd_bus_message **ret_reply);
 /* ctl_message_new + append types + ctl_send. */
 int ctl_call(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
              const char *types, ...);
+/* ctl_call() of a method that returns one string ('s') or object path ('o'): a copy of it. */
+int ctl_call_string(Ctl *c, const char *path, const char *interface, const char *member, char reply_type,
+                    char **ret, const char *types, ...);
 /* Properties.Get; the reply is left positioned inside the variant. */
 int ctl_get_property(Ctl *c, const char *path, const char *interface, const char *property,
                      sd_bus_message **ret_reply);

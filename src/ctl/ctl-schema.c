@@ -336,19 +336,16 @@ static bool is_key_list(const char *key) {
 }
 
 int ctl_resolve_instance(Ctl *c, const CtlClass *k, const char *key, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *wmi = NULL, *quoted = NULL;
         const CtlProperty *key_property = NULL;
-        const char *path;
-        int r;
 
         if (!*key)
                 return ctl_usage("an empty key names no %s", k->name);
         if (key[0] == '/') {
                 if (!sd_bus_object_path_is_valid(key))
                         return ctl_usage("'%s' is not an object path", key);
-                path = key;
-                goto done;
+                *ret_path = strdup(key);
+                return *ret_path ? 0 : ctl_oom();
         }
         if (is_key_list(key)) {
                 if (asprintf(&wmi, "%s.%s", k->name, key) < 0)
@@ -380,13 +377,5 @@ int ctl_resolve_instance(Ctl *c, const CtlClass *k, const char *key, char **ret_
                 if (!quoted || asprintf(&wmi, "%s.%s=%s", k->name, key_property->name, quoted) < 0)
                         return ctl_oom();
         }
-        r = ctl_call(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "GetObject", &reply, "s", wmi);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-done:
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_oom();
+        return ctl_call_string(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "GetObject", 'o', ret_path, "s", wmi);
 }
