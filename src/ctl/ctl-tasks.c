@@ -216,6 +216,20 @@ static int drivers_put(Ctl *c, const char *package, json_object *drivers) {
         return package_call(c, &ctl_boot_image, package, "UpdateImage");
 }
 
+/* Takes the driver `id` out of the ReferencedDrivers array: whether it was there. */
+static bool drivers_remove(json_object *drivers, uint64_t id) {
+        bool found = false;
+
+        for (size_t j = json_object_array_length(drivers); j > 0; j--) {
+                json_object *old = json_object_array_get_idx(drivers, j - 1), *old_id;
+                if (json_object_object_get_ex(old, "ID", &old_id) && json_object_get_uint64(old_id) == id) {
+                        json_object_array_del_idx(drivers, j - 1, 1);
+                        found = true;
+                }
+        }
+        return found;
+}
+
 int verb_boot_image_add_driver(Ctl *c, int argc, char **argv) {
         _cleanup_(json_object_putp) json_object *drivers = NULL;
         int r;
@@ -249,11 +263,7 @@ int verb_boot_image_add_driver(Ctl *c, int argc, char **argv) {
                 if (!path)
                         return ctl_oom();
                 /* A driver already referenced gets the new path. */
-                for (size_t j = json_object_array_length(drivers); j > 0; j--) {
-                        json_object *old = json_object_array_get_idx(drivers, j - 1), *old_id;
-                        if (json_object_object_get_ex(old, "ID", &old_id) && json_object_get_uint64(old_id) == id)
-                                json_object_array_del_idx(drivers, j - 1, 1);
-                }
+                drivers_remove(drivers, id);
                 d = json_object_new_object();
                 if (!d || json_object_array_add(drivers, d) < 0) {
                         json_object_put(d);
@@ -275,21 +285,13 @@ int verb_boot_image_remove_driver(Ctl *c, int argc, char **argv) {
                 return r;
         for (int i = 2; i < argc; i++) {
                 char *end = NULL;
-                bool found = false;
                 unsigned long id;
 
                 errno = 0;
                 id = strtoul(argv[i], &end, 10);
                 if (errno || !end || *end || end == argv[i])
                         return ctl_usage("'%s' is not a driver ID", argv[i]);
-                for (size_t j = json_object_array_length(drivers); j > 0; j--) {
-                        json_object *old = json_object_array_get_idx(drivers, j - 1), *old_id;
-                        if (json_object_object_get_ex(old, "ID", &old_id) && json_object_get_uint64(old_id) == id) {
-                                json_object_array_del_idx(drivers, j - 1, 1);
-                                found = true;
-                        }
-                }
-                if (!found)
+                if (!drivers_remove(drivers, id))
                         return ctl_errorf(CTL_EXIT_NOT_FOUND, CTL_ERROR_NOT_FOUND, "%s references no driver %lu", argv[1],
                                           id);
         }
