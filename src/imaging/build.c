@@ -188,6 +188,12 @@ static int validate(const ImagingBuild *b, SmsError *e) {
         return 0;
 }
 
+/* Opens a WIM read-only and reads its header: 0, or wimlib's error code. */
+static int open_wim_info(const char *path, WIMStruct **ret, struct wimlib_wim_info *ret_info) {
+        int r = wimlib_open_wim(path, 0, ret);
+        return r == 0 ? wimlib_get_wim_info(*ret, ret_info) : r;
+}
+
 /* Opens the source read-only to fail early, before copying it, on a file that is not a WIM or
  * lacks the image. Returns the number of images. */
 static int check_source(const ImagingBuild *b, SmsError *e) {
@@ -195,9 +201,7 @@ static int check_source(const ImagingBuild *b, SmsError *e) {
         struct wimlib_wim_info info;
         int r;
 
-        r = wimlib_open_wim(b->source_path, 0, &wim);
-        if (r == 0)
-                r = wimlib_get_wim_info(wim, &info);
+        r = open_wim_info(b->source_path, &wim, &info);
         if (r != 0)
                 return imaging_wimlib_error(e, r, "cannot open %s as a WIM", b->source_path);
         if (b->image_index > info.image_count)
@@ -530,9 +534,7 @@ static int verify_output(Build *s, ImageInfo *ret_info, SmsError *e) {
         struct wimlib_wim_info info;
         int r;
 
-        r = wimlib_open_wim(s->tmp_path, 0, &wim);
-        if (r == 0)
-                r = wimlib_get_wim_info(wim, &info);
+        r = open_wim_info(s->tmp_path, &wim, &info);
         if (r != 0)
                 return imaging_wimlib_error(e, r, "the written image does not read back");
         if (info.image_count != 1)
