@@ -230,72 +230,83 @@ static bool drivers_remove(json_object *drivers, uint64_t id) {
         return found;
 }
 
-int verb_boot_image_add_driver(Ctl *c, int argc, char **argv) {
+/* One argument's change to the ReferencedDrivers array of the boot image `package`. */
+typedef int (*DriversEdit)(Ctl *c, json_object *drivers, const char *package, const char *arg);
+
+/* ReferencedDrivers of boot image argv[1], changed by `edit` for each further argument in turn,
+ * then written back. */
+static int drivers_edit(Ctl *c, int argc, char **argv, DriversEdit edit) {
         _cleanup_(json_object_putp) json_object *drivers = NULL;
         int r;
 
         r = ctl_get_json(c, ctl_boot_image.class_name, argv[1], "ReferencedDrivers", &drivers);
+        for (int i = 2; r >= 0 && i < argc; i++)
+                r = edit(c, drivers, argv[1], argv[i]);
         if (r < 0)
                 return r;
-        for (int i = 2; i < argc; i++) {
-                _cleanup_(json_object_putp) json_object *source = NULL;
-                _cleanup_free_ char *path = NULL;
-                char *colon = strchr(argv[i], ':'), *end = NULL;
-                json_object *d;
-                unsigned long id;
-
-                errno = 0;
-                id = strtoul(argv[i], &end, 10);
-                if (end == argv[i] || end != (colon ? colon : argv[i] + strlen(argv[i])) || errno || id > UINT32_MAX ||
-                    argv[i][0] == '-' || (colon && !colon[1]))
-                        return ctl_usage("'%s' is not a CI_ID of the driver catalog (or CI_ID:PATH)", argv[i]);
-                if (colon)
-                        path = ctl_absolute_path(colon + 1);
-                else {
-                        /* The driver's own copy, as the SDK's sample takes ContentSourcePath. */
-                        char key[16];
-                        snprintf(key, sizeof key, "%lu", id);
-                        r = ctl_get_json(c, "SMS_Driver", key, "ContentSourcePath", &source);
-                        if (r < 0)
-                                return r;
-                        path = strdup(json_object_get_string(source));
-                }
-                if (!path)
-                        return ctl_oom();
-                /* A driver already referenced gets the new path. */
-                drivers_remove(drivers, id);
-                d = json_object_new_object();
-                if (!d || json_object_array_add(drivers, d) < 0) {
-                        json_object_put(d);
-                        return ctl_oom();
-                }
-                if ((r = json_add(d, "ID", json_object_new_int64((int64_t) id))) < 0 ||
-                    (r = json_add(d, "SourcePath", json_object_new_string(path))) < 0)
-                        return r;
-        }
         return drivers_put(c, argv[1], drivers);
 }
 
-int verb_boot_image_remove_driver(Ctl *c, int argc, char **argv) {
-        _cleanup_(json_object_putp) json_object *drivers = NULL;
+/* CI_ID or CI_ID:PATH. */
+static int driver_add(Ctl *c, json_object *drivers, const char *package, const char *arg) {
+        _cleanup_(json_object_putp) json_object *source = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *colon = strchr(arg, ':');
+        char *end = NULL;
+        json_object *d;
+        unsigned long id;
         int r;
 
-        r = ctl_get_json(c, ctl_boot_image.class_name, argv[1], "ReferencedDrivers", &drivers);
-        if (r < 0)
-                return r;
-        for (int i = 2; i < argc; i++) {
-                char *end = NULL;
-                unsigned long id;
-
-                errno = 0;
-                id = strtoul(argv[i], &end, 10);
-                if (errno || !end || *end || end == argv[i])
-                        return ctl_usage("'%s' is not a driver ID", argv[i]);
-                if (!drivers_remove(drivers, id))
-                        return ctl_errorf(CTL_EXIT_NOT_FOUND, CTL_ERROR_NOT_FOUND, "%s references no driver %lu", argv[1],
-                                          id);
+        errno = 0;
+        id = strtoul(arg, &end, 10);
+        if (end == arg || end != (colon ? colon : arg + strlen(arg)) || errno || id > UINT32_MAX || arg[0] == '-' ||
+            (colon && !colon[1]))
+                return ctl_usage("'%s' is not a CI_ID of the driver catalog (or CI_ID:PATH)", arg);
+        if (colon)
+                path = ctl_absolute_path(colon + 1);
+        else {
+                /* The driver's own copy, as the SDK's sample takes ContentSourcePath. */
+                char key[16];
+                snprintf(key, sizeof key, "%lu", id);
+                r = ctl_get_json(c, "SMS_Driver", key, "ContentSourcePath", &source);
+                if (r < 0)
+                        return r;
+                path = strdup(json_object_get_string(source));
         }
-        return drivers_put(c, argv[1], drivers);
+        if (!path)
+                return ctl_oom();
+        /* A driver already referenced gets the new path. */
+        drivers_remove(drivers, id);
+        d = json_object_new_object();
+        if (!d || json_object_array_add(drivers, d) < 0) {
+                json_object_put(d);
+                return ctl_oom();
+        }
+        if ((r = json_add(d, "ID", json_object_new_int64((int64_t) id))) < 0 ||
+            (r = json_add(d, "SourcePath", json_object_new_string(path))) < 0)
+                return r;
+        return 0;
+}
+
+static int driver_remove(Ctl *c, json_object *drivers, const char *package, const char *arg) {
+        char *end = NULL;
+        unsigned long id;
+
+        errno = 0;
+        id = strtoul(arg, &end, 10);
+        if (errno || !end || *end || end == arg)
+                return ctl_usage("'%s' is not a driver ID", arg);
+        if (!drivers_remove(drivers, id))
+                return ctl_errorf(CTL_EXIT_NOT_FOUND, CTL_ERROR_NOT_FOUND, "%s references no driver %lu", package, id);
+        return 0;
+}
+
+int verb_boot_image_add_driver(Ctl *c, int argc, char **argv) {
+        return drivers_edit(c, argc, argv, driver_add);
+}
+
+int verb_boot_image_remove_driver(Ctl *c, int argc, char **argv) {
+        return drivers_edit(c, argc, argv, driver_remove);
 }
 
 #define COMPONENT_CLASS "SMS_OSDeploymentKitWinPEOptionalComponent"
