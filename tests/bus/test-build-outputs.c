@@ -352,8 +352,7 @@ static void test_failed_build_then_rebuild(void **state) {
 static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
-        _cleanup_free_ char *wim = test_env_content_path(&env, "boot.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
+        _cleanup_free_ char *wim = test_env_make_wim(&env, "boot.wim", 0, true);
         inner_root = fmt("%s/content", env.state_dir);
         sibling_root = fmt("%s-x", env.state_dir);
         assert_int_equal(mkdir(inner_root, 0755), 0);

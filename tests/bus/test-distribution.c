@@ -506,12 +506,8 @@ static void test_refresh_schedule_fires(void **state) {
 static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
-        char *p = test_env_content_path(&env, "boot.wim");
-        assert_int_equal(test_make_winpe_wim(p, "9", true, 0, true), 0);
-        free(p);
-        p = test_env_content_path(&env, "big.wim");
-        assert_int_equal(test_make_winpe_wim(p, "9", true, 64u << 20, false), 0);
-        free(p);
+        free(test_env_make_wim(&env, "boot.wim", 0, true));
+        free(test_env_make_wim(&env, "big.wim", 64u << 20, false));
         for (int i = 0; i < 4; i++) {
                 assert_true(asprintf(&dp_root[i], "%s/dps/dp%d", env.dir, i + 1) > 0);
                 char *parent = NULL;

@@ -225,8 +225,7 @@ static int setup(void **state) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         if (test_env_start(&env) < 0)
                 return -1;
-        _cleanup_free_ char *wim = test_env_content_path(&env, "boot.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
+        _cleanup_free_ char *wim = test_env_make_wim(&env, "boot.wim", 0, true);
         outside = fmt("%s/smsprov-outside.XXXXXX", tmp);
         assert_non_null(mkdtemp(outside));
         chmod(outside, 0755);

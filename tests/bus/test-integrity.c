@@ -354,8 +354,7 @@ static int setup(void **state) {
 
         if (test_env_start(&env) < 0)
                 return -1;
-        wim = test_env_content_path(&env, "source.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 1u << 20, false), 0);
+        wim = test_env_make_wim(&env, "source.wim", 1u << 20, false);
         dps = strf("%s/dps", env.dir);
         assert_int_equal(mkdir(dps, 0755), 0);
         for (int i = 0; i < N_DPS; i++) {
