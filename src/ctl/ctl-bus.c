@@ -76,6 +76,10 @@ int ctl_exit_container(sd_bus_message *m) {
         return r < 0 ? ctl_bus_error(NULL, r) : 0;
 }
 
+int ctl_end_container(sd_bus_message *m, int r) {
+        return r < 0 ? ctl_bus_error(NULL, r) : ctl_exit_container(m);
+}
+
 void ctl_info(const Ctl *c, const char *fmt, ...) {
         va_list ap;
 

@@ -30,6 +30,9 @@ int ctl_get_all(Ctl *c, const char *path, const char *interface, sd_bus_message 
 
 /* sd_bus_message_exit_container(), a failure reported by ctl_bus_error(). */
 int ctl_exit_container(sd_bus_message *m);
+/* After a loop over a container's entries whose last read answered r: r's failure reported, or
+ * the container left. */
+int ctl_end_container(sd_bus_message *m, int r);
 
 /* "org.smsprov.Provider1.<Class>" (and ".Static"), "/org/smsprov/Provider1/class/<Class>". */
 char *ctl_class_interface(const char *class_name);

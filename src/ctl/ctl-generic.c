@@ -207,9 +207,7 @@ static int read_rows(sd_bus_message *reply, json_object *rows) {
                 if ((r = ctl_exit_container(reply)) < 0)
                         return r;
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        return ctl_exit_container(reply);
+        return ctl_end_container(reply, r);
 }
 
 int ctl_query_pages(Ctl *c, const char *wql, CtlPageFunc f, void *userdata) {

@@ -542,10 +542,8 @@ static int list_jobs(Ctl *c, json_object **ret) {
                         if ((r = ctl_exit_container(reply)) < 0)
                                 return r;
                 }
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
-                /* The array and the dictionary entry around it. */
-                if ((r = ctl_exit_container(reply)) < 0 || (r = ctl_exit_container(reply)) < 0)
+                /* The array, and the dictionary entry around it. */
+                if ((r = ctl_end_container(reply, r)) < 0 || (r = ctl_exit_container(reply)) < 0)
                         return r;
         }
         if (r < 0)

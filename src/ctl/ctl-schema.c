@@ -94,9 +94,7 @@ static int read_property_schema(sd_bus_message *m, CtlClass *k) {
                 if ((r = ctl_exit_container(m)) < 0)
                         return r;
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        return ctl_exit_container(m);
+        return ctl_end_container(m, r);
 }
 
 static int read_method_schema(sd_bus_message *m, CtlClass *k) {
@@ -125,9 +123,7 @@ static int read_method_schema(sd_bus_message *m, CtlClass *k) {
                 if (!meth->name || !meth->in_signature || !meth->out_signature)
                         return ctl_oom();
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        return ctl_exit_container(m);
+        return ctl_end_container(m, r);
 }
 
 /* One class object, without its ancestors. */

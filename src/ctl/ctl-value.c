@@ -450,9 +450,7 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                 if (json_object_array_add(v, TAKE_PTR(item)) < 0)
                         return ctl_oom();
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        if ((r = ctl_exit_container(m)) < 0)
+        if ((r = ctl_end_container(m, r)) < 0)
                 return r;
         *ret = TAKE_PTR(v);
         return 0;
@@ -496,9 +494,7 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
                                 return ctl_oom();
                         }
                 }
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
-                if ((r = ctl_exit_container(m)) < 0)
+                if ((r = ctl_end_container(m, r)) < 0)
                         return r;
                 *ret = TAKE_PTR(v);
                 return 0;
@@ -531,9 +527,7 @@ int ctl_value_read_dict(sd_bus_message *m, json_object *obj) {
                 if ((r = ctl_exit_container(m)) < 0)
                         return r;
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        return ctl_exit_container(m);
+        return ctl_end_container(m, r);
 }
 
 /* --- text out ---------------------------------------------------------------------------------- */
