@@ -432,6 +432,12 @@ static void assert_dp_consistent(const char *dp) {
         assert_dp_state(dp, false);
 }
 
+/* A DP after any operation: consistent, and no temporary file left behind. */
+static void assert_dp_whole(const char *dp) {
+        assert_dp_consistent(dp);
+        assert_no_temporaries(dp);
+}
+
 typedef struct Progress {
         unsigned calls, cancel_at; /* cancel at this call (1-based); 0: never */
         uint64_t max_done, last_total;
@@ -1037,10 +1043,8 @@ static void test_distribute_link_and_copy(void **state) {
         assert_int_not_equal(inode_of(data2, "."), root);
         assert_trees_equal(d->src, data2);
 
-        assert_dp_consistent(d->dp1);
-        assert_dp_consistent(d->dp2);
-        assert_no_temporaries(d->dp1);
-        assert_no_temporaries(d->dp2);
+        assert_dp_whole(d->dp1);
+        assert_dp_whole(d->dp2);
         content_manifest_done(&m);
 }
 
@@ -1154,8 +1158,7 @@ static void test_refresh_unchanged_writes_nothing(void **state) {
 
         assert_trees_equal(d->src, data1);
         assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
-        assert_dp_consistent(d->dp1);
-        assert_no_temporaries(d->dp1);
+        assert_dp_whole(d->dp1);
         content_manifest_done(&m);
         content_manifest_done(&m2);
 }
@@ -1247,8 +1250,7 @@ static void test_distribute_pxe(void **state) {
         distribute(d, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, NULL, NULL);
         assert_false(exists(d->dp1, "RemoteInstall/SMSImages/LAB00005"));
         assert_checked_current(d->dp1, "LAB00005");
-        assert_dp_consistent(d->dp1);
-        assert_no_temporaries(d->dp1);
+        assert_dp_whole(d->dp1);
         assert_no_temporaries(lib2);
 
         /* PXE needs exactly one .wim, and a plain file name */
@@ -1314,10 +1316,8 @@ static void test_second_version(void **state) {
         assert_true(exists(lib1, "PkgLib/LAB00001/2.manifest"));
         assert_int_equal(filelib_count(lib1), 5);
 
-        assert_dp_consistent(d->dp1);
-        assert_dp_consistent(d->dp2);
-        assert_no_temporaries(d->dp1);
-        assert_no_temporaries(d->dp2);
+        assert_dp_whole(d->dp1);
+        assert_dp_whole(d->dp2);
         content_manifest_done(&m1);
         content_manifest_done(&m2);
 }
@@ -1520,8 +1520,7 @@ static void assert_still_v1(Dirs *d, const char *dp) {
         readme = join(data, "readme.txt");
         text = read_all(readme, NULL);
         assert_string_equal(text, "package content\n");
-        assert_dp_consistent(dp);
-        assert_no_temporaries(dp);
+        assert_dp_whole(dp);
 }
 
 static void test_cancel_first_progress(void **state) {
@@ -1563,8 +1562,7 @@ static void cancel_everywhere(Dirs *d, const char *dp, ContentLinkMode mode) {
                 _cleanup_free_ char *data = datalib_of(dp, "LAB00001");
                 assert_trees_equal(d->src, data);
         }
-        assert_dp_consistent(dp);
-        assert_no_temporaries(dp);
+        assert_dp_whole(dp);
 }
 
 static void test_cancel_everywhere_link(void **state) {
@@ -1632,8 +1630,7 @@ static void test_killed(void **state) {
 
                 /* back to v1 for the next round; this also collects what the dead one left */
                 distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
-                assert_dp_consistent(d->dp2);
-                assert_no_temporaries(d->dp2);
+                assert_dp_whole(d->dp2);
         }
         print_message("killed distributions: %u left v1, %u had finished v2\n", served[1], served[2]);
         assert_true(served[1] > 0);
@@ -1724,8 +1721,7 @@ static void test_full_dp(void **state) {
                 sms_error_clear(&e);
                 assert_int_equal(current_version(d->mnt, "LAB00001"), 1);
                 assert_verify(d->mnt, "LAB00001", (const char *const[]) { NULL });
-                assert_dp_consistent(d->mnt);
-                assert_no_temporaries(d->mnt);
+                assert_dp_whole(d->mnt);
         }
         /* a full site library is the same error */
         assert_int_equal(umount2(d->mnt, MNT_DETACH), 0);
