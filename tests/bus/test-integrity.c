@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "../helpers/wim-gen.h"
+#include "test-damage.h"
 #include "test-env.h"
 
 #define ROOT "/org/smsprov/Provider1"
@@ -172,33 +173,6 @@ static void assert_all_good(uint32_t version) {
         assert_no_shared_inode();
 }
 
-typedef enum Damage { DAMAGE_IN_PLACE, DAMAGE_TRUNCATE, DAMAGE_DELETE, DAMAGE_SYMLINK, _DAMAGE_MAX } Damage;
-static const char *const damage_names[] = { "in place", "truncate", "delete", "symlink" };
-
-static void damage(const char *path, Damage how) {
-        int fd;
-        switch (how) {
-        case DAMAGE_IN_PLACE:
-                fd = open(path, O_WRONLY | O_CLOEXEC);
-                assert_true(fd >= 0);
-                assert_int_equal(pwrite(fd, "DAMAGED!", 8, 4096), 8);
-                close(fd);
-                break;
-        case DAMAGE_TRUNCATE:
-                assert_int_equal(truncate(path, 1000), 0);
-                break;
-        case DAMAGE_DELETE:
-                assert_int_equal(unlink(path), 0);
-                break;
-        case DAMAGE_SYMLINK:
-                assert_int_equal(unlink(path), 0);
-                assert_int_equal(symlink(wim, path), 0); /* the right bytes, but not a file of the DP's */
-                break;
-        default:
-                fail();
-        }
-}
-
 /* The bytes of the other DPs, to show that they never change. */
 static void snapshot_others(int except, char *saved[N_DPS], size_t sizes[N_DPS]) {
         for (int i = 0; i < N_DPS; i++) {
@@ -241,7 +215,7 @@ static void test_dp_damage(void **state) {
                         print_message("damage (%s) of dp1's %s\n", damage_names[how],
                                       where == 0 ? "published file" : "FileLib entry");
                         snapshot_others(0, saved, sizes);
-                        damage(target, how);
+                        damage(target, how, wim); /* a symlink: the right bytes, but not a file of the DP's */
 
                         /* found, and named */
                         assert_int_equal(verify(0), 3);
@@ -269,7 +243,7 @@ static void test_site_damage(void **state) {
 
                 print_message("damage (%s) of the site library's entry\n", damage_names[how]);
                 snapshot_others(-1, saved, sizes);
-                damage(target, how);
+                damage(target, how, wim);
 
                 /* the DPs have copies of their own */
                 for (int i = 0; i < N_DPS; i++)
@@ -300,7 +274,7 @@ static void test_scrub(void **state) {
         free(job);
         assert_int_equal(count_messages(MESSAGE_SCRUBBED, "every file matches"), clean + 1);
 
-        damage(entry, DAMAGE_IN_PLACE);
+        damage(entry, DAMAGE_IN_PLACE, NULL);
         assert_null(test_invoke(&env, ROOT, IFACE "Site", "ScrubContentLibrary", &reply, NULL));
         job = test_job_of(reply);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
@@ -314,7 +288,7 @@ static void test_scrub(void **state) {
         /* on a schedule */
         size_t scheduled = count_messages(MESSAGE_SCRUB_FOUND, hash);
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
-        damage(entry, DAMAGE_TRUNCATE);
+        damage(entry, DAMAGE_TRUNCATE, NULL);
         assert_int_equal(test_env_start_daemon(&env, (const char *const[]) { "--scrub-interval=1", NULL }), 0);
         TEST_WAIT_UNTIL(count_messages(MESSAGE_SCRUB_FOUND, hash) > scheduled,
                         "a scheduled scrub to find the damaged %s", entry);

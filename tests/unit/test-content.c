@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "../bus/test-damage.h"
 #include "content/content-internal.h"
 #include "smsprov/content.h"
 #include "smsprov/macro.h"
@@ -1815,34 +1816,9 @@ static void test_concurrent_distributions(void **state) {
 
 /* --- integrity: damage is found, repaired, never published, never spread ----------------------- */
 
-typedef enum Damage { DAMAGE_IN_PLACE, DAMAGE_TRUNCATE, DAMAGE_DELETE, DAMAGE_SYMLINK, _DAMAGE_MAX } Damage;
 typedef enum Where { WHERE_PUBLISHED, WHERE_DP_FILELIB, WHERE_SITE_FILELIB, _WHERE_MAX } Where;
 
-static const char *const damage_names[] = { "in place", "truncate", "delete", "symlink" };
 static const char *const where_names[] = { "dp1's published file", "dp1's FileLib entry", "the site's FileLib entry" };
-
-static void damage(const char *path, Damage how) {
-        _cleanup_close_ int fd = -1;
-        switch (how) {
-        case DAMAGE_IN_PLACE:
-                fd = open(path, O_WRONLY | O_CLOEXEC);
-                assert_true(fd >= 0);
-                assert_int_equal(pwrite(fd, "DAMAGED!", 8, 4096), 8);
-                break;
-        case DAMAGE_TRUNCATE:
-                assert_int_equal(truncate(path, 1000), 0);
-                break;
-        case DAMAGE_DELETE:
-                assert_int_equal(unlink(path), 0);
-                break;
-        case DAMAGE_SYMLINK:
-                assert_int_equal(unlink(path), 0);
-                assert_int_equal(symlink("/etc/hostname", path), 0);
-                break;
-        default:
-                fail();
-        }
-}
 
 /* st_dev and st_ino of a file, to tell whether two names are one inode. */
 static void dev_ino(const char *path, dev_t *dev, ino_t *ino) {
@@ -1900,7 +1876,7 @@ static void test_damage_repaired(void **state) {
                         target = where == WHERE_PUBLISHED    ? join(data1, "os.wim")
                                  : where == WHERE_DP_FILELIB ? filelib_path(lib1, wim->hash)
                                                              : filelib_path(d->site, wim->hash);
-                        damage(target, how);
+                        damage(target, how, "/etc/hostname");
 
                         if (where == WHERE_SITE_FILELIB) {
                                 /* the DPs have copies of their own: untouched */
@@ -1969,7 +1945,7 @@ static void test_verify_marks_for_repair(void **state) {
         assert_non_null(text);
         assert_non_null(strstr(text, big->hash));
         /* a bad sector, as far as a stat can tell: the recorded identity is what the file has now */
-        damage(entry, DAMAGE_IN_PLACE);
+        damage(entry, DAMAGE_IN_PLACE, NULL);
         {
                 struct stat st;
                 assert_int_equal(lstat(entry, &st), 0);
@@ -2023,7 +1999,7 @@ static void test_scrub(void **state) {
 
         big = find_file(&m, "big.bin");
         entry = filelib_path(d->site, big->hash);
-        damage(entry, DAMAGE_IN_PLACE);
+        damage(entry, DAMAGE_IN_PLACE, NULL);
         assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
         assert_int_equal(strv_length(bad), 1);
         assert_string_equal(bad[0], big->hash);
