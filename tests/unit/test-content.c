@@ -34,6 +34,8 @@
 #include "smsprov/macro.h"
 #include "smsprov/path.h"
 
+#include "unit-util.h"
+
 /* --- fixture and helpers --------------------------------------------------------------------- */
 
 typedef struct Dirs {
@@ -62,13 +64,10 @@ static int setup(void **state) {
         site_parent = join(d->root, "site");
         assert_int_equal(mkdir(site_parent, 0755), 0);
         d->site = join(site_parent, "contentlib");
-        d->src = join(d->root, "src");
-        d->dp1 = join(d->root, "dp1");
-        d->dp2 = join(d->root, "dp2");
+        d->src = test_make_dir(d->root, "src");
+        d->dp1 = test_make_dir(d->root, "dp1");
+        d->dp2 = test_make_dir(d->root, "dp2");
         d->mnt = join(d->root, "mnt");
-        assert_int_equal(mkdir(d->src, 0755), 0);
-        assert_int_equal(mkdir(d->dp1, 0755), 0);
-        assert_int_equal(mkdir(d->dp2, 0755), 0);
         settle(); /* from the start, the clock of the racily-clean rule is the test's */
         *state = d;
         return 0;
