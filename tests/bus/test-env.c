@@ -272,6 +272,16 @@ int test_env_stop(TestEnv *env) {
         return r;
 }
 
+char *test_strf(const char *fmt, ...) {
+        char *s = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        assert_true(vasprintf(&s, fmt, ap) > 0);
+        va_end(ap);
+        return s;
+}
+
 char *test_env_content_path(const TestEnv *env, const char *name) {
         return join(env->content_dir, name);
 }

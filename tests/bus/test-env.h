@@ -39,6 +39,9 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
 int test_env_stop_daemon(TestEnv *env, int sig);
 int test_env_stop(TestEnv *env);
 
+/* A new string, formatted as printf() does; the test fails when it cannot be made. */
+char *test_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Path of a file inside the content root; the result is owned by the caller. */
 char *test_env_content_path(const TestEnv *env, const char *name);
 /* Makes an x64 WinPE WIM with a SYSTEM hive in the content root (test_make_winpe_wim(), with

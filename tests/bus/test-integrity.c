@@ -43,16 +43,6 @@ static char hash[65];
 
 /* --- helpers ----------------------------------------------------------------------------------- */
 
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strf(const char *fmt, ...) {
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        assert_true(vasprintf(&s, fmt, ap) >= 0);
-        va_end(ap);
-        return s;
-}
-
 /* The file has exactly the bytes of the package source. */
 static bool same_as_source(const char *path) {
         size_t a = 0, b = 0;
@@ -64,15 +54,15 @@ static bool same_as_source(const char *path) {
 }
 
 static char *published(int dp) {
-        return strf("%s/SCCMContentLib/DataLib/%s/source.wim", dp_root[dp], id);
+        return test_strf("%s/SCCMContentLib/DataLib/%s/source.wim", dp_root[dp], id);
 }
 
 static char *dp_entry(int dp) {
-        return strf("%s/SCCMContentLib/FileLib/%.2s/%s", dp_root[dp], hash, hash);
+        return test_strf("%s/SCCMContentLib/FileLib/%.2s/%s", dp_root[dp], hash, hash);
 }
 
 static char *site_entry(void) {
-        return strf("%s/contentlib/FileLib/%.2s/%s", env.state_dir, hash, hash);
+        return test_strf("%s/contentlib/FileLib/%.2s/%s", env.state_dir, hash, hash);
 }
 
 /* State and SourceVersion of the package on a DP (-1: no row). */
@@ -104,8 +94,9 @@ static uint32_t verify(int dp) {
 }
 
 static size_t count_messages(uint32_t message_id, const char *like) {
-        char *wql = strf("SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = %u AND Description LIKE '%%%s%%'",
-                         message_id, like);
+        char *wql = test_strf("SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = %u "
+                              "AND Description LIKE '%%%s%%'",
+                              message_id, like);
         size_t n = test_count_rows(&env, wql);
         free(wql);
         return n;
@@ -312,7 +303,7 @@ static char *assignment_path(int dp) {
                 *w++ = *p;
         }
         *w = 0;
-        wmi = strf("SMS_DistributionPoint.PackageID=\"%s\",ServerNALPath=\"%s\",SiteCode=\"LAB\"", id, esc);
+        wmi = test_strf("SMS_DistributionPoint.PackageID=\"%s\",ServerNALPath=\"%s\",SiteCode=\"LAB\"", id, esc);
         assert_null(test_invoke(&env, ROOT, IFACE "Site", "GetObject", &reply, "s", wmi));
         free(wmi);
         sd_bus_message_read(reply, "o", &j);
@@ -329,12 +320,12 @@ static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
         wim = test_env_make_wim(&env, "source.wim", 1u << 20, false);
-        dps = strf("%s/dps", env.dir);
+        dps = test_strf("%s/dps", env.dir);
         assert_int_equal(mkdir(dps, 0755), 0);
         for (int i = 0; i < N_DPS; i++) {
-                dp_root[i] = strf("%s/dp%d", dps, i + 1);
+                dp_root[i] = test_strf("%s/dp%d", dps, i + 1);
                 assert_int_equal(mkdir(dp_root[i], 0755), 0);
-                dp_nal[i] = strf("[\"Display=\\\\dp%d\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp%d\\", i + 1, i + 1);
+                dp_nal[i] = test_strf("[\"Display=\\\\dp%d\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp%d\\", i + 1, i + 1);
                 assert_null(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         dp_nal[i], "ContentRoot", "s", dp_root[i]));
         }
@@ -360,7 +351,7 @@ static int setup(void **state) {
         }
 
         /* the WIM's SHA-256, from the manifest: "<sha256> <size> source.wim\n" */
-        manifest = strf("%s/SCCMContentLib/PkgLib/%s/%u.manifest", dp_root[0], id, source_version());
+        manifest = test_strf("%s/SCCMContentLib/PkgLib/%s/%u.manifest", dp_root[0], id, source_version());
         text = test_read_file(manifest, O_NOFOLLOW, &n);
         assert_non_null(text);
         assert_true(n > 64);
