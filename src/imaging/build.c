@@ -49,6 +49,7 @@
 
 #include "imaging/imaging-internal.h"
 #include "smsprov/path.h"
+#include "util/io-util.h"
 #include "util/write-behind.h"
 
 #define COPY_CHUNK (8u * 1024 * 1024)
@@ -266,21 +267,6 @@ static bool retire_output(Build *s) {
         return linkat(s->dir_fd, s->base, AT_FDCWD, to, 0) == 0;
 }
 
-static int write_all(int fd, const void *data, size_t size, off_t offset) {
-        for (const char *p = data; size > 0;) {
-                ssize_t n = pwrite(fd, p, size, offset);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                size -= (size_t) n;
-                offset += n;
-        }
-        return 0;
-}
-
 /* Copies the source into the temporary file, checking for cancellation per chunk.
  * copy_file_range() lets the file system share extents or copy in the kernel; read/write is the
  * fallback where it is not supported (older kernels across file systems, some special files). */
@@ -324,7 +310,7 @@ static int copy_source(Build *s, SmsError *e) {
                         }
                         n = pread(in_fd, buf, want, (off_t) done);
                         if (n > 0) {
-                                int r = write_all(s->tmp_fd, buf, (size_t) n, (off_t) done);
+                                int r = write_full(s->tmp_fd, buf, (size_t) n, (off_t) done);
                                 if (r < 0)
                                         return sms_error_set_errno(e, r, "cannot write %s", s->tmp_path);
                         }
@@ -354,7 +340,7 @@ static int write_staged_file(const char *path, const ImagingFile *f, SmsError *e
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return sms_error_set_errno(e, errno, "cannot create %s", path);
-        r = write_all(fd, f->data, f->size, 0);
+        r = write_full(fd, f->data, f->size, 0);
         if (r < 0)
                 return sms_error_set_errno(e, r, "cannot write %s", path);
         if (close(TAKE_FD(fd)) < 0)
