@@ -1283,27 +1283,28 @@ static void test_hive_gen(void **state) {
 }
 
 int main(void) {
+#define DIRS_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown) /* each in new directories */
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_arch_helpers),
-                cmocka_unit_test_setup_teardown(test_hive_gen, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_winpe, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_multi, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_not_a_wim, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_truncated, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_image_property_shape, setup, teardown),
+                DIRS_TEST(test_hive_gen),
+                DIRS_TEST(test_read_info_winpe),
+                DIRS_TEST(test_read_info_multi),
+                DIRS_TEST(test_read_info_not_a_wim),
+                DIRS_TEST(test_read_info_truncated),
+                DIRS_TEST(test_image_property_shape),
                 cmocka_unit_test(test_image_property_control_characters),
                 cmocka_unit_test(test_image_property_escaping),
-                cmocka_unit_test_setup_teardown(test_plan_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_plan_minimal, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_boot_image, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_rebuild, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_no_hive, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_multi_image, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_cancel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_disk_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_timing, setup, teardown),
+                DIRS_TEST(test_plan_full),
+                DIRS_TEST(test_plan_minimal),
+                DIRS_TEST(test_plan_errors),
+                DIRS_TEST(test_build_boot_image),
+                DIRS_TEST(test_build_rebuild),
+                DIRS_TEST(test_build_no_hive),
+                DIRS_TEST(test_build_multi_image),
+                DIRS_TEST(test_build_errors),
+                DIRS_TEST(test_build_cancel),
+                DIRS_TEST(test_build_disk_full),
+                DIRS_TEST(test_build_timing),
         };
 
         imaging_wimlib_init();
