@@ -80,17 +80,8 @@ static int print_signal_json(Monitor *mon, sd_bus_message *m) {
 
         if (!o || !args)
                 return ctl_oom();
-        while ((r = sd_bus_message_at_end(m, true)) == 0) {
-                json_object *v = NULL;
-                r = ctl_value_read_json(m, &v);
-                if (r < 0)
-                        return r;
-                if (json_object_array_add(args, v) < 0) {
-                        json_object_put(v);
-                        return ctl_oom();
-                }
-        }
-        if ((r = json_add(o, "Time", json_object_new_uint64(now_realtime()))) < 0 ||
+        if ((r = ctl_value_read_json_items(m, true, args)) < 0 ||
+            (r = json_add(o, "Time", json_object_new_uint64(now_realtime()))) < 0 ||
             (r = json_add(o, "Event", json_object_new_string(sd_bus_message_get_member(m)))) < 0 ||
             (r = json_add(o, "Path", json_object_new_string(sd_bus_message_get_path(m)))) < 0 ||
             (r = json_add(o, "Interface", json_object_new_string(sd_bus_message_get_interface(m)))) < 0 ||

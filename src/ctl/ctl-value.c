@@ -456,6 +456,22 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
         return 0;
 }
 
+int ctl_value_read_json_items(sd_bus_message *m, bool complete, json_object *array) {
+        int r;
+
+        while ((r = sd_bus_message_at_end(m, complete)) == 0) {
+                json_object *item = NULL;
+                r = ctl_value_read_json(m, &item);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(array, item) < 0) {
+                        json_object_put(item);
+                        return ctl_oom();
+                }
+        }
+        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+}
+
 int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
         const char *contents = NULL;
         char type;
@@ -484,17 +500,7 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
                 r = sd_bus_message_enter_container(m, 'r', contents);
                 if (r < 0)
                         return ctl_bus_error(NULL, r);
-                while ((r = sd_bus_message_at_end(m, false)) == 0) {
-                        json_object *item = NULL;
-                        r = ctl_value_read_json(m, &item);
-                        if (r < 0)
-                                return r;
-                        if (json_object_array_add(v, item) < 0) {
-                                json_object_put(item);
-                                return ctl_oom();
-                        }
-                }
-                if ((r = ctl_end_container(m, r)) < 0)
+                if ((r = ctl_value_read_json_items(m, false, v)) < 0 || (r = ctl_exit_container(m)) < 0)
                         return r;
                 *ret = TAKE_PTR(v);
                 return 0;

@@ -31,6 +31,9 @@ bool ctl_value_signature_supported(const char *signature);
 /* Reads the next complete value (a variant is unwrapped) into JSON: numbers, strings, booleans,
  * arrays, dicts as objects; a(us) as [{"ID","SourcePath"}], a(sa{sv}) as [{"__CLASS",…}]. */
 int ctl_value_read_json(sd_bus_message *m, json_object **ret);
+/* Every value left in the container being read (with `complete`, in the whole message) appended
+ * to the JSON array `array`. */
+int ctl_value_read_json_items(sd_bus_message *m, bool complete, json_object *array);
 /* Reads an a{sv} into a JSON object, adding to `obj`. */
 int ctl_value_read_dict(sd_bus_message *m, json_object *obj);
 
