@@ -176,6 +176,16 @@ static int lex_string(Parser *p, size_t start) {
         return 0;
 }
 
+/* The operators and punctuation; one of two characters comes before the one that starts it. */
+static const struct {
+        const char *text;
+        TokenKind kind;
+} operators[] = {
+        { "<>", TOKEN_NE }, { "!=", TOKEN_NE }, { "<=", TOKEN_LE },    { ">=", TOKEN_GE },
+        { "<", TOKEN_LT },  { ">", TOKEN_GT },  { "=", TOKEN_EQ },     { "*", TOKEN_STAR },
+        { ",", TOKEN_COMMA }, { "(", TOKEN_LPAREN }, { ")", TOKEN_RPAREN },
+};
+
 /* Reads the next token into p->token. */
 static int advance(Parser *p) {
         const char *s;
@@ -191,45 +201,21 @@ static int advance(Parser *p) {
         s = p->text + start;
         p->token = (Token) { .offset = start };
 
+        for (size_t i = 0; i < ELEMENTSOF(operators); i++) {
+                size_t n = strlen(operators[i].text);
+                if (strncmp(s, operators[i].text, n) == 0) {
+                        p->token.kind = operators[i].kind;
+                        p->pos += n;
+                        return 0;
+                }
+        }
+
         switch (*s) {
         case 0:
                 p->token.kind = TOKEN_END;
                 return 0;
-        case '*':
-                p->token.kind = TOKEN_STAR;
-                break;
-        case ',':
-                p->token.kind = TOKEN_COMMA;
-                break;
-        case '(':
-                p->token.kind = TOKEN_LPAREN;
-                break;
-        case ')':
-                p->token.kind = TOKEN_RPAREN;
-                break;
-        case '=':
-                p->token.kind = TOKEN_EQ;
-                break;
         case '!':
-                if (s[1] != '=')
-                        return parse_error(p, start, "unexpected character '!'");
-                p->token.kind = TOKEN_NE;
-                p->pos++;
-                break;
-        case '<':
-                if (s[1] == '>' || s[1] == '=') {
-                        p->token.kind = s[1] == '>' ? TOKEN_NE : TOKEN_LE;
-                        p->pos++;
-                } else
-                        p->token.kind = TOKEN_LT;
-                break;
-        case '>':
-                if (s[1] == '=') {
-                        p->token.kind = TOKEN_GE;
-                        p->pos++;
-                } else
-                        p->token.kind = TOKEN_GT;
-                break;
+                return parse_error(p, start, "unexpected character '!'");
         case '\'':
         case '"':
                 return lex_string(p, start);
@@ -255,9 +241,6 @@ static int advance(Parser *p) {
                         return parse_error(p, start, "unexpected non-ASCII character");
                 return parse_error(p, start, "unexpected character '%c'", *s);
         }
-
-        p->pos++;
-        return 0;
 }
 
 static bool token_is_keyword(const Token *t, const char *keyword) {
