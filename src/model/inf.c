@@ -18,6 +18,7 @@
 #include "smsprov/inf.h"
 #include "smsprov/macro.h"
 #include "smsprov/utf8.h"
+#include "util/array.h"
 #include "util/time-util.h"
 
 #define NO_KEY UINT32_MAX
@@ -97,22 +98,9 @@ static void parser_done(Parser *p) {
 
 /* --- small helpers ------------------------------------------------------------------------------ */
 
+/* Room for `need` elements in a parser's array, at least 16. */
 static int grow(void *array, size_t *alloc, size_t need, size_t size) {
-        void **a = array;
-
-        if (need <= *alloc)
-                return 0;
-        size_t n = *alloc < 16 ? 16 : *alloc;
-        while (n < need)
-                n *= 2;
-        if (n > SIZE_MAX / size)
-                return -ENOMEM;
-        void *b = realloc(*a, n * size);
-        if (!b)
-                return -ENOMEM;
-        *a = b;
-        *alloc = n;
-        return 0;
+        return array_grow(array, alloc, need, size, 16);
 }
 
 /* Section names, keys and tokens compare without the process's locale. */
