@@ -3,10 +3,12 @@
 /* The connection, errors and exit statuses, and the call shapes every command uses. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/ctl-bus.h"
@@ -78,6 +80,37 @@ int ctl_exit_container(sd_bus_message *m) {
 
 int ctl_end_container(sd_bus_message *m, int r) {
         return r < 0 ? ctl_bus_error(NULL, r) : ctl_exit_container(m);
+}
+
+int ctl_event_new(Ctl *c, sd_event_signal_handler_t on_signal, sd_event_time_handler_t on_timer, uint64_t usec,
+                  void *userdata, sigset_t *ret_old_mask, sd_event **ret) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        sigset_t mask, old;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_BLOCK, &mask, &old);
+        r = sd_event_new(&event);
+        if (r >= 0)
+                r = sd_bus_attach_event(c->bus, event, 0);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGINT, on_signal, userdata);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, userdata);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, usec, 0, on_timer, userdata);
+        if (r < 0) {
+                sd_bus_detach_event(c->bus);
+                event = sd_event_unref(event);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                return ctl_bus_error(NULL, r);
+        }
+        if (ret_old_mask)
+                *ret_old_mask = old;
+        *ret = TAKE_PTR(event);
+        return 0;
 }
 
 void ctl_info(const Ctl *c, const char *fmt, ...) {

@@ -4,7 +4,9 @@
 /* The connection to smsprovd and the few call shapes every command uses. Every function follows
  * the error convention of ctl.h: it prints what went wrong and returns -exit status. */
 
+#include <signal.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
 #include "ctl/ctl.h"
 
@@ -33,6 +35,12 @@ int ctl_exit_container(sd_bus_message *m);
 /* After a loop over a container's entries whose last read answered r: r's failure reported, or
  * the container left. */
 int ctl_end_container(sd_bus_message *m, int r);
+
+/* An event loop for the connection that a SIGINT or SIGTERM (blocked from now on; *ret_old_mask,
+ * when not NULL, is the mask before) hands to on_signal, with a timer that fires after `usec`
+ * (on_timer arms it again). Leave it with sd_bus_detach_event() before unblocking. */
+int ctl_event_new(Ctl *c, sd_event_signal_handler_t on_signal, sd_event_time_handler_t on_timer, uint64_t usec,
+                  void *userdata, sigset_t *ret_old_mask, sd_event **ret);
 
 /* "org.smsprov.Provider1.<Class>" (and ".Static"), "/org/smsprov/Provider1/class/<Class>". */
 char *ctl_class_interface(const char *class_name);

@@ -361,30 +361,17 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int follow_loop(Follow *f) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        sigset_t mask, old;
+        sigset_t old;
         int r;
 
-        r = sd_event_new(&event);
+        r = ctl_event_new(f->ctl, on_interrupt, on_tick, TICK_USEC, f, &old, &event);
         if (r < 0)
-                return ctl_bus_error(NULL, r);
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigprocmask(SIG_BLOCK, &mask, &old);
-        r = sd_bus_attach_event(f->ctl->bus, event, 0);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGINT, on_interrupt, f);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGTERM, on_interrupt, f);
-        if (r >= 0)
-                r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, TICK_USEC, 0, on_tick, f);
-        if (r >= 0) {
-                follow_show(f);
-                follow_check_done(f);
-                /* Not sd_event_loop(): leaving it closes the attached bus, which goes on being used. */
-                while (r >= 0 && !f->stop)
-                        r = sd_event_run(event, UINT64_MAX);
-        }
+                return r;
+        follow_show(f);
+        follow_check_done(f);
+        /* Not sd_event_loop(): leaving it closes the attached bus, which goes on being used. */
+        while (r >= 0 && !f->stop)
+                r = sd_event_run(event, UINT64_MAX);
         sd_bus_detach_event(f->ctl->bus);
         /* Drop the signal sources (they own the signalfd) before the signals are unblocked. */
         event = sd_event_unref(event);

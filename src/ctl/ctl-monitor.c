@@ -267,7 +267,6 @@ int verb_monitor(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         Monitor mon = { .ctl = c, .since_usec = now_realtime() };
-        sigset_t mask;
         int r;
 
         r = sd_bus_add_match(c->bus, &slot, "type='signal',sender='" SMSPROV_SERVICE "'", on_signal, &mon);
@@ -278,21 +277,9 @@ int verb_monitor(Ctl *c, int argc, char **argv) {
         if (r < 0)
                 return r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        r = sd_event_new(&event);
-        if (r >= 0)
-                r = sd_bus_attach_event(c->bus, event, 0);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGINT, on_stop, &mon);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGTERM, on_stop, &mon);
-        if (r >= 0)
-                r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, STATUS_POLL_USEC, 0, on_status_timer, &mon);
+        r = ctl_event_new(c, on_stop, on_status_timer, STATUS_POLL_USEC, &mon, NULL, &event);
         if (r < 0)
-                return ctl_bus_error(NULL, r);
+                return r;
         ctl_info(c, "Monitoring " SMSPROV_SERVICE "; Ctrl-C to stop.");
         while (r >= 0 && !mon.stop)
                 r = sd_event_run(event, UINT64_MAX);
