@@ -73,6 +73,11 @@ int ctl_bus_error(const sd_bus_error *error, int r) {
         return ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "%s", strerror(r < 0 ? -r : EIO));
 }
 
+int ctl_enter_container(sd_bus_message *m, char type, const char *contents) {
+        int r = sd_bus_message_enter_container(m, type, contents);
+        return r < 0 ? ctl_bus_error(NULL, r) : r;
+}
+
 int ctl_exit_container(sd_bus_message *m) {
         int r = sd_bus_message_exit_container(m);
         return r < 0 ? ctl_bus_error(NULL, r) : 0;
@@ -237,9 +242,8 @@ int ctl_get_property(Ctl *c, const char *path, const char *interface, const char
         r = ctl_call(c, path, "org.freedesktop.DBus.Properties", "Get", &reply, "ss", interface, property);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'v', NULL);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'v', NULL)) < 0)
+                return r;
         *ret_reply = TAKE_PTR(reply);
         return 0;
 }

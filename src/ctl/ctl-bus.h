@@ -30,7 +30,9 @@ int ctl_get_property(Ctl *c, const char *path, const char *interface, const char
 /* Properties.GetAll; the reply is left positioned before the a{sv}. */
 int ctl_get_all(Ctl *c, const char *path, const char *interface, sd_bus_message **ret_reply);
 
-/* sd_bus_message_exit_container(), a failure reported by ctl_bus_error(). */
+/* sd_bus_message_enter_container() and sd_bus_message_exit_container(), a failure reported by
+ * ctl_bus_error(). */
+int ctl_enter_container(sd_bus_message *m, char type, const char *contents);
 int ctl_exit_container(sd_bus_message *m);
 /* After a loop over a container's entries whose last read answered r: r's failure reported, or
  * the container left. */

@@ -195,9 +195,8 @@ static int read_rows(sd_bus_message *reply, json_object *rows) {
         const char *path;
         int r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'a', "(oa{sv})")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(reply, 'r', "oa{sv}")) > 0) {
                 json_object *row = json_object_new_object();
 

@@ -499,9 +499,8 @@ static int list_jobs(Ctl *c, json_object **ret) {
         r = ctl_call(c, SMSPROV_ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &reply, NULL);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'a', "{oa{sa{sv}}}")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
                 r = sd_bus_message_read(reply, "o", &path);
                 if (r >= 0)

@@ -63,9 +63,8 @@ static int read_property_schema(sd_bus_message *m, CtlClass *k) {
         const char *name, *type;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "(ssas)");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', "(ssas)")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(m, 'r', "ssas")) > 0) {
                 CtlProperty *p;
 
@@ -101,9 +100,8 @@ static int read_method_schema(sd_bus_message *m, CtlClass *k) {
         const char *name, *sig;
         int is_static, r;
 
-        r = sd_bus_message_enter_container(m, 'a', "(sbs)");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', "(sbs)")) < 0)
+                return r;
         while ((r = sd_bus_message_read(m, "(sbs)", &name, &is_static, &sig)) > 0) {
                 const char *arrow = strstr(sig, ARROW);
                 CtlMethod *meth;
@@ -144,9 +142,8 @@ static int class_load_one(Ctl *c, const char *class_name, CtlClass **ret) {
         r = ctl_get_all(c, path, SMSPROV_CLASS_IFACE, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'a', "{sv}")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 const char *s;
                 int b;
@@ -169,9 +166,8 @@ static int class_load_one(Ctl *c, const char *class_name, CtlClass **ret) {
                                 return ctl_bus_error(NULL, r);
                         k->abstract = b;
                 } else if (streq(prop, "PropertySchema") || streq(prop, "MethodSchema")) {
-                        r = sd_bus_message_enter_container(reply, 'v', NULL);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_enter_container(reply, 'v', NULL)) < 0)
+                                return r;
                         r = streq(prop, "PropertySchema") ? read_property_schema(reply, k)
                                                           : read_method_schema(reply, k);
                         if (r < 0)

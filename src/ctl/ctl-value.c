@@ -380,9 +380,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                 return 0;
         }
 
-        r = sd_bus_message_enter_container(m, 'a', contents);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', contents)) < 0)
+                return r;
         v = dict ? json_object_new_object() : json_object_new_array();
         if (!v)
                 return ctl_oom();
@@ -396,9 +395,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
 
                         if (!entry_sig)
                                 return ctl_oom();
-                        r = sd_bus_message_enter_container(m, 'e', entry_sig);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_enter_container(m, 'e', entry_sig)) < 0)
+                                return r;
                         r = ctl_value_read_json(m, &key);
                         if (r >= 0)
                                 r = ctl_value_read_json(m, &item);
@@ -420,9 +418,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                         item = json_object_new_object();
                         if (!item)
                                 return ctl_oom();
-                        r = sd_bus_message_enter_container(m, 'r', contents[1] == 'u' ? "us" : "sa{sv}");
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_enter_container(m, 'r', contents[1] == 'u' ? "us" : "sa{sv}")) < 0)
+                                return r;
                         if (drivers) {
                                 r = sd_bus_message_read(m, "us", &id, &s);
                                 if (r < 0)
@@ -484,9 +481,8 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
                 return ctl_bus_error(NULL, -ENXIO);
         switch (type) {
         case 'v':
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_enter_container(m, 'v', contents)) < 0)
+                        return r;
                 r = ctl_value_read_json(m, ret);
                 if (r < 0)
                         return r;
@@ -497,9 +493,8 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
                 _cleanup_(json_object_putp) json_object *v = json_object_new_array();
                 if (!v)
                         return ctl_oom();
-                r = sd_bus_message_enter_container(m, 'r', contents);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_enter_container(m, 'r', contents)) < 0)
+                        return r;
                 if ((r = ctl_value_read_json_items(m, false, v)) < 0 || (r = ctl_exit_container(m)) < 0)
                         return r;
                 *ret = TAKE_PTR(v);
@@ -513,9 +508,8 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
 int ctl_value_read_dict(sd_bus_message *m, json_object *obj) {
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', "{sv}")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 json_object *v = NULL;
                 const char *name;
