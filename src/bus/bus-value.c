@@ -11,6 +11,7 @@
 #include "bus/bus-util.h"
 #include "smsprov/macro.h"
 #include "smsprov/schedule.h"
+#include "util/bus-basic.h"
 
 #define ST(t) SMS_SCHEDULE_TYPE_BIT(t)
 
@@ -251,57 +252,49 @@ static int read_value(sd_bus_message *m, CimType type, CimValue *ret, SmsError *
                         return r;
                 return cim_value_set_string(ret, s);
         }
-        case CIM_BOOLEAN: {
-                int b;
-                r = sd_bus_message_read_basic(m, 'b', &b);
+        case CIM_BOOLEAN:
+        case CIM_UINT8:
+        case CIM_UINT32:
+        case CIM_SINT32:
+        case CIM_UINT64:
+        case CIM_DATETIME:
+        case CIM_SINT64: {
+                char sig = cim_type_to_signature(type)[0];
+                BusBasic v;
+                r = sd_bus_message_read_basic(m, sig, &v);
                 if (r < 0)
                         return r;
-                *ret = cim_value_bool(b);
+                if (type == CIM_BOOLEAN)
+                        *ret = cim_value_bool(v.b);
+                else if (sig == 't')
+                        *ret = cim_value_uint(type, v.t);
+                else if (cim_type_is_signed(type))
+                        *ret = (CimValue) { .type = type, .i = bus_basic_int64(sig, &v) };
+                else
+                        *ret = cim_value_uint(type, (uint64_t) bus_basic_int64(sig, &v));
                 return 0;
         }
-        case CIM_UINT8: {
-                uint8_t u;
-                r = sd_bus_message_read_basic(m, 'y', &u);
-                *ret = cim_value_uint(type, u);
-                return r;
-        }
-        case CIM_UINT32: {
-                uint32_t u;
-                r = sd_bus_message_read_basic(m, 'u', &u);
-                *ret = cim_value_uint(type, u);
-                return r;
-        }
-        case CIM_SINT32: {
-                int32_t i;
-                r = sd_bus_message_read_basic(m, 'i', &i);
-                *ret = (CimValue) { .type = type, .i = i };
-                return r;
-        }
-        case CIM_UINT64:
-        case CIM_DATETIME: {
-                uint64_t u;
-                r = sd_bus_message_read_basic(m, 't', &u);
-                *ret = cim_value_uint(type, u);
-                return r;
-        }
-        case CIM_SINT64: {
-                int64_t i;
-                r = sd_bus_message_read_basic(m, 'x', &i);
-                *ret = (CimValue) { .type = type, .i = i };
-                return r;
-        }
-        case CIM_UINT8_ARRAY: {
+        case CIM_UINT8_ARRAY:
+        case CIM_UINT32_ARRAY: {
+                /* Copied whole, into a buffer of its own even when empty. */
                 const void *p;
+                void *data;
                 size_t n;
-                r = sd_bus_message_read_array(m, 'y', &p, &n);
+                r = sd_bus_message_read_array(m, cim_type_to_signature(type)[1], &p, &n);
                 if (r < 0)
                         return r;
-                ret->bytes.data = malloc(n ? n : 1);
-                if (!ret->bytes.data)
+                data = malloc(n ? n : 1);
+                if (!data)
                         return -ENOMEM;
                 if (n)
-                        memcpy(ret->bytes.data, p, n);
-                ret->bytes.n = n;
+                        memcpy(data, p, n);
+                if (type == CIM_UINT8_ARRAY) {
+                        ret->bytes.data = data;
+                        ret->bytes.n = n;
+                } else {
+                        ret->u32s.data = data;
+                        ret->u32s.n = n / sizeof(uint32_t);
+                }
                 ret->null = false;
                 return 0;
         }
@@ -313,21 +306,6 @@ static int read_value(sd_bus_message *m, CimType type, CimValue *ret, SmsError *
                 if (!l && !(l = calloc(1, sizeof(char *))))
                         return -ENOMEM;
                 ret->strv = l;
-                ret->null = false;
-                return 0;
-        }
-        case CIM_UINT32_ARRAY: {
-                const void *p;
-                size_t n;
-                r = sd_bus_message_read_array(m, 'u', &p, &n);
-                if (r < 0)
-                        return r;
-                ret->u32s.data = malloc(n ? n : 1);
-                if (!ret->u32s.data)
-                        return -ENOMEM;
-                if (n)
-                        memcpy(ret->u32s.data, p, n);
-                ret->u32s.n = n / sizeof(uint32_t);
                 ret->null = false;
                 return 0;
         }

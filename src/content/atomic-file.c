@@ -13,6 +13,7 @@
 
 #include "content/content-internal.h"
 #include "smsprov/path.h"
+#include "util/io-util.h"
 
 static const char tmp_alphabet[] = "0123456789abcdefghijklmnopqrstuv";
 
@@ -77,22 +78,6 @@ int content_tmpdir_create(int dirfd, const char *infix, char ret_name[static CON
         return -EEXIST;
 }
 
-static int write_all_fd(int fd, const void *data, size_t size) {
-        const char *p = data;
-
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                p += n, size -= (size_t) n;
-        }
-        return 0;
-}
-
 int content_write_file_atomic(int dirfd, const char *name, const void *data, size_t size) {
         char tmp[CONTENT_TMP_NAME_MAX], infix[NAME_MAX + 1];
         _cleanup_close_ int fd = -1;
@@ -104,7 +89,7 @@ int content_write_file_atomic(int dirfd, const char *name, const void *data, siz
         fd = content_tmpfile_create(dirfd, infix, 0644, tmp);
         if (fd < 0)
                 return fd;
-        r = write_all_fd(fd, data, size);
+        r = write_full(fd, data, size, -1);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)

@@ -266,6 +266,8 @@ int content_gc_lib(const ContentLib *lib, const char *package_id, uint32_t keep_
 
 /* Opens a DP's ContentRoot: InvalidParameter when it is missing or not a directory. */
 int content_dp_open_root(const char *dp_root, int *ret_fd, SmsError *e);
+/* What every call on one package of a DP does first: checks the package ID, then opens the root. */
+int content_dp_open_for_package(const char *dp_root, const char *package_id, int *ret_fd, SmsError *e);
 
 /* Hard links where allowed, copies otherwise, for one call (a DP's FileLib or its DataLib). */
 typedef struct ContentPlacer {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "content/content-internal.h"
+#include "util/io-util.h"
 
 typedef struct Ticker {
         ContentCopyTick tick;
@@ -25,23 +26,6 @@ static bool ticker_add(Ticker *t, uint64_t bytes, bool flush) {
         uint64_t n = t->pending;
         t->pending = 0;
         return t->tick(t->userdata, n);
-}
-
-static int write_all(int fd, const void *data, size_t size, off_t offset) {
-        const char *p = data;
-
-        while (size > 0) {
-                ssize_t n = pwrite(fd, p, size, offset);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n, size -= (size_t) n, offset += n;
-        }
-        return 0;
 }
 
 static ssize_t read_some(int fd, void *buffer, size_t size, off_t offset) {
@@ -107,7 +91,7 @@ static int64_t copy_read_write(int in, int out, off_t offset, void *buffer, Cont
                         if (r < 0)
                                 return r;
                 }
-                r = write_all(out, buffer, (size_t) n, offset);
+                r = write_full(out, buffer, (size_t) n, offset);
                 if (r < 0)
                         return r;
                 offset += n;

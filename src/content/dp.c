@@ -148,6 +148,13 @@ int content_dp_open_root(const char *dp_root, int *ret_fd, SmsError *e) {
         return 0;
 }
 
+int content_dp_open_for_package(const char *dp_root, const char *package_id, int *ret_fd, SmsError *e) {
+        int r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
+        return content_dp_open_root(dp_root, ret_fd, e);
+}
+
 /* Opens <dp_root>/SCCMContentLib; -ENOENT (without error) when absent and !create. */
 static int open_dp_lib(int dp_fd, const char *dp_root, bool create, ContentLib *ret, SmsError *e) {
         int fd, r;
@@ -656,10 +663,7 @@ int content_dp_current_version(const char *dp_root, const char *package_id, uint
         uint32_t v;
         int r;
 
-        r = content_check_package_id(package_id, e);
-        if (r < 0)
-                return r;
-        r = content_dp_open_root(dp_root, &dp_fd, e);
+        r = content_dp_open_for_package(dp_root, package_id, &dp_fd, e);
         if (r < 0)
                 return r;
         if (asprintf(&path, "SCCMContentLib/PkgLib/%s", package_id) < 0)
@@ -686,10 +690,7 @@ int content_dp_remove(const char *dp_root, const char *package_id, ContentProgre
         _cleanup_close_ int dp_fd = -1, pkg_fd = -1, datalib_fd = -1;
         int r;
 
-        r = content_check_package_id(package_id, e);
-        if (r < 0)
-                return r;
-        r = content_dp_open_root(dp_root, &dp_fd, e);
+        r = content_dp_open_for_package(dp_root, package_id, &dp_fd, e);
         if (r < 0)
                 return r;
         if (progress && !progress(userdata, 0, 1, "Removing the package"))

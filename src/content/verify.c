@@ -120,10 +120,7 @@ int content_dp_verify(const char *dp_root, const char *package_id, ContentProgre
         uint32_t version = 0;
         int r;
 
-        r = content_check_package_id(package_id, e);
-        if (r < 0)
-                return r;
-        r = content_dp_open_root(dp_root, &dp_fd, e);
+        r = content_dp_open_for_package(dp_root, package_id, &dp_fd, e);
         if (r < 0)
                 return r;
         lib_fd = openat(dp_fd, "SCCMContentLib", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

@@ -3,10 +3,12 @@
 /* The connection, errors and exit statuses, and the call shapes every command uses. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/ctl-bus.h"
@@ -69,6 +71,51 @@ int ctl_bus_error(const sd_bus_error *error, int r) {
         if (r == -ENOMEM)
                 return ctl_oom();
         return ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "%s", strerror(r < 0 ? -r : EIO));
+}
+
+int ctl_enter_container(sd_bus_message *m, char type, const char *contents) {
+        int r = sd_bus_message_enter_container(m, type, contents);
+        return r < 0 ? ctl_bus_error(NULL, r) : r;
+}
+
+int ctl_exit_container(sd_bus_message *m) {
+        int r = sd_bus_message_exit_container(m);
+        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+}
+
+int ctl_end_container(sd_bus_message *m, int r) {
+        return r < 0 ? ctl_bus_error(NULL, r) : ctl_exit_container(m);
+}
+
+int ctl_event_new(Ctl *c, sd_event_signal_handler_t on_signal, sd_event_time_handler_t on_timer, uint64_t usec,
+                  void *userdata, sigset_t *ret_old_mask, sd_event **ret) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        sigset_t mask, old;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_BLOCK, &mask, &old);
+        r = sd_event_new(&event);
+        if (r >= 0)
+                r = sd_bus_attach_event(c->bus, event, 0);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGINT, on_signal, userdata);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, userdata);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, usec, 0, on_timer, userdata);
+        if (r < 0) {
+                sd_bus_detach_event(c->bus);
+                event = sd_event_unref(event);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                return ctl_bus_error(NULL, r);
+        }
+        if (ret_old_mask)
+                *ret_old_mask = old;
+        *ret = TAKE_PTR(event);
+        return 0;
 }
 
 void ctl_info(const Ctl *c, const char *fmt, ...) {
@@ -141,23 +188,50 @@ int ctl_send(Ctl *c, sd_bus_message *m, sd_bus_message **ret_reply) {
         return 0;
 }
 
-int ctl_call(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
-             const char *types, ...) {
+static int ctl_callv(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
+                     const char *types, va_list ap) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
         int r;
 
         r = ctl_message_new(c, &m, path, interface, member);
         if (r < 0)
                 return r;
         if (types) {
-                va_start(ap, types);
                 r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
                 if (r < 0)
                         return ctl_bus_error(NULL, r);
         }
         return ctl_send(c, m, ret_reply);
+}
+
+int ctl_call(Ctl *c, const char *path, const char *interface, const char *member, sd_bus_message **ret_reply,
+             const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_callv(c, path, interface, member, ret_reply, types, ap);
+        va_end(ap);
+        return r;
+}
+
+int ctl_call_string(Ctl *c, const char *path, const char *interface, const char *member, char reply_type,
+                    char **ret, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *s;
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ctl_callv(c, path, interface, member, &reply, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_basic(reply, reply_type, &s);
+        if (r < 0)
+                return ctl_bus_error(NULL, r);
+        *ret = strdup(s);
+        return *ret ? 0 : ctl_oom();
 }
 
 int ctl_get_property(Ctl *c, const char *path, const char *interface, const char *property,
@@ -168,9 +242,8 @@ int ctl_get_property(Ctl *c, const char *path, const char *interface, const char
         r = ctl_call(c, path, "org.freedesktop.DBus.Properties", "Get", &reply, "ss", interface, property);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'v', NULL);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'v', NULL)) < 0)
+                return r;
         *ret_reply = TAKE_PTR(reply);
         return 0;
 }

@@ -136,11 +136,17 @@ static int print_fields(const Ctl *c, json_object *o, const CtlClass *k) {
         return fflush(stdout) == 0 ? 0 : ctl_errorf(CTL_EXIT_FAILED, CTL_ERROR_FAILED, "cannot write: %m");
 }
 
-/* PROP=VALUE… as an a{sv}, each value typed by the schema. A name the schema does not know goes as
- * a string: the daemon answers InvalidProperty, which is its call to make. */
-static int append_assignments(sd_bus_message *m, const CtlClass *k, char *const *assignments) {
+/* A call of `member` whose argument is PROP=VALUE… as an a{sv} (Put, Create), each value typed by
+ * the schema. A name the schema does not know goes as a string: the daemon answers
+ * InvalidProperty, which is its call to make. */
+static int assignments_call_new(Ctl *c, const CtlClass *k, const char *path, const char *iface, const char *member,
+                                char *const *assignments, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
+        r = ctl_message_new(c, &m, path, iface, member);
+        if (r < 0)
+                return r;
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r < 0)
                 return ctl_bus_error(NULL, r);
@@ -176,7 +182,10 @@ static int append_assignments(sd_bus_message *m, const CtlClass *k, char *const 
                         return ctl_bus_error(NULL, r);
         }
         r = sd_bus_message_close_container(m);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        if (r < 0)
+                return ctl_bus_error(NULL, r);
+        *ret = TAKE_PTR(m);
+        return 0;
 }
 
 /* --- queries ----------------------------------------------------------------------------------- */
@@ -186,9 +195,8 @@ static int read_rows(sd_bus_message *reply, json_object *rows) {
         const char *path;
         int r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "(oa{sv})");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'a', "(oa{sv})")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(reply, 'r', "oa{sv}")) > 0) {
                 json_object *row = json_object_new_object();
 
@@ -204,14 +212,10 @@ static int read_rows(sd_bus_message *reply, json_object *rows) {
                         r = add_identity(row, path);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(reply)) < 0)
+                        return r;
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(reply);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_end_container(reply, r);
 }
 
 int ctl_query_pages(Ctl *c, const char *wql, CtlPageFunc f, void *userdata) {
@@ -752,10 +756,7 @@ int ctl_put(Ctl *c, const char *class_name, const char *key, char *const *assign
         iface = ctl_class_interface(ctl_class_top(k));
         if (!iface)
                 return ctl_oom();
-        r = ctl_message_new(c, &m, path, iface, "Put");
-        if (r < 0)
-                return r;
-        r = append_assignments(m, k, assignments);
+        r = assignments_call_new(c, k, path, iface, "Put", assignments, &m);
         if (r < 0)
                 return r;
         r = ctl_send(c, m, NULL);
@@ -796,6 +797,18 @@ int verb_set(Ctl *c, int argc, char **argv) {
         return ctl_put(c, argv[1], argv[2], argv + 3);
 }
 
+/* The end of a call that may start a job: the job followed (job_handle(), which adds it to the
+ * call's JSON document *out), then with --json the document printed. The first failure. */
+static int job_handle_print(Ctl *c, JobWatch *w, const char *job, json_object **out) {
+        int r = job_handle(c, w, job, c->json ? *out : NULL);
+        if (c->json) {
+                int q = ctl_json_print(c, TAKE_PTR(*out));
+                if (r >= 0)
+                        r = q;
+        }
+        return r;
+}
+
 int ctl_create(Ctl *c, const char *class_name, char *const *assignments) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(json_object_putp) json_object *out = NULL;
@@ -811,10 +824,7 @@ int ctl_create(Ctl *c, const char *class_name, char *const *assignments) {
         object = ctl_class_object(k->name);
         if (!object)
                 return ctl_oom();
-        r = ctl_message_new(c, &m, object, SMSPROV_CLASS_IFACE, "Create");
-        if (r < 0)
-                return r;
-        r = append_assignments(m, k, assignments);
+        r = assignments_call_new(c, k, object, SMSPROV_CLASS_IFACE, "Create", assignments, &m);
         if (r < 0)
                 return r;
         if (c->wait && (r = job_watch_new(c, &w)) < 0)
@@ -846,13 +856,7 @@ int ctl_create(Ctl *c, const char *class_name, char *const *assignments) {
                 printf("%s\n", key ? key : instance);
                 fflush(stdout);
         }
-        r = job_handle(c, w, job, out);
-        if (c->json) {
-                int q = ctl_json_print(c, TAKE_PTR(out));
-                if (r >= 0)
-                        r = q;
-        }
-        return r;
+        return job_handle_print(c, w, job, &out);
 }
 
 int verb_create(Ctl *c, int argc, char **argv) {
@@ -1110,13 +1114,7 @@ int ctl_invoke(Ctl *c, const char *class_name, const char *key, const char *meth
         /* job points into `out`, which job_handle() changes: a copy. */
         if (job && !(job_path = strdup(job)))
                 return ctl_oom();
-        r = job_handle(c, w, job_path, c->json ? out : NULL);
-        if (c->json) {
-                int q = ctl_json_print(c, TAKE_PTR(out));
-                if (r >= 0)
-                        r = q;
-        }
-        return r;
+        return job_handle_print(c, w, job_path, &out);
 }
 
 int verb_call(Ctl *c, int argc, char **argv) {

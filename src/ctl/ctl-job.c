@@ -361,30 +361,17 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int follow_loop(Follow *f) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        sigset_t mask, old;
+        sigset_t old;
         int r;
 
-        r = sd_event_new(&event);
+        r = ctl_event_new(f->ctl, on_interrupt, on_tick, TICK_USEC, f, &old, &event);
         if (r < 0)
-                return ctl_bus_error(NULL, r);
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigprocmask(SIG_BLOCK, &mask, &old);
-        r = sd_bus_attach_event(f->ctl->bus, event, 0);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGINT, on_interrupt, f);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGTERM, on_interrupt, f);
-        if (r >= 0)
-                r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, TICK_USEC, 0, on_tick, f);
-        if (r >= 0) {
-                follow_show(f);
-                follow_check_done(f);
-                /* Not sd_event_loop(): leaving it closes the attached bus, which goes on being used. */
-                while (r >= 0 && !f->stop)
-                        r = sd_event_run(event, UINT64_MAX);
-        }
+                return r;
+        follow_show(f);
+        follow_check_done(f);
+        /* Not sd_event_loop(): leaving it closes the attached bus, which goes on being used. */
+        while (r >= 0 && !f->stop)
+                r = sd_event_run(event, UINT64_MAX);
         sd_bus_detach_event(f->ctl->bus);
         /* Drop the signal sources (they own the signalfd) before the signals are unblocked. */
         event = sd_event_unref(event);
@@ -512,9 +499,8 @@ static int list_jobs(Ctl *c, json_object **ret) {
         r = ctl_call(c, SMSPROV_ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &reply, NULL);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'a', "{oa{sa{sv}}}")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
                 r = sd_bus_message_read(reply, "o", &path);
                 if (r >= 0)
@@ -539,17 +525,12 @@ static int list_jobs(Ctl *c, json_object **ret) {
                                         return r;
                         } else if ((r = sd_bus_message_skip(reply, "a{sv}")) < 0)
                                 return ctl_bus_error(NULL, r);
-                        r = sd_bus_message_exit_container(reply);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(reply)) < 0)
+                                return r;
                 }
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
-                r = sd_bus_message_exit_container(reply);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                /* The array, and the dictionary entry around it. */
+                if ((r = ctl_end_container(reply, r)) < 0 || (r = ctl_exit_container(reply)) < 0)
+                        return r;
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
@@ -711,6 +692,15 @@ static int wait_context(Ctl *c, const char *context) {
         }
 }
 
+/* A job someone else started, followed to its end; with --json its properties are printed, unless
+ * following was interrupted (the job goes on). */
+static int job_follow_print(Ctl *c, JobWatch *w, const char *path, JobOutcome *o) {
+        int r = job_follow(c, w, path, false, o);
+        if (r < 0 || !c->json || o->detached)
+                return r;
+        return ctl_json_print(c, json_object_get(o->props));
+}
+
 int verb_wait(Ctl *c, int argc, char **argv) {
         _cleanup_(job_outcome_done) JobOutcome o = {};
         _cleanup_free_ char *path = NULL;
@@ -725,14 +715,9 @@ int verb_wait(Ctl *c, int argc, char **argv) {
                         return job_not_found(argv[1]);
                 return wait_context(c, argv[1]);
         }
-        r = job_follow(c, NULL, path, false, &o);
+        r = job_follow_print(c, NULL, path, &o);
         if (r < 0)
                 return r;
-        if (c->json && !o.detached) {
-                r = ctl_json_print(c, json_object_get(o.props));
-                if (r < 0)
-                        return r;
-        }
         return job_outcome_report(c, &o);
 }
 
@@ -763,14 +748,9 @@ int verb_cancel(Ctl *c, int argc, char **argv) {
                 }
                 return doc ? ctl_json_print(c, doc) : 0;
         }
-        r = job_follow(c, w, path, false, &o);
+        r = job_follow_print(c, w, path, &o);
         if (r < 0)
                 return r;
-        if (c->json && !o.detached) {
-                r = ctl_json_print(c, json_object_get(o.props));
-                if (r < 0)
-                        return r;
-        }
         if (o.state == JOB_STATE_CANCELED) {
                 ctl_info(c, "Job %s (%s) canceled.", job_name(path), prop_str(o.props, "Operation"));
                 return 0;

@@ -80,17 +80,8 @@ static int print_signal_json(Monitor *mon, sd_bus_message *m) {
 
         if (!o || !args)
                 return ctl_oom();
-        while ((r = sd_bus_message_at_end(m, true)) == 0) {
-                json_object *v = NULL;
-                r = ctl_value_read_json(m, &v);
-                if (r < 0)
-                        return r;
-                if (json_object_array_add(args, v) < 0) {
-                        json_object_put(v);
-                        return ctl_oom();
-                }
-        }
-        if ((r = json_add(o, "Time", json_object_new_uint64(now_realtime()))) < 0 ||
+        if ((r = ctl_value_read_json_items(m, true, args)) < 0 ||
+            (r = json_add(o, "Time", json_object_new_uint64(now_realtime()))) < 0 ||
             (r = json_add(o, "Event", json_object_new_string(sd_bus_message_get_member(m)))) < 0 ||
             (r = json_add(o, "Path", json_object_new_string(sd_bus_message_get_path(m)))) < 0 ||
             (r = json_add(o, "Interface", json_object_new_string(sd_bus_message_get_interface(m)))) < 0 ||
@@ -276,7 +267,6 @@ int verb_monitor(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         Monitor mon = { .ctl = c, .since_usec = now_realtime() };
-        sigset_t mask;
         int r;
 
         r = sd_bus_add_match(c->bus, &slot, "type='signal',sender='" SMSPROV_SERVICE "'", on_signal, &mon);
@@ -287,21 +277,9 @@ int verb_monitor(Ctl *c, int argc, char **argv) {
         if (r < 0)
                 return r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        r = sd_event_new(&event);
-        if (r >= 0)
-                r = sd_bus_attach_event(c->bus, event, 0);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGINT, on_stop, &mon);
-        if (r >= 0)
-                r = sd_event_add_signal(event, NULL, SIGTERM, on_stop, &mon);
-        if (r >= 0)
-                r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, STATUS_POLL_USEC, 0, on_status_timer, &mon);
+        r = ctl_event_new(c, on_stop, on_status_timer, STATUS_POLL_USEC, &mon, NULL, &event);
         if (r < 0)
-                return ctl_bus_error(NULL, r);
+                return r;
         ctl_info(c, "Monitoring " SMSPROV_SERVICE "; Ctrl-C to stop.");
         while (r >= 0 && !mon.stop)
                 r = sd_event_run(event, UINT64_MAX);

@@ -10,6 +10,7 @@
 
 #include "ctl/ctl-bus.h"
 #include "ctl/ctl-schema.h"
+#include "ctl/ctl-value.h"
 
 #define MAX_HIERARCHY 16
 #define ARROW "\xe2\x86\x92" /* → between the in and out signatures of MethodSchema */
@@ -62,9 +63,8 @@ static int read_property_schema(sd_bus_message *m, CtlClass *k) {
         const char *name, *type;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "(ssas)");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', "(ssas)")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(m, 'r', "ssas")) > 0) {
                 CtlProperty *p;
 
@@ -90,23 +90,18 @@ static int read_property_schema(sd_bus_message *m, CtlClass *k) {
                         for (size_t i = 0; i < ELEMENTSOF(qualifier_flags); i++)
                                 if (streq(*q, qualifier_flags[i].name))
                                         p->flags |= qualifier_flags[i].flag;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(m)) < 0)
+                        return r;
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_end_container(m, r);
 }
 
 static int read_method_schema(sd_bus_message *m, CtlClass *k) {
         const char *name, *sig;
         int is_static, r;
 
-        r = sd_bus_message_enter_container(m, 'a', "(sbs)");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', "(sbs)")) < 0)
+                return r;
         while ((r = sd_bus_message_read(m, "(sbs)", &name, &is_static, &sig)) > 0) {
                 const char *arrow = strstr(sig, ARROW);
                 CtlMethod *meth;
@@ -126,10 +121,7 @@ static int read_method_schema(sd_bus_message *m, CtlClass *k) {
                 if (!meth->name || !meth->in_signature || !meth->out_signature)
                         return ctl_oom();
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_end_container(m, r);
 }
 
 /* One class object, without its ancestors. */
@@ -150,9 +142,8 @@ static int class_load_one(Ctl *c, const char *class_name, CtlClass **ret) {
         r = ctl_get_all(c, path, SMSPROV_CLASS_IFACE, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(reply, 'a', "{sv}")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 const char *s;
                 int b;
@@ -175,24 +166,21 @@ static int class_load_one(Ctl *c, const char *class_name, CtlClass **ret) {
                                 return ctl_bus_error(NULL, r);
                         k->abstract = b;
                 } else if (streq(prop, "PropertySchema") || streq(prop, "MethodSchema")) {
-                        r = sd_bus_message_enter_container(reply, 'v', NULL);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_enter_container(reply, 'v', NULL)) < 0)
+                                return r;
                         r = streq(prop, "PropertySchema") ? read_property_schema(reply, k)
                                                           : read_method_schema(reply, k);
                         if (r < 0)
                                 return r;
-                        r = sd_bus_message_exit_container(reply);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(reply)) < 0)
+                                return r;
                 } else {
                         r = sd_bus_message_skip(reply, "v");
                         if (r < 0)
                                 return ctl_bus_error(NULL, r);
                 }
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(reply)) < 0)
+                        return r;
         }
         if (r < 0)
                 return ctl_bus_error(NULL, r);
@@ -327,22 +315,6 @@ int ctl_site_classes(Ctl *c, char ***ret) {
         return read_strv(reply, ret);
 }
 
-/* A WMI string literal: double quotes, with " and \ escaped. */
-static char *wmi_quote(const char *s) {
-        char *q = malloc(2 * strlen(s) + 3), *w = q;
-        if (!q)
-                return NULL;
-        *w++ = '"';
-        for (; *s; s++) {
-                if (*s == '"' || *s == '\\')
-                        *w++ = '\\';
-                *w++ = *s;
-        }
-        *w++ = '"';
-        *w = 0;
-        return q;
-}
-
 /* PackageID="LAB00001",Index=2: it starts with a property name and '='. A bare key value such as a
  * NAL path may hold '=' too, but never starts that way. */
 static bool is_key_list(const char *key) {
@@ -356,19 +328,16 @@ static bool is_key_list(const char *key) {
 }
 
 int ctl_resolve_instance(Ctl *c, const CtlClass *k, const char *key, char **ret_path) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *wmi = NULL, *quoted = NULL;
         const CtlProperty *key_property = NULL;
-        const char *path;
-        int r;
 
         if (!*key)
                 return ctl_usage("an empty key names no %s", k->name);
         if (key[0] == '/') {
                 if (!sd_bus_object_path_is_valid(key))
                         return ctl_usage("'%s' is not an object path", key);
-                path = key;
-                goto done;
+                *ret_path = strdup(key);
+                return *ret_path ? 0 : ctl_oom();
         }
         if (is_key_list(key)) {
                 if (asprintf(&wmi, "%s.%s", k->name, key) < 0)
@@ -396,17 +365,9 @@ int ctl_resolve_instance(Ctl *c, const CtlClass *k, const char *key, char **ret_
                         }
                 if (!key_property)
                         return ctl_usage("%s has no key property", k->name);
-                quoted = wmi_quote(key);
+                quoted = ctl_quote(key, '"'); /* a WMI string literal */
                 if (!quoted || asprintf(&wmi, "%s.%s=%s", k->name, key_property->name, quoted) < 0)
                         return ctl_oom();
         }
-        r = ctl_call(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "GetObject", &reply, "s", wmi);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-done:
-        *ret_path = strdup(path);
-        return *ret_path ? 0 : ctl_oom();
+        return ctl_call_string(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "GetObject", 'o', ret_path, "s", wmi);
 }

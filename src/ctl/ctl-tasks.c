@@ -20,15 +20,15 @@
 #include "ctl/ctl-value.h"
 #include "smsprov/imaging.h"
 
-typedef struct PackageKind {
+struct PackageKind {
         const char *class_name;
         const char *source_property; /* where import puts the PATH */
         bool direct_source;          /* PkgSourceFlag 2: the source is used where it is */
-} PackageKind;
+};
 
-static const PackageKind boot_image = { "SMS_BootImagePackage", "ImagePath", false };
-static const PackageKind os_image = { "SMS_ImagePackage", "PkgSourcePath", true };
-static const PackageKind os_install = { "SMS_OperatingSystemInstallPackage", "PkgSourcePath", true };
+const PackageKind ctl_boot_image = { "SMS_BootImagePackage", "ImagePath", false };
+const PackageKind ctl_os_image = { "SMS_ImagePackage", "PkgSourcePath", true };
+const PackageKind ctl_os_install = { "SMS_OperatingSystemInstallPackage", "PkgSourcePath", true };
 
 #define PACKAGE_CLASS "SMS_PackageBaseclass"
 #define DP_CLASS "SMS_DistributionPointInfo"
@@ -155,40 +155,33 @@ static int package_properties(Ctl *c, const PackageKind *kind, const char *what)
         int r;
 
         if (strchr(what, '/') || strstr(what, ".wim") || strstr(what, ".WIM")) {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 _cleanup_free_ char *path = ctl_absolute_path(what), *object = ctl_class_object(kind->class_name),
                                     *iface = ctl_static_interface(kind->class_name);
-                const char *s;
 
                 if (!path || !object || !iface)
                         return ctl_oom();
-                r = ctl_call(c, object, iface, "GetImageProperties", &reply, "s", path);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_read(reply, "s", &s);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
-                xml = strdup(s);
-                if (!xml)
-                        return ctl_oom();
-        } else {
+                r = ctl_call_string(c, object, iface, "GetImageProperties", 's', &xml, "s", path);
+        } else
                 r = ctl_get_text(c, kind->class_name, what, "ImageProperty", &xml);
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         return image_properties_print(c, xml);
 }
 
-int verb_boot_image_import(Ctl *c, int argc, char **argv) {
-        return package_import(c, &boot_image, argc, argv);
+int verb_package_import(Ctl *c, int argc, char **argv) {
+        return package_import(c, c->package, argc, argv);
+}
+
+int verb_package_reload(Ctl *c, int argc, char **argv) {
+        return package_call(c, c->package, argv[1], "ReloadImageProperties");
+}
+
+int verb_package_properties(Ctl *c, int argc, char **argv) {
+        return package_properties(c, c->package, argv[1]);
 }
 
 int verb_boot_image_update(Ctl *c, int argc, char **argv) {
-        return package_call(c, &boot_image, argv[1], "UpdateImage");
-}
-
-int verb_boot_image_reload(Ctl *c, int argc, char **argv) {
-        return package_call(c, &boot_image, argv[1], "ReloadImageProperties");
+        return package_call(c, &ctl_boot_image, argv[1], "UpdateImage");
 }
 
 int verb_boot_image_export_default(Ctl *c, int argc, char **argv) {
@@ -197,7 +190,7 @@ int verb_boot_image_export_default(Ctl *c, int argc, char **argv) {
 
         if (!path)
                 return ctl_oom();
-        return ctl_invoke(c, boot_image.class_name, NULL, "ExportDefaultBootImage", args);
+        return ctl_invoke(c, ctl_boot_image.class_name, NULL, "ExportDefaultBootImage", args);
 }
 
 /* ReferencedDrivers edited as JSON, written back with one Put, then (unless --no-update) the
@@ -216,91 +209,104 @@ static int drivers_put(Ctl *c, const char *package, json_object *drivers) {
                 return r;
         /* One JSON document: the rebuild's when there is one. */
         c->json = json && !c->update;
-        r = ctl_put(c, boot_image.class_name, package, props.l);
+        r = ctl_put(c, ctl_boot_image.class_name, package, props.l);
         c->json = json;
         if (r < 0 || !c->update)
                 return r;
-        return package_call(c, &boot_image, package, "UpdateImage");
+        return package_call(c, &ctl_boot_image, package, "UpdateImage");
+}
+
+/* Takes the driver `id` out of the ReferencedDrivers array: whether it was there. */
+static bool drivers_remove(json_object *drivers, uint64_t id) {
+        bool found = false;
+
+        for (size_t j = json_object_array_length(drivers); j > 0; j--) {
+                json_object *old = json_object_array_get_idx(drivers, j - 1), *old_id;
+                if (json_object_object_get_ex(old, "ID", &old_id) && json_object_get_uint64(old_id) == id) {
+                        json_object_array_del_idx(drivers, j - 1, 1);
+                        found = true;
+                }
+        }
+        return found;
+}
+
+/* One argument's change to the ReferencedDrivers array of the boot image `package`. */
+typedef int (*DriversEdit)(Ctl *c, json_object *drivers, const char *package, const char *arg);
+
+/* ReferencedDrivers of boot image argv[1], changed by `edit` for each further argument in turn,
+ * then written back. */
+static int drivers_edit(Ctl *c, int argc, char **argv, DriversEdit edit) {
+        _cleanup_(json_object_putp) json_object *drivers = NULL;
+        int r;
+
+        r = ctl_get_json(c, ctl_boot_image.class_name, argv[1], "ReferencedDrivers", &drivers);
+        for (int i = 2; r >= 0 && i < argc; i++)
+                r = edit(c, drivers, argv[1], argv[i]);
+        if (r < 0)
+                return r;
+        return drivers_put(c, argv[1], drivers);
+}
+
+/* CI_ID or CI_ID:PATH. */
+static int driver_add(Ctl *c, json_object *drivers, const char *package, const char *arg) {
+        _cleanup_(json_object_putp) json_object *source = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *colon = strchr(arg, ':');
+        char *end = NULL;
+        json_object *d;
+        unsigned long id;
+        int r;
+
+        errno = 0;
+        id = strtoul(arg, &end, 10);
+        if (end == arg || end != (colon ? colon : arg + strlen(arg)) || errno || id > UINT32_MAX || arg[0] == '-' ||
+            (colon && !colon[1]))
+                return ctl_usage("'%s' is not a CI_ID of the driver catalog (or CI_ID:PATH)", arg);
+        if (colon)
+                path = ctl_absolute_path(colon + 1);
+        else {
+                /* The driver's own copy, as the SDK's sample takes ContentSourcePath. */
+                char key[16];
+                snprintf(key, sizeof key, "%lu", id);
+                r = ctl_get_json(c, "SMS_Driver", key, "ContentSourcePath", &source);
+                if (r < 0)
+                        return r;
+                path = strdup(json_object_get_string(source));
+        }
+        if (!path)
+                return ctl_oom();
+        /* A driver already referenced gets the new path. */
+        drivers_remove(drivers, id);
+        d = json_object_new_object();
+        if (!d || json_object_array_add(drivers, d) < 0) {
+                json_object_put(d);
+                return ctl_oom();
+        }
+        if ((r = json_add(d, "ID", json_object_new_int64((int64_t) id))) < 0 ||
+            (r = json_add(d, "SourcePath", json_object_new_string(path))) < 0)
+                return r;
+        return 0;
+}
+
+static int driver_remove(Ctl *c, json_object *drivers, const char *package, const char *arg) {
+        char *end = NULL;
+        unsigned long id;
+
+        errno = 0;
+        id = strtoul(arg, &end, 10);
+        if (errno || !end || *end || end == arg)
+                return ctl_usage("'%s' is not a driver ID", arg);
+        if (!drivers_remove(drivers, id))
+                return ctl_errorf(CTL_EXIT_NOT_FOUND, CTL_ERROR_NOT_FOUND, "%s references no driver %lu", package, id);
+        return 0;
 }
 
 int verb_boot_image_add_driver(Ctl *c, int argc, char **argv) {
-        _cleanup_(json_object_putp) json_object *drivers = NULL;
-        int r;
-
-        r = ctl_get_json(c, boot_image.class_name, argv[1], "ReferencedDrivers", &drivers);
-        if (r < 0)
-                return r;
-        for (int i = 2; i < argc; i++) {
-                _cleanup_(json_object_putp) json_object *source = NULL;
-                _cleanup_free_ char *path = NULL;
-                char *colon = strchr(argv[i], ':'), *end = NULL;
-                json_object *d;
-                unsigned long id;
-
-                errno = 0;
-                id = strtoul(argv[i], &end, 10);
-                if (end == argv[i] || end != (colon ? colon : argv[i] + strlen(argv[i])) || errno || id > UINT32_MAX ||
-                    argv[i][0] == '-' || (colon && !colon[1]))
-                        return ctl_usage("'%s' is not a CI_ID of the driver catalog (or CI_ID:PATH)", argv[i]);
-                if (colon)
-                        path = ctl_absolute_path(colon + 1);
-                else {
-                        /* The driver's own copy, as the SDK's sample takes ContentSourcePath. */
-                        char key[16];
-                        snprintf(key, sizeof key, "%lu", id);
-                        r = ctl_get_json(c, "SMS_Driver", key, "ContentSourcePath", &source);
-                        if (r < 0)
-                                return r;
-                        path = strdup(json_object_get_string(source));
-                }
-                if (!path)
-                        return ctl_oom();
-                /* A driver already referenced gets the new path. */
-                for (size_t j = json_object_array_length(drivers); j > 0; j--) {
-                        json_object *old = json_object_array_get_idx(drivers, j - 1), *old_id;
-                        if (json_object_object_get_ex(old, "ID", &old_id) && json_object_get_uint64(old_id) == id)
-                                json_object_array_del_idx(drivers, j - 1, 1);
-                }
-                d = json_object_new_object();
-                if (!d || json_object_array_add(drivers, d) < 0) {
-                        json_object_put(d);
-                        return ctl_oom();
-                }
-                if ((r = json_add(d, "ID", json_object_new_int64((int64_t) id))) < 0 ||
-                    (r = json_add(d, "SourcePath", json_object_new_string(path))) < 0)
-                        return r;
-        }
-        return drivers_put(c, argv[1], drivers);
+        return drivers_edit(c, argc, argv, driver_add);
 }
 
 int verb_boot_image_remove_driver(Ctl *c, int argc, char **argv) {
-        _cleanup_(json_object_putp) json_object *drivers = NULL;
-        int r;
-
-        r = ctl_get_json(c, boot_image.class_name, argv[1], "ReferencedDrivers", &drivers);
-        if (r < 0)
-                return r;
-        for (int i = 2; i < argc; i++) {
-                char *end = NULL;
-                bool found = false;
-                unsigned long id;
-
-                errno = 0;
-                id = strtoul(argv[i], &end, 10);
-                if (errno || !end || *end || end == argv[i])
-                        return ctl_usage("'%s' is not a driver ID", argv[i]);
-                for (size_t j = json_object_array_length(drivers); j > 0; j--) {
-                        json_object *old = json_object_array_get_idx(drivers, j - 1), *old_id;
-                        if (json_object_object_get_ex(old, "ID", &old_id) && json_object_get_uint64(old_id) == id) {
-                                json_object_array_del_idx(drivers, j - 1, 1);
-                                found = true;
-                        }
-                }
-                if (!found)
-                        return ctl_errorf(CTL_EXIT_NOT_FOUND, CTL_ERROR_NOT_FOUND, "%s references no driver %lu", argv[1],
-                                          id);
-        }
-        return drivers_put(c, argv[1], drivers);
+        return drivers_edit(c, argc, argv, driver_remove);
 }
 
 #define COMPONENT_CLASS "SMS_OSDeploymentKitWinPEOptionalComponent"
@@ -357,7 +363,7 @@ int verb_boot_image_set_components(Ctl *c, int argc, char **argv) {
                                 continue;
                         }
                         if (!catalog) {
-                                r = ctl_get_text(c, boot_image.class_name, argv[1], "Architecture", &arch);
+                                r = ctl_get_text(c, ctl_boot_image.class_name, argv[1], "Architecture", &arch);
                                 if (r >= 0)
                                         r = ctl_query_rows(c, "SELECT UniqueID, Name, Architecture FROM " COMPONENT_CLASS,
                                                            &catalog);
@@ -382,31 +388,7 @@ int verb_boot_image_set_components(Ctl *c, int argc, char **argv) {
                 strcat(list, ids.l[i]);
         }
         args[0] = list;
-        return ctl_invoke(c, boot_image.class_name, argv[1], "UpdateOptionalComponents", args);
-}
-
-int verb_boot_image_properties(Ctl *c, int argc, char **argv) {
-        return package_properties(c, &boot_image, argv[1]);
-}
-
-int verb_os_image_import(Ctl *c, int argc, char **argv) {
-        return package_import(c, &os_image, argc, argv);
-}
-
-int verb_os_image_reload(Ctl *c, int argc, char **argv) {
-        return package_call(c, &os_image, argv[1], "ReloadImageProperties");
-}
-
-int verb_os_image_properties(Ctl *c, int argc, char **argv) {
-        return package_properties(c, &os_image, argv[1]);
-}
-
-int verb_os_install_import(Ctl *c, int argc, char **argv) {
-        return package_import(c, &os_install, argc, argv);
-}
-
-int verb_os_install_reload(Ctl *c, int argc, char **argv) {
-        return package_call(c, &os_install, argv[1], "ReloadImageProperties");
+        return ctl_invoke(c, ctl_boot_image.class_name, argv[1], "UpdateOptionalComponents", args);
 }
 
 int verb_refresh(Ctl *c, int argc, char **argv) {
@@ -416,23 +398,15 @@ int verb_refresh(Ctl *c, int argc, char **argv) {
 
 /* Site.ScrubContentLibrary, followed like every job. */
 int verb_scrub(Ctl *c, int argc, char **argv) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(job_watch_freep) JobWatch *w = NULL;
         _cleanup_free_ char *job = NULL;
-        const char *path;
         int r;
 
         if (c->wait && (r = job_watch_new(c, &w)) < 0)
                 return r;
-        r = ctl_call(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "ScrubContentLibrary", &reply, "");
+        r = ctl_call_string(c, SMSPROV_ROOT, SMSPROV_SITE_IFACE, "ScrubContentLibrary", 'o', &job, "");
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "o", &path);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        job = strdup(path);
-        if (!job)
-                return ctl_oom();
         return job_handle(c, w, job, NULL);
 }
 

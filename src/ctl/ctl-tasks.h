@@ -6,21 +6,21 @@
 
 #include "ctl/ctl.h"
 
-int verb_boot_image_import(Ctl *c, int argc, char **argv);
+/* The package kinds of the command groups boot-image, os-image and os-install: the class, and
+ * where import puts the source. run() sets Ctl.package to the group's. */
+typedef struct PackageKind PackageKind;
+extern const PackageKind ctl_boot_image, ctl_os_image, ctl_os_install;
+
+/* import, reload and properties of the group's package kind (Ctl.package). */
+int verb_package_import(Ctl *c, int argc, char **argv);
+int verb_package_reload(Ctl *c, int argc, char **argv);
+int verb_package_properties(Ctl *c, int argc, char **argv);
+
 int verb_boot_image_update(Ctl *c, int argc, char **argv);
-int verb_boot_image_reload(Ctl *c, int argc, char **argv);
 int verb_boot_image_export_default(Ctl *c, int argc, char **argv);
 int verb_boot_image_add_driver(Ctl *c, int argc, char **argv);
 int verb_boot_image_remove_driver(Ctl *c, int argc, char **argv);
 int verb_boot_image_set_components(Ctl *c, int argc, char **argv);
-int verb_boot_image_properties(Ctl *c, int argc, char **argv);
-
-int verb_os_image_import(Ctl *c, int argc, char **argv);
-int verb_os_image_reload(Ctl *c, int argc, char **argv);
-int verb_os_image_properties(Ctl *c, int argc, char **argv);
-
-int verb_os_install_import(Ctl *c, int argc, char **argv);
-int verb_os_install_reload(Ctl *c, int argc, char **argv);
 
 int verb_dp_add(Ctl *c, int argc, char **argv);
 int verb_dp_list(Ctl *c, int argc, char **argv);

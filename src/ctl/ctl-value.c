@@ -14,6 +14,7 @@
 
 #include "ctl/ctl-bus.h"
 #include "ctl/ctl-value.h"
+#include "util/bus-basic.h"
 
 #define SMALL_BYTES 16 /* UInt8[] up to this many bytes are shown, longer ones counted */
 
@@ -196,17 +197,8 @@ static int append_basic(sd_bus_message *m, char type, CimType cim, const char *t
                 uint64_t max = type == 'y' ? UINT8_MAX : type == 'q' ? UINT16_MAX : type == 'u' ? UINT32_MAX : UINT64_MAX;
                 if ((cim == CIM_DATETIME ? parse_datetime(text, &u) : parse_unsigned(text, max, &u)) < 0)
                         return bad_value(what, sig, cim, text);
-                if (type == 'y') {
-                        uint8_t v = (uint8_t) u;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else if (type == 'q') {
-                        uint16_t v = (uint16_t) u;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else if (type == 'u') {
-                        uint32_t v = (uint32_t) u;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else
-                        r = sd_bus_message_append_basic(m, type, &u);
+                /* sd_bus_message_append() narrows y, q and u to their width. */
+                r = type == 't' ? sd_bus_message_append(m, sig, u) : sd_bus_message_append(m, sig, (uint32_t) u);
                 break;
         }
         case 'n':
@@ -216,14 +208,8 @@ static int append_basic(sd_bus_message *m, char type, CimType cim, const char *t
                 int64_t max = type == 'n' ? INT16_MAX : type == 'i' ? INT32_MAX : INT64_MAX;
                 if (parse_signed(text, min, max, &i) < 0)
                         return bad_value(what, sig, cim, text);
-                if (type == 'n') {
-                        int16_t v = (int16_t) i;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else if (type == 'i') {
-                        int32_t v = (int32_t) i;
-                        r = sd_bus_message_append_basic(m, type, &v);
-                } else
-                        r = sd_bus_message_append_basic(m, type, &i);
+                /* And n and i. */
+                r = type == 'x' ? sd_bus_message_append(m, sig, i) : sd_bus_message_append(m, sig, (int32_t) i);
                 break;
         }
         case 'd': {
@@ -351,36 +337,22 @@ char *ctl_absolute_path(const char *path) {
 /* --- D-Bus out --------------------------------------------------------------------------------- */
 
 static int read_basic_json(sd_bus_message *m, char type, json_object **ret) {
-        union {
-                uint8_t y;
-                int b;
-                int16_t n;
-                uint16_t q;
-                int32_t i;
-                uint32_t u;
-                int64_t x;
-                uint64_t t;
-                double d;
-                const char *s;
-        } v;
+        BusBasic v;
         int r;
 
         r = sd_bus_message_read_basic(m, type, &v);
         if (r < 0)
                 return ctl_bus_error(NULL, r);
-        switch (type) {
-        case 'y': *ret = json_object_new_int64(v.y); break;
-        case 'b': *ret = json_object_new_boolean(v.b); break;
-        case 'n': *ret = json_object_new_int64(v.n); break;
-        case 'q': *ret = json_object_new_int64(v.q); break;
-        case 'i': *ret = json_object_new_int64(v.i); break;
-        case 'u': *ret = json_object_new_int64(v.u); break;
-        case 'x': *ret = json_object_new_int64(v.x); break;
-        case 't': *ret = json_object_new_uint64(v.t); break;
-        case 'd': *ret = json_object_new_double(v.d); break;
-        case 'h': *ret = json_object_new_int64(v.i); break;
-        default: *ret = json_object_new_string(v.s); break;
-        }
+        if (strchr(BUS_BASIC_INT64_TYPES "h", type))
+                *ret = json_object_new_int64(bus_basic_int64(type, &v));
+        else if (type == 'b')
+                *ret = json_object_new_boolean(v.b);
+        else if (type == 't')
+                *ret = json_object_new_uint64(v.t);
+        else if (type == 'd')
+                *ret = json_object_new_double(v.d);
+        else
+                *ret = json_object_new_string(v.s);
         return *ret ? 0 : ctl_oom();
 }
 
@@ -408,9 +380,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                 return 0;
         }
 
-        r = sd_bus_message_enter_container(m, 'a', contents);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', contents)) < 0)
+                return r;
         v = dict ? json_object_new_object() : json_object_new_array();
         if (!v)
                 return ctl_oom();
@@ -424,17 +395,15 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
 
                         if (!entry_sig)
                                 return ctl_oom();
-                        r = sd_bus_message_enter_container(m, 'e', entry_sig);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_enter_container(m, 'e', entry_sig)) < 0)
+                                return r;
                         r = ctl_value_read_json(m, &key);
                         if (r >= 0)
                                 r = ctl_value_read_json(m, &item);
                         if (r < 0)
                                 return r;
-                        r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(m)) < 0)
+                                return r;
                         const char *k = json_object_is_type(key, json_type_string) ? json_object_get_string(key)
                                                                                    : json_object_to_json_string(key);
                         if (json_object_object_add(v, k, TAKE_PTR(item)) < 0)
@@ -449,9 +418,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                         item = json_object_new_object();
                         if (!item)
                                 return ctl_oom();
-                        r = sd_bus_message_enter_container(m, 'r', contents[1] == 'u' ? "us" : "sa{sv}");
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_enter_container(m, 'r', contents[1] == 'u' ? "us" : "sa{sv}")) < 0)
+                                return r;
                         if (drivers) {
                                 r = sd_bus_message_read(m, "us", &id, &s);
                                 if (r < 0)
@@ -469,9 +437,8 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                                 if (r < 0)
                                         return r;
                         }
-                        r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                return ctl_bus_error(NULL, r);
+                        if ((r = ctl_exit_container(m)) < 0)
+                                return r;
                 } else {
                         r = ctl_value_read_json(m, &item);
                         if (r < 0)
@@ -480,13 +447,26 @@ static int read_array_json(sd_bus_message *m, const char *contents, json_object 
                 if (json_object_array_add(v, TAKE_PTR(item)) < 0)
                         return ctl_oom();
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_end_container(m, r)) < 0)
+                return r;
         *ret = TAKE_PTR(v);
         return 0;
+}
+
+int ctl_value_read_json_items(sd_bus_message *m, bool complete, json_object *array) {
+        int r;
+
+        while ((r = sd_bus_message_at_end(m, complete)) == 0) {
+                json_object *item = NULL;
+                r = ctl_value_read_json(m, &item);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(array, item) < 0) {
+                        json_object_put(item);
+                        return ctl_oom();
+                }
+        }
+        return r < 0 ? ctl_bus_error(NULL, r) : 0;
 }
 
 int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
@@ -501,38 +481,22 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
                 return ctl_bus_error(NULL, -ENXIO);
         switch (type) {
         case 'v':
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_enter_container(m, 'v', contents)) < 0)
+                        return r;
                 r = ctl_value_read_json(m, ret);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_exit_container(m);
-                return r < 0 ? ctl_bus_error(NULL, r) : 0;
+                return ctl_exit_container(m);
         case 'a':
                 return read_array_json(m, contents, ret);
         case 'r': {
                 _cleanup_(json_object_putp) json_object *v = json_object_new_array();
                 if (!v)
                         return ctl_oom();
-                r = sd_bus_message_enter_container(m, 'r', contents);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
-                while ((r = sd_bus_message_at_end(m, false)) == 0) {
-                        json_object *item = NULL;
-                        r = ctl_value_read_json(m, &item);
-                        if (r < 0)
-                                return r;
-                        if (json_object_array_add(v, item) < 0) {
-                                json_object_put(item);
-                                return ctl_oom();
-                        }
-                }
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_enter_container(m, 'r', contents)) < 0)
+                        return r;
+                if ((r = ctl_value_read_json_items(m, false, v)) < 0 || (r = ctl_exit_container(m)) < 0)
+                        return r;
                 *ret = TAKE_PTR(v);
                 return 0;
         }
@@ -544,9 +508,8 @@ int ctl_value_read_json(sd_bus_message *m, json_object **ret) {
 int ctl_value_read_dict(sd_bus_message *m, json_object *obj) {
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
+        if ((r = ctl_enter_container(m, 'a', "{sv}")) < 0)
+                return r;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 json_object *v = NULL;
                 const char *name;
@@ -561,14 +524,10 @@ int ctl_value_read_dict(sd_bus_message *m, json_object *obj) {
                         json_object_put(v);
                         return ctl_oom();
                 }
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return ctl_bus_error(NULL, r);
+                if ((r = ctl_exit_container(m)) < 0)
+                        return r;
         }
-        if (r < 0)
-                return ctl_bus_error(NULL, r);
-        r = sd_bus_message_exit_container(m);
-        return r < 0 ? ctl_bus_error(NULL, r) : 0;
+        return ctl_end_container(m, r);
 }
 
 /* --- text out ---------------------------------------------------------------------------------- */
@@ -712,19 +671,23 @@ char *ctl_value_format(json_object *v, CimType cim, bool full) {
         }
 }
 
-char *ctl_wql_quote(const char *s) {
+char *ctl_quote(const char *s, char quote) {
         char *q = malloc(2 * strlen(s) + 3), *w = q;
         if (!q)
                 return NULL;
-        *w++ = '\'';
+        *w++ = quote;
         for (; *s; s++) {
-                if (*s == '\'' || *s == '\\')
+                if (*s == quote || *s == '\\')
                         *w++ = '\\';
                 *w++ = *s;
         }
-        *w++ = '\'';
+        *w++ = quote;
         *w = 0;
         return q;
+}
+
+char *ctl_wql_quote(const char *s) {
+        return ctl_quote(s, '\'');
 }
 
 void strlist_done(StrList *s) {

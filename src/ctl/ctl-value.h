@@ -31,6 +31,9 @@ bool ctl_value_signature_supported(const char *signature);
 /* Reads the next complete value (a variant is unwrapped) into JSON: numbers, strings, booleans,
  * arrays, dicts as objects; a(us) as [{"ID","SourcePath"}], a(sa{sv}) as [{"__CLASS",…}]. */
 int ctl_value_read_json(sd_bus_message *m, json_object **ret);
+/* Every value left in the container being read (with `complete`, in the whole message) appended
+ * to the JSON array `array`. */
+int ctl_value_read_json_items(sd_bus_message *m, bool complete, json_object *array);
 /* Reads an a{sv} into a JSON object, adding to `obj`. */
 int ctl_value_read_dict(sd_bus_message *m, json_object *obj);
 
@@ -40,7 +43,9 @@ char *ctl_value_format(json_object *v, CimType cim, bool full);
 
 /* "/abs/dir/" + relative, for path properties and arguments: the daemon wants absolute paths. */
 char *ctl_absolute_path(const char *path);
-/* A WQL string literal: single quotes, with a quote or a backslash inside escaped by a backslash. */
+/* s between two `quote` characters, with a quote or a backslash inside escaped by a backslash. */
+char *ctl_quote(const char *s, char quote);
+/* A WQL string literal: single quotes. */
 char *ctl_wql_quote(const char *s);
 
 /* Timestamps and sizes for people. */

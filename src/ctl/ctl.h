@@ -68,6 +68,9 @@ typedef struct Ctl {
         const char *architecture;
         const char *hardware_id;
 
+        /* The package kind of the command group run (boot-image, os-image, os-install), else NULL. */
+        const struct PackageKind *package;
+
         /* State. */
         sd_bus *bus;
         bool stderr_tty;

@@ -32,16 +32,17 @@ struct Verb {
         const Verb *subverbs; /* a command group: boot-image import, … */
         const char *summary;
         const char *help; /* more, for COMMAND --help */
+        const PackageKind *package; /* a group of package commands: their kind */
 };
 
 static const Verb boot_image_verbs[] = {
-        { "import", "PATH [PROP=VALUE…]", 1, ANY, verb_boot_image_import, NULL,
+        { "import", "PATH [PROP=VALUE…]", 1, ANY, verb_package_import, NULL,
           "Add a boot image from a WIM and build it",
           "Creates an SMS_BootImagePackage with ImagePath=PATH (made absolute), ImageIndex=--index and\n"
           "Name=--name when given, and any further properties; follows the build job. Prints the new\n"
           "PackageID." },
         { "update", "PKG", 1, 1, verb_boot_image_update, NULL, "Rebuild a boot image (UpdateImage)", NULL },
-        { "reload", "PKG", 1, 1, verb_boot_image_reload, NULL,
+        { "reload", "PKG", 1, 1, verb_package_reload, NULL,
           "Re-read the source WIM's properties (ReloadImageProperties)", NULL },
         { "export-default", "ARCH INDEX PATH", 3, 3, verb_boot_image_export_default, NULL,
           "Export the deployment kit's WinPE image to PATH (ExportDefaultBootImage)",
@@ -60,28 +61,28 @@ static const Verb boot_image_verbs[] = {
           "SMS_OSDeploymentKitWinPEOptionalComponent (smsctl list\n"
           "SMS_OSDeploymentKitWinPEOptionalComponent), a name looked up for the image's\n"
           "architecture; commas may separate them. No COMPONENT removes them all." },
-        { "properties", "PATH|PKG", 1, 1, verb_boot_image_properties, NULL,
+        { "properties", "PATH|PKG", 1, 1, verb_package_properties, NULL,
           "Show the images of a WIM file (GetImageProperties) or of a boot image package", NULL },
         {},
 };
 
 static const Verb os_image_verbs[] = {
-        { "import", "PATH [PROP=VALUE…]", 1, ANY, verb_os_image_import, NULL,
+        { "import", "PATH [PROP=VALUE…]", 1, ANY, verb_package_import, NULL,
           "Add an operating system image from a WIM",
           "Creates an SMS_ImagePackage with PkgSourcePath=PATH and PkgSourceFlag=2. With --index=N only\n"
           "that image is extracted into a new WIM (a job, followed). Prints the new PackageID." },
-        { "reload", "PKG", 1, 1, verb_os_image_reload, NULL, "Re-read the image's properties", NULL },
-        { "properties", "PATH|PKG", 1, 1, verb_os_image_properties, NULL,
+        { "reload", "PKG", 1, 1, verb_package_reload, NULL, "Re-read the image's properties", NULL },
+        { "properties", "PATH|PKG", 1, 1, verb_package_properties, NULL,
           "Show the images of a WIM file or of an OS image package", NULL },
         {},
 };
 
 static const Verb os_install_verbs[] = {
-        { "import", "DIR [PROP=VALUE…]", 1, ANY, verb_os_install_import, NULL,
+        { "import", "DIR [PROP=VALUE…]", 1, ANY, verb_package_import, NULL,
           "Add an operating system upgrade package from a setup folder",
           "Creates an SMS_OperatingSystemInstallPackage with PkgSourcePath=DIR (which holds\n"
           "sources/install.wim) and PkgSourceFlag=2. Prints the new PackageID." },
-        { "reload", "PKG", 1, 1, verb_os_install_reload, NULL, "Re-read the image's properties", NULL },
+        { "reload", "PKG", 1, 1, verb_package_reload, NULL, "Re-read the image's properties", NULL },
         {},
 };
 
@@ -131,10 +132,12 @@ static const Verb verbs[] = {
           "Static methods take no KEY. Arguments are parsed by the method's D-Bus signature\n"
           "(smsctl classes CLASS lists them); put -- before arguments that start with a dash.\n"
           "A method that returns a job is followed to its end." },
-        { "boot-image", "COMMAND …", 1, ANY, NULL, boot_image_verbs, "Boot images (SMS_BootImagePackage)", NULL },
-        { "os-image", "COMMAND …", 1, ANY, NULL, os_image_verbs, "Operating system images (SMS_ImagePackage)", NULL },
+        { "boot-image", "COMMAND …", 1, ANY, NULL, boot_image_verbs, "Boot images (SMS_BootImagePackage)", NULL,
+          &ctl_boot_image },
+        { "os-image", "COMMAND …", 1, ANY, NULL, os_image_verbs, "Operating system images (SMS_ImagePackage)", NULL,
+          &ctl_os_image },
         { "os-install", "COMMAND …", 1, ANY, NULL, os_install_verbs,
-          "Operating system upgrade packages (SMS_OperatingSystemInstallPackage)", NULL },
+          "Operating system upgrade packages (SMS_OperatingSystemInstallPackage)", NULL, &ctl_os_install },
         { "driver", "COMMAND …", 1, ANY, NULL, driver_verbs, "The driver catalog (SMS_Driver)", NULL },
         { "dp", "COMMAND …", 1, ANY, NULL, dp_verbs, "Distribution points (SMS_DistributionPointInfo)", NULL },
         { "distribute", "PKG DP…", 2, ANY, verb_distribute, NULL, "Distribute a package to distribution points",
@@ -423,6 +426,7 @@ static int run(int argc, char **argv) {
         r = ctl_connect(&c);
         if (r < 0)
                 return r;
+        c.package = group ? group->package : NULL;
         r = v->run(&c, n, args);
         sd_bus_flush_close_unref(c.bus);
         return r;

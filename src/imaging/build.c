@@ -49,6 +49,7 @@
 
 #include "imaging/imaging-internal.h"
 #include "smsprov/path.h"
+#include "util/io-util.h"
 #include "util/write-behind.h"
 
 #define COPY_CHUNK (8u * 1024 * 1024)
@@ -188,6 +189,12 @@ static int validate(const ImagingBuild *b, SmsError *e) {
         return 0;
 }
 
+/* Opens a WIM read-only and reads its header: 0, or wimlib's error code. */
+static int open_wim_info(const char *path, WIMStruct **ret, struct wimlib_wim_info *ret_info) {
+        int r = wimlib_open_wim(path, 0, ret);
+        return r == 0 ? wimlib_get_wim_info(*ret, ret_info) : r;
+}
+
 /* Opens the source read-only to fail early, before copying it, on a file that is not a WIM or
  * lacks the image. Returns the number of images. */
 static int check_source(const ImagingBuild *b, SmsError *e) {
@@ -195,9 +202,7 @@ static int check_source(const ImagingBuild *b, SmsError *e) {
         struct wimlib_wim_info info;
         int r;
 
-        r = wimlib_open_wim(b->source_path, 0, &wim);
-        if (r == 0)
-                r = wimlib_get_wim_info(wim, &info);
+        r = open_wim_info(b->source_path, &wim, &info);
         if (r != 0)
                 return imaging_wimlib_error(e, r, "cannot open %s as a WIM", b->source_path);
         if (b->image_index > info.image_count)
@@ -262,21 +267,6 @@ static bool retire_output(Build *s) {
         return linkat(s->dir_fd, s->base, AT_FDCWD, to, 0) == 0;
 }
 
-static int write_all(int fd, const void *data, size_t size, off_t offset) {
-        for (const char *p = data; size > 0;) {
-                ssize_t n = pwrite(fd, p, size, offset);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                size -= (size_t) n;
-                offset += n;
-        }
-        return 0;
-}
-
 /* Copies the source into the temporary file, checking for cancellation per chunk.
  * copy_file_range() lets the file system share extents or copy in the kernel; read/write is the
  * fallback where it is not supported (older kernels across file systems, some special files). */
@@ -320,7 +310,7 @@ static int copy_source(Build *s, SmsError *e) {
                         }
                         n = pread(in_fd, buf, want, (off_t) done);
                         if (n > 0) {
-                                int r = write_all(s->tmp_fd, buf, (size_t) n, (off_t) done);
+                                int r = write_full(s->tmp_fd, buf, (size_t) n, (off_t) done);
                                 if (r < 0)
                                         return sms_error_set_errno(e, r, "cannot write %s", s->tmp_path);
                         }
@@ -350,7 +340,7 @@ static int write_staged_file(const char *path, const ImagingFile *f, SmsError *e
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return sms_error_set_errno(e, errno, "cannot create %s", path);
-        r = write_all(fd, f->data, f->size, 0);
+        r = write_full(fd, f->data, f->size, 0);
         if (r < 0)
                 return sms_error_set_errno(e, r, "cannot write %s", path);
         if (close(TAKE_FD(fd)) < 0)
@@ -530,9 +520,7 @@ static int verify_output(Build *s, ImageInfo *ret_info, SmsError *e) {
         struct wimlib_wim_info info;
         int r;
 
-        r = wimlib_open_wim(s->tmp_path, 0, &wim);
-        if (r == 0)
-                r = wimlib_get_wim_info(wim, &info);
+        r = open_wim_info(s->tmp_path, &wim, &info);
         if (r != 0)
                 return imaging_wimlib_error(e, r, "the written image does not read back");
         if (info.image_count != 1)

@@ -18,6 +18,7 @@
 #include "smsprov/inf.h"
 #include "smsprov/macro.h"
 #include "smsprov/utf8.h"
+#include "util/array.h"
 #include "util/time-util.h"
 
 #define NO_KEY UINT32_MAX
@@ -97,41 +98,33 @@ static void parser_done(Parser *p) {
 
 /* --- small helpers ------------------------------------------------------------------------------ */
 
+/* Room for `need` elements in a parser's array, at least 16. */
 static int grow(void *array, size_t *alloc, size_t need, size_t size) {
-        void **a = array;
-
-        if (need <= *alloc)
-                return 0;
-        size_t n = *alloc < 16 ? 16 : *alloc;
-        while (n < need)
-                n *= 2;
-        if (n > SIZE_MAX / size)
-                return -ENOMEM;
-        void *b = realloc(*a, n * size);
-        if (!b)
-                return -ENOMEM;
-        *a = b;
-        *alloc = n;
-        return 0;
+        return array_grow(array, alloc, need, size, 16);
 }
 
 /* Section names, keys and tokens compare without the process's locale. */
-static int ascii_casecmp(const char *a, const char *b) {
-        for (;; a++, b++) {
-                unsigned char x = (unsigned char) *a, y = (unsigned char) *b;
-                if (x >= 'A' && x <= 'Z')
-                        x += 'a' - 'A';
-                if (y >= 'A' && y <= 'Z')
-                        y += 'a' - 'A';
+static unsigned char ascii_lower(unsigned char c) {
+        return c >= 'A' && c <= 'Z' ? (unsigned char) (c + ('a' - 'A')) : c;
+}
+
+/* a compared with the text b[0..len), which ends there or at its NUL. */
+static int ascii_casecmp_n(const char *a, const char *b, size_t len) {
+        for (size_t i = 0;; i++) {
+                unsigned char x = ascii_lower((unsigned char) a[i]);
+                unsigned char y = i < len ? ascii_lower((unsigned char) b[i]) : 0;
                 if (x != y || x == 0)
                         return (int) x - (int) y;
         }
 }
 
+static int ascii_casecmp(const char *a, const char *b) {
+        return ascii_casecmp_n(a, b, SIZE_MAX);
+}
+
 static bool ascii_prefix(const char *s, const char *prefix) {
         for (; *prefix; s++, prefix++) {
-                char c = *s >= 'A' && *s <= 'Z' ? (char) (*s + ('a' - 'A')) : *s;
-                if (c != *prefix)
+                if ((char) ascii_lower((unsigned char) *s) != *prefix)
                         return false;
         }
         return true;
@@ -686,19 +679,6 @@ static int key_index_build(Parser *p, Group g, KeyIndex *ret) {
                         ret->entries[ret->n++] = (uint32_t) (en - p->entries);
         qsort_r(ret->entries, ret->n, sizeof(uint32_t), compare_keys, p);
         return 0;
-}
-
-/* ascii_casecmp() of a with the text b[0..len), which holds no NUL. */
-static int ascii_casecmp_n(const char *a, const char *b, size_t len) {
-        for (size_t i = 0;; i++) {
-                unsigned char x = (unsigned char) a[i], y = i < len ? (unsigned char) b[i] : 0;
-                if (x >= 'A' && x <= 'Z')
-                        x += 'a' - 'A';
-                if (y >= 'A' && y <= 'Z')
-                        y += 'a' - 'A';
-                if (x != y || x == 0)
-                        return (int) x - (int) y;
-        }
 }
 
 /* The first entry whose key is key[0..len). */
@@ -1411,6 +1391,12 @@ static void inf_file_done(InfFile *f) {
         *f = (InfFile) {};
 }
 
+static void inf_files_free(InfFile *files, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                inf_file_done(&files[i]);
+        free(files);
+}
+
 /* One InfFile for each directory and name (compared as Windows does, case-insensitively): the
  * first listed, with the architectures of all. */
 static int merge_files(InfDriver *d) {
@@ -1591,9 +1577,7 @@ InfDriver *inf_driver_free(InfDriver *d) {
         free(d->driver_provider);
         free(d->driver_version);
         free(d->catalog_file);
-        for (size_t i = 0; i < d->n_catalog_files; i++)
-                inf_file_done(&d->catalog_files[i]);
-        free(d->catalog_files);
+        inf_files_free(d->catalog_files, d->n_catalog_files);
         free(d->localized_display_name);
         for (size_t i = 0; i < d->n_localized_names; i++)
                 free(d->localized_names[i].display_name);
@@ -1610,9 +1594,7 @@ InfDriver *inf_driver_free(InfDriver *d) {
         free(d->models);
         strv_free(d->hardware_ids);
         strv_free(d->compatible_ids);
-        for (size_t i = 0; i < d->n_files; i++)
-                inf_file_done(&d->files[i]);
-        free(d->files);
+        inf_files_free(d->files, d->n_files);
         free(d);
         return NULL;
 }

@@ -79,6 +79,39 @@ void sms_schedule_token_init(SmsScheduleToken *t, SmsScheduleType type) {
                                              (unsigned) (lo), (unsigned) (hi), t->field);          \
         } while (0)
 
+/* The fields a token type adds in the second word of its string: where they lie, what they may
+ * hold, and their name for messages; in the order they are checked. */
+typedef struct TypeField {
+        SmsScheduleType type;
+        size_t offset;
+        unsigned hi, lo; /* bits */
+        unsigned min, max;
+        const char *label;
+} TypeField;
+
+static const TypeField type_fields[] = {
+        { SMS_ST_RECUR_INTERVAL, offsetof(SmsScheduleToken, day_span), 7, 3, 0, 31, "DaySpan" },
+        { SMS_ST_RECUR_INTERVAL, offsetof(SmsScheduleToken, hour_span), 12, 8, 0, 23, "HourSpan" },
+        { SMS_ST_RECUR_INTERVAL, offsetof(SmsScheduleToken, minute_span), 18, 13, 0, 59, "MinuteSpan" },
+        { SMS_ST_RECUR_WEEKLY, offsetof(SmsScheduleToken, weekday), 18, 16, 1, 7, "Day" },
+        { SMS_ST_RECUR_WEEKLY, offsetof(SmsScheduleToken, for_number_of_weeks), 15, 13, 1, 4, "ForNumberOfWeeks" },
+        { SMS_ST_RECUR_MONTHLY_BY_WEEKDAY, offsetof(SmsScheduleToken, weekday), 18, 16, 1, 7, "Day" },
+        { SMS_ST_RECUR_MONTHLY_BY_WEEKDAY, offsetof(SmsScheduleToken, for_number_of_months), 15, 12, 1, 12,
+          "ForNumberOfMonths" },
+        { SMS_ST_RECUR_MONTHLY_BY_WEEKDAY, offsetof(SmsScheduleToken, week_order), 11, 9, 0, 4, "WeekOrder" },
+        { SMS_ST_RECUR_MONTHLY_BY_DATE, offsetof(SmsScheduleToken, month_day), 18, 14, 0, 31, "MonthDay" },
+        { SMS_ST_RECUR_MONTHLY_BY_DATE, offsetof(SmsScheduleToken, for_number_of_months), 13, 10, 1, 12,
+          "ForNumberOfMonths" },
+};
+
+static unsigned *type_field(SmsScheduleToken *t, const TypeField *f) {
+        return (unsigned *) ((char *) t + f->offset);
+}
+
+static unsigned type_field_get(const SmsScheduleToken *t, const TypeField *f) {
+        return *(const unsigned *) ((const char *) t + f->offset);
+}
+
 int sms_schedule_token_validate(const SmsScheduleToken *t, SmsError *e) {
         const char *cls = sms_schedule_type_to_class(t->type);
 
@@ -94,31 +127,16 @@ int sms_schedule_token_validate(const SmsScheduleToken *t, SmsError *e) {
         CHECK_RANGE(hour_duration, 0, 23, "HourDuration");
         CHECK_RANGE(minute_duration, 0, 59, "MinuteDuration");
 
-        switch (t->type) {
-        case SMS_ST_RECUR_INTERVAL:
-                CHECK_RANGE(day_span, 0, 31, "DaySpan");
-                CHECK_RANGE(hour_span, 0, 23, "HourSpan");
-                CHECK_RANGE(minute_span, 0, 59, "MinuteSpan");
-                if (t->day_span == 0 && t->hour_span == 0 && t->minute_span == 0)
-                        return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
-                                             "%s needs a non-zero DaySpan, HourSpan or MinuteSpan", cls);
-                break;
-        case SMS_ST_RECUR_WEEKLY:
-                CHECK_RANGE(weekday, 1, 7, "Day");
-                CHECK_RANGE(for_number_of_weeks, 1, 4, "ForNumberOfWeeks");
-                break;
-        case SMS_ST_RECUR_MONTHLY_BY_WEEKDAY:
-                CHECK_RANGE(weekday, 1, 7, "Day");
-                CHECK_RANGE(for_number_of_months, 1, 12, "ForNumberOfMonths");
-                CHECK_RANGE(week_order, 0, 4, "WeekOrder");
-                break;
-        case SMS_ST_RECUR_MONTHLY_BY_DATE:
-                CHECK_RANGE(month_day, 0, 31, "MonthDay");
-                CHECK_RANGE(for_number_of_months, 1, 12, "ForNumberOfMonths");
-                break;
-        default:
-                break;
+        for (size_t i = 0; i < ELEMENTSOF(type_fields); i++) {
+                const TypeField *f = &type_fields[i];
+                unsigned v = type_field_get(t, f);
+                if (f->type == t->type && (v < f->min || v > f->max))
+                        return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE, "%s.%s must be within %u-%u, got %u",
+                                             cls, f->label, f->min, f->max, v);
         }
+        if (t->type == SMS_ST_RECUR_INTERVAL && t->day_span == 0 && t->hour_span == 0 && t->minute_span == 0)
+                return sms_error_set(e, SMS_ERROR_VALUE_OUT_OF_RANGE,
+                                     "%s needs a non-zero DaySpan, HourSpan or MinuteSpan", cls);
         return 0;
 }
 
@@ -166,28 +184,9 @@ static int token_decode(const char *s, SmsScheduleToken *t, SmsError *e) {
                 .is_gmt = BITS(w2, 0, 0),
         };
 
-        switch (t->type) {
-        case SMS_ST_RECUR_INTERVAL:
-                t->minute_span = BITS(w2, 18, 13);
-                t->hour_span = BITS(w2, 12, 8);
-                t->day_span = BITS(w2, 7, 3);
-                break;
-        case SMS_ST_RECUR_WEEKLY:
-                t->weekday = BITS(w2, 18, 16);
-                t->for_number_of_weeks = BITS(w2, 15, 13);
-                break;
-        case SMS_ST_RECUR_MONTHLY_BY_WEEKDAY:
-                t->weekday = BITS(w2, 18, 16);
-                t->for_number_of_months = BITS(w2, 15, 12);
-                t->week_order = BITS(w2, 11, 9);
-                break;
-        case SMS_ST_RECUR_MONTHLY_BY_DATE:
-                t->month_day = BITS(w2, 18, 14);
-                t->for_number_of_months = BITS(w2, 13, 10);
-                break;
-        default:
-                break;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(type_fields); i++)
+                if (type_fields[i].type == t->type)
+                        *type_field(t, &type_fields[i]) = BITS(w2, type_fields[i].hi, type_fields[i].lo);
 
         /* A string is outside input: a token whose fields are out of range is an error, not a
          * schedule that fires at a surprising time. */
@@ -251,24 +250,9 @@ int sms_schedule_encode(const SmsScheduleToken *t, size_t n, char **ret, SmsErro
                      (uint32_t) k->month << 12 | (uint32_t) (k->year - 1970) << 6 | k->minute_duration;
                 w2 = (uint32_t) k->hour_duration << 27 | (uint32_t) k->day_duration << 22 |
                      (uint32_t) k->type << 19 | (k->is_gmt ? 1u : 0u);
-                switch (k->type) {
-                case SMS_ST_RECUR_INTERVAL:
-                        w2 |= (uint32_t) k->minute_span << 13 | (uint32_t) k->hour_span << 8 |
-                              (uint32_t) k->day_span << 3;
-                        break;
-                case SMS_ST_RECUR_WEEKLY:
-                        w2 |= (uint32_t) k->weekday << 16 | (uint32_t) k->for_number_of_weeks << 13;
-                        break;
-                case SMS_ST_RECUR_MONTHLY_BY_WEEKDAY:
-                        w2 |= (uint32_t) k->weekday << 16 | (uint32_t) k->for_number_of_months << 12 |
-                              (uint32_t) k->week_order << 9;
-                        break;
-                case SMS_ST_RECUR_MONTHLY_BY_DATE:
-                        w2 |= (uint32_t) k->month_day << 14 | (uint32_t) k->for_number_of_months << 10;
-                        break;
-                default:
-                        break;
-                }
+                for (size_t j = 0; j < ELEMENTSOF(type_fields); j++)
+                        if (type_fields[j].type == k->type)
+                                w2 |= (uint32_t) type_field_get(k, &type_fields[j]) << type_fields[j].lo;
                 sprintf(s + i * SMS_SCHEDULE_TOKEN_STRING_LEN, "%08" PRIX32 "%08" PRIX32, w1, w2);
         }
         *ret = TAKE_PTR(s);

@@ -9,6 +9,7 @@
 
 #include "smsprov/macro.h"
 #include "smsprov/wql.h"
+#include "util/array.h"
 
 typedef enum TokenKind {
         TOKEN_END,
@@ -176,6 +177,16 @@ static int lex_string(Parser *p, size_t start) {
         return 0;
 }
 
+/* The operators and punctuation; one of two characters comes before the one that starts it. */
+static const struct {
+        const char *text;
+        TokenKind kind;
+} operators[] = {
+        { "<>", TOKEN_NE }, { "!=", TOKEN_NE }, { "<=", TOKEN_LE },    { ">=", TOKEN_GE },
+        { "<", TOKEN_LT },  { ">", TOKEN_GT },  { "=", TOKEN_EQ },     { "*", TOKEN_STAR },
+        { ",", TOKEN_COMMA }, { "(", TOKEN_LPAREN }, { ")", TOKEN_RPAREN },
+};
+
 /* Reads the next token into p->token. */
 static int advance(Parser *p) {
         const char *s;
@@ -191,45 +202,21 @@ static int advance(Parser *p) {
         s = p->text + start;
         p->token = (Token) { .offset = start };
 
+        for (size_t i = 0; i < ELEMENTSOF(operators); i++) {
+                size_t n = strlen(operators[i].text);
+                if (strncmp(s, operators[i].text, n) == 0) {
+                        p->token.kind = operators[i].kind;
+                        p->pos += n;
+                        return 0;
+                }
+        }
+
         switch (*s) {
         case 0:
                 p->token.kind = TOKEN_END;
                 return 0;
-        case '*':
-                p->token.kind = TOKEN_STAR;
-                break;
-        case ',':
-                p->token.kind = TOKEN_COMMA;
-                break;
-        case '(':
-                p->token.kind = TOKEN_LPAREN;
-                break;
-        case ')':
-                p->token.kind = TOKEN_RPAREN;
-                break;
-        case '=':
-                p->token.kind = TOKEN_EQ;
-                break;
         case '!':
-                if (s[1] != '=')
-                        return parse_error(p, start, "unexpected character '!'");
-                p->token.kind = TOKEN_NE;
-                p->pos++;
-                break;
-        case '<':
-                if (s[1] == '>' || s[1] == '=') {
-                        p->token.kind = s[1] == '>' ? TOKEN_NE : TOKEN_LE;
-                        p->pos++;
-                } else
-                        p->token.kind = TOKEN_LT;
-                break;
-        case '>':
-                if (s[1] == '=') {
-                        p->token.kind = TOKEN_GE;
-                        p->pos++;
-                } else
-                        p->token.kind = TOKEN_GT;
-                break;
+                return parse_error(p, start, "unexpected character '!'");
         case '\'':
         case '"':
                 return lex_string(p, start);
@@ -255,9 +242,6 @@ static int advance(Parser *p) {
                         return parse_error(p, start, "unexpected non-ASCII character");
                 return parse_error(p, start, "unexpected character '%c'", *s);
         }
-
-        p->pos++;
-        return 0;
 }
 
 static bool token_is_keyword(const Token *t, const char *keyword) {
@@ -411,14 +395,8 @@ static int parse_in_list(Parser *p, WqlNode *n) {
                 if (n->n_list >= WQL_MAX_IN_LIST)
                         return parse_error(p, offset, "IN list longer than %u elements", WQL_MAX_IN_LIST);
 
-                if (n->n_list >= allocated) {
-                        size_t k = allocated > 0 ? allocated * 2 : 8;
-                        WqlOperand *l = reallocarray(n->list, k, sizeof(WqlOperand));
-                        if (!l)
-                                return parse_oom(p);
-                        n->list = l;
-                        allocated = k;
-                }
+                if (array_grow(&n->list, &allocated, n->n_list + 1, sizeof(WqlOperand), 8) < 0)
+                        return parse_oom(p);
 
                 /* counted before it is filled, so node_free() always sees an initialised operand */
                 r = take_operand(p, &n->list[n->n_list++]);
@@ -588,6 +566,21 @@ static int nest(Parser *p, size_t offset) {
         return advance(p);
 }
 
+typedef int (*ParseFunc)(Parser *p, WqlNode **ret, unsigned *ret_height);
+
+/* A NOT's operand or the condition in a parenthesis (then with its ')'), one level deeper. */
+static int parse_nested(Parser *p, size_t offset, ParseFunc parse, bool paren, WqlNode **ret, unsigned *ret_height) {
+        int r = nest(p, offset);
+        if (r >= 0)
+                r = parse(p, ret, ret_height);
+        if (r >= 0 && paren)
+                r = expect_token(p, TOKEN_RPAREN, "')'");
+        if (r < 0)
+                return r;
+        p->nesting--;
+        return 0;
+}
+
 /* NOT not | ( or ) | predicate */
 static int parse_not(Parser *p, WqlNode **ret, unsigned *ret_height) {
         size_t offset = p->token.offset;
@@ -597,13 +590,9 @@ static int parse_not(Parser *p, WqlNode **ret, unsigned *ret_height) {
                 _cleanup_(node_freep) WqlNode *n = NULL, *child = NULL;
                 unsigned height;
 
-                r = nest(p, offset);
+                r = parse_nested(p, offset, parse_not, false, &child, &height);
                 if (r < 0)
                         return r;
-                r = parse_not(p, &child, &height);
-                if (r < 0)
-                        return r;
-                p->nesting--;
 
                 if (height + 1 > WQL_MAX_DEPTH)
                         return parse_error(p, offset, "conditions nested deeper than %u", WQL_MAX_DEPTH);
@@ -621,16 +610,9 @@ static int parse_not(Parser *p, WqlNode **ret, unsigned *ret_height) {
                 _cleanup_(node_freep) WqlNode *n = NULL;
                 unsigned height;
 
-                r = nest(p, offset);
+                r = parse_nested(p, offset, parse_or, true, &n, &height);
                 if (r < 0)
                         return r;
-                r = parse_or(p, &n, &height);
-                if (r < 0)
-                        return r;
-                r = expect_token(p, TOKEN_RPAREN, "')'");
-                if (r < 0)
-                        return r;
-                p->nesting--;
 
                 *ret = TAKE_PTR(n);
                 *ret_height = height;
@@ -774,14 +756,9 @@ static int parse_select_list(Parser *p, WqlQuery *q) {
         }
 
         for (;;) {
-                if (n + 1 >= allocated) {
-                        size_t k = allocated > 0 ? allocated * 2 : 8;
-                        char **l = reallocarray(q->select, k, sizeof(char *));
-                        if (!l)
-                                return parse_oom(p);
-                        q->select = l;
-                        allocated = k;
-                }
+                /* Room for the name and the NULL after it. */
+                if (array_grow(&q->select, &allocated, n + 2, sizeof(char *), 8) < 0)
+                        return parse_oom(p);
                 q->select[n] = NULL;
 
                 r = take_name(p, "property name or *", &q->select[n]);
@@ -804,14 +781,8 @@ static int parse_order_by(Parser *p, WqlQuery *q) {
         for (;;) {
                 bool found;
 
-                if (q->n_order >= allocated) {
-                        size_t k = allocated > 0 ? allocated * 2 : 4;
-                        WqlOrder *l = reallocarray(q->order, k, sizeof(WqlOrder));
-                        if (!l)
-                                return parse_oom(p);
-                        q->order = l;
-                        allocated = k;
-                }
+                if (array_grow(&q->order, &allocated, q->n_order + 1, sizeof(WqlOrder), 4) < 0)
+                        return parse_oom(p);
 
                 WqlOrder *o = &q->order[q->n_order];
                 *o = (WqlOrder) { .index = -1 };

@@ -109,6 +109,20 @@ world_stop() {
 
 B() { busctl --address="$SMSPROV_BUS" "$@"; }
 
+# readme_world_start: a world laid out the way tools/run.sh lays it out (state and content root
+# under ./.state), and in $README_SCRIPT the README's examples (its ```sh blocks) in order, as one
+# script that stops at the first failure.
+readme_world_start() {
+        WORLD_CONTENT_REL=.state/content
+        world_start || return 1
+        trap world_stop EXIT
+        README_SCRIPT=$WORLD/readme-examples.sh
+        {
+                echo "set -euo pipefail"
+                awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' "$SOURCE_ROOT/README.md"
+        } >"$README_SCRIPT"
+}
+
 PASSED=0
 FAILED=0
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }

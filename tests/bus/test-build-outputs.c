@@ -38,15 +38,6 @@ static TestEnv env;
  * tools/run.sh) and one whose path starts with the state directory's ("<state>-x"). */
 static char *inner_root, *sibling_root, *inner_arg, *sibling_arg;
 
-static char *fmt(const char *format, ...) {
-        va_list ap;
-        char *s = NULL;
-        va_start(ap, format);
-        assert_true(vasprintf(&s, format, ap) > 0);
-        va_end(ap);
-        return s;
-}
-
 static void start_daemon(void) {
         const char *const extra[] = { inner_arg, sibling_arg, NULL };
         assert_int_equal(test_env_start_daemon(&env, extra), 0);
@@ -82,7 +73,7 @@ static void update_may_die(const char *pkg) {
 }
 
 static char *file_hash(const char *path) {
-        _cleanup_free_ char *cmd = fmt("sha256sum '%s' 2>/dev/null", path);
+        _cleanup_free_ char *cmd = test_strf("sha256sum '%s' 2>/dev/null", path);
         char buf[256] = "";
         FILE *p = popen(cmd, "r");
         assert_non_null(p);
@@ -94,7 +85,8 @@ static char *file_hash(const char *path) {
 
 /* The entries of images/<id>/, sorted, space-separated ("" when the folder is missing). */
 static char *image_entries(const char *id) {
-        _cleanup_free_ char *cmd = fmt("ls -A '%s/images/%s' 2>/dev/null | LC_ALL=C sort | tr '\\n' ' '", env.state_dir, id);
+        _cleanup_free_ char *cmd = test_strf("ls -A '%s/images/%s' 2>/dev/null | LC_ALL=C sort | tr '\\n' ' '",
+                                             env.state_dir, id);
         char buf[4096] = "";
         FILE *p = popen(cmd, "r");
         assert_non_null(p);
@@ -106,7 +98,7 @@ static char *image_entries(const char *id) {
 
 /* "true" or "false": what the built image's TsBootShell.ini says of the lab shell. */
 static const char *lab_shell_of(const char *wim_path) {
-        _cleanup_free_ char *dir = fmt("%s/extract.XXXXXX", env.dir), *ini = NULL;
+        _cleanup_free_ char *dir = test_strf("%s/extract.XXXXXX", env.dir), *ini = NULL;
         const char *paths[] = { "\\sms\\bin\\x64\\TsBootShell.ini" };
         WIMStruct *wim = NULL;
         char buf[4096] = "";
@@ -116,7 +108,7 @@ static const char *lab_shell_of(const char *wim_path) {
                 fail_msg("%s is not a WIM", wim_path);
         assert_int_equal(wimlib_extract_paths(wim, 1, dir, paths, 1, WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE), 0);
         wimlib_free(wim);
-        ini = fmt("%s/TsBootShell.ini", dir);
+        ini = test_strf("%s/TsBootShell.ini", dir);
         FILE *f = fopen(ini, "re");
         assert_non_null(f);
         size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -141,7 +133,7 @@ static void test_rebuild_keeps_what_it_did_not_make(void **state) {
         const char *roots[] = { inner_root, sibling_root };
 
         for (size_t i = 0; i < 2; i++) {
-                _cleanup_free_ char *pkg = new_boot_image(), *precious = fmt("%s/precious.wim", roots[i]);
+                _cleanup_free_ char *pkg = new_boot_image(), *precious = test_strf("%s/precious.wim", roots[i]);
                 _cleanup_free_ char *id = test_get_string(&env, pkg, BASE, "PackageID");
                 assert_int_equal(test_make_winpe_wim(precious, "9", true, 0, true), 0);
                 _cleanup_free_ char *before = file_hash(precious);
@@ -151,7 +143,7 @@ static void test_rebuild_keeps_what_it_did_not_make(void **state) {
                 _cleanup_free_ char *job = start_update(pkg);
                 assert_int_equal(test_wait_job(&env, job, NULL), 2);
                 _cleanup_free_ char *built = test_get_string(&env, pkg, BASE, "PkgSourcePath");
-                _cleanup_free_ char *want = fmt("%s/images/%s/2/boot.%s.wim", env.state_dir, id, id);
+                _cleanup_free_ char *want = test_strf("%s/images/%s/2/boot.%s.wim", env.state_dir, id, id);
                 assert_string_equal(built, want);
 
                 _cleanup_free_ char *after = file_hash(precious);
@@ -163,7 +155,7 @@ static void test_rebuild_keeps_what_it_did_not_make(void **state) {
                 /* One more rebuild releases version 2 (the daemon's own); once its folder is gone,
                  * every removal the daemon had queued is done (version 1, which no row named when
                  * version 2 was committed, stays for the start-up sweep). */
-                _cleanup_free_ char *again = start_update(pkg), *v2 = fmt("%s/images/%s/2", env.state_dir, id);
+                _cleanup_free_ char *again = start_update(pkg), *v2 = test_strf("%s/images/%s/2", env.state_dir, id);
                 assert_int_equal(test_wait_job(&env, again, NULL), 2);
                 TEST_WAIT_UNTIL(access(v2, F_OK) < 0, "%s to be removed", v2);
                 after = file_hash(precious);
@@ -185,21 +177,25 @@ static void test_startup_sweep(void **state) {
          * version whose removal was cut short; a failed version renamed aside whose removal was
          * cut short; an unversioned output of an earlier layout; a temporary beside the current
          * file; and the folder of a package whose Delete was cut short. Not outputs by their names, and so kept: a README, a hidden file. */
-        _cleanup_free_ char *pkg_dir = fmt("%s/images/%s", env.state_dir, id),
-                            *gone_dir = fmt("%s/images/LAB09999", env.state_dir);
+        _cleanup_free_ char *pkg_dir = test_strf("%s/images/%s", env.state_dir, id),
+                            *gone_dir = test_strf("%s/images/LAB09999", env.state_dir);
         const char *const planted_dirs[] = { "2", "7", "0-not-a-version", ".3.staging-released-12" };
         for (size_t i = 0; i < ELEMENTSOF(planted_dirs); i++) {
-                _cleanup_free_ char *d = fmt("%s/%s", pkg_dir, planted_dirs[i]);
+                _cleanup_free_ char *d = test_strf("%s/%s", pkg_dir, planted_dirs[i]);
                 assert_int_equal(mkdir(d, 0700), 0);
         }
         const char *const planted_files[] = { "2/boot.%s.wim", "2/.boot.%s.wim.tmp-abcdef", "7/boot.%s.wim",
                                               ".3.staging-released-12/boot.%s.wim",
                                               "boot.%s.wim", "1/.boot.%s.wim.tmp-123456", "README", ".hidden" };
         for (size_t i = 0; i < ELEMENTSOF(planted_files); i++) {
-                _cleanup_free_ char *name = fmt(planted_files[i], id), *p = fmt("%s/%s", pkg_dir, name);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral" /* the templates above, each with at most one %s */
+                _cleanup_free_ char *name = test_strf(planted_files[i], id), *p = test_strf("%s/%s", pkg_dir, name);
+#pragma GCC diagnostic pop
                 assert_int_equal(test_write_file(p, "x", 1), 0);
         }
-        _cleanup_free_ char *gone_v = fmt("%s/1", gone_dir), *gone_file = fmt("%s/1/boot.LAB09999.wim", gone_dir);
+        _cleanup_free_ char *gone_v = test_strf("%s/1", gone_dir),
+                            *gone_file = test_strf("%s/1/boot.LAB09999.wim", gone_dir);
         assert_int_equal(mkdir(gone_dir, 0700), 0);
         assert_int_equal(mkdir(gone_v, 0700), 0);
         assert_int_equal(test_write_file(gone_file, "x", 1), 0);
@@ -208,12 +204,12 @@ static void test_startup_sweep(void **state) {
         start_daemon();
         _cleanup_free_ char *entries = image_entries(id);
         assert_string_equal(entries, ".hidden 0-not-a-version 1 README ");
-        _cleanup_free_ char *inside = fmt("ls -A '%s/1'", pkg_dir);
+        _cleanup_free_ char *inside = test_strf("ls -A '%s/1'", pkg_dir);
         FILE *p = popen(inside, "r");
         char line[256] = "";
         assert_non_null(fgets(line, sizeof line, p));
         pclose(p);
-        _cleanup_free_ char *want = fmt("boot.%s.wim\n", id);
+        _cleanup_free_ char *want = test_strf("boot.%s.wim\n", id);
         assert_string_equal(line, want);
         assert_true(access(gone_dir, F_OK) < 0);
         _cleanup_free_ char *after = file_hash(built);
@@ -241,7 +237,7 @@ static void check_consistent(const char *pkg, const char *id, const char *const 
                              const char *where) {
         _cleanup_free_ char *row = test_get_string(&env, pkg, BASE, "PkgSourcePath");
         uint32_t version = test_get_u32(&env, pkg, BASE, "SourceVersion");
-        _cleanup_free_ char *want = fmt("%s/images/%s/%" PRIu32 "/boot.%s.wim", env.state_dir, id, version, id);
+        _cleanup_free_ char *want = test_strf("%s/images/%s/%" PRIu32 "/boot.%s.wim", env.state_dir, id, version, id);
         if (strcmp(row, want) != 0)
                 fail_msg("%s: PkgSourcePath is %s, expected %s (SourceVersion %" PRIu32 ")", where, row, want, version);
         const char *got = lab_shell_of(row);
@@ -252,7 +248,7 @@ static void check_consistent(const char *pkg, const char *id, const char *const 
         if (test_get_u32(&env, pkg, BASE, "PackageSize") != kib)
                 fail_msg("%s: PackageSize %" PRIu32 " KiB, the file holds %" PRIu64 " KiB", where,
                          test_get_u32(&env, pkg, BASE, "PackageSize"), kib);
-        _cleanup_free_ char *entries = image_entries(id), *only = fmt("%" PRIu32 " ", version);
+        _cleanup_free_ char *entries = image_entries(id), *only = test_strf("%" PRIu32 " ", version);
         if (strcmp(entries, only) != 0)
                 fail_msg("%s: images/%s/ holds '%s', expected only '%s'", where, id, entries, only);
         assert_int_equal(test_get_u32(&env, pkg, IFACE "SMS_PackageBaseclass", "ActionInProgress"), 0);
@@ -277,7 +273,7 @@ static void test_kill_between_steps(void **state) {
 
         check_consistent(pkg, id, lab_shell_of_version, "after the first build");
         for (size_t i = 0; i < ELEMENTSOF(points); i++) {
-                _cleanup_free_ char *point = fmt("UpdateImage%s", points[i].step);
+                _cleanup_free_ char *point = test_strf("UpdateImage%s", points[i].step);
                 /* Each rebuild is asked for something the previous version does not have. */
                 bool lab = strcmp(lab_shell_of_version[version], "true") != 0;
                 assert_null(test_invoke(&env, pkg, BASE, "Put", NULL, "a{sv}", 1, "EnableLabShell", "b", lab));
@@ -295,7 +291,7 @@ static void test_kill_between_steps(void **state) {
                 uint32_t now = test_get_u32(&env, pkg, BASE, "SourceVersion");
                 if (now != version)
                         fail_msg("killed at %s: SourceVersion %" PRIu32 ", expected %" PRIu32, point, now, version);
-                _cleanup_free_ char *where = fmt("killed at %s", point);
+                _cleanup_free_ char *where = test_strf("killed at %s", point);
                 check_consistent(pkg, id, lab_shell_of_version, where);
 
                 /* And a build that is not interrupted still works from there. */
@@ -303,9 +299,9 @@ static void test_kill_between_steps(void **state) {
                 assert_int_equal(test_wait_job(&env, next, NULL), 2);
                 version++;
                 lab_shell_of_version[version] = lab ? "true" : "false";
-                _cleanup_free_ char *where2 = fmt("the build after the kill at %s", point);
+                _cleanup_free_ char *where2 = test_strf("the build after the kill at %s", point);
                 /* The replaced version goes after the outcome: wait for that state. */
-                _cleanup_free_ char *only = fmt("%" PRIu32 " ", version);
+                _cleanup_free_ char *only = test_strf("%" PRIu32 " ", version);
                 char *entries = NULL;
                 TEST_WAIT_UNTIL((free(entries), entries = image_entries(id), strcmp(entries, only) == 0),
                                 "images/%s/ to hold only version %" PRIu32 " (it holds '%s')", id, version, entries);
@@ -324,12 +320,12 @@ static void test_failed_build_then_rebuild(void **state) {
         test_hold(&env, "UpdateImage.renamed");
         _cleanup_free_ char *job = start_update(pkg);
         test_wait_held(&env, "UpdateImage.renamed", job);
-        _cleanup_free_ char *renamed = fmt("%s/images/%s/2/boot.%s.wim", env.state_dir, id, id);
+        _cleanup_free_ char *renamed = test_strf("%s/images/%s/2/boot.%s.wim", env.state_dir, id, id);
         assert_int_equal(access(renamed, F_OK), 0);
         assert_null(test_invoke(&env, job, IFACE "Job", "Cancel", NULL, NULL));
         assert_int_equal(test_wait_job(&env, job, NULL), 4);
         test_release(&env, "UpdateImage.renamed");
-        _cleanup_free_ char *version_dir = fmt("%s/images/%s/2", env.state_dir, id);
+        _cleanup_free_ char *version_dir = test_strf("%s/images/%s/2", env.state_dir, id);
         if (access(version_dir, F_OK) == 0)
                 fail_msg("%s is still there when the failed build's job has ended", version_dir);
         assert_int_equal(test_get_u32(&env, pkg, BASE, "SourceVersion"), 1);
@@ -352,14 +348,13 @@ static void test_failed_build_then_rebuild(void **state) {
 static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
-        _cleanup_free_ char *wim = test_env_content_path(&env, "boot.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
-        inner_root = fmt("%s/content", env.state_dir);
-        sibling_root = fmt("%s-x", env.state_dir);
+        _cleanup_free_ char *wim = test_env_make_wim(&env, "boot.wim", 0, true);
+        inner_root = test_strf("%s/content", env.state_dir);
+        sibling_root = test_strf("%s-x", env.state_dir);
         assert_int_equal(mkdir(inner_root, 0755), 0);
         assert_int_equal(mkdir(sibling_root, 0755), 0);
-        inner_arg = fmt("--content-root=%s", inner_root);
-        sibling_arg = fmt("--content-root=%s", sibling_root);
+        inner_arg = test_strf("--content-root=%s", inner_root);
+        sibling_arg = test_strf("--content-root=%s", sibling_root);
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         start_daemon();
         return 0;

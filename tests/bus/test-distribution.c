@@ -46,27 +46,18 @@ static void wait_state(const char *package_id, int dp, int want, uint32_t versio
                         "%s on DP %d: state %d version %u, want %d version %u", package_id, dp, s, v, want, version);
 }
 
-static bool file_exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool file_exists(const char *fmt, ...) {
+/* stat() of the path the format makes: false when it fails. */
+static bool stat_fmt(struct stat *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool stat_fmt(struct stat *st, const char *fmt, ...) {
         char path[2048];
-        struct stat st;
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(path, sizeof path, fmt, ap);
         va_end(ap);
-        return stat(path, &st) == 0;
+        return stat(path, st) == 0;
 }
 
-static ino_t inode_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static ino_t inode_of(const char *fmt, ...) {
-        char path[2048];
-        struct stat st;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(path, sizeof path, fmt, ap);
-        va_end(ap);
-        return stat(path, &st) == 0 ? st.st_ino : 0;
-}
+#define file_exists(...) stat_fmt(&(struct stat) {}, __VA_ARGS__)
 
 static size_t count_assignments(void) {
         return test_count_rows(&env, "SELECT PackageID FROM SMS_DistributionPoint");
@@ -187,12 +178,11 @@ static void test_distribute_refresh_verify_remove(void **state) {
         free(job);
         wait_state(id, 0, 0, 1);
         wait_state(id, 1, 0, 1);
-        assert_true(file_exists("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[0], id));
-        assert_true(file_exists("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[1], id));
-        ino_t a = inode_of("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[0], id);
-        ino_t b = inode_of("%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[1], id);
-        assert_int_not_equal(a, 0);
-        assert_int_not_equal(a, b); /* copy mode: its own inode */
+        struct stat a, b;
+        assert_true(stat_fmt(&a, "%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[0], id));
+        assert_true(stat_fmt(&b, "%s/SCCMContentLib/DataLib/%s/boot.wim", dp_root[1], id));
+        assert_int_not_equal(a.st_ino, 0);
+        assert_int_not_equal(a.st_ino, b.st_ino); /* copy mode: its own inode */
 
         /* Refresh: a new source version reaches both DPs. */
         assert_int_equal(test_make_winpe_wim(wim, "9", true, 4096, true), 0);
@@ -516,12 +506,8 @@ static void test_refresh_schedule_fires(void **state) {
 static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
-        char *p = test_env_content_path(&env, "boot.wim");
-        assert_int_equal(test_make_winpe_wim(p, "9", true, 0, true), 0);
-        free(p);
-        p = test_env_content_path(&env, "big.wim");
-        assert_int_equal(test_make_winpe_wim(p, "9", true, 64u << 20, false), 0);
-        free(p);
+        free(test_env_make_wim(&env, "boot.wim", 0, true));
+        free(test_env_make_wim(&env, "big.wim", 64u << 20, false));
         for (int i = 0; i < 4; i++) {
                 assert_true(asprintf(&dp_root[i], "%s/dps/dp%d", env.dir, i + 1) > 0);
                 char *parent = NULL;

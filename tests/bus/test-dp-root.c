@@ -34,17 +34,8 @@ static TestEnv env;
 static char *outside; /* a directory beside the world, beneath no dp-root */
 static unsigned n_nals;
 
-static char *fmt(const char *format, ...) {
-        va_list ap;
-        char *s = NULL;
-        va_start(ap, format);
-        assert_true(vasprintf(&s, format, ap) > 0);
-        va_end(ap);
-        return s;
-}
-
 static bool exists(const char *dir, const char *name) {
-        _cleanup_free_ char *p = fmt("%s/%s", dir, name);
+        _cleanup_free_ char *p = test_strf("%s/%s", dir, name);
         struct stat st;
         return lstat(p, &st) == 0;
 }
@@ -52,7 +43,7 @@ static bool exists(const char *dir, const char *name) {
 /* A fresh NAL path for this site: \\dpN\ */
 static char *new_nal(void) {
         n_nals++;
-        return fmt("[\"Display=\\\\dp%u\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp%u\\", n_nals, n_nals);
+        return test_strf("[\"Display=\\\\dp%u\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp%u\\", n_nals, n_nals);
 }
 
 static const char *create_dp(const char *nal, const char *root, char **ret_path) {
@@ -78,17 +69,18 @@ static uint32_t distribute(const char *pkg, const char *nal) {
 }
 
 static size_t count_state(const char *package_id, uint32_t state) {
-        _cleanup_free_ char *q = fmt("SELECT State FROM SMS_PackageStatusDistPointsSummarizer WHERE PackageID = '%s' "
-                                     "AND State = %u",
-                                     package_id, state);
+        _cleanup_free_ char *q = test_strf("SELECT State FROM SMS_PackageStatusDistPointsSummarizer "
+                                           "WHERE PackageID = '%s' AND State = %u",
+                                           package_id, state);
         return test_count_rows(&env, q);
 }
 
 static void test_refused_content_roots(void **state) {
-        _cleanup_free_ char *link = fmt("%s/link-out", env.dir), *images = fmt("%s/images", env.state_dir),
-                            *contentlib = fmt("%s/contentlib", env.state_dir),
-                            *content_sub = fmt("%s/sub", env.content_dir), *dps = fmt("%s/dps", env.dir),
-                            *dotdot = fmt("%s/dps/../..", env.dir), *inside_images = fmt("%s/images/dp", env.state_dir);
+        _cleanup_free_ char *link = test_strf("%s/link-out", env.dir), *images = test_strf("%s/images", env.state_dir),
+                            *contentlib = test_strf("%s/contentlib", env.state_dir),
+                            *content_sub = test_strf("%s/sub", env.content_dir), *dps = test_strf("%s/dps", env.dir),
+                            *dotdot = test_strf("%s/dps/../..", env.dir),
+                            *inside_images = test_strf("%s/images/dp", env.state_dir);
         assert_int_equal(symlink(outside, link), 0);
         mkdir(images, 0700);
         mkdir(inside_images, 0755);
@@ -128,7 +120,7 @@ static void test_refused_content_roots(void **state) {
         assert_int_equal(test_count_rows(&env, "SELECT NALPath FROM SMS_DistributionPointInfo"), 0);
 
         /* Put: the same check; the DP keeps its ContentRoot. */
-        _cleanup_free_ char *nal = new_nal(), *good = fmt("%s/dps/put", env.dir), *path = NULL;
+        _cleanup_free_ char *nal = new_nal(), *good = test_strf("%s/dps/put", env.dir), *path = NULL;
         assert_int_equal(mkdir(good, 0755), 0);
         assert_null(create_dp(nal, good, &path));
         for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
@@ -146,7 +138,7 @@ static void test_refused_content_roots(void **state) {
 /* The tools/run.sh layout: the state directory holds a folder of DPs beside the daemon's own files. */
 static void test_allowed_inside_state_dir(void **state) {
         _cleanup_free_ char *wim = test_env_content_path(&env, "boot.wim"), *nal = new_nal(),
-                            *root = fmt("%s/dps", env.state_dir), *dp = fmt("%s/dps/dp", env.state_dir);
+                            *root = test_strf("%s/dps", env.state_dir), *dp = test_strf("%s/dps/dp", env.state_dir);
         mkdir(root, 0755);
         assert_int_equal(mkdir(dp, 0755), 0);
         assert_null(create_dp(nal, dp, NULL));
@@ -155,7 +147,7 @@ static void test_allowed_inside_state_dir(void **state) {
         _cleanup_free_ char *id = test_get_string(&env, pkg, BASE, "PackageID");
         assert_int_equal(distribute(pkg, nal), 2);
         assert_int_equal(count_state(id, 0), 1);
-        _cleanup_free_ char *served = fmt("SCCMContentLib/DataLib/%s/boot.wim", id);
+        _cleanup_free_ char *served = test_strf("SCCMContentLib/DataLib/%s/boot.wim", id);
         assert_true(exists(dp, served));
 }
 
@@ -163,8 +155,8 @@ static void test_allowed_inside_state_dir(void **state) {
  * dropped) is neither swept at start-up nor written by a distribution, which fails there alone. */
 static void test_no_longer_allowed(void **state) {
         _cleanup_free_ char *wim = test_env_content_path(&env, "boot.wim"), *nal_ok = new_nal(), *nal_gone = new_nal(),
-                            *ok = fmt("%s/dps/still-ok", env.dir), *gone = fmt("%s/dps/gone", env.dir),
-                            *away = fmt("%s/gone", outside);
+                            *ok = test_strf("%s/dps/still-ok", env.dir), *gone = test_strf("%s/dps/gone", env.dir),
+                            *away = test_strf("%s/gone", outside);
         assert_int_equal(mkdir(ok, 0755), 0);
         assert_int_equal(mkdir(gone, 0755), 0);
         assert_null(create_dp(nal_ok, ok, NULL));
@@ -178,8 +170,8 @@ static void test_no_longer_allowed(void **state) {
         assert_int_equal(symlink(away, gone), 0);
         /* Temporaries as a killed writer leaves them: the sweep removes the one in the allowed DP
          * (which tells that it ran) and must leave the other alone. */
-        _cleanup_free_ char *control = fmt("%s/SCCMContentLib/FileLib/.tmp-control", ok),
-                            *planted = fmt("%s/SCCMContentLib/FileLib/.tmp-planted", away);
+        _cleanup_free_ char *control = test_strf("%s/SCCMContentLib/FileLib/.tmp-control", ok),
+                            *planted = test_strf("%s/SCCMContentLib/FileLib/.tmp-planted", away);
         FILE *f = fopen(control, "w");
         assert_non_null(f);
         fclose(f);
@@ -201,7 +193,7 @@ static void test_no_longer_allowed(void **state) {
         sd_bus_message_unref(reply);
         assert_int_equal(count_state(id2, 0), 1);
         assert_int_equal(count_state(id2, 3), 1);
-        _cleanup_free_ char *served = fmt("SCCMContentLib/DataLib/%s", id2);
+        _cleanup_free_ char *served = test_strf("SCCMContentLib/DataLib/%s", id2);
         assert_true(exists(ok, served));
         assert_false(exists(away, served));
         assert_true(test_count_rows(&env, "SELECT RecordID FROM SMS_StatusMessage WHERE Description LIKE "
@@ -210,8 +202,8 @@ static void test_no_longer_allowed(void **state) {
 
 /* A ContentRoot that holds a content root (one given at this start) is refused too. */
 static void test_holding_content_root(void **state) {
-        _cleanup_free_ char *outer = fmt("%s/outer", env.dir), *inner = fmt("%s/outer/content2", env.dir),
-                            *arg = fmt("--content-root=%s", inner), *nal = new_nal();
+        _cleanup_free_ char *outer = test_strf("%s/outer", env.dir), *inner = test_strf("%s/outer/content2", env.dir),
+                            *arg = test_strf("--content-root=%s", inner), *nal = new_nal();
         assert_int_equal(mkdir(outer, 0755), 0);
         assert_int_equal(mkdir(inner, 0755), 0);
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
@@ -225,9 +217,8 @@ static int setup(void **state) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         if (test_env_start(&env) < 0)
                 return -1;
-        _cleanup_free_ char *wim = test_env_content_path(&env, "boot.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
-        outside = fmt("%s/smsprov-outside.XXXXXX", tmp);
+        _cleanup_free_ char *wim = test_env_make_wim(&env, "boot.wim", 0, true);
+        outside = test_strf("%s/smsprov-outside.XXXXXX", tmp);
         assert_non_null(mkdtemp(outside));
         chmod(outside, 0755);
         return 0;
@@ -235,7 +226,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         if (outside && !getenv("SMSPROV_TEST_KEEP")) {
-                _cleanup_free_ char *cmd = fmt("rm -rf '%s'", outside);
+                _cleanup_free_ char *cmd = test_strf("rm -rf '%s'", outside);
                 (void) !system(cmd);
         }
         free(outside);

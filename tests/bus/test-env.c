@@ -20,6 +20,7 @@
 
 #include "test-env.h"
 #include "../helpers/test-db.h"
+#include "../helpers/wim-gen.h"
 
 static void sleep_ms(unsigned ms) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
@@ -271,8 +272,24 @@ int test_env_stop(TestEnv *env) {
         return r;
 }
 
+char *test_strf(const char *fmt, ...) {
+        char *s = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        assert_true(vasprintf(&s, fmt, ap) > 0);
+        va_end(ap);
+        return s;
+}
+
 char *test_env_content_path(const TestEnv *env, const char *name) {
         return join(env->content_dir, name);
+}
+
+char *test_env_make_wim(const TestEnv *env, const char *name, uint64_t filler_bytes, bool compress) {
+        char *path = test_env_content_path(env, name);
+        assert_int_equal(test_make_winpe_wim(path, "9", true, filler_bytes, compress), 0);
+        return path;
 }
 
 char *test_env_make_file(const TestEnv *env, const char *name, const char *text) {

@@ -39,8 +39,14 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
 int test_env_stop_daemon(TestEnv *env, int sig);
 int test_env_stop(TestEnv *env);
 
+/* A new string, formatted as printf() does; the test fails when it cannot be made. */
+char *test_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Path of a file inside the content root; the result is owned by the caller. */
 char *test_env_content_path(const TestEnv *env, const char *name);
+/* Makes an x64 WinPE WIM with a SYSTEM hive in the content root (test_make_winpe_wim(), with
+ * `filler_bytes` and `compress`), failing the test when it cannot, and returns its path. */
+char *test_env_make_wim(const TestEnv *env, const char *name, uint64_t filler_bytes, bool compress);
 /* Writes a small file with the given text into the content root and returns its path. */
 char *test_env_make_file(const TestEnv *env, const char *name, const char *text);
 /* Opens the site database in the state directory and fails the test unless PRAGMA

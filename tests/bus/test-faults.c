@@ -164,9 +164,7 @@ static void test_kill_at_random_points(void **state) {
 static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
-        char *p = test_env_content_path(&env, "big.wim");
-        assert_int_equal(test_make_winpe_wim(p, "9", true, 32u << 20, false), 0);
-        free(p);
+        free(test_env_make_wim(&env, "big.wim", 32u << 20, false));
         assert_true(asprintf(&dp_root, "%s/dp1", env.dir) > 0);
         assert_int_equal(mkdir(dp_root, 0755), 0);
         dp_nal = strdup("[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\");

@@ -231,12 +231,8 @@ static void test_state_directory_read_only(void **state) {
 static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
-        char *p = test_env_content_path(&env, "small.wim");
-        assert_int_equal(test_make_winpe_wim(p, "9", true, 0, true), 0);
-        free(p);
-        p = test_env_content_path(&env, "big.wim");
-        assert_int_equal(test_make_winpe_wim(p, "9", true, 24u << 20, false), 0);
-        free(p);
+        free(test_env_make_wim(&env, "small.wim", 0, true));
+        free(test_env_make_wim(&env, "big.wim", 24u << 20, false));
 
         /* The state directory on a 16 MiB tmpfs (the database and small builds fit, a 24 MiB
          * build does not), and a DP on a 4 MiB one. Without permission to mount: skip. */

@@ -783,10 +783,8 @@ static int setup(void **state) {
         if (test_env_start(&env) < 0)
                 return -1;
 #define CONTENT(name) (p = test_env_content_path(&env, name))
-        assert_int_equal(test_make_winpe_wim(CONTENT("boot.wim"), "9", true, 0, true), 0);
-        free(p);
-        assert_int_equal(test_make_winpe_wim(CONTENT("big.wim"), "9", true, 48u << 20, false), 0);
-        free(p);
+        free(test_env_make_wim(&env, "boot.wim", 0, true));
+        free(test_env_make_wim(&env, "big.wim", 48u << 20, false));
         assert_int_equal(test_make_multi_image_wim(CONTENT("multi.wim"), 3), 0);
         free(p);
         mkdir(CONTENT("setup"), 0755);

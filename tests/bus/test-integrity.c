@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "../helpers/wim-gen.h"
+#include "test-damage.h"
 #include "test-env.h"
 
 #define ROOT "/org/smsprov/Provider1"
@@ -42,16 +43,6 @@ static char hash[65];
 
 /* --- helpers ----------------------------------------------------------------------------------- */
 
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strf(const char *fmt, ...) {
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        assert_true(vasprintf(&s, fmt, ap) >= 0);
-        va_end(ap);
-        return s;
-}
-
 /* The file has exactly the bytes of the package source. */
 static bool same_as_source(const char *path) {
         size_t a = 0, b = 0;
@@ -63,15 +54,15 @@ static bool same_as_source(const char *path) {
 }
 
 static char *published(int dp) {
-        return strf("%s/SCCMContentLib/DataLib/%s/source.wim", dp_root[dp], id);
+        return test_strf("%s/SCCMContentLib/DataLib/%s/source.wim", dp_root[dp], id);
 }
 
 static char *dp_entry(int dp) {
-        return strf("%s/SCCMContentLib/FileLib/%.2s/%s", dp_root[dp], hash, hash);
+        return test_strf("%s/SCCMContentLib/FileLib/%.2s/%s", dp_root[dp], hash, hash);
 }
 
 static char *site_entry(void) {
-        return strf("%s/contentlib/FileLib/%.2s/%s", env.state_dir, hash, hash);
+        return test_strf("%s/contentlib/FileLib/%.2s/%s", env.state_dir, hash, hash);
 }
 
 /* State and SourceVersion of the package on a DP (-1: no row). */
@@ -103,8 +94,9 @@ static uint32_t verify(int dp) {
 }
 
 static size_t count_messages(uint32_t message_id, const char *like) {
-        char *wql = strf("SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = %u AND Description LIKE '%%%s%%'",
-                         message_id, like);
+        char *wql = test_strf("SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = %u "
+                              "AND Description LIKE '%%%s%%'",
+                              message_id, like);
         size_t n = test_count_rows(&env, wql);
         free(wql);
         return n;
@@ -172,33 +164,6 @@ static void assert_all_good(uint32_t version) {
         assert_no_shared_inode();
 }
 
-typedef enum Damage { DAMAGE_IN_PLACE, DAMAGE_TRUNCATE, DAMAGE_DELETE, DAMAGE_SYMLINK, _DAMAGE_MAX } Damage;
-static const char *const damage_names[] = { "in place", "truncate", "delete", "symlink" };
-
-static void damage(const char *path, Damage how) {
-        int fd;
-        switch (how) {
-        case DAMAGE_IN_PLACE:
-                fd = open(path, O_WRONLY | O_CLOEXEC);
-                assert_true(fd >= 0);
-                assert_int_equal(pwrite(fd, "DAMAGED!", 8, 4096), 8);
-                close(fd);
-                break;
-        case DAMAGE_TRUNCATE:
-                assert_int_equal(truncate(path, 1000), 0);
-                break;
-        case DAMAGE_DELETE:
-                assert_int_equal(unlink(path), 0);
-                break;
-        case DAMAGE_SYMLINK:
-                assert_int_equal(unlink(path), 0);
-                assert_int_equal(symlink(wim, path), 0); /* the right bytes, but not a file of the DP's */
-                break;
-        default:
-                fail();
-        }
-}
-
 /* The bytes of the other DPs, to show that they never change. */
 static void snapshot_others(int except, char *saved[N_DPS], size_t sizes[N_DPS]) {
         for (int i = 0; i < N_DPS; i++) {
@@ -241,7 +206,7 @@ static void test_dp_damage(void **state) {
                         print_message("damage (%s) of dp1's %s\n", damage_names[how],
                                       where == 0 ? "published file" : "FileLib entry");
                         snapshot_others(0, saved, sizes);
-                        damage(target, how);
+                        damage(target, how, wim); /* a symlink: the right bytes, but not a file of the DP's */
 
                         /* found, and named */
                         assert_int_equal(verify(0), 3);
@@ -269,7 +234,7 @@ static void test_site_damage(void **state) {
 
                 print_message("damage (%s) of the site library's entry\n", damage_names[how]);
                 snapshot_others(-1, saved, sizes);
-                damage(target, how);
+                damage(target, how, wim);
 
                 /* the DPs have copies of their own */
                 for (int i = 0; i < N_DPS; i++)
@@ -300,7 +265,7 @@ static void test_scrub(void **state) {
         free(job);
         assert_int_equal(count_messages(MESSAGE_SCRUBBED, "every file matches"), clean + 1);
 
-        damage(entry, DAMAGE_IN_PLACE);
+        damage(entry, DAMAGE_IN_PLACE, NULL);
         assert_null(test_invoke(&env, ROOT, IFACE "Site", "ScrubContentLibrary", &reply, NULL));
         job = test_job_of(reply);
         assert_int_equal(test_wait_job(&env, job, NULL), 2);
@@ -314,7 +279,7 @@ static void test_scrub(void **state) {
         /* on a schedule */
         size_t scheduled = count_messages(MESSAGE_SCRUB_FOUND, hash);
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
-        damage(entry, DAMAGE_TRUNCATE);
+        damage(entry, DAMAGE_TRUNCATE, NULL);
         assert_int_equal(test_env_start_daemon(&env, (const char *const[]) { "--scrub-interval=1", NULL }), 0);
         TEST_WAIT_UNTIL(count_messages(MESSAGE_SCRUB_FOUND, hash) > scheduled,
                         "a scheduled scrub to find the damaged %s", entry);
@@ -338,7 +303,7 @@ static char *assignment_path(int dp) {
                 *w++ = *p;
         }
         *w = 0;
-        wmi = strf("SMS_DistributionPoint.PackageID=\"%s\",ServerNALPath=\"%s\",SiteCode=\"LAB\"", id, esc);
+        wmi = test_strf("SMS_DistributionPoint.PackageID=\"%s\",ServerNALPath=\"%s\",SiteCode=\"LAB\"", id, esc);
         assert_null(test_invoke(&env, ROOT, IFACE "Site", "GetObject", &reply, "s", wmi));
         free(wmi);
         sd_bus_message_read(reply, "o", &j);
@@ -354,14 +319,13 @@ static int setup(void **state) {
 
         if (test_env_start(&env) < 0)
                 return -1;
-        wim = test_env_content_path(&env, "source.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 1u << 20, false), 0);
-        dps = strf("%s/dps", env.dir);
+        wim = test_env_make_wim(&env, "source.wim", 1u << 20, false);
+        dps = test_strf("%s/dps", env.dir);
         assert_int_equal(mkdir(dps, 0755), 0);
         for (int i = 0; i < N_DPS; i++) {
-                dp_root[i] = strf("%s/dp%d", dps, i + 1);
+                dp_root[i] = test_strf("%s/dp%d", dps, i + 1);
                 assert_int_equal(mkdir(dp_root[i], 0755), 0);
-                dp_nal[i] = strf("[\"Display=\\\\dp%d\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp%d\\", i + 1, i + 1);
+                dp_nal[i] = test_strf("[\"Display=\\\\dp%d\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp%d\\", i + 1, i + 1);
                 assert_null(test_create(&env, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
                                         dp_nal[i], "ContentRoot", "s", dp_root[i]));
         }
@@ -387,7 +351,7 @@ static int setup(void **state) {
         }
 
         /* the WIM's SHA-256, from the manifest: "<sha256> <size> source.wim\n" */
-        manifest = strf("%s/SCCMContentLib/PkgLib/%s/%u.manifest", dp_root[0], id, source_version());
+        manifest = test_strf("%s/SCCMContentLib/PkgLib/%s/%u.manifest", dp_root[0], id, source_version());
         text = test_read_file(manifest, O_NOFOLLOW, &n);
         assert_non_null(text);
         assert_true(n > 64);

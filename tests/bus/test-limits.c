@@ -409,8 +409,7 @@ static int setup(void **state) {
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         assert_int_equal(test_env_start_daemon(&env, limits), 0);
 
-        wim = test_env_content_path(&env, "big.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 8u << 20, false), 0);
+        wim = test_env_make_wim(&env, "big.wim", 8u << 20, false);
         for (size_t i = 0; i < N_BOOT; i++) {
                 char *job = NULL;
                 assert_null(test_create(&env, "SMS_BootImagePackage", &boot[i], &job, 1, "{sv}", "ImagePath", "s", wim));

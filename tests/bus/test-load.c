@@ -204,8 +204,7 @@ static int setup(void **state) {
 
         if (test_env_start(&env) < 0)
                 return -1;
-        char *wim = test_env_content_path(&env, "boot.wim");
-        assert_int_equal(test_make_winpe_wim(wim, "9", true, 8u << 20, false), 0);
+        char *wim = test_env_make_wim(&env, "boot.wim", 8u << 20, false);
         assert_true(asprintf(&dp, "%s/dp1", env.dir) > 0);
         assert_int_equal(mkdir(dp, 0755), 0);
 

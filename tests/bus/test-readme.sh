@@ -1,22 +1,14 @@
 #!/usr/bin/env bash
 # The README's examples (its ```sh blocks), run in order exactly as written, against a daemon
-# laid out the way tools/run.sh lays it out: state and content root under ./.state.
+# laid out the way tools/run.sh lays it out (readme_world_start, lib.sh).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-WORLD_CONTENT_REL=.state/content
-world_start || exit 1
-trap world_stop EXIT
-
-script=$WORLD/readme-examples.sh
-{
-        echo "set -euo pipefail"
-        awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' "$SOURCE_ROOT/README.md"
-} > "$script"
+readme_world_start || exit 1
 blocks=$(grep -c '^```sh$' "$SOURCE_ROOT/README.md")
 [ "$blocks" -ge 5 ] && ok "README has $blocks example blocks" || not_ok "README has only $blocks example blocks"
 
-out=$(cd "$WORLD" && bash "$script" 2>&1)
+out=$(cd "$WORLD" && bash "$README_SCRIPT" 2>&1)
 status=$?
 echo "$out" | sed 's/^/    | /'
 [ $status -eq 0 ] && ok "README examples run" || not_ok "README examples failed with status $status"

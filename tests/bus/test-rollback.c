@@ -173,6 +173,32 @@ static void test_put_with_source_gone(void **state) {
         assert_put_refused_without_source(image, image_wim, "an OS image without its PkgSourcePath");
 }
 
+/* A write's answer was `error`, and the write changed nothing (what: the write, for messages). */
+static void assert_refused(Snapshot *before, const char *err, const char *error, const char *what, const char *when) {
+        char message[256];
+
+        assert_string_equal(err, error);
+        snprintf(message, sizeof message, "%s %s", what, when);
+        assert_unchanged(before, message);
+}
+
+/* The writes that start a job: Put with RefreshPkgSourceFlag on the OS image (a refresh) and on
+ * the boot image (a rebuild), and UpdateImage (whose pending state, ActionInProgress, is a write
+ * too). Each must fail with `error` and change nothing; `when` ends the failure messages. */
+static void assert_job_writes_refused(Snapshot *before, const char *description, const char *error,
+                                      const char *when) {
+        const char *err;
+
+        err = test_invoke(&env, image, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", description,
+                          "RefreshPkgSourceFlag", "b", 1);
+        assert_refused(before, err, error, "Put+refresh", when);
+        err = test_invoke(&env, boot, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", description,
+                          "RefreshPkgSourceFlag", "b", 1);
+        assert_refused(before, err, error, "Put+rebuild", when);
+        err = test_invoke(&env, boot, IFACE "SMS_BootImagePackage", "UpdateImage", NULL, NULL);
+        assert_refused(before, err, error, "UpdateImage", when);
+}
+
 /* One job held at its start point fills --max-jobs=1: every write that would start another is
  * LimitsExceeded and changes nothing; the package with the job cannot be deleted. */
 static void test_job_limit(void **state) {
@@ -185,19 +211,7 @@ static void test_job_limit(void **state) {
         test_wait_held(&env, "RefreshPkgSource", held);
 
         Snapshot before = snapshot();
-        err = test_invoke(&env, image, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", "not stored",
-                          "RefreshPkgSourceFlag", "b", 1);
-        assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
-        assert_unchanged(&before, "Put+refresh at the job limit");
-
-        err = test_invoke(&env, boot, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", "not stored",
-                          "RefreshPkgSourceFlag", "b", 1);
-        assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
-        assert_unchanged(&before, "Put+rebuild at the job limit");
-
-        err = test_invoke(&env, boot, IFACE "SMS_BootImagePackage", "UpdateImage", NULL, NULL);
-        assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
-        assert_unchanged(&before, "UpdateImage at the job limit");
+        assert_job_writes_refused(&before, "not stored", SMSPROV_ERR("LimitsExceeded"), "at the job limit");
 
         err = test_invoke(&env, boot, BASE, "RefreshPkgSource", NULL, NULL);
         assert_string_equal(err, SMSPROV_ERR("LimitsExceeded"));
@@ -305,18 +319,7 @@ static void test_put_on_full_disk(void **state) {
         assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
 
         Snapshot before = snapshot();
-        err = test_invoke(&env, image, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", description,
-                          "RefreshPkgSourceFlag", "b", 1);
-        assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
-        assert_unchanged(&before, "Put+refresh on a full disk");
-        err = test_invoke(&env, boot, BASE, "Put", NULL, "a{sv}", 2, "Description", "s", description,
-                          "RefreshPkgSourceFlag", "b", 1);
-        assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
-        assert_unchanged(&before, "Put+rebuild on a full disk");
-        /* A build's pending state (ActionInProgress) cannot be written: no job either. */
-        err = test_invoke(&env, boot, IFACE "SMS_BootImagePackage", "UpdateImage", NULL, NULL);
-        assert_string_equal(err, SMSPROV_ERR("OutOfDiskSpace"));
-        assert_unchanged(&before, "UpdateImage on a full disk");
+        assert_job_writes_refused(&before, description, SMSPROV_ERR("OutOfDiskSpace"), "on a full disk");
         snapshot_done(&before);
         assert_int_equal(unlink(filler), 0);
         assert_int_equal(db_count("SELECT count(*) FROM job WHERE State < 2"), 0);

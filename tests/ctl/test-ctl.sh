@@ -588,16 +588,9 @@ trap - EXIT
 world_stop
 
 # --- the README's examples, run as written with smsctl on PATH -----------------------------------
-WORLD_CONTENT_REL=.state/content
-world_start || exit 1
-trap world_stop EXIT
-script=$WORLD/readme-examples.sh
-{
-        echo "set -euo pipefail"
-        awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' "$SOURCE_ROOT/README.md"
-} >"$script"
-grep -q "smsctl --bus-address" "$script" && ok "README has smsctl examples" || not_ok "README has no smsctl examples"
-out=$(cd "$WORLD" && PATH="$SMSCTL_DIR:$PATH" bash "$script" 2>&1)
+readme_world_start || exit 1
+grep -q "smsctl --bus-address" "$README_SCRIPT" && ok "README has smsctl examples" || not_ok "README has no smsctl examples"
+out=$(cd "$WORLD" && PATH="$SMSCTL_DIR:$PATH" bash "$README_SCRIPT" 2>&1)
 status=$?
 [ $status -eq 0 ] && ok "README examples run" || not_ok "README examples failed with status $status: $(echo "$out" | tail -20)"
 for want in "Boot image (smsctl)" "refused with exit status 1" "WBEM_E_VALUE_OUT_OF_RANGE" "(UpdateImage) completed" \

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "smsprov/macro.h"
+#include "util/bus-basic.h"
 
 #include "bus-fuzz.h"
 
@@ -211,51 +212,19 @@ static int describe(sd_bus_message *m, Text *t) {
                         text_add(t, "%s ", type == 'a' ? "]" : type == 'v' ? ">" : type == 'r' ? ")" : "}");
                         break;
                 default: {
-                        union {
-                                uint8_t y;
-                                int b;
-                                int16_t n;
-                                uint16_t q;
-                                int32_t i;
-                                uint32_t u;
-                                int64_t x;
-                                uint64_t t;
-                                double d;
-                        } v = {};
+                        BusBasic v = {};
                         if ((r = sd_bus_message_read_basic(m, type, &v)) < 0)
                                 return r;
-                        switch (type) {
-                        case 'y':
-                                text_add(t, "y%u ", v.y);
-                                break;
-                        case 'b':
+                        if (strchr(BUS_BASIC_INT64_TYPES, type))
+                                text_add(t, "%c%" PRIi64 " ", type, bus_basic_int64(type, &v));
+                        else if (type == 'b')
                                 text_add(t, "b%s ", v.b ? "true" : "false");
-                                break;
-                        case 'n':
-                                text_add(t, "n%d ", v.n);
-                                break;
-                        case 'q':
-                                text_add(t, "q%u ", v.q);
-                                break;
-                        case 'i':
-                                text_add(t, "i%" PRIi32 " ", v.i);
-                                break;
-                        case 'u':
-                                text_add(t, "u%" PRIu32 " ", v.u);
-                                break;
-                        case 'x':
-                                text_add(t, "x%" PRIi64 " ", v.x);
-                                break;
-                        case 't':
+                        else if (type == 't')
                                 text_add(t, "t%" PRIu64 " ", v.t);
-                                break;
-                        case 'd':
+                        else if (type == 'd')
                                 text_add(t, "d%g ", v.d);
-                                break;
-                        default:
+                        else
                                 text_add(t, "%c ", type);
-                                break;
-                        }
                         break;
                 }
                 }

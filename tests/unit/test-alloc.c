@@ -823,13 +823,18 @@ static void check_put(Fixture *f, void *userdata, bool clean) {
         assert_int_equal(a->n_changed, 7);
 }
 
-static void test_put(void **state) {
-        Fixture *f = *state;
-        ChangeArgs a = { .class = sms_model_find_class("SMS_ImagePackage"), .key = create_image_package(f, "put") };
-        const Op op = { "site_object_put", prepare_put, call_put, check_put, release_change };
+/* run_op_test() of an operation on a new image package named `name`. */
+static void run_package_op_test(Fixture *f, const Op *op, const char *name) {
+        ChangeArgs a = { .class = sms_model_find_class("SMS_ImagePackage"), .key = create_image_package(f, name) };
 
-        run_op_test(f, &op, &a);
+        run_op_test(f, op, &a);
         free(a.key);
+}
+
+static void test_put(void **state) {
+        static const Op op = { "site_object_put", prepare_put, call_put, check_put, release_change };
+
+        run_package_op_test(*state, &op, "put");
 }
 
 static void prepare_set_derived(Fixture *f, void *userdata) {
@@ -858,13 +863,10 @@ static void check_set_derived(Fixture *f, void *userdata, bool clean) {
 }
 
 static void test_set_derived(void **state) {
-        Fixture *f = *state;
-        ChangeArgs a = { .class = sms_model_find_class("SMS_ImagePackage"), .key = create_image_package(f, "derived") };
-        const Op op = { "site_object_set_derived", prepare_set_derived, call_set_derived, check_set_derived,
-                        release_change };
+        static const Op op = { "site_object_set_derived", prepare_set_derived, call_set_derived,
+                               check_set_derived, release_change };
 
-        run_op_test(f, &op, &a);
-        free(a.key);
+        run_package_op_test(*state, &op, "derived");
 }
 
 static void prepare_nothing(Fixture *f, void *userdata) {
@@ -885,13 +887,10 @@ static void check_set_source_site(Fixture *f, void *userdata, bool clean) {
 }
 
 static void test_set_source_site(void **state) {
-        Fixture *f = *state;
-        ChangeArgs a = { .class = sms_model_find_class("SMS_ImagePackage"), .key = create_image_package(f, "locked") };
-        const Op op = { "site_package_set_source_site", prepare_nothing, call_set_source_site, check_set_source_site,
-                        release_change };
+        static const Op op = { "site_package_set_source_site", prepare_nothing, call_set_source_site,
+                               check_set_source_site, release_change };
 
-        run_op_test(f, &op, &a);
-        free(a.key);
+        run_package_op_test(*state, &op, "locked");
 }
 
 /* --- site_object_delete ---------------------------------------------------------------------- */
@@ -943,12 +942,9 @@ static void check_report(Fixture *f, void *userdata, bool clean) {
 }
 
 static void test_report(void **state) {
-        Fixture *f = *state;
-        ChangeArgs a = { .class = sms_model_find_class("SMS_ImagePackage"), .key = create_image_package(f, "report") };
-        const Op op = { "site_report", prepare_nothing, call_report, check_report, release_change };
+        static const Op op = { "site_report", prepare_nothing, call_report, check_report, release_change };
 
-        run_op_test(f, &op, &a);
-        free(a.key);
+        run_package_op_test(*state, &op, "report");
 }
 
 /* --- site_replace_rows ----------------------------------------------------------------------- */
@@ -1066,11 +1062,16 @@ static void release_query(void *userdata) {
         a->next_cursor = mfree(a->next_cursor);
 }
 
-static void create_packages_to_query(Fixture *f) {
+/* Five packages (alpha … echo), and a first run of a's query, with no allocation failing: its
+ * results are left in a. */
+static void query_packages(Fixture *f, QueryArgs *a, const char *what) {
         static const char *const names[] = { "alpha", "bravo", "charlie", "delta", "echo" };
+        SmsError e = SMS_ERROR_NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 free(create_image_package(f, names[i]));
+        if (call_query(f, a, &e) < 0)
+                fail_msg("%s: %s", what, e.message);
 }
 
 static void test_query(void **state) {
@@ -1078,12 +1079,9 @@ static void test_query(void **state) {
         /* wql_like(), with a set SQLite's LIKE lacks, and an ORDER BY */
         QueryArgs a = { .text = "SELECT Name, PackageID, Description, ImageOSVersion FROM SMS_ImagePackage "
                                 "WHERE Name LIKE '%[lr]%' ORDER BY Name" };
-        const Op op = { "site_query", prepare_nothing, call_query, check_query, release_query };
-        SmsError e = SMS_ERROR_NULL;
+        static const Op op = { "site_query", prepare_nothing, call_query, check_query, release_query };
 
-        create_packages_to_query(f);
-        if (call_query(f, &a, &e) < 0)
-                fail_msg("the query: %s", e.message);
+        query_packages(f, &a, "the query");
         a.n_expected = a.n_rows;
         assert_int_equal(a.n_expected, 4); /* alpha, bravo, charlie, delta */
         release_query(&a);
@@ -1094,14 +1092,11 @@ static void test_query_page(void **state) {
         Fixture *f = *state;
         QueryArgs a = { .text = "SELECT Name, PackageID, Description FROM SMS_ImagePackage WHERE Name LIKE '%a%' "
                                 "ORDER BY Name" };
-        const Op op = { "site_query_page", prepare_nothing, call_query, check_query, release_query };
-        SmsError e = SMS_ERROR_NULL;
+        static const Op op = { "site_query_page", prepare_nothing, call_query, check_query, release_query };
 
-        create_packages_to_query(f);
         /* the second page, after a cursor made by the first */
         a.cursor = (char *) "";
-        if (call_query(f, &a, &e) < 0)
-                fail_msg("the first page: %s", e.message);
+        query_packages(f, &a, "the first page");
         a.cursor = TAKE_PTR(a.next_cursor);
         release_query(&a);
         a.n_expected = 2; /* bravo, charlie: the page after alpha */

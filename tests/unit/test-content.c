@@ -28,10 +28,13 @@
 
 #include <cmocka.h>
 
+#include "../bus/test-damage.h"
 #include "content/content-internal.h"
 #include "smsprov/content.h"
 #include "smsprov/macro.h"
 #include "smsprov/path.h"
+
+#include "unit-util.h"
 
 /* --- fixture and helpers --------------------------------------------------------------------- */
 
@@ -61,13 +64,10 @@ static int setup(void **state) {
         site_parent = join(d->root, "site");
         assert_int_equal(mkdir(site_parent, 0755), 0);
         d->site = join(site_parent, "contentlib");
-        d->src = join(d->root, "src");
-        d->dp1 = join(d->root, "dp1");
-        d->dp2 = join(d->root, "dp2");
+        d->src = test_make_dir(d->root, "src");
+        d->dp1 = test_make_dir(d->root, "dp1");
+        d->dp2 = test_make_dir(d->root, "dp2");
         d->mnt = join(d->root, "mnt");
-        assert_int_equal(mkdir(d->src, 0755), 0);
-        assert_int_equal(mkdir(d->dp1, 0755), 0);
-        assert_int_equal(mkdir(d->dp2, 0755), 0);
         settle(); /* from the start, the clock of the racily-clean rule is the test's */
         *state = d;
         return 0;
@@ -430,6 +430,12 @@ static void assert_dp_state(const char *dp, bool crashed) {
 
 static void assert_dp_consistent(const char *dp) {
         assert_dp_state(dp, false);
+}
+
+/* A DP after any operation: consistent, and no temporary file left behind. */
+static void assert_dp_whole(const char *dp) {
+        assert_dp_consistent(dp);
+        assert_no_temporaries(dp);
 }
 
 typedef struct Progress {
@@ -1037,10 +1043,8 @@ static void test_distribute_link_and_copy(void **state) {
         assert_int_not_equal(inode_of(data2, "."), root);
         assert_trees_equal(d->src, data2);
 
-        assert_dp_consistent(d->dp1);
-        assert_dp_consistent(d->dp2);
-        assert_no_temporaries(d->dp1);
-        assert_no_temporaries(d->dp2);
+        assert_dp_whole(d->dp1);
+        assert_dp_whole(d->dp2);
         content_manifest_done(&m);
 }
 
@@ -1154,8 +1158,7 @@ static void test_refresh_unchanged_writes_nothing(void **state) {
 
         assert_trees_equal(d->src, data1);
         assert_verify(d->dp1, "LAB00001", (const char *const[]) { NULL });
-        assert_dp_consistent(d->dp1);
-        assert_no_temporaries(d->dp1);
+        assert_dp_whole(d->dp1);
         content_manifest_done(&m);
         content_manifest_done(&m2);
 }
@@ -1247,8 +1250,7 @@ static void test_distribute_pxe(void **state) {
         distribute(d, d->dp1, "LAB00005", 2, CONTENT_LINK_AUTO, NULL, NULL);
         assert_false(exists(d->dp1, "RemoteInstall/SMSImages/LAB00005"));
         assert_checked_current(d->dp1, "LAB00005");
-        assert_dp_consistent(d->dp1);
-        assert_no_temporaries(d->dp1);
+        assert_dp_whole(d->dp1);
         assert_no_temporaries(lib2);
 
         /* PXE needs exactly one .wim, and a plain file name */
@@ -1314,10 +1316,8 @@ static void test_second_version(void **state) {
         assert_true(exists(lib1, "PkgLib/LAB00001/2.manifest"));
         assert_int_equal(filelib_count(lib1), 5);
 
-        assert_dp_consistent(d->dp1);
-        assert_dp_consistent(d->dp2);
-        assert_no_temporaries(d->dp1);
-        assert_no_temporaries(d->dp2);
+        assert_dp_whole(d->dp1);
+        assert_dp_whole(d->dp2);
         content_manifest_done(&m1);
         content_manifest_done(&m2);
 }
@@ -1520,8 +1520,7 @@ static void assert_still_v1(Dirs *d, const char *dp) {
         readme = join(data, "readme.txt");
         text = read_all(readme, NULL);
         assert_string_equal(text, "package content\n");
-        assert_dp_consistent(dp);
-        assert_no_temporaries(dp);
+        assert_dp_whole(dp);
 }
 
 static void test_cancel_first_progress(void **state) {
@@ -1563,8 +1562,7 @@ static void cancel_everywhere(Dirs *d, const char *dp, ContentLinkMode mode) {
                 _cleanup_free_ char *data = datalib_of(dp, "LAB00001");
                 assert_trees_equal(d->src, data);
         }
-        assert_dp_consistent(dp);
-        assert_no_temporaries(dp);
+        assert_dp_whole(dp);
 }
 
 static void test_cancel_everywhere_link(void **state) {
@@ -1632,8 +1630,7 @@ static void test_killed(void **state) {
 
                 /* back to v1 for the next round; this also collects what the dead one left */
                 distribute(d, d->dp2, "LAB00001", 1, CONTENT_LINK_COPY, NULL, NULL);
-                assert_dp_consistent(d->dp2);
-                assert_no_temporaries(d->dp2);
+                assert_dp_whole(d->dp2);
         }
         print_message("killed distributions: %u left v1, %u had finished v2\n", served[1], served[2]);
         assert_true(served[1] > 0);
@@ -1724,8 +1721,7 @@ static void test_full_dp(void **state) {
                 sms_error_clear(&e);
                 assert_int_equal(current_version(d->mnt, "LAB00001"), 1);
                 assert_verify(d->mnt, "LAB00001", (const char *const[]) { NULL });
-                assert_dp_consistent(d->mnt);
-                assert_no_temporaries(d->mnt);
+                assert_dp_whole(d->mnt);
         }
         /* a full site library is the same error */
         assert_int_equal(umount2(d->mnt, MNT_DETACH), 0);
@@ -1819,34 +1815,9 @@ static void test_concurrent_distributions(void **state) {
 
 /* --- integrity: damage is found, repaired, never published, never spread ----------------------- */
 
-typedef enum Damage { DAMAGE_IN_PLACE, DAMAGE_TRUNCATE, DAMAGE_DELETE, DAMAGE_SYMLINK, _DAMAGE_MAX } Damage;
 typedef enum Where { WHERE_PUBLISHED, WHERE_DP_FILELIB, WHERE_SITE_FILELIB, _WHERE_MAX } Where;
 
-static const char *const damage_names[] = { "in place", "truncate", "delete", "symlink" };
 static const char *const where_names[] = { "dp1's published file", "dp1's FileLib entry", "the site's FileLib entry" };
-
-static void damage(const char *path, Damage how) {
-        _cleanup_close_ int fd = -1;
-        switch (how) {
-        case DAMAGE_IN_PLACE:
-                fd = open(path, O_WRONLY | O_CLOEXEC);
-                assert_true(fd >= 0);
-                assert_int_equal(pwrite(fd, "DAMAGED!", 8, 4096), 8);
-                break;
-        case DAMAGE_TRUNCATE:
-                assert_int_equal(truncate(path, 1000), 0);
-                break;
-        case DAMAGE_DELETE:
-                assert_int_equal(unlink(path), 0);
-                break;
-        case DAMAGE_SYMLINK:
-                assert_int_equal(unlink(path), 0);
-                assert_int_equal(symlink("/etc/hostname", path), 0);
-                break;
-        default:
-                fail();
-        }
-}
 
 /* st_dev and st_ino of a file, to tell whether two names are one inode. */
 static void dev_ino(const char *path, dev_t *dev, ino_t *ino) {
@@ -1904,7 +1875,7 @@ static void test_damage_repaired(void **state) {
                         target = where == WHERE_PUBLISHED    ? join(data1, "os.wim")
                                  : where == WHERE_DP_FILELIB ? filelib_path(lib1, wim->hash)
                                                              : filelib_path(d->site, wim->hash);
-                        damage(target, how);
+                        damage(target, how, "/etc/hostname");
 
                         if (where == WHERE_SITE_FILELIB) {
                                 /* the DPs have copies of their own: untouched */
@@ -1973,7 +1944,7 @@ static void test_verify_marks_for_repair(void **state) {
         assert_non_null(text);
         assert_non_null(strstr(text, big->hash));
         /* a bad sector, as far as a stat can tell: the recorded identity is what the file has now */
-        damage(entry, DAMAGE_IN_PLACE);
+        damage(entry, DAMAGE_IN_PLACE, NULL);
         {
                 struct stat st;
                 assert_int_equal(lstat(entry, &st), 0);
@@ -2027,7 +1998,7 @@ static void test_scrub(void **state) {
 
         big = find_file(&m, "big.bin");
         entry = filelib_path(d->site, big->hash);
-        damage(entry, DAMAGE_IN_PLACE);
+        damage(entry, DAMAGE_IN_PLACE, NULL);
         assert_ok(content_site_scrub(d->site, NULL, NULL, &bad, &packages, &e), e);
         assert_int_equal(strv_length(bad), 1);
         assert_string_equal(bad[0], big->hash);
@@ -2046,33 +2017,34 @@ static void test_scrub(void **state) {
 }
 
 int main(void) {
+#define DIRS_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown) /* each in new directories */
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_manifest_parse),
-                cmocka_unit_test_setup_teardown(test_ingest_tree, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ingest_single_file, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_single_instance, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stat_cache, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stat_cache_racy, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ingest_refuses, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ingest_cancel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_distribute_link_and_copy, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_refresh_unchanged_writes_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_distribute_progress, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_distribute_pxe, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_second_version, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dp_remove, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dp_root_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_cancel_first_progress, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_cancel_everywhere_link, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_cancel_everywhere_copy, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_readonly_dp, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_full_dp, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_concurrent_distributions, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_damage_repaired, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_verify_marks_for_repair, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_scrub, setup, teardown),
+                DIRS_TEST(test_ingest_tree),
+                DIRS_TEST(test_ingest_single_file),
+                DIRS_TEST(test_single_instance),
+                DIRS_TEST(test_stat_cache),
+                DIRS_TEST(test_stat_cache_racy),
+                DIRS_TEST(test_ingest_refuses),
+                DIRS_TEST(test_ingest_cancel),
+                DIRS_TEST(test_distribute_link_and_copy),
+                DIRS_TEST(test_refresh_unchanged_writes_nothing),
+                DIRS_TEST(test_distribute_progress),
+                DIRS_TEST(test_distribute_pxe),
+                DIRS_TEST(test_second_version),
+                DIRS_TEST(test_dp_remove),
+                DIRS_TEST(test_verify),
+                DIRS_TEST(test_dp_root_errors),
+                DIRS_TEST(test_cancel_first_progress),
+                DIRS_TEST(test_cancel_everywhere_link),
+                DIRS_TEST(test_cancel_everywhere_copy),
+                DIRS_TEST(test_killed),
+                DIRS_TEST(test_readonly_dp),
+                DIRS_TEST(test_full_dp),
+                DIRS_TEST(test_concurrent_distributions),
+                DIRS_TEST(test_damage_repaired),
+                DIRS_TEST(test_verify_marks_for_repair),
+                DIRS_TEST(test_scrub),
         };
         /* TEST_FILTER=test_verify (a glob) runs only the tests it names */
         if (getenv("TEST_FILTER"))

@@ -604,74 +604,88 @@ static void assert_plan_add(const BootImagePlan *p, size_t i, const char *source
         assert_string_equal(p->adds[i].target, target);
 }
 
-static void full_config(const OsdTree *t, BootImageConfig *c, BootImageDriver drivers[2],
-                        const char *comps[1]) {
-        drivers[0] = (BootImageDriver) { .id = 16777300, .source = t->driver_dir };
-        drivers[1] = (BootImageDriver) { .id = 16777301, .source = t->driver_inf };
-        comps[0] = t->component;
-        *c = (BootImageConfig) {
+/* A configuration with every part (drivers, a component, prestart files, a bitmap, the lab shell)
+ * and the OSD tree it points into. */
+typedef struct FullConfig {
+        OsdTree t;
+        BootImageDriver drivers[2];
+        const char *comps[1];
+        BootImageConfig c;
+} FullConfig;
+
+/* Sets f->c (and the drivers and components it points to) to the full configuration again. */
+static void full_config_reset(FullConfig *f) {
+        f->drivers[0] = (BootImageDriver) { .id = 16777300, .source = f->t.driver_dir };
+        f->drivers[1] = (BootImageDriver) { .id = 16777301, .source = f->t.driver_inf };
+        f->comps[0] = f->t.component;
+        f->c = (BootImageConfig) {
                 .architecture = "9",
-                .osd_bin_root = t->osd_root,
+                .osd_bin_root = f->t.osd_root,
                 .enable_lab_shell = true,
                 .pre_exec_command_line = "cmd /c %SYSTEMDRIVE%\\sms\\PKG\\SMS10000\\start.cmd",
-                .pre_exec_source_directory = t->prestart_dir,
-                .background_bitmap_path = t->bitmap,
-                .drivers = drivers,
+                .pre_exec_source_directory = f->t.prestart_dir,
+                .background_bitmap_path = f->t.bitmap,
+                .drivers = f->drivers,
                 .n_drivers = 2,
-                .component_dirs = comps,
+                .component_dirs = f->comps,
                 .n_components = 1,
                 .scratch_space_mb = 512,
         };
 }
 
+static void full_config_make(const Dirs *d, FullConfig *f) {
+        *f = (FullConfig) {};
+        make_osd_tree(d, &f->t);
+        full_config_reset(f);
+}
+
+/* The files the full configuration writes into the image. */
+static const char full_winpeshl_ini[] = "[LaunchApps]\r\n"
+                                        "%SYSTEMDRIVE%\\sms\\bin\\x64\\LoadDrivers.cmd\r\n"
+                                        "%SYSTEMDRIVE%\\sms\\bin\\x64\\TsBootShell.exe\r\n";
+static const char full_tsbootshell_ini[] = "[Shell]\r\n"
+                                           "EnableDebugShell=true\r\n"
+                                           "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe"
+                                           " /env:WinPE /configpath:%CONFIGPATH%\r\n";
+static const char full_tsmbootstrap_ini[] =
+        "[MediaInfo]\r\n"
+        "PrestartCommandLine=cmd /c %SYSTEMDRIVE%\\sms\\PKG\\SMS10000\\start.cmd\r\n"
+        "PrestartDirectory=%SYSTEMDRIVE%\\sms\\PKG\\SMS10000\r\n";
+
 static void test_plan_full(void **state) {
         Dirs *d = *state;
-        OsdTree t = {};
-        BootImageDriver drivers[2];
-        const char *comps[1];
-        BootImageConfig c;
+        FullConfig f;
         BootImagePlan p = {};
         SmsError e = SMS_ERROR_NULL;
         _cleanup_free_ char *osd_x64 = NULL;
 
-        make_osd_tree(d, &t);
-        full_config(&t, &c, drivers, comps);
-        osd_x64 = path_join(t.osd_root, "x64");
-        assert_int_equal(boot_image_plan(&c, &p, &e), 0);
+        full_config_make(d, &f);
+        osd_x64 = path_join(f.t.osd_root, "x64");
+        assert_int_equal(boot_image_plan(&f.c, &p, &e), 0);
 
         assert_int_equal(p.n_adds, 6);
-        assert_plan_add(&p, 0, t.component, "\\");
+        assert_plan_add(&p, 0, f.t.component, "\\");
         assert_plan_add(&p, 1, osd_x64, "\\sms\\bin\\x64");
-        assert_plan_add(&p, 2, t.prestart_dir, "\\sms\\PKG\\SMS10000");
-        assert_plan_add(&p, 3, t.bitmap, "\\Windows\\System32\\winpe.bmp");
-        assert_plan_add(&p, 4, t.driver_dir, "\\sms\\drivers\\16777300");
-        assert_plan_add(&p, 5, t.driver_inf_dir, "\\sms\\drivers\\16777301"); /* the .inf's folder */
+        assert_plan_add(&p, 2, f.t.prestart_dir, "\\sms\\PKG\\SMS10000");
+        assert_plan_add(&p, 3, f.t.bitmap, "\\Windows\\System32\\winpe.bmp");
+        assert_plan_add(&p, 4, f.t.driver_dir, "\\sms\\drivers\\16777300");
+        assert_plan_add(&p, 5, f.t.driver_inf_dir, "\\sms\\drivers\\16777301"); /* the .inf's folder */
 
         assert_int_equal(p.n_files, 4);
-        assert_plan_text(&p, "\\Windows\\System32\\winpeshl.ini",
-                         "[LaunchApps]\r\n"
-                         "%SYSTEMDRIVE%\\sms\\bin\\x64\\LoadDrivers.cmd\r\n"
-                         "%SYSTEMDRIVE%\\sms\\bin\\x64\\TsBootShell.exe\r\n");
+        assert_plan_text(&p, "\\Windows\\System32\\winpeshl.ini", full_winpeshl_ini);
         assert_plan_text(&p, "\\sms\\bin\\x64\\LoadDrivers.cmd",
                          "@echo off\r\n"
                          "for /r %SYSTEMDRIVE%\\sms\\drivers %%i in (*.inf) do drvload \"%%i\"\r\n");
-        assert_plan_text(&p, "\\sms\\bin\\x64\\TsBootShell.ini",
-                         "[Shell]\r\n"
-                         "EnableDebugShell=true\r\n"
-                         "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe"
-                         " /env:WinPE /configpath:%CONFIGPATH%\r\n");
-        assert_plan_text(&p, "\\sms\\data\\TsmBootstrap.ini",
-                         "[MediaInfo]\r\n"
-                         "PrestartCommandLine=cmd /c %SYSTEMDRIVE%\\sms\\PKG\\SMS10000\\start.cmd\r\n"
-                         "PrestartDirectory=%SYSTEMDRIVE%\\sms\\PKG\\SMS10000\r\n");
+        assert_plan_text(&p, "\\sms\\bin\\x64\\TsBootShell.ini", full_tsbootshell_ini);
+        assert_plan_text(&p, "\\sms\\data\\TsmBootstrap.ini", full_tsmbootstrap_ini);
         assert_int_equal(p.scratch_space_mb, 512);
 
         /* The plan owns its strings: it outlives the configuration's. */
         for (size_t i = 0; i < p.n_adds; i++)
-                assert_ptr_not_equal(p.adds[i].source, c.osd_bin_root);
+                assert_ptr_not_equal(p.adds[i].source, f.c.osd_bin_root);
         boot_image_plan_done(&p);
         boot_image_plan_done(&p);
-        osd_tree_done(&t);
+        osd_tree_done(&f.t);
 }
 
 static void test_plan_minimal(void **state) {
@@ -739,46 +753,42 @@ static void assert_invalid(const BootImageConfig *c, const char *in_message) {
 
 static void test_plan_errors(void **state) {
         Dirs *d = *state;
-        OsdTree t = {};
-        BootImageDriver drivers[2];
-        const char *comps[1];
-        BootImageConfig c;
+        FullConfig f;
         _cleanup_free_ char *arm64 = NULL, *missing = path_join(d->root, "nothing-here");
 
-        make_osd_tree(d, &t);
-        arm64 = path_join(t.osd_root, "arm64");
+        full_config_make(d, &f);
+        arm64 = path_join(f.t.osd_root, "arm64");
 
         /* The OSD binaries of the image's architecture are missing: the message names the folder. */
-        full_config(&t, &c, drivers, comps);
-        c.architecture = "12";
-        assert_invalid(&c, arm64);
-        c.architecture = "5"; /* ARM: no OSD binaries exist */
-        assert_invalid(&c, "architecture 5");
-        c.architecture = NULL;
-        assert_invalid(&c, "architecture");
-        full_config(&t, &c, drivers, comps);
-        c.osd_bin_root = NULL;
-        assert_invalid(&c, "OSD binaries");
+        f.c.architecture = "12";
+        assert_invalid(&f.c, arm64);
+        f.c.architecture = "5"; /* ARM: no OSD binaries exist */
+        assert_invalid(&f.c, "architecture 5");
+        f.c.architecture = NULL;
+        assert_invalid(&f.c, "architecture");
+        full_config_reset(&f);
+        f.c.osd_bin_root = NULL;
+        assert_invalid(&f.c, "OSD binaries");
 
-        full_config(&t, &c, drivers, comps);
-        drivers[1].source = missing;
-        assert_invalid(&c, missing);
-        drivers[1].source = t.bitmap; /* neither a folder nor an .inf */
-        assert_invalid(&c, "16777301");
+        full_config_reset(&f);
+        f.drivers[1].source = missing;
+        assert_invalid(&f.c, missing);
+        f.drivers[1].source = f.t.bitmap; /* neither a folder nor an .inf */
+        assert_invalid(&f.c, "16777301");
 
-        full_config(&t, &c, drivers, comps);
-        c.pre_exec_source_directory = missing;
-        assert_invalid(&c, "PreExecSourceDirectory");
-        full_config(&t, &c, drivers, comps);
-        c.pre_exec_source_directory = t.bitmap;
-        assert_invalid(&c, "not a directory");
-        full_config(&t, &c, drivers, comps);
-        c.background_bitmap_path = missing;
-        assert_invalid(&c, "BackgroundBitmapPath");
-        full_config(&t, &c, drivers, comps);
-        c.pre_exec_command_line = "cmd /c x\r\n[Evil]";
-        assert_invalid(&c, "one line");
-        osd_tree_done(&t);
+        full_config_reset(&f);
+        f.c.pre_exec_source_directory = missing;
+        assert_invalid(&f.c, "PreExecSourceDirectory");
+        full_config_reset(&f);
+        f.c.pre_exec_source_directory = f.t.bitmap;
+        assert_invalid(&f.c, "not a directory");
+        full_config_reset(&f);
+        f.c.background_bitmap_path = missing;
+        assert_invalid(&f.c, "BackgroundBitmapPath");
+        full_config_reset(&f);
+        f.c.pre_exec_command_line = "cmd /c x\r\n[Evil]";
+        assert_invalid(&f.c, "one line");
+        osd_tree_done(&f.t);
 }
 
 /* --- building ---------------------------------------------------------------------------------- */
@@ -811,10 +821,7 @@ static bool on_progress(void *userdata, uint64_t done, uint64_t total, const cha
 
 static void test_build_boot_image(void **state) {
         Dirs *d = *state;
-        OsdTree t = {};
-        BootImageDriver drivers[2];
-        const char *comps[1];
-        BootImageConfig c;
+        FullConfig f;
         BootImagePlan p = {};
         ImagingBuildResult res = {};
         SmsError e = SMS_ERROR_NULL;
@@ -827,9 +834,8 @@ static void test_build_boot_image(void **state) {
         assert_int_equal(stat(d->src, &st), 0);
         assert_int_equal(test_write_file(before, data, (size_t) st.st_size), 0);
 
-        make_osd_tree(d, &t);
-        full_config(&t, &c, drivers, comps);
-        assert_int_equal(boot_image_plan(&c, &p, &e), 0);
+        full_config_make(d, &f);
+        assert_int_equal(boot_image_plan(&f.c, &p, &e), 0);
         ImagingBuild b = {
                 .source_path = d->src, .image_index = 1, .output_path = d->out,
                 .adds = p.adds, .n_adds = p.n_adds, .files = p.files, .n_files = p.n_files,
@@ -864,19 +870,9 @@ static void test_build_boot_image(void **state) {
         /* The contents. */
         assert_wim_file(d, "\\sms\\bin\\x64\\TsBootShell.exe", "MZ TsBootShell");
         assert_wim_file(d, "\\sms\\bin\\x64\\00000409\\tsres.dll", "MZ tsres");
-        assert_wim_file(d, "\\Windows\\System32\\winpeshl.ini",
-                        "[LaunchApps]\r\n"
-                        "%SYSTEMDRIVE%\\sms\\bin\\x64\\LoadDrivers.cmd\r\n"
-                        "%SYSTEMDRIVE%\\sms\\bin\\x64\\TsBootShell.exe\r\n");
-        assert_wim_file(d, "\\sms\\bin\\x64\\TsBootShell.ini",
-                        "[Shell]\r\n"
-                        "EnableDebugShell=true\r\n"
-                        "Run=%SYSTEMDRIVE%\\sms\\bin\\x64\\TsmBootstrap.exe"
-                        " /env:WinPE /configpath:%CONFIGPATH%\r\n");
-        assert_wim_file(d, "\\sms\\data\\TsmBootstrap.ini",
-                        "[MediaInfo]\r\n"
-                        "PrestartCommandLine=cmd /c %SYSTEMDRIVE%\\sms\\PKG\\SMS10000\\start.cmd\r\n"
-                        "PrestartDirectory=%SYSTEMDRIVE%\\sms\\PKG\\SMS10000\r\n");
+        assert_wim_file(d, "\\Windows\\System32\\winpeshl.ini", full_winpeshl_ini);
+        assert_wim_file(d, "\\sms\\bin\\x64\\TsBootShell.ini", full_tsbootshell_ini);
+        assert_wim_file(d, "\\sms\\data\\TsmBootstrap.ini", full_tsmbootstrap_ini);
         assert_wim_file(d, "\\sms\\PKG\\SMS10000\\Start-VNC.ps1", "Write-Host vnc\r\n");
         assert_wim_file(d, "\\Windows\\System32\\winpe.bmp", "BM fake bitmap");
         assert_wim_file(d, "\\sms\\drivers\\16777300\\e1d.inf",
@@ -899,7 +895,7 @@ static void test_build_boot_image(void **state) {
         imaging_build_result_done(&res);
         imaging_build_result_done(&res);
         boot_image_plan_done(&p);
-        osd_tree_done(&t);
+        osd_tree_done(&f.t);
 }
 
 /* Building again over an existing output, from an image whose hive already has FBWF, with
@@ -1100,10 +1096,7 @@ static void test_build_errors(void **state) {
 static void test_build_cancel(void **state) {
         Dirs *d = *state;
         _cleanup_free_ char *big = path_join(d->root, "big.wim");
-        OsdTree t = {};
-        BootImageDriver drivers[2];
-        const char *comps[1];
-        BootImageConfig c;
+        FullConfig f;
         BootImagePlan p = {};
         SmsError e = SMS_ERROR_NULL;
         static const char *const phases[] = {
@@ -1112,13 +1105,12 @@ static void test_build_cancel(void **state) {
                 "Writing the image",
         };
 
-        make_osd_tree(d, &t);
-        full_config(&t, &c, drivers, comps);
-        assert_int_equal(boot_image_plan(&c, &p, &e), 0);
+        full_config_make(d, &f);
+        assert_int_equal(boot_image_plan(&f.c, &p, &e), 0);
         /* Large enough that copying and writing report more than once. */
-        write_text(t.component, "big/data.bin", "");
+        write_text(f.t.component, "big/data.bin", "");
         {
-                _cleanup_free_ char *bin = path_join(t.component, "big/data.bin");
+                _cleanup_free_ char *bin = path_join(f.t.component, "big/data.bin");
                 _cleanup_free_ char *buf = malloc(3 << 20);
                 for (size_t i = 0; i < 3 << 20; i++)
                         buf[i] = (char) (i * 2654435761u >> 13);
@@ -1159,7 +1151,7 @@ static void test_build_cancel(void **state) {
         }
         assert_int_equal(dir_entries(d->out_dir), 0);
         boot_image_plan_done(&p);
-        osd_tree_done(&t);
+        osd_tree_done(&f.t);
 }
 
 /* An output directory on a file system that fills up: while copying, and while wimlib writes. */
@@ -1291,27 +1283,28 @@ static void test_hive_gen(void **state) {
 }
 
 int main(void) {
+#define DIRS_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown) /* each in new directories */
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_arch_helpers),
-                cmocka_unit_test_setup_teardown(test_hive_gen, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_winpe, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_multi, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_not_a_wim, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_info_truncated, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_image_property_shape, setup, teardown),
+                DIRS_TEST(test_hive_gen),
+                DIRS_TEST(test_read_info_winpe),
+                DIRS_TEST(test_read_info_multi),
+                DIRS_TEST(test_read_info_not_a_wim),
+                DIRS_TEST(test_read_info_truncated),
+                DIRS_TEST(test_image_property_shape),
                 cmocka_unit_test(test_image_property_control_characters),
                 cmocka_unit_test(test_image_property_escaping),
-                cmocka_unit_test_setup_teardown(test_plan_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_plan_minimal, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_plan_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_boot_image, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_rebuild, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_no_hive, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_multi_image, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_cancel, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_disk_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_build_timing, setup, teardown),
+                DIRS_TEST(test_plan_full),
+                DIRS_TEST(test_plan_minimal),
+                DIRS_TEST(test_plan_errors),
+                DIRS_TEST(test_build_boot_image),
+                DIRS_TEST(test_build_rebuild),
+                DIRS_TEST(test_build_no_hive),
+                DIRS_TEST(test_build_multi_image),
+                DIRS_TEST(test_build_errors),
+                DIRS_TEST(test_build_cancel),
+                DIRS_TEST(test_build_disk_full),
+                DIRS_TEST(test_build_timing),
         };
 
         imaging_wimlib_init();

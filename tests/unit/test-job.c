@@ -193,20 +193,28 @@ static void test_deferred_removal(void **state) {
         job_queue_free(q);
 }
 
+/* A queue of one worker: job 1 leaves l's tree behind (its removal deferred) and has ended; job 2,
+ * queued before job 1 ended, runs until canceled and is the worker's next, ahead of any removal. */
+static JobQueue *queue_leftover_then_busy(const JobQueueCallbacks *cb, Leftover *l, atomic_int *running) {
+        JobQueue *q = NULL;
+
+        assert_int_equal(job_queue_new(1, cb, &q), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_leave_tree, .userdata = l }, NULL), 0);
+        assert_int_equal(job_submit(q, &(JobSpec) { .id = 2, .work = work_until_canceled, .userdata = running }, NULL),
+                         0);
+        atomic_store(&l->go, 1);
+        pump_leftover(q, l);
+        return q;
+}
+
 /* A removal still queued when the queue is freed (its one worker busy with a job that runs until
  * canceled) is done by job_queue_free(). */
 static void test_deferred_removal_at_free(void **state) {
         Leftover l = {};
         JobQueueCallbacks cb = { .finished = on_finished_leftover, .userdata = &l };
         atomic_int running = 0;
-        JobQueue *q = NULL;
+        JobQueue *q = queue_leftover_then_busy(&cb, &l, &running);
 
-        assert_int_equal(job_queue_new(1, &cb, &q), 0);
-        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_leave_tree, .userdata = &l }, NULL), 0);
-        assert_int_equal(job_submit(q, &(JobSpec) { .id = 2, .work = work_until_canceled, .userdata = &running }, NULL),
-                         0);
-        atomic_store(&l.go, 1); /* the worker takes job 2 next: it was queued before job 1 ended */
-        pump_leftover(q, &l);
         while (!atomic_load(&running))
                 usleep(1000);
         assert_true(exists(l.dir)); /* the only worker is busy */
@@ -329,14 +337,8 @@ static void test_second_removal_goes_to_the_queue(void **state) {
         SecondLeftover s = {};
         JobQueueCallbacks cb = { .finished = on_finished_second_leftover, .userdata = &s };
         atomic_int running = 0;
-        JobQueue *q = NULL;
+        JobQueue *q = queue_leftover_then_busy(&cb, &s.first, &running);
 
-        assert_int_equal(job_queue_new(1, &cb, &q), 0);
-        assert_int_equal(job_submit(q, &(JobSpec) { .id = 1, .work = work_leave_tree, .userdata = &s.first }, NULL), 0);
-        assert_int_equal(job_submit(q, &(JobSpec) { .id = 2, .work = work_until_canceled, .userdata = &running }, NULL),
-                         0);
-        atomic_store(&s.first.go, 1);
-        pump_leftover(q, &s.first);
         /* No removal can have run: a worker takes a pending job before any removal, and job 2 was
          * pending when job 1 ended; it runs until canceled. */
         assert_true(s.first_kept);

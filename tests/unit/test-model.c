@@ -189,6 +189,15 @@ static void test_defaults_and_values(void **state) {
         assert_string_equal(clean, "ok\xEF\xBF\xBD\xEF\xBF\xBDz");
 }
 
+static void assert_start_time(const SmsScheduleToken *t, unsigned year, unsigned month, unsigned day,
+                              unsigned hour, unsigned minute) {
+        assert_int_equal(t->year, year);
+        assert_int_equal(t->month, month);
+        assert_int_equal(t->day, day);
+        assert_int_equal(t->hour, hour);
+        assert_int_equal(t->minute, minute);
+}
+
 static void test_schedule_documented_example(void **state) {
         /* Reference §7.3: the three tokens of the documented 48-character string. */
         _cleanup_free_ SmsScheduleToken *t = NULL;
@@ -199,20 +208,14 @@ static void test_schedule_documented_example(void **state) {
         assert_int_equal(sms_schedule_decode("791378800008000055147880001B200055177880001E2000", &t, &n, &e), 0);
         assert_int_equal(n, 3);
         assert_int_equal(t[0].type, SMS_ST_NON_RECURRING);
-        assert_int_equal(t[0].year, 2004);
-        assert_int_equal(t[0].month, 7);
-        assert_int_equal(t[0].day, 19);
-        assert_int_equal(t[0].hour, 8);
-        assert_int_equal(t[0].minute, 30);
+        assert_start_time(&t[0], 2004, 7, 19, 8, 30);
         assert_int_equal(t[1].type, SMS_ST_RECUR_WEEKLY);
         assert_int_equal(t[1].weekday, 3);
         assert_int_equal(t[1].for_number_of_weeks, 1);
-        assert_int_equal(t[1].day, 20);
-        assert_int_equal(t[1].hour, 8);
-        assert_int_equal(t[1].minute, 21);
+        assert_start_time(&t[1], 2004, 7, 20, 8, 21);
         assert_int_equal(t[2].type, SMS_ST_RECUR_WEEKLY);
         assert_int_equal(t[2].weekday, 6);
-        assert_int_equal(t[2].day, 23);
+        assert_start_time(&t[2], 2004, 7, 23, 8, 21);
 
         assert_int_equal(sms_schedule_encode(t, n, &again, &e), 0);
         assert_string_equal(again, "791378800008000055147880001B200055177880001E2000");

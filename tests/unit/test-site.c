@@ -36,6 +36,8 @@
 #include "smsprov/site.h"
 #include "util/time-util.h"
 
+#include "unit-util.h"
+
 /* Only turns a hang into a failure: no step waits for a time, each waits for an event. */
 #define WAIT_USEC (300ULL * 1000000ULL)
 
@@ -139,12 +141,9 @@ static int setup(void **state) {
         strcpy(f->dir, "/tmp/smsprov-site.XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         site_dir = path_in(f->dir, "state");
-        f->content = path_in(f->dir, "content");
-        f->dps = path_in(f->dir, "dps");
-        f->hold = path_in(f->dir, "hold");
-        assert_int_equal(mkdir(f->content, 0755), 0);
-        assert_int_equal(mkdir(f->dps, 0755), 0);
-        assert_int_equal(mkdir(f->hold, 0755), 0);
+        f->content = test_make_dir(f->dir, "content");
+        f->dps = test_make_dir(f->dir, "dps");
+        f->hold = test_make_dir(f->dir, "hold");
         for (int i = 0; i < 2; i++) {
                 assert_true(asprintf(&f->dp_root[i], "%s/dp%d", f->dps, i + 1) > 0);
                 assert_int_equal(mkdir(f->dp_root[i], 0755), 0);
