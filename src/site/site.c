@@ -1065,9 +1065,13 @@ void site_reset_interrupted_packages(Site *site, char *const *targets, size_t n)
                 if (action < 0)
                         continue;
                 SiteChange reset = { .index = (size_t) action, .value = cim_value_uint(CIM_UINT32, 0) };
-                /* The package may be gone; then there is nothing to reset. */
-                (void) site_object_set_derived(site, c, dot + 1, &reset, 1, &daemon,
-                                               "reset after an interrupted job", NULL, NULL, NULL);
+                _cleanup_free_ size_t *changed = NULL;
+                size_t n_changed = 0;
+                /* The package may be gone; then there is nothing to reset. Clients see it idle
+                 * again (another host's jobs fail while this one serves them). */
+                if (site_object_set_derived(site, c, dot + 1, &reset, 1, &daemon, "reset after an interrupted job",
+                                            &changed, &n_changed, NULL) >= 0)
+                        site_notify_changed(site, c, dot + 1, changed, n_changed);
         }
 }
 
