@@ -72,7 +72,7 @@ typedef struct Site {
         unsigned max_jobs;         /* queued or running at once */
         unsigned max_jobs_per_caller;
         uint64_t job_linger_usec;  /* how long a finished job is kept */
-        uint64_t job_lease_usec;   /* how long a job's lease holds unrenewed (job-lease.c) */
+        uint64_t job_lease_usec;   /* how long a job's lease holds unrenewed; 0: the default (job-lease.c) */
         sd_event_source *lease_source; /* renews this host's leases, fails expired ones */
         SiteDistribution *distributions; /* running (CancelDistribution finds them) */
         uint64_t scrub_interval_usec;    /* site_scrub_schedule() */

@@ -96,13 +96,17 @@ static int fail_jobs(Site *site, const Interruption *in) {
 }
 #pragma GCC diagnostic pop
 
+static uint64_t lease_usec(const Site *site) {
+        return site->job_lease_usec ? site->job_lease_usec : SITE_DEFAULT_JOB_LEASE_USEC;
+}
+
 uint64_t site_job_lease_expiry(Site *site) {
-        return now_usec() + site->job_lease_usec;
+        return now_usec() + lease_usec(site);
 }
 
 /* A third of the lease: a renewal may come late twice before the lease runs out. */
 static uint64_t lease_interval(Site *site) {
-        return site->job_lease_usec / 3 ? site->job_lease_usec / 3 : 1;
+        return lease_usec(site) / 3;
 }
 
 static int on_lease_timer(sd_event_source *source, uint64_t usec, void *userdata) {
@@ -120,8 +124,6 @@ static int on_lease_timer(sd_event_source *source, uint64_t usec, void *userdata
 int site_job_leases_start(Site *site, sd_event *event) {
         int r;
 
-        if (!site->job_lease_usec)
-                site->job_lease_usec = SITE_DEFAULT_JOB_LEASE_USEC;
         for (size_t i = 0; i < ELEMENTSOF(interruptions); i++) {
                 r = fail_jobs(site, &interruptions[i]);
                 if (r < 0)

@@ -87,16 +87,24 @@ static char *column_strdup(sqlite3_stmt *st, int column) {
         return strdup(t ? t : "");
 }
 
-int sqlite_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
+/* A statement of store-lease.c that returns nothing, with $1 (an integer) and $2 (a text, or
+ * none when NULL). */
+static int run(Store *s, const char *sql, int64_t first, const char *second, const char *what, SmsError *e) {
         sqlite3_stmt *st;
         int r;
 
-        r = prepare(s, store_sql_jobs_renew, &st, e);
+        r = prepare(s, sql, &st, e);
         if (r < 0)
                 return r;
-        bind_int(st, 1, (int64_t) expires_usec);
-        bind_text(st, 2, s->machine_name);
-        return step_done(s, st, e, "renewing the lease of this host's jobs");
+        bind_int(st, 1, first);
+        if (second)
+                bind_text(st, 2, second);
+        return step_done(s, st, e, what);
+}
+
+int sqlite_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
+        return run(s, store_sql_jobs_renew, (int64_t) expires_usec, s->machine_name,
+                   "renewing the lease of this host's jobs", e);
 }
 
 int sqlite_store_jobs_fail(Store *s, bool expired, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n,
@@ -178,14 +186,7 @@ int sqlite_store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_
 }
 
 int sqlite_store_lease_release(Store *s, uint64_t job_id, SmsError *e) {
-        sqlite3_stmt *st;
-        int r;
-
-        r = prepare(s, store_sql_lease_release, &st, e);
-        if (r < 0)
-                return r;
-        bind_int(st, 1, (int64_t) job_id);
-        return step_done(s, st, e, "releasing a site lease");
+        return run(s, store_sql_lease_release, (int64_t) job_id, NULL, "releasing a site lease", e);
 }
 
 int sqlite_store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress,
