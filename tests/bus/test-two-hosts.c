@@ -365,6 +365,31 @@ static void test_export_lock_across_hosts(void **state) {
         free(job_b);
 }
 
+/* Audit rows name the host that wrote them (MachineName), and SMS_ProviderLocation lists both
+ * hosts: each goes by its own name in the site database. */
+static void test_audit_rows_name_the_host(void **state) {
+        Hosts *h = *state;
+        char *path_a = NULL, *path_b = NULL;
+
+        if (!h)
+                skip();
+        assert_null(test_create(&h->a, "SMS_ImagePackage", &path_a, NULL, 1, "{sv}", "Name", "s", "audited on a"));
+        assert_null(test_create(&h->b, "SMS_ImagePackage", &path_b, NULL, 1, "{sv}", "Name", "s", "audited on b"));
+        for (TestEnv *env = &h->a; env; env = env == &h->a ? &h->b : NULL) {
+                assert_int_equal(test_count_rows(env, "SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = 30000 "
+                                                      "AND MachineName = 'host-a' AND Description LIKE '%audited on a%'"),
+                                 1);
+                assert_int_equal(test_count_rows(env, "SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = 30000 "
+                                                      "AND MachineName = 'host-b' AND Description LIKE '%audited on b%'"),
+                                 1);
+                assert_int_equal(test_count_rows(env, "SELECT Machine FROM SMS_ProviderLocation WHERE Machine = "
+                                                      "'host-a' OR Machine = 'host-b'"),
+                                 2);
+        }
+        free(path_a);
+        free(path_b);
+}
+
 static int setup(void **state) {
         static Hosts hosts;
 
@@ -408,6 +433,7 @@ int main(void) {
                 cmocka_unit_test(test_job_claimed_by_one_host),
                 cmocka_unit_test(test_killed_host_jobs_fail_when_lease_runs_out),
                 cmocka_unit_test(test_export_lock_across_hosts),
+                cmocka_unit_test(test_audit_rows_name_the_host),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
