@@ -16,22 +16,23 @@
 #include "util/log.h"
 #include "util/time-util.h"
 
-/* What tells the two kinds of interrupted job apart: this host's own, cut short by its stop, and
- * another host's, whose lease ran out. */
+/* The two kinds of interrupted job: this host's own, cut short by its stop, and another host's,
+ * whose lease ran out. The texts are printf formats of the job's id, operation, target and host
+ * (the reason: of the host). */
 typedef struct Interruption {
         int (*fail)(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
-        const char *log;    /* printf: id, operation, target, host */
-        const char *status; /* the status message: the same */
-        const char *reason; /* the ContextID's status: host */
+        const char *log;
+        const char *status; /* the status message */
+        const char *reason; /* the ContextID's status */
         bool own;           /* its build leftovers are in this host's state directory */
 } Interruption;
 
 static const Interruption interruptions[] = {
         {
                 .fail = store_jobs_fail_interrupted,
-                .log = "Job %" PRIu64 " (%s %s) was interrupted by a stop; marked failed.%.0s",
-                .status = "Job %" PRIu64 " (%s of %s) was interrupted when smsprovd stopped; it failed.%.0s",
-                .reason = "smsprovd stopped while the job ran%.0s",
+                .log = "Job %" PRIu64 " (%s %s) was interrupted by a stop of %s; marked failed.",
+                .status = "Job %" PRIu64 " (%s of %s) was interrupted when smsprovd on %s stopped; it failed.",
+                .reason = "smsprovd stopped while the job ran (on host %s)",
                 .own = true,
         },
         {
@@ -43,7 +44,7 @@ static const Interruption interruptions[] = {
 };
 
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#pragma GCC diagnostic ignored "-Wformat-nonliteral" /* the formats of the table above */
 /* Jobs a stop cut short: failed, with a status message and their ContextID in error; their
  * packages show the last good build again, and what this host's builds left behind goes. */
 static int fail_jobs(Site *site, const Interruption *in) {
