@@ -24,12 +24,16 @@ struct SiteJob {
          * whose caller keeps the userdata when it fails. */
         void (*abort)(Site *site, void *userdata);
         bool caller_keeps;
+        bool leased; /* holds a site lease row (site_job_start_leased()) */
         SiteJob *next;
 };
 
 #define SITE_DEFAULT_MAX_JOBS 64
 #define SITE_DEFAULT_MAX_JOBS_PER_CALLER 16 /* so that one flooding caller leaves room for others */
 #define SITE_DEFAULT_JOB_LINGER_USEC (60ULL * 1000000ULL)
+/* A host renews its jobs' leases every third of this; a host that has not for this long is
+ * taken to have stopped, and its jobs fail. */
+#define SITE_DEFAULT_JOB_LEASE_USEC (30ULL * 1000000ULL)
 
 /* Fails the jobs a previous run left queued or running (status messages, their ContextIDs in
  * error, their packages reset and their build leftovers removed), then starts the job queue
@@ -39,6 +43,14 @@ int site_jobs_start(Site *site, sd_event *event, unsigned n_workers);
 /* Ends the watch of other hosts' changes, cancels the running jobs, waits for their work to
  * stop, records them as canceled, and forgets every job (job_removed for each). */
 void site_jobs_stop(Site *site);
+
+/* Jobs' hosts and leases (job-lease.c): fails this host's jobs that a stop cut short and other
+ * hosts' jobs whose lease ran out, then (with `event`) renews this host's leases and fails
+ * expired ones every third of site->job_lease_usec (0: the default above). */
+int site_job_leases_start(Site *site, sd_event *event);
+void site_job_leases_stop(Site *site);
+/* Until when the lease of a job recorded now holds. */
+uint64_t site_job_lease_expiry(Site *site);
 
 /* The spec of a job a caller starts: cancelable, counted against the caller's connection. */
 static inline JobSpec site_job_spec(const char *operation, const char *target, const SiteCaller *caller,
@@ -59,6 +71,9 @@ int site_job_check_limits(Site *site, const char *owner, SmsError *e);
  * rolls back. spec->id is filled in, and so is *ret_id (optional). LimitsExceeded when too many
  * jobs are queued. On failure spec->userdata is still the caller's. */
 int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e);
+/* The same for a job that runs alone on the site, across hosts: it takes the lease row `lease`
+ * (store_lease_take()) with its row, or is Busy; the lease goes when the job ends. */
+int site_job_start_leased(Site *site, JobSpec *spec, const char *lease, uint64_t *ret_id, SmsError *e);
 /* transaction.c's: a held job queued once its transaction committed, or dropped. */
 void site_hold_job(Site *site, SiteJob *sj);
 void site_job_held_queue(Site *site, SiteJob *sj);

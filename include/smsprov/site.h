@@ -72,6 +72,8 @@ typedef struct Site {
         unsigned max_jobs;         /* queued or running at once */
         unsigned max_jobs_per_caller;
         uint64_t job_linger_usec;  /* how long a finished job is kept */
+        uint64_t job_lease_usec;   /* how long a job's lease holds unrenewed; 0: the default (job-lease.c) */
+        sd_event_source *lease_source; /* renews this host's leases, fails expired ones */
         SiteDistribution *distributions; /* running (CancelDistribution finds them) */
         uint64_t scrub_interval_usec;    /* site_scrub_schedule() */
         sd_event_source *scrub_source;
@@ -135,6 +137,9 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
 /* The same with the site database at `database` (NULL: <state_dir>/site.db): a path, or a
  * postgresql:// URI of a database several hosts share (store.h). */
 int site_open_at(Site *site, const char *state_dir, const char *database, const char *site_code, SmsError *e);
+/* The same as the host named `host` (store_open_host(); NULL: gethostname()). */
+int site_open_as(Site *site, const char *state_dir, const char *database, const char *site_code, const char *host,
+                 SmsError *e);
 void site_close(Site *site);
 
 /* One property a caller wants to set: its index in the class's `all` list and the value, already
@@ -262,6 +267,8 @@ int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCa
 /* After a crash: removes the temporary files builds left under <state>/images/ and sets
  * ActionInProgress back to 0 on the packages whose jobs were interrupted ("Class.Key" targets). */
 int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsError *e);
+/* Only the second half: for the jobs of another host, whose files are that host's. */
+void site_reset_interrupted_packages(Site *site, char *const *targets, size_t n);
 
 /* Replaces the rows of a class the site computes itself in one transaction: every row (the
  * optional component catalog), or with `match_property` those whose property equals `match`

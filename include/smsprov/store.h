@@ -24,6 +24,12 @@ typedef struct Store Store;
  * and checks the site code: a new database takes `site_code` (required then); an existing one
  * must match it when it is not NULL. A database newer than this daemon knows is refused. */
 int store_open(const char *path, const char *site_code, Store **ret, SmsError *e);
+/* The same for the host named `host` (NULL: gethostname()): the name it goes by in the site
+ * database, as SMS_ProviderLocation's Machine, the host of its jobs and the MachineName of its
+ * status messages. Two providers of one site on one machine need two names. */
+int store_open_host(const char *path, const char *site_code, const char *host, Store **ret, SmsError *e);
+/* The host this store writes as. */
+const char *store_host(const Store *s);
 Store *store_close(Store *s);
 /* A read-only connection to the same database, for queries in a worker thread (WAL lets it read
  * while the main thread writes): store_new_reader() on the main thread copies what it needs of
@@ -157,23 +163,43 @@ typedef struct StoreJob {
         const char *error_name;
         const char *error_message;
         int32_t error_code;
+        uint64_t lease_expires_usec; /* store_job_insert(): until when this host's lease holds */
 } StoreJob;
 
-/* Records a new job (state and times from j) and returns its Id. */
+/* Records a new job (state and times from j), run by this host (store_host()) under a lease
+ * until j->lease_expires_usec, and returns its Id. */
 int store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e);
 /* Writes state, times and error of an existing job. */
 int store_job_update(Store *s, const StoreJob *j, SmsError *e);
-/* Marks every job that was queued or running as failed (the daemon stopped under it) and returns
- * their ids, operations, targets and context IDs so that the caller can clean up after them. */
+/* Moves the lease of every job this host has queued or running on to expires_usec: one
+ * statement, however many jobs. */
+int store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e);
+
+/* Jobs failed because their host stopped: their ids, operations, targets, context IDs and hosts,
+ * so that the caller can clean up after them, in the order of their ids. */
 typedef struct StoreInterruptedJob {
         uint64_t id;
         char *operation;
         char *target;
         char *context_id;
+        char *host;
 } StoreInterruptedJob;
+/* Marks every job of this host (and every job of no host, from before jobs had one) that was
+ * queued or running as failed: the daemon stopped under it. */
 int store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n,
                                 SmsError *e);
+/* Marks every job of another host that is queued or running and whose lease ran out before
+ * now_usec as failed, with an ErrorMessage naming the host: that host stopped. */
+int store_jobs_fail_expired(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
 void store_interrupted_jobs_free(StoreInterruptedJob *j, size_t n);
+
+/* Site-wide rules (one build of a package, one ExportDefaultBootImage): job `job_id` takes the
+ * lease row `name`, in the transaction that records the job. It is free when no row holds it,
+ * when the job that holds it has ended, or when that job's lease ran out before now_usec (its
+ * host died): then it is taken over. Otherwise Busy (-EBUSY), naming the job and its host. */
+int store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_t now_usec, SmsError *e);
+/* Gives up the lease rows job `job_id` holds (it ended). */
+int store_lease_release(Store *s, uint64_t job_id, SmsError *e);
 
 typedef struct StoreContextStatus {
         uint32_t status; /* 0 complete, 1 in progress, 2 error, 3 no status */

@@ -144,7 +144,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (config->bus_address && !(m->bus_address = strdup(config->bus_address)))
                 return log_oom();
 
-        r = site_open_at(&m->site, config->state_dir, config->database, config->site_code, &e);
+        r = site_open_as(&m->site, config->state_dir, config->database, config->site_code, config->host_name, &e);
         if (r < 0) {
                 log_error_errno(r, "Failed to open the site in %s: %s", config->state_dir,
                                 e.message ? e.message : strerror(-r));
@@ -184,6 +184,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->site.max_jobs = config->max_jobs;
         m->site.max_jobs_per_caller = config->max_jobs_per_caller;
         m->site.job_linger_usec = config->job_linger_usec;
+        m->site.job_lease_usec = config->job_lease_usec;
         m->max_reply_bytes = config->max_reply_bytes ? config->max_reply_bytes : MANAGER_MAX_REPLY_BYTES;
         m->site.max_object_bytes = m->max_reply_bytes / 16;
         m->max_calls = config->max_calls ? config->max_calls : MANAGER_MAX_CALLS;

@@ -101,6 +101,8 @@ typedef struct ManagerConfig {
         char **roots;    /* --content-root: where sources are read and exports written */
         char **dp_roots; /* where distribution points may be (--dp-root) */
         uint64_t job_linger_usec; /* 0 = the default 60 s */
+        uint64_t job_lease_usec;  /* 0 = SITE_DEFAULT_JOB_LEASE_USEC */
+        const char *host_name;    /* --host-name; NULL: gethostname() */
         const char *adk_root;
         const char *osd_bin_root;
         unsigned time_scale; /* 0 = 1 */

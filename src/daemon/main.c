@@ -33,6 +33,11 @@ static void help(void) {
                "     --osd-bin-root=DIR     OSD binaries to inject: i386/, x64/, arm64/\n"
                "     --log-level=LEVEL      error, warning, info or debug\n"
                "     --job-linger=SEC       How long a finished job stays on the bus (default 60)\n"
+               "     --job-lease=SEC        A host that has not renewed its jobs' lease for SEC seconds is taken\n"
+               "                            to have stopped: any host fails its jobs (default 30)\n"
+               "     --host-name=NAME       The name this provider goes by in the site database (default the\n"
+               "                            host name); two providers of one site on one machine need two\n"
+               "                            names\n"
                "     --time-scale=N         Run refresh schedules N times faster (for tests)\n"
                "     --polkit               Let polkit decide writes on any bus (always on the system bus)\n"
                "     --max-jobs=N           Jobs queued or running at once (default 64)\n"
@@ -160,6 +165,7 @@ int main(int argc, char *argv[]) {
                 ARG_OSD_BIN_ROOT,
                 ARG_POLKIT,
                 ARG_TEST_HOLD_DIR,
+                ARG_HOST_NAME,
                 ARG_NUMERIC, /* ARG_NUMERIC + i: numeric[i] */
         };
         static const struct option options[] = {
@@ -178,6 +184,7 @@ int main(int argc, char *argv[]) {
                 { "osd-bin-root", required_argument, NULL, ARG_OSD_BIN_ROOT },
                 { "polkit", no_argument, NULL, ARG_POLKIT },
                 { "test-hold-dir", required_argument, NULL, ARG_TEST_HOLD_DIR },
+                { "host-name", required_argument, NULL, ARG_HOST_NAME },
                 { "time-scale", required_argument, NULL, ARG_NUMERIC + 0 },
                 { "job-linger", required_argument, NULL, ARG_NUMERIC + 1 },
                 { "max-jobs", required_argument, NULL, ARG_NUMERIC + 2 },
@@ -188,6 +195,7 @@ int main(int argc, char *argv[]) {
                 { "scrub-interval", required_argument, NULL, ARG_NUMERIC + 7 },
                 { "max-calls", required_argument, NULL, ARG_NUMERIC + 8 },
                 { "max-calls-per-caller", required_argument, NULL, ARG_NUMERIC + 9 },
+                { "job-lease", required_argument, NULL, ARG_NUMERIC + 10 },
                 {},
         };
         _cleanup_(config_argv_done) ConfigArgv config_args = {};
@@ -199,7 +207,7 @@ int main(int argc, char *argv[]) {
                 .bus_kind = BUS_KIND_SYSTEM,
                 .state_dir = "/var/lib/smsprovd",
         };
-        unsigned job_linger_sec = 0, max_reply_bytes = 0;
+        unsigned job_linger_sec = 0, job_lease_sec = 0, max_reply_bytes = 0;
         const NumericOption numeric[] = {
                 { "time-scale", 1, 3600, &config.time_scale },
                 { "job-linger", 1, 86400, &job_linger_sec },
@@ -213,6 +221,7 @@ int main(int argc, char *argv[]) {
                 { "scrub-interval", 0, 366u * 86400u, &config.scrub_interval_sec },
                 { "max-calls", 1, 4096, &config.max_calls },
                 { "max-calls-per-caller", 1, 4096, &config.max_calls_per_caller },
+                { "job-lease", 1, 86400, &job_lease_sec },
         };
         int c, r;
 
@@ -289,6 +298,9 @@ int main(int argc, char *argv[]) {
                 case ARG_TEST_HOLD_DIR:
                         config.test_hold_dir = optarg;
                         break;
+                case ARG_HOST_NAME:
+                        config.host_name = optarg;
+                        break;
                 default:
                         if (c >= ARG_NUMERIC && c < ARG_NUMERIC + (int) ELEMENTSOF(numeric)) {
                                 if (parse_numeric(&numeric[c - ARG_NUMERIC], optarg) < 0)
@@ -309,6 +321,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         config.job_linger_usec = job_linger_sec * 1000000ULL;
+        config.job_lease_usec = job_lease_sec * 1000000ULL;
         config.max_reply_bytes = max_reply_bytes;
 
         /* Block the signals sd-event handles before any worker thread exists: threads inherit

@@ -719,7 +719,8 @@ int site_export_start(Site *site, SiteExport *x, uint64_t *ret_job, SmsError *e)
         *owned = (SiteExport) { .site = site, .caller = site_caller_keep(&x->caller), .job = TAKE_PTR(x->job) };
         JobSpec spec = site_job_spec("ExportDefaultBootImage", "", &x->caller, export_work, export_finish, owned,
                                      site_export_free);
-        r = site_job_start(site, &spec, ret_job, e);
+        /* One at a time on the whole site: another host's export holds the lease. */
+        r = site_job_start_leased(site, &spec, "ExportDefaultBootImage", ret_job, e);
         if (r < 0) {
                 site_export_free(owned);
                 return r;

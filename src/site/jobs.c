@@ -82,6 +82,14 @@ static void job_record(Site *site, Job *j) {
         sms_error_clear(&e);
 }
 
+static void job_release_lease(Site *site, Job *j) {
+        SmsError e = SMS_ERROR_NULL;
+
+        if (store_lease_release(site->store, j->id, &e) < 0)
+                log_warning("Failed to release the site lease of job %" PRIu64 ": %s", j->id, e.message ? e.message : "");
+        sms_error_clear(&e);
+}
+
 static void job_record_context(Site *site, Job *j) {
         JobProgress p = job_get_progress(j, NULL);
         SmsError e = SMS_ERROR_NULL;
@@ -240,6 +248,8 @@ static void on_job_finished(Job *j, void *userdata) {
         job_record_context(site, j);
         if (!sj)
                 return;
+        if (sj->leased)
+                job_release_lease(site, j);
         NOTIFY(site, job_finished, sj);
         if (!site->event || sd_event_add_time_relative(site->event, &sj->linger, CLOCK_MONOTONIC,
                                                        site->job_linger_usec, 0, on_linger, sj) < 0)
@@ -254,54 +264,6 @@ static int on_jobs_ready(sd_event_source *s, int fd, uint32_t revents, void *use
 
 /* --- starting and stopping --------------------------------------------------------------------- */
 
-/* Jobs a crash cut short: failed, with a status message and their ContextID in error; their
- * packages show the last good build again, and what the builds left behind goes. */
-static int fail_interrupted(Site *site) {
-        SmsError e = SMS_ERROR_NULL;
-        StoreInterruptedJob *interrupted = NULL;
-        size_t n = 0;
-        int r;
-
-        r = store_jobs_fail_interrupted(site->store, now_usec(), &interrupted, &n, &e);
-        if (r < 0) {
-                log_error("Failed to recover interrupted jobs: %s", e.message ? e.message : strerror(-r));
-                sms_error_clear(&e);
-                return r;
-        }
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *text = NULL;
-                log_warning("Job %" PRIu64 " (%s %s) was interrupted by a stop; marked failed.", interrupted[i].id,
-                            interrupted[i].operation, interrupted[i].target);
-                if (asprintf(&text, "Job %" PRIu64 " (%s of %s) was interrupted when smsprovd stopped; it failed.",
-                             interrupted[i].id, interrupted[i].operation, interrupted[i].target) < 0)
-                        text = NULL;
-                StoreStatusMessage msg = {
-                        .message_id = 39999,
-                        .message_type = 256,
-                        .severity = 0xC0000000u,
-                        .description = text,
-                        .ins_strings = { interrupted[i].operation, interrupted[i].target, interrupted[i].context_id },
-                };
-                if (store_begin(site->store, NULL) >= 0) {
-                        if (*interrupted[i].context_id)
-                                store_context_status_set(site->store, interrupted[i].context_id, 2, 0, 1,
-                                                         "smsprovd stopped while the job ran", 4,
-                                                         "smsprovd stopped while the job ran", NULL);
-                        if (store_status_message_add(site->store, &msg, NULL, NULL) < 0 ||
-                            store_commit(site->store, NULL) < 0)
-                                store_rollback(site->store);
-                }
-        }
-        char **targets = calloc(n + 1, sizeof(char *));
-        for (size_t i = 0; targets && i < n; i++)
-                targets[i] = interrupted[i].target;
-        site_recover_interrupted(site, targets, targets ? n : 0, NULL);
-        image_outputs_sweep(site);
-        free(targets);
-        store_interrupted_jobs_free(interrupted, n);
-        return 0;
-}
-
 int site_jobs_start(Site *site, sd_event *event, unsigned n_workers) {
         JobQueueCallbacks callbacks = { .changed = on_job_changed, .finished = on_job_finished, .userdata = site };
         SmsError e = SMS_ERROR_NULL;
@@ -313,7 +275,7 @@ int site_jobs_start(Site *site, sd_event *event, unsigned n_workers) {
                 site->max_jobs_per_caller = SITE_DEFAULT_MAX_JOBS_PER_CALLER;
         if (!site->job_linger_usec)
                 site->job_linger_usec = SITE_DEFAULT_JOB_LINGER_USEC;
-        r = fail_interrupted(site);
+        r = site_job_leases_start(site, event);
         if (r < 0)
                 return r;
         r = job_queue_new(n_workers, &callbacks, &site->jobs);
@@ -337,6 +299,7 @@ int site_jobs_start(Site *site, sd_event *event, unsigned n_workers) {
 
 void site_jobs_stop(Site *site) {
         site_watch_stop(site);
+        site_job_leases_stop(site);
         site->scrub_source = sd_event_source_disable_unref(site->scrub_source);
         /* Running jobs are canceled; their work removes what it had started (temporary files)
          * and the database records them as canceled. */
@@ -406,8 +369,8 @@ void site_job_held_drop(Site *site, SiteJob *sj) {
         site_job_free(sj);
 }
 
-static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *userdata), uint64_t *ret_id,
-                     SmsError *e) {
+static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *userdata), const char *lease,
+                     uint64_t *ret_id, SmsError *e) {
         SiteJob *sj;
         Job *j = NULL;
         uint64_t id;
@@ -436,6 +399,7 @@ static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *
                 .uid = (uint32_t) spec->uid,
                 .state = JOB_STATE_QUEUED,
                 .submit_usec = now_usec(),
+                .lease_expires_usec = site_job_lease_expiry(site),
         };
         r = site_begin(site, e);
         if (r < 0) {
@@ -443,6 +407,9 @@ static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *
                 return r;
         }
         r = store_job_insert(site->store, &row, &id, e);
+        /* Its site-wide rule, in the same transaction: another host's job may hold it. */
+        if (r >= 0 && lease)
+                r = store_lease_take(site->store, lease, id, row.submit_usec, e);
         if (r >= 0) {
                 spec->id = id;
                 r = job_new(site->jobs, spec, &j);
@@ -454,6 +421,7 @@ static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *
                 return site_end(site, r, e);
         }
         sj->job = j; /* job_new()'s reference, until site_job_held_queue() or _drop() */
+        sj->leased = lease != NULL;
         j->owner_data = sj;
         site_hold_job(site, sj);
         r = site_end(site, 0, e); /* queued now, unless a transaction around this one is open */
@@ -466,7 +434,11 @@ static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *
 }
 
 int site_job_start(Site *site, JobSpec *spec, uint64_t *ret_id, SmsError *e) {
-        return job_start(site, spec, NULL, ret_id, e);
+        return job_start(site, spec, NULL, NULL, ret_id, e);
+}
+
+int site_job_start_leased(Site *site, JobSpec *spec, const char *lease, uint64_t *ret_id, SmsError *e) {
+        return job_start(site, spec, NULL, lease, ret_id, e);
 }
 
 /* --- ContextID status queues ------------------------------------------------------------------ */
@@ -546,7 +518,7 @@ int site_job_plan_start(Site *site, SiteJobPlan *plan, uint64_t *ret_id, SmsErro
                 began = r >= 0;
         }
         if (r >= 0) {
-                r = job_start(site, &plan->spec, plan->abort, ret_id, e);
+                r = job_start(site, &plan->spec, plan->abort, plan->exclusive ? plan->target : NULL, ret_id, e);
                 if (r >= 0)
                         plan->spec.userdata = NULL; /* the job's now, and dropped with it */
         }

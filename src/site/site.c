@@ -37,6 +37,11 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
 }
 
 int site_open_at(Site *site, const char *state_dir, const char *database, const char *site_code, SmsError *e) {
+        return site_open_as(site, state_dir, database, site_code, NULL, e);
+}
+
+int site_open_as(Site *site, const char *state_dir, const char *database, const char *site_code, const char *host,
+                 SmsError *e) {
         _cleanup_free_ char *db = NULL;
         int r;
 
@@ -49,7 +54,7 @@ int site_open_at(Site *site, const char *state_dir, const char *database, const 
         site->state_dir = strdup(state_dir);
         if (!site->state_dir || (!database && asprintf(&db, "%s/site.db", state_dir) < 0))
                 return -ENOMEM;
-        r = store_open(database ? database : db, site_code, &site->store, e);
+        r = store_open_host(database ? database : db, site_code, host, &site->store, e);
         if (r < 0) {
                 site_close(site);
                 return r;
@@ -1043,9 +1048,15 @@ static void remove_build_leftovers(const char *state_dir) {
 }
 
 int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsError *e) {
+        remove_build_leftovers(site->state_dir);
+        site_reset_interrupted_packages(site, targets, n);
+        (void) e;
+        return 0;
+}
+
+void site_reset_interrupted_packages(Site *site, char *const *targets, size_t n) {
         SiteCaller daemon = { .uid = 0 };
 
-        remove_build_leftovers(site->state_dir);
         for (size_t i = 0; i < n; i++) {
                 const char *dot = strchr(targets[i], '.');
                 _cleanup_free_ char *class_name = dot ? strndup(targets[i], (size_t) (dot - targets[i])) : NULL;
@@ -1054,12 +1065,14 @@ int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsErro
                 if (action < 0)
                         continue;
                 SiteChange reset = { .index = (size_t) action, .value = cim_value_uint(CIM_UINT32, 0) };
-                /* The package may be gone; then there is nothing to reset. */
-                (void) site_object_set_derived(site, c, dot + 1, &reset, 1, &daemon,
-                                               "reset after an interrupted job", NULL, NULL, NULL);
+                _cleanup_free_ size_t *changed = NULL;
+                size_t n_changed = 0;
+                /* The package may be gone; then there is nothing to reset. Clients see it idle
+                 * again (another host's jobs fail while this one serves them). */
+                if (site_object_set_derived(site, c, dot + 1, &reset, 1, &daemon, "reset after an interrupted job",
+                                            &changed, &n_changed, NULL) >= 0)
+                        site_notify_changed(site, c, dot + 1, changed, n_changed);
         }
-        (void) e;
-        return 0;
 }
 
 int site_replace_rows(Site *site, const SmsClass *c, const char *match_property, const char *match,

@@ -89,8 +89,10 @@ int pg_store_query_page(Store *s, const WqlQuery *q, const StoreSortValue *after
                         size_t *ret_n, StoreSortValue **ret_next, SmsError *e);
 int pg_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e);
 int pg_store_job_update(Store *s, const StoreJob *j, SmsError *e);
-int pg_store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n,
-                                   SmsError *e);
+int pg_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e);
+int pg_store_jobs_fail(Store *s, bool expired, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
+int pg_store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_t now_usec, SmsError *e);
+int pg_store_lease_release(Store *s, uint64_t job_id, SmsError *e);
 int pg_store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress,
                                 uint32_t max_progress, const char *text, int32_t error_code, const char *extended,
                                 SmsError *e);

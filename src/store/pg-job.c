@@ -22,9 +22,12 @@ int pg_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError 
         pg_params_add_int(&p, j->uid);
         pg_params_add_int(&p, j->state);
         pg_params_add_int(&p, (int64_t) j->submit_usec);
+        pg_params_add_text(&p, s->machine_name);
+        pg_params_add_int(&p, (int64_t) j->lease_expires_usec);
         r = pg_exec(s,
                     "INSERT INTO job (\"Operation\", \"Target\", \"ContextID\", \"StartedByUID\", \"State\", "
-                    "\"SubmitTime\") VALUES ($1, $2, $3, $4, $5, $6) RETURNING \"Id\"",
+                    "\"SubmitTime\", \"Host\", \"LeaseExpires\") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                    "RETURNING \"Id\"",
                     &p, &res, e, "recording a job");
         if (r < 0)
                 return r;
@@ -48,8 +51,17 @@ int pg_store_job_update(Store *s, const StoreJob *j, SmsError *e) {
                        &p, NULL, e, "recording a job's outcome");
 }
 
+int pg_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
+        _cleanup_(pg_params_done) PgParams p = {};
+
+        pg_params_add_int(&p, (int64_t) expires_usec);
+        pg_params_add_text(&p, s->machine_name);
+        return pg_exec(s, store_sql_jobs_renew, &p, NULL, e, "renewing the lease of this host's jobs");
+}
+
 /* One statement: the jobs it fails are the ones it returns. */
-int pg_store_jobs_fail_interrupted(Store *s, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
+int pg_store_jobs_fail(Store *s, bool expired, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n,
+                       SmsError *e) {
         _cleanup_(pg_params_done) PgParams p = {};
         _cleanup_(pg_clearp) PGresult *res = NULL;
         StoreInterruptedJob *jobs;
@@ -57,11 +69,9 @@ int pg_store_jobs_fail_interrupted(Store *s, uint64_t now, StoreInterruptedJob *
         int r;
 
         pg_params_add_int(&p, (int64_t) now);
-        r = pg_exec(s,
-                    "UPDATE job SET \"State\" = 3, \"EndTime\" = $1, \"ErrorName\" = 'Failed', \"ErrorMessage\" = "
-                    "'WBEM_E_FAILED: smsprovd stopped while the job ran', \"ErrorCode\" = 4 "
-                    "WHERE \"State\" IN (0, 1) RETURNING \"Id\", \"Operation\", \"Target\", \"ContextID\"",
-                    &p, &res, e, "failing interrupted jobs");
+        pg_params_add_text(&p, s->machine_name);
+        r = pg_exec(s, store_sql_jobs_fail[expired ? STORE_JOBS_FAIL_EXPIRED : STORE_JOBS_FAIL_OWN], &p, &res, e,
+                    "failing interrupted jobs");
         if (r < 0)
                 return r;
         n = (size_t) PQntuples(res);
@@ -74,22 +84,45 @@ int pg_store_jobs_fail_interrupted(Store *s, uint64_t now, StoreInterruptedJob *
                         .operation = strdup(PQgetvalue(res, (int) i, 1)),
                         .target = strdup(PQgetvalue(res, (int) i, 2)),
                         .context_id = strdup(PQgetvalue(res, (int) i, 3)),
+                        .host = strdup(PQgetvalue(res, (int) i, 4)),
                 };
-                if (!jobs[i].operation || !jobs[i].target || !jobs[i].context_id) {
+                if (!jobs[i].operation || !jobs[i].target || !jobs[i].context_id || !jobs[i].host) {
                         store_interrupted_jobs_free(jobs, i + 1);
                         return -ENOMEM;
                 }
         }
-        /* RETURNING has no order of its own; the caller cleans up in the order of the ids */
-        for (size_t i = 1; i < n; i++)
-                for (size_t k = i; k > 0 && jobs[k - 1].id > jobs[k].id; k--) {
-                        StoreInterruptedJob t = jobs[k];
-                        jobs[k] = jobs[k - 1];
-                        jobs[k - 1] = t;
-                }
+        store_interrupted_jobs_sort(jobs, n);
         *ret = jobs;
         *ret_n = n;
         return 0;
+}
+
+int pg_store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_t now, SmsError *e) {
+        _cleanup_(pg_params_done) PgParams p = {}, q = {};
+        _cleanup_(pg_clearp) PGresult *res = NULL, *holder = NULL;
+        int r;
+
+        pg_params_add_text(&p, name);
+        pg_params_add_int(&p, (int64_t) job_id);
+        pg_params_add_int(&p, (int64_t) now);
+        r = pg_exec(s, store_sql_lease_take, &p, &res, e, "taking a site lease");
+        if (r < 0 || PQntuples(res) > 0)
+                return r;
+        pg_params_add_text(&q, name);
+        r = pg_exec(s, store_sql_lease_holder, &q, &holder, e, "reading who holds a site lease");
+        if (r < 0)
+                return r;
+        if (PQntuples(holder) == 0)
+                return store_lease_busy(e, name, 0, "?", "?");
+        return store_lease_busy(e, name, (uint64_t) pg_get_int(holder, 0, 0), PQgetvalue(holder, 0, 1),
+                                PQgetvalue(holder, 0, 2));
+}
+
+int pg_store_lease_release(Store *s, uint64_t job_id, SmsError *e) {
+        _cleanup_(pg_params_done) PgParams p = {};
+
+        pg_params_add_int(&p, (int64_t) job_id);
+        return pg_exec(s, store_sql_lease_release, &p, NULL, e, "releasing a site lease");
 }
 
 int pg_store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress,

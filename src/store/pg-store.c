@@ -416,7 +416,7 @@ static Store *pg_store_close(Store *s) {
         return NULL;
 }
 
-static int pg_store_open(const char *location, const char *site_code, Store **ret, SmsError *e) {
+static int pg_store_open(const char *location, const char *site_code, const char *host, Store **ret, SmsError *e) {
         _cleanup_(store_closep) Store *s = NULL;
         int r;
 
@@ -431,8 +431,7 @@ static int pg_store_open(const char *location, const char *site_code, Store **re
         s->location = strdup(location);
         if (!s->location)
                 return -ENOMEM;
-        if (gethostname(s->machine_name, sizeof s->machine_name - 1) < 0)
-                strcpy(s->machine_name, "localhost");
+        snprintf(s->machine_name, sizeof s->machine_name, "%s", host);
 
         r = connect_to(s, e);
         if (r < 0)
@@ -475,6 +474,10 @@ static const char *pg_store_site_code(const Store *s) {
 
 static const char *pg_store_site_name(const Store *s) {
         return s->site_name;
+}
+
+static const char *pg_store_host(const Store *s) {
+        return s->machine_name;
 }
 
 static unsigned pg_store_schema_version(const Store *s) {
@@ -585,6 +588,7 @@ const StoreBackend store_postgresql_backend = {
         .reader_open = pg_store_reader_open,
         .site_code = pg_store_site_code,
         .site_name = pg_store_site_name,
+        .host = pg_store_host,
         .schema_version = pg_store_schema_version,
         .generation = pg_store_generation,
         .begin = pg_store_begin,
@@ -607,7 +611,10 @@ const StoreBackend store_postgresql_backend = {
         .integrity_check = pg_store_integrity_check,
         .job_insert = pg_store_job_insert,
         .job_update = pg_store_job_update,
-        .jobs_fail_interrupted = pg_store_jobs_fail_interrupted,
+        .jobs_renew = pg_store_jobs_renew,
+        .jobs_fail = pg_store_jobs_fail,
+        .lease_take = pg_store_lease_take,
+        .lease_release = pg_store_lease_release,
         .context_status_set = pg_store_context_status_set,
         .context_status_get = pg_store_context_status_get,
         .context_status_delete = pg_store_context_status_delete,

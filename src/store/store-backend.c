@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "smsprov/macro.h"
 #include "store/store-backend.h"
@@ -14,11 +16,28 @@ static const StoreBackend *const backends[] = {
         &store_postgresql_backend,
 };
 
-int store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {
+int store_open_host(const char *path, const char *site_code, const char *host, Store **ret, SmsError *e) {
+        char name[256];
+
+        if (!host || !*host) {
+                if (gethostname(name, sizeof name - 1) < 0)
+                        strcpy(name, "localhost");
+                name[sizeof name - 1] = '\0';
+                host = name;
+        } else if (strlen(host) >= sizeof name)
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the host name %s is too long", host);
         for (size_t i = 0; i < ELEMENTSOF(backends); i++)
                 if (backends[i]->handles(path))
-                        return backends[i]->open(path, site_code, ret, e);
+                        return backends[i]->open(path, site_code, host, ret, e);
         return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "no site database backend opens %s", path);
+}
+
+int store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {
+        return store_open_host(path, site_code, NULL, ret, e);
+}
+
+const char *store_host(const Store *s) {
+        return STORE_BACKEND(s)->host(s);
 }
 
 Store *store_close(Store *s) {
@@ -179,8 +198,24 @@ int store_job_update(Store *s, const StoreJob *j, SmsError *e) {
         return STORE_BACKEND(s)->job_update(s, j, e);
 }
 
+int store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
+        return STORE_BACKEND(s)->jobs_renew(s, expires_usec, e);
+}
+
 int store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
-        return STORE_BACKEND(s)->jobs_fail_interrupted(s, now_usec, ret, ret_n, e);
+        return STORE_BACKEND(s)->jobs_fail(s, false, now_usec, ret, ret_n, e);
+}
+
+int store_jobs_fail_expired(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
+        return STORE_BACKEND(s)->jobs_fail(s, true, now_usec, ret, ret_n, e);
+}
+
+int store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_t now_usec, SmsError *e) {
+        return STORE_BACKEND(s)->lease_take(s, name, job_id, now_usec, e);
+}
+
+int store_lease_release(Store *s, uint64_t job_id, SmsError *e) {
+        return STORE_BACKEND(s)->lease_release(s, job_id, e);
 }
 
 int store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress, uint32_t max_progress, const char *text, int32_t error_code, const char *extended, SmsError *e) {

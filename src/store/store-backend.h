@@ -13,12 +13,14 @@ typedef struct StoreBackend {
         const char *name;
         /* Does this backend open `location` (a path, or a URL of its scheme)? */
         bool (*handles)(const char *location);
-        int (*open)(const char *path, const char *site_code, Store **ret, SmsError *e);
+        /* store_open_host(), with host never NULL */
+        int (*open)(const char *path, const char *site_code, const char *host, Store **ret, SmsError *e);
         Store *(*close)(Store *s);
         int (*new_reader)(const Store *writer, Store **ret);
         int (*reader_open)(Store *reader, SmsError *e);
         const char *(*site_code)(const Store *s);
         const char *(*site_name)(const Store *s);
+        const char *(*host)(const Store *s);
         unsigned (*schema_version)(const Store *s);
         uint64_t (*generation)(const Store *s);
         int (*begin)(Store *s, SmsError *e);
@@ -43,7 +45,11 @@ typedef struct StoreBackend {
         int (*integrity_check)(Store *s, SmsError *e);
         int (*job_insert)(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e);
         int (*job_update)(Store *s, const StoreJob *j, SmsError *e);
-        int (*jobs_fail_interrupted)(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
+        int (*jobs_renew)(Store *s, uint64_t expires_usec, SmsError *e);
+        /* store_jobs_fail_interrupted() (own) or store_jobs_fail_expired() (expired) */
+        int (*jobs_fail)(Store *s, bool expired, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
+        int (*lease_take)(Store *s, const char *name, uint64_t job_id, uint64_t now_usec, SmsError *e);
+        int (*lease_release)(Store *s, uint64_t job_id, SmsError *e);
         int (*context_status_set)(Store *s, const char *context_id, uint32_t status, uint32_t progress, uint32_t max_progress, const char *text, int32_t error_code, const char *extended, SmsError *e);
         int (*context_status_get)(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
         int (*context_status_delete)(Store *s, const char *context_id, SmsError *e);

@@ -37,12 +37,13 @@ struct Store {
 };
 
 /* The SQLite backend's entries, each the store.h function of its name. */
-int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsError *e);
+int sqlite_store_open(const char *path, const char *site_code, const char *host, Store **ret, SmsError *e);
 Store *sqlite_store_close(Store *s);
 int sqlite_store_new_reader(const Store *writer, Store **ret);
 int sqlite_store_reader_open(Store *reader, SmsError *e);
 const char *sqlite_store_site_code(const Store *s);
 const char *sqlite_store_site_name(const Store *s);
+const char *sqlite_store_host(const Store *s);
 unsigned sqlite_store_schema_version(const Store *s);
 uint64_t sqlite_store_generation(const Store *s);
 int sqlite_store_begin(Store *s, SmsError *e);
@@ -66,7 +67,10 @@ int sqlite_store_status_message_add(Store *s, const StoreStatusMessage *m, int64
 int sqlite_store_integrity_check(Store *s, SmsError *e);
 int sqlite_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsError *e);
 int sqlite_store_job_update(Store *s, const StoreJob *j, SmsError *e);
-int sqlite_store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
+int sqlite_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e);
+int sqlite_store_jobs_fail(Store *s, bool expired, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
+int sqlite_store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_t now_usec, SmsError *e);
+int sqlite_store_lease_release(Store *s, uint64_t job_id, SmsError *e);
 int sqlite_store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress, uint32_t max_progress, const char *text, int32_t error_code, const char *extended, SmsError *e);
 int sqlite_store_context_status_get(Store *s, const char *context_id, StoreContextStatus *ret, SmsError *e);
 int sqlite_store_context_status_delete(Store *s, const char *context_id, SmsError *e);

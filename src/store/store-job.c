@@ -3,11 +3,13 @@
 /* The job table and the ContextID status queues. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "smsprov/macro.h"
 #include "store/store-internal.h"
+#include "store/store-sql.h"
 #include "util/time-util.h"
 
 static int prepare(Store *s, const char *sql, sqlite3_stmt **ret, SmsError *e) {
@@ -26,8 +28,8 @@ int sqlite_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsEr
         int r;
 
         r = prepare(s,
-                    "INSERT INTO job (Operation, Target, ContextID, StartedByUID, State, SubmitTime) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO job (Operation, Target, ContextID, StartedByUID, State, SubmitTime, Host, "
+                    "LeaseExpires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     &st, e);
         if (r < 0)
                 return r;
@@ -37,6 +39,8 @@ int sqlite_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsEr
         sqlite3_bind_int64(st, 4, j->uid);
         sqlite3_bind_int64(st, 5, j->state);
         sqlite3_bind_int64(st, 6, (sqlite3_int64) j->submit_usec);
+        sqlite3_bind_text(st, 7, s->machine_name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, (sqlite3_int64) j->lease_expires_usec);
         r = step_done(s, st, e, "recording a job");
         if (r < 0)
                 return r;
@@ -64,65 +68,125 @@ int sqlite_store_job_update(Store *s, const StoreJob *j, SmsError *e) {
         return step_done(s, st, e, "recording a job's outcome");
 }
 
-void store_interrupted_jobs_free(StoreInterruptedJob *j, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(j[i].operation);
-                free(j[i].target);
-                free(j[i].context_id);
-        }
-        free(j);
+/* The statements of store-lease.c name their parameters $1, $2 …: SQLite numbers them in the
+ * order they first appear, which need not be theirs. */
+static int bind_int(sqlite3_stmt *st, unsigned n, int64_t v) {
+        char name[16];
+        snprintf(name, sizeof name, "$%u", n);
+        return sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, name), (sqlite3_int64) v);
 }
 
-int sqlite_store_jobs_fail_interrupted(Store *s, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
+static int bind_text(sqlite3_stmt *st, unsigned n, const char *v) {
+        char name[16];
+        snprintf(name, sizeof name, "$%u", n);
+        return sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, name), v, -1, SQLITE_TRANSIENT);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int column) {
+        const char *t = (const char *) sqlite3_column_text(st, column);
+        return strdup(t ? t : "");
+}
+
+/* A statement of store-lease.c that returns nothing, with $1 (an integer) and $2 (a text, or
+ * none when NULL). */
+static int run(Store *s, const char *sql, int64_t first, const char *second, const char *what, SmsError *e) {
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, sql, &st, e);
+        if (r < 0)
+                return r;
+        bind_int(st, 1, first);
+        if (second)
+                bind_text(st, 2, second);
+        return step_done(s, st, e, what);
+}
+
+int sqlite_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
+        return run(s, store_sql_jobs_renew, (int64_t) expires_usec, s->machine_name,
+                   "renewing the lease of this host's jobs", e);
+}
+
+int sqlite_store_jobs_fail(Store *s, bool expired, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n,
+                           SmsError *e) {
         StoreInterruptedJob *jobs = NULL;
         size_t n = 0;
         sqlite3_stmt *st;
         int rc, r;
 
-        r = prepare(s, "SELECT Id, Operation, Target, ContextID FROM job WHERE State IN (0, 1) ORDER BY Id", &st, e);
+        r = prepare(s, store_sql_jobs_fail[expired ? STORE_JOBS_FAIL_EXPIRED : STORE_JOBS_FAIL_OWN], &st, e);
         if (r < 0)
                 return r;
+        bind_int(st, 1, (int64_t) now);
+        bind_text(st, 2, s->machine_name);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 StoreInterruptedJob *p = realloc(jobs, (n + 1) * sizeof(StoreInterruptedJob));
                 if (!p) {
-                        sqlite3_finalize(st);
-                        store_interrupted_jobs_free(jobs, n);
-                        return -ENOMEM;
+                        rc = SQLITE_NOMEM;
+                        break;
                 }
                 jobs = p;
                 jobs[n++] = (StoreInterruptedJob) {
                         .id = (uint64_t) sqlite3_column_int64(st, 0),
-                        .operation = strdup((const char *) sqlite3_column_text(st, 1)),
-                        .target = strdup((const char *) sqlite3_column_text(st, 2)),
-                        .context_id = strdup((const char *) sqlite3_column_text(st, 3)),
+                        .operation = column_strdup(st, 1),
+                        .target = column_strdup(st, 2),
+                        .context_id = column_strdup(st, 3),
+                        .host = column_strdup(st, 4),
                 };
-                if (!jobs[n - 1].operation || !jobs[n - 1].target || !jobs[n - 1].context_id) {
-                        sqlite3_finalize(st);
-                        store_interrupted_jobs_free(jobs, n);
-                        return -ENOMEM;
+                if (!jobs[n - 1].operation || !jobs[n - 1].target || !jobs[n - 1].context_id || !jobs[n - 1].host) {
+                        rc = SQLITE_NOMEM;
+                        break;
                 }
         }
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
                 store_interrupted_jobs_free(jobs, n);
-                return store_error(s, rc, e, "reading interrupted jobs");
+                return rc == SQLITE_NOMEM ? -ENOMEM : store_error(s, rc, e, "failing interrupted jobs");
         }
-
-        r = prepare(s,
-                    "UPDATE job SET State = 3, EndTime = ?, ErrorName = 'Failed', ErrorMessage = "
-                    "'WBEM_E_FAILED: smsprovd stopped while the job ran', ErrorCode = 4 WHERE State IN (0, 1)",
-                    &st, e);
-        if (r >= 0) {
-                sqlite3_bind_int64(st, 1, (sqlite3_int64) now);
-                r = step_done(s, st, e, "failing interrupted jobs");
-        }
-        if (r < 0) {
-                store_interrupted_jobs_free(jobs, n);
-                return r;
-        }
+        store_interrupted_jobs_sort(jobs, n);
         *ret = jobs;
         *ret_n = n;
         return 0;
+}
+
+int sqlite_store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_t now, SmsError *e) {
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = prepare(s, store_sql_lease_take, &st, e);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, name);
+        bind_int(st, 2, (int64_t) job_id);
+        bind_int(st, 3, (int64_t) now);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW; /* RETURNING: the lease is the job's */
+        if (r)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return store_error(s, rc, e, "taking a site lease");
+        if (r)
+                return 0;
+
+        r = prepare(s, store_sql_lease_holder, &st, e);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, name);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                r = store_lease_busy(e, name, (uint64_t) sqlite3_column_int64(st, 0),
+                                     (const char *) sqlite3_column_text(st, 1),
+                                     (const char *) sqlite3_column_text(st, 2));
+        else
+                r = rc == SQLITE_DONE ? store_lease_busy(e, name, 0, "?", "?")
+                                      : store_error(s, rc, e, "reading who holds a site lease");
+        sqlite3_finalize(st);
+        return r;
+}
+
+int sqlite_store_lease_release(Store *s, uint64_t job_id, SmsError *e) {
+        return run(s, store_sql_lease_release, (int64_t) job_id, NULL, "releasing a site lease", e);
 }
 
 int sqlite_store_context_status_set(Store *s, const char *context_id, uint32_t status, uint32_t progress,

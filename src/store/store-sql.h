@@ -74,3 +74,18 @@ int store_object_insert_key(Store *s, SmsObject *o, const char *site_code, Store
 
 /* What every backend's open checks first: the class tables, and a site code given. */
 int store_open_check(const char *site_code, SmsError *e);
+
+/* Jobs' hosts and leases (store-lease.c): the statements both backends run, whose parameters
+ * each names; the failed jobs' order; the Busy of a lease another job holds. */
+typedef enum StoreJobsFail {
+        STORE_JOBS_FAIL_OWN,     /* store_jobs_fail_interrupted() */
+        STORE_JOBS_FAIL_EXPIRED, /* store_jobs_fail_expired() */
+        _STORE_JOBS_FAIL_MAX,
+} StoreJobsFail;
+extern const char *const store_sql_jobs_fail[_STORE_JOBS_FAIL_MAX];
+extern const char store_sql_jobs_renew[];
+extern const char store_sql_lease_take[];
+extern const char store_sql_lease_holder[];
+extern const char store_sql_lease_release[];
+void store_interrupted_jobs_sort(StoreInterruptedJob *jobs, size_t n);
+int store_lease_busy(SmsError *e, const char *name, uint64_t job_id, const char *operation, const char *host);

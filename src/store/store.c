@@ -336,7 +336,7 @@ static int store_not_writable(const char *path, SmsError *e) {
         return 0;
 }
 
-int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsError *e) {
+int sqlite_store_open(const char *path, const char *site_code, const char *host, Store **ret, SmsError *e) {
         _cleanup_(store_closep) Store *s = NULL;
         int rc, r;
 
@@ -351,8 +351,7 @@ int sqlite_store_open(const char *path, const char *site_code, Store **ret, SmsE
         s->path = strdup(path);
         if (!s->path)
                 return -ENOMEM;
-        if (gethostname(s->machine_name, sizeof s->machine_name - 1) < 0)
-                strcpy(s->machine_name, "localhost");
+        snprintf(s->machine_name, sizeof s->machine_name, "%s", host);
 
         r = store_not_writable(path, e);
         if (r < 0)
@@ -457,6 +456,10 @@ const char *sqlite_store_site_name(const Store *s) {
         return s->site_name;
 }
 
+const char *sqlite_store_host(const Store *s) {
+        return s->machine_name;
+}
+
 unsigned sqlite_store_schema_version(const Store *s) {
         return s->schema_version;
 }
@@ -547,6 +550,7 @@ const StoreBackend store_sqlite_backend = {
         .reader_open = sqlite_store_reader_open,
         .site_code = sqlite_store_site_code,
         .site_name = sqlite_store_site_name,
+        .host = sqlite_store_host,
         .schema_version = sqlite_store_schema_version,
         .generation = sqlite_store_generation,
         .begin = sqlite_store_begin,
@@ -569,7 +573,10 @@ const StoreBackend store_sqlite_backend = {
         .integrity_check = sqlite_store_integrity_check,
         .job_insert = sqlite_store_job_insert,
         .job_update = sqlite_store_job_update,
-        .jobs_fail_interrupted = sqlite_store_jobs_fail_interrupted,
+        .jobs_renew = sqlite_store_jobs_renew,
+        .jobs_fail = sqlite_store_jobs_fail,
+        .lease_take = sqlite_store_lease_take,
+        .lease_release = sqlite_store_lease_release,
         .context_status_set = sqlite_store_context_status_set,
         .context_status_get = sqlite_store_context_status_get,
         .context_status_delete = sqlite_store_context_status_delete,

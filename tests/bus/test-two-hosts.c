@@ -3,9 +3,11 @@
 /* Two providers on one site (issue 16): two smsprovd processes, each on a private bus of its own,
  * over one PostgreSQL database. A change made through one host reaches the clients of the other
  * as signals (InterfacesAdded, PropertiesChanged, InterfacesRemoved), and of two hosts' Puts that
- * read the same SedoObjectVersion only the first is made. Runs under tests/helpers/pg-server.sh
- * only (meson: two-hosts-postgresql); on SQLite one host has the site to itself, and every case
- * is skipped. */
+ * read the same SedoObjectVersion only the first is made. Jobs are their host's: a host that
+ * restarts fails only its own, a host killed has its jobs failed by the other once their lease
+ * ran out, and one build of a package and one ExportDefaultBootImage run at a time on the whole
+ * site. Runs under tests/helpers/pg-server.sh only (meson: two-hosts-postgresql); on SQLite one
+ * host has the site to itself, and every case is skipped. */
 
 #include <setjmp.h>
 #include <signal.h>
@@ -15,14 +17,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "../helpers/test-db.h"
+#include "../helpers/wim-gen.h"
 #include "test-env.h"
 
 #define ROOT "/org/smsprov/Provider1"
 #define BASE_IFACE "org.smsprov.Provider1.SMS_PackageBaseclass"
+#define BOOT_IFACE "org.smsprov.Provider1.SMS_BootImagePackage"
+#define BOOT_STATIC "org.smsprov.Provider1.SMS_BootImagePackage.Static"
+
+/* Each host under a name of its own (both run on this machine), with a short lease: host b
+ * takes a killed host a's jobs for stopped a few seconds after a's last renewal, and a renewal
+ * (every third of it) may come late by two seconds before a live host's jobs are at risk. Host b
+ * reads a's content root too, to build a's packages. */
+static const char *args_a[] = { "--host-name=host-a", "--job-lease=3", NULL };
+static const char *args_b[4] = { "--host-name=host-b", "--job-lease=3" };
 
 typedef struct Hosts {
         TestEnv a, b;
@@ -53,27 +66,35 @@ static int on_interfaces(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return 0;
 }
 
-static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Heard *h = userdata;
+/* Does a PropertiesChanged name `property`, changed or invalidated? */
+static bool names_property(sd_bus_message *m, const char *property) {
         const char *iface, *name;
         char **invalidated = NULL;
+        bool named = false;
 
-        h->changed++;
         assert_true(sd_bus_message_read(m, "s", &iface) > 0);
         assert_true(sd_bus_message_enter_container(m, 'a', "{sv}") > 0);
         while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
                 assert_true(sd_bus_message_read(m, "s", &name) > 0);
-                h->description |= strcmp(name, "Description") == 0;
+                named |= strcmp(name, property) == 0;
                 assert_true(sd_bus_message_skip(m, "v") >= 0);
                 assert_true(sd_bus_message_exit_container(m) >= 0);
         }
         assert_true(sd_bus_message_exit_container(m) >= 0);
         assert_true(sd_bus_message_read_strv(m, &invalidated) >= 0);
         for (char **i = invalidated; i && *i; i++) {
-                h->description |= strcmp(*i, "Description") == 0;
+                named |= strcmp(*i, property) == 0;
                 free(*i);
         }
         free(invalidated);
+        return named;
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Heard *h = userdata;
+
+        h->changed++;
+        h->description |= names_property(m, "Description");
         return 0;
 }
 
@@ -158,6 +179,217 @@ static void test_sedo_conflict_across_hosts(void **state) {
         free(path);
 }
 
+/* --- jobs, leases and site-wide rules ------------------------------------------------------------ */
+
+/* A call that must have been refused Busy (a call made is a failure, not a crash). */
+static void assert_busy(const char *error) {
+        assert_non_null(error);
+        assert_string_equal(error, SMSPROV_ERR("Busy"));
+}
+
+/* A boot image made through host a from a WIM in a's content root, its first build done. */
+static char *create_built_boot_image(Hosts *h, const char *name, const char *context_id) {
+        char *wim = test_env_content_path(&h->a, name), *path = NULL, *job = NULL;
+
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
+        assert_null(test_create(&h->a, "SMS_BootImagePackage", &path, &job, 2, "{sv}{sv}", "ImagePath", "s", wim,
+                                "ContextID", "s", context_id));
+        assert_int_equal(test_wait_job(&h->a, job, NULL), 2);
+        free(job);
+        free(wim);
+        return path;
+}
+
+/* Starts a rebuild of path through env, held at its start; returns the job. */
+static char *start_held_rebuild(TestEnv *env, const char *path) {
+        sd_bus_message *reply = NULL;
+        const char *j;
+
+        test_hold(env, "UpdateImage");
+        assert_null(test_invoke(env, path, BOOT_IFACE, "UpdateImage", &reply, NULL));
+        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+        char *job = strdup(j);
+        sd_bus_message_unref(reply);
+        test_wait_held(env, "UpdateImage", job);
+        return job;
+}
+
+/* The status queue of a ContextID, read through env: its status, and its text in *ret_text. */
+static uint32_t context_status(TestEnv *env, const char *context_id, char **ret_text) {
+        sd_bus_message *reply = NULL;
+        uint32_t status, progress, max;
+        const char *text, *ext;
+        int32_t code;
+
+        assert_null(test_invoke(env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "QueryOSDBinaryInjectionStatus",
+                                &reply, "s", context_id));
+        assert_true(sd_bus_message_read(reply, "uuusis", &status, &progress, &max, &text, &code, &ext) > 0);
+        if (ret_text)
+                *ret_text = strdup(text);
+        sd_bus_message_unref(reply);
+        return status;
+}
+
+/* A rebuild held on host a is a's: host b, restarted, leaves it running (its package still shows
+ * the build, its ContextID in progress) and refuses a build of the same package (Busy); host a,
+ * restarted after a crash, fails it. */
+static void test_job_claimed_by_one_host(void **state) {
+        Hosts *h = *state;
+        if (!h)
+                skip();
+        char *path = create_built_boot_image(h, "claimed.wim", "ctx-claimed");
+        char *job = start_held_rebuild(&h->a, path);
+
+        assert_int_equal(test_env_stop_daemon(&h->b, SIGTERM), 0);
+        assert_int_equal(test_env_start_daemon(&h->b, args_b), 0);
+        assert_int_equal(context_status(&h->b, "ctx-claimed", NULL), 1);
+        assert_int_not_equal(test_get_u32(&h->b, path, BASE_IFACE, "ActionInProgress"), 0);
+        assert_busy(test_invoke(&h->b, path, BOOT_IFACE, "UpdateImage", NULL, NULL));
+
+        assert_int_equal(test_env_stop_daemon(&h->a, SIGKILL), 0);
+        test_release(&h->a, "UpdateImage");
+        assert_int_equal(test_env_start_daemon(&h->a, args_a), 0);
+        char *text = NULL;
+        assert_int_equal(context_status(&h->a, "ctx-claimed", &text), 2);
+        assert_non_null(strstr(text, "smsprovd stopped"));
+        assert_int_equal(test_get_u32(&h->a, path, BASE_IFACE, "ActionInProgress"), 0);
+
+        free(text);
+        free(job);
+        free(path);
+}
+
+/* What host b's client heard of one package's ActionInProgress. */
+typedef struct ActionHeard {
+        TestEnv *env;
+        const char *path;
+        bool changed;
+} ActionHeard;
+
+static int on_action_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        ActionHeard *h = userdata;
+
+        h->changed |= names_property(m, "ActionInProgress");
+        return 0;
+}
+
+/* Has a PropertiesChanged of ActionInProgress come, and does the package read idle now? */
+static bool action_reset(ActionHeard *h) {
+        if (!h->changed)
+                return false;
+        h->changed = false;
+        return test_get_u32(h->env, h->path, BASE_IFACE, "ActionInProgress") == 0;
+}
+
+/* Host a killed in the middle of a build: host b, which goes on, fails a's job once its lease
+ * has run out (the package is idle again, which b signals; the ContextID's error names host a
+ * and its lease), and then builds the package itself: the lease a's job held is b's now. */
+static void test_killed_host_jobs_fail_when_lease_runs_out(void **state) {
+        Hosts *h = *state;
+        if (!h)
+                skip();
+        char *path = create_built_boot_image(h, "killed.wim", "ctx-killed");
+        ActionHeard heard = { .env = &h->b, .path = path };
+        sd_bus_slot *slot = NULL;
+        char *job = start_held_rebuild(&h->a, path);
+
+        assert_true(sd_bus_match_signal(h->b.bus, &slot, "org.smsprov.Provider1", path,
+                                        "org.freedesktop.DBus.Properties", "PropertiesChanged", on_action_changed,
+                                        &heard) >= 0);
+        assert_int_not_equal(test_get_u32(&h->b, path, BASE_IFACE, "ActionInProgress"), 0);
+        assert_int_equal(test_env_stop_daemon(&h->a, SIGKILL), 0);
+        TEST_BUS_WAIT_UNTIL(h->b.bus, action_reset(&heard), "host b to fail killed host a's build of %s", path);
+
+        char *text = NULL;
+        assert_int_equal(context_status(&h->b, "ctx-killed", &text), 2);
+        assert_non_null(strstr(text, "host-a"));
+        assert_non_null(strstr(text, "lease"));
+        free(text);
+
+        sd_bus_message *reply = NULL;
+        const char *j;
+        assert_null(test_invoke(&h->b, path, BOOT_IFACE, "UpdateImage", &reply, NULL));
+        assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+        assert_int_equal(test_wait_job(&h->b, j, NULL), 2);
+        sd_bus_message_unref(reply);
+        assert_int_equal(context_status(&h->b, "ctx-killed", NULL), 0);
+
+        /* Host a comes back for the cases that follow: nothing of its is left to fail. */
+        test_release(&h->a, "UpdateImage");
+        assert_int_equal(test_env_start_daemon(&h->a, args_a), 0);
+        assert_int_equal(context_status(&h->a, "ctx-killed", NULL), 0);
+
+        sd_bus_slot_unref(slot);
+        free(job);
+        free(path);
+}
+
+static const char *export(TestEnv *env, const char *name, char **ret_job) {
+        char *dir = test_env_content_path(env, "exported"), *out = NULL;
+        sd_bus_message *reply = NULL;
+        const char *j, *error;
+
+        mkdir(dir, 0755);
+        assert_true(asprintf(&out, "%s/%s", dir, name) > 0);
+        error = test_invoke(env, ROOT "/class/SMS_BootImagePackage", BOOT_STATIC, "ExportDefaultBootImage", &reply,
+                            "sus", "x64", 1, out);
+        if (!error && ret_job) {
+                assert_true(sd_bus_message_read(reply, "o", &j) > 0);
+                *ret_job = strdup(j);
+        }
+        sd_bus_message_unref(reply);
+        free(out);
+        free(dir);
+        return error;
+}
+
+/* ExportDefaultBootImage runs one at a time on the whole site: while host a's is held, host b's
+ * is Busy; once a's has finished, b's runs. */
+static void test_export_lock_across_hosts(void **state) {
+        Hosts *h = *state;
+        char *job_a = NULL, *job_b = NULL;
+
+        if (!h)
+                skip();
+        test_hold(&h->a, "ExportDefaultBootImage");
+        assert_null(export(&h->a, "a.wim", &job_a));
+        test_wait_held(&h->a, "ExportDefaultBootImage", job_a);
+        assert_busy(export(&h->b, "b.wim", NULL));
+
+        test_release(&h->a, "ExportDefaultBootImage");
+        assert_int_equal(test_wait_job(&h->a, job_a, NULL), 2);
+        assert_null(export(&h->b, "b.wim", &job_b));
+        assert_int_equal(test_wait_job(&h->b, job_b, NULL), 2);
+
+        free(job_a);
+        free(job_b);
+}
+
+/* Audit rows name the host that wrote them (MachineName), and SMS_ProviderLocation lists both
+ * hosts: each goes by its own name in the site database. */
+static void test_audit_rows_name_the_host(void **state) {
+        Hosts *h = *state;
+        char *path_a = NULL, *path_b = NULL;
+
+        if (!h)
+                skip();
+        assert_null(test_create(&h->a, "SMS_ImagePackage", &path_a, NULL, 1, "{sv}", "Name", "s", "audited on a"));
+        assert_null(test_create(&h->b, "SMS_ImagePackage", &path_b, NULL, 1, "{sv}", "Name", "s", "audited on b"));
+        for (TestEnv *env = &h->a; env; env = env == &h->a ? &h->b : NULL) {
+                assert_int_equal(test_count_rows(env, "SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = 30000 "
+                                                      "AND MachineName = 'host-a' AND Description LIKE '%audited on a%'"),
+                                 1);
+                assert_int_equal(test_count_rows(env, "SELECT RecordID FROM SMS_StatusMessage WHERE MessageID = 30000 "
+                                                      "AND MachineName = 'host-b' AND Description LIKE '%audited on b%'"),
+                                 1);
+                assert_int_equal(test_count_rows(env, "SELECT Machine FROM SMS_ProviderLocation WHERE Machine = "
+                                                      "'host-a' OR Machine = 'host-b'"),
+                                 2);
+        }
+        free(path_a);
+        free(path_b);
+}
+
 static int setup(void **state) {
         static Hosts hosts;
 
@@ -168,6 +400,20 @@ static int setup(void **state) {
         }
         if (test_env_start(&hosts.a) < 0 || test_env_start_sharing(&hosts.b, &hosts.a) < 0)
                 return -1;
+        /* Again under their names, with the short lease; each with the kit's winpe.wim that
+         * ExportDefaultBootImage exports. */
+        static char content_a[4096];
+        snprintf(content_a, sizeof content_a, "--content-root=%s", hosts.a.content_dir);
+        args_b[2] = content_a;
+        for (TestEnv *env = &hosts.a; env; env = env == &hosts.a ? &hosts.b : NULL) {
+                char *winpe = NULL;
+                assert_true(asprintf(&winpe, "%s/adk/amd64/winpe.wim", env->dir) > 0);
+                assert_int_equal(test_make_winpe_wim(winpe, "9", true, 0, true), 0);
+                free(winpe);
+                if (test_env_stop_daemon(env, SIGTERM) < 0 ||
+                    test_env_start_daemon(env, env == &hosts.a ? args_a : args_b) < 0)
+                        return -1;
+        }
         *state = &hosts;
         return 0;
 }
@@ -184,6 +430,10 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_changes_on_one_host_are_signals_on_the_other),
                 cmocka_unit_test(test_sedo_conflict_across_hosts),
+                cmocka_unit_test(test_job_claimed_by_one_host),
+                cmocka_unit_test(test_killed_host_jobs_fail_when_lease_runs_out),
+                cmocka_unit_test(test_export_lock_across_hosts),
+                cmocka_unit_test(test_audit_rows_name_the_host),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);

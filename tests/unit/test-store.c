@@ -697,6 +697,87 @@ static void test_other_hosts_changes(void **state) {
         site_close(&b.site);
 }
 
+/* Jobs carry their host and a lease (two hosts on one database: this fixture's store and one
+ * opened as host-b). A host renews only its own jobs' leases, fails only its own interrupted
+ * jobs, and fails another host's jobs once their lease ran out; a lease row of a job whose lease
+ * ran out, or that ended, is taken over. */
+static uint64_t insert_job(Store *s, const char *target, uint64_t lease_expires) {
+        StoreJob j = { .operation = "UpdateImage", .target = target, .context_id = "", .state = 1,
+                       .submit_usec = 1, .lease_expires_usec = lease_expires };
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t id = 0;
+
+        assert_int_equal(store_job_insert(s, &j, &id, &e), 0);
+        return id;
+}
+
+static void assert_failed(Store *s, bool expired, uint64_t now, const uint64_t *ids, size_t n, const char *host) {
+        StoreInterruptedJob *jobs = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        size_t n_jobs = 0;
+
+        assert_int_equal((expired ? store_jobs_fail_expired : store_jobs_fail_interrupted)(s, now, &jobs, &n_jobs, &e),
+                         0);
+        assert_int_equal(n_jobs, n);
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(jobs[i].id, ids[i]);
+                assert_string_equal(jobs[i].host, host);
+        }
+        store_interrupted_jobs_free(jobs, n_jobs);
+}
+
+static void test_job_leases_across_hosts(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *db = NULL;
+        Store *a = f->site.store, *b = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        uint64_t now = 1000000000000000ULL, hour = 3600ULL * 1000000ULL;
+
+        assert_true(asprintf(&db, "%s/site.db", f->dir) > 0);
+        assert_int_equal(store_open_host(f->database ? f->database : db, "LAB", "host-b", &b, &e), 0);
+        assert_string_equal(store_host(b), "host-b");
+        assert_string_not_equal(store_host(a), "host-b");
+
+        /* Every lease has run out by `now`: b renews its own, a's stays as it was. */
+        uint64_t a1 = insert_job(a, "SMS_BootImagePackage.LAB00001", now - 1);
+        uint64_t b1 = insert_job(b, "SMS_BootImagePackage.LAB00002", now - 1);
+        uint64_t b2 = insert_job(b, "SMS_BootImagePackage.LAB00003", now - 1);
+        assert_int_equal(store_jobs_renew(b, now + hour, &e), 0);
+        assert_failed(a, true, now, NULL, 0, NULL);
+        /* A job of b whose lease has run out (b did not renew it) is failed by a, naming b… */
+        uint64_t b3 = insert_job(b, "SMS_BootImagePackage.LAB00004", now - 1);
+        assert_failed(a, true, now, (uint64_t[]) { b3 }, 1, "host-b");
+        /* …and a's own job is never a's to fail for its lease, only when a restarts. */
+        assert_failed(b, true, now, (uint64_t[]) { a1 }, 1, store_host(a));
+
+        /* A restart of b fails b's jobs (b1, b2; b3 has failed already), not a's. */
+        uint64_t a2 = insert_job(a, "SMS_BootImagePackage.LAB00005", now + hour);
+        assert_failed(b, false, now, (uint64_t[]) { b1, b2 }, 2, "host-b");
+        assert_failed(a, false, now, (uint64_t[]) { a2 }, 1, store_host(a));
+
+        /* The lease rows: a's running job holds "pkg"; b is Busy, named after a, until a's lease
+         * has run out; then b takes it over. */
+        uint64_t a3 = insert_job(a, "SMS_BootImagePackage.LAB00006", now + hour);
+        uint64_t b4 = insert_job(b, "SMS_BootImagePackage.LAB00006", now + hour);
+        assert_int_equal(store_lease_take(a, "pkg", a3, now, &e), 0);
+        assert_int_equal(store_lease_take(b, "pkg", b4, now, &e), -EBUSY);
+        assert_int_equal(e.code, SMS_ERROR_BUSY);
+        assert_non_null(strstr(e.message, store_host(a)));
+        sms_error_clear(&e);
+        assert_int_equal(store_lease_take(b, "pkg", b4, now + 2 * hour, &e), 0);
+        /* Now b's (its lease holds): a is Busy; once b's job ends or b releases it, it is free. */
+        uint64_t a4 = insert_job(a, "SMS_BootImagePackage.LAB00006", now + hour);
+        assert_int_equal(store_lease_take(a, "pkg", a4, now, &e), -EBUSY);
+        sms_error_clear(&e);
+        StoreJob ended = { .id = b4, .state = 2 };
+        assert_int_equal(store_job_update(b, &ended, &e), 0);
+        assert_int_equal(store_lease_take(a, "pkg", a4, now, &e), 0);
+        assert_int_equal(store_lease_release(a, a4, &e), 0);
+        assert_int_equal(store_lease_take(b, "pkg", b1, now, &e), 0);
+
+        store_close(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_create_and_load, setup, teardown),
@@ -711,6 +792,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_provider_names_this_host, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_update_guarded_by_version, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_other_hosts_changes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_job_leases_across_hosts, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
