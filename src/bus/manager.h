@@ -114,6 +114,8 @@ typedef struct ManagerConfig {
         const char *test_hold_dir;              /* --test-hold-dir (tests, private buses only) */
 } ManagerConfig;
 
+/* Opens the site (waiting for a site database that does not answer yet), connects to the bus and
+ * sets everything up; -ECANCELED when SIGTERM or SIGINT came while it waited for the database. */
 int manager_new(const ManagerConfig *config, Manager **ret);
 Manager *manager_free(Manager *m);
 static inline void manager_freep(Manager **m) {

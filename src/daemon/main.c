@@ -320,6 +320,8 @@ int main(int argc, char *argv[]) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         r = manager_new(&config, &m);
+        if (r == -ECANCELED) /* stopped while it waited for the site database */
+                return EXIT_SUCCESS;
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_run(m);
