@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -11,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,11 +162,11 @@ static int env_start(TestEnv *env, const char *bus_config, const char *database)
         return test_env_start_daemon(env, NULL);
 }
 
-int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
+/* Starts smsprovd on env's bus and database, without waiting for anything. */
+static int spawn_daemon(TestEnv *env, const char *const *extra_args) {
         const char *daemon = getenv("SMSPROVD");
         char *argv[32];
         size_t n = 0;
-        int r;
 
         if (!daemon) {
                 fprintf(stderr, "SMSPROVD is not set\n");
@@ -191,6 +195,11 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
         env->daemon_pid = spawn(argv);
         for (size_t i = 1; i < n_allocated; i++)
                 free(argv[i]);
+        return env->daemon_pid > 0 ? 0 : -errno;
+}
+
+static int connect_client(TestEnv *env) {
+        int r = 0;
 
         if (!env->bus) {
                 r = sd_bus_new(&env->bus);
@@ -200,9 +209,16 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                         r = sd_bus_set_bus_client(env->bus, 1);
                 if (r >= 0)
                         r = sd_bus_start(env->bus);
-                if (r < 0)
-                        return r;
         }
+        return r;
+}
+
+int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
+        int r = spawn_daemon(env, extra_args);
+        if (r >= 0)
+                r = connect_client(env);
+        if (r < 0)
+                return r;
 
         /* Wait until the name is owned: the daemon requests it last. */
         for (uint64_t d = test_deadline(); !test_deadline_passed(d);) {
@@ -225,6 +241,54 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                 }
         }
         return -ETIMEDOUT;
+}
+
+int test_env_spawn_daemon_notifying(TestEnv *env) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int r;
+
+        if (!env->notify_fd) {
+                env->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (env->notify_fd < 0 ||
+                    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", env->dir) >= (int) sizeof sa.sun_path ||
+                    bind(env->notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                        return -errno;
+        }
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", env->dir);
+        /* The child takes its environment from ours at fork(). */
+        setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+        r = spawn_daemon(env, NULL);
+        unsetenv("NOTIFY_SOCKET");
+        return r < 0 ? r : connect_client(env);
+}
+
+char *test_env_notified(TestEnv *env) {
+        char buf[4096];
+        int pidfd = (int) syscall(SYS_pidfd_open, env->daemon_pid, 0);
+
+        assert_true(pidfd >= 0);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = env->notify_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                /* The client's call timeout is the only deadline: it turns a hang into a failure. */
+                int n = poll(p, 2, (int) (TEST_CALL_TIMEOUT_USEC / 1000));
+                assert_true(n > 0);
+                if (p[0].revents & POLLIN) {
+                        ssize_t len = recv(env->notify_fd, buf, sizeof buf - 1, 0);
+                        assert_true(len >= 0);
+                        buf[len] = 0;
+                        close(pidfd);
+                        return strdup(buf);
+                }
+                if (p[1].revents & POLLIN) {
+                        int status = 0;
+                        waitpid(env->daemon_pid, &status, 0);
+                        env->daemon_pid = -1;
+                        close(pidfd);
+                        fprintf(stderr, "smsprovd exited (status 0x%x) before it told the service manager anything\n",
+                                (unsigned) status);
+                        return NULL;
+                }
+        }
 }
 
 int test_env_stop_daemon(TestEnv *env, int sig) {
@@ -267,6 +331,8 @@ int test_env_stop(TestEnv *env) {
         free(env->content_dir);
         free(env->hold_dir);
         free(env->database);
+        if (env->notify_fd > 0)
+                close(env->notify_fd);
         *env = (TestEnv) {};
         return r;
 }

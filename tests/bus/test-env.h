@@ -21,6 +21,7 @@ typedef struct TestEnv {
                              * tests/helpers/pg-server.sh (test-db.h); NULL: site.db in state_dir */
         pid_t dbus_pid;
         pid_t daemon_pid;
+        int notify_fd;      /* the socket NOTIFY_SOCKET names (test_env_spawn_daemon_notifying()); 0: none */
         sd_bus *bus;        /* a client connection */
 } TestEnv;
 
@@ -34,6 +35,12 @@ int test_env_start_with_bus_config(TestEnv *env, const char *bus_config);
 int test_env_start_sharing(TestEnv *env, const TestEnv *other);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
+/* Starts the daemon as test_env_start_daemon() does, with NOTIFY_SOCKET naming a socket of the
+ * test's, and returns at once: test_env_notified() waits for what the daemon tells the service
+ * manager next (sd_notify(): "STATUS=…", "READY=1\nSTATUS=…"), and returns NULL (the daemon
+ * reaped) when the daemon exits first. */
+int test_env_spawn_daemon_notifying(TestEnv *env);
+char *test_env_notified(TestEnv *env);
 /* Sends sig to the daemon and reaps it. After SIGTERM the daemon must have exited 0 (clean
  * shutdown, no sanitizer report); otherwise a negative errno is returned. */
 int test_env_stop_daemon(TestEnv *env, int sig);
