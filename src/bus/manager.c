@@ -193,6 +193,14 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = manager_open_site(m, config);
         if (r < 0)
                 return r;
+        if (config->library_dir) {
+                r = site_set_library_dir(&m->site, config->library_dir, &e);
+                if (r < 0) {
+                        log_error_errno(r, "Bad --library-dir: %s", e.message ? e.message : config->library_dir);
+                        sms_error_clear(&e);
+                        return r;
+                }
+        }
         if (config->max_query_rows)
                 m->site.max_query_rows = config->max_query_rows;
         site_set_query_budget(&m->site, config->max_query_steps);

@@ -97,6 +97,7 @@ typedef struct ManagerConfig {
         const char *bus_address;
         const char *state_dir;
         const char *database; /* NULL: state_dir/site.db */
+        const char *library_dir; /* built images and the content library; NULL: state_dir */
         const char *site_code;
         char **roots;    /* --content-root: where sources are read and exports written */
         char **dp_roots; /* where distribution points may be (--dp-root) */

@@ -47,8 +47,11 @@ int site_open_at(Site *site, const char *state_dir, const char *database, const 
         if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
                 return sms_error_set_errno(e, errno, "creating the state directory %s", state_dir);
         site->state_dir = strdup(state_dir);
-        if (!site->state_dir || (!database && asprintf(&db, "%s/site.db", state_dir) < 0))
+        site->library_dir = strdup(state_dir);
+        if (!site->state_dir || !site->library_dir || (!database && asprintf(&db, "%s/site.db", state_dir) < 0)) {
+                site_close(site);
                 return -ENOMEM;
+        }
         r = store_open(database ? database : db, site_code, &site->store, e);
         if (r < 0) {
                 site_close(site);
@@ -62,9 +65,27 @@ void site_close(Site *site) {
         content_roots_done(&site->roots);
         content_roots_done(&site->dp_roots);
         free(site->state_dir);
+        free(site->library_dir);
         free(site->adk_root);
         free(site->osd_bin_root);
         *site = (Site) {};
+}
+
+int site_set_library_dir(Site *site, const char *dir, SmsError *e) {
+        char *copy;
+
+        /* Paths the site stores (PkgSourcePath of a built image) begin with it. */
+        if (dir[0] != '/')
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the library directory %s is not an absolute path",
+                                     dir);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return sms_error_set_errno(e, errno, "creating the library directory %s", dir);
+        copy = strdup(dir);
+        if (!copy)
+                return -ENOMEM;
+        free(site->library_dir);
+        site->library_dir = copy;
+        return 0;
 }
 
 void site_changes_free(SiteChange *changes, size_t n) {
@@ -814,8 +835,8 @@ int site_object_delete(Site *site, const SmsClass *c, const char *key, const Sit
          * the way at once (a rename), freed later on a worker (a 2 GiB image takes about a second
          * on ext4). A crash in between leaves images/.<key>.deleted to the start-up sweep. */
         _cleanup_free_ char *images = NULL, *gone = NULL;
-        if (site->state_dir && asprintf(&images, "%s/images/%s", site->state_dir, o->key) >= 0) {
-                if (site->jobs && asprintf(&gone, "%s/images/.%s.deleted", site->state_dir, o->key) >= 0 &&
+        if (site->library_dir && asprintf(&images, "%s/images/%s", site->library_dir, o->key) >= 0) {
+                if (site->jobs && asprintf(&gone, "%s/images/.%s.deleted", site->library_dir, o->key) >= 0 &&
                     rename(images, gone) == 0)
                         job_queue_remove_later(site->jobs, TAKE_PTR(gone));
                 else
@@ -1004,12 +1025,12 @@ int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCa
         return store_end(site->store, r, NULL);
 }
 
-static void remove_build_leftovers(const char *state_dir) {
+static void remove_build_leftovers(const char *library_dir) {
         _cleanup_free_ char *images = NULL;
         DIR *d;
         struct dirent *de;
 
-        if (asprintf(&images, "%s/images", state_dir) < 0 || !(d = opendir(images)))
+        if (asprintf(&images, "%s/images", library_dir) < 0 || !(d = opendir(images)))
                 return;
         while ((de = readdir(d))) {
                 size_t len = strlen(de->d_name);
@@ -1045,7 +1066,7 @@ static void remove_build_leftovers(const char *state_dir) {
 int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsError *e) {
         SiteCaller daemon = { .uid = 0 };
 
-        remove_build_leftovers(site->state_dir);
+        remove_build_leftovers(site->library_dir);
         for (size_t i = 0; i < n; i++) {
                 const char *dot = strchr(targets[i], '.');
                 _cleanup_free_ char *class_name = dot ? strndup(targets[i], (size_t) (dot - targets[i])) : NULL;

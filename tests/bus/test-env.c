@@ -67,23 +67,23 @@ static char *join(const char *a, const char *b) {
         return s;
 }
 
-static int env_start(TestEnv *env, const char *bus_config, const char *database);
+static int env_start(TestEnv *env, const char *bus_config, const char *database, const char *library_dir);
 
 int test_env_start(TestEnv *env) {
-        return env_start(env, "test-bus.conf", NULL);
+        return env_start(env, "test-bus.conf", NULL, NULL);
 }
 
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config) {
-        return env_start(env, bus_config, NULL);
+        return env_start(env, bus_config, NULL, NULL);
 }
 
 int test_env_start_sharing(TestEnv *env, const TestEnv *other) {
         assert_non_null(other->database);
-        return env_start(env, "test-bus.conf", other->database);
+        return env_start(env, "test-bus.conf", other->database, other->library_dir);
 }
 
-/* database: NULL for a new one (test_db_new(), NULL again on SQLite). */
-static int env_start(TestEnv *env, const char *bus_config, const char *database) {
+/* database: NULL for a new one (test_db_new(), NULL again on SQLite); library_dir: NULL for none. */
+static int env_start(TestEnv *env, const char *bus_config, const char *database, const char *library_dir) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         char *bus_path, *listen;
         struct stat st;
@@ -96,6 +96,8 @@ static int env_start(TestEnv *env, const char *bus_config, const char *database)
         env->state_dir = join(env->dir, "state");
         env->database = database ? strdup(database) : test_db_new();
         if (database && !env->database)
+                return -ENOMEM;
+        if (library_dir && !(env->library_dir = strdup(library_dir)))
                 return -ENOMEM;
         env->content_dir = join(env->dir, "content");
         if (mkdir(env->content_dir, 0755) < 0)
@@ -185,6 +187,8 @@ static int spawn_daemon(TestEnv *env, const char *const *extra_args) {
             asprintf(&argv[n++], "--test-hold-dir=%s", env->hold_dir) < 0)
                 abort();
         if (env->database && asprintf(&argv[n++], "--database=%s", env->database) < 0)
+                abort();
+        if (env->library_dir && asprintf(&argv[n++], "--library-dir=%s", env->library_dir) < 0)
                 abort();
         size_t n_allocated = n;
         argv[n++] = "--site-code=LAB";
@@ -331,6 +335,7 @@ int test_env_stop(TestEnv *env) {
         free(env->content_dir);
         free(env->hold_dir);
         free(env->database);
+        free(env->library_dir);
         if (env->notify_fd > 0)
                 close(env->notify_fd);
         *env = (TestEnv) {};

@@ -19,6 +19,7 @@ typedef struct TestEnv {
         char *hold_dir;     /* the daemon's --test-hold-dir (test points, below) */
         char *database;     /* --database: a new PostgreSQL database when the test runs under
                              * tests/helpers/pg-server.sh (test-db.h); NULL: site.db in state_dir */
+        char *library_dir;  /* --library-dir when set (before the daemon starts); NULL: none */
         pid_t dbus_pid;
         pid_t daemon_pid;
         int notify_fd;      /* the socket NOTIFY_SOCKET names (test_env_spawn_daemon_notifying()); 0: none */
@@ -31,7 +32,8 @@ int test_env_start(TestEnv *env);
 /* The same with another dbus-daemon configuration file from tests/bus/. */
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config);
 /* A second host of the site of `other`, which runs on PostgreSQL: a world of its own (directory,
- * private bus, smsprovd) whose daemon serves other's database. */
+ * private bus, smsprovd) whose daemon serves other's database, and other's library directory
+ * when it has one. */
 int test_env_start_sharing(TestEnv *env, const TestEnv *other);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);

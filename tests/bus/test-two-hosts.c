@@ -3,7 +3,8 @@
 /* Two providers on one site (issue 16): two smsprovd processes, each on a private bus of its own,
  * over one PostgreSQL database. A change made through one host reaches the clients of the other
  * as signals (InterfacesAdded, PropertiesChanged, InterfacesRemoved), and of two hosts' Puts that
- * read the same SedoObjectVersion only the first is made. Runs under tests/helpers/pg-server.sh
+ * read the same SedoObjectVersion only the first is made; with one library directory and two state
+ * directories, a boot image built through one host is distributed through the other. Runs under tests/helpers/pg-server.sh
  * only (meson: two-hosts-postgresql); on SQLite one host has the site to itself, and every case
  * is skipped. */
 
@@ -15,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "../helpers/test-db.h"
+#include "../helpers/wim-gen.h"
 #include "test-env.h"
 
 #define ROOT "/org/smsprov/Provider1"
@@ -158,6 +161,55 @@ static void test_sedo_conflict_across_hosts(void **state) {
         free(path);
 }
 
+/* One library directory (--library-dir), two state directories: a boot image built through host
+ * a is distributed through host b, which reads a's built file from the library directory. */
+static void test_built_on_one_host_distributed_by_the_other(void **state) {
+        Hosts *h = *state;
+        char *wim, *path = NULL, *job = NULL, *dp = NULL, *nal = NULL, *dps = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *distribution;
+
+        if (!h)
+                skip();
+        wim = test_env_content_path(&h->a, "boot.wim");
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
+        assert_null(test_create(&h->a, "SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", wim));
+        assert_int_equal(test_wait_job(&h->a, job, NULL), 2);
+        char *id = test_get_string(&h->a, path, BASE_IFACE, "PackageID");
+        char *built = test_get_string(&h->a, path, BASE_IFACE, "PkgSourcePath");
+        size_t n = strlen(h->a.library_dir);
+        if (strncmp(built, h->a.library_dir, n) != 0 || strncmp(built + n, "/images/", 8) != 0)
+                fail_msg("the built image %s is not in the library directory %s", built, h->a.library_dir);
+        assert_int_equal(test_count_files(h->a.state_dir, "-name '*.wim'"), 0);
+
+        /* A DP of host b's, and the distribution through b. */
+        assert_true(asprintf(&dps, "%s/dps", h->b.dir) > 0 && asprintf(&dp, "%s/dp1", dps) > 0);
+        assert_int_equal(mkdir(dps, 0755), 0);
+        assert_int_equal(mkdir(dp, 0755), 0);
+        assert_true(asprintf(&nal, "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\") > 0);
+        assert_null(test_create(&h->b, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", nal,
+                                "ContentRoot", "s", dp));
+        assert_true(test_call(&h->b, path, BASE_IFACE, "AddDistributionPoints", &error, &reply, "asas", 1, "LAB", 1,
+                              nal) >= 0);
+        assert_true(sd_bus_message_read(reply, "o", &distribution) > 0);
+        free(job);
+        job = strdup(distribution);
+        sd_bus_message_unref(reply);
+        assert_int_equal(test_wait_job(&h->b, job, NULL), 2);
+        assert_int_equal(test_dp_state(&h->b, id, nal, NULL), 0);
+        assert_true(test_count_files(dp, "-name '*.wim'") >= 1);
+
+        free(id);
+        free(built);
+        free(wim);
+        free(path);
+        free(job);
+        free(dp);
+        free(dps);
+        free(nal);
+}
+
 static int setup(void **state) {
         static Hosts hosts;
 
@@ -166,7 +218,10 @@ static int setup(void **state) {
                 *state = NULL;
                 return 0;
         }
-        if (test_env_start(&hosts.a) < 0 || test_env_start_sharing(&hosts.b, &hosts.a) < 0)
+        /* Host a again with a library directory, which host b shares. */
+        if (test_env_start(&hosts.a) < 0 || test_env_stop_daemon(&hosts.a, SIGTERM) < 0 ||
+            asprintf(&hosts.a.library_dir, "%s/library", hosts.a.dir) < 0 ||
+            test_env_start_daemon(&hosts.a, NULL) < 0 || test_env_start_sharing(&hosts.b, &hosts.a) < 0)
                 return -1;
         *state = &hosts;
         return 0;
@@ -184,6 +239,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_changes_on_one_host_are_signals_on_the_other),
                 cmocka_unit_test(test_sedo_conflict_across_hosts),
+                cmocka_unit_test(test_built_on_one_host_distributed_by_the_other),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
