@@ -82,6 +82,23 @@ int test_env_start_sharing(TestEnv *env, const TestEnv *other) {
         return env_start(env, "test-bus.conf", other->database, other->library_dir);
 }
 
+int test_env_start_two_hosts(TestEnv *a, TestEnv *b, const char *library) {
+        int r = test_env_start(a);
+        if (r >= 0 && library) {
+                r = test_env_stop_daemon(a, SIGTERM);
+                if (r >= 0 && asprintf(&a->library_dir, "%s/%s", a->dir, library) < 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = test_env_start_daemon(a, NULL);
+        }
+        return r < 0 ? r : test_env_start_sharing(b, a);
+}
+
+int test_env_stop_two_hosts(TestEnv *a, TestEnv *b) {
+        int r = test_env_stop(b);
+        return test_env_stop(a) < 0 || r < 0 ? -1 : 0;
+}
+
 /* database: NULL for a new one (test_db_new(), NULL again on SQLite); library_dir: NULL for none. */
 static int env_start(TestEnv *env, const char *bus_config, const char *database, const char *library_dir) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -414,6 +431,29 @@ static const char *error_name_of(sd_bus_error *error, const char *what, char *bu
                 fprintf(stderr, "%s: %s: %s\n", what, buf, error->message ? error->message : "");
         sd_bus_error_free(error);
         return buf;
+}
+
+bool test_properties_changed_names(sd_bus_message *m, const char *property) {
+        const char *iface, *name;
+        char **invalidated = NULL;
+        bool named = false;
+
+        assert_true(sd_bus_message_read(m, "s", &iface) > 0);
+        assert_true(sd_bus_message_enter_container(m, 'a', "{sv}") > 0);
+        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                assert_true(sd_bus_message_read(m, "s", &name) > 0);
+                named |= strcmp(name, property) == 0;
+                assert_true(sd_bus_message_skip(m, "v") >= 0);
+                assert_true(sd_bus_message_exit_container(m) >= 0);
+        }
+        assert_true(sd_bus_message_exit_container(m) >= 0);
+        assert_true(sd_bus_message_read_strv(m, &invalidated) >= 0);
+        for (char **i = invalidated; i && *i; i++) {
+                named |= strcmp(*i, property) == 0;
+                free(*i);
+        }
+        free(invalidated);
+        return named;
 }
 
 int test_call(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,

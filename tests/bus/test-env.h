@@ -35,6 +35,10 @@ int test_env_start_with_bus_config(TestEnv *env, const char *bus_config);
  * private bus, smsprovd) whose daemon serves other's database, and other's library directory
  * when it has one. */
 int test_env_start_sharing(TestEnv *env, const TestEnv *other);
+/* Two hosts of one site (they need PostgreSQL): a, then b sharing a's database, and with `library`
+ * (a folder's name in a's directory; NULL for none) both with that --library-dir. */
+int test_env_start_two_hosts(TestEnv *a, TestEnv *b, const char *library);
+int test_env_stop_two_hosts(TestEnv *a, TestEnv *b);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
 /* Starts the daemon as test_env_start_daemon() does, with NOTIFY_SOCKET naming a socket of the
@@ -79,6 +83,8 @@ const char *test_invoke(TestEnv *env, const char *path, const char *iface, const
  * when Create started none) where they are not NULL; both are owned by the caller. */
 const char *test_create(TestEnv *env, const char *class_name, char **ret_path, char **ret_job, unsigned n,
                         const char *props, ...);
+/* Does the PropertiesChanged signal m name `property`, changed or invalidated? */
+bool test_properties_changed_names(sd_bus_message *m, const char *property);
 /* Name of the D-Bus error of a failed call, or NULL when it succeeded. */
 const char *test_error_name(const sd_bus_error *error);
 

@@ -159,24 +159,7 @@ static int on_interfaces_added(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Heard *h = userdata;
-        const char *iface, *name;
-        char **invalidated = NULL;
-
-        assert_true(sd_bus_message_read(m, "s", &iface) > 0);
-        assert_true(sd_bus_message_enter_container(m, 'a', "{sv}") > 0);
-        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
-                assert_true(sd_bus_message_read(m, "s", &name) > 0);
-                h->description |= strcmp(name, "Description") == 0;
-                assert_true(sd_bus_message_skip(m, "v") >= 0);
-                assert_true(sd_bus_message_exit_container(m) >= 0);
-        }
-        assert_true(sd_bus_message_exit_container(m) >= 0);
-        assert_true(sd_bus_message_read_strv(m, &invalidated) >= 0);
-        for (char **i = invalidated; i && *i; i++) {
-                h->description |= strcmp(*i, "Description") == 0;
-                free(*i);
-        }
-        free(invalidated);
+        h->description |= test_properties_changed_names(m, "Description");
         return 0;
 }
 
@@ -320,7 +303,7 @@ static int setup(void **state) {
                 *state = NULL;
                 return 0;
         }
-        if (test_env_start(&hosts.a) < 0 || test_env_start_sharing(&hosts.b, &hosts.a) < 0)
+        if (test_env_start_two_hosts(&hosts.a, &hosts.b, NULL) < 0)
                 return -1;
         *state = &hosts;
         return 0;
@@ -328,10 +311,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Hosts *h = *state;
-        if (!h)
-                return 0;
-        int r = test_env_stop(&h->b);
-        return test_env_stop(&h->a) < 0 || r < 0 ? -1 : 0;
+        return h ? test_env_stop_two_hosts(&h->a, &h->b) : 0;
 }
 
 int main(void) {
