@@ -109,13 +109,23 @@ static void test_start_waits_for_the_database(void **state) {
                 skip();
         assert_int_equal(test_env_stop_daemon(&h->a, SIGTERM), 0);
         test_db_server("stop", "-m", "fast", NULL);
+        /* The same database with passwords in its URI (the server trusts its users): they are
+         * never told. */
+        char *user = strstr(h->a.database, "smsprov@"), *uri = NULL;
+        assert_non_null(user);
+        assert_true(asprintf(&uri, "%.*s:secret-one@%s&password=secret-two", (int) (user + 7 - h->a.database),
+                             h->a.database, user + 8) > 0);
+        free(h->a.database);
+        h->a.database = uri;
 
         /* It says what it waits for, has not claimed its name, and stops at once and cleanly. */
         assert_int_equal(test_env_spawn_daemon_notifying(&h->a), 0);
         told = test_env_notified(&h->a);
         assert_non_null(told);
-        if (strncmp(told, "STATUS=Waiting for the site database", 36) != 0 || !strstr(told, "postgresql://"))
+        if (strncmp(told, "STATUS=Waiting for the site database", 36) != 0 || !strstr(told, "postgresql://smsprov@/"))
                 fail_msg("expected the daemon to say it waits for the site database, got \"%s\"", told);
+        if (strstr(told, "secret"))
+                fail_msg("the daemon told a password: \"%s\"", told);
         free(told);
         assert_false(name_has_owner(h->a.bus));
         assert_int_equal(test_env_stop_daemon(&h->a, SIGTERM), 0);
