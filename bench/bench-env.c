@@ -17,6 +17,8 @@
 
 #include "bench-env.h"
 
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
 #define CALL_TIMEOUT_USEC (300ULL * 1000000ULL)
 
 typedef struct Row {
@@ -26,7 +28,7 @@ typedef struct Row {
 
 static Row rows[24];
 static size_t n_rows;
-static BenchEnv *current; /* for die() */
+static BenchEnv *current[4]; /* the environments running, for die() */
 
 _Noreturn void die(const char *format, ...) {
         va_list ap;
@@ -36,8 +38,9 @@ _Noreturn void die(const char *format, ...) {
         vfprintf(stderr, format, ap);
         va_end(ap);
         fputc('\n', stderr);
-        if (current)
-                bench_env_stop(current);
+        for (size_t i = 0; i < ELEMENTSOF(current); i++)
+                if (current[i])
+                        bench_env_stop(current[i]);
         exit(EXIT_FAILURE);
 }
 
@@ -258,7 +261,11 @@ void bench_env_make_dir(BenchEnv *e, const char *prefix) {
 
         if (asprintf(&e->dir, "%s/%s.XXXXXX", tmp, prefix) < 0 || !mkdtemp(e->dir))
                 die("cannot create a temporary directory in %s: %m", tmp);
-        current = e;
+        for (size_t i = 0; i < ELEMENTSOF(current); i++)
+                if (!current[i]) {
+                        current[i] = e;
+                        break;
+                }
         content = path_in(e, "content");
         if (mkdir(content, 0755) < 0)
                 die("cannot create %s: %m", content);
@@ -329,7 +336,9 @@ void bench_env_start_reference(BenchEnv *e, char *const argv[], const char *what
 }
 
 void bench_env_stop(BenchEnv *e) {
-        current = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(current); i++)
+                if (current[i] == e)
+                        current[i] = NULL;
         e->bus = sd_bus_flush_close_unref(e->bus);
         stop_child(&e->reference_pid, e->reference_what);
         stop_child(&e->daemon_pid, "smsprovd");

@@ -28,7 +28,8 @@ export const ADD_KINDS = {
     },
 };
 
-function ErrorAt({ error }) {
+// An error shown at the field it concerns.
+export function ErrorAt({ error }) {
     if (!error) return null;
     return (
         <FormHelperText>

@@ -11,6 +11,7 @@ import { AddPackageDialog } from "./add-package.jsx";
 import { PropertySheet } from "./properties.jsx";
 import { ContentLocations, DistributeDialog } from "./content.jsx";
 import { UpdateDpsDialog } from "./update-dps.jsx";
+import { DriversView } from "./drivers.jsx";
 
 const PACKAGE_COMMON = [
     { prop: "Name", title: "Name" },
@@ -48,6 +49,7 @@ const PACKAGE_VIEWS = {
 
 const VIEWS = [
     ...PACKAGE_CLASSES.map(c => [c, PACKAGE_VIEWS[c].title]),
+    ["drivers", "Drivers"],
     ["status", "Content Status"],
     ["dps", "Distribution Points"],
     ["messages", "Status Messages"],
@@ -168,6 +170,7 @@ export function App() {
             <PageSection>
                 <Title headingLevel="h1">{VIEWS.find(v => v[0] === view)[1]}</Title>
                 {PACKAGE_VIEWS[view] && <PackageView key={view} cls={view} readOnly={readOnly} onError={onError} onRefused={onRefused} />}
+                {view === "drivers" && <DriversView readOnly={readOnly} onRefused={onRefused} />}
                 {view === "status" && <ContentStatusView readOnly={readOnly} onRefused={onRefused} />}
                 {view === "dps" && <DistributionPointsView readOnly={readOnly} onRefused={onRefused} />}
                 {view === "messages" && <MessagesView />}

@@ -120,6 +120,28 @@ export function subscribe(rule, fn) {
     return client.subscribe(rule, (path, iface, signal, args) => fn(path, signal, args, iface));
 }
 
+// The end of a job the caller started: resolves when it completed, rejects with its error
+// ({name, message}) when it failed or was canceled. Its Completed signal is listened for before
+// its State is read, so that an end between the reply and the subscription is not missed.
+const JOB_STATE_DONE = 2;
+export function waitJob(jobPath) {
+    return new Promise((resolve, reject) => {
+        let sub = null;
+        const end = (ok, name, message) => {
+            if (!sub) return;
+            sub.remove();
+            sub = null;
+            if (ok) resolve(); else reject({ name: name || "Failed", message: message || "the job did not complete" });
+        };
+        sub = subscribe({ path: jobPath, interface: IFACE + "Job", member: "Completed" },
+                        (_p, _s, [success, name, message]) => end(success, name, message));
+        getAll(jobPath, IFACE + "Job").then(job => {
+            if (job.State >= JOB_STATE_DONE)
+                end(job.State === JOB_STATE_DONE, job.ErrorName || (job.State === 4 ? "Canceled" : ""), job.ErrorMessage);
+        }).catch(() => { /* gone already: its Completed has come or comes */ });
+    });
+}
+
 export const PACKAGE_CLASSES = ["SMS_BootImagePackage", "SMS_ImagePackage", "SMS_OperatingSystemInstallPackage"];
 
 // Whether this page may write, asked before any write is refused: null when it cannot tell.

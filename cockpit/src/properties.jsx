@@ -3,12 +3,15 @@
 // Put carrying the SedoObjectVersion read when the sheet was (re)loaded. A VersionMismatch says
 // the object changed and offers to reload.
 import React, { useEffect, useState } from "react";
-import { Alert, AlertActionLink, Button, Checkbox, Form, FormGroup, FormHelperText, FormSelect, FormSelectOption,
+import { Alert, Button, Checkbox, Form, FormGroup, FormHelperText, FormSelect, FormSelectOption,
     HelperText, HelperTextItem, Modal, ModalBody, ModalHeader, Tab, Tabs, TextInput } from "@patternfly/react-core";
 import { BASE, IFACE, call, get, getAll, put, queryAll, wqlString, errorText, isAccessDenied, subscribe } from "./bus.js";
 import { architecture, parseImageProperty } from "./format.js";
 import { ContentLocations } from "./content.jsx";
 import { KIT_ARCH } from "./update-dps.jsx";
+import { DRIVER_SHEET } from "./driver-catalog.js";
+import { BootDriversTab } from "./boot-drivers.jsx";
+import { SaveAlerts } from "./save-alerts.jsx";
 
 const SCRATCH = [32, 64, 128, 256, 512];
 const PRIORITY = { 1: "High", 2: "Medium", 3: "Low" };
@@ -46,24 +49,32 @@ const PKG_SOURCE = [
 
 // The tabs of each class; "images" and "content" are views, the others field sets.
 const SHEETS = {
-    SMS_BootImagePackage: [["general", "General", GENERAL], ["images", "Images"], ["customization", "Customization", CUSTOMIZATION],
+    SMS_BootImagePackage: [["general", "General", GENERAL], ["images", "Images"], ["drivers", "Drivers"], ["customization", "Customization", CUSTOMIZATION],
         ["source", "Data Source", BOOT_SOURCE], ["components", "Optional Components"], ["distribution", "Distribution Settings", DISTRIBUTION],
         ["content", "Content Locations"]],
     SMS_ImagePackage: [["general", "General", GENERAL], ["images", "Images"], ["source", "Data Source", PKG_SOURCE],
         ["distribution", "Distribution Settings", [...DISTRIBUTION, ...MULTICAST]], ["content", "Content Locations"]],
     SMS_OperatingSystemInstallPackage: [["general", "General", GENERAL], ["images", "Images"], ["source", "Data Source", PKG_SOURCE],
         ["distribution", "Distribution Settings", [...DISTRIBUTION, ...MULTICAST]], ["content", "Content Locations"]],
+    SMS_Driver: DRIVER_SHEET,
 };
 
 // Lazy properties are not in GetAll: asked for one by one.
-const LAZY = ["ImageProperty", "ImageIndex", "OptionalComponents", "ScratchSpace", "EnableLabShell", "PreExecCommandLine", "BackgroundBitmapPath", "ContextID"];
+const LAZY = ["ImageProperty", "ImageIndex", "OptionalComponents", "ReferencedDrivers", "ScratchSpace", "EnableLabShell", "PreExecCommandLine", "BackgroundBitmapPath", "ContextID"];
 
 export function classOfPath(path) {
     return path.split("/").slice(-2)[0];
 }
 
-async function loadPackage(path) {
+// The interface Put lives on (API.md §4): the topmost class of the instance's hierarchy.
+export function putInterface(cls) {
+    return cls === "SMS_Driver" ? IFACE + cls : BASE;
+}
+
+async function loadObject(path) {
     const cls = classOfPath(path);
+    if (cls === "SMS_Driver")
+        return getAll(path, IFACE + cls);
     const values = { ...(await getAll(path, BASE)), ...(await getAll(path, IFACE + cls)) };
     for (const name of LAZY)
         await get(path, IFACE + cls, name).then(v => { values[name] = v }).catch(() => {});
@@ -71,6 +82,7 @@ async function loadPackage(path) {
 }
 
 function FieldTab({ tab, fields, values, path, readOnly, onSaved, onReload, onRefused }) {
+    const iface = putInterface(classOfPath(path));
     const [edits, setEdits] = useState({});
     const [error, setError] = useState(null);
     const [busy, setBusy] = useState(false);
@@ -93,7 +105,7 @@ function FieldTab({ tab, fields, values, path, readOnly, onSaved, onReload, onRe
             if (f.prop in edits) props[f.prop] = { t: type(f), v: edits[f.prop] };
         setBusy(true);
         setError(null);
-        put(path, BASE, props)
+        put(path, iface, props)
                 .then(() => onSaved())
                 .catch(e => { setError(e); if (isAccessDenied(e)) onRefused(e) })
                 .finally(() => setBusy(false));
@@ -118,7 +130,7 @@ function FieldTab({ tab, fields, values, path, readOnly, onSaved, onReload, onRe
                             {f.options.map(([v, l]) => <FormSelectOption key={v} value={v} label={l} />)}
                         </FormSelect>);
                 else
-                    input = <TextInput id={id} value={String(value(f) ?? "")} isDisabled={disabled} readOnlyVariant={f.readOnly ? "default" : undefined}
+                    input = <TextInput id={id} value={f.format ? f.format(value(f)) : String(value(f) ?? "")} isDisabled={disabled} readOnlyVariant={f.readOnly ? "default" : undefined}
                                        validated={errField === f ? "error" : "default"} onChange={(_e, v) => set(f, v)} />;
                 return (
                     <FormGroup key={id} label={f.kind === "check" || f.kind === "flag" ? undefined : f.label} fieldId={id}>
@@ -129,13 +141,8 @@ function FieldTab({ tab, fields, values, path, readOnly, onSaved, onReload, onRe
                     </FormGroup>
                 );
             })}
-            {conflict &&
-                <Alert variant="warning" isInline className="smsprov-conflict" title="The object changed since this sheet was loaded"
-                       actionLinks={<AlertActionLink id="sheet-reload" onClick={() => { setError(null); onReload() }}>Reload</AlertActionLink>}>
-                    {errorText(error)}
-                </Alert>}
-            {error && !conflict && !errField && <Alert variant="danger" isInline className="smsprov-dialog-error" title={errorText(error)} />}
-            {!readOnly &&
+            <SaveAlerts error={errField ? null : error} onReload={() => { setError(null); onReload() }} />
+            {!readOnly && fields.some(f => !f.readOnly) &&
                 <div><Button id={"save-" + tab} variant="primary" isDisabled={busy || Object.keys(edits).length === 0} onClick={save}>Save</Button></div>}
         </Form>
     );
@@ -199,7 +206,7 @@ export function PropertySheet({ path, readOnly, onClose, onRefused, onJob }) {
     const [values, setValues] = useState(null);
     const [error, setError] = useState(null);
     const [active, setActive] = useState("general");
-    const reload = () => loadPackage(path).then(v => { setValues(v); setError(null) }).catch(setError);
+    const reload = () => loadObject(path).then(v => { setValues(v); setError(null) }).catch(setError);
     useEffect(() => { reload() }, [path]);
     // Deleted while open: the sheet says so rather than showing stale values.
     useEffect(() => {
@@ -211,7 +218,8 @@ export function PropertySheet({ path, readOnly, onClose, onRefused, onJob }) {
 
     return (
         <Modal isOpen variant="large" onClose={onClose} id="property-sheet" aria-labelledby="sheet-title">
-            <ModalHeader title={(values ? values.Name || values.PackageID : path.split("/").pop()) + " Properties"} labelId="sheet-title" />
+            <ModalHeader title={(values ? values.Name || values.LocalizedDisplayName || values.PackageID : path.split("/").pop()) + " Properties"}
+                         labelId="sheet-title" />
             <ModalBody>
                 {error && <Alert variant="danger" isInline title={errorText(error)} />}
                 {values &&
@@ -223,6 +231,8 @@ export function PropertySheet({ path, readOnly, onClose, onRefused, onJob }) {
                                                          onSaved={reload} onReload={reload} onRefused={onRefused} />}
                                     {key === "images" && <ImagesTab path={path} cls={cls} values={values} readOnly={readOnly}
                                                                     onSaved={reload} onRefused={onRefused} />}
+                                    {key === "drivers" && active === "drivers" &&
+                                        <BootDriversTab path={path} values={values} readOnly={readOnly} onSaved={reload} onRefused={onRefused} />}
                                     {key === "components" && active === "components" &&
                                         <ComponentsTab path={path} values={values} readOnly={readOnly} onSaved={reload} onRefused={onRefused} />}
                                     {key === "content" && active === "content" &&

@@ -8,9 +8,11 @@ import { queryPage, wqlContains, errorText, subscribe, ROOT } from "./bus.js";
 
 export const PAGE_ROWS = 100;
 
-// columns: [{prop, title, render?}]; where: extra WQL condition; filterProp: what the search box
-// matches; select: properties fetched beyond the columns; watch: path namespaces whose signals refresh the list.
-export function QueryTable({ id, cls, columns, select, where, filterProp, watch, actions, onRowClick, toolbar, defaultSort }) {
+// columns: [{prop, title, render?, sortable?}] (sortable: false for what WQL cannot ORDER BY, arrays);
+// where: extra WQL condition; filterProp: what the search box matches (filterLabel: its name on
+// the page, filterProp by default); select: properties fetched beyond the columns; watch: path namespaces whose signals refresh the list;
+// refreshKey: a value whose change re-queries the page (a change no signal announces).
+export function QueryTable({ id, cls, columns, select, where, filterProp, watch, actions, onRowClick, toolbar, defaultSort, refreshKey, filterLabel }) {
     const [sort, setSort] = useState(defaultSort || { index: 0, dir: "asc" });
     const [filter, setFilter] = useState("");
     const [cursors, setCursors] = useState([""]); // the cursor of each page walked so far
@@ -33,7 +35,7 @@ export function QueryTable({ id, cls, columns, select, where, filterProp, watch,
                 .then(p => { if (live) { setPage(p); setError(null); setLoaded(true) } })
                 .catch(e => { if (live) { setError(e); setLoaded(true) } });
         return () => { live = false };
-    }, [wql, cursor, generation]);
+    }, [wql, cursor, generation, refreshKey]);
 
     // Signals: coalesce a burst into one re-query of the page on screen.
     const pending = useRef(null);
@@ -61,7 +63,7 @@ export function QueryTable({ id, cls, columns, select, where, filterProp, watch,
                 <ToolbarContent>
                     {filterProp &&
                         <ToolbarItem>
-                            <TextInput className="smsprov-filter" aria-label="Filter" placeholder={"Filter by " + filterProp}
+                            <TextInput className="smsprov-filter" aria-label="Filter" placeholder={"Filter by " + (filterLabel || filterProp)}
                                        value={filter} onChange={(_e, v) => { setFilter(v); restart() }} />
                         </ToolbarItem>}
                     {toolbar}
@@ -78,7 +80,7 @@ export function QueryTable({ id, cls, columns, select, where, filterProp, watch,
             <Table aria-label={cls} variant="compact">
                 <Thead>
                     <Tr>
-                        {columns.map((c, i) => <Th key={c.prop} sort={sortBy(i)} modifier="wrap">{c.title}</Th>)}
+                        {columns.map((c, i) => <Th key={c.prop} sort={c.sortable === false ? undefined : sortBy(i)} modifier="wrap">{c.title}</Th>)}
                         {actions && <Th screenReaderText="Actions" />}
                     </Tr>
                 </Thead>

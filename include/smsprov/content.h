@@ -91,6 +91,12 @@ int content_hash_data(const void *data, size_t size, char ret_hex[static CONTENT
  * catalog's copies). Errors: InvalidParameter, NotFound/Failed (no such manifest), OutOfDiskSpace,
  * Failed. */
 int content_site_publish(const char *site_lib, const char *package_id, uint32_t version, SmsError *e);
+/* Removes a package from the site library: its published tree, its manifests, and the FileLib
+ * entries no other manifest names (content_gc()). A package that is not there is no error. */
+int content_site_remove(const char *site_lib, const char *package_id, SmsError *e);
+/* The packages of the site library whose IDs start with `prefix`: those with manifests and those
+ * with a published tree (a NULL-terminated list, empty when none). */
+int content_site_list(const char *site_lib, const char *prefix, char ***ret, SmsError *e);
 
 /* Reads PkgLib/<package_id>/<version>.manifest of a library root (site or DP's SCCMContentLib). */
 int content_manifest_read(const char *lib_root, const char *package_id, uint32_t version, ContentManifest *ret,

@@ -143,6 +143,9 @@ void job_defer_removal(Job *j, char *path); /* also from the job's finish, on th
 /* Main side: the same for a tree no job left (a deleted package's images): an idle worker of the
  * queue removes it. */
 void job_queue_remove_later(JobQueue *q, char *path);
+/* Main side: `run(userdata)` on an idle worker, for work nobody waits for (run owns userdata).
+ * What has not run by job_queue_free() runs there, on the caller's thread. */
+void job_queue_run_later(JobQueue *q, void (*run)(void *userdata), void *userdata);
 /* Main side: a copy of the current progress (clears the dirty flag). */
 JobProgress job_get_progress(Job *j, bool *ret_was_dirty);
 

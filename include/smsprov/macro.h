@@ -4,6 +4,8 @@
 /* The few helpers every file uses: scope-bound cleanup and ownership transfer, in the style of
  * systemd. Destructors accept NULL; TAKE_PTR() hands ownership over and leaves NULL behind. */
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,28 @@ static inline size_t strv_length(char *const *l) {
 
 static inline int streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
+}
+
+static inline bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+/* Appends a copy of `s` to the NULL-terminated *l (which may be NULL). 0 or -ENOMEM. */
+static inline int strv_extend(char ***l, const char *s) {
+        size_t n = strv_length(*l);
+        char *copy = strdup(s), **k = copy ? realloc(*l, (n + 2) * sizeof(char *)) : NULL;
+
+        if (!k) {
+                free(copy);
+                return -ENOMEM;
+        }
+        k[n] = copy;
+        k[n + 1] = NULL;
+        *l = k;
+        return 0;
 }
 
 static inline int streq_ptr(const char *a, const char *b) {

@@ -8,12 +8,12 @@
  * An import reads the INF beneath the content root that holds DriverPath, parses it (model/inf.c)
  * and copies the INF, its catalog files and the files its [SourceDisksFiles] name into the site's
  * content library as package "DRV-<first 32 hex digits of the INF's SHA-256>" version 1,
- * published at <state>/contentlib/DataLib/DRV-…/ (content_site_publish()): that folder is the
+ * published at <library>/contentlib/DataLib/DRV-…/ (content_site_publish()): that folder is the
  * driver's ContentSourcePath. The library copy of one INF is written once: a second import of the
  * same INF finds it (and the catalog row, CI_UniqueID "<SiteCode>/Driver_<SHA-256>"), and copies
- * nothing. Imports run one at a time (a lock file in <state>/drivers/), so two of one INF never
- * write its copy together. Deleting a driver leaves its copy in the library (not yet collected):
- * the same INF imported again finds it. */
+ * nothing. Imports run one at a time (a lock file in <library>/drivers/), so two of one INF never
+ * write its copy together. A copy that no driver names any more, once its driver is deleted, is
+ * removed from the library (site_driver_collect()). */
 
 #include <stdbool.h>
 
@@ -58,6 +58,15 @@ void site_driver_note_boot_classes(Site *site, const SmsClass *c, const char *ke
  * site's own folder, which a ReferencedDrivers SourcePath may name without being in a content
  * root. */
 bool site_driver_is_catalog_path(const Site *site, const char *path);
+
+/* The site library and the import lock of a library directory (Site.library_dir). */
+int site_driver_paths(const char *library_dir, char **ret_site_lib, char **ret_lock);
+
+/* Main thread, after a driver's Delete and when the jobs start (driver-collect.c): removes from
+ * the site library, on an idle worker, the copies no SMS_Driver names. Does nothing while an
+ * import is on its way or a boot image has a job queued or running (a build may stage a copy):
+ * the next collection decides then. Failures are logged; nothing depends on them. */
+void site_driver_collect(Site *site);
 
 /* Delete of a driver: Busy while a boot image references it. */
 int site_driver_check_deletable(Site *site, const char *key, SmsError *e);

@@ -83,6 +83,9 @@ typedef struct Site {
         uint64_t (*clock)(void);         /* the wall clock schedules are read against (tests);
                                           * NULL = now_usec() */
         bool export_running;             /* ExportDefaultBootImage runs one at a time */
+        unsigned driver_imports;         /* CreateFromINF imports not yet freed (driver-collect.c) */
+        uint64_t driver_import_serial;   /* imports begun: counted on the main thread, read atomically
+                                          * by the collection's worker */
         char *adk_root;                  /* --adk-root: <arch>/winpe.wim, <arch>/WinPE_OCs/<Name>/ */
         char *osd_bin_root;              /* --osd-bin-root: i386/ x64/ arm64/ */
 

@@ -2,8 +2,10 @@
 /* The site library's own published trees, <site_lib>/DataLib/<id>/: a version's files as hard
  * links of their FileLib entries (copies where the file system refuses links), for content the
  * site itself reads by path, such as the driver catalog's copies (SMS_Driver.ContentSourcePath).
- * Built beside and swapped in whole, as on a distribution point (datalib.c). */
+ * Built beside and swapped in whole, as on a distribution point (datalib.c); removed with the
+ * package's manifests and the FileLib entries only they named. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -85,5 +87,71 @@ int content_site_publish(const char *site_lib, const char *package_id, uint32_t 
         content_tree_done(&t); /* the tree it replaced, if any */
         if (r < 0)
                 return sms_error_set_errno(e, r, "%s/DataLib/%s", site_lib, package_id);
+        return 0;
+}
+
+int content_site_remove(const char *site_lib, const char *package_id, SmsError *e) {
+        _cleanup_(content_lib_close) ContentLib lib = CONTENT_LIB_NULL;
+        _cleanup_close_ int datalib_fd = -1;
+        int r;
+
+        r = content_check_package_id(package_id, e);
+        if (r < 0)
+                return r;
+        r = open_lib(site_lib, &lib, &datalib_fd, e);
+        if (r == -ENOENT) { /* no library: nothing in it */
+                sms_error_clear(e);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        /* The tree first: from then on nothing reads the package by path. A crash before the
+         * manifests go leaves a package without a tree, which the next sweep finds again. */
+        r = content_tree_remove(datalib_fd, package_id);
+        if (r < 0)
+                return sms_error_set_errno(e, r, "%s/DataLib/%s", site_lib, package_id);
+        return content_gc_lib(&lib, package_id, 0, e);
+}
+
+/* Adds the names in `dir_fd` that start with `prefix` (no temporaries: they hold a '.') to *l. */
+static int list_prefixed(int dir_fd, const char *prefix, char ***l) {
+        size_t n = strlen(prefix);
+        int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3), r = 0;
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return -errno;
+        }
+        rewinddir(d);
+        for (struct dirent *de; r >= 0 && (de = readdir(d));)
+                if (strncmp(de->d_name, prefix, n) == 0 && !strchr(de->d_name, '.') && !strv_contains(*l, de->d_name))
+                        r = strv_extend(l, de->d_name);
+        closedir(d);
+        return r;
+}
+
+int content_site_list(const char *site_lib, const char *prefix, char ***ret, SmsError *e) {
+        _cleanup_(content_lib_close) ContentLib lib = CONTENT_LIB_NULL;
+        _cleanup_close_ int datalib_fd = -1;
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = open_lib(site_lib, &lib, &datalib_fd, e);
+        if (r == -ENOENT) /* no library: nothing in it */
+                sms_error_clear(e);
+        else if (r < 0)
+                return r;
+        else {
+                r = list_prefixed(lib.pkglib_fd, prefix, &l);
+                if (r >= 0)
+                        r = list_prefixed(datalib_fd, prefix, &l);
+                if (r < 0)
+                        return sms_error_set_errno(e, r, "listing %s", site_lib);
+        }
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *ret = TAKE_PTR(l);
         return 0;
 }

@@ -43,13 +43,12 @@ static void *worker_main(void *arg) {
                 Job *j;
 
                 pthread_mutex_lock(&q->lock);
-                while (!q->stopping && !q->pending_head && q->n_removals == 0)
+                while (!q->stopping && !q->pending_head && q->n_chores == 0)
                         pthread_cond_wait(&q->wake, &q->lock);
-                if (!q->pending_head && q->n_removals > 0 && !q->stopping) {
-                        char *path = q->removals[--q->n_removals];
+                if (!q->pending_head && q->n_chores > 0 && !q->stopping) {
+                        JobChore c = q->chores[--q->n_chores];
                         pthread_mutex_unlock(&q->lock);
-                        (void) path_remove_tree(path);
-                        free(path);
+                        c.run(c.userdata);
                         continue;
                 }
                 if (!q->pending_head) {
@@ -132,11 +131,9 @@ JobQueue *job_queue_free(JobQueue *q) {
         pthread_mutex_unlock(&q->lock);
         for (unsigned i = 0; i < q->n_workers; i++)
                 pthread_join(q->workers[i], NULL);
-        for (size_t i = 0; i < q->n_removals; i++) {
-                (void) path_remove_tree(q->removals[i]);
-                free(q->removals[i]);
-        }
-        free(q->removals);
+        for (size_t i = 0; i < q->n_chores; i++)
+                q->chores[i].run(q->chores[i].userdata);
+        free(q->chores);
         for (size_t i = 0; i < q->n_active; i++) {
                 q->active[i]->queue = NULL;
                 job_unref(q->active[i]);
@@ -293,31 +290,34 @@ bool job_should_continue(Job *j) {
 }
 
 /* After the job's outcome is out (committed, signalled): an idle worker removes the path. */
-static void queue_defer_removal(JobQueue *q, char *path) {
+void job_queue_run_later(JobQueue *q, void (*run)(void *userdata), void *userdata) {
         pthread_mutex_lock(&q->lock);
-        char **removals = realloc(q->removals, (q->n_removals + 1) * sizeof(char *));
-        if (removals) {
-                q->removals = removals;
-                q->removals[q->n_removals++] = path;
-                path = NULL;
+        JobChore *chores = realloc(q->chores, (q->n_chores + 1) * sizeof(JobChore));
+        if (chores) {
+                q->chores = chores;
+                q->chores[q->n_chores++] = (JobChore) { run, userdata };
+                run = NULL;
                 pthread_cond_signal(&q->wake);
         }
         pthread_mutex_unlock(&q->lock);
-        if (path) { /* out of memory: remove it here and now */
-                (void) path_remove_tree(path);
-                free(path);
-        }
+        if (run) /* out of memory: done here and now */
+                run(userdata);
+}
+
+static void remove_tree_chore(void *path) {
+        (void) path_remove_tree(path);
+        free(path);
 }
 
 void job_queue_remove_later(JobQueue *q, char *path) {
-        queue_defer_removal(q, path);
+        job_queue_run_later(q, remove_tree_chore, path);
 }
 
 void job_defer_removal(Job *j, char *path) {
         /* A job keeps one; an earlier one goes to an idle worker now, not through the caller's
          * thread, which may be the event loop. */
         if (j->leftover && j->queue)
-                queue_defer_removal(j->queue, TAKE_PTR(j->leftover));
+                job_queue_remove_later(j->queue, TAKE_PTR(j->leftover));
         else if (j->leftover) {
                 (void) path_remove_tree(j->leftover);
                 free(j->leftover);
@@ -426,7 +426,7 @@ void job_queue_dispatch(JobQueue *q) {
                 if (q->callbacks.finished)
                         q->callbacks.finished(j, q->callbacks.userdata);
                 if (j->leftover)
-                        queue_defer_removal(q, TAKE_PTR(j->leftover));
+                        job_queue_remove_later(q, TAKE_PTR(j->leftover));
                 job_unref(j);
         }
 }

@@ -28,6 +28,7 @@
 #define MESSAGE_DRIVER_CLASS_NOTE 2310u
 
 struct DriverImport {
+        Site *site; /* counts it while it lives (driver-collect.c) */
         ContentRoots roots;
         char *library_dir, *site_code;
         char *driver_path, *inf_file; /* inf_file with '/' separators */
@@ -44,6 +45,8 @@ void site_driver_import_free(void *p) {
 
         if (!d)
                 return;
+        if (d->site)
+                d->site->driver_imports--;
         char **strings[] = { &d->library_dir, &d->site_code, &d->driver_path, &d->inf_file, &d->content_path };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 free(*strings[i]);
@@ -107,6 +110,9 @@ int site_driver_import_new(Site *site, const char *driver_path, const char *inf_
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "INFFile '%s' is not an .inf file", inf_file);
         if (!site->library_dir)
                 return sms_error_set(e, SMS_ERROR_FAILED, "the site has no library directory");
+        d->site = site;
+        site->driver_imports++;
+        __atomic_add_fetch(&site->driver_import_serial, 1, __ATOMIC_RELEASE);
         d->caller = site_caller_keep(caller);
         d->driver_path = strdup(driver_path);
         d->library_dir = strdup(site->library_dir);
@@ -345,6 +351,17 @@ static bool catalog_copy_exists(const char *site_lib, const char *package_id) {
         return lstat(path, &st) == 0;
 }
 
+int site_driver_paths(const char *library_dir, char **ret_site_lib, char **ret_lock) {
+        if (asprintf(ret_site_lib, "%s/contentlib", library_dir) < 0)
+                return -ENOMEM;
+        if (asprintf(ret_lock, "%s/drivers/.import.lock", library_dir) < 0) {
+                free(*ret_site_lib);
+                *ret_site_lib = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 static void catalog_package_id(const char *hash, char ret[static 40]) {
         snprintf(ret, 40, "DRV-%.32s", hash);
 }
@@ -378,9 +395,8 @@ int site_driver_import_work(void *p, SmsError *e) {
         }
 
         catalog_package_id(d->hash, package_id);
-        if (asprintf(&site_lib, "%s/contentlib", d->library_dir) < 0 ||
+        if (site_driver_paths(d->library_dir, &site_lib, &lock) < 0 ||
             asprintf(&drivers_dir, "%s/drivers", d->library_dir) < 0 ||
-            asprintf(&lock, "%s/drivers/.import.lock", d->library_dir) < 0 ||
             asprintf(&d->content_path, "%s/DataLib/%s", site_lib, package_id) < 0 ||
             asprintf(&staging, "%s/drivers/.staging-XXXXXX", d->library_dir) < 0)
                 return -ENOMEM;

@@ -13,6 +13,7 @@
 
 #include "smsprov/image-outputs.h"
 #include "smsprov/macro.h"
+#include "smsprov/site-drivers.h"
 #include "smsprov/site-jobs.h"
 #include "util/log.h"
 #include "util/time-util.h"
@@ -329,6 +330,8 @@ int site_jobs_start(Site *site, sd_event *event, unsigned n_workers) {
                 sms_error_clear(&e);
                 return r;
         }
+        /* A crash between a driver's Delete and the collection of its copy leaves the copy. */
+        site_driver_collect(site);
         return 0;
 }
 

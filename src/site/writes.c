@@ -206,6 +206,8 @@ int site_delete(Site *site, const SmsClass *c, const char *key, const SiteCaller
         /* Nothing runs between the commit and this report, so no caller sees the object gone
          * before it is told. */
         site_notify_removed(site, c, key);
+        if (streq(c->name, "SMS_Driver"))
+                site_driver_collect(site); /* its copy, unless another driver names it */
         return 0;
 }
 

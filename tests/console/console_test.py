@@ -164,6 +164,35 @@ def tab(b, title):
     b.click_text("#property-sheet button[role='tab']", title)
 
 
+def close_sheet(b):
+    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
+    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+
+
+def sedo_of(path, iface):
+    return prop(path, iface, "SedoObjectVersion").split('"')[1]
+
+
+def save_and_reload(b, button, path, iface):
+    """Saves with button, and waits until the sheet holds the version the save made."""
+    before = sedo_of(path, iface)
+    b.click(button)
+    b.wait_js("the save to be made (or refused)", "document.querySelector('#property-sheet [data-sedo]').dataset.sedo !== %r || "
+              "!!document.querySelector('#property-sheet .smsprov-dialog-error, #property-sheet .smsprov-conflict')" % before)
+    b.wait_js("the sheet to hold the saved version",
+              "document.querySelector('#property-sheet [data-sedo]').dataset.sedo === %r" % sedo_of(path, iface))
+
+
+def changed_meanwhile(b, path, iface, change, edit, save, shot):
+    """Puts change (name, type, value) from busctl while the sheet is open, makes the sheet's own
+    edit and saves: the sheet must report the conflict."""
+    busctl("call", NAME, path, IFACE + iface, "Put", "a{sv}", "1", *change)
+    edit()
+    b.click(save)
+    b.wait("#property-sheet .smsprov-conflict", "the conflict alert")
+    b.screenshot(shot)
+
+
 @step("the Customization tab saves with one Put, read back through busctl")
 def customization(b):
     open_sheet(b, "Boot image (x64)")
@@ -173,9 +202,8 @@ def customization(b):
     b.click("#prop-EnableLabShell")
     b.type("#prop-PreExecCommandLine", "cmd /c echo hello")
     b.screenshot("05-customization")
-    b.click("#save-customization")
     path = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
-    b.wait_js("the save to finish", "document.querySelector('#save-customization').disabled")
+    save_and_reload(b, "#save-customization", path, "SMS_PackageBaseclass")
     check("ScratchSpace read back", "u 256", prop(path, "SMS_BootImagePackage", "ScratchSpace"))
     check("EnableLabShell read back", "b true", prop(path, "SMS_BootImagePackage", "EnableLabShell"))
     check("PreExecCommandLine read back", 's "cmd /c echo hello"', prop(path, "SMS_BootImagePackage", "PreExecCommandLine"))
@@ -187,17 +215,12 @@ def conflict(b):
     sedo = prop(path, "SMS_PackageBaseclass", "SedoObjectVersion").split('"')[1]
     b.wait_js("the sheet to hold the current version",
               "document.querySelector('#property-sheet [data-sedo]').dataset.sedo === %r" % sedo)
-    busctl("call", NAME, path, IFACE + "SMS_PackageBaseclass", "Put", "a{sv}", "1", "Version", "s", "from-busctl")
-    tab(b, "General")
-    b.type("#prop-Name", "Renamed in the console")
-    b.click("#save-general")
-    b.wait(".smsprov-conflict", "the conflict alert")
-    b.screenshot("06-conflict")
+    changed_meanwhile(b, path, "SMS_PackageBaseclass", ["Version", "s", "from-busctl"],
+                      lambda: (tab(b, "General"), b.type("#prop-Name", "Renamed in the console")), "#save-general", "06-conflict")
     check("the refused save changed nothing", 's "Boot image (x64)"', prop(path, "SMS_PackageBaseclass", "Name"))
     b.click("#sheet-reload")
     b.wait_js("the reloaded Version", "document.querySelector('#prop-Version').value === 'from-busctl'")
-    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
-    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+    close_sheet(b)
 
 
 @step("Optional Components: the always-included four are shown as such; adding one rebuilds the image")
@@ -214,15 +237,14 @@ def components(b):
     b.wait_text(".smsprov-job[data-state='2']", "UpdateOptionalComponents", "the rebuild to complete")
     check("OptionalComponents read back", "au 1 " + pid.split("-")[1],
           prop("/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001", "SMS_BootImagePackage", "OptionalComponents"))
-    b.js("document.querySelector('#property-sheet button[aria-label=\"Close\"]').click()")
-    b.wait_js("the sheet to close", "!document.querySelector('#property-sheet')")
+    close_sheet(b)
 
 
 def nav(b, title):
     b.click_text("#smsprov-console > .pf-v6-c-page__main-container button[role='tab'], #smsprov-console button[role='tab']", title)
 
 
-BOOT = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
+BOOT = BOOT_PATH = "/org/smsprov/Provider1/SMS_BootImagePackage/LAB00001"
 
 
 @step("Distribute Content to two DPs; Content Status reaches success on both")
@@ -289,9 +311,9 @@ def cancel(b):
         image = prop(BOOT, "SMS_BootImagePackage", "ImageOSVersion")
         check("the image has a Windows PE version", True, image not in ('s ""', ""))
         check("the image's Windows PE version as the daemon has it", image, 's "%s"' % b.text("#update-image-version"))
-        check("the dialog says what the update does to a boot image and how to reach the kit's Windows PE", True,
-              "rebuilt first from its image path" in b.text("#update-rebuild-note")
-              and "winpe.wim" in b.text("#update-rebuild-note"))
+        check("the dialog says what the update does to a boot image", True,
+              "rebuilt first from its image path" in b.text("#update-rebuild-note"))
+        check("the kit has Windows PE for x64: the reload is offered", True, bool(b.js("!!document.querySelector('#update-reload-winpe')")))
         b.screenshot("10a-update-distribution-points")
         b.click("#update-go")
         b.wait(".smsprov-job[data-state='1'] .smsprov-job-cancel", "the held job running with Cancel")
@@ -301,6 +323,63 @@ def cancel(b):
         b.wait_text(".smsprov-job[data-state='4']", "Canceled")
     finally:
         os.unlink(os.path.join(HOLDS, "RefreshPkgSource"))
+
+
+def newest_job(b):
+    return b.js("Math.max(0, ...Array.from(document.querySelectorAll('.smsprov-job')).map(e => Number(e.dataset.jobId)))")
+
+
+def wait_job_after(b, first, operation, state):
+    """Waits for a job newer than first doing operation to reach state in the jobs panel."""
+    b.wait_js("%s (a job after %d) in state %d" % (operation, first, state),
+              "Array.from(document.querySelectorAll('.smsprov-job')).some(e => Number(e.dataset.jobId) > %d && "
+              "e.dataset.state === '%d' && e.textContent.includes(%s))" % (first, state, json.dumps(operation)))
+
+
+@step("Update Distribution Points: reload the boot image with the kit's Windows PE (export, ImagePath, rebuild); a failed export does nothing else")
+def reload_winpe(b):
+    kit = query("SELECT DeploymentKitVersion FROM SMS_OSDeploymentKitWinPEOptionalComponent WHERE Architecture = 'X64'")[0]["DeploymentKitVersion"]
+    source = prop(BOOT, "SMS_BootImagePackage", "ImagePath")
+    with open(CONTENT + "/boot.wim", "rb") as f:
+        original = f.read()
+    # The admin's own file under the name the export would take first: it must stay as it is.
+    taken = os.path.join(CONTENT, "boot-winpe-%s.wim" % kit)
+    with open(taken, "w") as f:
+        f.write("the admin's file\n")
+    nav(b, "Boot Images")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-update" % BOOT)
+    b.click("#update-reload-winpe")
+    first = newest_job(b)
+    # The stand-in kit has no winpe.wim yet: the export fails, and nothing else is done.
+    b.click("#update-go")
+    b.wait_text("#update-dps-dialog .smsprov-dialog-error[data-step='export']", "winpe.wim", "the export's error")
+    shown = b.text("#update-dps-dialog .smsprov-dialog-error .pf-v6-c-alert__title")
+    check("the export's error as the daemon says it, named for its step", True,
+          "Exporting the kit's Windows PE image: InvalidParameter: " in shown and "the deployment kit has no" in shown)
+    b.screenshot("26-reload-winpe-export-failed")
+    check("after the failed export ImagePath is unchanged", source, prop(BOOT, "SMS_BootImagePackage", "ImagePath"))
+    check("and no RefreshPkgSource started", False,
+          b.js("Array.from(document.querySelectorAll('.smsprov-job')).some(e => Number(e.dataset.jobId) > %d && "
+               "e.textContent.includes('RefreshPkgSource'))" % first))
+    # The kit gets its Windows PE (a WIM of another build than the boot image's).
+    winpe = os.path.join(WORLD, "adk", "amd64", "winpe.wim")
+    with open(winpe, "wb") as f:
+        f.write(original)
+    subprocess.run(["wimlib-imagex", "info", winpe, "1", "--image-property", "WINDOWS/VERSION/BUILD=26100",
+                    "--image-property", "WINDOWS/VERSION/SPBUILD=2"], check=True, capture_output=True)
+    b.click("#update-go")
+    b.wait_js("the dialog to close", "!document.querySelector('#update-dps-dialog')")
+    wait_job_after(b, first, "ExportDefaultBootImage", 2)
+    wait_job_after(b, first, "RefreshPkgSource", 2)
+    b.screenshot("27-reload-winpe-done")
+    exported = os.path.join(CONTENT, "boot-winpe-%s-2.wim" % kit)
+    check("ImagePath names the exported image, beside the old one, under a free name", 's "%s"' % exported,
+          prop(BOOT, "SMS_BootImagePackage", "ImagePath"))
+    check("the rebuilt image has the kit's Windows PE version", 's "10.0.26100.2"', prop(BOOT, "SMS_BootImagePackage", "ImageOSVersion"))
+    with open(taken) as f:
+        check("the admin's file under the first name is untouched", "the admin's file\n", f.read())
+    with open(CONTENT + "/boot.wim", "rb") as f:
+        check("the old source WIM is untouched", True, f.read() == original)
 
 
 @step("Add Operating System Image and Add Operating System Upgrade Package")
@@ -319,6 +398,239 @@ def os_images(b):
     b.screenshot("11-os-upgrade-packages")
     check("the upgrade package's type", "u 259",
           prop("/org/smsprov/Provider1/SMS_OperatingSystemInstallPackage/LAB00003", "SMS_PackageBaseclass", "PackageType"))
+
+
+# --- drivers ---------------------------------------------------------------------------------
+
+DRIVERS = os.path.join(CONTENT, "drivers")
+
+# INF files of the shapes an admin brings (tests/bus/test-drivers.sh has more), written here with
+# the files they name: name -> (INF file name, INF lines, {file: text}).
+INFS = {
+    "nic": ("contoso-nic.inf", [
+        "; Contoso Gigabit Adapter", "[Version]", 'Signature = "$WINDOWS NT$"', "Class = Net",
+        "ClassGuid = {4d36e972-e325-11ce-bfc1-08002be10318}", "Provider = %Contoso%", "DriverVer = 03/15/2023,12.18.9.10",
+        "CatalogFile = contoso-nic.cat", "[SourceDisksNames]", "1 = %Disk%,,,\\x64", "[SourceDisksFiles]", "contoso-nic.sys = 1",
+        "[Manufacturer]", "%Contoso% = Contoso, NTamd64", "[Contoso.NTamd64]",
+        "%NicDesc% = NicInstall, PCI\\VEN_8086&DEV_15B8, PCI\\VEN_8086&CC_0200", "[NicInstall]", "CopyFiles = NicFiles",
+        "[Strings]", 'Contoso = "Contoso Ltd."', 'NicDesc = "Contoso Gigabit Adapter"', 'Disk = "Contoso driver disk"'],
+        {"contoso-nic.cat": "catalog", "x64/contoso-nic.sys": "nic driver"}),
+    # Storage for x86 and x64, unsigned (no catalog).
+    "storage": ("fabrikam-raid.inf", [
+        "[Version]", 'Signature = "$Windows NT$"', "Class = SCSIAdapter", "Provider = %Fab%", "DriverVer = 11/02/2021,6.2.0.1",
+        "[SourceDisksNames]", "1 = %Disk%", "[SourceDisksFiles]", "fabraid.sys = 1",
+        "[Manufacturer]", "%Fab% = Fab, NTx86, NTamd64", "[Fab.NTx86]", "%RaidDesc% = RaidInstall, PCI\\VEN_1000&DEV_0079",
+        "[Fab.NTamd64]", "%RaidDesc% = RaidInstall, PCI\\VEN_1000&DEV_0079",
+        "[Strings]", 'Fab = "Fabrikam"', 'RaidDesc = "Fabrikam RAID Controller"', 'Disk = "Fabrikam disk"'],
+        {"fabraid.sys": "raid"}),
+    # USB for ARM64 only, signed.
+    "usb": ("tailspin-usb.inf", [
+        "[Version]", 'Signature = "$Windows NT$"', "Class = USB", "Provider = Tailspin", "DriverVer = 05/01/2022,2.0.0.0",
+        "CatalogFile = tailspin.cat", "[Manufacturer]", "Tailspin = Tail, NTarm64", "[Tail.NTarm64]",
+        '"Tailspin USB Hub" = UsbInstall, USB\\VID_1234&PID_5678'],
+        {"tailspin.cat": "catalog"}),
+    # Display for x64, signed: neither storage nor network.
+    "display": ("litware.inf", [
+        "[Version]", 'Signature = "$Windows NT$"', "Class = Display", "Provider = Litware", "DriverVer = 01/02/2024,31.0.101.5186",
+        "CatalogFile = litware.cat", "[Manufacturer]", "Litware = Lit, NTamd64", "[Lit.NTamd64]",
+        '"Litware Graphics" = GpuInstall, PCI\\VEN_8086&DEV_A780'],
+        {"litware.cat": "catalog"}),
+    # Malformed: the section name on line 1 is not closed.
+    "bad": ("bad.inf", ["[Version", 'Signature = "$Windows NT$"'], {}),
+}
+DRIVER_NAMES = {"nic": "Contoso Gigabit Adapter", "storage": "Fabrikam RAID Controller", "usb": "Tailspin USB Hub",
+                "display": "Litware Graphics"}
+
+
+def write_driver(name):
+    inf, lines, files = INFS[name]
+    folder = os.path.join(DRIVERS, name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, inf), "w", newline="") as f:
+        f.write("".join(line + "\r\n" for line in lines))
+    for rel, text in files.items():
+        os.makedirs(os.path.dirname(os.path.join(folder, rel)), exist_ok=True)
+        with open(os.path.join(folder, rel), "w") as f:
+            f.write(text + "\n")
+    return folder, inf
+
+
+def driver_id(name):
+    rows = query("SELECT CI_ID FROM SMS_Driver WHERE LocalizedDisplayName = '%s'" % DRIVER_NAMES[name])
+    if len(rows) != 1:
+        raise Failure("no one driver named %s: %r" % (DRIVER_NAMES[name], rows))
+    return rows[0]["CI_ID"]
+
+
+def driver_path(name):
+    return "/org/smsprov/Provider1/SMS_Driver/%d" % driver_id(name)
+
+
+def wait_column(b, what, table, prop, want, any_order=False):
+    """Waits until the loaded list table shows want in its column prop (in that order, or in any)."""
+    cells = "Array.from(document.querySelectorAll('%s tbody td[data-prop=\"%s\"]')).map(e => e.textContent)" % (table, prop)
+    if any_order:
+        cells, want = cells + ".sort()", sorted(want)
+    b.wait_js(what, "!!document.querySelector('%s[data-loaded=\"1\"]') && JSON.stringify(%s) === %s"
+              % (table, cells, json.dumps(json.dumps(want, separators=(",", ":")))))
+
+
+def field_error_at(b, field):
+    """The error text shown in the form group of the input #field."""
+    return b.js("(document.querySelector('#%s').closest('.pf-v6-c-form__group').querySelector('.smsprov-field-error') || {})"
+                ".textContent" % field)
+
+
+@step("Drivers: Import Driver shows the daemon's errors at their field, imports an INF, and the list sorts and filters through the daemon")
+def drivers_import(b):
+    # What the site has already: three drivers imported with busctl.
+    for name in ["storage", "usb", "display"]:
+        folder, inf = write_driver(name)
+        busctl("call", NAME, "/org/smsprov/Provider1/class/SMS_Driver", IFACE + "SMS_Driver.Static", "CreateFromINF", "ss", folder, inf)
+    nic_folder, nic_inf = write_driver("nic")
+    bad_folder, bad_inf = write_driver("bad")
+    nav(b, "Drivers")
+    b.wait("#list-SMS_Driver[data-loaded='1'][data-rows='3']", "the three drivers")
+    b.click("#import-driver")
+    b.type("#import-driver-path", "/etc")
+    b.type("#import-driver-inf", "passwd.inf")
+    b.click("#import-driver-go")
+    b.wait_js("PathNotAllowed at the folder", "(document.querySelector('#import-driver-path').closest('.pf-v6-c-form__group')"
+                                              ".querySelector('.smsprov-field-error') || {}).textContent")
+    check("a folder outside the content roots: the error at the folder", True, "PathNotAllowed" in field_error_at(b, "import-driver-path"))
+    b.type("#import-driver-path", bad_folder)
+    b.type("#import-driver-inf", bad_inf)
+    b.click("#import-driver-go")
+    b.wait_js("the INF's error at the INF field", "((document.querySelector('#import-driver-inf').closest('.pf-v6-c-form__group')"
+                                                  ".querySelector('.smsprov-field-error') || {}).textContent || '').includes('line 1')")
+    check("a bad INF: InvalidParameter naming the line, at the INF field", True,
+          field_error_at(b, "import-driver-inf").startswith("InvalidParameter"))
+    b.screenshot("20-import-driver-bad-inf")
+    b.type("#import-driver-path", nic_folder)
+    b.type("#import-driver-inf", nic_inf)
+    b.click("#import-driver-go")
+    b.wait_js("the dialog to close", "!document.querySelector('#import-driver-dialog')")
+    b.wait("#list-SMS_Driver[data-loaded='1'][data-rows='4']", "the imported driver in the list")
+    check("the imported driver, through busctl", 's "Net"', prop(driver_path("nic"), "SMS_Driver", "DriverClass"))
+    row = "#list-SMS_Driver tr[data-path='%s']" % driver_path("nic")
+    check("its row: name, class, provider, version, date, enabled, signed, architectures",
+          ["Contoso Gigabit Adapter", "Net", "Contoso Ltd.", "12.18.9.10", "2023-03-15", "Yes", "Yes", "x64"],
+          b.js("Array.from(document.querySelectorAll(\"%s td[data-prop]\")).map(e => e.textContent)" % row))
+    # Sorting is the daemon's ORDER BY: each order as busctl's query has it.
+    def names(order):
+        return [r["LocalizedDisplayName"] for r in query("SELECT LocalizedDisplayName FROM SMS_Driver ORDER BY " + order)]
+    wait_column(b, "sorted by name", "#list-SMS_Driver", "LocalizedDisplayName", names("LocalizedDisplayName"))
+    b.click_text("#list-SMS_Driver th button", "Version")
+    wait_column(b, "sorted by version", "#list-SMS_Driver", "LocalizedDisplayName", names("DriverVersion"))
+    b.click_text("#list-SMS_Driver th button", "Version")
+    wait_column(b, "sorted by version, descending", "#list-SMS_Driver", "LocalizedDisplayName", names("DriverVersion DESC"))
+    b.click_text("#list-SMS_Driver th button", "Date")
+    wait_column(b, "sorted by date", "#list-SMS_Driver", "LocalizedDisplayName", names("DriverDate"))
+    check("Architectures (an array) offers no sorting", False,
+          b.js("Array.from(document.querySelectorAll('#list-SMS_Driver th')).some(e => e.textContent === 'Architectures' && e.querySelector('button'))"))
+    b.type("#list-SMS_Driver .smsprov-filter input, #list-SMS_Driver input.smsprov-filter", "fabrikam")
+    wait_column(b, "the filter to leave the RAID controller", "#list-SMS_Driver", "LocalizedDisplayName", ["Fabrikam RAID Controller"])
+    b.type("#list-SMS_Driver .smsprov-filter input, #list-SMS_Driver input.smsprov-filter", "")
+    b.wait("#list-SMS_Driver[data-loaded='1'][data-rows='4']", "the four drivers back")
+    b.screenshot("21-drivers")
+
+
+@step("a driver's properties: Disable is a Put read back through busctl; a change from busctl meanwhile is a conflict")
+def driver_sheet(b):
+    raid = driver_path("storage")
+    b.click("#list-SMS_Driver tr[data-path='%s'] td[data-prop='LocalizedDisplayName']" % raid)
+    b.wait("#property-sheet #prop-IsEnabled:checked", "the sheet with the driver enabled")
+    check("the sheet shows the INF's data", "SCSIAdapter", b.js("document.querySelector('#prop-DriverClass').value"))
+    b.click("#prop-IsEnabled")
+    save_and_reload(b, "#save-general", raid, "SMS_Driver")
+    check("IsEnabled read back", "b false", prop(raid, "SMS_Driver", "IsEnabled"))
+    b.wait_text("#list-SMS_Driver tr[data-path='%s'] td[data-prop='IsEnabled']" % raid, "No", "the list to show it disabled")
+    changed_meanwhile(b, raid, "SMS_Driver", ["IsEnabled", "b", "true"], lambda: b.click("#prop-IsEnabled"), "#save-general",
+                      "22-driver-conflict")
+    b.click("#sheet-reload")
+    b.wait("#property-sheet #prop-IsEnabled:checked", "the reloaded sheet: enabled, as busctl left it")
+    check("no active control on what the INF says", True, b.js("document.querySelector('#prop-DriverClass').disabled"))
+    close_sheet(b)
+
+
+def referenced(path=BOOT_PATH):
+    return prop(path, "SMS_BootImagePackage", "ReferencedDrivers")
+
+
+def wait_chooser(b, what, want):
+    wait_column(b, what, "#list-driver-choice", "LocalizedDisplayName", want, any_order=True)
+
+
+@step("the boot image's Drivers tab: the chooser's filters, Add, Save as one Put, the daemon's refusal at its entry, Remove")
+def boot_drivers(b):
+    nav(b, "Boot Images")
+    open_sheet(b, "Boot image (x64)")
+    tab(b, "Drivers")
+    b.wait("#property-sheet .smsprov-tab-drivers .smsprov-empty", "no drivers yet")
+    b.click("#drivers-add")
+    nic, raid, usb, gpu = (DRIVER_NAMES[k] for k in ["nic", "storage", "usb", "display"])
+    wait_chooser(b, "x64 storage and network drivers", [nic, raid])
+    b.click("#driver-filter-signed")
+    wait_chooser(b, "signed ones only", [nic])
+    b.click("#driver-filter-storageNetwork")
+    wait_chooser(b, "the display driver too", [nic, gpu])
+    b.click("#driver-filter-architecture")
+    wait_chooser(b, "the ARM64 driver too", [nic, gpu, usb])
+    b.click("#driver-filter-signed")
+    wait_chooser(b, "every driver", [nic, raid, gpu, usb])
+    b.screenshot("23-driver-chooser")
+    for name in ["nic", "storage"]:
+        b.click("#list-driver-choice tr[data-path='%s'] .smsprov-driver-add" % driver_path(name))
+        b.wait("#property-sheet .smsprov-tab-drivers tr[data-driver='%d']" % driver_id(name))
+    wait_chooser(b, "the added drivers left out of the chooser", [gpu, usb])
+    b.click("#driver-chooser-done")
+    save_and_reload(b, "#save-drivers", BOOT_PATH, "SMS_PackageBaseclass")
+    copy = {k: prop(driver_path(k), "SMS_Driver", "ContentSourcePath") for k in ["nic", "storage", "display"]}
+    check("ReferencedDrivers read back", "a(us) 2 %d %s %d %s" % (driver_id("nic"), copy["nic"][2:], driver_id("storage"), copy["storage"][2:]),
+          referenced())
+    check("SMS_BootImagePackage_DriverRef lists both", sorted([driver_id("nic"), driver_id("storage")]),
+          sorted(r["CI_ID"] for r in query("SELECT CI_ID FROM SMS_BootImagePackage_DriverRef WHERE PkgID = 'LAB00001'")))
+    # The RAID controller disabled from busctl while the display driver is added: the daemon
+    # refuses the list naming the RAID controller's entry, shown there.
+    b.click("#drivers-add")
+    b.click("#driver-filter-storageNetwork")
+    b.click("#list-driver-choice tr[data-path='%s'] .smsprov-driver-add" % driver_path("display"))
+    b.click("#driver-chooser-done")
+    busctl("call", NAME, driver_path("storage"), IFACE + "SMS_Driver", "Put", "a{sv}", "1", "IsEnabled", "b", "false")
+    before = referenced()
+    b.click("#save-drivers")
+    row = "#property-sheet .smsprov-tab-drivers tr[data-driver='%d'][data-error='1']" % driver_id("storage")
+    b.wait_text(row + " .smsprov-field-error", "is disabled", "the refusal at the RAID controller's entry")
+    check("the refusal is InvalidParameter", True, b.text(row + " .smsprov-field-error").startswith("InvalidParameter"))
+    b.screenshot("24-boot-drivers-refused")
+    check("the refused Put changed nothing", before, referenced())
+    busctl("call", NAME, driver_path("storage"), IFACE + "SMS_Driver", "Put", "a{sv}", "1", "IsEnabled", "b", "true")
+    for name in ["storage", "display"]:
+        b.click("#property-sheet .smsprov-tab-drivers tr[data-driver='%d'] .smsprov-driver-remove" % driver_id(name))
+    b.wait_js("one driver left", "document.querySelector('#property-sheet .smsprov-tab-drivers').dataset.refs === '%d'" % driver_id("nic"))
+    save_and_reload(b, "#save-drivers", BOOT_PATH, "SMS_PackageBaseclass")
+    check("ReferencedDrivers after Remove", "a(us) 1 %d %s" % (driver_id("nic"), copy["nic"][2:]), referenced())
+    b.screenshot("25-boot-drivers")
+    close_sheet(b)
+
+
+@step("the reload with the kit's Windows PE is not offered for an architecture the kit has no Windows PE for")
+def reload_not_offered(b):
+    wim = os.path.join(CONTENT, "boot-arm64.wim")
+    with open(CONTENT + "/boot.wim", "rb") as src, open(wim, "wb") as dst:
+        dst.write(src.read())
+    subprocess.run(["wimlib-imagex", "info", wim, "1", "--image-property", "WINDOWS/ARCH=12"], check=True, capture_output=True)
+    out = busctl("call", NAME, "/org/smsprov/Provider1/class/SMS_BootImagePackage", IFACE + "Class", "Create", "a{sv}", "2",
+                 "Name", "s", "Boot image (ARM64)", "ImagePath", "s", wim)
+    path = out.split('"')[1]
+    nav(b, "Boot Images")
+    b.click("#list-SMS_BootImagePackage tr[data-path='%s'] .smsprov-update" % path)
+    b.wait_text("#update-kit-version", "no Windows PE for this architecture", "the kit's answer for ARM64")
+    check("no reload offered for ARM64 (the stand-in kit has x86 and amd64)", False,
+          b.js("!!document.querySelector('#update-reload-winpe')"))
+    b.screenshot("27b-reload-not-offered")
+    b.js("document.querySelector('#update-dps-dialog button[aria-label=\"Close\"]').click()")
+    b.wait_js("the dialog to close", "!document.querySelector('#update-dps-dialog')")
 
 
 IMAGE = "/org/smsprov/Provider1/SMS_ImagePackage/LAB00002"
@@ -415,6 +727,37 @@ def reader(b):
     check("the refused delete changed nothing", 's "Boot image (x64)"', prop(BOOT, "SMS_PackageBaseclass", "Name"))
 
 
+def fresh(b, url):
+    """Opens url in a new document (none of the old one's DOM left to match)."""
+    b.navigate("about:blank")
+    b.wait_js("the old page gone", "!document.querySelector('#smsprov-console')")
+    b.navigate(url)
+
+
+@step("a user polkit refuses sees the drivers and a boot image's Drivers tab without active controls")
+def reader_drivers(b):
+    polkit_mock("SetAllowed", "as", "0")
+    fresh(b, os.environ["COCKPIT_READER_URL"] + "smsprovd")
+    b.wait("#smsprov-console[data-authz='denied'][data-read-only='1']", "the page read-only")
+    nav(b, "Drivers")
+    b.wait("#list-SMS_Driver[data-loaded='1'][data-rows='4']", "the four drivers")
+    check("no Import Driver", False, b.js("!!document.querySelector('#import-driver')"))
+    b.click("#list-SMS_Driver tr[data-path='%s'] td[data-prop='LocalizedDisplayName']" % driver_path("nic"))
+    b.wait("#property-sheet #prop-IsEnabled:checked")
+    check("a driver's sheet: Enabled shown, not changeable, no Save", [True, False],
+          b.js("[document.querySelector('#prop-IsEnabled').disabled, !!document.querySelector('#property-sheet button[id^=\"save-\"]')]"))
+    close_sheet(b)
+    nav(b, "Boot Images")
+    open_sheet(b, "Boot image (x64)")
+    tab(b, "Drivers")
+    b.wait("#property-sheet .smsprov-tab-drivers tr[data-driver='%d']" % driver_id("nic"), "the referenced NIC")
+    b.wait_text("#property-sheet .smsprov-tab-drivers td", DRIVER_NAMES["nic"], "its catalog name")
+    check("no Add, Remove or Save in the Drivers tab", False,
+          b.js("!!document.querySelector('#drivers-add, .smsprov-driver-remove, #save-drivers, #driver-chooser')"))
+    b.screenshot("28-read-only-drivers")
+    close_sheet(b)
+
+
 SCALE_PACKAGES = int(os.environ.get("CONSOLE_SCALE_PACKAGES", "5000"))
 SCALE_DPS = 50
 SCALE_CLIENTS = 4
@@ -487,8 +830,9 @@ def scale(b):
 def main():
     b = Browser(LOG_DIR)
     try:
-        for s in [opens, add_refused, add_boot, customization, conflict, components, distribute, validate_redistribute,
-                  cancel, os_images, cancel_remove, dps, messages, scale, reader]:
+        for s in [opens, add_refused, add_boot, customization, conflict, components, drivers_import, driver_sheet, boot_drivers,
+                  distribute, validate_redistribute, cancel, reload_winpe, os_images, reload_not_offered, cancel_remove, dps,
+                  messages, scale, reader, reader_drivers]:
             if not s(b):
                 break
     finally:

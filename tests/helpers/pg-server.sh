@@ -60,7 +60,8 @@ trap stop EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# --no-sync and fsync=off: a test server's files need not survive a power cut.
+# --no-sync and fsync=off: a test server's files need not survive a power cut (SMSPROV_PG_FSYNC=on
+# for a benchmark that compares commits with SQLite's, which syncs).
 if ! "${as_server[@]}" "$bindir/initdb" -D "$dir/data" --auth=trust --username=smsprov --encoding=UTF8 \
         --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1; then
         cat "$dir/initdb.log" >&2
@@ -68,8 +69,8 @@ if ! "${as_server[@]}" "$bindir/initdb" -D "$dir/data" --auth=trust --username=s
 fi
 # The server's settings live in its configuration, so that a test can stop, start and restart it
 # with SMSPROV_TEST_PG_CTL alone.
-printf '%s\n' "listen_addresses = ''" "unix_socket_directories = '$dir'" "fsync = off" "max_connections = 200" \
-        >>"$dir/data/postgresql.conf"
+printf '%s\n' "listen_addresses = ''" "unix_socket_directories = '$dir'" "fsync = ${SMSPROV_PG_FSYNC:-off}" \
+        "max_connections = 200" >>"$dir/data/postgresql.conf"
 # pg_ctl on this server, as its user: "$SMSPROV_TEST_PG_CTL" restart -m fast (tests/helpers/test-db.h).
 printf '#!/bin/sh\nexec %s %q -D %q -s -w -l %q "$@"\n' "${as_server[*]}" "$bindir/pg_ctl" "$dir/data" \
         "$dir/server.log" >"$dir/pg_ctl"

@@ -937,6 +937,113 @@ static void test_driver_import_once_and_reported(void **state) {
         assert_false(site_driver_is_catalog_path(&f->site, f->content));
 }
 
+/* A driver folder of one INF and its .sys (whose bytes `sys_text` are), imported. */
+static char *import_folder(Fixture *f, const char *name, const char *driver_class, const char *sys_text) {
+        _cleanup_free_ char *folder = path_in(f->content, name), *inf = NULL, *sys = NULL, *text = NULL;
+        char *key = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        bool created = false;
+
+        assert_int_equal(mkdir(folder, 0755), 0);
+        inf = path_in(folder, "d.inf");
+        sys = path_in(folder, "d.sys");
+        assert_true(asprintf(&text, "[Version]\r\nSignature=\"$Windows NT$\"\r\nClass=%s\r\n[SourceDisksNames]\r\n"
+                                    "1=d\r\n[SourceDisksFiles]\r\nd.sys=1\r\n[Manufacturer]\r\nM=M,NTamd64\r\n"
+                                    "[M.NTamd64]\r\n\"%s\"=I,PCI\\VEN_%s\r\n",
+                             driver_class, name, name) > 0);
+        write_file(inf, text);
+        write_file(sys, sys_text);
+        assert_int_equal(import_driver(f, folder, "d.inf", &key, &created, &e), 0);
+        assert_true(created);
+        return key;
+}
+
+/* The driver's copy in the site library: its published tree (ContentSourcePath), and its
+ * manifests' folder. */
+static void driver_copy(Fixture *f, const char *key, char **ret_tree, char **ret_manifests) {
+        _cleanup_free_ char *inf = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        char *p;
+
+        assert_int_equal(site_driver_catalog_copy(&f->site, (uint32_t) atoi(key), ret_tree, &inf, &e), 0);
+        *ret_manifests = strdup(*ret_tree);
+        assert_non_null(p = strstr(*ret_manifests, "/DataLib/"));
+        memcpy(p, "/PkgLib/", 8);
+        memmove(p + 8, p + 9, strlen(p + 9) + 1);
+}
+
+/* What the job queue's idle workers were given has run once the jobs stop; they start again. */
+static void run_chores(Fixture *f) {
+        site_jobs_stop(&f->site);
+        assert_int_equal(site_jobs_start(&f->site, f->event, 2), 0);
+        assert_int_equal(site_jobs_set_test_dir(&f->site, f->hold_fd), 0);
+}
+
+static void assert_file_text(const char *path, const char *text) {
+        char buf[64] = {};
+        FILE *in = fopen(path, "re");
+        assert_non_null(in);
+        assert_non_null(fgets(buf, sizeof buf, in));
+        fclose(in);
+        assert_string_equal(buf, text);
+}
+
+/* A deleted driver's copy leaves the site library (its tree, its manifests, the FileLib entries
+ * only it named), unless an import is on its way; then the next collection, at the jobs' start,
+ * takes it. Another driver's copy of the same bytes stays whole. */
+static void test_deleted_driver_copy_collected(void **state) {
+        Fixture *f = *state;
+        const SmsClass *c = sms_model_find_class("SMS_Driver");
+        _cleanup_free_ char *nic = import_folder(f, "nic", "Net", "same bytes"),
+                            *disk = import_folder(f, "disk", "SCSIAdapter", "same bytes"),
+                            *other = import_folder(f, "other", "Net", "other bytes"), *nic_tree = NULL,
+                            *nic_manifests = NULL, *disk_tree = NULL, *disk_manifests = NULL, *other_tree = NULL,
+                            *other_manifests = NULL, *disk_sys = NULL;
+        SmsError e = SMS_ERROR_NULL;
+        DriverImport *pending = NULL;
+        struct stat st;
+
+        driver_copy(f, nic, &nic_tree, &nic_manifests);
+        driver_copy(f, disk, &disk_tree, &disk_manifests);
+        driver_copy(f, other, &other_tree, &other_manifests);
+        disk_sys = path_in(disk_tree, "d.sys");
+
+        /* Deleted: its copy goes; the other copies, one of them sharing its .sys bytes, stay. */
+        assert_int_equal(site_delete(&f->site, c, nic, &f->caller, &e), 0);
+        run_chores(f);
+        assert_int_equal(stat(nic_tree, &st), -1);
+        assert_int_equal(stat(nic_manifests, &st), -1);
+        assert_int_equal(stat(disk_manifests, &st), 0);
+        assert_file_text(disk_sys, "same bytes");
+
+        /* An import on its way when a driver is deleted: nothing is collected then... */
+        assert_int_equal(site_driver_import_new(&f->site, f->content, "other/d.inf", &f->caller, &pending, &e), 0);
+        assert_int_equal(site_delete(&f->site, c, other, &f->caller, &e), 0);
+        site_jobs_stop(&f->site);
+        assert_int_equal(stat(other_tree, &st), 0);
+        /* ... and the jobs' next start does, once no import is on its way. */
+        site_driver_import_free(pending);
+        assert_int_equal(site_jobs_start(&f->site, f->event, 2), 0);
+        run_chores(f);
+        assert_int_equal(stat(other_tree, &st), -1);
+        assert_int_equal(stat(other_manifests, &st), -1);
+        assert_file_text(disk_sys, "same bytes");
+
+        /* The same INF imported again makes its copy again. */
+        free(nic);
+        assert_true(asprintf(&nic, "%s/nic", f->content) > 0);
+        bool created = false;
+        char *again = NULL;
+        assert_int_equal(import_driver(f, nic, "d.inf", &again, &created, &e), 0);
+        assert_true(created);
+        free(nic_tree);
+        free(nic_manifests);
+        driver_copy(f, again, &nic_tree, &nic_manifests);
+        _cleanup_free_ char *nic_sys = path_in(nic_tree, "d.sys");
+        assert_file_text(nic_sys, "same bytes");
+        free(again);
+}
+
 /* --- boot image builds ------------------------------------------------------------------------- */
 
 static void make_kit(Fixture *f) {
@@ -1112,6 +1219,7 @@ int main(void) {
                 SITE_TEST(test_site_systems_follow_dps),
                 SITE_TEST(test_wmi_paths_as_scripts_write),
                 SITE_TEST(test_driver_import_once_and_reported),
+                SITE_TEST(test_deleted_driver_copy_collected),
                 SITE_TEST(test_build_commits_or_keeps_the_package),
                 SITE_TEST(test_schedule_fires_a_refresh),
                 SITE_TEST(test_schedule_reads_the_site_clock),
