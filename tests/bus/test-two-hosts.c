@@ -166,6 +166,15 @@ static void test_built_on_one_host_distributed_by_the_other(void **state) {
                 fail_msg("the built image %s is not in the library directory %s", built, h->a.library_dir);
         assert_int_equal(test_count_files(h->a.state_dir, "-name '*.wim'"), 0);
 
+        /* The library directory is the daemon's own, as the state directory is: no DP in it. */
+        char *inside = NULL;
+        assert_true(asprintf(&inside, "%s/images", h->a.library_dir) > 0);
+        assert_string_equal(test_create(&h->a, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
+                                        "[\"Display=\\\\dp9\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp9\\", "ContentRoot",
+                                        "s", inside),
+                            SMSPROV_ERR("PathNotAllowed"));
+        free(inside);
+
         /* A DP of host b's, and the distribution through b. */
         assert_true(asprintf(&dps, "%s/dps", h->b.dir) > 0 && asprintf(&dp, "%s/dp1", dps) > 0);
         assert_int_equal(mkdir(dps, 0755), 0);
