@@ -140,8 +140,9 @@ int site_open(Site *site, const char *state_dir, const char *site_code, SmsError
 int site_open_at(Site *site, const char *state_dir, const char *database, const char *site_code, SmsError *e);
 void site_close(Site *site);
 /* Keeps built images, the content library and driver imports in `dir` (an absolute path, made
- * mode 0700 when missing) instead of the state directory: a directory every host of a site sharing
- * its database reaches at the same path (NFS, a cluster file system). Before the site runs. */
+ * mode 0700 when missing, kept canonical) instead of the state directory: a directory every host
+ * of a site sharing its database reaches at the same canonical path (NFS, a cluster file system).
+ * Before the site runs. */
 int site_set_library_dir(Site *site, const char *dir, SmsError *e);
 
 /* One property a caller wants to set: its index in the class's `all` list and the value, already

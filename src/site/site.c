@@ -80,9 +80,10 @@ int site_set_library_dir(Site *site, const char *dir, SmsError *e) {
                                      dir);
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return sms_error_set_errno(e, errno, "creating the library directory %s", dir);
-        copy = strdup(dir);
+        /* Canonical, as the roots that paths in it are resolved beneath (content_roots_add()). */
+        copy = realpath(dir, NULL);
         if (!copy)
-                return -ENOMEM;
+                return sms_error_set_errno(e, errno, "the library directory %s", dir);
         free(site->library_dir);
         site->library_dir = copy;
         return 0;
