@@ -8,10 +8,10 @@
  * An import reads the INF beneath the content root that holds DriverPath, parses it (model/inf.c)
  * and copies the INF, its catalog files and the files its [SourceDisksFiles] name into the site's
  * content library as package "DRV-<first 32 hex digits of the INF's SHA-256>" version 1,
- * published at <state>/contentlib/DataLib/DRV-…/ (content_site_publish()): that folder is the
+ * published at <library>/contentlib/DataLib/DRV-…/ (content_site_publish()): that folder is the
  * driver's ContentSourcePath. The library copy of one INF is written once: a second import of the
  * same INF finds it (and the catalog row, CI_UniqueID "<SiteCode>/Driver_<SHA-256>"), and copies
- * nothing. Imports run one at a time (a lock file in <state>/drivers/), so two of one INF never
+ * nothing. Imports run one at a time (a lock file in <library>/drivers/), so two of one INF never
  * write its copy together. A copy that no driver names any more, once its driver is deleted, is
  * removed from the library (site_driver_collect()). */
 
@@ -59,8 +59,8 @@ void site_driver_note_boot_classes(Site *site, const SmsClass *c, const char *ke
  * root. */
 bool site_driver_is_catalog_path(const Site *site, const char *path);
 
-/* The site library and the import lock of a state directory. */
-int site_driver_paths(const char *state_dir, char **ret_site_lib, char **ret_lock);
+/* The site library and the import lock of a library directory (Site.library_dir). */
+int site_driver_paths(const char *library_dir, char **ret_site_lib, char **ret_lock);
 
 /* Main thread, after a driver's Delete and when the jobs start (driver-collect.c): removes from
  * the site library, on an idle worker, the copies no SMS_Driver names. Does nothing while an

@@ -55,6 +55,9 @@ typedef struct Site {
         ContentRoots roots;
         ContentRoots dp_roots; /* --dp-root: where distribution points' ContentRoots may be */
         char *state_dir;
+        /* Built images (images/), the site content library (contentlib/) and the driver imports
+         * (drivers/): the state directory, or --library-dir, which every host of a site shares */
+        char *library_dir;
         size_t max_query_rows;
         /* What one instance may take on D-Bus (sms_object_check_size()), checked at every write:
          * sd-bus builds Get, GetAll and PropertiesChanged of one object unbounded. The daemon sets
@@ -141,6 +144,11 @@ int site_open_at(Site *site, const char *state_dir, const char *database, const 
 int site_open_as(Site *site, const char *state_dir, const char *database, const char *site_code, const char *host,
                  SmsError *e);
 void site_close(Site *site);
+/* Keeps built images, the content library and driver imports in `dir` (an absolute path, made
+ * mode 0700 when missing, kept canonical) instead of the state directory: a directory every host
+ * of a site sharing its database reaches at the same canonical path (NFS, a cluster file system).
+ * Before the site runs. */
+int site_set_library_dir(Site *site, const char *dir, SmsError *e);
 
 /* One property a caller wants to set: its index in the class's `all` list and the value, already
  * decoded to the property's CIM type. The site takes ownership of the value. */

@@ -227,6 +227,11 @@ typedef enum StoreChangeKind {
         STORE_CHANGE_REMOVED,
         STORE_CHANGE_UNKNOWN, /* a change the store cannot place (`reason` says why) */
         STORE_CHANGE_LOST,    /* the watch ended: no more changes will come (`reason` says why) */
+        /* The watch is interrupted (the database was lost, `reason` says how) and the store
+         * tries again by itself, once per INTERRUPTED, until it is RESUMED: changes committed
+         * meanwhile are told to no one, and what was read before may be stale. */
+        STORE_CHANGE_INTERRUPTED,
+        STORE_CHANGE_RESUMED,
 } StoreChangeKind;
 
 typedef struct StoreChange {

@@ -131,6 +131,9 @@ static int instance_find(sd_bus *bus, const char *path, const char *interface, v
         if (r <= 0 || !*key)
                 return r;
         r = site_object_load(&m->site, reg->class, key, &o, &e);
+        /* A site database that does not answer is Failed with its reason, not an unknown object. */
+        if (r < 0 && e.code != SMS_ERROR_NOT_FOUND)
+                return bus_reply_error_take(error, &e, r);
         sms_error_clear(&e);
         if (r < 0)
                 return 0;

@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "bus/bus-defer.h"
 #include "bus/bus-distribution.h"
@@ -130,6 +133,50 @@ static const SiteObserver bus_observer = {
         .job_removed = bus_job_removed,
 };
 
+/* How long a start waits before it tries an unreachable site database again: doubling from the
+ * first to the last. */
+#define OPEN_AGAIN_FIRST_USEC (500 * 1000ULL)
+#define OPEN_AGAIN_LAST_USEC (30 * 1000000ULL)
+
+/* Opens the site. A site database that does not answer yet (its server starting, the network not
+ * up) is tried again, one log line per try, until it answers or SIGTERM or SIGINT ends the wait
+ * (-ECANCELED): main() blocked them, so sigtimedwait() takes them here. The bus name is requested
+ * only later, so that no caller finds a daemon without its database. */
+static int manager_open_site(Manager *m, const ManagerConfig *config) {
+        uint64_t delay = OPEN_AGAIN_FIRST_USEC;
+        sigset_t stop;
+        int r;
+
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        for (unsigned n = 1;; n++) {
+                SmsError e = SMS_ERROR_NULL;
+                r = site_open_as(&m->site, config->state_dir, config->database, config->site_code, config->host_name,
+                                 &e);
+                if (r != -ENOTCONN) {
+                        if (r < 0)
+                                log_error_errno(r, "Failed to open the site in %s: %s", config->state_dir,
+                                                e.message ? e.message : strerror(-r));
+                        sms_error_clear(&e);
+                        return r;
+                }
+                log_warning("Waiting for the site database (try %u): %s; trying again in %" PRIu64 " ms.", n,
+                            e.message, delay / 1000);
+                (void) sd_notifyf(false, "STATUS=Waiting for the site database (try %u): %s", n, e.message);
+                sms_error_clear(&e);
+
+                struct timespec ts = { .tv_sec = (time_t) (delay / 1000000ULL),
+                                       .tv_nsec = (long) (delay % 1000000ULL) * 1000L };
+                int sig = sigtimedwait(&stop, NULL, &ts);
+                if (sig == SIGTERM || sig == SIGINT) {
+                        log_info("Stopping before the site database answered.");
+                        return -ECANCELED;
+                }
+                delay = delay * 2 > OPEN_AGAIN_LAST_USEC ? OPEN_AGAIN_LAST_USEC : delay * 2;
+        }
+}
+
 int manager_new(const ManagerConfig *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         SmsError e = SMS_ERROR_NULL;
@@ -144,12 +191,16 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (config->bus_address && !(m->bus_address = strdup(config->bus_address)))
                 return log_oom();
 
-        r = site_open_as(&m->site, config->state_dir, config->database, config->site_code, config->host_name, &e);
-        if (r < 0) {
-                log_error_errno(r, "Failed to open the site in %s: %s", config->state_dir,
-                                e.message ? e.message : strerror(-r));
-                sms_error_clear(&e);
+        r = manager_open_site(m, config);
+        if (r < 0)
                 return r;
+        if (config->library_dir) {
+                r = site_set_library_dir(&m->site, config->library_dir, &e);
+                if (r < 0) {
+                        log_error_errno(r, "Bad --library-dir: %s", e.message ? e.message : config->library_dir);
+                        sms_error_clear(&e);
+                        return r;
+                }
         }
         if (config->max_query_rows)
                 m->site.max_query_rows = config->max_query_rows;
@@ -295,6 +346,7 @@ int manager_run(Manager *m) {
                 return log_error_errno(r, "Failed to watch signals: %m");
 
         log_info("smsprovd serving site %s as %s.", site_code(&m->site), SMSPROV_BUS_NAME);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Serving site %s as %s", site_code(&m->site), SMSPROV_BUS_NAME);
         r = sd_event_loop(m->event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");

@@ -97,6 +97,7 @@ typedef struct ManagerConfig {
         const char *bus_address;
         const char *state_dir;
         const char *database; /* NULL: state_dir/site.db */
+        const char *library_dir; /* built images and the content library; NULL: state_dir */
         const char *site_code;
         char **roots;    /* --content-root: where sources are read and exports written */
         char **dp_roots; /* where distribution points may be (--dp-root) */
@@ -116,6 +117,8 @@ typedef struct ManagerConfig {
         const char *test_hold_dir;              /* --test-hold-dir (tests, private buses only) */
 } ManagerConfig;
 
+/* Opens the site (waiting for a site database that does not answer yet), connects to the bus and
+ * sets everything up; -ECANCELED when SIGTERM or SIGINT came while it waited for the database. */
 int manager_new(const ManagerConfig *config, Manager **ret);
 Manager *manager_free(Manager *m);
 static inline void manager_freep(Manager **m) {

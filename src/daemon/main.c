@@ -26,6 +26,8 @@ static void help(void) {
                "     --state-dir=DIR        Site database and built images (default /var/lib/smsprovd)\n"
                "     --database=URI         The site database: postgresql://… shared by several hosts (default\n"
                "                            STATE_DIR/site.db)\n"
+               "     --library-dir=DIR      Built images and the content library, shared storage that every host of\n"
+               "                            the site mounts at the same path (default STATE_DIR)\n"
                "     --site-code=ABC        Site code: 3 characters A-Z 0-9; fixed when the database is created\n"
                "     --content-root=DIR     A directory callers' paths may point into (repeatable)\n"
                "     --dp-root=DIR          A directory distribution points' ContentRoots may be in (repeatable)\n"
@@ -157,6 +159,7 @@ int main(int argc, char *argv[]) {
                 ARG_BUS_ADDRESS,
                 ARG_STATE_DIR,
                 ARG_DATABASE,
+                ARG_LIBRARY_DIR,
                 ARG_SITE_CODE,
                 ARG_CONTENT_ROOT,
                 ARG_DP_ROOT,
@@ -176,6 +179,7 @@ int main(int argc, char *argv[]) {
                 { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "database", required_argument, NULL, ARG_DATABASE },
+                { "library-dir", required_argument, NULL, ARG_LIBRARY_DIR },
                 { "site-code", required_argument, NULL, ARG_SITE_CODE },
                 { "content-root", required_argument, NULL, ARG_CONTENT_ROOT },
                 { "dp-root", required_argument, NULL, ARG_DP_ROOT },
@@ -261,6 +265,9 @@ int main(int argc, char *argv[]) {
                 case ARG_DATABASE:
                         config.database = optarg;
                         break;
+                case ARG_LIBRARY_DIR:
+                        config.library_dir = optarg;
+                        break;
                 case ARG_SITE_CODE:
                         config.site_code = optarg;
                         break;
@@ -333,6 +340,8 @@ int main(int argc, char *argv[]) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         r = manager_new(&config, &m);
+        if (r == -ECANCELED) /* stopped while it waited for the site database */
+                return EXIT_SUCCESS;
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_run(m);

@@ -84,7 +84,7 @@ static void distribution_free(void *p) {
 
 static char *site_library(Site *site) {
         char *p = NULL;
-        if (asprintf(&p, "%s/contentlib", site->state_dir) < 0)
+        if (asprintf(&p, "%s/contentlib", site->library_dir) < 0)
                 return NULL;
         return p;
 }
@@ -96,7 +96,7 @@ static int distribution_roots(Site *site, const SmsClass *c, ContentRoots *ret) 
 
         if (sms_class_find_property(c, "ImagePath") < 0)
                 return content_roots_copy(&site->roots, ret);
-        if (asprintf(&images, "%s/images", site->state_dir) < 0)
+        if (asprintf(&images, "%s/images", site->library_dir) < 0)
                 return -ENOMEM;
         *ret = (ContentRoots) {};
         /* Missing (nothing built yet): no root, and the work refuses the source as outside. */

@@ -13,11 +13,11 @@
 #include "smsprov/macro.h"
 #include "smsprov/site.h"
 
-/* What the daemon keeps in the state directory. The state directory may hold other things: the
- * layout of tools/run.sh keeps a content root and a dp-root in it. */
-static const char *const state_entries[] = {
-        "site.db", "site.db-wal", "site.db-shm", "site.db-journal", "images", "contentlib", "drivers",
-};
+/* What the daemon keeps in the state directory and in the library directory (the same one
+ * unless --library-dir): either may hold other things, as the layout of tools/run.sh keeps a
+ * content root and a dp-root in the state directory. */
+static const char *const state_entries[] = { "site.db", "site.db-wal", "site.db-shm", "site.db-journal", NULL };
+static const char *const library_entries[] = { "images", "contentlib", "drivers", NULL };
 
 /* The first component of a relative path ("images/X/y" → "images"). */
 static bool first_component_is(const char *rest, const char *name) {
@@ -25,21 +25,31 @@ static bool first_component_is(const char *rest, const char *name) {
         return strncmp(rest, name, n) == 0 && (rest[n] == '/' || rest[n] == 0);
 }
 
-static int overlap_check(const Site *site, const char *root, const char *resolved, SmsError *e) {
-        _cleanup_free_ char *state = realpath(site->state_dir, NULL);
+/* A ContentRoot (resolved) may neither hold dir nor lie in one of the daemon's entries there. */
+static int own_dir_check(const char *root, const char *resolved, const char *dir, const char *what,
+                         const char *const *entries, SmsError *e) {
+        _cleanup_free_ char *own = realpath(dir, NULL);
         const char *rest;
 
-        if (!state)
-                return sms_error_set_errno(e, errno, "state directory %s", site->state_dir);
-        if (path_below(resolved, state))
-                return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED,
-                                     "ContentRoot %s holds the state directory %s", root, state);
-        if ((rest = path_below(state, resolved)))
-                for (size_t i = 0; i < ELEMENTSOF(state_entries); i++)
-                        if (first_component_is(rest, state_entries[i]))
+        if (!own)
+                return sms_error_set_errno(e, errno, "%s %s", what, dir);
+        if (path_below(resolved, own))
+                return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED, "ContentRoot %s holds the %s %s", root, what, own);
+        if ((rest = path_below(own, resolved)))
+                for (const char *const *i = entries; *i; i++)
+                        if (first_component_is(rest, *i))
                                 return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED,
-                                                     "ContentRoot %s is inside the daemon's %s/%s", root, state,
-                                                     state_entries[i]);
+                                                     "ContentRoot %s is inside the daemon's %s/%s", root, own, *i);
+        return 0;
+}
+
+static int overlap_check(const Site *site, const char *root, const char *resolved, SmsError *e) {
+        int r = own_dir_check(root, resolved, site->state_dir, "state directory", state_entries, e);
+        if (r >= 0)
+                r = own_dir_check(root, resolved, site->library_dir ?: site->state_dir, "library directory",
+                                  library_entries, e);
+        if (r < 0)
+                return r;
         for (char **c = site->roots.paths; c && *c; c++)
                 if (path_below(*c, resolved) || path_below(resolved, *c))
                         return sms_error_set(e, SMS_ERROR_PATH_NOT_ALLOWED, "ContentRoot %s overlaps the content root %s",
@@ -84,8 +94,8 @@ int site_dp_root_resolve(const Site *site, const char *root, char **ret, SmsErro
 }
 
 int site_dp_scope_copy(const Site *site, Site *ret) {
-        *ret = (Site) { .state_dir = strdup(site->state_dir) };
-        if (!ret->state_dir || content_roots_copy(&site->roots, &ret->roots) < 0 ||
+        *ret = (Site) { .state_dir = strdup(site->state_dir), .library_dir = strdup(site->library_dir) };
+        if (!ret->state_dir || !ret->library_dir || content_roots_copy(&site->roots, &ret->roots) < 0 ||
             (site->dp_roots.paths && content_roots_copy(&site->dp_roots, &ret->dp_roots) < 0)) {
                 site_dp_scope_done(ret);
                 return -ENOMEM;
@@ -97,5 +107,6 @@ void site_dp_scope_done(Site *scope) {
         content_roots_done(&scope->roots);
         content_roots_done(&scope->dp_roots);
         free(scope->state_dir);
+        free(scope->library_dir);
         *scope = (Site) {};
 }

@@ -107,7 +107,9 @@ void site_driver_collect(Site *site) {
         Collect *c;
         int r;
 
-        if (!site->jobs || !site->state_dir)
+        /* A library other hosts share (--library-dir): their imports on the way are not counted
+         * here, so nothing is collected; the copies stay, as before collection existed. */
+        if (!site->jobs || !site->library_dir || !streq(site->library_dir, site->state_dir))
                 return;
         /* An import on its way may name a copy the rows do not yet: the next collection decides. */
         if (site->driver_imports > 0 || boot_image_job_active(site))
@@ -119,7 +121,7 @@ void site_driver_collect(Site *site) {
         c->serial_decided = site->driver_import_serial;
         r = named_copies(site, &c->keep, &e);
         if (r >= 0)
-                r = site_driver_paths(site->state_dir, &c->site_lib, &c->lock);
+                r = site_driver_paths(site->library_dir, &c->site_lib, &c->lock);
         if (r < 0) {
                 log_warning("Not collecting unused driver copies: %s", e.message ? e.message : strerror(-r));
                 sms_error_clear(&e);

@@ -30,7 +30,7 @@
 struct DriverImport {
         Site *site; /* counts it while it lives (driver-collect.c) */
         ContentRoots roots;
-        char *state_dir, *site_code;
+        char *library_dir, *site_code;
         char *driver_path, *inf_file; /* inf_file with '/' separators */
         SiteCaller caller;
         /* the work's results */
@@ -47,7 +47,7 @@ void site_driver_import_free(void *p) {
                 return;
         if (d->site)
                 d->site->driver_imports--;
-        char **strings[] = { &d->state_dir, &d->site_code, &d->driver_path, &d->inf_file, &d->content_path };
+        char **strings[] = { &d->library_dir, &d->site_code, &d->driver_path, &d->inf_file, &d->content_path };
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
                 free(*strings[i]);
         content_roots_done(&d->roots);
@@ -108,16 +108,16 @@ int site_driver_import_new(Site *site, const char *driver_path, const char *inf_
         n = strlen(d->inf_file);
         if (n < 5 || strcasecmp(d->inf_file + n - 4, ".inf") != 0 || d->inf_file[n - 5] == '/')
                 return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "INFFile '%s' is not an .inf file", inf_file);
-        if (!site->state_dir)
-                return sms_error_set(e, SMS_ERROR_FAILED, "the site has no state directory");
+        if (!site->library_dir)
+                return sms_error_set(e, SMS_ERROR_FAILED, "the site has no library directory");
         d->site = site;
         site->driver_imports++;
         __atomic_add_fetch(&site->driver_import_serial, 1, __ATOMIC_RELEASE);
         d->caller = site_caller_keep(caller);
         d->driver_path = strdup(driver_path);
-        d->state_dir = strdup(site->state_dir);
+        d->library_dir = strdup(site->library_dir);
         d->site_code = strdup(site_code(site));
-        if (!d->driver_path || !d->state_dir || !d->site_code || content_roots_copy(&site->roots, &d->roots) < 0)
+        if (!d->driver_path || !d->library_dir || !d->site_code || content_roots_copy(&site->roots, &d->roots) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(d);
         return 0;
@@ -351,10 +351,10 @@ static bool catalog_copy_exists(const char *site_lib, const char *package_id) {
         return lstat(path, &st) == 0;
 }
 
-int site_driver_paths(const char *state_dir, char **ret_site_lib, char **ret_lock) {
-        if (asprintf(ret_site_lib, "%s/contentlib", state_dir) < 0)
+int site_driver_paths(const char *library_dir, char **ret_site_lib, char **ret_lock) {
+        if (asprintf(ret_site_lib, "%s/contentlib", library_dir) < 0)
                 return -ENOMEM;
-        if (asprintf(ret_lock, "%s/drivers/.import.lock", state_dir) < 0) {
+        if (asprintf(ret_lock, "%s/drivers/.import.lock", library_dir) < 0) {
                 free(*ret_site_lib);
                 *ret_site_lib = NULL;
                 return -ENOMEM;
@@ -395,10 +395,10 @@ int site_driver_import_work(void *p, SmsError *e) {
         }
 
         catalog_package_id(d->hash, package_id);
-        if (site_driver_paths(d->state_dir, &site_lib, &lock) < 0 ||
-            asprintf(&drivers_dir, "%s/drivers", d->state_dir) < 0 ||
+        if (site_driver_paths(d->library_dir, &site_lib, &lock) < 0 ||
+            asprintf(&drivers_dir, "%s/drivers", d->library_dir) < 0 ||
             asprintf(&d->content_path, "%s/DataLib/%s", site_lib, package_id) < 0 ||
-            asprintf(&staging, "%s/drivers/.staging-XXXXXX", d->state_dir) < 0)
+            asprintf(&staging, "%s/drivers/.staging-XXXXXX", d->library_dir) < 0)
                 return -ENOMEM;
         if (mkdir(drivers_dir, 0700) < 0 && errno != EEXIST)
                 return sms_error_set_errno(e, errno, "%s", drivers_dir);
@@ -578,10 +578,10 @@ int site_driver_fill_computed(Site *site, SmsObject *o) {
 bool site_driver_is_catalog_path(const Site *site, const char *path) {
         size_t n;
 
-        if (!site || !site->state_dir || !path)
+        if (!site || !site->library_dir || !path)
                 return false;
-        n = strlen(site->state_dir);
-        if (strncmp(path, site->state_dir, n) != 0 || strncmp(path + n, "/contentlib/DataLib/DRV-", 24) != 0)
+        n = strlen(site->library_dir);
+        if (strncmp(path, site->library_dir, n) != 0 || strncmp(path + n, "/contentlib/DataLib/DRV-", 24) != 0)
                 return false;
         path += n + 24;
         return strlen(path) == 32 && strspn(path, "0123456789abcdef") == 32;

@@ -20,7 +20,7 @@
 #include "smsprov/path.h"
 #include "util/log.h"
 
-int image_output_path(const char *state_dir, const char *package_id, const char *image_path, uint32_t version,
+int image_output_path(const char *library_dir, const char *package_id, const char *image_path, uint32_t version,
                       char **ret) {
         _cleanup_free_ char *copy = strdup(image_path), *base = NULL;
         int r;
@@ -34,9 +34,9 @@ int image_output_path(const char *state_dir, const char *package_id, const char 
         if (len > 4 && strcasecmp(base + len - 4, ".wim") == 0)
                 base[len - 4] = 0;
         if (version > 0)
-                r = asprintf(ret, "%s/images/%s/%" PRIu32 "/%s.%s.wim", state_dir, package_id, version, base, package_id);
+                r = asprintf(ret, "%s/images/%s/%" PRIu32 "/%s.%s.wim", library_dir, package_id, version, base, package_id);
         else
-                r = asprintf(ret, "%s/images/%s/%s.%s.wim", state_dir, package_id, base, package_id);
+                r = asprintf(ret, "%s/images/%s/%s.%s.wim", library_dir, package_id, base, package_id);
         return r < 0 ? -ENOMEM : 0;
 }
 
@@ -64,12 +64,12 @@ static bool is_output_entry_name(const char *name, const char *package_id) {
         return is_version_name(name, strlen(name)) || is_output_file_name(name, package_id);
 }
 
-char *image_output_entry(const char *state_dir, const char *package_id, const char *path) {
+char *image_output_entry(const char *library_dir, const char *package_id, const char *path) {
         _cleanup_free_ char *dir = NULL;
         const char *rest, *slash;
         size_t n;
 
-        if (!path || asprintf(&dir, "%s/images/%s/", state_dir, package_id) < 0)
+        if (!path || asprintf(&dir, "%s/images/%s/", library_dir, package_id) < 0)
                 return NULL;
         n = strlen(dir);
         if (strncmp(path, dir, n) != 0)
@@ -176,7 +176,7 @@ static char *committed_entry(Site *site, const char *id, bool *ret_gone) {
         i = sms_class_find_property(base, "PkgSourcePath");
         if (i < 0 || o->values[i].null)
                 return strdup("");
-        return image_output_entry(site->state_dir, id, o->values[i].str) ?: strdup("");
+        return image_output_entry(site->library_dir, id, o->values[i].str) ?: strdup("");
 }
 
 void image_outputs_sweep(Site *site) {
@@ -184,7 +184,7 @@ void image_outputs_sweep(Site *site) {
         DIR *d;
         struct dirent *de;
 
-        if (asprintf(&images, "%s/images", site->state_dir) < 0 || !(d = opendir(images)))
+        if (asprintf(&images, "%s/images", site->library_dir) < 0 || !(d = opendir(images)))
                 return;
         while ((de = readdir(d))) {
                 _cleanup_free_ char *keep = NULL, *pkg_dir = NULL;

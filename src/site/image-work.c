@@ -462,7 +462,7 @@ int boot_image_build_new(Site *site, const SmsObject *package, const char *osd_b
         /* The version this build will be once committed: its file is new, never the current one. */
         v = sms_object_value(package, "SourceVersion");
         b->version = (uint32_t) (v && !v->null ? v->u : 0) + 1;
-        r = image_output_path(site->state_dir, package->key, image_path, b->version, &b->output_path);
+        r = image_output_path(site->library_dir, package->key, image_path, b->version, &b->output_path);
         if (r < 0)
                 goto fail;
 
@@ -801,7 +801,7 @@ int default_image_export_new(const Site *site, const char *adk_root, const char 
         x->image_index = index;
         x->roots = &site->roots;
         if (!(x->export_path = strdup(export_path)) || !(x->output_dir = strdup(*dir ? dir : "/")) ||
-            !(x->output_name = strdup(name)) || asprintf(&x->private_dir, "%s/images/export", site->state_dir) < 0 ||
+            !(x->output_name = strdup(name)) || asprintf(&x->private_dir, "%s/images/export", site->library_dir) < 0 ||
             asprintf(&x->source_path, "%s/%s/winpe.wim", adk_root, adk_arch) < 0) {
                 r = -ENOMEM;
                 goto fail;

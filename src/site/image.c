@@ -83,8 +83,8 @@ static int push_uint(SiteChange *l, size_t *n, const SmsClass *c, const char *na
  * (remove_build_leftovers() in site.c). */
 static void build_output_release(Job *job, Site *site, const char *key, const char *path, const char *keep,
                                  bool committed) {
-        _cleanup_free_ char *entry = image_output_entry(site->state_dir, key, path),
-                            *kept = keep ? image_output_entry(site->state_dir, key, keep) : NULL;
+        _cleanup_free_ char *entry = image_output_entry(site->library_dir, key, path),
+                            *kept = keep ? image_output_entry(site->library_dir, key, keep) : NULL;
         char *aside = NULL, *slash;
 
         if (!entry || (kept && streq(entry, kept)))
@@ -578,7 +578,7 @@ static int start_extract(Site *site, SiteImageCreate *ic, const char *key, uint6
                 return -ENOMEM;
         *x = (Extract) { .site = site, .class = ic->class, .key = strdup(key), .caller = site_caller_keep(&ic->caller),
                          .source = TAKE_PTR(ic->read), .index = ic->index };
-        r = x->key ? image_output_path(site->state_dir, key, x->source->display_path, 0, &x->output_path) : -ENOMEM;
+        r = x->key ? image_output_path(site->library_dir, key, x->source->display_path, 0, &x->output_path) : -ENOMEM;
         if (r < 0) {
                 extract_free(x);
                 return r;

@@ -52,7 +52,7 @@ static int scrub_work(Job *job, void *userdata, SmsError *e) {
         Scrub *s = userdata;
         _cleanup_free_ char *lib = NULL;
 
-        if (asprintf(&lib, "%s/contentlib", s->site->state_dir) < 0)
+        if (asprintf(&lib, "%s/contentlib", s->site->library_dir) < 0)
                 return -ENOMEM;
         /* The scrub removes files: not before the start-up recovery has swept the library
          * (site-recover.h), the gate every writer of it passes. */

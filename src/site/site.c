@@ -52,8 +52,11 @@ int site_open_as(Site *site, const char *state_dir, const char *database, const 
         if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
                 return sms_error_set_errno(e, errno, "creating the state directory %s", state_dir);
         site->state_dir = strdup(state_dir);
-        if (!site->state_dir || (!database && asprintf(&db, "%s/site.db", state_dir) < 0))
+        site->library_dir = strdup(state_dir);
+        if (!site->state_dir || !site->library_dir || (!database && asprintf(&db, "%s/site.db", state_dir) < 0)) {
+                site_close(site);
                 return -ENOMEM;
+        }
         r = store_open_host(database ? database : db, site_code, host, &site->store, e);
         if (r < 0) {
                 site_close(site);
@@ -67,9 +70,28 @@ void site_close(Site *site) {
         content_roots_done(&site->roots);
         content_roots_done(&site->dp_roots);
         free(site->state_dir);
+        free(site->library_dir);
         free(site->adk_root);
         free(site->osd_bin_root);
         *site = (Site) {};
+}
+
+int site_set_library_dir(Site *site, const char *dir, SmsError *e) {
+        char *copy;
+
+        /* Paths the site stores (PkgSourcePath of a built image) begin with it. */
+        if (dir[0] != '/')
+                return sms_error_set(e, SMS_ERROR_INVALID_PARAMETER, "the library directory %s is not an absolute path",
+                                     dir);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return sms_error_set_errno(e, errno, "creating the library directory %s", dir);
+        /* Canonical, as the roots that paths in it are resolved beneath (content_roots_add()). */
+        copy = realpath(dir, NULL);
+        if (!copy)
+                return sms_error_set_errno(e, errno, "the library directory %s", dir);
+        free(site->library_dir);
+        site->library_dir = copy;
+        return 0;
 }
 
 void site_changes_free(SiteChange *changes, size_t n) {
@@ -819,8 +841,8 @@ int site_object_delete(Site *site, const SmsClass *c, const char *key, const Sit
          * the way at once (a rename), freed later on a worker (a 2 GiB image takes about a second
          * on ext4). A crash in between leaves images/.<key>.deleted to the start-up sweep. */
         _cleanup_free_ char *images = NULL, *gone = NULL;
-        if (site->state_dir && asprintf(&images, "%s/images/%s", site->state_dir, o->key) >= 0) {
-                if (site->jobs && asprintf(&gone, "%s/images/.%s.deleted", site->state_dir, o->key) >= 0 &&
+        if (site->library_dir && asprintf(&images, "%s/images/%s", site->library_dir, o->key) >= 0) {
+                if (site->jobs && asprintf(&gone, "%s/images/.%s.deleted", site->library_dir, o->key) >= 0 &&
                     rename(images, gone) == 0)
                         job_queue_remove_later(site->jobs, TAKE_PTR(gone));
                 else
@@ -1009,14 +1031,45 @@ int site_report(Site *site, uint32_t message_id, uint32_t severity, const SiteCa
         return store_end(site->store, r, NULL);
 }
 
-static void remove_build_leftovers(const char *state_dir) {
+/* imaging/build.c writes ".<name>.tmp-XXXXXX" files and ".<name>.staging-XXXXXX" folders into
+ * images/<PackageID>/. */
+static void remove_package_leftovers(int images_fd, const char *images, const char *package_id) {
+        int pkg = openat(images_fd, package_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        DIR *p = pkg >= 0 ? fdopendir(pkg) : NULL;
+        struct dirent *f;
+
+        if (!p) {
+                if (pkg >= 0)
+                        close(pkg);
+                return;
+        }
+        while ((f = readdir(p)))
+                if (f->d_name[0] == '.' && (strstr(f->d_name, ".tmp-") || strstr(f->d_name, ".staging-"))) {
+                        _cleanup_free_ char *path = NULL;
+                        if (asprintf(&path, "%s/%s/%s", images, package_id, f->d_name) >= 0)
+                                (void) path_remove_tree(path);
+                }
+        closedir(p);
+}
+
+/* What interrupted builds left in the library's images/. A library of this host's own (the state
+ * directory) is swept whole; a shared one (--library-dir) only in the folders of the packages
+ * whose jobs this host was running (`targets`, "<class>.<PackageID>"): other hosts may be
+ * building the others right now. */
+static void remove_build_leftovers(Site *site, char *const *targets, size_t n) {
+        bool shared = !streq(site->library_dir, site->state_dir);
         _cleanup_free_ char *images = NULL;
         DIR *d;
         struct dirent *de;
 
-        if (asprintf(&images, "%s/images", state_dir) < 0 || !(d = opendir(images)))
+        if (asprintf(&images, "%s/images", site->library_dir) < 0 || !(d = opendir(images)))
                 return;
-        while ((de = readdir(d))) {
+        for (size_t i = 0; shared && i < n; i++) {
+                const char *dot = strchr(targets[i], '.');
+                if (dot && dot[1] && dot[1] != '.' && !strchr(dot + 1, '/'))
+                        remove_package_leftovers(dirfd(d), images, dot + 1);
+        }
+        while (!shared && (de = readdir(d))) {
                 size_t len = strlen(de->d_name);
                 if (de->d_name[0] == '.' && len > 9 && streq(de->d_name + len - 8, ".deleted")) {
                         /* a deleted package's images that a stop caught before their removal */
@@ -1024,31 +1077,14 @@ static void remove_build_leftovers(const char *state_dir) {
                         if (asprintf(&path, "%s/%s", images, de->d_name) >= 0)
                                 (void) path_remove_tree(path);
                 }
-                if (de->d_name[0] == '.')
-                        continue;
-                int pkg = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-                DIR *p = pkg >= 0 ? fdopendir(pkg) : NULL;
-                struct dirent *f;
-                if (!p) {
-                        if (pkg >= 0)
-                                close(pkg);
-                        continue;
-                }
-                /* imaging/build.c writes ".<name>.tmp-XXXXXX" files and ".<name>.staging-XXXXXX"
-                 * folders. */
-                while ((f = readdir(p)))
-                        if (f->d_name[0] == '.' && (strstr(f->d_name, ".tmp-") || strstr(f->d_name, ".staging-"))) {
-                                _cleanup_free_ char *path = NULL;
-                                if (asprintf(&path, "%s/%s/%s", images, de->d_name, f->d_name) >= 0)
-                                        (void) path_remove_tree(path);
-                        }
-                closedir(p);
+                if (de->d_name[0] != '.')
+                        remove_package_leftovers(dirfd(d), images, de->d_name);
         }
         closedir(d);
 }
 
 int site_recover_interrupted(Site *site, char *const *targets, size_t n, SmsError *e) {
-        remove_build_leftovers(site->state_dir);
+        remove_build_leftovers(site, targets, n);
         site_reset_interrupted_packages(site, targets, n);
         (void) e;
         return 0;

@@ -34,6 +34,9 @@ struct Store {
          * from the main thread's event loop. */
         PGconn *listen_conn;
         sd_event_source *listen_source;
+        sd_event *watch_event;
+        sd_event_source *listen_again;  /* a timer: LISTEN again after the connection was lost */
+        uint64_t listen_again_usec;     /* the wait before the next try, doubling */
         StoreChangeFunc watch_func;
         void *watch_userdata;
 };
@@ -102,3 +105,15 @@ int pg_store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata,
 
 /* The connection's notices ("relation already exists, skipping") are not the daemon's to print. */
 void pg_notice_ignore(void *userdata, const char *message);
+
+/* Connections (pg-connect.c). pg_connect() opens one to location, set up for the daemon; a
+ * database that does not answer is -ENOTCONN, e naming it (without a password) and libpq's
+ * reason. */
+int pg_connect(const char *location, PGconn **ret, SmsError *e);
+/* Before a statement outside a transaction: a connection the server closed (it restarted, or the
+ * network went away) is made again; -ENOTCONN (e says why) while the database does not answer. */
+int pg_connection_check(Store *s, SmsError *e);
+/* location without its password (user:secret@, password=), for logs and errors; NULL: no memory. */
+char *pg_location_display(const char *location);
+/* conn's error message on one line, in buf. */
+const char *pg_reason(PGconn *conn, char *buf, size_t size);

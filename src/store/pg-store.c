@@ -154,9 +154,13 @@ int pg_error(Store *s, const PGresult *res, SmsError *e, const char *what) {
                 snprintf(s->last_sqlstate, sizeof s->last_sqlstate, "%s", state ? state : "");
         if (!msg)
                 msg = s && s->conn ? PQerrorMessage(s->conn) : "out of memory";
-        if (s && s->conn && PQstatus(s->conn) != CONNECTION_OK)
-                return sms_error_set(e, SMS_ERROR_FAILED, "%s: the connection to the site database is lost: %s", what,
-                                     msg);
+        if (s && s->conn && PQstatus(s->conn) != CONNECTION_OK) {
+                char reason[1024];
+                return sms_error_set(e, SMS_ERROR_FAILED,
+                                     "%s: the connection to the site database is lost (the next call connects "
+                                     "again): %s",
+                                     what, pg_reason(s->conn, reason, sizeof reason));
+        }
         if (!state)
                 return sms_error_set(e, SMS_ERROR_FAILED, "%s: site database error: %s", what, msg);
         if (streq(state, "53100"))
@@ -181,6 +185,9 @@ int pg_exec(Store *s, const char *sql, const PgParams *p, PGresult **ret, SmsErr
 
         if (p && p->oom)
                 return -ENOMEM;
+        r = pg_connection_check(s, e);
+        if (r < 0)
+                return r;
         if (p && p->n > 0)
                 res = PQexecParams(s->conn, sql, (int) p->n, p->types, (const char *const *) p->values, p->lengths,
                                    p->formats, 0);
@@ -237,17 +244,6 @@ int pg_read_value(const PGresult *res, int row, int column, CimType type, CimVal
 /* --- opening ------------------------------------------------------------------------------------ */
 
 void pg_notice_ignore(void *userdata, const char *message) {
-}
-
-static int connect_to(Store *s, SmsError *e) {
-        s->conn = PQconnectdb(s->location);
-        if (!s->conn)
-                return -ENOMEM;
-        if (PQstatus(s->conn) != CONNECTION_OK)
-                return sms_error_set(e, SMS_ERROR_FAILED, "cannot connect to the site database: %s",
-                                     PQerrorMessage(s->conn));
-        PQsetNoticeProcessor(s->conn, pg_notice_ignore, NULL);
-        return pg_exec(s, "SET client_encoding = 'UTF8'", NULL, NULL, e, "setting up the connection");
 }
 
 static int load_site(Store *s, const char *site_code, SmsError *e) {
@@ -433,10 +429,13 @@ static int pg_store_open(const char *location, const char *site_code, const char
                 return -ENOMEM;
         snprintf(s->machine_name, sizeof s->machine_name, "%s", host);
 
-        r = connect_to(s, e);
+        r = pg_connect(s->location, &s->conn, e);
         if (r < 0)
                 return r;
         r = migrate(s, site_code, e);
+        /* The server went away while the migrations ran: as unreachable as before them. */
+        if (r < 0 && PQstatus(s->conn) != CONNECTION_OK)
+                return -ENOTCONN;
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -465,7 +464,7 @@ static int pg_store_new_reader(const Store *writer, Store **ret) {
 
 static int pg_store_reader_open(Store *s, SmsError *e) {
         assert(!s->conn);
-        return connect_to(s, e);
+        return pg_connect(s->location, &s->conn, e);
 }
 
 static const char *pg_store_site_code(const Store *s) {

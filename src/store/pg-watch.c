@@ -6,6 +6,8 @@
  * a notification its own host's write connection sent (the backend pid it names) is skipped. */
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +18,20 @@
 
 #define CHANNEL "smsprov_site"
 
-static void watch_stop(Store *s) {
+/* After a loss, LISTEN is tried again this long after, doubling up to the last. */
+#define LISTEN_AGAIN_FIRST_USEC (500 * 1000ULL)
+#define LISTEN_AGAIN_LAST_USEC (30 * 1000000ULL)
+
+static void listen_close(Store *s) {
         s->listen_source = sd_event_source_disable_unref(s->listen_source);
         PQfinish(s->listen_conn);
         s->listen_conn = NULL;
+}
+
+static void watch_stop(Store *s) {
+        listen_close(s);
+        s->listen_again = sd_event_source_disable_unref(s->listen_again);
+        s->watch_event = sd_event_unref(s->watch_event);
         s->watch_func = NULL;
         s->watch_userdata = NULL;
 }
@@ -143,18 +155,18 @@ static int dispatch(Store *s, const char *payload) {
         return r;
 }
 
+static int listen_open(Store *s, SmsError *e);
+static void listen_lost(Store *s, const char *reason);
+
 static int on_listen_ready(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         Store *s = userdata;
         PGnotify *n;
 
         if (!PQconsumeInput(s->listen_conn)) {
-                char reason[512];
-                StoreChangeFunc f = s->watch_func;
-                void *ud = s->watch_userdata;
-                snprintf(reason, sizeof reason, "the site database's LISTEN connection is lost: %s",
-                         PQerrorMessage(s->listen_conn));
-                watch_stop(s);
-                f(ud, &(StoreChange) { .kind = STORE_CHANGE_LOST, .reason = reason });
+                char reason[1024], text[1200];
+                snprintf(text, sizeof text, "the site database's LISTEN connection is lost: %s",
+                         pg_reason(s->listen_conn, reason, sizeof reason));
+                listen_lost(s, text);
                 return 0;
         }
         while (s->watch_func && (n = PQnotifies(s->listen_conn))) {
@@ -174,39 +186,85 @@ static int on_listen_ready(sd_event_source *source, int fd, uint32_t revents, vo
         return 0;
 }
 
-int pg_store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e) {
+static int on_listen_again(sd_event_source *source, uint64_t usec, void *userdata) {
+        Store *s = userdata;
+        SmsError e = SMS_ERROR_NULL;
+
+        s->listen_again = sd_event_source_disable_unref(s->listen_again);
+        if (listen_open(s, &e) < 0) {
+                listen_lost(s, e.message ? e.message : "out of memory");
+                sms_error_clear(&e);
+                return 0;
+        }
+        /* What others committed meanwhile was told to nobody, and what was read may be stale. */
+        s->generation++;
+        s->listen_again_usec = 0;
+        report(s, STORE_CHANGE_RESUMED, "the site database's LISTEN connection is back");
+        return 0;
+}
+
+/* The connection is gone (the server restarted, the network failed): the watch goes on, and
+ * LISTENs again from the event loop, with a wait between tries that doubles up to a bound. */
+static void listen_lost(Store *s, const char *reason) {
+        char text[1400];
+        int r;
+
+        listen_close(s);
+        s->listen_again_usec = !s->listen_again_usec                               ? LISTEN_AGAIN_FIRST_USEC
+                               : s->listen_again_usec * 2 > LISTEN_AGAIN_LAST_USEC ? LISTEN_AGAIN_LAST_USEC
+                                                                                   : s->listen_again_usec * 2;
+        r = sd_event_add_time_relative(s->watch_event, &s->listen_again, CLOCK_MONOTONIC, s->listen_again_usec, 0,
+                                       on_listen_again, s);
+        if (r < 0) {
+                StoreChangeFunc f = s->watch_func;
+                void *ud = s->watch_userdata;
+                snprintf(text, sizeof text, "%s; cannot LISTEN again: %s", reason, strerror(-r));
+                watch_stop(s);
+                f(ud, &(StoreChange) { .kind = STORE_CHANGE_LOST, .reason = text });
+                return;
+        }
+        snprintf(text, sizeof text, "%s; listening again in %" PRIu64 " ms", reason, s->listen_again_usec / 1000);
+        report(s, STORE_CHANGE_INTERRUPTED, text);
+}
+
+static int listen_open(Store *s, SmsError *e) {
         PGresult *res;
+        int r;
+
+        r = pg_connect(s->location, &s->listen_conn, e);
+        if (r < 0)
+                return r;
+        res = PQexec(s->listen_conn, "LISTEN " CHANNEL);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK || PQsetnonblocking(s->listen_conn, 1) < 0) {
+                char reason[1024];
+                r = sms_error_set(e, SMS_ERROR_FAILED, "cannot watch the site database: %s",
+                                  pg_reason(s->listen_conn, reason, sizeof reason));
+                PQclear(res);
+                listen_close(s);
+                return r;
+        }
+        PQclear(res);
+        r = sd_event_add_io(s->watch_event, &s->listen_source, PQsocket(s->listen_conn), EPOLLIN, on_listen_ready, s);
+        if (r < 0)
+                listen_close(s);
+        return r;
+}
+
+int pg_store_watch(Store *s, sd_event *event, StoreChangeFunc f, void *userdata, SmsError *e) {
         int r;
 
         watch_stop(s);
         if (!f)
                 return 0;
 
-        s->listen_conn = PQconnectdb(s->location);
-        if (!s->listen_conn)
-                return -ENOMEM;
-        if (PQstatus(s->listen_conn) != CONNECTION_OK) {
-                r = sms_error_set(e, SMS_ERROR_FAILED, "cannot connect to the site database to watch it: %s",
-                                  PQerrorMessage(s->listen_conn));
-                watch_stop(s);
-                return r;
-        }
-        PQsetNoticeProcessor(s->listen_conn, pg_notice_ignore, NULL);
-        res = PQexec(s->listen_conn, "LISTEN " CHANNEL);
-        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK || PQsetnonblocking(s->listen_conn, 1) < 0) {
-                r = sms_error_set(e, SMS_ERROR_FAILED, "cannot watch the site database: %s",
-                                  PQerrorMessage(s->listen_conn));
-                PQclear(res);
-                watch_stop(s);
-                return r;
-        }
-        PQclear(res);
-        r = sd_event_add_io(event, &s->listen_source, PQsocket(s->listen_conn), EPOLLIN, on_listen_ready, s);
+        s->watch_event = sd_event_ref(event);
+        r = listen_open(s, e);
         if (r < 0) {
                 watch_stop(s);
                 return r;
         }
         s->watch_func = f;
         s->watch_userdata = userdata;
+        s->listen_again_usec = 0;
         return 0;
 }

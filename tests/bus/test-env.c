@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -11,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,23 +68,40 @@ static char *join(const char *a, const char *b) {
         return s;
 }
 
-static int env_start(TestEnv *env, const char *bus_config, const char *database);
+static int env_start(TestEnv *env, const char *bus_config, const char *database, const char *library_dir);
 
 int test_env_start(TestEnv *env) {
-        return env_start(env, "test-bus.conf", NULL);
+        return env_start(env, "test-bus.conf", NULL, NULL);
 }
 
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config) {
-        return env_start(env, bus_config, NULL);
+        return env_start(env, bus_config, NULL, NULL);
 }
 
 int test_env_start_sharing(TestEnv *env, const TestEnv *other) {
         assert_non_null(other->database);
-        return env_start(env, "test-bus.conf", other->database);
+        return env_start(env, "test-bus.conf", other->database, other->library_dir);
 }
 
-/* database: NULL for a new one (test_db_new(), NULL again on SQLite). */
-static int env_start(TestEnv *env, const char *bus_config, const char *database) {
+int test_env_start_two_hosts(TestEnv *a, TestEnv *b, const char *library) {
+        int r = test_env_start(a);
+        if (r >= 0 && library) {
+                r = test_env_stop_daemon(a, SIGTERM);
+                if (r >= 0 && asprintf(&a->library_dir, "%s/%s", a->dir, library) < 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = test_env_start_daemon(a, NULL);
+        }
+        return r < 0 ? r : test_env_start_sharing(b, a);
+}
+
+int test_env_stop_two_hosts(TestEnv *a, TestEnv *b) {
+        int r = test_env_stop(b);
+        return test_env_stop(a) < 0 || r < 0 ? -1 : 0;
+}
+
+/* database: NULL for a new one (test_db_new(), NULL again on SQLite); library_dir: NULL for none. */
+static int env_start(TestEnv *env, const char *bus_config, const char *database, const char *library_dir) {
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         char *bus_path, *listen;
         struct stat st;
@@ -93,6 +114,8 @@ static int env_start(TestEnv *env, const char *bus_config, const char *database)
         env->state_dir = join(env->dir, "state");
         env->database = database ? strdup(database) : test_db_new();
         if (database && !env->database)
+                return -ENOMEM;
+        if (library_dir && !(env->library_dir = strdup(library_dir)))
                 return -ENOMEM;
         env->content_dir = join(env->dir, "content");
         if (mkdir(env->content_dir, 0755) < 0)
@@ -159,11 +182,11 @@ static int env_start(TestEnv *env, const char *bus_config, const char *database)
         return test_env_start_daemon(env, NULL);
 }
 
-int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
+/* Starts smsprovd on env's bus and database, without waiting for anything. */
+static int spawn_daemon(TestEnv *env, const char *const *extra_args) {
         const char *daemon = getenv("SMSPROVD");
         char *argv[32];
         size_t n = 0;
-        int r;
 
         if (!daemon) {
                 fprintf(stderr, "SMSPROVD is not set\n");
@@ -183,6 +206,8 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                 abort();
         if (env->database && asprintf(&argv[n++], "--database=%s", env->database) < 0)
                 abort();
+        if (env->library_dir && asprintf(&argv[n++], "--library-dir=%s", env->library_dir) < 0)
+                abort();
         size_t n_allocated = n;
         argv[n++] = "--site-code=LAB";
         argv[n++] = "--log-level=warning";
@@ -192,6 +217,11 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
         env->daemon_pid = spawn(argv);
         for (size_t i = 1; i < n_allocated; i++)
                 free(argv[i]);
+        return env->daemon_pid > 0 ? 0 : -errno;
+}
+
+static int connect_client(TestEnv *env) {
+        int r = 0;
 
         if (!env->bus) {
                 r = sd_bus_new(&env->bus);
@@ -201,9 +231,16 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                         r = sd_bus_set_bus_client(env->bus, 1);
                 if (r >= 0)
                         r = sd_bus_start(env->bus);
-                if (r < 0)
-                        return r;
         }
+        return r;
+}
+
+int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
+        int r = spawn_daemon(env, extra_args);
+        if (r >= 0)
+                r = connect_client(env);
+        if (r < 0)
+                return r;
 
         /* Wait until the name is owned: the daemon requests it last. */
         for (uint64_t d = test_deadline(); !test_deadline_passed(d);) {
@@ -226,6 +263,54 @@ int test_env_start_daemon(TestEnv *env, const char *const *extra_args) {
                 }
         }
         return -ETIMEDOUT;
+}
+
+int test_env_spawn_daemon_notifying(TestEnv *env) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int r;
+
+        if (!env->notify_fd) {
+                env->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (env->notify_fd < 0 ||
+                    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", env->dir) >= (int) sizeof sa.sun_path ||
+                    bind(env->notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                        return -errno;
+        }
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", env->dir);
+        /* The child takes its environment from ours at fork(). */
+        setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+        r = spawn_daemon(env, NULL);
+        unsetenv("NOTIFY_SOCKET");
+        return r < 0 ? r : connect_client(env);
+}
+
+char *test_env_notified(TestEnv *env) {
+        char buf[4096];
+        int pidfd = (int) syscall(SYS_pidfd_open, env->daemon_pid, 0);
+
+        assert_true(pidfd >= 0);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = env->notify_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                /* The client's call timeout is the only deadline: it turns a hang into a failure. */
+                int n = poll(p, 2, (int) (TEST_CALL_TIMEOUT_USEC / 1000));
+                assert_true(n > 0);
+                if (p[0].revents & POLLIN) {
+                        ssize_t len = recv(env->notify_fd, buf, sizeof buf - 1, 0);
+                        assert_true(len >= 0);
+                        buf[len] = 0;
+                        close(pidfd);
+                        return strdup(buf);
+                }
+                if (p[1].revents & POLLIN) {
+                        int status = 0;
+                        waitpid(env->daemon_pid, &status, 0);
+                        env->daemon_pid = -1;
+                        close(pidfd);
+                        fprintf(stderr, "smsprovd exited (status 0x%x) before it told the service manager anything\n",
+                                (unsigned) status);
+                        return NULL;
+                }
+        }
 }
 
 int test_env_stop_daemon(TestEnv *env, int sig) {
@@ -268,6 +353,9 @@ int test_env_stop(TestEnv *env) {
         free(env->content_dir);
         free(env->hold_dir);
         free(env->database);
+        free(env->library_dir);
+        if (env->notify_fd > 0)
+                close(env->notify_fd);
         *env = (TestEnv) {};
         return r;
 }
@@ -360,6 +448,29 @@ static const char *error_name_of(sd_bus_error *error, const char *what, char *bu
                 fprintf(stderr, "%s: %s: %s\n", what, buf, error->message ? error->message : "");
         sd_bus_error_free(error);
         return buf;
+}
+
+bool test_properties_changed_names(sd_bus_message *m, const char *property) {
+        const char *iface, *name;
+        char **invalidated = NULL;
+        bool named = false;
+
+        assert_true(sd_bus_message_read(m, "s", &iface) > 0);
+        assert_true(sd_bus_message_enter_container(m, 'a', "{sv}") > 0);
+        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                assert_true(sd_bus_message_read(m, "s", &name) > 0);
+                named |= strcmp(name, property) == 0;
+                assert_true(sd_bus_message_skip(m, "v") >= 0);
+                assert_true(sd_bus_message_exit_container(m) >= 0);
+        }
+        assert_true(sd_bus_message_exit_container(m) >= 0);
+        assert_true(sd_bus_message_read_strv(m, &invalidated) >= 0);
+        for (char **i = invalidated; i && *i; i++) {
+                named |= strcmp(*i, property) == 0;
+                free(*i);
+        }
+        free(invalidated);
+        return named;
 }
 
 int test_call(TestEnv *env, const char *path, const char *iface, const char *method, sd_bus_error *error,

@@ -19,8 +19,10 @@ typedef struct TestEnv {
         char *hold_dir;     /* the daemon's --test-hold-dir (test points, below) */
         char *database;     /* --database: a new PostgreSQL database when the test runs under
                              * tests/helpers/pg-server.sh (test-db.h); NULL: site.db in state_dir */
+        char *library_dir;  /* --library-dir when set (before the daemon starts); NULL: none */
         pid_t dbus_pid;
         pid_t daemon_pid;
+        int notify_fd;      /* the socket NOTIFY_SOCKET names (test_env_spawn_daemon_notifying()); 0: none */
         sd_bus *bus;        /* a client connection */
 } TestEnv;
 
@@ -30,10 +32,21 @@ int test_env_start(TestEnv *env);
 /* The same with another dbus-daemon configuration file from tests/bus/. */
 int test_env_start_with_bus_config(TestEnv *env, const char *bus_config);
 /* A second host of the site of `other`, which runs on PostgreSQL: a world of its own (directory,
- * private bus, smsprovd) whose daemon serves other's database. */
+ * private bus, smsprovd) whose daemon serves other's database, and other's library directory
+ * when it has one. */
 int test_env_start_sharing(TestEnv *env, const TestEnv *other);
+/* Two hosts of one site (they need PostgreSQL): a, then b sharing a's database, and with `library`
+ * (a folder's name in a's directory; NULL for none) both with that --library-dir. */
+int test_env_start_two_hosts(TestEnv *a, TestEnv *b, const char *library);
+int test_env_stop_two_hosts(TestEnv *a, TestEnv *b);
 /* Starts or restarts only the daemon; extra arguments are appended (NULL-terminated). */
 int test_env_start_daemon(TestEnv *env, const char *const *extra_args);
+/* Starts the daemon as test_env_start_daemon() does, with NOTIFY_SOCKET naming a socket of the
+ * test's, and returns at once: test_env_notified() waits for what the daemon tells the service
+ * manager next (sd_notify(): "STATUS=…", "READY=1\nSTATUS=…"), and returns NULL (the daemon
+ * reaped) when the daemon exits first. */
+int test_env_spawn_daemon_notifying(TestEnv *env);
+char *test_env_notified(TestEnv *env);
 /* Sends sig to the daemon and reaps it. After SIGTERM the daemon must have exited 0 (clean
  * shutdown, no sanitizer report); otherwise a negative errno is returned. */
 int test_env_stop_daemon(TestEnv *env, int sig);
@@ -76,6 +89,8 @@ const char *test_invoke(TestEnv *env, const char *path, const char *iface, const
  * when Create started none) where they are not NULL; both are owned by the caller. */
 const char *test_create(TestEnv *env, const char *class_name, char **ret_path, char **ret_job, unsigned n,
                         const char *props, ...);
+/* Does the PropertiesChanged signal m name `property`, changed or invalidated? */
+bool test_properties_changed_names(sd_bus_message *m, const char *property);
 /* Name of the D-Bus error of a failed call, or NULL when it succeeded. */
 const char *test_error_name(const sd_bus_error *error);
 

@@ -6,8 +6,9 @@
  * read the same SedoObjectVersion only the first is made. Jobs are their host's: a host that
  * restarts fails only its own, a host killed has its jobs failed by the other once their lease
  * ran out, and one build of a package and one ExportDefaultBootImage run at a time on the whole
- * site. Runs under tests/helpers/pg-server.sh only (meson: two-hosts-postgresql); on SQLite one
- * host has the site to itself, and every case is skipped. */
+ * site. With one library directory and two state directories, a boot image built through one
+ * host is distributed through the other. Runs under tests/helpers/pg-server.sh only (meson:
+ * two-hosts-postgresql); on SQLite one host has the site to itself, and every case is skipped. */
 
 #include <setjmp.h>
 #include <signal.h>
@@ -66,35 +67,10 @@ static int on_interfaces(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return 0;
 }
 
-/* Does a PropertiesChanged name `property`, changed or invalidated? */
-static bool names_property(sd_bus_message *m, const char *property) {
-        const char *iface, *name;
-        char **invalidated = NULL;
-        bool named = false;
-
-        assert_true(sd_bus_message_read(m, "s", &iface) > 0);
-        assert_true(sd_bus_message_enter_container(m, 'a', "{sv}") > 0);
-        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
-                assert_true(sd_bus_message_read(m, "s", &name) > 0);
-                named |= strcmp(name, property) == 0;
-                assert_true(sd_bus_message_skip(m, "v") >= 0);
-                assert_true(sd_bus_message_exit_container(m) >= 0);
-        }
-        assert_true(sd_bus_message_exit_container(m) >= 0);
-        assert_true(sd_bus_message_read_strv(m, &invalidated) >= 0);
-        for (char **i = invalidated; i && *i; i++) {
-                named |= strcmp(*i, property) == 0;
-                free(*i);
-        }
-        free(invalidated);
-        return named;
-}
-
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Heard *h = userdata;
-
         h->changed++;
-        h->description |= names_property(m, "Description");
+        h->description |= test_properties_changed_names(m, "Description");
         return 0;
 }
 
@@ -269,7 +245,7 @@ typedef struct ActionHeard {
 static int on_action_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         ActionHeard *h = userdata;
 
-        h->changed |= names_property(m, "ActionInProgress");
+        h->changed |= test_properties_changed_names(m, "ActionInProgress");
         return 0;
 }
 
@@ -390,6 +366,64 @@ static void test_audit_rows_name_the_host(void **state) {
         free(path_b);
 }
 
+/* One library directory (--library-dir), two state directories: a boot image built through host
+ * a is distributed through host b, which reads a's built file from the library directory. */
+static void test_built_on_one_host_distributed_by_the_other(void **state) {
+        Hosts *h = *state;
+        char *wim, *path = NULL, *job = NULL, *dp = NULL, *nal = NULL, *dps = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *distribution;
+
+        if (!h)
+                skip();
+        wim = test_env_content_path(&h->a, "boot.wim");
+        assert_int_equal(test_make_winpe_wim(wim, "9", true, 0, true), 0);
+        assert_null(test_create(&h->a, "SMS_BootImagePackage", &path, &job, 1, "{sv}", "ImagePath", "s", wim));
+        assert_int_equal(test_wait_job(&h->a, job, NULL), 2);
+        char *id = test_get_string(&h->a, path, BASE_IFACE, "PackageID");
+        char *built = test_get_string(&h->a, path, BASE_IFACE, "PkgSourcePath");
+        size_t n = strlen(h->a.library_dir);
+        if (strncmp(built, h->a.library_dir, n) != 0 || strncmp(built + n, "/images/", 8) != 0)
+                fail_msg("the built image %s is not in the library directory %s", built, h->a.library_dir);
+        assert_int_equal(test_count_files(h->a.state_dir, "-name '*.wim'"), 0);
+
+        /* The library directory is the daemon's own, as the state directory is: no DP in it. */
+        char *inside = NULL;
+        assert_true(asprintf(&inside, "%s/images", h->a.library_dir) > 0);
+        assert_string_equal(test_create(&h->a, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s",
+                                        "[\"Display=\\\\dp9\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp9\\", "ContentRoot",
+                                        "s", inside),
+                            SMSPROV_ERR("PathNotAllowed"));
+        free(inside);
+
+        /* A DP of host b's, and the distribution through b. */
+        assert_true(asprintf(&dps, "%s/dps", h->b.dir) > 0 && asprintf(&dp, "%s/dp1", dps) > 0);
+        assert_int_equal(mkdir(dps, 0755), 0);
+        assert_int_equal(mkdir(dp, 0755), 0);
+        assert_true(asprintf(&nal, "[\"Display=\\\\dp1\\\"]MSWNET:[\"SMS_SITE=LAB\"]\\\\dp1\\") > 0);
+        assert_null(test_create(&h->b, "SMS_DistributionPointInfo", NULL, NULL, 2, "{sv}{sv}", "NALPath", "s", nal,
+                                "ContentRoot", "s", dp));
+        assert_true(test_call(&h->b, path, BASE_IFACE, "AddDistributionPoints", &error, &reply, "asas", 1, "LAB", 1,
+                              nal) >= 0);
+        assert_true(sd_bus_message_read(reply, "o", &distribution) > 0);
+        free(job);
+        job = strdup(distribution);
+        sd_bus_message_unref(reply);
+        assert_int_equal(test_wait_job(&h->b, job, NULL), 2);
+        assert_int_equal(test_dp_state(&h->b, id, nal, NULL), 0);
+        assert_true(test_count_files(dp, "-name '*.wim'") >= 1);
+
+        free(id);
+        free(built);
+        free(wim);
+        free(path);
+        free(job);
+        free(dp);
+        free(dps);
+        free(nal);
+}
+
 static int setup(void **state) {
         static Hosts hosts;
 
@@ -398,7 +432,8 @@ static int setup(void **state) {
                 *state = NULL;
                 return 0;
         }
-        if (test_env_start(&hosts.a) < 0 || test_env_start_sharing(&hosts.b, &hosts.a) < 0)
+        /* Two state directories, one library directory. */
+        if (test_env_start_two_hosts(&hosts.a, &hosts.b, "library") < 0)
                 return -1;
         /* Again under their names, with the short lease; each with the kit's winpe.wim that
          * ExportDefaultBootImage exports. */
@@ -420,10 +455,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Hosts *h = *state;
-        if (!h)
-                return 0;
-        int r = test_env_stop(&h->b);
-        return test_env_stop(&h->a) < 0 || r < 0 ? -1 : 0;
+        return h ? test_env_stop_two_hosts(&h->a, &h->b) : 0;
 }
 
 int main(void) {
@@ -434,6 +466,7 @@ int main(void) {
                 cmocka_unit_test(test_killed_host_jobs_fail_when_lease_runs_out),
                 cmocka_unit_test(test_export_lock_across_hosts),
                 cmocka_unit_test(test_audit_rows_name_the_host),
+                cmocka_unit_test(test_built_on_one_host_distributed_by_the_other),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -67,13 +67,21 @@ if ! "${as_server[@]}" "$bindir/initdb" -D "$dir/data" --auth=trust --username=s
         cat "$dir/initdb.log" >&2
         exit 1
 fi
-if ! "${as_server[@]}" "$bindir/pg_ctl" -D "$dir/data" -s -w -l "$dir/server.log" \
-        -o "-c listen_addresses= -c unix_socket_directories=$dir -c fsync=${SMSPROV_PG_FSYNC:-off} -c max_connections=200" start; then
+# The server's settings live in its configuration, so that a test can stop, start and restart it
+# with SMSPROV_TEST_PG_CTL alone.
+printf '%s\n' "listen_addresses = ''" "unix_socket_directories = '$dir'" "fsync = ${SMSPROV_PG_FSYNC:-off}" \
+        "max_connections = 200" >>"$dir/data/postgresql.conf"
+# pg_ctl on this server, as its user: "$SMSPROV_TEST_PG_CTL" restart -m fast (tests/helpers/test-db.h).
+printf '#!/bin/sh\nexec %s %q -D %q -s -w -l %q "$@"\n' "${as_server[*]}" "$bindir/pg_ctl" "$dir/data" \
+        "$dir/server.log" >"$dir/pg_ctl"
+chmod 0755 "$dir/pg_ctl"
+if ! "$dir/pg_ctl" start; then
         cat "$dir/server.log" >&2
         exit 1
 fi
 
 export SMSPROV_TEST_POSTGRESQL="postgresql://smsprov@/postgres?host=$dir"
+export SMSPROV_TEST_PG_CTL="$dir/pg_ctl"
 status=0
 "$@" || status=$?
 if [ "$status" -ne 0 ] && [ -s "$dir/server.log" ]; then
