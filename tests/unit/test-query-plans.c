@@ -3,7 +3,7 @@
 /* The site database's plans for WQL: a comparison of a key or an indexed string property reads an
  * index, not every row, on both backends. WQL compares strings without regard to case; on
  * PostgreSQL that is lower(("column") COLLATE "C") on both sides (store-wql.c), which only an
- * index of that expression serves (schema/postgresql/0010-folded-indexes.sql). Each query is
+ * index of that expression serves (schema/postgresql/0011-folded-indexes.sql). Each query is
  * compiled as the store compiles it and explained on a real site database (its migrations
  * applied), with full scans made the last resort, so that a plan without an index shows up as a
  * scan however few rows there are. */
