@@ -1,0 +1,3 @@
+-- WQL's case-insensitive comparisons on PostgreSQL read indexes of lower(("column") COLLATE "C")
+-- (schema/postgresql/, this number). SQLite compares through the columns' NOCASE collation, which
+-- its indexes already serve: this migration only keeps the numbering of both dialects the same.
