@@ -25,6 +25,7 @@ struct SiteJob {
         void (*abort)(Site *site, void *userdata);
         bool caller_keeps;
         bool leased; /* holds a site lease row (site_job_start_leased()) */
+        JobFinishFn finish; /* the job's own, which finish_fenced() calls (jobs.c) */
         SiteJob *next;
 };
 

@@ -174,6 +174,10 @@ int store_job_update(Store *s, const StoreJob *j, SmsError *e);
 /* Moves the lease of every job this host has queued or running on to expires_usec: one
  * statement, however many jobs. */
 int store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e);
+/* Is job `job_id` still this host's and running? Then its lease moves on to expires_usec and 1 is
+ * returned, its row locked for the rest of the transaction; 0 when another host failed it after
+ * its lease ran out (or it ended). In the transaction that commits the job's outcome. */
+int store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e);
 
 /* Jobs failed because their host stopped: their ids, operations, targets, context IDs and hosts,
  * so that the caller can clean up after them, in the order of their ids. */

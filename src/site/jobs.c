@@ -369,6 +369,31 @@ void site_job_held_drop(Site *site, SiteJob *sj) {
         site_job_free(sj);
 }
 
+/* The job's outcome is committed only while the job is still this host's: a host frozen past its
+ * lease (a stopped VM) may find on waking that another host has failed its job and may have taken
+ * the package on. Then its outcome is dropped and the job fails: its own finish sees a failure and
+ * undoes what the work made. The check moves the lease on by a whole lease, so no host fails the
+ * job in the moment between it and the commit of the outcome, which follows on this thread. */
+static int finish_fenced(Job *j, void *userdata, int result, SmsError *e) {
+        SiteJob *sj = j->owner_data;
+        SmsError hold = SMS_ERROR_NULL;
+        int held;
+
+        if (!sj)
+                return result;
+        held = store_job_hold(sj->site->store, j->id, site_job_lease_expiry(sj->site), &hold);
+        if (held == 0) {
+                sms_error_clear(e);
+                sms_error_set(e, SMS_ERROR_FAILED,
+                              "this host's lease on the job ran out while it ran, and another host failed the job: "
+                              "its outcome is dropped");
+                result = -ESTALE;
+        } else if (held < 0) /* the database is away: the outcome's commit will say so */
+                log_warning("Failed to hold job %" PRIu64 ": %s", j->id, hold.message ? hold.message : "");
+        sms_error_clear(&hold);
+        return sj->finish ? sj->finish(j, userdata, result, e) : result;
+}
+
 static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *userdata), const char *lease,
                      uint64_t *ret_id, SmsError *e) {
         SiteJob *sj;
@@ -411,8 +436,11 @@ static int job_start(Site *site, JobSpec *spec, void (*abort)(Site *site, void *
         if (r >= 0 && lease)
                 r = store_lease_take(site->store, lease, id, row.submit_usec, e);
         if (r >= 0) {
-                spec->id = id;
-                r = job_new(site->jobs, spec, &j);
+                JobSpec fenced = *spec;
+                spec->id = fenced.id = id;
+                sj->finish = spec->finish;
+                fenced.finish = finish_fenced;
+                r = job_new(site->jobs, &fenced, &j);
                 if (r < 0)
                         r = sms_error_set(e, SMS_ERROR_FAILED, "cannot queue the job: %s", strerror(-r));
         }

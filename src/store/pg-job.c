@@ -59,6 +59,18 @@ int pg_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
         return pg_exec(s, store_sql_jobs_renew, &p, NULL, e, "renewing the lease of this host's jobs");
 }
 
+int pg_store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e) {
+        _cleanup_(pg_params_done) PgParams p = {};
+        _cleanup_(pg_clearp) PGresult *res = NULL;
+        int r;
+
+        pg_params_add_int(&p, (int64_t) expires_usec);
+        pg_params_add_text(&p, s->machine_name);
+        pg_params_add_int(&p, (int64_t) job_id);
+        r = pg_exec(s, store_sql_job_hold, &p, &res, e, "holding a job");
+        return r < 0 ? r : PQntuples(res) > 0;
+}
+
 /* One statement: the jobs it fails are the ones it returns. */
 int pg_store_jobs_fail(Store *s, bool expired, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n,
                        SmsError *e) {

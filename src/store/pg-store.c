@@ -611,6 +611,7 @@ const StoreBackend store_postgresql_backend = {
         .job_insert = pg_store_job_insert,
         .job_update = pg_store_job_update,
         .jobs_renew = pg_store_jobs_renew,
+        .job_hold = pg_store_job_hold,
         .jobs_fail = pg_store_jobs_fail,
         .lease_take = pg_store_lease_take,
         .lease_release = pg_store_lease_release,

@@ -202,6 +202,10 @@ int store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
         return STORE_BACKEND(s)->jobs_renew(s, expires_usec, e);
 }
 
+int store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e) {
+        return STORE_BACKEND(s)->job_hold(s, job_id, expires_usec, e);
+}
+
 int store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
         return STORE_BACKEND(s)->jobs_fail(s, false, now_usec, ret, ret_n, e);
 }

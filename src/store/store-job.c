@@ -107,6 +107,22 @@ int sqlite_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
                    "renewing the lease of this host's jobs", e);
 }
 
+int sqlite_store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e) {
+        sqlite3_stmt *st;
+        int rc, r, held = 0;
+
+        r = prepare(s, store_sql_job_hold, &st, e);
+        if (r < 0)
+                return r;
+        bind_int(st, 1, (int64_t) expires_usec);
+        bind_text(st, 2, s->machine_name);
+        bind_int(st, 3, (int64_t) job_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                held = 1;
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? held : store_error(s, rc, e, "holding a job");
+}
+
 int sqlite_store_jobs_fail(Store *s, bool expired, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n,
                            SmsError *e) {
         StoreInterruptedJob *jobs = NULL;

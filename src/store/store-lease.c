@@ -29,6 +29,12 @@ const char *const store_sql_jobs_fail[_STORE_JOBS_FAIL_MAX] = {
 const char store_sql_jobs_renew[] =
         "UPDATE job SET \"LeaseExpires\" = $1 WHERE \"Host\" = $2 AND \"State\" IN (0, 1)";
 
+/* $1 the new expiry, $2 this host, $3 the job: returns a row when the job is still this host's
+ * and running (no other host failed it when its lease ran out). */
+const char store_sql_job_hold[] =
+        "UPDATE job SET \"LeaseExpires\" = $1 WHERE \"Host\" = $2 AND \"Id\" = $3 AND \"State\" IN (0, 1) "
+        "RETURNING \"Id\"";
+
 /* $1 the name, $2 the job, $3 now: a row whose job ended or whose lease ran out is taken over.
  * It returns a row when the lease is the job's. */
 const char store_sql_lease_take[] =

@@ -300,6 +300,42 @@ static void test_killed_host_jobs_fail_when_lease_runs_out(void **state) {
         free(path);
 }
 
+/* Host a frozen (SIGSTOP) in the middle of a build for longer than its lease: host b fails the
+ * job. Woken (SIGCONT) and let go on, a finds the job no longer its own and drops its outcome: the
+ * job fails, saying why, and the package keeps the version it had. */
+static void test_frozen_host_outcome_dropped(void **state) {
+        Hosts *h = *state;
+        if (!h)
+                skip();
+        char *path = create_built_boot_image(h, "frozen.wim", "ctx-frozen");
+        uint32_t version = test_get_u32(&h->b, path, BASE_IFACE, "SourceVersion");
+        ActionHeard heard = { .env = &h->b, .path = path };
+        sd_bus_slot *slot = NULL;
+        char *job = start_held_rebuild(&h->a, path), *error = NULL;
+
+        assert_true(sd_bus_match_signal(h->b.bus, &slot, "org.smsprov.Provider1", path,
+                                        "org.freedesktop.DBus.Properties", "PropertiesChanged", on_action_changed,
+                                        &heard) >= 0);
+        assert_int_equal(kill(h->a.daemon_pid, SIGSTOP), 0);
+        TEST_BUS_WAIT_UNTIL(h->b.bus, action_reset(&heard), "host b to fail frozen host a's build of %s", path);
+        assert_int_equal(kill(h->a.daemon_pid, SIGCONT), 0);
+        test_release(&h->a, "UpdateImage");
+
+        assert_int_equal(test_wait_job(&h->a, job, &error), 3);
+        assert_string_equal(error, SMSPROV_ERR("Failed"));
+        char *message = test_get_string(&h->a, job, "org.smsprov.Provider1.Job", "ErrorMessage");
+        assert_non_null(strstr(message, "outcome is dropped"));
+        assert_int_equal(test_get_u32(&h->b, path, BASE_IFACE, "SourceVersion"), version);
+        assert_int_equal(test_get_u32(&h->a, path, BASE_IFACE, "SourceVersion"), version);
+        assert_int_equal(test_get_u32(&h->a, path, BASE_IFACE, "ActionInProgress"), 0);
+
+        sd_bus_slot_unref(slot);
+        free(message);
+        free(error);
+        free(job);
+        free(path);
+}
+
 static const char *export(TestEnv *env, const char *name, char **ret_job) {
         char *dir = test_env_content_path(env, "exported"), *out = NULL;
         sd_bus_message *reply = NULL;
@@ -464,6 +500,7 @@ int main(void) {
                 cmocka_unit_test(test_sedo_conflict_across_hosts),
                 cmocka_unit_test(test_job_claimed_by_one_host),
                 cmocka_unit_test(test_killed_host_jobs_fail_when_lease_runs_out),
+                cmocka_unit_test(test_frozen_host_outcome_dropped),
                 cmocka_unit_test(test_export_lock_across_hosts),
                 cmocka_unit_test(test_audit_rows_name_the_host),
                 cmocka_unit_test(test_built_on_one_host_distributed_by_the_other),

@@ -747,6 +747,11 @@ static void test_job_leases_across_hosts(void **state) {
         /* A job of b whose lease has run out (b did not renew it) is failed by a, naming b… */
         uint64_t b3 = insert_job(b, "SMS_BootImagePackage.LAB00004", now - 1);
         assert_failed(a, true, now, (uint64_t[]) { b3 }, 1, "host-b");
+        /* b, were it only frozen, finds on waking that b3 is no longer its own (its outcome is
+         * dropped); a job of b's that still runs is, and only b holds it. */
+        assert_int_equal(store_job_hold(b, b3, now + hour, &e), 0);
+        assert_int_equal(store_job_hold(b, b1, now + hour, &e), 1);
+        assert_int_equal(store_job_hold(a, b1, now + hour, &e), 0);
         /* …and a's own job is never a's to fail for its lease, only when a restarts. */
         assert_failed(b, true, now, (uint64_t[]) { a1 }, 1, store_host(a));
 
