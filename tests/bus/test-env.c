@@ -445,6 +445,18 @@ void test_env_db_exec(const TestEnv *env, const char *sql) {
         sqlite3_close(db);
 }
 
+char *test_fill_file_system(const char *dir) {
+        static char block[65536];
+        char *filler = join(dir, "filler");
+        int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+        assert_true(fd >= 0);
+        while (write(fd, block, sizeof block) > 0)
+                ;
+        close(fd);
+        return filler;
+}
+
 size_t test_count_files(const char *dir, const char *find_expr) {
         char *cmd = NULL;
         size_t n = 0;

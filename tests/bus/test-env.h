@@ -72,6 +72,9 @@ void test_env_check_database(const TestEnv *env);
  * statements. Either fails the test when the SQL fails. */
 long test_env_db_number(const TestEnv *env, const char *sql);
 void test_env_db_exec(const TestEnv *env, const char *sql);
+/* Fills the file system of dir with one file there, written until no byte more fits, and returns
+ * its path, to unlink() for room again (owned by the caller). */
+char *test_fill_file_system(const char *dir);
 /* How many files below dir the find(1) expression matches (999 when find's output cannot be
  * read), e.g. test_count_files(dir, "-name '.*tmp-*'"). */
 size_t test_count_files(const char *dir, const char *find_expr);

@@ -36,14 +36,7 @@ static char *dp_root;
  * to the package at path fails with OutOfDiskSpace and changes nothing; with room again, writes
  * work. */
 static void assert_database_full_refuses(const char *path) {
-        char filler[512];
-        snprintf(filler, sizeof filler, "%s/filler", env.state_dir);
-        int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        assert_true(fd >= 0);
-        static char block[65536];
-        while (write(fd, block, sizeof block) > 0)
-                ;
-        close(fd);
+        char *filler = test_fill_file_system(env.state_dir);
         char description[4096];
         memset(description, 'x', sizeof description - 1);
         description[sizeof description - 1] = 0;
@@ -56,6 +49,7 @@ static void assert_database_full_refuses(const char *path) {
         assert_non_null(e);
         assert_string_equal(e, SMSPROV_ERR("OutOfDiskSpace"));
         assert_int_equal(unlink(filler), 0);
+        free(filler);
         assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", "room again"));
 }
 

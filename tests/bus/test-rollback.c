@@ -283,16 +283,9 @@ static void test_delete_while_building(void **state) {
 static void test_put_on_full_disk(void **state) {
         if (!mounted_state)
                 skip();
-        char filler[1024], description[4096];
+        char *filler = test_fill_file_system(env.state_dir), description[4096];
         const char *err = NULL;
 
-        snprintf(filler, sizeof filler, "%s/filler", env.state_dir);
-        int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        assert_true(fd >= 0);
-        static char block[65536];
-        while (write(fd, block, sizeof block) > 0)
-                ;
-        close(fd);
         /* Plain writes until the database has no room left (the WAL may have had some). */
         memset(description, 'x', sizeof description - 1);
         description[sizeof description - 1] = 0;
@@ -306,6 +299,7 @@ static void test_put_on_full_disk(void **state) {
         assert_job_writes_refused(&before, description, SMSPROV_ERR("OutOfDiskSpace"), "on a full disk");
         snapshot_done(&before);
         assert_int_equal(unlink(filler), 0);
+        free(filler);
         assert_int_equal(test_env_db_number(&env, "SELECT count(*) FROM job WHERE \"State\" < 2"), 0);
 }
 
