@@ -56,8 +56,20 @@ wait_held() {
                 wait_until "held job $job to be running" _running "$job"
 }
 
+# new_database NAME: under tests/helpers/pg-server.sh (SMSPROV_TEST_POSTGRESQL is the libpq URI of
+# its "postgres" database), makes a new, empty database NAME (lower case) on that server, as
+# tests/helpers/test-db.c does for the C tests, and prints its URI; prints nothing on SQLite.
+new_database() {
+        [ -n "${SMSPROV_TEST_POSTGRESQL:-}" ] || return 0
+        local name=${1,,} uri=$SMSPROV_TEST_POSTGRESQL
+        psql -X -q -v ON_ERROR_STOP=1 -d "$uri" -c "CREATE DATABASE $name" >/dev/null || return 1
+        echo "${uri%%/postgres\?*}/$name?${uri#*/postgres\?}"
+}
+
 world_start() {
         WORLD=$(mktemp -d "${TMPDIR:-/tmp}/smsprov-shell.XXXXXX")
+        # The site database: site.db in the state directory, or a new PostgreSQL one of this world's.
+        WORLD_DATABASE=$(new_database "site_${WORLD##*.}") || return 1
         chmod 755 "$WORLD"
         WORLD_CONTENT=${WORLD_CONTENT_REL:+$WORLD/$WORLD_CONTENT_REL}
         WORLD_CONTENT=${WORLD_CONTENT:-$WORLD/content}
@@ -81,7 +93,7 @@ world_start() {
 daemon_start() {
         "$SMSPROVD" --bus-address="$SMSPROV_BUS" --state-dir="$WORLD/state" --site-code=LAB \
                 --content-root="$WORLD_CONTENT" --dp-root="$WORLD" --adk-root="$WORLD/adk" --osd-bin-root="$WORLD/osd-bin" \
-                --test-hold-dir="$WORLD_HOLDS" --log-level=warning "$@" &
+                --test-hold-dir="$WORLD_HOLDS" --log-level=warning ${WORLD_DATABASE:+--database="$WORLD_DATABASE"} "$@" &
         WORLD_DAEMON=$!
         local end=$((SECONDS + WAIT_SECONDS))
         until busctl --address="$SMSPROV_BUS" status org.smsprov.Provider1 >/dev/null 2>&1; do

@@ -14,7 +14,6 @@
 #include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -539,32 +538,36 @@ static void test_long_values_short_errors(void **state) {
 /* Creating 50,000 packages through Create takes minutes; they are written straight into the site
  * database while the daemon is stopped, in one statement (a recursive CTE numbering them), the way
  * Create would store an SMS_ImagePackage without a source, and the PackageID counter is moved past
- * them. The daemon reads them like any others when it starts again. */
+ * them. The daemon reads them like any others when it starts again. The SQL is the same on both
+ * backends but for the hexadecimal numbers, which SQLite writes with printf() and PostgreSQL with
+ * to_hex(). */
+static char *hex_sql(unsigned width) {
+        return env.database ? test_strf("upper(lpad(to_hex(i), %u, '0'))", width) : test_strf("printf('%%0%uX', i)", width);
+}
+
 static void populate(void) {
-        char *path = NULL, *err = NULL;
-        sqlite3 *db;
+        char *id = hex_sql(5), *high = hex_sql(8), *low = hex_sql(12);
+        char *sql = test_strf(
+                "BEGIN;"
+                "WITH RECURSIVE n(i) AS (SELECT 4096 UNION ALL SELECT i + 1 FROM n WHERE i < 4096 + 50000 - 1) "
+                "INSERT INTO package (\"PackageID\", \"PackageType\", \"Name\", \"Description\", \"Language\", "
+                "  \"Manufacturer\", \"Version\", \"SourceSite\", \"SourceVersion\", \"SourceDate\", "
+                "  \"LastRefreshTime\", \"PkgFlags\", \"PkgSourceFlag\", \"Priority\", \"ShareType\", "
+                "  \"SedoObjectVersion\", \"PkgSourcePath\", \"ImageOSVersion\") "
+                "SELECT 'LAB' || %s, 257, 'Windows 11 Enterprise image number ' || i, "
+                "  'A captured reference image of Windows 11 Enterprise, x64, with the monthly updates', "
+                "  'en-US', 'Contoso', '1.0', 'LAB', 1, 1700000000000000, 1700000000000000, 0, 2, 2, 1, "
+                "  %s || '-0000-4000-8000-' || %s, '/srv/images/reference-' || i || '.wim', '10.0.22621.1' FROM n;"
+                "UPDATE site SET next_package_number = 4096 + 50000 WHERE id = 1;"
+                "COMMIT;",
+                id, high, low);
 
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
-        assert_true(asprintf(&path, "%s/site.db", env.state_dir) > 0);
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        int rc = sqlite3_exec(db,
-                              "BEGIN;"
-                              "WITH RECURSIVE n(i) AS (SELECT 4096 UNION ALL SELECT i + 1 FROM n WHERE i < 4096 + 50000 - 1) "
-                              "INSERT INTO package (PackageID, PackageType, Name, Description, Language, Manufacturer, "
-                              "  Version, SourceSite, SourceVersion, SourceDate, LastRefreshTime, PkgFlags, PkgSourceFlag, "
-                              "  Priority, ShareType, SedoObjectVersion, PkgSourcePath, ImageOSVersion) "
-                              "SELECT printf('LAB%05X', i), 257, printf('Windows 11 Enterprise image number %d', i), "
-                              "  'A captured reference image of Windows 11 Enterprise, x64, with the monthly updates', "
-                              "  'en-US', 'Contoso', '1.0', 'LAB', 1, 1700000000000000, 1700000000000000, 0, 2, 2, 1, "
-                              "  printf('%08X-0000-4000-8000-%012X', i, i), "
-                              "  printf('/srv/images/reference-%d.wim', i), '10.0.22621.1' FROM n;"
-                              "UPDATE site SET next_package_number = 4096 + 50000 WHERE id = 1;"
-                              "COMMIT;",
-                              NULL, NULL, &err);
-        if (rc != SQLITE_OK)
-                fail_msg("inserting the packages: %s", err);
-        sqlite3_close(db);
-        free(path);
+        test_env_db_exec(&env, sql);
+        free(sql);
+        free(id);
+        free(high);
+        free(low);
         assert_int_equal(test_env_start_daemon(&env, NULL), 0);
         assert_int_equal(test_count_rows(&env, "SELECT PackageID FROM SMS_ImagePackage WHERE Name LIKE 'Windows 11%'"),
                          0 + N_OBJECTS);
@@ -626,9 +629,7 @@ static void test_fifty_thousand_objects(void **state) {
 static void test_bus_loss_exits_with_failure(void **state) {
         int status = 0;
 
-        char *dp_root = NULL, *job, *path = NULL;
-        sqlite3 *db;
-        sqlite3_stmt *st;
+        char *dp_root = NULL, *job;
 
         if (env.daemon_pid <= 0) /* an earlier test failed with it stopped */
                 assert_int_equal(test_env_start_daemon(&env, NULL), 0);
@@ -656,19 +657,17 @@ static void test_bus_loss_exits_with_failure(void **state) {
         test_env_check_database(&env);
 
         /* Stopped as at SIGTERM: the running job was canceled and recorded so. */
-        assert_true(asprintf(&path, "%s/site.db", env.state_dir) > 0);
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT State, EndTime FROM job WHERE Id = ?", -1, &st, NULL), SQLITE_OK);
-        sqlite3_bind_int64(st, 1, strtoll(id + 1, NULL, 10));
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        if (sqlite3_column_int(st, 0) != 4 || sqlite3_column_int64(st, 1) == 0)
-                fail_msg("job %s after the bus went away: expected State 4 (canceled) with an EndTime, got State %d "
-                         "EndTime %lld",
-                         job, sqlite3_column_int(st, 0), (long long) sqlite3_column_int64(st, 1));
-        sqlite3_finalize(st);
-        sqlite3_close(db);
+        long long job_id = strtoll(id + 1, NULL, 10);
+        char *state_sql = test_strf("SELECT \"State\" FROM job WHERE \"Id\" = %lld", job_id),
+             *end_sql = test_strf("SELECT \"EndTime\" FROM job WHERE \"Id\" = %lld", job_id);
+        long job_state = test_env_db_number(&env, state_sql), end_time = test_env_db_number(&env, end_sql);
+        if (job_state != 4 || end_time == 0)
+                fail_msg("job %s after the bus went away: expected State 4 (canceled) with an EndTime, got State %ld "
+                         "EndTime %ld",
+                         job, job_state, end_time);
+        free(state_sql);
+        free(end_sql);
         test_release(&env, "Distribute");
-        free(path);
         free(job);
         free(dp_root);
 }

@@ -96,12 +96,15 @@ out=$(B get-property $DEST $P $BASE Name 2>&1) && not_ok "deleted object still a
 # --config: options from a file ("name = value"), the command line winning.
 daemon_stop TERM
 mkdir -p "$WORLD/content2"
+# A new site: a state directory of its own, and on PostgreSQL a database of its own.
+database2=$(new_database "site_${WORLD##*.}_2") || not_ok "a second database"
 cat > "$WORLD/smsprovd.conf" <<CONF
 # an smsprovd configuration file
 site-code = CFG
 state-dir = $WORLD/state2
 content-root = $WORLD/content2
 log-level = warning
+${database2:+database = $database2}
 CONF
 "$SMSPROVD" --config="$WORLD/smsprovd.conf" --bus-address="$SMSPROV_BUS" &
 WORLD_DAEMON=$!

@@ -410,6 +410,53 @@ void test_env_check_database(const TestEnv *env) {
         free(path);
 }
 
+/* site.db in the state directory, opened read-only for a number, read-write for a change. */
+static sqlite3 *open_site_db(const TestEnv *env, int flags) {
+        char *path = join(env->state_dir, "site.db");
+        sqlite3 *db = NULL;
+
+        assert_int_equal(sqlite3_open_v2(path, &db, flags, NULL), SQLITE_OK);
+        free(path);
+        return db;
+}
+
+long test_env_db_number(const TestEnv *env, const char *sql) {
+        if (env->database)
+                return test_db_number(env->database, sql);
+        sqlite3 *db = open_site_db(env, SQLITE_OPEN_READONLY);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        long n = (long) sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+void test_env_db_exec(const TestEnv *env, const char *sql) {
+        if (env->database) {
+                test_db_exec(env->database, sql);
+                return;
+        }
+        sqlite3 *db = open_site_db(env, SQLITE_OPEN_READWRITE);
+        char *err = NULL;
+        if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+                fail_msg("%s: %s", sql, err);
+        sqlite3_close(db);
+}
+
+char *test_fill_file_system(const char *dir) {
+        static char block[65536];
+        char *filler = join(dir, "filler");
+        int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+        assert_true(fd >= 0);
+        while (write(fd, block, sizeof block) > 0)
+                ;
+        close(fd);
+        return filler;
+}
+
 size_t test_count_files(const char *dir, const char *find_expr) {
         char *cmd = NULL;
         size_t n = 0;

@@ -65,6 +65,16 @@ char *test_env_make_file(const TestEnv *env, const char *name, const char *text)
 /* Opens the site database in the state directory and fails the test unless PRAGMA
  * integrity_check answers "ok"; on PostgreSQL, unless the site row can be read. */
 void test_env_check_database(const TestEnv *env);
+/* The site database as the daemon's own, whichever the backend: site.db in the state directory,
+ * or env's PostgreSQL database. The SQL must read the same on both: PostgreSQL's columns are
+ * mixed-case ("State", "SubmitTime"), so they are quoted, which SQLite accepts as well.
+ * test_env_db_number() gives the first column of the first row (a count); test_env_db_exec() runs
+ * statements. Either fails the test when the SQL fails. */
+long test_env_db_number(const TestEnv *env, const char *sql);
+void test_env_db_exec(const TestEnv *env, const char *sql);
+/* Fills the file system of dir with one file there, written until no byte more fits, and returns
+ * its path, to unlink() for room again (owned by the caller). */
+char *test_fill_file_system(const char *dir);
 /* How many files below dir the find(1) expression matches (999 when find's output cannot be
  * read), e.g. test_count_files(dir, "-name '.*tmp-*'"). */
 size_t test_count_files(const char *dir, const char *find_expr);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,27 +71,15 @@ static void check_dp_manifests(void) {
 }
 
 static void check_database(bool restarted) {
-        char db_path[512];
-        sqlite3 *db;
-        sqlite3_stmt *st;
-
         test_env_check_database(&env);
         if (!restarted)
                 return;
         /* After a restart no job of the killed daemon is left queued or running; its
          * interrupted ones are failed. */
-        snprintf(db_path, sizeof db_path, "%s/site.db", env.state_dir);
-        assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db,
-                                            "SELECT count(*) FROM job WHERE State IN (0, 1) AND "
-                                            "SubmitTime < (SELECT max(SubmitTime) FROM job WHERE State = 3 "
-                                            "AND ErrorMessage LIKE '%stopped while%')",
-                                            -1, &st, NULL),
-                         SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int(st, 0), 0);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
+        assert_int_equal(test_env_db_number(&env, "SELECT count(*) FROM job WHERE \"State\" IN (0, 1) AND "
+                                                  "\"SubmitTime\" < (SELECT max(\"SubmitTime\") FROM job "
+                                                  "WHERE \"State\" = 3 AND \"ErrorMessage\" LIKE '%stopped while%')"),
+                         0);
 }
 
 static void test_kill_at_random_points(void **state) {

@@ -32,6 +32,27 @@ static TestEnv env;
 static bool mounted_state, mounted_dp;
 static char *dp_root;
 
+/* The site database's file system full (SQLite's: site.db is in the state directory): a write
+ * to the package at path fails with OutOfDiskSpace and changes nothing; with room again, writes
+ * work. */
+static void assert_database_full_refuses(const char *path) {
+        char *filler = test_fill_file_system(env.state_dir);
+        char description[4096];
+        memset(description, 'x', sizeof description - 1);
+        description[sizeof description - 1] = 0;
+        const char *e = NULL;
+        /* Enough writes to need a new database page even if the WAL had room left. */
+        for (int i = 0; i < 64 && !e; i++) {
+                description[0] = (char) ('a' + i % 26);
+                e = test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", description);
+        }
+        assert_non_null(e);
+        assert_string_equal(e, SMSPROV_ERR("OutOfDiskSpace"));
+        assert_int_equal(unlink(filler), 0);
+        free(filler);
+        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", "room again"));
+}
+
 static void test_state_directory_full(void **state) {
         if (!mounted_state)
                 skip();
@@ -65,29 +86,10 @@ static void test_state_directory_full(void **state) {
         assert_int_equal(test_get_u32(&env, path, BASE, "SourceVersion"), 1);
         assert_int_equal(test_get_u32(&env, path, BASE, "ActionInProgress"), 0);
 
-        /* The database itself full: a write fails with OutOfDiskSpace and changes nothing; with
-         * room again, writes work. */
-        char filler[512];
-        snprintf(filler, sizeof filler, "%s/filler", env.state_dir);
-        int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        assert_true(fd >= 0);
-        static char block[65536];
-        while (write(fd, block, sizeof block) > 0)
-                ;
-        close(fd);
-        char description[4096];
-        memset(description, 'x', sizeof description - 1);
-        description[sizeof description - 1] = 0;
-        const char *e = NULL;
-        /* Enough writes to need a new database page even if the WAL had room left. */
-        for (int i = 0; i < 64 && !e; i++) {
-                description[0] = (char) ('a' + i % 26);
-                e = test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", description);
-        }
-        assert_non_null(e);
-        assert_string_equal(e, SMSPROV_ERR("OutOfDiskSpace"));
-        assert_int_equal(unlink(filler), 0);
-        assert_null(test_invoke(&env, path, BASE, "Put", NULL, "a{sv}", 1, "Description", "s", "room again"));
+        /* On PostgreSQL the database is on the server's disk, which the state directory's
+         * tmpfs does not hold: there only the build fills it. */
+        if (!env.database)
+                assert_database_full_refuses(path);
 
         free(now);
         free(built);
@@ -199,7 +201,8 @@ static void test_read_only_distribution_point(void **state) {
  * same site again. (A database already open for writing cannot be made read-only under the
  * daemon: the kernel refuses to remount while files are open for writing.) */
 static void test_state_directory_read_only(void **state) {
-        if (!mounted_state)
+        /* SQLite's: on PostgreSQL the site database is not in the state directory. */
+        if (!mounted_state || env.database)
                 skip();
         assert_int_equal(test_env_stop_daemon(&env, SIGTERM), 0);
         assert_int_equal(mount(env.state_dir, env.state_dir, NULL, MS_BIND, NULL), 0);

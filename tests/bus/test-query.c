@@ -121,10 +121,15 @@ static void test_like_worst_case(void **state) {
         }
 
         /* the set of 4,093 members costs about 4,093 steps per character of every Description:
-         * far beyond this daemon's budget of 2,000,000 */
-        name = test_invoke(&env, ROOT, IFACE "Site", "ExecQuery", NULL, "s", big_set);
-        if (!name || !streq(name, SMSPROV_ERR("LimitsExceeded")))
-                fail_msg("set of 4,093 members: expected LimitsExceeded, got %s", name ? name : "a result");
+         * far beyond this daemon's budget of 2,000,000. On PostgreSQL the budget is a time limit
+         * (src/store/pg-object.c), and whether this query outlasts it is a question of the
+         * machine's speed, which no test may depend on: there the loop above checked that it
+         * answers either way. */
+        if (!env.database) {
+                name = test_invoke(&env, ROOT, IFACE "Site", "ExecQuery", NULL, "s", big_set);
+                if (!name || !streq(name, SMSPROV_ERR("LimitsExceeded")))
+                        fail_msg("set of 4,093 members: expected LimitsExceeded, got %s", name ? name : "a result");
+        }
 
         /* and the daemon goes on answering queries */
         assert_true(test_count_rows(&env, "SELECT PackageID FROM SMS_ImagePackage WHERE Name = 'stable-00'") == 2);
