@@ -178,6 +178,9 @@ int store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e);
  * returned, its row locked for the rest of the transaction; 0 when another host failed it after
  * its lease ran out (or it ended). In the transaction that commits the job's outcome. */
 int store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e);
+/* Claims the occurrence due_usec of a package's RefreshSchedule for this host: 1 when claimed, 0
+ * when a host (of a site database several share) claimed it, or a later one, before. */
+int store_schedule_claim(Store *s, const char *package_id, uint64_t due_usec, SmsError *e);
 
 /* Jobs failed because their host stopped: their ids, operations, targets, context IDs and hosts,
  * so that the caller can clean up after them, in the order of their ids. */

@@ -2,7 +2,8 @@
 
 /* Refresh schedules (site-schedule.h; reference §3.9, §7.3): every package with RefreshSchedule
  * tokens and PkgSourceFlag 2 has a timer in the event loop that refreshes it at the next time any
- * token names. */
+ * token names. Every host of a site arms the timers of every package; each occurrence is refreshed
+ * by the host that claims it first in the site database (store_schedule_claim()). */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct SiteScheduleTimer {
         Site *site;
         const SmsClass *class;
         char *key;
+        uint64_t due; /* the occurrence it fires for, on the site's clock */
         sd_event_source *source;
         SiteScheduleTimer *next;
 };
@@ -78,6 +80,7 @@ int site_schedule_update(Site *site, const SmsClass *c, const char *key) {
         }
         st->site = site;
         st->class = c;
+        st->due = next;
         /* --time-scale makes schedules run faster, so that tests need not wait for minutes. */
         uint64_t delay = (next - now) / (site->time_scale ? site->time_scale : 1);
         r = sd_event_add_time_relative(site->event, &st->source, CLOCK_MONOTONIC, delay, MINUTE_USEC / 60, on_schedule, st);
@@ -97,12 +100,20 @@ static int on_schedule(sd_event_source *s, uint64_t usec, void *userdata) {
         const SmsClass *c = st->class;
         SiteCaller daemon = { .uid = 0 };
         SmsError e = SMS_ERROR_NULL;
+        int r;
 
         if (!key)
                 return -ENOMEM;
-        log_info("Refresh schedule of %s: refreshing.", key);
-        if (site_image_refresh_source(site, c, key, &daemon, NULL, &e) < 0)
-                log_warning("Scheduled refresh of %s failed: %s", key, e.message ? e.message : "");
+        r = store_schedule_claim(site->store, key, st->due, &e);
+        if (r == 0)
+                log_info("Refresh schedule of %s: another host of the site refreshes it this time.", key);
+        else if (r < 0)
+                log_warning("Scheduled refresh of %s: it could not be claimed: %s", key, e.message ? e.message : "");
+        else {
+                log_info("Refresh schedule of %s: refreshing.", key);
+                if (site_image_refresh_source(site, c, key, &daemon, NULL, &e) < 0)
+                        log_warning("Scheduled refresh of %s failed: %s", key, e.message ? e.message : "");
+        }
         sms_error_clear(&e);
         /* `st` goes away here; the next time comes from the stored schedule. */
         site_schedule_update(site, c, key);

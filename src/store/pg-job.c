@@ -59,16 +59,29 @@ int pg_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
         return pg_exec(s, store_sql_jobs_renew, &p, NULL, e, "renewing the lease of this host's jobs");
 }
 
+/* Runs a statement of store-lease.c that may return rows: 1 when it returned one, else 0. */
+static int exec_any_row(Store *s, const char *sql, const PgParams *p, SmsError *e, const char *what) {
+        _cleanup_(pg_clearp) PGresult *res = NULL;
+        int r = pg_exec(s, sql, p, &res, e, what);
+
+        return r < 0 ? r : PQntuples(res) > 0;
+}
+
 int pg_store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e) {
         _cleanup_(pg_params_done) PgParams p = {};
-        _cleanup_(pg_clearp) PGresult *res = NULL;
-        int r;
 
         pg_params_add_int(&p, (int64_t) expires_usec);
         pg_params_add_text(&p, s->machine_name);
         pg_params_add_int(&p, (int64_t) job_id);
-        r = pg_exec(s, store_sql_job_hold, &p, &res, e, "holding a job");
-        return r < 0 ? r : PQntuples(res) > 0;
+        return exec_any_row(s, store_sql_job_hold, &p, e, "holding a job");
+}
+
+int pg_store_schedule_claim(Store *s, const char *package_id, uint64_t due_usec, SmsError *e) {
+        _cleanup_(pg_params_done) PgParams p = {};
+
+        pg_params_add_text(&p, package_id);
+        pg_params_add_int(&p, (int64_t) due_usec);
+        return exec_any_row(s, store_sql_schedule_claim, &p, e, "claiming a scheduled refresh");
 }
 
 /* One statement: the jobs it fails are the ones it returns. */

@@ -612,6 +612,7 @@ const StoreBackend store_postgresql_backend = {
         .job_update = pg_store_job_update,
         .jobs_renew = pg_store_jobs_renew,
         .job_hold = pg_store_job_hold,
+        .schedule_claim = pg_store_schedule_claim,
         .jobs_fail = pg_store_jobs_fail,
         .lease_take = pg_store_lease_take,
         .lease_release = pg_store_lease_release,

@@ -206,6 +206,10 @@ int store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e
         return STORE_BACKEND(s)->job_hold(s, job_id, expires_usec, e);
 }
 
+int store_schedule_claim(Store *s, const char *package_id, uint64_t due_usec, SmsError *e) {
+        return STORE_BACKEND(s)->schedule_claim(s, package_id, due_usec, e);
+}
+
 int store_jobs_fail_interrupted(Store *s, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e) {
         return STORE_BACKEND(s)->jobs_fail(s, false, now_usec, ret, ret_n, e);
 }

@@ -47,6 +47,7 @@ typedef struct StoreBackend {
         int (*job_update)(Store *s, const StoreJob *j, SmsError *e);
         int (*jobs_renew)(Store *s, uint64_t expires_usec, SmsError *e);
         int (*job_hold)(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e);
+        int (*schedule_claim)(Store *s, const char *package_id, uint64_t due_usec, SmsError *e);
         /* store_jobs_fail_interrupted() (own) or store_jobs_fail_expired() (expired) */
         int (*jobs_fail)(Store *s, bool expired, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
         int (*lease_take)(Store *s, const char *name, uint64_t job_id, uint64_t now_usec, SmsError *e);

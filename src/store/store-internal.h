@@ -69,6 +69,7 @@ int sqlite_store_job_insert(Store *s, const StoreJob *j, uint64_t *ret_id, SmsEr
 int sqlite_store_job_update(Store *s, const StoreJob *j, SmsError *e);
 int sqlite_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e);
 int sqlite_store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e);
+int sqlite_store_schedule_claim(Store *s, const char *package_id, uint64_t due_usec, SmsError *e);
 int sqlite_store_jobs_fail(Store *s, bool expired, uint64_t now_usec, StoreInterruptedJob **ret, size_t *ret_n, SmsError *e);
 int sqlite_store_lease_take(Store *s, const char *name, uint64_t job_id, uint64_t now_usec, SmsError *e);
 int sqlite_store_lease_release(Store *s, uint64_t job_id, SmsError *e);

@@ -107,9 +107,19 @@ int sqlite_store_jobs_renew(Store *s, uint64_t expires_usec, SmsError *e) {
                    "renewing the lease of this host's jobs", e);
 }
 
+/* Runs a statement of store-lease.c that may return rows: 1 when it returned one, else 0. */
+static int step_any_row(Store *s, sqlite3_stmt *st, SmsError *e, const char *what) {
+        int rc, row = 0;
+
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                row = 1;
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? row : store_error(s, rc, e, what);
+}
+
 int sqlite_store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsError *e) {
         sqlite3_stmt *st;
-        int rc, r, held = 0;
+        int r;
 
         r = prepare(s, store_sql_job_hold, &st, e);
         if (r < 0)
@@ -117,10 +127,19 @@ int sqlite_store_job_hold(Store *s, uint64_t job_id, uint64_t expires_usec, SmsE
         bind_int(st, 1, (int64_t) expires_usec);
         bind_text(st, 2, s->machine_name);
         bind_int(st, 3, (int64_t) job_id);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                held = 1;
-        sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? held : store_error(s, rc, e, "holding a job");
+        return step_any_row(s, st, e, "holding a job");
+}
+
+int sqlite_store_schedule_claim(Store *s, const char *package_id, uint64_t due_usec, SmsError *e) {
+        sqlite3_stmt *st;
+        int r;
+
+        r = prepare(s, store_sql_schedule_claim, &st, e);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, package_id);
+        bind_int(st, 2, (int64_t) due_usec);
+        return step_any_row(s, st, e, "claiming a scheduled refresh");
 }
 
 int sqlite_store_jobs_fail(Store *s, bool expired, uint64_t now, StoreInterruptedJob **ret, size_t *ret_n,

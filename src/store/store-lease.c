@@ -35,6 +35,12 @@ const char store_sql_job_hold[] =
         "UPDATE job SET \"LeaseExpires\" = $1 WHERE \"Host\" = $2 AND \"Id\" = $3 AND \"State\" IN (0, 1) "
         "RETURNING \"Id\"";
 
+/* $1 the package, $2 the occurrence of its RefreshSchedule: returns a row when this host claimed
+ * it, none when a host has claimed it (or a later one) before. */
+const char store_sql_schedule_claim[] =
+        "INSERT INTO schedule_claim (\"PackageID\", \"Due\") VALUES ($1, $2) ON CONFLICT (\"PackageID\") DO UPDATE "
+        "SET \"Due\" = excluded.\"Due\" WHERE schedule_claim.\"Due\" < excluded.\"Due\" RETURNING \"Due\"";
+
 /* $1 the name, $2 the job, $3 now: a row whose job ended or whose lease ran out is taken over.
  * It returns a row when the lease is the job's. */
 const char store_sql_lease_take[] =

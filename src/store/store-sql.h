@@ -85,6 +85,7 @@ typedef enum StoreJobsFail {
 extern const char *const store_sql_jobs_fail[_STORE_JOBS_FAIL_MAX];
 extern const char store_sql_jobs_renew[];
 extern const char store_sql_job_hold[];
+extern const char store_sql_schedule_claim[];
 extern const char store_sql_lease_take[];
 extern const char store_sql_lease_holder[];
 extern const char store_sql_lease_release[];

@@ -575,6 +575,7 @@ const StoreBackend store_sqlite_backend = {
         .job_update = sqlite_store_job_update,
         .jobs_renew = sqlite_store_jobs_renew,
         .job_hold = sqlite_store_job_hold,
+        .schedule_claim = sqlite_store_schedule_claim,
         .jobs_fail = sqlite_store_jobs_fail,
         .lease_take = sqlite_store_lease_take,
         .lease_release = sqlite_store_lease_release,

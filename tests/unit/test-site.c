@@ -1197,6 +1197,23 @@ static void test_schedule_reads_the_site_clock(void **state) {
                 assert_true(sd_event_run(f->event, WAIT_USEC) > 0);
         assert_null(f->site.schedule_timers);
 
+        /* Five minutes later again, an occurrence another host of the site has claimed: the timer
+         * fires and goes (the token is spent), and nothing is refreshed here. */
+        uint64_t due = test_now + 300u * 1000000u;
+        _cleanup_(sms_object_freep) SmsObject *before = load(f, "SMS_ImagePackage", key);
+        assert_int_equal(store_schedule_claim(f->site.store, key, due, &e), 1);
+        ch = schedule_of(c, SMS_ST_NON_RECURRING, due, 0);
+        forget_events(&f->rec);
+        assert_int_equal(site_put(&f->site, c, key, &ch, 1, NULL, &f->caller, NULL, &e), 0);
+        cim_value_clear(&ch.value);
+        assert_non_null(f->site.schedule_timers);
+        test_now = due + 1000000u;
+        while (f->site.schedule_timers)
+                assert_true(sd_event_run(f->event, WAIT_USEC) > 0);
+        assert_int_equal(count_events(&f->rec, "job-added RefreshPkgSource"), 0);
+        _cleanup_(sms_object_freep) SmsObject *after = load(f, "SMS_ImagePackage", key);
+        assert_int_equal(uint_of(after, "SourceVersion"), uint_of(before, "SourceVersion"));
+
         /* Every day from a week before the clock: armed again after each refresh. */
         ch = schedule_of(c, SMS_ST_RECUR_INTERVAL, test_now - 7u * 86400u * 1000000u, 1);
         assert_int_equal(site_put(&f->site, c, key, &ch, 1, NULL, &f->caller, NULL, &e), 0);

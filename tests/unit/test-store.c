@@ -780,6 +780,16 @@ static void test_job_leases_across_hosts(void **state) {
         assert_int_equal(store_lease_release(a, a4, &e), 0);
         assert_int_equal(store_lease_take(b, "pkg", b1, now, &e), 0);
 
+        /* An occurrence of a RefreshSchedule is refreshed by one host: the first that claims it.
+         * A later one is anyone's again; an earlier one no one's. */
+        _cleanup_free_ char *scheduled = create_boot_image(f, "scheduled");
+        assert_non_null(scheduled);
+        assert_int_equal(store_schedule_claim(a, scheduled, now, &e), 1);
+        assert_int_equal(store_schedule_claim(b, scheduled, now, &e), 0);
+        assert_int_equal(store_schedule_claim(b, scheduled, now + hour, &e), 1);
+        assert_int_equal(store_schedule_claim(a, scheduled, now + hour, &e), 0);
+        assert_int_equal(store_schedule_claim(a, scheduled, now, &e), 0);
+
         store_close(b);
 }
 
