@@ -2,9 +2,9 @@
 
 /* Queries that cannot hold the daemon (issue 11 §4) and paged queries (§1, Site.ExecQueryPage).
  *
- * The daemon runs with a small step budget (--max-query-steps=2000000) and a small row cap
- * (--max-query-rows=25) so that the test needs few objects; the defaults are the same code with
- * other numbers. Its log is the test's own stderr. Queries run in a worker: a query held at the
+ * The daemon runs with a small step budget (--max-query-steps=2000000, on SQLite only: below)
+ * and a small row cap (--max-query-rows=25) so that the test needs few objects; the defaults are
+ * the same code with other numbers. Its log is the test's own stderr. Queries run in a worker: a query held at the
  * test point "call.ExecQuery" shows that other callers are answered meanwhile (order, not time). */
 
 #include <dirent.h>
@@ -32,7 +32,13 @@
 static TestEnv env;
 static char *stable[N_STABLE]; /* packages that exist and do not change for the whole test */
 static char *wim;
-static const char *const daemon_args[] = { "--max-query-steps=2000000", "--max-query-rows=25", NULL };
+/* On PostgreSQL the step budget is a time limit (statement_timeout; 2,000,000 steps are 6 ms):
+ * how a query compares with so small a one is a question of the machine's speed, which no test
+ * may depend on. There the daemon keeps its default budget (about a second), and only the cases
+ * that accept either outcome see a query near it. */
+static const char *const daemon_args_sqlite[] = { "--max-query-steps=2000000", "--max-query-rows=25", NULL };
+static const char *const daemon_args_postgresql[] = { "--max-query-rows=25", NULL };
+#define daemon_args (env.database ? daemon_args_postgresql : daemon_args_sqlite)
 
 
 static char *repeat(const char *head, char c, size_t n, const char *tail) {
